@@ -1,0 +1,152 @@
+# ikeheal — plain Makefile with pkg-config.
+#
+#   make                 build ikeheald and ikehealctl into $(BUILD) (default build/)
+#   make SANITIZE=address,undefined   the sanitizer variant (into build-san/ unless BUILD is set)
+#   make check           deps, both variants, then the whole suite (unit, fuzz corpora, lab,
+#                        systemd container) under the sanitizer build; ends "N passed, N failed"
+#   make demo            deps, build, and the live story on the built-in lab
+#   make deps            idempotent apt-get install of everything needed to build, test and demo
+#   make install         PREFIX=/usr/local DESTDIR=… binaries, man pages, unit file, config
+#   make fuzz            build the libFuzzer targets (clang) into $(BUILD)/fuzz
+#   make clean
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build-san
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := yaml-0.1 libcurl libssl libcrypto libsystemd libnftnl libmnl
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wimplicit-fallthrough -Wno-unused-parameter -Wno-missing-field-initializers
+ifneq ($(CI),)
+WARN += -Werror
+endif
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+
+BASE_CFLAGS := -std=gnu11 -g -fPIE -fstack-protector-strong -fno-strict-aliasing \
+               -D_GNU_SOURCE -DIKEHEAL_VERSION='"$(VERSION)"' -I. -Icommon
+ifeq ($(SANITIZE),)
+BASE_CFLAGS += -O2 -D_FORTIFY_SOURCE=2
+else
+BASE_CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
+
+# Everything but the two mains goes into one static library; each program pulls what it uses.
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard common/*.c agent/*.c agent/checks/*.c \
+                                                  actions/*.c policy/*.c))
+CTL_SRCS := $(wildcard ctl/*.c)
+TEST_SRCS := $(wildcard tests/unit/test-*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+LIB := $(BUILD)/libikeheal.a
+
+.PHONY: all tests fuzz check demo deps install clean lab-up lab-down
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
+
+tests: all $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ikeheald: $(BUILD)/obj/agent/main.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/ikehealctl: $(CTL_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libFuzzer targets: clang only, always with ASan+UBSan; each links the library sources it needs
+# straight from source so the fuzzer's coverage instrumentation reaches them.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Icommon $(PKG_CFLAGS) \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(FUZZERS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n 's,^/\* *fuzz-sources: *\(.*\)\*/,\1,p' $<) $(PKG_LIBS)
+
+# Debian packages for build, tests, lab and demo. Idempotent: dpkg-query first, apt only if needed.
+DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libcurl4-openssl-dev \
+            libssl-dev libsystemd-dev libnftnl-dev libmnl-dev \
+            strongswan-swanctl charon-systemd strongswan-charon strongswan-pki \
+            libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins \
+            nftables iproute2 iputils-ping util-linux openssl procps python3 \
+            systemd-container mmdebstrap zstd dbus
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	        echo "deps: installing:" $$missing; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+check: deps
+	$(MAKE) BUILD=build all
+	$(MAKE) SANITIZE=address,undefined BUILD=build-san tests
+	$(MAKE) BUILD=build-san fuzz
+	tests/run.sh build-san build
+
+demo: deps all
+	tests/lab/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	           $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/ikeheal \
+	           $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks
+	install -m 0755 $(BUILD)/ikeheald $(DESTDIR)$(PREFIX)/sbin/ikeheald
+	install -m 0755 $(BUILD)/ikehealctl $(DESTDIR)$(PREFIX)/bin/ikehealctl
+	install -m 0644 man/ikeheald.8 man/ikehealctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 man/ikeheal.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	sed 's,@SBINDIR@,$(PREFIX)/sbin,g' etc/ikeheald.service > $(DESTDIR)$(UNITDIR)/ikeheald.service
+	install -m 0644 etc/ikeheal.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ikeheal.conf 2>/dev/null || \
+	        { install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d && \
+	          install -m 0644 etc/ikeheal.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ikeheal.conf; }
+	[ -e $(DESTDIR)$(SYSCONFDIR)/ikeheal/ikeheal.yaml ] || \
+	        install -m 0640 etc/ikeheal.yaml $(DESTDIR)$(SYSCONFDIR)/ikeheal/ikeheal.yaml
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Test helper programs (tests/tools/*.c): live clients the integration scripts drive.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+tests: $(TOOLS)
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
