@@ -1,0 +1,154 @@
+/* ikeheal.yaml → ikeheal_config. The field table below is the single source of the keys; each
+ * key and its default is documented in etc/ikeheal.yaml and man/ikeheal.yaml.5 (a unit test
+ * checks that the shipped file parses and names every key). Like ntpd and keepalived we refuse a
+ * config file that others could have written: the agent acts as root on what it reads. */
+#include <errno.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "yaml_bind.h"
+
+#define OFF(f) offsetof(ikeheal_config, f)
+
+static const yfield agent_fields[] = {
+        { "log_level", YF_LOGLEVEL, OFF(log_level) },
+        { "state_dir", YF_PATH, OFF(state_dir), .max = 256 },
+        { "watchdog", YF_DURATION, OFF(watchdog_usec), .min = 0, .max = 3600 * USEC_PER_SEC },
+        {}
+};
+
+static const yfield control_fields[] = {
+        { "socket", YF_PATH, OFF(control_socket), .max = 107 /* sun_path */ },
+        { "mode", YF_MODE, OFF(control_mode) },
+        { "group", YF_STRING, OFF(control_group), .max = 64 },
+        { "reader_groups", YF_STRV, OFF(reader_groups), .max = 32 },
+        { "operator_groups", YF_STRV, OFF(operator_groups), .max = 32 },
+        { "max_clients", YF_U32, OFF(control_max_clients), .min = 1, .max = 1024 },
+        {}
+};
+
+static const yfield charon_fields[] = {
+        { "vici_socket", YF_PATH, OFF(vici_socket), .max = 107 },
+        { "timeout", YF_DURATION, OFF(vici_timeout_usec), .min = 100 * USEC_PER_MSEC,
+          .max = 300 * USEC_PER_SEC },
+        { "reconnect_min", YF_DURATION, OFF(vici_reconnect_min_usec), .min = 10 * USEC_PER_MSEC,
+          .max = 60 * USEC_PER_SEC },
+        { "reconnect_max", YF_DURATION, OFF(vici_reconnect_max_usec), .min = 10 * USEC_PER_MSEC,
+          .max = 3600 * USEC_PER_SEC },
+        { "unit", YF_STRING, OFF(charon_unit), .max = 255 },
+        {}
+};
+
+static const yfield top_fields[] = {
+        { "agent", YF_SECTION, 0, agent_fields },
+        { "control", YF_SECTION, 0, control_fields },
+        { "charon", YF_SECTION, 0, charon_fields },
+        {}
+};
+
+static int config_set_defaults(ikeheal_config *c) {
+        *c = (ikeheal_config){
+                .log_level = LOG_INFO,
+                .control_mode = 0660,
+                .control_max_clients = 16,
+                .vici_timeout_usec = 10 * USEC_PER_SEC,
+                .vici_reconnect_min_usec = 100 * USEC_PER_MSEC,
+                .vici_reconnect_max_usec = 5 * USEC_PER_SEC,
+        };
+        c->state_dir = strdup("/var/lib/ikeheal");
+        c->control_socket = strdup("/run/ikeheal/ikeheal.sock");
+        c->vici_socket = strdup("/run/charon.vici");
+        c->charon_unit = strdup("strongswan.service");
+        if (!c->state_dir || !c->control_socket || !c->vici_socket || !c->charon_unit)
+                return -ENOMEM;
+        return 0;
+}
+
+ikeheal_config *config_free(ikeheal_config *c) {
+        if (!c)
+                return NULL;
+        ybind_free(top_fields, c);
+        free(c->path);
+        free(c);
+        return NULL;
+}
+
+/* Cross-field checks that the table cannot express. */
+static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d) {
+        const ynode *ch = ynode_get(root, "charon");
+        const ynode *ctl = ynode_get(root, "control");
+
+        if (c->vici_reconnect_min_usec > c->vici_reconnect_max_usec)
+                ydiag_add(d, ynode_get(ch, "reconnect_min") ?: ch ?: root,
+                          "charon.reconnect_min is larger than charon.reconnect_max");
+        if (c->control_group && !getgrnam(c->control_group))
+                ydiag_add(d, ynode_get(ctl, "group"), "control.group: no such group '%s'",
+                          c->control_group);
+        if (c->control_mode & 0007)
+                ydiag_add(d, ynode_get(ctl, "mode"),
+                          "control.mode %04o gives others access to the control socket",
+                          (unsigned) c->control_mode);
+}
+
+int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
+        _cleanup_(config_freep) ikeheal_config *c = NULL;
+        _cleanup_(ynode_freep) ynode *root = NULL;
+        struct stat st;
+        ydiag d;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        r = config_set_defaults(c);
+        if (r < 0)
+                return r;
+        c->path = strdup(path);
+        if (!c->path)
+                return -ENOMEM;
+
+        ydiag_init(&d, path);
+        if (stat(path, &st) == 0 && (st.st_mode & 0022))
+                ydiag_add_at(&d, 1, 1, "file is group- or world-writable (mode %04o), refusing",
+                             (unsigned) (st.st_mode & 07777));
+        else {
+                r = ytree_parse_file(path, &d, &root);
+                if (r >= 0) {
+                        r = ybind(root, top_fields, c, &d);
+                        if (r != -ENOMEM)
+                                config_validate(c, root, &d);
+                }
+        }
+        if (r == -ENOMEM) {
+                ydiag_done(&d);
+                return r;
+        }
+        if (d.n_msgs > 0) {
+                if (ret_error)
+                        *ret_error = ydiag_join(&d);
+                ydiag_done(&d);
+                return r < 0 ? r : -EINVAL;
+        }
+        ydiag_done(&d);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+bool config_groups_match(char *const *names, gid_t gid, const gid_t *groups, size_t n_groups) {
+        for (size_t i = 0; names && names[i]; i++) {
+                struct group *g = getgrnam(names[i]);
+                if (!g)
+                        continue;
+                if (g->gr_gid == gid)
+                        return true;
+                for (size_t j = 0; j < n_groups; j++)
+                        if (groups[j] == g->gr_gid)
+                                return true;
+        }
+        return false;
+}

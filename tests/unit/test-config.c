@@ -1,0 +1,134 @@
+/* Config parsing: the shipped etc/ikeheal.yaml equals the built-in defaults; every class of bad
+ * input is an error that names file:line:col; durations parse and format exactly. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "agent/config.h"
+#include "duration.h"
+#include "tap.h"
+
+static char tmpdir[] = "/tmp/ikh-test-config-XXXXXX";
+
+static char *write_file(const char *name, const char *text, mode_t mode) {
+        static char path[256];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+        f = fopen(path, "w");
+        fputs(text, f);
+        fclose(f);
+        chmod(path, mode);
+        return path;
+}
+
+/* Load `text`; expect failure with `want` (substring) in the error, or success if want NULL. */
+static void expect(const char *text, const char *want) {
+        ikeheal_config *c = NULL;
+        char *err = NULL;
+        char *p = write_file("c.yaml", text, 0644);
+        int r = config_load(p, &c, &err);
+
+        if (!want)
+                CHECK(r == 0 && c, "accepts a good file%s%s", err ? ": " : "", err ? err : "");
+        else
+                CHECK(r < 0 && err && strstr(err, want), "rejected with '%s' (got: %s)", want,
+                      err ? err : "(none)");
+        config_free(c);
+        free(err);
+}
+
+int main(void) {
+        ikeheal_config *c = NULL, *d = NULL;
+        char *err = NULL, buf[64];
+        uint64_t u;
+        int r;
+
+        if (!mkdtemp(tmpdir))
+                return 1;
+
+        /* the shipped file equals the defaults */
+        r = config_load("etc/ikeheal.yaml", &c, &err);
+        CHECK(r == 0, "etc/ikeheal.yaml loads (%s)", err ? err : "ok");
+        r = config_load(write_file("empty.yaml", "", 0644), &d, &err);
+        CHECK(r == 0, "an empty file means all defaults");
+        if (c && d) {
+                CHECK(c->log_level == d->log_level && c->log_level == LOG_INFO, "log_level");
+                CHECK(strcmp(c->state_dir, d->state_dir) == 0, "state_dir");
+                CHECK(c->watchdog_usec == d->watchdog_usec, "watchdog");
+                CHECK(strcmp(c->control_socket, d->control_socket) == 0, "control.socket");
+                CHECK(c->control_mode == d->control_mode && c->control_mode == 0660, "control.mode");
+                CHECK(!c->control_group && !d->control_group, "control.group");
+                CHECK(c->reader_groups && !c->reader_groups[0] && !d->reader_groups, "reader_groups");
+                CHECK(c->operator_groups && !c->operator_groups[0], "operator_groups");
+                CHECK(c->control_max_clients == d->control_max_clients, "max_clients");
+                CHECK(strcmp(c->vici_socket, d->vici_socket) == 0, "vici_socket");
+                CHECK(c->vici_timeout_usec == d->vici_timeout_usec, "timeout");
+                CHECK(c->vici_reconnect_min_usec == d->vici_reconnect_min_usec, "reconnect_min");
+                CHECK(c->vici_reconnect_max_usec == d->vici_reconnect_max_usec, "reconnect_max");
+                CHECK(strcmp(c->charon_unit, d->charon_unit) == 0, "unit");
+        }
+        config_free(c);
+        config_free(d);
+
+        expect("agent:\n  log_level: debug\ncontrol:\n  operator_groups: [root, adm]\n", NULL);
+        expect("agent:\n  bogus: 1\n", "c.yaml:2:3: unknown key 'bogus'");
+        expect("agent:\n  log_level: loud\n", "c.yaml:2:14: expected a log level");
+        expect("agent:\n  state_dir: relative/path\n", "2:14: expected an absolute path");
+        expect("charon:\n  timeout: 10\n", "2:12: expected a duration with a unit");
+        expect("charon:\n  timeout: 1h\n", "out of range");
+        expect("control:\n  max_clients: -1\n", "2:16: expected an unsigned integer");
+        expect("control:\n  max_clients: 0\n", "out of range");
+        expect("control:\n  mode: 0666\n", "gives others access");
+        expect("control:\n  mode: 999\n", "octal file mode");
+        expect("control:\n  group: no-such-group-ikh\n", "no such group");
+        expect("control:\n  reader_groups: wheel\n", "expected a sequence");
+        expect("control:\n  reader_groups: [[a]]\n", "expected a string");
+        expect("agent: [1, 2]\n", "1:8: expected a mapping");
+        expect("agent:\n  log_level: info\n  log_level: debug\n", "3:3: duplicate key 'log_level'");
+        expect("agent: &a\n  log_level: info\ncontrol: *a\n", "anchors are not supported");
+        expect("agent:\n  log_level: [\n", "c.yaml:");
+        expect("a: 1\n---\nb: 2\n", "only one YAML document");
+        expect("charon:\n  reconnect_min: 10s\n  reconnect_max: 1s\n", "larger than");
+        expect("agent:\n  log_level:\n", "has no value");
+        /* all errors of a file at once */
+        {
+                char *p = write_file("c.yaml", "agent:\n  x: 1\n  y: 2\ncharon:\n  z: 3\n", 0644);
+                r = config_load(p, &c, &err);
+                CHECK(r < 0 && err && strstr(err, ":2:3:") && strstr(err, ":3:3:") &&
+                              strstr(err, ":5:3:"),
+                      "reports every error in one run");
+                free(err);
+                err = NULL;
+        }
+        /* a config others could have written is refused */
+        r = config_load(write_file("w.yaml", "", 0666), &c, &err);
+        CHECK(r < 0 && err && strstr(err, "world-writable"), "refuses a world-writable file");
+        free(err);
+        err = NULL;
+        r = config_load("/nonexistent/ikh.yaml", &c, &err);
+        CHECK(r == -ENOENT && err && strstr(err, "/nonexistent/ikh.yaml:1:1: cannot open"),
+              "missing file names the path");
+        free(err);
+
+        /* durations */
+        CHECK(duration_parse("1h30m", &u) == 0 && u == 5400 * USEC_PER_SEC, "1h30m");
+        CHECK(duration_parse("500ms", &u) == 0 && u == 500 * USEC_PER_MSEC, "500ms");
+        CHECK(duration_parse("2d", &u) == 0 && u == 2 * 86400 * USEC_PER_SEC, "2d");
+        CHECK(duration_parse("30", &u) == -EINVAL, "unitless refused");
+        CHECK(duration_parse("5x", &u) == -EINVAL, "unknown unit refused");
+        CHECK(duration_parse("", &u) == -EINVAL, "empty refused");
+        CHECK(duration_parse("s", &u) == -EINVAL, "unit without number refused");
+        CHECK(duration_parse("99999999999999999999s", &u) == -ERANGE, "overflow refused");
+        CHECK(duration_parse("400d", &u) == -ERANGE, "over a year refused");
+        CHECK(strcmp(duration_format(5400 * USEC_PER_SEC + 500, buf, sizeof(buf)), "1h30m500us") == 0,
+              "format 1h30m500us (%s)", buf);
+        CHECK(strcmp(duration_format(0, buf, sizeof(buf)), "0s") == 0, "format 0s");
+
+        (void) remove(write_file("c.yaml", "", 0644));
+        (void) remove(write_file("empty.yaml", "", 0644));
+        (void) remove(write_file("w.yaml", "", 0644));
+        (void) rmdir(tmpdir);
+        return TAP_END();
+}
