@@ -95,10 +95,11 @@ static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d
                           (unsigned) c->control_mode);
 }
 
-int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
+/* Shared by config_load() and config_parse_buffer(): `parse` fills root or adds to d. */
+static int config_build(const char *name, const struct stat *st, const void *buf, size_t len,
+                        ikeheal_config **ret, char **ret_error) {
         _cleanup_(config_freep) ikeheal_config *c = NULL;
         _cleanup_(ynode_freep) ynode *root = NULL;
-        struct stat st;
         ydiag d;
         int r;
 
@@ -108,16 +109,17 @@ int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
         r = config_set_defaults(c);
         if (r < 0)
                 return r;
-        c->path = strdup(path);
+        c->path = strdup(name);
         if (!c->path)
                 return -ENOMEM;
 
-        ydiag_init(&d, path);
-        if (stat(path, &st) == 0 && (st.st_mode & 0022))
+        ydiag_init(&d, name);
+        if (st && (st->st_mode & 0022)) {
                 ydiag_add_at(&d, 1, 1, "file is group- or world-writable (mode %04o), refusing",
-                             (unsigned) (st.st_mode & 07777));
-        else {
-                r = ytree_parse_file(path, &d, &root);
+                             (unsigned) (st->st_mode & 07777));
+                r = -EPERM;
+        } else {
+                r = buf ? ytree_parse_buffer(buf, len, &d, &root) : ytree_parse_file(name, &d, &root);
                 if (r >= 0) {
                         r = ybind(root, top_fields, c, &d);
                         if (r != -ENOMEM)
@@ -137,6 +139,17 @@ int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
         ydiag_done(&d);
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
+        struct stat st;
+
+        return config_build(path, stat(path, &st) == 0 ? &st : NULL, NULL, 0, ret, ret_error);
+}
+
+int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
+                        char **ret_error) {
+        return config_build(name, NULL, buf, len, ret, ret_error);
 }
 
 bool config_groups_match(char *const *names, gid_t gid, const gid_t *groups, size_t n_groups) {

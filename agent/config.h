@@ -36,6 +36,9 @@ typedef struct ikeheal_config {
 /* Parse and validate `path`. On error returns <0 and, if ret_error is non-NULL, a malloc'ed
  * message "file:line:col: what is wrong" (all errors, one per line). */
 int config_load(const char *path, ikeheal_config **ret, char **ret_error);
+/* The same from memory (no file mode check); for tests and the fuzzer. */
+int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
+                        char **ret_error);
 ikeheal_config *config_free(ikeheal_config *c);
 DEFINE_FREE_FUNC(ikeheal_config, config_free);
 

@@ -1,0 +1,36 @@
+/* Fuzz the YAML front end every config, runbook and drill goes through: tree building with its
+ * limits, then binding onto the config table (unknown keys, wrong types, ranges).
+ * fuzz-sources: below is read by the Makefile. */
+/* fuzz-sources: common/yaml_tree.c common/yaml_bind.c common/duration.c common/log.c agent/config.c */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/config.h"
+#include "yaml_bind.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ynode *root = NULL;
+        ydiag d;
+
+        ydiag_init(&d, "fuzz.yaml");
+        if (ytree_parse_buffer(data, size, &d, &root) == 0) {
+                char *msg;
+                /* walk it the way the config binder does */
+                (void) ynode_get(root, "agent");
+                (void) ynode_is_null(root);
+                msg = ydiag_join(&d);
+                free(msg);
+        }
+        ynode_free(root);
+        ydiag_done(&d);
+
+        ikeheal_config *c = NULL;
+        char *err = NULL;
+        (void) config_parse_buffer("fuzz.yaml", data, size, &c, &err);
+        config_free(c);
+        free(err);
+        return 0;
+}
