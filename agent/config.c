@@ -18,7 +18,6 @@
 static const yfield agent_fields[] = {
         { "log_level", YF_LOGLEVEL, OFF(log_level) },
         { "state_dir", YF_PATH, OFF(state_dir), .max = 256 },
-        { "watchdog", YF_DURATION, OFF(watchdog_usec), .min = 0, .max = 3600 * USEC_PER_SEC },
         {}
 };
 

@@ -15,7 +15,6 @@ typedef struct ikeheal_config {
         /* agent: */
         int log_level;           /* LOG_* */
         char *state_dir;         /* /var/lib/ikeheal */
-        uint64_t watchdog_usec;  /* 0: take WATCHDOG_USEC from systemd */
 
         /* control: */
         char *control_socket;    /* /run/ikeheal/ikeheal.sock */

@@ -56,7 +56,6 @@ int main(void) {
         if (c && d) {
                 CHECK(c->log_level == d->log_level && c->log_level == LOG_INFO, "log_level");
                 CHECK(strcmp(c->state_dir, d->state_dir) == 0, "state_dir");
-                CHECK(c->watchdog_usec == d->watchdog_usec, "watchdog");
                 CHECK(strcmp(c->control_socket, d->control_socket) == 0, "control.socket");
                 CHECK(c->control_mode == d->control_mode && c->control_mode == 0660, "control.mode");
                 CHECK(!c->control_group && !d->control_group, "control.group");

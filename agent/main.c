@@ -1,0 +1,123 @@
+/* ikeheald: command line, logging set-up, then the agent's event loop. Start-up failures are the
+ * only fatal errors; once running, every error is handled where it happens. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG "/etc/ikeheal/ikeheal.yaml"
+
+static void help(void) {
+        printf("Usage: ikeheald [OPTIONS]\n"
+               "\n"
+               "IKEv2 gateway self-healing agent: watches strongSwan's charon, diagnoses\n"
+               "failures and runs graded runbooks. Normally started by systemd\n"
+               "(ikeheald.service, Type=notify).\n"
+               "\n"
+               "  -c, --config=PATH    configuration file (default " DEFAULT_CONFIG ")\n"
+               "  -n, --check-config   validate the configuration, print every error, exit\n"
+               "      --log-target=T   auto (default), stderr or journal\n"
+               "      --log-level=L    override agent.log_level (debug, info, …)\n"
+               "  -h, --help           this text\n"
+               "      --version        print the version\n"
+               "\n"
+               "Exit status: 0 clean stop or valid config, 1 failure, 2 usage.\n"
+               "See ikeheald(8) and ikeheal.yaml(5).\n");
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100, ARG_LOG_TARGET, ARG_LOG_LEVEL };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 'n' },
+                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const char *config_path = DEFAULT_CONFIG;
+        log_target target = LOG_TARGET_AUTO;
+        int level_override = -1, c, r;
+        bool check_only = false;
+        ikeheal_config *cfg = NULL;
+        agent *a = NULL;
+        char *err = NULL;
+
+        while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'n':
+                        check_only = true;
+                        break;
+                case ARG_LOG_TARGET:
+                        if (strcmp(optarg, "auto") == 0)
+                                target = LOG_TARGET_AUTO;
+                        else if (strcmp(optarg, "stderr") == 0)
+                                target = LOG_TARGET_STDERR;
+                        else if (strcmp(optarg, "journal") == 0)
+                                target = LOG_TARGET_JOURNAL;
+                        else {
+                                fprintf(stderr, "ikeheald: unknown log target '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case ARG_LOG_LEVEL:
+                        level_override = log_level_from_string(optarg);
+                        if (level_override < 0) {
+                                fprintf(stderr, "ikeheald: unknown log level '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("ikeheald %s\n", IKEHEAL_VERSION);
+                        return 0;
+                default:
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "ikeheald: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        log_setup("ikeheald", check_only ? LOG_TARGET_STDERR : target);
+
+        r = config_load(config_path, &cfg, &err);
+        if (r < 0) {
+                if (check_only)
+                        fprintf(stderr, "%s\n", err ? err : strerror(-r));
+                else
+                        log_error("cannot load configuration: %s", err ? err : strerror(-r));
+                free(err);
+                return 1;
+        }
+        if (check_only) {
+                printf("%s: configuration OK\n", config_path);
+                config_free(cfg);
+                return 0;
+        }
+        if (level_override >= 0)
+                log_set_max_level(level_override);
+        else
+                log_set_max_level(cfg->log_level);
+
+        r = agent_new(&a, cfg, level_override);
+        if (r < 0) {
+                log_error_errno(r, "failed to start");
+                config_free(cfg);
+                return 1;
+        }
+        r = agent_run(a);
+        agent_free(a);
+        return r < 0 ? 1 : 0;
+}
