@@ -129,6 +129,10 @@ int main(void) {
                 CHECK(sc.held == NULL && sc.cancels == 2 && sn.findings == 1,
                       "free cancels the run in flight, no finding after free");
         }
+        /* an sd_event that exited cannot loop again: a fresh one */
+        e = sd_event_unref(e);
+        if (sd_event_new(&e) < 0)
+                return 1;
         { /* interval + hysteresis: fall=2 */
                 static const check_status r[] = { CHECK_OK, CHECK_FAIL, CHECK_FAIL, CHECK_FAIL };
                 script sc = { .results = r, .n = 4 };
