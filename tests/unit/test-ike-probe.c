@@ -1,0 +1,214 @@
+/* The IKE prober (agent/checks/ike_probe.c) on a real sd-event loop against loopback only: a
+ * fake responder on 127.0.0.1 answers N(INVALID_KE_PAYLOAD) (plain and NAT-T framed), sends
+ * garbage, or keeps quiet; a closed port gives ICMP port unreachable. The gateway-side cases
+ * (nftables drop/reject, host unreachable, netns) are in tests/integration/ike-probe.sh. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "agent/checks/ike_probe.h"
+#include "tap.h"
+
+typedef enum fake_mode { FAKE_ANSWER, FAKE_GARBAGE, FAKE_SILENT, FAKE_WRONG_SPI } fake_mode;
+
+typedef struct fake {
+        int fd;
+        fake_mode mode;
+        bool natt;
+        unsigned received;
+        uint16_t port;
+} fake;
+
+typedef struct outcome {
+        sd_event *e;
+        bool called;
+        ike_probe_result r;
+        ike_probe *p;
+        bool free_in_cb;
+} outcome;
+
+static int fake_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        fake *f = userdata;
+        uint8_t in[2048], out[64] = {0};
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        size_t m = f->natt ? 4 : 0, n = 0;
+        ssize_t len;
+
+        len = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *) &from, &fl);
+        if (len < (ssize_t) (m + 28))
+                return 0;
+        f->received++;
+        if (f->mode == FAKE_SILENT)
+                return 0;
+        if (f->mode == FAKE_GARBAGE) {
+                (void) sendto(fd, "hello, not IKE", 14, 0, (struct sockaddr *) &from, fl);
+                return 0;
+        }
+        /* header (marker left zero), then N(INVALID_KE_PAYLOAD) asking for group 19 */
+        memcpy(out + m, in + m, 8);
+        if (f->mode == FAKE_WRONG_SPI)
+                out[m] ^= 0xff;
+        n = m + 28 + 10;
+        out[m + 16] = IKEV2_PAYLOAD_NOTIFY;
+        out[m + 17] = 0x20;
+        out[m + 18] = IKEV2_EXCHANGE_IKE_SA_INIT;
+        out[m + 19] = IKEV2_FLAG_RESPONSE;
+        out[m + 27] = 38;
+        out[m + 28 + 3] = 10;
+        out[m + 28 + 7] = IKEV2_N_INVALID_KE_PAYLOAD;
+        out[m + 28 + 9] = 19;
+        (void) sendto(fd, out, n, 0, (struct sockaddr *) &from, fl);
+        return 0;
+}
+
+static int fake_open(fake *f, sd_event *e, sd_event_source **src) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t l = sizeof(a);
+
+        f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (f->fd < 0 || bind(f->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ||
+            getsockname(f->fd, (struct sockaddr *) &a, &l) < 0)
+                return -errno;
+        f->port = ntohs(a.sin_port);
+        return src ? sd_event_add_io(e, src, f->fd, EPOLLIN, fake_io, f) : 0;
+}
+
+static void on_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
+        outcome *o = userdata;
+        o->called = true;
+        o->r = *r;
+        o->r.response = NULL;
+        if (o->free_in_cb)
+                o->p = ike_probe_free(p); /* must be safe from inside the callback */
+        (void) sd_event_exit(o->e, 0);
+}
+
+static int probe_once(fake_mode mode, bool natt, bool listen, unsigned retries, uint64_t timeout,
+                      outcome *o, fake *f) {
+        sd_event *e = NULL;
+        sd_event_source *src = NULL;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int r;
+
+        *o = (outcome){.free_in_cb = true};
+        *f = (fake){.fd = -1, .mode = mode, .natt = natt};
+        r = sd_event_new(&e);
+        if (r < 0)
+                return r;
+        o->e = e;
+        r = fake_open(f, e, listen ? &src : NULL);
+        if (r < 0)
+                goto out;
+        if (!listen) {
+                (void) close(f->fd); /* the port is now closed: ICMP port unreachable */
+                f->fd = -1;
+        }
+        a.sin_port = htons(f->port);
+        r = ike_probe_start(&o->p, e,
+                            &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                 .addr_len = sizeof(a),
+                                                 .natt = natt,
+                                                 .timeout_usec = timeout,
+                                                 .retries = retries},
+                            on_result, o);
+        if (r < 0)
+                goto out;
+        CHECK(!o->called, "no callback from inside ike_probe_start()");
+        r = sd_event_loop(e);
+out:
+        o->p = ike_probe_free(o->p);
+        sd_event_source_disable_unref(src);
+        if (f->fd >= 0)
+                (void) close(f->fd);
+        sd_event_unref(e);
+        return r;
+}
+
+int main(void) {
+        outcome o;
+        fake f;
+        sd_event *e = NULL;
+        ike_probe *p = NULL;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int r;
+
+        r = probe_once(FAKE_ANSWER, false, true, 2, 1 * USEC_PER_SEC, &o, &f);
+        CHECK(r >= 0 && o.called && o.r.verdict == IKE_PROBE_ANSWERED &&
+                      o.r.notify == IKEV2_N_INVALID_KE_PAYLOAD && o.r.ke_group == 19 &&
+                      o.r.attempts == 1 && f.received == 1,
+              "fake responder on UDP %u: ANSWERED, INVALID_KE group %u, rtt %llu us (%s)", f.port,
+              o.r.ke_group, (unsigned long long) o.r.rtt_usec, o.r.detail);
+
+        r = probe_once(FAKE_ANSWER, true, true, 2, 1 * USEC_PER_SEC, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_ANSWERED &&
+                      o.r.notify == IKEV2_N_INVALID_KE_PAYLOAD,
+              "NAT-T framing (non-ESP marker both ways): ANSWERED (%s)", o.r.detail);
+
+        r = probe_once(FAKE_SILENT, false, true, 3, 400 * USEC_PER_MSEC, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_SILENT && o.r.attempts == 4 && f.received == 4,
+              "silent responder: SILENT after %u sends, %u received (%s)", o.r.attempts, f.received,
+              o.r.detail);
+
+        r = probe_once(FAKE_GARBAGE, false, true, 1, 300 * USEC_PER_MSEC, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_GARBAGE, "garbage answers: GARBAGE (%s)",
+              o.r.detail);
+
+        r = probe_once(FAKE_WRONG_SPI, false, true, 0, 300 * USEC_PER_MSEC, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_GARBAGE && strstr(o.r.detail, "SPI"),
+              "answer for another SPI: GARBAGE (%s)", o.r.detail);
+
+        r = probe_once(FAKE_ANSWER, false, false, 2, 1 * USEC_PER_SEC, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_REFUSED && o.r.error == ECONNREFUSED && o.r.icmp &&
+                      o.r.icmp_type == 3 && o.r.icmp_code == 3,
+              "closed port: REFUSED with ICMP 3/3 (%s)", o.r.detail);
+
+        /* option checks */
+        (void) sd_event_new(&e);
+        a.sin_port = htons(9);
+        CHECK(ike_probe_start(
+                      &p, e,
+                      &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a)},
+                      on_result, &o) == -EINVAL,
+              "timeout 0 refused");
+        CHECK(ike_probe_start(&p, e,
+                              &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                   .addr_len = sizeof(a),
+                                                   .timeout_usec = USEC_PER_SEC,
+                                                   .netns = "../etc"},
+                              on_result, &o) == -EINVAL,
+              "netns name with a slash refused");
+        CHECK(ike_probe_start(&p, e,
+                              &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                   .addr_len = sizeof(a),
+                                                   .timeout_usec = USEC_PER_SEC,
+                                                   .retries = 99},
+                              on_result, &o) == -EINVAL,
+              "retries over IKE_PROBE_RETRIES_MAX refused");
+        CHECK(ike_probe_start(&p, e,
+                              &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                   .addr_len = sizeof(a),
+                                                   .timeout_usec = USEC_PER_SEC,
+                                                   .netns = "ikeheal-no-such-ns-x"},
+                              on_result, &o) == -ENOENT,
+              "missing netns: -ENOENT");
+        CHECK(ike_probe_start(&p, e,
+                              &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                   .addr_len = sizeof(a),
+                                                   .timeout_usec = USEC_PER_SEC},
+                              on_result, &o) == 0 &&
+                      !ike_probe_free(p),
+              "start then free before the loop runs: no callback, no leak");
+        sd_event_unref(e);
+        CHECK(ike_probe_netns_name_valid("ih-ike-gw.1") == 0 &&
+                      ike_probe_netns_name_valid("..") < 0 && ike_probe_netns_name_valid("") < 0 &&
+                      ike_probe_netns_name_valid("a b") < 0,
+              "netns names");
+        CHECK(!strcmp(ike_probe_verdict_to_string(IKE_PROBE_SILENT), "SILENT") &&
+                      !strcmp(ike_probe_verdict_to_string(_IKE_PROBE_VERDICT_MAX), "?"),
+              "verdict names");
+        return TAP_END();
+}
