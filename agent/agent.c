@@ -136,9 +136,9 @@ int agent_reload(agent *a, char **ret_error) {
                         a->reload_failures++;
                         log_error_errno(r, "reload failed: cannot open control socket %s; "
                                            "keeping the old configuration", next->control_socket);
-                        if (ret_error)
-                                (void) asprintf(ret_error, "cannot open control socket %s: %s",
-                                                next->control_socket, strerror(-r));
+                        if (ret_error && asprintf(ret_error, "cannot open control socket %s: %s",
+                                                  next->control_socket, strerror(-r)) < 0)
+                                *ret_error = NULL;
                         config_free(next);
                         (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
                         return r;
@@ -155,6 +155,7 @@ int agent_reload(agent *a, char **ret_error) {
         config_free(old);
 
         if (vici_changed) {
+                status_abort_all(a, "charon connection reset by a reload");
                 a->vici = vici_client_free(a->vici);
                 a->charon_connected = false;
                 r = agent_vici_start(a);
@@ -254,6 +255,7 @@ int agent_run(agent *a) {
 agent *agent_free(agent *a) {
         if (!a)
                 return NULL;
+        status_abort_all(a, "agent stopping");
         control_server_free(a->control);
         vici_client_free(a->vici);
         sd_event_unref(a->event);

@@ -22,6 +22,8 @@ typedef struct agent_vici_stats {
         char last_event[128];   /* "ike-updown up gw-1", … */
 } agent_vici_stats;
 
+typedef struct status_query status_query;
+
 typedef struct agent {
         sd_event *event;
         ikeheal_config *config;
@@ -33,6 +35,7 @@ typedef struct agent {
         uint64_t reloads, reload_failures;
         bool charon_connected;
         agent_vici_stats vstats;
+        status_query *status_queries; /* `status` requests waiting for charon */
 } agent;
 
 /* Takes ownership of `config`, also on failure. */
@@ -47,3 +50,5 @@ int agent_reload(agent *a, char **ret_error);
 /* Verb handlers live one per file (agent/status.c, agent/reload_verb.c …) and register here. */
 int status_register(agent *a);
 int reload_verb_register(agent *a);
+/* Answer every status query still waiting for charon (the VICI client is going away). */
+void status_abort_all(agent *a, const char *why);
