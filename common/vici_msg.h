@@ -73,15 +73,19 @@ DEFINE_FREE_FUNC(vici_node, vici_node_free);
 
 /* Look up by dotted path of section/key names ("ikesas.total"); NULL if absent. */
 const vici_node *vici_node_get(const vici_node *section, const char *path);
-/* The value of a VALUE node at path as a string, or NULL if absent or not a VALUE. */
+/* The value of a VALUE node at path as a string, or NULL if absent, not a VALUE, or binary (a
+ * NUL inside: use vici_node_get() and ->value/->len for those). A path of "" is `section`. */
 const char *vici_node_str(const vici_node *section, const char *path);
-/* Parse an unsigned decimal value at path; -ENOENT if absent, -EINVAL if not a number. */
+/* Parse an unsigned decimal value at path (digits only, no sign or blanks); -ENOENT if absent,
+ * -EINVAL if not a number, -ERANGE if it does not fit. */
 int vici_node_u64(const vici_node *section, const char *path, uint64_t *ret);
 
 /* Builder. Errors latch: the first failure is remembered and returned by vici_builder_finish(),
  * so callers can chain adds without checking each one. Names longer than 255 bytes, values
  * longer than 65535 bytes, depth over VICI_DEPTH_MAX or a total over VICI_PACKET_MAX are -E2BIG;
- * misuse (item outside a list, unbalanced end) is -EINVAL. */
+ * misuse (item outside a list, unbalanced end, key or section inside a list, NULL key/value) is
+ * -EINVAL. More than VICI_ELEMENTS_MAX elements is -E2BIG, so whatever finishes also decodes.
+ * Every function accepts b == NULL and does nothing. */
 typedef struct vici_builder vici_builder;
 int vici_builder_new(vici_builder **ret);
 vici_builder *vici_builder_free(vici_builder *b);
@@ -103,7 +107,9 @@ int vici_builder_finish(vici_builder *b, uint8_t **ret_buf, size_t *ret_len);
 /* Packets (after the u32 length prefix has been read and checked against VICI_PACKET_MAX).
  * `ret_name` is set for types that carry a name (CMD_REQUEST, EVENT_REGISTER,
  * EVENT_UNREGISTER, EVENT), NULL otherwise; `ret_msg` for types that carry a message
- * (CMD_REQUEST, CMD_RESPONSE, EVENT), NULL otherwise. */
+ * (CMD_REQUEST, CMD_RESPONSE, EVENT), NULL otherwise. Each ret_ pointer may be NULL when the
+ * caller does not want it. -EBADMSG: unknown type, empty or truncated name, trailing bytes after
+ * a type without a message, or a malformed message; -E2BIG over a limit. */
 int vici_packet_parse(const void *buf, size_t len, vici_packet_type *ret_type, char **ret_name,
                       vici_node **ret_msg);
 /* Encode a whole packet including the u32 length prefix. `name` for named types, `msg`/`msg_len`

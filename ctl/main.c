@@ -1,0 +1,272 @@
+/* ikehealctl: the operator's client of ikeheald's control socket (common/proto.h). One command
+ * per invocation: connect, send one request, render the answer as text or JSON.
+ *
+ * Exit status: 0 success; 1 failure (the agent refused or failed the request, or could not be
+ * reached — always with a message on stderr); 2 usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/json.h"
+#include "ctl/render.h"
+#include "duration.h"
+#include "proto.h"
+
+#define DEFAULT_TIMEOUT_USEC (30 * USEC_PER_SEC)
+#define EXIT_USAGE 2
+
+typedef struct ctl_command {
+        const char *name;
+        proto_verb verb;
+        const char *args; /* synopsis of the arguments, "" for none */
+        const char *help; /* a paragraph for `help COMMAND` */
+        void (*render_text)(FILE *f, const vici_node *body);
+        const char *const *numeric; /* fields rendered as JSON numbers */
+} ctl_command;
+
+static const char *const status_numeric[] = {
+        "pid",           "uptime",           "started",          "reloads",
+        "reload_failures", "charon.uptime",  "ikesas.total",     "ikesas.half_open",
+        "childsas.total", "events.connects", "events.disconnects", "events.ike_updown",
+        "events.child_updown", "events.log", "events.last_time", NULL,
+};
+
+/* The commands this ikehealctl implements; the agent's verb table (proto.c) decides whether
+ * each is read-only or needs an operator. */
+static const ctl_command commands[] = {
+        {
+                .name = "status",
+                .verb = PROTO_STATUS,
+                .args = "",
+                .help = "Show ikeheald's version, pid, uptime and configuration file, whether it is\n"
+                        "connected to charon, charon's version and host, and the number of IKE SAs\n"
+                        "(total and half-open) and CHILD SAs. Read-only: allowed for root and the\n"
+                        "members of control.reader_groups and control.operator_groups.\n",
+                .render_text = render_status,
+                .numeric = status_numeric,
+        },
+        {
+                .name = "reload",
+                .verb = PROTO_RELOAD,
+                .args = "",
+                .help = "Make ikeheald re-read its configuration file (like SIGHUP, but with the\n"
+                        "result reported back). A configuration with errors is rejected as a whole\n"
+                        "and every error is shown; the old configuration stays in force.\n"
+                        "State-changing: allowed for root and members of control.operator_groups.\n",
+                .render_text = render_reload,
+        },
+};
+
+static const ctl_command *command_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: ikehealctl [OPTIONS] COMMAND [ARGS]\n"
+                "\n"
+                "Operator client of ikeheald, the IKEv2 gateway self-healing agent.\n"
+                "\n"
+                "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                fprintf(f, "  %-10s %s%s\n", commands[i].name, proto_verb_summary(commands[i].verb),
+                        proto_verb_is_write(commands[i].verb) ? " (operators)" : "");
+        fprintf(f, "  %-10s %s\n", "help", "explain a command: help COMMAND");
+        fprintf(f,
+                "\n"
+                "Options:\n"
+                "  -s, --socket=PATH   control socket (default $IKEHEAL_SOCKET, else\n"
+                "                      " PROTO_SOCKET_DEFAULT ")\n"
+                "  -j, --json          print the agent's answer as JSON\n"
+                "  -t, --timeout=SEC   give up after SEC seconds (\"2.5\", or \"500ms\", \"1m\";\n"
+                "                      default 30)\n"
+                "  -h, --help          this text\n"
+                "      --version       print the version\n"
+                "\n"
+                "Exit status: 0 success, 1 failure (refused, agent error, unreachable), 2 usage.\n"
+                "See ikehealctl(8).\n");
+}
+
+static int help_command(const char *name) {
+        const ctl_command *c = command_find(name);
+
+        if (!c) {
+                fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n", name);
+                return EXIT_USAGE;
+        }
+        printf("Usage: ikehealctl [OPTIONS] %s%s%s\n\n%s", c->name, c->args[0] ? " " : "", c->args,
+               c->help);
+        return 0;
+}
+
+static int parse_timeout(const char *s, uint64_t *ret) {
+        char *end;
+        double d;
+
+        errno = 0;
+        d = strtod(s, &end);
+        if (end != s && *end == 0 && errno == 0) {
+                if (!isfinite(d) || d <= 0 || d > 86400)
+                        return -ERANGE;
+                *ret = (uint64_t) (d * USEC_PER_SEC);
+                return *ret > 0 ? 0 : -ERANGE;
+        }
+        if (duration_parse(s, ret) < 0)
+                return -EINVAL;
+        return *ret > 0 ? 0 : -ERANGE;
+}
+
+static const char *connect_hint(int r) {
+        switch (-r) {
+        case ENOENT:
+        case ECONNREFUSED:
+                return " (is ikeheald running?)";
+        case EACCES:
+        case EPERM:
+                return " (needs root or membership in the socket's group)";
+        default:
+                return "";
+        }
+}
+
+static int run(const char *socket_path, const ctl_command *c, bool json, uint64_t timeout_usec) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(vici_node_freep) vici_node *body = NULL;
+        proto_header h;
+        int r;
+
+        r = proto_connect(socket_path, &fd);
+        if (r < 0) {
+                fprintf(stderr, "ikehealctl: cannot connect to ikeheald at %s: %s%s\n", socket_path,
+                        strerror(-r), connect_hint(r));
+                return 1;
+        }
+        r = proto_call(fd, c->verb, NULL, 0, timeout_usec, &h, &body);
+        if (r == -ETIMEDOUT) {
+                char buf[64];
+                fprintf(stderr, "ikehealctl: %s: no answer from ikeheald within %s\n", c->name,
+                        duration_format(timeout_usec, buf, sizeof(buf)));
+                return 1;
+        }
+        if (r == -EPROTONOSUPPORT) {
+                fprintf(stderr,
+                        "ikehealctl: %s: ikeheald answered in another protocol version (this "
+                        "ikehealctl speaks %u)\n",
+                        c->name, PROTO_VERSION);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "ikehealctl: %s: %s\n", c->name,
+                        r == -ECONNRESET ? "ikeheald closed the connection without an answer"
+                                         : strerror(-r));
+                return 1;
+        }
+        if (h.status != 0) {
+                const char *why = vici_node_str(body, "error");
+                fprintf(stderr, "ikehealctl: %s: %s\n", c->name,
+                        why ? why : strerror(h.status < 0 ? -h.status : h.status));
+                return 1;
+        }
+        if (json)
+                json_render(stdout, body, c->numeric);
+        else if (c->render_text)
+                c->render_text(stdout, body);
+        else
+                render_tree(stdout, body);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "ikehealctl: cannot write output: %s\n", strerror(errno));
+                return 1;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "json", no_argument, NULL, 'j' },
+                { "timeout", required_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const char *socket_path = getenv("IKEHEAL_SOCKET");
+        uint64_t timeout_usec = DEFAULT_TIMEOUT_USEC;
+        const ctl_command *cmd;
+        bool json = false;
+        int c;
+
+        if (!socket_path || !socket_path[0])
+                socket_path = PROTO_SOCKET_DEFAULT;
+
+        /* options may follow the command too ("ikehealctl status --json"); "--" ends them */
+        while ((c = getopt_long(argc, argv, "s:jt:h", options, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        socket_path = optarg;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 't':
+                        if (parse_timeout(optarg, &timeout_usec) < 0) {
+                                fprintf(stderr,
+                                        "ikehealctl: invalid timeout '%s' (seconds, e.g. 2.5 or "
+                                        "500ms; at most 1 day)\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case ARG_VERSION:
+                        printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,
+                               PROTO_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'ikehealctl --help'.\n");
+                        return EXIT_USAGE;
+                }
+
+        if (optind >= argc) {
+                fprintf(stderr, "ikehealctl: missing command\n\n");
+                help(stderr);
+                return EXIT_USAGE;
+        }
+        if (strcmp(argv[optind], "help") == 0) {
+                if (optind + 1 >= argc) {
+                        help(stdout);
+                        return 0;
+                }
+                if (optind + 2 < argc) {
+                        fprintf(stderr, "ikehealctl: help takes one command\n");
+                        return EXIT_USAGE;
+                }
+                return help_command(argv[optind + 1]);
+        }
+        cmd = command_find(argv[optind]);
+        if (!cmd) {
+                if (proto_verb_from_string(argv[optind]) >= 0)
+                        fprintf(stderr,
+                                "ikehealctl: '%s' is not available in this version of ikehealctl\n",
+                                argv[optind]);
+                else
+                        fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n",
+                                argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (optind + 1 < argc) {
+                fprintf(stderr, "ikehealctl: %s takes no arguments (got '%s')\n", cmd->name,
+                        argv[optind + 1]);
+                return EXIT_USAGE;
+        }
+        return run(socket_path, cmd, json, timeout_usec);
+}
