@@ -123,6 +123,13 @@ check: deps
 demo: deps all
 	tests/lab/demo.sh $(BUILD)
 
+# A lab to poke at by hand: make lab-up LAB_DIR=/tmp/lab [LAB_CLIENTS=2]; make lab-down …
+LAB_DIR ?= /tmp/ikeheal-lab
+lab-up:
+	tests/lab/lab.sh up $(LAB_DIR) --clients $(or $(LAB_CLIENTS),1)
+lab-down:
+	tests/lab/lab.sh down $(LAB_DIR)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	           $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/ikeheal \
