@@ -57,6 +57,7 @@ until_ok disconnected && say "agent saw charon vanish (VICI socket EOF, no polli
 lab_start "$D/lab" gw >/dev/null
 say "charon restarted"
 until_ok connected && say "agent reconnected (backoff)"
+lab_disconnect "$D/lab" >/dev/null 2>&1
 lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null &&
         say "client re-initiated: tunnel up again, traffic flows"
 sleep 0.2
