@@ -11,10 +11,12 @@ cd "$(dirname "$0")/.."
 san=${1:-build-san}
 plain=${2:-build}
 filter=${3:-}
-export IKEHEAL_BUILD=$PWD/$san IKEHEAL_BUILD_PLAIN=$PWD/$plain
+case $san in /*) ;; *) san=$PWD/$san ;; esac
+case $plain in /*) ;; *) plain=$PWD/$plain ;; esac
+export IKEHEAL_BUILD=$san IKEHEAL_BUILD_PLAIN=$plain
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-LOGDIR=${LOGDIR:-$PWD/$san/test-logs}
+LOGDIR=${LOGDIR:-$san/test-logs}
 mkdir -p "$LOGDIR"
 pass=0 fail=0 skip=0
 failed=()

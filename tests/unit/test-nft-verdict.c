@@ -3,6 +3,7 @@
  * `nft --debug=netlink`): the seeds' tightened default policy, several base chains of different
  * priorities, jump/goto/return, anonymous/named/interval sets and verdict maps, reject, limit,
  * undecided matches, unknown expressions, ingress and dormant tables; then the canonical hash. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
