@@ -52,6 +52,7 @@ struct control_request {
         vici_node *body;
         control_peer peer; /* a copy: a deferred request may outlive its connection */
         vici_builder *reply;
+        const vici_builder *handed; /* identity of the builder the handler got; never freed here */
         char *error;
         bool deferred, replied;
 };
@@ -254,7 +255,9 @@ int control_request_reply(control_request *req, int status, vici_builder *reply)
         control_conn *c = req->conn;
         int r;
 
-        if (reply && reply != req->reply) {
+        /* The handler's own builder is already ours (and gone if we answered); any other one
+         * is taken over. */
+        if (reply && reply != req->handed) {
                 vici_builder_free(req->reply);
                 req->reply = reply;
         }
@@ -401,6 +404,7 @@ static int conn_handle_frame(control_conn *c, const uint8_t *buf, size_t len) {
         r = peer_copy(&req->peer, p);
         if (r >= 0)
                 r = vici_builder_new(&req->reply);
+        req->handed = req->reply;
         if (r < 0) {
                 control_request_unref(req);
                 return conn_send_error(c, h.verb, r, "cannot start request: %s", strerror(-r));

@@ -62,7 +62,7 @@ static int on_deferred_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-/* reload: answered 50 ms later, as a VICI round trip would be */
+/* reload: answered 250 ms later, as a slow VICI round trip would be */
 static int on_reload(control_request *req, vici_builder *reply, void *userdata) {
         deferred *d = userdata;
 
@@ -71,7 +71,7 @@ static int on_reload(control_request *req, vici_builder *reply, void *userdata) 
         d->req = req;
         d->reply = reply;
         d->last_result = 1;
-        return sd_event_add_time_relative(loop, &d->timer, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
+        return sd_event_add_time_relative(loop, &d->timer, CLOCK_MONOTONIC, 250 * USEC_PER_MSEC, 0,
                                           on_deferred_timer, d);
 }
 
@@ -79,6 +79,21 @@ static int on_pause(control_request *req, vici_builder *reply, void *userdata) {
         vici_builder_add_str(reply, "ignored", "because of the error");
         control_request_set_error(req, "busy now: %s", "a drill is running");
         return -EBUSY;
+}
+
+/* resume: defers, then answers at once with a builder of its own (the handler's is dropped) */
+static int on_resume(control_request *req, vici_builder *reply, void *userdata) {
+        vici_builder *mine = NULL;
+        int r;
+
+        vici_builder_add_str(reply, "dropped", "yes");
+        control_request_defer(req);
+        if (vici_builder_new(&mine) < 0)
+                return -ENOMEM;
+        vici_builder_add_str(mine, "resumed", "yes");
+        r = control_request_reply(req, 0, mine);
+        *(int *) userdata = control_request_reply(req, 0, reply); /* a second answer */
+        return r;
 }
 
 /* ---- client side (children) ---- */
@@ -182,6 +197,11 @@ static int child_root(void) {
               "root: handler error carries its reason, not its partial reply");
         n = vici_node_free(n);
 
+        r = call(fd, PROTO_RESUME, NULL, &h, &n);
+        CHECK(r == 0 && h.status == 0 && str_is(n, "resumed", "yes") && !vici_node_str(n, "dropped"),
+              "root: an answer with the handler's own new builder, from inside the handler");
+        n = vici_node_free(n);
+
         r = call(fd, PROTO_STATUS, "still", &h, &n);
         CHECK(r == 0 && h.status == 0 && str_is(n, "echo", "still"),
               "root: connection still usable after errors");
@@ -236,9 +256,9 @@ static int child_root(void) {
                               proto_send_all(fd2, q, ql, proto_now_usec() + TIMEOUT) == 0,
                       "leaver: reload sent");
                 free(q);
-                usleep(10 * 1000); /* let the agent start handling it */
+                usleep(100 * 1000); /* let the agent start handling it, leave before the answer */
         }
-        usleep(200 * 1000); /* the late reply happens meanwhile */
+        usleep(400 * 1000); /* the late reply happens meanwhile */
         return TAP_END();
 }
 
@@ -569,6 +589,7 @@ int main(void) {
         ikeheal_config cfg = {}, cfg2 = {};
         control_server *s = NULL, *s2 = NULL;
         deferred d = {};
+        int second_reply = 0;
         struct group *g_nogroup, *g_users;
         struct stat st;
         sigset_t mask;
@@ -638,14 +659,16 @@ int main(void) {
         control_server_set_idle_timeout(s, 0);
         CHECK(control_server_register(s, PROTO_STATUS, on_status, NULL) == 0 &&
                       control_server_register(s, PROTO_RELOAD, on_reload, &d) == 0 &&
-                      control_server_register(s, PROTO_PAUSE, on_pause, NULL) == 0,
+                      control_server_register(s, PROTO_PAUSE, on_pause, NULL) == 0 &&
+                      control_server_register(s, PROTO_RESUME, on_resume, &second_reply) == 0,
               "handlers registered");
         CHECK(control_server_register(s, 0, on_status, NULL) == -EINVAL &&
                       control_server_register(s, (proto_verb) 999, on_status, NULL) == -EINVAL,
               "registering an unknown verb is -EINVAL");
 
         spawn("root", run_root, NULL);
-        run_for(150 * USEC_PER_MSEC);
+        run_for(300 * USEC_PER_MSEC);
+        CHECK(second_reply == -EALREADY, "a second answer is -EALREADY (%d)", second_reply);
         CHECK(d.started == 3, "reload handler ran 3 times (%u)", d.started);
         CHECK(d.last_result == -ENOTCONN, "late reply to a client that left: -ENOTCONN (%d)",
               d.last_result);
