@@ -759,8 +759,10 @@ int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         uint32_t gen;
         int r;
 
+        /* libmnl walks the attributes up to the message's *aligned* end: an unaligned length
+         * would let the last attribute reach past it. The kernel always pads its messages. */
         if (!rs || !nlh || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) ||
-            nlh->nlmsg_len > NFTR_MESSAGE_MAX)
+            nlh->nlmsg_len > NFTR_MESSAGE_MAX || nlh->nlmsg_len != NLMSG_ALIGN(nlh->nlmsg_len))
                 return -EBADMSG;
         if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
                 return -EOPNOTSUPP;
@@ -858,7 +860,8 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data) {
                 c->on_msg(nlh, c->userdata);
         if (c->want_gen) {
                 if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN ||
-                    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+                    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) ||
+                    nlh->nlmsg_len != NLMSG_ALIGN(nlh->nlmsg_len))
                         r = -EBADMSG;
                 else
                         r = msg_gen(nlh, &c->gen);

@@ -608,7 +608,7 @@ typedef struct ctx {
         const nftr_chain **bases;
         size_t n_bases;
         unsigned paths, rules_left;
-        bool overflow;
+        bool overflow;   /* out of paths or of rule budget: the verdict is unknown */
         int error;
         unsigned outcomes;                         /* bit per nft_verdict_kind */
         nft_verdict_result first[_NFT_VERDICT_KIND_MAX]; /* the first path of each outcome */
@@ -968,10 +968,14 @@ int nft_verdict_eval(const nft_ruleset *rs, const nft_verdict_packet *p, nft_ver
                 r = &c->first[NFT_VERDICT_UNKNOWN];
                 memset(r, 0, sizeof(*r));
                 r->verdict = NFT_VERDICT_UNKNOWN;
-                bprintf(r->why, sizeof(r->why),
-                                "too many undecided rules to follow (more than %u paths or %u rules); first: %s",
-                                NFT_VERDICT_PATHS_MAX, NFT_VERDICT_RULE_BUDGET,
-                                c->maybe_why[0] ? c->maybe_why : "none");
+                if (c->rules_left == 0)
+                        bprintf(r->why, sizeof(r->why),
+                                "evaluation did not end within %u rules (a goto loop?)",
+                                NFT_VERDICT_RULE_BUDGET);
+                else
+                        bprintf(r->why, sizeof(r->why),
+                                "more than %u undecided paths to follow; the first: %s",
+                                NFT_VERDICT_PATHS_MAX, c->maybe_why[0] ? c->maybe_why : "?");
         } else if (c->outcomes & (1u << NFT_VERDICT_UNKNOWN))
                 r = &c->first[NFT_VERDICT_UNKNOWN];
         else if (n_outcomes == 1)
@@ -992,7 +996,7 @@ int nft_verdict_eval(const nft_ruleset *rs, const nft_verdict_packet *p, nft_ver
                 r->verdict = NFT_VERDICT_UNKNOWN;
                 bprintf(c->maybe_why + strlen(c->maybe_why),
                                 sizeof(c->maybe_why) - strlen(c->maybe_why), " (%s)", what);
-                bprintf(r->why, sizeof(r->why), "depends on %s", c->maybe_why);
+                bprintf(r->why, sizeof(r->why), "undecided: %s", c->maybe_why);
         }
         r->n_paths = c->paths;
         *ret = *r;
