@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+/* We pass the caller's CODE_FILE/CODE_LINE/CODE_FUNC ourselves; without this sd-journal.h's
+ * macros add log.c's own location as a second value of each field. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "log.h"

@@ -1,99 +1,223 @@
 #!/usr/bin/env bash
-# ikeheald as a real Type=notify service under real systemd (a booted Debian 12 container):
-# READY before `systemctl start` returns, structured journal records, the watchdog killing a
-# stopped agent and systemd restarting it, a reload with a bad config keeping the old one,
-# charon-in-the-container seen over VICI, a second uid refused, and a clean stop.
-# Uses the plain build (the container has no sanitizer runtime).
+# ikeheald as a real Type=notify service under real systemd (a booted Debian 12 container, see
+# tests/systemd/): the shipped unit and tmpfiles verified, READY before `systemctl start` returns,
+# the hardening in force on the running process, structured journal records, charon in the
+# container seen over VICI, the watchdog killing a stopped agent and systemd restarting it, a
+# reload with a bad config keeping the old one, real second uids refused or allowed by group, a
+# clean SIGTERM stop, and a start refused on a bad config. Uses the plain build (the container
+# has no sanitizer runtime). Exit 0 pass, 1 fail.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 B=${IKEHEAL_BUILD_PLAIN:-$top/build}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+for f in ikeheald ikehealctl; do
+        [ -x "$B/$f" ] || { echo "FAIL no $B/$f: build first (make)"; exit 1; }
+done
+command -v systemd-nspawn mmdebstrap python3 >/dev/null || { echo "FAIL needs systemd-container, mmdebstrap, python3 (make deps)"; exit 1; }
 . "$top/tests/systemd/container.sh"
 D=$(mktemp -d /tmp/ikh-systemd-XXXXXX)
 trap 'ct_down; rm -rf "$D"' EXIT
+trap 'exit 1' INT TERM HUP
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { # description, command… — ok when the command succeeds
+        local what=$1; shift
+        if "$@"; then ok "$what"; else bad "$what"; fi
+}
+ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 prop() { ct_exec systemctl show -p "$1" --value ikeheald.service; }
-ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-
-t=$(date +%s%N)
-ct_rootfs >/dev/null || exit 1
-echo "rootfs ready in $(ms "$t") ms (cache $CT_CACHE)"
-t=$(date +%s%N)
-ct_up "$D" --bind-ro="$B:/opt/ikeheal/bin" --bind-ro="$top/etc:/opt/ikeheal/etc" || exit 1
-echo "container booted in $(ms "$t") ms (leader pid $CT_LEADER)"
-
-R=$D/root
-mkdir -p "$R/etc/ikeheal" "$R/etc/systemd/system/ikeheald.service.d"
-sed 's,@SBINDIR@,/opt/ikeheal/bin,g' "$top/etc/ikeheald.service" >"$R/etc/systemd/system/ikeheald.service"
-printf '[Service]\nWatchdogSec=2s\n' >"$R/etc/systemd/system/ikeheald.service.d/test.conf"
-cat >"$R/etc/ikeheal/ikeheal.yaml" <<'YAML'
+journal() { ct_exec journalctl -u ikeheald.service --no-pager -o cat; }
+journal_has() { journal | grep -Eq "$1"; }
+journal_has_text() { journal | grep -Fq "$1"; }
+agent_journal() { ct_exec journalctl _SYSTEMD_UNIT=ikeheald.service --no-pager -o short-monotonic; }
+ctl() { ct_exec /opt/ikeheal/bin/ikehealctl "$@"; }
+as() { # user, command… — runs with the user's uid, primary group and supplementary groups
+        local u=$1; shift
+        ct_exec setpriv --reuid="$u" --regid="$(ct_exec id -g "$u")" --init-groups "$@"
+}
+status_json() { ctl status --json 2>/dev/null; }
+charon_connected() { [ "$(status_json | jget charon.state)" = connected ]; }
+jget() { # JSON on stdin, dotted key → value (empty when absent)
+        python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v=v.get(k) if isinstance(v,dict) else None
+print("" if v is None else v)' "$1" 2>/dev/null
+}
+CFG=/etc/ikeheal/ikeheal.yaml
+write_config() { # vici socket, extra agent line (may be empty), log level
+        cat >"$(ct_path $CFG)" <<YAML
+agent:
+  log_level: $3
+  state_dir: /var/lib/ikeheal
+$2
 control:
-  group: nogroup
-  reader_groups: [nogroup]
+  socket: /run/ikeheal/ikeheal.sock
+  mode: "0660"
+  group: ikeheal
+  reader_groups: [ikeheal]
+  operator_groups: [ikeheal-op]
 charon:
-  vici_socket: /run/charon.vici
+  vici_socket: $1
   unit: strongswan.service
 YAML
-chmod 0644 "$R/etc/ikeheal/ikeheal.yaml"
+        chmod 0640 "$(ct_path $CFG)"
+}
+
+# --- the container ---------------------------------------------------------------------------
+t=$(date +%s%N)
+ct_build_rootfs || { echo "FAIL rootfs"; exit 1; }
+echo "$CT_ROOTFS_NOTE; ready in $(ms "$t") ms"
+ct_up "$D" --bind-ro="$B:/opt/ikeheal/bin" --bind-ro="$top/etc:/opt/ikeheal/etc" || { echo "FAIL boot"; exit 1; }
+echo "container $CT_MACHINE booted in $CT_BOOT_MS ms (leader pid $CT_LEADER, overlay on $CT_TREE)"
+
+# --- the shipped files -----------------------------------------------------------------------
+U=/etc/systemd/system/ikeheald.service
+sed 's,@SBINDIR@,/opt/ikeheal/bin,g' "$top/etc/ikeheald.service" >"$(ct_path $U)"
+mkdir -p "$(ct_path $U.d)"
+printf '[Service]\n# the test waits 2 s for a watchdog kill, not 30\nWatchdogSec=2s\n' >"$(ct_path $U.d)/test.conf"
+cp "$top/etc/ikeheal.tmpfiles" "$(ct_path /etc/tmpfiles.d)/ikeheal.conf"
 ct_exec systemctl daemon-reload
+out=$(ct_exec systemd-analyze verify --man=no $U 2>&1)
+check "unit file: systemd-analyze verify is silent${out:+: $out}" test -z "$out"
+echo "     $(ct_exec systemd-analyze security --no-pager ikeheald.service 2>/dev/null | grep -a 'Overall exposure')"
+ct_exec systemd-tmpfiles --create ikeheal.conf
+check "tmpfiles: /run/ikeheal 0755, /var/lib/ikeheal 0700" \
+        test "$(ct_exec stat -c %a /run/ikeheal /var/lib/ikeheal | tr '\n' ' ')" = "755 700 "
+out=$(ct_exec /opt/ikeheal/bin/ikeheald --check-config -c /opt/ikeheal/etc/ikeheal.yaml 2>&1)
+check "shipped etc/ikeheal.yaml passes --check-config: $out" test $? = 0
 
+# Real second uids: a reader, an operator, and nobody (no group of ours).
+ct_exec groupadd -r ikeheal && ct_exec groupadd -r ikeheal-op
+ct_exec useradd -r -M -N -g nogroup -G ikeheal -s /usr/sbin/nologin ikh-reader
+ct_exec useradd -r -M -N -g nogroup -G ikeheal,ikeheal-op -s /usr/sbin/nologin ikh-operator
+mkdir -p "$(ct_path /etc/ikeheal)"
+write_config /run/charon.vici "" info
+# PID 1 at debug level logs every sd_notify message it receives (RELOADING=1, STOPPING=1). Only
+# while no agent is being started: PID 1's debug lines from a freshly forked child make journald
+# cache that PID as "(ikeheald)" in init.scope for a moment, and the agent's first records would
+# then lose their _SYSTEMD_UNIT.
+debug() { ct_exec systemd-analyze log-level "$1"; }
+
+# --- 1. start: READY, journal ----------------------------------------------------------------
+check "charon-systemd runs in the container (strongswan.service)" \
+        test "$(ct_exec systemctl is-active strongswan.service)" = active
 t=$(date +%s%N)
-ct_exec systemctl start ikeheald.service || { bad "start failed"; ct_exec journalctl -u ikeheald --no-pager | tail -20; }
-[ "$(prop ActiveState)" = active ] && ok "Type=notify: active once start returned ($(ms "$t") ms)" || bad "ActiveState $(prop ActiveState)"
-[ "$(prop StatusText)" != "" ] && ok "STATUS= reported: $(prop StatusText)" || bad "no StatusText"
+ct_exec systemctl start ikeheald.service || bad "systemctl start failed"
+dt=$(ms "$t")
+check "Type=notify: active/running as soon as start returned ($dt ms)" \
+        test "$(prop ActiveState)/$(prop SubState)" = active/running
 pid1=$(prop MainPID)
-j=$(ct_exec journalctl -u ikeheald -o json --no-pager)
-echo "$j" | python3 -c 'import json,sys
-recs=[json.loads(l) for l in sys.stdin if l.strip()]
-ok=[r for r in recs if r.get("SYSLOG_IDENTIFIER")=="ikeheald" and "started" in r.get("MESSAGE","") and r.get("PRIORITY")=="6" and r.get("CODE_FILE")]
-sys.exit(0 if ok else 1)' && ok "journal: start record with PRIORITY/CODE_FILE fields" || bad "no structured start record"
-for _ in $(seq 100); do ct_exec journalctl -u ikeheald -o json --no-pager | grep -q '"IKEHEAL_VICI_EVENT"\|connected to charon' && break; sleep 0.05; done
+check "STATUS= reported: '$(prop StatusText)'" test -n "$(prop StatusText)"
+ct_exec journalctl -u ikeheald.service -o json --no-pager >"$D/journal.json"
+check "journal: start record with SYSLOG_IDENTIFIER=ikeheald, PRIORITY=6, one CODE_FILE/CODE_LINE naming the caller, _SYSTEMD_UNIT" \
+        python3 -c 'import json,sys
+recs=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+hit=[r for r in recs if r.get("SYSLOG_IDENTIFIER")=="ikeheald" and " started" in str(r.get("MESSAGE",""))
+     and r.get("PRIORITY")=="6" and r.get("CODE_FILE")=="agent/agent.c" and str(r.get("CODE_LINE","")).isdigit()
+     and r.get("_SYSTEMD_UNIT")=="ikeheald.service" and r.get("_PID")==sys.argv[2]]
+if hit: print("     " + hit[0]["MESSAGE"])
+sys.exit(0 if hit else 1)' "$D/journal.json" "$pid1"
+# The hardening of the unit is in force on the running process (capability mask 0x20100b =
+# CHOWN, DAC_OVERRIDE, FOWNER, NET_ADMIN, SYS_ADMIN).
+st=$(ct_exec cat "/proc/$pid1/status")
+check "hardening in force: CapBnd=000000000020100b NoNewPrivs=1 Seccomp=2" \
+        test "$(echo "$st" | awk '/^CapBnd|^NoNewPrivs|^Seccomp:/ {printf "%s ", $2}')" = "000000000020100b 1 2 "
+check "/ is read-only for the agent (ProtectSystem=strict)" \
+        grep -Eq '^[^ ]+ / [^ ]+ ro[, ]' <(ct_exec cat /proc/$pid1/mounts)
 
-out=$(ct_exec /opt/ikeheal/bin/ikehealctl status --json)
-echo "$out" | grep -q '"state": "connected"' && echo "$out" | grep -q '"version": "5\.' \
-        && ok "ikehealctl status: charon in the container, version $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["charon"]["version"])') over VICI" \
-        || bad "status: $out"
-echo "$out" | grep -q '"ikesas"' && ok "status carries IKE SA counts" || bad "no ikesas"
+# --- 2. charon over VICI ---------------------------------------------------------------------
+ct_wait 10 charon_connected
+js=$(status_json)
+check "ikehealctl status: charon connected, version $(echo "$js" | jget charon.version) over VICI" \
+        test "$(echo "$js" | jget charon.state)" = connected -a -n "$(echo "$js" | jget charon.version)"
+check "status carries SA counts (IKE total=$(echo "$js" | jget ikesas.total), CHILD total=$(echo "$js" | jget childsas.total))" \
+        test -n "$(echo "$js" | jget ikesas.total)" -a -n "$(echo "$js" | jget childsas.total)"
+check "status: pid $(echo "$js" | jget pid), the MainPID systemd knows (both in the container's pid namespace)" \
+        test "$(echo "$js" | jget pid)" = "$pid1"
+ctl status | sed 's/^/     | /'
 
-# the watchdog: a stopped agent stops pinging; systemd kills and restarts it
+# --- 3. watchdog -----------------------------------------------------------------------------
 t=$(date +%s%N)
-ct_exec kill -STOP "$pid1" # MainPID is in the container's pid namespace
-for _ in $(seq 300); do
-        [ "$(prop NRestarts)" = 1 ] && [ "$(prop ActiveState)" = active ] && break
-        sleep 0.05
-done
+ct_exec kill -STOP "$pid1" # MainPID is a pid of the container's namespace; nsenter joined it
+restarted() { [ "$(prop NRestarts)" = 1 ] && [ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" != "$pid1" ]; }
+ct_wait 15 restarted
 pid2=$(prop MainPID)
-[ "$(prop NRestarts)" = 1 ] && [ "$pid2" != "$pid1" ] && [ "$(prop ActiveState)" = active ] \
-        && ok "watchdog: stopped agent killed and restarted by systemd in $(ms "$t") ms (NRestarts=1, pid $pid1 → $pid2)" \
-        || bad "watchdog: NRestarts=$(prop NRestarts) pid=$pid2 state=$(prop ActiveState)"
-ct_exec journalctl -u ikeheald --no-pager | grep -q "Watchdog timeout" && ok "journal: systemd saw the watchdog timeout" || bad "no watchdog timeout in journal"
+check "watchdog: stopped agent killed and restarted in $(ms "$t") ms (NRestarts=1, pid $pid1 → $pid2, active)" restarted
+check "journal: PID 1 saw the watchdog timeout" journal_has "Watchdog timeout"
+check "journal: Result=watchdog before the restart" journal_has "Failed with result 'watchdog'"
+out=$(busctl --address="$(ct_bus)" get-property org.freedesktop.systemd1 \
+        /org/freedesktop/systemd1/unit/ikeheald_2eservice org.freedesktop.systemd1.Service NRestarts 2>&1)
+check "host reaches the container's bus: NRestarts over D-Bus is '$out'" test "$out" = "u 1"
+ct_wait 10 charon_connected
 
-# reload with a bad config: rejected, old config in force, unit stays active
-printf 'agent:\n  log_level: loud\n' >>"$R/etc/ikeheal/ikeheal.yaml"
-ct_exec systemctl reload ikeheald.service
-sleep 0.3
-[ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" = "$pid2" ] && ok "bad reload: unit still active, same pid" || bad "after bad reload: $(prop ActiveState)"
-ct_exec journalctl -u ikeheald --no-pager | grep -q "reload failed: /etc/ikeheal/ikeheal.yaml:[0-9]*:[0-9]*: expected a log level.*keeping the old configuration" \
-        && ok "journal: rejection with file:line:col" || bad "no rejection in journal"
-out=$(ct_exec /opt/ikeheal/bin/ikehealctl status --json)
-echo "$out" | grep -q '"reload_failures": 1' && ok "old configuration still in force (status answers, 1 failure)" || bad "status after bad reload: $out"
-sed -i '/log_level: loud/d; /^agent:$/d' "$R/etc/ikeheal/ikeheal.yaml"
-ct_exec systemctl reload ikeheald.service; sleep 0.3
-ct_exec /opt/ikeheal/bin/ikehealctl status --json | grep -q '"reloads": 1' && ok "good reload accepted" || bad "good reload"
+# --- 4. reload -------------------------------------------------------------------------------
+# A bad file: an unknown key on line 4 AND a different VICI socket. Rejected as a whole, so the
+# agent must still talk to /run/charon.vici.
+write_config /run/elsewhere.vici "  colour: blue" info
+debug debug
+ct_exec systemctl reload ikeheald.service || bad "systemctl reload (bad config) failed"
+ct_wait 5 journal_has "reload failed"
+msg=$(journal | grep -m1 "reload failed")
+check "journal: rejection with file:line:col: '$msg'" \
+        grep -Eq "reload failed: $CFG:4:[0-9]+: .*keeping the old configuration" <<<"$msg"
+check "PID 1 got RELOADING=1 then READY=1 with the rejection in STATUS=" bash -c '
+        j=$(cat); r=$(grep -Fn "Got notification message from PID $1 (RELOADING=1" <<<"$j" | head -1 | cut -d: -f1)
+        y=$(grep -Fn "Got notification message from PID $1 (READY=1, STATUS=running (last reload rejected))" <<<"$j" | head -1 | cut -d: -f1)
+        [ -n "$r" ] && [ -n "$y" ] && [ "$r" -lt "$y" ]' _ "$pid2" < <(journal)
+check "bad reload: unit still active with the same pid" test "$(prop ActiveState)/$(prop MainPID)" = "active/$pid2"
+js=$(status_json)
+check "old configuration in force: status answers, charon.socket=$(echo "$js" | jget charon.socket), reload_failures=1" \
+        test "$(echo "$js" | jget charon.socket)/$(echo "$js" | jget charon.state)/$(echo "$js" | jget reload_failures)" = "/run/charon.vici/connected/1"
+check "StatusText tells of the rejected reload: '$(prop StatusText)'" grep -q rejected <<<"$(prop StatusText)"
+write_config /run/charon.vici "" debug
+ct_exec systemctl reload ikeheald.service || bad "systemctl reload (good config) failed"
+ct_wait 5 journal_has "configuration reloaded from $CFG"
+js=$(status_json)
+check "good edit reloads: reloads=1, StatusText '$(prop StatusText)'" \
+        test "$(echo "$js" | jget reloads)/$(prop StatusText)" = "1/running"
 
-# a real second uid: nobody/nogroup may read, not reload
-out=$(ct_exec setpriv --reuid=65534 --regid=65534 --clear-groups /opt/ikeheal/bin/ikehealctl status 2>&1); rc=$?
-[ $rc = 0 ] && ok "uid 65534 (reader group) may read status" || bad "reader: rc=$rc $out"
+# --- 5. the control socket and second uids ---------------------------------------------------
+out=$(as ikh-reader /opt/ikeheal/bin/ikehealctl status 2>&1); rc=$?
+check "reader (group ikeheal) may read status" test $rc = 0
+out=$(as ikh-reader /opt/ikeheal/bin/ikehealctl reload 2>&1); rc=$?
+check "reader refused reload by the agent, exit 1: '$out'" \
+        bash -c '[ "$1" = 1 ] && grep -q "permission denied" <<<"$2"' _ "$rc" "$out"
+out=$(as ikh-operator /opt/ikeheal/bin/ikehealctl reload 2>&1); rc=$?
+check "operator (group ikeheal-op) may reload: '$out'" test $rc = 0
 out=$(ct_exec setpriv --reuid=65534 --regid=65534 --clear-groups /opt/ikeheal/bin/ikehealctl reload 2>&1); rc=$?
-[ $rc = 1 ] && echo "$out" | grep -q "permission denied" && ok "uid 65534 refused reload: $out" || bad "uid 65534 reload: rc=$rc $out"
+check "uid 65534 (no group of ours) refused, exit 1: '$out'" \
+        bash -c '[ "$1" = 1 ] && grep -qi "permission denied" <<<"$2"' _ "$rc" "$out"
+check "socket is root:ikeheal 0660" test "$(ct_exec stat -c '%U:%G %a' /run/ikeheal/ikeheal.sock)" = "root:ikeheal 660"
 
-# clean stop
+# --- 6. stop ---------------------------------------------------------------------------------
+pid3=$(prop MainPID)
+t=$(date +%s%N)
 ct_exec systemctl stop ikeheald.service
-[ "$(prop Result)" = success ] && [ "$(prop ActiveState)" = inactive ] && ok "SIGTERM stop: Result=success" || bad "stop: Result=$(prop Result)"
-ct_exec journalctl -u ikeheald --no-pager | grep -q "received SIGTERM, stopping" && ok "journal: clean stop" || bad "no stop record"
-[ $fails -gt 0 ] && ct_exec journalctl -u ikeheald --no-pager | tail -30
+debug info
+check "SIGTERM stop in $(ms "$t") ms: Result=success, exit status 0, inactive" \
+        test "$(prop Result)/$(prop ExecMainStatus)/$(prop ActiveState)" = success/0/inactive
+check "PID 1 got STOPPING=1 from the main PID" journal_has_text "Got notification message from PID $pid3 (STOPPING=1"
+check "journal: the agent logged its clean stop" journal_has "received SIGTERM, stopping"
+check "runtime directory removed on stop" test ! -e "$(ct_path /run/ikeheal/ikeheal.sock)"
+
+# --- 7. a start on a bad config is refused by ExecStartPre --check-config --------------------
+write_config /run/charon.vici "  colour: blue" info
+ct_exec systemctl start ikeheald.service 2>/dev/null && bad "start on a bad config succeeded"
+# --check-config writes the bare error to stderr (the journal stream): the line starts with it.
+ct_wait 3 journal_has "^$CFG:4:[0-9]+: "
+check "bad config at start refused by ExecStartPre: '$(journal | grep -m1 "^$CFG:4:")'" journal_has "^$CFG:4:[0-9]+: "
+check "and the unit is not active: $(prop ActiveState)/$(prop Result)" test "$(prop ActiveState)" != active
+ct_exec systemctl stop ikeheald.service
+ct_exec systemctl reset-failed ikeheald.service 2>/dev/null
+
+if [ $fails -gt 0 ]; then
+        echo "--- the unit's own processes in the journal (last 40 lines):"
+        agent_journal | tail -40
+        echo "--- journald:"
+        ct_exec journalctl -u systemd-journald.service --no-pager | tail -5
+fi
 echo "$fails failed"
 [ $fails = 0 ]
