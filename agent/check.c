@@ -17,7 +17,9 @@ struct check {
         const check_ops *ops;
         void *state;
         check_schedule sched;
+        const check_env *env;
         sd_event *event;
+        bool attached;
         sd_event_source *interval_timer;
         sd_event_source *timeout_timer;
         check_run *run;            /* in flight, or NULL */
@@ -125,7 +127,7 @@ static int check_begin(check *c) {
                         return r;
                 }
         }
-        r = c->ops->start(c->state, c->event, run);
+        r = c->ops->start(c->state, c->env, run);
         if (r < 0 && c->run == run) {
                 /* could not start: that is itself the finding, with the reason */
                 c->run = NULL;
@@ -151,7 +153,7 @@ static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
         return r < 0 ? r : 0;
 }
 
-int check_new(check **ret, sd_event *e, const char *name, const check_ops *ops,
+int check_new(check **ret, const check_env *env, const char *name, const check_ops *ops,
               const check_schedule *sched, check_observer observer, void *userdata) {
         check *c;
 
@@ -168,7 +170,8 @@ int check_new(check **ret, sd_event *e, const char *name, const check_ops *ops,
         }
         c->ops = ops;
         c->sched = *sched;
-        c->event = sd_event_ref(e);
+        c->env = env;
+        c->event = sd_event_ref(env->event);
         c->observer = observer;
         c->userdata = userdata;
         check_state_init(&c->hysteresis, sched->rise, sched->fall);
@@ -203,6 +206,12 @@ int check_parse_params(check *c, const ynode *params, ydiag *d) {
 int check_start(check *c) {
         int r;
 
+        if (!c->attached && c->ops->attach) {
+                r = c->ops->attach(c->state, c, c->env);
+                if (r < 0)
+                        return r;
+        }
+        c->attached = true;
         if (c->sched.interval_usec > 0) {
                 r = sd_event_add_time_relative(c->event, &c->interval_timer, CLOCK_MONOTONIC,
                                                c->sched.interval_usec, c->sched.interval_usec / 50,
@@ -220,6 +229,19 @@ int check_trigger(check *c) {
         }
         c->attempt = 0;
         return check_begin(c);
+}
+
+void check_mark_good(check *c) {
+        if (c->ops->mark_good)
+                c->ops->mark_good(c->state, c->env);
+}
+
+const check_schedule *check_get_schedule(const check *c) {
+        return &c->sched;
+}
+
+const check_ops *check_get_ops(const check *c) {
+        return c->ops;
 }
 
 const char *check_name(const check *c) {

@@ -20,18 +20,57 @@
 
 typedef struct check check;
 typedef struct check_run check_run;
+typedef struct charon_hub charon_hub;
+typedef struct vici_client vici_client;
+typedef struct sd_bus sd_bus;
+typedef struct ikeheal_config ikeheal_config;
+
+/* What the agent lends its checks. Owned by the agent (or a test tool); outlives every check
+ * built on it. Any pointer but `event` may be NULL where that resource does not exist here
+ * (no system bus in a test, no VICI client in a unit test): a check that needs it reports
+ * UNKNOWN saying so. */
+typedef struct check_env {
+        sd_event *event;
+        const ikeheal_config *config;
+        vici_client *vici;     /* charon's VICI connection (may be disconnected) */
+        charon_hub *hub;       /* charon's pushed events and connection state */
+        sd_bus *bus;           /* the system bus */
+        const char *state_dir; /* a check keeps its last-good snapshots under
+                                * <state_dir>/snapshots/<check name>.* */
+} check_env;
+
+/* Conventions for findings, which diagnosis (agent/diagnosis.c) relies on. A finding that is
+ * not OK sets the fact "class" to the fault class it points at (common/fault.h names, e.g.
+ * "firewall", "certificate"), and "reason" to a short token ("expired", "udp4500_dropped",
+ * "killed"…). Where the check knows, "scope" is "local" or "global", and "peers" lists the
+ * peers concerned, comma-separated (IKE identity or address). Numbers are plain decimal, times
+ * in µs since the epoch or durations with a unit suffix in the key ("latency_ms"). */
+#define CHECK_FACT_CLASS "class"
+#define CHECK_FACT_REASON "reason"
+#define CHECK_FACT_SCOPE "scope"
+#define CHECK_FACT_PEERS "peers"
 
 typedef struct check_ops {
         const char *kind;
+        const char *description; /* one line, shown by `ikehealctl checks` */
         size_t state_size;
-        /* Kind-specific parameters (the check's `params` mapping, may be NULL). */
+        /* Kind-specific parameters (the check's `params` mapping, may be NULL). Also called
+         * by --check-config on a scratch state (then done()), so it must not touch the system
+         * beyond reading; every error goes to d with its position. */
         int (*parse)(void *state, const ynode *params, ydiag *d);
+        /* Optional, once before the first run: hook push sources (charon hub listeners, bus
+         * matches, inotify, journal fds) that call check_trigger(c) when something happens. */
+        int (*attach)(void *state, check *c, const check_env *env);
         /* Begin one run; finish with check_run_done(). <0: could not start (→ UNKNOWN). */
-        int (*start)(void *state, sd_event *e, check_run *run);
+        int (*start)(void *state, const check_env *env, check_run *run);
         /* Abandon the run in flight (timeout, shutdown): unhook everything that could still
          * complete it; the runner frees the run handle after this returns. */
         void (*cancel)(void *state);
-        /* Release what parse/start allocated in state. */
+        /* Optional: the whole system is healthy now (no open incident, every check OK): keep
+         * what things look like as the last-good snapshot that later drift is measured
+         * against (nftables ruleset, swanctl tree). */
+        void (*mark_good)(void *state, const check_env *env);
+        /* Release what parse/attach/start allocated in state. */
         void (*done)(void *state);
 } check_ops;
 
@@ -45,14 +84,17 @@ typedef struct check_schedule {
 /* Called when a check's reported status changes (and for every finding if `every`). */
 typedef void (*check_observer)(check *c, const finding *f, bool changed, void *userdata);
 
-int check_new(check **ret, sd_event *e, const char *name, const check_ops *ops,
+/* `env` must outlive the check. */
+int check_new(check **ret, const check_env *env, const char *name, const check_ops *ops,
               const check_schedule *sched, check_observer observer, void *userdata);
 check *check_free(check *c);
 DEFINE_FREE_FUNC(check, check_free);
 /* Parse params into the kind's state (before check_start). */
 int check_parse_params(check *c, const ynode *params, ydiag *d);
-/* Arm the interval timer; the first run happens at once. */
+/* Attach push sources, arm the interval timer; the first run happens at once. */
 int check_start(check *c);
+/* Tell the kind the system is healthy (ops->mark_good), if it cares. */
+void check_mark_good(check *c);
 /* Run now (coalesced: a run in flight is not doubled). */
 int check_trigger(check *c);
 
@@ -65,3 +107,5 @@ const check_state *check_get_state(const check *c);
 const finding *check_last_finding(const check *c);
 void *check_ops_state(check *c);
 uint64_t check_runs(const check *c);
+const check_schedule *check_get_schedule(const check *c);
+const check_ops *check_get_ops(const check *c);

@@ -18,7 +18,7 @@ typedef struct script {
         unsigned cancels;
 } script;
 
-static int script_start(void *state, sd_event *e, check_run *run) {
+static int script_start(void *state, const check_env *env, check_run *run) {
         script *s = *(script **) state;
         finding *f = NULL;
 
@@ -68,9 +68,12 @@ static void observe(check *c, const finding *f, bool changed, void *userdata) {
                 (void) sd_event_exit(s->e, 0);
 }
 
+static check_env env;
+
 static check *make(sd_event *e, script *sc, check_schedule sched, seen *sn) {
         check *c = NULL;
-        if (check_new(&c, e, "t", &script_ops, &sched, observe, sn) < 0)
+        env.event = e; /* check_new takes its own reference of the loop */
+        if (check_new(&c, &env, "t", &script_ops, &sched, observe, sn) < 0)
                 return NULL;
         *(script **) check_ops_state(c) = sc;
         return c;

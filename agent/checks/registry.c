@@ -1,0 +1,25 @@
+/* See registry.h. Order is the seeds' triage order, outermost and cheapest first: reachability,
+ * firewall, daemon, SAs, certificates, revocation, clock, NAT/MTU, configuration, logs. Add a
+ * kind with one line here and one extern below. */
+#include <string.h>
+
+#include "agent/checks/registry.h"
+
+static const check_ops *const registry[] = {
+        NULL, /* terminator: keeps the table valid while kinds are being added */
+};
+
+const check_ops *check_registry_find(const char *kind) {
+        for (size_t i = 0; registry[i]; i++)
+                if (strcmp(registry[i]->kind, kind) == 0)
+                        return registry[i];
+        return NULL;
+}
+
+const check_ops *const *check_registry_all(size_t *ret_n) {
+        size_t n = 0;
+        while (registry[n])
+                n++;
+        *ret_n = n;
+        return registry;
+}
