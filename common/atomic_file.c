@@ -1,0 +1,117 @@
+/* See atomic_file.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "macro.h"
+
+static int write_all(int fd, const void *buf, size_t len) {
+        const char *p = buf;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static int fsync_dir_of(const char *path) {
+        _cleanup_(freep) char *copy = strdup(path);
+        int fd, r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode) {
+        _cleanup_(freep) char *tmp = NULL;
+        int fd, r;
+
+        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, buf, len);
+        if (r >= 0 && fchmod(fd, mode) < 0) /* the umask must not widen or narrow it */
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        return fsync_dir_of(path);
+}
+
+int atomic_file_read(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_(freep) char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+        int fd, r = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = fstat(fd, &st) < 0 ? -errno : -EINVAL;
+                goto out;
+        }
+        if ((uint64_t) st.st_size > max) {
+                r = -EFBIG;
+                goto out;
+        }
+        /* room for a file that grows a little while we read; never more than max + 1 */
+        size_t cap = max + 1 < (size_t) st.st_size + 4096 ? max + 1 : (size_t) st.st_size + 4096;
+        buf = malloc(cap);
+        if (!buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (;;) {
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto out;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len == cap) { /* the file grew past what stat said */
+                        r = -EFBIG;
+                        goto out;
+                }
+        }
+        buf[len < cap ? len : cap - 1] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+out:
+        close(fd);
+        return r;
+}

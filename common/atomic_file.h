@@ -1,0 +1,13 @@
+/* Replace a file so that a crash at any moment leaves either the old content or the new one,
+ * never a mix: write a temporary file in the same directory, fsync it, rename it over the
+ * target, fsync the directory. Used for snapshots and small state files. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* 0 or -errno; on failure the target is untouched and no temporary file is left. */
+int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode);
+/* Read a whole file of at most `max` bytes into a malloc'ed buffer (NUL-terminated for
+ * convenience, not counted in *ret_len). -EFBIG past max. */
+int atomic_file_read(const char *path, size_t max, char **ret, size_t *ret_len);
