@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/charon_hub.h"
+#include "agent/check_set.h"
 #include "agent/control.h"
 #include "agent/vici.h"
 #include "log.h"
@@ -27,6 +29,7 @@ static void on_vici_event(vici_client *c, const char *event, const vici_node *ms
         char f_event[96], f_name[160];
 
         a->vstats.last_event_usec = now_usec(CLOCK_REALTIME);
+        charon_hub_emit_event(a->hub, event, msg);
         if (strcmp(event, "log") == 0) {
                 /* charon's own log lines: counted here, classified by the log check later */
                 a->vstats.log++;
@@ -61,6 +64,7 @@ static void on_vici_state(vici_client *c, bool connected, int reason, void *user
         if (connected == a->charon_connected)
                 return;
         a->charon_connected = connected;
+        charon_hub_emit_state(a->hub, connected, reason);
         if (connected) {
                 a->vstats.connects++;
                 log_info("connected to charon at %s", a->config->vici_socket);
@@ -91,14 +95,24 @@ static int agent_vici_start(agent *a) {
         return vici_client_start(a->vici);
 }
 
+static int agent_control_register(agent *a) {
+        int r = status_register(a);
+        if (r >= 0)
+                r = reload_verb_register(a);
+        if (r >= 0)
+                r = checks_verb_register(a);
+        if (r >= 0)
+                r = incidents_verb_register(a);
+        if (r >= 0)
+                r = diagnose_verb_register(a);
+        return r;
+}
+
 static int agent_control_start(agent *a) {
         int r = control_server_new(&a->control, a->event, a->config);
         if (r < 0)
                 return log_error_errno(r, "cannot open control socket %s", a->config->control_socket);
-        r = status_register(a);
-        if (r >= 0)
-                r = reload_verb_register(a);
-        return r;
+        return agent_control_register(a);
 }
 
 int agent_reload(agent *a, char **ret_error) {
@@ -116,6 +130,22 @@ int agent_reload(agent *a, char **ret_error) {
                         *ret_error = err;
                 else
                         free(err);
+                (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                return r;
+        }
+
+        /* the new checks are built (and their params bound) before anything is swapped */
+        check_set *next_checks = NULL;
+        r = agent_checks_prepare(a, next, &next_checks, &err);
+        if (r < 0) {
+                a->reload_failures++;
+                log_error("reload failed: %s; keeping the old configuration",
+                          err ? err : strerror(-r));
+                if (ret_error)
+                        *ret_error = err;
+                else
+                        free(err);
+                config_free(next);
                 (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
                 return r;
         }
@@ -139,6 +169,7 @@ int agent_reload(agent *a, char **ret_error) {
                         if (ret_error && asprintf(ret_error, "cannot open control socket %s: %s",
                                                   next->control_socket, strerror(-r)) < 0)
                                 *ret_error = NULL;
+                        check_set_free(next_checks);
                         config_free(next);
                         (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
                         return r;
@@ -146,12 +177,15 @@ int agent_reload(agent *a, char **ret_error) {
                 a->control = control_server_free(a->control);
                 a->control = s;
                 a->config = next;
-                (void) status_register(a);
-                (void) reload_verb_register(a);
+                (void) agent_control_register(a);
         } else {
                 a->config = next;
                 control_server_set_config(a->control, next);
         }
+        /* old checks go before the VICI client they may be using; they still point at the old
+         * config, so that too is freed only after them */
+        diagnose_verb_abort_all(a, "checks replaced by a reload");
+        agent_checks_drop(a);
         config_free(old);
 
         if (vici_changed) {
@@ -163,6 +197,7 @@ int agent_reload(agent *a, char **ret_error) {
                         log_error_errno(r, "cannot start VICI client for %s, ignoring",
                                         a->config->vici_socket);
         }
+        (void) agent_checks_start(a, next_checks);
         if (a->log_level_override < 0)
                 log_set_max_level(a->config->log_level);
         a->reloads++;
@@ -224,6 +259,9 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         if (r < 0)
                 log_warning_errno(r, "cannot enable the systemd watchdog, ignoring");
 
+        r = agent_checks_setup(a);
+        if (r < 0)
+                goto fail;
         r = agent_control_start(a);
         if (r < 0)
                 goto fail;
@@ -231,6 +269,17 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         if (r < 0) {
                 log_error_errno(r, "cannot start VICI client for %s", config->vici_socket);
                 goto fail;
+        }
+        {
+                check_set *set = NULL;
+                char *err = NULL;
+                r = agent_checks_prepare(a, a->config, &set, &err);
+                if (r < 0) {
+                        log_error("cannot set up checks: %s", err ? err : strerror(-r));
+                        free(err);
+                        goto fail;
+                }
+                (void) agent_checks_start(a, set);
         }
         *ret = a;
         return 0;
@@ -256,6 +305,7 @@ agent *agent_free(agent *a) {
         if (!a)
                 return NULL;
         status_abort_all(a, "agent stopping");
+        agent_checks_free(a);
         control_server_free(a->control);
         vici_client_free(a->vici);
         sd_event_unref(a->event);

@@ -6,10 +6,16 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "agent/check.h"
 #include "agent/config.h"
+#include "vici_msg.h"
 
 typedef struct vici_client vici_client;
 typedef struct control_server control_server;
+typedef struct charon_hub charon_hub;
+typedef struct check_set check_set;
+typedef struct incident_store incident_store;
+typedef struct diagnose_query diagnose_query;
 
 /* Counters of what charon pushed to us, shown by `ikehealctl status`. */
 typedef struct agent_vici_stats {
@@ -36,6 +42,18 @@ typedef struct agent {
         bool charon_connected;
         agent_vici_stats vstats;
         status_query *status_queries; /* `status` requests waiting for charon */
+
+        /* checks and diagnosis */
+        charon_hub *hub;            /* charon's events fanned out to checks; lives across reloads */
+        sd_bus *bus;                /* the system bus, NULL where there is none */
+        check_env env;              /* what checks borrow; updated in place on reload */
+        check_set *checks;
+        incident_store *incidents;
+        sd_event_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
+        bool healthy;               /* last diagnosis: every check OK, nothing active */
+        uint64_t diagnoses;
+        uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
+        diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */
 } agent;
 
 /* Takes ownership of `config`, also on failure. */
@@ -50,5 +68,26 @@ int agent_reload(agent *a, char **ret_error);
 /* Verb handlers live one per file (agent/status.c, agent/reload_verb.c …) and register here. */
 int status_register(agent *a);
 int reload_verb_register(agent *a);
+int checks_verb_register(agent *a);
+/* One check as a section named after it (`checks`, `diagnose`). */
+void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
+int incidents_verb_register(agent *a);
+int diagnose_verb_register(agent *a);
+/* A check delivered a finding: answer `diagnose` requests whose round is now complete. */
+void diagnose_verb_progress(agent *a);
+void diagnose_verb_abort_all(agent *a, const char *why);
+/* agent/agent_checks.c: hub, bus, incident store and the environment checks borrow. */
+int agent_checks_setup(agent *a);
+/* Build (not start) the checks of `config`; on error *ret_error says why. */
+int agent_checks_prepare(agent *a, const ikeheal_config *config, check_set **ret, char **ret_error);
+/* Stop and free the running checks (before the VICI client they may use goes away). */
+void agent_checks_drop(agent *a);
+/* Take `set` (built by agent_checks_prepare for a->config) and start it. */
+int agent_checks_start(agent *a, check_set *set);
+void agent_checks_free(agent *a);
+/* Diagnose once the loop has delivered what is pending (coalesces bursts of findings). */
+void agent_schedule_diagnosis(agent *a);
+/* Run diagnosis now over the checks' current findings and reconcile incidents. */
+void agent_diagnose(agent *a);
 /* Answer every status query still waiting for charon (the VICI client is going away). */
 void status_abort_all(agent *a, const char *why);

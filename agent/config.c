@@ -47,6 +47,8 @@ static const yfield top_fields[] = {
         { "agent", YF_SECTION, 0, agent_fields },
         { "control", YF_SECTION, 0, control_fields },
         { "charon", YF_SECTION, 0, charon_fields },
+        { "check_defaults", YF_NODE, OFF(check_defaults_node) },
+        { "checks", YF_NODE, OFF(checks_node) },
         {}
 };
 
@@ -72,6 +74,8 @@ ikeheal_config *config_free(ikeheal_config *c) {
         if (!c)
                 return NULL;
         ybind_free(top_fields, c);
+        config_checks_free(c);
+        ynode_free(c->tree);
         free(c->path);
         free(c);
         return NULL;
@@ -123,6 +127,13 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                         r = ybind(root, top_fields, c, &d);
                         if (r != -ENOMEM)
                                 config_validate(c, root, &d);
+                        /* the check sections point into the tree: keep it with the config */
+                        c->tree = TAKE_PTR(root);
+                        if (r != -ENOMEM) {
+                                int k = config_checks_bind(c, &d);
+                                if (k == -ENOMEM)
+                                        r = k;
+                        }
                 }
         }
         if (r == -ENOMEM) {

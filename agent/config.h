@@ -7,7 +7,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/check.h"
 #include "macro.h"
+#include "yaml_tree.h"
+
+#define CONFIG_CHECKS_MAX 64u
+
+/* One configured check: an instance of a registered kind with its own schedule. */
+typedef struct config_check {
+        char *name;           /* unique; defaults to the kind */
+        const check_ops *ops; /* from agent/checks/registry.c */
+        check_schedule sched;
+        const ynode *params;  /* inside the config's tree; NULL: the kind's defaults */
+} config_check;
 
 typedef struct ikeheal_config {
         char *path; /* file it came from */
@@ -30,7 +42,21 @@ typedef struct ikeheal_config {
         uint64_t vici_reconnect_min_usec;
         uint64_t vici_reconnect_max_usec;
         char *charon_unit;       /* strongswan.service */
+
+        /* checks (agent/config_checks.c): */
+        check_schedule check_defaults; /* `check_defaults` section */
+        config_check *checks;
+        size_t n_checks;
+        bool checks_implicit;    /* no `checks` key: every kind that needs no parameters */
+
+        /* the parsed document, kept because check params are bound when checks are built */
+        ynode *tree;
+        const ynode *checks_node, *check_defaults_node;
 } ikeheal_config;
+
+/* Bind the `check_defaults` and `checks` sections of c->tree (called by config parsing). */
+int config_checks_bind(ikeheal_config *c, ydiag *d);
+void config_checks_free(ikeheal_config *c);
 
 /* Parse and validate `path`. On error returns <0 and, if ret_error is non-NULL, a malloc'ed
  * message "file:line:col: what is wrong" (all errors, one per line). */

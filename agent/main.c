@@ -1,5 +1,8 @@
 /* ikeheald: command line, logging set-up, then the agent's event loop. Start-up failures are the
  * only fatal errors; once running, every error is handled where it happens. */
+/* sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps a broken config from looping. */
+#define EXIT_CONFIG 78
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -99,7 +102,7 @@ int main(int argc, char **argv) {
                 else
                         log_error("cannot load configuration: %s", err ? err : strerror(-r));
                 free(err);
-                return 1;
+                return EXIT_CONFIG;
         }
         if (check_only) {
                 printf("%s: configuration OK\n", config_path);
@@ -111,10 +114,9 @@ int main(int argc, char **argv) {
         else
                 log_set_max_level(cfg->log_level);
 
-        r = agent_new(&a, cfg, level_override);
+        r = agent_new(&a, cfg, level_override); /* takes cfg, also on failure */
         if (r < 0) {
                 log_error_errno(r, "failed to start");
-                config_free(cfg);
                 return 1;
         }
         r = agent_run(a);

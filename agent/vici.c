@@ -772,6 +772,16 @@ int vici_client_stream(vici_client *c, const char *cmd, const char *event, const
         return op_enqueue(c, OP_STREAM, cmd, event, msg, len, item_cb, done_cb, userdata);
 }
 
+void vici_client_forget(vici_client *c, const void *userdata) {
+        /* the requests stay queued (charon's answers must still be consumed in order); they
+         * just have nobody to tell any more */
+        for (vici_op *op = c ? c->head : NULL; op; op = op->next)
+                if (op->userdata == userdata) {
+                        op->reply_cb = NULL;
+                        op->item_cb = NULL;
+                }
+}
+
 int vici_client_subscribe(vici_client *c, const char *event, vici_event_cb cb, void *userdata) {
         subscription *sub;
         bool known = false;

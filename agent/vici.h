@@ -83,6 +83,10 @@ int vici_client_command(vici_client *c, const char *cmd, const uint8_t *msg, siz
  * (it still holds the queue, so nothing can interleave with it). */
 int vici_client_stream(vici_client *c, const char *cmd, const char *event, const uint8_t *msg,
                        size_t len, vici_item_cb item_cb, vici_reply_cb done_cb, void *userdata);
+/* Drop the callbacks of every queued or in-flight request made with `userdata`: none of them
+ * will be called. For an owner going away (a check cancelled or freed) while charon still owes
+ * it an answer. NULL-safe. */
+void vici_client_forget(vici_client *c, const void *userdata);
 /* A persistent subscription, kept across reconnects. Several callbacks may subscribe to the
  * same event. An event charon does not know (EVENT_UNKNOWN) is simply never delivered. */
 int vici_client_subscribe(vici_client *c, const char *event, vici_event_cb cb, void *userdata);

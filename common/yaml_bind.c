@@ -174,6 +174,9 @@ static int bind_one(const ynode *n, const yfield *f, void *base, ydiag *d) {
                 *FIELD(base, f, char **) = v;
                 return 0;
         }
+        case YF_NODE:
+                *FIELD(base, f, const ynode *) = n;
+                return 0;
         case YF_SECTION:
                 return ybind(n, f->fields, base, d);
         }

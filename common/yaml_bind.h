@@ -19,6 +19,8 @@ typedef enum yfield_type {
         YF_LOGLEVEL, /* int               debug/info/notice/warning/error */
         YF_STRV,     /* char **           sequence of scalars, NULL-terminated */
         YF_SECTION,  /* nested mapping bound with `fields` onto the same base */
+        YF_NODE,     /* const ynode *     the node itself, bound later by its owner (the node
+                      *                   belongs to the tree; the tree must outlive its use) */
 } yfield_type;
 
 typedef struct yfield {

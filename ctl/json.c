@@ -104,9 +104,30 @@ static bool is_decimal(const char *s, size_t len) {
         return true;
 }
 
+/* Does the dotted path match the pattern, where a "*" segment matches any one segment
+ * (section names chosen by the agent: check names, incident ids)? */
+static bool path_match(const char *path, const char *pat) {
+        while (*pat) {
+                if (pat[0] == '*' && (pat[1] == '.' || pat[1] == 0)) {
+                        const char *dot = strchr(path, '.');
+                        if (!*path)
+                                return false;
+                        path = dot ? dot : path + strlen(path);
+                        pat++;
+                } else {
+                        if (*path != *pat)
+                                return false;
+                        path++;
+                        pat++;
+                        continue;
+                }
+        }
+        return *path == 0;
+}
+
 static bool path_listed(const char *path, const char *const *numeric) {
         for (size_t i = 0; numeric && numeric[i]; i++)
-                if (strcmp(path, numeric[i]) == 0)
+                if (path_match(path, numeric[i]))
                         return true;
         return false;
 }

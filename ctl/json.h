@@ -8,7 +8,8 @@
 
 #include "vici_msg.h"
 
-/* `numeric`: NULL-terminated dotted paths ("ikesas.total"), or NULL. Ends with a newline. */
+/* `numeric`: NULL-terminated dotted paths ("ikesas.total"; a "*" segment matches any one
+ * name: "checks.*.runs"), or NULL. Ends with a newline. */
 void json_render(FILE *f, const vici_node *root, const char *const *numeric);
 /* Length of the valid UTF-8 sequence at p (at most n bytes, n > 0), or 0 if invalid: overlong
  * forms, surrogates and code points above U+10FFFF are invalid. */

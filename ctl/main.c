@@ -26,7 +26,52 @@ typedef struct ctl_command {
         const char *help; /* a paragraph for `help COMMAND` */
         void (*render_text)(FILE *f, const vici_node *body);
         const char *const *numeric; /* fields rendered as JSON numbers */
+        /* The request body from the command's arguments (argv[0] is the first argument after
+         * the command); <0 after a message on stderr: usage error. NULL: takes no arguments. */
+        int (*build)(int argc, char **argv, vici_builder *b);
 } ctl_command;
+
+static int build_checks(int argc, char **argv, vici_builder *b) {
+        if (argc > 1) {
+                fprintf(stderr, "ikehealctl: checks takes at most one check name\n");
+                return -EINVAL;
+        }
+        if (argc == 1)
+                vici_builder_add_str(b, "name", argv[0]);
+        return 0;
+}
+
+static int build_incidents(int argc, char **argv, vici_builder *b) {
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "active") == 0)
+                        vici_builder_add_str(b, "active", "yes");
+                else if (argv[i][0] >= '1' && argv[i][0] <= '9' &&
+                         strspn(argv[i], "0123456789") == strlen(argv[i]) && strlen(argv[i]) < 20)
+                        vici_builder_add_str(b, "id", argv[i]);
+                else {
+                        fprintf(stderr, "ikehealctl: incidents: expected 'active' or an incident "
+                                        "number, got '%s'\n", argv[i]);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static const char *const checks_numeric[] = {
+        "checks.*.runs", "checks.*.interval_ms", "checks.*.timeout_ms", "checks.*.retries",
+        "checks.*.rise", "checks.*.fall", "checks.*.flips", "checks.*.started_usec",
+        "checks.*.finished_usec", NULL,
+};
+
+static const char *const incidents_numeric[] = {
+        "active", "incidents.*.id", "incidents.*.confidence", "incidents.*.opened_usec",
+        "incidents.*.updated_usec", "incidents.*.resolved_usec", "incidents.*.updates", NULL,
+};
+
+static const char *const diagnose_numeric[] = {
+        "elapsed_ms", "problems.*.confidence", "problems.*.incident", "checks.*.runs",
+        "checks.*.started_usec", "checks.*.finished_usec", NULL,
+};
 
 static const char *const status_numeric[] = {
         "pid",           "uptime",           "started",          "reloads",
@@ -58,6 +103,42 @@ static const ctl_command commands[] = {
                         "and every error is shown; the old configuration stays in force.\n"
                         "State-changing: allowed for root and members of control.operator_groups.\n",
                 .render_text = render_reload,
+        },
+        {
+                .name = "diagnose",
+                .verb = PROTO_DIAGNOSE,
+                .args = "",
+                .help = "Run every check now, wait for their results, and print a triage report in\n"
+                        "the order of the incident playbook: the impact first (nobody, some peers,\n"
+                        "everyone), then each problem with its failure class, scope, confidence and\n"
+                        "evidence (one root cause, one problem: what it explains is listed with it),\n"
+                        "then every check in checklist order. Exit status 0 even when problems are\n"
+                        "found; use --json and the \"impact\" field in scripts. Read-only.\n",
+                .render_text = render_diagnose,
+                .numeric = diagnose_numeric,
+        },
+        {
+                .name = "checks",
+                .verb = PROTO_CHECKS,
+                .args = "[NAME]",
+                .help = "List the configured checks with their schedule, reported status (after\n"
+                        "rise/fall hysteresis), the raw status of the last run and its finding: a\n"
+                        "summary, facts and evidence. With NAME, that check only. Read-only.\n",
+                .render_text = render_checks,
+                .numeric = checks_numeric,
+                .build = build_checks,
+        },
+        {
+                .name = "incidents",
+                .verb = PROTO_INCIDENTS,
+                .args = "[active] [ID]",
+                .help = "List incidents, newest first: class, scope, state (open, remediating,\n"
+                        "escalated, resolved), when opened and resolved, and the summary. 'active'\n"
+                        "hides resolved ones; ID shows one incident with its evidence. Incidents\n"
+                        "survive agent restarts. Read-only.\n",
+                .render_text = render_incidents,
+                .numeric = incidents_numeric,
+                .build = build_incidents,
         },
 };
 
@@ -136,11 +217,29 @@ static const char *connect_hint(int r) {
         }
 }
 
-static int run(const char *socket_path, const ctl_command *c, bool json, uint64_t timeout_usec) {
+static int run(const char *socket_path, const ctl_command *c, int argc, char **argv, bool json,
+               uint64_t timeout_usec) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(vici_node_freep) vici_node *body = NULL;
+        _cleanup_(vici_builder_freep) vici_builder *req = NULL;
+        _cleanup_(freep) uint8_t *msg = NULL;
+        size_t msg_len = 0;
         proto_header h;
         int r;
+
+        if (c->build) {
+                r = vici_builder_new(&req);
+                if (r < 0)
+                        return 1;
+                if (c->build(argc, argv, req) < 0)
+                        return EXIT_USAGE;
+                r = vici_builder_finish(TAKE_PTR(req), &msg, &msg_len); /* consumes req */
+                if (r < 0) {
+                        fprintf(stderr, "ikehealctl: %s: cannot encode the request: %s\n", c->name,
+                                strerror(-r));
+                        return EXIT_USAGE;
+                }
+        }
 
         r = proto_connect(socket_path, &fd);
         if (r < 0) {
@@ -148,7 +247,7 @@ static int run(const char *socket_path, const ctl_command *c, bool json, uint64_
                         strerror(-r), connect_hint(r));
                 return 1;
         }
-        r = proto_call(fd, c->verb, NULL, 0, timeout_usec, &h, &body);
+        r = proto_call(fd, c->verb, msg, msg_len, timeout_usec, &h, &body);
         if (r == -ETIMEDOUT) {
                 char buf[64];
                 fprintf(stderr, "ikehealctl: %s: no answer from ikeheald within %s\n", c->name,
@@ -263,10 +362,10 @@ int main(int argc, char **argv) {
                                 argv[optind]);
                 return EXIT_USAGE;
         }
-        if (optind + 1 < argc) {
+        if (!cmd->build && optind + 1 < argc) {
                 fprintf(stderr, "ikehealctl: %s takes no arguments (got '%s')\n", cmd->name,
                         argv[optind + 1]);
                 return EXIT_USAGE;
         }
-        return run(socket_path, cmd, json, timeout_usec);
+        return run(socket_path, cmd, argc - optind - 1, argv + optind + 1, json, timeout_usec);
 }

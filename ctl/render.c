@@ -33,6 +33,10 @@ static void put_str(FILE *f, const char *s) {
         put_safe(f, s, strlen(s));
 }
 
+void render_put_str(FILE *f, const char *s) {
+        put_safe(f, s ? s : "", s ? strlen(s) : 0);
+}
+
 static void label(FILE *f, const char *l) {
         fprintf(f, "%-*s", LABEL_WIDTH, l);
 }

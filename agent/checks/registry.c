@@ -3,9 +3,11 @@
  * kind with one line here and one extern below. */
 #include <string.h>
 
+#include "agent/checks/conns.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
+        &conns_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
 };
 

@@ -91,6 +91,39 @@ int main(void) {
         expect("a: 1\n---\nb: 2\n", "only one YAML document");
         expect("charon:\n  reconnect_min: 10s\n  reconnect_max: 1s\n", "larger than");
         expect("agent:\n  log_level:\n", "has no value");
+        /* checks */
+        expect("checks:\n  - kind: conns\n    interval: 5s\n    params: {expected: [rw]}\n", NULL);
+        expect("checks:\n  - kind: nosuch\n", "2:11: unknown check kind 'nosuch'");
+        expect("checks:\n  - interval: 5s\n", "2:5: check needs a 'kind'");
+        expect("checks:\n  - kind: conns\n  - kind: conns\n", "two checks are named 'conns'");
+        expect("checks:\n  - kind: conns\n  - kind: conns\n    name: conns-2\n", NULL);
+        expect("checks:\n  - kind: conns\n    name: Bad Name\n", "use a-z, 0-9");
+        expect("checks:\n  - kind: conns\n    params: {expectd: [rw]}\n", "3:14: unknown key 'expectd'");
+        expect("checks:\n  - kind: conns\n    rise: 0\n", "out of range");
+        expect("checks:\n  - kind: conns\n    interval: 1\n", "expected a duration with a unit");
+        expect("checks: {kind: conns}\n", "expected a list of checks");
+        expect("check_defaults:\n  interval: 2s\n  bogus: 1\n", "3:3: unknown key 'bogus'");
+        {
+                char *p = write_file("k.yaml", "check_defaults: {interval: 7s, fall: 3}\n"
+                                               "checks:\n  - kind: conns\n    fall: 1\n", 0644);
+                r = config_load(p, &c, &err);
+                CHECK(r == 0 && c->n_checks == 1 && c->checks[0].sched.interval_usec == 7 * USEC_PER_SEC &&
+                              c->checks[0].sched.fall == 1 && strcmp(c->checks[0].name, "conns") == 0,
+                      "defaults apply, an entry overrides them");
+                config_free(c);
+                c = NULL;
+                p = write_file("k.yaml", "agent: {log_level: info}\n", 0644);
+                r = config_load(p, &c, &err);
+                CHECK(r == 0 && c->checks_implicit && c->n_checks >= 1,
+                      "no checks key: every kind needing no params (%zu)", c ? c->n_checks : 0);
+                config_free(c);
+                c = NULL;
+                p = write_file("k.yaml", "checks: []\n", 0644);
+                r = config_load(p, &c, &err);
+                CHECK(r == 0 && c->n_checks == 0 && !c->checks_implicit, "checks: [] means none");
+                config_free(c);
+                c = NULL;
+        }
         /* all errors of a file at once */
         {
                 char *p = write_file("c.yaml", "agent:\n  x: 1\n  y: 2\ncharon:\n  z: 3\n", 0644);

@@ -1,0 +1,239 @@
+/* The agent's side of checks and diagnosis: lend the checks an environment (VICI, the charon
+ * hub, the system bus, the state directory), build them from the config, and after every
+ * finding run diagnosis and reconcile incidents — coalesced to once per loop iteration, so a
+ * burst of findings costs one diagnosis, and a pushed event (charon's socket EOF, an
+ * AUTHENTICATION_FAILED log line) becomes an incident in the same iteration that delivered it.
+ *
+ * "Last good": when every check reports OK and no incident is active, the checks are told so
+ * (check_mark_good) once per healthy stretch, so drift is measured against a state that was
+ * known to work. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "agent/charon_hub.h"
+#include "agent/check_set.h"
+#include "agent/diagnosis.h"
+#include "agent/incident.h"
+#include "log.h"
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void on_incident(const incident *i, incident_event ev, void *userdata) {
+        char f_id[48], f_class[64], f_scope[48], f_state[48];
+        const char *fields[5] = { f_id, f_class, f_scope, f_state, NULL };
+        int level;
+
+        (void) snprintf(f_id, sizeof(f_id), "IKEHEAL_INCIDENT=%llu", (unsigned long long) i->id);
+        (void) snprintf(f_class, sizeof(f_class), "IKEHEAL_CLASS=%s", fault_class_to_string(i->cls));
+        (void) snprintf(f_scope, sizeof(f_scope), "IKEHEAL_SCOPE=%s", fault_scope_to_string(i->scope));
+        (void) snprintf(f_state, sizeof(f_state), "IKEHEAL_INCIDENT_STATE=%s",
+                        incident_state_to_string(i->state));
+        level = i->state == INCIDENT_RESOLVED ? LOG_NOTICE
+                : i->severity == CHECK_FAIL   ? LOG_ERR
+                                              : LOG_WARNING;
+        switch (ev) {
+        case INCIDENT_OPENED:
+                log_fields(level, fields, "incident %llu opened: %s (%s, %s%s%s), %u%% confident: %s",
+                           (unsigned long long) i->id, fault_class_to_string(i->cls),
+                           fault_scope_to_string(i->scope), i->reason[0] ? i->reason : "-",
+                           i->peers[0] ? ", peers " : "", i->peers, i->confidence, i->summary);
+                break;
+        case INCIDENT_UPDATED:
+                log_fields(level, fields, "incident %llu updated: %s (%s, %s%s%s): %s",
+                           (unsigned long long) i->id, fault_class_to_string(i->cls),
+                           fault_scope_to_string(i->scope), i->reason[0] ? i->reason : "-",
+                           i->peers[0] ? ", peers " : "", i->peers, i->summary);
+                break;
+        case INCIDENT_STATE_CHANGED:
+                log_fields(level, fields, "incident %llu %s: %s", (unsigned long long) i->id,
+                           incident_state_to_string(i->state), i->note);
+                break;
+        }
+}
+
+static void agent_notify_status(agent *a) {
+        size_t active = incident_store_active(a->incidents);
+        (void) sd_notifyf(false, "STATUS=%s; %zu checks, %zu active incident%s",
+                          a->charon_connected ? "charon connected" : "charon unreachable",
+                          check_set_size(a->checks), active, active == 1 ? "" : "s");
+}
+
+void agent_diagnose(agent *a) {
+        diagnosis_input in[CONFIG_CHECKS_MAX];
+        size_t n = check_set_size(a->checks), all_ok = 0;
+        diagnosis d;
+        int r;
+
+        if (n > CONFIG_CHECKS_MAX)
+                n = CONFIG_CHECKS_MAX;
+        /* Incidents are reconciled only against a complete picture: before every check has
+         * spoken once (start-up, reload), an absent problem proves nothing. */
+        if (check_set_reported(a->checks) < n)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                check *c = check_set_get(a->checks, i);
+                in[i] = (diagnosis_input){
+                        .check = check_name(c),
+                        .kind = check_kind(c),
+                        .reported = check_get_state(c)->reported,
+                        .finding = check_last_finding(c),
+                };
+                all_ok += in[i].reported == CHECK_OK;
+        }
+        r = diagnosis_run(in, n, &d);
+        if (r < 0) {
+                log_error_errno(r, "diagnosis failed");
+                return;
+        }
+        r = incident_store_apply(a->incidents, &d, in, n, realtime_usec(), on_incident, a);
+        if (r < 0)
+                log_error_errno(r, "cannot record incidents durably in %s, continuing in memory",
+                                a->config->state_dir);
+        a->diagnoses++;
+        a->last_diagnosis_usec = realtime_usec();
+
+        bool healthy = all_ok == n && incident_store_active(a->incidents) == 0;
+        if (healthy && !a->healthy) {
+                log_info("all %zu checks healthy: recording the last-good state", n);
+                check_set_mark_good(a->checks);
+        }
+        a->healthy = healthy;
+        diagnosis_done(&d);
+        agent_notify_status(a);
+}
+
+static int on_diagnose_defer(sd_event_source *s, void *userdata) {
+        agent *a = userdata;
+
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        agent_diagnose(a);
+        diagnose_verb_progress(a);
+        return 0;
+}
+
+static void on_finding(check *c, const finding *f, bool changed, void *userdata) {
+        agent *a = userdata;
+
+        if (changed) {
+                char f_check[96], f_status[48];
+                const char *fields[3] = { f_check, f_status, NULL };
+                check_status st = check_get_state(c)->reported;
+                (void) snprintf(f_check, sizeof(f_check), "IKEHEAL_CHECK=%s", check_name(c));
+                (void) snprintf(f_status, sizeof(f_status), "IKEHEAL_CHECK_STATUS=%s",
+                                check_status_to_string(st));
+                log_fields(st == CHECK_OK ? LOG_INFO : st == CHECK_FAIL ? LOG_ERR : LOG_WARNING,
+                           fields, "check %s: %s: %s", check_name(c), check_status_to_string(st),
+                           f->summary ? f->summary : "");
+        }
+        agent_schedule_diagnosis(a);
+}
+
+void agent_schedule_diagnosis(agent *a) {
+        if (!a->diagnose_defer &&
+            sd_event_add_defer(a->event, &a->diagnose_defer, on_diagnose_defer, a) < 0) {
+                agent_diagnose(a);
+                diagnose_verb_progress(a);
+                return;
+        }
+        (void) sd_event_source_set_enabled(a->diagnose_defer, SD_EVENT_ONESHOT);
+}
+
+/* The state directory holds incidents, snapshots and (later) measures: private to us. */
+static int state_dir_prepare(const char *dir) {
+        char snap[512];
+
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        (void) snprintf(snap, sizeof(snap), "%s/snapshots", dir);
+        if (mkdir(snap, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int agent_checks_setup(agent *a) {
+        uint64_t dropped = 0;
+        int r;
+
+        r = charon_hub_new(&a->hub);
+        if (r < 0)
+                return r;
+        r = sd_bus_open_system(&a->bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(a->bus, a->event, 0);
+        if (r < 0) {
+                log_warning_errno(r, "no system bus: unit and timedated facts unavailable, ignoring");
+                a->bus = sd_bus_flush_close_unref(a->bus);
+        }
+        r = state_dir_prepare(a->config->state_dir);
+        if (r < 0)
+                return log_error_errno(r, "cannot create state directory %s", a->config->state_dir);
+        r = incident_store_new(&a->incidents, a->config->state_dir, &dropped);
+        if (r < 0)
+                return log_error_errno(r, "cannot open the incident log in %s", a->config->state_dir);
+        if (dropped)
+                log_warning("incident log: dropped a torn last record (%llu bytes), ignoring",
+                            (unsigned long long) dropped);
+        if (incident_store_active(a->incidents))
+                log_notice("%zu incident(s) still active from before the restart; re-checking",
+                           incident_store_active(a->incidents));
+        a->env = (check_env){
+                .event = a->event,
+                .config = a->config,
+                .vici = a->vici,
+                .hub = a->hub,
+                .bus = a->bus,
+                .state_dir = a->config->state_dir,
+        };
+        return 0;
+}
+
+int agent_checks_prepare(agent *a, const ikeheal_config *config, check_set **ret, char **ret_error) {
+        ydiag d;
+        int r;
+
+        ydiag_init(&d, config->path);
+        r = check_set_new(ret, &a->env, config, on_finding, a, &d);
+        if (r < 0 && ret_error)
+                *ret_error = ydiag_join(&d);
+        ydiag_done(&d);
+        return r;
+}
+
+void agent_checks_drop(agent *a) {
+        a->checks = check_set_free(a->checks);
+        a->healthy = false;
+}
+
+int agent_checks_start(agent *a, check_set *set) {
+        int r;
+
+        a->env.config = a->config;
+        a->env.vici = a->vici;
+        a->env.state_dir = a->config->state_dir;
+        a->checks = set;
+        r = check_set_start(a->checks);
+        if (r < 0)
+                log_warning_errno(r, "a check could not start, ignoring");
+        log_info("%zu checks running", check_set_size(a->checks));
+        return 0;
+}
+
+void agent_checks_free(agent *a) {
+        diagnose_verb_abort_all(a, "agent stopping");
+        a->checks = check_set_free(a->checks);
+        a->diagnose_defer = sd_event_source_disable_unref(a->diagnose_defer);
+        a->incidents = incident_store_free(a->incidents);
+        a->bus = sd_bus_flush_close_unref(a->bus);
+        a->hub = charon_hub_free(a->hub);
+}

@@ -1,0 +1,6 @@
+/* The connections check: see conns.c. */
+#pragma once
+
+#include "agent/check.h"
+
+extern const check_ops conns_check_ops;

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# ikeheald in the lab, for integration tests and `make demo`: start the agent on a config,
+# talk to it with ikehealctl, wait for an incident of a class and scope, wait for it to be
+# resolved. A bash library (source it after tests/lab/lab.sh); functions return non-zero with a
+# message on stderr, never exit. Needs python3 for JSON.
+#
+#   agent_start DIR CONFIG [BUILD]   start ikeheald (BUILD/ikeheald, default $IKEHEAL_BUILD) with
+#                                    its log in DIR/agent.log; AGENT_PID, AGENT_SOCK are set
+#   agent_stop                       SIGTERM, wait (by PID)
+#   agent_ctl ARGS…                  ikehealctl on the agent's socket
+#   agent_wait_incident CLASS SCOPE TIMEOUT_MS
+#                                    wait until an active incident of CLASS has SCOPE (or any
+#                                    scope if SCOPE is "-"); prints its JSON and the elapsed ms
+#                                    on stdout as "ms=N id=N scope=S reason=R peers=P
+#                                    opened_usec=T" (T: the agent's CLOCK_REALTIME µs of opening,
+#                                    to measure detection latency against `date +%s%N`)
+#   agent_wait_resolved CLASS TIMEOUT_MS
+#                                    wait until no incident of CLASS is active
+#   agent_wait_checks TIMEOUT_MS     wait until every check has reported once
+
+AGENT_PID=
+AGENT_SOCK=
+AGENT_BUILD=
+
+_agent_err() { echo "agent: $*" >&2; }
+_agent_ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
+
+agent_start() { # DIR CONFIG [BUILD]
+        local dir=$1 conf=$2 b=${3:-${IKEHEAL_BUILD:-}}
+        [ -x "$b/ikeheald" ] || { _agent_err "no ikeheald in '$b'"; return 1; }
+        AGENT_BUILD=$b
+        AGENT_SOCK=$(sed -n 's/^  socket: *//p' "$conf" | head -1)
+        [ -n "$AGENT_SOCK" ] || { _agent_err "config $conf has no control.socket"; return 1; }
+        chmod 0644 "$conf"
+        "$b/ikeheald" -c "$conf" --check-config >"$dir/check-config.out" 2>&1 ||
+                { _agent_err "--check-config refused $conf:"; sed 's/^/agent:   | /' "$dir/check-config.out" >&2; return 1; }
+        "$b/ikeheald" -c "$conf" --log-target=stderr >"$dir/agent.log" 2>&1 &
+        AGENT_PID=$!
+        local t0; t0=$(_agent_ms)
+        while [ ! -S "$AGENT_SOCK" ]; do
+                kill -0 "$AGENT_PID" 2>/dev/null || { _agent_err "ikeheald exited:"; tail -20 "$dir/agent.log" >&2; AGENT_PID=; return 1; }
+                [ $(($(_agent_ms) - t0)) -gt 5000 ] && { _agent_err "no control socket after 5 s"; return 1; }
+                sleep 0.02
+        done
+}
+
+agent_stop() {
+        [ -n "$AGENT_PID" ] || return 0
+        kill -TERM "$AGENT_PID" 2>/dev/null
+        wait "$AGENT_PID" 2>/dev/null
+        local rc=$?
+        AGENT_PID=
+        return $rc
+}
+
+agent_ctl() {
+        "$AGENT_BUILD/ikehealctl" --socket "$AGENT_SOCK" "$@"
+}
+
+# Print "id scope reason peers state" of the newest incident of CLASS (active ones only unless
+# ALL=1), or nothing.
+_agent_incident() { # CLASS
+        agent_ctl incidents --json 2>/dev/null | python3 -c '
+import json, sys, os
+cls = sys.argv[1]
+want_all = os.environ.get("ALL") == "1"
+try:
+    d = json.load(sys.stdin)
+except Exception:
+    sys.exit(0)
+items = d.get("incidents") or {}
+for k in sorted(items, key=lambda x: -int(x)):
+    i = items[k]
+    if i.get("class") != cls:
+        continue
+    if not want_all and i.get("state") == "resolved":
+        continue
+    print(i.get("id"), i.get("scope"), i.get("reason") or "-", i.get("peers") or "-", i.get("state"),
+          i.get("opened_usec"))
+    break
+' "$1"
+}
+
+agent_wait_incident() { # CLASS SCOPE TIMEOUT_MS
+        local cls=$1 scope=$2 timeout=$3 t0 line
+        t0=$(_agent_ms)
+        while :; do
+                line=$(_agent_incident "$cls")
+                if [ -n "$line" ]; then
+                        set -- $line
+                        if [ "$scope" = - ] || [ "$2" = "$scope" ]; then
+                                echo "ms=$(($(_agent_ms) - t0)) id=$1 scope=$2 reason=$3 peers=$4 opened_usec=$6"
+                                return 0
+                        fi
+                fi
+                [ $(($(_agent_ms) - t0)) -gt "$timeout" ] && {
+                        _agent_err "no active $cls incident with scope $scope after ${timeout} ms (last: ${line:-none})"
+                        return 1
+                }
+                sleep 0.05
+        done
+}
+
+agent_wait_resolved() { # CLASS TIMEOUT_MS
+        local cls=$1 timeout=$2 t0
+        t0=$(_agent_ms)
+        while [ -n "$(_agent_incident "$cls")" ]; do
+                [ $(($(_agent_ms) - t0)) -gt "$timeout" ] && {
+                        _agent_err "$cls incident still active after ${timeout} ms"
+                        return 1
+                }
+                sleep 0.05
+        done
+        echo "ms=$(($(_agent_ms) - t0))"
+}
+
+agent_wait_checks() { # TIMEOUT_MS
+        local timeout=$1 t0
+        t0=$(_agent_ms)
+        until agent_ctl checks --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin).get("checks") or {}
+sys.exit(0 if d and all("last" in c for c in d.values()) else 1)'; do
+                [ $(($(_agent_ms) - t0)) -gt "$timeout" ] && { _agent_err "checks not all reported after ${timeout} ms"; return 1; }
+                sleep 0.05
+        done
+}
