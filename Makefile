@@ -91,12 +91,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 # libFuzzer targets: clang only, always with ASan+UBSan; each links the library sources it needs
 # straight from source so the fuzzer's coverage instrumentation reaches them.
 FUZZ_CC ?= clang
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Icommon $(PKG_CFLAGS) \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -DIKEHEAL_VERSION='"$(VERSION)"' -I. -Icommon $(PKG_CFLAGS) \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZERS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n 's,^/\* *fuzz-sources: *\(.*\)\*/,\1,p' $<) $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(patsubst LIB,$(LIB_SRCS),$(shell sed -n 's,^/\* *fuzz-sources: *\(.*\)\*/,\1,p' $<)) $(PKG_LIBS)
 
 # Debian packages for build, tests, lab and demo. Idempotent: dpkg-query first, apt only if needed.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libcurl4-openssl-dev \

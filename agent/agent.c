@@ -61,10 +61,12 @@ static void on_vici_event(vici_client *c, const char *event, const vici_node *ms
 static void on_vici_state(vici_client *c, bool connected, int reason, void *userdata) {
         agent *a = userdata;
 
+        /* the hub hears the first outcome too (charon absent at start is a verdict) */
+        if (!charon_hub_state_since(a->hub) || connected != a->charon_connected)
+                charon_hub_emit_state(a->hub, connected, reason);
         if (connected == a->charon_connected)
                 return;
         a->charon_connected = connected;
-        charon_hub_emit_state(a->hub, connected, reason);
         if (connected) {
                 a->vstats.connects++;
                 log_info("connected to charon at %s", a->config->vici_socket);

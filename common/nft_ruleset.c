@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "netns.h"
 #include "nft_ruleset.h"
 
 /* ---- memory ---- */
@@ -790,50 +791,26 @@ int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh) {
 
 /* ---- the dump ---- */
 
-static bool netns_name_valid(const char *name) {
-        size_t n = strnlen(name, 65);
-
-        if (n == 0 || n > 64 || !strcmp(name, ".") || !strcmp(name, ".."))
-                return false;
-        return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
 static void mnl_socket_closep(struct mnl_socket **nl) {
         if (*nl)
                 (void) mnl_socket_close(*nl);
 }
 
-/* The socket is what binds a netlink conversation to a namespace: make it inside, come back at
- * once. Only this thread moves, and only for two system calls. */
+/* The socket is what binds a netlink conversation to a namespace: made inside it by a
+ * throw-away thread (common/netns.h), so this thread never leaves its own. */
 static int socket_open(const char *netns, struct mnl_socket **ret) {
-        _cleanup_(closep) int self = -1, target = -1;
-        char path[96];
         struct mnl_socket *nl;
-        int err = 0;
+        int fd, err;
 
-        if (netns) {
-                if (!netns_name_valid(netns))
-                        return -EINVAL;
-                (void) snprintf(path, sizeof(path), "/run/netns/%s", netns);
-                self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-                if (self < 0)
-                        return -errno;
-                target = open(path, O_RDONLY | O_CLOEXEC);
-                if (target < 0)
-                        return -errno;
-                if (setns(target, CLONE_NEWNET) < 0)
-                        return -errno;
-        }
-        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-        if (!nl)
+        fd = netns_socket(netns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0)
+                return fd;
+        nl = mnl_socket_fdopen(fd);
+        if (!nl) {
                 err = errno ? errno : EIO;
-        if (netns && setns(self, CLONE_NEWNET) < 0)
-                /* We came from there a moment ago, with the same privileges: failing to go back
-                 * means the process can no longer know where its sockets and routes live.
-                 * Carrying on in the wrong namespace would be worse than stopping. */
-                abort();
-        if (!nl)
+                (void) close(fd);
                 return -err;
+        }
         if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
                 err = errno;
                 (void) mnl_socket_close(nl);

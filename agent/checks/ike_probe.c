@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agent/checks/ike_probe.h"
+#include "netns.h"
 
 #define NATT_MARKER_SIZE 4
 /* Datagrams handled per wake-up, so a flood cannot hold the loop. */
@@ -59,72 +60,11 @@ const char *ike_probe_verdict_to_string(ike_probe_verdict v) {
 }
 
 int ike_probe_netns_name_valid(const char *name) {
-        size_t n;
-
-        if (!name)
-                return -EINVAL;
-        n = strlen(name);
-        if (n == 0 || n > 64 || !strcmp(name, ".") || !strcmp(name, ".."))
-                return -EINVAL;
-        if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
-                return -EINVAL;
-        return 0;
-}
-
-/* ---- socket in another network namespace ---- */
-
-typedef struct netns_job {
-        char path[96];
-        int family;
-        int fd;
-        int error;
-} netns_job;
-
-/* Runs on a throw-away thread: setns() changes only the calling thread's namespace, and the
- * thread ends right after, so no code of the agent ever runs in the other namespace. */
-static void *netns_thread(void *arg) {
-        netns_job *j = arg;
-        int nsfd;
-
-        nsfd = open(j->path, O_RDONLY | O_CLOEXEC);
-        if (nsfd < 0) {
-                j->error = errno;
-                return NULL;
-        }
-        if (setns(nsfd, CLONE_NEWNET) < 0) {
-                j->error = errno;
-                (void) close(nsfd);
-                return NULL;
-        }
-        (void) close(nsfd);
-        j->fd = socket(j->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-        if (j->fd < 0)
-                j->error = errno;
-        return NULL;
+        return netns_name_valid(name);
 }
 
 static int open_socket(int family, const char *netns) {
-        netns_job j = {.family = family, .fd = -1};
-        pthread_t t;
-        int r;
-
-        if (!netns) {
-                int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-                return fd < 0 ? -errno : fd;
-        }
-        if (ike_probe_netns_name_valid(netns) < 0)
-                return -EINVAL;
-        (void) snprintf(j.path, sizeof(j.path), "/run/netns/%s", netns);
-        /* Joining is a few syscalls long: waiting for it does not stall the loop in practice. */
-        r = pthread_create(&t, NULL, netns_thread, &j);
-        if (r != 0)
-                return -r;
-        r = pthread_join(t, NULL);
-        if (r != 0)
-                return -r; /* cannot happen for a joinable thread of ours */
-        if (j.fd < 0)
-                return -(j.error ? j.error : EIO);
-        return j.fd;
+        return netns_socket(netns, family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
 }
 
 /* ---- result delivery ---- */

@@ -4,9 +4,13 @@
 #include <string.h>
 
 #include "agent/checks/conns.h"
+#include "agent/checks/daemon.h"
+#include "agent/checks/probe.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
+        &probe_check_ops,
+        &daemon_check_ops,
         &conns_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
 };

@@ -7,7 +7,7 @@
  * hashed, so the evaluator's walk over odd models (missing sets, loops, bad registers) is
  * covered too.
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/nft_ruleset.c common/nft_verdict.c */
+/* fuzz-sources: common/nft_ruleset.c common/nft_verdict.c common/netns.c */
 #include <linux/netfilter.h>
 #include <linux/netlink.h>
 #include <stdint.h>

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "agent/charon_hub.h"
+#include "agent/config.h"
 #include "agent/check.h"
 #include "agent/checks/registry.h"
 #include "agent/vici.h"
@@ -117,6 +118,7 @@ int main(int argc, char **argv) {
         _cleanup_(vici_client_freep) vici_client *vici = NULL;
         _cleanup_(ynode_freep) ynode *params = NULL;
         _cleanup_(check_freep) check *c = NULL;
+        _cleanup_(config_freep) ikeheal_config *config = NULL;
         sd_bus *bus = NULL;
         const check_ops *ops;
         check_env env = {};
@@ -169,6 +171,17 @@ int main(int argc, char **argv) {
         if (sd_bus_open_system(&bus) >= 0) {
                 (void) sd_bus_attach_event(bus, r.event, 0);
                 env.bus = bus;
+        }
+        {
+                /* the defaults, with the VICI socket the checks should name */
+                _cleanup_(freep) char *text = NULL, *err = NULL;
+                if (asprintf(&text, "charon: {vici_socket: \"%s\"}\nchecks: []\n",
+                             vici_path ? vici_path : "/run/charon.vici") < 0 ||
+                    config_parse_buffer("check-run", text, strlen(text), &config, &err) < 0) {
+                        fprintf(stderr, "check-run: %s\n", err ? err : "cannot build a config");
+                        return 1;
+                }
+                env.config = config;
         }
         if (vici_path) {
                 static const char *const events[] = { "ike-updown", "child-updown", "log" };
