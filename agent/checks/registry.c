@@ -5,11 +5,13 @@
 
 #include "agent/checks/conns.h"
 #include "agent/checks/daemon.h"
+#include "agent/checks/firewall.h"
 #include "agent/checks/probe.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
         &probe_check_ops,
+        &firewall_check_ops,
         &daemon_check_ops,
         &conns_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */

@@ -1,0 +1,305 @@
+/* The firewall check (kind "firewall"): does the local nftables ruleset let IKE reach charon?
+ * The live ruleset is read over netlink (common/nft_ruleset.h, optionally inside a named
+ * network namespace) and three packets are followed through every input-path base chain
+ * (common/nft_verdict.h): UDP to 500, UDP to 4500, ESP. An accept in one base chain does not
+ * override a drop in another; the evaluator knows, and names the chain and rule that decide.
+ *
+ *   any of them dropped or rejected → FAIL class=firewall reason=udp500_dropped /
+ *                                     udp4500_dropped / esp_dropped (…_rejected), global
+ *   the evaluator cannot tell       → WARN (a rule reads what a new packet does not carry)
+ *
+ * Drift: mark_good() keeps the last-good ruleset under <state_dir>/snapshots/: <check>.nft.hash
+ * (SHA-256 of the canonical form), <check>.nft.txt (that form, for a human diff) and
+ * <check>.nft.bin (the raw netlink dump messages, from which a later action can rebuild the
+ * ruleset). A ruleset that differs from it is reported as a fact (drift=yes), not a failure.
+ *
+ * Push: the check listens to the nftables multicast group (what `nft monitor` hears) in the
+ * same namespace; any change runs it after a short debounce, so `nft add rule … drop` is seen
+ * in milliseconds. The dump itself is a local netlink round trip done on the loop. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/checks/firewall.h"
+#include "atomic_file.h"
+#include "netns.h"
+#include "nft_ruleset.h"
+#include "nft_verdict.h"
+#include "yaml_bind.h"
+
+#define DEBOUNCE_USEC (20 * USEC_PER_MSEC)
+#define DUMP_KEEP_MAX (8u * 1024u * 1024u) /* raw dump bytes kept for the snapshot */
+
+typedef struct firewall_state {
+        char *netns;
+        bool esp;
+        bool ipv6;
+
+        check *check;
+        const check_env *env;
+        sd_event_source *monitor, *debounce;
+        char last_good_hash[2 * NFT_RULESET_HASH_SIZE + 1];
+
+        /* the latest dump, kept for mark_good */
+        char hash[2 * NFT_RULESET_HASH_SIZE + 1];
+        char *text;
+        uint8_t *raw;
+        size_t raw_len, raw_cap;
+        bool raw_overflow;
+} firewall_state;
+
+#define FOFF(f) offsetof(firewall_state, f)
+
+static const yfield firewall_fields[] = {
+        { "netns", YF_STRING, FOFF(netns), .max = 64 },
+        { "esp", YF_BOOL, FOFF(esp) },
+        { "ipv6", YF_BOOL, FOFF(ipv6) },
+        {}
+};
+
+static int firewall_parse(void *state, const ynode *params, ydiag *d) {
+        firewall_state *s = state;
+        int r;
+
+        s->esp = true;
+        r = ybind(params, firewall_fields, s, d);
+        if (r < 0)
+                return r;
+        if (s->netns && netns_name_valid(s->netns) < 0) {
+                ydiag_add(d, ynode_get(params, "netns"), "netns: '%s' is not a network namespace name", s->netns);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static char *snap_path(const firewall_state *s, const char *suffix) {
+        char *p;
+        if (!s->env->state_dir ||
+            asprintf(&p, "%s/snapshots/%s.nft.%s", s->env->state_dir, check_name(s->check), suffix) < 0)
+                return NULL;
+        return p;
+}
+
+/* ---- push: the nftables multicast group ---- */
+
+static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {
+        firewall_state *s = userdata;
+        s->debounce = sd_event_source_disable_unref(s->debounce);
+        (void) check_trigger(s->check);
+        return 0;
+}
+
+static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        firewall_state *s = userdata;
+        uint8_t buf[8192];
+
+        /* drain: what changed does not matter, the run reads everything */
+        for (int i = 0; i < 64; i++)
+                if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+                        break;
+        if (!s->debounce)
+                (void) sd_event_add_time_relative(s->env->event, &s->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC,
+                                                  USEC_PER_MSEC, on_debounce, s);
+        return 0;
+}
+
+static int monitor_open(firewall_state *s) {
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1u << (NFNLGRP_NFTABLES - 1) };
+        int fd, r;
+
+        fd = netns_socket(s->netns, AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0)
+                return fd;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        r = sd_event_add_io(s->env->event, &s->monitor, fd, EPOLLIN, on_monitor, s);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return sd_event_source_set_io_fd_own(s->monitor, true);
+}
+
+static int firewall_attach(void *state, check *c, const check_env *env) {
+        firewall_state *s = state;
+        _cleanup_(freep) char *path = NULL, *hash = NULL;
+
+        s->check = c;
+        s->env = env;
+        path = snap_path(s, "hash");
+        if (path && atomic_file_read(path, 128, &hash, NULL) >= 0)
+                snprintf(s->last_good_hash, sizeof(s->last_good_hash), "%.64s", hash);
+        /* without push the interval still runs it: not a reason to refuse to start */
+        (void) monitor_open(s);
+        return 0;
+}
+
+/* ---- the run ---- */
+
+static void keep_msg(const struct nlmsghdr *nlh, void *userdata) {
+        firewall_state *s = userdata;
+        size_t n = nlh->nlmsg_len;
+
+        if (s->raw_overflow)
+                return;
+        if (s->raw_len + n > DUMP_KEEP_MAX) {
+                s->raw_overflow = true;
+                return;
+        }
+        if (s->raw_len + n > s->raw_cap) {
+                size_t cap = s->raw_cap ? s->raw_cap * 2 : 65536;
+                while (cap < s->raw_len + n)
+                        cap *= 2;
+                uint8_t *p = realloc(s->raw, cap);
+                if (!p) {
+                        s->raw_overflow = true;
+                        return;
+                }
+                s->raw = p;
+                s->raw_cap = cap;
+        }
+        memcpy(s->raw + s->raw_len, nlh, n);
+        s->raw_len += n;
+}
+
+static const char *chain_label(const nft_ruleset *rs, const nftr_chain *c, char *buf, size_t size) {
+        if (!c)
+                return "no base chain";
+        const nftr_table *t = &rs->tables[c->table];
+        snprintf(buf, size, "%s %s %s", nft_ruleset_family_to_string(t->family), t->name, c->name);
+        return buf;
+}
+
+static void evaluate(firewall_state *s, const nft_ruleset *rs, finding *f) {
+        static const char *const short_names[_NFT_VERDICT_PROBE_MAX] = { "udp500", "udp4500", "esp" };
+        uint8_t families[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };
+        bool bad = false, unknown = false;
+        char reason[64] = "", buf[256];
+
+        for (size_t fi = 0; fi < (s->ipv6 ? 2u : 1u); fi++)
+                for (int p = 0; p < _NFT_VERDICT_PROBE_MAX; p++) {
+                        nft_verdict_packet pkt;
+                        nft_verdict_result res;
+                        char key[32];
+
+                        if (p == NFT_VERDICT_PROBE_ESP && !s->esp)
+                                continue;
+                        nft_verdict_packet_for((nft_verdict_probe) p, families[fi], &pkt);
+                        if (nft_verdict_eval(rs, &pkt, &res) < 0) {
+                                unknown = true;
+                                continue;
+                        }
+                        snprintf(key, sizeof(key), "%s%s", short_names[p], fi ? "_v6" : "");
+                        (void) finding_fact_set(f, key, "%s", nft_verdict_kind_to_string(res.verdict));
+                        if (res.verdict == NFT_VERDICT_ACCEPT)
+                                continue;
+                        if (res.verdict == NFT_VERDICT_UNKNOWN)
+                                unknown = true;
+                        else {
+                                if (!bad)
+                                        snprintf(reason, sizeof(reason), "%s_%s", short_names[p],
+                                                 res.verdict == NFT_VERDICT_DROP ? "dropped" : "rejected");
+                                bad = true;
+                        }
+                        (void) finding_evidence(f, "%s%s: %s in %s (rule handle %llu): %s",
+                                                nft_verdict_probe_to_string((nft_verdict_probe) p),
+                                                fi ? " (IPv6)" : "", nft_verdict_kind_to_string(res.verdict),
+                                                chain_label(rs, res.chain, buf, sizeof(buf)),
+                                                (unsigned long long) res.rule_handle, res.why);
+                }
+        if (bad) {
+                (void) finding_set(f, CHECK_FAIL, "nftables %s IKE traffic to this gateway (%s)",
+                                   strstr(reason, "rejected") ? "rejects" : "drops", reason);
+                (void) finding_fact_set(f, CHECK_FACT_CLASS, "firewall");
+                (void) finding_fact_set(f, CHECK_FACT_REASON, "%s", reason);
+                (void) finding_fact_set(f, CHECK_FACT_SCOPE, "global");
+        } else if (unknown)
+                (void) finding_set(f, CHECK_WARN, "cannot tell whether nftables lets IKE through (see evidence)");
+        else
+                (void) finding_set(f, CHECK_OK, "nftables lets UDP 500, UDP 4500%s through every input base chain",
+                                   s->esp ? " and ESP" : "");
+}
+
+static int firewall_start(void *state, const check_env *env, check_run *run) {
+        firewall_state *s = state;
+        _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
+        finding *f = NULL;
+        int r;
+
+        r = finding_new(&f);
+        if (r < 0)
+                return r;
+        s->raw_len = 0;
+        s->raw_overflow = false;
+        r = nft_ruleset_dump(s->netns, keep_msg, s, &rs);
+        if (r < 0) {
+                (void) finding_set(f, CHECK_UNKNOWN, "cannot read the nftables ruleset%s%s: %s",
+                                   s->netns ? " in netns " : "", s->netns ? s->netns : "", strerror(-r));
+                check_run_done(run, f);
+                return 0;
+        }
+        evaluate(s, rs, f);
+        free(s->text);
+        s->text = NULL;
+        if (nft_ruleset_hash_hex(rs, s->hash) >= 0) {
+                (void) finding_fact_set(f, "hash", "%s", s->hash);
+                if (s->last_good_hash[0]) {
+                        bool drift = strcmp(s->hash, s->last_good_hash) != 0;
+                        (void) finding_fact_set(f, "last_good_hash", "%s", s->last_good_hash);
+                        (void) finding_fact_set(f, "drift", "%s", drift ? "yes" : "no");
+                        if (drift)
+                                (void) finding_evidence(f, "the ruleset differs from the last good one");
+                }
+        }
+        (void) nft_ruleset_format(rs, NFT_RULESET_FORMAT_CANONICAL, &s->text);
+        if (rs->has_generation)
+                (void) finding_fact_set(f, "generation", "%u", rs->generation);
+        (void) finding_fact_set(f, "rules", "%zu", rs->n_rules_total);
+        check_run_done(run, f);
+        return 0;
+}
+
+static void firewall_mark_good(void *state, const check_env *env) {
+        firewall_state *s = state;
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin");
+
+        if (!s->hash[0] || !ph || !pt || !pb || strcmp(s->hash, s->last_good_hash) == 0)
+                return;
+        /* text and dump first, the hash last: a hash on disk vouches for the files beside it */
+        if (s->text && atomic_file_write(pt, s->text, strlen(s->text), 0600) < 0)
+                return;
+        if (!s->raw_overflow && atomic_file_write(pb, s->raw, s->raw_len, 0600) < 0)
+                return;
+        if (atomic_file_write(ph, s->hash, strlen(s->hash), 0600) >= 0)
+                snprintf(s->last_good_hash, sizeof(s->last_good_hash), "%s", s->hash);
+}
+
+static void firewall_done(void *state) {
+        firewall_state *s = state;
+        s->monitor = sd_event_source_disable_unref(s->monitor);
+        s->debounce = sd_event_source_disable_unref(s->debounce);
+        free(s->netns);
+        free(s->text);
+        free(s->raw);
+}
+
+const check_ops firewall_check_ops = {
+        .kind = "firewall",
+        .description = "nftables lets UDP 500/4500 and ESP reach charon through every input base chain",
+        .state_size = sizeof(firewall_state),
+        .parse = firewall_parse,
+        .attach = firewall_attach,
+        .start = firewall_start,
+        .mark_good = firewall_mark_good,
+        .done = firewall_done,
+};
