@@ -6,6 +6,7 @@
 #include "agent/checks/conns.h"
 #include "agent/checks/daemon.h"
 #include "agent/checks/firewall.h"
+#include "agent/checks/logs.h"
 #include "agent/checks/probe.h"
 #include "agent/checks/registry.h"
 
@@ -14,6 +15,7 @@ static const check_ops *const registry[] = {
         &firewall_check_ops,
         &daemon_check_ops,
         &conns_check_ops,
+        &logs_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
 };
 

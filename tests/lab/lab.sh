@@ -734,6 +734,32 @@ lab_status() { # DIR
         return $rc
 }
 
+# Pre-shared keys instead of certificates for one instance: both `auth = pubkey` lines of its
+# connection become `auth = psk` (certificate constraints commented out), and its swanctl.conf gets a `secrets` section with SECRET (for
+# any peer identity). Reloads. A gateway and a client with different secrets fail with
+# AUTHENTICATION_FAILED (the seeds' "wrong PSK").
+lab_set_psk() { # DIR ROLE SECRET
+        local dir=$1 role=$2 secret=$3 sw
+        sw=$(_lab_role_get "$dir" "$role" SWANCTL_DIR) || return
+        # certificate constraints (cacerts, certs) would refuse a PSK-authenticated peer
+        sed -i -E 's/^([[:space:]]*)auth = pubkey/\1auth = psk/; s/^([[:space:]]*)(cacerts|certs) = /\1# \2 = /' \
+                "$sw/swanctl.conf" || return
+        sed -i '/^# lab_set_psk/,$d' "$sw/swanctl.conf" || return
+        printf '# lab_set_psk\nsecrets {\n        ike-lab {\n                secret = "%s"\n        }\n}\n' \
+                "$secret" >>"$sw/swanctl.conf" || return
+        lab_reload "$dir" "$role"
+}
+
+# Traffic selectors of one instance's CHILD_SA: the gateway's local_ts or a client's remote_ts
+# (what it wants to reach). Reloads. Selectors that do not overlap give TS_UNACCEPTABLE.
+lab_set_ts() { # DIR ROLE TS
+        local dir=$1 role=$2 ts=$3 sw key=remote_ts
+        [ "$role" = gw ] && key=local_ts
+        sw=$(_lab_role_get "$dir" "$role" SWANCTL_DIR) || return
+        sed -i -E "s|^([[:space:]]*)$key = .*|\1$key = $ts|" "$sw/swanctl.conf" || return
+        lab_reload "$dir" "$role"
+}
+
 _lab_usage() {
         cat <<EOF
 usage: tests/lab/lab.sh VERB DIR [ARGS]

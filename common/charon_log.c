@@ -1,0 +1,234 @@
+/* See charon_log.h. The pattern table is ordered: the first match wins, so the more specific
+ * message comes first ("no IKE config found …, sending NO_PROPOSAL_CHOSEN" is a missing
+ * configuration, not a proposal mismatch). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "charon_log.h"
+#include "macro.h"
+
+typedef struct pattern {
+        const char *needle;
+        const char *also; /* a second string the line must contain, or NULL */
+        charon_log_event event;
+        fault_class cls;
+} pattern;
+
+static const pattern patterns[] = {
+        { "no IKE config found", NULL, CHARON_EV_NO_CONFIG, FAULT_DAEMON_CONFIG },
+        { "no matching peer config found", NULL, CHARON_EV_PEER_ID, FAULT_AUTHENTICATION },
+        { "NO_PROPOSAL_CHOSEN", NULL, CHARON_EV_NO_PROPOSAL, FAULT_PROPOSAL },
+        { "no acceptable proposal found", NULL, CHARON_EV_NO_PROPOSAL, FAULT_PROPOSAL },
+        { "received proposals unacceptable", NULL, CHARON_EV_NO_PROPOSAL, FAULT_PROPOSAL },
+        { "AUTHENTICATION_FAILED", NULL, CHARON_EV_AUTH_FAILED, FAULT_AUTHENTICATION },
+        /* the gateway's view of a peer that rejected it: "parsed INFORMATIONAL request 2
+         * [ N(AUTH_FAILED) ]" (its certificate expired, chain incomplete, …) */
+        { "N(AUTH_FAILED)", NULL, CHARON_EV_AUTH_FAILED, FAULT_AUTHENTICATION },
+        { "MAC mismatched", NULL, CHARON_EV_AUTH_FAILED, FAULT_AUTHENTICATION },
+        { "constraint check failed", NULL, CHARON_EV_AUTH_FAILED, FAULT_AUTHENTICATION },
+        { "signature validation failed", NULL, CHARON_EV_AUTH_FAILED, FAULT_AUTHENTICATION },
+        { "authentication of", "failed", CHARON_EV_AUTH_FAILED, FAULT_AUTHENTICATION },
+        { "TS_UNACCEPTABLE", NULL, CHARON_EV_TS_UNACCEPTABLE, FAULT_TRAFFIC_SELECTORS },
+        { "traffic selectors", "unacceptable", CHARON_EV_TS_UNACCEPTABLE, FAULT_TRAFFIC_SELECTORS },
+        { "certificate was revoked", NULL, CHARON_EV_REVOKED, FAULT_REVOCATION },
+        { "fetching crl from", "failed", CHARON_EV_REVOCATION_FAIL, FAULT_REVOCATION },
+        { "ocsp request to", "failed", CHARON_EV_REVOCATION_FAIL, FAULT_REVOCATION },
+        { "no issuer certificate found", NULL, CHARON_EV_CHAIN_INCOMPLETE, FAULT_CERTIFICATE },
+        { "certificate invalid (valid from", NULL, CHARON_EV_CERT_EXPIRED, FAULT_CERTIFICATE },
+        { "has expired", NULL, CHARON_EV_CERT_EXPIRED, FAULT_CERTIFICATE },
+        { "not valid before", NULL, CHARON_EV_CERT_NOT_YET, FAULT_CERTIFICATE },
+        { "public key found for", "no trusted", CHARON_EV_CERT_UNTRUSTED, FAULT_CERTIFICATE },
+        { "INVALID_SPI", NULL, CHARON_EV_INVALID_SPI, FAULT_NAT_MTU },
+        { "TEMPORARY_FAILURE", NULL, CHARON_EV_TEMP_FAILURE, FAULT_RESOURCE },
+        { "of request with message ID", "retransmit", CHARON_EV_RETRANSMIT, FAULT_NONE },
+        { "giving up after", "retransmits", CHARON_EV_GIVING_UP, FAULT_NONE },
+        { "splitting IKE message", NULL, CHARON_EV_FRAGMENTED, FAULT_NONE },
+        { "established between", NULL, CHARON_EV_ESTABLISHED, FAULT_NONE },
+        { " is initiating an IKE_SA", NULL, CHARON_EV_INITIATING, FAULT_NONE },
+        { "received, shutting down", NULL, CHARON_EV_SHUTDOWN, FAULT_NONE },
+        { "received. Shutting down", NULL, CHARON_EV_SHUTDOWN, FAULT_NONE },
+};
+
+static const char *const event_names[_CHARON_EV_MAX] = {
+        [CHARON_EV_NONE] = "none",
+        [CHARON_EV_NO_PROPOSAL] = "no_proposal",
+        [CHARON_EV_AUTH_FAILED] = "auth_failed",
+        [CHARON_EV_TS_UNACCEPTABLE] = "ts_unacceptable",
+        [CHARON_EV_CERT_EXPIRED] = "cert_invalid_dates",
+        [CHARON_EV_CERT_NOT_YET] = "cert_not_yet_valid",
+        [CHARON_EV_CHAIN_INCOMPLETE] = "chain_incomplete",
+        [CHARON_EV_CERT_UNTRUSTED] = "cert_untrusted",
+        [CHARON_EV_REVOKED] = "revoked",
+        [CHARON_EV_REVOCATION_FAIL] = "revocation_unavailable",
+        [CHARON_EV_NO_CONFIG] = "no_config",
+        [CHARON_EV_PEER_ID] = "peer_id_mismatch",
+        [CHARON_EV_RETRANSMIT] = "retransmit",
+        [CHARON_EV_GIVING_UP] = "giving_up",
+        [CHARON_EV_FRAGMENTED] = "fragmented",
+        [CHARON_EV_TEMP_FAILURE] = "temporary_failure",
+        [CHARON_EV_INVALID_SPI] = "invalid_spi",
+        [CHARON_EV_ESTABLISHED] = "established",
+        [CHARON_EV_INITIATING] = "initiating",
+        [CHARON_EV_SHUTDOWN] = "shutdown",
+};
+
+const char *charon_log_event_to_string(charon_log_event e) {
+        return (unsigned) e < _CHARON_EV_MAX ? event_names[e] : "?";
+}
+
+static const char *find(const char *hay, size_t len, const char *needle) {
+        return memmem(hay, len, needle, strlen(needle));
+}
+
+/* Copy an address or identity token [p, end) into out: stops at a blank, '[', quote, or end. */
+static void take_token(char *out, size_t size, const char *p, const char *end, const char *stop) {
+        size_t n = 0;
+        while (p < end && !strchr(stop, *p) && n + 1 < size)
+                out[n++] = *p++;
+        out[n] = 0;
+}
+
+static unsigned parse_uint(const char *p, const char *end) {
+        unsigned long v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && v < 100000000)
+                v = v * 10 + (unsigned long) (*p++ - '0');
+        return (unsigned) v;
+}
+
+/* The peer a line names, for the messages that name one. */
+static void find_peer(charon_log_line *l, const char *m, const char *end) {
+        const char *p;
+
+        switch (l->event) {
+        case CHARON_EV_ESTABLISHED:
+                /* "IKE_SA rw[3] established between ME[id]...PEER[id]" */
+                if ((p = find(m, (size_t) (end - m), "...")))
+                        take_token(l->peer, sizeof(l->peer), p + 3, end, "[ ");
+                return;
+        case CHARON_EV_INITIATING:
+                /* "198.18.0.2 is initiating an IKE_SA" */
+                take_token(l->peer, sizeof(l->peer), m, end, " ");
+                return;
+        default:
+                break;
+        }
+        /* "tried 1 shared key for 'gw' - 'client1', but MAC mismatched" */
+        if ((p = find(m, (size_t) (end - m), "' - '")))
+                take_token(l->peer, sizeof(l->peer), p + 5, end, "'");
+        /* "received packet: from 198.18.0.2[500] to …", "sending packet: … to 198.18.0.2[500]" */
+        else if ((p = find(m, (size_t) (end - m), "received packet: from ")))
+                take_token(l->peer, sizeof(l->peer), p + 22, end, "[ ");
+        else if ((p = find(m, (size_t) (end - m), "sending packet: from ")) &&
+                 (p = find(p, (size_t) (end - p), " to ")))
+                take_token(l->peer, sizeof(l->peer), p + 4, end, "[ ");
+}
+
+void charon_log_classify(charon_log_line *l) {
+        const char *m = l->msg, *end;
+        size_t len = l->msg_len > CHARON_LOG_LINE_MAX ? CHARON_LOG_LINE_MAX : l->msg_len;
+
+        l->event = CHARON_EV_NONE;
+        l->cls = FAULT_NONE;
+        l->peer[0] = 0;
+        l->message_id = l->size = 0;
+        if (!m)
+                return;
+        end = m + len;
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
+                if (!find(m, len, patterns[i].needle))
+                        continue;
+                if (patterns[i].also && !find(m, len, patterns[i].also))
+                        continue;
+                l->event = patterns[i].event;
+                l->cls = patterns[i].cls;
+                break;
+        }
+        if (l->event == CHARON_EV_RETRANSMIT) {
+                const char *p = find(m, len, "message ID ");
+                if (p)
+                        l->message_id = parse_uint(p + 11, end);
+        } else if (l->event == CHARON_EV_FRAGMENTED) {
+                const char *p = find(m, len, "IKE message (");
+                if (p)
+                        l->size = parse_uint(p + 13, end);
+        }
+        find_peer(l, m, end);
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+static bool is_upper(char c) {
+        return c >= 'A' && c <= 'Z';
+}
+
+int charon_log_parse_text(const char *line, size_t len, charon_log_line *ret) {
+        const char *p = line, *end = line + (len > CHARON_LOG_LINE_MAX ? CHARON_LOG_LINE_MAX : len);
+        charon_log_line l = { .level = -1 };
+
+        /* find "NN[GRP]" or "NN[GRPL]": a thread number, then the group in brackets */
+        for (; p + 5 <= end; p++) {
+                if (*p != '[' || p == line || !is_digit(p[-1]))
+                        continue;
+                if (p + 4 < end && is_upper(p[1]) && is_upper(p[2]) && is_upper(p[3]) &&
+                    (p[4] == ']' || (p + 5 < end && is_digit(p[4]) && p[5] == ']')))
+                        break;
+        }
+        if (p + 5 > end)
+                return -EINVAL;
+        memcpy(l.group, p + 1, 3);
+        l.group[3] = 0;
+        if (p[4] != ']') {
+                l.level = p[4] - '0';
+                p += 6;
+        } else
+                p += 5;
+        while (p < end && *p == ' ')
+                p++;
+        /* "<rw|3> " */
+        if (p < end && *p == '<') {
+                const char *bar = memchr(p, '|', (size_t) (end - p)), *gt = memchr(p, '>', (size_t) (end - p));
+                if (bar && gt && bar < gt) {
+                        take_token(l.conn, sizeof(l.conn), p + 1, bar, "");
+                        l.uniqueid = parse_uint(bar + 1, gt);
+                        p = gt + 1;
+                } else if (gt) {
+                        /* "<3>": an IKE_SA without a name yet, only its unique id */
+                        if (gt > p + 1 && strspn(p + 1, "0123456789") == (size_t) (gt - p - 1))
+                                l.uniqueid = parse_uint(p + 1, gt);
+                        else
+                                take_token(l.conn, sizeof(l.conn), p + 1, gt, "");
+                        p = gt + 1;
+                }
+                while (p < end && *p == ' ')
+                        p++;
+        }
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+                end--;
+        l.msg = p;
+        l.msg_len = (size_t) (end - p);
+        charon_log_classify(&l);
+        *ret = l;
+        return 0;
+}
+
+void charon_log_from_vici(const char *group, const char *level, const char *ikesa_name,
+                          const char *ikesa_uniqueid, const char *msg, charon_log_line *ret) {
+        charon_log_line l = { .level = -1 };
+
+        if (group)
+                snprintf(l.group, sizeof(l.group), "%.3s", group);
+        if (level && is_digit(level[0]) && !level[1])
+                l.level = level[0] - '0';
+        if (ikesa_name)
+                snprintf(l.conn, sizeof(l.conn), "%s", ikesa_name);
+        if (ikesa_uniqueid)
+                l.uniqueid = strtoul(ikesa_uniqueid, NULL, 10);
+        l.msg = msg ? msg : "";
+        l.msg_len = strlen(l.msg);
+        charon_log_classify(&l);
+        *ret = l;
+}
