@@ -266,7 +266,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                 unsigned conf = inferred ? 50 : s->from_peers ? 80 : 90;
                 if (conf > p->confidence)
                         p->confidence = conf;
-                if (inferred && !p->reason[0])
+                if (inferred) /* the probe's own reason (udp4500_silent) stays in the evidence */
                         (void) snprintf(p->reason, sizeof(p->reason), "boundary_or_path");
                 r = evidence_from(p, s, 4);
                 if (r < 0)

@@ -46,6 +46,7 @@ static const pattern patterns[] = {
         { "giving up after", "retransmits", CHARON_EV_GIVING_UP, FAULT_NONE },
         { "splitting IKE message", NULL, CHARON_EV_FRAGMENTED, FAULT_NONE },
         { "established between", NULL, CHARON_EV_ESTABLISHED, FAULT_NONE },
+        { "established with SPIs", "CHILD_SA", CHARON_EV_ESTABLISHED, FAULT_NONE },
         { " is initiating an IKE_SA", NULL, CHARON_EV_INITIATING, FAULT_NONE },
         { "received, shutting down", NULL, CHARON_EV_SHUTDOWN, FAULT_NONE },
         { "received. Shutting down", NULL, CHARON_EV_SHUTDOWN, FAULT_NONE },

@@ -72,8 +72,9 @@ typedef struct daemon_state {
 } daemon_state;
 
 /* After an EOF the VICI client retries after its backoff minimum; its error then tells a
- * removed socket (stop) from an abandoned one (crash). Re-run once that has happened. */
-#define SETTLE_USEC (400 * USEC_PER_MSEC)
+ * removed socket (stop) from an abandoned one (crash). Re-run once that has happened: the
+ * first verdict comes at once, this one may refine its reason. */
+#define SETTLE_SLACK_USEC (50 * USEC_PER_MSEC)
 
 #define DOFF(f) offsetof(daemon_state, f)
 
@@ -150,9 +151,11 @@ static void on_state(bool connected, int reason, void *userdata) {
                 s->stop_announced = false;
         } else if (!s->disconnected_usec) {
                 s->disconnected_usec = mono_usec();
+                uint64_t settle = (s->env->config ? s->env->config->vici_reconnect_min_usec : 100 * USEC_PER_MSEC) +
+                                  SETTLE_SLACK_USEC;
                 if (!s->settle)
-                        (void) sd_event_add_time_relative(s->env->event, &s->settle, CLOCK_MONOTONIC,
-                                                          SETTLE_USEC, 10 * USEC_PER_MSEC, on_settle, s);
+                        (void) sd_event_add_time_relative(s->env->event, &s->settle, CLOCK_MONOTONIC, settle,
+                                                          5 * USEC_PER_MSEC, on_settle, s);
         }
         (void) check_trigger(s->check);
 }

@@ -8,12 +8,14 @@
 #include "agent/checks/firewall.h"
 #include "agent/checks/logs.h"
 #include "agent/checks/probe.h"
+#include "agent/checks/sas.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
         &probe_check_ops,
         &firewall_check_ops,
         &daemon_check_ops,
+        &sas_check_ops,
         &conns_check_ops,
         &logs_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
