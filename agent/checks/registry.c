@@ -3,6 +3,7 @@
  * kind with one line here and one extern below. */
 #include <string.h>
 
+#include "agent/checks/cert.h"
 #include "agent/checks/conns.h"
 #include "agent/checks/daemon.h"
 #include "agent/checks/firewall.h"
@@ -16,6 +17,7 @@ static const check_ops *const registry[] = {
         &firewall_check_ops,
         &daemon_check_ops,
         &sas_check_ops,
+        &cert_check_ops,
         &conns_check_ops,
         &logs_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */

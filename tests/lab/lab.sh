@@ -198,7 +198,8 @@ _lab_make_pki() { # DIR N
 #                     build the chain
 #   standby           the standby cert+key from DIR/standby/ (same CA, own key)
 # Then reloads the gateway's credentials and connections (certificates are bound when a
-# connection is loaded) unless --no-reload is given. The previous cert stays as gw.pem.prev.
+# connection is loaded) unless --no-reload is given. The previous cert stays as gw.pem.prev
+# beside x509/ (not in it: swanctl loads every file there).
 lab_gw_cert() { # DIR KIND [--no-reload]
         local dir kind=$2 reload=1
         dir=$(_lab_dir "$1") || return
@@ -222,7 +223,7 @@ lab_gw_cert() { # DIR KIND [--no-reload]
         *) _lab_err "unknown gateway cert kind '$kind' (valid expired notyet foreign intermediate chain-incomplete standby)"
            return 2 ;;
         esac
-        cp -f "$sw/x509/gw.pem" "$sw/x509/gw.pem.prev" 2>/dev/null
+        cp -f "$sw/x509/gw.pem" "$sw/gw.pem.prev" 2>/dev/null
         if [ "$kind" = standby ]; then
                 cp -f "$dir/standby/gw-standby.pem" "$sw/x509/gw.pem" || return
         else

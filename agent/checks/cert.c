@@ -1,0 +1,454 @@
+/* The certificate check (kind "certificate"): the gateway's own certificates and keys in the
+ * swanctl tree (params `swanctl_dir`, default /etc/swanctl: x509/ the gateway's certificates,
+ * x509ca/ its CAs and intermediates, private/ rsa/ ecdsa/ pkcs8/ its keys), and the standby
+ * material a switch-over would use (params `standby`: files). For each certificate:
+ *
+ *   validity       expired / not yet valid (FAIL; fact clock_sensitive=yes, so that a skewed
+ *                  clock is blamed first), days left under `crit_days` (FAIL reason expiring)
+ *                  or `warn_days` (WARN reason expires_soon)
+ *   chain          to a self-signed CA of x509ca/ through the intermediates there, checked
+ *                  without the time (an expired leaf must not hide a missing intermediate):
+ *                  reason chain_incomplete, naming the missing issuer
+ *   usage          Key Usage, when present, allows digitalSignature; Extended Key Usage, when
+ *                  present, has serverAuth or ikeIntermediate: reason bad_usage
+ *   key            a private key in the tree matches the certificate (reason key_missing), key
+ *                  files parse, belong to `key_owner_uid` (0) and are not group/other
+ *                  accessible (reason key_permissions)
+ *
+ * Standby problems are WARN with facts prefixed "standby_" (the service is not down, but the
+ * fallback is broken). A file that cannot be read is evidence; with nothing readable at all the
+ * verdict is UNKNOWN. Reads a few small local files on the loop (each at most CERT_FILE_MAX). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent/checks/cert.h"
+#include "atomic_file.h"
+#include "yaml_bind.h"
+
+#define CERT_FILE_MAX (1024u * 1024u)
+#define CERTS_MAX 64u
+#define KEYS_MAX 64u
+
+typedef struct cert_state {
+        char *swanctl_dir;
+        char **standby;
+        uint32_t warn_days, crit_days, key_owner_uid;
+} cert_state;
+
+#define COFF(f) offsetof(cert_state, f)
+
+static const yfield cert_fields[] = {
+        { "swanctl_dir", YF_PATH, COFF(swanctl_dir), .max = 4096 },
+        { "standby", YF_STRV, COFF(standby), .max = 16 },
+        { "warn_days", YF_U32, COFF(warn_days), .min = 1, .max = 3650 },
+        { "crit_days", YF_U32, COFF(crit_days), .max = 3650 },
+        { "key_owner_uid", YF_U32, COFF(key_owner_uid), .max = 4294967294u },
+        {}
+};
+
+static int cert_parse(void *state, const ynode *params, ydiag *d) {
+        cert_state *s = state;
+        int r;
+
+        s->warn_days = 30;
+        s->crit_days = 7;
+        r = ybind(params, cert_fields, s, d);
+        if (r < 0)
+                return r;
+        if (!s->swanctl_dir && !(s->swanctl_dir = strdup("/etc/swanctl")))
+                return -ENOMEM;
+        if (s->crit_days > s->warn_days) {
+                ydiag_add(d, ynode_get(params, "crit_days"), "crit_days is larger than warn_days");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* ---- loading ---- */
+
+typedef struct material {
+        X509 *certs[CERTS_MAX];
+        char *cert_paths[CERTS_MAX];
+        size_t n_certs;
+        X509 *cas[CERTS_MAX];
+        size_t n_cas;
+        EVP_PKEY *keys[KEYS_MAX];
+        char *key_paths[KEYS_MAX];
+        size_t n_keys;
+        unsigned unreadable;
+} material;
+
+static void material_done(material *m) {
+        for (size_t i = 0; i < m->n_certs; i++) {
+                X509_free(m->certs[i]);
+                free(m->cert_paths[i]);
+        }
+        for (size_t i = 0; i < m->n_cas; i++)
+                X509_free(m->cas[i]);
+        for (size_t i = 0; i < m->n_keys; i++) {
+                EVP_PKEY_free(m->keys[i]);
+                free(m->key_paths[i]);
+        }
+        *m = (material){};
+}
+
+static X509 *load_cert(const char *path) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t len;
+        X509 *x = NULL;
+        BIO *b;
+
+        if (atomic_file_read(path, CERT_FILE_MAX, &buf, &len) < 0)
+                return NULL;
+        b = BIO_new_mem_buf(buf, (int) len);
+        if (!b)
+                return NULL;
+        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        if (!x) {
+                (void) BIO_reset(b);
+                x = d2i_X509_bio(b, NULL);
+        }
+        BIO_free(b);
+        ERR_clear_error();
+        return x;
+}
+
+static EVP_PKEY *load_key(const char *path) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t len;
+        EVP_PKEY *k = NULL;
+        BIO *b;
+
+        if (atomic_file_read(path, CERT_FILE_MAX, &buf, &len) < 0)
+                return NULL;
+        b = BIO_new_mem_buf(buf, (int) len);
+        if (!b)
+                return NULL;
+        /* no passphrase callback: an encrypted key is reported, not prompted for */
+        k = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *) "");
+        if (!k) {
+                (void) BIO_reset(b);
+                k = d2i_PrivateKey_bio(b, NULL);
+        }
+        BIO_free(b);
+        ERR_clear_error();
+        return k;
+}
+
+/* Every regular file of DIR, sorted, to cb. */
+static void each_file(const char *dir, void (*cb)(const char *path, void *ud), void *ud) {
+        struct dirent **list = NULL;
+        int n = scandir(dir, &list, NULL, alphasort);
+
+        for (int i = 0; i < n; i++) {
+                char path[4200];
+                struct stat st;
+                snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+                if (list[i]->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+                        cb(path, ud);
+                free(list[i]);
+        }
+        free(list);
+}
+
+typedef struct load_ctx {
+        material *m;
+        finding *f;
+        bool ca;
+        const cert_state *s;
+        bool key_perm_bad;
+        char key_perm_path[512];
+} load_ctx;
+
+static void add_cert(const char *path, void *ud) {
+        load_ctx *c = ud;
+        X509 *x = load_cert(path);
+
+        if (!x) {
+                c->m->unreadable++;
+                (void) finding_evidence(c->f, "%s: not a certificate OpenSSL can read", path);
+                return;
+        }
+        if (c->ca) {
+                if (c->m->n_cas < CERTS_MAX)
+                        c->m->cas[c->m->n_cas++] = x;
+                else
+                        X509_free(x);
+                return;
+        }
+        if (c->m->n_certs >= CERTS_MAX) {
+                X509_free(x);
+                return;
+        }
+        c->m->cert_paths[c->m->n_certs] = strdup(path);
+        c->m->certs[c->m->n_certs++] = x;
+}
+
+static void add_key(const char *path, void *ud) {
+        load_ctx *c = ud;
+        struct stat st;
+        EVP_PKEY *k;
+
+        if (stat(path, &st) == 0 && ((st.st_mode & 077) || st.st_uid != c->s->key_owner_uid) && !c->key_perm_bad) {
+                c->key_perm_bad = true;
+                snprintf(c->key_perm_path, sizeof(c->key_perm_path), "%s", path);
+                (void) finding_evidence(c->f, "%s: mode %04o, owner uid %u (wanted no group/other access, uid %u)",
+                                        path, (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid,
+                                        c->s->key_owner_uid);
+        }
+        k = load_key(path);
+        if (!k) {
+                c->m->unreadable++;
+                (void) finding_evidence(c->f, "%s: not a private key OpenSSL can read (encrypted?)", path);
+                return;
+        }
+        if (c->m->n_keys >= KEYS_MAX) {
+                EVP_PKEY_free(k);
+                return;
+        }
+        c->m->key_paths[c->m->n_keys] = strdup(path);
+        c->m->keys[c->m->n_keys++] = k;
+}
+
+/* ---- one certificate ---- */
+
+typedef struct verdict {
+        check_status status;
+        const char *reason;
+        char detail[512];
+        bool clock_sensitive;
+        long days_left;
+} verdict;
+
+static void worse(verdict *v, check_status st, const char *reason, bool clock, const char *fmt, ...)
+        _printf_(5, 6);
+static void worse(verdict *v, check_status st, const char *reason, bool clock, const char *fmt, ...) {
+        va_list ap;
+        if (check_status_worst(v->status, st) == v->status && v->reason)
+                return;
+        v->status = st;
+        v->reason = reason;
+        v->clock_sensitive = clock;
+        va_start(ap, fmt);
+        vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
+        va_end(ap);
+}
+
+static bool self_signed(X509 *x) {
+        return X509_check_issued(x, x) == X509_V_OK;
+}
+
+static bool eku_fits(X509 *x) {
+        EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+        bool fits = false;
+
+        if (!eku)
+                return true; /* no EKU: any use */
+        for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+                ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+                char oid[64];
+                OBJ_obj2txt(oid, sizeof(oid), o, 1);
+                if (OBJ_obj2nid(o) == NID_server_auth || strcmp(oid, "1.3.6.1.5.5.8.2.2") == 0)
+                        fits = true;
+        }
+        EXTENDED_KEY_USAGE_free(eku);
+        return fits;
+}
+
+static void judge(const cert_state *s, const material *m, size_t i, verdict *v) {
+        X509 *x = m->certs[i];
+        const char *path = m->cert_paths[i];
+        time_t now = time(NULL);
+        int day, sec;
+        char subject[256];
+
+        X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+        *v = (verdict){ .status = CHECK_OK };
+        if (ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)) == 1)
+                v->days_left = day;
+        if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
+                worse(v, CHECK_FAIL, "expired", true, "%s (%s) expired %ld days ago", path, subject, -v->days_left);
+        else if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
+                worse(v, CHECK_FAIL, "not_yet_valid", true, "%s (%s) is not valid yet", path, subject);
+        else if (v->days_left < (long) s->crit_days)
+                worse(v, CHECK_FAIL, "expiring", true, "%s (%s) expires in %ld days", path, subject, v->days_left);
+        else if (v->days_left < (long) s->warn_days)
+                worse(v, CHECK_WARN, "expires_soon", true, "%s (%s) expires in %ld days", path, subject, v->days_left);
+
+        /* the chain, without the time */
+        X509_STORE *store = X509_STORE_new();
+        STACK_OF(X509) *untrusted = sk_X509_new_null();
+        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        if (store && untrusted && ctx) {
+                for (size_t k = 0; k < m->n_cas; k++) {
+                        if (self_signed(m->cas[k]))
+                                (void) X509_STORE_add_cert(store, m->cas[k]);
+                        else
+                                (void) sk_X509_push(untrusted, m->cas[k]);
+                }
+                if (X509_STORE_CTX_init(ctx, store, x, untrusted) == 1) {
+                        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+                        if (X509_verify_cert(ctx) != 1) {
+                                int err = X509_STORE_CTX_get_error(ctx);
+                                X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+                                char issuer[256] = "?";
+                                if (at)
+                                        X509_NAME_oneline(X509_get_issuer_name(at), issuer, sizeof(issuer));
+                                if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                                    err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
+                                        worse(v, CHECK_FAIL, "chain_incomplete", false,
+                                              "%s: issuer %s is not in %s/x509ca: peers cannot build the chain",
+                                              path, issuer, s->swanctl_dir);
+                                else
+                                        worse(v, CHECK_FAIL, "chain_invalid", false, "%s: chain does not verify: %s",
+                                              path, X509_verify_cert_error_string(err));
+                        }
+                }
+        }
+        X509_STORE_CTX_free(ctx);
+        sk_X509_free(untrusted);
+        X509_STORE_free(store);
+        ERR_clear_error();
+
+        if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) && !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+                worse(v, CHECK_FAIL, "bad_usage", false, "%s: Key Usage lacks digitalSignature", path);
+        if (!eku_fits(x))
+                worse(v, CHECK_FAIL, "bad_usage", false,
+                      "%s: Extended Key Usage has neither serverAuth nor ikeIntermediate", path);
+
+        bool have_key = false;
+        for (size_t k = 0; k < m->n_keys && !have_key; k++)
+                have_key = EVP_PKEY_eq(X509_get0_pubkey(x), m->keys[k]) == 1;
+        if (!have_key)
+                worse(v, CHECK_FAIL, "key_missing", false, "%s: no private key in the tree matches it", path);
+}
+
+/* Load a tree (or the standby list) and judge every end-entity certificate in it. */
+static void survey(const cert_state *s, finding *f, char **files, const char *prefix, verdict *worst,
+                   size_t *n_certs, unsigned *unreadable) {
+        material m = {};
+        load_ctx c = { .m = &m, .f = f, .s = s };
+        char dir[4200];
+        long min_days = 0;
+
+        if (!files) {
+                c.ca = true;
+                snprintf(dir, sizeof(dir), "%s/x509ca", s->swanctl_dir);
+                each_file(dir, add_cert, &c);
+                c.ca = false;
+                snprintf(dir, sizeof(dir), "%s/x509", s->swanctl_dir);
+                each_file(dir, add_cert, &c);
+                static const char *const keydirs[] = { "private", "rsa", "ecdsa", "pkcs8" };
+                for (size_t i = 0; i < ELEMENTSOF(keydirs); i++) {
+                        snprintf(dir, sizeof(dir), "%s/%s", s->swanctl_dir, keydirs[i]);
+                        each_file(dir, add_key, &c);
+                }
+        } else {
+                /* standby: the CAs of the live tree, then the given certs and keys */
+                c.ca = true;
+                snprintf(dir, sizeof(dir), "%s/x509ca", s->swanctl_dir);
+                each_file(dir, add_cert, &c);
+                c.ca = false;
+                for (size_t i = 0; files[i]; i++) {
+                        X509 *x = load_cert(files[i]);
+                        if (x) {
+                                X509_free(x);
+                                add_cert(files[i], &c);
+                        } else
+                                add_key(files[i], &c);
+                }
+        }
+        for (size_t i = 0; i < m.n_certs; i++) {
+                verdict v;
+                judge(s, &m, i, &v);
+                if (v.status != CHECK_OK)
+                        (void) finding_evidence(f, "%s%s", prefix, v.detail);
+                if (v.status != CHECK_OK && (!worst->reason || check_status_worst(worst->status, v.status) != worst->status)) {
+                        char key[32];
+                        *worst = v;
+                        snprintf(key, sizeof(key), "%scert", prefix);
+                        (void) finding_fact_set(f, key, "%s", m.cert_paths[i]);
+                }
+                if (i == 0 || v.days_left < min_days)
+                        min_days = v.days_left;
+        }
+        if (m.n_certs) {
+                char key[32];
+                snprintf(key, sizeof(key), "%smin_days_left", prefix);
+                (void) finding_fact_set(f, key, "%ld", min_days);
+        }
+        if (c.key_perm_bad) {
+                verdict v = { .status = CHECK_FAIL, .reason = "key_permissions" };
+                snprintf(v.detail, sizeof(v.detail), "%.400s can be read by others or has the wrong owner", c.key_perm_path);
+                if (!worst->reason)
+                        *worst = v;
+        }
+        *n_certs += m.n_certs;
+        *unreadable += m.unreadable;
+        material_done(&m);
+}
+
+static int cert_start(void *state, const check_env *env, check_run *run) {
+        cert_state *s = state;
+        finding *f = NULL;
+        verdict live = { .status = CHECK_OK }, standby = { .status = CHECK_OK };
+        size_t n = 0, n_standby = 0;
+        unsigned unreadable = 0;
+        int r;
+
+        r = finding_new(&f);
+        if (r < 0)
+                return r;
+        survey(s, f, NULL, "", &live, &n, &unreadable);
+        if (s->standby)
+                survey(s, f, s->standby, "standby_", &standby, &n_standby, &unreadable);
+        (void) finding_fact_set(f, "certs", "%zu", n);
+        if (s->standby)
+                (void) finding_fact_set(f, "standby_certs", "%zu", n_standby);
+
+        if (live.reason) {
+                (void) finding_set(f, live.status, "%s", live.detail);
+                (void) finding_fact_set(f, CHECK_FACT_CLASS, "certificate");
+                (void) finding_fact_set(f, CHECK_FACT_REASON, "%s", live.reason);
+                (void) finding_fact_set(f, CHECK_FACT_SCOPE, "global"); /* the gateway's own */
+                (void) finding_fact_set(f, "days_left", "%ld", live.days_left);
+                if (live.clock_sensitive)
+                        (void) finding_fact_set(f, "clock_sensitive", "yes");
+        } else if (n == 0)
+                (void) finding_set(f, CHECK_UNKNOWN, "no certificate found in %s/x509%s", s->swanctl_dir,
+                                   unreadable ? " that OpenSSL can read" : "");
+        else if (standby.reason) {
+                (void) finding_set(f, CHECK_WARN, "standby material: %s", standby.detail);
+                (void) finding_fact_set(f, CHECK_FACT_CLASS, "certificate");
+                (void) finding_fact_set(f, CHECK_FACT_REASON, "standby_%s", standby.reason);
+        } else
+                (void) finding_set(f, CHECK_OK, "%zu certificate(s) valid, chained, usable, with their keys%s", n,
+                                   s->standby ? " (standby too)" : "");
+        check_run_done(run, f);
+        return 0;
+}
+
+static void cert_done(void *state) {
+        cert_state *s = state;
+        free(s->swanctl_dir);
+        strv_free(s->standby);
+}
+
+const check_ops cert_check_ops = {
+        .kind = "certificate",
+        .description = "the gateway's certificates: validity, chain, usage, keys and their permissions",
+        .state_size = sizeof(cert_state),
+        .parse = cert_parse,
+        .start = cert_start,
+        .done = cert_done,
+};
