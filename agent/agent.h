@@ -51,6 +51,8 @@ typedef struct agent {
         incident_store *incidents;
         sd_event_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
         bool healthy;               /* last diagnosis: every check OK, nothing active */
+        bool retrigger;             /* an incident opened: run every check again now */
+        bool forgot;                /* a resolution is pending: checks dropped transient evidence */
         uint64_t diagnoses;
         uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
         diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */

@@ -30,6 +30,7 @@ static uint64_t realtime_usec(void) {
 }
 
 static void on_incident(const incident *i, incident_event ev, void *userdata) {
+        agent *a = userdata;
         char f_id[48], f_class[64], f_scope[48], f_state[48];
         const char *fields[5] = { f_id, f_class, f_scope, f_state, NULL };
         int level;
@@ -44,6 +45,9 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
                                               : LOG_WARNING;
         switch (ev) {
         case INCIDENT_OPENED:
+                /* something new is wrong: every check looks again now, so the cause (and what
+                 * it explains) is on the record within one check run, not one interval */
+                a->retrigger = true;
                 log_fields(level, fields, "incident %llu opened: %s (%s, %s%s%s), %u%% confident: %s",
                            (unsigned long long) i->id, fault_class_to_string(i->cls),
                            fault_scope_to_string(i->scope), i->reason[0] ? i->reason : "-",
@@ -96,6 +100,19 @@ void agent_diagnose(agent *a) {
                 log_error_errno(r, "diagnosis failed");
                 return;
         }
+        /* A cause is about to be resolved. What peers reported while it lasted (their failed
+         * attempts in charon's log) would otherwise turn into a new incident of its own the
+         * moment the cause stops explaining it: first let the checks drop that evidence and
+         * look again, then reconcile on the fresh picture. */
+        if (!a->forgot && incident_store_would_resolve(a->incidents, &d, in, n)) {
+                a->forgot = true;
+                diagnosis_done(&d);
+                check_set_forget(a->checks);
+                check_set_trigger_all(a->checks);
+                agent_schedule_diagnosis(a);
+                return;
+        }
+        a->forgot = false;
         r = incident_store_apply(a->incidents, &d, in, n, realtime_usec(), on_incident, a);
         if (r < 0)
                 log_error_errno(r, "cannot record incidents durably in %s, continuing in memory",
@@ -110,6 +127,10 @@ void agent_diagnose(agent *a) {
         }
         a->healthy = healthy;
         diagnosis_done(&d);
+        if (a->retrigger) {
+                a->retrigger = false;
+                check_set_trigger_all(a->checks);
+        }
         agent_notify_status(a);
 }
 

@@ -236,6 +236,11 @@ void check_mark_good(check *c) {
                 c->ops->mark_good(c->state, c->env);
 }
 
+void check_forget(check *c) {
+        if (c->ops->forget)
+                c->ops->forget(c->state);
+}
+
 const check_schedule *check_get_schedule(const check *c) {
         return &c->sched;
 }

@@ -70,6 +70,10 @@ typedef struct check_ops {
          * what things look like as the last-good snapshot that later drift is measured
          * against (nftables ruleset, swanctl tree). */
         void (*mark_good)(void *state, const check_env *env);
+        /* Optional: a cause was repaired (an incident resolved): drop transient evidence
+         * gathered so far — the peers' failures counted while the gateway's certificate was
+         * broken are history once it is fixed, not a new problem. */
+        void (*forget)(void *state);
         /* Release what parse/attach/start allocated in state. */
         void (*done)(void *state);
 } check_ops;
@@ -95,6 +99,8 @@ int check_parse_params(check *c, const ynode *params, ydiag *d);
 int check_start(check *c);
 /* Tell the kind the system is healthy (ops->mark_good), if it cares. */
 void check_mark_good(check *c);
+/* Tell the kind a cause was repaired (ops->forget), if it cares. */
+void check_forget(check *c);
 /* Run now (coalesced: a run in flight is not doubled). */
 int check_trigger(check *c);
 

@@ -82,6 +82,11 @@ void check_set_mark_good(check_set *s) {
                 check_mark_good(s->checks[i]);
 }
 
+void check_set_forget(check_set *s) {
+        for (size_t i = 0; s && i < s->n; i++)
+                check_forget(s->checks[i]);
+}
+
 size_t check_set_reported(const check_set *s) {
         size_t n = 0;
         for (size_t i = 0; s && i < s->n; i++)

@@ -25,5 +25,6 @@ check *check_set_find(check_set *s, const char *name);
 /* Run every check now (coalesced with runs in flight). */
 void check_set_trigger_all(check_set *s);
 void check_set_mark_good(check_set *s);
+void check_set_forget(check_set *s);
 /* Checks that have produced at least one finding. */
 size_t check_set_reported(const check_set *s);

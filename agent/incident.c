@@ -362,6 +362,21 @@ int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_
         return ret;
 }
 
+bool incident_store_would_resolve(const incident_store *s, const diagnosis *d, const diagnosis_input *in,
+                                  size_t n_in) {
+        for (size_t j = 0; j < s->n; j++) {
+                const incident *i = &s->items[j];
+                bool present = false;
+                if (!incident_active(i))
+                        continue;
+                for (size_t k = 0; k < d->n_problems && !present; k++)
+                        present = d->problems[k].cls == i->cls;
+                if (!present && root_healthy(i, in, n_in))
+                        return true;
+        }
+        return false;
+}
+
 int incident_store_set_state(incident_store *s, uint64_t id, incident_state state,
                              const char *note, uint64_t now_usec, incident_cb cb, void *userdata) {
         incident *i = store_find(s, id);

@@ -79,6 +79,9 @@ DEFINE_FREE_FUNC(incident_store, incident_store_free);
  * can say so). */
 int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_input *in,
                          size_t n_in, uint64_t now_usec, incident_cb cb, void *userdata);
+/* Would incident_store_apply() resolve an active incident now? */
+bool incident_store_would_resolve(const incident_store *s, const diagnosis *d, const diagnosis_input *in,
+                                  size_t n_in);
 /* Move an incident along its life cycle (the runbook engine, operators). -ENOENT, -EINVAL for
  * a move the life cycle does not allow (nothing leaves resolved). */
 int incident_store_set_state(incident_store *s, uint64_t id, incident_state state,

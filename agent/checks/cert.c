@@ -28,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/checks/cert.h"
 #include "atomic_file.h"
@@ -43,7 +45,14 @@ typedef struct cert_state {
         char *swanctl_dir;
         char **standby;
         uint32_t warn_days, crit_days, key_owner_uid;
+
+        check *check;
+        const check_env *env;
+        int inotify_fd;
+        sd_event_source *watch, *debounce;
 } cert_state;
+
+#define WATCH_DEBOUNCE_USEC (100 * USEC_PER_MSEC)
 
 #define COFF(f) offsetof(cert_state, f)
 
@@ -62,6 +71,7 @@ static int cert_parse(void *state, const ynode *params, ydiag *d) {
 
         s->warn_days = 30;
         s->crit_days = 7;
+        s->inotify_fd = -1;
         r = ybind(params, cert_fields, s, d);
         if (r < 0)
                 return r;
@@ -398,6 +408,47 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
         material_done(&m);
 }
 
+/* ---- push: a changed file in the tree runs the check (a replaced certificate is seen before
+ * the first peer trips over it) ---- */
+
+static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {
+        cert_state *s = userdata;
+        s->debounce = sd_event_source_disable_unref(s->debounce);
+        (void) check_trigger(s->check);
+        return 0;
+}
+
+static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        cert_state *s = userdata;
+        char buf[4096];
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        if (!s->debounce)
+                (void) sd_event_add_time_relative(s->env->event, &s->debounce, CLOCK_MONOTONIC, WATCH_DEBOUNCE_USEC,
+                                                  USEC_PER_MSEC, on_debounce, s);
+        return 0;
+}
+
+static int cert_attach(void *state, check *c, const check_env *env) {
+        cert_state *s = state;
+        static const char *const dirs[] = { "x509", "x509ca", "private", "rsa", "ecdsa", "pkcs8" };
+        char path[4200];
+
+        s->check = c;
+        s->env = env;
+        s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (s->inotify_fd < 0)
+                return 0; /* the interval still runs it */
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                snprintf(path, sizeof(path), "%s/%s", s->swanctl_dir, dirs[i]);
+                (void) inotify_add_watch(s->inotify_fd, path,
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB);
+        }
+        for (size_t i = 0; s->standby && s->standby[i]; i++)
+                (void) inotify_add_watch(s->inotify_fd, s->standby[i], IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
+        return sd_event_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
+}
+
 static int cert_start(void *state, const check_env *env, check_run *run) {
         cert_state *s = state;
         finding *f = NULL;
@@ -440,6 +491,10 @@ static int cert_start(void *state, const check_env *env, check_run *run) {
 
 static void cert_done(void *state) {
         cert_state *s = state;
+        s->watch = sd_event_source_disable_unref(s->watch);
+        s->debounce = sd_event_source_disable_unref(s->debounce);
+        if (s->inotify_fd >= 0)
+                close(s->inotify_fd);
         free(s->swanctl_dir);
         strv_free(s->standby);
 }
@@ -449,6 +504,7 @@ const check_ops cert_check_ops = {
         .description = "the gateway's certificates: validity, chain, usage, keys and their permissions",
         .state_size = sizeof(cert_state),
         .parse = cert_parse,
+        .attach = cert_attach,
         .start = cert_start,
         .done = cert_done,
 };

@@ -432,6 +432,12 @@ static int logs_start(void *state, const check_env *env, check_run *run) {
         return 0;
 }
 
+static void logs_forget(void *state) {
+        logs_state *s = state;
+        s->n_events = s->head = 0;
+        s->ev_n = s->ev_next = 0;
+}
+
 static void logs_done(void *state) {
         logs_state *s = state;
 
@@ -458,5 +464,6 @@ const check_ops logs_check_ops = {
         .parse = logs_parse,
         .attach = logs_attach,
         .start = logs_start,
+        .forget = logs_forget,
         .done = logs_done,
 };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent/checks/cert.h"
+#include "agent/checks/clock.h"
 #include "agent/checks/conns.h"
 #include "agent/checks/daemon.h"
 #include "agent/checks/firewall.h"
@@ -18,6 +19,7 @@ static const check_ops *const registry[] = {
         &daemon_check_ops,
         &sas_check_ops,
         &cert_check_ops,
+        &clock_check_ops,
         &conns_check_ops,
         &logs_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
