@@ -43,6 +43,9 @@ static const pattern patterns[] = {
         { "INVALID_SPI", NULL, CHARON_EV_INVALID_SPI, FAULT_NAT_MTU },
         { "TEMPORARY_FAILURE", NULL, CHARON_EV_TEMP_FAILURE, FAULT_RESOURCE },
         { "of request with message ID", "retransmit", CHARON_EV_RETRANSMIT, FAULT_NONE },
+        /* the responder's side: "received retransmit of request with ID 1, retransmitting
+         * response" — its answer did not arrive */
+        { "received retransmit of request with ID", NULL, CHARON_EV_RETRANSMIT, FAULT_NONE },
         { "giving up after", "retransmits", CHARON_EV_GIVING_UP, FAULT_NONE },
         { "splitting IKE message", NULL, CHARON_EV_FRAGMENTED, FAULT_NONE },
         { "established between", NULL, CHARON_EV_ESTABLISHED, FAULT_NONE },
@@ -150,6 +153,8 @@ void charon_log_classify(charon_log_line *l) {
                 const char *p = find(m, len, "message ID ");
                 if (p)
                         l->message_id = parse_uint(p + 11, end);
+                else if ((p = find(m, len, "with ID ")))
+                        l->message_id = parse_uint(p + 8, end);
         } else if (l->event == CHARON_EV_FRAGMENTED) {
                 const char *p = find(m, len, "IKE message (");
                 if (p)

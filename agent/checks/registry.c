@@ -9,6 +9,7 @@
 #include "agent/checks/daemon.h"
 #include "agent/checks/firewall.h"
 #include "agent/checks/logs.h"
+#include "agent/checks/nat_mtu.h"
 #include "agent/checks/probe.h"
 #include "agent/checks/sas.h"
 #include "agent/checks/registry.h"
@@ -20,6 +21,7 @@ static const check_ops *const registry[] = {
         &sas_check_ops,
         &cert_check_ops,
         &clock_check_ops,
+        &nat_mtu_check_ops,
         &conns_check_ops,
         &logs_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
