@@ -12,6 +12,7 @@
 #include "agent/checks/nat_mtu.h"
 #include "agent/checks/probe.h"
 #include "agent/checks/sas.h"
+#include "agent/checks/revocation.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
@@ -20,6 +21,7 @@ static const check_ops *const registry[] = {
         &daemon_check_ops,
         &sas_check_ops,
         &cert_check_ops,
+        &revocation_check_ops,
         &clock_check_ops,
         &nat_mtu_check_ops,
         &conns_check_ops,
