@@ -5,6 +5,7 @@
 
 #include "agent/checks/cert.h"
 #include "agent/checks/clock.h"
+#include "agent/checks/config_drift.h"
 #include "agent/checks/conns.h"
 #include "agent/checks/daemon.h"
 #include "agent/checks/firewall.h"
@@ -25,6 +26,7 @@ static const check_ops *const registry[] = {
         &clock_check_ops,
         &nat_mtu_check_ops,
         &conns_check_ops,
+        &config_drift_check_ops,
         &logs_check_ops,
         NULL, /* terminator: keeps the table valid while kinds are being added */
 };
