@@ -1,6 +1,6 @@
-/* See registry.h. Order is the seeds' triage order, outermost and cheapest first: reachability,
- * firewall, daemon, SAs, certificates, revocation, clock, NAT/MTU, configuration, logs. Add a
- * kind with one line here and one extern below. */
+/* See registry.h. The order is the seeds' checklist (shared/DESIGN.md), outermost and cheapest
+ * first; `ikehealctl diagnose` lists checks in this order. A new kind: its header below and one
+ * line in the table. */
 #include <string.h>
 
 #include "agent/checks/cert.h"
@@ -17,18 +17,18 @@
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
-        &probe_check_ops,
-        &firewall_check_ops,
-        &daemon_check_ops,
-        &sas_check_ops,
-        &cert_check_ops,
-        &revocation_check_ops,
-        &clock_check_ops,
-        &nat_mtu_check_ops,
-        &conns_check_ops,
-        &config_drift_check_ops,
-        &logs_check_ops,
-        NULL, /* terminator: keeps the table valid while kinds are being added */
+        &probe_check_ops,        /* 1. UDP 500/4500 reachable from outside */
+        &firewall_check_ops,     /*    … and what the local nftables does to them */
+        &daemon_check_ops,       /* 2. charon running, answering, not flapping */
+        &conns_check_ops,        /*    its connections loaded */
+        &sas_check_ops,          /*    impact: who is up */
+        &cert_check_ops,         /* 3. certificates and keys */
+        &revocation_check_ops,   /*    CRL/OCSP */
+        &clock_check_ops,        /*    clock skew */
+        &nat_mtu_check_ops,      /* 4. NAT and MTU */
+        &config_drift_check_ops, /* 5. recent changes */
+        &logs_check_ops,         /*    what charon says about each peer */
+        NULL,
 };
 
 const check_ops *check_registry_find(const char *kind) {
