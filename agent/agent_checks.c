@@ -68,7 +68,7 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
 
 static void agent_notify_status(agent *a) {
         size_t active = incident_store_active(a->incidents);
-        (void) sd_notifyf(false, "STATUS=%s; %zu checks, %zu active incident%s",
+        (void) sd_notifyf(false, "STATUS=running: %s; %zu checks, %zu active incident%s",
                           a->charon_connected ? "charon connected" : "charon unreachable",
                           check_set_size(a->checks), active, active == 1 ? "" : "s");
 }

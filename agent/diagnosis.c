@@ -234,6 +234,13 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         break;
                 }
         }
+        /* Peers told "no IKE config" while the conns check sees every connection loaded: they
+         * tried while charon was (re)loading its configuration. Not a configuration fault. */
+        for (size_t i = 0; i < n; i++)
+                if (in[i].kind && strcmp(in[i].kind, "conns") == 0 && in[i].reported == CHECK_OK)
+                        for (size_t k = 0; k < ns; k++)
+                                if (sy[k].from_peers && sy[k].cls == FAULT_DAEMON_CONFIG)
+                                        sy[k].cls = FAULT_NONE; /* dropped */
         /* the probe failing with nothing on this host to blame: the boundary or the path */
         for (size_t i = 0; i < ns; i++)
                 if (sy[i].cls == FAULT_REACHABILITY && sy[i].explained_by == FAULT_NONE)
@@ -242,7 +249,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
         /* 3. one problem per root class */
         for (size_t i = 0; i < ns; i++) {
                 symptom *s = &sy[i];
-                if (s->explained_by != FAULT_NONE)
+                if (s->explained_by != FAULT_NONE || s->cls == FAULT_NONE)
                         continue;
                 diagnosis_problem *p = problem_for(out, s->cls);
                 if (!p)

@@ -293,11 +293,14 @@ static int incident_fill(incident *i, const diagnosis_problem *p, bool *ret_chan
         return 0;
 }
 
-/* May an incident whose problem disappeared be resolved? Only on positive evidence. */
+/* May an incident whose problem disappeared from a complete diagnosis be resolved? Only if the
+ * check that reported it can tell: an UNKNOWN (charon not connected yet after a restart) is
+ * no evidence of health. A check still failing on something diagnosis no longer counts as a
+ * problem (peers' "no config" while every connection is loaded) does not hold it open. */
 static bool root_healthy(const incident *i, const diagnosis_input *in, size_t n_in) {
         for (size_t k = 0; k < n_in; k++)
                 if (strcmp(in[k].check, i->root_check) == 0)
-                        return in[k].reported == CHECK_OK;
+                        return in[k].reported != CHECK_UNKNOWN;
         return true; /* the check is gone (reconfigured): nothing left to wait for */
 }
 

@@ -72,9 +72,9 @@ incident_store *incident_store_free(incident_store *s);
 DEFINE_FREE_FUNC(incident_store, incident_store_free);
 
 /* Reconcile with a complete diagnosis at time now (CLOCK_REALTIME µs). `in` are the checks the
- * diagnosis saw: an incident whose problem is gone is resolved only when its root check reports
- * OK (or no longer exists) — a check that cannot tell (UNKNOWN: charon not connected yet after
- * a restart) proves nothing. cb is called for every change, after it is durable. <0: the state
+ * diagnosis saw: an incident whose problem is gone is resolved only when its root check has a
+ * verdict (or no longer exists) — a check that cannot tell (UNKNOWN: charon not connected yet
+ * after a restart) proves nothing. cb is called for every change, after it is durable. <0: the state
  * log could not be written (the change is kept in memory and the error returned, so the agent
  * can say so). */
 int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_input *in,

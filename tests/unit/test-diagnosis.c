@@ -165,6 +165,22 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* "no IKE config" from peers while every connection is loaded: a reload window, dropped */
+        healthy_base(&w, "peers_up=c2");
+        add(&w, "conns", "conns", CHECK_OK, NULL);
+        add(&w, "logs", "logs", CHECK_FAIL, "class=daemon_config", "reason=no_config", "peers=probe", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 0,
+              "peers' no_config with the connections loaded is not a problem");
+        diagnosis_done(&d);
+        reset(&w);
+        add(&w, "conns", "conns", CHECK_FAIL, "class=daemon_config", "reason=conns_missing", NULL);
+        add(&w, "logs", "logs", CHECK_FAIL, "class=daemon_config", "reason=no_config", "peers=c1", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_DAEMON_CONFIG &&
+                      strcmp(d.problems[0].reason, "conns_missing") == 0 && d.problems[0].scope == FAULT_SCOPE_GLOBAL,
+              "connections missing: one daemon_config problem, the conns check is the root");
+        diagnosis_done(&d);
+        reset(&w);
+
         /* ordering: FAIL before WARN, global before local */
         healthy_base(&w, "peers_up=c2");
         add(&w, "certs", "certificate", CHECK_WARN, "class=certificate", "reason=expires_soon", NULL);
