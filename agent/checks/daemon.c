@@ -145,8 +145,10 @@ static void on_state(bool connected, int reason, void *userdata) {
         daemon_state *s = userdata;
 
         if (connected) {
-                if (s->disconnected_usec)
-                        note_start(s); /* charon came back: a (re)start */
+                /* charon came back: a (re)start — counted here only when no unit tells us
+                 * (the unit's transitions count it otherwise, once) */
+                if (s->disconnected_usec && !s->props.known)
+                        note_start(s);
                 s->disconnected_usec = 0;
                 s->stop_announced = false;
         } else if (!s->disconnected_usec) {

@@ -139,6 +139,29 @@ check "status: pid $(echo "$js" | jget pid), the MainPID systemd knows (both in 
         test "$(echo "$js" | jget pid)" = "$pid1"
 ctl status | sed 's/^/     | /'
 
+# --- 2b. the daemon check reads the unit over D-Bus and sees it die ---------------------------
+dfact() { ctl checks daemon --json 2>/dev/null | python3 -c 'import json,sys
+d=json.load(sys.stdin)["checks"]["daemon"]
+print(d.get("facts",{}).get(sys.argv[1],""))' "$1"; }
+ct_wait 10 sh -c 'true' # (ct_wait needs a command; the checks run at start)
+for ((i = 0; i < 50; i++)); do [ "$(dfact active_state)" = active ] && break; sleep 0.1; done
+check "daemon check: unit $(dfact unit) is $(dfact active_state)/$(dfact sub_state) (read over D-Bus)" \
+        test "$(dfact unit)/$(dfact active_state)" = strongswan.service/active
+before=$(dfact restarts_seen)
+ct_exec systemctl kill -s KILL strongswan.service
+for ((i = 0; i < 50; i++)); do
+        ctl incidents active --json 2>/dev/null | grep -q '"class": "daemon"' && break
+        sleep 0.1
+done
+inc=$(ctl incidents active --json 2>/dev/null | python3 -c 'import json,sys
+for i in json.load(sys.stdin)["incidents"].values():
+    if i["class"]=="daemon": print(i["reason"], i["scope"])')
+check "charon SIGKILLed under systemd: daemon incident '$inc'" test "$inc" = "crashed global"
+ct_exec systemctl start strongswan.service 2>/dev/null
+for ((i = 0; i < 50; i++)); do [ "$(dfact active_state)" = active ] && [ "$(dfact vici)" = connected ] && break; sleep 0.1; done
+check "charon back: our restart counter went from $before to $(dfact restarts_seen), NRestarts=$(dfact n_restarts)" \
+        test "$(dfact restarts_seen)" -gt "${before:-0}"
+
 # --- 3. watchdog -----------------------------------------------------------------------------
 t=$(date +%s%N)
 ct_exec kill -STOP "$pid1" # MainPID is a pid of the container's namespace; nsenter joined it
