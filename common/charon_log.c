@@ -2,6 +2,8 @@
  * message comes first ("no IKE config found …, sending NO_PROPOSAL_CHOSEN" is a missing
  * configuration, not a proposal mismatch). */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,39 @@ static const char *const event_names[_CHARON_EV_MAX] = {
         [CHARON_EV_SHUTDOWN] = "shutdown",
 };
 
+/* One pass over the message instead of one search per pattern: the patterns are indexed by
+ * their first byte, every position of the message is tried against the few patterns starting
+ * with its byte, and the matches are collected as a bit set; the first pattern of the table
+ * that matched (and whose second string is there) wins. */
+_Static_assert(sizeof(patterns) / sizeof(patterns[0]) <= 64, "the match set is a 64-bit mask");
+static uint8_t first_count[256];
+static uint8_t first_index[256][16]; /* ample: at most 5 patterns share a first byte today */
+static bool index_ready;
+
+static void index_build(void) {
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
+                uint8_t c = (uint8_t) patterns[i].needle[0];
+                if (first_count[c] < ELEMENTSOF(first_index[0]))
+                        first_index[c][first_count[c]++] = (uint8_t) i;
+        }
+        index_ready = true;
+}
+
+static uint64_t match_set(const char *m, size_t len) {
+        uint64_t set = 0;
+
+        for (size_t p = 0; p < len; p++) {
+                uint8_t c = (uint8_t) m[p];
+                for (uint8_t k = 0; k < first_count[c]; k++) {
+                        const pattern *pt = &patterns[first_index[c][k]];
+                        size_t n = strlen(pt->needle);
+                        if (n <= len - p && memcmp(m + p, pt->needle, n) == 0)
+                                set |= UINT64_C(1) << first_index[c][k];
+                }
+        }
+        return set;
+}
+
 const char *charon_log_event_to_string(charon_log_event e) {
         return (unsigned) e < _CHARON_EV_MAX ? event_names[e] : "?";
 }
@@ -118,6 +153,9 @@ static void find_peer(charon_log_line *l, const char *m, const char *end) {
         default:
                 break;
         }
+        /* the packet lines are NET's (or of a source that does not say) */
+        if (l->event == CHARON_EV_NONE && l->group[0] && strcmp(l->group, "NET") != 0)
+                return;
         /* "tried 1 shared key for 'gw' - 'client1', but MAC mismatched" */
         if ((p = find(m, (size_t) (end - m), "' - '")))
                 take_token(l->peer, sizeof(l->peer), p + 5, end, "'");
@@ -140,8 +178,11 @@ void charon_log_classify(charon_log_line *l) {
         if (!m)
                 return;
         end = m + len;
-        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
-                if (!find(m, len, patterns[i].needle))
+        if (!index_ready)
+                index_build();
+        uint64_t set = match_set(m, len);
+        for (size_t i = 0; set && i < ELEMENTSOF(patterns); i++) {
+                if (!(set & (UINT64_C(1) << i)))
                         continue;
                 if (patterns[i].also && !find(m, len, patterns[i].also))
                         continue;
