@@ -8,6 +8,7 @@
 #   make deps            idempotent apt-get install of everything needed to build, test and demo
 #   make install         PREFIX=/usr/local DESTDIR=… binaries, man pages, unit file, config
 #   make fuzz            build the libFuzzer targets (clang) into $(BUILD)/fuzz
+#   make bench           the benchmarks in bench/ (figures printed, nothing asserted)
 #   make clean
 
 VERSION := 0.1.0
@@ -62,7 +63,7 @@ TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB := $(BUILD)/libikeheal.a
 
-.PHONY: all tests fuzz check demo deps install clean lab-up lab-down
+.PHONY: all tests fuzz check demo deps install clean lab-up lab-down bench
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
@@ -119,6 +120,11 @@ check: deps
 	$(MAKE) SANITIZE=address,undefined BUILD=build-san tests
 	$(MAKE) BUILD=build-san fuzz
 	tests/run.sh build-san build
+
+bench: deps
+	$(MAKE) BUILD=build all tests
+	bench/log-classify.sh $(abspath build)
+	bench/check-cycle.sh $(abspath build)
 
 demo: deps all
 	tests/lab/demo.sh $(BUILD)
