@@ -52,7 +52,11 @@ typedef struct agent {
         sd_event_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
         bool healthy;               /* last diagnosis: every check OK, nothing active */
         bool retrigger;             /* an incident opened: run every check again now */
-        bool forgot;                /* a resolution is pending: checks dropped transient evidence */
+        /* a resolution is pending: checks dropped transient evidence and run once more */
+        uint64_t settle_deadline;   /* CLOCK_MONOTONIC; 0: not settling */
+        uint64_t *settle_runs;      /* each check's run count when settling began */
+        size_t n_settle;
+        sd_event_source *settle_timer;
         uint64_t diagnoses;
         uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
         diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */

@@ -73,6 +73,56 @@ static void agent_notify_status(agent *a) {
                           check_set_size(a->checks), active, active == 1 ? "" : "s");
 }
 
+static uint64_t now_mono(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* Has every check run since settle_begin()? */
+static bool settled(agent *a) {
+        size_t n = check_set_size(a->checks);
+        if (n != a->n_settle)
+                return true;
+        for (size_t i = 0; i < n; i++)
+                if (check_runs(check_set_get(a->checks, i)) <= a->settle_runs[i])
+                        return false;
+        return true;
+}
+
+static int on_settle_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent *a = userdata;
+        a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
+        agent_schedule_diagnosis(a);
+        return 0;
+}
+
+static void settle_begin(agent *a) {
+        size_t n = check_set_size(a->checks);
+        uint64_t longest = 0;
+
+        free(a->settle_runs);
+        a->settle_runs = calloc(n ? n : 1, sizeof(uint64_t));
+        a->n_settle = a->settle_runs ? n : 0;
+        for (size_t i = 0; i < a->n_settle; i++) {
+                check *c = check_set_get(a->checks, i);
+                const check_schedule *sc = check_get_schedule(c);
+                a->settle_runs[i] = check_runs(c);
+                if (sc->timeout_usec * (sc->retries + 1u) > longest)
+                        longest = sc->timeout_usec * (sc->retries + 1u);
+        }
+        /* a run in flight finishes, then the queued one runs: twice the longest, bounded */
+        longest = 2 * longest + 100 * USEC_PER_MSEC;
+        if (longest > 30 * USEC_PER_SEC)
+                longest = 30 * USEC_PER_SEC;
+        a->settle_deadline = now_mono() + longest;
+        a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
+        (void) sd_event_add_time_relative(a->event, &a->settle_timer, CLOCK_MONOTONIC, longest, USEC_PER_MSEC,
+                                          on_settle_deadline, a);
+        check_set_forget(a->checks);
+        check_set_trigger_all(a->checks);
+}
+
 void agent_diagnose(agent *a) {
         diagnosis_input in[CONFIG_CHECKS_MAX];
         size_t n = check_set_size(a->checks), all_ok = 0;
@@ -100,19 +150,23 @@ void agent_diagnose(agent *a) {
                 log_error_errno(r, "diagnosis failed");
                 return;
         }
-        /* A cause is about to be resolved. What peers reported while it lasted (their failed
-         * attempts in charon's log) would otherwise turn into a new incident of its own the
-         * moment the cause stops explaining it: first let the checks drop that evidence and
-         * look again, then reconcile on the fresh picture. */
-        if (!a->forgot && incident_store_would_resolve(a->incidents, &d, in, n)) {
-                a->forgot = true;
+        /* A cause is about to be resolved (or the check that found it recovered). What peers
+         * reported while it lasted (their failed attempts in charon's log), and what slower
+         * checks saw before it was repaired (a probe refused while charon was down), would
+         * otherwise become incidents of their own the moment the cause stops explaining them:
+         * first the checks drop transient evidence and all run once more, then the incidents
+         * are reconciled on that fresh picture (or at the settle deadline). */
+        if (a->settle_deadline) {
+                if (!settled(a) && now_mono() < a->settle_deadline) {
+                        diagnosis_done(&d);
+                        return;
+                }
+                a->settle_deadline = 0;
+        } else if (incident_store_would_resolve(a->incidents, &d, in, n)) {
                 diagnosis_done(&d);
-                check_set_forget(a->checks);
-                check_set_trigger_all(a->checks);
-                agent_schedule_diagnosis(a);
+                settle_begin(a);
                 return;
         }
-        a->forgot = false;
         r = incident_store_apply(a->incidents, &d, in, n, realtime_usec(), on_incident, a);
         if (r < 0)
                 log_error_errno(r, "cannot record incidents durably in %s, continuing in memory",
@@ -233,6 +287,7 @@ int agent_checks_prepare(agent *a, const ikeheal_config *config, check_set **ret
 
 void agent_checks_drop(agent *a) {
         a->checks = check_set_free(a->checks);
+        a->settle_deadline = 0;
         a->healthy = false;
 }
 
@@ -254,6 +309,9 @@ void agent_checks_free(agent *a) {
         diagnose_verb_abort_all(a, "agent stopping");
         a->checks = check_set_free(a->checks);
         a->diagnose_defer = sd_event_source_disable_unref(a->diagnose_defer);
+        a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
+        free(a->settle_runs);
+        a->settle_runs = NULL;
         a->incidents = incident_store_free(a->incidents);
         a->bus = sd_bus_flush_close_unref(a->bus);
         a->hub = charon_hub_free(a->hub);

@@ -376,6 +376,11 @@ bool incident_store_would_resolve(const incident_store *s, const diagnosis *d, c
                         present = d->problems[k].cls == i->cls;
                 if (!present && root_healthy(i, in, n_in))
                         return true;
+                /* the check that found it is healthy again, but another still says so:
+                 * perhaps only because it has not looked since */
+                for (size_t k = 0; present && k < n_in; k++)
+                        if (strcmp(in[k].check, i->root_check) == 0 && in[k].reported == CHECK_OK)
+                                return true;
         }
         return false;
 }

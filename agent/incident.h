@@ -79,7 +79,9 @@ DEFINE_FREE_FUNC(incident_store, incident_store_free);
  * can say so). */
 int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_input *in,
                          size_t n_in, uint64_t now_usec, incident_cb cb, void *userdata);
-/* Would incident_store_apply() resolve an active incident now? */
+/* Is an active incident about to change hands: its problem gone (it would be resolved), or the
+ * check that found it healthy again while others still report the problem? Either way the
+ * picture may be stale: the agent lets every check look again before reconciling. */
 bool incident_store_would_resolve(const incident_store *s, const diagnosis *d, const diagnosis_input *in,
                                   size_t n_in);
 /* Move an incident along its life cycle (the runbook engine, operators). -ENOENT, -EINVAL for

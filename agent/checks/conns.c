@@ -40,6 +40,7 @@ typedef struct conns_state {
         names good;      /* last-good set */
         names loaded;    /* being collected by the run in flight */
         check_run *run;
+        sd_event_source *grace; /* after charon (re)connected: judge when it is over */
 } conns_state;
 
 static const yfield conns_fields[] = {
@@ -108,10 +109,23 @@ static void on_log(const char *event, const vici_node *msg, void *userdata) {
                 (void) check_trigger(s->check);
 }
 
+/* charon starts without connections; its service loads them right after (swanctl --load-all
+ * in ExecStartPost). Missing connections in that window are not a fault: judge after it. */
+#define STARTUP_GRACE_USEC (2 * USEC_PER_SEC)
+
+static int on_grace(sd_event_source *src, uint64_t usec, void *userdata) {
+        conns_state *s = userdata;
+        s->grace = sd_event_source_disable_unref(s->grace);
+        (void) check_trigger(s->check);
+        return 0;
+}
+
 static void on_state(bool connected, int reason, void *userdata) {
         conns_state *s = userdata;
+        s->grace = sd_event_source_disable_unref(s->grace);
         if (connected)
-                (void) check_trigger(s->check);
+                (void) sd_event_add_time_relative(s->env->event, &s->grace, CLOCK_MONOTONIC, STARTUP_GRACE_USEC,
+                                                  10 * USEC_PER_MSEC, on_grace, s);
 }
 
 static int conns_attach(void *state, check *c, const check_env *env) {
@@ -203,6 +217,14 @@ static int conns_start(void *state, const check_env *env, check_run *run) {
         conns_state *s = state;
         int r;
 
+        if (s->grace) {
+                finding *f = NULL;
+                if (finding_new(&f) < 0)
+                        return -ENOMEM;
+                (void) finding_set(f, CHECK_UNKNOWN, "charon just (re)started: its connections are being loaded");
+                check_run_done(run, f);
+                return 0;
+        }
         if (!env->vici || !vici_client_is_connected(env->vici)) {
                 finding *f = NULL;
                 if (finding_new(&f) < 0)
@@ -254,6 +276,7 @@ static void conns_done(void *state) {
         if (s->env)
                 vici_client_forget(s->env->vici, s);
         charon_listener_free(s->listener);
+        s->grace = sd_event_source_disable_unref(s->grace);
         names_clear(&s->good);
         names_clear(&s->loaded);
         strv_free(s->expected);

@@ -30,6 +30,7 @@ lab_up "$D/lab" >/dev/null || exit 1
 say "lab up: gateway $GW_IP (ns $GW_NS), client $CL_IP (ns $CL_NS), LAN $LAN_IP"
 cat >"$D/ikeheal.yaml" <<YAML
 agent:
+  log_level: notice
   state_dir: $D/state
 control:
   socket: $D/ctl.sock
@@ -37,6 +38,19 @@ charon:
   vici_socket: $GW_VICI
   reconnect_min: 50ms
   reconnect_max: 1s
+  unit: none
+check_defaults: {interval: 5s, timeout: 3s, rise: 1, fall: 1}
+checks:
+  - kind: ike_probe
+    params: {targets: [$GW_IP], netns: $CL_NS, timeout: 500ms}
+  - kind: firewall
+    params: {netns: $GW_NS}
+  - kind: daemon
+  - kind: conns
+  - kind: sas
+  - kind: certificate
+    params: {swanctl_dir: $GW_SWANCTL_DIR}
+  - kind: logs
 YAML
 chmod 0644 "$D/ikeheal.yaml"
 "$B/ikeheald" -c "$D/ikeheal.yaml" --log-target=stderr 2> >(sed 's/^/           agent | /') &
@@ -54,6 +68,9 @@ ctl status | grep -E '^(IKE|CHILD|Events)' | sed 's/^/           /'
 say "fault: the gateway's charon is killed (SIGKILL)"
 kill -KILL "$GW_PID"; wait "$GW_PID" 2>/dev/null
 until_ok disconnected && say "agent saw charon vanish (VICI socket EOF, no polling)"
+until_ok sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q daemon" &&
+        say "incident opened (ikehealctl incidents active):"
+ctl incidents active | sed 's/^/           /'
 lab_start "$D/lab" gw >/dev/null
 say "charon restarted"
 until_ok connected && say "agent reconnected (backoff)"
@@ -62,5 +79,19 @@ lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP"
         say "client re-initiated: tunnel up again, traffic flows"
 sleep 0.2
 ctl status | grep -E '^(Charon|IKE|CHILD|Events)' | sed 's/^/           /'
-say "status as JSON (ikehealctl status --json):"
-ctl status --json | sed 's/^/           /'
+until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q daemon" &&
+        say "the daemon incident is resolved: charon answers again"
+
+say "fault: a firewall change drops UDP 4500 on the gateway (nftables, a second base chain)"
+ip netns exec "$GW_NS" nft -f - <<NFT
+table inet demo_tightened { chain input { type filter hook input priority -5; udp dport 4500 drop; }; }
+NFT
+until_ok sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" &&
+        say "incident opened; the triage report (ikehealctl diagnose):"
+ctl diagnose | sed 's/^/           /'
+ip netns exec "$GW_NS" nft delete table inet demo_tightened
+say "the rule is removed (by hand, until the runbook issue lands)"
+until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" &&
+        say "firewall incident resolved"
+say "incidents so far (kept in the state log, across agent restarts):"
+ctl incidents | sed 's/^/           /'
