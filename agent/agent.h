@@ -93,6 +93,9 @@ int agent_checks_start(agent *a, check_set *set);
 void agent_checks_free(agent *a);
 /* Diagnose once the loop has delivered what is pending (coalesces bursts of findings). */
 void agent_schedule_diagnosis(agent *a);
+/* The running checks as diagnosis sees them (at most max); returns how many. */
+typedef struct diagnosis_input diagnosis_input;
+size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max);
 /* Run diagnosis now over the checks' current findings and reconcile incidents. */
 void agent_diagnose(agent *a);
 /* Answer every status query still waiting for charon (the VICI client is going away). */

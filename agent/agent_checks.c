@@ -123,18 +123,11 @@ static void settle_begin(agent *a) {
         check_set_trigger_all(a->checks);
 }
 
-void agent_diagnose(agent *a) {
-        diagnosis_input in[CONFIG_CHECKS_MAX];
-        size_t n = check_set_size(a->checks), all_ok = 0;
-        diagnosis d;
-        int r;
+size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max) {
+        size_t n = check_set_size(a->checks);
 
-        if (n > CONFIG_CHECKS_MAX)
-                n = CONFIG_CHECKS_MAX;
-        /* Incidents are reconciled only against a complete picture: before every check has
-         * spoken once (start-up, reload), an absent problem proves nothing. */
-        if (check_set_reported(a->checks) < n)
-                return;
+        if (n > max)
+                n = max;
         for (size_t i = 0; i < n; i++) {
                 check *c = check_set_get(a->checks, i);
                 in[i] = (diagnosis_input){
@@ -143,8 +136,23 @@ void agent_diagnose(agent *a) {
                         .reported = check_get_state(c)->reported,
                         .finding = check_last_finding(c),
                 };
-                all_ok += in[i].reported == CHECK_OK;
         }
+        return n;
+}
+
+void agent_diagnose(agent *a) {
+        diagnosis_input in[CONFIG_CHECKS_MAX];
+        size_t n, all_ok = 0;
+        diagnosis d;
+        int r;
+
+        /* Incidents are reconciled only against a complete picture: before every check has
+         * spoken once (start-up, reload), an absent problem proves nothing. */
+        if (check_set_reported(a->checks) < check_set_size(a->checks))
+                return;
+        n = agent_diagnosis_inputs(a, in, CONFIG_CHECKS_MAX);
+        for (size_t i = 0; i < n; i++)
+                all_ok += in[i].reported == CHECK_OK;
         r = diagnosis_run(in, n, &d);
         if (r < 0) {
                 log_error_errno(r, "diagnosis failed");

@@ -105,12 +105,10 @@ static void query_finish(diagnose_query *q, const char *error) {
         vici_builder *b = q->reply;
         diagnosis_input in[CONFIG_CHECKS_MAX];
         size_t order[CONFIG_CHECKS_MAX];
-        size_t n = check_set_size(a->checks);
+        size_t n;
         diagnosis d;
         int r;
 
-        if (n > CONFIG_CHECKS_MAX)
-                n = CONFIG_CHECKS_MAX;
         if (error) {
                 query_unlink(q);
                 control_request_set_error(q->req, "%s", error);
@@ -120,16 +118,9 @@ static void query_finish(diagnose_query *q, const char *error) {
         }
         /* the incidents follow the same picture the report shows */
         agent_diagnose(a);
-        for (size_t i = 0; i < n; i++) {
-                check *c = check_set_get(a->checks, i);
-                in[i] = (diagnosis_input){
-                        .check = check_name(c),
-                        .kind = check_kind(c),
-                        .reported = check_get_state(c)->reported,
-                        .finding = check_last_finding(c),
-                };
+        n = agent_diagnosis_inputs(a, in, CONFIG_CHECKS_MAX);
+        for (size_t i = 0; i < n; i++)
                 order[i] = i;
-        }
         r = diagnosis_run(in, n, &d);
         if (r < 0) {
                 control_request_set_error(q->req, "diagnosis failed: %s", strerror(-r));

@@ -6,6 +6,8 @@
 #include "sntp.h"
 
 #define NTP_UNIX_DELTA 2208988800ull /* 1900-01-01 to 1970-01-01 in seconds */
+/* 2036-02-07, the end of NTP era 0, in µs since 1970 */
+#define SNTP_TIME_MAX_USEC ((0x100000000ull - NTP_UNIX_DELTA) * USEC_PER_SEC)
 
 static void put_ts(uint8_t *p, uint64_t usec) {
         uint64_t sec = usec / USEC_PER_SEC + NTP_UNIX_DELTA;
@@ -41,6 +43,9 @@ int sntp_parse(const uint8_t *buf, size_t len, uint64_t t1_usec, uint64_t t4_use
         uint8_t req[SNTP_PACKET_SIZE];
         unsigned li, vn, mode, stratum;
 
+        /* our clock readings: within the NTP era (keeps every difference below from overflowing) */
+        if (t1_usec > SNTP_TIME_MAX_USEC || t4_usec > SNTP_TIME_MAX_USEC)
+                return -EINVAL;
         if (len < SNTP_PACKET_SIZE)
                 return -EBADMSG;
         li = buf[0] >> 6;

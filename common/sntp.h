@@ -21,5 +21,5 @@ typedef struct sntp_result {
 /* Check an answer to the request sent at t1 and received at t4 (both our CLOCK_REALTIME µs):
  * mode 4, version 3 or 4, stratum 1..15, no alarm (LI 3), originate timestamp equal to our
  * request's, non-zero receive/transmit timestamps. -EBADMSG otherwise (a kiss-o'-death with
- * stratum 0 included). */
+ * stratum 0 included); -EINVAL for our times outside NTP era 0 (after 2036-02-07). */
 int sntp_parse(const uint8_t *buf, size_t len, uint64_t t1_usec, uint64_t t4_usec, sntp_result *ret);

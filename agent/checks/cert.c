@@ -17,7 +17,7 @@
  *
  * Standby problems are WARN with facts prefixed "standby_" (the service is not down, but the
  * fallback is broken). A file that cannot be read is evidence; with nothing readable at all the
- * verdict is UNKNOWN. Reads a few small local files on the loop (each at most CERT_FILE_MAX). */
+ * verdict is UNKNOWN. Reads a few small local files on the loop (common/x509_file.h bounds them). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -34,10 +34,9 @@
 #include <unistd.h>
 
 #include "agent/checks/cert.h"
-#include "atomic_file.h"
+#include "x509_file.h"
 #include "yaml_bind.h"
 
-#define CERT_FILE_MAX (1024u * 1024u)
 #define CERTS_MAX 64u
 #define KEYS_MAX 64u
 
@@ -112,49 +111,6 @@ static void material_done(material *m) {
         *m = (material){};
 }
 
-static X509 *load_cert(const char *path) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t len;
-        X509 *x = NULL;
-        BIO *b;
-
-        if (atomic_file_read(path, CERT_FILE_MAX, &buf, &len) < 0)
-                return NULL;
-        b = BIO_new_mem_buf(buf, (int) len);
-        if (!b)
-                return NULL;
-        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-        if (!x) {
-                (void) BIO_reset(b);
-                x = d2i_X509_bio(b, NULL);
-        }
-        BIO_free(b);
-        ERR_clear_error();
-        return x;
-}
-
-static EVP_PKEY *load_key(const char *path) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t len;
-        EVP_PKEY *k = NULL;
-        BIO *b;
-
-        if (atomic_file_read(path, CERT_FILE_MAX, &buf, &len) < 0)
-                return NULL;
-        b = BIO_new_mem_buf(buf, (int) len);
-        if (!b)
-                return NULL;
-        /* no passphrase callback: an encrypted key is reported, not prompted for */
-        k = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *) "");
-        if (!k) {
-                (void) BIO_reset(b);
-                k = d2i_PrivateKey_bio(b, NULL);
-        }
-        BIO_free(b);
-        ERR_clear_error();
-        return k;
-}
-
 /* Every regular file of DIR, sorted, to cb. */
 static void each_file(const char *dir, void (*cb)(const char *path, void *ud), void *ud) {
         struct dirent **list = NULL;
@@ -182,7 +138,7 @@ typedef struct load_ctx {
 
 static void add_cert(const char *path, void *ud) {
         load_ctx *c = ud;
-        X509 *x = load_cert(path);
+        X509 *x = x509_file_cert(path);
 
         if (!x) {
                 c->m->unreadable++;
@@ -216,7 +172,7 @@ static void add_key(const char *path, void *ud) {
                                         path, (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid,
                                         c->s->key_owner_uid);
         }
-        k = load_key(path);
+        k = x509_file_key(path);
         if (!k) {
                 c->m->unreadable++;
                 (void) finding_evidence(c->f, "%s: not a private key OpenSSL can read (encrypted?)", path);
@@ -370,7 +326,7 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
                 each_file(dir, add_cert, &c);
                 c.ca = false;
                 for (size_t i = 0; files[i]; i++) {
-                        X509 *x = load_cert(files[i]);
+                        X509 *x = x509_file_cert(files[i]);
                         if (x) {
                                 X509_free(x);
                                 add_cert(files[i], &c);

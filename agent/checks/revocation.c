@@ -30,10 +30,9 @@
 
 #include "agent/checks/revocation.h"
 #include "agent/curl_glue.h"
-#include "atomic_file.h"
+#include "x509_file.h"
 #include "yaml_bind.h"
 
-#define FILE_MAX (4u * 1024u * 1024u)
 #define BODY_MAX (4u * 1024u * 1024u)
 #define TASKS_MAX 32u
 #define CERTS_MAX 32u
@@ -125,40 +124,6 @@ static void note(revocation_state *s, check_status st, const char *reason, const
 
 /* ---- loading ---- */
 
-static X509 *load_cert(const char *path) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t len;
-        BIO *b;
-        X509 *x;
-
-        if (atomic_file_read(path, FILE_MAX, &buf, &len) < 0 || !(b = BIO_new_mem_buf(buf, (int) len)))
-                return NULL;
-        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-        if (!x) {
-                (void) BIO_reset(b);
-                x = d2i_X509_bio(b, NULL);
-        }
-        BIO_free(b);
-        ERR_clear_error();
-        return x;
-}
-
-static X509_CRL *parse_crl(const void *buf, size_t len) {
-        BIO *b = BIO_new_mem_buf(buf, (int) len);
-        X509_CRL *c;
-
-        if (!b)
-                return NULL;
-        c = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
-        if (!c) {
-                (void) BIO_reset(b);
-                c = d2i_X509_CRL_bio(b, NULL);
-        }
-        BIO_free(b);
-        ERR_clear_error();
-        return c;
-}
-
 static void load_dir(const char *dir, X509 **out, size_t *n) {
         char pat[4200];
         struct dirent **list = NULL;
@@ -166,7 +131,7 @@ static void load_dir(const char *dir, X509 **out, size_t *n) {
         for (int i = 0; i < k; i++) {
                 X509 *x;
                 snprintf(pat, sizeof(pat), "%s/%s", dir, list[i]->d_name);
-                if (list[i]->d_name[0] != '.' && *n < CERTS_MAX && (x = load_cert(pat)))
+                if (list[i]->d_name[0] != '.' && *n < CERTS_MAX && (x = x509_file_cert(pat)))
                         out[(*n)++] = x;
                 free(list[i]);
         }
@@ -332,7 +297,7 @@ static void on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
                      "%s %s: %s", t->kind == TASK_OCSP ? "OCSP responder" : "CRL distribution point", t->url,
                      result != CURLE_OK ? curl_easy_strerror(result) : "unexpected HTTP status");
         else if (t->kind == TASK_CRL) {
-                X509_CRL *crl = parse_crl(t->body, t->body_len);
+                X509_CRL *crl = x509_file_crl_parse(t->body, t->body_len);
                 if (!crl)
                         note(s, CHECK_FAIL, "crl_unreachable", "CRL distribution point %s: not a CRL", t->url);
                 else {
@@ -441,24 +406,18 @@ static int revocation_start(void *state, const check_env *env, check_run *run) {
         int k = scandir(crldir, &list, NULL, alphasort);
         for (int i = 0; i < k; i++) {
                 char path[4500];
-                _cleanup_(freep) char *buf = NULL;
-                size_t len;
+                X509_CRL *crl;
                 snprintf(path, sizeof(path), "%s/%s", crldir, list[i]->d_name);
-                if (list[i]->d_name[0] != '.' && atomic_file_read(path, FILE_MAX, &buf, &len) >= 0) {
-                        X509_CRL *crl = parse_crl(buf, len);
-                        if (crl) {
-                                judge_crl(s, crl, path);
-                                X509_CRL_free(crl);
-                        }
+                if (list[i]->d_name[0] != '.' && (crl = x509_file_crl(path))) {
+                        judge_crl(s, crl, path);
+                        X509_CRL_free(crl);
                 }
                 free(list[i]);
         }
         free(list);
         for (size_t i = 0; s->crls && s->crls[i]; i++) {
-                _cleanup_(freep) char *buf = NULL;
-                size_t len;
-                X509_CRL *crl = NULL;
-                if (atomic_file_read(s->crls[i], FILE_MAX, &buf, &len) < 0 || !(crl = parse_crl(buf, len)))
+                X509_CRL *crl = x509_file_crl(s->crls[i]);
+                if (!crl)
                         note(s, CHECK_WARN, "crl_unreadable", "%s: cannot read a CRL", s->crls[i]);
                 else {
                         judge_crl(s, crl, s->crls[i]);

@@ -4,18 +4,12 @@
 # line of an upgrade a minute ago (recent package activity as evidence), a world-writable file
 # (unsafe permissions, FAIL), and back to the recorded state (OK).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-. "$top/tests/lab/lab.sh"
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-checkconf-XXXXXX)
 cleanup() { lab_down "$D/lab" >/dev/null 2>&1; rm -rf "$D"; }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
@@ -49,5 +43,4 @@ chmod 644 "$GW_SWANCTL_DIR/swanctl.conf"
 sed -i '$d' "$GW_SWANCTL_DIR/swanctl.conf"
 run
 grep -q "^fact drift=no" "$D/out" && ok "back to the last good content: no drift" || bad "restore: $(grep -E '^(summary|fact drift)' "$D/out")"
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-[ $fails = 0 ]
+testlib_end

@@ -9,11 +9,8 @@
 # With IKEHEAL_CAPTURE_DIR set, the captured lines are saved there as <fault>-gw.log and
 # <fault>-client.log (that is how tests/fixtures/charon-log/ was made: captured, not typed).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-. "$top/tests/lab/lab.sh"
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-checklogs-XXXXXX)
 CR=
@@ -23,9 +20,6 @@ cleanup() {
         rm -rf "$D"
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
@@ -87,5 +81,4 @@ lab_set_psk "$D/lab" gw right >/dev/null && lab_set_psk "$D/lab" 1 right >/dev/n
 lab_connect "$D/lab" 1 >/dev/null && lab_disconnect "$D/lab" 1 >/dev/null && ok "PSK mode connects" || bad "PSK mode connect"
 fault wrong-psk authentication authentication lab_set_psk "$D/lab" 1 wrong -- lab_set_psk "$D/lab" 1 right
 
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-[ $fails = 0 ]
+testlib_end

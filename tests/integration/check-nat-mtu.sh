@@ -7,11 +7,8 @@
 # the gateway's VICI log events must report fragments_lost naming the client; without the drop
 # the client connects and the check is OK.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-. "$top/tests/lab/lab.sh"
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-natmtu-XXXXXX)
 CR=
@@ -21,9 +18,6 @@ cleanup() {
         rm -rf "$D"
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
@@ -57,5 +51,4 @@ if grep -q "^fact reason=fragments_lost" "$D/fault.out" && grep -q "^fact peers=
 else
         bad "no fragments_lost: $(grep -E '^(summary|fact|evidence)' "$D/fault.out" | tail -8 | tr '\n' ' ')"
 fi
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-[ $fails = 0 ]
+testlib_end

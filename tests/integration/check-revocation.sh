@@ -6,9 +6,7 @@
 # the OCSP responder gone → ocsp_unreachable; the certificate revoked → revoked. (`openssl ocsp
 # -port` binds every address of this namespace: the test only ever talks to 127.0.0.1.)
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
+. "$(dirname "$0")/../lab/testlib.sh"
 command -v openssl >/dev/null || { echo "no openssl"; exit 77; }
 
 D=$(mktemp -d /tmp/ikh-revoc-XXXXXX)
@@ -16,9 +14,6 @@ HTTP= OCSP=
 stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
 cleanup() { stop "$HTTP"; stop "$OCSP"; rm -rf "$D"; }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 P1=$((21000 + $$ % 10000)) P2=$((31000 + $$ % 10000))
 
 cd "$D" || exit 1
@@ -104,5 +99,4 @@ printf 'R\t%s\t%s\t1001\tunknown\t/CN=gw.test\n' "$exp" "$(date -u -d '-1 hour' 
 ocsp_start
 expect fail revoked "certificate revoked (OCSP)"
 
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-[ $fails = 0 ]
+testlib_end

@@ -7,12 +7,8 @@
 # (tests/tools/sntp-server.py on loopback) that is two hours ahead makes the clock the cause,
 # and an expired-looking certificate at the same time is explained by it (clock first).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-. "$top/tests/lab/lab.sh"
-. "$top/tests/lab/agent.sh"
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-diagcert-XXXXXX)
 SNTP=
@@ -23,9 +19,6 @@ cleanup() {
         rm -rf "$D"
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"]))'; }
 port=$((20000 + $$ % 20000))
 sntp_start() { # SHIFT

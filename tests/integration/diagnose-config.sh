@@ -5,12 +5,8 @@
 # daemon_config, scope global, reason conns_missing, show it in `diagnose` (impact global) and
 # `incidents`, keep it across an agent restart, and resolve it once the good file is loaded.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-. "$top/tests/lab/lab.sh"
-. "$top/tests/lab/agent.sh"
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-diagconf-XXXXXX)
 cleanup() {
@@ -19,9 +15,6 @@ cleanup() {
         rm -rf "$D"
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"

@@ -17,12 +17,8 @@
 #                                             AUTHENTICATION_FAILED log line → incident
 #   every client's wrong PSK                  authentication / global
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-B=${IKEHEAL_BUILD:-$top/build-san}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-. "$top/tests/lab/lab.sh"
-. "$top/tests/lab/agent.sh"
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-diaglab-XXXXXX)
 PROBE_NS=ikh-probe-$$
@@ -33,9 +29,6 @@ cleanup() {
         rm -rf "$D"
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
 n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"]))'; }
 

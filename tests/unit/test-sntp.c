@@ -61,5 +61,8 @@ int main(void) {
         memset(a + 40, 0, 8);
         CHECK(sntp_parse(a, sizeof(a), t1, t1, &r) == -EBADMSG, "zero transmit timestamp refused");
         CHECK(sntp_parse(a, 47, t1, t1, &r) == -EBADMSG, "short packet refused");
+        answer(req, t1, 0, a);
+        CHECK(sntp_parse(a, sizeof(a), UINT64_MAX - 5, 1, &r) == -EINVAL,
+              "our times outside NTP era 0 refused (no overflow; found by the fuzzer)");
         return TAP_END();
 }

@@ -1,0 +1,15 @@
+/* Certificates, CRLs and private keys from files or memory, PEM or DER, as strongSwan accepts
+ * them in a swanctl tree. Bounded (X509_FILE_MAX), no passphrase prompt (an encrypted key does
+ * not load), OpenSSL's error queue left empty. NULL when the data is not one. */
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+
+#define X509_FILE_MAX (4u * 1024u * 1024u)
+
+X509 *x509_file_cert(const char *path);
+EVP_PKEY *x509_file_key(const char *path);
+X509_CRL *x509_file_crl_parse(const void *buf, size_t len);
+X509_CRL *x509_file_crl(const char *path);
