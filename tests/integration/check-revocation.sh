@@ -71,7 +71,8 @@ printf 'swanctl_dir: %s/sw\nhttp_timeout: 2s\n' "$D" >p.yaml
 run() { "$B/tools/check-run" revocation p.yaml >out 2>&1; }
 expect() { # STATUS REASON LABEL
         run
-        if grep -q "^finding 1 status=$1" out && { [ -z "$2" ] || grep -q "^fact reason=$2\$" out; }; then
+        if grep -q "^finding 1 status=$1" out && { [ -z "$2" ] || { grep -q "^fact reason=$2\$" out &&
+                grep -q "^fact class=revocation\$" out && grep -q "^fact scope=global\$" out; }; }; then
                 ok "$3: $(grep '^summary' out | cut -c10-120)"
         else
                 bad "$3: $(grep -E '^(finding|summary|fact reason|evidence)' out | tr '\n' ' ')"
