@@ -2,6 +2,8 @@
  * ops->start() until it calls check_run_done(), or until the runner cancels it: ops->cancel()
  * must unhook everything that could still complete it, after which the runner frees it. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,6 +87,21 @@ void check_run_done(check_run *run, finding *f) {
         }
         free(run);
         check_finish(c, f);
+}
+
+int check_run_unknown(check_run *run, const char *fmt, ...) {
+        finding *f = NULL;
+        char why[FINDING_TEXT_MAX];
+        va_list ap;
+
+        if (finding_new(&f) < 0)
+                return -ENOMEM;
+        va_start(ap, fmt);
+        (void) vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        (void) finding_set(f, CHECK_UNKNOWN, "%s", why);
+        check_run_done(run, f);
+        return 0;
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {

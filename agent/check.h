@@ -106,6 +106,8 @@ int check_trigger(check *c);
 
 /* For ops->start implementations: deliver the result. Takes ownership of f. */
 void check_run_done(check_run *run, finding *f);
+/* Deliver an UNKNOWN finding saying why the check cannot tell. -ENOMEM (nothing delivered). */
+int check_run_unknown(check_run *run, const char *fmt, ...) _printf_(2, 3);
 
 const char *check_name(const check *c);
 const char *check_kind(const check *c);

@@ -217,22 +217,10 @@ static int conns_start(void *state, const check_env *env, check_run *run) {
         conns_state *s = state;
         int r;
 
-        if (s->grace) {
-                finding *f = NULL;
-                if (finding_new(&f) < 0)
-                        return -ENOMEM;
-                (void) finding_set(f, CHECK_UNKNOWN, "charon just (re)started: its connections are being loaded");
-                check_run_done(run, f);
-                return 0;
-        }
-        if (!env->vici || !vici_client_is_connected(env->vici)) {
-                finding *f = NULL;
-                if (finding_new(&f) < 0)
-                        return -ENOMEM;
-                (void) finding_set(f, CHECK_UNKNOWN, "charon is not connected (the daemon check says why)");
-                check_run_done(run, f);
-                return 0;
-        }
+        if (s->grace)
+                return check_run_unknown(run, "charon just (re)started: its connections are being loaded");
+        if (!env->vici || !vici_client_is_connected(env->vici))
+                return check_run_unknown(run, "charon is not connected (the daemon check says why)");
         names_clear(&s->loaded);
         r = vici_client_stream(env->vici, "list-conns", "list-conn", NULL, 0, on_item, on_done, s);
         if (r < 0)

@@ -163,14 +163,8 @@ static int sas_start(void *state, const check_env *env, check_run *run) {
         sas_state *s = state;
         int r;
 
-        if (!env->vici || !vici_client_is_connected(env->vici)) {
-                finding *f = NULL;
-                if (finding_new(&f) < 0)
-                        return -ENOMEM;
-                (void) finding_set(f, CHECK_UNKNOWN, "charon is not connected (the daemon check says why)");
-                check_run_done(run, f);
-                return 0;
-        }
+        if (!env->vici || !vici_client_is_connected(env->vici))
+                return check_run_unknown(run, "charon is not connected (the daemon check says why)");
         s->established = s->connecting = s->other = s->children = 0;
         s->peers_up[0] = 0;
         r = vici_client_stream(env->vici, "list-sas", "list-sa", NULL, 0, on_sa, on_done, s);
