@@ -15,6 +15,7 @@
 #include "agent/check_set.h"
 #include "agent/control.h"
 #include "agent/vici.h"
+#include "audit_log.h"
 #include "log.h"
 
 static uint64_t now_usec(clockid_t clock) {
@@ -107,6 +108,8 @@ static int agent_control_register(agent *a) {
                 r = incidents_verb_register(a);
         if (r >= 0)
                 r = diagnose_verb_register(a);
+        if (r >= 0)
+                r = audit_verb_register(a);
         return r;
 }
 
@@ -128,6 +131,7 @@ int agent_reload(agent *a, char **ret_error) {
                 a->reload_failures++;
                 log_error("reload failed: %s; keeping the old configuration",
                           err ? err : strerror(-r));
+                agent_audit(a, "reload_rejected", "%s", err ? err : strerror(-r));
                 if (ret_error)
                         *ret_error = err;
                 else
@@ -204,6 +208,8 @@ int agent_reload(agent *a, char **ret_error) {
                 log_set_max_level(a->config->log_level);
         a->reloads++;
         log_info("configuration reloaded from %s", a->config->path);
+        agent_audit(a, "reload", "configuration reloaded from %s (%zu checks)", a->config->path,
+                    a->config->n_checks);
         (void) sd_notify(false, "READY=1\nSTATUS=running");
         return 0;
 }
@@ -295,8 +301,11 @@ int agent_run(agent *a) {
 
         log_info("ikeheald %s started (config %s, control %s, charon %s)", IKEHEAL_VERSION,
                  a->config->path, a->config->control_socket, a->config->vici_socket);
+        agent_audit(a, "agent", "ikeheald %s started, pid %lu, config %s", IKEHEAL_VERSION,
+                    (unsigned long) getpid(), a->config->path);
         (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
         r = sd_event_loop(a->event);
+        agent_audit(a, "agent", "ikeheald stopping");
         if (r < 0)
                 return log_error_errno(r, "event loop failed");
         log_info("stopped");
@@ -308,6 +317,7 @@ agent *agent_free(agent *a) {
                 return NULL;
         status_abort_all(a, "agent stopping");
         agent_checks_free(a);
+        audit_log_free(a->audit);
         control_server_free(a->control);
         vici_client_free(a->vici);
         sd_event_unref(a->event);

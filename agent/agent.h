@@ -16,6 +16,7 @@ typedef struct charon_hub charon_hub;
 typedef struct check_set check_set;
 typedef struct incident_store incident_store;
 typedef struct diagnose_query diagnose_query;
+typedef struct audit_log audit_log;
 
 /* Counters of what charon pushed to us, shown by `ikehealctl status`. */
 typedef struct agent_vici_stats {
@@ -60,6 +61,7 @@ typedef struct agent {
         uint64_t diagnoses;
         uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
         diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */
+        audit_log *audit;           /* <state_dir>/audit.log */
 } agent;
 
 /* Takes ownership of `config`, also on failure. */
@@ -79,6 +81,11 @@ int checks_verb_register(agent *a);
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
 int incidents_verb_register(agent *a);
 int diagnose_verb_register(agent *a);
+int audit_verb_register(agent *a);
+/* agent/audit_trail.c: open the audit log (a broken one is kept aside); append a record (and
+ * mirror it to the journal). */
+int agent_audit_open(agent *a);
+void agent_audit(agent *a, const char *kind, const char *fmt, ...) _printf_(3, 4);
 /* A check delivered a finding: answer `diagnose` requests whose round is now complete. */
 void diagnose_verb_progress(agent *a);
 void diagnose_verb_abort_all(agent *a, const char *why);

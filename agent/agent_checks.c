@@ -43,6 +43,12 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
         level = i->state == INCIDENT_RESOLVED ? LOG_NOTICE
                 : i->severity == CHECK_FAIL   ? LOG_ERR
                                               : LOG_WARNING;
+        agent_audit(a, ev == INCIDENT_OPENED ? "detection" : "incident", "incident %llu %s: %s %s%s%s%s, %s: %s",
+                    (unsigned long long) i->id,
+                    ev == INCIDENT_OPENED ? "opened" : ev == INCIDENT_UPDATED ? "updated" : incident_state_to_string(i->state),
+                    fault_class_to_string(i->cls), fault_scope_to_string(i->scope), i->peers[0] ? " (" : "", i->peers,
+                    i->peers[0] ? ")" : "", i->reason[0] ? i->reason : "-",
+                    ev == INCIDENT_STATE_CHANGED ? i->note : i->summary);
         switch (ev) {
         case INCIDENT_OPENED:
                 /* something new is wrong: every check looks again now, so the cause (and what
@@ -261,6 +267,9 @@ int agent_checks_setup(agent *a) {
         r = state_dir_prepare(a->config->state_dir);
         if (r < 0)
                 return log_error_errno(r, "cannot create state directory %s", a->config->state_dir);
+        r = agent_audit_open(a);
+        if (r < 0)
+                return r;
         r = incident_store_new(&a->incidents, a->config->state_dir, &dropped);
         if (r < 0)
                 return log_error_errno(r, "cannot open the incident log in %s", a->config->state_dir);

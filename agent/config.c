@@ -18,6 +18,7 @@
 static const yfield agent_fields[] = {
         { "log_level", YF_LOGLEVEL, OFF(log_level) },
         { "state_dir", YF_PATH, OFF(state_dir), .max = 256 },
+        { "audit_key_file", YF_PATH, OFF(audit_key_file), .max = 256 },
         {}
 };
 

@@ -27,6 +27,7 @@ typedef struct ikeheal_config {
         /* agent: */
         int log_level;           /* LOG_* */
         char *state_dir;         /* /var/lib/ikeheal */
+        char *audit_key_file;    /* HMAC key for the audit log; NULL: chain only */
 
         /* control: */
         char *control_socket;    /* /run/ikeheal/ikeheal.sock */

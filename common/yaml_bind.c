@@ -212,7 +212,7 @@ int ybind(const ynode *map, const yfield *fields, void *base, ydiag *d) {
                         ydiag_add(d, k, "unknown key '%s' (expected one of: %s)", k->value, known);
                         continue;
                 }
-                if (ynode_is_null(v) && f->type != YF_STRING && f->type != YF_SECTION) {
+                if (ynode_is_null(v) && f->type != YF_STRING && f->type != YF_PATH && f->type != YF_SECTION) {
                         ydiag_add(d, v, "key '%s' has no value", k->value);
                         continue;
                 }

@@ -14,6 +14,8 @@
 #include "ctl/json.h"
 #include "ctl/render.h"
 #include "duration.h"
+#include "atomic_file.h"
+#include "audit_log.h"
 #include "proto.h"
 
 #define DEFAULT_TIMEOUT_USEC (30 * USEC_PER_SEC)
@@ -57,6 +59,54 @@ static int build_incidents(int argc, char **argv, vici_builder *b) {
         return 0;
 }
 
+static int build_audit(int argc, char **argv, vici_builder *b) {
+        if (argc > 1 || (argc == 1 && (strspn(argv[0], "0123456789") != strlen(argv[0]) || !argv[0][0] ||
+                                       strlen(argv[0]) > 3))) {
+                fprintf(stderr, "ikehealctl: audit takes at most a number of records (or 'verify [FILE] [KEYFILE]')\n");
+                return -EINVAL;
+        }
+        if (argc == 1)
+                vici_builder_add_str(b, "last", argv[0]);
+        return 0;
+}
+
+/* `audit verify [FILE] [KEYFILE]`: checked here, from the file itself, without the agent (a
+ * tampered agent host is exactly when one wants an independent check). */
+static int audit_verify(int argc, char **argv) {
+        const char *path = argc > 0 ? argv[0] : "/var/lib/ikeheal/audit.log";
+        _cleanup_(freep) char *key = NULL;
+        size_t key_len = 0;
+        audit_verify_result v;
+        int r;
+
+        if (argc > 2) {
+                fprintf(stderr, "ikehealctl: audit verify [FILE] [KEYFILE]\n");
+                return EXIT_USAGE;
+        }
+        if (argc == 2) {
+                r = atomic_file_read(argv[1], AUDIT_KEY_MAX, &key, &key_len);
+                if (r < 0) {
+                        fprintf(stderr, "ikehealctl: audit verify: key %s: %s\n", argv[1], strerror(-r));
+                        return 1;
+                }
+        }
+        r = audit_log_verify(path, key, key_len, &v);
+        if (key)
+                explicit_bzero(key, key_len);
+        if (r == -EBADMSG) {
+                printf("%s: BROKEN at line %llu: %s (%llu records verified before it)\n", path,
+                       (unsigned long long) v.bad_line, v.why, (unsigned long long) v.records);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "ikehealctl: audit verify: %s: %s\n", path, strerror(-r));
+                return 1;
+        }
+        printf("%s: %llu records, chain%s intact; head %s%s\n", path, (unsigned long long) v.records,
+               key ? " and HMACs" : "", v.head, v.torn_bytes ? " (an incomplete last line, not counted)" : "");
+        return 0;
+}
+
 static const char *const checks_numeric[] = {
         "checks.*.runs", "checks.*.interval_ms", "checks.*.timeout_ms", "checks.*.retries",
         "checks.*.rise", "checks.*.fall", "checks.*.flips", "checks.*.started_usec",
@@ -67,6 +117,8 @@ static const char *const incidents_numeric[] = {
         "active", "incidents.*.id", "incidents.*.confidence", "incidents.*.opened_usec",
         "incidents.*.updated_usec", "incidents.*.resolved_usec", "incidents.*.updates", NULL,
 };
+
+static const char *const audit_numeric[] = { "records", NULL };
 
 static const char *const diagnose_numeric[] = {
         "elapsed_ms", "problems.*.confidence", "problems.*.incident", "checks.*.runs",
@@ -139,6 +191,21 @@ static const ctl_command commands[] = {
                 .render_text = render_incidents,
                 .numeric = incidents_numeric,
                 .build = build_incidents,
+        },
+        {
+                .name = "audit",
+                .verb = PROTO_AUDIT,
+                .args = "[N] | verify [FILE] [KEYFILE]",
+                .help = "Show the audit log's head (sequence number and hash of the last record) and its\n"
+                        "last N records (default 50): detections, incident changes, reloads, and later\n"
+                        "plans, approvals, actions and reverts. Read-only.\n"
+                        "'audit verify' checks a log file itself, without the agent (default\n"
+                        "/var/lib/ikeheal/audit.log): the hash chain, and with KEYFILE every record's\n"
+                        "HMAC; it names the first line that was edited, deleted or moved. Exit 1 if\n"
+                        "broken.\n",
+                .render_text = render_audit,
+                .numeric = audit_numeric,
+                .build = build_audit,
         },
 };
 
@@ -351,6 +418,8 @@ int main(int argc, char **argv) {
                 }
                 return help_command(argv[optind + 1]);
         }
+        if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "verify") == 0)
+                return audit_verify(argc - optind - 2, argv + optind + 2);
         cmd = command_find(argv[optind]);
         if (!cmd) {
                 if (proto_verb_from_string(argv[optind]) >= 0)

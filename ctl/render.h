@@ -12,6 +12,7 @@ void render_reload(FILE *f, const vici_node *body);
 void render_checks(FILE *f, const vici_node *body);
 void render_incidents(FILE *f, const vici_node *body);
 void render_diagnose(FILE *f, const vici_node *body);
+void render_audit(FILE *f, const vici_node *body);
 /* A value made safe for a terminal (control characters and bad UTF-8 shown as \xNN). */
 void render_put_str(FILE *f, const char *s);
 /* "key: value" lines, sections indented, lists one item per line. */

@@ -264,3 +264,14 @@ void render_diagnose(FILE *f, const vici_node *b) {
                 render_check_row(f, c);
         }
 }
+
+void render_audit(FILE *f, const vici_node *b) {
+        fputs("Audit log:  ", f);
+        render_put_str(f, s_or(b, "path", "?"));
+        fputs(", ", f);
+        render_put_str(f, s_or(b, "records", "0"));
+        fputs(" records, head ", f);
+        render_put_str(f, s_or(b, "head", "?"));
+        fputc('\n', f);
+        put_list(f, b, "lines", "  ");
+}

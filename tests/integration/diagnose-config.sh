@@ -80,7 +80,21 @@ lab_reload "$D/lab" gw || bad "good config did not load"
 if res=$(agent_wait_resolved daemon_config 5000); then ok "resolved after the good config is loaded ($res)"; else bad "not resolved"; fi
 agent_ctl incidents 1 | grep -q "^Incident: *1 (resolved)" && ok "incident 1 shows resolved" || bad "$(agent_ctl incidents 1)"
 
+agent_ctl audit | grep -q "detection.*incident 1 opened: daemon_config global" &&
+        ok "audit log: the detection is on record ($(agent_ctl audit --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])') records)" \
+        || bad "audit: $(agent_ctl audit | tail -5)"
 agent_stop || bad "agent did not stop cleanly"
+A=$D/state/audit.log
+out=$("$B/ikehealctl" audit verify "$A") && ok "audit verify: $out" || bad "audit verify: $out"
+# an edit of the second record's text: the third record's link breaks
+sed -i '2s/incident/INCIDENT/' "$A"
+out=$("$B/ikehealctl" audit verify "$A"); rc=$?
+[ $rc = 1 ] && grep -q "BROKEN at line 3" <<<"$out" && ok "an edited record is found: $out" || bad "tamper: rc=$rc $out"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+ls "$D"/state/audit.log.broken-* >/dev/null 2>&1 && head -1 "$A" | grep -q "audit_broken" &&
+        ok "the agent keeps the broken log aside and starts a new chain saying why" || bad "broken log handling: $(head -2 "$A")"
+agent_stop || bad "agent did not stop cleanly"
+"$B/ikehealctl" audit verify "$A" >/dev/null && ok "the new chain verifies" || bad "new chain"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report"
 [ $fails = 0 ] && echo "all passed" || { echo "$fails failed"; tail -30 "$D/agent.log"; }
 [ $fails = 0 ]
