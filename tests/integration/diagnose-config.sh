@@ -95,6 +95,25 @@ ls "$D"/state/audit.log.broken-* >/dev/null 2>&1 && head -1 "$A" | grep -q "audi
         ok "the agent keeps the broken log aside and starts a new chain saying why" || bad "broken log handling: $(head -2 "$A")"
 agent_stop || bad "agent did not stop cleanly"
 "$B/ikehealctl" audit verify "$A" >/dev/null && ok "the new chain verifies" || bad "new chain"
+
+# a signing key: refused when others can read it; with it, records carry an HMAC
+rm -f "$D"/state/audit.log*
+head -c 32 /dev/urandom >"$D/audit.key"
+chmod 0644 "$D/audit.key"
+sed -i "s|^  state_dir: .*|&\n  audit_key_file: $D/audit.key|" "$D/c.yaml"
+if agent_start "$D" "$D/c.yaml" "$B" 2>/dev/null; then
+        sleep 0.3
+        kill -0 "$AGENT_PID" 2>/dev/null && bad "the agent runs with a world-readable audit key"
+        agent_stop
+fi
+grep -q "audit key .* unusable" "$D/agent.log" && ok "a world-readable audit key is refused" || bad "key perms: $(tail -3 "$D/agent.log")"
+chmod 0600 "$D/audit.key"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_stop
+out=$("$B/ikehealctl" audit verify "$A" "$D/audit.key") && grep -q "chain and HMACs intact" <<<"$out" &&
+        ok "signed records verify with the key: $(cut -d' ' -f2- <<<"$out" | cut -c1-40)…" || bad "keyed verify: $out"
+out=$("$B/ikehealctl" audit verify "$A") ; [ $? = 1 ] && grep -q "carries an HMAC but no key" <<<"$out" &&
+        ok "…and not without it" || bad "unkeyed verify of a signed log: $out"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report"
 [ $fails = 0 ] && echo "all passed" || { echo "$fails failed"; tail -30 "$D/agent.log"; }
 [ $fails = 0 ]
