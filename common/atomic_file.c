@@ -12,7 +12,7 @@
 #include "atomic_file.h"
 #include "macro.h"
 
-static int write_all(int fd, const void *buf, size_t len) {
+int atomic_file_write_all(int fd, const void *buf, size_t len) {
         const char *p = buf;
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
@@ -51,7 +51,7 @@ int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        r = write_all(fd, buf, len);
+        r = atomic_file_write_all(fd, buf, len);
         if (r >= 0 && fchmod(fd, mode) < 0) /* the umask must not widen or narrow it */
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Write all of buf to fd, across short writes and EINTR. 0 or -errno. */
+int atomic_file_write_all(int fd, const void *buf, size_t len);
 /* 0 or -errno; on failure the target is untouched and no temporary file is left. */
 int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode);
 /* Read a whole file of at most `max` bytes into a malloc'ed buffer (NUL-terminated for

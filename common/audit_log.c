@@ -243,17 +243,7 @@ int audit_log_append(audit_log *l, uint64_t time_usec, const char *kind, const c
         n += elen;
         sha256_hex(line, n, hash);
         line[n++] = '\n';
-        r = 0;
-        for (size_t off = 0; off < n;) {
-                ssize_t w = write(l->fd, line + off, n - off);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                off += (size_t) w;
-        }
+        r = atomic_file_write_all(l->fd, line, n);
         if (r >= 0 && fsync(l->fd) < 0)
                 r = -errno;
         if (r < 0) {

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "statelog.h"
 
 #define FILE_MAGIC "IKHSTLG1"
@@ -78,21 +79,6 @@ static uint64_t get_le(const uint8_t *p, unsigned n) {
         return v;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-        const uint8_t *p = buf;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 static bool name_valid(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > NAME_MAX_LEN)
@@ -146,7 +132,7 @@ static int record_write(int fd, uint64_t *size, uint64_t *next_seq, uint16_t typ
         record_encode(buf, type, *next_seq, payload, len);
         if (lseek(fd, (off_t) *size, SEEK_SET) < 0)
                 return -errno;
-        r = write_all(fd, buf, RECORD_HEADER + len);
+        r = atomic_file_write_all(fd, buf, RECORD_HEADER + len);
         if (r >= 0 && sync && fdatasync(fd) < 0)
                 r = -errno;
         if (r < 0) {
@@ -251,7 +237,7 @@ int statelog_open(statelog **ret, const char *dir, const char *name, statelog_re
                 if (ftruncate(l->fd, 0) < 0)
                         return -errno;
                 l->size = 0;
-                r = write_all(l->fd, FILE_MAGIC, FILE_MAGIC_SIZE);
+                r = atomic_file_write_all(l->fd, FILE_MAGIC, FILE_MAGIC_SIZE);
                 if (r < 0)
                         return r;
                 if (fsync(l->fd) < 0 || fsync(l->dir_fd) < 0)
@@ -326,7 +312,7 @@ int statelog_compact(statelog *l, statelog_snapshot_cb cb, void *userdata) {
                 r = -errno;
                 goto fail;
         }
-        r = write_all(w.fd, FILE_MAGIC, FILE_MAGIC_SIZE);
+        r = atomic_file_write_all(w.fd, FILE_MAGIC, FILE_MAGIC_SIZE);
         if (r < 0)
                 goto fail;
         r = cb(&w, userdata);
