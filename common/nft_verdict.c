@@ -391,10 +391,12 @@ static int eval_payload(regs *r, const vpkt *v, const nftr_expr *x) {
 
         if (x->len == 0 || x->len > NFTR_DATA_MAX)
                 return -1;
-        if (x->key == NFT_PAYLOAD_NETWORK_HEADER && x->offset + x->len <= v->nh_len) {
+        /* offset + len could wrap: compare without adding (a fuzzer found it) */
+        if (x->key == NFT_PAYLOAD_NETWORK_HEADER && x->len <= v->nh_len && x->offset <= v->nh_len - x->len) {
                 val = v->nh + x->offset;
                 known = v->nh_known + x->offset;
-        } else if (x->key == NFT_PAYLOAD_TRANSPORT_HEADER && x->offset + x->len <= v->th_len) {
+        } else if (x->key == NFT_PAYLOAD_TRANSPORT_HEADER && x->len <= v->th_len &&
+                   x->offset <= v->th_len - x->len) {
                 val = v->th + x->offset;
                 known = v->th_known + x->offset;
         }
