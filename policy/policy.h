@@ -51,10 +51,10 @@ typedef struct policy_hours {
         grade outside;
 } policy_hours;
 
-typedef struct policy_measure_max {
+typedef struct policy_measure_limit {
         char *kind;
         uint64_t max_usec;
-} policy_measure_max;
+} policy_measure_limit;
 
 typedef struct policy_config {
         policy_freeze *freezes;
@@ -68,7 +68,7 @@ typedef struct policy_config {
         uint32_t blast_max_sas;
         uint64_t approval_expires_usec;
         uint64_t measure_default_max_usec;
-        policy_measure_max *measure_max;
+        policy_measure_limit *measure_max;
         size_t n_measure_max;
 } policy_config;
 
