@@ -14,6 +14,8 @@
 #include "agent/charon_hub.h"
 #include "agent/check_set.h"
 #include "agent/control.h"
+#include "agent/engine.h"
+#include "agent/notifier.h"
 #include "agent/vici.h"
 #include "audit_log.h"
 #include "log.h"
@@ -110,6 +112,14 @@ static int agent_control_register(agent *a) {
                 r = diagnose_verb_register(a);
         if (r >= 0)
                 r = audit_verb_register(a);
+        if (r >= 0)
+                r = plan_verb_register(a);
+        if (r >= 0)
+                r = approval_verb_register(a);
+        if (r >= 0)
+                r = run_verb_register(a);
+        if (r >= 0)
+                r = measures_verb_register(a);
         return r;
 }
 
@@ -204,12 +214,15 @@ int agent_reload(agent *a, char **ret_error) {
                                         a->config->vici_socket);
         }
         (void) agent_checks_start(a, next_checks);
+        if (a->engine)
+                engine_reconfigure(a->engine);
         if (a->log_level_override < 0)
                 log_set_max_level(a->config->log_level);
         a->reloads++;
         log_info("configuration reloaded from %s", a->config->path);
-        agent_audit(a, "reload", "configuration reloaded from %s (%zu checks)", a->config->path,
-                    a->config->n_checks);
+        agent_audit(a, "reload", "configuration reloaded from %s (%zu checks, %zu runbooks, set %s)",
+                    a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
+                    runbook_set_hash(a->config->runbooks));
         (void) sd_notify(false, "READY=1\nSTATUS=running");
         return 0;
 }
@@ -270,6 +283,16 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         r = agent_checks_setup(a);
         if (r < 0)
                 goto fail;
+        r = notifier_new(&a->notifier, a->event, &a->config->notify);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up notifications");
+                goto fail;
+        }
+        r = engine_new(&a->engine, a);
+        if (r < 0) {
+                log_error_errno(r, "cannot open the runbook engine's state in %s", a->config->state_dir);
+                goto fail;
+        }
         r = agent_control_start(a);
         if (r < 0)
                 goto fail;
@@ -303,6 +326,9 @@ int agent_run(agent *a) {
                  a->config->path, a->config->control_socket, a->config->vici_socket);
         agent_audit(a, "agent", "ikeheald %s started, pid %lu, config %s", IKEHEAL_VERSION,
                     (unsigned long) getpid(), a->config->path);
+        log_info("%zu runbook%s loaded from the runbook directories", runbook_set_size(a->config->runbooks),
+                 runbook_set_size(a->config->runbooks) == 1 ? "" : "s");
+        (void) engine_start(a->engine);
         (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
         r = sd_event_loop(a->event);
         agent_audit(a, "agent", "ikeheald stopping");
@@ -316,6 +342,10 @@ agent *agent_free(agent *a) {
         if (!a)
                 return NULL;
         status_abort_all(a, "agent stopping");
+        a->engine = engine_free(a->engine);
+        a->engine_defer = sd_event_source_disable_unref(a->engine_defer);
+        free(a->engine_queue);
+        a->notifier = notifier_free(a->notifier);
         agent_checks_free(a);
         audit_log_free(a->audit);
         control_server_free(a->control);

@@ -17,6 +17,11 @@ typedef struct check_set check_set;
 typedef struct incident_store incident_store;
 typedef struct diagnose_query diagnose_query;
 typedef struct audit_log audit_log;
+typedef struct engine engine;
+typedef struct notifier notifier;
+typedef struct control_request control_request;
+typedef struct engine_who engine_who;
+typedef struct run run;
 
 /* Counters of what charon pushed to us, shown by `ikehealctl status`. */
 typedef struct agent_vici_stats {
@@ -62,6 +67,13 @@ typedef struct agent {
         uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
         diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */
         audit_log *audit;           /* <state_dir>/audit.log */
+
+        /* runbooks */
+        engine *engine;             /* agent/engine.h */
+        notifier *notifier;         /* webhooks (agent/notifier.h) */
+        void *engine_queue;         /* incidents changed, for the engine's next turn */
+        size_t n_engine_queue;
+        sd_event_source *engine_defer;
 } agent;
 
 /* Takes ownership of `config`, also on failure. */
@@ -105,5 +117,20 @@ typedef struct diagnosis_input diagnosis_input;
 size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max);
 /* Run diagnosis now over the checks' current findings and reconcile incidents. */
 void agent_diagnose(agent *a);
+/* Runbook engine verbs (agent/plan_verb.c, approval_verb.c, run_verb.c, measures_verb.c). */
+int plan_verb_register(agent *a);
+int approval_verb_register(agent *a);
+int run_verb_register(agent *a);
+int measures_verb_register(agent *a);
+/* The requesting peer as the engine sees it (approver: root or control.approver_groups). */
+void agent_who(agent *a, control_request *req, engine_who *ret);
+void agent_add_run(agent *a, const run *r, vici_builder *b);
+uint64_t agent_now_usec(void); /* CLOCK_REALTIME */
+uint32_t agent_established_sas(agent *a);
+/* Move an incident along its life cycle (logged, audited, persisted). */
+int agent_incident_set_state(agent *a, uint64_t id, int state, const char *note);
+void agent_checks_trigger_all(agent *a);
+void agent_engine_queue(agent *a, uint64_t id, bool opened);
+
 /* Answer every status query still waiting for charon (the VICI client is going away). */
 void status_abort_all(agent *a, const char *why);

@@ -20,6 +20,7 @@
 #include "agent/charon_hub.h"
 #include "agent/check_set.h"
 #include "agent/diagnosis.h"
+#include "agent/engine.h"
 #include "agent/incident.h"
 #include "log.h"
 
@@ -27,6 +28,37 @@ static uint64_t realtime_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void agent_notify_status(agent *a);
+
+uint64_t agent_now_usec(void) {
+        return realtime_usec();
+}
+
+static void on_incident(const incident *i, incident_event ev, void *userdata);
+
+int agent_incident_set_state(agent *a, uint64_t id, int state, const char *note) {
+        const incident *cur = incident_store_find(a->incidents, id);
+        int r;
+
+        if (!cur || cur->state == (incident_state) state || cur->state == INCIDENT_RESOLVED)
+                return cur ? 0 : -ENOENT;
+        r = incident_store_set_state(a->incidents, id, (incident_state) state, note, realtime_usec(), on_incident, a);
+        if (r < 0 && r != -EINVAL)
+                log_error_errno(r, "cannot record incident %llu's state durably, continuing in memory",
+                                (unsigned long long) id);
+        agent_notify_status(a);
+        return r;
+}
+
+void agent_checks_trigger_all(agent *a) {
+        if (a->checks)
+                check_set_trigger_all(a->checks);
+}
+
+uint32_t agent_established_sas(agent *a) {
+        return a->engine ? engine_established_sas_public(a->engine) : 0;
 }
 
 static void on_incident(const incident *i, incident_event ev, void *userdata) {
@@ -70,6 +102,50 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
                            incident_state_to_string(i->state), i->note);
                 break;
         }
+        /* the engine decides on the next loop iteration, on the whole reconciled picture */
+        if (a->engine)
+                agent_engine_queue(a, i->id, ev == INCIDENT_OPENED);
+}
+
+/* Incidents change inside incident_store_apply(); the engine acts after it returns (its own
+ * state changes to incidents would otherwise re-enter the store mid-reconciliation). */
+typedef struct engine_queue_item {
+        uint64_t id;
+        bool opened;
+} engine_queue_item;
+
+static int on_engine_defer(sd_event_source *s, void *userdata) {
+        agent *a = userdata;
+        engine_queue_item *q = a->engine_queue;
+        size_t n = a->n_engine_queue;
+
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        a->engine_queue = NULL;
+        a->n_engine_queue = 0;
+        for (size_t i = 0; i < n; i++)
+                engine_incident(a->engine, q[i].id, q[i].opened);
+        free(q);
+        return 0;
+}
+
+void agent_engine_queue(agent *a, uint64_t id, bool opened) {
+        engine_queue_item *q;
+
+        for (size_t i = 0; i < a->n_engine_queue; i++)
+                if (((engine_queue_item *) a->engine_queue)[i].id == id) {
+                        ((engine_queue_item *) a->engine_queue)[i].opened |= opened;
+                        return;
+                }
+        q = realloc(a->engine_queue, (a->n_engine_queue + 1) * sizeof(*q));
+        if (!q) {
+                log_error("out of memory queueing incident %llu for the runbook engine", (unsigned long long) id);
+                return;
+        }
+        q[a->n_engine_queue++] = (engine_queue_item){ .id = id, .opened = opened };
+        a->engine_queue = q;
+        if (!a->engine_defer && sd_event_add_defer(a->event, &a->engine_defer, on_engine_defer, a) < 0)
+                return;
+        (void) sd_event_source_set_enabled(a->engine_defer, SD_EVENT_ONESHOT);
 }
 
 static void agent_notify_status(agent *a) {
@@ -189,6 +265,8 @@ void agent_diagnose(agent *a) {
         a->last_diagnosis_usec = realtime_usec();
 
         bool healthy = all_ok == n && incident_store_active(a->incidents) == 0;
+        if (healthy && a->engine)
+                engine_healthy(a->engine);
         if (healthy && !a->healthy) {
                 log_info("all %zu checks healthy: recording the last-good state", n);
                 check_set_mark_good(a->checks);
@@ -225,6 +303,8 @@ static void on_finding(check *c, const finding *f, bool changed, void *userdata)
                            fields, "check %s: %s: %s", check_name(c), check_status_to_string(st),
                            f->summary ? f->summary : "");
         }
+        if (a->engine)
+                engine_finding(a->engine, check_name(c));
         agent_schedule_diagnosis(a);
 }
 

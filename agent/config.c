@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "agent/runbook.h"
 #include "config.h"
 #include "yaml_bind.h"
 
@@ -19,6 +20,8 @@ static const yfield agent_fields[] = {
         { "log_level", YF_LOGLEVEL, OFF(log_level) },
         { "state_dir", YF_PATH, OFF(state_dir), .max = 256 },
         { "audit_key_file", YF_PATH, OFF(audit_key_file), .max = 256 },
+        { "runbook_dirs", YF_STRV, OFF(runbook_dirs), .max = 16 },
+        { "exec_dir", YF_PATH, OFF(exec_dir), .max = 256 },
         {}
 };
 
@@ -28,6 +31,7 @@ static const yfield control_fields[] = {
         { "group", YF_STRING, OFF(control_group), .max = 64 },
         { "reader_groups", YF_STRV, OFF(reader_groups), .max = 32 },
         { "operator_groups", YF_STRV, OFF(operator_groups), .max = 32 },
+        { "approver_groups", YF_STRV, OFF(approver_groups), .max = 32 },
         { "max_clients", YF_U32, OFF(control_max_clients), .min = 1, .max = 1024 },
         {}
 };
@@ -50,6 +54,8 @@ static const yfield top_fields[] = {
         { "charon", YF_SECTION, 0, charon_fields },
         { "check_defaults", YF_NODE, OFF(check_defaults_node) },
         { "checks", YF_NODE, OFF(checks_node) },
+        { "policy", YF_NODE, OFF(policy_node) },
+        { "notify", YF_NODE, OFF(notify_node) },
         {}
 };
 
@@ -66,7 +72,14 @@ static int config_set_defaults(ikeheal_config *c) {
         c->control_socket = strdup("/run/ikeheal/ikeheal.sock");
         c->vici_socket = strdup("/run/charon.vici");
         c->charon_unit = strdup("strongswan.service");
-        if (!c->state_dir || !c->control_socket || !c->vici_socket || !c->charon_unit)
+        c->exec_dir = strdup("/etc/ikeheal/scripts");
+        c->runbook_dirs = calloc(2, sizeof(char *));
+        if (c->runbook_dirs)
+                c->runbook_dirs[0] = strdup("/etc/ikeheal/runbooks.d");
+        policy_config_init(&c->policy);
+        notify_config_init(&c->notify);
+        if (!c->state_dir || !c->control_socket || !c->vici_socket || !c->charon_unit || !c->exec_dir ||
+            !c->runbook_dirs || !c->runbook_dirs[0])
                 return -ENOMEM;
         return 0;
 }
@@ -76,6 +89,9 @@ ikeheal_config *config_free(ikeheal_config *c) {
                 return NULL;
         ybind_free(top_fields, c);
         config_checks_free(c);
+        runbook_set_free(c->runbooks);
+        policy_config_done(&c->policy);
+        notify_config_done(&c->notify);
         ynode_free(c->tree);
         free(c->path);
         free(c);
@@ -97,6 +113,25 @@ static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d
                 ydiag_add(d, ynode_get(ctl, "mode"),
                           "control.mode %04o gives others access to the control socket",
                           (unsigned) c->control_mode);
+}
+
+/* The runbook set, checked against this config: its policy (measure lifetimes), its webhooks,
+ * its checks (verify targets) and the scripts directory. Part of the config, so a reload with
+ * one bad runbook is refused whole, like a bad key. */
+static int config_runbooks_load(ikeheal_config *c, char **ret_error) {
+        _cleanup_(strv_freep) char **names = calloc(c->n_checks + 1, sizeof(char *));
+        action_env env = { .exec_dir = c->exec_dir, .state_dir = c->state_dir };
+        runbook_ctx ctx = { .policy = &c->policy, .notify = &c->notify, .env = &env };
+
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_checks; i++)
+                names[i] = c->checks[i].name; /* borrowed; only the array is freed */
+        ctx.checks = names;
+        int r = runbook_set_load(c->runbook_dirs, &ctx, &c->runbooks, ret_error);
+        for (size_t i = 0; i < c->n_checks; i++)
+                names[i] = NULL;
+        return r;
 }
 
 /* Shared by config_load() and config_parse_buffer(): `parse` fills root or adds to d. */
@@ -135,6 +170,12 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                                 if (k == -ENOMEM)
                                         r = k;
                         }
+                        if (r != -ENOMEM) {
+                                int k = policy_config_bind(c->tree ? ynode_get(c->tree, "policy") : NULL, &c->policy, &d);
+                                int l = notify_config_bind(c->tree ? ynode_get(c->tree, "notify") : NULL, &c->notify, &d);
+                                if (k == -ENOMEM || l == -ENOMEM)
+                                        r = -ENOMEM;
+                        }
                 }
         }
         if (r == -ENOMEM) {
@@ -148,6 +189,11 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                 return r < 0 ? r : -EINVAL;
         }
         ydiag_done(&d);
+        if (!buf) {
+                r = config_runbooks_load(c, ret_error);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(c);
         return 0;
 }

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include "agent/check.h"
+#include "agent/notifier.h"
+#include "policy/policy.h"
 #include "macro.h"
 #include "yaml_tree.h"
 
@@ -28,6 +30,8 @@ typedef struct ikeheal_config {
         int log_level;           /* LOG_* */
         char *state_dir;         /* /var/lib/ikeheal */
         char *audit_key_file;    /* HMAC key for the audit log; NULL: chain only */
+        char **runbook_dirs;     /* [/etc/ikeheal/runbooks.d] */
+        char *exec_dir;          /* scripts the exec action may run: /etc/ikeheal/scripts */
 
         /* control: */
         char *control_socket;    /* /run/ikeheal/ikeheal.sock */
@@ -35,6 +39,7 @@ typedef struct ikeheal_config {
         char *control_group;     /* group owning the socket; NULL: root's */
         char **reader_groups;    /* NULL-terminated; may send read-only requests */
         char **operator_groups;  /* NULL-terminated; may send state-changing requests */
+        char **approver_groups;  /* NULL-terminated; may also approve, deny, run, extend */
         uint32_t control_max_clients;
 
         /* charon: */
@@ -50,9 +55,14 @@ typedef struct ikeheal_config {
         size_t n_checks;
         bool checks_implicit;    /* no `checks` key: every kind that needs no parameters */
 
+        /* runbook engine: */
+        policy_config policy;    /* `policy` section (policy/policy.h) */
+        notify_config notify;    /* `notify` section (agent/notifier.h) */
+        struct runbook_set *runbooks; /* loaded from runbook_dirs by config_load() only */
+
         /* the parsed document, kept because check params are bound when checks are built */
         ynode *tree;
-        const ynode *checks_node, *check_defaults_node;
+        const ynode *checks_node, *check_defaults_node, *policy_node, *notify_node;
 } ikeheal_config;
 
 /* Bind the `check_defaults` and `checks` sections of c->tree (called by config parsing). */

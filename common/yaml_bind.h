@@ -44,3 +44,6 @@ int ybind_scalar_bool(const ynode *n, ydiag *d, bool *ret);
 int ybind_scalar_u32(const ynode *n, ydiag *d, uint64_t min, uint64_t max, uint32_t *ret);
 int ybind_scalar_duration(const ynode *n, ydiag *d, uint64_t min, uint64_t max, uint64_t *ret);
 void strv_free(char **v);
+static inline void strv_freep(char ***p) {
+        strv_free(*p);
+}

@@ -49,6 +49,9 @@ int policy_ledger_note_run(policy_ledger *l, const char *sig, uint64_t now_usec)
  * tripped). `why` says which rule and the numbers. */
 ledger_verdict policy_ledger_check(policy_ledger *l, const policy_config *p, const char *sig,
                                    uint64_t now_usec, char *why, size_t why_size);
+/* Trip the breaker now, whatever the budget says (a temporary measure expired on this
+ * signature: the next automatic run waits for a human). `why` is kept as the reason. */
+void policy_ledger_trip(policy_ledger *l, const char *sig, uint64_t now_usec, const char *why);
 /* Close breakers whose signature has been quiet for policy.breaker_reset; returns how many
  * closed. Called on every healthy diagnosis. */
 size_t policy_ledger_heal(policy_ledger *l, const policy_config *p, uint64_t now_usec);

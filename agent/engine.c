@@ -1,0 +1,736 @@
+/* The runbook engine's decisions (see engine.h): which runbook an incident gets, at which grade
+ * and whether it runs now, waits for approval, is only proposed, or goes to a human; plus the
+ * operators' verbs (approve, deny, run, pause) and the run list. Running steps is
+ * engine_run.c; temporary measures are measure.c; durable state is engine_store.c. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/check_set.h"
+#include "agent/engine_internal.h"
+#include "agent/incident.h"
+#include "agent/notifier.h"
+#include "duration.h"
+#include "log.h"
+
+static const char *const run_states[_RUN_STATE_MAX] = {
+        [RUN_OBSERVED] = "observed", [RUN_PROPOSED] = "proposed",     [RUN_PENDING] = "pending",
+        [RUN_RUNNING] = "running",   [RUN_ROLLING_BACK] = "rolling_back", [RUN_SUCCEEDED] = "succeeded",
+        [RUN_FAILED] = "failed",     [RUN_DENIED] = "denied",         [RUN_ESCALATED] = "escalated",
+        [RUN_CANCELLED] = "cancelled",
+};
+static const char *const phases[_PHASE_MAX] = {
+        [PHASE_NONE] = "-",           [PHASE_STARTED] = "started", [PHASE_APPLIED] = "applied",
+        [PHASE_VERIFIED] = "verified", [PHASE_FAILED] = "failed",  [PHASE_REVERTED] = "reverted",
+        [PHASE_REVERT_FAILED] = "revert_failed",
+};
+
+const char *run_state_to_string(run_state s) {
+        return s >= 0 && s < _RUN_STATE_MAX ? run_states[s] : "?";
+}
+
+const char *step_phase_to_string(step_phase p) {
+        return p >= 0 && p < _PHASE_MAX ? phases[p] : "?";
+}
+
+bool run_state_active(run_state s) {
+        return s == RUN_PROPOSED || s == RUN_PENDING || s == RUN_RUNNING || s == RUN_ROLLING_BACK;
+}
+
+void engine_audit(engine *e, const char *kind, const char *fmt, ...) {
+        char text[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        agent_audit(e->a, kind, "%s", text);
+}
+
+void engine_notify(engine *e, const run *r, runbook_event ev, const char *fmt, ...) {
+        char text[NOTIFY_TEXT_MAX];
+        const runbook *rb = r ? r->rb : NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        if (rb && !runbook_notifies(rb, ev))
+                return;
+        if (e->a->notifier) {
+                notify_message m = {
+                        .event = runbook_event_to_string(ev),
+                        .incident = r ? r->incident : 0,
+                        .runbook = r ? r->runbook : NULL,
+                        .grade = r ? grade_to_string(r->grade) : NULL,
+                        .text = text,
+                };
+                (void) notifier_send(e->a->notifier, rb ? (const char *const *) rb->notify_targets : NULL, &m);
+        }
+}
+
+void engine_escalate_incident(engine *e, uint64_t incident_id, const char *fmt, ...) {
+        char note[256];
+        va_list ap;
+
+        if (!incident_id)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(note, sizeof(note), fmt, ap);
+        va_end(ap);
+        (void) agent_incident_set_state(e->a, incident_id, INCIDENT_ESCALATED, note);
+}
+
+run *engine_run_lookup(engine *e, uint64_t id) {
+        for (size_t i = 0; i < e->n_runs; i++)
+                if (e->runs[i]->id == id)
+                        return e->runs[i];
+        return NULL;
+}
+
+void engine_run_clear_runtime(run *r) {
+        r->call = action_call_free(r->call);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+}
+
+static void run_free(run *r) {
+        if (!r)
+                return;
+        engine_run_clear_runtime(r);
+        for (size_t i = 0; i < RUNBOOK_STEPS_MAX; i++)
+                action_params_done(&r->steps[i].params);
+        runbook_set_free(r->set);
+        free(r);
+}
+
+/* Keep every active run and the newest ENGINE_RUNS_KEEP finished ones. */
+void engine_prune(engine *e) {
+        size_t finished = 0, w = 0;
+
+        for (size_t i = 0; i < e->n_runs; i++)
+                finished += !run_state_active(e->runs[i]->state);
+        for (size_t i = 0; i < e->n_runs; i++) {
+                run *r = e->runs[i];
+                if (!run_state_active(r->state) && finished > ENGINE_RUNS_KEEP) {
+                        finished--;
+                        run_free(r);
+                        continue;
+                }
+                e->runs[w++] = r;
+        }
+        e->n_runs = w;
+}
+
+run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig) {
+        size_t active = 0;
+        run **n, *r;
+
+        for (size_t i = 0; i < e->n_runs; i++)
+                active += run_state_active(e->runs[i]->state);
+        if (active >= ENGINE_RUNS_ACTIVE_MAX) {
+                log_warning("%zu runs active: not starting another for runbook %s", active, rb->name);
+                return NULL;
+        }
+        r = calloc(1, sizeof(*r));
+        n = r ? realloc(e->runs, (e->n_runs + 1) * sizeof(*n)) : NULL;
+        if (!n) {
+                free(r);
+                return NULL;
+        }
+        e->runs = n;
+        e->runs[e->n_runs++] = r;
+        r->id = e->next_run_id++;
+        (void) snprintf(r->runbook, sizeof(r->runbook), "%s", rb->name);
+        memcpy(r->runbook_sha256, rb->sha256, sizeof(r->runbook_sha256));
+        r->incident = incident_id;
+        (void) snprintf(r->signature, sizeof(r->signature), "%s", sig ? sig : "");
+        r->rb = rb;
+        r->engine = e;
+        r->set = runbook_set_ref(set);
+        r->n_steps = rb->n_steps;
+        r->approvers_needed = rb->approvers;
+        r->grade = rb->grade;
+        r->created_usec = r->updated_usec = engine_now();
+        for (size_t i = 0; i < rb->n_steps; i++)
+                (void) snprintf(r->steps[i].name, sizeof(r->steps[i].name), "%s", rb->steps[i].name);
+        return r;
+}
+
+void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) {
+        va_list ap;
+
+        engine_run_clear_runtime(r);
+        r->state = st;
+        r->finished_usec = r->updated_usec = engine_now();
+        va_start(ap, fmt);
+        (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
+        va_end(ap);
+        (void) engine_persist_run(e, r);
+}
+
+/* Facts of the agent's checks, for `match: fact:` */
+static const char *fact_lookup(void *userdata, const char *check_name, const char *key) {
+        agent *a = userdata;
+        check *c = a->checks ? check_set_find(a->checks, check_name) : NULL;
+        const finding *f = c ? check_last_finding(c) : NULL;
+        return f ? finding_fact_get(f, key) : NULL;
+}
+
+const runbook *engine_match(engine *e, const incident *inc) {
+        rb_subject s = {
+                .cls = fault_class_to_string(inc->cls),
+                .scope = fault_scope_to_string(inc->scope),
+                .reason = inc->reason,
+                .severity = inc->severity == CHECK_FAIL ? "fail" : "warn",
+                .check = inc->root_check,
+                .peers = inc->peers,
+                .fact = fact_lookup,
+                .userdata = e->a,
+        };
+        return runbook_set_match(e->a->config->runbooks, &s);
+}
+
+static void incident_signature(const incident *inc, char *buf, size_t size) {
+        char first[128] = "";
+        const char *comma = strchr(inc->peers, ',');
+        (void) snprintf(first, sizeof(first), "%.*s", comma ? (int) (comma - inc->peers) : (int) strlen(inc->peers),
+                        inc->peers);
+        (void) policy_signature(buf, size, inc->root_check, fault_class_to_string(inc->cls), first);
+}
+
+/* The per-runbook budget, if the runbook sets one, on top of the policy. */
+static policy_config budget_policy(const engine *e, const runbook *rb) {
+        policy_config p = e->a->config->policy;
+        if (rb && rb->budget_runs) {
+                p.budget_runs = rb->budget_runs;
+                p.budget_window_usec = rb->budget_window_usec;
+        }
+        return p;
+}
+
+static void plan_of(engine *e, run *r) {
+        runbook_plan p = { 0 };
+        if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
+                memcpy(r->plan_hash, p.hash, sizeof(r->plan_hash));
+                engine_audit(e, "plan", "run %llu runbook %s incident %llu plan %s:\n%s", (unsigned long long) r->id,
+                             r->runbook, (unsigned long long) r->incident, p.hash, p.text);
+                runbook_plan_done(&p);
+        }
+}
+
+static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void engine_pend(engine *e, run *r, const char *why) {
+        const policy_config *p = &e->a->config->policy;
+        uint64_t life = r->rb && r->rb->approval_expires_usec ? r->rb->approval_expires_usec : p->approval_expires_usec;
+        char d[32];
+
+        r->state = RUN_PENDING;
+        r->n_approvals = 0;
+        r->approval_expires_usec = engine_now() + life;
+        r->updated_usec = engine_now();
+        (void) snprintf(r->why, sizeof(r->why), "%s", why);
+        plan_of(e, r);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        (void) sd_event_add_time(e->a->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
+                                 on_approval_expired, r);
+        (void) engine_persist_run(e, r);
+        engine_audit(e, "approval_requested", "run %llu runbook %s (step %zu %s) waits for %u approver%s within %s, plan %s: %s",
+                     (unsigned long long) r->id, r->runbook, r->step + 1, r->steps[r->step].name, r->approvers_needed,
+                     r->approvers_needed == 1 ? "" : "s", duration_format(life, d, sizeof(d)), r->plan_hash, why);
+        engine_notify(e, r, RB_EV_PENDING, "run %llu of %s waits for approval (ikehealctl pending; approve %llu): %s",
+                      (unsigned long long) r->id, r->runbook, (unsigned long long) r->id, why);
+        if (r->incident)
+                (void) agent_incident_set_state(e->a, r->incident, INCIDENT_REMEDIATING, "runbook waits for approval");
+}
+
+static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+        run *r = userdata;
+        engine *e = r->engine;
+
+        engine_audit(e, "denial", "run %llu runbook %s: approval expired (%zu of %u approvals), counted as a denial",
+                     (unsigned long long) r->id, r->runbook, r->n_approvals, r->approvers_needed);
+        engine_run_finish(e, r, RUN_DENIED, "approval expired with %zu of %u approvals", r->n_approvals,
+                          r->approvers_needed);
+        engine_notify(e, r, RB_EV_ESCALATED, "run %llu of %s: approval expired; a human is needed", (unsigned long long) r->id,
+                      r->runbook);
+        engine_escalate_incident(e, r->incident, "runbook %s: approval expired (run %llu)", r->runbook,
+                                 (unsigned long long) r->id);
+        return 0;
+}
+
+void engine_reschedule_approval(engine *e, run *r) {
+        r->timer = sd_event_source_disable_unref(r->timer);
+        if (r->approval_expires_usec <= engine_now()) {
+                (void) on_approval_expired(NULL, 0, r);
+                return;
+        }
+        (void) sd_event_add_time(e->a->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
+                                 on_approval_expired, r);
+}
+
+/* The grade a run's next step needs now, and why. */
+static grade step_grade(engine *e, run *r, char *why, size_t n) {
+        const rb_step *s = &r->rb->steps[r->step];
+        const policy_config *p = &e->a->config->policy;
+        grade g = grade_raise(r->rb->grade, s->has_grade ? s->grade : r->rb->grade);
+        char w1[256] = "", w2[256] = "";
+
+        g = policy_grade_at(p, g, e->paused, engine_now(), w1, sizeof(w1));
+        action_plan ap = { 0 };
+        (void) action_plan_make(&s->params, &e->env, ACTION_APPLY, &ap);
+        if (ap.disruptive)
+                g = grade_raise(g, policy_grade_blast(p, g, engine_established_sas(e), w2, sizeof(w2)));
+        (void) snprintf(why, n, "%s%s%s", w1, w1[0] && w2[0] ? "; " : "", w2);
+        return g;
+}
+
+/* Before each step (run_advance calls this): may it run now? 1 yes, 0 it waits (pending or
+ * proposed; the run's state says which). */
+int engine_step_gate(engine *e, run *r) {
+        char why[256];
+        grade g = step_grade(e, r, why, sizeof(why));
+
+        if (g == GRADE_AUTO || g == GRADE_OBSERVE)
+                return 1;
+        if (g == GRADE_APPROVE && r->n_approvals >= r->approvers_needed)
+                return 1;
+        if (g == GRADE_MANUAL && r->operator_run && r->n_approvals >= r->approvers_needed)
+                return 1;
+        if (g == GRADE_MANUAL) {
+                r->state = RUN_PROPOSED;
+                r->grade = g;
+                (void) snprintf(r->why, sizeof(r->why), "step %s needs an operator%s%.180s", r->steps[r->step].name,
+                                why[0] ? ": " : "", why);
+                plan_of(e, r);
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "plan", "run %llu runbook %s proposed, not run: %s", (unsigned long long) r->id, r->runbook, r->why);
+                engine_notify(e, r, RB_EV_PROPOSED, "run %llu of %s is proposed (ikehealctl plan %s; run %s): %s",
+                              (unsigned long long) r->id, r->runbook, r->runbook, r->runbook, r->why);
+                return 0;
+        }
+        r->grade = g;
+        engine_pend(e, r, why[0] ? why : "runbook grade approve");
+        return 0;
+}
+
+void engine_decide(engine *e, run *r, grade base, bool automatic) {
+        char why[256] = "";
+        grade g;
+
+        if (base == GRADE_OBSERVE) {
+                /* nothing with effects: its steps (notifications) run at once, unattended */
+                r->grade = GRADE_OBSERVE;
+                r->state = RUN_RUNNING;
+                plan_of(e, r);
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "observe", "run %llu runbook %s observes incident %llu", (unsigned long long) r->id,
+                             r->runbook, (unsigned long long) r->incident);
+                engine_notify(e, r, RB_EV_OBSERVED, "incident %llu observed by runbook %s", (unsigned long long) r->incident,
+                              r->runbook);
+                run_advance(e, r);
+                return;
+        }
+        g = policy_grade_at(&e->a->config->policy, base, e->paused, engine_now(), why, sizeof(why));
+        r->grade = g;
+        (void) snprintf(r->why, sizeof(r->why), "%s", why);
+        if (automatic) {
+                policy_config bp = budget_policy(e, r->rb);
+                char lw[256] = "";
+                ledger_verdict v = policy_ledger_check(e->ledger, &bp, r->signature, engine_now(), lw, sizeof(lw));
+                if (v != LEDGER_ALLOW) {
+                        (void) engine_persist_meta(e);
+                        engine_run_finish(e, r, RUN_ESCALATED, "%s", lw);
+                        engine_audit(e, "escalation", "run %llu runbook %s not run for incident %llu: %s",
+                                     (unsigned long long) r->id, r->runbook, (unsigned long long) r->incident, lw);
+                        engine_notify(e, r, RB_EV_ESCALATED, "runbook %s not run: %s; a human is needed", r->runbook, lw);
+                        engine_escalate_incident(e, r->incident, "runbook %s not run: %s", r->runbook, lw);
+                        return;
+                }
+        }
+        if (g == GRADE_MANUAL && !r->operator_run) {
+                r->state = RUN_PROPOSED;
+                plan_of(e, r);
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "plan", "run %llu runbook %s proposed for incident %llu, not run (grade manual%s%s)",
+                             (unsigned long long) r->id, r->runbook, (unsigned long long) r->incident, why[0] ? ": " : "", why);
+                engine_notify(e, r, RB_EV_PROPOSED, "runbook %s proposed for incident %llu (ikehealctl plan %s; run %s)%s%s",
+                              r->runbook, (unsigned long long) r->incident, r->runbook, r->runbook, why[0] ? ": " : "", why);
+                return;
+        }
+        if (automatic) {
+                (void) policy_ledger_note_run(e->ledger, r->signature, engine_now());
+                (void) engine_persist_meta(e);
+        }
+        r->state = RUN_RUNNING;
+        plan_of(e, r);
+        (void) engine_persist_run(e, r);
+        run_advance(e, r);
+}
+
+/* The newest run for an incident. */
+static run *run_for_incident(engine *e, uint64_t incident_id) {
+        for (size_t i = e->n_runs; i-- > 0;)
+                if (e->runs[i]->incident == incident_id)
+                        return e->runs[i];
+        return NULL;
+}
+
+static uint64_t last_finished(engine *e, const char *name) {
+        uint64_t t = 0;
+        for (size_t i = 0; i < e->n_runs; i++)
+                if (strcmp(e->runs[i]->runbook, name) == 0 && e->runs[i]->state != RUN_OBSERVED &&
+                    e->runs[i]->finished_usec > t)
+                        t = e->runs[i]->finished_usec;
+        return t;
+}
+
+static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
+        engine *e = userdata;
+
+        e->recheck = sd_event_source_disable_unref(e->recheck);
+        for (size_t i = 0; i < incident_store_size(e->a->incidents); i++) {
+                const incident *inc = incident_store_get(e->a->incidents, i);
+                if (inc->state == INCIDENT_OPEN || inc->state == INCIDENT_REMEDIATING)
+                        engine_incident(e, inc->id, false);
+        }
+        return 0;
+}
+
+static void recheck_at(engine *e, uint64_t when) {
+        uint64_t cur = 0;
+        if (e->recheck && sd_event_source_get_time(e->recheck, &cur) >= 0 && cur <= when)
+                return;
+        e->recheck = sd_event_source_disable_unref(e->recheck);
+        (void) sd_event_add_time(e->a->event, &e->recheck, CLOCK_REALTIME, when, 100 * USEC_PER_MSEC, on_recheck, e);
+}
+
+void engine_incident(engine *e, uint64_t incident_id, bool opened) {
+        const incident *inc = incident_store_find(e->a->incidents, incident_id);
+        char sig[LEDGER_SIGNATURE_MAX];
+        const runbook *rb;
+        run *last, *r;
+
+        if (!inc || !e->started)
+                return;
+        incident_signature(inc, sig, sizeof(sig));
+        if (opened) {
+                (void) policy_ledger_note_open(e->ledger, sig, engine_now());
+                (void) engine_persist_meta(e);
+        }
+        last = run_for_incident(e, incident_id);
+        if (inc->state == INCIDENT_RESOLVED) {
+                if (last && (last->state == RUN_PENDING || last->state == RUN_PROPOSED)) {
+                        engine_run_finish(e, last, RUN_CANCELLED, "incident %llu resolved", (unsigned long long) incident_id);
+                        engine_audit(e, "plan", "run %llu runbook %s cancelled: incident %llu resolved",
+                                     (unsigned long long) last->id, last->runbook, (unsigned long long) incident_id);
+                }
+                return;
+        }
+        if (inc->state == INCIDENT_ESCALATED)
+                return; /* a human's now */
+        if (last && (run_state_active(last->state) || last->state == RUN_OBSERVED || last->state == RUN_DENIED ||
+                     last->state == RUN_ESCALATED || last->state == RUN_CANCELLED))
+                return;
+        rb = engine_match(e, inc);
+        if (!rb)
+                return;
+        if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE) {
+                uint64_t t = last_finished(e, rb->name);
+                if (t && engine_now() < t + rb->cooldown_usec) {
+                        recheck_at(e, t + rb->cooldown_usec);
+                        return;
+                }
+        }
+        r = engine_run_new(e, rb, e->a->config->runbooks, incident_id, sig);
+        if (!r)
+                return;
+        log_info("incident %llu matches runbook %s (grade %s): run %llu", (unsigned long long) incident_id, rb->name,
+                 grade_to_string(rb->grade), (unsigned long long) r->id);
+        engine_decide(e, r, rb->grade, true);
+        engine_prune(e);
+}
+
+void engine_healthy(engine *e) {
+        if (policy_ledger_heal(e->ledger, &e->a->config->policy, engine_now()) > 0) {
+                engine_audit(e, "policy", "circuit breakers closed after sustained health");
+                (void) engine_persist_meta(e);
+        }
+}
+
+void engine_finding(engine *e, const char *check_name) {
+        for (size_t i = 0; i < e->n_runs; i++)
+                if (e->runs[i]->state == RUN_RUNNING && e->runs[i]->verify_deadline)
+                        run_verify_finding(e, e->runs[i], check_name);
+}
+
+void engine_reconfigure(engine *e) {
+        e->env.exec_dir = e->a->config->exec_dir;
+        e->env.state_dir = e->a->config->state_dir;
+        if (e->a->notifier)
+                (void) notifier_set_config(e->a->notifier, &e->a->config->notify);
+}
+
+static bool who_may_approve(const engine_who *who, char *why, size_t n) {
+        if (who->approver)
+                return true;
+        (void) snprintf(why, n, "uid %u (%s) is not an approver (needs root or a group in control.approver_groups)",
+                        who->uid, who->user);
+        return false;
+}
+
+int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engine_who *who, char *why, size_t n) {
+        run *r = engine_run_lookup(e, run_id);
+        runbook_plan p = { 0 };
+
+        if (!who_may_approve(who, why, n)) {
+                engine_audit(e, "approval_refused", "run %llu: %s", (unsigned long long) run_id, why);
+                return -EPERM;
+        }
+        if (!r || r->state != RUN_PENDING) {
+                (void) snprintf(why, n, "no run %llu waits for approval", (unsigned long long) run_id);
+                return -ENOENT;
+        }
+        if (!plan_hash || strcmp(plan_hash, r->plan_hash) != 0) {
+                (void) snprintf(why, n, "plan hash mismatch: run %llu's plan is %s (look at it again: ikehealctl pending)",
+                                (unsigned long long) run_id, r->plan_hash);
+                engine_audit(e, "approval_refused", "run %llu by uid %u (%s): %s", (unsigned long long) run_id, who->uid,
+                             who->user, why);
+                return -ESTALE;
+        }
+        /* the plan as it would run now: a changed script or runbook voids the approvals */
+        if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
+                bool changed = strcmp(p.hash, r->plan_hash) != 0;
+                if (changed) {
+                        engine_audit(e, "approval_void", "run %llu: plan changed from %s to %s, %zu approval(s) void",
+                                     (unsigned long long) run_id, r->plan_hash, p.hash, r->n_approvals);
+                        memcpy(r->plan_hash, p.hash, sizeof(r->plan_hash));
+                        r->n_approvals = 0;
+                        (void) engine_persist_run(e, r);
+                        (void) snprintf(why, n, "the plan changed since it was shown (now %s): look at it again",
+                                        p.hash);
+                }
+                runbook_plan_done(&p);
+                if (changed)
+                        return -ESTALE;
+        }
+        for (size_t i = 0; i < r->n_approvals; i++)
+                if (r->approvals[i].uid == who->uid) {
+                        (void) snprintf(why, n, "uid %u (%s) already approved run %llu; it needs a different approver",
+                                        who->uid, who->user, (unsigned long long) run_id);
+                        return -EALREADY;
+                }
+        run_approval *a = &r->approvals[r->n_approvals++];
+        a->uid = who->uid;
+        (void) snprintf(a->user, sizeof(a->user), "%s", who->user);
+        a->time_usec = engine_now();
+        r->updated_usec = a->time_usec;
+        engine_audit(e, "approval", "run %llu runbook %s plan %s approved by uid %u (%s) (%zu of %u)",
+                     (unsigned long long) run_id, r->runbook, r->plan_hash, who->uid, who->user, r->n_approvals,
+                     r->approvers_needed);
+        if (r->n_approvals < r->approvers_needed) {
+                (void) engine_persist_run(e, r);
+                (void) snprintf(why, n, "approved (%zu of %u): waiting for another approver", r->n_approvals,
+                                r->approvers_needed);
+                return 0;
+        }
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->state = RUN_RUNNING;
+        (void) engine_persist_run(e, r);
+        (void) snprintf(why, n, "approved: run %llu starts", (unsigned long long) run_id);
+        run_advance(e, r);
+        return 0;
+}
+
+int engine_deny(engine *e, uint64_t run_id, const char *reason, const engine_who *who, char *why, size_t n) {
+        run *r = engine_run_lookup(e, run_id);
+
+        if (!who_may_approve(who, why, n)) {
+                engine_audit(e, "approval_refused", "deny run %llu: %s", (unsigned long long) run_id, why);
+                return -EPERM;
+        }
+        if (!r || (r->state != RUN_PENDING && r->state != RUN_PROPOSED)) {
+                (void) snprintf(why, n, "no run %llu waits for approval", (unsigned long long) run_id);
+                return -ENOENT;
+        }
+        engine_audit(e, "denial", "run %llu runbook %s denied by uid %u (%s): %s", (unsigned long long) run_id,
+                     r->runbook, who->uid, who->user, reason);
+        engine_run_finish(e, r, RUN_DENIED, "denied by %s: %s", who->user, reason);
+        engine_notify(e, r, RB_EV_ESCALATED, "run %llu of %s denied by %s: %s", (unsigned long long) run_id, r->runbook,
+                      who->user, reason);
+        engine_escalate_incident(e, r->incident, "runbook %s denied by %s: %s", r->runbook, who->user, reason);
+        (void) snprintf(why, n, "run %llu denied", (unsigned long long) run_id);
+        return 0;
+}
+
+int engine_run(engine *e, const char *name, uint64_t incident_id, const engine_who *who, uint64_t *ret_run, char *why,
+               size_t n) {
+        const runbook *rb = runbook_set_find(e->a->config->runbooks, name);
+        const incident *inc = incident_id ? incident_store_find(e->a->incidents, incident_id) : NULL;
+        char sig[LEDGER_SIGNATURE_MAX] = "";
+        run *r;
+
+        if (!who_may_approve(who, why, n)) {
+                engine_audit(e, "run_refused", "runbook %s: %s", name, why);
+                return -EPERM;
+        }
+        if (!rb) {
+                (void) snprintf(why, n, "no runbook '%s'", name);
+                return -ENOENT;
+        }
+        if (incident_id && !inc) {
+                (void) snprintf(why, n, "no incident %llu", (unsigned long long) incident_id);
+                return -ENOENT;
+        }
+        if (rb->grade == GRADE_OBSERVE) {
+                (void) snprintf(why, n, "runbook %s is an observe runbook: nothing to run", name);
+                return -EINVAL;
+        }
+        if (inc)
+                incident_signature(inc, sig, sizeof(sig));
+        /* an operator's run supersedes what the agent proposed for the incident */
+        for (size_t i = 0; incident_id && i < e->n_runs; i++)
+                if (e->runs[i]->incident == incident_id && e->runs[i]->state == RUN_PROPOSED)
+                        engine_run_finish(e, e->runs[i], RUN_CANCELLED, "superseded by an operator's run");
+        r = engine_run_new(e, rb, e->a->config->runbooks, incident_id, sig);
+        if (!r) {
+                (void) snprintf(why, n, "too many runs active");
+                return -EBUSY;
+        }
+        r->operator_run = true;
+        (void) snprintf(r->requested_by, sizeof(r->requested_by), "%s", who->user);
+        /* the operator who asked counts as the first approver */
+        r->approvals[0] = (run_approval){ .uid = who->uid, .time_usec = engine_now() };
+        (void) snprintf(r->approvals[0].user, sizeof(r->approvals[0].user), "%s", who->user);
+        r->n_approvals = 1;
+        engine_audit(e, "run_requested", "run %llu runbook %s requested by uid %u (%s)%s%s", (unsigned long long) r->id,
+                     name, who->uid, who->user, incident_id ? " for incident " : "", incident_id ? inc->reason : "");
+        *ret_run = r->id;
+        engine_decide(e, r, rb->grade, false);
+        (void) snprintf(why, n, "run %llu: %s", (unsigned long long) r->id, run_state_to_string(r->state));
+        return 0;
+}
+
+int engine_pause(engine *e, bool pause, const char *reason, const engine_who *who) {
+        e->paused = pause;
+        (void) snprintf(e->pause_reason, sizeof(e->pause_reason), "%s", pause ? reason : "");
+        if (!pause)
+                policy_ledger_reset(e->ledger);
+        engine_audit(e, pause ? "pause" : "resume", "automatic remediation %s by uid %u (%s)%s%s",
+                     pause ? "paused" : "resumed (circuit breakers reset)", who->uid, who->user, reason && reason[0] ? ": " : "",
+                     reason ? reason : "");
+        int r = engine_persist_meta(e);
+        if (!pause)
+                recheck_at(e, engine_now());
+        return r;
+}
+
+bool engine_paused(const engine *e, const char **ret_reason) {
+        if (ret_reason)
+                *ret_reason = e->pause_reason;
+        return e->paused;
+}
+
+size_t engine_runs(const engine *e) {
+        return e->n_runs;
+}
+
+const run *engine_run_get(const engine *e, size_t i) {
+        return i < e->n_runs ? e->runs[e->n_runs - 1 - i] : NULL;
+}
+
+const run *engine_run_find(const engine *e, uint64_t id) {
+        return engine_run_lookup((engine *) e, id);
+}
+
+size_t engine_measures(const engine *e) {
+        return e->n_measures;
+}
+
+const measure *engine_measure_get(const engine *e, size_t i) {
+        return i < e->n_measures ? e->measures[e->n_measures - 1 - i] : NULL;
+}
+
+const policy_ledger *engine_ledger(const engine *e) {
+        return e->ledger;
+}
+
+const action_env *engine_action_env(const engine *e) {
+        return &e->env;
+}
+
+static void engine_notify_cb(void *userdata, const char *event, const char *text) {
+        engine *e = userdata;
+        notify_message m = { .event = event, .text = text };
+
+        log_notice("notify: %s", text);
+        if (e->a->notifier)
+                (void) notifier_send(e->a->notifier, NULL, &m);
+}
+
+int engine_new(engine **ret, agent *a) {
+        engine *e = calloc(1, sizeof(*e));
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        e->a = a;
+        e->env = (action_env){ .event = a->event, .notify = engine_notify_cb, .notify_userdata = e };
+        r = policy_ledger_new(&e->ledger);
+        if (r < 0) {
+                free(e);
+                return r;
+        }
+        engine_reconfigure(e);
+        r = engine_store_open(e, a->config->state_dir);
+        if (r < 0) {
+                engine_free(e);
+                return r;
+        }
+        *ret = e;
+        return 0;
+}
+
+engine *engine_free(engine *e) {
+        if (!e)
+                return NULL;
+        for (size_t i = 0; i < e->n_runs; i++)
+                run_free(e->runs[i]);
+        free(e->runs);
+        for (size_t i = 0; i < e->n_measures; i++) {
+                measure_free_runtime(e->measures[i]);
+                action_params_done(&e->measures[i]->params);
+                free(e->measures[i]);
+        }
+        free(e->measures);
+        sd_event_source_disable_unref(e->recheck);
+        policy_ledger_free(e->ledger);
+        statelog_free(e->log);
+        free(e);
+        return NULL;
+}
+
+/* What a previous life left: measures first (expired ones reverted now), then runs. */
+int engine_start(engine *e) {
+        e->started = true;
+        measure_reconcile(e);
+        for (size_t i = 0; i < e->n_runs; i++) {
+                run *r = e->runs[i];
+                const runbook *rb = runbook_set_find(e->a->config->runbooks, r->runbook);
+                r->engine = e;
+                if (!run_state_active(r->state))
+                        continue;
+                if (rb && strcmp(rb->sha256, r->runbook_sha256) == 0) {
+                        r->rb = rb;
+                        r->set = runbook_set_ref(e->a->config->runbooks);
+                }
+                engine_run_resume(e, r);
+        }
+        engine_prune(e);
+        recheck_at(e, engine_now());
+        return 0;
+}

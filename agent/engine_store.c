@@ -1,0 +1,425 @@
+/* The engine's durable state: runs, temporary measures, the policy ledger and the pause flag,
+ * as records of <state_dir>/engine.log (common/statelog.h: fdatasync per append, CRC-32C, torn
+ * tail cut). Each record is the whole current state of one run or measure; replay keeps the
+ * last one per id. Compaction rewrites the live state when the log has grown well past it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "agent/engine_internal.h"
+#include "log.h"
+
+enum {
+        REC_RUN = 1,
+        REC_MEASURE = 2,
+        REC_META = 3,
+};
+
+uint64_t engine_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+uint64_t engine_mono(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void add_u64(vici_builder *b, const char *k, uint64_t v) {
+        vici_builder_add_fmt(b, k, "%llu", (unsigned long long) v);
+}
+
+static void run_encode(const run *r, vici_builder *b) {
+        add_u64(b, "id", r->id);
+        add_u64(b, "state", (uint64_t) r->state);
+        vici_builder_add_str(b, "runbook", r->runbook);
+        vici_builder_add_str(b, "runbook_sha256", r->runbook_sha256);
+        vici_builder_add_str(b, "plan_hash", r->plan_hash);
+        add_u64(b, "incident", r->incident);
+        vici_builder_add_str(b, "signature", r->signature);
+        add_u64(b, "grade", (uint64_t) r->grade);
+        vici_builder_add_str(b, "why", r->why);
+        add_u64(b, "operator_run", r->operator_run);
+        vici_builder_add_str(b, "requested_by", r->requested_by);
+        add_u64(b, "step", r->step);
+        add_u64(b, "n_steps", r->n_steps);
+        add_u64(b, "rollback_pos", r->rollback_pos);
+        add_u64(b, "recovery_pos", r->recovery_pos);
+        add_u64(b, "approvers_needed", r->approvers_needed);
+        add_u64(b, "approval_expires", r->approval_expires_usec);
+        add_u64(b, "created", r->created_usec);
+        add_u64(b, "updated", r->updated_usec);
+        add_u64(b, "finished", r->finished_usec);
+        vici_builder_add_str(b, "note", r->note);
+        vici_builder_begin_section(b, "approvals");
+        for (size_t i = 0; i < r->n_approvals; i++) {
+                char k[8];
+                (void) snprintf(k, sizeof(k), "%zu", i);
+                vici_builder_begin_section(b, k);
+                add_u64(b, "uid", r->approvals[i].uid);
+                vici_builder_add_str(b, "user", r->approvals[i].user);
+                add_u64(b, "time", r->approvals[i].time_usec);
+                vici_builder_end_section(b);
+        }
+        vici_builder_end_section(b);
+        vici_builder_begin_section(b, "steps");
+        for (size_t i = 0; i < r->n_steps; i++) {
+                const run_step *s = &r->steps[i];
+                char k[8];
+                (void) snprintf(k, sizeof(k), "%zu", i);
+                vici_builder_begin_section(b, k);
+                add_u64(b, "phase", (uint64_t) s->phase);
+                vici_builder_add_str(b, "name", s->name);
+                add_u64(b, "measure", s->measure);
+                if (s->params.ops) {
+                        vici_builder_add_str(b, "kind", s->params.ops->kind);
+                        vici_builder_begin_section(b, "params");
+                        action_params_to_vici(&s->params, b);
+                        vici_builder_end_section(b);
+                }
+                vici_builder_end_section(b);
+        }
+        vici_builder_end_section(b);
+}
+
+static int get_u64(const vici_node *n, const char *k, uint64_t max, uint64_t *ret) {
+        uint64_t v;
+        if (vici_node_u64(n, k, &v) < 0 || v > max)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+static int get_str(const vici_node *n, const char *k, char *buf, size_t size) {
+        const char *v = vici_node_str(n, k);
+        if (!v || strlen(v) >= size)
+                return -EBADMSG;
+        memcpy(buf, v, strlen(v) + 1);
+        return 0;
+}
+
+static int params_decode(const vici_node *sec, action_params *ret) {
+        const char *kind = vici_node_str(sec, "kind");
+        const vici_node *p = vici_node_get(sec, "params");
+        const action_ops *ops;
+
+        if (!kind)
+                return 0; /* not started: no parameters recorded */
+        ops = action_find(kind);
+        if (!ops || !p || p->type != VICI_NODE_SECTION)
+                return -EBADMSG;
+        return action_params_from_vici(ops, p, ret);
+}
+
+static int run_decode(const vici_node *n, run *r) {
+        uint64_t v[14] = { 0 };
+        const vici_node *sec;
+        int k = 0;
+
+        k |= get_u64(n, "id", UINT64_MAX, &r->id);
+        k |= get_u64(n, "state", _RUN_STATE_MAX - 1, &v[0]);
+        k |= get_u64(n, "grade", _GRADE_MAX - 1, &v[1]);
+        k |= get_u64(n, "incident", UINT64_MAX, &r->incident);
+        k |= get_u64(n, "operator_run", 1, &v[2]);
+        k |= get_u64(n, "step", RUNBOOK_STEPS_MAX, &v[3]);
+        k |= get_u64(n, "n_steps", RUNBOOK_STEPS_MAX, &v[4]);
+        k |= get_u64(n, "rollback_pos", RUNBOOK_STEPS_MAX, &v[5]);
+        k |= get_u64(n, "recovery_pos", RUNBOOK_STEPS_MAX, &v[6]);
+        k |= get_u64(n, "approvers_needed", ENGINE_APPROVERS_MAX, &v[7]);
+        k |= get_u64(n, "approval_expires", UINT64_MAX, &r->approval_expires_usec);
+        k |= get_u64(n, "created", UINT64_MAX, &r->created_usec);
+        k |= get_u64(n, "updated", UINT64_MAX, &r->updated_usec);
+        k |= get_u64(n, "finished", UINT64_MAX, &r->finished_usec);
+        k |= get_str(n, "runbook", r->runbook, sizeof(r->runbook));
+        k |= get_str(n, "runbook_sha256", r->runbook_sha256, sizeof(r->runbook_sha256));
+        k |= get_str(n, "plan_hash", r->plan_hash, sizeof(r->plan_hash));
+        k |= get_str(n, "signature", r->signature, sizeof(r->signature));
+        k |= get_str(n, "why", r->why, sizeof(r->why));
+        k |= get_str(n, "requested_by", r->requested_by, sizeof(r->requested_by));
+        k |= get_str(n, "note", r->note, sizeof(r->note));
+        if (k)
+                return -EBADMSG;
+        r->state = (run_state) v[0];
+        r->grade = (grade) v[1];
+        r->operator_run = v[2];
+        r->step = v[3];
+        r->n_steps = v[4];
+        r->rollback_pos = v[5];
+        r->recovery_pos = v[6];
+        r->approvers_needed = (uint32_t) v[7];
+        sec = vici_node_get(n, "approvals");
+        for (const vici_node *a = sec ? sec->child : NULL; a; a = a->next) {
+                run_approval *ap;
+                if (r->n_approvals >= ENGINE_APPROVERS_MAX || a->type != VICI_NODE_SECTION)
+                        return -EBADMSG;
+                ap = &r->approvals[r->n_approvals++];
+                k |= get_u64(a, "uid", UINT32_MAX, &v[8]);
+                k |= get_str(a, "user", ap->user, sizeof(ap->user));
+                k |= get_u64(a, "time", UINT64_MAX, &ap->time_usec);
+                ap->uid = (uint32_t) v[8];
+        }
+        sec = vici_node_get(n, "steps");
+        size_t i = 0;
+        for (const vici_node *s = sec ? sec->child : NULL; s; s = s->next, i++) {
+                if (i >= r->n_steps || s->type != VICI_NODE_SECTION)
+                        return -EBADMSG;
+                k |= get_u64(s, "phase", _PHASE_MAX - 1, &v[9]);
+                k |= get_str(s, "name", r->steps[i].name, sizeof(r->steps[i].name));
+                k |= get_u64(s, "measure", UINT64_MAX, &r->steps[i].measure);
+                r->steps[i].phase = (step_phase) v[9];
+                if (k || params_decode(s, &r->steps[i].params) < 0)
+                        return -EBADMSG;
+        }
+        return k || i != r->n_steps ? -EBADMSG : 0;
+}
+
+static void measure_encode(const measure *m, vici_builder *b) {
+        add_u64(b, "id", m->id);
+        add_u64(b, "state", (uint64_t) m->state);
+        add_u64(b, "run", m->run);
+        add_u64(b, "incident", m->incident);
+        vici_builder_add_str(b, "runbook", m->runbook);
+        vici_builder_add_str(b, "step", m->step);
+        vici_builder_add_str(b, "kind", m->kind);
+        vici_builder_add_str(b, "signature", m->signature);
+        add_u64(b, "applied", m->applied_usec);
+        add_u64(b, "expires", m->expires_usec);
+        add_u64(b, "reverted", m->reverted_usec);
+        add_u64(b, "extensions", m->extensions);
+        vici_builder_add_str(b, "note", m->note);
+        vici_builder_begin_section(b, "params");
+        action_params_to_vici(&m->params, b);
+        vici_builder_end_section(b);
+}
+
+static int measure_decode(const vici_node *n, measure *m) {
+        uint64_t st = 0, ext = 0;
+        const action_ops *ops;
+        const vici_node *p;
+        int k = 0;
+
+        k |= get_u64(n, "id", UINT64_MAX, &m->id);
+        k |= get_u64(n, "state", _MEASURE_STATE_MAX - 1, &st);
+        k |= get_u64(n, "run", UINT64_MAX, &m->run);
+        k |= get_u64(n, "incident", UINT64_MAX, &m->incident);
+        k |= get_str(n, "runbook", m->runbook, sizeof(m->runbook));
+        k |= get_str(n, "step", m->step, sizeof(m->step));
+        k |= get_str(n, "kind", m->kind, sizeof(m->kind));
+        k |= get_str(n, "signature", m->signature, sizeof(m->signature));
+        k |= get_u64(n, "applied", UINT64_MAX, &m->applied_usec);
+        k |= get_u64(n, "expires", UINT64_MAX, &m->expires_usec);
+        k |= get_u64(n, "reverted", UINT64_MAX, &m->reverted_usec);
+        k |= get_u64(n, "extensions", UINT32_MAX, &ext);
+        k |= get_str(n, "note", m->note, sizeof(m->note));
+        if (k)
+                return -EBADMSG;
+        m->state = (measure_state) st;
+        m->extensions = (uint32_t) ext;
+        ops = action_find(m->kind);
+        p = vici_node_get(n, "params");
+        if (!ops || !p || p->type != VICI_NODE_SECTION)
+                return -EBADMSG;
+        return action_params_from_vici(ops, p, &m->params);
+}
+
+static void meta_encode(const engine *e, vici_builder *b) {
+        add_u64(b, "paused", e->paused);
+        vici_builder_add_str(b, "pause_reason", e->pause_reason);
+        add_u64(b, "next_run", e->next_run_id);
+        add_u64(b, "next_measure", e->next_measure_id);
+        vici_builder_begin_section(b, "ledger");
+        policy_ledger_to_vici(e->ledger, b);
+        vici_builder_end_section(b);
+}
+
+static int encode(int type, const void *obj, const engine *e, uint8_t **buf, size_t *len) {
+        vici_builder *b = NULL;
+        int r = vici_builder_new(&b);
+
+        if (r < 0)
+                return r;
+        if (type == REC_RUN)
+                run_encode(obj, b);
+        else if (type == REC_MEASURE)
+                measure_encode(obj, b);
+        else
+                meta_encode(e, b);
+        return vici_builder_finish(b, buf, len);
+}
+
+static void run_replace(engine *e, run *r) {
+        for (size_t i = 0; i < e->n_runs; i++)
+                if (e->runs[i]->id == r->id) {
+                        for (size_t j = 0; j < e->runs[i]->n_steps; j++)
+                                action_params_done(&e->runs[i]->steps[j].params);
+                        free(e->runs[i]);
+                        e->runs[i] = r;
+                        return;
+                }
+        run **n = realloc(e->runs, (e->n_runs + 1) * sizeof(*n));
+        if (!n) {
+                for (size_t j = 0; j < r->n_steps; j++)
+                        action_params_done(&r->steps[j].params);
+                free(r);
+                e->undecodable++;
+                return;
+        }
+        e->runs = n;
+        e->runs[e->n_runs++] = r;
+}
+
+static void measure_replace(engine *e, measure *m) {
+        for (size_t i = 0; i < e->n_measures; i++)
+                if (e->measures[i]->id == m->id) {
+                        action_params_done(&e->measures[i]->params);
+                        free(e->measures[i]);
+                        e->measures[i] = m;
+                        return;
+                }
+        measure **n = realloc(e->measures, (e->n_measures + 1) * sizeof(*n));
+        if (!n) {
+                action_params_done(&m->params);
+                free(m);
+                e->undecodable++;
+                return;
+        }
+        e->measures = n;
+        e->measures[e->n_measures++] = m;
+}
+
+static int replay(uint16_t type, const void *payload, size_t len, void *userdata) {
+        engine *e = userdata;
+        _cleanup_(vici_node_freep) vici_node *root = NULL;
+        uint64_t v;
+
+        if (vici_msg_parse(payload, len, &root) < 0) {
+                e->undecodable++;
+                return 0;
+        }
+        if (type == REC_RUN) {
+                run *r = calloc(1, sizeof(*r));
+                if (!r)
+                        return -ENOMEM;
+                if (run_decode(root, r) < 0) {
+                        for (size_t j = 0; j < RUNBOOK_STEPS_MAX; j++)
+                                action_params_done(&r->steps[j].params);
+                        free(r);
+                        e->undecodable++;
+                        return 0;
+                }
+                if (r->id >= e->next_run_id)
+                        e->next_run_id = r->id + 1;
+                run_replace(e, r);
+        } else if (type == REC_MEASURE) {
+                measure *m = calloc(1, sizeof(*m));
+                if (!m)
+                        return -ENOMEM;
+                if (measure_decode(root, m) < 0) {
+                        action_params_done(&m->params);
+                        free(m);
+                        e->undecodable++;
+                        return 0;
+                }
+                if (m->id >= e->next_measure_id)
+                        e->next_measure_id = m->id + 1;
+                measure_replace(e, m);
+        } else if (type == REC_META) {
+                const char *why = vici_node_str(root, "pause_reason");
+                const vici_node *l = vici_node_get(root, "ledger");
+                e->paused = vici_node_u64(root, "paused", &v) == 0 && v == 1;
+                (void) snprintf(e->pause_reason, sizeof(e->pause_reason), "%s", why ? why : "");
+                if (vici_node_u64(root, "next_run", &v) == 0 && v > e->next_run_id)
+                        e->next_run_id = v;
+                if (vici_node_u64(root, "next_measure", &v) == 0 && v > e->next_measure_id)
+                        e->next_measure_id = v;
+                if (!l || policy_ledger_from_vici(e->ledger, l) < 0)
+                        e->undecodable++;
+        } else
+                e->undecodable++;
+        return 0;
+}
+
+int engine_store_open(engine *e, const char *state_dir) {
+        int r;
+
+        e->next_run_id = e->next_measure_id = 1;
+        if (!state_dir)
+                return 0;
+        r = statelog_open(&e->log, state_dir, "engine", replay, e);
+        if (r < 0)
+                return r;
+        if (statelog_dropped_bytes(e->log) > 0)
+                log_warning("%s/engine.log: a torn last record (%llu bytes) was dropped", state_dir,
+                            (unsigned long long) statelog_dropped_bytes(e->log));
+        if (e->undecodable > 0)
+                log_warning("%s/engine.log: %llu records could not be decoded, ignoring them", state_dir,
+                            (unsigned long long) e->undecodable);
+        return 0;
+}
+
+static int snapshot(statelog_writer *w, void *userdata) {
+        engine *e = userdata;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        for (size_t i = 0; i < e->n_runs; i++) {
+                if ((r = encode(REC_RUN, e->runs[i], e, &buf, &len)) < 0)
+                        return r;
+                r = statelog_writer_append(w, REC_RUN, buf, len);
+                free(buf);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < e->n_measures; i++) {
+                if ((r = encode(REC_MEASURE, e->measures[i], e, &buf, &len)) < 0)
+                        return r;
+                r = statelog_writer_append(w, REC_MEASURE, buf, len);
+                free(buf);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = encode(REC_META, NULL, e, &buf, &len)) < 0)
+                return r;
+        r = statelog_writer_append(w, REC_META, buf, len);
+        free(buf);
+        return r;
+}
+
+static int persist(engine *e, int type, const void *obj) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!e->log)
+                return 0;
+        r = encode(type, obj, e, &buf, &len);
+        if (r >= 0)
+                r = statelog_append(e->log, (uint16_t) type, buf, len);
+        if (r < 0)
+                return log_error_errno(r, "cannot record the engine's state durably");
+        /* every record is a whole object: the log can be rewritten once it is mostly history */
+        if (statelog_records(e->log) > 8 * (e->n_runs + e->n_measures) + 512) {
+                r = statelog_compact(e->log, snapshot, e);
+                if (r < 0)
+                        log_warning_errno(r, "cannot compact engine.log, ignoring");
+        }
+        return 0;
+}
+
+int engine_persist_run(engine *e, const run *r) {
+        return persist(e, REC_RUN, r);
+}
+
+int engine_persist_measure(engine *e, const measure *m) {
+        return persist(e, REC_MEASURE, m);
+}
+
+int engine_persist_meta(engine *e) {
+        return persist(e, REC_META, NULL);
+}
