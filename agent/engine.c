@@ -495,7 +495,8 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
                 (void) snprintf(why, n, "no run %llu waits for approval", (unsigned long long) run_id);
                 return -ENOENT;
         }
-        if (!plan_hash || strcmp(plan_hash, r->plan_hash) != 0) {
+        /* a prefix of at least 12 hex digits (48 bits) names the plan the approver read */
+        if (!plan_hash || strlen(plan_hash) < 12 || strncmp(plan_hash, r->plan_hash, strlen(plan_hash)) != 0) {
                 (void) snprintf(why, n, "plan hash mismatch: run %llu's plan is %s (look at it again: ikehealctl pending)",
                                 (unsigned long long) run_id, r->plan_hash);
                 engine_audit(e, "approval_refused", "run %llu by uid %u (%s): %s", (unsigned long long) run_id, who->uid,

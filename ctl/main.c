@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/commands.h"
 #include "ctl/json.h"
 #include "ctl/render.h"
 #include "duration.h"
@@ -106,6 +107,15 @@ static int audit_verify(int argc, char **argv) {
                key ? " and HMACs" : "", v.head, v.torn_bytes ? " (an incomplete last line, not counted)" : "");
         return 0;
 }
+
+static const char *const plan_numeric[] = { "incident", "steps.*.drops_sas", NULL };
+static const char *const pending_numeric[] = { "runs.*.incident", "runs.*.step",     "runs.*.steps",
+                                               "runs.*.approvals", "runs.*.approvers_needed", "runs.*.expires_in",
+                                               "runs.*.created", NULL };
+static const char *const measures_numeric[] = { "in_force", "measures.*.run", "measures.*.incident",
+                                                "measures.*.applied", "measures.*.expires", "measures.*.left",
+                                                "measures.*.extensions", "measures.*.reverted", NULL };
+static const char *const run_numeric[] = { "run", NULL };
 
 static const char *const checks_numeric[] = {
         "checks.*.runs", "checks.*.interval_ms", "checks.*.timeout_ms", "checks.*.retries",
@@ -207,6 +217,104 @@ static const ctl_command commands[] = {
                 .numeric = audit_numeric,
                 .build = build_audit,
         },
+        {
+                .name = "plan",
+                .verb = PROTO_PLAN,
+                .args = "INCIDENT|RUNBOOK",
+                .help = "Dry run: the runbook an incident matches (or a runbook by name), the exact effects\n"
+                        "each step would have (commands with the SHA-256 of the scripts, files, nftables\n"
+                        "changes, VICI calls), the grade it would run at now and what raised it, and the\n"
+                        "plan's hash, which approvals bind to. Nothing is executed. Read-only.\n",
+                .render_text = render_plan,
+                .numeric = plan_numeric,
+                .build = build_plan,
+        },
+        {
+                .name = "pending",
+                .verb = PROTO_PENDING,
+                .args = "",
+                .help = "Runs waiting for approval (and runs only proposed, for an operator to start),\n"
+                        "with their plan, its hash, the approvals so far and the time left before the\n"
+                        "request expires (expiry means deny). Read-only.\n",
+                .render_text = render_pending,
+                .numeric = pending_numeric,
+        },
+        {
+                .name = "approve",
+                .verb = PROTO_APPROVE,
+                .args = "RUN PLAN_HASH",
+                .help = "Approve a pending run. PLAN_HASH is the hash 'pending' shows (at least its first\n"
+                        "12 digits): if the plan changed since, the approval is refused and every earlier\n"
+                        "approval of it is void. Needs root or a group in control.approver_groups; a run\n"
+                        "needing two approvers needs two different users. Audited with uid and user.\n",
+                .render_text = render_result,
+                .build = build_approve,
+        },
+        {
+                .name = "deny",
+                .verb = PROTO_DENY,
+                .args = "RUN --reason TEXT",
+                .help = "Deny a pending (or proposed) run; its incident is escalated to a human. Needs an\n"
+                        "approver. Audited with uid, user and reason.\n",
+                .render_text = render_result,
+                .build = build_deny,
+        },
+        {
+                .name = "run",
+                .verb = PROTO_RUN,
+                .args = "RUNBOOK [INCIDENT]",
+                .help = "Execute a runbook now, e.g. a manual one the agent only proposed. Needs an\n"
+                        "approver, who counts as the first approval; policy, blast radius and a second\n"
+                        "approver (when the runbook asks for two) still apply.\n",
+                .render_text = render_result,
+                .numeric = run_numeric,
+                .build = build_run,
+        },
+        {
+                .name = "measures",
+                .verb = PROTO_MEASURES,
+                .args = "[all]",
+                .help = "Temporary measures in force (PSK enabled, firewall relaxed, standby certificate\n"
+                        "…) with the time left before they are reverted; 'all' adds the reverted ones\n"
+                        "remembered. Read-only.\n",
+                .render_text = render_measures,
+                .numeric = measures_numeric,
+                .build = build_measures,
+        },
+        {
+                .name = "extend",
+                .verb = PROTO_EXTEND,
+                .args = "MEASURE DURATION",
+                .help = "Push a measure's expiry back by DURATION (30m, 2h). Needs an approver; the\n"
+                        "measure's whole life stays within the policy's maximum for its kind.\n",
+                .render_text = render_result,
+                .build = build_extend,
+        },
+        {
+                .name = "revert",
+                .verb = PROTO_REVERT,
+                .args = "MEASURE",
+                .help = "Revert a temporary measure now.\n",
+                .render_text = render_result,
+                .build = build_revert,
+        },
+        {
+                .name = "pause",
+                .verb = PROTO_PAUSE,
+                .args = "--reason TEXT",
+                .help = "Stop automatic remediation: every runbook is raised to manual (plans are still\n"
+                        "proposed; measures in force still expire on time).\n",
+                .render_text = render_result,
+                .build = build_pause,
+        },
+        {
+                .name = "resume",
+                .verb = PROTO_RESUME,
+                .args = "",
+                .help = "Resume automatic remediation and reset every circuit breaker.\n",
+                .render_text = render_result,
+                .build = build_pause,
+        },
 };
 
 static const ctl_command *command_find(const char *name) {
@@ -226,6 +334,7 @@ static void help(FILE *f) {
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 fprintf(f, "  %-10s %s%s\n", commands[i].name, proto_verb_summary(commands[i].verb),
                         proto_verb_is_write(commands[i].verb) ? " (operators)" : "");
+        fprintf(f, "  %-10s %s\n", "lint", "check runbook files locally: lint [--config FILE] FILE...");
         fprintf(f, "  %-10s %s\n", "help", "explain a command: help COMMAND");
         fprintf(f,
                 "\n"
@@ -235,6 +344,8 @@ static void help(FILE *f) {
                 "  -j, --json          print the agent's answer as JSON\n"
                 "  -t, --timeout=SEC   give up after SEC seconds (\"2.5\", or \"500ms\", \"1m\";\n"
                 "                      default 30)\n"
+                "  -r, --reason=TEXT   why (deny, pause)\n"
+                "  -c, --config=FILE   lint against this ikeheal.yaml (policy, webhooks, checks)\n"
                 "  -h, --help          this text\n"
                 "      --version       print the version\n"
                 "\n"
@@ -361,6 +472,8 @@ int main(int argc, char **argv) {
                 { "timeout", required_argument, NULL, 't' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "reason", required_argument, NULL, 'r' },
+                { "config", required_argument, NULL, 'c' },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -373,13 +486,19 @@ int main(int argc, char **argv) {
                 socket_path = PROTO_SOCKET_DEFAULT;
 
         /* options may follow the command too ("ikehealctl status --json"); "--" ends them */
-        while ((c = getopt_long(argc, argv, "s:jt:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "s:jt:hr:c:", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         socket_path = optarg;
                         break;
                 case 'j':
                         json = true;
+                        break;
+                case 'r':
+                        ctl_opt_reason = optarg;
+                        break;
+                case 'c':
+                        ctl_opt_config = optarg;
                         break;
                 case 't':
                         if (parse_timeout(optarg, &timeout_usec) < 0) {
@@ -420,6 +539,8 @@ int main(int argc, char **argv) {
         }
         if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "verify") == 0)
                 return audit_verify(argc - optind - 2, argv + optind + 2);
+        if (strcmp(argv[optind], "lint") == 0)
+                return ctl_lint(argc - optind - 1, argv + optind + 1);
         cmd = command_find(argv[optind]);
         if (!cmd) {
                 if (proto_verb_from_string(argv[optind]) >= 0)

@@ -1,0 +1,29 @@
+/* ikehealctl's runbook commands (ctl/engine_cmds.c): request builders for plan, pending,
+ * approve, deny, run, measures, extend, revert, pause and resume, and the local `lint`. */
+#pragma once
+
+#include <stdio.h>
+
+#include "vici_msg.h"
+
+/* --reason TEXT, --config FILE (set by main's option parsing; NULL when absent). */
+extern const char *ctl_opt_reason;
+extern const char *ctl_opt_config;
+
+int build_plan(int argc, char **argv, vici_builder *b);
+int build_approve(int argc, char **argv, vici_builder *b);
+int build_deny(int argc, char **argv, vici_builder *b);
+int build_run(int argc, char **argv, vici_builder *b);
+int build_measures(int argc, char **argv, vici_builder *b);
+int build_extend(int argc, char **argv, vici_builder *b);
+int build_revert(int argc, char **argv, vici_builder *b);
+int build_pause(int argc, char **argv, vici_builder *b);
+
+/* `lint FILE…` (no agent): exit status 0 clean, 1 errors, 2 usage. */
+int ctl_lint(int argc, char **argv);
+
+/* ctl/render_engine.c */
+void render_plan(FILE *f, const vici_node *body);
+void render_pending(FILE *f, const vici_node *body);
+void render_measures(FILE *f, const vici_node *body);
+void render_result(FILE *f, const vici_node *body);

@@ -1,0 +1,152 @@
+/* ikehealctl's runbook commands: the request each sends, checked here first so a typo is a
+ * usage error rather than a round trip; and `lint`, which parses runbook files locally with the
+ * same parser the agent uses (with a config's policy, webhooks and checks when --config names
+ * one), reporting every error as file:line:col. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/config.h"
+#include "agent/runbook.h"
+#include "ctl/commands.h"
+#include "duration.h"
+
+const char *ctl_opt_reason;
+const char *ctl_opt_config;
+
+static bool is_number(const char *s) {
+        return s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) < 20;
+}
+
+static int need_number(const char *cmd, int argc, char **argv, int want, const char *what) {
+        if (argc != want || !is_number(argv[0])) {
+                fprintf(stderr, "ikehealctl: %s: expected %s\n", cmd, what);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int build_plan(int argc, char **argv, vici_builder *b) {
+        if (argc != 1 || !argv[0][0]) {
+                fprintf(stderr, "ikehealctl: plan: expected an incident number or a runbook name\n");
+                return -EINVAL;
+        }
+        vici_builder_add_str(b, "target", argv[0]);
+        return 0;
+}
+
+int build_approve(int argc, char **argv, vici_builder *b) {
+        if (need_number("approve", argc, argv, 2, "a run number and the plan hash shown by 'pending'") < 0)
+                return -EINVAL;
+        if (strlen(argv[1]) < 12 || strlen(argv[1]) > 64 || strspn(argv[1], "0123456789abcdef") != strlen(argv[1])) {
+                fprintf(stderr, "ikehealctl: approve: the plan hash is hexadecimal, at least 12 digits (see 'pending')\n");
+                return -EINVAL;
+        }
+        vici_builder_add_str(b, "id", argv[0]);
+        vici_builder_add_str(b, "plan_hash", argv[1]);
+        return 0;
+}
+
+int build_deny(int argc, char **argv, vici_builder *b) {
+        if (need_number("deny", argc, argv, 1, "a run number (and --reason TEXT)") < 0)
+                return -EINVAL;
+        if (!ctl_opt_reason || !ctl_opt_reason[0]) {
+                fprintf(stderr, "ikehealctl: deny: a reason is required (--reason TEXT)\n");
+                return -EINVAL;
+        }
+        vici_builder_add_str(b, "id", argv[0]);
+        vici_builder_add_str(b, "reason", ctl_opt_reason);
+        return 0;
+}
+
+int build_run(int argc, char **argv, vici_builder *b) {
+        if (argc < 1 || argc > 2 || (argc == 2 && !is_number(argv[1]))) {
+                fprintf(stderr, "ikehealctl: run: expected a runbook name and optionally an incident number\n");
+                return -EINVAL;
+        }
+        vici_builder_add_str(b, "runbook", argv[0]);
+        if (argc == 2)
+                vici_builder_add_str(b, "incident", argv[1]);
+        return 0;
+}
+
+int build_measures(int argc, char **argv, vici_builder *b) {
+        if (argc > 1 || (argc == 1 && strcmp(argv[0], "all") != 0)) {
+                fprintf(stderr, "ikehealctl: measures takes at most 'all'\n");
+                return -EINVAL;
+        }
+        if (argc == 1)
+                vici_builder_add_str(b, "all", "yes");
+        return 0;
+}
+
+int build_extend(int argc, char **argv, vici_builder *b) {
+        uint64_t d;
+        if (need_number("extend", argc, argv, 2, "a measure number and a duration (30m, 2h)") < 0)
+                return -EINVAL;
+        if (duration_parse(argv[1], &d) < 0 || d == 0) {
+                fprintf(stderr, "ikehealctl: extend: '%s' is not a duration (30m, 2h)\n", argv[1]);
+                return -EINVAL;
+        }
+        vici_builder_add_str(b, "id", argv[0]);
+        vici_builder_add_str(b, "duration", argv[1]);
+        return 0;
+}
+
+int build_revert(int argc, char **argv, vici_builder *b) {
+        if (need_number("revert", argc, argv, 1, "a measure number") < 0)
+                return -EINVAL;
+        vici_builder_add_str(b, "id", argv[0]);
+        return 0;
+}
+
+int build_pause(int argc, char **argv, vici_builder *b) {
+        if (argc > 0) {
+                fprintf(stderr, "ikehealctl: pause/resume take no arguments (pause needs --reason TEXT)\n");
+                return -EINVAL;
+        }
+        if (ctl_opt_reason)
+                vici_builder_add_str(b, "reason", ctl_opt_reason);
+        return 0;
+}
+
+int ctl_lint(int argc, char **argv) {
+        _cleanup_(config_freep) ikeheal_config *c = NULL;
+        _cleanup_(runbook_set_freep) runbook_set *set = NULL;
+        _cleanup_(freep) char *err = NULL;
+        runbook_ctx ctx = { 0 };
+        action_env env = { 0 };
+        char **names = NULL;
+        int r;
+
+        if (argc < 1) {
+                fprintf(stderr, "ikehealctl: lint: name at least one runbook file\n");
+                return 2;
+        }
+        if (ctl_opt_config) {
+                r = config_load(ctl_opt_config, &c, &err);
+                if (r < 0) {
+                        fprintf(stderr, "%s\n", err ? err : strerror(-r));
+                        return 1;
+                }
+                names = calloc(c->n_checks + 1, sizeof(char *));
+                if (!names)
+                        return 1;
+                for (size_t i = 0; i < c->n_checks; i++)
+                        names[i] = c->checks[i].name;
+                env.exec_dir = c->exec_dir;
+                ctx = (runbook_ctx){ .policy = &c->policy, .notify = &c->notify, .checks = names, .env = &env };
+        }
+        r = runbook_set_load_files(argv, &ctx, &set, &err);
+        free(names);
+        if (r < 0) {
+                fprintf(stderr, "%s\n", err ? err : strerror(-r));
+                return 1;
+        }
+        for (size_t i = 0; i < runbook_set_size(set); i++) {
+                const runbook *rb = runbook_set_get(set, i);
+                printf("%s: runbook %s, grade %s, %zu step%s: OK\n", rb->file, rb->name, grade_to_string(rb->grade),
+                       rb->n_steps, rb->n_steps == 1 ? "" : "s");
+        }
+        return 0;
+}
