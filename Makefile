@@ -143,7 +143,8 @@ install: all
 	install -m 0755 $(BUILD)/ikeheald $(DESTDIR)$(PREFIX)/sbin/ikeheald
 	install -m 0755 $(BUILD)/ikehealctl $(DESTDIR)$(PREFIX)/bin/ikehealctl
 	install -m 0644 man/ikeheald.8 man/ikehealctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 man/ikeheal.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/ikeheal.yaml.5 man/ikeheal-runbook.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 runbooks/schema.json runbooks/README.md $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks/
 	sed 's,@SBINDIR@,$(PREFIX)/sbin,g' etc/ikeheald.service > $(DESTDIR)$(UNITDIR)/ikeheald.service
 	install -m 0644 etc/ikeheal.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ikeheal.conf 2>/dev/null || \
 	        { install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d && \

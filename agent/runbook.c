@@ -203,8 +203,12 @@ static int bind_step(const ynode *m, rb_step *s, grade rb_grade, bool recovery, 
                                           grade_to_string(s->grade), grade_to_string(rb_grade));
                 }
         }
-        if ((n = ynode_get(m, "verify")))
-                bind_verify(n, s, ctx, d);
+        if ((n = ynode_get(m, "verify"))) {
+                if (recovery)
+                        ydiag_add(d, n, "on_failure steps are not verified: no 'verify'");
+                else
+                        bind_verify(n, s, ctx, d);
+        }
         if ((n = ynode_get(m, "expires_in"))) {
                 if (recovery)
                         ydiag_add(d, n, "on_failure steps cannot be temporary measures");

@@ -1,0 +1,195 @@
+/* The runbook parser: every malformed runbook of tests/fixtures/runbooks/bad/ (first line
+ * "# expect: LINE:COL: text") is refused with an error at exactly that position naming what was
+ * expected; the full example and the shipped runbooks parse; matching, priorities, plan hashes,
+ * limits and cross-file checks (duplicate names, dangling escalations) behave. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/runbook.h"
+#include "atomic_file.h"
+#include "tap.h"
+
+#define BAD "tests/fixtures/runbooks/bad/"
+#define GOOD "tests/fixtures/runbooks/good/"
+
+static notify_config notify;
+static char *checks[] = { "firewall", "daemon", "ike_probe", NULL };
+static runbook_ctx ctx = { .notify = &notify, .checks = checks };
+
+static int bad_filter(const struct dirent *de) {
+        return strstr(de->d_name, ".yaml") != NULL;
+}
+
+static void test_bad_corpus(void) {
+        struct dirent **list = NULL;
+        int n = scandir(BAD, &list, bad_filter, alphasort);
+
+        CHECK(n >= 50, "at least 50 malformed runbooks (%d)", n);
+        for (int i = 0; i < n; i++) {
+                char path[512], want[640], *file = NULL, *err = NULL, *nl;
+                size_t len = 0;
+                runbook_set *set = NULL;
+                char *files[] = { path, NULL };
+
+                (void) snprintf(path, sizeof(path), BAD "%s", list[i]->d_name);
+                if (atomic_file_read(path, 1 << 20, &file, &len) < 0 || strncmp(file, "# expect: ", 10) != 0) {
+                        CHECK(false, "%s has an '# expect: ' first line", path);
+                        free(file);
+                        free(list[i]);
+                        continue;
+                }
+                nl = strchr(file, '\n');
+                *nl = 0;
+                (void) snprintf(want, sizeof(want), "%s:%s", path, file + 10);
+                int r = runbook_set_load_files(files, &ctx, &set, &err);
+                CHECK(r == -EINVAL && !set, "%s refused", list[i]->d_name);
+                CHECK(err && strstr(err, want), "%s: error '%s' (got: %s)", list[i]->d_name, want, err ? err : "none");
+                runbook_set_free(set);
+                free(err);
+                free(file);
+                free(list[i]);
+        }
+        free(list);
+}
+
+static void test_full(void) {
+        char *files[] = { GOOD "full.yaml", NULL };
+        runbook_set *set = NULL;
+        char *err = NULL;
+        const runbook *rb;
+
+        CHECK(runbook_set_load_files(files, &ctx, &set, &err) == 0, "full example parses (%s)", err ? err : "");
+        rb = runbook_set_find(set, "full-example");
+        CHECK(rb && rb->n_steps == 2 && rb->priority == 70 && rb->approvers == 2, "fields bound");
+        CHECK(rb && rb->steps[0].expires_in_usec == 2 * 3600 * USEC_PER_SEC && rb->steps[0].verify_action &&
+                      strcmp(rb->steps[0].verify_check, "firewall") == 0,
+              "step 1: measure of 2h, verified by check and action");
+        CHECK(rb && rb->steps[1].has_grade && rb->steps[1].grade == GRADE_APPROVE, "step 2 raised to approve");
+        CHECK(rb && rb->escalate == RB_ESCALATE_GRADE && rb->escalate_grade == GRADE_MANUAL, "escalate to manual");
+        CHECK(rb && runbook_notifies(rb, RB_EV_FAILED) && !runbook_notifies(rb, RB_EV_STARTED), "notify.on");
+        CHECK(rb && rb->budget_runs == 2 && rb->cooldown_usec == 5 * 60 * USEC_PER_SEC, "budget and cooldown");
+
+        runbook_plan p1 = { 0 }, p2 = { 0 };
+        CHECK(rb && runbook_plan_make(rb, NULL, &p1) == 0 && runbook_plan_make(rb, NULL, &p2) == 0, "plan");
+        CHECK(p1.text && strstr(p1.text, "restore.sh") && strstr(p1.text, "temporary measure"), "plan names the script and the measure");
+        CHECK(strlen(p1.hash) == 64 && strcmp(p1.hash, p2.hash) == 0, "plan hash stable: %s", p1.hash);
+        runbook_plan_done(&p1);
+        runbook_plan_done(&p2);
+        free(err);
+        runbook_set_free(set);
+}
+
+static const char *fact(void *userdata, const char *check_name, const char *key) {
+        const char *reason = userdata;
+        if (strcmp(check_name, "firewall") == 0 && strcmp(key, "reason") == 0)
+                return reason;
+        if (strcmp(check_name, "firewall") == 0 && strcmp(key, "chain") == 0)
+                return "inet filter input";
+        return NULL;
+}
+
+static void test_match(void) {
+        char *files[] = { GOOD "full.yaml", NULL };
+        runbook_set *set = NULL;
+        const runbook *rb;
+
+        if (runbook_set_load_files(files, &ctx, &set, NULL) < 0) {
+                CHECK(false, "load");
+                return;
+        }
+        rb = runbook_set_get(set, 0);
+        rb_subject s = { .cls = "firewall", .scope = "global", .severity = "fail", .reason = "x",
+                         .check = "other", .peers = "", .fact = fact, .userdata = (void *) "udp500_dropped" };
+        CHECK(runbook_matches(rb, &s), "class, scope, severity, not(esp), any(fact matches)");
+        s.userdata = (void *) "esp_dropped";
+        CHECK(!runbook_matches(rb, &s), "not: fact equals esp_dropped excludes");
+        s.userdata = (void *) "udp500_dropped";
+        s.scope = "local";
+        CHECK(!runbook_matches(rb, &s), "scope local excluded");
+        s.scope = "global";
+        s.cls = "daemon";
+        CHECK(!runbook_matches(rb, &s), "class daemon excluded");
+        CHECK(runbook_set_match(set, &s) == NULL, "set: no match");
+        runbook_set_free(set);
+}
+
+/* Runbooks written to a scratch directory: duplicates across files, priorities, size limit. */
+static void test_sets(void) {
+        char dir[] = "/tmp/test-runbook-XXXXXX", p[600];
+        const char *a = "version: 1\nname: one\nmatch: {class: daemon}\ngrade: observe\npriority: 10\n"
+                        "steps: [{name: tell, action: notify, params: {message: hi}}]\n";
+        const char *b = "version: 1\nname: two\nmatch: {class: daemon}\ngrade: observe\npriority: 90\n"
+                        "steps: [{name: tell, action: notify, params: {message: hi}}]\n";
+        char *dirs[] = { dir, NULL }, *err = NULL;
+        runbook_set *set = NULL;
+
+        if (!mkdtemp(dir))
+                return;
+        (void) snprintf(p, sizeof(p), "%s/a.yaml", dir);
+        (void) atomic_file_write(p, a, strlen(a), 0644);
+        (void) snprintf(p, sizeof(p), "%s/b.yml", dir);
+        (void) atomic_file_write(p, b, strlen(b), 0644);
+        (void) snprintf(p, sizeof(p), "%s/ignored.txt", dir);
+        (void) atomic_file_write(p, "junk", 4, 0644);
+        CHECK(runbook_set_load(dirs, &ctx, &set, &err) == 0 && runbook_set_size(set) == 2, "two runbooks, .txt ignored");
+        rb_subject s = { .cls = "daemon", .scope = "global" };
+        const runbook *m = runbook_set_match(set, &s);
+        CHECK(m && strcmp(m->name, "two") == 0, "the higher priority wins");
+        char h1[65];
+        snprintf(h1, sizeof(h1), "%s", runbook_set_hash(set));
+        runbook_set_free(set);
+        set = NULL;
+
+        (void) snprintf(p, sizeof(p), "%s/b.yml", dir);
+        (void) atomic_file_write(p, a, strlen(a), 0644);
+        CHECK(runbook_set_load(dirs, &ctx, &set, &err) == -EINVAL && !set, "duplicate names across files refused");
+        CHECK(err && strstr(err, "duplicate runbook name 'one'") && strstr(err, "b.yml:3:7"), "named at the second: %s",
+              err ? err : "");
+        free(err);
+        err = NULL;
+
+        char *big = malloc(RUNBOOK_FILE_MAX + 2);
+        memset(big, '#', RUNBOOK_FILE_MAX + 1);
+        big[RUNBOOK_FILE_MAX + 1] = 0;
+        (void) atomic_file_write(p, big, RUNBOOK_FILE_MAX + 1, 0644);
+        free(big);
+        CHECK(runbook_set_load(dirs, &ctx, &set, &err) < 0 && err && strstr(err, "larger than"), "size limit: %s",
+              err ? err : "");
+        free(err);
+        unlink(p);
+        (void) snprintf(p, sizeof(p), "%s/a.yaml", dir);
+        unlink(p);
+        (void) snprintf(p, sizeof(p), "%s/ignored.txt", dir);
+        unlink(p);
+        rmdir(dir);
+        (void) h1;
+}
+
+static void test_shipped(void) {
+        char *dirs[] = { "runbooks", NULL }, *err = NULL;
+        runbook_set *set = NULL;
+        runbook_ctx shipped = { 0 };
+        int r = runbook_set_load(dirs, &shipped, &set, &err);
+        CHECK(r == 0, "shipped runbooks parse (%zu): %s", runbook_set_size(set), err ? err : "");
+        free(err);
+        runbook_set_free(set);
+}
+
+int main(void) {
+        notify_config_init(&notify);
+        notify.webhooks = calloc(1, sizeof(notify_webhook));
+        notify.webhooks[0].name = strdup("ops");
+        notify.webhooks[0].url = strdup("http://127.0.0.1:1/");
+        notify.n_webhooks = 1;
+        test_bad_corpus();
+        test_full();
+        test_match();
+        test_sets();
+        test_shipped();
+        notify_config_done(&notify);
+        return TAP_END();
+}
