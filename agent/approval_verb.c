@@ -51,6 +51,18 @@ static void add_run(agent *a, const run *r, vici_builder *b) {
                                                                    ? (r->approval_expires_usec - agent_now_usec()) / USEC_PER_SEC
                                                                    : 0));
         vici_builder_add_fmt(b, "created", "%llu", (unsigned long long) (r->created_usec / USEC_PER_SEC));
+        if (r->finished_usec)
+                vici_builder_add_fmt(b, "finished", "%llu", (unsigned long long) (r->finished_usec / USEC_PER_SEC));
+        if (r->operator_run)
+                vici_builder_add_str(b, "requested_by", r->requested_by);
+        vici_builder_begin_list(b, "phases");
+        for (size_t i = 0; i < r->n_steps; i++) {
+                char ph[96];
+                (void) snprintf(ph, sizeof(ph), "%s: %s%s", r->steps[i].name, step_phase_to_string(r->steps[i].phase),
+                                r->steps[i].measure ? " (measure)" : "");
+                vici_builder_add_list_item(b, ph);
+        }
+        vici_builder_end_list(b);
         if (r->note[0])
                 vici_builder_add_str(b, "note", r->note);
         if (r->rb) {

@@ -49,8 +49,34 @@ static int pause_handler(control_request *req, vici_builder *b, void *userdata) 
         return 0;
 }
 
+/* `runs [ID]`: runs newest first (what was decided for which incident, and how it ended). */
+static int runs_handler(control_request *req, vici_builder *b, void *userdata) {
+        agent *a = userdata;
+        const vici_node *body = control_request_body(req);
+        uint64_t id = 0;
+
+        if (vici_node_get(body, "id") && vici_node_u64(body, "id", &id) < 0) {
+                control_request_set_error(req, "runs: expected a run number");
+                return -EINVAL;
+        }
+        if (id && !engine_run_find(a->engine, id)) {
+                control_request_set_error(req, "no run %llu", (unsigned long long) id);
+                return -ENOENT;
+        }
+        vici_builder_begin_section(b, "runs");
+        for (size_t i = 0; i < engine_runs(a->engine); i++) {
+                const run *r = engine_run_get(a->engine, i);
+                if (!id || r->id == id)
+                        agent_add_run(a, r, b);
+        }
+        vici_builder_end_section(b);
+        return 0;
+}
+
 int run_verb_register(agent *a) {
         int r = control_server_register(a->control, PROTO_RUN, run_handler, a);
+        if (r >= 0)
+                r = control_server_register(a->control, PROTO_RUNS, runs_handler, a);
         if (r >= 0)
                 r = control_server_register(a->control, PROTO_PAUSE, pause_handler, a);
         if (r >= 0)

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/engine.h"
+#include "agent/notifier.h"
+#include "policy/ledger.h"
 #include "agent/control.h"
 #include "agent/vici.h"
 
@@ -140,6 +143,38 @@ static void add_events(vici_builder *b, const agent_vici_stats *s) {
         vici_builder_end_section(b);
 }
 
+/* The runbook engine at a glance: is it paused, what runs or waits, what is in force. */
+static void add_engine(vici_builder *b, agent *a) {
+        size_t active = 0, pending = 0, live = 0;
+        const char *reason = NULL;
+        notifier_stats ns = { 0 };
+
+        if (!a->engine)
+                return;
+        for (size_t i = 0; i < engine_runs(a->engine); i++) {
+                run_state st = engine_run_get(a->engine, i)->state;
+                active += st == RUN_RUNNING || st == RUN_ROLLING_BACK;
+                pending += st == RUN_PENDING || st == RUN_PROPOSED;
+        }
+        for (size_t i = 0; i < engine_measures(a->engine); i++)
+                live += measure_state_live(engine_measure_get(a->engine, i)->state);
+        vici_builder_begin_section(b, "runbooks");
+        vici_builder_add_fmt(b, "loaded", "%zu", runbook_set_size(a->config->runbooks));
+        vici_builder_add_str(b, "paused", engine_paused(a->engine, &reason) ? "yes" : "no");
+        if (reason && reason[0])
+                vici_builder_add_str(b, "pause_reason", reason);
+        vici_builder_add_fmt(b, "running", "%zu", active);
+        vici_builder_add_fmt(b, "waiting", "%zu", pending);
+        vici_builder_add_fmt(b, "measures", "%zu", live);
+        vici_builder_add_fmt(b, "breakers_open", "%zu", policy_ledger_count_open(engine_ledger(a->engine)));
+        if (a->notifier) {
+                notifier_get_stats(a->notifier, &ns);
+                vici_builder_add_fmt(b, "notify_delivered", "%llu", (unsigned long long) ns.delivered);
+                vici_builder_add_fmt(b, "notify_failed", "%llu", (unsigned long long) (ns.failed + ns.dropped));
+        }
+        vici_builder_end_section(b);
+}
+
 static int status_handler(control_request *req, vici_builder *b, void *userdata) {
         agent *a = userdata;
         status_query *q;
@@ -157,6 +192,7 @@ static int status_handler(control_request *req, vici_builder *b, void *userdata)
         vici_builder_add_fmt(b, "reloads", "%llu", (unsigned long long) a->reloads);
         vici_builder_add_fmt(b, "reload_failures", "%llu", (unsigned long long) a->reload_failures);
         add_events(b, &a->vstats);
+        add_engine(b, a);
 
         vici_builder_begin_section(b, "charon");
         vici_builder_add_str(b, "socket", a->config->vici_socket);

@@ -35,6 +35,7 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_PAUSE] = { "pause", true, "stop automatic remediation" },
         [PROTO_RESUME] = { "resume", true, "resume automatic remediation" },
         [PROTO_DRILL] = { "drill", true, "start a chaos drill" },
+        [PROTO_RUNS] = { "runs", false, "runbook runs, active and recent" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -76,6 +76,7 @@ typedef enum proto_verb {
         PROTO_PAUSE = 15,     /* write: stop automatic remediation */
         PROTO_RESUME = 16,    /* write: resume automatic remediation */
         PROTO_DRILL = 17,     /* write: start a chaos drill */
+        PROTO_RUNS = 18,      /* read:  runbook runs, active and recent */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;
@@ -91,6 +92,15 @@ typedef enum proto_verb {
  *   socket             control socket path
  *   reloads            (n) successful reloads
  *   reload_failures    (n) rejected reloads
+ *   runbooks {         the runbook engine (agent/engine.h)
+ *     loaded           (n) runbooks loaded
+ *     paused           "yes" or "no"; pause_reason: why (optional)
+ *     running          (n) runs executing or rolling back
+ *     waiting          (n) runs pending approval or proposed to an operator
+ *     measures         (n) temporary measures in force
+ *     breakers_open    (n) failure signatures whose circuit breaker is open
+ *     notify_delivered (n) webhook deliveries; notify_failed: (n) given up or dropped
+ *   }
  *   charon {           section
  *     state            "connected" or "disconnected"
  *     socket           charon's VICI socket path

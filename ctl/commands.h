@@ -11,6 +11,7 @@ extern const char *ctl_opt_reason;
 extern const char *ctl_opt_config;
 
 int build_plan(int argc, char **argv, vici_builder *b);
+int build_runs(int argc, char **argv, vici_builder *b);
 int build_approve(int argc, char **argv, vici_builder *b);
 int build_deny(int argc, char **argv, vici_builder *b);
 int build_run(int argc, char **argv, vici_builder *b);

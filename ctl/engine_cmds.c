@@ -35,6 +35,16 @@ int build_plan(int argc, char **argv, vici_builder *b) {
         return 0;
 }
 
+int build_runs(int argc, char **argv, vici_builder *b) {
+        if (argc > 1 || (argc == 1 && !is_number(argv[0]))) {
+                fprintf(stderr, "ikehealctl: runs takes at most a run number\n");
+                return -EINVAL;
+        }
+        if (argc == 1)
+                vici_builder_add_str(b, "id", argv[0]);
+        return 0;
+}
+
 int build_approve(int argc, char **argv, vici_builder *b) {
         if (need_number("approve", argc, argv, 2, "a run number and the plan hash shown by 'pending'") < 0)
                 return -EINVAL;

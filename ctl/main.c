@@ -139,7 +139,9 @@ static const char *const status_numeric[] = {
         "pid",           "uptime",           "started",          "reloads",
         "reload_failures", "charon.uptime",  "ikesas.total",     "ikesas.half_open",
         "childsas.total", "events.connects", "events.disconnects", "events.ike_updown",
-        "events.child_updown", "events.log", "events.last_time", NULL,
+        "events.child_updown", "events.log", "events.last_time", "runbooks.loaded", "runbooks.running",
+        "runbooks.waiting", "runbooks.measures", "runbooks.breakers_open", "runbooks.notify_delivered",
+        "runbooks.notify_failed", NULL,
 };
 
 /* The commands this ikehealctl implements; the agent's verb table (proto.c) decides whether
@@ -238,6 +240,17 @@ static const ctl_command commands[] = {
                         "request expires (expiry means deny). Read-only.\n",
                 .render_text = render_pending,
                 .numeric = pending_numeric,
+        },
+        {
+                .name = "runs",
+                .verb = PROTO_RUNS,
+                .args = "[RUN]",
+                .help = "Runbook runs, newest first: the runbook, its incident, the grade it ran at and\n"
+                        "why, each step's phase (started, applied, verified, failed, reverted) and how it\n"
+                        "ended. With RUN, that run only. Read-only.\n",
+                .render_text = render_pending,
+                .numeric = pending_numeric,
+                .build = build_runs,
         },
         {
                 .name = "approve",

@@ -100,18 +100,28 @@ void render_pending(FILE *f, const vici_node *body) {
                 }
                 fputc('\n', f);
                 left(f, "  expires in", r, "expires_in");
+                field(f, "  note", r, "note");
+                {
+                        const vici_node *ph = vici_node_get(r, "phases");
+                        for (const vici_node *i = ph ? ph->child : NULL; i; i = i->next) {
+                                fprintf(f, "  %-14s", i == ph->child ? "steps" : "");
+                                render_put_str(f, i->value);
+                                fputc('\n', f);
+                        }
+                }
                 fprintf(f, "  plan:\n");
                 put_lines(f, "    ", vici_node_str(r, "plan"));
                 field(f, "  plan hash", r, "plan_hash");
                 field(f, "  PLAN CHANGED", r, "plan_changed");
                 if (strcmp(vici_node_str(r, "state") ?: "", "pending") == 0)
-                        fprintf(f, "  approve with:  ikehealctl approve %s %s\n\n", r->name, vici_node_str(r, "plan_hash") ?: "");
-                else
-                        fprintf(f, "  run with:      ikehealctl run %s %s\n\n", vici_node_str(r, "runbook") ?: "",
+                        fprintf(f, "  approve with:  ikehealctl approve %s %s\n", r->name, vici_node_str(r, "plan_hash") ?: "");
+                else if (strcmp(vici_node_str(r, "state") ?: "", "proposed") == 0)
+                        fprintf(f, "  run with:      ikehealctl run %s %s\n", vici_node_str(r, "runbook") ?: "",
                                 vici_node_str(r, "incident") ?: "");
+                fputc('\n', f);
         }
         if (!any)
-                fprintf(f, "nothing waits for approval\n");
+                fprintf(f, vici_node_get(body, "paused") ? "nothing waits for approval\n" : "no runs\n");
 }
 
 void render_measures(FILE *f, const vici_node *body) {

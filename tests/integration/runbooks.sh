@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# The runbook engine end to end on the real lab: a strongSwan gateway and client in network
+# namespaces, nftables in the gateway's namespace, ikeheald (sanitizer build) with the firewall
+# and daemon checks, and runbooks whose steps are `exec` of allowlisted root-owned scripts that
+# change the gateway's real nftables ruleset. The fault is a table dropping UDP 500/4500.
+#
+#   auto runbook             runs, its verify (the firewall check) passes, incident resolved
+#   failing verify           the step is reverted (its revert script ran), run failed, escalated
+#   approve runbook          waits; refused for a non-approver uid and for a wrong plan hash;
+#                            runs after an approver's approval; a second one is denied on expiry
+#   manual runbook           proposed only; `run` by an approver executes it
+#   pause                    auto raised to manual: proposed, not run
+#   temporary measure        reverted at its expiry; the fault is back and its incident goes to
+#                            a human (breaker tripped), the measure is not re-applied
+#   SIGKILL                  between "measure applied" and its expiry; the agent restarted after
+#                            the expiry reverts it within a second (figure printed)
+#   flapping fault           the budget (2 runs) is spent: the third incident is escalated
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-runbooks-XXXXXX)
+R=/run/ikh-rb-$$          # root-owned, 0755 all the way: scripts may run from here
+GOP=ikh-op-$$ GAP=ikh-ap-$$
+cleanup() {
+        agent_stop
+        [ -n "${GW_NS:-}" ] && ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null
+        lab_down "$D/lab" >/dev/null 2>&1
+        groupdel "$GOP" 2>/dev/null
+        groupdel "$GAP" 2>/dev/null
+        rm -rf "$D" "$R"
+}
+trap cleanup EXIT
+
+groupadd -r "$GOP" && groupadd -r "$GAP" || { echo "cannot create test groups"; exit 1; }
+GID_OP=$(getent group "$GOP" | cut -d: -f3)
+GID_AP=$(getent group "$GAP" | cut -d: -f3)
+install -d -m 0755 "$R" "$R/scripts" "$R/runbooks" "$R/marks"
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+
+fault_on() {
+        ip netns exec "$GW_NS" nft -f - <<'NFT'
+table inet ikhfault {
+        chain input {
+                type filter hook input priority -10; policy accept;
+                udp dport { 500, 4500 } drop
+        }
+}
+NFT
+}
+fault_off() { ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null; true; }
+fault_present() { ip netns exec "$GW_NS" nft list table inet ikhfault >/dev/null 2>&1; }
+
+script() { # NAME BODY
+        printf '#!/bin/sh\n%s\n' "$2" >"$R/scripts/$1"
+        chmod 0755 "$R/scripts/$1"
+}
+script fix.sh "ip netns exec $GW_NS nft delete table inet ikhfault 2>/dev/null; echo \"fixed by run \$IKEHEAL_RUN\"; exit 0"
+script refault.sh "ip netns exec $GW_NS nft delete table inet ikhfault 2>/dev/null
+ip netns exec $GW_NS nft -f - <<'NFT'
+table inet ikhfault { chain input { type filter hook input priority -10; policy accept; udp dport { 500, 4500 } drop; } }
+NFT
+date +%s%N >>$R/marks/refault"
+script noop.sh "echo looked; exit 0"
+script undo-mark.sh "echo \"\$IKEHEAL_PHASE \$IKEHEAL_STEP\" >$R/marks/undo; exit 0"
+script env.sh "env | sort >$R/marks/env; exit 0"
+
+# runbooks are written to $D/rb; each scenario copies the ones it uses into the directory the
+# agent reads, then reloads
+mkdir -p "$D/rb"
+rbw() { # NAME GRADE EXTRA_TOP STEPS_YAML
+        cat >"$D/rb/$1.yaml" <<YAML
+version: 1
+name: $1
+match: {class: firewall}
+grade: $2
+$3
+steps:
+$4
+YAML
+}
+use_runbooks() { # NAME…: only these in the runbook directory, then reload (and reset breakers)
+        rm -f "$R"/runbooks/*.yaml
+        for n in "$@"; do cp "$D/rb/$n.yaml" "$R/runbooks/"; done
+        agent_ctl reload >/dev/null || bad "reload with runbooks $*"
+        agent_ctl resume >/dev/null || bad "resume"
+}
+FIX_STEP="  - name: fix
+    action: exec
+    params: {script: $R/scripts/fix.sh, revert: $R/scripts/refault.sh}
+    timeout: 10s
+    verify: {check: firewall, within: 10s}"
+rbw fw-auto auto "budget: {runs: 2, window: 1h}" "$FIX_STEP
+  - name: env
+    action: exec
+    params: {script: $R/scripts/env.sh}"
+rbw fw-verify-fails auto "" "  - name: look
+    action: exec
+    params: {script: $R/scripts/noop.sh, revert: $R/scripts/undo-mark.sh}
+    verify: {check: firewall, within: 3s}"
+rbw fw-approve approve "approval: {expires_in: 30s}" "$FIX_STEP"
+rbw fw-approve-short approve "approval: {expires_in: 2s}" "$FIX_STEP"
+rbw fw-manual manual "" "$FIX_STEP"
+MEASURE_STEP="  - name: relax
+    action: exec
+    params: {script: $R/scripts/fix.sh, revert: $R/scripts/refault.sh}
+    verify: {check: firewall, within: 10s}"
+rbw fw-measure auto "" "$MEASURE_STEP
+    expires_in: 4s"
+rbw fw-measure-kill auto "" "$MEASURE_STEP
+    expires_in: 6s"
+
+cat >"$D/c.yaml" <<YAML
+agent:
+  state_dir: $D/state
+  runbook_dirs: [$R/runbooks]
+  exec_dir: $R/scripts
+control:
+  socket: $R/ctl.sock
+  group: $GOP
+  operator_groups: [$GOP]
+  approver_groups: [$GAP]
+charon:
+  vici_socket: $GW_VICI
+  reconnect_min: 50ms
+  reconnect_max: 400ms
+  unit: none
+check_defaults: {interval: 1s, timeout: 3s, rise: 1, fall: 1}
+checks:
+  - kind: firewall
+    params: {netns: $GW_NS}
+  - kind: daemon
+policy:
+  budget: {runs: 10, window: 1h}
+  flap: {opens: 50, window: 10m}
+YAML
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 8000 || bad "checks did not all report"
+as_user() { setpriv --reuid=65534 --regid=65534 --groups="$1" "$B/ikehealctl" --socket "$AGENT_SOCK" "${@:2}"; }
+
+# newest run of RUNBOOK as "id state": wait until its state is STATE
+run_of() { # RUNBOOK
+        agent_ctl runs --json | python3 -c '
+import json, sys
+runs = json.load(sys.stdin).get("runs") or {}
+for k in sorted(runs, key=lambda x: -int(x)):
+    if runs[k].get("runbook") == sys.argv[1]:
+        print(k, runs[k].get("state"), runs[k].get("plan_hash"), (runs[k].get("note") or "").replace(" ", "_"))
+        break
+' "$1"
+}
+wait_run() { # RUNBOOK STATE TIMEOUT_MS → prints "id state hash note"
+        local t0 line; t0=$(_agent_ms)
+        while :; do
+                line=$(run_of "$1")
+                set -- "$1" "$2" "$3"
+                [ "$(echo "$line" | cut -d' ' -f2)" = "$2" ] && { echo "$line"; return 0; }
+                [ $(($(_agent_ms) - t0)) -gt "$3" ] && { echo "timeout: last run of $1: ${line:-none}" >&2; return 1; }
+                sleep 0.05
+        done
+}
+n_runs() { agent_ctl runs --json | python3 -c 'import json,sys; r=json.load(sys.stdin).get("runs") or {}; print(sum(1 for v in r.values() if v.get("runbook")==sys.argv[1]))' "$1"; }
+incident_state() { # → state and note of the newest firewall incident
+        agent_ctl incidents --json | python3 -c '
+import json, sys
+items = json.load(sys.stdin).get("incidents") or {}
+for k in sorted(items, key=lambda x: -int(x)):
+    if items[k].get("class") == "firewall":
+        print(items[k].get("state"), items[k].get("note") or "")
+        break'
+}
+wait_incident_state() { # STATE TIMEOUT_MS
+        local t0 s; t0=$(_agent_ms)
+        until s=$(incident_state) && [ "${s%% *}" = "$1" ]; do
+                [ $(($(_agent_ms) - t0)) -gt "$2" ] && { echo "incident state '$s', wanted $1" >&2; return 1; }
+                sleep 0.05
+        done
+        echo "$s"
+}
+calm() { # fault away, everything resolved
+        fault_off
+        agent_wait_resolved firewall 15000 >/dev/null || bad "firewall incident not resolved after the fault was removed"
+}
+
+# --- auto: runs, verifies, heals --------------------------------------------------------------
+use_runbooks fw-auto
+fault_on
+res=$(wait_run fw-auto succeeded 20000) && ok "auto runbook ran and verified (run ${res%% *})" || bad "auto runbook did not succeed"
+fault_present && bad "the fault is still there" || ok "the fault table is gone (the script changed the real ruleset)"
+agent_wait_resolved firewall 15000 >/dev/null && ok "firewall incident resolved" || bad "incident not resolved"
+grep -q "^IKEHEAL_RUN=" "$R/marks/env" && grep -q "^IKEHEAL_STEP=env" "$R/marks/env" &&
+        ! grep -qv -E '^(PATH|LANG|IKEHEAL_[A-Z]+|PWD|SHLVL|_)=' "$R/marks/env" &&
+        ok "scripts get a clean environment with the run's context" || bad "script environment: $(tr '\n' ' ' <"$R/marks/env")"
+agent_ctl audit 200 | grep -q "run_succeeded" && agent_ctl audit 200 | grep -q "verification" &&
+        ok "plan, action, verification and success are on the audit trail" || bad "audit trail lacks the run"
+
+# --- a verify that fails: rolled back and escalated ------------------------------------------
+use_runbooks fw-verify-fails
+rm -f "$R/marks/undo"
+fault_on
+res=$(wait_run fw-verify-fails failed 20000) && ok "failing verify: run failed (${res##* })" || bad "failing verify: no failed run"
+[ "$(cat "$R/marks/undo" 2>/dev/null)" = "revert look" ] && ok "the step was reverted (its revert script ran)" ||
+        bad "revert script did not run: $(cat "$R/marks/undo" 2>/dev/null)"
+st=$(wait_incident_state escalated 5000) && ok "incident escalated: ${st#* }" || bad "incident not escalated"
+calm
+
+# --- approve: waits, refuses, approves, runs; another expires -------------------------------
+use_runbooks fw-approve
+fault_on
+res=$(wait_run fw-approve pending 20000) && ok "approve runbook waits for approval" || bad "no pending run"
+set -- $res
+RUN=$1 HASH=$3
+agent_ctl pending | grep -q "ikehealctl approve $RUN $HASH" && ok "pending shows the plan and how to approve it" || bad "pending: $(agent_ctl pending)"
+out=$(as_user "$GID_OP" approve "$RUN" "$HASH" 2>&1) && bad "a non-approver approved: $out" ||
+        { echo "$out" | grep -q "not an approver" && ok "refused for a non-approver uid: $out" || bad "refusal: $out"; }
+out=$(as_user "$GID_OP,$GID_AP" approve "$RUN" 0123456789abcdef 2>&1) && bad "a wrong hash was accepted" ||
+        { echo "$out" | grep -q "plan hash mismatch" && ok "refused for a wrong plan hash" || bad "wrong hash: $out"; }
+fault_present && ok "nothing ran before the approval" || bad "the fix ran before approval"
+out=$(as_user "$GID_OP,$GID_AP" approve "$RUN" "${HASH:0:16}" 2>&1) && ok "approved by an approver: $out" || bad "approval failed: $out"
+wait_run fw-approve succeeded 20000 >/dev/null && ok "approved run executed and verified" || bad "approved run did not succeed"
+agent_ctl audit 300 | grep "approval" | grep -q "uid 65534 (nobody)" && ok "the approval names the uid and user" || bad "audit lacks the approver"
+agent_ctl audit 300 | grep -q "approval_refused" && ok "refusals audited" || bad "refusals not audited"
+calm
+use_runbooks fw-approve-short
+fault_on
+wait_run fw-approve-short pending 20000 >/dev/null || bad "no pending run (short)"
+res=$(wait_run fw-approve-short denied 8000) && ok "approval expired: denied (${res##* })" || bad "expiry did not deny"
+fault_present && ok "an expired approval ran nothing" || bad "the fix ran without approval"
+wait_incident_state escalated 5000 >/dev/null && ok "expired approval escalates the incident" || bad "not escalated on expiry"
+calm
+
+# --- manual: proposed; run by an approver ----------------------------------------------------
+use_runbooks fw-manual
+fault_on
+res=$(wait_run fw-manual proposed 20000) && ok "manual runbook is only proposed" || bad "manual not proposed"
+inc=$(agent_wait_incident firewall - 2000 | sed 's/.* id=\([0-9]*\).*/\1/')
+out=$(as_user "$GID_OP" run fw-manual "$inc" 2>&1) && bad "a non-approver ran it" || ok "run refused for a non-approver"
+out=$(as_user "$GID_OP,$GID_AP" run fw-manual "$inc" 2>&1) && ok "run by an approver: $out" || bad "run: $out"
+wait_run fw-manual succeeded 20000 >/dev/null && ok "operator's run executed and verified" || bad "operator's run did not succeed"
+calm
+
+# --- pause: auto raised to manual ------------------------------------------------------------
+use_runbooks fw-auto
+agent_ctl pause --reason "test freeze" >/dev/null || bad "pause"
+before=$(n_runs fw-auto)
+fault_on
+res=$(wait_run fw-auto proposed 20000) && ok "paused: the auto runbook is proposed, not run" || bad "paused run: $(run_of fw-auto)"
+fault_present && ok "paused: nothing changed" || bad "paused agent changed the ruleset"
+agent_ctl resume >/dev/null
+calm
+
+# --- a temporary measure expires; the fault is back and goes to a human ----------------------
+use_runbooks fw-measure
+rm -f "$R/marks/refault"
+fault_on
+wait_run fw-measure succeeded 20000 >/dev/null && ok "measure applied and verified" || bad "measure run did not succeed"
+agent_ctl measures | grep -q "exec .*active" && ok "measures lists it with the time left" || bad "measures: $(agent_ctl measures)"
+out=$(as_user "$GID_OP" extend 1 1h 2>&1) && bad "a non-approver extended a measure" || ok "extend refused for a non-approver"
+out=$(agent_ctl extend "$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin)["measures"])))')" 30d 2>&1) &&
+        bad "extended beyond the policy maximum" || { echo "$out" | grep -q "more than the policy allows" && ok "extend beyond measure_max refused" || bad "extend: $out"; }
+t0=$(_agent_ms)
+until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 10000 ] && break; sleep 0.05; done
+[ -s "$R/marks/refault" ] && ok "measure reverted at its expiry" || bad "measure not reverted"
+fault_present && ok "the revert really restored the previous ruleset" || bad "revert did not restore"
+st=$(wait_incident_state escalated 10000) && ok "the fault is back: its incident went to a human (${st#* })" || bad "fault back but not escalated"
+[ "$(n_runs fw-measure)" = 1 ] && ok "the measure was not re-applied" || bad "measure re-applied: $(n_runs fw-measure) runs"
+calm
+
+# --- SIGKILL between applied and expiry; restart after the expiry ----------------------------
+use_runbooks fw-measure-kill
+rm -f "$R/marks/refault"
+fault_on
+wait_run fw-measure-kill succeeded 20000 >/dev/null || bad "measure (kill) run did not succeed"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+sleep 7 # past the 6 s expiry, with the agent down
+[ -s "$R/marks/refault" ] && bad "reverted while the agent was dead?"
+t_start=$(date +%s%N)
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+t0=$(_agent_ms)
+until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 5000 ] && break; sleep 0.01; done
+if [ -s "$R/marks/refault" ]; then
+        ms=$(( ($(head -1 "$R/marks/refault") - t_start) / 1000000 ))
+        echo "figure: restart → revert of the expired measure: ${ms} ms"
+        [ "$ms" -lt 1000 ] && ok "expired measure reverted ${ms} ms after the restart" || bad "revert took ${ms} ms"
+else
+        bad "expired measure not reverted after the restart"
+fi
+agent_ctl measures all | grep -q "reverted" && ok "measure recorded as reverted" || bad "measures all: $(agent_ctl measures all)"
+grep -q "expired while the agent was down" "$D/agent.log" && ok "the agent says why it reverted at start" || bad "no recovery message"
+calm
+
+# --- flapping: the budget is spent and the incident escalates --------------------------------
+use_runbooks fw-auto
+for i in 1 2; do
+        fault_on
+        t0=$(_agent_ms)
+        until [ "$(n_runs fw-auto)" -ge $((before + i)) ] && [ "$(run_of fw-auto | cut -d' ' -f2)" = succeeded ]; do
+                [ $(($(_agent_ms) - t0)) -gt 20000 ] && break; sleep 0.05
+        done
+        agent_wait_resolved firewall 15000 >/dev/null
+done
+fault_on
+st=$(wait_incident_state escalated 15000) && ok "third time: escalated instead of run (${st#* })" || bad "budget not enforced: $(incident_state)"
+echo "$st" | grep -q "budget" && ok "the escalation names the budget" || bad "escalation note: $st"
+[ "$(n_runs fw-auto)" -le $((before + 3)) ] && ok "no action storm: $(($(n_runs fw-auto) - before)) runs recorded" || bad "too many runs"
+calm
+
+testlib_end
