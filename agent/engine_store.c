@@ -232,9 +232,7 @@ static void meta_encode(const engine *e, vici_builder *b) {
         vici_builder_add_str(b, "pause_reason", e->pause_reason);
         add_u64(b, "next_run", e->next_run_id);
         add_u64(b, "next_measure", e->next_measure_id);
-        vici_builder_begin_section(b, "ledger");
-        policy_ledger_to_vici(e->ledger, b);
-        vici_builder_end_section(b);
+        policy_ledger_to_vici(e->ledger, b); /* its own "ledger" section */
 }
 
 static int encode(int type, const void *obj, const engine *e, uint8_t **buf, size_t *len) {
@@ -337,7 +335,7 @@ static int replay(uint16_t type, const void *payload, size_t len, void *userdata
                         e->next_run_id = v;
                 if (vici_node_u64(root, "next_measure", &v) == 0 && v > e->next_measure_id)
                         e->next_measure_id = v;
-                if (!l || policy_ledger_from_vici(e->ledger, l) < 0)
+                if (policy_ledger_from_vici(e->ledger, l) < 0)
                         e->undecodable++;
         } else
                 e->undecodable++;

@@ -41,7 +41,8 @@ DEFINE_FREE_FUNC(policy_ledger, policy_ledger_free);
 /* Build "check|class|peer" into buf (truncated to LEDGER_SIGNATURE_MAX). */
 const char *policy_signature(char *buf, size_t size, const char *check, const char *cls, const char *peer);
 
-/* An incident of this signature opened at now. */
+/* An incident of this signature opened at now. Both note functions: -EINVAL for an empty
+ * signature, -ENOSPC when every one of LEDGER_SIGNATURES_MAX slots holds an open breaker. */
 int policy_ledger_note_open(policy_ledger *l, const char *sig, uint64_t now_usec);
 /* An automatic run of this signature started at now (counts against the budget). */
 int policy_ledger_note_run(policy_ledger *l, const char *sig, uint64_t now_usec);

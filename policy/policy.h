@@ -75,7 +75,8 @@ typedef struct policy_config {
 /* The defaults (no allocation). */
 void policy_config_init(policy_config *p);
 /* Bind a `policy:` mapping (NULL: defaults) strictly: unknown keys, bad times, from >= to,
- * start >= end … are errors in d with their position. -EINVAL if any. */
+ * start >= end … are errors in d with their position. -EINVAL if any. `p` (initialised) is
+ * replaced only on success, so a rejected reload keeps the policy in force. */
 int policy_config_bind(const ynode *node, policy_config *p, ydiag *d);
 void policy_config_done(policy_config *p);
 
