@@ -42,12 +42,21 @@ static void test_bad_corpus(void) {
                         free(list[i]);
                         continue;
                 }
+                /* "# expect: L:C: text": an error at exactly path:L:C: whose line contains text */
                 nl = strchr(file, '\n');
                 *nl = 0;
-                (void) snprintf(want, sizeof(want), "%s:%s", path, file + 10);
+                char *text = strstr(file + 10, ": ");
+                text = text ? text + 2 : file + strlen(file);
+                (void) snprintf(want, sizeof(want), "%s:%.*s: ", path, (int) (text - 2 - (file + 10)), file + 10);
                 int r = runbook_set_load_files(files, &ctx, &set, &err);
                 CHECK(r == -EINVAL && !set, "%s refused", list[i]->d_name);
-                CHECK(err && strstr(err, want), "%s: error '%s' (got: %s)", list[i]->d_name, want, err ? err : "none");
+                const char *at = err ? strstr(err, want) : NULL;
+                const char *eol = at ? strchrnul(at, '\n') : NULL;
+                char line[1024] = "";
+                if (at)
+                        (void) snprintf(line, sizeof(line), "%.*s", (int) (eol - at), at);
+                CHECK(at && strstr(line, text), "%s: error at '%s' saying '%s' (got: %s)", list[i]->d_name, want, text,
+                      err ? err : "none");
                 runbook_set_free(set);
                 free(err);
                 free(file);
@@ -147,7 +156,7 @@ static void test_sets(void) {
         (void) snprintf(p, sizeof(p), "%s/b.yml", dir);
         (void) atomic_file_write(p, a, strlen(a), 0644);
         CHECK(runbook_set_load(dirs, &ctx, &set, &err) == -EINVAL && !set, "duplicate names across files refused");
-        CHECK(err && strstr(err, "duplicate runbook name 'one'") && strstr(err, "b.yml:3:7"), "named at the second: %s",
+        CHECK(err && strstr(err, "duplicate runbook name 'one'") && strstr(err, "b.yml:2:7"), "named at the second: %s",
               err ? err : "");
         free(err);
         err = NULL;

@@ -1,0 +1,410 @@
+/* The `exec` action: run a script from the one allowlisted directory (agent.exec_dir).
+ *
+ * What may run is checked like keepalived checks its scripts, and checked again right before
+ * each run: the path resolves (symlinks followed) inside exec_dir, is a regular executable
+ * file, and every component from / down to it belongs to root and is not group- or
+ * world-writable (a sticky /tmp is refused too: anyone may create files there). The checked
+ * file is the one executed: it is opened, re-checked through the descriptor, and run with
+ * fexecve(), so a rename between check and exec changes nothing.
+ *
+ * The child gets a clean environment (PATH, LANG and the call's IKEHEAL_* context), /dev/null
+ * as stdin, a pipe as stdout/stderr (the last ACTION_DETAIL_MAX bytes are kept for the audit
+ * log), no other descriptor, an empty signal mask, and its own session, so a timeout kills the
+ * whole process group. It is watched through a pidfd on the loop, never with SIGCHLD or a
+ * blocking wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "actions/action.h"
+#include "actions/registry.h"
+
+enum { P_SCRIPT, P_ARGS, P_REVERT, P_VERIFY, P_DISRUPTIVE };
+
+static const action_param_spec params[] = {
+        [P_SCRIPT] = { "script", AP_PATH, true },
+        [P_ARGS] = { "args", AP_STRV, false },
+        [P_REVERT] = { "revert", AP_PATH, false },
+        [P_VERIFY] = { "verify", AP_PATH, false },
+        [P_DISRUPTIVE] = { "disruptive", AP_BOOL, false },
+        { 0 },
+};
+
+#define OUTPUT_KEEP (ACTION_DETAIL_MAX - 64)
+#define SCRIPT_HASH_MAX (4u * 1024u * 1024u)
+
+typedef struct exec_state {
+        action_call *call;
+        pid_t pid;
+        int pidfd, out_fd;
+        sd_event_source *pid_src, *out_src;
+        char out[OUTPUT_KEEP];
+        size_t out_len;
+        bool out_cut;
+} exec_state;
+
+static const char *script_for(const action_params *p, action_op op) {
+        const action_value *v = &p->v[op == ACTION_REVERT ? P_REVERT : op == ACTION_VERIFY ? P_VERIFY : P_SCRIPT];
+        return v->set ? v->str : NULL;
+}
+
+static int component_ok(const char *path, const struct stat *st, const char *script, char *why, size_t n) {
+        if (st->st_uid != 0) {
+                (void) snprintf(why, n, "%s: %s belongs to uid %u, not root", script, path, (unsigned) st->st_uid);
+                return -EPERM;
+        }
+        if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+                (void) snprintf(why, n, "%s: %s is group- or world-writable (mode %04o)", script, path,
+                                (unsigned) (st->st_mode & 07777));
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* Is `script` fit to run from `dir`? On success *ret_real is its resolved path (malloc'ed). */
+static int script_check(const char *dir, const char *script, char **ret_real, char *why, size_t n) {
+        _cleanup_(freep) char *real = NULL, *rdir = NULL;
+        struct stat st;
+        size_t dl;
+
+        if (!dir) {
+                (void) snprintf(why, n, "no exec_dir configured");
+                return -EPERM;
+        }
+        if (!(rdir = realpath(dir, NULL))) {
+                (void) snprintf(why, n, "exec_dir %s: %s", dir, strerror(errno));
+                return -errno;
+        }
+        if (!(real = realpath(script, NULL))) {
+                (void) snprintf(why, n, "%s: %s", script, strerror(errno));
+                return -errno;
+        }
+        dl = strlen(rdir);
+        if (strncmp(real, rdir, dl) != 0 || (real[dl] != '/' && dl > 1)) {
+                (void) snprintf(why, n, "%s resolves to %s, outside exec_dir %s", script, real, rdir);
+                return -EPERM;
+        }
+        if (stat(real, &st) < 0) {
+                (void) snprintf(why, n, "%s: %s", script, strerror(errno));
+                return -errno;
+        }
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
+                (void) snprintf(why, n, "%s is not an executable regular file", script);
+                return -EPERM;
+        }
+        /* every component, from / down to the file itself */
+        for (char *c = real;; c++) {
+                if (*c == '/' || *c == 0) {
+                        char keep = *c, *comp = c == real ? "/" : real;
+                        struct stat cs;
+                        *c = 0;
+                        int r = stat(comp, &cs) < 0 ? -errno : component_ok(comp, &cs, script, why, n);
+                        *c = keep;
+                        if (r < 0) {
+                                if (r != -EPERM)
+                                        (void) snprintf(why, n, "%s: %s", comp, strerror(-r));
+                                return r;
+                        }
+                        if (keep == 0)
+                                break;
+                }
+        }
+        if (ret_real)
+                *ret_real = TAKE_PTR(real);
+        return 0;
+}
+
+static int exec_validate(const action_params *p, const action_env *env, char *why, size_t n) {
+        for (action_op op = ACTION_APPLY; op < _ACTION_OP_MAX; op++) {
+                const char *s = script_for(p, op);
+                int r = s ? script_check(env->exec_dir, s, NULL, why, n) : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void file_sha256(const char *path, char out[65]) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        EVP_MD_CTX *md;
+        unsigned char buf[8192], h[32];
+        unsigned hl = 0;
+        size_t total = 0;
+        ssize_t k;
+
+        (void) snprintf(out, 65, "unreadable");
+        if (fd < 0 || !(md = EVP_MD_CTX_new()))
+                return;
+        (void) EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        while ((k = read(fd, buf, sizeof(buf))) > 0 && total < SCRIPT_HASH_MAX) {
+                (void) EVP_DigestUpdate(md, buf, (size_t) k);
+                total += (size_t) k;
+        }
+        if (k == 0 && EVP_DigestFinal_ex(md, h, &hl) == 1)
+                for (unsigned i = 0; i < hl; i++)
+                        (void) snprintf(out + 2 * i, 3, "%02x", h[i]);
+        EVP_MD_CTX_free(md);
+}
+
+static int exec_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
+        const char *s = script_for(p, op);
+        char args[1024] = "", hash[65];
+        size_t len = 0;
+
+        if (!s)
+                return action_plan_add(out, "  (nothing to %s)", action_op_to_string(op));
+        for (size_t i = 0; op == ACTION_APPLY && p->v[P_ARGS].strv && p->v[P_ARGS].strv[i]; i++) {
+                int w = snprintf(args + len, sizeof(args) - len, " '%s'", p->v[P_ARGS].strv[i]);
+                if (w < 0 || (size_t) w >= sizeof(args) - len)
+                        break;
+                len += (size_t) w;
+        }
+        file_sha256(s, hash);
+        if (p->v[P_DISRUPTIVE].set && p->v[P_DISRUPTIVE].num && op == ACTION_APPLY) {
+                out->disruptive = true;
+                (void) action_plan_add(out, "  drops established SAs (disruptive)");
+        }
+        return action_plan_add(out, "  run %s%s (sha256 %s) as root, clean environment, own process group", s, args,
+                               hash);
+}
+
+static bool exec_supports(const action_params *p, action_op op) {
+        return script_for(p, op) != NULL;
+}
+
+static void keep_output(exec_state *s, const char *buf, size_t n) {
+        if (n >= sizeof(s->out)) {
+                memcpy(s->out, buf + n - sizeof(s->out), sizeof(s->out));
+                s->out_len = sizeof(s->out);
+                s->out_cut = true;
+                return;
+        }
+        if (s->out_len + n > sizeof(s->out)) {
+                size_t drop = s->out_len + n - sizeof(s->out);
+                memmove(s->out, s->out + drop, s->out_len - drop);
+                s->out_len -= drop;
+                s->out_cut = true;
+        }
+        memcpy(s->out + s->out_len, buf, n);
+        s->out_len += n;
+}
+
+static void drain(exec_state *s) {
+        char buf[4096];
+        ssize_t k;
+
+        while (s->out_fd >= 0 && (k = read(s->out_fd, buf, sizeof(buf))) > 0)
+                keep_output(s, buf, (size_t) k);
+}
+
+static int on_output(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        exec_state *s = userdata;
+        char buf[4096];
+        ssize_t k = read(fd, buf, sizeof(buf));
+
+        if (k > 0)
+                keep_output(s, buf, (size_t) k);
+        else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+                s->out_src = sd_event_source_disable_unref(s->out_src);
+        return 0;
+}
+
+/* The output as one line for the audit log: newlines become "; ", trailing blanks dropped. */
+static void output_line(exec_state *s, char *line, size_t n) {
+        size_t w = 0;
+        if (s->out_cut && n > 4)
+                w = (size_t) snprintf(line, n, "…");
+        for (size_t i = 0; i < s->out_len && w + 3 < n; i++) {
+                char ch = s->out[i];
+                if (ch == '\n') {
+                        if (i + 1 < s->out_len) {
+                                line[w++] = ';';
+                                line[w++] = ' ';
+                        }
+                } else
+                        line[w++] = (unsigned char) ch < 0x20 ? ' ' : ch;
+        }
+        line[w] = 0;
+}
+
+static int on_exit_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        exec_state *s = userdata;
+        char out[OUTPUT_KEEP + 8];
+        siginfo_t si = { 0 };
+
+        if (waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                return 0; /* not yet */
+        s->pid = 0;
+        s->pid_src = sd_event_source_disable_unref(s->pid_src);
+        drain(s);
+        output_line(s, out, sizeof(out));
+        if (si.si_code == CLD_EXITED && si.si_status == 0) {
+                action_call_set_detail(s->call, "%s", out);
+                action_call_done(s->call, 0);
+        } else if (si.si_code == CLD_EXITED) {
+                action_call_set_detail(s->call, "exit status %d%s%s", si.si_status, out[0] ? ": " : "", out);
+                action_call_done(s->call, -EPROTO);
+        } else {
+                action_call_set_detail(s->call, "killed by signal %d%s%s", si.si_status, out[0] ? ": " : "", out);
+                action_call_done(s->call, -EPROTO);
+        }
+        return 0;
+}
+
+static void child(int script_fd, int out_fd, int null_fd, const action_params *p, const char *path, char *const *ctx) {
+        char *argv[40], *envp[16];
+        size_t a = 0, e = 0;
+        sigset_t none;
+
+        (void) setsid();
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup2(script_fd, 3) < 0)
+                _exit(127);
+        (void) syscall(SYS_close_range, 4u, ~0u, 0u);
+        argv[a++] = (char *) path;
+        for (size_t i = 0; p->v[P_ARGS].strv && p->v[P_ARGS].strv[i] && a < 39; i++)
+                argv[a++] = p->v[P_ARGS].strv[i];
+        argv[a] = NULL;
+        envp[e++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+        envp[e++] = "LANG=C";
+        for (size_t i = 0; ctx && ctx[i] && e < 15; i++)
+                envp[e++] = ctx[i];
+        envp[e] = NULL;
+        (void) fexecve(3, argv, envp);
+        _exit(127);
+}
+
+static int exec_start(void *state, action_call *call, action_op op) {
+        exec_state *s = state;
+        const action_params *p = action_call_params(call);
+        const action_env *env = action_call_env(call);
+        const char *script = script_for(p, op);
+        _cleanup_(freep) char *real = NULL;
+        _cleanup_(closep) int fd = -1, null_fd = -1;
+        int pipefd[2], r;
+        char why[512];
+        struct stat st;
+        pid_t pid;
+
+        *s = (exec_state){ .call = call, .pidfd = -1, .out_fd = -1 };
+        r = script_check(env->exec_dir, script, &real, why, sizeof(why));
+        if (r < 0) {
+                action_call_set_detail(call, "refused: %s", why);
+                return r;
+        }
+        /* the descriptor is what runs: re-check it, not the name */
+        fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || component_ok(real, &st, script, why, sizeof(why)) < 0) {
+                action_call_set_detail(call, "refused: %s changed while being checked", script);
+                return -EPERM;
+        }
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0)
+                child(fd, pipefd[1], null_fd, p, real, action_call_context(call));
+        close(pipefd[1]);
+        s->pid = pid;
+        s->out_fd = pipefd[0];
+        (void) fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+        s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (s->pidfd < 0) {
+                r = -errno;
+                (void) kill(-pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0); /* just killed: returns at once */
+                s->pid = 0;
+                return r;
+        }
+        r = sd_event_add_io(env->event, &s->pid_src, s->pidfd, EPOLLIN, on_exit_pidfd, s);
+        if (r >= 0)
+                r = sd_event_add_io(env->event, &s->out_src, s->out_fd, EPOLLIN, on_output, s);
+        if (r < 0) {
+                (void) kill(-pid, SIGKILL);
+                return r; /* cancel() is not called for a failed start: done() reaps */
+        }
+        return 0;
+}
+
+/* A process killed on cancel is reaped when it is gone, without blocking the loop. */
+typedef struct reaper {
+        sd_event_source *src;
+} reaper;
+
+static int on_reap(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        reaper *rp = userdata;
+        siginfo_t si = { 0 };
+
+        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0) {
+                sd_event_source_disable_unref(rp->src);
+                free(rp);
+        }
+        return 0;
+}
+
+static void kill_and_reap(exec_state *s) {
+        siginfo_t si = { 0 };
+        reaper *rp;
+
+        if (s->pid <= 0)
+                return;
+        (void) kill(-s->pid, SIGKILL);
+        (void) kill(s->pid, SIGKILL);
+        s->pid_src = sd_event_source_disable_unref(s->pid_src);
+        if (s->pidfd >= 0 && waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0 &&
+            (rp = calloc(1, sizeof(*rp))) &&
+            sd_event_add_io(action_call_env(s->call)->event, &rp->src, s->pidfd, EPOLLIN, on_reap, rp) >= 0) {
+                (void) sd_event_source_set_io_fd_own(rp->src, true);
+                s->pidfd = -1; /* the reaper owns it now */
+        }
+        s->pid = 0;
+}
+
+static void exec_cancel(void *state) {
+        kill_and_reap(state);
+}
+
+static void exec_done(void *state) {
+        exec_state *s = state;
+
+        if (!s->call)
+                return; /* never started */
+        kill_and_reap(s);
+        s->pid_src = sd_event_source_disable_unref(s->pid_src);
+        s->out_src = sd_event_source_disable_unref(s->out_src);
+        if (s->pidfd >= 0)
+                close(s->pidfd);
+        if (s->out_fd >= 0)
+                close(s->out_fd);
+        s->pidfd = s->out_fd = -1;
+}
+
+const action_ops action_exec = {
+        .kind = "exec",
+        .description = "run an allowlisted root-owned script",
+        .params = params,
+        .effects = true,
+        .state_size = sizeof(exec_state),
+        .validate = exec_validate,
+        .plan = exec_plan,
+        .start = exec_start,
+        .cancel = exec_cancel,
+        .done = exec_done,
+        .supports = exec_supports,
+};

@@ -1,0 +1,23 @@
+/* Every action kind, in one static table. A kind not listed here does not exist: runbooks
+ * naming it are refused at parse time. */
+#include <string.h>
+
+#include "actions/action.h"
+#include "actions/registry.h"
+
+static const action_ops *const kinds[] = {
+        &action_exec,
+        &action_notify,
+};
+
+const action_ops *action_find(const char *kind) {
+        for (size_t i = 0; kind && i < ELEMENTSOF(kinds); i++)
+                if (strcmp(kinds[i]->kind, kind) == 0)
+                        return kinds[i];
+        return NULL;
+}
+
+size_t action_kinds(const action_ops *const **ret) {
+        *ret = kinds;
+        return ELEMENTSOF(kinds);
+}

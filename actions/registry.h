@@ -1,0 +1,7 @@
+/* The action kinds, one file each under actions/ (registered in actions/registry.c). */
+#pragma once
+
+#include "actions/action.h"
+
+extern const action_ops action_exec;
+extern const action_ops action_notify;
