@@ -58,7 +58,7 @@ static void run_encode(const run *r, vici_builder *b) {
         vici_builder_add_str(b, "note", r->note);
         vici_builder_begin_section(b, "approvals");
         for (size_t i = 0; i < r->n_approvals; i++) {
-                char k[8];
+                char k[24];
                 (void) snprintf(k, sizeof(k), "%zu", i);
                 vici_builder_begin_section(b, k);
                 add_u64(b, "uid", r->approvals[i].uid);
@@ -70,7 +70,7 @@ static void run_encode(const run *r, vici_builder *b) {
         vici_builder_begin_section(b, "steps");
         for (size_t i = 0; i < r->n_steps; i++) {
                 const run_step *s = &r->steps[i];
-                char k[8];
+                char k[24];
                 (void) snprintf(k, sizeof(k), "%zu", i);
                 vici_builder_begin_section(b, k);
                 add_u64(b, "phase", (uint64_t) s->phase);

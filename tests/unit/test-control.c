@@ -466,7 +466,7 @@ static int child_cli(bool as_nobody) {
         CHECK(r == 2 && strstr(out, "invalid timeout"), "cli: --timeout 0 is a usage error (%d)", r);
         r = ctl("frobnicate", out, sizeof(out));
         CHECK(r == 2 && strstr(out, "unknown command 'frobnicate'"), "cli: unknown command exit 2");
-        r = ctl("plan", out, sizeof(out));
+        r = ctl("drill", out, sizeof(out));
         CHECK(r == 2 && strstr(out, "not available"), "cli: reserved verb exit 2: %s", out);
         r = ctl("incidents bogus", out, sizeof(out));
         CHECK(r == 2 && strstr(out, "expected 'active' or an incident number"),
