@@ -286,6 +286,7 @@ wait_run fw-measure-kill succeeded 20000 >/dev/null || bad "measure (kill) run d
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 sleep 7 # past the 6 s expiry, with the agent down
 [ -s "$R/marks/refault" ] && bad "reverted while the agent was dead?"
+cp "$D/agent.log" "$D/agent-before-kill.log"
 t_start=$(date +%s%N)
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 t0=$(_agent_ms)
@@ -321,4 +322,7 @@ echo "$st" | grep -q "budget" && ok "the escalation names the budget" || bad "es
 fault_present && ok "the fault is left for the human" || bad "the fault was removed despite the budget"
 calm
 
+agent_stop && ok "agent stopped cleanly" || bad "agent exit status $?"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent-before-kill.log" "$D/agent.log" &&
+        bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
