@@ -7,7 +7,10 @@
 #   auto runbook             runs, its verify (the firewall check) passes, incident resolved
 #   failing verify           the step is reverted (its revert script ran), run failed, escalated
 #   approve runbook          waits; refused for a non-approver uid and for a wrong plan hash;
-#                            runs after an approver's approval; a second one is denied on expiry
+#                            needs two distinct approvers (the same one twice is refused); runs
+#                            after them; a second one is denied on expiry
+#   blast radius             a disruptive step that would drop the client's SA needs approval
+#   webhooks                 the events reach a loopback receiver (the first attempt fails: retried)
 #   manual runbook           proposed only; `run` by an approver executes it
 #   pause                    auto raised to manual: proposed, not run
 #   temporary measure        reverted at its expiry; the fault is back and its incident goes to
@@ -22,8 +25,10 @@ testlib_need_root
 D=$(mktemp -d /tmp/ikh-runbooks-XXXXXX)
 R=/run/ikh-rb-$$          # root-owned, 0755 all the way: scripts may run from here
 GOP=ikh-op-$$ GAP=ikh-ap-$$
+SINK_PID=
 cleanup() {
         agent_stop
+        [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
         [ -n "${GW_NS:-}" ] && ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         groupdel "$GOP" 2>/dev/null
@@ -105,9 +110,14 @@ rbw fw-verify-fails auto "" "  - name: look
     action: exec
     params: {script: $R/scripts/noop.sh, revert: $R/scripts/undo-mark.sh}
     verify: {check: firewall, within: 3s}"
-rbw fw-approve approve "approval: {expires_in: 30s}" "$FIX_STEP"
+rbw fw-approve approve "approval: {expires_in: 30s, approvers: 2}
+notify: {targets: [sink]}" "$FIX_STEP"
 rbw fw-approve-short approve "approval: {expires_in: 2s}" "$FIX_STEP"
 rbw fw-manual manual "" "$FIX_STEP"
+rbw fw-disruptive auto "" "  - name: bounce
+    action: exec
+    params: {script: $R/scripts/fix.sh, disruptive: true}
+    verify: {check: firewall, within: 10s}"
 MEASURE_STEP="  - name: relax
     action: exec
     params: {script: $R/scripts/fix.sh, revert: $R/scripts/refault.sh}
@@ -117,6 +127,9 @@ rbw fw-measure auto "" "$MEASURE_STEP
 rbw fw-measure-kill auto "" "$MEASURE_STEP
     expires_in: 6s"
 
+python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" 1 &
+SINK_PID=$!
+for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
@@ -137,9 +150,14 @@ checks:
   - kind: firewall
     params: {netns: $GW_NS}
   - kind: daemon
+  - kind: sas
 policy:
   budget: {runs: 10, window: 1h}
   flap: {opens: 30, window: 10m}
+  blast_radius: {max_sas: 0}
+notify:
+  webhooks:
+    - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s, retries: 3, backoff: 200ms}
 YAML
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
@@ -228,7 +246,12 @@ out=$(as_user "$GID_OP" approve "$RUN" "$HASH" 2>&1) && bad "a non-approver appr
 out=$(as_user "$GID_OP,$GID_AP" approve "$RUN" 0123456789abcdef 2>&1) && bad "a wrong hash was accepted" ||
         { echo "$out" | grep -q "plan hash mismatch" && ok "refused for a wrong plan hash" || bad "wrong hash: $out"; }
 fault_present && ok "nothing ran before the approval" || bad "the fix ran before approval"
-out=$(as_user "$GID_OP,$GID_AP" approve "$RUN" "${HASH:0:16}" 2>&1) && ok "approved by an approver: $out" || bad "approval failed: $out"
+out=$(as_user "$GID_OP,$GID_AP" approve "$RUN" "${HASH:0:16}" 2>&1) && echo "$out" | grep -q "waiting for another approver" &&
+        ok "first approval by an approver: $out" || bad "first approval: $out"
+out=$(as_user "$GID_OP,$GID_AP" approve "$RUN" "$HASH" 2>&1) && bad "the same approver counted twice" ||
+        { echo "$out" | grep -q "needs a different approver" && ok "the same approver twice is refused" || bad "second by the same: $out"; }
+fault_present && ok "one approval of two ran nothing" || bad "ran after one approval of two"
+out=$(agent_ctl approve "$RUN" "$HASH" 2>&1) && ok "second, distinct approver (root): $out" || bad "second approval: $out"
 wait_run fw-approve succeeded 20000 >/dev/null && ok "approved run executed and verified" || bad "approved run did not succeed"
 agent_ctl audit 200 | grep "approval" | grep -q "uid 65534 (nobody)" && ok "the approval names the uid and user" || bad "audit lacks the approver"
 agent_ctl audit 200 | grep -q "approval_refused" && ok "refusals audited" || bad "refusals not audited"
@@ -240,6 +263,18 @@ res=$(wait_run fw-approve-short denied 8000) && ok "approval expired: denied (${
 fault_present && ok "an expired approval ran nothing" || bad "the fix ran without approval"
 wait_incident_state escalated 5000 >/dev/null && ok "expired approval escalates the incident" || bad "not escalated on expiry"
 calm
+
+# --- blast radius: a step dropping an established SA needs approval -------------------------
+lab_connect "$D/lab" 1 >/dev/null || bad "client could not connect"
+sleep 1.5 # the sas check has counted it
+use_runbooks fw-disruptive
+fault_on
+res=$(wait_run fw-disruptive pending 20000) && ok "disruptive step raised to approve" || bad "blast radius: $(run_of fw-disruptive)"
+agent_ctl runs --json | grep -q "drops 1 established SAs" && ok "it says how many SAs would drop" || bad "no blast-radius reason"
+set -- $res
+agent_ctl deny "$1" --reason "not during the test" >/dev/null && ok "denied with a reason" || bad "deny"
+calm
+lab_disconnect "$D/lab" 1 >/dev/null
 
 # --- manual: proposed; run by an approver ----------------------------------------------------
 use_runbooks fw-manual
@@ -322,6 +357,16 @@ echo "$st" | grep -q "budget" && ok "the escalation names the budget" || bad "es
 fault_present && ok "the fault is left for the human" || bad "the fault was removed despite the budget"
 calm
 
+# webhooks: every event of the approve runbook reached the receiver (whose first answer was 500)
+python3 - "$D/sink.out" <<'PY' && ok "webhooks delivered (the failed first attempt retried)" || bad "webhooks: $(cat "$D/sink.out" 2>/dev/null)"
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+kinds = {(e["event"], e.get("runbook")) for e in events}
+assert ("pending", "fw-approve") in kinds and ("succeeded", "fw-approve") in kinds, kinds
+assert all(e["source"] == "ikeheal" and e["time"].endswith("Z") for e in events)
+PY
+agent_ctl status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["runbooks"]; assert r["notify_delivered"] >= 2, r' &&
+        ok "status counts the deliveries" || bad "status: $(agent_ctl status --json)"
 agent_stop && ok "agent stopped cleanly" || bad "agent exit status $?"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent-before-kill.log" "$D/agent.log" &&
         bad "sanitizer report" || ok "no sanitizer report"
