@@ -434,8 +434,18 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         if (inc->state == INCIDENT_ESCALATED)
                 return; /* a human's now */
         if (last && (run_state_active(last->state) || last->state == RUN_OBSERVED || last->state == RUN_DENIED ||
-                     last->state == RUN_ESCALATED || last->state == RUN_CANCELLED))
+                     last->state == RUN_ESCALATED))
                 return;
+        /* A run succeeded (its verify passed) but the incident is still there: running the same
+         * runbook again would not help. Give diagnosis time to resolve it, then a human. */
+        if (last && last->state == RUN_SUCCEEDED) {
+                if (engine_now() < last->finished_usec + ENGINE_PERSIST_GRACE_USEC)
+                        recheck_at(e, last->finished_usec + ENGINE_PERSIST_GRACE_USEC);
+                else
+                        engine_escalate_incident(e, incident_id, "runbook %s succeeded (run %llu) but the problem persists",
+                                                 last->runbook, (unsigned long long) last->id);
+                return;
+        }
         rb = engine_match(e, inc);
         if (!rb)
                 return;
@@ -503,7 +513,19 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
                              who->user, why);
                 return -ESTALE;
         }
-        /* the plan as it would run now: a changed script or runbook voids the approvals */
+        /* the plan as it would run now — the runbook as loaded now, its scripts as they are
+         * now: any change voids the approvals */
+        const runbook *now_rb = runbook_set_find(e->a->config->runbooks, r->runbook);
+        if (!now_rb) {
+                (void) snprintf(why, n, "runbook %s is no longer loaded; the run cannot be approved", r->runbook);
+                engine_run_finish(e, r, RUN_CANCELLED, "runbook %s removed while waiting for approval", r->runbook);
+                return -ENOENT;
+        }
+        if (now_rb != r->rb) {
+                runbook_set_free(r->set);
+                r->set = runbook_set_ref(e->a->config->runbooks);
+                r->rb = now_rb;
+        }
         if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
                 bool changed = strcmp(p.hash, r->plan_hash) != 0;
                 if (changed) {
@@ -625,8 +647,14 @@ int engine_pause(engine *e, bool pause, const char *reason, const engine_who *wh
                      pause ? "paused" : "resumed (circuit breakers reset)", who->uid, who->user, reason && reason[0] ? ": " : "",
                      reason ? reason : "");
         int r = engine_persist_meta(e);
-        if (!pause)
+        if (!pause) {
+                /* what the pause only proposed is decided again, now unpaused */
+                for (size_t i = 0; i < e->n_runs; i++)
+                        if (e->runs[i]->state == RUN_PROPOSED && !e->runs[i]->operator_run && e->runs[i]->rb &&
+                            e->runs[i]->rb->grade != GRADE_MANUAL)
+                                engine_run_finish(e, e->runs[i], RUN_CANCELLED, "remediation resumed: decided again");
                 recheck_at(e, engine_now());
+        }
         return r;
 }
 

@@ -30,6 +30,8 @@
 #define ENGINE_MEASURES_KEEP 100u   /* reverted measures remembered */
 #define ENGINE_RUNS_ACTIVE_MAX 32u  /* runs not finished, including pending approval */
 #define ENGINE_APPROVERS_MAX 2u
+/* After a successful run, how long its incident may stay open before it goes to a human. */
+#define ENGINE_PERSIST_GRACE_USEC (120ULL * 1000000ULL)
 
 typedef struct agent agent;
 typedef struct engine engine;

@@ -242,6 +242,15 @@ static void start_step(engine *e, run *r) {
                 return;
         }
         if (s->expires_in_usec) {
+                /* the policy in force now bounds it too (a reload may have lowered it) */
+                uint64_t max = policy_measure_max(&e->a->config->policy, s->params.ops->kind);
+                if (s->expires_in_usec > max) {
+                        char a[32], b[32];
+                        run_rollback(e, r, "step %s: expires_in %s exceeds the policy's %s for %s measures", s->name,
+                                     duration_format(s->expires_in_usec, a, sizeof(a)), duration_format(max, b, sizeof(b)),
+                                     s->params.ops->kind);
+                        return;
+                }
                 /* the revert is on disk before the measure exists */
                 measure *m = measure_new(e, r, s, &rs->params);
                 if (!m) {
