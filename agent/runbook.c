@@ -314,10 +314,12 @@ static void bind_notify(const ynode *m, runbook *rb, const runbook_ctx *ctx, ydi
                 return;
         if ((n = ynode_get(m, "targets")) && rb_need(n, YNODE_SEQ, d, "notify.targets")) {
                 rb->notify_targets = calloc(n->n_items + 1, sizeof(char *));
-                for (size_t i = 0; rb->notify_targets && i < n->n_items; i++) {
+                for (size_t i = 0, w = 0; rb->notify_targets && i < n->n_items; i++) {
                         const ynode *t = n->items[i];
-                        if (dup_scalar(t, d, "notify target", &rb->notify_targets[i]) < 0)
+                        /* w: the list stays NULL-terminated past an item that was refused */
+                        if (dup_scalar(t, d, "notify target", &rb->notify_targets[w]) < 0)
                                 continue;
+                        w++;
                         if (ctx->notify && !notify_config_has(ctx->notify, t->value))
                                 ydiag_add(d, t, "notify target '%s' is not a configured webhook", t->value);
                 }

@@ -85,11 +85,11 @@ static int bind_values(rb_cond *c, const ynode *n, ydiag *d) {
         c->values = calloc(count + 1, sizeof(char *));
         if (!c->values)
                 return -ENOMEM;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0, w = 0; i < count; i++) {
                 const ynode *v = n->type == YNODE_SEQ ? n->items[i] : n;
                 if (!rb_need(v, YNODE_SCALAR, d, "value") || !value_ok(c->op, v, d))
-                        continue;
-                if (!(c->values[i] = strdup(v->value)))
+                        continue; /* reported; the list stays NULL-terminated */
+                if (!(c->values[w++] = strdup(v->value)))
                         return -ENOMEM;
         }
         return 0;
