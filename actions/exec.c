@@ -266,6 +266,9 @@ static void child(int script_fd, int out_fd, int null_fd, const action_params *p
         sigset_t none;
 
         (void) setsid();
+        (void) umask(022);
+        if (chdir("/") < 0)
+                _exit(127);
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup2(script_fd, 3) < 0)

@@ -37,9 +37,10 @@ agent_start() { # DIR CONFIG [BUILD]
         "$b/ikeheald" -c "$conf" --log-target=stderr >"$dir/agent.log" 2>&1 &
         AGENT_PID=$!
         local t0; t0=$(_agent_ms)
-        while [ ! -S "$AGENT_SOCK" ]; do
+        # a socket left by a killed agent exists before the new one listens: wait for an answer
+        until [ -S "$AGENT_SOCK" ] && "$b/ikehealctl" --socket "$AGENT_SOCK" --timeout 1 status >/dev/null 2>&1; do
                 kill -0 "$AGENT_PID" 2>/dev/null || { _agent_err "ikeheald exited:"; tail -20 "$dir/agent.log" >&2; AGENT_PID=; return 1; }
-                [ $(($(_agent_ms) - t0)) -gt 5000 ] && { _agent_err "no control socket after 5 s"; return 1; }
+                [ $(($(_agent_ms) - t0)) -gt 5000 ] && { _agent_err "no answer on the control socket after 5 s"; return 1; }
                 sleep 0.02
         done
 }
