@@ -51,6 +51,11 @@ void engine_reschedule_approval(engine *e, run *r);
 /* Before each step: may it run now? 1 yes; 0 it waits (the run is pending or proposed). */
 int engine_step_gate(engine *e, run *r);
 
+/* "check|class|first peer" of an incident: the ledger's key. */
+void engine_incident_signature(const incident *inc, char *buf, size_t size);
+/* Look at the active incidents again at `when` (CLOCK_REALTIME µs). */
+void engine_recheck_at(engine *e, uint64_t when);
+
 /* engine_run.c */
 /* After a restart: roll back a run caught with a step in flight, resume one between steps. */
 void engine_run_resume(engine *e, run *r);

@@ -100,8 +100,10 @@ measure *measure_new(engine *e, run *r, const rb_step *s, const action_params *p
                 free(m);
                 return NULL;
         }
-        engine_audit(e, "measure", "measure %llu (%s, run %llu step %s) recorded before it is applied; expires %s",
-                     (unsigned long long) m->id, m->kind, (unsigned long long) m->run, m->step, "at its expiry");
+        char d[32];
+        engine_audit(e, "measure", "measure %llu (%s, run %llu step %s) recorded before it is applied; reverted in %s",
+                     (unsigned long long) m->id, m->kind, (unsigned long long) m->run, m->step,
+                     duration_format(s->expires_in_usec, d, sizeof(d)));
         return m;
 }
 
