@@ -104,6 +104,20 @@ static int set_finish(runbook_set *s, char **errors) {
         return *errors ? -EINVAL : 0;
 }
 
+/* The end of a load: the set only if neither a file nor the cross-file checks found an error;
+ * otherwise every message. Takes *s and *errors. */
+static int set_hand_out(runbook_set **s, int r, char **errors, runbook_set **ret, char **ret_error) {
+        if (r == -ENOMEM)
+                return r;
+        if (set_finish(*s, errors) < 0 || *errors || r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(*errors);
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(*s);
+        return 0;
+}
+
 static int set_add_file(runbook_set *s, const char *path, const runbook_ctx *ctx, char **errors) {
         runbook *rb = NULL;
         ydiag d;
@@ -162,15 +176,7 @@ int runbook_set_load(char *const *dirs, const runbook_ctx *ctx, runbook_set **re
                 }
                 free(list);
         }
-        if (r == -ENOMEM)
-                return r;
-        if (set_finish(s, &errors) < 0 || errors || r < 0) {
-                if (ret_error)
-                        *ret_error = TAKE_PTR(errors);
-                return -EINVAL;
-        }
-        *ret = TAKE_PTR(s);
-        return 0;
+        return set_hand_out(&s, r, &errors, ret, ret_error);
 }
 
 int runbook_set_load_files(char *const *files, const runbook_ctx *ctx, runbook_set **ret, char **ret_error) {
@@ -183,15 +189,7 @@ int runbook_set_load_files(char *const *files, const runbook_ctx *ctx, runbook_s
         s->n_ref = 1;
         for (size_t i = 0; files && files[i] && r >= 0; i++)
                 r = set_add_file(s, files[i], ctx, &errors);
-        if (r == -ENOMEM)
-                return r;
-        if (set_finish(s, &errors) < 0 || errors || r < 0) {
-                if (ret_error)
-                        *ret_error = TAKE_PTR(errors);
-                return -EINVAL;
-        }
-        *ret = TAKE_PTR(s);
-        return 0;
+        return set_hand_out(&s, r, &errors, ret, ret_error);
 }
 
 size_t runbook_set_size(const runbook_set *s) {
