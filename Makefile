@@ -145,6 +145,10 @@ install: all
 	install -m 0644 man/ikeheald.8 man/ikehealctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/ikeheal.yaml.5 man/ikeheal-runbook.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 runbooks/schema.json runbooks/README.md $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks/
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d $(DESTDIR)$(SYSCONFDIR)/ikeheal/scripts
+	install -m 0644 runbooks/*.yaml $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks/
+	for f in runbooks/*.yaml; do [ -e $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d/$${f##*/} ] || \
+	        install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d/; done
 	sed 's,@SBINDIR@,$(PREFIX)/sbin,g' etc/ikeheald.service > $(DESTDIR)$(UNITDIR)/ikeheald.service
 	install -m 0644 etc/ikeheal.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ikeheal.conf 2>/dev/null || \
 	        { install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d && \

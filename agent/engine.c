@@ -409,6 +409,15 @@ void engine_recheck_at(engine *e, uint64_t when) {
         (void) sd_event_add_time(e->a->event, &e->recheck, CLOCK_REALTIME, when, 100 * USEC_PER_MSEC, on_recheck, e);
 }
 
+static bool clock_incident_active(engine *e) {
+        for (size_t i = 0; i < incident_store_size(e->a->incidents); i++) {
+                const incident *inc = incident_store_get(e->a->incidents, i);
+                if (inc->cls == FAULT_CLOCK && inc->state != INCIDENT_RESOLVED)
+                        return true;
+        }
+        return false;
+}
+
 void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         const incident *inc = incident_store_find(e->a->incidents, incident_id);
         char sig[LEDGER_SIGNATURE_MAX];
@@ -449,6 +458,14 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         rb = engine_match(e, inc);
         if (!rb)
                 return;
+        /* A wrong clock makes good certificates look expired: nothing is done to certificates
+         * (or their revocation data) while a clock incident is active — fix the time first. */
+        if ((inc->cls == FAULT_CERTIFICATE || inc->cls == FAULT_REVOCATION) && rb->grade != GRADE_OBSERVE &&
+            clock_incident_active(e)) {
+                engine_escalate_incident(e, incident_id, "certificate actions blocked: the clock is wrong (fix the time "
+                                         "first; runbook %s not run)", rb->name);
+                return;
+        }
         if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE) {
                 uint64_t t = last_finished(e, rb->name);
                 if (t && engine_now() < t + rb->cooldown_usec) {

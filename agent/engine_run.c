@@ -45,6 +45,70 @@ uint32_t engine_established_sas_public(engine *e) {
         return engine_established_sas(e);
 }
 
+/* The value of one placeholder for this run (runbook_placeholders). */
+static void placeholder(engine *e, run *r, const char *name, size_t len, char *out, size_t n) {
+        const incident *inc = r->incident ? incident_store_find(e->a->incidents, r->incident) : NULL;
+
+        out[0] = 0;
+        if (len == 3 && strncmp(name, "run", 3) == 0)
+                (void) snprintf(out, n, "%llu", (unsigned long long) r->id);
+        else if (len == 7 && strncmp(name, "runbook", 7) == 0)
+                (void) snprintf(out, n, "%s", r->runbook);
+        else if (!inc)
+                (void) snprintf(out, n, "-");
+        else if (strncmp(name, "incident.id", len) == 0)
+                (void) snprintf(out, n, "%llu", (unsigned long long) inc->id);
+        else if (strncmp(name, "incident.class", len) == 0)
+                (void) snprintf(out, n, "%s", fault_class_to_string(inc->cls));
+        else if (strncmp(name, "incident.scope", len) == 0)
+                (void) snprintf(out, n, "%s", fault_scope_to_string(inc->scope));
+        else if (strncmp(name, "incident.reason", len) == 0)
+                (void) snprintf(out, n, "%s", inc->reason[0] ? inc->reason : "-");
+        else if (strncmp(name, "incident.peers", len) == 0)
+                (void) snprintf(out, n, "%s", inc->peers[0] ? inc->peers : "-");
+        else if (strncmp(name, "incident.summary", len) == 0)
+                (void) snprintf(out, n, "%s", inc->summary);
+        else if (strncmp(name, "incident.evidence", len) == 0) {
+                size_t w = 0;
+                for (size_t i = 0; i < inc->n_evidence && w + 4 < n; i++) {
+                        int k = snprintf(out + w, n - w, "%s%s", i ? " | " : "", inc->evidence[i]);
+                        if (k < 0)
+                                break;
+                        w += (size_t) k < n - w ? (size_t) k : n - w - 1;
+                }
+        }
+}
+
+/* Fill in the ${…} placeholders of a started step's string parameters (checked at parse
+ * time); the expanded text is what is recorded, run and audited. */
+static void expand(engine *e, run *r, action_params *p) {
+        for (size_t i = 0; p->ops->params[i].name; i++) {
+                action_value *v = &p->v[i];
+                char out[ACTION_PLAN_MAX], val[1024];
+                size_t w = 0;
+
+                if (p->ops->params[i].type != AP_STRING || !v->set || !strstr(v->str, "${"))
+                        continue;
+                for (const char *c = v->str; *c && w + 1 < sizeof(out);) {
+                        const char *end = strncmp(c, "${", 2) == 0 ? strchr(c, '}') : NULL;
+                        if (!end) {
+                                out[w++] = *c++;
+                                continue;
+                        }
+                        placeholder(e, r, c + 2, (size_t) (end - c - 2), val, sizeof(val));
+                        for (const char *q = val; *q && w + 1 < sizeof(out);)
+                                out[w++] = *q++;
+                        c = end + 1;
+                }
+                out[w] = 0;
+                char *dup = strdup(out);
+                if (dup) {
+                        free(v->str);
+                        v->str = dup;
+                }
+        }
+}
+
 static void escalate_after(engine *e, run *r) {
         const runbook *rb = r->rb, *to;
         run *next;
@@ -241,6 +305,7 @@ static void start_step(engine *e, run *r) {
                 run_rollback(e, r, "step %s: %s", s->name, strerror(-k));
                 return;
         }
+        expand(e, r, &rs->params);
         if (s->expires_in_usec) {
                 /* the policy in force now bounds it too (a reload may have lowered it) */
                 uint64_t max = policy_measure_max(&e->a->config->policy, s->params.ops->kind);

@@ -37,6 +37,25 @@ bool runbook_notifies(const runbook *rb, runbook_event ev) {
         return rb->notify_on & (1u << ev);
 }
 
+const char *const runbook_placeholders[] = {
+        "incident.id",      "incident.class",   "incident.scope", "incident.reason", "incident.peers",
+        "incident.summary", "incident.evidence", "runbook",       "run",             NULL,
+};
+
+const char *runbook_template_bad(const char *s) {
+        for (const char *p = s; (p = strstr(p, "${")); p += 2) {
+                const char *end = strchr(p, '}');
+                size_t i;
+                for (i = 0; end && runbook_placeholders[i]; i++)
+                        if (strlen(runbook_placeholders[i]) == (size_t) (end - p - 2) &&
+                            strncmp(runbook_placeholders[i], p + 2, (size_t) (end - p - 2)) == 0)
+                                break;
+                if (!end || !runbook_placeholders[i])
+                        return p;
+        }
+        return NULL;
+}
+
 bool rb_keys_known(const ynode *map, const char *const *known, ydiag *d) {
         bool ok = true;
 
@@ -179,6 +198,17 @@ static int bind_step(const ynode *m, rb_step *s, grade rb_grade, bool recovery, 
                         r = action_params_bind(ops, p, &s->params, d);
                         if (r == -ENOMEM)
                                 return r;
+                        for (size_t i = 0; r == 0 && ops->params[i].name; i++) {
+                                const char *bad;
+                                if (ops->params[i].type != AP_STRING || !s->params.v[i].set ||
+                                    !(bad = runbook_template_bad(s->params.v[i].str)))
+                                        continue;
+                                ydiag_add(d, ynode_get(p, ops->params[i].name),
+                                          "parameter '%s': unknown placeholder '%.40s' (expected ${incident.id}, "
+                                          "${incident.class}, ${incident.scope}, ${incident.reason}, ${incident.peers}, "
+                                          "${incident.summary}, ${incident.evidence}, ${runbook} or ${run})",
+                                          ops->params[i].name, bad);
+                        }
                         if (r == 0 && ops->validate && ctx->env) {
                                 char why[256] = "";
                                 if (ops->validate(&s->params, ctx->env, why, sizeof(why)) < 0)

@@ -145,6 +145,13 @@ int runbook_event_from_string(const char *s);
 /* Does rb want notifications for ev? */
 bool runbook_notifies(const runbook *rb, runbook_event ev);
 
+/* Placeholders a step's string parameters may use, filled in when the step starts:
+ * ${incident.id} ${incident.class} ${incident.scope} ${incident.reason} ${incident.peers}
+ * ${incident.summary} ${incident.evidence} ${runbook} ${run}. Anything else in ${…} is a parse
+ * error. Returns NULL if `s` is fine, else a pointer to the bad "${". */
+extern const char *const runbook_placeholders[];
+const char *runbook_template_bad(const char *s);
+
 /* Match: the incident's attributes and a way to read checks' facts. */
 typedef struct rb_subject {
         const char *cls, *scope, *reason, *severity, *check;

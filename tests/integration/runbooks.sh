@@ -17,6 +17,10 @@
 #                            a human (breaker tripped), the measure is not re-applied
 #   SIGKILL                  between "measure applied" and its expiry; the agent restarted after
 #                            the expiry reverts it within a second (figure printed)
+#   SIGKILL mid-step         the restarted agent rolls the interrupted run back (the step's
+#                            revert ran) and never applies the step a second time
+#   reload, plan             a reload with a bad runbook is refused with FILE:LINE:COL and the
+#                            running set stays; `plan INCIDENT` is a dry run with a hash
 #   flapping fault           the budget (2 runs) is spent: the third incident is escalated
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
@@ -29,6 +33,7 @@ SINK_PID=
 cleanup() {
         agent_stop
         [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
+        [ -s "$R/marks/slow.pid" ] && kill "$(cat "$R/marks/slow.pid")" 2>/dev/null
         [ -n "${GW_NS:-}" ] && ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         groupdel "$GOP" 2>/dev/null
@@ -76,6 +81,8 @@ date +%s%N >>$R/marks/refault"
 script noop.sh "echo looked; exit 0"
 script undo-mark.sh "echo \"\$IKEHEAL_PHASE \$IKEHEAL_STEP\" >$R/marks/undo; exit 0"
 script env.sh "env | sort >$R/marks/env; exit 0"
+script slow.sh "echo applied >>$R/marks/slow-apply; echo \$\$ >$R/marks/slow.pid; exec sleep 30"
+script slow-undo.sh "echo \"\$IKEHEAL_PHASE \$IKEHEAL_STEP\" >$R/marks/slow-revert; exit 0"
 
 # runbooks are written to $D/rb; each scenario copies the ones it uses into the directory the
 # agent reads, then reloads
@@ -114,6 +121,10 @@ rbw fw-approve approve "approval: {expires_in: 30s, approvers: 2}
 notify: {targets: [sink]}" "$FIX_STEP"
 rbw fw-approve-short approve "approval: {expires_in: 2s}" "$FIX_STEP"
 rbw fw-manual manual "" "$FIX_STEP"
+rbw fw-slow auto "" "  - name: slow
+    action: exec
+    params: {script: $R/scripts/slow.sh, revert: $R/scripts/slow-undo.sh}
+    timeout: 1m"
 rbw fw-disruptive auto "" "  - name: bounce
     action: exec
     params: {script: $R/scripts/fix.sh, disruptive: true}
@@ -337,6 +348,36 @@ agent_ctl measures all | grep -q "reverted" && ok "measure recorded as reverted"
 grep -q "expired while the agent was down" "$D/agent.log" && ok "the agent says why it reverted at start" || bad "no recovery message"
 calm
 
+# --- SIGKILL in the middle of a step: rolled back, never applied twice ----------------------
+use_runbooks fw-slow
+fault_on
+t0=$(_agent_ms)
+until [ -s "$R/marks/slow.pid" ]; do [ $(($(_agent_ms) - t0)) -gt 20000 ] && break; sleep 0.05; done
+[ -s "$R/marks/slow.pid" ] && ok "a slow step is in flight" || bad "slow step did not start"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+kill "$(cat "$R/marks/slow.pid")" 2>/dev/null
+cp "$D/agent.log" "$D/agent-before-kill-2.log"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+res=$(wait_run fw-slow failed 15000) && ok "the interrupted run was rolled back: ${res##* }" | tr _ ' ' || bad "interrupted run: $(run_of fw-slow)"
+[ "$(cat "$R/marks/slow-revert" 2>/dev/null)" = "revert slow" ] && ok "the interrupted step's revert ran" || bad "no revert of the interrupted step"
+[ "$(wc -l <"$R/marks/slow-apply")" = 1 ] && ok "the interrupted step was not applied again" || bad "slow step applied $(wc -l <"$R/marks/slow-apply") times"
+calm
+
+# --- a reload with a bad runbook keeps the running set; plan is a dry run -------------------
+printf 'version: 1\nname: broken\nmatch: {class: firewal}\ngrade: auto\nsteps: []\n' >"$R/runbooks/zz-broken.yaml"
+out=$(agent_ctl reload 2>&1) && bad "a bad runbook was accepted" ||
+        { echo "$out" | grep -q "zz-broken.yaml:3:16: unknown class 'firewal'" && echo "$out" | grep -q "zz-broken.yaml:5:8:" &&
+                ok "reload refused, every error with FILE:LINE:COL" || bad "reload error: $out"; }
+agent_ctl plan fw-slow >/dev/null && ok "the running set is still in force" || bad "running set lost"
+rm -f "$R/runbooks/zz-broken.yaml"
+agent_ctl pause --reason "quiet" >/dev/null
+fault_on
+inc=$(agent_wait_incident firewall - 10000 | sed 's/.* id=\([0-9]*\).*/\1/')
+out=$(agent_ctl plan "$inc") && echo "$out" | grep -q "slow.sh" && echo "$out" | grep -q "plan hash" &&
+        ok "plan $inc: the matching runbook's steps and hash" || bad "plan: $out"
+calm
+agent_ctl resume >/dev/null
+
 # --- flapping: the budget is spent and the incident escalates --------------------------------
 use_runbooks fw-auto
 before=$(n_runs fw-auto succeeded)
@@ -368,6 +409,6 @@ PY
 agent_ctl status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["runbooks"]; assert r["notify_delivered"] >= 2, r' &&
         ok "status counts the deliveries" || bad "status: $(agent_ctl status --json)"
 agent_stop && ok "agent stopped cleanly" || bad "agent exit status $?"
-grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent-before-kill.log" "$D/agent.log" &&
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log &&
         bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
