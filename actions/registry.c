@@ -8,6 +8,8 @@
 static const action_ops *const kinds[] = {
         &action_exec,
         &action_notify,
+        &action_nft_open,
+        &action_nft_restore,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -5,3 +5,5 @@
 
 extern const action_ops action_exec;
 extern const action_ops action_notify;
+extern const action_ops action_nft_open;
+extern const action_ops action_nft_restore;

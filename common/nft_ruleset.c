@@ -54,6 +54,7 @@ static void rule_done(nftr_rule *r) {
         for (size_t i = 0; i < r->n_exprs; i++)
                 expr_done(&r->exprs[i]);
         free(r->exprs);
+        free(r->comment);
 }
 
 int nft_ruleset_new(nft_ruleset **ret) {
@@ -265,6 +266,49 @@ int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const c
         c->rules[c->n_rules] = rule;
         rs->n_rules_total++;
         return (int) c->n_rules++;
+}
+
+int nft_ruleset_set_rule_comment(nft_ruleset *rs, int family, const char *table, const char *chain, size_t rule,
+                                 const char *comment) {
+        nftr_chain *c;
+        char *dup;
+        int t = table_index(rs, family, table);
+
+        if (t < 0)
+                return t;
+        c = (nftr_chain *) nft_ruleset_find_chain(rs, (size_t) t, chain);
+        if (!c || rule >= c->n_rules)
+                return -ENOENT;
+        if (!(dup = strdup(comment)))
+                return -ENOMEM;
+        free(c->rules[rule].comment);
+        c->rules[rule].comment = dup;
+        return 0;
+}
+
+/* The comment in a rule's userdata: TLVs of u8 type, u8 length, value (libnftnl's udata). */
+static int udata_comment(const struct nlattr *a, char *buf) {
+        const uint8_t *p = mnl_attr_get_payload(a);
+        size_t len = mnl_attr_get_payload_len(a);
+
+        buf[0] = 0;
+        for (size_t i = 0; i + 2 <= len;) {
+                uint8_t type = p[i], l = p[i + 1];
+                if (i + 2 + l > len)
+                        return -EBADMSG;
+                if (type == 0 /* NFTNL_UDATA_RULE_COMMENT */) {
+                        size_t n = l;
+                        while (n > 0 && p[i + 2 + n - 1] == 0)
+                                n--;
+                        if (n >= NFTR_NAME_MAX || memchr(p + i + 2, 0, n))
+                                return -EBADMSG;
+                        memcpy(buf, p + i + 2, n);
+                        buf[n] = 0;
+                        return 1;
+                }
+                i += 2u + l;
+        }
+        return 0;
 }
 
 int nft_ruleset_add_set(nft_ruleset *rs, int family, const char *table, const char *name,
@@ -688,7 +732,18 @@ static int msg_rule(nft_ruleset *rs, const struct nlmsghdr *nlh) {
                 }
         }
         /* The strings in s->x point into s->buf or the message: add_rule copies them. */
-        return nft_ruleset_add_rule(rs, msg_family(nlh), table, chain, handle, s ? s->x : NULL, n);
+        r = nft_ruleset_add_rule(rs, msg_family(nlh), table, chain, handle, s ? s->x : NULL, n);
+        if (r >= 0 && t.a[NFTA_RULE_USERDATA]) {
+                char comment[NFTR_NAME_MAX];
+                int k = udata_comment(t.a[NFTA_RULE_USERDATA], comment);
+                if (k < 0)
+                        return k;
+                if (k > 0)
+                        k = nft_ruleset_set_rule_comment(rs, msg_family(nlh), table, chain, (size_t) r, comment);
+                if (k < 0)
+                        return k;
+        }
+        return r;
 }
 
 static int msg_set(nft_ruleset *rs, const struct nlmsghdr *nlh) {

@@ -90,6 +90,7 @@ typedef struct nftr_expr {
 
 typedef struct nftr_rule {
         uint64_t handle;
+        char *comment;      /* the rule's comment (userdata), NULL if none: ikeheal tags its rules */
         nftr_expr *exprs;
         size_t n_exprs;
 } nftr_rule;
@@ -182,6 +183,10 @@ void nft_ruleset_set_generation(nft_ruleset *rs, uint32_t generation);
 /* Lookups within one table (by index); NULL if absent. */
 const nftr_chain *nft_ruleset_find_chain(const nft_ruleset *rs, size_t table, const char *name);
 const nftr_set *nft_ruleset_find_set(const nft_ruleset *rs, size_t table, const char *name);
+
+/* Set the comment of a rule (by its index in its chain, as nft_ruleset_add_rule returns it). */
+int nft_ruleset_set_rule_comment(nft_ruleset *rs, int family, const char *table, const char *chain, size_t rule,
+                                 const char *comment);
 
 /* Add one message of a ruleset dump: NFT_MSG_NEWTABLE, NEWCHAIN, NEWRULE, NEWSET, NEWSETELEM
  * or NEWGEN of the nf_tables subsystem. The caller guarantees nlh->nlmsg_len bytes are readable
