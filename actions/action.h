@@ -70,6 +70,10 @@ typedef struct action_env {
         /* `notify`: hand a message to the agent's notifier (journal + webhooks); may be NULL */
         void (*notify)(void *userdata, const char *event, const char *text);
         void *notify_userdata;
+        /* the network namespace a configured check looks into (its `netns` param), NULL if
+         * none or no such check: where an action finds the firewall that check watches */
+        const char *(*check_netns)(void *userdata, const char *check);
+        void *check_userdata;
 } action_env;
 
 typedef enum action_op {

@@ -25,20 +25,28 @@
 #include "netns.h"
 #include "nft_verdict.h"
 
-enum { P_NETNS, P_ESP, P_TAG };
+enum { P_NETNS, P_ESP, P_TAG, P_CHECK, _P_MAX };
 
 static const action_param_spec params[] = {
         [P_NETNS] = { "netns", AP_STRING, false },
         [P_ESP] = { "esp", AP_BOOL, false },
         [P_TAG] = { "tag", AP_STRING, false },
-        { 0 },
+        [P_CHECK] = { "check", AP_STRING, false },
+        [_P_MAX] = { 0 },
 };
 
 #define TAG_DEFAULT "ikeheal-open"
 #define TARGETS_MAX 16u
 
-static const char *netns_of(const action_params *p) {
-        return p->v[P_NETNS].set ? p->v[P_NETNS].str : NULL;
+static const char *check_of(const action_params *p) {
+        return p->v[P_CHECK].set ? p->v[P_CHECK].str : "firewall";
+}
+
+/* `netns` if given, else wherever the firewall check (`check`, default "firewall") looks. */
+static const char *netns_env(const action_params *p, const action_env *env) {
+        if (p->v[P_NETNS].set)
+                return p->v[P_NETNS].str;
+        return env && env->check_netns ? env->check_netns(env->check_userdata, check_of(p)) : NULL;
 }
 
 static const char *tag_of(const action_params *p) {
@@ -85,11 +93,11 @@ static int nft_open_plan(const action_params *p, const action_env *env, action_o
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         const nftr_chain *t[TARGETS_MAX];
         char why[NFT_VERDICT_WHY_MAX], label[600];
-        int r = nft_ruleset_dump(netns_of(p), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(netns_env(p, env), NULL, NULL, &rs);
 
         if (r < 0)
-                return action_plan_add(out, "  cannot read the nftables ruleset%s%s now: %s", netns_of(p) ? " in netns " : "",
-                                       netns_of(p) ?: "", strerror(-r));
+                return action_plan_add(out, "  cannot read the nftables ruleset%s%s now: %s", netns_env(p, env) ? " in netns " : "",
+                                       netns_env(p, env) ?: "", strerror(-r));
         if (op == ACTION_REVERT)
                 return action_plan_add(out, "  nftables: delete every rule commented \"%s\" (one transaction)", tag_of(p));
         if (op == ACTION_VERIFY)
@@ -189,7 +197,7 @@ static int open_once(const action_params *p, action_call *call) {
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
         const nftr_chain *t[TARGETS_MAX];
         char why[1024], label[600];
-        int r = nft_ruleset_dump(netns_of(p), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
@@ -220,7 +228,7 @@ static int open_once(const action_params *p, action_call *call) {
         }
         if (r < 0)
                 return r;
-        r = nft_batch_commit(b, netns_of(p), why, sizeof(why));
+        r = nft_batch_commit(b, netns_env(p, action_call_env(call)), why, sizeof(why));
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
@@ -242,7 +250,7 @@ static int revert_once(const action_params *p, action_call *call) {
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
         char why[1024];
-        int r = nft_ruleset_dump(netns_of(p), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
@@ -269,7 +277,7 @@ static int revert_once(const action_params *p, action_call *call) {
         if (r < 0)
                 return r;
         size_t n = nft_batch_messages(b);
-        r = nft_batch_commit(b, netns_of(p), why, sizeof(why));
+        r = nft_batch_commit(b, netns_env(p, action_call_env(call)), why, sizeof(why));
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
@@ -282,7 +290,7 @@ static int verify_once(const action_params *p, action_call *call) {
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         const nftr_chain *t[TARGETS_MAX];
         char why[NFT_VERDICT_WHY_MAX];
-        int r = nft_ruleset_dump(netns_of(p), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0)
                 return r;

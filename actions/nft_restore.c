@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
@@ -24,24 +25,31 @@
 #include "netns.h"
 #include "nft_ruleset.h"
 
-enum { P_NETNS, P_SNAPSHOT };
+enum { P_NETNS, P_CHECK };
 
 static const action_param_spec params[] = {
         [P_NETNS] = { "netns", AP_STRING, false },
-        [P_SNAPSHOT] = { "snapshot", AP_STRING, false },
+        [P_CHECK] = { "check", AP_STRING, false },
         { 0 },
 };
 
 #define SNAPSHOT_MAX (16u * 1024u * 1024u)
 
-static const char *netns_of(const action_params *p) {
-        return p->v[P_NETNS].set ? p->v[P_NETNS].str : NULL;
+static const char *check_of(const action_params *p) {
+        return p->v[P_CHECK].set ? p->v[P_CHECK].str : "firewall";
+}
+
+/* `netns` if given, else wherever the firewall check (`check`, default "firewall") looks. */
+static const char *netns_env(const action_params *p, const action_env *env) {
+        if (p->v[P_NETNS].set)
+                return p->v[P_NETNS].str;
+        return env && env->check_netns ? env->check_netns(env->check_userdata, check_of(p)) : NULL;
 }
 
 static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {
         char *s;
         if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.nft.%s", env->state_dir,
-                                        p->v[P_SNAPSHOT].set ? p->v[P_SNAPSHOT].str : "firewall", suffix) < 0)
+                                        check_of(p), suffix) < 0)
                 return NULL;
         return s;
 }
@@ -153,7 +161,15 @@ static int restore_file(const action_params *p, action_call *call, const char *p
         char why[2048];
         int r;
 
+        /* an apply starts by forgetting an older "before": a revert must only ever put back
+         * what this apply replaced (and nothing, if it changed nothing) */
+        if (keep_path)
+                (void) unlink(keep_path);
         r = atomic_file_read(path, SNAPSHOT_MAX, &buf, &len);
+        if (r == -ENOENT && !keep_path) {
+                action_call_set_detail(call, "nothing to put back: the restore did not change the ruleset");
+                return 0;
+        }
         if (r < 0) {
                 action_call_set_detail(call, "no snapshot to restore (%s: %s)", path, strerror(-r));
                 return r;
@@ -170,7 +186,7 @@ static int restore_file(const action_params *p, action_call *call, const char *p
                 _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
                 free(raw);
                 raw = NULL;
-                r = read_now(netns_of(p), &now, keep_path ? &raw : NULL, &raw_len);
+                r = read_now(netns_env(p, action_call_env(call)), &now, keep_path ? &raw : NULL, &raw_len);
                 if (r < 0) {
                         action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                         return r;
@@ -180,12 +196,16 @@ static int restore_file(const action_params *p, action_call *call, const char *p
                                                strerror(-r));
                         return r;
                 }
-                r = restore_from((uint8_t *) buf, len, now, netns_of(p), why, sizeof(why));
+                r = restore_from((uint8_t *) buf, len, now, netns_env(p, action_call_env(call)), why, sizeof(why));
                 if (r != -ERESTART)
                         break;
         }
-        if (r < 0)
+        if (r < 0) {
                 action_call_set_detail(call, "restore refused, nothing changed: %s", why);
+                if (keep_path)
+                        (void) unlink(keep_path);
+        } else if (!keep_path)
+                (void) unlink(path); /* reverted: the "before" has served */
         else
                 action_call_set_detail(call, "ruleset restored from %s: %zu tables, %zu chains, %zu rules, %zu sets", path,
                                        snap->n_tables, snap->n_chains, snap->n_rules_total, snap->n_sets);
@@ -199,7 +219,7 @@ static int verify_hash(const action_params *p, action_call *call, const char *ha
         size_t len = 0;
         int r;
 
-        if ((r = atomic_file_read(hash_path, 256, &want, &len)) < 0 || (r = nft_ruleset_dump(netns_of(p), NULL, NULL, &now)) < 0 ||
+        if ((r = atomic_file_read(hash_path, 256, &want, &len)) < 0 || (r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &now)) < 0 ||
             (r = nft_ruleset_hash_hex(now, have)) < 0)
                 return r;
         while (len > 0 && (want[len - 1] == '\n' || want[len - 1] == ' '))
@@ -241,10 +261,10 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
                 return action_plan_add(out, "  nftables: put back the ruleset saved before the restore (one transaction)");
         if (atomic_file_read(hash, 256, &h, &len) < 0)
                 return action_plan_add(out, "  nftables: restore %s — but there is no last-good snapshot (%s)", bin, hash);
-        (void) nft_ruleset_dump(netns_of(p), NULL, NULL, &now);
+        (void) nft_ruleset_dump(netns_env(p, env), NULL, NULL, &now);
         return action_plan_add(out, "  nftables%s%s: replace the whole ruleset (generation %u, %zu tables) in one transaction by "
                                "the last-good snapshot %s (hash %.*s)",
-                               netns_of(p) ? " in netns " : "", netns_of(p) ?: "", now ? now->generation : 0,
+                               netns_env(p, env) ? " in netns " : "", netns_env(p, env) ?: "", now ? now->generation : 0,
                                now ? now->n_tables : 0, bin, (int) strcspn(h, "\n"), h);
 }
 
@@ -253,8 +273,8 @@ static int nft_restore_validate(const action_params *p, const action_env *env, c
                 (void) snprintf(why, n, "netns '%s' is not a valid namespace name", p->v[P_NETNS].str);
                 return -EINVAL;
         }
-        if (p->v[P_SNAPSHOT].set && (strchr(p->v[P_SNAPSHOT].str, '/') || p->v[P_SNAPSHOT].str[0] == '.')) {
-                (void) snprintf(why, n, "snapshot: the name of a firewall check, not a path");
+        if (p->v[P_CHECK].set && (strchr(p->v[P_CHECK].str, '/') || p->v[P_CHECK].str[0] == '.')) {
+                (void) snprintf(why, n, "check: the name of a firewall check, not a path");
                 return -EINVAL;
         }
         return 0;

@@ -163,12 +163,13 @@ run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t inc
 void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) {
         va_list ap;
 
-        engine_run_clear_runtime(r);
-        r->state = st;
-        r->finished_usec = r->updated_usec = engine_now();
+        /* the note first: its arguments may point into the call being dropped */
         va_start(ap, fmt);
         (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
         va_end(ap);
+        engine_run_clear_runtime(r);
+        r->state = st;
+        r->finished_usec = r->updated_usec = engine_now();
         (void) engine_persist_run(e, r);
 }
 
@@ -545,6 +546,19 @@ static void engine_notify_cb(void *userdata, const char *event, const char *text
                 (void) notifier_send(e->a->notifier, NULL, &m);
 }
 
+/* Where a configured check looks (its `netns` param): actions on the firewall it watches go there. */
+static const char *check_netns(void *userdata, const char *name) {
+        engine *e = userdata;
+        const ikeheal_config *c = e->a->config;
+
+        for (size_t i = 0; name && i < c->n_checks; i++) {
+                const ynode *n = strcmp(c->checks[i].name, name) == 0 ? ynode_get(c->checks[i].params, "netns") : NULL;
+                if (n && n->type == YNODE_SCALAR && !ynode_is_null(n))
+                        return n->value;
+        }
+        return NULL;
+}
+
 int engine_new(engine **ret, agent *a) {
         engine *e = calloc(1, sizeof(*e));
         int r;
@@ -552,7 +566,8 @@ int engine_new(engine **ret, agent *a) {
         if (!e)
                 return -ENOMEM;
         e->a = a;
-        e->env = (action_env){ .event = a->event, .notify = engine_notify_cb, .notify_userdata = e };
+        e->env = (action_env){ .event = a->event, .notify = engine_notify_cb, .notify_userdata = e,
+                               .check_netns = check_netns, .check_userdata = e };
         r = policy_ledger_new(&e->ledger);
         if (r < 0) {
                 free(e);

@@ -453,14 +453,15 @@ static void rollback_next(engine *e, run *r) {
 void run_rollback(engine *e, run *r, const char *fmt, ...) {
         va_list ap;
 
+        /* the note first: its arguments may point into the call (its detail text) */
+        va_start(ap, fmt);
+        (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
+        va_end(ap);
         /* whatever was in flight (a verify) must not complete into the rollback */
         r->call = action_call_free(r->call);
         r->timer = sd_event_source_disable_unref(r->timer);
         r->retrigger = sd_event_source_disable_unref(r->retrigger);
         r->verify_deadline = 0;
-        va_start(ap, fmt);
-        (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
-        va_end(ap);
         r->state = RUN_ROLLING_BACK;
         r->rollback_pos = 0;
         if (!r->rb || r->rb->rollback)

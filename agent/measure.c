@@ -174,6 +174,9 @@ static void measure_reverted(measure *m, int result, const char *detail) {
         }
         if (expiry)
                 expired_aftermath(e, m);
+        /* done with the call (freeing it from its own completion is allowed; `detail` pointed
+         * into it and is not used past this point) */
+        m->call = action_call_free(m->call);
         if (cb)
                 cb(e, m, result, ud);
 }
