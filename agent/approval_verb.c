@@ -33,7 +33,7 @@ static void add_run(agent *a, const run *r, vici_builder *b) {
                 vici_builder_add_str(b, "why", r->why);
         vici_builder_add_fmt(b, "step", "%zu", r->step + 1);
         vici_builder_add_fmt(b, "steps", "%zu", r->n_steps);
-        if (r->step < r->n_steps)
+        if (r->step < r->n_steps && run_state_active(r->state))
                 vici_builder_add_str(b, "step_name", r->steps[r->step].name);
         vici_builder_add_str(b, "plan_hash", r->plan_hash);
         vici_builder_add_fmt(b, "approvals", "%zu", r->n_approvals);

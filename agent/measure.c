@@ -124,7 +124,10 @@ void measure_activate(engine *e, measure *m) {
         (void) engine_persist_measure(e, m);
         arm(e, m);
         engine_audit(e, "measure", "measure %llu (%s) active for %s, until %llu", (unsigned long long) m->id, m->kind,
-                     duration_format(m->expires_usec > engine_now() ? m->expires_usec - engine_now() : 0, d, sizeof(d)),
+                     duration_format(m->expires_usec > engine_now() ? (m->expires_usec - engine_now() + USEC_PER_SEC / 2) /
+                                                                              USEC_PER_SEC * USEC_PER_SEC
+                                                                    : 0,
+                                     d, sizeof(d)),
                      (unsigned long long) (m->expires_usec / USEC_PER_SEC));
 }
 

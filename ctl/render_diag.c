@@ -3,6 +3,7 @@
  * agent goes through render_put_str(): it may quote what a peer or a log line said. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -273,5 +274,32 @@ void render_audit(FILE *f, const vici_node *b) {
         fputs(" records, head ", f);
         render_put_str(f, s_or(b, "head", "?"));
         fputc('\n', f);
-        put_list(f, b, "lines", "  ");
+        /* each line is SEQ \t TIME_USEC \t KIND \t PREV \t MAC \t TEXT: shown as
+         * "SEQ  TIME  KIND  TEXT" (the hashes are for `audit verify`, not for reading) */
+        const vici_node *l = vici_node_get(b, "lines");
+        for (const vici_node *n = l ? l->child : NULL; n; n = n->next) {
+                char *fields[6] = { 0 }, *dup = strndup(n->value, n->len), *p = dup;
+                size_t k = 0;
+                for (; p && k < 6; k++) {
+                        fields[k] = p;
+                        p = k < 5 ? strchr(p, '\t') : NULL;
+                        if (p)
+                                *p++ = 0;
+                }
+                if (k == 6 && fields[5]) {
+                        time_t t = (time_t) (strtoull(fields[1], NULL, 10) / 1000000);
+                        struct tm tm;
+                        char ts[32] = "?";
+                        if (gmtime_r(&t, &tm))
+                                (void) strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+                        fprintf(f, "  %-5s %s  %-18s ", fields[0], ts, fields[2]);
+                        render_put_str(f, fields[5]);
+                        fputc('\n', f);
+                } else if (dup) {
+                        fputs("  ", f);
+                        render_put_str(f, dup);
+                        fputc('\n', f);
+                }
+                free(dup);
+        }
 }

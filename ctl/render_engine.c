@@ -85,9 +85,12 @@ void render_pending(FILE *f, const vici_node *body) {
                 fprintf(f, "run %s: ", r->name);
                 render_put_str(f, vici_node_str(r, "runbook"));
                 fprintf(f, " for incident %s, %s", vici_node_str(r, "incident") ?: "-", vici_node_str(r, "state") ?: "?");
-                fprintf(f, " at step %s/%s (", vici_node_str(r, "step") ?: "?", vici_node_str(r, "steps") ?: "?");
-                render_put_str(f, vici_node_str(r, "step_name"));
-                fprintf(f, ")\n");
+                if (vici_node_get(r, "step_name")) {
+                        fprintf(f, " at step %s/%s (", vici_node_str(r, "step") ?: "?", vici_node_str(r, "steps") ?: "?");
+                        render_put_str(f, vici_node_str(r, "step_name"));
+                        fputc(')', f);
+                }
+                fputc('\n', f);
                 field(f, "  grade", r, "grade");
                 field(f, "  why", r, "why");
                 fprintf(f, "  %-14s%s of %s", "approvals", vici_node_str(r, "approvals") ?: "0",

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# `make demo`: the built-in lab with a real ikeheald watching it, told with timestamps.
-# Today it shows the foundation: the agent talks VICI to the lab gateway's charon, sees the
-# client's tunnel come up as pushed events, sees charon die and come back. The healing story
-# (firewall drop → restore, certificate → standby, PSK expiry) joins as the runbook and action
-# issues land. Everything is cleaned up on exit.
+# `make demo`: the built-in lab with a real ikeheald and the shipped runbooks, told with
+# timestamps. charon dies and comes back (detection); the seeds' case study — an update tightens
+# the firewall, UDP 4500 is dropped — is detected and healed by the firewall-restore runbook, and
+# the client's tunnel comes back; then, with no last-good ruleset to go back to, the agent
+# proposes opening the ports at approve grade, the demo approves through ikehealctl, and the
+# temporary measure is reverted on time (its expiry shortened for the demo), its incident going
+# to a human. It ends with the audit trail verified and where the time went. Everything is
+# cleaned up on exit. (Standby certificate and PSK fallback join with their actions.)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}; case $B in /*) ;; *) B=$top/$B ;; esac
@@ -28,10 +31,16 @@ say "bringing up the lab: gateway + 1 client in network namespaces, real strongS
 lab_up "$D/lab" >/dev/null || exit 1
 . "$D/lab/lab.env"
 say "lab up: gateway $GW_IP (ns $GW_NS), client $CL_IP (ns $CL_NS), LAN $LAN_IP"
+# the shipped runbooks, with demo timings: a 20 s measure and a short cooldown
+mkdir -p "$D/runbooks"
+cp "$top"/runbooks/*.yaml "$D/runbooks/"
+sed -i 's/expires_in: 1h/expires_in: 20s/' "$D/runbooks/firewall-open-ports.yaml"
+sed -i 's/cooldown: 2m/cooldown: 5s/' "$D/runbooks/firewall-restore.yaml"
 cat >"$D/ikeheal.yaml" <<YAML
 agent:
   log_level: notice
   state_dir: $D/state
+  runbook_dirs: [$D/runbooks]
 control:
   socket: $D/ctl.sock
 charon:
@@ -82,16 +91,74 @@ ctl status | grep -E '^(Charon|IKE|CHILD|Events)' | sed 's/^/           /'
 until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q daemon" &&
         say "the daemon incident is resolved: charon answers again"
 
-say "fault: a firewall change drops UDP 4500 on the gateway (nftables, a second base chain)"
+ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
+run_state() { ctl runs --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin).get("runs") or {}
+for k in sorted(r, key=lambda x: -int(x)):
+    if r[k]["runbook"] == sys.argv[1]:
+        print(k, r[k]["state"], r[k].get("plan_hash", "")); break' "$1"; }
+wait_run() { for _ in $(seq 600); do [ "$(run_state "$1" | cut -d' ' -f2)" = "$2" ] && return 0; sleep 0.05; done; return 1; }
+
+until_ok test -s "$D/state/snapshots/firewall.nft.hash" && say "healthy: the agent keeps the last-good nftables ruleset"
+lab_disconnect "$D/lab" >/dev/null 2>&1
+say "── the case study: an unattended update tightens the firewall: UDP 4500 dropped"
+T0=$(ms)
 ip netns exec "$GW_NS" nft -f - <<NFT
-table inet demo_tightened { chain input { type filter hook input priority -5; udp dport 4500 drop; }; }
+table inet vendor_hardening {
+        chain input {
+                type filter hook input priority -5; policy accept;
+                udp dport 4500 drop
+        }
+}
 NFT
-until_ok sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" &&
-        say "incident opened; the triage report (ikehealctl diagnose):"
-ctl diagnose | sed 's/^/           /'
-ip netns exec "$GW_NS" nft delete table inet demo_tightened
-say "the rule is removed (by hand, until the runbook issue lands)"
-until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" &&
-        say "firewall incident resolved"
-say "incidents so far (kept in the state log, across agent restarts):"
-ctl incidents | sed 's/^/           /'
+until_ok sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall"
+T1=$(ms); say "detected: firewall incident (nftables push)"
+wait_run firewall-restore succeeded
+T2=$(ms); say "healed: runbook firewall-restore (auto) put the last-good ruleset back in one transaction, verified"
+ctl runs | sed -n '1,12p' | sed 's/^/           /'
+lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null
+T3=$(ms); say "the client's tunnel is up again, traffic flows to $LAN_IP"
+until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" && say "incident resolved"
+
+say "── no last-good ruleset this time (as on a gateway where ikeheal arrived after the change)"
+rm -f "$D"/state/snapshots/firewall.nft.*
+lab_disconnect "$D/lab" >/dev/null 2>&1
+sleep 5 # firewall-restore's (demo) cooldown
+T4=$(ms)
+ip netns exec "$GW_NS" nft -f - <<NFT
+table inet vendor_hardening {
+        chain input {
+                type filter hook input priority -5; policy accept;
+                udp dport 4500 drop
+        }
+}
+NFT
+wait_run firewall-open-ports pending
+T5=$(ms); say "restore impossible → escalated to firewall-open-ports, which waits for an approver:"
+ctl pending | sed 's/^/           /'
+set -- $(run_state firewall-open-ports)
+say "the operator approves the plan it read: ikehealctl approve $1 ${3:0:16}"
+ctl approve "$1" "${3:0:16}" | sed 's/^/           /'
+wait_run firewall-open-ports succeeded
+T6=$(ms); say "ports opened: tagged accept rules at the top of the dropping chain, a temporary measure:"
+ctl measures | sed 's/^/           /'
+lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null &&
+        say "the client's tunnel is up through the opened ports"
+until_ok_long() { for _ in $(seq 900); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
+until_ok_long sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' measures all | grep -q reverted"
+T7=$(ms); say "the measure expired and was reverted on time (the tagged rules are gone):"
+ctl measures all | sed 's/^/           /'
+until_ok_long sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q escalated" &&
+        say "the fault it papered over is back: the incident goes to a human, the measure is not re-applied"
+ctl incidents active | sed 's/^/           /'
+ctl pause --reason "end of the demo" >/dev/null
+
+say "── the audit trail (last records) and its verification"
+ctl audit 12 | sed 's/^/           /'
+kill "$AP" 2>/dev/null && wait "$AP" 2>/dev/null; AP=
+"$B/ikehealctl" audit verify "$D/state/audit.log" | sed 's/^/           /'
+say "where the time went:"
+printf '           case study: detect %5d ms, restore+verify %5d ms, client reconnect %5d ms\n' $((T1 - T0)) $((T2 - T1)) $((T3 - T2))
+printf '           escalation: fault → approval requested %5d ms, approval → ports open %5d ms, open → reverted at expiry %5d ms\n' \
+        $((T5 - T4)) $((T6 - T5)) $((T7 - T6))
