@@ -21,12 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "actions/action.h"
 #include "actions/registry.h"
+#include "actions/spawn.h"
 
 enum { P_SCRIPT, P_ARGS, P_REVERT, P_VERIFY, P_DISRUPTIVE };
 
@@ -39,17 +38,11 @@ static const action_param_spec params[] = {
         { 0 },
 };
 
-#define OUTPUT_KEEP (ACTION_DETAIL_MAX - 64)
 #define SCRIPT_HASH_MAX (4u * 1024u * 1024u)
 
 typedef struct exec_state {
         action_call *call;
-        pid_t pid;
-        int pidfd, out_fd;
-        sd_event_source *pid_src, *out_src;
-        char out[OUTPUT_KEEP];
-        size_t out_len;
-        bool out_cut;
+        spawn *child;
 } exec_state;
 
 static const char *script_for(const action_params *p, action_op op) {
@@ -181,110 +174,19 @@ static bool exec_supports(const action_params *p, action_op op) {
         return script_for(p, op) != NULL;
 }
 
-static void keep_output(exec_state *s, const char *buf, size_t n) {
-        if (n >= sizeof(s->out)) {
-                memcpy(s->out, buf + n - sizeof(s->out), sizeof(s->out));
-                s->out_len = sizeof(s->out);
-                s->out_cut = true;
-                return;
-        }
-        if (s->out_len + n > sizeof(s->out)) {
-                size_t drop = s->out_len + n - sizeof(s->out);
-                memmove(s->out, s->out + drop, s->out_len - drop);
-                s->out_len -= drop;
-                s->out_cut = true;
-        }
-        memcpy(s->out + s->out_len, buf, n);
-        s->out_len += n;
-}
-
-static void drain(exec_state *s) {
-        char buf[4096];
-        ssize_t k;
-
-        while (s->out_fd >= 0 && (k = read(s->out_fd, buf, sizeof(buf))) > 0)
-                keep_output(s, buf, (size_t) k);
-}
-
-static int on_output(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static void on_child_done(spawn *child, int code, int status, const char *out, void *userdata) {
         exec_state *s = userdata;
-        char buf[4096];
-        ssize_t k = read(fd, buf, sizeof(buf));
 
-        if (k > 0)
-                keep_output(s, buf, (size_t) k);
-        else if (k == 0 || (errno != EAGAIN && errno != EINTR))
-                s->out_src = sd_event_source_disable_unref(s->out_src);
-        return 0;
-}
-
-/* The output as one line for the audit log: newlines become "; ", trailing blanks dropped. */
-static void output_line(exec_state *s, char *line, size_t n) {
-        size_t w = 0;
-        if (s->out_cut && n > 4)
-                w = (size_t) snprintf(line, n, "…");
-        for (size_t i = 0; i < s->out_len && w + 3 < n; i++) {
-                char ch = s->out[i];
-                if (ch == '\n') {
-                        if (i + 1 < s->out_len) {
-                                line[w++] = ';';
-                                line[w++] = ' ';
-                        }
-                } else
-                        line[w++] = (unsigned char) ch < 0x20 ? ' ' : ch;
-        }
-        line[w] = 0;
-}
-
-static int on_exit_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        exec_state *s = userdata;
-        char out[OUTPUT_KEEP + 8];
-        siginfo_t si = { 0 };
-
-        if (waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-                return 0; /* not yet */
-        s->pid = 0;
-        s->pid_src = sd_event_source_disable_unref(s->pid_src);
-        drain(s);
-        output_line(s, out, sizeof(out));
-        if (si.si_code == CLD_EXITED && si.si_status == 0) {
+        if (code == CLD_EXITED && status == 0) {
                 action_call_set_detail(s->call, "%s", out);
                 action_call_done(s->call, 0);
-        } else if (si.si_code == CLD_EXITED) {
-                action_call_set_detail(s->call, "exit status %d%s%s", si.si_status, out[0] ? ": " : "", out);
+        } else if (code == CLD_EXITED) {
+                action_call_set_detail(s->call, "exit status %d%s%s", status, out[0] ? ": " : "", out);
                 action_call_done(s->call, -EPROTO);
         } else {
-                action_call_set_detail(s->call, "killed by signal %d%s%s", si.si_status, out[0] ? ": " : "", out);
+                action_call_set_detail(s->call, "killed by signal %d%s%s", status, out[0] ? ": " : "", out);
                 action_call_done(s->call, -EPROTO);
         }
-        return 0;
-}
-
-static void child(int script_fd, int out_fd, int null_fd, const action_params *p, const char *path, char *const *ctx) {
-        char *argv[40], *envp[16];
-        size_t a = 0, e = 0;
-        sigset_t none;
-
-        (void) setsid();
-        (void) umask(022);
-        if (chdir("/") < 0)
-                _exit(127);
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup2(script_fd, 3) < 0)
-                _exit(127);
-        (void) syscall(SYS_close_range, 4u, ~0u, 0u);
-        argv[a++] = (char *) path;
-        for (size_t i = 0; p->v[P_ARGS].strv && p->v[P_ARGS].strv[i] && a < 39; i++)
-                argv[a++] = p->v[P_ARGS].strv[i];
-        argv[a] = NULL;
-        envp[e++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-        envp[e++] = "LANG=C";
-        for (size_t i = 0; ctx && ctx[i] && e < 15; i++)
-                envp[e++] = ctx[i];
-        envp[e] = NULL;
-        (void) fexecve(3, argv, envp);
-        _exit(127);
 }
 
 static int exec_start(void *state, action_call *call, action_op op) {
@@ -293,13 +195,12 @@ static int exec_start(void *state, action_call *call, action_op op) {
         const action_env *env = action_call_env(call);
         const char *script = script_for(p, op);
         _cleanup_(freep) char *real = NULL;
-        _cleanup_(closep) int fd = -1, null_fd = -1;
-        int pipefd[2], r;
+        _cleanup_(closep) int fd = -1;
         char why[512];
         struct stat st;
-        pid_t pid;
+        int r;
 
-        *s = (exec_state){ .call = call, .pidfd = -1, .out_fd = -1 };
+        *s = (exec_state){ .call = call };
         r = script_check(env->exec_dir, script, &real, why, sizeof(why));
         if (r < 0) {
                 action_call_set_detail(call, "refused: %s", why);
@@ -311,91 +212,30 @@ static int exec_start(void *state, action_call *call, action_op op) {
                 action_call_set_detail(call, "refused: %s changed while being checked", script);
                 return -EPERM;
         }
-        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return r;
-        }
-        if (pid == 0)
-                child(fd, pipefd[1], null_fd, p, real, action_call_context(call));
-        close(pipefd[1]);
-        s->pid = pid;
-        s->out_fd = pipefd[0];
-        (void) fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-        s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (s->pidfd < 0) {
-                r = -errno;
-                (void) kill(-pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0); /* just killed: returns at once */
-                s->pid = 0;
-                return r;
-        }
-        r = sd_event_add_io(env->event, &s->pid_src, s->pidfd, EPOLLIN, on_exit_pidfd, s);
-        if (r >= 0)
-                r = sd_event_add_io(env->event, &s->out_src, s->out_fd, EPOLLIN, on_output, s);
-        if (r < 0) {
-                (void) kill(-pid, SIGKILL);
-                return r; /* cancel() is not called for a failed start: done() reaps */
-        }
-        return 0;
+        char *argv[40], *envp[16];
+        size_t na = 0, ne = 0;
+        char *const *ctx = action_call_context(call);
+        argv[na++] = real;
+        for (size_t i = 0; p->v[P_ARGS].strv && p->v[P_ARGS].strv[i] && na < 39; i++)
+                argv[na++] = p->v[P_ARGS].strv[i];
+        argv[na] = NULL;
+        envp[ne++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+        envp[ne++] = "LANG=C";
+        for (size_t i = 0; ctx && ctx[i] && ne < 15; i++)
+                envp[ne++] = ctx[i];
+        envp[ne] = NULL;
+        return spawn_start(&s->child, env->event, fd, argv, envp, on_child_done, s);
 }
 
-/* A process killed on cancel is reaped when it is gone, without blocking the loop. */
-typedef struct reaper {
-        sd_event_source *src;
-} reaper;
-
-static int on_reap(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        reaper *rp = userdata;
-        siginfo_t si = { 0 };
-
-        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0) {
-                sd_event_source_disable_unref(rp->src);
-                free(rp);
-        }
-        return 0;
-}
-
-static void kill_and_reap(exec_state *s) {
-        siginfo_t si = { 0 };
-        reaper *rp;
-
-        if (s->pid <= 0)
-                return;
-        (void) kill(-s->pid, SIGKILL);
-        (void) kill(s->pid, SIGKILL);
-        s->pid_src = sd_event_source_disable_unref(s->pid_src);
-        if (s->pidfd >= 0 && waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0 &&
-            (rp = calloc(1, sizeof(*rp))) &&
-            sd_event_add_io(action_call_env(s->call)->event, &rp->src, s->pidfd, EPOLLIN, on_reap, rp) >= 0) {
-                (void) sd_event_source_set_io_fd_own(rp->src, true);
-                s->pidfd = -1; /* the reaper owns it now */
-        }
-        s->pid = 0;
-}
-
+/* A timeout or a shutdown: the whole process group goes. */
 static void exec_cancel(void *state) {
-        kill_and_reap(state);
+        exec_state *s = state;
+        s->child = spawn_free(s->child);
 }
 
 static void exec_done(void *state) {
         exec_state *s = state;
-
-        if (!s->call)
-                return; /* never started */
-        kill_and_reap(s);
-        s->pid_src = sd_event_source_disable_unref(s->pid_src);
-        s->out_src = sd_event_source_disable_unref(s->out_src);
-        if (s->pidfd >= 0)
-                close(s->pidfd);
-        if (s->out_fd >= 0)
-                close(s->out_fd);
-        s->pidfd = s->out_fd = -1;
+        s->child = spawn_free(s->child);
 }
 
 const action_ops action_exec = {

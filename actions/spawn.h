@@ -1,0 +1,27 @@
+/* A child process watched from the loop, for the actions that run programs (exec's scripts,
+ * swanctl): started from an already opened executable (fexecve: what was checked is what runs)
+ * in its own session, with /dev/null as stdin, stdout and stderr to a pipe whose last bytes are
+ * kept, no other descriptor, an empty signal mask, "/" as cwd and umask 022; watched through a
+ * pidfd, never SIGCHLD or a blocking wait. Freeing it kills the whole process group; a process
+ * that is not gone yet is reaped later by the loop. Does not log. */
+#pragma once
+
+#include <signal.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+#define SPAWN_OUTPUT_KEEP 960u
+
+typedef struct spawn spawn;
+
+/* code: CLD_EXITED (status: the exit status) or CLD_KILLED/CLD_DUMPED (status: the signal).
+ * output: the end of what the child wrote, on one line ("; " between lines). The spawn may be
+ * freed from the callback. */
+typedef void (*spawn_done_cb)(spawn *s, int code, int status, const char *output, void *userdata);
+
+/* exe_fd is duplicated (the caller keeps its own). argv/envp are copied by exec. */
+int spawn_start(spawn **ret, sd_event *e, int exe_fd, char *const argv[], char *const envp[], spawn_done_cb cb,
+                void *userdata);
+spawn *spawn_free(spawn *s);
+DEFINE_FREE_FUNC(spawn, spawn_free);
