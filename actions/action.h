@@ -70,10 +70,12 @@ typedef struct action_env {
         /* `notify`: hand a message to the agent's notifier (journal + webhooks); may be NULL */
         void (*notify)(void *userdata, const char *event, const char *text);
         void *notify_userdata;
-        /* the network namespace a configured check looks into (its `netns` param), NULL if
-         * none or no such check: where an action finds the firewall that check watches */
-        const char *(*check_netns)(void *userdata, const char *check);
+        /* a scalar param of a configured check (NULL if none, or no such check): where an
+         * action finds what that check watches (the firewall's `netns`, the config check's
+         * `swanctl_dir`) */
+        const char *(*check_param)(void *userdata, const char *check, const char *key);
         void *check_userdata;
+        const char *vici_socket; /* charon's VICI socket (swanctl --uri) */
 } action_env;
 
 typedef enum action_op {

@@ -43,7 +43,7 @@ static const char *check_of(const action_params *p) {
 static const char *netns_env(const action_params *p, const action_env *env) {
         if (p->v[P_NETNS].set)
                 return p->v[P_NETNS].str;
-        return env && env->check_netns ? env->check_netns(env->check_userdata, check_of(p)) : NULL;
+        return env && env->check_param ? env->check_param(env->check_userdata, check_of(p), "netns") : NULL;
 }
 
 static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {

@@ -10,6 +10,7 @@ static const action_ops *const kinds[] = {
         &action_notify,
         &action_nft_open,
         &action_nft_restore,
+        &action_config_rollback,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -7,3 +7,4 @@ extern const action_ops action_exec;
 extern const action_ops action_notify;
 extern const action_ops action_nft_open;
 extern const action_ops action_nft_restore;
+extern const action_ops action_config_rollback;

@@ -498,6 +498,7 @@ void engine_finding(engine *e, const char *check_name) {
 
 void engine_reconfigure(engine *e) {
         e->env.exec_dir = e->a->config->exec_dir;
+        e->env.vici_socket = e->a->config->vici_socket;
         e->env.state_dir = e->a->config->state_dir;
         if (e->a->notifier)
                 (void) notifier_set_config(e->a->notifier, &e->a->config->notify);
@@ -546,13 +547,13 @@ static void engine_notify_cb(void *userdata, const char *event, const char *text
                 (void) notifier_send(e->a->notifier, NULL, &m);
 }
 
-/* Where a configured check looks (its `netns` param): actions on the firewall it watches go there. */
-static const char *check_netns(void *userdata, const char *name) {
+/* A scalar param of a configured check (action_env.check_param). */
+static const char *check_param(void *userdata, const char *name, const char *key) {
         engine *e = userdata;
         const ikeheal_config *c = e->a->config;
 
         for (size_t i = 0; name && i < c->n_checks; i++) {
-                const ynode *n = strcmp(c->checks[i].name, name) == 0 ? ynode_get(c->checks[i].params, "netns") : NULL;
+                const ynode *n = strcmp(c->checks[i].name, name) == 0 ? ynode_get(c->checks[i].params, key) : NULL;
                 if (n && n->type == YNODE_SCALAR && !ynode_is_null(n))
                         return n->value;
         }
@@ -567,7 +568,7 @@ int engine_new(engine **ret, agent *a) {
                 return -ENOMEM;
         e->a = a;
         e->env = (action_env){ .event = a->event, .notify = engine_notify_cb, .notify_userdata = e,
-                               .check_netns = check_netns, .check_userdata = e };
+                               .check_param = check_param, .check_userdata = e };
         r = policy_ledger_new(&e->ledger);
         if (r < 0) {
                 free(e);

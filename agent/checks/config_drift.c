@@ -280,10 +280,50 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
         return 0;
 }
 
+/* The content of every file of a healthy manifest goes into the content-addressed store
+ * <state_dir>/config-store/<sha256> (what the config_rollback action restores from). A file
+ * that no longer has the content the run saw means the picture is not stable: nothing is
+ * promoted this time. */
+static int store_objects(const config_drift_state *s, const char *manifest) {
+        _cleanup_(freep) char *dir = NULL;
+        const char *line = manifest;
+
+        if (asprintf(&dir, "%s/config-store", s->env->state_dir) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        while (line && *line) {
+                const char *eol = strchrnul(line, '\n');
+                char hex[65], path[4200], obj[4300];
+                unsigned mode, uid, gid;
+                if (sscanf(line, "%64s %o %u %u %4199[^\n]", hex, &mode, &uid, &gid, path) == 5 && strlen(hex) == 64) {
+                        _cleanup_(freep) char *data = NULL;
+                        unsigned char md[EVP_MAX_MD_SIZE];
+                        unsigned md_len = 0;
+                        char now[65];
+                        size_t len = 0;
+                        struct stat st;
+                        if (atomic_file_read(path, FILE_MAX, &data, &len) < 0 ||
+                            !EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL))
+                                return -ESTALE;
+                        for (unsigned i = 0; i < md_len; i++)
+                                snprintf(now + 2 * i, 3, "%02x", md[i]);
+                        if (strcmp(now, hex) != 0)
+                                return -ESTALE;
+                        snprintf(obj, sizeof(obj), "%s/%s", dir, hex);
+                        if (stat(obj, &st) < 0 && atomic_file_write(obj, data, len, 0600) < 0)
+                                return -EIO;
+                }
+                line = *eol ? eol + 1 : NULL;
+        }
+        return 0;
+}
+
 static void config_drift_mark_good(void *state, const check_env *env) {
         config_drift_state *s = state;
         _cleanup_(freep) char *path = snap_path(s);
-        if (path && s->manifest)
+        /* objects first, the manifest last: a manifest on disk vouches for its objects */
+        if (path && s->manifest && store_objects(s, s->manifest) >= 0)
                 (void) atomic_file_write(path, s->manifest, strlen(s->manifest), 0600);
 }
 

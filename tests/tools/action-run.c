@@ -6,8 +6,11 @@
  *   result=0 ms=12
  *   detail: …
  *
- *   action-run [--state-dir DIR] [--exec-dir DIR] [--timeout MS] [--plan-only]
- *              KIND apply|verify|revert PARAMS.yaml
+ *   action-run [--state-dir DIR] [--exec-dir DIR] [--timeout MS] [--plan-only] [--vici PATH]
+ *              [--param CHECK.KEY=VALUE]… KIND apply|verify|revert PARAMS.yaml
+ *
+ * --param stands in for the agent's configured checks (what action_env.check_param answers:
+ * the firewall check's netns, the config check's swanctl_dir).
  *
  * Exit 0 when the operation succeeded, 1 when it failed (or could not start), 2 usage. */
 #include <errno.h>
@@ -18,6 +21,18 @@
 #include <time.h>
 
 #include "actions/action.h"
+
+static char *cparams[16];
+static size_t n_cparams;
+
+static const char *check_param(void *userdata, const char *check, const char *key) {
+        size_t cl = strlen(check), kl = strlen(key);
+        for (size_t i = 0; i < n_cparams; i++)
+                if (strncmp(cparams[i], check, cl) == 0 && cparams[i][cl] == '.' && strncmp(cparams[i] + cl + 1, key, kl) == 0 &&
+                    cparams[i][cl + 1 + kl] == '=')
+                        return cparams[i] + cl + 2 + kl;
+        return NULL;
+}
 
 static bool done;
 static int result;
@@ -37,9 +52,10 @@ int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, 's' }, { "exec-dir", required_argument, NULL, 'e' },
                 { "timeout", required_argument, NULL, 't' },   { "plan-only", no_argument, NULL, 'p' },
+                { "vici", required_argument, NULL, 'v' },      { "param", required_argument, NULL, 'c' },
                 {},
         };
-        action_env env = { 0 };
+        action_env env = { .check_param = check_param };
         action_params p = { 0 };
         action_plan plan = { 0 };
         action_call *call = NULL;
@@ -55,6 +71,11 @@ int main(int argc, char **argv) {
                 case 'e': env.exec_dir = optarg; break;
                 case 't': timeout_ms = strtoull(optarg, NULL, 10); break;
                 case 'p': plan_only = true; break;
+                case 'v': env.vici_socket = optarg; break;
+                case 'c':
+                        if (n_cparams < ELEMENTSOF(cparams))
+                                cparams[n_cparams++] = optarg;
+                        break;
                 default: return 2;
                 }
         if (argc - optind != 3 || !action_find(argv[optind])) {
