@@ -76,6 +76,8 @@ typedef struct action_env {
         const char *(*check_param)(void *userdata, const char *check, const char *key);
         void *check_userdata;
         const char *vici_socket; /* charon's VICI socket (swanctl --uri) */
+        struct sd_bus *bus;      /* the system bus (systemd units); NULL where there is none */
+        const char *charon_unit; /* the unit running charon (charon.unit) */
 } action_env;
 
 typedef enum action_op {

@@ -11,6 +11,7 @@ static const action_ops *const kinds[] = {
         &action_nft_open,
         &action_nft_restore,
         &action_config_rollback,
+        &action_unit,
 };
 
 const action_ops *action_find(const char *kind) {

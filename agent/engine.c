@@ -499,6 +499,8 @@ void engine_finding(engine *e, const char *check_name) {
 void engine_reconfigure(engine *e) {
         e->env.exec_dir = e->a->config->exec_dir;
         e->env.vici_socket = e->a->config->vici_socket;
+        e->env.bus = e->a->bus;
+        e->env.charon_unit = e->a->config->charon_unit;
         e->env.state_dir = e->a->config->state_dir;
         if (e->a->notifier)
                 (void) notifier_set_config(e->a->notifier, &e->a->config->notify);

@@ -70,7 +70,8 @@ YAML
 t=$(date +%s%N)
 ct_build_rootfs || { echo "FAIL rootfs"; exit 1; }
 echo "$CT_ROOTFS_NOTE; ready in $(ms "$t") ms"
-ct_up "$D" --bind-ro="$B:/opt/ikeheal/bin" --bind-ro="$top/etc:/opt/ikeheal/etc" || { echo "FAIL boot"; exit 1; }
+ct_up "$D" --bind-ro="$B:/opt/ikeheal/bin" --bind-ro="$top/etc:/opt/ikeheal/etc" --bind-ro="$top/runbooks:/opt/ikeheal/runbooks" ||
+        { echo "FAIL boot"; exit 1; }
 echo "container $CT_MACHINE booted in $CT_BOOT_MS ms (leader pid $CT_LEADER, overlay on $CT_TREE)"
 
 # --- the shipped files -----------------------------------------------------------------------
@@ -161,6 +162,28 @@ ct_exec systemctl start strongswan.service 2>/dev/null
 for ((i = 0; i < 50; i++)); do [ "$(dfact active_state)" = active ] && [ "$(dfact vici)" = connected ] && break; sleep 0.1; done
 check "charon back: our restart counter went from $before to $(dfact restarts_seen), NRestarts=$(dfact n_restarts)" \
         test "$(dfact restarts_seen)" -gt "${before:-0}"
+
+# --- 2c. the shipped daemon-restart runbook: the agent restarts the unit itself ----------------
+write_config /run/charon.vici "  runbook_dirs: [/opt/ikeheal/runbooks]" info
+out=$(ctl reload 2>&1)
+check "reload with the shipped runbooks: $out" test $? = 0
+ct_wait 10 charon_connected
+for ((i = 0; i < 50; i++)); do ctl incidents active 2>/dev/null | grep -q daemon || break; sleep 0.1; done
+t=$(date +%s%N)
+ct_exec systemctl kill -s KILL strongswan.service
+dr_state() { ctl runs --json 2>/dev/null | python3 -c 'import json,sys
+r=json.load(sys.stdin).get("runs") or {}
+print(next((v["state"] for k,v in sorted(r.items(), key=lambda kv: -int(kv[0])) if v["runbook"]=="daemon-restart"), ""))'; }
+restarted_by_agent() { [ "$(dr_state)" = succeeded ]; }
+ct_wait 30 restarted_by_agent
+dt=$(ms "$t")
+check "charon SIGKILLed: the daemon-restart runbook restarted strongswan.service over D-Bus and verified it ($dt ms)" \
+        test "$(dr_state)" = succeeded -a "$(ct_exec systemctl is-active strongswan.service)" = active
+echo "     figure: charon SIGKILL → restarted by the agent and verified active: $dt ms"
+ctl audit 30 2>/dev/null | grep -q "strongswan.service: job done" && ok "audit: systemd's job result recorded" || bad "audit lacks the job result"
+ct_wait 10 charon_connected
+write_config /run/charon.vici "" info
+ctl reload >/dev/null 2>&1
 
 # --- 3. watchdog -----------------------------------------------------------------------------
 t=$(date +%s%N)
