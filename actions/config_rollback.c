@@ -26,6 +26,7 @@
 #include "actions/action.h"
 #include "actions/registry.h"
 #include "actions/spawn.h"
+#include "actions/swanctl.h"
 #include "atomic_file.h"
 
 enum { P_CHECK, P_SWANCTL, P_RELOAD, _P_MAX };
@@ -280,34 +281,15 @@ static int keep_before(const action_env *env, const manifest *touched, const cha
 
 static void on_swanctl(spawn *child, int code, int status, const char *out, void *userdata) {
         rollback_state *s = userdata;
-        bool bad = code != CLD_EXITED || status != 0 || strcasestr(out, "syntax error") ||
-                   strcasestr(out, "invalid config") || strcasestr(out, "failed");
+        bool bad = swanctl_failed(code, status, out);
 
         action_call_set_detail(s->call, "%s; swanctl --load-all: %s%s", s->detail, bad ? "FAILED: " : "", out);
         action_call_done(s->call, bad ? -EPROTO : 0);
 }
 
 static int reload(rollback_state *s, const action_params *p, const action_env *env) {
-        const char *bin = p->v[P_SWANCTL].set ? p->v[P_SWANCTL].str : "/usr/sbin/swanctl";
-        const char *conf = check_param(p, env, "strongswan_conf");
-        char e_dir[4200], e_conf[4200], uri[300];
-        char *argv[6] = { (char *) bin, "--load-all", "--noprompt", NULL, NULL, NULL };
-        char *envp[5] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", e_dir, NULL, NULL };
-        _cleanup_(closep) int fd = open(bin, O_RDONLY | O_CLOEXEC);
-
-        if (fd < 0)
-                return -errno;
-        (void) snprintf(e_dir, sizeof(e_dir), "SWANCTL_DIR=%s", swanctl_dir(p, env));
-        if (conf) {
-                (void) snprintf(e_conf, sizeof(e_conf), "STRONGSWAN_CONF=%s", conf);
-                envp[3] = e_conf;
-        }
-        if (env->vici_socket) {
-                (void) snprintf(uri, sizeof(uri), "unix://%s", env->vici_socket);
-                argv[3] = "--uri";
-                argv[4] = uri;
-        }
-        return spawn_start(&s->child, env->event, fd, argv, envp, on_swanctl, s);
+        return swanctl_load_all(&s->child, env, p->v[P_SWANCTL].set ? p->v[P_SWANCTL].str : SWANCTL_DEFAULT,
+                                swanctl_dir(p, env), check_param(p, env, "strongswan_conf"), false, on_swanctl, s);
 }
 
 static int rollback_start(void *state, action_call *call, action_op op) {

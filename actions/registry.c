@@ -12,6 +12,7 @@ static const action_ops *const kinds[] = {
         &action_nft_restore,
         &action_config_rollback,
         &action_unit,
+        &action_cert_standby,
 };
 
 const action_ops *action_find(const char *kind) {

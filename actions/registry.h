@@ -9,3 +9,4 @@ extern const action_ops action_nft_open;
 extern const action_ops action_nft_restore;
 extern const action_ops action_config_rollback;
 extern const action_ops action_unit;
+extern const action_ops action_cert_standby;

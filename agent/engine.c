@@ -549,13 +549,22 @@ static void engine_notify_cb(void *userdata, const char *event, const char *text
                 (void) notifier_send(e->a->notifier, NULL, &m);
 }
 
-/* A scalar param of a configured check (action_env.check_param). */
+/* A param of a configured check (action_env.check_param): "key" for a scalar, "key.N" for the
+ * N-th item of a sequence. */
 static const char *check_param(void *userdata, const char *name, const char *key) {
         engine *e = userdata;
         const ikeheal_config *c = e->a->config;
+        char k[64];
+        const char *dot = strchr(key, '.');
+        long idx = dot ? strtol(dot + 1, NULL, 10) : -1;
 
+        (void) snprintf(k, sizeof(k), "%.*s", dot ? (int) (dot - key) : (int) strlen(key), key);
         for (size_t i = 0; name && i < c->n_checks; i++) {
-                const ynode *n = strcmp(c->checks[i].name, name) == 0 ? ynode_get(c->checks[i].params, key) : NULL;
+                const ynode *n = strcmp(c->checks[i].name, name) == 0 ? ynode_get(c->checks[i].params, k) : NULL;
+                if (n && dot && n->type == YNODE_SEQ && idx >= 0 && (size_t) idx < n->n_items)
+                        n = n->items[idx];
+                else if (dot)
+                        n = NULL;
                 if (n && n->type == YNODE_SCALAR && !ynode_is_null(n))
                         return n->value;
         }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The cert_standby action and the shipped cert-standby runbook on the real lab: the gateway's
+# certificate expires (a real expired certificate from the lab's CA, loaded into charon); the
+# client cannot authenticate the gateway any more. ikeheald (sanitizer build, shipped runbooks)
+# opens a certificate incident and proposes the standby certificate at approve grade; approved,
+# the validated standby pair replaces the live one atomically, credentials and connections are
+# reloaded, and the client's tunnel comes back. The action's revert puts the replaced pair back
+# (action-run); a standby that does not chain to the trusted CAs is refused, nothing changed.
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-actcert-XXXXXX)
+cleanup() {
+        agent_stop
+        lab_down "$D/lab" >/dev/null 2>&1
+        [ "${KEEP:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+SB_CERT=$STANDBY_DIR/gw-standby.pem SB_KEY=$STANDBY_DIR/gw-standby.key
+cat >"$D/c.yaml" <<YAML
+agent:
+  state_dir: $D/state
+  runbook_dirs: [$top/runbooks]
+control:
+  socket: $D/ctl.sock
+charon:
+  vici_socket: $GW_VICI
+  unit: none
+check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+checks:
+  - kind: certificate
+    params: {swanctl_dir: $GW_SWANCTL_DIR, standby: [$SB_CERT, $SB_KEY]}
+  - kind: conns
+YAML
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 8000 || bad "checks did not all report"
+lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+
+lab_gw_cert "$D/lab" expired >/dev/null && ok "the gateway's certificate is now an expired one" || bad "lab_gw_cert expired"
+lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "the client accepted an expired gateway certificate?" || ok "the client cannot connect"
+agent_wait_incident certificate - 10000 >/dev/null && ok "certificate incident" || bad "no certificate incident"
+run_of() { agent_ctl runs --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin).get("runs") or {}
+for k in sorted(r, key=lambda x: -int(x)):
+    if r[k]["runbook"] == "cert-standby":
+        print(k, r[k]["state"], r[k]["plan_hash"], (r[k].get("note") or "").replace(" ", "_")); break'; }
+wait_run() { for _ in $(seq 300); do [ "$(run_of | cut -d' ' -f2)" = "$1" ] && { run_of; return 0; }; sleep 0.1; done; run_of >&2; return 1; }
+res=$(wait_run pending) && ok "cert-standby proposed at approve grade" || bad "no pending cert-standby"
+plan=$(agent_ctl plan cert-standby)
+grep -q "replace $GW_CERT by the standby $SB_CERT" <<<"$plan" && grep -q "validated" <<<"$plan" &&
+        ok "the plan names the pair it replaces and the validated standby" || bad "plan: $plan"
+set -- $res
+agent_ctl approve "$1" "$3" >/dev/null && ok "approved" || bad "approve"
+wait_run succeeded >/dev/null && ok "standby swapped in, credentials and connections reloaded, verified" || bad "cert-standby: $(run_of)"
+cmp -s "$SB_CERT" "$GW_CERT" && cmp -s "$SB_KEY" "$GW_KEY" && [ "$(stat -c %a "$GW_KEY")" = 600 ] &&
+        ok "the live pair is the standby's (key still 0600)" || bad "live pair not swapped"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client's tunnel is up again" || bad "client still cannot connect"
+agent_wait_resolved certificate 15000 >/dev/null && ok "certificate incident resolved" || bad "incident not resolved"
+
+# --- the action alone: revert, and a standby that does not chain ------------------------------
+agent_ctl pause --reason "action tests" >/dev/null
+agent_stop
+printf 'cert: %s\nkey: %s\n' "$SB_CERT" "$SB_KEY" >"$D/p.yaml"
+A=("$B/tools/action-run" --state-dir "$D/state" --vici "$GW_VICI" --param "certificate.swanctl_dir=$GW_SWANCTL_DIR")
+"${A[@]}" cert_standby revert "$D/p.yaml" >"$D/rev.out" 2>&1 && ! cmp -s "$SB_CERT" "$GW_CERT" &&
+        openssl x509 -in "$GW_CERT" -noout -checkend 0 >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] && ok "revert: the expired certificate is back ($(grep detail "$D/rev.out" | cut -c1-120))" || bad "revert: $(cat "$D/rev.out")"
+printf 'cert: %s\nkey: %s\n' "$PKI_DIR/foreign-ca.pem" "$SB_KEY" >"$D/bad.yaml"
+cp "$GW_CERT" "$D/before.pem"
+"${A[@]}" cert_standby apply "$D/bad.yaml" >"$D/bad.out" 2>&1 && bad "an unfit standby was swapped in" ||
+        { grep -q "refused, nothing changed" "$D/bad.out" && cmp -s "$D/before.pem" "$GW_CERT" &&
+                ok "an unfit standby is refused, nothing changed: $(grep -o 'refused, nothing.*' "$D/bad.out" | head -1 | cut -c1-100)" ||
+                bad "unfit standby: $(cat "$D/bad.out")"; }
+
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end
