@@ -2,11 +2,12 @@
 # `make demo`: the built-in lab with a real ikeheald and the shipped runbooks, told with
 # timestamps. charon dies and comes back (detection); the seeds' case study — an update tightens
 # the firewall, UDP 4500 is dropped — is detected and healed by the firewall-restore runbook, and
-# the client's tunnel comes back; then, with no last-good ruleset to go back to, the agent
+# the client's tunnel comes back; the gateway's certificate expires and the agent proposes the
+# standby certificate, which the demo approves; then, with no last-good ruleset to go back to, the agent
 # proposes opening the ports at approve grade, the demo approves through ikehealctl, and the
 # temporary measure is reverted on time (its expiry shortened for the demo), its incident going
 # to a human. It ends with the audit trail verified and where the time went. Everything is
-# cleaned up on exit. (Standby certificate and PSK fallback join with their actions.)
+# cleaned up on exit. (The PSK fallback chapter joins with its action.)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}; case $B in /*) ;; *) B=$top/$B ;; esac
@@ -58,7 +59,7 @@ checks:
   - kind: conns
   - kind: sas
   - kind: certificate
-    params: {swanctl_dir: $GW_SWANCTL_DIR}
+    params: {swanctl_dir: $GW_SWANCTL_DIR, standby: [$STANDBY_DIR/gw-standby.pem, $STANDBY_DIR/gw-standby.key]}
   - kind: logs
 YAML
 chmod 0644 "$D/ikeheal.yaml"
@@ -80,8 +81,10 @@ until_ok disconnected && say "agent saw charon vanish (VICI socket EOF, no polli
 until_ok sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q daemon" &&
         say "incident opened (ikehealctl incidents active):"
 ctl incidents active | sed 's/^/           /'
+say "(the lab's charon runs under no systemd unit, so the daemon-restart runbook hands it to a human;"
+say " under real systemd the agent restarts the unit itself: tests/integration/systemd-agent.sh)"
 lab_start "$D/lab" gw >/dev/null
-say "charon restarted"
+say "charon restarted by hand"
 until_ok connected && say "agent reconnected (backoff)"
 lab_disconnect "$D/lab" >/dev/null 2>&1
 lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null &&
@@ -120,6 +123,24 @@ ctl runs | sed -n '1,12p' | sed 's/^/           /'
 lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null
 T3=$(ms); say "the client's tunnel is up again, traffic flows to $LAN_IP"
 until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" && say "incident resolved"
+
+say "── the gateway's certificate expires (a real expired certificate, loaded into charon)"
+lab_disconnect "$D/lab" >/dev/null 2>&1
+T8=$(ms)
+lab_gw_cert "$D/lab" expired >/dev/null
+lab_connect "$D/lab" >/dev/null 2>&1 || say "the client cannot authenticate the gateway any more"
+wait_run cert-standby pending
+T9=$(ms); say "detected; the agent proposes the standby certificate at approve grade:"
+ctl pending | sed -n '1,16p' | sed 's/^/           /'
+set -- $(run_state cert-standby)
+say "the operator approves: ikehealctl approve $1 ${3:0:16}"
+ctl approve "$1" "${3:0:16}" | sed 's/^/           /'
+wait_run cert-standby succeeded
+T10=$(ms); say "standby validated and swapped in, credentials and connections reloaded"
+lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null &&
+        say "the client's tunnel is up again with the standby certificate"
+T11=$(ms)
+until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q certificate" && say "certificate incident resolved"
 
 say "── no last-good ruleset this time (as on a gateway where ikeheal arrived after the change)"
 rm -f "$D"/state/snapshots/firewall.nft.*
@@ -160,5 +181,7 @@ kill "$AP" 2>/dev/null && wait "$AP" 2>/dev/null; AP=
 "$B/ikehealctl" audit verify "$D/state/audit.log" | sed 's/^/           /'
 say "where the time went:"
 printf '           case study: detect %5d ms, restore+verify %5d ms, client reconnect %5d ms\n' $((T1 - T0)) $((T2 - T1)) $((T3 - T2))
+printf '           certificate: expiry → standby proposed %5d ms, approval → swapped and reloaded %5d ms, client reconnect %5d ms\n' \
+        $((T9 - T8)) $((T10 - T9)) $((T11 - T10))
 printf '           escalation: fault → approval requested %5d ms, approval → ports open %5d ms, open → reverted at expiry %5d ms\n' \
         $((T5 - T4)) $((T6 - T5)) $((T7 - T6))
