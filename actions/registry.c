@@ -13,6 +13,7 @@ static const action_ops *const kinds[] = {
         &action_config_rollback,
         &action_unit,
         &action_cert_standby,
+        &action_psk_temp,
 };
 
 const action_ops *action_find(const char *kind) {

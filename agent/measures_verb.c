@@ -3,6 +3,10 @@
  * policy's maximum life for that kind) and `revert ID` (end one now). */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "actions/registry.h"
+#include "atomic_file.h"
 
 #include "agent/agent.h"
 #include "agent/control.h"
@@ -74,11 +78,55 @@ static int extend_revert_handler(control_request *req, vici_builder *b, void *us
         return 0;
 }
 
+/* `psk show ID`: the secret of a temporary PSK fallback, for an approver who has to give it to
+ * a peer; every request (given or refused) is on the audit trail. */
+static int psk_handler(control_request *req, vici_builder *b, void *userdata) {
+        agent *a = userdata;
+        const vici_node *body = control_request_body(req);
+        _cleanup_(freep) char *path = NULL, *secret = NULL;
+        const measure *m = NULL;
+        engine_who who;
+        size_t len = 0;
+        uint64_t id;
+
+        if (vici_node_u64(body, "id", &id) < 0) {
+                control_request_set_error(req, "psk: expected a measure number");
+                return -EINVAL;
+        }
+        agent_who(a, req, &who);
+        if (!who.approver) {
+                agent_audit(a, "psk_refused", "measure %llu: uid %u (%s) is not an approver", (unsigned long long) id, who.uid,
+                            who.user);
+                control_request_set_error(req, "uid %u (%s) is not an approver", who.uid, who.user);
+                return -EPERM;
+        }
+        for (size_t i = 0; i < engine_measures(a->engine); i++)
+                if (engine_measure_get(a->engine, i)->id == id)
+                        m = engine_measure_get(a->engine, i);
+        if (!m || strcmp(m->kind, "psk_temp") != 0 || !measure_state_live(m->state)) {
+                control_request_set_error(req, "no PSK fallback in force as measure %llu", (unsigned long long) id);
+                return -ENOENT;
+        }
+        const action_value *tag = action_param(&m->params, "tag");
+        path = psk_secret_path(a->config->state_dir, tag ? tag->str : "ikeheal-psk");
+        if (!path || atomic_file_read(path, 256, &secret, &len) < 0) {
+                control_request_set_error(req, "the secret of measure %llu is not available", (unsigned long long) id);
+                return -ENOENT;
+        }
+        agent_audit(a, "psk_show", "measure %llu (PSK fallback) secret shown to uid %u (%s)", (unsigned long long) id, who.uid,
+                    who.user);
+        vici_builder_add_str(b, "result", secret);
+        explicit_bzero(secret, len);
+        return 0;
+}
+
 int measures_verb_register(agent *a) {
         int r = control_server_register(a->control, PROTO_MEASURES, measures_handler, a);
         if (r >= 0)
                 r = control_server_register(a->control, PROTO_EXTEND, extend_revert_handler, a);
         if (r >= 0)
                 r = control_server_register(a->control, PROTO_REVERT, extend_revert_handler, a);
+        if (r >= 0)
+                r = control_server_register(a->control, PROTO_PSK, psk_handler, a);
         return r;
 }

@@ -36,6 +36,7 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_RESUME] = { "resume", true, "resume automatic remediation" },
         [PROTO_DRILL] = { "drill", true, "start a chaos drill" },
         [PROTO_RUNS] = { "runs", false, "runbook runs, active and recent" },
+        [PROTO_PSK] = { "psk", true, "show a temporary PSK fallback's secret" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -77,6 +77,7 @@ typedef enum proto_verb {
         PROTO_RESUME = 16,    /* write: resume automatic remediation */
         PROTO_DRILL = 17,     /* write: start a chaos drill */
         PROTO_RUNS = 18,      /* read:  runbook runs, active and recent */
+        PROTO_PSK = 19,       /* write: a temporary PSK fallback's secret (approvers; audited) */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

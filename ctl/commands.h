@@ -18,6 +18,7 @@ int build_run(int argc, char **argv, vici_builder *b);
 int build_measures(int argc, char **argv, vici_builder *b);
 int build_extend(int argc, char **argv, vici_builder *b);
 int build_revert(int argc, char **argv, vici_builder *b);
+int build_psk(int argc, char **argv, vici_builder *b);
 int build_pause(int argc, char **argv, vici_builder *b);
 
 /* `lint FILE…` (no agent): exit status 0 clean, 1 errors, 2 usage. */

@@ -110,6 +110,15 @@ int build_revert(int argc, char **argv, vici_builder *b) {
         return 0;
 }
 
+int build_psk(int argc, char **argv, vici_builder *b) {
+        if (argc != 2 || strcmp(argv[0], "show") != 0 || !is_number(argv[1])) {
+                fprintf(stderr, "ikehealctl: psk show MEASURE\n");
+                return -EINVAL;
+        }
+        vici_builder_add_str(b, "id", argv[1]);
+        return 0;
+}
+
 int build_pause(int argc, char **argv, vici_builder *b) {
         if (argc > 0) {
                 fprintf(stderr, "ikehealctl: pause/resume take no arguments (pause needs --reason TEXT)\n");

@@ -312,6 +312,15 @@ static const ctl_command commands[] = {
                 .build = build_revert,
         },
         {
+                .name = "psk",
+                .verb = PROTO_PSK,
+                .args = "show MEASURE",
+                .help = "Print the secret of a temporary PSK fallback (a psk_temp measure in force), to give\n"
+                        "to a peer that has to use it. Approvers only; every request is audited.\n",
+                .render_text = render_result,
+                .build = build_psk,
+        },
+        {
                 .name = "pause",
                 .verb = PROTO_PAUSE,
                 .args = "--reason TEXT",
