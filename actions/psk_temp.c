@@ -46,10 +46,16 @@ static const char *tag_of(const action_params *p) {
         return p->v[P_TAG].set ? p->v[P_TAG].str : "ikeheal-psk";
 }
 
+/* The swanctl tree: the `check` param's check, else the config check's, else the certificate
+ * check's — the tree the agent watches — else strongSwan's default. */
 static const char *swanctl_dir(const action_params *p, const action_env *env) {
-        const char *c = p->v[P_CHECK].set ? p->v[P_CHECK].str : "config";
-        const char *d = env->check_param ? env->check_param(env->check_userdata, c, "swanctl_dir") : NULL;
-        return d ? d : "/etc/swanctl";
+        const char *const order[] = { p->v[P_CHECK].set ? p->v[P_CHECK].str : "config", "certificate" };
+        for (size_t i = 0; env->check_param && i < ELEMENTSOF(order); i++) {
+                const char *d = env->check_param(env->check_userdata, order[i], "swanctl_dir");
+                if (d)
+                        return d;
+        }
+        return "/etc/swanctl";
 }
 
 static char *conf_path(const action_params *p, const action_env *env) {

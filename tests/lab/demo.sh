@@ -7,7 +7,9 @@
 # proposes opening the ports at approve grade, the demo approves through ikehealctl, and the
 # temporary measure is reverted on time (its expiry shortened for the demo), its incident going
 # to a human. It ends with the audit trail verified and where the time went. Everything is
-# cleaned up on exit. (The PSK fallback chapter joins with its action.)
+# cleaned up on exit. Last, a client loses its certificate: a temporary PSK fallback for that
+# client is approved, its secret handed out with `ikehealctl psk show`, and it is removed on
+# time (15 s in the demo).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}; case $B in /*) ;; *) B=$top/$B ;; esac
@@ -32,11 +34,16 @@ say "bringing up the lab: gateway + 1 client in network namespaces, real strongS
 lab_up "$D/lab" >/dev/null || exit 1
 . "$D/lab/lab.env"
 say "lab up: gateway $GW_IP (ns $GW_NS), client $CL_IP (ns $CL_NS), LAN $LAN_IP"
+mkdir -p "$D/runbooks"
+sed -e "s/peers: \[client1.example.org\]/peers: [$CL_ID_1]/" -e 's/expires_in: 4h/expires_in: 15s/' \
+        "$top/runbooks/examples/psk-fallback.yaml" >"$D/runbooks/psk-fallback.yaml"
+mkdir -p "$GW_SWANCTL_DIR/conf.d" && echo 'include conf.d/*.conf' >>"$GW_SWANCTL_DIR/swanctl.conf"
 # the shipped runbooks, with demo timings: a 20 s measure and a short cooldown
 mkdir -p "$D/runbooks"
 cp "$top"/runbooks/*.yaml "$D/runbooks/"
 sed -i 's/expires_in: 1h/expires_in: 20s/' "$D/runbooks/firewall-open-ports.yaml"
 sed -i 's/cooldown: 2m/cooldown: 5s/' "$D/runbooks/firewall-restore.yaml"
+# the PSK fallback example, for the lab's client and with a 15 s expiry
 cat >"$D/ikeheal.yaml" <<YAML
 agent:
   log_level: notice
@@ -60,6 +67,8 @@ checks:
   - kind: sas
   - kind: certificate
     params: {swanctl_dir: $GW_SWANCTL_DIR, standby: [$STANDBY_DIR/gw-standby.pem, $STANDBY_DIR/gw-standby.key]}
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
   - kind: logs
 YAML
 chmod 0644 "$D/ikeheal.yaml"
@@ -173,6 +182,33 @@ ctl measures all | sed 's/^/           /'
 until_ok_long sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q escalated" &&
         say "the fault it papered over is back: the incident goes to a human, the measure is not re-applied"
 ctl incidents active | sed 's/^/           /'
+ip netns exec "$GW_NS" nft delete table inet vendor_hardening
+until_ok_long sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep -q firewall" &&
+        say "the human removes the offending table for good; the firewall incident is resolved"
+
+say "── a client loses its certificate (it now only has a key the gateway does not know)"
+lab_disconnect "$D/lab" >/dev/null 2>&1
+T12=$(ms)
+lab_set_psk "$D/lab" 1 "a-secret-the-gateway-never-had" >/dev/null
+lab_connect "$D/lab" >/dev/null 2>&1 || say "the client fails to authenticate"
+wait_run psk-fallback pending
+T13=$(ms); say "the agent proposes a temporary PSK fallback for that client only, at approve grade"
+set -- $(run_state psk-fallback)
+say "the operator approves: ikehealctl approve $1 ${3:0:16}"
+ctl approve "$1" "${3:0:16}" | sed 's/^/           /'
+wait_run psk-fallback succeeded
+M=$(ctl measures --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["measures"]; print(max(m, key=int))')
+SECRET=$(ctl psk show "$M")
+T14=$(ms); say "fallback loaded; the approver reads the secret (ikehealctl psk show $M, audited) and gives it to the client"
+lab_set_psk "$D/lab" 1 "0s$SECRET" >/dev/null
+lab_connect "$D/lab" >/dev/null && ip netns exec "$CL_NS" ping -c1 -W2 "$LAN_IP" >/dev/null &&
+        say "the client's tunnel is up on the PSK fallback"
+ctl measures | sed 's/^/           /'
+lab_disconnect "$D/lab" >/dev/null 2>&1
+until_ok_long sh -c "'$B/ikehealctl' --socket '$D/ctl.sock' measures all | grep -q 'psk_temp .*reverted'"
+T15=$(ms); say "15 s later the PSK fallback expired: removed from disk and unloaded from charon, on time"
+lab_connect "$D/lab" >/dev/null 2>&1 || say "the client's temporary secret no longer works: a bypass never stays for good"
+
 ctl pause --reason "end of the demo" >/dev/null
 
 say "── the audit trail (last records) and its verification"
@@ -183,5 +219,7 @@ say "where the time went:"
 printf '           case study: detect %5d ms, restore+verify %5d ms, client reconnect %5d ms\n' $((T1 - T0)) $((T2 - T1)) $((T3 - T2))
 printf '           certificate: expiry → standby proposed %5d ms, approval → swapped and reloaded %5d ms, client reconnect %5d ms\n' \
         $((T9 - T8)) $((T10 - T9)) $((T11 - T10))
+printf '           psk fallback: failure → proposed %5d ms, approval → loaded %5d ms, loaded → removed at expiry %5d ms\n' \
+        $((T13 - T12)) $((T14 - T13)) $((T15 - T14))
 printf '           escalation: fault → approval requested %5d ms, approval → ports open %5d ms, open → reverted at expiry %5d ms\n' \
         $((T5 - T4)) $((T6 - T5)) $((T7 - T6))
