@@ -14,6 +14,7 @@ static const action_ops *const kinds[] = {
         &action_unit,
         &action_cert_standby,
         &action_psk_temp,
+        &action_sa,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -500,6 +500,7 @@ void engine_reconfigure(engine *e) {
         e->env.exec_dir = e->a->config->exec_dir;
         e->env.vici_socket = e->a->config->vici_socket;
         e->env.bus = e->a->bus;
+        e->env.vici = e->a->vici;
         e->env.charon_unit = e->a->config->charon_unit;
         e->env.state_dir = e->a->config->state_dir;
         if (e->a->notifier)
@@ -616,6 +617,7 @@ engine *engine_free(engine *e) {
 
 /* What a previous life left: measures first (expired ones reverted now), then runs. */
 int engine_start(engine *e) {
+        engine_reconfigure(e); /* the VICI client exists now */
         e->started = true;
         measure_reconcile(e);
         for (size_t i = 0; i < e->n_runs; i++) {

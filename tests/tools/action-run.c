@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "actions/action.h"
+#include "agent/vici.h"
 
 static char *cparams[16];
 static size_t n_cparams;
@@ -98,6 +99,14 @@ int main(int argc, char **argv) {
         }
         if (sd_event_default(&env.event) < 0)
                 return 1;
+        vici_client *vici = NULL;
+        if (env.vici_socket && vici_client_new(&vici, env.event, env.vici_socket, 5 * USEC_PER_SEC, 100 * USEC_PER_MSEC,
+                                               USEC_PER_SEC, NULL, NULL) >= 0 && vici_client_start(vici) >= 0) {
+                t0 = now_ms();
+                while (!vici_client_is_connected(vici) && now_ms() - t0 < 5000)
+                        (void) sd_event_run(env.event, 100 * 1000);
+                env.vici = vici;
+        }
         (void) action_plan_make(&p, &env, (action_op) op, &plan);
         printf("plan:\n%s", plan.text);
         if (plan_only)
@@ -109,6 +118,7 @@ int main(int argc, char **argv) {
                 (void) sd_event_run(env.event, UINT64_MAX);
         printf("result=%d ms=%llu\ndetail: %s\n", result, (unsigned long long) (now_ms() - t0), action_call_detail(call));
         action_call_free(call);
+        vici_client_free(vici);
         action_params_done(&p);
         ynode_free(root);
         ydiag_done(&d);
