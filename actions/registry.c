@@ -15,6 +15,7 @@ static const action_ops *const kinds[] = {
         &action_cert_standby,
         &action_psk_temp,
         &action_sa,
+        &action_crl_cache,
 };
 
 const action_ops *action_find(const char *kind) {

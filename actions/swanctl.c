@@ -7,10 +7,10 @@
 
 #include "actions/swanctl.h"
 
-int swanctl_load_all(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
-                     bool clear_creds, spawn_done_cb cb, void *userdata) {
+static int run(spawn **ret, const action_env *env, const char *bin, const char *what, const char *swanctl_dir,
+               const char *conf, bool clear_creds, spawn_done_cb cb, void *userdata) {
         char e_dir[4200], e_conf[4200], uri[300];
-        char *argv[8] = { (char *) bin, "--load-all", "--noprompt" }, *envp[5] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        char *argv[8] = { (char *) bin, (char *) what, "--noprompt" }, *envp[5] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                                                                                   "LANG=C" };
         size_t a = 3, e = 2;
         _cleanup_(closep) int fd = open(bin, O_RDONLY | O_CLOEXEC);
@@ -35,6 +35,16 @@ int swanctl_load_all(spawn **ret, const action_env *env, const char *bin, const 
         }
         envp[e] = NULL;
         return spawn_start(ret, env->event, fd, argv, envp, cb, userdata);
+}
+
+int swanctl_load_all(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
+                     bool clear_creds, spawn_done_cb cb, void *userdata) {
+        return run(ret, env, bin, "--load-all", swanctl_dir, conf, clear_creds, cb, userdata);
+}
+
+int swanctl_load_creds(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
+                       spawn_done_cb cb, void *userdata) {
+        return run(ret, env, bin, "--load-creds", swanctl_dir, conf, false, cb, userdata);
 }
 
 bool swanctl_failed(int code, int status, const char *out) {

@@ -15,5 +15,8 @@
  * (NULL: the default strongswan.conf), against env->vici_socket. */
 int swanctl_load_all(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
                      bool clear_creds, spawn_done_cb cb, void *userdata);
+/* `swanctl --load-creds --noprompt`, likewise (certificates, keys, CRLs, secrets). */
+int swanctl_load_creds(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
+                       spawn_done_cb cb, void *userdata);
 /* Did that fail, whatever the exit status said? */
 bool swanctl_failed(int code, int status, const char *output);
