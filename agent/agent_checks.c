@@ -22,6 +22,7 @@
 #include "agent/diagnosis.h"
 #include "agent/engine.h"
 #include "agent/incident.h"
+#include "duration.h"
 #include "log.h"
 
 static uint64_t realtime_usec(void) {
@@ -222,6 +223,17 @@ size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max) {
         return n;
 }
 
+static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent *a = userdata;
+        char d[32];
+
+        a->good_timer = sd_event_source_disable_unref(a->good_timer);
+        log_info("all %zu checks healthy for %s: recording the last-good state", check_set_size(a->checks),
+                 duration_format(a->config->last_good_after_usec, d, sizeof(d)));
+        check_set_mark_good(a->checks);
+        return 0;
+}
+
 void agent_diagnose(agent *a) {
         diagnosis_input in[CONFIG_CHECKS_MAX];
         size_t n, all_ok = 0;
@@ -268,9 +280,16 @@ void agent_diagnose(agent *a) {
         if (healthy && a->engine)
                 engine_healthy(a->engine);
         if (healthy && !a->healthy) {
-                log_info("all %zu checks healthy: recording the last-good state", n);
-                check_set_mark_good(a->checks);
+                /* a state becomes "last good" only once it has held for a while: a snapshot taken
+                 * in a lucky second between two failures would be restored later as the truth */
+                a->good_timer = sd_event_source_disable_unref(a->good_timer);
+                if (a->config->last_good_after_usec == 0 ||
+                    sd_event_add_time_relative(a->event, &a->good_timer, CLOCK_MONOTONIC, a->config->last_good_after_usec,
+                                               USEC_PER_MSEC, on_good_timer, a) < 0)
+                        (void) on_good_timer(NULL, 0, a);
         }
+        if (!healthy)
+                a->good_timer = sd_event_source_disable_unref(a->good_timer);
         a->healthy = healthy;
         diagnosis_done(&d);
         if (a->retrigger) {
@@ -407,6 +426,7 @@ void agent_checks_free(agent *a) {
         a->checks = check_set_free(a->checks);
         a->diagnose_defer = sd_event_source_disable_unref(a->diagnose_defer);
         a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
+        a->good_timer = sd_event_source_disable_unref(a->good_timer);
         free(a->settle_runs);
         a->settle_runs = NULL;
         a->incidents = incident_store_free(a->incidents);

@@ -22,6 +22,7 @@ static const yfield agent_fields[] = {
         { "audit_key_file", YF_PATH, OFF(audit_key_file), .max = 256 },
         { "runbook_dirs", YF_STRV, OFF(runbook_dirs), .max = 16 },
         { "exec_dir", YF_PATH, OFF(exec_dir), .max = 256 },
+        { "last_good_after", YF_DURATION, OFF(last_good_after_usec), .max = 24 * 3600 * USEC_PER_SEC },
         {}
 };
 
@@ -67,6 +68,7 @@ static int config_set_defaults(ikeheal_config *c) {
                 .vici_timeout_usec = 10 * USEC_PER_SEC,
                 .vici_reconnect_min_usec = 100 * USEC_PER_MSEC,
                 .vici_reconnect_max_usec = 5 * USEC_PER_SEC,
+                .last_good_after_usec = 30 * USEC_PER_SEC,
         };
         c->state_dir = strdup("/var/lib/ikeheal");
         c->control_socket = strdup("/run/ikeheal/ikeheal.sock");

@@ -32,6 +32,7 @@ typedef struct ikeheal_config {
         char *audit_key_file;    /* HMAC key for the audit log; NULL: chain only */
         char **runbook_dirs;     /* [/etc/ikeheal/runbooks.d] */
         char *exec_dir;          /* scripts the exec action may run: /etc/ikeheal/scripts */
+        uint64_t last_good_after_usec; /* healthy this long before snapshots become last-good */
 
         /* control: */
         char *control_socket;    /* /run/ikeheal/ikeheal.sock */

@@ -21,6 +21,7 @@ lab_up "$D/lab" --clients 2 >/dev/null || { echo "lab did not come up"; exit 1; 
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
   runbook_dirs: [$top/runbooks]
 control:
   socket: $D/ctl.sock

@@ -24,6 +24,7 @@ SB_CERT=$STANDBY_DIR/gw-standby.pem SB_KEY=$STANDBY_DIR/gw-standby.key
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
   runbook_dirs: [$top/runbooks]
 control:
   socket: $D/ctl.sock

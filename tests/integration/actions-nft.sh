@@ -40,6 +40,7 @@ gwnft list ruleset >"$D/good.nft"
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 1s
   runbook_dirs: [$top/runbooks]
 control:
   socket: $D/ctl.sock

@@ -34,6 +34,7 @@ sed -e "s/peers: \[client1.example.org\]/peers: [$CL_ID_1]/" -e 's/expires_in: 4
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
   runbook_dirs: [$D/runbooks]
 control:
   socket: $R/ctl.sock

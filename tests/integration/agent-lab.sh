@@ -40,6 +40,7 @@ cat >"$D/c.yaml" <<YAML
 agent:
   log_level: debug
   state_dir: $D/state
+  last_good_after: 0s
 control:
   socket: $D/ctl.sock
 charon:

@@ -34,6 +34,7 @@ sntp_start 0
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
 control:
   socket: $D/ctl.sock
 charon:

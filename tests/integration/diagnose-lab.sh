@@ -48,6 +48,7 @@ ip -n "$PROBE_NS" link set lo up
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
 control:
   socket: $D/ctl.sock
 charon:

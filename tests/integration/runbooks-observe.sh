@@ -26,6 +26,7 @@ for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
   runbook_dirs: [$top/runbooks]
 control:
   socket: $D/ctl.sock

@@ -144,6 +144,7 @@ for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
+  last_good_after: 0s
   runbook_dirs: [$R/runbooks]
   exec_dir: $R/scripts
 control:

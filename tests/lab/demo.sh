@@ -48,6 +48,7 @@ cat >"$D/ikeheal.yaml" <<YAML
 agent:
   log_level: notice
   state_dir: $D/state
+  last_good_after: 2s
   runbook_dirs: [$D/runbooks]
 control:
   socket: $D/ctl.sock
@@ -112,7 +113,7 @@ for k in sorted(r, key=lambda x: -int(x)):
         print(k, r[k]["state"], r[k].get("plan_hash", "")); break' "$1"; }
 wait_run() { for _ in $(seq 600); do [ "$(run_state "$1" | cut -d' ' -f2)" = "$2" ] && return 0; sleep 0.05; done; return 1; }
 
-until_ok test -s "$D/state/snapshots/firewall.nft.hash" && say "healthy: the agent keeps the last-good nftables ruleset"
+until_ok test -s "$D/state/snapshots/firewall.nft.hash" && say "healthy for 2 s (30 s by default): the agent keeps the last-good nftables ruleset"
 lab_disconnect "$D/lab" >/dev/null 2>&1
 say "── the case study: an unattended update tightens the firewall: UDP 4500 dropped"
 T0=$(ms)
