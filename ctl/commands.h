@@ -21,6 +21,8 @@ int build_revert(int argc, char **argv, vici_builder *b);
 int build_psk(int argc, char **argv, vici_builder *b);
 int build_pause(int argc, char **argv, vici_builder *b);
 
+/* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
+int ctl_config_diff(int argc, char **argv);
 /* `lint FILE…` (no agent): exit status 0 clean, 1 errors, 2 usage. */
 int ctl_lint(int argc, char **argv);
 

@@ -357,6 +357,7 @@ static void help(FILE *f) {
                 fprintf(f, "  %-10s %s%s\n", commands[i].name, proto_verb_summary(commands[i].verb),
                         proto_verb_is_write(commands[i].verb) ? " (operators)" : "");
         fprintf(f, "  %-10s %s\n", "lint", "check runbook files locally: lint [--config FILE] FILE...");
+        fprintf(f, "  %-10s %s\n", "config", "what changed since the last-good configuration: config diff [STATE_DIR]");
         fprintf(f, "  %-10s %s\n", "help", "explain a command: help COMMAND");
         fprintf(f,
                 "\n"
@@ -561,6 +562,8 @@ int main(int argc, char **argv) {
         }
         if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "verify") == 0)
                 return audit_verify(argc - optind - 2, argv + optind + 2);
+        if (strcmp(argv[optind], "config") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "diff") == 0)
+                return ctl_config_diff(argc - optind - 2, argv + optind + 2);
         if (strcmp(argv[optind], "lint") == 0)
                 return ctl_lint(argc - optind - 1, argv + optind + 1);
         cmd = command_find(argv[optind]);

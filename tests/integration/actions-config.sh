@@ -52,6 +52,10 @@ chmod 0644 "$GW_KEY"
 out=$(lab_swanctl "$D/lab" gw --load-all --noprompt 2>&1)
 grep -q "syntax error" <<<"$out" && ok "broken swanctl.conf loaded: every connection gone" || bad "swanctl: $out"
 agent_wait_incident daemon_config - 8000 >/dev/null && ok "daemon_config incident" || bad "no daemon_config incident"
+out=$("$B/ikehealctl" config diff "$D/state") && bad "config diff saw no change" ||
+        { grep -q "changed   $GW_SWANCTL_CONF" <<<"$out" && grep -q "+ connections { rw { local_addrs =" <<<"$out" &&
+                grep -q "changed   $GW_KEY  (mode 0600 → 0644" <<<"$out" && grep -q "added     $GW_SWANCTL_DIR/conf.d/zz-stray.conf" <<<"$out" &&
+                ok "ikehealctl config diff: the edit line by line, the key's mode, the stray file" || bad "config diff: $out"; }
 run_of() { agent_ctl runs --json | python3 -c '
 import json, sys
 r = json.load(sys.stdin).get("runs") or {}
