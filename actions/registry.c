@@ -16,6 +16,7 @@ static const action_ops *const kinds[] = {
         &action_psk_temp,
         &action_sa,
         &action_crl_cache,
+        &action_cert_issue,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -79,5 +79,24 @@ cp "$GW_CERT" "$D/before.pem"
                 ok "an unfit standby is refused, nothing changed: $(grep -o 'refused, nothing.*' "$D/bad.out" | head -1 | cut -c1-100)" ||
                 bad "unfit standby: $(cat "$D/bad.out")"; }
 
+# --- a short-lived certificate from an on-box standby CA the peers also trust -----------------
+pki --gen --type ecdsa --size 256 --outform pem >"$D/sca.key" 2>/dev/null &&
+        pki --self --ca --lifetime 365 --in "$D/sca.key" --dn "O=ikeheal lab, CN=standby CA" --outform pem >"$D/sca.pem" 2>/dev/null ||
+        bad "standby CA"
+sw1=$(_lab_role_get "$D/lab" 1 SWANCTL_DIR)
+cp "$D/sca.pem" "$sw1/x509ca/standby-ca.pem" && lab_swanctl "$D/lab" 1 --load-creds --noprompt >/dev/null 2>&1 &&
+        ok "the client also trusts the standby CA (provisioned beforehand)" || bad "client trust"
+printf 'ca_cert: %s\nca_key: %s\nlifetime: 2d\n' "$D/sca.pem" "$D/sca.key" >"$D/issue.yaml"
+lab_disconnect "$D/lab" 1 >/dev/null
+lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "connected with the expired certificate?" || ok "expired gateway certificate again: no tunnel"
+out=$("${A[@]}" cert_issue apply "$D/issue.yaml" 2>&1) && ok "cert_issue: $(grep -o 'reissued[^;]*' <<<"$out")" || bad "cert_issue: $out"
+openssl x509 -in "$GW_CERT" -noout -checkend 0 >/dev/null 2>&1 && ! openssl x509 -in "$GW_CERT" -noout -checkend 259200 >/dev/null 2>&1 &&
+        openssl x509 -in "$GW_CERT" -noout -issuer | grep -q "standby CA" && ok "the live certificate: valid now, for about 2 days, issued by the standby CA" ||
+        bad "issued certificate: $(openssl x509 -in "$GW_CERT" -noout -issuer -dates 2>&1)"
+openssl x509 -in "$GW_CERT" -noout -ext subjectAltName 2>/dev/null | grep -q "$GW_ID" && ok "names kept ($GW_ID)" || bad "SAN lost"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client's tunnel is up with the short-lived certificate" || bad "client cannot connect"
+out=$("${A[@]}" cert_issue revert "$D/issue.yaml" 2>&1) && ! openssl x509 -in "$GW_CERT" -noout -checkend 0 >/dev/null 2>&1 &&
+        ok "revert: the replaced certificate is back" || bad "cert_issue revert: $out"
+
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
