@@ -54,7 +54,7 @@ typedef struct crl_state {
 } crl_state;
 
 static const char *swanctl_dir(const action_params *p, const action_env *env) {
-        const char *const order[] = { p->v[P_CHECK].set ? p->v[P_CHECK].str : "certificate", "config" };
+        const char *const order[] = { p->v[P_CHECK].set ? p->v[P_CHECK].str : "revocation", "certificate", "config" };
         for (size_t i = 0; env->check_param && i < ELEMENTSOF(order); i++) {
                 const char *d = env->check_param(env->check_userdata, order[i], "swanctl_dir");
                 if (d)
@@ -159,6 +159,31 @@ static char *prev_path(const action_env *env) {
         return !env->state_dir || asprintf(&p, "%s/crl-prev", env->state_dir) < 0 ? NULL : p;
 }
 
+/* A CRL of the same issuer already in x509crl/ (a stale one charon would use): the fresh one
+ * replaces it, rather than lying beside it. */
+static void same_issuer(const char *dir, X509_NAME *issuer, char *path, size_t n) {
+        char d[4200];
+        struct dirent **list = NULL;
+        bool found = false;
+
+        (void) snprintf(d, sizeof(d), "%.4000s/x509crl", dir);
+        int k = scandir(d, &list, NULL, alphasort);
+        for (int i = 0; i < k; i++) {
+                char p[4500];
+                X509_CRL *c;
+                (void) snprintf(p, sizeof(p), "%.4100s/%.255s", d, list[i]->d_name);
+                if (!found && list[i]->d_name[0] != '.' && (c = x509_file_crl(p))) {
+                        if (X509_NAME_cmp(X509_CRL_get_issuer(c), issuer) == 0) {
+                                (void) snprintf(path, n, "%.4300s", p);
+                                found = true;
+                        }
+                        X509_CRL_free(c);
+                }
+                free(list[i]);
+        }
+        free(list);
+}
+
 /* A fetched CRL: judged, then installed and loaded. <0: try the next URL. */
 static int install(crl_state *s, const char *url) {
         const action_params *p = action_call_params(s->call);
@@ -180,15 +205,19 @@ static int install(crl_state *s, const char *url) {
         }
         (void) snprintf(path, sizeof(path), "%.4000s/x509crl/ikeheal-%08lx.crl", swanctl_dir(p, env),
                         X509_NAME_hash_ex(X509_CRL_get_issuer(crl), NULL, NULL, NULL));
+        same_issuer(swanctl_dir(p, env), X509_CRL_get_issuer(crl), path, sizeof(path));
         X509_CRL_free(crl);
         X509_free(ca);
         (void) snprintf(where, sizeof(where), "%.4000s/x509crl", swanctl_dir(p, env));
         (void) mkdir(where, 0755);
-        /* what it replaces (or that there was nothing) is kept for the revert */
+        /* what it replaces (or that there was nothing) is kept for the revert, with where */
         if (prev) {
+                _cleanup_(freep) char *wpath = NULL;
                 r = atomic_file_read(path, CRL_MAX, &old, &old_len);
                 (void) unlink(prev);
                 if (r >= 0 && atomic_file_write(prev, old, old_len, 0600) < 0)
+                        return -EIO;
+                if (asprintf(&wpath, "%s.where", prev) < 0 || atomic_file_write(wpath, path, strlen(path), 0600) < 0)
                         return -EIO;
         }
         if ((r = atomic_file_write(path, s->body, s->len, 0644)) < 0)
@@ -258,52 +287,51 @@ static int crl_start(void *state, action_call *call, action_op op) {
         *s = (crl_state){ .call = call };
         if (op == ACTION_REVERT) {
                 /* put back what the last install replaced, or remove it if it replaced nothing */
-                _cleanup_(freep) char *prev = prev_path(env), *old = NULL;
-                size_t len = 0;
-                char dir[4200];
-                struct dirent **list = NULL;
-                (void) snprintf(dir, sizeof(dir), "%.4000s/x509crl", swanctl_dir(p, env));
-                int n = scandir(dir, &list, NULL, alphasort), removed = 0;
-                bool had = prev && atomic_file_read(prev, CRL_MAX, &old, &len) >= 0;
-                for (int i = 0; i < n; i++) {
-                        char path[4500];
-                        (void) snprintf(path, sizeof(path), "%.4100s/%.255s", dir, list[i]->d_name);
-                        if (strncmp(list[i]->d_name, "ikeheal-", 8) == 0)
-                                removed += had ? atomic_file_write(path, old, len, 0644) >= 0 : unlink(path) == 0;
-                        free(list[i]);
+                _cleanup_(freep) char *prev = prev_path(env), *old = NULL, *wpath = NULL, *where = NULL;
+                size_t len = 0, wl = 0;
+                if (!prev || asprintf(&wpath, "%s.where", prev) < 0)
+                        return -ENOMEM;
+                if (atomic_file_read(wpath, 4500, &where, &wl) < 0) {
+                        action_call_set_detail(call, "nothing to put back: no CRL was cached");
+                        action_call_done(call, 0);
+                        return 0;
                 }
-                free(list);
-                if (prev)
-                        (void) unlink(prev);
-                (void) snprintf(s->detail, sizeof(s->detail), "%s %d cached CRL file(s)", had ? "restored" : "removed", removed);
+                bool had = atomic_file_read(prev, CRL_MAX, &old, &len) >= 0;
+                r = had ? atomic_file_write(where, old, len, 0644) : (unlink(where) < 0 && errno != ENOENT ? -errno : 0);
+                if (r < 0)
+                        return r;
+                (void) unlink(prev);
+                (void) unlink(wpath);
+                (void) snprintf(s->detail, sizeof(s->detail), "%s %.300s", had ? "restored" : "removed", where);
                 return swanctl_load_creds(&s->child, env, p->v[P_SWANCTL].set ? p->v[P_SWANCTL].str : SWANCTL_DEFAULT,
                                           swanctl_dir(p, env), NULL, on_loaded, s);
         }
         if (op == ACTION_VERIFY) {
-                char dir[4200];
-                struct dirent **list = NULL;
-                bool fresh = false;
-                (void) snprintf(dir, sizeof(dir), "%.4000s/x509crl", swanctl_dir(p, env));
-                int n = scandir(dir, &list, NULL, alphasort);
-                for (int i = 0; i < n; i++) {
-                        char path[4500];
-                        X509_CRL *c;
-                        (void) snprintf(path, sizeof(path), "%.4100s/%.255s", dir, list[i]->d_name);
-                        if (strncmp(list[i]->d_name, "ikeheal-", 8) == 0 && (c = x509_file_crl(path))) {
-                                fresh |= X509_CRL_get0_nextUpdate(c) && X509_cmp_current_time(X509_CRL_get0_nextUpdate(c)) > 0;
-                                X509_CRL_free(c);
-                        }
-                        free(list[i]);
-                }
-                free(list);
-                action_call_set_detail(call, fresh ? "a fresh cached CRL is in place" : "no fresh cached CRL");
+                _cleanup_(freep) char *prev = prev_path(env), *wpath = NULL, *where = NULL;
+                size_t wl = 0;
+                X509_CRL *c = NULL;
+                bool fresh = prev && asprintf(&wpath, "%s.where", prev) >= 0 && atomic_file_read(wpath, 4500, &where, &wl) >= 0 &&
+                             (c = x509_file_crl(where)) && X509_CRL_get0_nextUpdate(c) &&
+                             X509_cmp_current_time(X509_CRL_get0_nextUpdate(c)) > 0;
+                X509_CRL_free(c);
+                action_call_set_detail(call, fresh ? "the cached CRL is fresh" : "no fresh cached CRL");
                 action_call_done(call, fresh ? 0 : -EPROTO);
                 return 0;
         }
         if (p->v[P_URL].set)
                 add_url(s, p->v[P_URL].str);
-        else
+        else {
+                /* the revocation check's crl_urls, then the distribution points of x509/ */
+                for (int i = 0; env->check_param && i < (int) URLS_MAX; i++) {
+                        char k[32];
+                        const char *u;
+                        (void) snprintf(k, sizeof(k), "crl_urls.%d", i);
+                        if (!(u = env->check_param(env->check_userdata, "revocation", k)))
+                                break;
+                        add_url(s, u);
+                }
                 cdps(s, swanctl_dir(p, env));
+        }
         if ((r = curl_glue_new(&s->glue, env->event)) < 0)
                 return r;
         fetch_next(s);

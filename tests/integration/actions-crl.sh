@@ -11,6 +11,7 @@ testlib_need_root
 D=$(mktemp -d /tmp/ikh-actcrl-XXXXXX)
 HTTP=
 cleanup() {
+        agent_stop
         [ -n "$HTTP" ] && kill "$HTTP" 2>/dev/null && wait "$HTTP" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         rm -rf "$D"
@@ -32,7 +33,8 @@ crl "$D/www/stale.crl" "$CA_CERT" "$PKI_DIR/ca.key" --this-update "$(date -u -d 
         --next-update "$(date -u -d '-1 day' '+%d.%m.%y %T')"
 crl "$D/www/foreign.crl" "$PKI_DIR/foreign-ca.pem" "$PKI_DIR/foreign-ca.key" --lifetime 7
 for _ in $(seq 50); do python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$P/fresh.crl" 2>/dev/null && break; sleep 0.1; done
-A=("$B/tools/action-run" --vici "$GW_VICI" --param "certificate.swanctl_dir=$GW_SWANCTL_DIR" --param "config.strongswan_conf=$GW_CONF")
+mkdir -p "$D/astate"
+A=("$B/tools/action-run" --state-dir "$D/astate" --vici "$GW_VICI" --param "certificate.swanctl_dir=$GW_SWANCTL_DIR" --param "config.strongswan_conf=$GW_CONF")
 act() { printf '%s\n' "$2" >"$D/p.yaml"; "${A[@]}" crl_cache "$1" "$D/p.yaml" 2>&1; }
 
 out=$(act apply "{url: http://127.0.0.1:$P/stale.crl}") && bad "a stale CRL was installed" ||
@@ -49,5 +51,35 @@ f=$(ls "$GW_SWANCTL_DIR"/x509crl/ikeheal-*.crl 2>/dev/null | head -1)
 kill "$HTTP" 2>/dev/null; wait "$HTTP" 2>/dev/null; HTTP=
 out=$(act verify "{url: http://127.0.0.1:$P/fresh.crl}") && ok "verify (distribution point now down): $(grep detail <<<"$out")" || bad "verify: $out"
 out=$(act revert "{url: http://127.0.0.1:$P/fresh.crl}") && [ -z "$(ls "$GW_SWANCTL_DIR"/x509crl/ikeheal-* 2>/dev/null)" ] &&
-        ok "revert: the cached CRL is gone ($(grep -o 'removed [0-9]*' <<<"$out"))" || bad "revert: $out"
+        ok "revert: the cached CRL is gone ($(grep -o 'removed [^ ;]*' <<<"$out" | head -1))" || bad "revert: $out"
+# --- the shipped crl-cache runbook, through the agent: a stale CRL in x509crl/ healed ---------
+(cd "$D/www" && exec python3 -m http.server "$P" --bind 127.0.0.1) >/dev/null 2>&1 &
+HTTP=$!
+for _ in $(seq 50); do python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$P/fresh.crl" 2>/dev/null && break; sleep 0.1; done
+cat >"$D/c.yaml" <<YAML
+agent:
+  state_dir: $D/state
+  last_good_after: 0s
+  runbook_dirs: [$top/runbooks]
+control:
+  socket: $D/ctl.sock
+charon:
+  vici_socket: $GW_VICI
+  unit: none
+check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+checks:
+  - kind: revocation
+    params: {swanctl_dir: $GW_SWANCTL_DIR, crl_urls: ["http://127.0.0.1:$P/fresh.crl"]}
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
+YAML
+cp "$D/www/stale.crl" "$GW_SWANCTL_DIR/x509crl/ca.crl"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_incident revocation - 8000 >/dev/null && ok "stale CRL in x509crl/: revocation incident" || bad "no revocation incident"
+for _ in $(seq 200); do agent_ctl runs 2>/dev/null | grep -q "crl-cache for incident [0-9]*, succeeded" && break; sleep 0.1; done
+agent_ctl runs | grep -q "crl-cache for incident [0-9]*, succeeded" && ok "crl-cache (auto) ran and verified" || bad "crl-cache: $(agent_ctl runs | head -12)"
+cmp -s "$D/www/fresh.crl" "$GW_SWANCTL_DIR/x509crl/ca.crl" && ok "the stale CRL was replaced in place by the fresh one" || bad "x509crl: $(ls "$GW_SWANCTL_DIR/x509crl")"
+agent_wait_resolved revocation 15000 >/dev/null && ok "revocation incident resolved" || bad "incident not resolved"
+agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
