@@ -217,6 +217,12 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                                  s->cls != FAULT_TRAFFIC_SELECTORS)
                                 s->explained_by = FAULT_FIREWALL;
                         break;
+                case FAULT_DAEMON_CONFIG:
+                        /* what peers were told ("no IKE config") says nothing while charon
+                         * itself is down: it is the dead daemon, or its restart window */
+                        if (s->from_peers && have[FAULT_DAEMON])
+                                s->explained_by = FAULT_DAEMON;
+                        break;
                 case FAULT_CERTIFICATE:
                 case FAULT_REVOCATION:
                         if (have[FAULT_CLOCK] && s->clock_sensitive)

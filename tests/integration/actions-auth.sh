@@ -18,17 +18,7 @@ trap cleanup EXIT
 
 lab_up "$D/lab" --clients 2 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
-cat >"$D/c.yaml" <<YAML
-agent:
-  state_dir: $D/state
-  last_good_after: 0s
-  runbook_dirs: [$top/runbooks]
-control:
-  socket: $D/ctl.sock
-charon:
-  vici_socket: $GW_VICI
-  unit: none
-check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+{ agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: logs
     params: {window: 10m}
@@ -36,6 +26,7 @@ checks:
   - kind: config
     params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
 YAML
+} >"$D/c.yaml"
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
 for _ in $(seq 100); do [ -s "$D/state/snapshots/config.manifest" ] && break; sleep 0.1; done
@@ -45,13 +36,8 @@ cp "$GW_SWANCTL_CONF" "$D/good.conf"
 lab_set_psk "$D/lab" gw "an-edit-nobody-told-the-clients" >/dev/null && ok "an edit: the gateway now wants a PSK" || bad "lab_set_psk gw"
 lab_connect "$D/lab" 1 >/dev/null 2>&1; lab_connect "$D/lab" 2 >/dev/null 2>&1
 agent_wait_incident authentication global 10000 >/dev/null && ok "global authentication incident" || bad "no global authentication incident: $(agent_ctl incidents active)"
-run_of() { agent_ctl runs --json | python3 -c '
-import json, sys
-r = json.load(sys.stdin).get("runs") or {}
-for k in sorted(r, key=lambda x: -int(x)):
-    if r[k]["runbook"] == "auth-rollback":
-        print(k, r[k]["state"], r[k]["plan_hash"]); break'; }
-wait_run() { for _ in $(seq 300); do [ "$(run_of | cut -d' ' -f2)" = "$1" ] && { run_of; return 0; }; sleep 0.1; done; run_of >&2; return 1; }
+run_of() { agent_run_of auth-rollback; }
+wait_run() { agent_wait_run auth-rollback "$1" 30000; }
 res=$(wait_run pending) && ok "auth-rollback proposed at approve grade" || bad "no pending auth-rollback"
 set -- $res
 agent_ctl approve "$1" "$3" >/dev/null && ok "approved" || bad "approve"

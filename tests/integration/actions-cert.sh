@@ -21,22 +21,13 @@ trap cleanup EXIT
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
 SB_CERT=$STANDBY_DIR/gw-standby.pem SB_KEY=$STANDBY_DIR/gw-standby.key
-cat >"$D/c.yaml" <<YAML
-agent:
-  state_dir: $D/state
-  last_good_after: 0s
-  runbook_dirs: [$top/runbooks]
-control:
-  socket: $D/ctl.sock
-charon:
-  vici_socket: $GW_VICI
-  unit: none
-check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+{ agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: certificate
     params: {swanctl_dir: $GW_SWANCTL_DIR, standby: [$SB_CERT, $SB_KEY]}
   - kind: conns
 YAML
+} >"$D/c.yaml"
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
 lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
@@ -45,13 +36,8 @@ lab_disconnect "$D/lab" 1 >/dev/null
 lab_gw_cert "$D/lab" expired >/dev/null && ok "the gateway's certificate is now an expired one" || bad "lab_gw_cert expired"
 lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "the client accepted an expired gateway certificate?" || ok "the client cannot connect"
 agent_wait_incident certificate - 10000 >/dev/null && ok "certificate incident" || bad "no certificate incident"
-run_of() { agent_ctl runs --json | python3 -c '
-import json, sys
-r = json.load(sys.stdin).get("runs") or {}
-for k in sorted(r, key=lambda x: -int(x)):
-    if r[k]["runbook"] == "cert-standby":
-        print(k, r[k]["state"], r[k]["plan_hash"], (r[k].get("note") or "").replace(" ", "_")); break'; }
-wait_run() { for _ in $(seq 300); do [ "$(run_of | cut -d' ' -f2)" = "$1" ] && { run_of; return 0; }; sleep 0.1; done; run_of >&2; return 1; }
+run_of() { agent_run_of cert-standby; }
+wait_run() { agent_wait_run cert-standby "$1" 30000; }
 res=$(wait_run pending) && ok "cert-standby proposed at approve grade" || bad "no pending cert-standby"
 plan=$(agent_ctl plan cert-standby)
 grep -q "replace $GW_CERT by the standby $SB_CERT" <<<"$plan" && grep -q "validated" <<<"$plan" &&

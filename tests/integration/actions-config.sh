@@ -56,13 +56,8 @@ out=$("$B/ikehealctl" config diff "$D/state") && bad "config diff saw no change"
         { grep -q "changed   $GW_SWANCTL_CONF" <<<"$out" && grep -q "+ connections { rw { local_addrs =" <<<"$out" &&
                 grep -q "changed   $GW_KEY  (mode 0600 → 0644" <<<"$out" && grep -q "added     $GW_SWANCTL_DIR/conf.d/zz-stray.conf" <<<"$out" &&
                 ok "ikehealctl config diff: the edit line by line, the key's mode, the stray file" || bad "config diff: $out"; }
-run_of() { agent_ctl runs --json | python3 -c '
-import json, sys
-r = json.load(sys.stdin).get("runs") or {}
-for k in sorted(r, key=lambda x: -int(x)):
-    if r[k]["runbook"] == "config-rollback":
-        print(k, r[k]["state"], r[k]["plan_hash"], (r[k].get("note") or "").replace(" ", "_")); break'; }
-wait_run() { for _ in $(seq 300); do [ "$(run_of | cut -d' ' -f2)" = "$1" ] && { run_of; return 0; }; sleep 0.1; done; run_of >&2; return 1; }
+run_of() { agent_run_of config-rollback; }
+wait_run() { agent_wait_run config-rollback "$1" 30000; }
 res=$(wait_run pending) && ok "config-rollback proposed at approve grade" || bad "no pending rollback"
 plan=$(agent_ctl plan config-rollback)
 grep -q "restore $GW_SWANCTL_CONF" <<<"$plan" && grep -q "remove $GW_SWANCTL_DIR/conf.d/zz-stray.conf" <<<"$plan" &&

@@ -56,23 +56,14 @@ out=$(act revert "{url: http://127.0.0.1:$P/fresh.crl}") && [ -z "$(ls "$GW_SWAN
 (cd "$D/www" && exec python3 -m http.server "$P" --bind 127.0.0.1) >/dev/null 2>&1 &
 HTTP=$!
 for _ in $(seq 50); do python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$P/fresh.crl" 2>/dev/null && break; sleep 0.1; done
-cat >"$D/c.yaml" <<YAML
-agent:
-  state_dir: $D/state
-  last_good_after: 0s
-  runbook_dirs: [$top/runbooks]
-control:
-  socket: $D/ctl.sock
-charon:
-  vici_socket: $GW_VICI
-  unit: none
-check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+{ agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: revocation
     params: {swanctl_dir: $GW_SWANCTL_DIR, crl_urls: ["http://127.0.0.1:$P/fresh.crl"]}
   - kind: config
     params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
 YAML
+} >"$D/c.yaml"
 cp "$D/www/stale.crl" "$GW_SWANCTL_DIR/x509crl/ca.crl"
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_incident revocation - 8000 >/dev/null && ok "stale CRL in x509crl/: revocation incident" || bad "no revocation incident"

@@ -61,22 +61,8 @@ until [ -s "$D/state/snapshots/firewall.nft.hash" ]; do [ $(($(ms) - t0)) -gt 80
 lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
 lab_disconnect "$D/lab" 1 >/dev/null
 
-newest_run() { # RUNBOOK → "id state note"
-        agent_ctl runs --json | python3 -c '
-import json, sys
-r = json.load(sys.stdin).get("runs") or {}
-for k in sorted(r, key=lambda x: -int(x)):
-    if r[k]["runbook"] == sys.argv[1]:
-        print(k, r[k]["state"], (r[k].get("note") or "").replace(" ", "_")); break' "$1"
-}
-wait_state() { # RUNBOOK STATE TIMEOUT_MS
-        local t0 s; t0=$(ms)
-        until s=$(newest_run "$1") && [ "$(echo "$s" | cut -d' ' -f2)" = "$2" ]; do
-                [ $(($(ms) - t0)) -gt "$3" ] && { echo "last $1 run: $s" >&2; return 1; }
-                sleep 0.05
-        done
-        echo "$s"
-}
+newest_run() { agent_run_of "$1"; }
+wait_state() { agent_wait_run "$@"; }
 
 # --- the case study: an update tightens the firewall --------------------------------------
 t_fault=$(ms)

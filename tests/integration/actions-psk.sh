@@ -57,13 +57,8 @@ agent_wait_checks 8000 || bad "checks did not all report"
 lab_set_psk "$D/lab" 1 "not-the-gateways-secret" >/dev/null
 lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "the client connected without a credential?" || ok "the client cannot authenticate"
 agent_wait_incident authentication - 10000 >/dev/null && ok "authentication incident" || bad "no authentication incident"
-run_of() { agent_ctl runs --json | python3 -c '
-import json, sys
-r = json.load(sys.stdin).get("runs") or {}
-for k in sorted(r, key=lambda x: -int(x)):
-    if r[k]["runbook"] == "psk-fallback":
-        print(k, r[k]["state"], r[k]["plan_hash"]); break'; }
-wait_run() { for _ in $(seq 300); do [ "$(run_of | cut -d' ' -f2)" = "$1" ] && { run_of; return 0; }; sleep 0.1; done; run_of >&2; return 1; }
+run_of() { agent_run_of psk-fallback; }
+wait_run() { agent_wait_run psk-fallback "$1" 30000; }
 res=$(wait_run pending) && ok "PSK fallback proposed at approve grade" || bad "no pending psk-fallback"
 set -- $res
 agent_ctl approve "$1" "$3" >/dev/null && ok "approved" || bad "approve"

@@ -33,17 +33,7 @@ sntp_start 0
 python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" &
 SINK_PID=$!
 for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
-cat >"$D/c.yaml" <<YAML
-agent:
-  state_dir: $D/state
-  last_good_after: 0s
-  runbook_dirs: [$top/runbooks]
-control:
-  socket: $D/ctl.sock
-charon:
-  vici_socket: $GW_VICI
-  unit: none
-check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+{ agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: certificate
     params: {swanctl_dir: $GW_SWANCTL_DIR, standby: [$STANDBY_DIR/gw-standby.pem, $STANDBY_DIR/gw-standby.key]}
@@ -53,6 +43,7 @@ notify:
   webhooks:
     - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s}
 YAML
+} >"$D/c.yaml"
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 6000 || bad "checks did not all report"
 

@@ -23,17 +23,7 @@ lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; 
 python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" &
 SINK_PID=$!
 for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
-cat >"$D/c.yaml" <<YAML
-agent:
-  state_dir: $D/state
-  last_good_after: 0s
-  runbook_dirs: [$top/runbooks]
-control:
-  socket: $D/ctl.sock
-charon:
-  vici_socket: $GW_VICI
-  unit: none
-check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+{ agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: daemon
   - kind: sas
@@ -43,6 +33,7 @@ notify:
   webhooks:
     - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s}
 YAML
+} >"$D/c.yaml"
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
 agent_ctl status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["runbooks"]["loaded"] >= 3' &&

@@ -175,27 +175,8 @@ agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
 as_user() { setpriv --reuid=65534 --regid=65534 --groups="$1" "$B/ikehealctl" --socket "$AGENT_SOCK" "${@:2}"; }
 
-# newest run of RUNBOOK as "id state": wait until its state is STATE
-run_of() { # RUNBOOK
-        agent_ctl runs --json | python3 -c '
-import json, sys
-runs = json.load(sys.stdin).get("runs") or {}
-for k in sorted(runs, key=lambda x: -int(x)):
-    if runs[k].get("runbook") == sys.argv[1]:
-        print(k, runs[k].get("state"), runs[k].get("plan_hash"), (runs[k].get("note") or "").replace(" ", "_"))
-        break
-' "$1"
-}
-wait_run() { # RUNBOOK STATE TIMEOUT_MS → prints "id state hash note"
-        local t0 line; t0=$(_agent_ms)
-        while :; do
-                line=$(run_of "$1")
-                set -- "$1" "$2" "$3"
-                [ "$(echo "$line" | cut -d' ' -f2)" = "$2" ] && { echo "$line"; return 0; }
-                [ $(($(_agent_ms) - t0)) -gt "$3" ] && { echo "timeout: last run of $1: ${line:-none}" >&2; return 1; }
-                sleep 0.05
-        done
-}
+run_of() { agent_run_of "$1"; }
+wait_run() { agent_wait_run "$@"; }
 n_runs() { # RUNBOOK [STATE]: how many runs of it (in that state)
         agent_ctl runs --json | python3 -c '
 import json, sys

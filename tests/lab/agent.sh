@@ -17,6 +17,12 @@
 #   agent_wait_resolved CLASS TIMEOUT_MS
 #                                    wait until no incident of CLASS is active
 #   agent_wait_checks TIMEOUT_MS     wait until every check has reported once
+#   agent_yaml_head DIR [RUNBOOK_DIR] the agent:, control:, charon: and check_defaults: sections
+#                                    every lab test starts its config with (state and socket in
+#                                    DIR, the lab gateway's charon, no systemd unit, 2 s checks)
+#   agent_run_of RUNBOOK             the newest run of RUNBOOK as "id state plan_hash note"
+#   agent_wait_run RUNBOOK STATE TIMEOUT_MS
+#                                    wait until that newest run is in STATE; prints agent_run_of
 
 AGENT_PID=
 AGENT_SOCK=
@@ -123,6 +129,42 @@ import json, sys
 d = json.load(sys.stdin).get("checks") or {}
 sys.exit(0 if d and all("last" in c for c in d.values()) else 1)'; do
                 [ $(($(_agent_ms) - t0)) -gt "$timeout" ] && { _agent_err "checks not all reported after ${timeout} ms"; return 1; }
+                sleep 0.05
+        done
+}
+
+agent_yaml_head() { # DIR [RUNBOOK_DIR]
+        cat <<YAML
+agent:
+  state_dir: $1/state
+  last_good_after: 0s
+${2:+  runbook_dirs: [$2]
+}control:
+  socket: $1/ctl.sock
+charon:
+  vici_socket: $GW_VICI
+  unit: none
+check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
+YAML
+}
+
+agent_run_of() { # RUNBOOK
+        agent_ctl runs --json 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin).get("runs") or {}
+for k in sorted(r, key=lambda x: -int(x)):
+    if r[k]["runbook"] == sys.argv[1]:
+        print(k, r[k]["state"], r[k].get("plan_hash", ""), (r[k].get("note") or "-").replace(" ", "_"))
+        break' "$1" 2>/dev/null
+}
+
+agent_wait_run() { # RUNBOOK STATE TIMEOUT_MS
+        local t0 line
+        t0=$(_agent_ms)
+        while :; do
+                line=$(agent_run_of "$1")
+                [ "$(echo "$line" | cut -d' ' -f2)" = "$2" ] && { echo "$line"; return 0; }
+                [ $(($(_agent_ms) - t0)) -gt "$3" ] && { _agent_err "last run of $1: ${line:-none}, wanted $2"; return 1; }
                 sleep 0.05
         done
 }

@@ -180,6 +180,14 @@ int main(void) {
               "connections missing: one daemon_config problem, the conns check is the root");
         diagnosis_done(&d);
         reset(&w);
+        /* charon down: what peers were told by it before (its restart window) is explained */
+        add(&w, "daemon", "daemon", CHECK_FAIL, "class=daemon", "reason=stopped", "scope=global", NULL);
+        add(&w, "conns", "conns", CHECK_UNKNOWN, NULL);
+        add(&w, "logs", "logs", CHECK_FAIL, "class=daemon_config", "reason=no_config", "peers=probe", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_DAEMON,
+              "charon stopped: one daemon problem; the peers' earlier no_config is explained by it");
+        diagnosis_done(&d);
+        reset(&w);
 
         /* ordering: FAIL before WARN, global before local */
         healthy_base(&w, "peers_up=c2");
