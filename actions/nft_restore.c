@@ -25,13 +25,21 @@
 #include "netns.h"
 #include "nft_ruleset.h"
 
-enum { P_NETNS, P_CHECK };
+enum { P_NETNS, P_CHECK, P_TABLES, _P_MAX };
 
 static const action_param_spec params[] = {
         [P_NETNS] = { "netns", AP_STRING, false },
         [P_CHECK] = { "check", AP_STRING, false },
-        { 0 },
+        [P_TABLES] = { "tables", AP_STRV, false }, /* only these tables (any family); default all */
+        [_P_MAX] = { 0 },
 };
+
+static bool wanted(char *const *tables, const char *name) {
+        for (size_t i = 0; tables && tables[i]; i++)
+                if (strcmp(tables[i], name) == 0)
+                        return true;
+        return !tables;
+}
 
 #define SNAPSHOT_MAX (16u * 1024u * 1024u)
 
@@ -78,7 +86,18 @@ typedef struct emit_ctx {
         nft_batch *b;
         uint16_t type;
         uint32_t set_id;
+        char *const *tables;
 } emit_ctx;
+
+/* The table a message belongs to: attribute 1 in every message type restored (NFTA_TABLE_NAME,
+ * NFTA_CHAIN_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, NFTA_RULE_TABLE). */
+static const char *table_of(const struct nlmsghdr *nlh) {
+        const struct nlattr *a;
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == 1 && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+                        return mnl_attr_get_str(a);
+        return NULL;
+}
 
 static int emit(const struct nlmsghdr *nlh, void *userdata) {
         static const uint16_t strip_table[] = { NFTA_TABLE_HANDLE, NFTA_TABLE_USE, 0 };
@@ -94,6 +113,8 @@ static int emit(const struct nlmsghdr *nlh, void *userdata) {
 
         if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || type != c->type)
                 return 0;
+        if (c->tables && !wanted(c->tables, table_of(nlh) ?: ""))
+                return 0;
         switch (type) {
         case NFT_MSG_NEWTABLE: strip = strip_table; label = "create table"; break;
         case NFT_MSG_NEWCHAIN: strip = strip_chain; label = "create chain"; break;
@@ -106,8 +127,10 @@ static int emit(const struct nlmsghdr *nlh, void *userdata) {
                                   strip, type == NFT_MSG_NEWSET ? NFTA_SET_ID : 0, ++c->set_id, label);
 }
 
-/* Replace the whole ruleset by the messages in buf, atomically, given the current one. */
-static int restore_from(const uint8_t *buf, size_t len, const nft_ruleset *now, const char *netns, char *why, size_t n) {
+/* Replace the whole ruleset (or the tables listed) by the messages in buf, atomically, given
+ * the current one. */
+static int restore_from(const uint8_t *buf, size_t len, const nft_ruleset *now, const char *netns, char *const *tables,
+                        char *why, size_t n) {
         static const uint16_t order[] = { NFT_MSG_NEWTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM,
                                           NFT_MSG_NEWRULE };
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
@@ -119,6 +142,8 @@ static int restore_from(const uint8_t *buf, size_t len, const nft_ruleset *now, 
                 const nftr_table *t = &now->tables[i];
                 char label[300];
                 struct nlmsghdr *nlh;
+                if (!wanted(tables, t->name))
+                        continue;
                 (void) snprintf(label, sizeof(label), "delete table %s %s", nft_ruleset_family_to_string(t->family), t->name);
                 nlh = nft_batch_begin_msg(b, NFT_MSG_DELTABLE, (uint16_t) t->family, 0, label);
                 if (!nlh)
@@ -127,7 +152,7 @@ static int restore_from(const uint8_t *buf, size_t len, const nft_ruleset *now, 
                 if ((r = nft_batch_end_msg(b, nlh)) < 0)
                         return r;
         }
-        emit_ctx c = { .b = b };
+        emit_ctx c = { .b = b, .tables = tables };
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 c.type = order[i];
                 if ((r = each_msg(buf, len, emit, &c)) < 0)
@@ -196,7 +221,8 @@ static int restore_file(const action_params *p, action_call *call, const char *p
                                                strerror(-r));
                         return r;
                 }
-                r = restore_from((uint8_t *) buf, len, now, netns_env(p, action_call_env(call)), why, sizeof(why));
+                r = restore_from((uint8_t *) buf, len, now, netns_env(p, action_call_env(call)), p->v[P_TABLES].strv, why,
+                                 sizeof(why));
                 if (r != -ERESTART)
                         break;
         }
