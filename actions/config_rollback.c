@@ -298,7 +298,7 @@ static int rollback_start(void *state, action_call *call, action_op op) {
         const action_env *env = action_call_env(call);
         _cleanup_(freep) char *good_path = manifest_path(env, check_of(p), ""),
                              *pre_path = manifest_path(env, check_of(p), ".pre-rollback");
-        manifest target = { 0 }, todo = { 0 };
+        manifest target = { 0 }, delta = { 0 };
         char why[512] = "";
         int r;
 
@@ -316,35 +316,35 @@ static int rollback_start(void *state, action_call *call, action_op op) {
                                        op == ACTION_REVERT ? pre_path : good_path, strerror(-r));
                 return r;
         }
-        r = changes(&target, swanctl_dir(p, env), op == ACTION_APPLY, &todo);
+        r = changes(&target, swanctl_dir(p, env), op == ACTION_APPLY, &delta);
         if (r >= 0 && op == ACTION_VERIFY) {
-                if (todo.n)
-                        action_call_set_detail(call, "%zu file(s) differ from the last-good configuration, e.g. %s", todo.n,
-                                               todo.e[0].path);
+                if (delta.n)
+                        action_call_set_detail(call, "%zu file(s) differ from the last-good configuration, e.g. %s", delta.n,
+                                               delta.e[0].path);
                 else
                         action_call_set_detail(call, "the configuration is the last-good one");
-                r = todo.n ? -EPROTO : 0;
+                r = delta.n ? -EPROTO : 0;
                 manifest_done(&target);
-                manifest_done(&todo);
+                manifest_done(&delta);
                 action_call_done(call, r);
                 return 0;
         }
         if (r >= 0 && op == ACTION_APPLY) {
                 (void) unlink(pre_path);
-                r = keep_before(env, &todo, pre_path);
+                r = keep_before(env, &delta, pre_path);
                 if (r < 0)
                         (void) snprintf(why, sizeof(why), "cannot keep the current files for the revert: %s", strerror(-r));
         }
         size_t done = 0;
-        for (size_t i = 0; r >= 0 && i < todo.n; i++, done++)
-                r = put_file(env, &todo.e[i], why, sizeof(why));
+        for (size_t i = 0; r >= 0 && i < delta.n; i++, done++)
+                r = put_file(env, &delta.e[i], why, sizeof(why));
         if (r >= 0 && op == ACTION_REVERT)
                 (void) unlink(pre_path);
         (void) snprintf(s->detail, sizeof(s->detail), "%zu file(s) %s%s%s", done,
                         op == ACTION_APPLY ? "restored to the last-good configuration" : "put back as before the rollback",
-                        todo.n ? ", first " : "", todo.n ? todo.e[0].path : "");
+                        delta.n ? ", first " : "", delta.n ? delta.e[0].path : "");
         manifest_done(&target);
-        manifest_done(&todo);
+        manifest_done(&delta);
         if (r < 0) {
                 action_call_set_detail(call, "%s; stopped: %s", s->detail, why);
                 return r;
@@ -367,7 +367,7 @@ static void rollback_cancel(void *state) {
 
 static int rollback_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
         _cleanup_(freep) char *good_path = manifest_path(env, check_of(p), "");
-        manifest target = { 0 }, todo = { 0 };
+        manifest target = { 0 }, delta = { 0 };
 
         if (op == ACTION_VERIFY)
                 return action_plan_add(out, "  every file must match the last-good manifest %s", good_path ?: "?");
@@ -375,17 +375,17 @@ static int rollback_plan(const action_params *p, const action_env *env, action_o
                 return action_plan_add(out, "  put back the files the rollback replaced, then swanctl --load-all");
         if (!good_path || manifest_read(good_path, &target) < 0)
                 return action_plan_add(out, "  configuration rollback: there is no last-good manifest (%s)", good_path ?: "?");
-        if (changes(&target, swanctl_dir(p, env), true, &todo) >= 0) {
-                (void) action_plan_add(out, "  configuration rollback to %s: %zu file(s) would change", good_path, todo.n);
-                for (size_t i = 0; i < todo.n && i < 20; i++)
-                        (void) action_plan_add(out, "    %s %s", strcmp(todo.e[i].hash, "-") ? "restore" : "remove",
-                                               todo.e[i].path);
+        if (changes(&target, swanctl_dir(p, env), true, &delta) >= 0) {
+                (void) action_plan_add(out, "  configuration rollback to %s: %zu file(s) would change", good_path, delta.n);
+                for (size_t i = 0; i < delta.n && i < 20; i++)
+                        (void) action_plan_add(out, "    %s %s", strcmp(delta.e[i].hash, "-") ? "restore" : "remove",
+                                               delta.e[i].path);
                 (void) action_plan_add(out, "  then %s --load-all --noprompt (SWANCTL_DIR=%s) against %s",
                                        p->v[P_SWANCTL].set ? p->v[P_SWANCTL].str : "/usr/sbin/swanctl", swanctl_dir(p, env),
                                        env->vici_socket ?: "charon's default socket");
         }
         manifest_done(&target);
-        manifest_done(&todo);
+        manifest_done(&delta);
         return 0;
 }
 

@@ -285,3 +285,15 @@ int nft_generation(const char *netns, uint32_t *ret) {
         mnl_socket_close(nl);
         return r;
 }
+
+const char *nft_action_check(const action_params *p) {
+        const action_value *v = action_param(p, "check");
+        return v ? v->str : "firewall";
+}
+
+const char *nft_action_netns(const action_params *p, const action_env *env) {
+        const action_value *v = action_param(p, "netns");
+        if (v)
+                return v->str;
+        return env && env->check_param ? env->check_param(env->check_userdata, nft_action_check(p), "netns") : NULL;
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actions/action.h"
 #include "macro.h"
 
 #define NFT_BATCH_MAX (16u * 1024u * 1024u)
@@ -42,3 +43,8 @@ int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size
 
 /* The current generation of the ruleset in `netns`. */
 int nft_generation(const char *netns, uint32_t *ret);
+
+/* For the nft actions: the firewall check they act for (param `check`, default "firewall"), and
+ * the namespace of its ruleset (param `netns`, else that check's `netns`, else ours: NULL). */
+const char *nft_action_check(const action_params *p);
+const char *nft_action_netns(const action_params *p, const action_env *env);

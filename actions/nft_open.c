@@ -38,16 +38,6 @@ static const action_param_spec params[] = {
 #define TAG_DEFAULT "ikeheal-open"
 #define TARGETS_MAX 16u
 
-static const char *check_of(const action_params *p) {
-        return p->v[P_CHECK].set ? p->v[P_CHECK].str : "firewall";
-}
-
-/* `netns` if given, else wherever the firewall check (`check`, default "firewall") looks. */
-static const char *netns_env(const action_params *p, const action_env *env) {
-        if (p->v[P_NETNS].set)
-                return p->v[P_NETNS].str;
-        return env && env->check_param ? env->check_param(env->check_userdata, check_of(p), "netns") : NULL;
-}
 
 static const char *tag_of(const action_params *p) {
         return p->v[P_TAG].set ? p->v[P_TAG].str : TAG_DEFAULT;
@@ -93,11 +83,11 @@ static int nft_open_plan(const action_params *p, const action_env *env, action_o
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         const nftr_chain *t[TARGETS_MAX];
         char why[NFT_VERDICT_WHY_MAX], label[600];
-        int r = nft_ruleset_dump(netns_env(p, env), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(nft_action_netns(p, env), NULL, NULL, &rs);
 
         if (r < 0)
-                return action_plan_add(out, "  cannot read the nftables ruleset%s%s now: %s", netns_env(p, env) ? " in netns " : "",
-                                       netns_env(p, env) ?: "", strerror(-r));
+                return action_plan_add(out, "  cannot read the nftables ruleset%s%s now: %s", nft_action_netns(p, env) ? " in netns " : "",
+                                       nft_action_netns(p, env) ?: "", strerror(-r));
         if (op == ACTION_REVERT)
                 return action_plan_add(out, "  nftables: delete every rule commented \"%s\" (one transaction)", tag_of(p));
         if (op == ACTION_VERIFY)
@@ -197,7 +187,7 @@ static int open_once(const action_params *p, action_call *call) {
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
         const nftr_chain *t[TARGETS_MAX];
         char why[1024], label[600];
-        int r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
@@ -228,7 +218,7 @@ static int open_once(const action_params *p, action_call *call) {
         }
         if (r < 0)
                 return r;
-        r = nft_batch_commit(b, netns_env(p, action_call_env(call)), why, sizeof(why));
+        r = nft_batch_commit(b, nft_action_netns(p, action_call_env(call)), why, sizeof(why));
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
@@ -250,7 +240,7 @@ static int revert_once(const action_params *p, action_call *call) {
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
         char why[1024];
-        int r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
@@ -277,7 +267,7 @@ static int revert_once(const action_params *p, action_call *call) {
         if (r < 0)
                 return r;
         size_t n = nft_batch_messages(b);
-        r = nft_batch_commit(b, netns_env(p, action_call_env(call)), why, sizeof(why));
+        r = nft_batch_commit(b, nft_action_netns(p, action_call_env(call)), why, sizeof(why));
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
@@ -290,7 +280,7 @@ static int verify_once(const action_params *p, action_call *call) {
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         const nftr_chain *t[TARGETS_MAX];
         char why[NFT_VERDICT_WHY_MAX];
-        int r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &rs);
+        int r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0)
                 return r;

@@ -43,21 +43,11 @@ static bool wanted(char *const *tables, const char *name) {
 
 #define SNAPSHOT_MAX (16u * 1024u * 1024u)
 
-static const char *check_of(const action_params *p) {
-        return p->v[P_CHECK].set ? p->v[P_CHECK].str : "firewall";
-}
-
-/* `netns` if given, else wherever the firewall check (`check`, default "firewall") looks. */
-static const char *netns_env(const action_params *p, const action_env *env) {
-        if (p->v[P_NETNS].set)
-                return p->v[P_NETNS].str;
-        return env && env->check_param ? env->check_param(env->check_userdata, check_of(p), "netns") : NULL;
-}
 
 static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {
         char *s;
         if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.nft.%s", env->state_dir,
-                                        check_of(p), suffix) < 0)
+                                        nft_action_check(p), suffix) < 0)
                 return NULL;
         return s;
 }
@@ -211,7 +201,7 @@ static int restore_file(const action_params *p, action_call *call, const char *p
                 _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
                 free(raw);
                 raw = NULL;
-                r = read_now(netns_env(p, action_call_env(call)), &now, keep_path ? &raw : NULL, &raw_len);
+                r = read_now(nft_action_netns(p, action_call_env(call)), &now, keep_path ? &raw : NULL, &raw_len);
                 if (r < 0) {
                         action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                         return r;
@@ -221,7 +211,7 @@ static int restore_file(const action_params *p, action_call *call, const char *p
                                                strerror(-r));
                         return r;
                 }
-                r = restore_from((uint8_t *) buf, len, now, netns_env(p, action_call_env(call)), p->v[P_TABLES].strv, why,
+                r = restore_from((uint8_t *) buf, len, now, nft_action_netns(p, action_call_env(call)), p->v[P_TABLES].strv, why,
                                  sizeof(why));
                 if (r != -ERESTART)
                         break;
@@ -245,7 +235,7 @@ static int verify_hash(const action_params *p, action_call *call, const char *ha
         size_t len = 0;
         int r;
 
-        if ((r = atomic_file_read(hash_path, 256, &want, &len)) < 0 || (r = nft_ruleset_dump(netns_env(p, action_call_env(call)), NULL, NULL, &now)) < 0 ||
+        if ((r = atomic_file_read(hash_path, 256, &want, &len)) < 0 || (r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &now)) < 0 ||
             (r = nft_ruleset_hash_hex(now, have)) < 0)
                 return r;
         while (len > 0 && (want[len - 1] == '\n' || want[len - 1] == ' '))
@@ -287,10 +277,10 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
                 return action_plan_add(out, "  nftables: put back the ruleset saved before the restore (one transaction)");
         if (atomic_file_read(hash, 256, &h, &len) < 0)
                 return action_plan_add(out, "  nftables: restore %s — but there is no last-good snapshot (%s)", bin, hash);
-        (void) nft_ruleset_dump(netns_env(p, env), NULL, NULL, &now);
+        (void) nft_ruleset_dump(nft_action_netns(p, env), NULL, NULL, &now);
         return action_plan_add(out, "  nftables%s%s: replace the whole ruleset (generation %u, %zu tables) in one transaction by "
                                "the last-good snapshot %s (hash %.*s)",
-                               netns_env(p, env) ? " in netns " : "", netns_env(p, env) ?: "", now ? now->generation : 0,
+                               nft_action_netns(p, env) ? " in netns " : "", nft_action_netns(p, env) ?: "", now ? now->generation : 0,
                                now ? now->n_tables : 0, bin, (int) strcspn(h, "\n"), h);
 }
 
