@@ -228,10 +228,11 @@ int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size
                                 continue;
                         e = mnl_nlmsg_get_payload(nlh);
                         if (nlh->nlmsg_seq == SEQ_BASE - 1) { /* the batch itself was refused */
-                                add_why(why, why_size,
-                                        e->error == -ERESTART ? "the ruleset changed since it was read (generation check)"
-                                                              : "batch",
-                                        e->error == -ERESTART ? EAGAIN : -e->error);
+                                if (e->error == -ERESTART)
+                                        (void) snprintf(why, why_size, "the ruleset changed since it was read "
+                                                        "(generation check): nothing applied");
+                                else
+                                        add_why(why, why_size, "batch", -e->error);
                                 first = first ?: e->error;
                                 answered = b->n;
                                 break;
