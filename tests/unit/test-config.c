@@ -161,6 +161,7 @@ int main(void) {
         (void) remove(write_file("c.yaml", "", 0644));
         (void) remove(write_file("empty.yaml", "", 0644));
         (void) remove(write_file("w.yaml", "", 0644));
+        (void) remove(write_file("k.yaml", "", 0644));
         (void) rmdir(tmpdir);
         return TAP_END();
 }
