@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
@@ -20,6 +19,7 @@
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
+#include "actions/nft_expr.h"
 #include "actions/registry.h"
 #include "nft_ruleset.h"
 #include "netns.h"
@@ -104,17 +104,11 @@ static int nft_open_plan(const action_params *p, const action_env *env, action_o
         return 0;
 }
 
-static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
-        if (e)
-                nftnl_rule_add_expr(r, e);
-}
-
 static struct nftnl_rule *accept_rule(const nft_ruleset *rs, const nftr_chain *c, uint8_t proto, uint16_t port,
                                       const char *tag) {
         const nftr_table *t = &rs->tables[c->table];
         struct nftnl_rule *r = nftnl_rule_alloc();
         struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        struct nftnl_expr *e;
         uint16_t be = htons(port);
 
         if (!r || !u) {
@@ -125,37 +119,13 @@ static struct nftnl_rule *accept_rule(const nft_ruleset *rs, const nftr_chain *c
         nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t) t->family);
         nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t->name);
         nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
-        if ((e = nftnl_expr_alloc("meta"))) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-        }
-        add_expr(r, e);
-        if ((e = nftnl_expr_alloc("cmp"))) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
-        }
-        add_expr(r, e);
+        nft_expr_l4proto(r);
+        nft_expr_cmp_eq(r, &proto, sizeof(proto));
         if (port) {
-                if ((e = nftnl_expr_alloc("payload"))) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
-                }
-                add_expr(r, e);
-                if ((e = nftnl_expr_alloc("cmp"))) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-                        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &be, sizeof(be));
-                }
-                add_expr(r, e);
+                nft_expr_th_dport(r);
+                nft_expr_cmp_eq(r, &be, sizeof(be));
         }
-        if ((e = nftnl_expr_alloc("immediate"))) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
-        }
-        add_expr(r, e);
+        nft_expr_verdict(r, NF_ACCEPT);
         if (nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, tag))
                 nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
         nftnl_udata_buf_free(u);

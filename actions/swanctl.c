@@ -17,6 +17,8 @@ static int run(spawn **ret, const action_env *env, const char *bin, const char *
 
         if (fd < 0)
                 return -errno;
+        if (strcmp(what, "--load-conns") == 0) /* the one load command without --noprompt */
+                a = 2;
         if (clear_creds)
                 argv[a++] = "--clear";
         if (env->vici_socket) {
@@ -45,6 +47,11 @@ int swanctl_load_all(spawn **ret, const action_env *env, const char *bin, const 
 int swanctl_load_creds(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
                        spawn_done_cb cb, void *userdata) {
         return run(ret, env, bin, "--load-creds", swanctl_dir, conf, false, cb, userdata);
+}
+
+int swanctl_load(spawn **ret, const action_env *env, const char *bin, const char *what, const char *swanctl_dir,
+                 const char *conf, bool clear, spawn_done_cb cb, void *userdata) {
+        return run(ret, env, bin, what, swanctl_dir, conf, clear, cb, userdata);
 }
 
 bool swanctl_failed(int code, int status, const char *out) {

@@ -18,5 +18,8 @@ int swanctl_load_all(spawn **ret, const action_env *env, const char *bin, const 
 /* `swanctl --load-creds --noprompt`, likewise (certificates, keys, CRLs, secrets). */
 int swanctl_load_creds(spawn **ret, const action_env *env, const char *bin, const char *swanctl_dir, const char *conf,
                        spawn_done_cb cb, void *userdata);
+/* `swanctl WHAT --noprompt [--clear]` for any load command (--load-conns, --load-creds …). */
+int swanctl_load(spawn **ret, const action_env *env, const char *bin, const char *what, const char *swanctl_dir,
+                 const char *conf, bool clear, spawn_done_cb cb, void *userdata);
 /* Did that fail, whatever the exit status said? */
 bool swanctl_failed(int code, int status, const char *output);

@@ -12,6 +12,7 @@
 
 #include "actions/action.h"
 #include "actions/registry.h"
+#include "actions/unit_job.h"
 
 enum { P_UNIT, P_OPERATION, P_RESET_FAILED, _P_MAX };
 
@@ -29,11 +30,9 @@ static const action_param_spec params[] = {
 typedef struct unit_state {
         action_call *call;
         sd_bus *bus;
-        sd_bus_slot *call_slot, *match_slot;
+        unit_job *job;
+        sd_bus_slot *call_slot;
         sd_event_source *retry;
-        char job[256];
-        char early_job[256], early_result[32]; /* a JobRemoved that beat the method reply */
-        char unit_path[256];
 } unit_state;
 
 static const char *unit_of(const action_params *p, const action_env *env) {
@@ -76,124 +75,55 @@ static int unit_plan(const action_params *p, const action_env *env, action_op op
 
 static void finish(unit_state *s, int r) {
         s->call_slot = sd_bus_slot_unref(s->call_slot);
-        s->match_slot = sd_bus_slot_unref(s->match_slot);
+        s->job = unit_job_free(s->job);
         s->retry = sd_event_source_disable_unref(s->retry);
         action_call_done(s->call, r);
 }
 
-static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        unit_state *s = userdata;
-        const char *path = NULL, *unit = NULL, *result = NULL;
-        uint32_t id;
-
-        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
-                return 0;
-        if (!s->job[0]) {
-                (void) snprintf(s->early_job, sizeof(s->early_job), "%s", path);
-                (void) snprintf(s->early_result, sizeof(s->early_result), "%s", result);
-                return 0;
-        }
-        if (strcmp(path, s->job) != 0)
-                return 0;
-        action_call_set_detail(s->call, "%s: job %s", unit, result);
-        finish(s, strcmp(result, "done") == 0 ? 0 : -EPROTO);
-        return 0;
-}
-
-static int on_job(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        unit_state *s = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *job = NULL;
-
-        s->call_slot = sd_bus_slot_unref(s->call_slot);
-        if (e) {
-                action_call_set_detail(s->call, "systemd refused: %s", e->message ? e->message : e->name);
-                finish(s, -sd_bus_message_get_errno(m) ?: -EIO);
-                return 0;
-        }
-        if (sd_bus_message_read(m, "o", &job) < 0) {
-                finish(s, -EBADMSG);
-                return 0;
-        }
-        (void) snprintf(s->job, sizeof(s->job), "%s", job); /* JobRemoved for it ends the wait */
-        if (strcmp(s->early_job, job) == 0) {
-                action_call_set_detail(s->call, "job %s", s->early_result);
-                finish(s, strcmp(s->early_result, "done") == 0 ? 0 : -EPROTO);
-        }
-        return 0;
-}
-
-static int send_job(unit_state *s) {
-        const action_params *p = action_call_params(s->call);
-        const action_env *env = action_call_env(s->call);
-        return sd_bus_call_method_async(s->bus, &s->call_slot, SD_DEST, SD_PATH, SD_MANAGER, method_of(operation_of(p)),
-                                        on_job, s, "ss", unit_of(p, env), "replace");
-}
-
 static int on_reset(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         unit_state *s = userdata;
+        const action_params *p = action_call_params(s->call);
         int r;
 
         /* "not failed" / "not loaded" answers are fine: the job below says what matters */
         s->call_slot = sd_bus_slot_unref(s->call_slot);
-        if ((r = send_job(s)) < 0)
+        if ((r = unit_job_run(s->job, method_of(operation_of(p)), unit_of(p, action_call_env(s->call)))) < 0)
                 finish(s, r);
         return 0;
 }
-
-/* verify: GetUnit → ActiveState */
-static int ask_state(unit_state *s);
 
 static int on_retry(sd_event_source *src, uint64_t usec, void *userdata) {
         unit_state *s = userdata;
         int r;
         s->retry = sd_event_source_disable_unref(s->retry);
-        if ((r = ask_state(s)) < 0)
+        if ((r = unit_job_active_state(s->job, unit_of(action_call_params(s->call), action_call_env(s->call)))) < 0)
                 finish(s, r);
         return 0;
 }
 
-static int on_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+/* verify: the unit's ActiveState, asked again while it is on its way */
+static void on_state(unit_job *j, int r, const char *state, void *userdata) {
         unit_state *s = userdata;
-        const char *state = NULL;
 
-        s->call_slot = sd_bus_slot_unref(s->call_slot);
-        if (sd_bus_message_get_error(m) || sd_bus_message_enter_container(m, 'v', "s") < 0 ||
-            sd_bus_message_read(m, "s", &state) < 0) {
-                finish(s, -EIO);
-                return 0;
+        if (r < 0) {
+                action_call_set_detail(s->call, "%s", state);
+                finish(s, r);
+                return;
         }
         if (strcmp(state, "activating") == 0 || strcmp(state, "reloading") == 0) {
                 if (sd_event_add_time_relative(action_call_env(s->call)->event, &s->retry, CLOCK_MONOTONIC,
                                                200 * USEC_PER_MSEC, 0, on_retry, s) < 0)
                         finish(s, -ENOMEM);
-                return 0;
+                return;
         }
         action_call_set_detail(s->call, "%s is %s", unit_of(action_call_params(s->call), action_call_env(s->call)), state);
         finish(s, strcmp(state, "active") == 0 ? 0 : -EPROTO);
-        return 0;
 }
 
-static int ask_state(unit_state *s) {
-        return sd_bus_call_method_async(s->bus, &s->call_slot, SD_DEST, s->unit_path, "org.freedesktop.DBus.Properties",
-                                        "Get", on_state, s, "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
-}
-
-static int on_unit_path(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static void on_job(unit_job *j, int r, const char *detail, void *userdata) {
         unit_state *s = userdata;
-        const char *path = NULL;
-        int r;
-
-        s->call_slot = sd_bus_slot_unref(s->call_slot);
-        if (sd_bus_message_get_error(m) || sd_bus_message_read(m, "o", &path) < 0) {
-                action_call_set_detail(s->call, "systemd does not know the unit");
-                finish(s, -ENOENT);
-                return 0;
-        }
-        (void) snprintf(s->unit_path, sizeof(s->unit_path), "%s", path);
-        if ((r = ask_state(s)) < 0)
-                finish(s, r);
-        return 0;
+        action_call_set_detail(s->call, "%s", detail);
+        finish(s, r);
 }
 
 static int unit_start(void *state, action_call *call, action_op op) {
@@ -211,26 +141,21 @@ static int unit_start(void *state, action_call *call, action_op op) {
                 action_call_set_detail(call, "no system bus here");
                 return -ENOTCONN;
         }
-        if (op == ACTION_VERIFY)
-                return sd_bus_call_method_async(s->bus, &s->call_slot, SD_DEST, SD_PATH, SD_MANAGER, "LoadUnit", on_unit_path,
-                                                s, "s", unit_of(p, env));
-        /* job results are broadcast to subscribers only */
-        r = sd_bus_match_signal_async(s->bus, &s->match_slot, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed,
-                                      NULL, s);
-        if (r >= 0)
-                r = sd_bus_call_method_async(s->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", NULL, NULL, "");
+        r = unit_job_new(&s->job, s->bus, op == ACTION_VERIFY ? on_state : on_job, s);
         if (r < 0)
                 return r;
+        if (op == ACTION_VERIFY)
+                return unit_job_active_state(s->job, unit_of(p, env));
         if (!p->v[P_RESET_FAILED].set || p->v[P_RESET_FAILED].num)
                 return sd_bus_call_method_async(s->bus, &s->call_slot, SD_DEST, SD_PATH, SD_MANAGER, "ResetFailedUnit",
                                                 on_reset, s, "s", unit_of(p, env));
-        return send_job(s);
+        return unit_job_run(s->job, method_of(operation_of(p)), unit_of(p, env));
 }
 
 static void unit_cancel(void *state) {
         unit_state *s = state;
         s->call_slot = sd_bus_slot_unref(s->call_slot);
-        s->match_slot = sd_bus_slot_unref(s->match_slot);
+        s->job = unit_job_free(s->job);
         s->retry = sd_event_source_disable_unref(s->retry);
 }
 

@@ -12,7 +12,7 @@
 
 #include "agent/runbook.h"
 #include "agent/runbook_internal.h"
-#include "atomic_file.h"
+#include "agent/yaml_set.h"
 #include "duration.h"
 #include "yaml_bind.h"
 
@@ -56,60 +56,6 @@ const char *runbook_template_bad(const char *s) {
         return NULL;
 }
 
-bool rb_keys_known(const ynode *map, const char *const *known, ydiag *d) {
-        bool ok = true;
-
-        for (size_t i = 0; i + 1 < map->n_items; i += 2) {
-                const char *k = map->items[i]->value;
-                size_t j;
-                for (j = 0; known[j]; j++)
-                        if (strcmp(known[j], k) == 0)
-                                break;
-                if (known[j])
-                        continue;
-                char list[256] = "";
-                size_t n = 0;
-                for (j = 0; known[j] && n < sizeof(list) - 1; j++) {
-                        int w = snprintf(list + n, sizeof(list) - n, "%s%s", j ? ", " : "", known[j]);
-                        if (w < 0)
-                                break;
-                        n += (size_t) w;
-                }
-                ydiag_add(d, map->items[i], "unknown key '%s' (expected one of: %s)", k, list);
-                ok = false;
-        }
-        return ok;
-}
-
-bool rb_need(const ynode *n, ynode_type t, ydiag *d, const char *what) {
-        if (n && !ynode_is_null(n) && n->type == t)
-                return true;
-        ydiag_add(d, n, "%s: expected %s, got %s", what,
-                  t == YNODE_MAP ? "a mapping" : t == YNODE_SEQ ? "a sequence" : "a scalar",
-                  !n || ynode_is_null(n) ? "nothing" : n->type == YNODE_MAP ? "a mapping"
-                                                     : n->type == YNODE_SEQ ? "a sequence" : "a scalar");
-        return false;
-}
-
-/* A key's value node; with `required`, its absence is an error at the mapping. */
-static const ynode *field(const ynode *map, const char *key, bool required, ydiag *d) {
-        const ynode *v = ynode_get(map, key);
-        if (!v && required)
-                ydiag_add(d, map, "missing required key '%s'", key);
-        return v;
-}
-
-static int dup_scalar(const ynode *n, ydiag *d, const char *what, char **ret) {
-        if (!rb_need(n, YNODE_SCALAR, d, what))
-                return -EINVAL;
-        char *s = strdup(n->value);
-        if (!s)
-                return -ENOMEM;
-        free(*ret);
-        *ret = s;
-        return 0;
-}
-
 static bool name_valid(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > RUNBOOK_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
@@ -121,7 +67,7 @@ static bool name_valid(const char *s) {
 }
 
 static int bind_grade(const ynode *n, ydiag *d, grade *ret) {
-        if (!rb_need(n, YNODE_SCALAR, d, "grade"))
+        if (!ybind_need(n, YNODE_SCALAR, d, "grade"))
                 return -EINVAL;
         grade g = grade_from_string(n->value);
         if (g < 0) {
@@ -138,21 +84,14 @@ static void step_done(rb_step *s) {
         action_params_done(&s->params);
 }
 
-static bool in_strv(char *const *v, const char *s) {
-        for (size_t i = 0; v && v[i]; i++)
-                if (strcmp(v[i], s) == 0)
-                        return true;
-        return false;
-}
-
 static void bind_verify(const ynode *v, rb_step *s, const runbook_ctx *ctx, ydiag *d) {
         static const char *const keys[] = { "check", "action", "within", NULL };
         const ynode *n;
 
-        if (!rb_need(v, YNODE_MAP, d, "verify") || !rb_keys_known(v, keys, d))
+        if (!ybind_need(v, YNODE_MAP, d, "verify") || !ybind_keys_known(v, keys, d))
                 return;
-        if ((n = ynode_get(v, "check")) && dup_scalar(n, d, "verify.check", &s->verify_check) == 0 &&
-            ctx->checks && !in_strv(ctx->checks, s->verify_check))
+        if ((n = ynode_get(v, "check")) && ybind_scalar_dup(n, d, "verify.check", &s->verify_check) == 0 &&
+            ctx->checks && !strv_contains(ctx->checks, s->verify_check))
                 ydiag_add(d, n, "verify.check '%s' is not a configured check", s->verify_check);
         if ((n = ynode_get(v, "action")))
                 (void) ybind_scalar_bool(n, d, &s->verify_action);
@@ -175,13 +114,13 @@ static int bind_step(const ynode *m, rb_step *s, grade rb_grade, bool recovery, 
         s->line = m ? m->line : 1;
         s->col = m ? m->col : 1;
         s->timeout_usec = RUNBOOK_STEP_TIMEOUT_DEFAULT;
-        if (!rb_need(m, YNODE_MAP, d, "step"))
+        if (!ybind_need(m, YNODE_MAP, d, "step"))
                 return -EINVAL;
-        (void) rb_keys_known(m, keys, d);
-        if ((n = field(m, "name", true, d)) && dup_scalar(n, d, "step name", &s->name) == 0 && !name_valid(s->name))
+        (void) ybind_keys_known(m, keys, d);
+        if ((n = ybind_field(m, "name", true, d)) && ybind_scalar_dup(n, d, "step name", &s->name) == 0 && !name_valid(s->name))
                 ydiag_add(d, n, "step name '%s': expected [a-z0-9][a-z0-9_-]*, at most %u characters", s->name,
                           RUNBOOK_NAME_MAX);
-        if ((n = field(m, "action", true, d)) && rb_need(n, YNODE_SCALAR, d, "action")) {
+        if ((n = ybind_field(m, "action", true, d)) && ybind_need(n, YNODE_SCALAR, d, "action")) {
                 const action_ops *ops = action_find(n->value);
                 if (!ops) {
                         const action_ops *const *all;
@@ -270,7 +209,7 @@ static int bind_steps(const ynode *seq, rb_step **ret, size_t *ret_n, grade g, b
                       const runbook_ctx *ctx, ydiag *d, const char *what) {
         rb_step *steps;
 
-        if (!rb_need(seq, YNODE_SEQ, d, what))
+        if (!ybind_need(seq, YNODE_SEQ, d, what))
                 return -EINVAL;
         if (seq->n_items == 0) {
                 ydiag_add(d, seq, "%s: at least one step", what);
@@ -302,7 +241,7 @@ static void bind_on_failure(const ynode *m, runbook *rb, const runbook_ctx *ctx,
         static const char *const esc_keys[] = { "runbook", "grade", NULL };
         const ynode *n;
 
-        if (!rb_need(m, YNODE_MAP, d, "on_failure") || !rb_keys_known(m, keys, d))
+        if (!ybind_need(m, YNODE_MAP, d, "on_failure") || !ybind_keys_known(m, keys, d))
                 return;
         if ((n = ynode_get(m, "rollback")))
                 (void) ybind_scalar_bool(n, d, &rb->rollback);
@@ -314,7 +253,7 @@ static void bind_on_failure(const ynode *m, runbook *rb, const runbook_ctx *ctx,
         rb->escalate_col = n->col;
         if (n->type == YNODE_SCALAR && strcmp(n->value, "human") == 0)
                 return;
-        if (n->type != YNODE_MAP || n->n_items != 2 || !rb_keys_known(n, esc_keys, d)) {
+        if (n->type != YNODE_MAP || n->n_items != 2 || !ybind_keys_known(n, esc_keys, d)) {
                 if (n->type != YNODE_MAP || n->n_items != 2)
                         ydiag_add(d, n, "escalate: expected 'human', {runbook: NAME} or {grade: GRADE}");
                 return;
@@ -322,7 +261,7 @@ static void bind_on_failure(const ynode *m, runbook *rb, const runbook_ctx *ctx,
         const ynode *k = n->items[0], *v = n->items[1];
         if (strcmp(k->value, "runbook") == 0) {
                 rb->escalate = RB_ESCALATE_RUNBOOK;
-                if (dup_scalar(v, d, "escalate.runbook", &rb->escalate_runbook) == 0 && rb->name &&
+                if (ybind_scalar_dup(v, d, "escalate.runbook", &rb->escalate_runbook) == 0 && rb->name &&
                     strcmp(rb->escalate_runbook, rb->name) == 0)
                         ydiag_add(d, v, "escalate.runbook: a runbook cannot escalate to itself");
                 rb->escalate_line = v->line;
@@ -340,21 +279,21 @@ static void bind_notify(const ynode *m, runbook *rb, const runbook_ctx *ctx, ydi
         static const char *const keys[] = { "targets", "on", NULL };
         const ynode *n;
 
-        if (!rb_need(m, YNODE_MAP, d, "notify") || !rb_keys_known(m, keys, d))
+        if (!ybind_need(m, YNODE_MAP, d, "notify") || !ybind_keys_known(m, keys, d))
                 return;
-        if ((n = ynode_get(m, "targets")) && rb_need(n, YNODE_SEQ, d, "notify.targets")) {
+        if ((n = ynode_get(m, "targets")) && ybind_need(n, YNODE_SEQ, d, "notify.targets")) {
                 rb->notify_targets = calloc(n->n_items + 1, sizeof(char *));
                 for (size_t i = 0, w = 0; rb->notify_targets && i < n->n_items; i++) {
                         const ynode *t = n->items[i];
                         /* w: the list stays NULL-terminated past an item that was refused */
-                        if (dup_scalar(t, d, "notify target", &rb->notify_targets[w]) < 0)
+                        if (ybind_scalar_dup(t, d, "notify target", &rb->notify_targets[w]) < 0)
                                 continue;
                         w++;
                         if (ctx->notify && !notify_config_has(ctx->notify, t->value))
                                 ydiag_add(d, t, "notify target '%s' is not a configured webhook", t->value);
                 }
         }
-        if ((n = ynode_get(m, "on")) && rb_need(n, YNODE_SEQ, d, "notify.on")) {
+        if ((n = ynode_get(m, "on")) && ybind_need(n, YNODE_SEQ, d, "notify.on")) {
                 rb->notify_on = 0;
                 for (size_t i = 0; i < n->n_items; i++) {
                         const ynode *t = n->items[i];
@@ -372,7 +311,7 @@ static void bind_approval(const ynode *m, runbook *rb, ydiag *d) {
         static const char *const keys[] = { "approvers", "expires_in", NULL };
         const ynode *n;
 
-        if (!rb_need(m, YNODE_MAP, d, "approval") || !rb_keys_known(m, keys, d))
+        if (!ybind_need(m, YNODE_MAP, d, "approval") || !ybind_keys_known(m, keys, d))
                 return;
         if ((n = ynode_get(m, "approvers")))
                 (void) ybind_scalar_u32(n, d, 1, 2, &rb->approvers);
@@ -384,11 +323,11 @@ static void bind_budget(const ynode *m, runbook *rb, ydiag *d) {
         static const char *const keys[] = { "runs", "window", NULL };
         const ynode *n;
 
-        if (!rb_need(m, YNODE_MAP, d, "budget") || !rb_keys_known(m, keys, d))
+        if (!ybind_need(m, YNODE_MAP, d, "budget") || !ybind_keys_known(m, keys, d))
                 return;
-        if ((n = field(m, "runs", true, d)))
+        if ((n = ybind_field(m, "runs", true, d)))
                 (void) ybind_scalar_u32(n, d, 1, 1000, &rb->budget_runs);
-        if ((n = field(m, "window", true, d)))
+        if ((n = ybind_field(m, "window", true, d)))
                 (void) ybind_scalar_duration(n, d, USEC_PER_SEC, 30 * 24 * 3600 * USEC_PER_SEC, &rb->budget_window_usec);
 }
 
@@ -399,13 +338,13 @@ static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, 
         uint32_t version = 0;
         int r;
 
-        if (!rb_need(root, YNODE_MAP, d, "runbook"))
+        if (!ybind_need(root, YNODE_MAP, d, "runbook"))
                 return -EINVAL;
-        (void) rb_keys_known(root, keys, d);
-        if ((n = field(root, "version", true, d)) && ybind_scalar_u32(n, d, 0, 0, &version) == 0 &&
+        (void) ybind_keys_known(root, keys, d);
+        if ((n = ybind_field(root, "version", true, d)) && ybind_scalar_u32(n, d, 0, 0, &version) == 0 &&
             version != RUNBOOK_VERSION)
                 ydiag_add(d, n, "unsupported runbook version %u (this ikeheal reads version %u)", version, RUNBOOK_VERSION);
-        if ((n = field(root, "name", true, d)) && dup_scalar(n, d, "name", &rb->name) == 0) {
+        if ((n = ybind_field(root, "name", true, d)) && ybind_scalar_dup(n, d, "name", &rb->name) == 0) {
                 rb->name_line = n->line;
                 rb->name_col = n->col;
                 if (!name_valid(rb->name))
@@ -413,12 +352,12 @@ static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, 
                                   RUNBOOK_NAME_MAX);
         }
         if ((n = ynode_get(root, "description")))
-                (void) dup_scalar(n, d, "description", &rb->description);
+                (void) ybind_scalar_dup(n, d, "description", &rb->description);
         if ((n = ynode_get(root, "priority")))
                 (void) ybind_scalar_u32(n, d, 0, 100, &rb->priority);
-        if ((n = field(root, "grade", true, d)))
+        if ((n = ybind_field(root, "grade", true, d)))
                 (void) bind_grade(n, d, &rb->grade);
-        if ((n = field(root, "match", true, d))) {
+        if ((n = ybind_field(root, "match", true, d))) {
                 unsigned count = 0;
                 r = rb_cond_bind(n, 0, &count, d, &rb->match);
                 if (r == -ENOMEM)
@@ -430,7 +369,7 @@ static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, 
                 bind_budget(n, rb, d);
         if ((n = ynode_get(root, "approval")))
                 bind_approval(n, rb, d);
-        if ((n = field(root, "steps", true, d))) {
+        if ((n = ybind_field(root, "steps", true, d))) {
                 r = bind_steps(n, &rb->steps, &rb->n_steps, rb->grade, false, ctx, d, "steps");
                 if (r == -ENOMEM)
                         return r;
@@ -485,15 +424,9 @@ int runbook_parse_file(const char *path, const runbook_ctx *ctx, ydiag *d, runbo
         size_t len = 0;
         int r;
 
-        r = atomic_file_read(path, RUNBOOK_FILE_MAX, &buf, &len);
-        if (r == -EFBIG || r == -E2BIG) {
-                ydiag_add_at(d, 1, 1, "runbook larger than %u bytes", RUNBOOK_FILE_MAX);
+        r = yaml_set_read(path, RUNBOOK_FILE_MAX, "runbook", d, &buf, &len);
+        if (r < 0)
                 return r;
-        }
-        if (r < 0) {
-                ydiag_add_at(d, 1, 1, "cannot read: %s", strerror(-r));
-                return r;
-        }
         return runbook_parse_buffer(path, buf, len, ctx, d, ret);
 }
 

@@ -87,7 +87,7 @@ static int bind_values(rb_cond *c, const ynode *n, ydiag *d) {
                 return -ENOMEM;
         for (size_t i = 0, w = 0; i < count; i++) {
                 const ynode *v = n->type == YNODE_SEQ ? n->items[i] : n;
-                if (!rb_need(v, YNODE_SCALAR, d, "value") || !value_ok(c->op, v, d))
+                if (!ybind_need(v, YNODE_SCALAR, d, "value") || !value_ok(c->op, v, d))
                         continue; /* reported; the list stays NULL-terminated */
                 if (!(c->values[w++] = strdup(v->value)))
                         return -ENOMEM;
@@ -100,26 +100,26 @@ static int bind_fact(rb_cond *c, const ynode *n, ydiag *d) {
         const ynode *v;
         int tests = 0;
 
-        if (!rb_need(n, YNODE_MAP, d, "fact") || !rb_keys_known(n, keys, d))
+        if (!ybind_need(n, YNODE_MAP, d, "fact") || !ybind_keys_known(n, keys, d))
                 return -EINVAL;
-        if (!(v = ynode_get(n, "check")) || !rb_need(v, YNODE_SCALAR, d, "fact.check"))
+        if (!(v = ynode_get(n, "check")) || !ybind_need(v, YNODE_SCALAR, d, "fact.check"))
                 return v ? -EINVAL : (ydiag_add(d, n, "fact: missing required key 'check'"), -EINVAL);
         if (!(c->check = strdup(v->value)))
                 return -ENOMEM;
-        if (!(v = ynode_get(n, "key")) || !rb_need(v, YNODE_SCALAR, d, "fact.key"))
+        if (!(v = ynode_get(n, "key")) || !ybind_need(v, YNODE_SCALAR, d, "fact.key"))
                 return v ? -EINVAL : (ydiag_add(d, n, "fact: missing required key 'key'"), -EINVAL);
         if (!(c->key = strdup(v->value)))
                 return -ENOMEM;
         if ((v = ynode_get(n, "equals"))) {
                 tests++;
                 c->test = RF_EQUALS;
-                if (rb_need(v, YNODE_SCALAR, d, "fact.equals") && !(c->value = strdup(v->value)))
+                if (ybind_need(v, YNODE_SCALAR, d, "fact.equals") && !(c->value = strdup(v->value)))
                         return -ENOMEM;
         }
         if ((v = ynode_get(n, "matches"))) {
                 tests++;
                 c->test = RF_MATCHES;
-                if (rb_need(v, YNODE_SCALAR, d, "fact.matches") && !(c->value = strdup(v->value)))
+                if (ybind_need(v, YNODE_SCALAR, d, "fact.matches") && !(c->value = strdup(v->value)))
                         return -ENOMEM;
         }
         if ((v = ynode_get(n, "present"))) {
@@ -146,13 +146,13 @@ int rb_cond_bind(const ynode *n, unsigned depth, unsigned *count, ydiag *d, rb_c
                 ydiag_add(d, n, "conditions nested deeper than %u", RUNBOOK_COND_DEPTH_MAX);
                 return -E2BIG;
         }
-        if (!rb_need(n, YNODE_MAP, d, "condition"))
+        if (!ybind_need(n, YNODE_MAP, d, "condition"))
                 return -EINVAL;
         if (n->n_items == 0) {
                 ydiag_add(d, n, "empty condition (an empty match would match every incident)");
                 return -EINVAL;
         }
-        (void) rb_keys_known(n, cond_keys, d);
+        (void) ybind_keys_known(n, cond_keys, d);
         all = calloc(1, sizeof(*all));
         if (!all || !(all->kids = calloc(n->n_items / 2, sizeof(rb_cond *)))) {
                 free(all);
@@ -193,7 +193,7 @@ static int bind_leaf(const ynode *k, const ynode *v, unsigned depth, unsigned *c
         switch (c->op) {
         case RC_ALL:
         case RC_ANY:
-                if (!rb_need(v, YNODE_SEQ, d, k->value))
+                if (!ybind_need(v, YNODE_SEQ, d, k->value))
                         return -EINVAL;
                 if (v->n_items == 0) {
                         ydiag_add(d, v, "%s: an empty list", k->value);

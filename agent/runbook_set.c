@@ -3,16 +3,16 @@
  * that exist — and only a set without a single error is returned. The agent swaps sets on
  * reload, so a bad edit leaves the running set untouched. Also: matching an incident to the best
  * runbook, and the plan of a runbook with its hash. */
-#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/runbook_internal.h"
+#include "agent/yaml_set.h"
 #include "duration.h"
+#include "yaml_bind.h"
 
 struct runbook_set {
         unsigned n_ref;
@@ -20,39 +20,6 @@ struct runbook_set {
         size_t n;
         char hash[65];
 };
-
-/* Append every message of d to *acc (newline-separated). */
-static int errors_take(char **acc, const ydiag *d) {
-        _cleanup_(freep) char *more = ydiag_join(d);
-        char *joined;
-
-        if (!more)
-                return 0;
-        if (asprintf(&joined, "%s%s%s", *acc ? *acc : "", *acc ? "\n" : "", more) < 0)
-                return -ENOMEM;
-        free(*acc);
-        *acc = joined;
-        return 0;
-}
-
-static int errors_add(char **acc, const char *fmt, ...) _printf_(2, 3);
-static int errors_add(char **acc, const char *fmt, ...) {
-        _cleanup_(freep) char *msg = NULL;
-        char *joined;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (asprintf(&joined, "%s%s%s", *acc ? *acc : "", *acc ? "\n" : "", msg) < 0)
-                return -ENOMEM;
-        free(*acc);
-        *acc = joined;
-        return 0;
-}
 
 runbook_set *runbook_set_ref(runbook_set *s) {
         if (s)
@@ -79,16 +46,16 @@ static int set_finish(runbook_set *s, char **errors) {
                 const runbook *a = s->items[i];
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(s->items[j]->name, a->name) == 0)
-                                (void) errors_add(errors, "%s:%u:%u: duplicate runbook name '%s' (also in %s:%u)", a->file,
+                                (void) yaml_set_error(errors, "%s:%u:%u: duplicate runbook name '%s' (also in %s:%u)", a->file,
                                                   a->name_line, a->name_col, a->name, s->items[j]->file,
                                                   s->items[j]->name_line);
                 if (a->escalate == RB_ESCALATE_RUNBOOK) {
                         const runbook *t = runbook_set_find(s, a->escalate_runbook);
                         if (!t)
-                                (void) errors_add(errors, "%s:%u:%u: escalate.runbook '%s' does not exist", a->file,
+                                (void) yaml_set_error(errors, "%s:%u:%u: escalate.runbook '%s' does not exist", a->file,
                                                   a->escalate_line, a->escalate_col, a->escalate_runbook);
                         else if (t->escalate == RB_ESCALATE_RUNBOOK && strcmp(t->escalate_runbook, a->name) == 0)
-                                (void) errors_add(errors, "%s:%u:%u: escalate.runbook '%s' escalates back to '%s' (a loop)",
+                                (void) yaml_set_error(errors, "%s:%u:%u: escalate.runbook '%s' escalates back to '%s' (a loop)",
                                                   a->file, a->escalate_line, a->escalate_col, t->name, a->name);
                 }
         }
@@ -124,10 +91,10 @@ static int set_add_file(runbook_set *s, const char *path, const runbook_ctx *ctx
         int r;
 
         if (s->n >= RUNBOOK_SET_MAX)
-                return errors_add(errors, "%s: more than %u runbooks", path, RUNBOOK_SET_MAX) < 0 ? -ENOMEM : -E2BIG;
+                return yaml_set_error(errors, "%s: more than %u runbooks", path, RUNBOOK_SET_MAX) < 0 ? -ENOMEM : -E2BIG;
         ydiag_init(&d, path);
         r = runbook_parse_file(path, ctx, &d, &rb);
-        if (errors_take(errors, &d) < 0)
+        if (yaml_set_take(errors, &d) < 0)
                 r = -ENOMEM;
         ydiag_done(&d);
         if (r < 0) {
@@ -144,38 +111,18 @@ static int set_add_file(runbook_set *s, const char *path, const runbook_ctx *ctx
         return 0;
 }
 
-static int yaml_filter(const struct dirent *de) {
-        size_t n = strlen(de->d_name);
-        return de->d_name[0] != '.' && ((n > 5 && strcmp(de->d_name + n - 5, ".yaml") == 0) ||
-                                        (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0));
-}
-
 int runbook_set_load(char *const *dirs, const runbook_ctx *ctx, runbook_set **ret, char **ret_error) {
         _cleanup_(runbook_set_freep) runbook_set *s = calloc(1, sizeof(runbook_set));
+        _cleanup_(strv_freep) char **paths = NULL;
         _cleanup_(freep) char *errors = NULL;
-        int r = 0;
+        int r;
 
         if (!s)
                 return -ENOMEM;
         s->n_ref = 1;
-        for (size_t i = 0; dirs && dirs[i] && r >= 0; i++) {
-                struct dirent **list = NULL;
-                int n = scandir(dirs[i], &list, yaml_filter, alphasort);
-                if (n < 0) {
-                        if (errno != ENOENT)
-                                r = errors_add(&errors, "%s: cannot read the runbook directory: %m", dirs[i]);
-                        continue;
-                }
-                for (int j = 0; j < n; j++) {
-                        _cleanup_(freep) char *path = NULL;
-                        if (r >= 0 && asprintf(&path, "%s/%s", dirs[i], list[j]->d_name) < 0)
-                                r = -ENOMEM;
-                        if (r >= 0)
-                                r = set_add_file(s, path, ctx, &errors);
-                        free(list[j]);
-                }
-                free(list);
-        }
+        r = yaml_set_list(dirs, "runbook", &paths, &errors);
+        for (size_t i = 0; r >= 0 && paths[i]; i++)
+                r = set_add_file(s, paths[i], ctx, &errors);
         return set_hand_out(&s, r, &errors, ret, ret_error);
 }
 

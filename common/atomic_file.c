@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,16 +43,19 @@ static int fsync_dir_of(const char *path) {
         return r;
 }
 
-int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode) {
+/* own: also give the file uid:gid (before the rename: it never appears with the wrong owner) */
+static int replace(const char *path, const void *buf, size_t len, mode_t mode, bool own, uid_t uid, gid_t gid) {
         _cleanup_(freep) char *tmp = NULL;
         int fd, r;
 
         if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
                 return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, own ? 0600 : mode);
         if (fd < 0)
                 return -errno;
         r = atomic_file_write_all(fd, buf, len);
+        if (r >= 0 && own && fchown(fd, uid, gid) < 0)
+                r = -errno;
         if (r >= 0 && fchmod(fd, mode) < 0) /* the umask must not widen or narrow it */
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)
@@ -65,6 +69,14 @@ int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode
                 return r;
         }
         return fsync_dir_of(path);
+}
+
+int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode) {
+        return replace(path, buf, len, mode, false, 0, 0);
+}
+
+int atomic_file_write_owned(const char *path, const void *buf, size_t len, mode_t mode, uid_t uid, gid_t gid) {
+        return replace(path, buf, len, mode, true, uid, gid);
 }
 
 int atomic_file_read(const char *path, size_t max, char **ret, size_t *ret_len) {

@@ -10,6 +10,8 @@
 int atomic_file_write_all(int fd, const void *buf, size_t len);
 /* 0 or -errno; on failure the target is untouched and no temporary file is left. */
 int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode);
+/* The same, the file owned by uid:gid (a live file replaced as its owner had it). */
+int atomic_file_write_owned(const char *path, const void *buf, size_t len, mode_t mode, uid_t uid, gid_t gid);
 /* Read a whole file of at most `max` bytes into a malloc'ed buffer (NUL-terminated for
  * convenience, not counted in *ret_len). -EFBIG past max. */
 int atomic_file_read(const char *path, size_t max, char **ret, size_t *ret_len);

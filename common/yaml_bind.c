@@ -23,6 +23,64 @@ void strv_free(char **v) {
         free(v);
 }
 
+bool strv_contains(char *const *v, const char *s) {
+        for (size_t i = 0; v && v[i]; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+bool ybind_keys_known(const ynode *map, const char *const *known, ydiag *d) {
+        bool ok = true;
+
+        for (size_t i = 0; i + 1 < map->n_items; i += 2) {
+                const char *k = map->items[i]->value;
+                size_t j;
+                for (j = 0; known[j]; j++)
+                        if (strcmp(known[j], k) == 0)
+                                break;
+                if (known[j])
+                        continue;
+                char list[256] = "";
+                size_t n = 0;
+                for (j = 0; known[j] && n < sizeof(list) - 1; j++) {
+                        int w = snprintf(list + n, sizeof(list) - n, "%s%s", j ? ", " : "", known[j]);
+                        if (w < 0)
+                                break;
+                        n += (size_t) w;
+                }
+                ydiag_add(d, map->items[i], "unknown key '%s' (expected one of: %s)", k, list);
+                ok = false;
+        }
+        return ok;
+}
+
+bool ybind_need(const ynode *n, ynode_type t, ydiag *d, const char *what) {
+        if (n && !ynode_is_null(n) && n->type == t)
+                return true;
+        ydiag_add(d, n, "%s: expected %s, got %s", what, type_name(t),
+                  !n || ynode_is_null(n) ? "nothing" : type_name(n->type));
+        return false;
+}
+
+const ynode *ybind_field(const ynode *map, const char *key, bool required, ydiag *d) {
+        const ynode *v = ynode_get(map, key);
+        if (!v && required)
+                ydiag_add(d, map, "missing required key '%s'", key);
+        return v;
+}
+
+int ybind_scalar_dup(const ynode *n, ydiag *d, const char *what, char **ret) {
+        if (!ybind_need(n, YNODE_SCALAR, d, what))
+                return -EINVAL;
+        char *s = strdup(n->value);
+        if (!s)
+                return -ENOMEM;
+        free(*ret);
+        *ret = s;
+        return 0;
+}
+
 static bool need_scalar(const ynode *n, ydiag *d, const char *what) {
         if (n->type == YNODE_SCALAR)
                 return true;

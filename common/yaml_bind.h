@@ -4,6 +4,7 @@
  * chose). Binding continues after an error so that one run reports all of them. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +44,19 @@ void ybind_free(const yfield *fields, void *base);
 int ybind_scalar_bool(const ynode *n, ydiag *d, bool *ret);
 int ybind_scalar_u32(const ynode *n, ydiag *d, uint64_t min, uint64_t max, uint32_t *ret);
 int ybind_scalar_duration(const ynode *n, ydiag *d, uint64_t min, uint64_t max, uint64_t *ret);
+/* For hand-written binders that walk the tree themselves (runbooks, drills): */
+/* Report every key of `map` not in `known` (NULL-terminated), naming the allowed ones; false if
+ * there was one. */
+bool ybind_keys_known(const ynode *map, const char *const *known, ydiag *d);
+/* Is n of type t? Otherwise an error "what: expected …, got …" at n. */
+bool ybind_need(const ynode *n, ynode_type t, ydiag *d, const char *what);
+/* A key's value node; with `required`, its absence is an error at the mapping. */
+const ynode *ybind_field(const ynode *map, const char *key, bool required, ydiag *d);
+/* A scalar's copy into *ret (replacing, and freeing, what it held); -EINVAL if n is no scalar. */
+int ybind_scalar_dup(const ynode *n, ydiag *d, const char *what, char **ret);
+
 void strv_free(char **v);
+bool strv_contains(char *const *v, const char *s);
 static inline void strv_freep(char ***p) {
         strv_free(*p);
 }

@@ -281,15 +281,17 @@ static int bind_days(const ynode *seq, ydiag *d, unsigned *ret) {
         return r;
 }
 
-static int bind_hours(const ynode *m, ydiag *d, policy_hours *h) {
+int policy_hours_bind(const ynode *m, ydiag *d, policy_hours *h, bool with_outside) {
         static const char *const keys[] = {"days", "from", "to", "timezone", "outside", NULL};
+        static const char *const window_keys[] = {"days", "from", "to", "timezone", NULL};
         const ynode *n, *from = ynode_get(m, "from"), *to = ynode_get(m, "to");
         bool clock_ok = true;
         int r = 0;
 
-        if (need(m, YNODE_MAP, d, "a mapping (days, from, to, timezone, outside)") < 0)
+        if (need(m, YNODE_MAP, d, with_outside ? "a mapping (days, from, to, timezone, outside)"
+                                               : "a mapping (days, from, to, timezone)") < 0)
                 return -EINVAL;
-        r |= check_keys(m, keys, d);
+        r |= check_keys(m, with_outside ? keys : window_keys, d);
         h->set = true;
         if ((n = ynode_get(m, "days")))
                 r |= bind_days(n, d, &h->days);
@@ -368,7 +370,7 @@ int policy_config_bind(const ynode *node, policy_config *p, ydiag *d) {
         if (r != -ENOMEM && b.freeze)
                 r = bind_freezes(b.freeze, d, &b.c) == -ENOMEM ? -ENOMEM : r;
         if (r != -ENOMEM && b.hours)
-                r = bind_hours(b.hours, d, &b.c.hours) == -ENOMEM ? -ENOMEM : r;
+                r = policy_hours_bind(b.hours, d, &b.c.hours, true) == -ENOMEM ? -ENOMEM : r;
         if (r != -ENOMEM && b.measure_max)
                 r = bind_measure_max(b.measure_max, d, &b.c) == -ENOMEM ? -ENOMEM : r;
         /* Every failing helper added a message; count them rather than trust each return. */

@@ -78,6 +78,11 @@ void policy_config_init(policy_config *p);
  * start >= end … are errors in d with their position. -EINVAL if any. `p` (initialised) is
  * replaced only on success, so a rejected reload keeps the policy in force. */
 int policy_config_bind(const ynode *node, policy_config *p, ydiag *d);
+/* Weekly hours {days, from, to, timezone[, outside]} (staffed hours, drill windows): strict,
+ * errors in d. with_outside: the `outside` grade is allowed. */
+int policy_hours_bind(const ynode *m, ydiag *d, policy_hours *h, bool with_outside);
+/* Is now_usec (CLOCK_REALTIME) within the hours? False if the time cannot be broken down. */
+bool policy_in_hours(const policy_hours *h, uint64_t now_usec);
 void policy_config_done(policy_config *p);
 
 /* The longest a temporary measure of this action kind may live. */

@@ -62,7 +62,7 @@ static void format_days(unsigned days, char *buf, size_t size) {
         }
 }
 
-static bool in_hours(const policy_hours *h, uint64_t now_usec) {
+bool policy_in_hours(const policy_hours *h, uint64_t now_usec) {
         time_t t = (time_t) (now_usec / USEC_PER_SEC);
         struct tm tm;
         unsigned min;
@@ -96,7 +96,7 @@ grade policy_grade_at(const policy_config *p, grade base, bool paused, uint64_t 
                         snprintf(reason, sizeof(reason), "freeze until %s", stamp);
                 g = raise_by(g, f->grade, reason, why, why_size);
         }
-        if (p->hours.set && !in_hours(&p->hours, now_usec)) {
+        if (p->hours.set && !policy_in_hours(&p->hours, now_usec)) {
                 char days[64];
 
                 format_days(p->hours.days, days, sizeof(days));
