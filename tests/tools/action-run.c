@@ -12,6 +12,9 @@
  * --param stands in for the agent's configured checks (what action_env.check_param answers:
  * the firewall check's netns, the config check's swanctl_dir).
  *
+ * KIND is an action kind, or else a fault injector's (faults/faults.h: nft_drop, daemon,
+ * cert_swap, config_swap, crl_swap), so the drills' faults can be driven the same way.
+ *
  * Exit 0 when the operation succeeded, 1 when it failed (or could not start), 2 usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +25,7 @@
 
 #include "actions/action.h"
 #include "agent/vici.h"
+#include "faults/faults.h"
 
 static char *cparams[16];
 static size_t n_cparams;
@@ -57,6 +61,7 @@ int main(int argc, char **argv) {
                 {},
         };
         action_env env = { .check_param = check_param };
+        const action_ops *ops;
         action_params p = { 0 };
         action_plan plan = { 0 };
         action_call *call = NULL;
@@ -79,8 +84,9 @@ int main(int argc, char **argv) {
                         break;
                 default: return 2;
                 }
-        if (argc - optind != 3 || !action_find(argv[optind])) {
-                fprintf(stderr, "usage: action-run [options] KIND apply|verify|revert PARAMS.yaml\n");
+        if (argc - optind != 3 || !(ops = action_find(argv[optind]) ?: fault_find(argv[optind]))) {
+                fprintf(stderr, "usage: action-run [options] KIND apply|verify|revert PARAMS.yaml\n"
+                                "KIND: an action kind, or a fault kind (nft_drop daemon cert_swap config_swap crl_swap)\n");
                 return 2;
         }
         op = strcmp(argv[optind + 1], "apply") == 0    ? ACTION_APPLY
@@ -91,10 +97,14 @@ int main(int argc, char **argv) {
                 return 2;
         ydiag_init(&d, argv[optind + 2]);
         if (ytree_parse_file(argv[optind + 2], &d, &root) < 0 ||
-            action_params_bind(action_find(argv[optind]), root, &p, &d) < 0 ||
+            action_params_bind(ops, root, &p, &d) < 0 ||
             (p.ops->validate && p.ops->validate(&p, &env, plan.text, sizeof(plan.text)) < 0)) {
                 char *e = ydiag_join(&d);
                 fprintf(stderr, "%s%s\n", e ? e : "", plan.text);
+                free(e);
+                action_params_done(&p);
+                ynode_free(root);
+                ydiag_done(&d);
                 return 1;
         }
         if (sd_event_default(&env.event) < 0)
