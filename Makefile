@@ -5,6 +5,7 @@
 #   make check           deps, both variants, then the whole suite (unit, fuzz corpora, lab,
 #                        systemd container) under the sanitizer build; ends "N passed, N failed"
 #   make demo            deps, build, and the live story on the built-in lab
+#   make drill           deps, build, every shipped drill on the lab, and the report table
 #   make deps            idempotent apt-get install of everything needed to build, test and demo
 #   make install         PREFIX=/usr/local DESTDIR=… binaries, man pages, unit file, config
 #   make fuzz            build the libFuzzer targets (clang) into $(BUILD)/fuzz
@@ -51,7 +52,7 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
 
 # Everything but the two mains goes into one static library; each program pulls what it uses.
-LIB_SRCS := $(filter-out agent/main.c,$(wildcard common/*.c agent/*.c agent/checks/*.c \
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard common/*.c agent/*.c agent/checks/*.c faults/*.c \
                                                   actions/*.c policy/*.c))
 CTL_SRCS := $(wildcard ctl/*.c)
 TEST_SRCS := $(wildcard tests/unit/test-*.c)
@@ -63,7 +64,7 @@ TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB := $(BUILD)/libikeheal.a
 
-.PHONY: all tests fuzz check demo deps install clean lab-up lab-down bench
+.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
@@ -125,9 +126,14 @@ bench: deps
 	$(MAKE) BUILD=build all tests
 	bench/log-classify.sh $(abspath build)
 	bench/check-cycle.sh $(abspath build)
+	bench/drill-times.sh $(abspath build) $(or $(DRILL_REPS),20)
 
 demo: deps all
 	tests/lab/demo.sh $(BUILD)
+
+# Every shipped drill the lab can host, run by ikeheald on the lab; prints the report table.
+drill: deps all
+	tests/lab/drills.sh $(BUILD)
 
 # A lab to poke at by hand: make lab-up LAB_DIR=/tmp/lab [LAB_CLIENTS=2]; make lab-down …
 LAB_DIR ?= /tmp/ikeheal-lab
@@ -143,10 +149,12 @@ install: all
 	install -m 0755 $(BUILD)/ikeheald $(DESTDIR)$(PREFIX)/sbin/ikeheald
 	install -m 0755 $(BUILD)/ikehealctl $(DESTDIR)$(PREFIX)/bin/ikehealctl
 	install -m 0644 man/ikeheald.8 man/ikehealctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 man/ikeheal.yaml.5 man/ikeheal-runbook.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/ikeheal.yaml.5 man/ikeheal-runbook.5 man/ikeheal-drill.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 runbooks/schema.json runbooks/README.md $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d $(DESTDIR)$(SYSCONFDIR)/ikeheal/scripts
 	install -m 0644 runbooks/*.yaml $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks/
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/ikeheal/drills $(DESTDIR)$(SYSCONFDIR)/ikeheal/drills.d
+	install -m 0644 drills/*.yaml drills/README.md $(DESTDIR)$(PREFIX)/share/ikeheal/drills/
 	for f in runbooks/*.yaml; do [ -e $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d/$${f##*/} ] || \
 	        install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d/; done
 	sed 's,@SBINDIR@,$(PREFIX)/sbin,g' etc/ikeheald.service > $(DESTDIR)$(UNITDIR)/ikeheald.service

@@ -14,6 +14,7 @@
 #include "agent/charon_hub.h"
 #include "agent/check_set.h"
 #include "agent/control.h"
+#include "agent/drill_run.h"
 #include "agent/engine.h"
 #include "agent/notifier.h"
 #include "agent/vici.h"
@@ -120,6 +121,8 @@ static int agent_control_register(agent *a) {
                 r = run_verb_register(a);
         if (r >= 0)
                 r = measures_verb_register(a);
+        if (r >= 0)
+                r = drill_verb_register(a);
         return r;
 }
 
@@ -216,6 +219,8 @@ int agent_reload(agent *a, char **ret_error) {
         (void) agent_checks_start(a, next_checks);
         if (a->engine)
                 engine_reconfigure(a->engine);
+        if (a->drills)
+                drill_runner_reconfigure(a->drills);
         if (a->log_level_override < 0)
                 log_set_max_level(a->config->log_level);
         a->reloads++;
@@ -224,6 +229,19 @@ int agent_reload(agent *a, char **ret_error) {
                     a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
                     runbook_set_hash(a->config->runbooks));
         (void) sd_notify(false, "READY=1\nSTATUS=running");
+        return 0;
+}
+
+static void on_drills_stopped(void *userdata) {
+        agent *a = userdata;
+        (void) sd_event_exit(a->event, 0);
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent *a = userdata;
+        log_error("the drill's fault is still being removed after %llu s: stopping anyway (it is removed at the "
+                  "next start, or by its deadline)", (unsigned long long) (AGENT_STOP_DRILL_USEC / USEC_PER_SEC));
+        (void) sd_event_exit(a->event, 0);
         return 0;
 }
 
@@ -238,6 +256,14 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         case SIGINT:
                 log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                 (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+                /* a drill's fault goes before we do (bounded: its deadline and the next start
+                 * still cover a revert that hangs) */
+                if (a->drills && drill_runner_stop(a->drills, on_drills_stopped, a)) {
+                        log_notice("removing the running drill's fault before stopping");
+                        if (sd_event_add_time_relative(a->event, NULL, CLOCK_MONOTONIC, AGENT_STOP_DRILL_USEC, USEC_PER_SEC,
+                                                       on_stop_timeout, a) >= 0)
+                                break;
+                }
                 (void) sd_event_exit(a->event, 0);
                 break;
         }
@@ -293,6 +319,11 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
                 log_error_errno(r, "cannot open the runbook engine's state in %s", a->config->state_dir);
                 goto fail;
         }
+        r = drill_runner_new(&a->drills, a);
+        if (r < 0) {
+                log_error_errno(r, "cannot open the drills' state in %s", a->config->state_dir);
+                goto fail;
+        }
         r = agent_control_start(a);
         if (r < 0)
                 goto fail;
@@ -329,6 +360,7 @@ int agent_run(agent *a) {
         log_info("%zu runbook%s loaded from the runbook directories", runbook_set_size(a->config->runbooks),
                  runbook_set_size(a->config->runbooks) == 1 ? "" : "s");
         (void) engine_start(a->engine);
+        (void) drill_runner_start(a->drills);
         (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
         r = sd_event_loop(a->event);
         agent_audit(a, "agent", "ikeheald stopping");
@@ -342,6 +374,7 @@ agent *agent_free(agent *a) {
         if (!a)
                 return NULL;
         status_abort_all(a, "agent stopping");
+        a->drills = drill_runner_free(a->drills);
         a->engine = engine_free(a->engine);
         a->engine_defer = sd_event_source_disable_unref(a->engine_defer);
         free(a->engine_queue);

@@ -71,6 +71,7 @@ typedef struct agent {
 
         /* runbooks */
         engine *engine;             /* agent/engine.h */
+        struct drill_runner *drills; /* agent/drill_run.h */
         notifier *notifier;         /* webhooks (agent/notifier.h) */
         void *engine_queue;         /* incidents changed, for the engine's next turn */
         size_t n_engine_queue;
@@ -123,6 +124,9 @@ int plan_verb_register(agent *a);
 int approval_verb_register(agent *a);
 int run_verb_register(agent *a);
 int measures_verb_register(agent *a);
+int drill_verb_register(agent *a);
+/* On SIGTERM with a drill running: how long its fault's removal may delay the exit. */
+#define AGENT_STOP_DRILL_USEC (15ULL * 1000000ULL)
 /* The requesting peer as the engine sees it (approver: root or control.approver_groups). */
 void agent_who(agent *a, control_request *req, engine_who *ret);
 void agent_add_run(agent *a, const run *r, vici_builder *b);

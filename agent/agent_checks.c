@@ -20,6 +20,7 @@
 #include "agent/charon_hub.h"
 #include "agent/check_set.h"
 #include "agent/diagnosis.h"
+#include "agent/drill_run.h"
 #include "agent/engine.h"
 #include "agent/incident.h"
 #include "duration.h"
@@ -103,6 +104,8 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
                            incident_state_to_string(i->state), i->note);
                 break;
         }
+        if (a->drills && (ev == INCIDENT_OPENED || ev == INCIDENT_STATE_CHANGED))
+                drill_incident(a->drills, i, ev == INCIDENT_OPENED);
         /* the engine decides on the next loop iteration, on the whole reconciled picture */
         if (a->engine)
                 agent_engine_queue(a, i->id, ev == INCIDENT_OPENED);
@@ -324,6 +327,8 @@ static void on_finding(check *c, const finding *f, bool changed, void *userdata)
         }
         if (a->engine)
                 engine_finding(a->engine, check_name(c));
+        if (a->drills)
+                drill_finding(a->drills, c, f);
         agent_schedule_diagnosis(a);
 }
 

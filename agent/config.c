@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "agent/drill.h"
 #include "agent/runbook.h"
 #include "config.h"
 #include "yaml_bind.h"
@@ -57,6 +58,7 @@ static const yfield top_fields[] = {
         { "checks", YF_NODE, OFF(checks_node) },
         { "policy", YF_NODE, OFF(policy_node) },
         { "notify", YF_NODE, OFF(notify_node) },
+        { "drills", YF_NODE, OFF(drills_node) },
         {}
 };
 
@@ -92,6 +94,8 @@ ikeheal_config *config_free(ikeheal_config *c) {
         ybind_free(top_fields, c);
         config_checks_free(c);
         runbook_set_free(c->runbooks);
+        drill_set_free(c->drill_set);
+        drill_config_done(&c->drills);
         policy_config_done(&c->policy);
         notify_config_done(&c->notify);
         ynode_free(c->tree);
@@ -136,6 +140,40 @@ static int config_runbooks_load(ikeheal_config *c, char **ret_error) {
         return r;
 }
 
+/* The drill set, checked against this config's checks and runbooks (only when drills are
+ * enabled: shipped drills name checks a gateway may not have configured), and every scheduled
+ * drill resolved. */
+static int config_drills_load(ikeheal_config *c, char **ret_error) {
+        size_t n_rb = runbook_set_size(c->runbooks);
+        _cleanup_(freep) char **checks = calloc(c->n_checks + 1, sizeof(char *));
+        _cleanup_(freep) char **rbs = calloc(n_rb + 1, sizeof(char *));
+        action_env env = { .exec_dir = c->exec_dir, .state_dir = c->state_dir };
+        drill_ctx ctx = { .env = &env };
+        int r;
+
+        if (!checks || !rbs)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_checks; i++)
+                checks[i] = c->checks[i].name; /* borrowed */
+        for (size_t i = 0; i < n_rb; i++)
+                rbs[i] = runbook_set_get(c->runbooks, i)->name;
+        ctx.checks = checks;
+        ctx.runbooks = rbs;
+        r = drill_set_load(c->drills.dirs, &ctx, &c->drill_set, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->drills.n_schedule; i++) {
+                const drill_schedule *s = &c->drills.schedule[i];
+                if (!drill_set_find(c->drill_set, s->drill)) {
+                        if (ret_error && asprintf(ret_error, "%s:%u:%u: drills.schedule: no drill '%s' in drills.dirs",
+                                                  c->path, s->line, s->col, s->drill) < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
 /* Shared by config_load() and config_parse_buffer(): `parse` fills root or adds to d. */
 static int config_build(const char *name, const struct stat *st, const void *buf, size_t len,
                         ikeheal_config **ret, char **ret_error) {
@@ -175,7 +213,8 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                         if (r != -ENOMEM) {
                                 int k = policy_config_bind(c->tree ? ynode_get(c->tree, "policy") : NULL, &c->policy, &d);
                                 int l = notify_config_bind(c->tree ? ynode_get(c->tree, "notify") : NULL, &c->notify, &d);
-                                if (k == -ENOMEM || l == -ENOMEM)
+                                int m = drill_config_bind(c->tree ? ynode_get(c->tree, "drills") : NULL, &c->drills, &d);
+                                if (k == -ENOMEM || l == -ENOMEM || m == -ENOMEM)
                                         r = -ENOMEM;
                         }
                 }
@@ -193,6 +232,8 @@ static int config_build(const char *name, const struct stat *st, const void *buf
         ydiag_done(&d);
         if (!buf) {
                 r = config_runbooks_load(c, ret_error);
+                if (r >= 0 && c->drills.enabled)
+                        r = config_drills_load(c, ret_error);
                 if (r < 0)
                         return r;
         }

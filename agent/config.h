@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "agent/check.h"
+#include "agent/drill_config.h"
 #include "agent/notifier.h"
 #include "policy/policy.h"
 #include "macro.h"
@@ -61,9 +62,13 @@ typedef struct ikeheal_config {
         notify_config notify;    /* `notify` section (agent/notifier.h) */
         struct runbook_set *runbooks; /* loaded from runbook_dirs by config_load() only */
 
+        /* chaos drills: */
+        drill_config drills;     /* `drills` section (agent/drill_config.h) */
+        struct drill_set *drill_set; /* loaded from drills.dirs by config_load(), if enabled */
+
         /* the parsed document, kept because check params are bound when checks are built */
         ynode *tree;
-        const ynode *checks_node, *check_defaults_node, *policy_node, *notify_node;
+        const ynode *checks_node, *check_defaults_node, *policy_node, *notify_node, *drills_node;
 } ikeheal_config;
 
 /* Bind the `check_defaults` and `checks` sections of c->tree (called by config parsing). */

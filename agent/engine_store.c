@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/drill_run.h"
 #include "agent/engine_internal.h"
 #include "log.h"
 
@@ -411,7 +412,11 @@ static int persist(engine *e, int type, const void *obj) {
 }
 
 int engine_persist_run(engine *e, const run *r) {
-        return persist(e, REC_RUN, r);
+        int k = persist(e, REC_RUN, r);
+        /* every change of a run is persisted here: a drill times its steps from it */
+        if (e->a->drills)
+                drill_run_changed(e->a->drills, r);
+        return k;
 }
 
 int engine_persist_measure(engine *e, const measure *m) {

@@ -34,9 +34,10 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_AUDIT] = { "audit", false, "show the audit log" },
         [PROTO_PAUSE] = { "pause", true, "stop automatic remediation" },
         [PROTO_RESUME] = { "resume", true, "resume automatic remediation" },
-        [PROTO_DRILL] = { "drill", true, "start a chaos drill" },
+        [PROTO_DRILL] = { "drill", true, "run or abort a chaos drill" },
         [PROTO_RUNS] = { "runs", false, "runbook runs, active and recent" },
         [PROTO_PSK] = { "psk", true, "show a temporary PSK fallback's secret" },
+        [PROTO_DRILLS] = { "drills", false, "chaos drills: list, status, report" },
 };
 
 bool proto_verb_is_valid(int verb) {

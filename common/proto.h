@@ -75,9 +75,10 @@ typedef enum proto_verb {
         PROTO_AUDIT = 14,     /* read:  the audit log */
         PROTO_PAUSE = 15,     /* write: stop automatic remediation */
         PROTO_RESUME = 16,    /* write: resume automatic remediation */
-        PROTO_DRILL = 17,     /* write: start a chaos drill */
+        PROTO_DRILL = 17,     /* write: run (or dry-run) or abort a chaos drill */
         PROTO_RUNS = 18,      /* read:  runbook runs, active and recent */
         PROTO_PSK = 19,       /* write: a temporary PSK fallback's secret (approvers; audited) */
+        PROTO_DRILLS = 20,    /* read:  drills: list, status, report (history, scores) */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

@@ -1,7 +1,9 @@
 /* ikehealctl's runbook commands (ctl/engine_cmds.c): request builders for plan, pending,
- * approve, deny, run, measures, extend, revert, pause and resume, and the local `lint`. */
+ * approve, deny, run, measures, extend, revert, pause and resume; and the local `lint`
+ * (ctl/lint.c). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "vici_msg.h"
@@ -9,6 +11,7 @@
 /* --reason TEXT, --config FILE (set by main's option parsing; NULL when absent). */
 extern const char *ctl_opt_reason;
 extern const char *ctl_opt_config;
+extern bool ctl_opt_dry_run;
 
 int build_plan(int argc, char **argv, vici_builder *b);
 int build_runs(int argc, char **argv, vici_builder *b);
@@ -20,10 +23,13 @@ int build_extend(int argc, char **argv, vici_builder *b);
 int build_revert(int argc, char **argv, vici_builder *b);
 int build_psk(int argc, char **argv, vici_builder *b);
 int build_pause(int argc, char **argv, vici_builder *b);
+/* `drill run NAME [--dry-run] | abort --reason TEXT` and `drill list | status | report [ID]` */
+int build_drill(int argc, char **argv, vici_builder *b);
+int build_drills(int argc, char **argv, vici_builder *b);
 
 /* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
 int ctl_config_diff(int argc, char **argv);
-/* `lint FILE…` (no agent): exit status 0 clean, 1 errors, 2 usage. */
+/* `lint FILE…` (no agent), runbooks and drills: exit status 0 clean, 1 errors, 2 usage. */
 int ctl_lint(int argc, char **argv);
 
 /* ctl/render_engine.c */
@@ -31,3 +37,5 @@ void render_plan(FILE *f, const vici_node *body);
 void render_pending(FILE *f, const vici_node *body);
 void render_measures(FILE *f, const vici_node *body);
 void render_result(FILE *f, const vici_node *body);
+/* ctl/render_drill.c */
+void render_drills(FILE *f, const vici_node *body);

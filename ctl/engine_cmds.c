@@ -1,18 +1,15 @@
 /* ikehealctl's runbook commands: the request each sends, checked here first so a typo is a
- * usage error rather than a round trip; and `lint`, which parses runbook files locally with the
- * same parser the agent uses (with a config's policy, webhooks and checks when --config names
- * one), reporting every error as file:line:col. */
+ * usage error rather than a round trip. (`lint`, local, is ctl/lint.c.) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/config.h"
-#include "agent/runbook.h"
 #include "ctl/commands.h"
 #include "duration.h"
 
 const char *ctl_opt_reason;
 const char *ctl_opt_config;
+bool ctl_opt_dry_run;
 
 static bool is_number(const char *s) {
         return s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) < 20;
@@ -129,43 +126,43 @@ int build_pause(int argc, char **argv, vici_builder *b) {
         return 0;
 }
 
-int ctl_lint(int argc, char **argv) {
-        _cleanup_(config_freep) ikeheal_config *c = NULL;
-        _cleanup_(runbook_set_freep) runbook_set *set = NULL;
-        _cleanup_(freep) char *err = NULL;
-        runbook_ctx ctx = { 0 };
-        action_env env = { 0 };
-        char **names = NULL;
-        int r;
-
-        if (argc < 1) {
-                fprintf(stderr, "ikehealctl: lint: name at least one runbook file\n");
-                return 2;
+int build_drill(int argc, char **argv, vici_builder *b) {
+        if (argc == 2 && strcmp(argv[0], "run") == 0) {
+                vici_builder_add_str(b, "op", "run");
+                vici_builder_add_str(b, "name", argv[1]);
+                if (ctl_opt_dry_run)
+                        vici_builder_add_str(b, "dry_run", "yes");
+                return 0;
         }
-        if (ctl_opt_config) {
-                r = config_load(ctl_opt_config, &c, &err);
-                if (r < 0) {
-                        fprintf(stderr, "%s\n", err ? err : strerror(-r));
-                        return 1;
+        if (argc == 1 && strcmp(argv[0], "abort") == 0) {
+                if (!ctl_opt_reason || !ctl_opt_reason[0]) {
+                        fprintf(stderr, "ikehealctl: drill abort needs --reason TEXT\n");
+                        return -EINVAL;
                 }
-                names = calloc(c->n_checks + 1, sizeof(char *));
-                if (!names)
-                        return 1;
-                for (size_t i = 0; i < c->n_checks; i++)
-                        names[i] = c->checks[i].name;
-                env.exec_dir = c->exec_dir;
-                ctx = (runbook_ctx){ .policy = &c->policy, .notify = &c->notify, .checks = names, .env = &env };
+                vici_builder_add_str(b, "op", "abort");
+                vici_builder_add_str(b, "reason", ctl_opt_reason);
+                return 0;
         }
-        r = runbook_set_load_files(argv, &ctx, &set, &err);
-        free(names);
-        if (r < 0) {
-                fprintf(stderr, "%s\n", err ? err : strerror(-r));
-                return 1;
+        fprintf(stderr, "ikehealctl: drill: expected 'run NAME [--dry-run]', 'abort --reason TEXT', 'list', 'status' "
+                        "or 'report [ID]'\n");
+        return -EINVAL;
+}
+
+int build_drills(int argc, char **argv, vici_builder *b) {
+        if (argc >= 1 && (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "status") == 0) && argc == 1) {
+                vici_builder_add_str(b, "op", argv[0]);
+                return 0;
         }
-        for (size_t i = 0; i < runbook_set_size(set); i++) {
-                const runbook *rb = runbook_set_get(set, i);
-                printf("%s: runbook %s, grade %s, %zu step%s: OK\n", rb->file, rb->name, grade_to_string(rb->grade),
-                       rb->n_steps, rb->n_steps == 1 ? "" : "s");
+        if (argc >= 1 && strcmp(argv[0], "report") == 0 && (argc == 1 || (argc == 2 && is_number(argv[1])))) {
+                vici_builder_add_str(b, "op", "report");
+                if (argc == 2)
+                        vici_builder_add_str(b, "id", argv[1]);
+                return 0;
         }
-        return 0;
+        if (argc == 0) {
+                vici_builder_add_str(b, "op", "list");
+                return 0;
+        }
+        fprintf(stderr, "ikehealctl: drill: expected list, status or report [ID]\n");
+        return -EINVAL;
 }

@@ -116,6 +116,17 @@ static const char *const measures_numeric[] = { "in_force", "measures.*.run", "m
                                                 "measures.*.applied", "measures.*.expires", "measures.*.left",
                                                 "measures.*.extensions", "measures.*.reverted", NULL };
 static const char *const run_numeric[] = { "run", NULL };
+static const char *const drill_numeric[] = { "drill", NULL };
+static const char *const drills_numeric[] = {
+        "drills.*.weight", "drills.*.detect_within_ms", "drills.*.recover_within_ms", "drills.*.last_id",
+        "drills.*.last_started", "*.id", "*.weight", "*.detect_within_ms", "*.recover_within_ms", "*.started",
+        "*.finished", "*.fault.deadline", "*.t.*", "*.timeline_ms.*", "*.ttd_ms", "*.ttr_ms", "*.incident", "*.run",
+        "*.pending", "*.approval_wait_ms", "history.*.id", "history.*.weight", "history.*.detect_within_ms",
+        "history.*.recover_within_ms", "history.*.started", "history.*.finished", "history.*.fault.deadline",
+        "history.*.t.*", "history.*.timeline_ms.*", "history.*.ttd_ms", "history.*.ttr_ms", "history.*.incident",
+        "history.*.run", "history.*.pending", "history.*.approval_wait_ms", "scores.*.score", "scores.*.runs",
+        "scores.*.passed", NULL,
+};
 
 static const char *const checks_numeric[] = {
         "checks.*.runs", "checks.*.interval_ms", "checks.*.timeout_ms", "checks.*.retries",
@@ -321,6 +332,31 @@ static const ctl_command commands[] = {
                 .build = build_psk,
         },
         {
+                .name = "drill",
+                .verb = PROTO_DRILL,
+                .args = "run NAME [--dry-run] | abort --reason TEXT | list | status | report [ID]",
+                .help = "Chaos drills (drills.enabled must be true in ikeheal.yaml). 'run' injects the drill's\n"
+                        "real fault — recorded durably first, removed by its deadline whatever happens — and\n"
+                        "times detection and recovery against the drill's SLOs; it needs an approver and is\n"
+                        "refused while an incident is active or the steady state does not hold. --dry-run\n"
+                        "shows the fault, its removal, the expectation and the approval it will need, and\n"
+                        "changes nothing. 'abort' removes the fault now. 'list' the drills; 'status' the one\n"
+                        "in progress with its timeline; 'report' the history (TTD, TTR, SLOs met) and the\n"
+                        "weighted score per fault class; 'report ID' one drill's timeline.\n",
+                .render_text = render_result,
+                .numeric = drill_numeric,
+                .build = build_drill,
+        },
+        {
+                .name = "drills",
+                .verb = PROTO_DRILLS,
+                .args = "list | status | report [ID]",
+                .help = "The read-only half of 'drill': list, status, report [ID] (see 'help drill').\n",
+                .render_text = render_drills,
+                .numeric = drills_numeric,
+                .build = build_drills,
+        },
+        {
                 .name = "pause",
                 .verb = PROTO_PAUSE,
                 .args = "--reason TEXT",
@@ -356,7 +392,8 @@ static void help(FILE *f) {
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 fprintf(f, "  %-10s %s%s\n", commands[i].name, proto_verb_summary(commands[i].verb),
                         proto_verb_is_write(commands[i].verb) ? " (operators)" : "");
-        fprintf(f, "  %-10s %s\n", "lint", "check runbook files locally: lint [--config FILE] FILE...");
+        fprintf(f, "  %-10s %s\n", "lint", "check runbook and drill files locally: lint [--config FILE] FILE...");
+        fprintf(f, "  %-10s %s\n", "", "(a file with a top-level 'fault:' key is a drill)");
         fprintf(f, "  %-10s %s\n", "config", "what changed since the last-good configuration: config diff [STATE_DIR]");
         fprintf(f, "  %-10s %s\n", "help", "explain a command: help COMMAND");
         fprintf(f,
@@ -368,7 +405,9 @@ static void help(FILE *f) {
                 "  -t, --timeout=SEC   give up after SEC seconds (\"2.5\", or \"500ms\", \"1m\";\n"
                 "                      default 30)\n"
                 "  -r, --reason=TEXT   why (deny, pause)\n"
-                "  -c, --config=FILE   lint against this ikeheal.yaml (policy, webhooks, checks)\n"
+                "  -c, --config=FILE   lint against this ikeheal.yaml (policy, webhooks, checks,\n"
+                "                      and for drills its runbooks)\n"
+                "      --dry-run       drill run: show what the drill would do, change nothing\n"
                 "  -h, --help          this text\n"
                 "      --version       print the version\n"
                 "\n"
@@ -488,7 +527,7 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_DRY_RUN };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -497,6 +536,7 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "reason", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -535,6 +575,9 @@ int main(int argc, char **argv) {
                 case 'h':
                         help(stdout);
                         return 0;
+                case ARG_DRY_RUN:
+                        ctl_opt_dry_run = true;
+                        break;
                 case ARG_VERSION:
                         printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,
                                PROTO_VERSION);
@@ -566,6 +609,11 @@ int main(int argc, char **argv) {
                 return ctl_config_diff(argc - optind - 2, argv + optind + 2);
         if (strcmp(argv[optind], "lint") == 0)
                 return ctl_lint(argc - optind - 1, argv + optind + 1);
+        /* `drill list|status|report` read; `drill run|abort` write: two verbs, one command */
+        if (strcmp(argv[optind], "drill") == 0 && optind + 1 < argc &&
+            (strcmp(argv[optind + 1], "list") == 0 || strcmp(argv[optind + 1], "status") == 0 ||
+             strcmp(argv[optind + 1], "report") == 0))
+                argv[optind] = (char *) "drills";
         cmd = command_find(argv[optind]);
         if (!cmd) {
                 if (proto_verb_from_string(argv[optind]) >= 0)

@@ -182,6 +182,33 @@ check "charon SIGKILLed: the daemon-restart runbook restarted strongswan.service
 echo "     figure: charon SIGKILL → restarted by the agent and verified active: $dt ms"
 ctl audit 30 2>/dev/null | grep -q "strongswan.service: job done" && ok "audit: systemd's job result recorded" || bad "audit lacks the job result"
 ct_wait 10 charon_connected
+
+# --- 2d. the shipped daemon drills: the agent injects the fault, daemon-restart heals it ------
+mkdir -p "$(ct_path /etc/ikeheal/drills.d)"
+cp "$top/drills/daemon-kill.yaml" "$top/drills/daemon-stop.yaml" "$(ct_path /etc/ikeheal/drills.d)/"
+write_config /run/charon.vici "  runbook_dirs: [/opt/ikeheal/runbooks]
+drills: {enabled: true, dirs: [/etc/ikeheal/drills.d]}" info
+out=$(ctl reload 2>&1)
+check "reload with drills enabled: $out" test $? = 0
+no_incident() { ! ctl incidents active 2>/dev/null | grep -q daemon; }
+drill_over() { case $(ctl drill report --json 2>/dev/null | python3 -c 'import json,sys
+h=json.load(sys.stdin).get("history") or {}
+print(h[max(h, key=int)]["phase"] if h else "")') in passed|failed|aborted) return 0 ;; esac; return 1; }
+for d in daemon-kill daemon-stop; do
+        ct_wait 20 no_incident
+        ct_wait 10 charon_connected
+        ctl resume >/dev/null 2>&1 # daemon-restart's budget (2 an hour) is spent by the runs above
+        out=$(ctl drill run "$d" 2>&1) || bad "drill $d refused: $out"
+        ct_wait 120 drill_over
+        v=$(ctl drill report --json | python3 -c 'import json,sys
+h=json.load(sys.stdin)["history"]; d=h[max(h, key=int)]
+print(d["phase"], d.get("ttd_ms","-"), d.get("ttr_ms","-"), d["runbook"], d["note"])')
+        set -- $v
+        check "drill $d under systemd: $1 (TTD $2 ms, TTR $3 ms, healed by $4)" test "$1" = passed
+        [ "$1" = passed ] || echo "     note: ${*:5}"
+        check "after drill $d strongswan.service is active" test "$(ct_exec systemctl is-active strongswan.service)" = active
+done
+ctl drill report | sed 's/^/     | /'
 write_config /run/charon.vici "" info
 ctl reload >/dev/null 2>&1
 

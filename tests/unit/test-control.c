@@ -467,7 +467,7 @@ static int child_cli(bool as_nobody) {
         r = ctl("frobnicate", out, sizeof(out));
         CHECK(r == 2 && strstr(out, "unknown command 'frobnicate'"), "cli: unknown command exit 2");
         r = ctl("drill", out, sizeof(out));
-        CHECK(r == 2 && strstr(out, "not available"), "cli: reserved verb exit 2: %s", out);
+        CHECK(r == 2 && strstr(out, "drill: expected 'run NAME"), "cli: drill without a subcommand exit 2: %s", out);
         r = ctl("incidents bogus", out, sizeof(out));
         CHECK(r == 2 && strstr(out, "expected 'active' or an incident number"),
               "cli: bad incidents argument exit 2: %s", out);

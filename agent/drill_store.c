@@ -1,0 +1,318 @@
+/* The drills' durable records: <state_dir>/drills.log (common/statelog.h: fdatasync per
+ * append, CRC-32C, torn tail cut). Each record is the whole current state of one drill; replay
+ * keeps the last one per id. The record of a drill — with its fault's parameters and deadline —
+ * is written before the fault is applied, so the next start can remove a fault a crash left. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/drill_internal.h"
+#include "faults/faults.h"
+#include "log.h"
+
+enum { REC_DRILL = 1 };
+
+static const char *const phases[_DRILL_PHASE_MAX] = {
+        [DRILL_INJECTING] = "injecting", [DRILL_WATCHING] = "watching", [DRILL_SETTLING] = "settling",
+        [DRILL_ENDING] = "ending",       [DRILL_PASSED] = "passed",     [DRILL_FAILED] = "failed",
+        [DRILL_ABORTED] = "aborted",
+};
+static const char *const fault_states[_DF_MAX] = {
+        [DF_ARMING] = "arming",   [DF_ACTIVE] = "active",           [DF_REVERTING] = "reverting",
+        [DF_REMOVED] = "removed", [DF_REVERT_FAILED] = "revert_failed",
+};
+static const char *const marks[_DM_MAX] = {
+        [DM_INJECTED] = "injected", [DM_FIRST_FAIL] = "first_failing_finding", [DM_INCIDENT] = "incident_opened",
+        [DM_RUNBOOK] = "runbook_started", [DM_APPLIED] = "step_applied", [DM_VERIFIED] = "verified",
+        [DM_FAULT_REMOVED] = "fault_removed", [DM_STEADY] = "steady",
+};
+
+const char *drill_phase_to_string(drill_phase p) {
+        return p >= 0 && p < _DRILL_PHASE_MAX ? phases[p] : "?";
+}
+const char *drill_fault_state_to_string(drill_fault_state s) {
+        return s >= 0 && s < _DF_MAX ? fault_states[s] : "?";
+}
+const char *drill_mark_to_string(drill_mark m) {
+        return m >= 0 && m < _DM_MAX ? marks[m] : "?";
+}
+
+static int lookup(const char *const *names, size_t n, const char *s) {
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(names[i], s) == 0)
+                        return (int) i;
+        return -1;
+}
+
+uint64_t drill_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void add_u64(vici_builder *b, const char *k, uint64_t v) {
+        vici_builder_add_fmt(b, k, "%llu", (unsigned long long) v);
+}
+
+/* ms after injection, or "" when either stamp is missing */
+static void add_after(vici_builder *b, const char *k, uint64_t from, uint64_t to) {
+        if (from && to >= from)
+                vici_builder_add_fmt(b, k, "%llu", (unsigned long long) ((to - from + 500) / 1000));
+}
+
+void drill_rec_to_vici(const drill_rec *r, vici_builder *b) {
+        uint64_t t0 = r->t[DM_INJECTED];
+
+        add_u64(b, "id", r->id);
+        vici_builder_add_str(b, "drill", r->name);
+        vici_builder_add_str(b, "sha256", r->sha256);
+        vici_builder_add_str(b, "phase", drill_phase_to_string(r->phase));
+        vici_builder_add_str(b, "class", r->fault_class);
+        add_u64(b, "weight", r->weight);
+        vici_builder_add_str(b, "expect_class", r->expect_class);
+        vici_builder_add_str(b, "expect_scope", r->expect_scope);
+        vici_builder_add_str(b, "expect_runbook", r->expect_runbook);
+        vici_builder_add_str(b, "recovery", r->recovery == DRILL_RECOVER_REMOVE_FAULT ? "remove_fault" : "runbook");
+        add_u64(b, "detect_within_ms", r->detect_within_usec / 1000);
+        add_u64(b, "recover_within_ms", r->recover_within_usec / 1000);
+        vici_builder_add_str(b, "requested_by", r->requested_by);
+        vici_builder_add_str(b, "scheduled", r->scheduled ? "yes" : "no");
+        vici_builder_begin_section(b, "fault");
+        vici_builder_add_str(b, "kind", r->fault.ops ? r->fault.ops->kind : "");
+        vici_builder_add_str(b, "state", drill_fault_state_to_string(r->fault_state));
+        add_u64(b, "deadline", r->deadline_usec);
+        vici_builder_begin_section(b, "params");
+        if (r->fault.ops)
+                action_params_to_vici(&r->fault, b);
+        vici_builder_end_section(b);
+        vici_builder_end_section(b);
+        add_u64(b, "started", r->started_usec);
+        add_u64(b, "finished", r->finished_usec);
+        vici_builder_begin_section(b, "t");
+        for (int m = 0; m < _DM_MAX; m++)
+                add_u64(b, marks[m], r->t[m]);
+        vici_builder_end_section(b);
+        vici_builder_begin_section(b, "timeline_ms");
+        for (int m = 1; m < _DM_MAX; m++)
+                add_after(b, marks[m], t0, r->t[m]);
+        vici_builder_end_section(b);
+        add_after(b, "ttd_ms", t0, r->t[DM_INCIDENT]);
+        add_after(b, "ttr_ms", t0, r->t[DM_STEADY]);
+        vici_builder_add_str(b, "first_fail_check", r->first_fail_check);
+        add_u64(b, "incident", r->incident);
+        vici_builder_add_str(b, "incident_scope", r->incident_scope);
+        add_u64(b, "run", r->run);
+        vici_builder_add_str(b, "runbook", r->runbook);
+        add_u64(b, "pending", r->pending_usec);
+        add_u64(b, "approval_wait_ms", r->approval_wait_usec / 1000);
+        vici_builder_add_str(b, "auto_approved", r->auto_approved ? "yes" : "no");
+        vici_builder_add_str(b, "detect_ok", r->detect_ok ? "yes" : "no");
+        vici_builder_add_str(b, "recover_ok", r->recover_ok ? "yes" : "no");
+        vici_builder_add_str(b, "note", r->note);
+}
+
+static int get_u64(const vici_node *n, const char *k, uint64_t max, uint64_t *ret) {
+        uint64_t v;
+        if (vici_node_u64(n, k, &v) < 0 || v > max)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+static int get_str(const vici_node *n, const char *k, char *buf, size_t size) {
+        const char *v = vici_node_str(n, k);
+        if (!v || strlen(v) >= size)
+                return -EBADMSG;
+        memcpy(buf, v, strlen(v) + 1);
+        return 0;
+}
+
+static bool yes(const vici_node *n, const char *k) {
+        const char *v = vici_node_str(n, k);
+        return v && strcmp(v, "yes") == 0;
+}
+
+static int rec_decode(const vici_node *n, drill_rec *r) {
+        const vici_node *f = vici_node_get(n, "fault"), *t = vici_node_get(n, "t"), *p;
+        uint64_t w = 0, rs = 0, dw = 0, rw = 0, aw = 0;
+        int k = 0, ph, fs;
+        const action_ops *ops;
+
+        k |= get_u64(n, "id", UINT64_MAX, &r->id);
+        k |= get_str(n, "drill", r->name, sizeof(r->name));
+        k |= get_str(n, "sha256", r->sha256, sizeof(r->sha256));
+        k |= get_str(n, "class", r->fault_class, sizeof(r->fault_class));
+        k |= get_u64(n, "weight", DRILL_WEIGHT_MAX, &w);
+        k |= get_str(n, "expect_class", r->expect_class, sizeof(r->expect_class));
+        k |= get_str(n, "expect_scope", r->expect_scope, sizeof(r->expect_scope));
+        k |= get_str(n, "expect_runbook", r->expect_runbook, sizeof(r->expect_runbook));
+        k |= get_u64(n, "detect_within_ms", UINT64_MAX / 1000, &dw);
+        k |= get_u64(n, "recover_within_ms", UINT64_MAX / 1000, &rw);
+        k |= get_str(n, "requested_by", r->requested_by, sizeof(r->requested_by));
+        k |= get_u64(n, "started", UINT64_MAX, &r->started_usec);
+        k |= get_u64(n, "finished", UINT64_MAX, &r->finished_usec);
+        k |= get_str(n, "first_fail_check", r->first_fail_check, sizeof(r->first_fail_check));
+        k |= get_u64(n, "incident", UINT64_MAX, &r->incident);
+        k |= get_str(n, "incident_scope", r->incident_scope, sizeof(r->incident_scope));
+        k |= get_u64(n, "run", UINT64_MAX, &r->run);
+        k |= get_str(n, "runbook", r->runbook, sizeof(r->runbook));
+        k |= get_u64(n, "pending", UINT64_MAX, &r->pending_usec);
+        k |= get_u64(n, "approval_wait_ms", UINT64_MAX / 1000, &aw);
+        k |= get_str(n, "note", r->note, sizeof(r->note));
+        k |= get_u64(f, "deadline", UINT64_MAX, &r->deadline_usec);
+        for (int m = 0; m < _DM_MAX; m++)
+                k |= get_u64(t, marks[m], UINT64_MAX, &r->t[m]);
+        ph = lookup(phases, _DRILL_PHASE_MAX, vici_node_str(n, "phase"));
+        fs = lookup(fault_states, _DF_MAX, vici_node_str(f, "state"));
+        rs = vici_node_str(n, "recovery") && strcmp(vici_node_str(n, "recovery"), "remove_fault") == 0;
+        if (k || ph < 0 || fs < 0 || w < 1)
+                return -EBADMSG;
+        r->phase = (drill_phase) ph;
+        r->fault_state = (drill_fault_state) fs;
+        r->weight = (uint32_t) w;
+        r->recovery = (uint32_t) rs;
+        r->detect_within_usec = dw * 1000;
+        r->recover_within_usec = rw * 1000;
+        r->approval_wait_usec = aw * 1000;
+        r->scheduled = yes(n, "scheduled");
+        r->auto_approved = yes(n, "auto_approved");
+        r->detect_ok = yes(n, "detect_ok");
+        r->recover_ok = yes(n, "recover_ok");
+        ops = fault_find(vici_node_str(f, "kind"));
+        p = vici_node_get(f, "params");
+        if (!ops || !p || p->type != VICI_NODE_SECTION)
+                return -EBADMSG;
+        return action_params_from_vici(ops, p, &r->fault);
+}
+
+drill_rec *drill_rec_free(drill_rec *r) {
+        if (r) {
+                action_params_done(&r->fault);
+                free(r);
+        }
+        return NULL;
+}
+
+static void rec_replace(drill_runner *dr, drill_rec *r) {
+        for (size_t i = 0; i < dr->n_recs; i++)
+                if (dr->recs[i]->id == r->id) {
+                        drill_rec_free(dr->recs[i]);
+                        dr->recs[i] = r;
+                        return;
+                }
+        drill_rec **n = realloc(dr->recs, (dr->n_recs + 1) * sizeof(*n));
+        if (!n) {
+                drill_rec_free(r);
+                dr->undecodable++;
+                return;
+        }
+        dr->recs = n;
+        dr->recs[dr->n_recs++] = r;
+}
+
+static int replay(uint16_t type, const void *payload, size_t len, void *userdata) {
+        drill_runner *dr = userdata;
+        _cleanup_(vici_node_freep) vici_node *root = NULL;
+        drill_rec *r;
+
+        if (type != REC_DRILL || vici_msg_parse(payload, len, &root) < 0) {
+                dr->undecodable++;
+                return 0;
+        }
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        if (rec_decode(root, r) < 0) {
+                drill_rec_free(r);
+                dr->undecodable++;
+                return 0;
+        }
+        if (r->id >= dr->next_id)
+                dr->next_id = r->id + 1;
+        rec_replace(dr, r);
+        return 0;
+}
+
+int drill_store_open(drill_runner *dr, const char *state_dir) {
+        int r;
+
+        dr->next_id = 1;
+        if (!state_dir)
+                return 0;
+        r = statelog_open(&dr->log, state_dir, "drills", replay, dr);
+        if (r < 0)
+                return r;
+        if (statelog_dropped_bytes(dr->log) > 0)
+                log_warning("%s/drills.log: a torn last record (%llu bytes) was dropped", state_dir,
+                            (unsigned long long) statelog_dropped_bytes(dr->log));
+        if (dr->undecodable > 0)
+                log_warning("%s/drills.log: %llu records could not be decoded, ignoring them", state_dir,
+                            (unsigned long long) dr->undecodable);
+        return 0;
+}
+
+static int encode(const drill_rec *r, uint8_t **buf, size_t *len) {
+        vici_builder *b = NULL;
+        int k = vici_builder_new(&b);
+
+        if (k < 0)
+                return k;
+        drill_rec_to_vici(r, b);
+        return vici_builder_finish(b, buf, len);
+}
+
+static int snapshot(statelog_writer *w, void *userdata) {
+        drill_runner *dr = userdata;
+
+        for (size_t i = 0; i < dr->n_recs; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                size_t len = 0;
+                int r = encode(dr->recs[i], &buf, &len);
+                if (r < 0 || (r = statelog_writer_append(w, REC_DRILL, buf, len)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int drill_persist(drill_runner *dr, const drill_rec *r) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t len = 0;
+        int k;
+
+        if (!dr->log)
+                return 0;
+        k = encode(r, &buf, &len);
+        if (k >= 0)
+                k = statelog_append(dr->log, REC_DRILL, buf, len);
+        if (k < 0)
+                return log_error_errno(k, "cannot record the drill's state durably");
+        if (statelog_records(dr->log) > 4 * dr->n_recs + 256) {
+                k = statelog_compact(dr->log, snapshot, dr);
+                if (k < 0)
+                        log_warning_errno(k, "cannot compact drills.log, ignoring");
+        }
+        return 0;
+}
+
+static bool finished(const drill_rec *r) {
+        return r->phase >= DRILL_PASSED && (r->fault_state == DF_REMOVED || r->fault_state == DF_REVERT_FAILED);
+}
+
+void drill_prune(drill_runner *dr, size_t keep) {
+        size_t done = 0, w = 0;
+
+        for (size_t i = 0; i < dr->n_recs; i++)
+                done += finished(dr->recs[i]);
+        for (size_t i = 0; i < dr->n_recs; i++) {
+                drill_rec *r = dr->recs[i];
+                if (finished(r) && done > keep && r != dr->active) {
+                        done--;
+                        drill_rec_free(r);
+                        continue;
+                }
+                dr->recs[w++] = r;
+        }
+        dr->n_recs = w;
+}

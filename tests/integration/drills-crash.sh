@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# A drill's fault goes by its deadline whatever happens to the agent (real lab, sanitizer build).
+#
+#   SIGKILL, restart after the deadline   config_swap (a syntax error) whose runbook waits for an
+#                                         approval nobody gives: the agent is killed mid-drill,
+#                                         the file stays broken while it is down; restarted after
+#                                         the deadline, it restores the file byte for byte at once
+#                                         (figure: ms from restart to removal), drill "aborted"
+#   SIGKILL, restart before the deadline  the fault is removed at the restart, before its deadline
+#   SIGKILL, agent stays down             nft_drop: the kernel's element timeouts remove the fault
+#                                         on time with no agent at all (the client connects)
+#   SIGTERM mid-drill                     the fault is removed before the agent exits
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-drcrash-XXXXXX)
+trap 'agent_stop; lab_down "$D/lab" >/dev/null 2>&1; rm -rf "$D"' EXIT
+trap 'exit 1' INT TERM HUP
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "FAIL lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+mkdir -p "$D/drills"
+drill_yaml() { # NAME KIND PARAMS EXPIRES RUNBOOK CLASS
+        cat >"$D/drills/$1.yaml" <<YAML
+version: 1
+name: $1
+description: "crash test: $2"
+steady_state: {checks: [config]}
+fault:
+  kind: $2
+  params: $3
+  expires_in: $4
+expect:
+  class: $6
+  runbook: $5
+  detect_within: 2s
+  recover_within: 3s
+YAML
+}
+drill_yaml syntax-8s config_swap "{append: \"ikeheal-drill-crash {\"}" 8s config-rollback daemon_config
+drill_yaml syntax-60s config_swap "{append: \"ikeheal-drill-crash {\"}" 60s config-rollback daemon_config
+drill_yaml drop-4s nft_drop "{udp_ports: [500, 4500]}" 4s firewall-restore firewall
+{ agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
+checks:
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
+  - kind: firewall
+    params: {netns: $GW_NS}
+drills:
+  enabled: true
+  dirs: [$D/drills]
+YAML
+} >"$D/c.yaml"
+cp "$GW_SWANCTL_CONF" "$D/good.conf"
+start() { agent_start "$D" "$D/c.yaml" "$B" && agent_wait_checks 8000; }
+kill9() { kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; }
+last() { # field of the newest drill record
+        agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; d=h[max(h, key=int)]
+v=d
+for k in sys.argv[1].split("."): v=v[k]
+print(v)' "$1"
+}
+broken() { grep -q "ikeheal-drill-crash" "$GW_SWANCTL_CONF"; }
+start || exit 1
+
+# --- SIGKILL, restart after the deadline -----------------------------------------------------
+agent_ctl drill run syntax-8s >/dev/null && ok "drill started (fault: a syntax error, deadline 8 s)" || bad "drill refused"
+t0=$(now_ms)
+for _ in $(seq 50); do broken && break; sleep 0.1; done
+broken && ok "fault in place" || bad "no fault"
+for _ in $(seq 100); do [ -n "$(agent_run_of config-rollback)" ] && break; sleep 0.1; done
+kill9 && ok "agent SIGKILLed mid-drill (config-rollback $(agent_run_of config-rollback 2>/dev/null | cut -d' ' -f2 || echo ?), no approval given)"
+sleep 2
+broken && ok "while the agent is down the fault stays (it is not magic)" || bad "fault gone without the agent?"
+while [ $(($(now_ms) - t0)) -lt 9000 ]; do sleep 0.2; done
+t1=$(now_ms)
+start || bad "agent did not restart"
+for _ in $(seq 100); do cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && break; sleep 0.02; done
+t2=$(now_ms)
+cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && ok "restarted $((t1 - t0)) ms after injection (past the 8 s deadline): swanctl.conf restored byte for byte $((t2 - t1)) ms after the restart" ||
+        bad "swanctl.conf not restored after the restart"
+for _ in $(seq 50); do [ "$(last phase)" = aborted ] && break; sleep 0.1; done
+[ "$(last phase)" = aborted ] && [ "$(last fault.state)" = removed ] && ok "drill recorded: aborted, $(last note | cut -c1-90)" ||
+        bad "record: $(last phase) $(last fault.state) $(last note)"
+agent_ctl audit 200 | grep -q "recovery.*drill [0-9]* (syntax-8s) interrupted" && ok "audit: the recovery is recorded" || bad "audit lacks the recovery"
+r=$(agent_run_of config-rollback); [ "$(cut -d' ' -f2 <<<"$r")" = pending ] && agent_ctl deny "${r%% *}" --reason test >/dev/null 2>&1
+agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still active"
+
+# --- SIGKILL, restart before the deadline ----------------------------------------------------
+for _ in $(seq 100); do agent_ctl drill run syntax-60s >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 50); do broken && break; sleep 0.1; done
+t0=$(now_ms)
+kill9
+start || bad "agent did not restart"
+for _ in $(seq 100); do cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && break; sleep 0.02; done
+cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && ok "restart $(($(now_ms) - t0)) ms after a SIGKILL: fault removed at once, 60 s before its deadline" ||
+        bad "fault not removed at the restart"
+r=$(agent_run_of config-rollback); [ "$(cut -d' ' -f2 <<<"$r")" = pending ] && agent_ctl deny "${r%% *}" --reason test >/dev/null 2>&1
+agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still active"
+
+# --- SIGKILL, the agent stays down: nftables expires the fault itself -------------------------
+lab_connect "$D/lab" 1 >/dev/null 2>&1
+for _ in $(seq 100); do agent_ctl drill run drop-4s >/dev/null 2>&1 && break; sleep 0.2; done
+t0=$(now_ms)
+for _ in $(seq 50); do ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -q 4500 && break; sleep 0.05; done
+kill9
+lab_disconnect "$D/lab" 1 >/dev/null 2>&1
+LAB_CONNECT_TIMEOUT=2 lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "the client connected through the drop" || ok "agent dead, UDP 500/4500 dropped: the client cannot connect"
+while [ $(($(now_ms) - t0)) -lt 4500 ]; do sleep 0.1; done
+els=$(ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -c 'elements')
+lab_connect "$D/lab" 1 >/dev/null 2>&1 && ok "$(($(now_ms) - t0)) ms after injection, agent still down: the kernel timed the elements out, the client connects" ||
+        bad "the client still cannot connect after the deadline (set lines with elements: $els)"
+start || bad "agent did not restart"
+for _ in $(seq 100); do ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1 || break; sleep 0.05; done
+ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1 && bad "the empty drill table is left" ||
+        ok "restarted: the emptied drill table removed too"
+
+# --- SIGTERM mid-drill -----------------------------------------------------------------------
+for _ in $(seq 100); do agent_ctl drill run syntax-60s >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 50); do broken && break; sleep 0.1; done
+broken || bad "no fault for the SIGTERM case"
+agent_stop && ok "SIGTERM: the agent stopped cleanly" || bad "agent exit status"
+cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && ok "SIGTERM mid-drill: the fault was removed before the agent exited" || bad "fault left after SIGTERM"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Chaos drills end to end on the real lab (tests/lab/drills.sh): ikeheald (sanitizer build) with
+# every check at a 1 s interval, the shipped runbooks and the shipped drills (paths rewritten to
+# the lab's), two road-warrior clients that keep reconnecting.
+#
+#   refusals       drills disabled; an active incident (named); a drill that does not exist
+#   dry run        the plan is shown, nothing changes (no nftables table, files identical)
+#   every drill    the lab can host passes both SLOs (its verdict, TTD and TTR printed), and
+#                  its fault is gone afterwards (the drill table, the injected file content)
+#   unrelated      an incident of another class opening mid-drill aborts it; fault removed
+#   abort          an operator's abort removes the fault at once
+#   report         history and per-class scores; every drill on the audit trail
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+. "$top/tests/lab/drills.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-drills-XXXXXX)
+trap 'dlab_down; rm -rf "$D"' EXIT
+trap 'exit 1' INT TERM HUP
+
+dlab_up "$D" "$B" || { echo "FAIL the drill lab did not come up"; exit 1; }
+ok "lab, drill files and agent up (checks every 1 s, drills enabled with auto_approve)"
+nft_drill_table() { ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1; }
+steady_wait() { # until a drill would start: no active incident (at most 60 s)
+        for _ in $(seq 600); do [ -z "$(agent_ctl incidents active --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("active") or "")')" ] && return 0; sleep 0.1; done
+        return 1
+}
+
+# --- refusals ------------------------------------------------------------------------------
+out=$(agent_ctl drill run no-such-drill 2>&1) && bad "an unknown drill ran" ||
+        { grep -q "no drill named 'no-such-drill'" <<<"$out" && ok "unknown drill refused" || bad "unknown: $out"; }
+agent_ctl drill list | grep -q "firewall-drop-4500 .*nft_drop .*firewall -> firewall-restore" &&
+        ok "drill list: the shipped drills with their expectation" || bad "list: $(agent_ctl drill list)"
+
+cp "$GW_SWANCTL_CONF" "$D/good.conf"
+out=$(agent_ctl drill run firewall-drop-4500 --dry-run 2>&1)
+if grep -q "nothing was changed" <<<"$out" && grep -q "ikeheal_drill" <<<"$out" && ! nft_drill_table; then
+        ok "dry run: $(grep -c '' <<<"$out") lines of plan, nothing changed"
+else
+        bad "dry run: $out"
+fi
+
+printf 'broken-by-hand {\n' >>"$GW_SWANCTL_CONF"
+lab_swanctl "$D/lab" gw --load-all >/dev/null 2>&1
+agent_wait_incident daemon_config - 15000 >/dev/null || bad "no daemon_config incident from a hand-made syntax error"
+out=$(agent_ctl drill run firewall-drop-4500 2>&1) && bad "a drill started during an incident" ||
+        { grep -q "incident [0-9]* (daemon_config" <<<"$out" && ok "refused while incident is active: ${out#*: }" || bad "refusal: $out"; }
+nft_drill_table && bad "the refused drill left a table"
+cp "$D/good.conf" "$GW_SWANCTL_CONF" && lab_reload "$D/lab" gw >/dev/null
+# the pending config-rollback run from that incident is denied so nothing else happens
+r=$(agent_run_of config-rollback) && [ -n "$r" ] && agent_ctl deny "${r%% *}" --reason "test: repaired by hand" >/dev/null 2>&1
+agent_wait_resolved daemon_config 30000 >/dev/null && ok "repaired by hand, incident resolved" || bad "daemon_config still active"
+steady_wait || bad "incidents still active"
+
+# --- every drill the lab can host ------------------------------------------------------------
+for n in $DLAB_DRILLS; do
+        before=$(sha256sum "$GW_SWANCTL_CONF" | cut -c1-16)
+        v=$(dlab_drill "$n" 240) || { bad "$n: no verdict"; continue; }
+        set -- $v
+        if [ "$2" = passed ]; then
+                ok "drill $1 $n passed: TTD $3 ms, TTR $4 ms"
+        else
+                bad "drill $1 $n $2: ${5//_/ }"
+        fi
+        nft_drill_table && bad "$n: the drill table is still there"
+        grep -q "ikeheal-drill" "$GW_SWANCTL_CONF" && bad "$n: the injected syntax error is still in swanctl.conf"
+        agent_ctl drill report "$1" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["drill"]
+assert d["fault"]["state"] == "removed", d["fault"]
+' || bad "$n: fault not recorded as removed"
+done
+
+# --- an unrelated incident aborts the drill --------------------------------------------------
+steady_wait
+agent_ctl drill run firewall-drop-4500 >/dev/null 2>&1 || bad "firewall drill refused for the abort test"
+for _ in $(seq 50); do nft_drill_table && break; sleep 0.1; done
+lab_gw_cert "$D/lab" expired >/dev/null 2>&1     # a certificate incident nobody drilled
+for _ in $(seq 300); do
+        ph=$(agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; print(h[max(h, key=int)]["phase"])')
+        [ "$ph" = aborted ] && break; sleep 0.1
+done
+note=$(agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; print(h[max(h, key=int)]["note"])')
+[ "$ph" = aborted ] && grep -q "unrelated incident [0-9]* (certificate)" <<<"$note" &&
+        ok "unrelated incident aborted the drill: ${note%%;*}" || bad "unrelated: $ph $note"
+nft_drill_table && bad "the aborted drill's table is still there" || ok "the aborted drill's fault is gone"
+lab_gw_cert "$D/lab" valid >/dev/null 2>&1
+# cert-standby may be pending for that incident: deny it, the certificate is repaired by hand
+for _ in $(seq 50); do r=$(agent_run_of cert-standby); [ -n "$r" ] && break; sleep 0.1; done
+[ "$(cut -d' ' -f2 <<<"$r")" = pending ] && agent_ctl deny "${r%% *}" --reason "test: repaired by hand" >/dev/null 2>&1
+agent_wait_resolved certificate 30000 >/dev/null || bad "certificate incident still active"
+
+# --- an operator's abort ---------------------------------------------------------------------
+steady_wait
+cp "$GW_SWANCTL_CONF" "$D/before-abort.conf"
+out=$(agent_ctl drill run proposal-mismatch 2>&1) || bad "proposal drill refused: $out"
+for _ in $(seq 50); do grep -q "aes128-sha1-modp3072" "$GW_SWANCTL_CONF" && break; sleep 0.1; done
+out=$(agent_ctl drill abort --reason "test: operator abort" 2>&1) && ok "abort: $out" || bad "abort: $out"
+for _ in $(seq 100); do cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && break; sleep 0.1; done
+cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && ok "aborted: swanctl.conf byte-identical to before the drill" ||
+        bad "swanctl.conf not restored after the abort"
+agent_ctl drill status | grep -q "no drill in progress" && ok "no drill in progress" || bad "status: $(agent_ctl drill status)"
+
+# --- report, scores, audit -------------------------------------------------------------------
+rep=$(agent_ctl drill report)
+echo "$rep" | sed 's/^/     | /'
+grep -q "^  firewall .*/100" <<<"$rep" && ok "report: a weighted score per fault class" || bad "no class scores"
+agent_ctl drill report --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["history"] and d["scores"]' &&
+        ok "report --json: history and scores" || bad "report --json"
+n=$(agent_ctl audit 2000 | grep -c "drill [0-9]* (.*) \(started\|passed\|failed\|aborted\)")
+[ "$n" -ge 10 ] && ok "audit: $n drill records (started, verdicts)" || bad "audit: only $n drill records"
+
+dlab_down
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end
