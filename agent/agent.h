@@ -58,6 +58,7 @@ typedef struct agent {
         sd_event_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
         bool healthy;               /* last diagnosis: every check OK, nothing active */
         sd_event_source *good_timer; /* healthy long enough: the checks keep their last-good state */
+        bool good_recorded;         /* this healthy stretch's last-good state is recorded */
         bool retrigger;             /* an incident opened: run every check again now */
         /* a resolution is pending: checks dropped transient evidence and run once more */
         uint64_t settle_deadline;   /* CLOCK_MONOTONIC; 0: not settling */

@@ -234,6 +234,7 @@ static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         log_info("all %zu checks healthy for %s: recording the last-good state", check_set_size(a->checks),
                  duration_format(a->config->last_good_after_usec, d, sizeof(d)));
         check_set_mark_good(a->checks);
+        a->good_recorded = true;
         return 0;
 }
 
@@ -291,8 +292,10 @@ void agent_diagnose(agent *a) {
                                                USEC_PER_MSEC, on_good_timer, a) < 0)
                         (void) on_good_timer(NULL, 0, a);
         }
-        if (!healthy)
+        if (!healthy) {
                 a->good_timer = sd_event_source_disable_unref(a->good_timer);
+                a->good_recorded = false;
+        }
         a->healthy = healthy;
         diagnosis_done(&d);
         if (a->retrigger) {

@@ -117,6 +117,11 @@ bool drill_runner_stop(drill_runner *dr, void (*done)(void *userdata), void *use
 void drill_finding(drill_runner *dr, check *c, const finding *f);
 void drill_incident(drill_runner *dr, const incident *inc, bool opened);
 void drill_run_changed(drill_runner *dr, const run *r);
+/* The active drill whose fault incident_id answers (0: a real incident). Runs for it are kept
+ * out of the rate limits that guard against real heal loops (cooldown, budget, breakers): a
+ * drill neither waits for nor uses up what a real incident needs; its own loop is bounded by
+ * its abort deadline and its fault's expiry. */
+uint64_t drill_of_incident(const drill_runner *dr, uint64_t incident_id);
 
 /* Verbs. *why (or the dry run's plan) is filled in either case; <0 refused. */
 int drill_start(drill_runner *dr, const char *name, bool dry_run, bool scheduled, const engine_who *who,

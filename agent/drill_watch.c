@@ -153,6 +153,10 @@ void drill_incident(drill_runner *dr, const incident *inc, bool opened) {
                 try_steady(dr);
 }
 
+uint64_t drill_of_incident(const drill_runner *dr, uint64_t incident_id) {
+        return dr && watching(dr) && incident_id && dr->active->incident == incident_id ? dr->active->id : 0;
+}
+
 static int on_approve(sd_event_source *s, void *userdata) {
         drill_runner *dr = userdata;
         const run *rn;

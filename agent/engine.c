@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "agent/check_set.h"
+#include "agent/drill_run.h"
 #include "agent/engine_internal.h"
 #include "agent/incident.h"
 #include "agent/notifier.h"
@@ -147,6 +148,7 @@ run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t inc
         (void) snprintf(r->runbook, sizeof(r->runbook), "%s", rb->name);
         memcpy(r->runbook_sha256, rb->sha256, sizeof(r->runbook_sha256));
         r->incident = incident_id;
+        r->drill = drill_of_incident(e->a->drills, incident_id);
         (void) snprintf(r->signature, sizeof(r->signature), "%s", sig ? sig : "");
         r->rb = rb;
         r->engine = e;
@@ -339,7 +341,10 @@ void engine_decide(engine *e, run *r, grade base, bool automatic) {
         g = policy_grade_at(&e->a->config->policy, base, e->paused, engine_now(), why, sizeof(why));
         r->grade = g;
         (void) snprintf(r->why, sizeof(r->why), "%s", why);
-        if (automatic) {
+        if (automatic && r->drill)
+                engine_audit(e, "policy", "run %llu runbook %s answers drill %llu's fault: outside cooldown, budget and "
+                             "breakers", (unsigned long long) r->id, r->runbook, (unsigned long long) r->drill);
+        else if (automatic) {
                 policy_config bp = budget_policy(e, r->rb);
                 char lw[256] = "";
                 ledger_verdict v = policy_ledger_check(e->ledger, &bp, r->signature, engine_now(), lw, sizeof(lw));
@@ -363,7 +368,7 @@ void engine_decide(engine *e, run *r, grade base, bool automatic) {
                               r->runbook, (unsigned long long) r->incident, r->runbook, r->runbook, why[0] ? ": " : "", why);
                 return;
         }
-        if (automatic) {
+        if (automatic && !r->drill) {
                 (void) policy_ledger_note_run(e->ledger, r->signature, engine_now());
                 (void) engine_persist_meta(e);
         }
@@ -384,7 +389,7 @@ static run *run_for_incident(engine *e, uint64_t incident_id) {
 static uint64_t last_finished(engine *e, const char *name) {
         uint64_t t = 0;
         for (size_t i = 0; i < e->n_runs; i++)
-                if (strcmp(e->runs[i]->runbook, name) == 0 && e->runs[i]->state != RUN_OBSERVED &&
+                if (strcmp(e->runs[i]->runbook, name) == 0 && e->runs[i]->state != RUN_OBSERVED && !e->runs[i]->drill &&
                     e->runs[i]->finished_usec > t)
                         t = e->runs[i]->finished_usec;
         return t;
@@ -428,7 +433,7 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         if (!inc || !e->started)
                 return;
         engine_incident_signature(inc, sig, sizeof(sig));
-        if (opened) {
+        if (opened && !drill_of_incident(e->a->drills, incident_id)) {
                 (void) policy_ledger_note_open(e->ledger, sig, engine_now());
                 (void) engine_persist_meta(e);
         }
@@ -467,7 +472,7 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                                          "first; runbook %s not run)", rb->name);
                 return;
         }
-        if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE) {
+        if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE && !drill_of_incident(e->a->drills, incident_id)) {
                 uint64_t t = last_finished(e, rb->name);
                 if (t && engine_now() < t + rb->cooldown_usec) {
                         engine_recheck_at(e, t + rb->cooldown_usec);

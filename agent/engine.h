@@ -92,6 +92,7 @@ typedef struct run {
         grade grade;                /* effective grade when decided */
         char why[256];              /* why this grade / state */
         bool operator_run;          /* `ikehealctl run` */
+        uint64_t drill;             /* the drill whose fault it answers (0: none): outside the rate limits */
         char requested_by[64];
         size_t step;                /* current (or next) step */
         size_t n_steps;

@@ -46,6 +46,8 @@ static void run_encode(const run *r, vici_builder *b) {
         add_u64(b, "grade", (uint64_t) r->grade);
         vici_builder_add_str(b, "why", r->why);
         add_u64(b, "operator_run", r->operator_run);
+        if (r->drill)
+                add_u64(b, "drill", r->drill);
         vici_builder_add_str(b, "requested_by", r->requested_by);
         add_u64(b, "step", r->step);
         add_u64(b, "n_steps", r->n_steps);
@@ -127,6 +129,8 @@ static int run_decode(const vici_node *n, run *r) {
         k |= get_u64(n, "grade", _GRADE_MAX - 1, &v[1]);
         k |= get_u64(n, "incident", UINT64_MAX, &r->incident);
         k |= get_u64(n, "operator_run", 1, &v[2]);
+        if (vici_node_get(n, "drill"))
+                k |= get_u64(n, "drill", UINT64_MAX, &r->drill);
         k |= get_u64(n, "step", RUNBOOK_STEPS_MAX, &v[3]);
         k |= get_u64(n, "n_steps", RUNBOOK_STEPS_MAX, &v[4]);
         k |= get_u64(n, "rollback_pos", RUNBOOK_STEPS_MAX, &v[5]);

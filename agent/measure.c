@@ -134,12 +134,15 @@ void measure_activate(engine *e, measure *m) {
 /* After an expiry's revert: the fault it papered over may still be there. */
 static void expired_aftermath(engine *e, measure *m) {
         const incident *inc = m->incident ? incident_store_find(e->a->incidents, m->incident) : NULL;
+        const run *r = engine_run_find(e, m->run);
         char why[256];
 
         (void) snprintf(why, sizeof(why), "temporary measure %llu (%s) expired and was reverted; not re-applied "
                         "automatically", (unsigned long long) m->id, m->kind);
-        policy_ledger_trip(e->ledger, m->signature, engine_now(), why);
-        (void) engine_persist_meta(e);
+        if (!r || !r->drill) { /* a drill's measure trips no breaker a real incident would meet */
+                policy_ledger_trip(e->ledger, m->signature, engine_now(), why);
+                (void) engine_persist_meta(e);
+        }
         engine_notify(e, NULL, RB_EV_EXPIRED, "%s (runbook %s)", why, m->runbook);
         if (inc && inc->state != INCIDENT_RESOLVED)
                 engine_escalate_incident(e, m->incident, "measure %llu (%s) expired while the fault is still present: "

@@ -112,8 +112,8 @@ static void history(FILE *f, const vici_node *h, const vici_node *scores) {
         if (scores && scores->child) {
                 fprintf(f, "\nscore per fault class (weighted; recent drills count more; aborted ones left out):\n");
                 for (const vici_node *c = scores->child; c; c = c->next)
-                        fprintf(f, "  %-14s %3s/100  (%s drills, %s passed)\n", c->name, s(c, "score"), s(c, "runs"),
-                                s(c, "passed"));
+                        fprintf(f, "  %-14s %3s/100  (%s of %s passed)\n", c->name, s(c, "score"), s(c, "passed"),
+                                s(c, "runs"));
         }
 }
 

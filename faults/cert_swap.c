@@ -96,7 +96,7 @@ static int cert_swap_start(void *state, action_call *call, action_op op) {
         }
         (void) snprintf(what, sizeof(what), "%.300s (%s) now in place of %.300s%s", p->v[P_WITH].str,
                         strcmp(p->v[P_VALIDITY].str, "expired") == 0 ? "expired" : "not yet valid", p->v[P_TARGET].str, note);
-        return file_swap_apply(state, call, p->v[P_TARGET].str, data, len, tree(p, env, buf, sizeof(buf)), loads, true, what);
+        return file_swap_apply(state, call, p->v[P_TARGET].str, data, len, tree(p, env, buf, sizeof(buf)), loads, FILE_SWAP_STRICT, what);
 }
 
 const action_ops fault_cert_swap = {

@@ -5,7 +5,9 @@
  * NO_PROPOSAL_CHOSEN). The broken content is computed at apply time from the original, and
  * `swanctl --load-all` runs: swanctl says the configuration is broken and exits 0 — for this
  * fault that is the point, so its answer goes into the detail and apply succeeds. The revert's
- * load must succeed. Backup and revert: file_swap.h. */
+ * load must succeed. `reauth: true` then terminates every established IKE_SA (faults/reauth.h):
+ * an authentication or proposal fault only shows when peers negotiate again. Backup and
+ * revert: file_swap.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #include "faults/file_swap.h"
 #include "atomic_file.h"
 
-enum { P_TARGET, P_WITH, P_APPEND, P_PROPOSALS, P_ESP_PROPOSALS, _P_MAX };
+enum { P_TARGET, P_WITH, P_APPEND, P_PROPOSALS, P_ESP_PROPOSALS, P_REAUTH, _P_MAX };
 
 static const action_param_spec params[] = {
         [P_TARGET] = { "target", AP_PATH, false },
@@ -23,6 +25,7 @@ static const action_param_spec params[] = {
         [P_APPEND] = { "append", AP_STRING, false },
         [P_PROPOSALS] = { "proposals", AP_STRING, false },
         [P_ESP_PROPOSALS] = { "esp_proposals", AP_STRING, false },
+        [P_REAUTH] = { "reauth", AP_BOOL, false },
         [_P_MAX] = { 0 },
 };
 
@@ -30,6 +33,10 @@ static const file_swap_load loads[] = {
         { "--load-all", false },
         { NULL },
 };
+
+static bool reauth(const action_params *p) {
+        return p->v[P_REAUTH].set && p->v[P_REAUTH].num;
+}
 
 static const char *target_of(const action_params *p, const action_env *env, char *buf, size_t n) {
         const char *d = env->check_param ? env->check_param(env->check_userdata, "config", "swanctl_dir") : NULL;
@@ -148,6 +155,11 @@ static int config_swap_plan(const action_params *p, const action_env *env, actio
                                                "line to %s", target, p->v[P_PROPOSALS].set ? p->v[P_PROPOSALS].str : "(unchanged)",
                                                p->v[P_ESP_PROPOSALS].set ? p->v[P_ESP_PROPOSALS].str : "(unchanged)");
                 (void) action_plan_add(out, "  swanctl's complaint about the broken configuration is expected: recorded, not a failure");
+                if (reauth(p)) {
+                        (void) action_plan_add(out, "  then every established IKE_SA terminated over VICI: peers negotiate again "
+                                               "against the fault");
+                        out->disruptive = true;
+                }
         }
         return file_swap_plan(env, target, file_swap_tree(env, target, 1, buf, sizeof(buf)), loads, op, out);
 }
@@ -170,8 +182,8 @@ static int config_swap_start(void *state, action_call *call, action_op op) {
                 action_call_set_detail(call, "refused, nothing changed: %s%s%s", what, what[0] ? ": " : "", strerror(-r));
                 return r;
         }
-        return file_swap_apply(state, call, target, data, len, file_swap_tree(env, target, 1, buf, sizeof(buf)), loads, false,
-                               what);
+        return file_swap_apply(state, call, target, data, len, file_swap_tree(env, target, 1, buf, sizeof(buf)), loads,
+                               reauth(p) ? FILE_SWAP_REAUTH : 0, what);
 }
 
 const action_ops fault_config_swap = {

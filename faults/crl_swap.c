@@ -68,7 +68,7 @@ static int crl_swap_start(void *state, action_call *call, action_op op) {
                 return r;
         } else
                 (void) snprintf(what, sizeof(what), "%.300s now in place of %.300s", p->v[P_WITH].str, target);
-        return file_swap_apply(state, call, target, data, len, file_swap_tree(env, target, 2, buf, sizeof(buf)), loads, true,
+        return file_swap_apply(state, call, target, data, len, file_swap_tree(env, target, 2, buf, sizeof(buf)), loads, FILE_SWAP_STRICT,
                                what);
 }
 

@@ -92,6 +92,13 @@ static int remove_file(const char *path) {
 
 static void on_loaded(spawn *child, int code, int status, const char *out, void *userdata);
 
+static void on_reauth(fault_reauth *ra, int r, void *userdata) {
+        file_swap *s = userdata;
+
+        action_call_set_detail(s->call, "%s; %s", s->detail, ra->detail);
+        action_call_done(s->call, r);
+}
+
 /* The next load command, or the end of the operation. */
 static void load_next(file_swap *s) {
         const action_env *env = action_call_env(s->call);
@@ -101,6 +108,14 @@ static void load_next(file_swap *s) {
         if (!l->what) {
                 if (s->drop_backup)
                         backup_remove(env, s->target);
+                if (s->reauth) {
+                        s->reauth = false;
+                        if ((r = fault_reauth_start(&s->ra, env->vici, on_reauth, s)) < 0) {
+                                action_call_set_detail(s->call, "%s; %s", s->detail, s->ra.detail);
+                                action_call_done(s->call, r);
+                        }
+                        return;
+                }
                 action_call_set_detail(s->call, "%s", s->detail);
                 action_call_done(s->call, 0);
                 return;
@@ -147,7 +162,7 @@ static void begin(file_swap *s, action_call *call, const char *target, const cha
 }
 
 int file_swap_apply(file_swap *s, action_call *call, const char *target, const void *data, size_t len,
-                    const char *swanctl_dir, const file_swap_load *loads, bool strict, const char *what) {
+                    const char *swanctl_dir, const file_swap_load *loads, unsigned flags, const char *what) {
         const action_env *env = action_call_env(call);
         _cleanup_(freep) char *now = NULL;
         char dir[4200], orig[4200], meta[4200], rec[256], hex[65];
@@ -157,7 +172,8 @@ int file_swap_apply(file_swap *s, action_call *call, const char *target, const v
         int r;
 
         begin(s, call, target, swanctl_dir, loads);
-        s->strict = strict;
+        s->strict = flags & FILE_SWAP_STRICT;
+        s->reauth = flags & FILE_SWAP_REAUTH;
         if (backup_path(env, target, NULL, dir, sizeof(dir)) < 0) {
                 action_call_set_detail(call, "no state directory to keep %s in: nothing changed", target);
                 return -ENOENT;
@@ -293,6 +309,7 @@ int file_swap_base(const action_env *env, const char *target, char **ret, size_t
 void file_swap_cancel(void *state) {
         file_swap *s = state;
         s->child = spawn_free(s->child);
+        fault_reauth_cancel(&s->ra);
 }
 
 bool file_swap_supports(const action_params *p, action_op op) {

@@ -15,6 +15,7 @@
 
 #include "actions/action.h"
 #include "actions/spawn.h"
+#include "faults/reauth.h"
 
 #define FILE_SWAP_MAX (4u * 1024u * 1024u)
 
@@ -30,17 +31,24 @@ typedef struct file_swap {
         const file_swap_load *loads;
         size_t next;
         bool strict;         /* a load that swanctl reports failed fails the operation */
+        bool reauth;         /* after the loads, every established IKE_SA terminated (faults/reauth.h) */
+        fault_reauth ra;
         bool drop_backup;    /* the revert is complete once the loads succeeded */
         char target[4200], swanctl_dir[4200];
         char detail[600];
 } file_swap;
 
+enum {
+        FILE_SWAP_STRICT = 1 << 0, /* see strict above (config_swap's broken configuration is meant
+                                    * to fail to load: swanctl's answer only goes into the detail) */
+        FILE_SWAP_REAUTH = 1 << 1, /* see reauth above */
+};
+
 /* Put data (NULL: remove the file) in place of target and load: the backup first. A repeated
- * apply while the fault is in place keeps the first backup. strict: as above (config_swap's
- * broken configuration is meant to fail to load: swanctl's answer only goes into the detail).
- * `what` opens the detail. */
+ * apply while the fault is in place keeps the first backup. flags: FILE_SWAP_*. `what` opens
+ * the detail. */
 int file_swap_apply(file_swap *s, action_call *call, const char *target, const void *data, size_t len,
-                    const char *swanctl_dir, const file_swap_load *loads, bool strict, const char *what);
+                    const char *swanctl_dir, const file_swap_load *loads, unsigned flags, const char *what);
 /* Put the original back if the target still holds the fault, and load (strictly); leave a
  * changed target as it is. Nothing recorded: success, nothing to do. */
 int file_swap_revert(file_swap *s, action_call *call, const char *target, const char *swanctl_dir,

@@ -36,7 +36,7 @@ _dlab_files() { # DIR
         local d=$1 f=$1/files p
         mkdir -p "$f" "$d/www" || return
         p=$PKI_DIR
-        cp -f "$GW_CERT" "$d/gw-good.pem" || return
+        cp -f "$GW_CERT" "$d/gw-good.pem" && cp -f "$GW_KEY" "$d/gw-good.key" || return
         lab_gw_cert "$d/lab" expired --no-reload && cp -f "$GW_CERT" "$f/gateway-expired.pem" || return
         lab_gw_cert "$d/lab" notyet --no-reload && cp -f "$GW_CERT" "$f/gateway-notyet.pem" || return
         cp -f "$d/gw-good.pem" "$GW_CERT" || return
@@ -56,6 +56,15 @@ _dlab_files() { # DIR
                     -e "s|/etc/ikeheal/drills.d/files|$f|g" "$p" >"$d/drills/${p##*/}" || return
         done
         lab_swanctl "$d/lab" gw --load-creds --clear --noprompt >/dev/null && lab_reload "$d/lab" gw >/dev/null
+}
+
+# A certificate drill leaves the gateway healed on its standby pair (cert-standby copies it in):
+# the operator's part afterwards — the primary pair put back — so the next drill starts from
+# the same gateway.
+_dlab_primary_back() {
+        cmp -s "$DLAB_DIR/gw-good.pem" "$GW_CERT" && cmp -s "$DLAB_DIR/gw-good.key" "$GW_KEY" && return 0
+        cp -f "$DLAB_DIR/gw-good.pem" "$GW_CERT" && cp -f "$DLAB_DIR/gw-good.key" "$GW_KEY" &&
+                lab_swanctl "$DLAB_DIR/lab" gw --load-creds --clear --noprompt >/dev/null && lab_reload "$DLAB_DIR/lab" gw >/dev/null
 }
 
 # Road warriors: each client reconnects when its tunnel is gone, as real ones retry.
@@ -129,14 +138,15 @@ _dlab_verdict() { # ID
         agent_ctl drill report "$1" --json 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["drill"]
-print(d["id"], d["phase"], d.get("ttd_ms", "-"), d.get("ttr_ms", "-"), d.get("note", "").replace(" ", "_"))'
+print(d["id"], d["phase"], d.get("ttd_ms", "-"), d.get("ttr_ms", "-"), d.get("note", "").replace(" ", "_"))' 2>/dev/null
 }
 
 dlab_drill() { # NAME [TIMEOUT_S]
         local name=$1 timeout=${2:-180} t0 out id line
         t0=$(date +%s)
         # after the previous drill the gateway may still be settling (an incident resolving, a
-        # check not yet OK again): a real start refuses then; try again until it is steady
+        # check not yet OK again, the last-good state not yet recorded): a real start refuses
+        # then; try again until it is steady
         until out=$(agent_ctl drill run "$name" 2>&1); do
                 if [ $(($(date +%s) - t0)) -gt 90 ]; then
                         _dlab_err "$name refused for 90 s: $out"
@@ -148,7 +158,7 @@ dlab_drill() { # NAME [TIMEOUT_S]
         [ -n "$id" ] || id=$(agent_ctl drill status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"]["id"])')
         while :; do
                 line=$(_dlab_verdict "$id")
-                case $(cut -d' ' -f2 <<<"$line") in passed|failed|aborted) echo "$line"; return 0 ;; esac
+                case $(cut -d' ' -f2 <<<"$line") in passed|failed|aborted) _dlab_primary_back; echo "$line"; return 0 ;; esac
                 [ $(($(date +%s) - t0)) -gt "$timeout" ] && { _dlab_err "drill $id ($name) not over after ${timeout}s: $line"; return 1; }
                 sleep 0.2
         done

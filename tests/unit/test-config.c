@@ -103,6 +103,33 @@ int main(void) {
         expect("checks:\n  - kind: conns\n    interval: 1\n", "expected a duration with a unit");
         expect("checks: {kind: conns}\n", "expected a list of checks");
         expect("check_defaults:\n  interval: 2s\n  bogus: 1\n", "3:3: unknown key 'bogus'");
+        /* drills: strict, and a schedule resolved against the drill set only when enabled */
+        {
+                char dir[300], good[1024];
+                snprintf(dir, sizeof(dir), "%s/drills.d", tmpdir);
+                (void) mkdir(dir, 0755);
+                snprintf(good, sizeof(good), "checks: []\ndrills:\n  enabled: true\n  dirs: [%s]\n", dir);
+                expect(good, NULL);
+                expect("drills:\n  enabld: true\n", "2:3: unknown key 'enabld'");
+                expect("drills:\n  history: 0\n", "out of range");
+                expect("drills:\n  schedule:\n    - drill: x\n      every: 7d\n      window: {days: [sun], from: \"02:00\", "
+                       "to: \"04:00\"}\n      evry: 1d\n",
+                       "unknown key 'evry'");
+                expect("drills:\n  schedule:\n    - drill: x\n      window: {days: [sun], from: \"02:00\", to: \"04:00\"}\n",
+                       "every: required");
+                expect("drills:\n  schedule:\n    - drill: x\n      every: 7d\n", "window: required");
+                expect("drills:\n  schedule:\n    - drill: x\n      every: 7d\n      window: {days: [sun], from: \"25:00\", "
+                       "to: \"04:00\"}\n",
+                       "5:35: expected a time of day");
+                expect("drills:\n  schedule:\n    - drill: x\n      every: 7d\n      window: {days: [sun], from: \"02:00\", "
+                       "to: \"04:00\"}\n",
+                       NULL); /* disabled: not resolved */
+                snprintf(good, sizeof(good), "checks: []\ndrills:\n  enabled: true\n  dirs: [%s]\n  schedule:\n"
+                         "    - drill: nosuch\n      every: 7d\n      window: {days: [sun], from: \"02:00\", to: \"04:00\"}\n",
+                         dir);
+                expect(good, "6:7: drills.schedule: no drill 'nosuch' in drills.dirs");
+                (void) rmdir(dir);
+        }
         {
                 char *p = write_file("k.yaml", "check_defaults: {interval: 7s, fall: 3}\n"
                                                "checks:\n  - kind: conns\n    fall: 1\n", 0644);
