@@ -7,8 +7,9 @@
 #                                         the deadline, it restores the file byte for byte at once
 #                                         (figure: ms from restart to removal), drill "aborted"
 #   SIGKILL, restart before the deadline  the fault is removed at the restart, before its deadline
-#   SIGKILL, agent stays down             nft_drop: the kernel's element timeouts remove the fault
-#                                         on time with no agent at all (the client connects)
+#   SIGKILL, agent stays down             nft_drop (no firewall check: nothing heals it first): the
+#                                         kernel's element timeouts remove the fault on time with
+#                                         no agent at all (the client connects)
 #   SIGTERM mid-drill                     the fault is removed before the agent exits
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
@@ -41,13 +42,14 @@ YAML
 }
 drill_yaml syntax-8s config_swap "{append: \"ikeheal-drill-crash {\"}" 8s config-rollback daemon_config
 drill_yaml syntax-60s config_swap "{append: \"ikeheal-drill-crash {\"}" 60s config-rollback daemon_config
-drill_yaml drop-4s nft_drop "{udp_ports: [500, 4500]}" 4s firewall-restore firewall
+# nothing checks the firewall here (so nothing heals the drop before the SIGKILL): the
+# injector is told the gateway's namespace itself
+drill_yaml drop-4s nft_drop "{udp_ports: [500, 4500], netns: $GW_NS}" 4s firewall-restore firewall
 { agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: config
     params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
-  - kind: firewall
-    params: {netns: $GW_NS}
+  - kind: conns
 drills:
   enabled: true
   dirs: [$D/drills]
@@ -63,15 +65,26 @@ for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"
 }
 broken() { grep -q "ikeheal-drill-crash" "$GW_SWANCTL_CONF"; }
+run_drill() { # NAME: start it, retrying while the gateway settles after the previous case (30 s)
+        local out
+        for _ in $(seq 150); do
+                out=$(agent_ctl drill run "$1" 2>&1) && return 0
+                sleep 0.2
+        done
+        bad "drill $1 not started: $out"
+        return 1
+}
 start || exit 1
 
 # --- SIGKILL, restart after the deadline -----------------------------------------------------
-agent_ctl drill run syntax-8s >/dev/null && ok "drill started (fault: a syntax error, deadline 8 s)" || bad "drill refused"
+run_drill syntax-8s && ok "drill started (fault: a syntax error, deadline 8 s)"
 t0=$(now_ms)
 for _ in $(seq 50); do broken && break; sleep 0.1; done
 broken && ok "fault in place" || bad "no fault"
-for _ in $(seq 100); do [ -n "$(agent_run_of config-rollback)" ] && break; sleep 0.1; done
-kill9 && ok "agent SIGKILLed mid-drill (config-rollback $(agent_run_of config-rollback 2>/dev/null | cut -d' ' -f2 || echo ?), no approval given)"
+for _ in $(seq 50); do [ -n "$(agent_run_of config-rollback)" ] && break; sleep 0.1; done
+r=$(agent_run_of config-rollback | cut -d' ' -f2)
+kill9
+[ "$r" = pending ] && ok "agent SIGKILLed mid-drill (config-rollback pending, no approval given)" || bad "config-rollback: '$r', not pending"
 sleep 2
 broken && ok "while the agent is down the fault stays (it is not magic)" || bad "fault gone without the agent?"
 while [ $(($(now_ms) - t0)) -lt 9000 ]; do sleep 0.2; done
@@ -89,8 +102,9 @@ r=$(agent_run_of config-rollback); [ "$(cut -d' ' -f2 <<<"$r")" = pending ] && a
 agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still active"
 
 # --- SIGKILL, restart before the deadline ----------------------------------------------------
-for _ in $(seq 100); do agent_ctl drill run syntax-60s >/dev/null 2>&1 && break; sleep 0.2; done
+run_drill syntax-60s
 for _ in $(seq 50); do broken && break; sleep 0.1; done
+broken || bad "no fault for the restart-before-deadline case"
 t0=$(now_ms)
 kill9
 start || bad "agent did not restart"
@@ -101,24 +115,26 @@ r=$(agent_run_of config-rollback); [ "$(cut -d' ' -f2 <<<"$r")" = pending ] && a
 agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still active"
 
 # --- SIGKILL, the agent stays down: nftables expires the fault itself -------------------------
-lab_connect "$D/lab" 1 >/dev/null 2>&1
-for _ in $(seq 100); do agent_ctl drill run drop-4s >/dev/null 2>&1 && break; sleep 0.2; done
+lab_disconnect "$D/lab" 1 >/dev/null 2>&1 # the client starts from nothing (a DELETE through the drop would hang)
+run_drill drop-4s
 t0=$(now_ms)
 for _ in $(seq 50); do ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -q 4500 && break; sleep 0.05; done
+ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -q 4500 ||
+        bad "no drop in place: drill $(last phase): $(last note)"
 kill9
-lab_disconnect "$D/lab" 1 >/dev/null 2>&1
 LAB_CONNECT_TIMEOUT=2 lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "the client connected through the drop" || ok "agent dead, UDP 500/4500 dropped: the client cannot connect"
 while [ $(($(now_ms) - t0)) -lt 4500 ]; do sleep 0.1; done
 els=$(ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -c 'elements')
+lab_disconnect "$D/lab" 1 >/dev/null 2>&1 # the failed attempt's half-open IKE_SA would swallow the next initiate
 lab_connect "$D/lab" 1 >/dev/null 2>&1 && ok "$(($(now_ms) - t0)) ms after injection, agent still down: the kernel timed the elements out, the client connects" ||
-        bad "the client still cannot connect after the deadline (set lines with elements: $els)"
+        bad "the client still cannot connect after the deadline (set lines with elements: $els): $(tail -4 "$D/lab/cl1/initiate.log" | tr '\n' '|')"
 start || bad "agent did not restart"
 for _ in $(seq 100); do ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1 || break; sleep 0.05; done
 ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1 && bad "the empty drill table is left" ||
         ok "restarted: the emptied drill table removed too"
 
 # --- SIGTERM mid-drill -----------------------------------------------------------------------
-for _ in $(seq 100); do agent_ctl drill run syntax-60s >/dev/null 2>&1 && break; sleep 0.2; done
+run_drill syntax-60s
 for _ in $(seq 50); do broken && break; sleep 0.1; done
 broken || bad "no fault for the SIGTERM case"
 agent_stop && ok "SIGTERM: the agent stopped cleanly" || bad "agent exit status"

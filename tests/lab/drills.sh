@@ -39,7 +39,7 @@ _dlab_files() { # DIR
         cp -f "$GW_CERT" "$d/gw-good.pem" && cp -f "$GW_KEY" "$d/gw-good.key" || return
         lab_gw_cert "$d/lab" expired --no-reload && cp -f "$GW_CERT" "$f/gateway-expired.pem" || return
         lab_gw_cert "$d/lab" notyet --no-reload && cp -f "$GW_CERT" "$f/gateway-notyet.pem" || return
-        cp -f "$d/gw-good.pem" "$GW_CERT" || return
+        cp -f "$d/gw-good.pem" "$GW_CERT" && rm -f "$GW_SWANCTL_DIR/gw.pem.prev" || return
         pki --signcrl --cacert "$CA_CERT" --cakey "$p/ca.key" --lifetime 7 --outform der >"$d/www/ca.crl" 2>/dev/null || return
         pki --signcrl --cacert "$CA_CERT" --cakey "$p/ca.key" --this-update "$(date -u -d '-10 days' '+%d.%m.%y %T')" \
                 --next-update "$(date -u -d '-1 day' '+%d.%m.%y %T')" --outform der >"$f/ca-stale.crl" 2>/dev/null || return
@@ -62,6 +62,7 @@ _dlab_files() { # DIR
 # the operator's part afterwards — the primary pair put back — so the next drill starts from
 # the same gateway.
 _dlab_primary_back() {
+        rm -f "$GW_SWANCTL_DIR/gw.pem.prev" # lab_gw_cert's copy, not part of the gateway
         cmp -s "$DLAB_DIR/gw-good.pem" "$GW_CERT" && cmp -s "$DLAB_DIR/gw-good.key" "$GW_KEY" && return 0
         cp -f "$DLAB_DIR/gw-good.pem" "$GW_CERT" && cp -f "$DLAB_DIR/gw-good.key" "$GW_KEY" &&
                 lab_swanctl "$DLAB_DIR/lab" gw --load-creds --clear --noprompt >/dev/null && lab_reload "$DLAB_DIR/lab" gw >/dev/null
