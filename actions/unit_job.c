@@ -25,6 +25,11 @@ static void finish(unit_job *j, int r, const char *detail) {
         j->cb(j, r, detail, j->userdata); /* may free j */
 }
 
+/* "canceled": another job for the unit replaced this one (a start queued over a stop). */
+static int job_result(const char *result) {
+        return strcmp(result, "done") == 0 ? 0 : strcmp(result, "canceled") == 0 ? -ECANCELED : -EPROTO;
+}
+
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         unit_job *j = userdata;
         const char *path = NULL, *unit = NULL, *result = NULL;
@@ -41,7 +46,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         if (strcmp(path, j->job) != 0)
                 return 0;
         (void) snprintf(detail, sizeof(detail), "%.200s: job %.100s", unit, result);
-        finish(j, strcmp(result, "done") == 0 ? 0 : -EPROTO, detail);
+        finish(j, job_result(result), detail);
         return 0;
 }
 
@@ -64,7 +69,7 @@ static int on_job(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         (void) snprintf(j->job, sizeof(j->job), "%s", job); /* JobRemoved for it ends the wait */
         if (strcmp(j->early_job, job) == 0) {
                 (void) snprintf(detail, sizeof(detail), "job %s", j->early_result);
-                finish(j, strcmp(j->early_result, "done") == 0 ? 0 : -EPROTO, detail);
+                finish(j, job_result(j->early_result), detail);
         }
         return 0;
 }

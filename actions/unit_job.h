@@ -12,7 +12,8 @@
 
 typedef struct unit_job unit_job;
 
-/* Once per request. result: 0 (job "done"; state read) or -errno. detail: what systemd said,
+/* Once per request. result: 0 (job "done"; state read) or -errno (-ECANCELED: the job was
+ * replaced by another one for the unit). detail: what systemd said,
  * for unit_job_active_state() the state itself ("active", "failed" …). The job may be freed
  * from the callback. */
 typedef void (*unit_job_cb)(unit_job *j, int result, const char *detail, void *userdata);

@@ -58,7 +58,7 @@ typedef enum drill_fault_state {
 } drill_fault_state;
 
 typedef enum drill_mark {
-        DM_INJECTED,      /* the fault's apply returned */
+        DM_INJECTED,      /* the fault's apply began (detection may beat its return) */
         DM_FIRST_FAIL,    /* first failing finding of any check after injection */
         DM_INCIDENT,      /* the expected incident opened (its own opening time) */
         DM_RUNBOOK,       /* the run for it started executing (after any approval) */

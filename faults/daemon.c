@@ -152,6 +152,15 @@ static int by_pid(daemon_state *s, const action_params *p, action_op op) {
 
 static void on_job(unit_job *j, int r, const char *detail, void *userdata) {
         daemon_state *s = userdata;
+
+        /* the stop had begun (charon's socket closed) when the healing's start replaced it: the
+         * fault took effect, and is being healed already */
+        if (r == -ECANCELED && action_call_op(s->call) == ACTION_APPLY) {
+                action_call_set_detail(s->call, "%s: the stop job was replaced by a start (the healing overtook the fault)",
+                                       detail);
+                finish(s, 0);
+                return;
+        }
         action_call_set_detail(s->call, "%s", detail);
         finish(s, r);
 }
