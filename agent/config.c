@@ -126,7 +126,7 @@ static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d
  * one bad runbook is refused whole, like a bad key. */
 static int config_runbooks_load(ikeheal_config *c, char **ret_error) {
         _cleanup_(strv_freep) char **names = calloc(c->n_checks + 1, sizeof(char *));
-        action_env env = { .exec_dir = c->exec_dir, .state_dir = c->state_dir, .charon_unit = c->charon_unit };
+        action_env env = { .exec_dir = c->exec_dir, .state_dir = c->state_dir };
         runbook_ctx ctx = { .policy = &c->policy, .notify = &c->notify, .env = &env };
 
         if (!names)

@@ -9,6 +9,7 @@
 #                  its fault is gone afterwards (the drill table, the injected file content)
 #   unrelated      an incident of another class opening mid-drill aborts it; fault removed
 #   abort          an operator's abort removes the fault at once
+#   schedule       a window open now: the agent starts the drill itself within a minute
 #   report         history and per-class scores; every drill on the audit trail
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
@@ -101,6 +102,30 @@ for _ in $(seq 100); do cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && brea
 cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && ok "aborted: swanctl.conf byte-identical to before the drill" ||
         bad "swanctl.conf not restored after the abort"
 agent_ctl drill status | grep -q "no drill in progress" && ok "no drill in progress" || bad "status: $(agent_ctl drill status)"
+
+# --- a scheduled window --------------------------------------------------------------------
+# a window open all week: the agent itself starts the drill at its next minute's tick
+cat >>"$D/ikeheal.yaml" <<YAML
+  schedule:
+    - drill: firewall-drop-4500
+      every: 1h
+      window: {days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "23:59", timezone: utc}
+YAML
+out=$(agent_ctl reload 2>&1) || bad "reload with a schedule: $out"
+sched=
+for _ in $(seq 900); do
+        sched=$(agent_ctl drill report --json | python3 -c 'import json,sys
+h=json.load(sys.stdin)["history"]
+for k in sorted(h, key=int):
+    d=h[k]
+    if d["scheduled"] == "yes" and d["phase"] in ("passed", "failed", "aborted"):
+        print(k, d["phase"], d["requested_by"])')
+        [ -n "$sched" ] && break
+        sleep 0.1
+done
+set -- $sched
+[ "${2:-}" = passed ] && [ "${3:-}" = schedule ] && ok "scheduled: drill $1 started by the agent in its window, passed" ||
+        bad "no scheduled drill passed within 90 s: ${sched:-none}"
 
 # --- report, scores, audit -------------------------------------------------------------------
 rep=$(agent_ctl drill report)
