@@ -104,7 +104,7 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
                            incident_state_to_string(i->state), i->note);
                 break;
         }
-        if (a->drills && (ev == INCIDENT_OPENED || ev == INCIDENT_STATE_CHANGED))
+        if (a->drills)
                 drill_incident(a->drills, i, ev == INCIDENT_OPENED);
         /* the engine decides on the next loop iteration, on the whole reconciled picture */
         if (a->engine)

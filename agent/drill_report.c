@@ -1,7 +1,8 @@
 /* Verdicts and scores (agent/drill_run.h).
  *
- * A drill passes when both SLOs are met: detection (the expected incident, of the expected
- * scope if one is named, opened within detect_within of injection) and recovery (the steady
+ * A drill passes when both SLOs are met: detection (the expected incident opened within
+ * detect_within of injection, and — if one is named — of the expected scope, judged by the
+ * widest scope the incident reached while the drill watched) and recovery (the steady
  * state back within recover_within, through the expected runbook's verified run, or — for
  * remove_fault drills — after the drill removed its fault).
  *

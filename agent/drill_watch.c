@@ -146,6 +146,12 @@ void drill_incident(drill_runner *dr, const incident *inc, bool opened) {
         }
         if (inc->id != r->incident)
                 return;
+        /* updated in place as more peers fail: the scope judged is the widest it reached (one
+         * road warrior's failure is seen before everyone's) */
+        if (inc->scope == FAULT_SCOPE_GLOBAL && strcmp(r->incident_scope, "global") != 0) {
+                (void) snprintf(r->incident_scope, sizeof(r->incident_scope), "%s", fault_scope_to_string(inc->scope));
+                drill_save(dr);
+        }
         if (inc->state == INCIDENT_ESCALATED && r->phase == DRILL_WATCHING)
                 drill_end(dr, DRILL_FAILED, "incident %llu was escalated to a human: %s",
                           (unsigned long long) inc->id, inc->note);

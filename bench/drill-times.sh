@@ -37,7 +37,7 @@ rows = {}
 for line in open(sys.argv[1]):
     f = line.split()
     name, phase, ttd, ttr = f[0], f[2], f[3], f[4]
-    rows.setdefault(name, []).append((phase, ttd, ttr))
+    rows.setdefault(name, []).append((phase, ttd, ttr, f[5] if len(f) > 5 else ""))
 iv = sys.argv[2]
 ivs = float(iv[:-2]) / 1000 if iv.endswith("ms") else float(iv[:-1]) * (60 if iv.endswith("m") else 1)
 def pct(v, p):
@@ -54,4 +54,8 @@ for name, rs in rows.items():
     md = statistics.median(ttd)
     print(f"{name:22} {len(rs):4} {ok:4}  {md:8.0f} {pct(ttd, 95):8} {statistics.median(ttr):8.0f} {pct(ttr, 95):8}  {md / (ivs * 1000):12.2f}")
 print(f"(ms; check interval {iv}; a person doing this by hand: 30-60 min per the field notes)")
+for name, rs in rows.items():
+    bad = [r for r in rs if r[0] != "passed"]
+    for r in bad[:3]:
+        print(f"{name} {r[0]}: {r[3].replace('_', ' ')}")
 PY
