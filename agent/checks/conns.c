@@ -11,7 +11,10 @@
  *   charon unreachable           → UNKNOWN (the daemon check owns that failure)
  *
  * Push: charon's own log says when a client loads or unloads connections ("vici client N
- * requests: unload-conn"); those lines and a reconnect to charon trigger a run. */
+ * requests: unload-conn"); those lines and a reconnect to charon trigger a run. But charon
+ * sends its log over VICI only up to level 1 (vici_logger: LEVEL_CTRL) and those lines are
+ * level 2, so in practice a reconnect is the only push and a lost connection is seen at the
+ * next interval (measured by the config-syntax drill: TTD ~0.7 s at 1 s, ~4.7 s at 5 s). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
