@@ -27,6 +27,9 @@ struct drill_runner {
         drill_phase end_phase;
         char end_note[384];
         sd_event_source *deadline_timer, *abort_timer, *settle_timer, *approve_defer, *schedule_timer;
+        sd_event_source *retry_timer;   /* a failed removal of the fault, tried again */
+        uint64_t retry_usec;            /* its current backoff */
+        bool retried;
         uint64_t schedule_refused;  /* last refused scheduled start (CLOCK_REALTIME) */
         uint64_t approve_run;
         void (*stop_done)(void *userdata);

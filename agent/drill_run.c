@@ -19,6 +19,8 @@
 #include "log.h"
 
 #define FAULT_CALL_TIMEOUT (60ULL * USEC_PER_SEC)
+#define DRILL_RETRY_MIN (5ULL * USEC_PER_SEC)
+#define DRILL_RETRY_MAX (60ULL * USEC_PER_SEC)
 
 static void reconcile_next(drill_runner *dr);
 
@@ -31,6 +33,9 @@ void drill_runtime_clear(drill_runner *dr) {
         dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
         dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
         dr->approve_defer = sd_event_source_disable_unref(dr->approve_defer);
+        dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
+        dr->retry_usec = 0;
+        dr->retried = false;
         dr->call = action_call_free(dr->call);
         dr->end_pending = false;
         dr->end_note[0] = 0;
@@ -86,8 +91,6 @@ static void finish(drill_runner *dr) {
                 if (k + 2 < sizeof(r->note))
                         (void) snprintf(r->note + k, sizeof(r->note) - k, "; %s", verdict);
         }
-        if (r->fault_state == DF_REVERT_FAILED)
-                r->phase = r->phase == DRILL_PASSED ? DRILL_FAILED : r->phase;
         drill_save(dr);
         log_full_errno(r->phase == DRILL_PASSED ? LOG_NOTICE : LOG_WARNING, 0, "drill %llu (%s) %s: %s", (unsigned long long) r->id,
                  r->name, drill_phase_to_string(r->phase), r->note);
@@ -106,31 +109,69 @@ static void finish(drill_runner *dr) {
         reconcile_next(dr);
 }
 
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        drill_runner *dr = userdata;
+
+        dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
+        if (dr->active && dr->active->fault_state == DF_REVERT_FAILED) {
+                dr->active->fault_state = DF_ACTIVE;
+                drill_fault_revert(dr, "trying again to remove the fault");
+        }
+        return 0;
+}
+
+/* A removal that failed (charon down for a reload, the bus busy) is tried again with backoff,
+ * 5 s doubling to 1 min, for as long as it takes: the drill stays in progress (no other can
+ * start) and fails, whatever its SLOs said. After a restart the reconciliation tries again. */
+static void revert_failed(drill_runner *dr, int result, const char *detail) {
+        drill_rec *r = dr->active;
+        char d[32];
+
+        dr->retry_usec = !dr->retry_usec ? DRILL_RETRY_MIN
+                         : dr->retry_usec * 2 > DRILL_RETRY_MAX ? DRILL_RETRY_MAX : dr->retry_usec * 2;
+        log_error("drill %llu: the fault (%s) could NOT be removed: %s; trying again in %s", (unsigned long long) r->id,
+                  r->fault.ops->kind, detail && detail[0] ? detail : strerror(-result),
+                  duration_format(dr->retry_usec, d, sizeof(d)));
+        drill_audit(dr, "revert_failed", "drill %llu (%s): fault %s could not be removed: %s; trying again in %s",
+                    (unsigned long long) r->id, r->name, r->fault.ops->kind, detail && detail[0] ? detail : strerror(-result),
+                    d);
+        if (!dr->retried) {
+                size_t k = strlen(dr->end_note);
+                (void) snprintf(dr->end_note + k, sizeof(dr->end_note) - k, "%sthe fault could not be removed at the first "
+                                "attempt", k ? "; " : "");
+                dr->retried = true;
+        }
+        if (!dr->end_pending || dr->end_phase == DRILL_PASSED) {
+                dr->end_pending = true;
+                dr->end_phase = DRILL_FAILED;
+        }
+        r->phase = DRILL_ENDING;
+        drill_save(dr);
+        dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
+        if (sd_event_add_time_relative(dr->a->event, &dr->retry_timer, CLOCK_MONOTONIC, dr->retry_usec, USEC_PER_SEC,
+                                       on_retry, dr) < 0)
+                log_error("drill %llu: cannot arm the retry; the fault is removed at the next start", (unsigned long long) r->id);
+}
+
 static void on_reverted(action_call *call, int result, void *userdata) {
         drill_runner *dr = userdata;
         drill_rec *r = dr->active;
         const char *detail = action_call_detail(call);
 
         r->fault_state = result < 0 ? DF_REVERT_FAILED : DF_REMOVED;
-        r->t[DM_FAULT_REMOVED] = drill_now();
+        if (result >= 0)
+                r->t[DM_FAULT_REMOVED] = drill_now();
         drill_save(dr);
         dr->deadline_timer = sd_event_source_disable_unref(dr->deadline_timer);
         if (result < 0) {
-                log_error("drill %llu: the fault (%s) could NOT be removed: %s", (unsigned long long) r->id,
-                          r->fault.ops->kind, detail && detail[0] ? detail : strerror(-result));
-                drill_audit(dr, "revert_failed", "drill %llu (%s): fault %s could not be removed: %s; a human is needed",
-                            (unsigned long long) r->id, r->name, r->fault.ops->kind,
-                            detail && detail[0] ? detail : strerror(-result));
-        } else
-                drill_audit(dr, "drill_fault", "drill %llu (%s): fault %s removed%s%s", (unsigned long long) r->id, r->name,
-                            r->fault.ops->kind, detail && detail[0] ? ": " : "", detail ? detail : "");
-        dr->call = action_call_free(dr->call); /* `detail` pointed into it */
-        if (dr->end_pending || r->fault_state == DF_REVERT_FAILED) {
-                if (!dr->end_pending) {
-                        dr->end_pending = true;
-                        dr->end_phase = DRILL_FAILED;
-                        (void) snprintf(dr->end_note, sizeof(dr->end_note), "the fault could not be removed");
-                }
+                revert_failed(dr, result, detail);
+                dr->call = action_call_free(dr->call); /* `detail` pointed into it */
+                return;
+        }
+        drill_audit(dr, "drill_fault", "drill %llu (%s): fault %s removed%s%s", (unsigned long long) r->id, r->name,
+                    r->fault.ops->kind, detail && detail[0] ? ": " : "", detail ? detail : "");
+        dr->call = action_call_free(dr->call);
+        if (dr->end_pending) {
                 finish(dr);
                 return;
         }
@@ -141,7 +182,9 @@ void drill_fault_revert(drill_runner *dr, const char *why) {
         drill_rec *r = dr->active;
         int k;
 
-        if (r->fault_state == DF_REMOVED || r->fault_state == DF_REVERT_FAILED) {
+        if (r->fault_state == DF_REVERT_FAILED)
+                return; /* its retry is armed */
+        if (r->fault_state == DF_REMOVED) {
                 if (dr->end_pending)
                         finish(dr);
                 return;
@@ -157,15 +200,7 @@ void drill_fault_revert(drill_runner *dr, const char *why) {
         k = action_call_new(&dr->call, &r->fault, env_of(dr), ACTION_REVERT, FAULT_CALL_TIMEOUT, NULL, on_reverted, dr);
         if (k < 0) {
                 r->fault_state = DF_REVERT_FAILED;
-                drill_save(dr);
-                drill_audit(dr, "revert_failed", "drill %llu (%s): cannot start removing fault %s: %s",
-                            (unsigned long long) r->id, r->name, r->fault.ops->kind, strerror(-k));
-                if (!dr->end_pending) {
-                        dr->end_pending = true;
-                        dr->end_phase = DRILL_FAILED;
-                        (void) snprintf(dr->end_note, sizeof(dr->end_note), "the fault could not be removed");
-                }
-                finish(dr);
+                revert_failed(dr, k, "cannot start the removal");
         }
 }
 
@@ -466,7 +501,8 @@ static void reconcile_next(drill_runner *dr) {
 
         for (size_t i = 0; i < dr->n_recs && !dr->active; i++) {
                 drill_rec *r = dr->recs[i];
-                bool live = r->fault_state == DF_ARMING || r->fault_state == DF_ACTIVE || r->fault_state == DF_REVERTING;
+                bool live = r->fault_state == DF_ARMING || r->fault_state == DF_ACTIVE || r->fault_state == DF_REVERTING ||
+                            r->fault_state == DF_REVERT_FAILED;
                 if (!live && r->phase >= DRILL_PASSED)
                         continue;
                 dr->active = r;
@@ -481,8 +517,8 @@ static void reconcile_next(drill_runner *dr) {
                 drill_audit(dr, "recovery", "drill %llu (%s) %s; removing its fault now", (unsigned long long) r->id,
                             r->name, dr->end_note);
                 if (live) {
-                        if (r->fault_state == DF_REVERTING)
-                                r->fault_state = DF_ACTIVE; /* the revert never returned: again (idempotent) */
+                        if (r->fault_state == DF_REVERTING || r->fault_state == DF_REVERT_FAILED)
+                                r->fault_state = DF_ACTIVE; /* never removed: again (idempotent) */
                         drill_fault_revert(dr, dr->end_note);
                 } else
                         finish(dr);

@@ -53,7 +53,7 @@ typedef enum drill_fault_state {
         DF_ACTIVE,
         DF_REVERTING,
         DF_REMOVED,
-        DF_REVERT_FAILED,
+        DF_REVERT_FAILED, /* the removal failed: tried again with backoff */
         _DF_MAX,
 } drill_fault_state;
 

@@ -10,6 +10,9 @@
 #   SIGKILL, agent stays down             nft_drop (no firewall check: nothing heals it first): the
 #                                         kernel's element timeouts remove the fault on time with
 #                                         no agent at all (the client connects)
+#   removal fails                         charon down when the drill is aborted: the removal
+#                                         fails, is retried with backoff (no other drill starts
+#                                         meanwhile) and succeeds once charon is back
 #   SIGTERM mid-drill                     the fault is removed before the agent exits
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
@@ -132,6 +135,24 @@ start || bad "agent did not restart"
 for _ in $(seq 100); do ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1 || break; sleep 0.05; done
 ip netns exec "$GW_NS" nft list table inet ikeheal_drill >/dev/null 2>&1 && bad "the empty drill table is left" ||
         ok "restarted: the emptied drill table removed too"
+
+# --- a removal that fails is tried again -----------------------------------------------------
+run_drill syntax-60s
+for _ in $(seq 50); do broken && break; sleep 0.1; done
+lab_stop "$D/lab" gw >/dev/null 2>&1 # charon down: the restored file cannot be loaded
+agent_ctl drill abort --reason "test: removal while charon is down" >/dev/null 2>&1 || bad "abort refused"
+for _ in $(seq 100); do [ "$(last fault.state 2>/dev/null)" = revert_failed ] && break; sleep 0.1; done
+[ "$(agent_ctl drill status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"]["fault"]["state"])' 2>/dev/null)" = revert_failed ] &&
+        ok "charon down: the removal failed, the drill stays in progress (revert_failed)" || bad "no failed removal: $(agent_ctl drill status 2>&1 | head -5)"
+agent_ctl drill run syntax-8s >/dev/null 2>&1 && bad "a second drill started while a fault is stuck" || ok "no other drill starts meanwhile"
+lab_start "$D/lab" gw >/dev/null 2>&1 || bad "gateway charon did not start again"
+for _ in $(seq 200); do [ "$(last fault.state)" = removed ] && break; sleep 0.1; done
+[ "$(last phase)" = aborted ] && [ "$(last fault.state)" = removed ] && cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" &&
+        last note | grep -q "could not be removed at the first attempt" &&
+        ok "charon back: the retry removed the fault, byte for byte; $(last note | cut -c1-100)" ||
+        bad "after the retry: $(last phase) $(last fault.state) $(last note)"
+r=$(agent_run_of config-rollback); [ "$(cut -d' ' -f2 <<<"$r")" = pending ] && agent_ctl deny "${r%% *}" --reason test >/dev/null 2>&1
+agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still active"
 
 # --- SIGTERM mid-drill -----------------------------------------------------------------------
 run_drill syntax-60s
