@@ -113,22 +113,6 @@ void drill_rec_to_vici(const drill_rec *r, vici_builder *b) {
         vici_builder_add_str(b, "note", r->note);
 }
 
-static int get_u64(const vici_node *n, const char *k, uint64_t max, uint64_t *ret) {
-        uint64_t v;
-        if (vici_node_u64(n, k, &v) < 0 || v > max)
-                return -EBADMSG;
-        *ret = v;
-        return 0;
-}
-
-static int get_str(const vici_node *n, const char *k, char *buf, size_t size) {
-        const char *v = vici_node_str(n, k);
-        if (!v || strlen(v) >= size)
-                return -EBADMSG;
-        memcpy(buf, v, strlen(v) + 1);
-        return 0;
-}
-
 static bool yes(const vici_node *n, const char *k) {
         const char *v = vici_node_str(n, k);
         return v && strcmp(v, "yes") == 0;
@@ -140,30 +124,30 @@ static int rec_decode(const vici_node *n, drill_rec *r) {
         int k = 0, ph, fs;
         const action_ops *ops;
 
-        k |= get_u64(n, "id", UINT64_MAX, &r->id);
-        k |= get_str(n, "drill", r->name, sizeof(r->name));
-        k |= get_str(n, "sha256", r->sha256, sizeof(r->sha256));
-        k |= get_str(n, "class", r->fault_class, sizeof(r->fault_class));
-        k |= get_u64(n, "weight", DRILL_WEIGHT_MAX, &w);
-        k |= get_str(n, "expect_class", r->expect_class, sizeof(r->expect_class));
-        k |= get_str(n, "expect_scope", r->expect_scope, sizeof(r->expect_scope));
-        k |= get_str(n, "expect_runbook", r->expect_runbook, sizeof(r->expect_runbook));
-        k |= get_u64(n, "detect_within_ms", UINT64_MAX / 1000, &dw);
-        k |= get_u64(n, "recover_within_ms", UINT64_MAX / 1000, &rw);
-        k |= get_str(n, "requested_by", r->requested_by, sizeof(r->requested_by));
-        k |= get_u64(n, "started", UINT64_MAX, &r->started_usec);
-        k |= get_u64(n, "finished", UINT64_MAX, &r->finished_usec);
-        k |= get_str(n, "first_fail_check", r->first_fail_check, sizeof(r->first_fail_check));
-        k |= get_u64(n, "incident", UINT64_MAX, &r->incident);
-        k |= get_str(n, "incident_scope", r->incident_scope, sizeof(r->incident_scope));
-        k |= get_u64(n, "run", UINT64_MAX, &r->run);
-        k |= get_str(n, "runbook", r->runbook, sizeof(r->runbook));
-        k |= get_u64(n, "pending", UINT64_MAX, &r->pending_usec);
-        k |= get_u64(n, "approval_wait_ms", UINT64_MAX / 1000, &aw);
-        k |= get_str(n, "note", r->note, sizeof(r->note));
-        k |= get_u64(f, "deadline", UINT64_MAX, &r->deadline_usec);
+        k |= vici_node_u64_max(n, "id", UINT64_MAX, &r->id);
+        k |= vici_node_str_copy(n, "drill", r->name, sizeof(r->name));
+        k |= vici_node_str_copy(n, "sha256", r->sha256, sizeof(r->sha256));
+        k |= vici_node_str_copy(n, "class", r->fault_class, sizeof(r->fault_class));
+        k |= vici_node_u64_max(n, "weight", DRILL_WEIGHT_MAX, &w);
+        k |= vici_node_str_copy(n, "expect_class", r->expect_class, sizeof(r->expect_class));
+        k |= vici_node_str_copy(n, "expect_scope", r->expect_scope, sizeof(r->expect_scope));
+        k |= vici_node_str_copy(n, "expect_runbook", r->expect_runbook, sizeof(r->expect_runbook));
+        k |= vici_node_u64_max(n, "detect_within_ms", UINT64_MAX / 1000, &dw);
+        k |= vici_node_u64_max(n, "recover_within_ms", UINT64_MAX / 1000, &rw);
+        k |= vici_node_str_copy(n, "requested_by", r->requested_by, sizeof(r->requested_by));
+        k |= vici_node_u64_max(n, "started", UINT64_MAX, &r->started_usec);
+        k |= vici_node_u64_max(n, "finished", UINT64_MAX, &r->finished_usec);
+        k |= vici_node_str_copy(n, "first_fail_check", r->first_fail_check, sizeof(r->first_fail_check));
+        k |= vici_node_u64_max(n, "incident", UINT64_MAX, &r->incident);
+        k |= vici_node_str_copy(n, "incident_scope", r->incident_scope, sizeof(r->incident_scope));
+        k |= vici_node_u64_max(n, "run", UINT64_MAX, &r->run);
+        k |= vici_node_str_copy(n, "runbook", r->runbook, sizeof(r->runbook));
+        k |= vici_node_u64_max(n, "pending", UINT64_MAX, &r->pending_usec);
+        k |= vici_node_u64_max(n, "approval_wait_ms", UINT64_MAX / 1000, &aw);
+        k |= vici_node_str_copy(n, "note", r->note, sizeof(r->note));
+        k |= vici_node_u64_max(f, "deadline", UINT64_MAX, &r->deadline_usec);
         for (int m = 0; m < _DM_MAX; m++)
-                k |= get_u64(t, marks[m], UINT64_MAX, &r->t[m]);
+                k |= vici_node_u64_max(t, marks[m], UINT64_MAX, &r->t[m]);
         ph = lookup(phases, _DRILL_PHASE_MAX, vici_node_str(n, "phase"));
         fs = lookup(fault_states, _DF_MAX, vici_node_str(f, "state"));
         rs = vici_node_str(n, "recovery") && strcmp(vici_node_str(n, "recovery"), "remove_fault") == 0;

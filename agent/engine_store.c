@@ -90,22 +90,6 @@ static void run_encode(const run *r, vici_builder *b) {
         vici_builder_end_section(b);
 }
 
-static int get_u64(const vici_node *n, const char *k, uint64_t max, uint64_t *ret) {
-        uint64_t v;
-        if (vici_node_u64(n, k, &v) < 0 || v > max)
-                return -EBADMSG;
-        *ret = v;
-        return 0;
-}
-
-static int get_str(const vici_node *n, const char *k, char *buf, size_t size) {
-        const char *v = vici_node_str(n, k);
-        if (!v || strlen(v) >= size)
-                return -EBADMSG;
-        memcpy(buf, v, strlen(v) + 1);
-        return 0;
-}
-
 static int params_decode(const vici_node *sec, action_params *ret) {
         const char *kind = vici_node_str(sec, "kind");
         const vici_node *p = vici_node_get(sec, "params");
@@ -124,29 +108,29 @@ static int run_decode(const vici_node *n, run *r) {
         const vici_node *sec;
         int k = 0;
 
-        k |= get_u64(n, "id", UINT64_MAX, &r->id);
-        k |= get_u64(n, "state", _RUN_STATE_MAX - 1, &v[0]);
-        k |= get_u64(n, "grade", _GRADE_MAX - 1, &v[1]);
-        k |= get_u64(n, "incident", UINT64_MAX, &r->incident);
-        k |= get_u64(n, "operator_run", 1, &v[2]);
+        k |= vici_node_u64_max(n, "id", UINT64_MAX, &r->id);
+        k |= vici_node_u64_max(n, "state", _RUN_STATE_MAX - 1, &v[0]);
+        k |= vici_node_u64_max(n, "grade", _GRADE_MAX - 1, &v[1]);
+        k |= vici_node_u64_max(n, "incident", UINT64_MAX, &r->incident);
+        k |= vici_node_u64_max(n, "operator_run", 1, &v[2]);
         if (vici_node_get(n, "drill"))
-                k |= get_u64(n, "drill", UINT64_MAX, &r->drill);
-        k |= get_u64(n, "step", RUNBOOK_STEPS_MAX, &v[3]);
-        k |= get_u64(n, "n_steps", RUNBOOK_STEPS_MAX, &v[4]);
-        k |= get_u64(n, "rollback_pos", RUNBOOK_STEPS_MAX, &v[5]);
-        k |= get_u64(n, "recovery_pos", RUNBOOK_STEPS_MAX, &v[6]);
-        k |= get_u64(n, "approvers_needed", ENGINE_APPROVERS_MAX, &v[7]);
-        k |= get_u64(n, "approval_expires", UINT64_MAX, &r->approval_expires_usec);
-        k |= get_u64(n, "created", UINT64_MAX, &r->created_usec);
-        k |= get_u64(n, "updated", UINT64_MAX, &r->updated_usec);
-        k |= get_u64(n, "finished", UINT64_MAX, &r->finished_usec);
-        k |= get_str(n, "runbook", r->runbook, sizeof(r->runbook));
-        k |= get_str(n, "runbook_sha256", r->runbook_sha256, sizeof(r->runbook_sha256));
-        k |= get_str(n, "plan_hash", r->plan_hash, sizeof(r->plan_hash));
-        k |= get_str(n, "signature", r->signature, sizeof(r->signature));
-        k |= get_str(n, "why", r->why, sizeof(r->why));
-        k |= get_str(n, "requested_by", r->requested_by, sizeof(r->requested_by));
-        k |= get_str(n, "note", r->note, sizeof(r->note));
+                k |= vici_node_u64_max(n, "drill", UINT64_MAX, &r->drill);
+        k |= vici_node_u64_max(n, "step", RUNBOOK_STEPS_MAX, &v[3]);
+        k |= vici_node_u64_max(n, "n_steps", RUNBOOK_STEPS_MAX, &v[4]);
+        k |= vici_node_u64_max(n, "rollback_pos", RUNBOOK_STEPS_MAX, &v[5]);
+        k |= vici_node_u64_max(n, "recovery_pos", RUNBOOK_STEPS_MAX, &v[6]);
+        k |= vici_node_u64_max(n, "approvers_needed", ENGINE_APPROVERS_MAX, &v[7]);
+        k |= vici_node_u64_max(n, "approval_expires", UINT64_MAX, &r->approval_expires_usec);
+        k |= vici_node_u64_max(n, "created", UINT64_MAX, &r->created_usec);
+        k |= vici_node_u64_max(n, "updated", UINT64_MAX, &r->updated_usec);
+        k |= vici_node_u64_max(n, "finished", UINT64_MAX, &r->finished_usec);
+        k |= vici_node_str_copy(n, "runbook", r->runbook, sizeof(r->runbook));
+        k |= vici_node_str_copy(n, "runbook_sha256", r->runbook_sha256, sizeof(r->runbook_sha256));
+        k |= vici_node_str_copy(n, "plan_hash", r->plan_hash, sizeof(r->plan_hash));
+        k |= vici_node_str_copy(n, "signature", r->signature, sizeof(r->signature));
+        k |= vici_node_str_copy(n, "why", r->why, sizeof(r->why));
+        k |= vici_node_str_copy(n, "requested_by", r->requested_by, sizeof(r->requested_by));
+        k |= vici_node_str_copy(n, "note", r->note, sizeof(r->note));
         if (k)
                 return -EBADMSG;
         r->state = (run_state) v[0];
@@ -163,9 +147,9 @@ static int run_decode(const vici_node *n, run *r) {
                 if (r->n_approvals >= ENGINE_APPROVERS_MAX || a->type != VICI_NODE_SECTION)
                         return -EBADMSG;
                 ap = &r->approvals[r->n_approvals++];
-                k |= get_u64(a, "uid", UINT32_MAX, &v[8]);
-                k |= get_str(a, "user", ap->user, sizeof(ap->user));
-                k |= get_u64(a, "time", UINT64_MAX, &ap->time_usec);
+                k |= vici_node_u64_max(a, "uid", UINT32_MAX, &v[8]);
+                k |= vici_node_str_copy(a, "user", ap->user, sizeof(ap->user));
+                k |= vici_node_u64_max(a, "time", UINT64_MAX, &ap->time_usec);
                 ap->uid = (uint32_t) v[8];
         }
         sec = vici_node_get(n, "steps");
@@ -173,9 +157,9 @@ static int run_decode(const vici_node *n, run *r) {
         for (const vici_node *s = sec ? sec->child : NULL; s; s = s->next, i++) {
                 if (i >= r->n_steps || s->type != VICI_NODE_SECTION)
                         return -EBADMSG;
-                k |= get_u64(s, "phase", _PHASE_MAX - 1, &v[9]);
-                k |= get_str(s, "name", r->steps[i].name, sizeof(r->steps[i].name));
-                k |= get_u64(s, "measure", UINT64_MAX, &r->steps[i].measure);
+                k |= vici_node_u64_max(s, "phase", _PHASE_MAX - 1, &v[9]);
+                k |= vici_node_str_copy(s, "name", r->steps[i].name, sizeof(r->steps[i].name));
+                k |= vici_node_u64_max(s, "measure", UINT64_MAX, &r->steps[i].measure);
                 r->steps[i].phase = (step_phase) v[9];
                 if (k || params_decode(s, &r->steps[i].params) < 0)
                         return -EBADMSG;
@@ -208,19 +192,19 @@ static int measure_decode(const vici_node *n, measure *m) {
         const vici_node *p;
         int k = 0;
 
-        k |= get_u64(n, "id", UINT64_MAX, &m->id);
-        k |= get_u64(n, "state", _MEASURE_STATE_MAX - 1, &st);
-        k |= get_u64(n, "run", UINT64_MAX, &m->run);
-        k |= get_u64(n, "incident", UINT64_MAX, &m->incident);
-        k |= get_str(n, "runbook", m->runbook, sizeof(m->runbook));
-        k |= get_str(n, "step", m->step, sizeof(m->step));
-        k |= get_str(n, "kind", m->kind, sizeof(m->kind));
-        k |= get_str(n, "signature", m->signature, sizeof(m->signature));
-        k |= get_u64(n, "applied", UINT64_MAX, &m->applied_usec);
-        k |= get_u64(n, "expires", UINT64_MAX, &m->expires_usec);
-        k |= get_u64(n, "reverted", UINT64_MAX, &m->reverted_usec);
-        k |= get_u64(n, "extensions", UINT32_MAX, &ext);
-        k |= get_str(n, "note", m->note, sizeof(m->note));
+        k |= vici_node_u64_max(n, "id", UINT64_MAX, &m->id);
+        k |= vici_node_u64_max(n, "state", _MEASURE_STATE_MAX - 1, &st);
+        k |= vici_node_u64_max(n, "run", UINT64_MAX, &m->run);
+        k |= vici_node_u64_max(n, "incident", UINT64_MAX, &m->incident);
+        k |= vici_node_str_copy(n, "runbook", m->runbook, sizeof(m->runbook));
+        k |= vici_node_str_copy(n, "step", m->step, sizeof(m->step));
+        k |= vici_node_str_copy(n, "kind", m->kind, sizeof(m->kind));
+        k |= vici_node_str_copy(n, "signature", m->signature, sizeof(m->signature));
+        k |= vici_node_u64_max(n, "applied", UINT64_MAX, &m->applied_usec);
+        k |= vici_node_u64_max(n, "expires", UINT64_MAX, &m->expires_usec);
+        k |= vici_node_u64_max(n, "reverted", UINT64_MAX, &m->reverted_usec);
+        k |= vici_node_u64_max(n, "extensions", UINT32_MAX, &ext);
+        k |= vici_node_str_copy(n, "note", m->note, sizeof(m->note));
         if (k)
                 return -EBADMSG;
         m->state = (measure_state) st;

@@ -280,6 +280,25 @@ int vici_node_u64(const vici_node *section, const char *path, uint64_t *ret) {
         return 0;
 }
 
+int vici_node_u64_max(const vici_node *section, const char *path, uint64_t max, uint64_t *ret) {
+        uint64_t v;
+
+        if (vici_node_u64(section, path, &v) < 0 || v > max)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int vici_node_str_copy(const vici_node *section, const char *path, char *buf, size_t size) {
+        const char *v = vici_node_str(section, path);
+        size_t len = v ? strlen(v) : 0;
+
+        if (!v || len >= size)
+                return -EBADMSG;
+        memcpy(buf, v, len + 1);
+        return 0;
+}
+
 /* ---- builder ---- */
 
 struct vici_builder {

@@ -79,6 +79,10 @@ const char *vici_node_str(const vici_node *section, const char *path);
 /* Parse an unsigned decimal value at path (digits only, no sign or blanks); -ENOENT if absent,
  * -EINVAL if not a number, -ERANGE if it does not fit. */
 int vici_node_u64(const vici_node *section, const char *path, uint64_t *ret);
+/* For decoding our own records: the number at path, at most max; the string at path copied
+ * into buf (shorter than size). Anything else (absent, malformed, too large) is -EBADMSG. */
+int vici_node_u64_max(const vici_node *section, const char *path, uint64_t max, uint64_t *ret);
+int vici_node_str_copy(const vici_node *section, const char *path, char *buf, size_t size);
 
 /* Builder. Errors latch: the first failure is remembered and returned by vici_builder_finish(),
  * so callers can chain adds without checking each one. Names longer than 255 bytes, values
