@@ -123,6 +123,8 @@ static int agent_control_register(agent *a) {
                 r = measures_verb_register(a);
         if (r >= 0)
                 r = drill_verb_register(a);
+        if (r >= 0)
+                r = accept_verb_register(a);
         return r;
 }
 

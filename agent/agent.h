@@ -96,6 +96,12 @@ int checks_verb_register(agent *a);
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
 int incidents_verb_register(agent *a);
 int diagnose_verb_register(agent *a);
+/* agent/diagnose_verb.c: run every check now and answer req once each has finished a run that
+ * began after it (complete) or the longest could have timed out (not complete): finish fills
+ * b from that fresh picture (incidents reconciled on it first) and returns 0, or -errno with
+ * the request's error set. What `diagnose` and `accept` answer from. */
+typedef int (*agent_round_fn)(agent *a, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec);
+int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_round_fn finish);
 int audit_verb_register(agent *a);
 /* agent/audit_trail.c: open the audit log (a broken one is kept aside); append a record (and
  * mirror it to the journal). */
@@ -126,6 +132,7 @@ int approval_verb_register(agent *a);
 int run_verb_register(agent *a);
 int measures_verb_register(agent *a);
 int drill_verb_register(agent *a);
+int accept_verb_register(agent *a);
 /* On SIGTERM with a drill running: how long its fault's removal may delay the exit. */
 #define AGENT_STOP_DRILL_USEC (15ULL * 1000000ULL)
 /* The requesting peer as the engine sees it (approver: root or control.approver_groups). */

@@ -21,6 +21,7 @@
 
 struct diagnose_query {
         agent *agent;
+        agent_round_fn finish; /* what the answer is, once the round is complete (or timed out) */
         control_request *req;
         vici_builder *reply;
         uint64_t *runs_before; /* per check index */
@@ -101,36 +102,39 @@ static void add_problem(vici_builder *b, const agent *a, const diagnosis_problem
 }
 
 static void query_finish(diagnose_query *q, const char *error) {
-        agent *a = q->agent;
-        vici_builder *b = q->reply;
+        int r;
+
+        query_unlink(q);
+        if (error) {
+                control_request_set_error(q->req, "%s", error);
+                (void) control_request_reply(q->req, -ECANCELED, NULL);
+                query_free(q);
+                return;
+        }
+        /* the incidents follow the same picture the answer is made from */
+        agent_diagnose(q->agent);
+        r = q->finish(q->agent, q->req, q->reply, query_complete(q), mono_usec() - q->started_usec);
+        (void) control_request_reply(q->req, r, NULL);
+        query_free(q);
+}
+
+static int diagnose_report(agent *a, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec) {
         diagnosis_input in[CONFIG_CHECKS_MAX];
         size_t order[CONFIG_CHECKS_MAX];
         size_t n;
         diagnosis d;
         int r;
 
-        if (error) {
-                query_unlink(q);
-                control_request_set_error(q->req, "%s", error);
-                (void) control_request_reply(q->req, -ECANCELED, NULL);
-                query_free(q);
-                return;
-        }
-        /* the incidents follow the same picture the report shows */
-        agent_diagnose(a);
         n = agent_diagnosis_inputs(a, in, CONFIG_CHECKS_MAX);
         for (size_t i = 0; i < n; i++)
                 order[i] = i;
         r = diagnosis_run(in, n, &d);
         if (r < 0) {
-                control_request_set_error(q->req, "diagnosis failed: %s", strerror(-r));
-                (void) control_request_reply(q->req, r, NULL);
-                query_free(q);
-                return;
+                control_request_set_error(req, "diagnosis failed: %s", strerror(-r));
+                return r;
         }
-        vici_builder_add_str(b, "complete", query_complete(q) ? "yes" : "no");
-        vici_builder_add_fmt(b, "elapsed_ms", "%llu",
-                             (unsigned long long) ((mono_usec() - q->started_usec) / USEC_PER_MSEC));
+        vici_builder_add_str(b, "complete", complete ? "yes" : "no");
+        vici_builder_add_fmt(b, "elapsed_ms", "%llu", (unsigned long long) (elapsed_usec / USEC_PER_MSEC));
         vici_builder_add_str(b, "impact",
                              d.impact == FAULT_SCOPE_UNKNOWN ? "none" : fault_scope_to_string(d.impact));
         if (d.recent_changes[0])
@@ -152,10 +156,7 @@ static void query_finish(diagnose_query *q, const char *error) {
                 checks_verb_add_check(b, check_set_get(a->checks, order[i]), false);
         vici_builder_end_section(b);
         diagnosis_done(&d);
-
-        query_unlink(q);
-        (void) control_request_reply(q->req, 0, NULL);
-        query_free(q);
+        return 0;
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -163,8 +164,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int diagnose_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_round_fn finish) {
         size_t n = check_set_size(a->checks);
         uint64_t wait = 0;
         diagnose_query *q;
@@ -179,6 +179,7 @@ static int diagnose_handler(control_request *req, vici_builder *b, void *userdat
                 return -ENOMEM;
         }
         q->agent = a;
+        q->finish = finish;
         q->reply = b;
         q->n = n;
         q->started_usec = mono_usec();
@@ -210,6 +211,10 @@ static int diagnose_handler(control_request *req, vici_builder *b, void *userdat
          * at all): the coalesced diagnosis pass calls diagnose_verb_progress() */
         agent_schedule_diagnosis(a);
         return 0;
+}
+
+static int diagnose_handler(control_request *req, vici_builder *b, void *userdata) {
+        return agent_check_round(userdata, req, b, diagnose_report);
 }
 
 void diagnose_verb_progress(agent *a) {

@@ -38,6 +38,7 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_RUNS] = { "runs", false, "runbook runs, active and recent" },
         [PROTO_PSK] = { "psk", true, "show a temporary PSK fallback's secret" },
         [PROTO_DRILLS] = { "drills", false, "chaos drills: list, status, report" },
+        [PROTO_ACCEPT] = { "accept", true, "accept the current state as the last good one" },
 };
 
 bool proto_verb_is_valid(int verb) {

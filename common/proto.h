@@ -79,6 +79,7 @@ typedef enum proto_verb {
         PROTO_RUNS = 18,      /* read:  runbook runs, active and recent */
         PROTO_PSK = 19,       /* write: a temporary PSK fallback's secret (approvers; audited) */
         PROTO_DRILLS = 20,    /* read:  drills: list, status, report (history, scores) */
+        PROTO_ACCEPT = 21,    /* write: the current state becomes the last good one (approvers; audited) */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

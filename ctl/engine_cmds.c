@@ -118,7 +118,8 @@ int build_psk(int argc, char **argv, vici_builder *b) {
 
 int build_pause(int argc, char **argv, vici_builder *b) {
         if (argc > 0) {
-                fprintf(stderr, "ikehealctl: pause/resume take no arguments (pause needs --reason TEXT)\n");
+                fprintf(stderr, "ikehealctl: pause, resume and accept take no arguments (pause and accept need "
+                                "--reason TEXT)\n");
                 return -EINVAL;
         }
         if (ctl_opt_reason)

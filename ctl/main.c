@@ -366,6 +366,19 @@ static const ctl_command commands[] = {
                 .build = build_pause,
         },
         {
+                .name = "accept",
+                .verb = PROTO_ACCEPT,
+                .args = "--reason TEXT",
+                .help = "The gateway as it is now becomes the last-good state that rollbacks return to and\n"
+                        "drift is measured against — after a deliberate change (a new certificate, an edited\n"
+                        "swanctl.conf, a standby pair a runbook swapped in), which otherwise leaves the config\n"
+                        "check warning of drift and no newer state is ever recorded. Approvers only, audited\n"
+                        "with the warnings it accepts; refused while an incident is active, a check fails or\n"
+                        "has not reported, a temporary measure is in force or a drill is in progress.\n",
+                .render_text = render_result,
+                .build = build_pause,
+        },
+        {
                 .name = "resume",
                 .verb = PROTO_RESUME,
                 .args = "",

@@ -9,6 +9,8 @@
 #                  its fault is gone afterwards (the drill table, the injected file content)
 #   unrelated      an incident of another class opening mid-drill aborts it; fault removed
 #   abort          an operator's abort removes the fault at once
+#   accept         a renewed certificate: drift, drills refused, `ikehealctl accept` makes it
+#                  the last-good state
 #   schedule       a window open now: the agent starts the drill itself within a minute
 #   report         history and per-class scores; every drill on the audit trail
 set -u
@@ -103,11 +105,28 @@ cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && ok "aborted: swanctl.conf by
         bad "swanctl.conf not restored after the abort"
 agent_ctl drill status | grep -q "no drill in progress" && ok "no drill in progress" || bad "status: $(agent_ctl drill status)"
 
+# --- a deliberate change, accepted as the new last-good state --------------------------------
+config_is() { for _ in $(seq 100); do agent_ctl checks | grep -q "^$1 *config " && return 0; sleep 0.1; done; return 1; }
+steady_wait
+lab_gw_cert "$D/lab" valid >/dev/null 2>&1 && rm -f "$GW_SWANCTL_DIR/gw.pem.prev" # a renewed certificate
+config_is warn && ok "a renewed certificate: the config check warns of drift" || bad "no drift warning: $(agent_ctl checks | grep config)"
+out=$(agent_ctl drill run firewall-drop-4500 2>&1) && bad "a drill started on a drifted gateway" ||
+        { grep -q "last-good state is not recorded yet" <<<"$out" && ok "drills refused meanwhile: ${out#*refused: }" ||
+                bad "drift refusal: $out"; }
+agent_ctl accept >/dev/null 2>&1 && bad "accept without a reason" || ok "accept needs a reason"
+out=$(agent_ctl accept --reason "test: certificate renewed" 2>&1) && ok "accept: $out" || bad "accept: $out"
+config_is ok && ok "config check OK against the accepted state" || bad "still: $(agent_ctl checks | grep config)"
+grep -q "accept.*accepted as last good by uid 0 (root): test: certificate renewed; warnings accepted: config" "$D/state/audit.log" &&
+        ok "audit: the acceptance with the warnings it accepted" || bad "no accept record in the audit log"
+cp -f "$GW_CERT" "$D/gw-good.pem" # the harness's own idea of the gateway's certificate follows
+
 # --- a scheduled window --------------------------------------------------------------------
-# a window open all week: the agent itself starts the drill at its next minute's tick
+# a window open all week: the agent itself starts the drill at its next minute's tick (a drill
+# of its own: the others ran less than `every` ago)
+sed 's/^name: firewall-drop-4500$/name: scheduled-drop/' "$D/drills/firewall-drop-4500.yaml" >"$D/drills/scheduled-drop.yaml"
 cat >>"$D/ikeheal.yaml" <<YAML
   schedule:
-    - drill: firewall-drop-4500
+    - drill: scheduled-drop
       every: 1h
       window: {days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "23:59", timezone: utc}
 YAML
