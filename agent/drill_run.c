@@ -408,8 +408,8 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
                 return -EBUSY;
         if (!dry && !dr->a->good_recorded)
                 return refuse(why, n, -EBUSY, "refused: the gateway's last-good state is not recorded yet (every check "
-                              "healthy for agent.last_good_after, %s): it is what the recovery restores",
-                              duration_format(cfg->last_good_after_usec, a, sizeof(a)));
+                              "healthy for agent.last_good_after, %s; after a deliberate change: ikehealctl accept): it "
+                              "is what the recovery restores", duration_format(cfg->last_good_after_usec, a, sizeof(a)));
         if (d->fault.ops->validate && (k = d->fault.ops->validate(&d->fault, env_of(dr), vwhy, sizeof(vwhy))) < 0)
                 return refuse(why, n, k, "refused: fault %s: %s", d->fault.ops->kind, vwhy);
         if (dry) {
