@@ -424,6 +424,28 @@ static bool clock_incident_active(engine *e) {
         return false;
 }
 
+/* A wrong clock makes good certificates look expired: nothing is done to certificates (or their
+ * revocation data) while a clock incident is active — fix the time first. Such incidents are
+ * held, not escalated: when the clock is right again they are decided afresh (the certificate
+ * may really be expired, or not at all). */
+static bool held_by_clock(engine *e, const incident *inc, const runbook *rb) {
+        return (inc->cls == FAULT_CERTIFICATE || inc->cls == FAULT_REVOCATION) && rb->grade != GRADE_OBSERVE &&
+               clock_incident_active(e);
+}
+
+static void release_held(engine *e) {
+        uint64_t ids[16];
+        size_t n = 0;
+
+        for (size_t i = 0; i < incident_store_size(e->a->incidents) && n < ELEMENTSOF(ids); i++) {
+                const incident *inc = incident_store_get(e->a->incidents, i);
+                if ((inc->cls == FAULT_CERTIFICATE || inc->cls == FAULT_REVOCATION) && inc->state == INCIDENT_OPEN)
+                        ids[n++] = inc->id;
+        }
+        for (size_t i = 0; i < n; i++)
+                engine_incident(e, ids[i], false);
+}
+
 void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         const incident *inc = incident_store_find(e->a->incidents, incident_id);
         char sig[LEDGER_SIGNATURE_MAX];
@@ -444,6 +466,8 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                         engine_audit(e, "plan", "run %llu runbook %s cancelled: incident %llu resolved",
                                      (unsigned long long) last->id, last->runbook, (unsigned long long) incident_id);
                 }
+                if (inc->cls == FAULT_CLOCK && !clock_incident_active(e))
+                        release_held(e);
                 return;
         }
         if (inc->state == INCIDENT_ESCALATED)
@@ -464,12 +488,11 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         rb = engine_match(e, inc);
         if (!rb)
                 return;
-        /* A wrong clock makes good certificates look expired: nothing is done to certificates
-         * (or their revocation data) while a clock incident is active — fix the time first. */
-        if ((inc->cls == FAULT_CERTIFICATE || inc->cls == FAULT_REVOCATION) && rb->grade != GRADE_OBSERVE &&
-            clock_incident_active(e)) {
-                engine_escalate_incident(e, incident_id, "certificate actions blocked: the clock is wrong (fix the time "
-                                         "first; runbook %s not run)", rb->name);
+        if (held_by_clock(e, inc, rb)) {
+                if (opened)
+                        engine_audit(e, "policy", "incident %llu: runbook %s held until the clock incident is resolved "
+                                     "(a wrong clock makes good certificates look bad)", (unsigned long long) incident_id,
+                                     rb->name);
                 return;
         }
         if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE && !drill_of_incident(e->a->drills, incident_id)) {

@@ -64,7 +64,7 @@ sntp_start 0
 agent_wait_resolved clock 8000 >/dev/null && ok "the reference agrees again: clock resolved" || bad "clock still active"
 agent_wait_incident certificate - 8000 >/dev/null && ok "now the certificate is the problem on its own" || bad "no certificate incident"
 for _ in $(seq 100); do agent_ctl pending | grep -q cert-standby && break; sleep 0.1; done
-agent_ctl pending | grep -q cert-standby && ok "cert-standby proposed, now that the clock is right" || bad "pending: $(agent_ctl pending)"
+agent_ctl pending | grep -q cert-standby && ok "cert-standby proposed, now that the clock is right" || bad "pending: $(agent_ctl pending); $(agent_ctl incidents); $(agent_ctl incidents 3 | head -20)"
 
 agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
