@@ -62,6 +62,8 @@ typedef struct agent {
         bool retrigger;             /* an incident opened: run every check again now */
         /* a resolution is pending: checks dropped transient evidence and run once more */
         uint64_t settle_deadline;   /* CLOCK_MONOTONIC; 0: not settling */
+        bool settle_waiting;        /* settling waits for charon's start grace to end */
+        uint64_t settle_wait_since; /* CLOCK_REALTIME: when that wait began */
         uint64_t *settle_runs;      /* each check's run count when settling began */
         size_t n_settle;
         sd_event_source *settle_timer;

@@ -165,9 +165,11 @@ static uint64_t now_mono(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-/* Has every check run since settle_begin()? */
+/* Has every check run since the settle's rerun? (Never while still waiting for charon.) */
 static bool settled(agent *a) {
         size_t n = check_set_size(a->checks);
+        if (a->settle_waiting)
+                return false;
         if (n != a->n_settle)
                 return true;
         for (size_t i = 0; i < n; i++)
@@ -183,30 +185,102 @@ static int on_settle_deadline(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static void settle_begin(agent *a) {
-        size_t n = check_set_size(a->checks);
+/* How long a run in flight and the queued one may take: twice the longest, bounded. */
+static uint64_t settle_span(agent *a) {
         uint64_t longest = 0;
-
-        free(a->settle_runs);
-        a->settle_runs = calloc(n ? n : 1, sizeof(uint64_t));
-        a->n_settle = a->settle_runs ? n : 0;
-        for (size_t i = 0; i < a->n_settle; i++) {
-                check *c = check_set_get(a->checks, i);
-                const check_schedule *sc = check_get_schedule(c);
-                a->settle_runs[i] = check_runs(c);
+        for (size_t i = 0; i < check_set_size(a->checks); i++) {
+                const check_schedule *sc = check_get_schedule(check_set_get(a->checks, i));
                 if (sc->timeout_usec * (sc->retries + 1u) > longest)
                         longest = sc->timeout_usec * (sc->retries + 1u);
         }
-        /* a run in flight finishes, then the queued one runs: twice the longest, bounded */
         longest = 2 * longest + 100 * USEC_PER_MSEC;
-        if (longest > 30 * USEC_PER_SEC)
-                longest = 30 * USEC_PER_SEC;
-        a->settle_deadline = now_mono() + longest;
+        return longest > 30 * USEC_PER_SEC ? 30 * USEC_PER_SEC : longest;
+}
+
+/* What is left of charon's start: it came back less than charon.start_grace ago, and its
+ * connections and credentials may still be loading (swanctl --load-all runs once the socket is
+ * there, in the lab as under systemd's ExecStartPost). A probe answered by nobody or a peer
+ * refused for want of a config in that window is the start, not a fault. */
+static uint64_t charon_start_left(agent *a) {
+        uint64_t since = a->hub ? charon_hub_state_since(a->hub) : 0, now = now_mono();
+
+        if (!a->charon_connected || !since || a->config->charon_start_grace_usec == 0)
+                return 0;
+        since += a->config->charon_start_grace_usec;
+        return since > now ? since - now : 0;
+}
+
+/* The start is over early once a conns check, run after settling began, finds every expected
+ * connection loaded: swanctl loads connections last. */
+static bool charon_config_loaded(agent *a) {
+        for (size_t i = 0; i < check_set_size(a->checks); i++) {
+                check *c = check_set_get(a->checks, i);
+                const finding *f = check_last_finding(c);
+                if (strcmp(check_kind(c), "conns") == 0 && f && f->status == CHECK_OK &&
+                    f->started_usec >= a->settle_wait_since)
+                        return true;
+        }
+        return false;
+}
+
+/* Phase 2: the checks drop transient evidence and all run once more. */
+static void settle_rerun(agent *a) {
+        size_t n = check_set_size(a->checks);
+        uint64_t span = settle_span(a);
+
+        a->settle_waiting = false;
+        free(a->settle_runs);
+        a->settle_runs = calloc(n ? n : 1, sizeof(uint64_t));
+        a->n_settle = a->settle_runs ? n : 0;
+        for (size_t i = 0; i < a->n_settle; i++)
+                a->settle_runs[i] = check_runs(check_set_get(a->checks, i));
+        a->settle_deadline = now_mono() + span;
         a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
-        (void) sd_event_add_time_relative(a->event, &a->settle_timer, CLOCK_MONOTONIC, longest, USEC_PER_MSEC,
+        (void) sd_event_add_time_relative(a->event, &a->settle_timer, CLOCK_MONOTONIC, span, USEC_PER_MSEC,
                                           on_settle_deadline, a);
         check_set_forget(a->checks);
         check_set_trigger_all(a->checks);
+}
+
+#define SETTLE_POLL_USEC (100 * USEC_PER_MSEC)
+
+/* While waiting: ask the conns checks again every 100 ms (charon does not push a load). */
+static int on_settle_wait(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent *a = userdata;
+        uint64_t left = charon_start_left(a);
+
+        a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
+        if (left == 0 || sd_event_add_time_relative(a->event, &a->settle_timer, CLOCK_MONOTONIC,
+                                                    left < SETTLE_POLL_USEC ? left : SETTLE_POLL_USEC,
+                                                    USEC_PER_MSEC, on_settle_wait, a) < 0) {
+                settle_rerun(a);
+                return 0;
+        }
+        for (size_t i = 0; i < check_set_size(a->checks); i++) {
+                check *c = check_set_get(a->checks, i);
+                if (strcmp(check_kind(c), "conns") == 0)
+                        (void) check_trigger(c);
+        }
+        return 0;
+}
+
+/* Phase 1, when charon has just come back: wait out the rest of its start first (or until its
+ * connections are loaded). */
+static void settle_begin(agent *a) {
+        uint64_t wait = charon_start_left(a);
+        char d[32];
+
+        if (wait == 0) {
+                settle_rerun(a);
+                return;
+        }
+        a->settle_waiting = true;
+        a->settle_wait_since = realtime_usec();
+        a->settle_deadline = now_mono() + wait + settle_span(a);
+        a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
+        log_debug("charon came back within charon.start_grace: the checks run again once its connections "
+                  "are loaded, at most in %s", duration_format(wait, d, sizeof(d)));
+        (void) on_settle_wait(NULL, 0, a);
 }
 
 size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max) {
@@ -263,6 +337,8 @@ void agent_diagnose(agent *a) {
          * first the checks drop transient evidence and all run once more, then the incidents
          * are reconciled on that fresh picture (or at the settle deadline). */
         if (a->settle_deadline) {
+                if (a->settle_waiting && charon_config_loaded(a))
+                        settle_rerun(a);
                 if (!settled(a) && now_mono() < a->settle_deadline) {
                         diagnosis_done(&d);
                         return;
@@ -412,6 +488,8 @@ int agent_checks_prepare(agent *a, const ikeheal_config *config, check_set **ret
 void agent_checks_drop(agent *a) {
         a->checks = check_set_free(a->checks);
         a->settle_deadline = 0;
+        a->settle_waiting = false;
+        a->settle_timer = sd_event_source_disable_unref(a->settle_timer);
         a->healthy = false;
 }
 

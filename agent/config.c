@@ -47,6 +47,7 @@ static const yfield charon_fields[] = {
         { "reconnect_max", YF_DURATION, OFF(vici_reconnect_max_usec), .min = 10 * USEC_PER_MSEC,
           .max = 3600 * USEC_PER_SEC },
         { "unit", YF_STRING, OFF(charon_unit), .max = 255 },
+        { "start_grace", YF_DURATION, OFF(charon_start_grace_usec), .max = 60 * USEC_PER_SEC },
         {}
 };
 
@@ -70,6 +71,7 @@ static int config_set_defaults(ikeheal_config *c) {
                 .vici_timeout_usec = 10 * USEC_PER_SEC,
                 .vici_reconnect_min_usec = 100 * USEC_PER_MSEC,
                 .vici_reconnect_max_usec = 5 * USEC_PER_SEC,
+                .charon_start_grace_usec = 2 * USEC_PER_SEC,
                 .last_good_after_usec = 30 * USEC_PER_SEC,
         };
         c->state_dir = strdup("/var/lib/ikeheal");

@@ -50,6 +50,7 @@ typedef struct ikeheal_config {
         uint64_t vici_reconnect_min_usec;
         uint64_t vici_reconnect_max_usec;
         char *charon_unit;       /* strongswan.service */
+        uint64_t charon_start_grace_usec; /* 2s: after charon came back, before missing conns count */
 
         /* checks (agent/config_checks.c): */
         check_schedule check_defaults; /* `check_defaults` section */

@@ -34,7 +34,8 @@ run() { # name, command…
         0) pass=$((pass + 1)); printf 'PASS %-40s %s\n' "$name" "$dt" ;;
         77) skip=$((skip + 1)); printf 'SKIP %-40s %s (%s)\n' "$name" "$dt" "$(tail -n1 "$log")" ;;
         *) fail=$((fail + 1)); failed+=("$name")
-           printf 'FAIL %-40s %s (exit %d), last lines of %s:\n' "$name" "$dt" "$rc" "$log"
+           printf 'FAIL %-40s %s (exit %d), its FAIL lines and last lines of %s:\n' "$name" "$dt" "$rc" "$log"
+           grep -a '^FAIL ' "$log" | head -n 10 | cut -c1-400 | sed 's/^/    ! /'
            tail -n 25 "$log" | sed 's/^/    | /' ;;
         esac
 }

@@ -9,6 +9,7 @@
  *   missing expected connection → FAIL class=daemon_config reason=conns_missing (global)
  *   nothing loaded, nothing known → WARN reason=no_conns
  *   charon unreachable           → UNKNOWN (the daemon check owns that failure)
+ *   either of the first two within charon.start_grace of a reconnect → UNKNOWN (still loading)
  *
  * Push: charon's own log says when a client loads or unloads connections ("vici client N
  * requests: unload-conn"); those lines and a reconnect to charon trigger a run. But charon
@@ -22,6 +23,7 @@
 
 #include "agent/charon_hub.h"
 #include "agent/checks/conns.h"
+#include "agent/config.h"
 #include "agent/vici.h"
 #include "atomic_file.h"
 #include "yaml_bind.h"
@@ -113,8 +115,8 @@ static void on_log(const char *event, const vici_node *msg, void *userdata) {
 }
 
 /* charon starts without connections; its service loads them right after (swanctl --load-all
- * in ExecStartPost). Missing connections in that window are not a fault: judge after it. */
-#define STARTUP_GRACE_USEC (2 * USEC_PER_SEC)
+ * in ExecStartPost). Missing connections within charon.start_grace of a (re)connect are not a
+ * fault yet (UNKNOWN); every expected one loaded ends the grace at once. */
 
 static int on_grace(sd_event_source *src, uint64_t usec, void *userdata) {
         conns_state *s = userdata;
@@ -126,9 +128,10 @@ static int on_grace(sd_event_source *src, uint64_t usec, void *userdata) {
 static void on_state(bool connected, int reason, void *userdata) {
         conns_state *s = userdata;
         s->grace = sd_event_source_disable_unref(s->grace);
-        if (connected)
-                (void) sd_event_add_time_relative(s->env->event, &s->grace, CLOCK_MONOTONIC, STARTUP_GRACE_USEC,
-                                                  10 * USEC_PER_MSEC, on_grace, s);
+        if (connected && s->env->config && s->env->config->charon_start_grace_usec)
+                (void) sd_event_add_time_relative(s->env->event, &s->grace, CLOCK_MONOTONIC,
+                                                  s->env->config->charon_start_grace_usec, 10 * USEC_PER_MSEC,
+                                                  on_grace, s);
 }
 
 static int conns_attach(void *state, check *c, const check_env *env) {
@@ -187,7 +190,13 @@ static void on_done(vici_client *c, int error, const vici_node *reply, void *use
         (void) finding_fact_set(f, "loaded", "%s", loaded);
         (void) finding_fact_set(f, "n_loaded", "%zu", s->loaded.n);
         (void) finding_fact_set(f, "n_expected", "%zu", want.n);
-        if (missing[0]) {
+        if (s->grace && (missing[0] || s->loaded.n == 0)) {
+                size_t have = 0;
+                for (size_t i = 0; i < want.n; i++)
+                        have += names_has(&s->loaded, want.v[i]);
+                (void) finding_set(f, CHECK_UNKNOWN, "charon just (re)started: its connections are being loaded "
+                                   "(%zu of %zu expected so far)", have, want.n);
+        } else if (missing[0]) {
                 (void) finding_set(f, CHECK_FAIL,
                                    "connection(s) %s no longer loaded in charon: every peer of them "
                                    "is refused (a broken swanctl.conf unloads what it cannot parse)",
@@ -202,8 +211,10 @@ static void on_done(vici_client *c, int error, const vici_node *reply, void *use
                 (void) finding_set(f, CHECK_WARN, "charon has no connection loaded");
                 (void) finding_fact_set(f, CHECK_FACT_CLASS, "daemon_config");
                 (void) finding_fact_set(f, CHECK_FACT_REASON, "no_conns");
-        } else
+        } else {
                 (void) finding_set(f, CHECK_OK, "%zu connection(s) loaded: %s", s->loaded.n, loaded);
+                s->grace = sd_event_source_disable_unref(s->grace); /* loaded: the start is over */
+        }
 deliver:
         if (s->run) {
                 check_run *run = s->run;
@@ -220,8 +231,6 @@ static int conns_start(void *state, const check_env *env, check_run *run) {
         conns_state *s = state;
         int r;
 
-        if (s->grace)
-                return check_run_unknown(run, "charon just (re)started: its connections are being loaded");
         if (!env->vici || !vici_client_is_connected(env->vici))
                 return check_run_unknown(run, "charon is not connected (the daemon check says why)");
         names_clear(&s->loaded);

@@ -7,14 +7,19 @@
 #   nftables drops UDP 4500, then UDP 500     firewall / global (probe failure explained)
 #   boundary drop outside the gateway         firewall / global, reason boundary_or_path,
 #                                             seen by the probe alone within 1.5 intervals
-#   charon SIGKILL, charon SIGTERM            daemon / global, crashed vs stopped; measured
-#                                             kill → incident (push, must be < 100 ms)
+#   charon SIGKILL, charon SIGTERM            daemon / global, crashed vs stopped; kill →
+#                                             incident measured (printed, not asserted)
 #   one client's IKE proposal mismatch        proposal / local, that client named
 #   every client's IKE proposals mismatch     proposal / global
 #   one client's ESP proposal mismatch        proposal / local
 #   one client's traffic selectors mismatch   traffic_selectors / local
-#   one client's wrong PSK                    authentication / local; measured charon's
+#   one client's wrong PSK                    authentication / local; charon's
 #                                             AUTHENTICATION_FAILED log line → incident
+#                                             measured (printed)
+#
+# The daemon and logs checks poll only once an hour here: every incident they open or resolve
+# within the test's timeouts was pushed (VICI EOF/reconnect, charon's log events), which is
+# what the test proves; latencies are printed, never asserted (bench/ measures them).
 #   every client's wrong PSK                  authentication / global
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
@@ -26,7 +31,7 @@ cleanup() {
         agent_stop
         lab_down "$D/lab" >/dev/null 2>&1
         ip netns del "$PROBE_NS" 2>/dev/null
-        rm -rf "$D"
+        [ -n "${IKH_KEEP:-}" ] && echo "kept $D" || rm -rf "$D"
 }
 trap cleanup EXIT
 now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
@@ -63,9 +68,11 @@ checks:
   - kind: firewall
     params: {netns: $GW_NS}
   - kind: daemon
+    interval: 1h
   - kind: sas
   - kind: conns
   - kind: logs
+    interval: 1h
     params: {window: 10m}
 YAML
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
@@ -97,15 +104,31 @@ expect() { # CLASS SCOPE TIMEOUT_MS LABEL [REASON]
                 return 0
         fi
         bad "$4: no $1/$2 incident; $(agent_ctl incidents active | tail -3 | tr '\n' ' ')"
+        agent_ctl checks 2>&1 | sed 's/^/     /'
         return 1
 }
 resolved() { # CLASS LABEL
         local res
         res=$(agent_wait_resolved "$1" 10000) && ok "$2: resolved ($res)" || bad "$2: still active"
 }
+# Every client's IKE_SA made anew: after the gateway died a client still holds its stale one
+# (until DPD gives up) and an initiate would only reuse it.
 reconnect_all() {
-        lab_connect "$D/lab" 1 >/dev/null 2>&1
-        lab_connect "$D/lab" 2 >/dev/null 2>&1
+        local i
+        for i in 1 2; do
+                lab_disconnect "$D/lab" $i >/dev/null 2>&1
+                lab_connect "$D/lab" $i >/dev/null 2>&1
+        done
+}
+# Both clients up, and the SA check has counted them: the baseline that tells one failing
+# client (local) from everyone (global) is current.
+both_up() { # LABEL
+        local t
+        for ((t = 0; t < 100; t++)); do
+                agent_ctl checks | awk '$2 == "sas"' | grep -q "^ok .* 2 IKE SAs established" && return 0
+                sleep 0.1
+        done
+        bad "$1: the SA check does not see both clients: $(agent_ctl checks | awk '$2 == "sas"')"
 }
 
 # --- nftables on the gateway ---
@@ -146,7 +169,7 @@ for sig in KILL TERM; do
         if expect daemon global 3000 "charon SIG$sig" $want; then
                 op=$(sed 's/.*opened_usec=\([0-9]*\).*/\1/' <<<"$LAST")
                 ms=$(((op - t0) / 1000))
-                [ "$ms" -lt 100 ] && ok "charon SIG$sig → incident in ${ms} ms (push)" || bad "charon SIG$sig → incident took ${ms} ms"
+                echo "     charon SIG$sig → incident in ${ms} ms (pushed: the daemon check polls hourly)"
         fi
         lab_start "$D/lab" gw >/dev/null || bad "charon restart"
         . "$D/lab/lab.env"
@@ -155,7 +178,7 @@ for sig in KILL TERM; do
 done
 
 # --- proposals, selectors: one client (local) and everyone (global) ---
-sleep 2.5 # the SA check's baseline sees both clients again
+both_up "after charon's restarts"
 P=$LAB_IKE_PROPOSALS
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1
 lab_set_proposals "$D/lab" 1 aes128-sha256-modp3072 >/dev/null
@@ -175,7 +198,7 @@ lab_set_proposals "$D/lab" gw "$P" >/dev/null
 reconnect_all
 resolved proposal "gateway proposals repaired"
 
-sleep 2.5
+both_up "gateway proposals repaired"
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1
 lab_set_proposals "$D/lab" 1 "$P" aes128-sha1-modp2048 >/dev/null
 lab_connect "$D/lab" 1 >/dev/null 2>&1
@@ -198,7 +221,7 @@ lab_disconnect "$D/lab" 2 >/dev/null 2>&1
 lab_set_psk "$D/lab" gw right >/dev/null && lab_set_psk "$D/lab" 1 right >/dev/null && lab_set_psk "$D/lab" 2 right >/dev/null \
         || bad "PSK mode"
 reconnect_all
-sleep 2.5
+both_up "PSK mode"
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1
 lab_set_psk "$D/lab" 1 wrong >/dev/null
 lab_connect "$D/lab" 1 >/dev/null 2>&1
@@ -209,8 +232,7 @@ if expect authentication local 4000 "client 1 wrong PSK"; then
         op=$(sed 's/.*opened_usec=\([0-9]*\).*/\1/' <<<"$LAST")
         if [ -n "$ts" ]; then
                 ms=$(((op - ts / 1000) / 1000))
-                [ "$ms" -lt 100 ] && ok "charon's authentication failure → incident in ${ms} ms (push)" \
-                        || bad "authentication failure → incident took ${ms} ms"
+                echo "     charon's authentication failure → incident in ${ms} ms (pushed: the logs check polls hourly)"
         fi
 fi
 lab_set_psk "$D/lab" 1 right >/dev/null

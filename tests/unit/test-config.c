@@ -67,6 +67,8 @@ int main(void) {
                 CHECK(c->vici_reconnect_min_usec == d->vici_reconnect_min_usec, "reconnect_min");
                 CHECK(c->vici_reconnect_max_usec == d->vici_reconnect_max_usec, "reconnect_max");
                 CHECK(strcmp(c->charon_unit, d->charon_unit) == 0, "unit");
+                CHECK(c->charon_start_grace_usec == d->charon_start_grace_usec &&
+                              c->charon_start_grace_usec == 2 * USEC_PER_SEC, "start_grace");
         }
         config_free(c);
         config_free(d);
@@ -90,6 +92,8 @@ int main(void) {
         expect("agent:\n  log_level: [\n", "c.yaml:");
         expect("a: 1\n---\nb: 2\n", "only one YAML document");
         expect("charon:\n  reconnect_min: 10s\n  reconnect_max: 1s\n", "larger than");
+        expect("charon:\n  start_grace: 0s\n", NULL);
+        expect("charon:\n  start_grace: 2m\n", "2:16: duration '2m' out of range [0s, 1m]");
         expect("agent:\n  log_level:\n", "has no value");
         /* checks */
         expect("checks:\n  - kind: conns\n    interval: 5s\n    params: {expected: [rw]}\n", NULL);
