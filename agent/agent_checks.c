@@ -210,14 +210,20 @@ static uint64_t charon_start_left(agent *a) {
         return since > now ? since - now : 0;
 }
 
-/* The start is over early once a conns check, run after settling began, finds every expected
- * connection loaded: swanctl loads connections last. */
-static bool charon_config_loaded(agent *a) {
+/* The start is over early once a check run after settling began says so: a conns check finds
+ * every expected connection loaded (swanctl loads them last), or the daemon check finds
+ * charon's unit active (systemd makes it so only after ExecStartPost's swanctl --load-all). */
+static bool charon_ready(agent *a) {
         for (size_t i = 0; i < check_set_size(a->checks); i++) {
                 check *c = check_set_get(a->checks, i);
                 const finding *f = check_last_finding(c);
-                if (strcmp(check_kind(c), "conns") == 0 && f && f->status == CHECK_OK &&
-                    f->started_usec >= a->settle_wait_since)
+                const char *active;
+                if (!f || f->status != CHECK_OK || f->started_usec < a->settle_wait_since)
+                        continue;
+                if (strcmp(check_kind(c), "conns") == 0)
+                        return true;
+                if (strcmp(check_kind(c), "daemon") == 0 && (active = finding_fact_get(f, "active_state")) &&
+                    strcmp(active, "active") == 0)
                         return true;
         }
         return false;
@@ -244,7 +250,8 @@ static void settle_rerun(agent *a) {
 
 #define SETTLE_POLL_USEC (100 * USEC_PER_MSEC)
 
-/* While waiting: ask the conns checks again every 100 ms (charon does not push a load). */
+/* While waiting: ask the conns and daemon checks again every 100 ms (charon does not push a
+ * load). */
 static int on_settle_wait(sd_event_source *s, uint64_t usec, void *userdata) {
         agent *a = userdata;
         uint64_t left = charon_start_left(a);
@@ -258,14 +265,14 @@ static int on_settle_wait(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         for (size_t i = 0; i < check_set_size(a->checks); i++) {
                 check *c = check_set_get(a->checks, i);
-                if (strcmp(check_kind(c), "conns") == 0)
+                if (strcmp(check_kind(c), "conns") == 0 || strcmp(check_kind(c), "daemon") == 0)
                         (void) check_trigger(c);
         }
         return 0;
 }
 
-/* Phase 1, when charon has just come back: wait out the rest of its start first (or until its
- * connections are loaded). */
+/* Phase 1, when charon has just come back: wait out the rest of its start first (or until it
+ * is ready). */
 static void settle_begin(agent *a) {
         uint64_t wait = charon_start_left(a);
         char d[32];
@@ -337,7 +344,7 @@ void agent_diagnose(agent *a) {
          * first the checks drop transient evidence and all run once more, then the incidents
          * are reconciled on that fresh picture (or at the settle deadline). */
         if (a->settle_deadline) {
-                if (a->settle_waiting && charon_config_loaded(a))
+                if (a->settle_waiting && charon_ready(a))
                         settle_rerun(a);
                 if (!settled(a) && now_mono() < a->settle_deadline) {
                         diagnosis_done(&d);

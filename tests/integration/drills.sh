@@ -103,6 +103,8 @@ out=$(agent_ctl drill abort --reason "test: operator abort" 2>&1) && ok "abort: 
 for _ in $(seq 100); do cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && break; sleep 0.1; done
 cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && ok "aborted: swanctl.conf byte-identical to before the drill" ||
         bad "swanctl.conf not restored after the abort"
+# the file is back before the removal's reload has finished and the drill is recorded over
+for _ in $(seq 100); do agent_ctl drill status | grep -q "no drill in progress" && break; sleep 0.1; done
 agent_ctl drill status | grep -q "no drill in progress" && ok "no drill in progress" || bad "status: $(agent_ctl drill status)"
 
 # --- a deliberate change, accepted as the new last-good state --------------------------------
