@@ -161,6 +161,10 @@ ip netns exec "$GW_NS" nft delete table bridge ikhboundary
 resolved firewall "boundary drop removed"
 
 # --- charon killed, charon stopped ---
+# (and nothing else: a probe or a peer that meets charon while it is still loading its
+# connections is its start, not a firewall or configuration incident)
+max_id() { agent_ctl incidents --json | python3 -c 'import json,sys; print(max([i["id"] for i in json.load(sys.stdin)["incidents"]] or [0]))'; }
+id0=$(max_id)
 for sig in KILL TERM; do
         t0=$(now_us)
         if [ $sig = KILL ]; then kill -KILL "$GW_PID"; else lab_stop "$D/lab" gw TERM >/dev/null; fi
@@ -179,6 +183,11 @@ done
 
 # --- proposals, selectors: one client (local) and everyone (global) ---
 both_up "after charon's restarts"
+others=$(agent_ctl incidents --json | python3 -c 'import json,sys
+print(" ".join("%d:%s" % (i["id"], i["class"]) for i in json.load(sys.stdin)["incidents"]
+               if i["id"] > int(sys.argv[1]) and i["class"] != "daemon"))' "$id0")
+[ -z "$others" ] && ok "charon's restarts opened no incident but the daemon's" \
+        || bad "charon's restarts also opened: $others"
 P=$LAB_IKE_PROPOSALS
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1
 lab_set_proposals "$D/lab" 1 aes128-sha256-modp3072 >/dev/null
