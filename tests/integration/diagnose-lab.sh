@@ -9,7 +9,8 @@
 #                                             seen by the probe alone (its next run;
 #                                             the time is printed)
 #   charon SIGKILL, charon SIGTERM            daemon / global, crashed vs stopped; kill →
-#                                             incident measured (printed, not asserted)
+#                                             incident measured (printed, not asserted);
+#                                             no other incident from the restart window
 #   one client's IKE proposal mismatch        proposal / local, that client named
 #   every client's IKE proposals mismatch     proposal / global
 #   one client's ESP proposal mismatch        proposal / local
@@ -17,11 +18,11 @@
 #   one client's wrong PSK                    authentication / local; charon's
 #                                             AUTHENTICATION_FAILED log line → incident
 #                                             measured (printed)
+#   every client's wrong PSK                  authentication / global
 #
 # The daemon and logs checks poll only once an hour here: every incident they open or resolve
 # within the test's timeouts was pushed (VICI EOF/reconnect, charon's log events), which is
 # what the test proves; latencies are printed, never asserted (bench/ measures them).
-#   every client's wrong PSK                  authentication / global
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
