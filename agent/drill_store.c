@@ -228,12 +228,7 @@ int drill_store_open(drill_runner *dr, const char *state_dir) {
         r = statelog_open(&dr->log, state_dir, "drills", replay, dr);
         if (r < 0)
                 return r;
-        if (statelog_dropped_bytes(dr->log) > 0)
-                log_warning("%s/drills.log: a torn last record (%llu bytes) was dropped", state_dir,
-                            (unsigned long long) statelog_dropped_bytes(dr->log));
-        if (dr->undecodable > 0)
-                log_warning("%s/drills.log: %llu records could not be decoded, ignoring them", state_dir,
-                            (unsigned long long) dr->undecodable);
+        statelog_log_replay(dr->log, dr->undecodable);
         return 0;
 }
 

@@ -340,12 +340,7 @@ int engine_store_open(engine *e, const char *state_dir) {
         r = statelog_open(&e->log, state_dir, "engine", replay, e);
         if (r < 0)
                 return r;
-        if (statelog_dropped_bytes(e->log) > 0)
-                log_warning("%s/engine.log: a torn last record (%llu bytes) was dropped", state_dir,
-                            (unsigned long long) statelog_dropped_bytes(e->log));
-        if (e->undecodable > 0)
-                log_warning("%s/engine.log: %llu records could not be decoded, ignoring them", state_dir,
-                            (unsigned long long) e->undecodable);
+        statelog_log_replay(e->log, e->undecodable);
         return 0;
 }
 

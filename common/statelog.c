@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "log.h"
 #include "statelog.h"
 
 #define FILE_MAGIC "IKHSTLG1"
@@ -280,6 +281,15 @@ statelog *statelog_free(statelog *l) {
 
 uint64_t statelog_dropped_bytes(const statelog *l) {
         return l->dropped;
+}
+
+void statelog_log_replay(const statelog *l, uint64_t undecodable) {
+        if (l->dropped > 0)
+                log_warning("%s: a torn last record (%llu bytes) was dropped", l->path,
+                            (unsigned long long) l->dropped);
+        if (undecodable > 0)
+                log_warning("%s: %llu records could not be decoded, ignoring them", l->path,
+                            (unsigned long long) undecodable);
 }
 
 uint64_t statelog_records(const statelog *l) {

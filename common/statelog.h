@@ -48,6 +48,9 @@ DEFINE_FREE_FUNC(statelog, statelog_free);
 
 /* Bytes of a torn last record dropped by the open (0: none). */
 uint64_t statelog_dropped_bytes(const statelog *l);
+/* Warn of what the open left aside: a torn last record, and the UNDECODABLE records the
+ * caller's replay callback counted. */
+void statelog_log_replay(const statelog *l, uint64_t undecodable);
 /* Records replayed by the open, and appended since. */
 uint64_t statelog_records(const statelog *l);
 
