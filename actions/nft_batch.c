@@ -1,5 +1,9 @@
-/* See nft_batch.h. Modelled on nftables' own mnl_batch_talk(): one send, then read until every
- * message has been answered (each carries NLM_F_ACK), or the batch itself was refused. */
+/* See nft_batch.h. Modelled on nftables' own mnl_batch_talk(): one send, then read the answers.
+ * Only the last message asks for an acknowledgement (NLM_F_ACK): the kernel answers every message
+ * that fails anyway, and delivers all answers of a batch in order once it has been processed, so
+ * the last message's answer ends the conversation. An acknowledgement per message would be 10,000
+ * answers for a 10,000-rule batch: more than a receive buffer holds (ENOBUFS), after the kernel
+ * had applied it all. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -12,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "actions/nft_batch.h"
 #include "netns.h"
@@ -25,9 +31,16 @@ struct nft_batch {
         size_t len, cap;
         char **labels;
         size_t n, n_alloc;
+        size_t last;       /* offset of the last message (the one that asks for an ack) */
 };
 
-#define BEGIN_ROOM 64u
+static int test_rcvbuf;
+static bool test_ack_each;
+
+void nft_batch_test_knobs(int rcvbuf, bool ack_each) {
+        test_rcvbuf = rcvbuf;
+        test_ack_each = ack_each;
+}
 
 int nft_batch_new(nft_batch **ret, uint32_t genid) {
         nft_batch *b = calloc(1, sizeof(*b));
@@ -35,7 +48,6 @@ int nft_batch_new(nft_batch **ret, uint32_t genid) {
         if (!b)
                 return -ENOMEM;
         b->genid = genid;
-        b->len = BEGIN_ROOM;
         *ret = b;
         return 0;
 }
@@ -65,6 +77,8 @@ static int room(nft_batch *b, size_t need) {
                 uint8_t *p = realloc(b->buf, cap);
                 if (!p)
                         return -ENOMEM;
+                /* all of it is sent as is, padding included: no uninitialised byte may go out */
+                memset(p + b->cap, 0, cap - b->cap);
                 b->buf = p;
                 b->cap = cap;
         }
@@ -86,15 +100,22 @@ struct nlmsghdr *nft_batch_begin_msg(nft_batch *b, uint16_t type, uint16_t famil
         memset(b->buf + b->len, 0, MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg));
         if (!(b->labels[b->n] = strdup(label ? label : "?")))
                 return NULL;
-        return nftnl_nlmsg_build_hdr((char *) b->buf + b->len, type, family, flags | NLM_F_ACK,
-                                     SEQ_BASE + (uint32_t) b->n);
+        return nftnl_nlmsg_build_hdr((char *) b->buf + b->len, type, family,
+                                     flags | (test_ack_each ? NLM_F_ACK : 0), SEQ_BASE + (uint32_t) b->n);
+}
+
+/* A message that is not kept: its label goes, and its bytes are zeroed again (the buffer holds
+ * zeros beyond the last message: padding the builders skip is sent as zeros). */
+static int drop_msg(nft_batch *b, int r) {
+        free(b->labels[b->n]);
+        memset(b->buf + b->len, 0, MSG_ROOM);
+        return r;
 }
 
 int nft_batch_end_msg(nft_batch *b, struct nlmsghdr *nlh) {
-        if (nlh->nlmsg_len > MSG_ROOM) {
-                free(b->labels[b->n]);
-                return -E2BIG;
-        }
+        if (nlh->nlmsg_len > MSG_ROOM)
+                return drop_msg(b, -E2BIG);
+        b->last = b->len;
         b->len += MNL_ALIGN(nlh->nlmsg_len);
         b->n++;
         return 0;
@@ -120,10 +141,8 @@ int nft_batch_add_copy(nft_batch *b, const struct nlmsghdr *src, uint16_t type, 
                         drop |= strip[i] == t;
                 if (drop)
                         continue;
-                if (!mnl_attr_put_check(nlh, MSG_ROOM, t, mnl_attr_get_payload_len(a), mnl_attr_get_payload(a))) {
-                        free(b->labels[b->n]);
-                        return -E2BIG;
-                }
+                if (!mnl_attr_put_check(nlh, MSG_ROOM, t, mnl_attr_get_payload_len(a), mnl_attr_get_payload(a)))
+                        return drop_msg(b, -E2BIG);
                 /* keep the nested flag of the original attribute */
                 ((struct nlattr *) ((uint8_t *) nlh + nlh->nlmsg_len - MNL_ALIGN(a->nla_len)))->nla_type = a->nla_type;
         }
@@ -160,39 +179,54 @@ static void add_why(char *why, size_t n, const char *label, int err) {
                 (void) snprintf(why + len, n - len, "%s%s: %s", len ? "; " : "", label, strerror(err));
 }
 
-int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size) {
-        struct mnl_socket *nl = NULL;
-        uint8_t rbuf[MNL_SOCKET_BUFFER_SIZE];
-        struct nlmsghdr *nlh;
+/* The batch-begin message (with the generation the changes were made for) or the batch end. */
+static size_t batch_marker(uint8_t *buf, uint16_t type, uint32_t seq, uint32_t genid) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         struct nfgenmsg *g;
-        size_t answered = 0;
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST;
+        nlh->nlmsg_seq = seq;
+        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        g->res_id = htons(NFNL_SUBSYS_NFTABLES);
+        if (genid)
+                mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
+        return MNL_ALIGN(nlh->nlmsg_len);
+}
+
+/* Room for the answers: one per failing message at most (without the request copied back:
+ * NETLINK_CAP_ACK), in skbs the kernel accounts at about 1 KiB each. */
+static void size_socket(int fd, const nft_batch *b, size_t total) {
+        int one = 1, snd = (int) (total + 65536), rcv;
+        size_t want = (b->n + 16) * 1024u;
+
+        (void) setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd));
+        rcv = test_rcvbuf ? test_rcvbuf : (int) (want < 256u * 1024u ? 256u * 1024u : want > 64u << 20 ? 64u << 20 : want);
+        (void) setsockopt(fd, SOL_SOCKET, test_rcvbuf ? SO_RCVBUF : SO_RCVBUFFORCE, &rcv, sizeof(rcv));
+}
+
+int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size) {
+        _cleanup_(freep) uint8_t *rbuf = NULL;
+        struct mnl_socket *nl = NULL;
+        uint8_t head[64] = {}, tail[64] = {};
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+        struct iovec iov[3];
+        struct msghdr mh = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = iov, .msg_iovlen = 3 };
+        uint32_t last_seq = SEQ_BASE + (uint32_t) b->n - 1;
+        bool done = false;
         int first = 0, r, fd;
 
         why[0] = 0;
         if (b->n == 0)
                 return 0;
-        if ((r = room(b, MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))) < 0)
-                return r;
-        /* batch end */
-        nlh = mnl_nlmsg_put_header(b->buf + b->len);
-        nlh->nlmsg_type = NFNL_MSG_BATCH_END;
-        nlh->nlmsg_flags = NLM_F_REQUEST;
-        nlh->nlmsg_seq = SEQ_BASE + (uint32_t) b->n;
-        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-        g->res_id = htons(NFNL_SUBSYS_NFTABLES);
-        b->len += MNL_ALIGN(nlh->nlmsg_len);
-        /* batch begin, in the room kept in front, with the generation the changes were made for */
-        nlh = mnl_nlmsg_put_header(b->buf);
-        nlh->nlmsg_type = NFNL_MSG_BATCH_BEGIN;
-        nlh->nlmsg_flags = NLM_F_REQUEST;
-        nlh->nlmsg_seq = SEQ_BASE - 1;
-        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-        g->res_id = htons(NFNL_SUBSYS_NFTABLES);
-        if (b->genid)
-                mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(b->genid));
-        size_t begin = MNL_ALIGN(nlh->nlmsg_len);
-        memmove(b->buf + begin, b->buf + BEGIN_ROOM, b->len - BEGIN_ROOM);
-        size_t total = b->len - BEGIN_ROOM + begin;
+        /* the last message asks for the acknowledgement that ends the conversation */
+        ((struct nlmsghdr *) (b->buf + b->last))->nlmsg_flags |= NLM_F_ACK;
+        iov[0] = (struct iovec){ head, batch_marker(head, NFNL_MSG_BATCH_BEGIN, SEQ_BASE - 1, b->genid) };
+        iov[1] = (struct iovec){ b->buf, b->len };
+        iov[2] = (struct iovec){ tail, batch_marker(tail, NFNL_MSG_BATCH_END, SEQ_BASE + (uint32_t) b->n, 0) };
+        if (!(rbuf = malloc(MNL_SOCKET_BUFFER_SIZE)))
+                return -ENOMEM;
 
         r = socket_in(netns, &nl);
         if (r < 0) {
@@ -200,28 +234,26 @@ int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size
                 return r;
         }
         fd = mnl_socket_get_fd(nl);
-        int sz = (int) (total + 65536);
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
-        if (mnl_socket_sendto(nl, b->buf, total) < 0) {
+        size_socket(fd, b, iov[0].iov_len + b->len + iov[2].iov_len);
+        if (sendmsg(fd, &mh, 0) < 0) {
                 r = -errno;
                 (void) snprintf(why, why_size, "sending the batch (%zu messages): %s", b->n, strerror(-r));
                 mnl_socket_close(nl);
                 return r;
         }
-        /* restore the layout (a commit may be retried by the caller after a new read) */
-        memmove(b->buf + BEGIN_ROOM, b->buf + begin, total - begin);
-        b->len -= MNL_ALIGN(MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg));
 
-        while (answered < b->n) {
-                ssize_t k = mnl_socket_recvfrom(nl, rbuf, sizeof(rbuf));
+        while (!done) {
+                ssize_t k = mnl_socket_recvfrom(nl, rbuf, MNL_SOCKET_BUFFER_SIZE);
                 if (k < 0) {
-                        r = -errno;
-                        if (!first)
-                                add_why(why, why_size, "waiting for the kernel's answers", -r);
-                        first = first ?: r;
-                        break;
+                        /* ENOBUFS: answers were lost; EAGAIN: none in time. Either way the kernel
+                         * has the batch and may have applied it: only a fresh read can tell. */
+                        r = errno;
+                        add_why(why, why_size, "the kernel's answers were lost, the outcome is unknown", r);
+                        mnl_socket_close(nl);
+                        return NFT_BATCH_UNKNOWN;
                 }
-                for (nlh = (struct nlmsghdr *) rbuf; mnl_nlmsg_ok(nlh, (int) k); nlh = mnl_nlmsg_next(nlh, (int *) &k)) {
+                for (struct nlmsghdr *nlh = (struct nlmsghdr *) rbuf; mnl_nlmsg_ok(nlh, (int) k);
+                     nlh = mnl_nlmsg_next(nlh, (int *) &k)) {
                         const struct nlmsgerr *e;
                         if (nlh->nlmsg_type != NLMSG_ERROR ||
                             nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nlmsgerr))
@@ -234,19 +266,25 @@ int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size
                                 else
                                         add_why(why, why_size, "batch", -e->error);
                                 first = first ?: e->error;
-                                answered = b->n;
+                                done = true;
                                 break;
                         }
-                        size_t i = nlh->nlmsg_seq - SEQ_BASE;
-                        if (i >= b->n)
+                        if (nlh->nlmsg_seq < SEQ_BASE || nlh->nlmsg_seq > last_seq)
                                 continue;
-                        answered++;
                         if (e->error) {
-                                add_why(why, why_size, b->labels[i], -e->error);
+                                add_why(why, why_size, b->labels[nlh->nlmsg_seq - SEQ_BASE], -e->error);
                                 first = first ?: e->error;
+                        }
+                        /* answers come in order: the last message's is the last one */
+                        if (nlh->nlmsg_seq == last_seq) {
+                                done = true;
+                                break;
                         }
                 }
         }
+        ((struct nlmsghdr *) (b->buf + b->last))->nlmsg_flags &= (uint16_t) ~NLM_F_ACK;
+        if (test_ack_each)
+                ((struct nlmsghdr *) (b->buf + b->last))->nlmsg_flags |= NLM_F_ACK;
         mnl_socket_close(nl);
         return first;
 }

@@ -1,11 +1,13 @@
 /* An nftables transaction over netlink for the nft actions: messages appended to one batch
  * (libnftnl builders write into it), committed atomically with the ruleset generation the caller
  * read (NFNL_BATCH_GENID: the kernel refuses the whole batch with -ERESTART if anybody changed
- * the ruleset meanwhile), every message acknowledged, and every netlink error mapped back to the
- * message (its label) that caused it — nothing is logged and dropped. Does not log. */
+ * the ruleset meanwhile), every netlink error mapped back to the message (its label) that caused
+ * it — nothing is logged and dropped — and an answer that was lost said as such: the batch may
+ * then have been applied, and only a fresh read of the ruleset can tell. Does not log. */
 #pragma once
 
 #include <linux/netlink.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +24,7 @@ int nft_batch_new(nft_batch **ret, uint32_t genid);
 nft_batch *nft_batch_free(nft_batch *b);
 DEFINE_FREE_FUNC(nft_batch, nft_batch_free);
 
-/* Start a message (NLM_F_REQUEST | NLM_F_ACK | flags) and give its header to fill with a
+/* Start a message (NLM_F_REQUEST | flags) and give its header to fill with a
  * libnftnl *_nlmsg_build_payload() (at most 64 KiB); nft_batch_end_msg() counts it. `label`
  * (copied) names it in errors: "add rule inet filter input". NULL on overflow/ENOMEM. */
 struct nlmsghdr *nft_batch_begin_msg(nft_batch *b, uint16_t type, uint16_t family, uint16_t flags,
@@ -36,10 +38,17 @@ int nft_batch_add_copy(nft_batch *b, const struct nlmsghdr *src, uint16_t type, 
                        const uint16_t *strip, uint16_t add_type, uint32_t add_value, const char *label);
 size_t nft_batch_messages(const nft_batch *b);
 
-/* Send it in `netns` (NULL: ours) and collect the answers. 0 when every message was accepted;
- * else the first error (-ERESTART: the ruleset changed since genid), with `why` listing each
- * failed message as "label: error". */
+/* Send it in `netns` (NULL: ours) and collect the answers. 0 when the kernel applied it all; <0
+ * when it refused it (nothing applied): the first error (-ERESTART: the ruleset changed since
+ * genid), with `why` listing each failed message as "label: error"; NFT_BATCH_UNKNOWN when the
+ * batch was sent but its answer was lost (ENOBUFS, or none within 5 s): applied or not, the
+ * caller must read the ruleset to know — never take it for "nothing changed". */
+#define NFT_BATCH_UNKNOWN 1
 int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size);
+
+/* For tests only: a receive buffer of `rcvbuf` bytes (0: sized for the batch) and an
+ * acknowledgement asked for every message, to make the kernel's answers overflow for real. */
+void nft_batch_test_knobs(int rcvbuf, bool ack_each);
 
 /* The current generation of the ruleset in `netns`. */
 int nft_generation(const char *netns, uint32_t *ret);

@@ -132,6 +132,19 @@ static struct nftnl_rule *accept_rule(const nft_ruleset *rs, const nftr_chain *c
         return r;
 }
 
+/* How many rules carry the tag now; -errno if the ruleset cannot be read. */
+static int tagged_rules(const action_params *p, const action_call *call) {
+        _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
+        int r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &rs), n = 0;
+
+        if (r < 0)
+                return r;
+        for (size_t c = 0; c < rs->n_chains; c++)
+                for (size_t i = 0; i < rs->chains[c].n_rules; i++)
+                        n += rs->chains[c].rules[i].comment && strcmp(rs->chains[c].rules[i].comment, tag_of(p)) == 0;
+        return n;
+}
+
 static int add_rule_msg(nft_batch *b, const nft_ruleset *rs, struct nftnl_rule *r, uint16_t type, uint16_t flags,
                         const char *what) {
         char label[700];
@@ -188,7 +201,11 @@ static int open_once(const action_params *p, action_call *call) {
         }
         if (r < 0)
                 return r;
+        size_t n_msgs = nft_batch_messages(b);
         r = nft_batch_commit(b, nft_action_netns(p, action_call_env(call)), why, sizeof(why));
+        /* the answer was lost: the batch is applied whole or not at all, the rules tell which */
+        if (r == NFT_BATCH_UNKNOWN)
+                r = tagged_rules(p, call) >= (int) n_msgs ? 0 : -EIO;
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
@@ -238,6 +255,8 @@ static int revert_once(const action_params *p, action_call *call) {
                 return r;
         size_t n = nft_batch_messages(b);
         r = nft_batch_commit(b, nft_action_netns(p, action_call_env(call)), why, sizeof(why));
+        if (r == NFT_BATCH_UNKNOWN)
+                r = tagged_rules(p, call) == 0 ? 0 : -EIO;
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;

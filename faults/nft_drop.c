@@ -275,6 +275,8 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
         if ((r = nft_batch_new(&b, 0)) < 0 || (r = build(p, b)) < 0)
                 return r;
         r = nft_batch_commit(b, ns, why, sizeof(why));
+        if (r == NFT_BATCH_UNKNOWN && our_table(ns, &elems) < 0) /* the answer was lost: what did it do? */
+                r = -EIO;
         if (r < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
@@ -307,6 +309,8 @@ static int revert(action_call *call, const char *ns) {
                          nftnl_table_free)) < 0)
                 return r;
         r = nft_batch_commit(b, ns, why, sizeof(why));
+        if (r == NFT_BATCH_UNKNOWN) /* the answer was lost: gone is what counts */
+                r = our_table(ns, &elems) == -ENOENT ? 0 : -EIO;
         if (r < 0 && r != -ENOENT) { /* gone meanwhile: as good */
                 action_call_set_detail(call, "%s", why);
                 return r;
