@@ -3,7 +3,8 @@
  * directory, and mirrored to the journal with the record's sequence number and hash, so that a
  * log cut short or rewritten can be told from the journal's copy. A log that no longer verifies
  * at start-up is kept aside as evidence (audit.log.broken-TIME) and a new chain begins with a
- * record saying why. The `audit` verb shows the head and the latest records. */
+ * record saying why. Once it is open, the state logs are vetted (agent/state_logs.h), so that a
+ * reset of a damaged one is audited. The `audit` verb shows the head and the latest records. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "agent/control.h"
+#include "agent/state_logs.h"
 #include "atomic_file.h"
 #include "audit_log.h"
 #include "log.h"
@@ -78,7 +80,8 @@ int agent_audit_open(agent *a) {
         if (audit_log_dropped_bytes(a->audit))
                 log_warning("audit log: dropped a torn last line (%llu bytes), ignoring",
                             (unsigned long long) audit_log_dropped_bytes(a->audit));
-        return 0;
+        /* the state logs next, while nothing has read them: a reset of one is audited */
+        return state_logs_vet(a);
 }
 
 void agent_audit(agent *a, const char *kind, const char *fmt, ...) {

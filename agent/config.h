@@ -31,6 +31,8 @@ typedef struct ikeheal_config {
         int log_level;           /* LOG_* */
         char *state_dir;         /* /var/lib/ikeheal */
         char *audit_key_file;    /* HMAC key for the audit log; NULL: chain only */
+        bool reset_state;        /* ikeheald --reset-state, not from the file: damaged state logs
+                                  * are set aside at start instead of refusing it */
         char **runbook_dirs;     /* [/etc/ikeheal/runbooks.d] */
         char *exec_dir;          /* scripts the exec action may run: /etc/ikeheal/scripts */
         uint64_t last_good_after_usec; /* healthy this long before snapshots become last-good */
@@ -42,7 +44,8 @@ typedef struct ikeheal_config {
         char **reader_groups;    /* NULL-terminated; may send read-only requests */
         char **operator_groups;  /* NULL-terminated; may send state-changing requests */
         char **approver_groups;  /* NULL-terminated; may also approve, deny, run, extend */
-        uint32_t control_max_clients;
+        uint32_t control_max_clients;     /* readers' connections (more for root, operators, approvers) */
+        uint32_t control_max_clients_per_uid; /* connections of one uid but root */
 
         /* charon: */
         char *vici_socket;       /* /run/charon.vici */

@@ -1,5 +1,5 @@
 /* The drills' durable records: <state_dir>/drills.log (common/statelog.h: fdatasync per
- * append, CRC-32C, torn tail cut). Each record is the whole current state of one drill; replay
+ * append, CRC-32C, torn tail cut, damage refused). Each record is the whole current state of one drill; replay
  * keeps the last one per id. The record of a drill — with its fault's parameters and deadline —
  * is written before the fault is applied, so the next start can remove a fault a crash left. */
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/drill_internal.h"
+#include "agent/state_logs.h"
 #include "faults/faults.h"
 #include "log.h"
 
@@ -227,8 +228,8 @@ int drill_store_open(drill_runner *dr, const char *state_dir) {
                 return 0;
         r = statelog_open(&dr->log, state_dir, "drills", replay, dr);
         if (r < 0)
-                return r;
-        statelog_log_replay(dr->log, dr->undecodable);
+                return state_log_open_failed(state_dir, "drills", r);
+        state_log_report(dr->log, dr->undecodable);
         return 0;
 }
 

@@ -1,7 +1,14 @@
 /* The engine's durable state: runs, temporary measures, the policy ledger and the pause flag,
  * as records of <state_dir>/engine.log (common/statelog.h: fdatasync per append, CRC-32C, torn
- * tail cut). Each record is the whole current state of one run or measure; replay keeps the
- * last one per id. Compaction rewrites the live state when the log has grown well past it. */
+ * tail cut, damage refused). Each record is the whole current state of one run or measure;
+ * replay keeps the last one per id. Compaction rewrites the live state when the log has grown
+ * well past it.
+ *
+ * A measure in force is also written to its own side record (agent/owed.h) after each record
+ * of it, and that record removed once it is reverted: a revert that is owed survives the loss
+ * of engine.log. At open, a side record of a measure the log does not know means the log lost
+ * records: the start is refused (-EUCLEAN) unless the agent runs with --reset-state, which takes
+ * the measure back from its side record so its revert is still done on time. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +18,8 @@
 #include "agent/agent.h"
 #include "agent/drill_run.h"
 #include "agent/engine_internal.h"
+#include "agent/owed.h"
+#include "agent/state_logs.h"
 #include "log.h"
 
 enum {
@@ -331,7 +340,68 @@ static int replay(uint16_t type, const void *payload, size_t len, void *userdata
         return 0;
 }
 
+typedef struct owed_scan {
+        engine *e;
+        const char *state_dir;
+        unsigned lost;          /* owed measures the log does not know */
+} owed_scan;
+
+static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, void *userdata) {
+        owed_scan *o = userdata;
+        engine *e = o->e;
+        _cleanup_(vici_node_freep) vici_node *root = NULL;
+        measure *m, *known = NULL;
+
+        for (size_t i = 0; i < e->n_measures; i++)
+                if (e->measures[i]->id == id)
+                        known = e->measures[i];
+        if (known) {
+                /* the log is ahead: a crash between its record and this file's update */
+                if (!measure_state_live(known->state))
+                        (void) owed_remove(o->state_dir, id);
+                return 0;
+        }
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        if (!buf || vici_msg_parse(buf, len, &root) < 0 || measure_decode(root, m) < 0 || m->id != id ||
+            !measure_state_live(m->state)) {
+                action_params_done(&m->params);
+                free(m);
+                if (!e->a->config->reset_state) {
+                        log_error("owed revert record %s cannot be read: a measure may still be in force that nothing "
+                                  "would revert; refusing to start ('ikeheald --reset-state' sets it aside)", path);
+                        o->lost++;
+                        return 0;
+                }
+                log_error("--reset-state: owed revert record %s cannot be read; kept as %s.broken: check by hand "
+                          "what measure %llu changed", path, path, (unsigned long long) id);
+                (void) owed_set_aside(path);
+                return 0;
+        }
+        if (!e->a->config->reset_state) {
+                log_error("%s/engine.log does not know measure %llu (%s, runbook %s) whose revert %s says is owed: the "
+                          "log lost records; refusing to start. 'ikeheald --reset-state' takes the measure back from "
+                          "that record and reverts it on time", o->state_dir, (unsigned long long) id, m->kind,
+                          m->runbook, path);
+                action_params_done(&m->params);
+                free(m);
+                o->lost++;
+                return 0;
+        }
+        if (m->id >= e->next_measure_id)
+                e->next_measure_id = m->id + 1;
+        measure_replace(e, m);
+        log_warning("--reset-state: measure %llu (%s) taken back from %s; its revert is owed", (unsigned long long) id,
+                    m->kind, path);
+        engine_audit(e, "recovery", "measure %llu (%s, runbook %s step %s) was missing from engine.log; taken back from "
+                     "its side record %s: its revert is still owed", (unsigned long long) id, m->kind, m->runbook,
+                     m->step, path);
+        return 0;
+}
+
 int engine_store_open(engine *e, const char *state_dir) {
+        owed_scan o = { .e = e, .state_dir = state_dir };
         int r;
 
         e->next_run_id = e->next_measure_id = 1;
@@ -339,8 +409,21 @@ int engine_store_open(engine *e, const char *state_dir) {
                 return 0;
         r = statelog_open(&e->log, state_dir, "engine", replay, e);
         if (r < 0)
-                return r;
-        statelog_log_replay(e->log, e->undecodable);
+                return state_log_open_failed(state_dir, "engine", r);
+        state_log_report(e->log, e->undecodable);
+        r = owed_load(state_dir, owed_one, &o);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
+        if (o.lost)
+                return -EUCLEAN;
+        /* every measure in force has its side record (also one recorded before they existed),
+         * and one taken back is in the new log */
+        for (size_t i = 0; i < e->n_measures; i++)
+                if (measure_state_live(e->measures[i]->state)) {
+                        r = engine_persist_measure(e, e->measures[i]);
+                        if (r < 0)
+                                return r;
+                }
         return 0;
 }
 
@@ -385,6 +468,14 @@ static int persist(engine *e, int type, const void *obj) {
                 r = statelog_append(e->log, (uint16_t) type, buf, len);
         if (r < 0)
                 return log_error_errno(r, "cannot record the engine's state durably");
+        if (type == REC_MEASURE) {
+                const measure *m = obj;
+                r = measure_state_live(m->state) ? owed_write(e->a->config->state_dir, m->id, buf, len)
+                                                 : owed_remove(e->a->config->state_dir, m->id);
+                if (r < 0)
+                        return log_error_errno(r, "cannot update the owed revert record of measure %llu",
+                                               (unsigned long long) m->id);
+        }
         /* every record is a whole object: the log can be rewritten once it is mostly history */
         if (statelog_records(e->log) > 8 * (e->n_runs + e->n_measures) + 512) {
                 r = statelog_compact(e->log, snapshot, e);

@@ -26,20 +26,23 @@ static void help(void) {
                "  -n, --check-config   validate the configuration, print every error, exit\n"
                "      --log-target=T   auto (default), stderr or journal\n"
                "      --log-level=L    override agent.log_level (debug, info, …)\n"
+               "      --reset-state    set a damaged state log aside (audited) and start anew\n"
                "  -h, --help           this text\n"
                "      --version        print the version\n"
                "\n"
-               "Exit status: 0 clean stop or valid config, 1 failure, 2 usage.\n"
+               "Exit status: 0 clean stop or valid config, 1 failure, 2 usage, 78 invalid\n"
+               "config or a damaged state log.\n"
                "See ikeheald(8) and ikeheal.yaml(5).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_TARGET, ARG_LOG_LEVEL };
+        enum { ARG_VERSION = 0x100, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_RESET_STATE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, 'n' },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "reset-state", no_argument, NULL, ARG_RESET_STATE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -47,7 +50,7 @@ int main(int argc, char **argv) {
         const char *config_path = DEFAULT_CONFIG;
         log_target target = LOG_TARGET_AUTO;
         int level_override = -1, c, r;
-        bool check_only = false;
+        bool check_only = false, reset_state = false;
         ikeheal_config *cfg = NULL;
         agent *a = NULL;
         char *err = NULL;
@@ -78,6 +81,9 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "ikeheald: unknown log level '%s'\n", optarg);
                                 return 2;
                         }
+                        break;
+                case ARG_RESET_STATE:
+                        reset_state = true;
                         break;
                 case 'h':
                         help();
@@ -114,10 +120,12 @@ int main(int argc, char **argv) {
         else
                 log_set_max_level(cfg->log_level);
 
+        cfg->reset_state = reset_state;
         r = agent_new(&a, cfg, level_override); /* takes cfg, also on failure */
         if (r < 0) {
                 log_error_errno(r, "failed to start");
-                return 1;
+                /* a damaged state log (named in the error above) needs a human, not a restart */
+                return r == -EUCLEAN ? EXIT_CONFIG : 1;
         }
         r = agent_run(a);
         agent_free(a);

@@ -8,9 +8,11 @@
  * followed. Sequence numbers start at 1 in each file and grow by one: a record out of sequence
  * is damage even when its CRCs are fine (a block of an older file reappearing).
  *
- * Torn or damaged? A bad record is a torn write only if nothing valid follows it: the rest of
- * the file is searched for a later record (good header CRC, a higher sequence number, good
- * payload CRC). Found: damage in the middle, -EBADMSG. Not found: the tail is cut off. */
+ * Torn or damaged? A bad record is torn only if it is incomplete: fewer bytes than a record
+ * header are left, its good header announces more payload than the file holds, or every byte
+ * from it to the end is zero. Anything else is damage (-EBADMSG), the last record included. The
+ * whole file is scanned before the caller's callback sees a record, so a damaged log replays
+ * nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -23,7 +25,6 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
-#include "log.h"
 #include "statelog.h"
 
 #define FILE_MAGIC "IKHSTLG1"
@@ -102,8 +103,8 @@ static void record_encode(uint8_t *buf, uint16_t type, uint64_t seq, const void 
                 memcpy(buf + RECORD_HEADER, payload, len);
 }
 
-/* Is there a complete, valid record at buf[off..len) with a sequence number above `seq`? */
-static bool record_valid_at(const uint8_t *buf, size_t len, size_t off, uint64_t seq, bool exact) {
+/* Is there a complete, valid record at buf[off..len) with sequence number `seq`? */
+static bool record_valid_at(const uint8_t *buf, size_t len, size_t off, uint64_t seq) {
         if (len - off < RECORD_HEADER)
                 return false;
         const uint8_t *h = buf + off;
@@ -112,7 +113,7 @@ static bool record_valid_at(const uint8_t *buf, size_t len, size_t off, uint64_t
                 return false;
         if (plen > STATELOG_RECORD_MAX || plen > len - off - RECORD_HEADER || get_le(h + 6, 2) != 0)
                 return false;
-        if (exact ? rseq != seq : rseq <= seq)
+        if (rseq != seq)
                 return false;
         return (uint32_t) get_le(h + 20, 4) == statelog_crc32c(0, h + RECORD_HEADER, (size_t) plen);
 }
@@ -148,35 +149,73 @@ static int record_write(int fd, uint64_t *size, uint64_t *next_seq, uint16_t typ
         return 0;
 }
 
-/* Replay buf[0..len): records to cb; *ret_valid is where the good records end. */
-static int replay(const uint8_t *buf, size_t len, statelog_replay_cb cb, void *userdata,
-                  uint64_t *ret_valid, uint64_t *ret_seq, uint64_t *ret_records) {
+typedef struct scan_result {
+        size_t valid;          /* where the good records end */
+        uint64_t next_seq, records;
+        size_t bad_offset;     /* damage: the first bad record */
+        const char *why;       /* damage: NULL if none */
+} scan_result;
+
+static bool all_zero(const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+/* Why the record at buf[off..len) (which does not check out as sequence `seq`) is damage, or
+ * NULL if it is a torn tail. */
+static const char *bad_record_why(const uint8_t *buf, size_t len, size_t off, uint64_t seq) {
+        const uint8_t *h = buf + off;
+        size_t left = len - off;
+
+        if (left < RECORD_HEADER || all_zero(h, left))
+                return NULL;
+        if ((uint32_t) get_le(h + 16, 4) != statelog_crc32c(0, h, 16))
+                return "a complete record header fails its CRC";
+        uint64_t plen = get_le(h, 4);
+        if (plen > STATELOG_RECORD_MAX || get_le(h + 6, 2) != 0)
+                return "a record header with a good CRC holds impossible values";
+        if (get_le(h + 8, 8) != seq)
+                return "a record out of sequence (a block of another file, or records removed)";
+        if (plen > left - RECORD_HEADER)
+                return NULL; /* the payload its header announces was not all written */
+        return "a complete record fails its payload CRC";
+}
+
+/* Check buf[0..len) (past the magic) without replaying it. */
+static void scan(const uint8_t *buf, size_t len, scan_result *ret) {
         size_t off = FILE_MAGIC_SIZE;
         uint64_t seq = 1, records = 0;
-        int r;
 
+        *ret = (scan_result){};
         while (off < len) {
-                if (!record_valid_at(buf, len, off, seq, true)) {
-                        /* torn (nothing valid after it) or damage (something is) */
-                        for (size_t p = off + 1; p + RECORD_HEADER <= len; p++)
-                                if (record_valid_at(buf, len, p, seq, false))
-                                        return -EBADMSG;
+                if (!record_valid_at(buf, len, off, seq)) {
+                        ret->why = bad_record_why(buf, len, off, seq);
+                        ret->bad_offset = off;
                         break;
                 }
-                const uint8_t *h = buf + off;
-                uint64_t plen = get_le(h, 4);
-                if (cb) {
-                        r = cb((uint16_t) get_le(h + 4, 2), h + RECORD_HEADER, (size_t) plen, userdata);
-                        if (r < 0)
-                                return r;
-                }
-                off += RECORD_HEADER + (size_t) plen;
+                off += RECORD_HEADER + (size_t) get_le(buf + off, 4);
                 seq++;
                 records++;
         }
-        *ret_valid = off;
-        *ret_seq = seq;
-        *ret_records = records;
+        ret->valid = off;
+        ret->next_seq = seq;
+        ret->records = records;
+}
+
+/* Replay the good records buf[magic..valid) to cb. */
+static int replay(const uint8_t *buf, size_t valid, statelog_replay_cb cb, void *userdata) {
+        int r;
+
+        for (size_t off = FILE_MAGIC_SIZE; off < valid;) {
+                const uint8_t *h = buf + off;
+                uint64_t plen = get_le(h, 4);
+                r = cb((uint16_t) get_le(h + 4, 2), h + RECORD_HEADER, (size_t) plen, userdata);
+                if (r < 0)
+                        return r;
+                off += RECORD_HEADER + (size_t) plen;
+        }
         return 0;
 }
 
@@ -201,10 +240,57 @@ static int read_file(int fd, uint64_t size, uint8_t **ret) {
         return 0;
 }
 
+/* Create DIR/NAME.log whole: the header goes to the temporary file, which is locked, synced
+ * and renamed, so no opener ever sees a log shorter than its header. Returns the locked fd. */
+static int log_create(statelog *l) {
+        const char *tmp_name = strrchr(l->tmp_path, '/') + 1, *name = strrchr(l->path, '/') + 1;
+        int fd, r;
+
+        fd = openat(l->dir_fd, tmp_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        /* lock before truncating: a concurrent creator's file is not ours to cut */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                goto fail;
+        }
+        if (ftruncate(fd, 0) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = atomic_file_write_all(fd, FILE_MAGIC, FILE_MAGIC_SIZE);
+        if (r < 0)
+                goto fail;
+        /* never over a log another opener created meanwhile */
+        if (fsync(fd) < 0 || linkat(l->dir_fd, tmp_name, l->dir_fd, name, 0) < 0) {
+                r = errno == EEXIST ? -EBUSY : -errno;
+                goto fail;
+        }
+        (void) unlinkat(l->dir_fd, tmp_name, 0);
+        if (fsync(l->dir_fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return fd;
+fail:
+        close(fd);
+        (void) unlinkat(l->dir_fd, tmp_name, 0);
+        return r;
+}
+
+static int paths_init(statelog *l, const char *dir, const char *name) {
+        if (asprintf(&l->path, "%s/%s.log", dir, name) < 0 || asprintf(&l->tmp_path, "%s/%s.log.tmp", dir, name) < 0) {
+                l->path = l->tmp_path = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int statelog_open(statelog **ret, const char *dir, const char *name, statelog_replay_cb cb,
                   void *userdata) {
         _cleanup_(statelog_freep) statelog *l = NULL;
         _cleanup_(freep) uint8_t *buf = NULL;
+        scan_result sr;
         struct stat st;
         int r;
 
@@ -214,14 +300,23 @@ int statelog_open(statelog **ret, const char *dir, const char *name, statelog_re
         if (!l)
                 return -ENOMEM;
         l->fd = l->dir_fd = -1;
-        if (asprintf(&l->path, "%s/%s.log", dir, name) < 0 || asprintf(&l->tmp_path, "%s/%s.log.tmp", dir, name) < 0) {
-                l->path = l->tmp_path = NULL;
-                return -ENOMEM;
-        }
+        r = paths_init(l, dir, name);
+        if (r < 0)
+                return r;
         l->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (l->dir_fd < 0)
                 return -errno;
-        l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        l->fd = open(l->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (l->fd < 0 && errno == ENOENT) {
+                r = log_create(l);
+                if (r < 0)
+                        return r;
+                l->fd = r;
+                l->size = FILE_MAGIC_SIZE;
+                l->next_seq = 1;
+                *ret = TAKE_PTR(l);
+                return 0;
+        }
         if (l->fd < 0)
                 return -errno;
         if (flock(l->fd, LOCK_EX | LOCK_NB) < 0)
@@ -232,31 +327,24 @@ int statelog_open(statelog **ret, const char *dir, const char *name, statelog_re
                 return -errno;
         if ((uint64_t) st.st_size > STATELOG_FILE_MAX)
                 return -EFBIG;
-
-        if (st.st_size < (off_t) FILE_MAGIC_SIZE) {
-                /* new, or a crash while writing the header of a new file: start it */
-                if (ftruncate(l->fd, 0) < 0)
-                        return -errno;
-                l->size = 0;
-                r = atomic_file_write_all(l->fd, FILE_MAGIC, FILE_MAGIC_SIZE);
-                if (r < 0)
-                        return r;
-                if (fsync(l->fd) < 0 || fsync(l->dir_fd) < 0)
-                        return -errno;
-                l->dropped = (uint64_t) st.st_size;
-                l->size = FILE_MAGIC_SIZE;
-                l->next_seq = 1;
-                *ret = TAKE_PTR(l);
-                return 0;
-        }
+        if (st.st_size < (off_t) FILE_MAGIC_SIZE)
+                return -EBADMSG; /* emptied or cut: a new log is never this short */
         r = read_file(l->fd, (uint64_t) st.st_size, &buf);
         if (r < 0)
                 return r;
         if (memcmp(buf, FILE_MAGIC, FILE_MAGIC_SIZE) != 0)
                 return -EBADMSG; /* not ours, or a future format: leave it alone */
-        r = replay(buf, (size_t) st.st_size, cb, userdata, &l->size, &l->next_seq, &l->records);
-        if (r < 0)
-                return r;
+        scan(buf, (size_t) st.st_size, &sr);
+        if (sr.why)
+                return -EBADMSG;
+        if (cb) {
+                r = replay(buf, sr.valid, cb, userdata);
+                if (r < 0)
+                        return r;
+        }
+        l->size = sr.valid;
+        l->next_seq = sr.next_seq;
+        l->records = sr.records;
         if (l->size < (uint64_t) st.st_size) {
                 l->dropped = (uint64_t) st.st_size - l->size;
                 if (ftruncate(l->fd, (off_t) l->size) < 0 || fsync(l->fd) < 0)
@@ -264,6 +352,60 @@ int statelog_open(statelog **ret, const char *dir, const char *name, statelog_re
         }
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+int statelog_check(const char *dir, const char *name, statelog_check_result *ret) {
+        _cleanup_(freep) char *path = NULL, *buf = NULL;
+        scan_result sr;
+        size_t len;
+        int r;
+
+        *ret = (statelog_check_result){};
+        if (!name_valid(name))
+                return -EINVAL;
+        if (asprintf(&path, "%s/%s.log", dir, name) < 0)
+                return -ENOMEM;
+        r = atomic_file_read(path, STATELOG_FILE_MAX, &buf, &len);
+        if (r < 0)
+                return r;
+        ret->size = len;
+        if (len < FILE_MAGIC_SIZE) {
+                snprintf(ret->why, sizeof(ret->why), "%zu bytes, shorter than its %u-byte header: the log was "
+                         "emptied or cut", len, FILE_MAGIC_SIZE);
+                return -EBADMSG;
+        }
+        if (memcmp(buf, FILE_MAGIC, FILE_MAGIC_SIZE) != 0) {
+                snprintf(ret->why, sizeof(ret->why), "not a state log (its header is not %s)", FILE_MAGIC);
+                return -EBADMSG;
+        }
+        scan((const uint8_t *) buf, len, &sr);
+        ret->records = sr.records;
+        if (sr.why) {
+                ret->bad_offset = sr.bad_offset;
+                snprintf(ret->why, sizeof(ret->why), "%s", sr.why);
+                return -EBADMSG;
+        }
+        ret->torn_bytes = len - sr.valid;
+        return 0;
+}
+
+int statelog_set_aside(const char *dir, const char *name, uint64_t stamp, char *ret_path, size_t n) {
+        char from[NAME_MAX_LEN + 8], to[NAME_MAX_LEN + 40];
+        int dfd, r = 0;
+
+        if (!name_valid(name))
+                return -EINVAL;
+        (void) snprintf(from, sizeof(from), "%s.log", name);
+        (void) snprintf(to, sizeof(to), "%s.log.broken-%llu", name, (unsigned long long) stamp);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (renameat(dfd, from, dfd, to) < 0 || fsync(dfd) < 0)
+                r = -errno;
+        close(dfd);
+        if (r >= 0 && ret_path)
+                (void) snprintf(ret_path, n, "%s/%s", dir, to);
+        return r;
 }
 
 statelog *statelog_free(statelog *l) {
@@ -283,13 +425,8 @@ uint64_t statelog_dropped_bytes(const statelog *l) {
         return l->dropped;
 }
 
-void statelog_log_replay(const statelog *l, uint64_t undecodable) {
-        if (l->dropped > 0)
-                log_warning("%s: a torn last record (%llu bytes) was dropped", l->path,
-                            (unsigned long long) l->dropped);
-        if (undecodable > 0)
-                log_warning("%s: %llu records could not be decoded, ignoring them", l->path,
-                            (unsigned long long) undecodable);
+const char *statelog_path(const statelog *l) {
+        return l->path;
 }
 
 uint64_t statelog_records(const statelog *l) {

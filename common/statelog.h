@@ -6,13 +6,16 @@
  * so "recorded before applied" holds across a power cut.
  *
  * Integrity: every record carries its length, type, a sequence number and a CRC-32C over all
- * of it. On open the log is replayed in order; a torn or corrupt LAST record (the bytes run to
- * the end of the file: a write the crash interrupted) is cut off and reported by
- * statelog_dropped_bytes(), never misread. A bad record followed by good ones is not a torn
- * write but damage: the open fails with -EBADMSG and the file is left untouched for a human,
- * rather than silently dropping state in the middle. CRC-32C, not a cryptographic hash: this
- * guards against crashes and disk errors; tampering is the audit log's business (its records
- * are chained with SHA-256).
+ * of it. On open the log is replayed in order. A record is torn only if it is incomplete: the
+ * file ends inside it (its header, or the payload its good header announces), or the rest of
+ * the file is zeros (space the crash allocated but never wrote). A torn last record is cut off
+ * and reported by statelog_dropped_bytes(). A COMPLETE record that fails its CRC or is out of
+ * sequence is damage, wherever it is — also the last one: the open fails with -EBADMSG and the
+ * file is left untouched for a human (statelog_check() says where and what). So is a log that
+ * exists but is shorter than its header: a new log is created whole (header written to a
+ * temporary file, synced, renamed), so an empty or shorter file is a log that was emptied or
+ * cut, never a new one. CRC-32C, not a cryptographic hash: this guards against crashes and
+ * disk errors; tampering is the audit log's business (its records are chained with SHA-256).
  *
  * Compaction: statelog_compact() writes the live state (the caller emits it) to NAME.log.tmp,
  * fsyncs it, renames it over NAME.log and fsyncs the directory: a crash at any moment leaves
@@ -39,8 +42,8 @@ typedef int (*statelog_replay_cb)(uint16_t type, const void *payload, size_t len
 typedef int (*statelog_snapshot_cb)(statelog_writer *w, void *userdata);
 
 /* Open (create) DIR/NAME.log, replay it to cb, and keep it open for appending. -EBUSY if
- * another process has it open, -EBADMSG for damage before the last record, -EFBIG past
- * STATELOG_FILE_MAX. NAME: [a-z0-9_-]+. */
+ * another process has it open, -EBADMSG for damage (see above; cb has not been called then),
+ * -EFBIG past STATELOG_FILE_MAX. NAME: [a-z0-9_-]+. */
 int statelog_open(statelog **ret, const char *dir, const char *name, statelog_replay_cb cb,
                   void *userdata);
 statelog *statelog_free(statelog *l);
@@ -48,9 +51,8 @@ DEFINE_FREE_FUNC(statelog, statelog_free);
 
 /* Bytes of a torn last record dropped by the open (0: none). */
 uint64_t statelog_dropped_bytes(const statelog *l);
-/* Warn of what the open left aside: a torn last record, and the UNDECODABLE records the
- * caller's replay callback counted. */
-void statelog_log_replay(const statelog *l, uint64_t undecodable);
+/* DIR/NAME.log, for the caller's messages. */
+const char *statelog_path(const statelog *l);
 /* Records replayed by the open, and appended since. */
 uint64_t statelog_records(const statelog *l);
 
@@ -60,6 +62,21 @@ int statelog_append(statelog *l, uint16_t type, const void *payload, size_t len)
 /* Replace the log with the records cb emits (atomically, see above). */
 int statelog_compact(statelog *l, statelog_snapshot_cb cb, void *userdata);
 int statelog_writer_append(statelog_writer *w, uint16_t type, const void *payload, size_t len);
+
+/* What is in DIR/NAME.log, read without the lock and without changing it: 0 for a log that
+ * opens (torn_bytes: an incomplete last record the open would cut), -EBADMSG for damage
+ * (bad_offset and why say where and what), -ENOENT for no log, -errno for I/O. */
+typedef struct statelog_check_result {
+        uint64_t size;        /* bytes in the file */
+        uint64_t records;     /* good records before the end or the damage */
+        uint64_t torn_bytes;
+        uint64_t bad_offset;
+        char why[160];
+} statelog_check_result;
+int statelog_check(const char *dir, const char *name, statelog_check_result *ret);
+/* Keep a damaged log as evidence: rename DIR/NAME.log to DIR/NAME.log.broken-STAMP (and sync
+ * the directory), so the next open starts a new log. *ret_path (size n) names where it went. */
+int statelog_set_aside(const char *dir, const char *name, uint64_t stamp, char *ret_path, size_t n);
 
 /* CRC-32C (Castagnoli), exposed for tests. */
 uint32_t statelog_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -1,7 +1,10 @@
 /* The state log under the crashes it exists for: a last record cut at every byte offset is
- * dropped and the rest replays exactly; every single-byte flip in a small log is either a
- * dropped tail or -EBADMSG, never a wrong payload; a compaction that dies before its rename
- * leaves the old log whole; a second opener is refused; limits hold. */
+ * dropped and the rest replays exactly, and so is a zero-filled tail; every single-byte flip
+ * in a small log — the last record's included — is damage (-EBADMSG, nothing replayed, the
+ * file untouched), never a torn tail nor a wrong payload; a log emptied or cut shorter than its
+ * header is damage, not a new log; statelog_check() says where; a damaged log set aside makes
+ * room for a new one; a compaction that dies before its rename leaves the old log whole; a
+ * second opener is refused; limits hold. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -143,34 +146,87 @@ int main(void) {
                 free(b);
         }
 
-        /* every single byte flipped: dropped tail or -EBADMSG, never a wrong record */
+        /* every single byte flipped: damage, never a torn tail nor a wrong record */
         {
-                size_t len;
+                size_t len, blen;
                 char *b;
                 write_log(N);
                 b = slurp(&len);
-                unsigned misread = 0, badmsg = 0, torn = 0;
+                unsigned misread = 0, badmsg = 0, torn = 0, touched = 0, checked = 0;
                 for (size_t i = 0; i < len; i++)
                         for (int bit = 0; bit < 8; bit += 3) {
+                                statelog_check_result c;
                                 b[i] ^= (char) (1 << bit);
                                 spit(b, len);
                                 s = (seen){};
                                 l = NULL;
                                 int r = statelog_open(&l, dir, "t", on_record, &s);
-                                if (s.wrong || (r == 0 && s.n == N))
-                                        misread++;
-                                else if (r == -EBADMSG)
+                                if (r == -EBADMSG && s.n == 0)
                                         badmsg++;
                                 else if (r == 0 && s.n < N)
                                         torn++;
                                 else
                                         misread++;
                                 statelog_free(l);
+                                char *after = slurp(&blen);
+                                if (blen != len || memcmp(after, b, len) != 0)
+                                        touched++;
+                                free(after);
+                                if (statelog_check(dir, "t", &c) == -EBADMSG && c.why[0] && c.bad_offset < len)
+                                        checked++;
                                 b[i] ^= (char) (1 << bit);
                         }
-                CHECK(misread == 0, "%zu flips: %u damage found, %u torn tail, %u misread", len * 3,
-                      badmsg, torn, misread);
+                CHECK(badmsg == len * 3 && misread == 0 && torn == 0 && touched == 0 && checked == len * 3,
+                      "%zu flips: %u damage found and described (%u), %u taken for a torn tail, %u misread, %u files "
+                      "changed", len * 3, badmsg, checked, torn, misread, touched);
                 free(b);
+        }
+
+        /* a zero-filled tail (space a crash allocated but never wrote) is torn, not damage */
+        {
+                size_t len;
+                char *b, *z;
+                write_log(N);
+                b = slurp(&len);
+                z = calloc(1, len + 100);
+                memcpy(z, b, len);
+                spit(z, len + 100);
+                s = (seen){};
+                l = NULL;
+                CHECK(statelog_open(&l, dir, "t", on_record, &s) == 0 && s.n == N && !s.wrong &&
+                              statelog_dropped_bytes(l) == 100,
+                      "zero-filled tail of 100 bytes cut, %u records replayed", s.n);
+                statelog_free(l);
+                free(z);
+                free(b);
+        }
+
+        /* emptied or cut shorter than its header: damage, not a new log */
+        for (size_t cut = 0; cut < 8; cut++) {
+                statelog_check_result c;
+                write_log(N);
+                if (truncate(path, (off_t) cut) < 0)
+                        abort();
+                l = NULL;
+                if (cut == 0 || cut == 7) {
+                        CHECK(statelog_open(&l, dir, "t", NULL, NULL) == -EBADMSG && file_size() == cut,
+                              "a log cut to %zu bytes is refused and left as it is", cut);
+                        CHECK(statelog_check(dir, "t", &c) == -EBADMSG && strstr(c.why, "shorter than its"),
+                              "check: %s", c.why);
+                }
+        }
+        {
+                statelog_check_result c;
+                char aside[300];
+                CHECK(statelog_set_aside(dir, "t", 42, aside, sizeof(aside)) == 0 && strstr(aside, "t.log.broken-42") &&
+                              access(aside, F_OK) == 0 && statelog_check(dir, "t", &c) == -ENOENT,
+                      "set aside as %s", aside);
+                l = NULL;
+                CHECK(statelog_open(&l, dir, "t", NULL, NULL) == 0 && file_size() == 8, "then a new log is created whole");
+                statelog_free(l);
+                unlink(aside);
+                write_log(N);
+                CHECK(statelog_check(dir, "t", &c) == 0 && c.records == N && c.torn_bytes == 0, "check of a good log");
         }
 
         /* compaction: a crash before the rename keeps the old log; success replaces it */
