@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# A damaged state log on the real lab: a strongSwan gateway, its nftables, ikeheald (sanitizer
+# build) with the firewall check and a runbook whose `nft_open` step is a temporary measure.
+#
+#   measure in force    a rule drops UDP 500/4500; the runbook inserts tagged accept rules
+#                       (a measure expiring in 20 s)
+#   engine.log emptied  with the agent killed (SIGKILL): the next start refuses with exit 78
+#                       and names the file; nothing was reverted, nothing started
+#   --reset-state       starts; the damaged log is kept aside and the reset audited; the measure
+#                       comes back from its side record (state_dir/owed) and the tagged rules
+#                       are gone at its expiry (figure printed), not earlier
+#   owed, log cut       a side record of a measure the (valid) log does not know: refused too
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-statedmg-XXXXXX)
+cleanup() {
+        agent_stop
+        lab_down "$D/lab" >/dev/null 2>&1
+        [ "${KEEP:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+gwnft() { ip netns exec "$GW_NS" nft "$@"; }
+gwnft -f - <<'NFT'
+table inet filter {
+        chain input {
+                type filter hook input priority 0; policy accept;
+                ct state established,related accept
+        }
+}
+NFT
+tagged() { gwnft list ruleset | grep -c 'comment "ikeheal-open"'; }
+
+mkdir -p "$D/rb"
+cat >"$D/rb/open.yaml" <<'YAML'
+version: 1
+name: fw-open
+match: {class: firewall}
+grade: auto
+steps:
+  - name: open
+    action: nft_open
+    timeout: 30s
+    expires_in: 20s
+    verify: {action: true, within: 10s}
+YAML
+cat >"$D/c.yaml" <<YAML
+agent:
+  state_dir: $D/state
+  last_good_after: 0s
+  runbook_dirs: [$D/rb]
+control:
+  socket: $D/ctl.sock
+charon:
+  vici_socket: $GW_VICI
+  unit: none
+check_defaults: {interval: 1s, timeout: 3s, rise: 1, fall: 1}
+checks:
+  - kind: firewall
+    params: {netns: $GW_NS}
+YAML
+# the same agent started with --reset-state: agent_start runs BUILD/ikeheald
+mkdir -p "$D/reset"
+printf '#!/bin/sh\nexec "%s/ikeheald" --reset-state "$@"\n' "$B" >"$D/reset/ikeheald"
+chmod 0755 "$D/reset/ikeheald"
+ln -s "$B/ikehealctl" "$D/reset/ikehealctl"
+
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 8000 || bad "checks did not all report"
+
+# --- a measure in force ---------------------------------------------------------------------
+gwnft add rule inet filter input udp dport { 500, 4500 } drop
+agent_wait_run fw-open succeeded 20000 >/dev/null && ok "nft_open ran and verified" || bad "no measure: $(agent_run_of fw-open)"
+[ "$(tagged)" -ge 2 ] && ok "tagged accept rules in force ($(tagged))" || bad "tagged rules: $(tagged)"
+expires=$(agent_ctl measures --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["measures"]; print(next(iter(m.values()))["expires"])')
+ls "$D/state/owed/" 2>/dev/null | grep -q '^measure-[0-9]*$' && ok "the measure has its side record: $(ls "$D/state/owed")" ||
+        bad "no owed record: $(ls -la "$D/state" "$D/state/owed" 2>&1)"
+
+# --- the agent killed, engine.log emptied: refused ------------------------------------------
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+cp "$D/agent.log" "$D/agent-1.log"
+: >"$D/state/engine.log"
+# the operator has fixed the firewall by hand meanwhile: nothing needs the measure any more
+h=$(gwnft -a list chain inet filter input | sed -n 's/.*udp dport { 500, 4500 } drop # handle \([0-9]*\)/\1/p')
+gwnft delete rule inet filter input handle "$h"
+timeout 20 "$B/ikeheald" -c "$D/c.yaml" --log-target=stderr >"$D/agent-refused.log" 2>&1
+rc=$?
+[ "$rc" = 78 ] && ok "the start is refused with exit 78" || bad "exit status $rc: $(tail -5 "$D/agent-refused.log")"
+grep -q "$D/state/engine.log is damaged" "$D/agent-refused.log" && ok "it names the file: $(grep -o 'state log .*is damaged: [^(]*' "$D/agent-refused.log" | head -1)" ||
+        bad "no path in: $(cat "$D/agent-refused.log")"
+[ -e "$D/state/engine.log" ] && [ ! -s "$D/state/engine.log" ] && ok "the emptied log is left as it was" || bad "engine.log changed"
+[ "$(tagged)" -ge 2 ] && ok "nothing reverted by the refused start" || bad "tagged rules changed: $(tagged)"
+
+# --- --reset-state: started, audited, the owed revert done on time --------------------------
+agent_start "$D" "$D/c.yaml" "$D/reset" || exit 1
+ls "$D"/state/engine.log.broken-* >/dev/null 2>&1 && ok "the damaged log is kept aside: $(cd "$D/state" && ls engine.log.broken-*)" ||
+        bad "no engine.log.broken-*"
+agent_ctl audit 100 | grep -q "state_reset.*engine.log" && ok "the reset is audited" || bad "audit: $(agent_ctl audit 20)"
+agent_ctl audit 100 | grep -q "recovery.*taken back from its side record" && ok "the measure taken back is audited" ||
+        bad "audit lacks the recovery: $(agent_ctl audit 20)"
+agent_ctl measures | grep -q "nft_open.*active" && ok "the measure is in force again: $(agent_ctl measures | grep nft_open)" ||
+        bad "measures: $(agent_ctl measures all)"
+now_s=$(date +%s)
+if [ "$now_s" -lt $((expires - 2)) ]; then
+        [ "$(tagged)" -ge 2 ] && ok "not reverted before its expiry" || bad "reverted early"
+fi
+t0=$(ms)
+while [ "$(tagged)" != 0 ]; do [ $(($(ms) - t0)) -gt 40000 ] && break; sleep 0.05; done
+gone=$(ms)
+[ "$(tagged)" = 0 ] && ok "the tagged rules are gone" || bad "tagged rules still there: $(tagged)"
+late=$((gone - expires * 1000))
+echo "figure: owed revert after --reset-state: rules gone ${late} ms after the expiry (shown in whole seconds: ±1 s)"
+[ "$late" -lt 5000 ] && ok "…on time (within 5 s of the expiry)" || bad "reverted ${late} ms after the expiry"
+t0=$(ms)
+until agent_ctl measures all | grep -q "nft_open.*reverted"; do [ $(($(ms) - t0)) -gt 5000 ] && break; sleep 0.05; done
+agent_ctl measures all | grep -q "nft_open.*reverted" && ok "recorded as reverted in the new log" || bad "measures all: $(agent_ctl measures all)"
+ls "$D/state/owed" | grep -q measure- && bad "the side record stays: $(ls "$D/state/owed")" || ok "its side record is removed"
+agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
+
+# --- a side record the log does not know: refused as well ------------------------------------
+printf 'not a record' >"$D/state/owed/measure-99"
+timeout 20 "$B/ikeheald" -c "$D/c.yaml" --log-target=stderr >"$D/agent-refused-2.log" 2>&1
+rc=$?
+[ "$rc" = 78 ] && grep -q "owed/measure-99" "$D/agent-refused-2.log" && ok "an owed record nobody knows: exit 78 naming it" ||
+        bad "exit $rc: $(tail -3 "$D/agent-refused-2.log")"
+rm -f "$D/state/owed/measure-99"
+agent_start "$D" "$D/c.yaml" "$B" && ok "restarts once it is gone" || bad "no restart"
+agent_stop
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end
