@@ -55,7 +55,8 @@ int nft_batch_new(nft_batch **ret, uint32_t genid) {
 nft_batch *nft_batch_free(nft_batch *b) {
         if (!b)
                 return NULL;
-        for (size_t i = 0; i < b->n; i++)
+        /* one more: the label of a message begun and never ended */
+        for (size_t i = 0; i < b->n_alloc && i <= b->n; i++)
                 free(b->labels[i]);
         free(b->labels);
         free(b->buf);
@@ -87,6 +88,7 @@ static int room(nft_batch *b, size_t need) {
                 char **l = realloc(b->labels, a * sizeof(*l));
                 if (!l)
                         return -ENOMEM;
+                memset(l + b->n_alloc, 0, (a - b->n_alloc) * sizeof(*l));
                 b->labels = l;
                 b->n_alloc = a;
         }
@@ -98,6 +100,7 @@ struct nlmsghdr *nft_batch_begin_msg(nft_batch *b, uint16_t type, uint16_t famil
         if (room(b, MSG_ROOM) < 0)
                 return NULL;
         memset(b->buf + b->len, 0, MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg));
+        free(b->labels[b->n]); /* a message begun and never ended */
         if (!(b->labels[b->n] = strdup(label ? label : "?")))
                 return NULL;
         return nftnl_nlmsg_build_hdr((char *) b->buf + b->len, type, family,
@@ -108,6 +111,7 @@ struct nlmsghdr *nft_batch_begin_msg(nft_batch *b, uint16_t type, uint16_t famil
  * zeros beyond the last message: padding the builders skip is sent as zeros). */
 static int drop_msg(nft_batch *b, int r) {
         free(b->labels[b->n]);
+        b->labels[b->n] = NULL;
         memset(b->buf + b->len, 0, MSG_ROOM);
         return r;
 }

@@ -1,18 +1,24 @@
-/* The `nft_restore` action: put the last-good nftables ruleset back — the raw netlink dump the
- * firewall check kept when the gateway was healthy (<state_dir>/snapshots/<check>.nft.bin,
- * vouched for by <check>.nft.hash) — in one transaction: every table there is now deleted,
- * every table of the snapshot recreated with its chains, sets, elements and rules (kernel
- * handles stripped, rules appended in order). The kernel applies all of it or nothing, and
- * refuses it if the ruleset changed after it was read (generation check; one fresh retry).
+/* The `nft_restore` action: put back, of the last-good nftables ruleset the firewall check kept
+ * (<state_dir>/snapshots/<check>.nft.bin, the raw netlink dump of a healthy gateway), exactly the
+ * objects that make IKE drop now — and nothing else. common/nft_diff.h names them: a table that
+ * is new and drops → deleted; a chain whose policy or rules changed → put back as it was; a named
+ * set a deciding rule reads → refilled. Every other difference (an admin's new table, another
+ * chain, a set other rules use) is drift: reported, left alone. All of it is one transaction with
+ * the generation it was computed on (the kernel refuses it if the ruleset changed meanwhile; one
+ * fresh try).
  *
- * Before the change the ruleset as it is now is kept beside the snapshot (.nft.pre-restore.bin):
- * the revert puts exactly that back. Verify: the ruleset's canonical hash equals the snapshot's.
- * Only what common/nft_ruleset.c models is restored (tables, chains, sets, elements, rules); a
- * snapshot holding anything else is refused, never half-restored. */
+ * Before the change is sent, the objects as they are and the state each will have are written
+ * to <check>.nft.restore (actions/nft_restore_record.h). When the kernel's answer is lost, the
+ * ruleset is read again and the objects' states say whether it was applied; the record is never
+ * dropped before the outcome is known.
+ *
+ * Verify: by the outcome — every IKE packet the last-good ruleset accepted is accepted now —
+ * not by the ruleset's hash, so an unrelated concurrent change does not fail it.
+ * Revert: only the objects the restore changed, only if each is still as the restore left it
+ * (else it stops: someone changed it since, a human decides), and never one whose return would
+ * make IKE drop again — for a restore that is every object it changed, so the revert leaves the
+ * firewall healed and says so. */
 #include <errno.h>
-#include <libmnl/libmnl.h>
-#include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +26,12 @@
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
+#include "actions/nft_objects.h"
+#include "actions/nft_restore_record.h"
 #include "actions/registry.h"
 #include "atomic_file.h"
 #include "netns.h"
+#include "nft_diff.h"
 #include "nft_ruleset.h"
 
 enum { P_NETNS, P_CHECK, P_TABLES, _P_MAX };
@@ -30,9 +39,29 @@ enum { P_NETNS, P_CHECK, P_TABLES, _P_MAX };
 static const action_param_spec params[] = {
         [P_NETNS] = { "netns", AP_STRING, false },
         [P_CHECK] = { "check", AP_STRING, false },
-        [P_TABLES] = { "tables", AP_STRV, false }, /* only these tables (any family); default all */
+        [P_TABLES] = { "tables", AP_STRV, false }, /* only objects of these tables (any family); default all */
         [_P_MAX] = { 0 },
 };
+
+#define SNAPSHOT_MAX (16u * 1024u * 1024u)
+#define DRIFT_LINES 8u
+
+static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {
+        char *s;
+        if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.nft.%s", env->state_dir, nft_action_check(p), suffix) < 0)
+                return NULL;
+        return s;
+}
+
+/* The packets the firewall check judges: ESP unless esp: false, IPv6 if ipv6: true. */
+static nft_diff_probes probes_of(const action_params *p, const action_env *env) {
+        const char *esp = env->check_param ? env->check_param(env->check_userdata, nft_action_check(p), "esp") : NULL;
+        const char *v6 = env->check_param ? env->check_param(env->check_userdata, nft_action_check(p), "ipv6") : NULL;
+        return (nft_diff_probes){
+                .esp = !esp || !(strcmp(esp, "false") == 0 || strcmp(esp, "no") == 0 || strcmp(esp, "0") == 0),
+                .ipv6 = v6 && (strcmp(v6, "true") == 0 || strcmp(v6, "yes") == 0 || strcmp(v6, "1") == 0),
+        };
+}
 
 static bool wanted(char *const *tables, const char *name) {
         for (size_t i = 0; tables && tables[i]; i++)
@@ -41,247 +70,446 @@ static bool wanted(char *const *tables, const char *name) {
         return !tables;
 }
 
-#define SNAPSHOT_MAX (16u * 1024u * 1024u)
+/* The last-good snapshot: its bytes (kept: the index points into them), index and model. */
+typedef struct snapshot {
+        char *buf;
+        size_t len;
+        nft_msgs *msgs;
+        nft_ruleset *model;
+} snapshot;
 
-
-static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {
-        char *s;
-        if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.nft.%s", env->state_dir,
-                                        nft_action_check(p), suffix) < 0)
-                return NULL;
-        return s;
+static void snapshot_done(snapshot *s) {
+        free(s->buf);
+        nft_msgs_free(s->msgs);
+        nft_ruleset_free(s->model);
+        *s = (snapshot){};
 }
 
-/* Walk a file of netlink messages; cb(nlh) for each. -EBADMSG for anything malformed. */
-static int each_msg(const uint8_t *buf, size_t len, int (*cb)(const struct nlmsghdr *, void *), void *userdata) {
-        for (size_t off = 0; off < len;) {
-                const struct nlmsghdr *nlh = (const struct nlmsghdr *) (buf + off);
-                int r;
-                if (len - off < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) + sizeof(struct nfgenmsg) ||
-                    nlh->nlmsg_len > len - off || (off % 4) != 0)
-                        return -EBADMSG;
-                if ((r = cb(nlh, userdata)) < 0)
-                        return r;
-                off += MNL_ALIGN(nlh->nlmsg_len);
+static int snapshot_load(const char *path, snapshot *ret, char *why, size_t n) {
+        snapshot s = {};
+        int r = atomic_file_read(path, SNAPSHOT_MAX, &s.buf, &s.len);
+
+        if (r < 0) {
+                (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, strerror(-r));
+                return r;
         }
+        r = nft_msgs_new(&s.msgs, (const uint8_t *) s.buf, s.len, &s.model);
+        if (r < 0) {
+                (void) snprintf(why, n, "snapshot %s is not a ruleset this agent can restore: %s", path, strerror(-r));
+                snapshot_done(&s);
+                return r;
+        }
+        *ret = s;
         return 0;
 }
 
-static int model_add(const struct nlmsghdr *nlh, void *userdata) {
-        int r = nft_ruleset_add_nlmsg(userdata, nlh);
-        return r == -EOPNOTSUPP ? -EBADMSG : r;
-}
-
-typedef struct emit_ctx {
-        nft_batch *b;
-        uint16_t type;
-        uint32_t set_id;
-        char *const *tables;
-} emit_ctx;
-
-/* The table a message belongs to: attribute 1 in every message type restored (NFTA_TABLE_NAME,
- * NFTA_CHAIN_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, NFTA_RULE_TABLE). */
-static const char *table_of(const struct nlmsghdr *nlh) {
-        const struct nlattr *a;
-        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
-                if (mnl_attr_get_type(a) == 1 && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-                        return mnl_attr_get_str(a);
-        return NULL;
-}
-
-static int emit(const struct nlmsghdr *nlh, void *userdata) {
-        static const uint16_t strip_table[] = { NFTA_TABLE_HANDLE, NFTA_TABLE_USE, 0 };
-        static const uint16_t strip_chain[] = { NFTA_CHAIN_HANDLE, NFTA_CHAIN_USE, NFTA_CHAIN_FLAGS, NFTA_CHAIN_ID, 0 };
-        /* 19, 20: NFTA_SET_TYPE (the backend) and NFTA_SET_COUNT (elements), which newer kernels
-         * put in dumps and reject in requests; named by number for older headers */
-        static const uint16_t strip_set[] = { NFTA_SET_HANDLE, NFTA_SET_ID, 19, 20, 0 };
-        static const uint16_t strip_rule[] = { NFTA_RULE_HANDLE, NFTA_RULE_POSITION, NFTA_RULE_ID, 0 };
-        emit_ctx *c = userdata;
-        uint16_t type = nlh->nlmsg_type & 0xff;
-        const uint16_t *strip = NULL;
-        const char *label = NULL;
-
-        if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || type != c->type)
-                return 0;
-        if (c->tables && !wanted(c->tables, table_of(nlh) ?: ""))
-                return 0;
-        switch (type) {
-        case NFT_MSG_NEWTABLE: strip = strip_table; label = "create table"; break;
-        case NFT_MSG_NEWCHAIN: strip = strip_chain; label = "create chain"; break;
-        case NFT_MSG_NEWSET: strip = strip_set; label = "create set"; break;
-        case NFT_MSG_NEWSETELEM: label = "add set elements"; break;
-        case NFT_MSG_NEWRULE: strip = strip_rule; label = "add rule"; break;
-        default: return 0;
-        }
-        return nft_batch_add_copy(c->b, nlh, type, (uint16_t) (NLM_F_CREATE | (type == NFT_MSG_NEWRULE ? NLM_F_APPEND : 0)),
-                                  strip, type == NFT_MSG_NEWSET ? NFTA_SET_ID : 0, ++c->set_id, label);
-}
-
-/* Replace the whole ruleset (or the tables listed) by the messages in buf, atomically, given
- * the current one. */
-static int restore_from(const uint8_t *buf, size_t len, const nft_ruleset *now, const char *netns, char *const *tables,
-                        char *why, size_t n) {
-        static const uint16_t order[] = { NFT_MSG_NEWTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM,
-                                          NFT_MSG_NEWRULE };
-        _cleanup_(nft_batch_freep) nft_batch *b = NULL;
-        int r = nft_batch_new(&b, now->generation);
-
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < now->n_tables; i++) {
-                const nftr_table *t = &now->tables[i];
-                char label[300];
-                struct nlmsghdr *nlh;
-                if (!wanted(tables, t->name))
-                        continue;
-                (void) snprintf(label, sizeof(label), "delete table %s %s", nft_ruleset_family_to_string(t->family), t->name);
-                nlh = nft_batch_begin_msg(b, NFT_MSG_DELTABLE, (uint16_t) t->family, 0, label);
-                if (!nlh)
-                        return -ENOMEM;
-                mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, t->name);
-                if ((r = nft_batch_end_msg(b, nlh)) < 0)
-                        return r;
-        }
-        emit_ctx c = { .b = b, .tables = tables };
-        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
-                c.type = order[i];
-                if ((r = each_msg(buf, len, emit, &c)) < 0)
-                        return r;
-        }
-        return nft_batch_commit(b, netns, why, n);
-}
-
+/* The ruleset now: its model, and its raw messages when `raw` is given. */
 static void capture(const struct nlmsghdr *nlh, void *userdata) {
         FILE *f = userdata;
-        (void) fwrite(nlh, 1, MNL_ALIGN(nlh->nlmsg_len), f);
+        if (!nlh) { /* the dump starts over */
+                rewind(f);
+                return;
+        }
+        (void) fwrite(nlh, 1, (nlh->nlmsg_len + 3u) & ~3u, f);
 }
 
-/* Read the ruleset now, keeping its raw messages when `raw` is given. */
 static int read_now(const char *netns, nft_ruleset **ret, char **raw, size_t *raw_len) {
         FILE *f = raw ? open_memstream(raw, raw_len) : NULL;
+        long end;
         int r;
 
         if (raw && !f)
                 return -ENOMEM;
         r = nft_ruleset_dump(netns, f ? capture : NULL, f, ret);
+        /* after a restart the stream holds the last attempt up to its position */
+        end = f ? ftell(f) : 0;
         if (f && fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
+        if (f && r >= 0 && end >= 0)
+                *raw_len = (size_t) end;
         return r;
 }
 
-static int restore_file(const action_params *p, action_call *call, const char *path, const char *keep_path) {
-        _cleanup_(nft_ruleset_freep) nft_ruleset *snap = NULL;
-        _cleanup_(freep) char *buf = NULL, *raw = NULL;
-        size_t len = 0, raw_len = 0;
-        char why[2048];
+static void objects_text(const nft_ruleset *now, const nft_object *objs, size_t n, char *buf, size_t size) {
+        size_t w = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < n && w < size; i++) {
+                char o[600];
+                const bool there = nft_diff_find_table(now, objs[i].family, objs[i].table) >= 0 &&
+                                   (objs[i].kind == NFT_OBJECT_TABLE ||
+                                    (objs[i].kind == NFT_OBJECT_CHAIN ? !!nft_diff_find_chain(now, objs[i].family, objs[i].table, objs[i].name)
+                                                                      : !!nft_diff_find_set(now, objs[i].family, objs[i].table, objs[i].name)));
+                int k = snprintf(buf + w, size - w, "%s%s %s", i ? "; " : "",
+                                 objs[i].kind == NFT_OBJECT_TABLE ? "delete" : there ? "put back" : "recreate",
+                                 nft_object_to_string(&objs[i], o, sizeof(o)));
+                if (k > 0)
+                        w += (size_t) k;
+        }
+}
+
+/* ---- apply ---- */
+
+typedef struct decision {
+        nft_object objs[NFT_DIFF_OBJECTS_MAX];
+        char why[NFT_DIFF_OBJECTS_MAX][NFT_VERDICT_WHY_MAX];
+        size_t n;
+        char err[NFT_VERDICT_WHY_MAX];
+} decision;
+
+static int decide(const action_params *p, const action_env *env, const nft_ruleset *now, const nft_ruleset *good, decision *d) {
+        nft_diff_probes pr = probes_of(p, env);
+        int r = nft_diff_broken(now, good, &pr, d->objs, &d->n, d->why, d->err, sizeof(d->err));
+
+        for (size_t i = 0; r >= 0 && i < d->n; i++)
+                if (!wanted(p->v[P_TABLES].strv, d->objs[i].table)) {
+                        char o[600];
+                        (void) snprintf(d->err, sizeof(d->err), "%s is outside the tables this step may change",
+                                        nft_object_to_string(&d->objs[i], o, sizeof(o)));
+                        return -EPERM;
+                }
+        return r;
+}
+
+/* The states of the objects in rs, into st[i]; how many equal want[i] (NULL: skip). */
+static int states(const nft_ruleset *rs, const nft_object *objs, size_t n, char (*st)[2 * NFT_RULESET_HASH_SIZE + 1]) {
+        for (size_t i = 0; i < n; i++) {
+                int r = nft_diff_object_state(rs, &objs[i], st[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static size_t count_equal(char (*a)[2 * NFT_RULESET_HASH_SIZE + 1], char (*b)[2 * NFT_RULESET_HASH_SIZE + 1], size_t n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                k += strcmp(a[i], b[i]) == 0;
+        return k;
+}
+
+/* One attempt: read, decide, record, commit with that generation. -ERESTART: it changed
+ * meanwhile (nothing applied). */
+static int apply_once(const action_params *p, action_call *call, const snapshot *snap, const char *rec_path, nft_restore_record *rec,
+                      size_t *ret_drift) {
+        const action_env *env = action_call_env(call);
+        const char *ns = nft_action_netns(p, env);
+        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL, *pre_model = NULL, *after = NULL;
+        _cleanup_(nft_msgs_freep) nft_msgs *now_msgs = NULL;
+        _cleanup_(nft_batch_freep) nft_batch *b = NULL;
+        _cleanup_(freep) char *raw = NULL, *drift = NULL, *pre_buf = NULL;
+        _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
+        char why[2048], what[1500], cur[NFT_DIFF_OBJECTS_MAX][2 * NFT_RULESET_HASH_SIZE + 1];
+        size_t raw_len = 0, pre_len = 0, drift_n = 0;
+        FILE *f;
         int r;
 
-        /* an apply starts by forgetting an older "before": a revert must only ever put back
-         * what this apply replaced (and nothing, if it changed nothing) */
-        if (keep_path)
-                (void) unlink(keep_path);
-        r = atomic_file_read(path, SNAPSHOT_MAX, &buf, &len);
-        if (r == -ENOENT && !keep_path) {
+        if (!d)
+                return -ENOMEM;
+        if ((r = read_now(ns, &now, &raw, &raw_len)) < 0) {
+                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                return r;
+        }
+        r = decide(p, env, now, snap->model, d);
+        if (r < 0) {
+                action_call_set_detail(call, "%s%s: nothing changed",
+                                       r == -ESRCH ? "the drop is not in anything changed since last good: " : "", d->err);
+                return r;
+        }
+        (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+        *ret_drift = drift_n;
+        if (d->n == 0) {
+                (void) unlink(rec_path); /* a revert must only ever undo what this apply did: nothing */
+                action_call_set_detail(call, "nothing drops IKE (generation %u): nothing to restore%s%s", now->generation,
+                                       drift_n ? "; drift left alone: " : "", drift_n ? drift : "");
+                return 0;
+        }
+
+        /* the record first: the objects as they are, and the state the restore gives them */
+        rec->generation = now->generation;
+        rec->n = d->n;
+        memcpy(rec->objs, d->objs, d->n * sizeof(d->objs[0]));
+        if ((r = states(now, d->objs, d->n, rec->pre)) < 0 || (r = states(snap->model, d->objs, d->n, rec->post)) < 0 ||
+            (r = nft_msgs_new(&now_msgs, (const uint8_t *) raw, raw_len, &pre_model)) < 0)
+                return r;
+        if (!(f = open_memstream(&pre_buf, &pre_len)))
+                return -ENOMEM;
+        r = nft_msgs_write(now_msgs, pre_model, d->objs, d->n, f);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        nft_restore_record_done(rec);
+        rec->msgs = (uint8_t *) TAKE_PTR(pre_buf);
+        rec->msgs_len = pre_len;
+        if ((r = nft_restore_record_write(rec_path, rec)) < 0) {
+                action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
+                                       rec_path, strerror(-r));
+                return r;
+        }
+
+        if ((r = nft_batch_new(&b, now->generation)) < 0 ||
+            (r = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why))) < 0) {
+                (void) unlink(rec_path);
+                action_call_set_detail(call, "cannot restore: %s; nothing changed", why);
+                return r;
+        }
+        objects_text(now, d->objs, d->n, what, sizeof(what));
+        r = nft_batch_commit(b, ns, why, sizeof(why));
+        if (r == -ERESTART) {
+                (void) unlink(rec_path);
+                return r;
+        }
+        if (r < 0) {
+                (void) unlink(rec_path); /* refused whole by the kernel: the record describes nothing */
+                action_call_set_detail(call, "restore refused, nothing changed: %s", why);
+                return r;
+        }
+        if (r == NFT_BATCH_UNKNOWN) {
+                /* answered or not, the kernel applied all of it or none: the objects say which */
+                int k = read_now(ns, &after, NULL, NULL);
+                if (k < 0 || (k = states(after, d->objs, d->n, cur)) < 0) {
+                        action_call_set_detail(call, "%s; the ruleset cannot be read to tell (%s): the record %s is kept", why,
+                                               strerror(-k), rec_path);
+                        return -EIO;
+                }
+                if (count_equal(cur, rec->post, d->n) != d->n) {
+                        bool none = count_equal(cur, rec->pre, d->n) == d->n && after->generation == now->generation;
+                        if (none)
+                                (void) unlink(rec_path);
+                        action_call_set_detail(call, "%s; read again: %s", why,
+                                               none ? "not applied, nothing changed"
+                                                    : "the objects are neither as before nor as restored (changed meanwhile?); the "
+                                                      "record is kept");
+                        return -EIO;
+                }
+                action_call_set_detail(call, "restored (the kernel's answer was lost; read again, every object is as restored): "
+                                             "%s (generation %u)%s%s",
+                                       what, now->generation, drift_n ? "; drift left alone: " : "", drift_n ? drift : "");
+                return 0;
+        }
+        action_call_set_detail(call, "restored from the last-good snapshot: %s (generation %u; %s)%s%s", what, now->generation,
+                               d->why[0], drift_n ? "; drift left alone: " : "", drift_n ? drift : "");
+        return 0;
+}
+
+static int apply(const action_params *p, action_call *call) {
+        const action_env *env = action_call_env(call);
+        _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *rec_path = snap_path(p, env, "restore");
+        _cleanup_(freep) nft_restore_record *rec = calloc(1, sizeof(*rec));
+        snapshot snap = {};
+        char why[512];
+        size_t drift = 0;
+        int r;
+
+        if (!bin || !rec_path || !rec)
+                return -ENOMEM;
+        if ((r = snapshot_load(bin, &snap, why, sizeof(why))) < 0) {
+                action_call_set_detail(call, "%s", why);
+                return r;
+        }
+        for (int attempt = 0; attempt < 2; attempt++)
+                if ((r = apply_once(p, call, &snap, rec_path, rec, &drift)) != -ERESTART)
+                        break;
+        if (r == -ERESTART)
+                action_call_set_detail(call, "the ruleset kept changing while the restore was computed: nothing changed");
+        nft_restore_record_done(rec);
+        snapshot_done(&snap);
+        return r;
+}
+
+/* ---- verify ---- */
+
+static int verify(const action_params *p, action_call *call) {
+        const action_env *env = action_call_env(call);
+        _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *drift = NULL;
+        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
+        nft_diff_probes pr = probes_of(p, env);
+        snapshot snap = {};
+        char why[NFT_VERDICT_WHY_MAX];
+        size_t drift_n = 0;
+        int r;
+
+        if (!bin)
+                return -ENOMEM;
+        if ((r = nft_ruleset_dump(nft_action_netns(p, env), NULL, NULL, &now)) < 0) {
+                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                return r;
+        }
+        /* without a snapshot: every packet must pass */
+        (void) snapshot_load(bin, &snap, why, sizeof(why));
+        r = nft_diff_passes(now, now, NULL, 0, snap.model, &pr, why, sizeof(why));
+        if (r == 0)
+                action_call_set_detail(call, "still not let through: %s", why);
+        else if (r > 0) {
+                if (snap.model)
+                        (void) nft_diff_drift(now, snap.model, NULL, 0, DRIFT_LINES, &drift, &drift_n);
+                action_call_set_detail(call, "IKE passes every input base chain as when last good (generation %u)%s%s",
+                                       now->generation, drift_n ? "; drift: " : "", drift_n ? drift : "");
+        }
+        snapshot_done(&snap);
+        return r < 0 ? r : r == 0 ? -EPROTO : 0;
+}
+
+/* ---- revert ---- */
+
+static int revert_once(const action_params *p, action_call *call, const nft_restore_record *rec, const char *rec_path) {
+        const action_env *env = action_call_env(call);
+        const char *ns = nft_action_netns(p, env);
+        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL, *pre = NULL;
+        _cleanup_(nft_msgs_freep) nft_msgs *pre_msgs = NULL;
+        _cleanup_(nft_batch_freep) nft_batch *b = NULL;
+        nft_diff_probes pr = probes_of(p, env);
+        nft_object back[NFT_DIFF_OBJECTS_MAX];
+        char cur[NFT_DIFF_OBJECTS_MAX][2 * NFT_RULESET_HASH_SIZE + 1], why[1024], kept[1024] = "", o[600];
+        size_t n_back = 0, w = 0;
+        int r;
+
+        if ((r = nft_ruleset_dump(ns, NULL, NULL, &now)) < 0) {
+                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                return r;
+        }
+        if ((r = states(now, rec->objs, rec->n, cur)) < 0)
+                return r;
+        /* only what is still as the restore left it is ours to touch */
+        for (size_t i = 0; i < rec->n; i++)
+                if (strcmp(cur[i], rec->post[i]) != 0 && strcmp(cur[i], rec->pre[i]) != 0) {
+                        action_call_set_detail(call, "%s changed since the restore: not reverted, nothing touched (a human must "
+                                                     "decide; the objects as they were are in %s)",
+                                               nft_object_to_string(&rec->objs[i], o, sizeof(o)), rec_path);
+                        return -EBUSY;
+                }
+        if ((r = nft_msgs_new(&pre_msgs, rec->msgs, rec->msgs_len, &pre)) < 0) {
+                action_call_set_detail(call, "the record %s holds no readable ruleset: %s", rec_path, strerror(-r));
+                return r;
+        }
+        for (size_t i = 0; i < rec->n; i++) {
+                if (strcmp(cur[i], rec->pre[i]) == 0)
+                        continue; /* already as before */
+                /* never put back what makes IKE drop again */
+                r = nft_diff_passes(now, pre, &rec->objs[i], 1, now, &pr, why, sizeof(why));
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        int k = snprintf(kept + w, sizeof(kept) - w, "%s%s (it would drop %s)", w ? "; " : "",
+                                         nft_object_to_string(&rec->objs[i], o, sizeof(o)), why);
+                        if (k > 0 && (size_t) k < sizeof(kept) - w)
+                                w += (size_t) k;
+                        continue;
+                }
+                back[n_back++] = rec->objs[i];
+        }
+        if (n_back > 0) {
+                if ((r = nft_batch_new(&b, now->generation)) < 0 ||
+                    (r = nft_msgs_emit(pre_msgs, pre, back, n_back, now, b, why, sizeof(why))) < 0) {
+                        action_call_set_detail(call, "cannot put back: %s", why);
+                        return r;
+                }
+                r = nft_batch_commit(b, ns, why, sizeof(why));
+                if (r == NFT_BATCH_UNKNOWN) {
+                        /* the answer was lost: put back is what the objects must show now */
+                        _cleanup_(nft_ruleset_freep) nft_ruleset *after = NULL;
+                        char st[2 * NFT_RULESET_HASH_SIZE + 1];
+                        r = nft_ruleset_dump(ns, NULL, NULL, &after);
+                        for (size_t i = 0; r >= 0 && i < rec->n; i++) {
+                                bool in = false;
+                                for (size_t j = 0; j < n_back; j++)
+                                        in |= memcmp(&back[j], &rec->objs[i], sizeof(back[j])) == 0;
+                                if (in && (r = nft_diff_object_state(after, &rec->objs[i], st)) >= 0 && strcmp(st, rec->pre[i]) != 0)
+                                        r = -EIO;
+                        }
+                }
+                if (r < 0) {
+                        if (r != -ERESTART)
+                                action_call_set_detail(call, "revert refused, nothing changed: %s", why);
+                        return r;
+                }
+        }
+        (void) unlink(rec_path); /* served */
+        objects_text(now, back, n_back, why, sizeof(why));
+        action_call_set_detail(call, "%s%s%s%s", n_back ? "put back as before the restore: " : "nothing put back",
+                               n_back ? why : "", w ? "; left as restored: " : "", kept);
+        return 0;
+}
+
+static int revert(const action_params *p, action_call *call) {
+        const action_env *env = action_call_env(call);
+        _cleanup_(freep) char *rec_path = snap_path(p, env, "restore");
+        _cleanup_(freep) nft_restore_record *rec = calloc(1, sizeof(*rec));
+        char why[512];
+        int r;
+
+        if (!rec_path || !rec)
+                return -ENOMEM;
+        r = nft_restore_record_read(rec_path, rec, why, sizeof(why));
+        if (r == -ENOENT) {
                 action_call_set_detail(call, "nothing to put back: the restore did not change the ruleset");
                 return 0;
         }
         if (r < 0) {
-                action_call_set_detail(call, "no snapshot to restore (%s: %s)", path, strerror(-r));
+                action_call_set_detail(call, "%s", r == -EBADMSG ? why : strerror(-r));
                 return r;
         }
-        /* the snapshot must read as a ruleset we model, or nothing is touched */
-        if ((r = nft_ruleset_new(&snap)) < 0)
-                return r;
-        r = each_msg((uint8_t *) buf, len, model_add, snap);
-        if (r < 0) {
-                action_call_set_detail(call, "snapshot %s is not a ruleset this agent can restore: %s", path, strerror(-r));
-                return r;
-        }
-        for (int attempt = 0; attempt < 2; attempt++) {
-                _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
-                free(raw);
-                raw = NULL;
-                r = read_now(nft_action_netns(p, action_call_env(call)), &now, keep_path ? &raw : NULL, &raw_len);
-                if (r < 0) {
-                        action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
-                        return r;
-                }
-                if (keep_path && (r = atomic_file_write(keep_path, raw, raw_len, 0600)) < 0) {
-                        action_call_set_detail(call, "cannot keep the current ruleset in %s before restoring: %s", keep_path,
-                                               strerror(-r));
-                        return r;
-                }
-                r = restore_from((uint8_t *) buf, len, now, nft_action_netns(p, action_call_env(call)), p->v[P_TABLES].strv, why,
-                                 sizeof(why));
-                if (r != -ERESTART)
+        for (int attempt = 0; attempt < 2; attempt++)
+                if ((r = revert_once(p, call, rec, rec_path)) != -ERESTART)
                         break;
-        }
-        if (r < 0) {
-                action_call_set_detail(call, "restore refused, nothing changed: %s", why);
-                if (keep_path)
-                        (void) unlink(keep_path);
-        } else if (!keep_path)
-                (void) unlink(path); /* reverted: the "before" has served */
-        else
-                action_call_set_detail(call, "ruleset restored from %s: %zu tables, %zu chains, %zu rules, %zu sets", path,
-                                       snap->n_tables, snap->n_chains, snap->n_rules_total, snap->n_sets);
+        if (r == -ERESTART)
+                action_call_set_detail(call, "the ruleset kept changing: not reverted, nothing changed");
+        nft_restore_record_done(rec);
         return r;
-}
-
-static int verify_hash(const action_params *p, action_call *call, const char *hash_path) {
-        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
-        _cleanup_(freep) char *want = NULL;
-        char have[2 * NFT_RULESET_HASH_SIZE + 1];
-        size_t len = 0;
-        int r;
-
-        if ((r = atomic_file_read(hash_path, 256, &want, &len)) < 0 || (r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &now)) < 0 ||
-            (r = nft_ruleset_hash_hex(now, have)) < 0)
-                return r;
-        while (len > 0 && (want[len - 1] == '\n' || want[len - 1] == ' '))
-                want[--len] = 0;
-        if (strcmp(have, want) != 0) {
-                action_call_set_detail(call, "the ruleset (hash %.16s…) is not the last-good one (%.16s…)", have, want);
-                return -EPROTO;
-        }
-        action_call_set_detail(call, "the ruleset is the last-good one (hash %.16s…)", have);
-        return 0;
 }
 
 static int nft_restore_start(void *state, action_call *call, action_op op) {
         const action_params *p = action_call_params(call);
-        const action_env *env = action_call_env(call);
-        _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *pre = snap_path(p, env, "pre-restore.bin"),
-                             *hash = snap_path(p, env, "hash");
-        int r;
+        int r = op == ACTION_APPLY ? apply(p, call) : op == ACTION_REVERT ? revert(p, call) : verify(p, call);
 
-        if (!bin || !pre || !hash)
-                return -ENOMEM;
-        r = op == ACTION_APPLY    ? restore_file(p, call, bin, pre)
-            : op == ACTION_REVERT ? restore_file(p, call, pre, NULL)
-                                  : verify_hash(p, call, hash);
         action_call_done(call, r);
         return 0;
 }
 
 static int nft_restore_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
-        _cleanup_(freep) char *hash = snap_path(p, env, "hash"), *bin = snap_path(p, env, "bin"), *h = NULL;
+        _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *drift = NULL;
         _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
-        size_t len = 0;
+        _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
+        const char *ns = nft_action_netns(p, env);
+        snapshot snap = {};
+        char why[512], o[600];
+        size_t drift_n = 0;
+        int r;
 
-        if (!hash || !bin)
+        if (!bin || !d)
                 return action_plan_add(out, "  nftables restore: no state directory");
         if (op == ACTION_VERIFY)
-                return action_plan_add(out, "  nftables: the ruleset's hash must equal %s", hash);
+                return action_plan_add(out, "  nftables: UDP 500, UDP 4500 and ESP must pass every input base chain wherever the "
+                                            "last-good ruleset let them through");
         if (op == ACTION_REVERT)
-                return action_plan_add(out, "  nftables: put back the ruleset saved before the restore (one transaction)");
-        if (atomic_file_read(hash, 256, &h, &len) < 0)
-                return action_plan_add(out, "  nftables: restore %s — but there is no last-good snapshot (%s)", bin, hash);
-        (void) nft_ruleset_dump(nft_action_netns(p, env), NULL, NULL, &now);
-        return action_plan_add(out, "  nftables%s%s: replace the whole ruleset (generation %u, %zu tables) in one transaction by "
-                               "the last-good snapshot %s (hash %.*s)",
-                               nft_action_netns(p, env) ? " in netns " : "", nft_action_netns(p, env) ?: "", now ? now->generation : 0,
-                               now ? now->n_tables : 0, bin, (int) strcspn(h, "\n"), h);
+                return action_plan_add(out, "  nftables: put back the objects the restore changed, only those still as it left "
+                                            "them and only if that does not drop IKE again (one transaction); else stop");
+        if ((r = snapshot_load(bin, &snap, why, sizeof(why))) < 0)
+                return action_plan_add(out, "  nftables: restore from %s — but %s", bin, why);
+        if ((r = nft_ruleset_dump(ns, NULL, NULL, &now)) < 0) {
+                snapshot_done(&snap);
+                return action_plan_add(out, "  nftables: cannot read the ruleset%s%s now: %s", ns ? " in netns " : "", ns ?: "",
+                                       strerror(-r));
+        }
+        r = decide(p, env, now, snap.model, d);
+        if (r < 0)
+                (void) action_plan_add(out, "  nftables (generation %u): cannot restore: %s", now->generation, d->err);
+        else if (d->n == 0)
+                (void) action_plan_add(out, "  nftables (generation %u): nothing drops IKE, nothing to change", now->generation);
+        for (size_t i = 0; r >= 0 && i < d->n; i++) {
+                bool there = d->objs[i].kind == NFT_OBJECT_TABLE ||
+                             (d->objs[i].kind == NFT_OBJECT_CHAIN ? !!nft_diff_find_chain(now, d->objs[i].family, d->objs[i].table, d->objs[i].name)
+                                                                  : !!nft_diff_find_set(now, d->objs[i].family, d->objs[i].table, d->objs[i].name));
+                (void) action_plan_add(out, "  nftables%s%s (generation %u): %s %s as in the last-good snapshot — %s",
+                                       ns ? " in netns " : "", ns ?: "", now->generation,
+                                       d->objs[i].kind == NFT_OBJECT_TABLE ? "delete" : there ? "put back" : "recreate",
+                                       nft_object_to_string(&d->objs[i], o, sizeof(o)), d->why[i]);
+        }
+        (void) nft_diff_drift(now, snap.model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+        if (drift_n)
+                (void) action_plan_add(out, "  left alone (drift): %s", drift);
+        snapshot_done(&snap);
+        return 0;
 }
 
 static int nft_restore_validate(const action_params *p, const action_env *env, char *why, size_t n) {
@@ -302,7 +530,7 @@ static bool nft_restore_supports(const action_params *p, action_op op) {
 
 const action_ops action_nft_restore = {
         .kind = "nft_restore",
-        .description = "restore the last-good nftables ruleset atomically",
+        .description = "put back the nftables objects that drop IKE as they were when last good, atomically",
         .params = params,
         .effects = true,
         .validate = nft_restore_validate,

@@ -1005,6 +1005,8 @@ int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdat
                 if (r < 0)
                         return r;
                 c.rs = rs;
+                if (attempt > 0 && on_msg)
+                        on_msg(NULL, userdata); /* starting over: what came before is void */
                 r = get_gen(nl, buf, ++seq, &c);
                 if (r < 0)
                         return r;
@@ -1328,6 +1330,55 @@ static int cmp_set(const void *a, const void *b, void *userdata) {
         return strcmp(rs->sets[*(const size_t *) a].name, rs->sets[*(const size_t *) b].name);
 }
 
+static int put_set(FILE *f, const nftr_set *s, bool canonical) {
+        int r;
+
+        fprintf(f, "  set %s ", s->name);
+        put_set_head(f, s);
+        fputs(" ", f);
+        r = put_elems(f, s);
+        if (r < 0)
+                return r;
+        if (!canonical)
+                fprintf(f, " # handle %" PRIu64, s->handle);
+        fputs("\n", f);
+        return 0;
+}
+
+static int put_chain(FILE *f, const nft_ruleset *rs, const nftr_chain *c, bool canonical) {
+        const nftr_table *t = &rs->tables[c->table];
+        int r;
+
+        fprintf(f, "  chain %s", c->name);
+        if (c->base) {
+                fprintf(f, " { type %s hook %s priority %" PRId32 " policy %s",
+                        c->type ? c->type : "filter",
+                        nft_ruleset_hook_to_string(t->family, c->hooknum), c->priority,
+                        nft_ruleset_verdict_to_string((int32_t) c->policy));
+                if (c->dev)
+                        fprintf(f, " device %s", c->dev);
+                fputs(" }", f);
+        }
+        if (!canonical)
+                fprintf(f, " # handle %" PRIu64, c->handle);
+        fputs("\n", f);
+        for (size_t j = 0; j < c->n_rules; j++) {
+                const nftr_rule *rule = &c->rules[j];
+                fputs("    rule", f);
+                if (!canonical)
+                        fprintf(f, " %" PRIu64, rule->handle);
+                fputs(":", f);
+                for (size_t e = 0; e < rule->n_exprs; e++) {
+                        fputs(e ? "; " : " ", f);
+                        r = put_expr(f, rs, c->table, &rule->exprs[e]);
+                        if (r < 0)
+                                return r;
+                }
+                fputs("\n", f);
+        }
+        return 0;
+}
+
 static int put_table(FILE *f, const nft_ruleset *rs, size_t ti, bool canonical, size_t *idx) {
         const nftr_table *t = &rs->tables[ti];
         size_t n;
@@ -1346,16 +1397,9 @@ static int put_table(FILE *f, const nft_ruleset *rs, size_t ti, bool canonical, 
                         idx[n++] = i;
         qsort_r(idx, n, sizeof(*idx), cmp_set, (void *) rs);
         for (size_t k = 0; k < n; k++) {
-                const nftr_set *s = &rs->sets[idx[k]];
-                fprintf(f, "  set %s ", s->name);
-                put_set_head(f, s);
-                fputs(" ", f);
-                r = put_elems(f, s);
+                r = put_set(f, &rs->sets[idx[k]], canonical);
                 if (r < 0)
                         return r;
-                if (!canonical)
-                        fprintf(f, " # handle %" PRIu64, s->handle);
-                fputs("\n", f);
         }
 
         n = 0;
@@ -1364,35 +1408,30 @@ static int put_table(FILE *f, const nft_ruleset *rs, size_t ti, bool canonical, 
                         idx[n++] = i;
         qsort_r(idx, n, sizeof(*idx), cmp_chain, (void *) rs);
         for (size_t k = 0; k < n; k++) {
-                const nftr_chain *c = &rs->chains[idx[k]];
-                fprintf(f, "  chain %s", c->name);
-                if (c->base) {
-                        fprintf(f, " { type %s hook %s priority %" PRId32 " policy %s",
-                                c->type ? c->type : "filter",
-                                nft_ruleset_hook_to_string(t->family, c->hooknum), c->priority,
-                                nft_ruleset_verdict_to_string((int32_t) c->policy));
-                        if (c->dev)
-                                fprintf(f, " device %s", c->dev);
-                        fputs(" }", f);
-                }
-                if (!canonical)
-                        fprintf(f, " # handle %" PRIu64, c->handle);
-                fputs("\n", f);
-                for (size_t j = 0; j < c->n_rules; j++) {
-                        const nftr_rule *rule = &c->rules[j];
-                        fputs("    rule", f);
-                        if (!canonical)
-                                fprintf(f, " %" PRIu64, rule->handle);
-                        fputs(":", f);
-                        for (size_t e = 0; e < rule->n_exprs; e++) {
-                                fputs(e ? "; " : " ", f);
-                                r = put_expr(f, rs, ti, &rule->exprs[e]);
-                                if (r < 0)
-                                        return r;
-                        }
-                        fputs("\n", f);
-                }
+                r = put_chain(f, rs, &rs->chains[idx[k]], canonical);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+int nft_ruleset_format_object(const nft_ruleset *rs, const nftr_chain *c, const nftr_set *set, char **ret) {
+        _cleanup_(freep) char *s = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (!rs || !!c == !!set || !ret)
+                return -EINVAL;
+        f = open_memstream(&s, &len);
+        if (!f)
+                return -ENOMEM;
+        r = c ? put_chain(f, rs, c, true) : put_set(f, set, true);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 

@@ -194,7 +194,9 @@ int nft_ruleset_set_rule_comment(nft_ruleset *rs, int family, const char *table,
  * -EOPNOTSUPP for another message type, else as the builders. */
 int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh);
 
-/* Called with every message the dump receives (for capturing fuzz corpora and debugging). */
+/* Called with every message the dump receives (for keeping a snapshot, capturing fuzz corpora,
+ * debugging); with NULL when the dump starts over because the ruleset changed during it: the
+ * messages before are void. */
 typedef void (*nft_ruleset_msg_fn)(const struct nlmsghdr *nlh, void *userdata);
 
 /* Read the live ruleset. `netns` names a namespace in /run/netns whose netlink socket is used
@@ -210,6 +212,11 @@ int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdat
  * names): it is what the hash covers. */
 #define NFT_RULESET_FORMAT_CANONICAL 1u
 int nft_ruleset_format(const nft_ruleset *rs, unsigned flags, char **ret);
+
+/* The canonical text of one chain (its hook, policy and rules, anonymous sets inline) or one
+ * named set (its elements): what the firewall actions compare object by object. Exactly one of
+ * `chain` and `set` is given. */
+int nft_ruleset_format_object(const nft_ruleset *rs, const nftr_chain *chain, const nftr_set *set, char **ret);
 
 /* SHA-256 (OpenSSL EVP) of the canonical form: equal for an identical reload, different when
  * anything the evaluator could read changes. `ret_hex` gets 64 hex digits and a NUL. */

@@ -148,8 +148,14 @@ static int firewall_attach(void *state, check *c, const check_env *env) {
 
 static void keep_msg(const struct nlmsghdr *nlh, void *userdata) {
         firewall_state *s = userdata;
-        size_t n = nlh->nlmsg_len;
+        size_t n;
 
+        if (!nlh) { /* the dump starts over */
+                s->raw_len = 0;
+                s->raw_overflow = false;
+                return;
+        }
+        n = nlh->nlmsg_len;
         if (s->raw_overflow)
                 return;
         if (s->raw_len + n > DUMP_KEEP_MAX) {

@@ -20,12 +20,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nft_ruleset.h"
 #include "nft_verdict.h"
 
 static void save_msg(const struct nlmsghdr *nlh, void *userdata) {
         FILE *f = userdata;
+        if (!nlh) { /* the dump starts over */
+                rewind(f);
+                if (ftruncate(fileno(f), 0) < 0)
+                        clearerr(f); /* the file keeps stale bytes: the fclose check reports nothing, the dump still parses */
+                return;
+        }
         (void) fwrite(nlh, 1, nlh->nlmsg_len, f);
 }
 
