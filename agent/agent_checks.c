@@ -77,11 +77,16 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
         level = i->state == INCIDENT_RESOLVED ? LOG_NOTICE
                 : i->severity == CHECK_FAIL   ? LOG_ERR
                                               : LOG_WARNING;
-        agent_audit(a, ev == INCIDENT_OPENED ? "detection" : "incident", "incident %llu %s: %s %s%s%s%s, %s: %s",
+        /* an update record may stand for several (the store writes at most one a second): say
+         * how many, so a flood is one record per interval with its counts */
+        char carried[64] = "";
+        if (ev == INCIDENT_UPDATED && i->coalesced)
+                (void) snprintf(carried, sizeof(carried), " (%u updates in one record)", i->coalesced + 1);
+        agent_audit(a, ev == INCIDENT_OPENED ? "detection" : "incident", "incident %llu %s%s: %s %s%s%s%s, %s: %s",
                     (unsigned long long) i->id,
                     ev == INCIDENT_OPENED ? "opened" : ev == INCIDENT_UPDATED ? "updated" : incident_state_to_string(i->state),
-                    fault_class_to_string(i->cls), fault_scope_to_string(i->scope), i->peers[0] ? " (" : "", i->peers,
-                    i->peers[0] ? ")" : "", i->reason[0] ? i->reason : "-",
+                    carried, fault_class_to_string(i->cls), fault_scope_to_string(i->scope), i->peers[0] ? " (" : "",
+                    i->peers, i->peers[0] ? ")" : "", i->reason[0] ? i->reason : "-",
                     ev == INCIDENT_STATE_CHANGED ? i->note : i->summary);
         switch (ev) {
         case INCIDENT_OPENED:
@@ -463,6 +468,9 @@ int agent_checks_setup(agent *a) {
         r = incident_store_new(&a->incidents, a->config->state_dir, &dropped);
         if (r < 0)
                 return log_error_errno(r, "cannot open the incident log in %s", a->config->state_dir);
+        r = incident_store_attach_event(a->incidents, a->event, on_incident, a);
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the incident store to the event loop");
         if (dropped)
                 log_warning("incident log: dropped a torn last record (%llu bytes), ignoring",
                             (unsigned long long) dropped);

@@ -73,6 +73,20 @@ static bool list_has(const char *list, const char *peer, size_t len) {
         return false;
 }
 
+/* Is the peer at address `addr` one of `list`, named either by its address or as
+ * "identity@address" (the logs check's names)? */
+static bool list_has_addr(const char *list, const char *addr, size_t len) {
+        if (list_has(list, addr, len))
+                return true;
+        for (const char *p = list; p && *p;) {
+                const char *e = strchr(p, ','), *end = e ? e : p + strlen(p), *at = memrchr(p, '@', (size_t) (end - p));
+                if (at && (size_t) (end - at - 1) == len && memcmp(at + 1, addr, len) == 0)
+                        return true;
+                p = e ? e + 1 : NULL;
+        }
+        return false;
+}
+
 /* Append the peers of `add` not yet in buf (comma-separated, bounded). */
 static void list_merge(char *buf, size_t size, const char *add) {
         for (const char *p = add; p && *p;) {
@@ -319,7 +333,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         for (const char *q = peers_up; *q;) {
                                 const char *e = strchr(q, ',');
                                 size_t len = e ? (size_t) (e - q) : strlen(q);
-                                if (!list_has(p->peers, q, len))
+                                if (!list_has_addr(p->peers, q, len))
                                         others++;
                                 q = e ? e + 1 : q + len;
                         }

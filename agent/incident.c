@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-event.h>
+#include <time.h>
 
 #include "agent/incident.h"
 #include "statelog.h"
@@ -18,6 +20,11 @@ struct incident_store {
         uint64_t next_id;
         statelog *log; /* NULL: memory only */
         uint64_t records;
+        /* held updates are written when their interval ends */
+        sd_event *event;
+        sd_event_source *flush_timer;
+        incident_cb flush_cb;
+        void *flush_userdata;
 };
 
 static const char *const state_names[_INCIDENT_STATE_MAX] = {
@@ -122,6 +129,8 @@ static int incident_decode(const vici_node *sec, incident *ret) {
         *ret = i;
         return 0;
 }
+
+static void flush_arm(incident_store *s);
 
 static incident *store_find(incident_store *s, uint64_t id) {
         for (size_t i = 0; i < s->n; i++)
@@ -258,8 +267,13 @@ int incident_store_new(incident_store **ret, const char *state_dir, uint64_t *re
 incident_store *incident_store_free(incident_store *s) {
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < s->n; i++)
+        s->flush_timer = sd_event_source_disable_unref(s->flush_timer);
+        sd_event_unref(s->event);
+        for (size_t i = 0; i < s->n; i++) {
+                if (s->items[i].coalesced)
+                        (void) store_persist(s, &s->items[i]); /* what was held is not lost */
                 incident_done(&s->items[i]);
+        }
         free(s->items);
         statelog_free(s->log);
         free(s);
@@ -304,6 +318,82 @@ static bool root_healthy(const incident *i, const diagnosis_input *in, size_t n_
         return true; /* the check is gone (reconfigured): nothing left to wait for */
 }
 
+/* Write an incident (with whatever updates it held) and report it. `carried`: updates the
+ * record carries beyond one (an UPDATED record). */
+static int record(incident_store *s, incident *i, uint64_t now_usec, incident_event ev, uint32_t carried,
+                  incident_cb cb, void *userdata) {
+        int r = store_persist(s, i);
+        i->persisted_usec = now_usec;
+        i->coalesced = carried;
+        if (cb)
+                cb(i, ev, userdata);
+        i->coalesced = 0;
+        return r;
+}
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+int incident_store_flush(incident_store *s, uint64_t now_usec, incident_cb cb, void *userdata) {
+        int ret = 0;
+
+        for (size_t j = 0; j < s->n; j++) {
+                incident *i = &s->items[j];
+                if (!i->coalesced || (now_usec >= i->persisted_usec && now_usec - i->persisted_usec < INCIDENT_COALESCE_USEC))
+                        continue;
+                int r = record(s, i, now_usec, INCIDENT_UPDATED, i->coalesced - 1, cb, userdata);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static int on_flush(sd_event_source *src, uint64_t usec, void *userdata) {
+        incident_store *s = userdata;
+
+        s->flush_timer = sd_event_source_disable_unref(s->flush_timer);
+        (void) incident_store_flush(s, realtime_usec(), s->flush_cb, s->flush_userdata);
+        for (size_t j = 0; j < s->n; j++)
+                if (s->items[j].coalesced) {
+                        flush_arm(s); /* held since less than an interval: its turn comes */
+                        break;
+                }
+        return 0;
+}
+
+static void flush_arm(incident_store *s) {
+        if (!s->event || s->flush_timer)
+                return;
+        (void) sd_event_add_time_relative(s->event, &s->flush_timer, CLOCK_MONOTONIC, INCIDENT_COALESCE_USEC,
+                                          50 * USEC_PER_MSEC, on_flush, s);
+}
+
+int incident_store_attach_event(incident_store *s, sd_event *e, incident_cb cb, void *userdata) {
+        s->event = sd_event_ref(e);
+        s->flush_cb = cb;
+        s->flush_userdata = userdata;
+        return 0;
+}
+
+/* Why an incident resolved: what its root check says ended it (a peer established, a peer
+ * stopped trying), else that every check concerned is healthy. */
+static void resolution_note(incident *i, const diagnosis_input *in, size_t n_in) {
+        for (size_t k = 0; k < n_in; k++) {
+                const char *why;
+                if (strcmp(in[k].check, i->root_check) != 0 || !in[k].finding)
+                        continue;
+                why = finding_fact_get(in[k].finding, "resolution");
+                if (why && *why) {
+                        (void) snprintf(i->note, sizeof(i->note), "%s", why);
+                        return;
+                }
+        }
+        copy_str(i->note, sizeof(i->note), "every check concerned reports healthy");
+}
+
 int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_input *in,
                          size_t n_in, uint64_t now_usec, incident_cb cb, void *userdata) {
         int ret = 0, r;
@@ -335,11 +425,15 @@ int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_
                 i->updated_usec = now_usec;
                 if (!opened)
                         i->updates++;
-                r = store_persist(s, i);
+                /* written less than an interval ago: hold it, carried into the next record */
+                if (!opened && now_usec >= i->persisted_usec && now_usec - i->persisted_usec < INCIDENT_COALESCE_USEC) {
+                        i->coalesced++;
+                        flush_arm(s);
+                        continue;
+                }
+                r = record(s, i, now_usec, opened ? INCIDENT_OPENED : INCIDENT_UPDATED, i->coalesced, cb, userdata);
                 if (r < 0 && ret == 0)
                         ret = r;
-                if (cb)
-                        cb(i, opened ? INCIDENT_OPENED : INCIDENT_UPDATED, userdata);
         }
 
         /* active incidents whose problem is gone */
@@ -354,12 +448,10 @@ int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_
                         continue;
                 i->state = INCIDENT_RESOLVED;
                 i->resolved_usec = i->updated_usec = now_usec;
-                copy_str(i->note, sizeof(i->note), "every check concerned reports healthy");
-                r = store_persist(s, i);
+                resolution_note(i, in, n_in);
+                r = record(s, i, now_usec, INCIDENT_STATE_CHANGED, 0, cb, userdata);
                 if (r < 0 && ret == 0)
                         ret = r;
-                if (cb)
-                        cb(i, INCIDENT_STATE_CHANGED, userdata);
         }
         store_trim(s);
         return ret;
@@ -388,7 +480,6 @@ bool incident_store_would_resolve(const incident_store *s, const diagnosis *d, c
 int incident_store_set_state(incident_store *s, uint64_t id, incident_state state,
                              const char *note, uint64_t now_usec, incident_cb cb, void *userdata) {
         incident *i = store_find(s, id);
-        int r;
 
         if (!i)
                 return -ENOENT;
@@ -399,10 +490,7 @@ int incident_store_set_state(incident_store *s, uint64_t id, incident_state stat
         if (state == INCIDENT_RESOLVED)
                 i->resolved_usec = now_usec;
         copy_str(i->note, sizeof(i->note), note);
-        r = store_persist(s, i);
-        if (cb)
-                cb(i, INCIDENT_STATE_CHANGED, userdata);
-        return r;
+        return record(s, i, now_usec, INCIDENT_STATE_CHANGED, 0, cb, userdata);
 }
 
 size_t incident_store_size(const incident_store *s) {

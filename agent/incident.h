@@ -12,7 +12,12 @@
  *
  * Every change is written to the durable state log (common/statelog.h) under the state
  * directory before it is reported, so a restarted agent knows what was open; after a restart
- * the open incidents are re-checked against the first complete diagnosis. */
+ * the open incidents are re-checked against the first complete diagnosis. Updates are
+ * coalesced: an incident is written (and reported) at most once per INCIDENT_COALESCE_USEC
+ * while only its details change (a flood renames its peers many times a second); the updates
+ * in between are carried in memory, counted, and written with the next record — at the latest
+ * when the interval ends (a timer, once incident_store_attach_event() gave the store a loop),
+ * with a state change, or when the store is freed. Opening and state changes are never held. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,6 +30,7 @@
 
 #define INCIDENT_KEEP_RESOLVED 200u /* resolved incidents remembered (for `incidents`) */
 #define INCIDENT_EVIDENCE_MAX DIAGNOSIS_EVIDENCE_MAX
+#define INCIDENT_COALESCE_USEC 1000000ull /* at most one durable update per incident per second */
 
 typedef enum incident_state {
         INCIDENT_OPEN,
@@ -53,6 +59,9 @@ typedef struct incident {
         uint64_t updated_usec;
         uint64_t resolved_usec;
         uint32_t updates;
+        /* in memory only */
+        uint64_t persisted_usec;  /* when it was last written */
+        uint32_t coalesced;       /* updates carried since (reported with the next record) */
 } incident;
 
 typedef enum incident_event {
@@ -62,13 +71,19 @@ typedef enum incident_event {
 } incident_event;
 
 typedef struct incident_store incident_store;
+/* For INCIDENT_UPDATED, i->coalesced says how many updates this record carries beyond one. */
 typedef void (*incident_cb)(const incident *i, incident_event ev, void *userdata);
+typedef struct sd_event sd_event;
 
 /* `state_dir` NULL: memory only (tests, --check-config). Otherwise the log
  * <state_dir>/incidents.log is opened (created) and replayed; *ret_dropped (if non-NULL) says
  * how many bytes of a torn tail were dropped. */
 int incident_store_new(incident_store **ret, const char *state_dir, uint64_t *ret_dropped);
 incident_store *incident_store_free(incident_store *s);
+/* Write held updates when their interval ends, on this loop, reporting them to cb. */
+int incident_store_attach_event(incident_store *s, sd_event *e, incident_cb cb, void *userdata);
+/* Write the held updates whose interval ended by now (now: CLOCK_REALTIME µs). */
+int incident_store_flush(incident_store *s, uint64_t now_usec, incident_cb cb, void *userdata);
 DEFINE_FREE_FUNC(incident_store, incident_store_free);
 
 /* Reconcile with a complete diagnosis at time now (CLOCK_REALTIME µs). `in` are the checks the

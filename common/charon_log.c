@@ -53,6 +53,7 @@ static const pattern patterns[] = {
         { "established between", NULL, CHARON_EV_ESTABLISHED, FAULT_NONE },
         { "established with SPIs", "CHILD_SA", CHARON_EV_ESTABLISHED, FAULT_NONE },
         { " is initiating an IKE_SA", NULL, CHARON_EV_INITIATING, FAULT_NONE },
+        { "looking for peer configs matching", NULL, CHARON_EV_PEER_CFG, FAULT_NONE },
         { "received, shutting down", NULL, CHARON_EV_SHUTDOWN, FAULT_NONE },
         { "received. Shutting down", NULL, CHARON_EV_SHUTDOWN, FAULT_NONE },
 };
@@ -78,6 +79,7 @@ static const char *const event_names[_CHARON_EV_MAX] = {
         [CHARON_EV_ESTABLISHED] = "established",
         [CHARON_EV_INITIATING] = "initiating",
         [CHARON_EV_SHUTDOWN] = "shutdown",
+        [CHARON_EV_PEER_CFG] = "peer_config_lookup",
 };
 
 /* One pass over the message instead of one search per pattern: the patterns are indexed by
@@ -136,6 +138,38 @@ static unsigned parse_uint(const char *p, const char *end) {
         return (unsigned) v;
 }
 
+/* An identity [p, end) up to `stop`, made safe for a comma-separated list of peers. */
+static void take_identity(char *out, size_t size, const char *p, const char *end, char stop) {
+        size_t n = 0;
+        for (; p < end && *p != stop && n + 1 < size; p++) {
+                if (*p == ' ' && n > 0 && out[n - 1] == '/')
+                        continue; /* "O=x, CN=y" → "O=x/CN=y" */
+                out[n++] = *p == ',' ? '/' : *p == ' ' ? '_' : *p;
+        }
+        out[n] = 0;
+}
+
+void charon_log_identity(char *out, size_t size, const char *id) {
+        take_identity(out, size, id, id + strlen(id), 0);
+}
+
+/* "ME[id]...PEER[id]": the peer's address and identity. */
+static void take_endpoints(charon_log_line *l, const char *m, const char *end) {
+        const char *p = find(m, (size_t) (end - m), "...");
+        if (!p)
+                return;
+        p += 3;
+        take_token(l->peer, sizeof(l->peer), p, end, "[ ");
+        p += strlen(l->peer);
+        if (p < end && *p == '[') {
+                const char *close = memrchr(p, ']', (size_t) (end - p));
+                if (close)
+                        take_identity(l->peer_id, sizeof(l->peer_id), p + 1, close, ']');
+        }
+        if (strcmp(l->peer, "%any") == 0)
+                l->peer[0] = 0;
+}
+
 /* The peer a line names, for the messages that name one. */
 static void find_peer(charon_log_line *l, const char *m, const char *end) {
         const char *p;
@@ -143,8 +177,9 @@ static void find_peer(charon_log_line *l, const char *m, const char *end) {
         switch (l->event) {
         case CHARON_EV_ESTABLISHED:
                 /* "IKE_SA rw[3] established between ME[id]...PEER[id]" */
-                if ((p = find(m, (size_t) (end - m), "...")))
-                        take_token(l->peer, sizeof(l->peer), p + 3, end, "[ ");
+        case CHARON_EV_PEER_CFG:
+                /* "looking for peer configs matching ME[id]...PEER[id]" */
+                take_endpoints(l, m, end);
                 return;
         case CHARON_EV_INITIATING:
                 /* "198.18.0.2 is initiating an IKE_SA" */
@@ -158,7 +193,10 @@ static void find_peer(charon_log_line *l, const char *m, const char *end) {
                 return;
         /* "tried 1 shared key for 'gw' - 'client1', but MAC mismatched" */
         if ((p = find(m, (size_t) (end - m), "' - '")))
-                take_token(l->peer, sizeof(l->peer), p + 5, end, "'");
+                take_identity(l->peer_id, sizeof(l->peer_id), p + 5, end, '\'');
+        /* "no trusted RSA public key found for 'client1'" */
+        else if (l->event == CHARON_EV_CERT_UNTRUSTED && (p = find(m, (size_t) (end - m), "found for '")))
+                take_identity(l->peer_id, sizeof(l->peer_id), p + 11, end, '\'');
         /* "received packet: from 198.18.0.2[500] to …", "sending packet: … to 198.18.0.2[500]" */
         else if ((p = find(m, (size_t) (end - m), "received packet: from ")))
                 take_token(l->peer, sizeof(l->peer), p + 22, end, "[ ");
@@ -173,7 +211,8 @@ void charon_log_classify(charon_log_line *l) {
 
         l->event = CHARON_EV_NONE;
         l->cls = FAULT_NONE;
-        l->peer[0] = 0;
+        l->peer[0] = l->peer_id[0] = 0;
+        l->refused = false;
         l->message_id = l->size = 0;
         if (!m)
                 return;
@@ -196,6 +235,11 @@ void charon_log_classify(charon_log_line *l) {
                         l->message_id = parse_uint(p + 11, end);
                 else if ((p = find(m, len, "with ID ")))
                         l->message_id = parse_uint(p + 8, end);
+        } else if (l->event == CHARON_EV_AUTH_FAILED) {
+                /* "parsed … [ N(AUTH_FAILED) ]" and "received AUTHENTICATION_FAILED notify": the
+                 * peer refused us; anything else (MAC mismatched, signature validation failed,
+                 * "generating … [ N(AUTH_FAILED) ]") is this charon refusing the peer */
+                l->refused = !find(m, len, "parsed ") && !find(m, len, "received AUTHENTICATION_FAILED");
         } else if (l->event == CHARON_EV_FRAGMENTED) {
                 const char *p = find(m, len, "IKE message (");
                 if (p)

@@ -38,6 +38,7 @@ typedef enum charon_log_event {
         CHARON_EV_ESTABLISHED,      /* IKE_SA … established between … */
         CHARON_EV_INITIATING,       /* a peer starts an IKE_SA (names its address) */
         CHARON_EV_SHUTDOWN,         /* charon shutting down on a signal */
+        CHARON_EV_PEER_CFG,         /* looking for peer configs matching ME[id]...PEER[id] */
         _CHARON_EV_MAX,
 } charon_log_event;
 
@@ -52,7 +53,11 @@ typedef struct charon_log_line {
         /* what it means */
         charon_log_event event;
         fault_class cls;      /* FAULT_NONE for lines that are not failures */
-        char peer[64];        /* remote address or identity named by the line, "" if none */
+        char peer[64];        /* remote address named by the line, "" if none */
+        char peer_id[64];     /* the peer's IKE identity named by the line, "" if none (a comma
+                               * of a DN becomes '/', a blank '_': peers are listed comma-separated) */
+        bool refused;         /* CHARON_EV_AUTH_FAILED: this charon refused the peer's credential
+                               * (not the peer refusing ours) */
         unsigned message_id;  /* CHARON_EV_RETRANSMIT: the message ID retransmitted */
         unsigned size;        /* CHARON_EV_FRAGMENTED: the message size in bytes */
 } charon_log_line;
@@ -64,7 +69,10 @@ int charon_log_parse_text(const char *line, size_t len, charon_log_line *ret);
 /* A VICI log event's fields (any may be NULL). */
 void charon_log_from_vici(const char *group, const char *level, const char *ikesa_name,
                           const char *ikesa_uniqueid, const char *msg, charon_log_line *ret);
-/* Fill event, cls, peer, message_id, size from msg. Called by both functions above. */
+/* Fill event, cls, peer, peer_id, refused, message_id, size from msg. Called by both functions above. */
 void charon_log_classify(charon_log_line *l);
+
+/* An IKE identity as peer_id holds it (from a VICI event's remote-id, say). */
+void charon_log_identity(char *out, size_t size, const char *id);
 
 const char *charon_log_event_to_string(charon_log_event e); /* "auth_failed", … */

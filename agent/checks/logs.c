@@ -1,94 +1,80 @@
 /* The logs check (kind "logs"): what charon says about its peers, classified
- * (common/charon_log.h) and counted per peer and per class over a sliding window. Sources, all
- * pushed: VICI "log" events through the charon hub (preferred: structured, no parsing of
- * timestamps), the journal (params `journal_units`, read with sd-journal on the loop) and log
- * files (params `files`, tailed on inotify, rotation and truncation followed).
+ * (common/charon_log.h) and tallied per failure class and peer over a sliding window
+ * (logs_tally.h). Sources, all pushed: VICI "log" events through the charon hub (preferred:
+ * structured, no parsing of timestamps), the journal (params `journal_units`) and log files
+ * (params `files`), both read on the loop within a time budget per wake-up (logs_tail.h).
  *
- * Every failure line runs the check at once, so one AUTHENTICATION_FAILED becomes a finding in
- * the same loop iteration. A peer that establishes an IKE_SA after failing is no longer counted
- * as failing; failures older than `window` are forgotten.
+ * A line costs O(1): it updates the tally and, if it is news (the first failure of a class, a
+ * peer not seen failing before while the table is exact, a peer's identity learned), runs the
+ * check at once, so one AUTHENTICATION_FAILED becomes a finding in the same loop iteration.
+ * Everything else is coalesced into one run per LOGS_COALESCE_USEC: a flood of lines costs a few
+ * runs a second, not one per line.
  *
- * Finding: the dominant failure class of the window (fact class, reason = charon's event),
- * the failing peers (fact peers: addresses, learned per IKE_SA from charon's "X is initiating
- * an IKE_SA" and packet lines), counts per class, and the latest lines verbatim as evidence.
- * FAIL at `fail_threshold` events (default 1: a single AUTHENTICATION_FAILED is an incident)
- * for proposal, authentication, traffic selectors, certificate, revocation and configuration;
- * WARN for resource and NAT signatures. Scope is left to diagnosis (it knows who is up). */
+ * Peers are named by IKE identity and address ("client1.example.org@198.51.100.7"), learned per
+ * IKE_SA from charon's "is initiating", "looking for peer configs matching" and packet lines. A
+ * peer that establishes an IKE_SA (its "established" line, or an ike-updown event) is no longer
+ * failing. A peer whose credential the gateway refused stays failing until it establishes or
+ * makes no attempt for its own retry window (logs_tally.h), also across an agent restart (the
+ * peers are kept in <state_dir>/snapshots/<check>.peers); the OK finding that follows says which
+ * ended it (fact "resolution").
+ *
+ * Finding: the dominant failure class (fact class, reason = charon's event), the failing peers
+ * (fact peers: the first LOGS_PEERS_SHOWN, the most failing ones once the table overflowed),
+ * counts per class, the number of distinct failing peers (exact or estimated) and the latest
+ * lines verbatim as evidence. `flood_peers` distinct peers failing within the window or more
+ * is a flood: reason "flood", reported as a possible attack. FAIL at `fail_threshold` events
+ * (default 1) for proposal, authentication, traffic selectors, certificate, revocation and
+ * configuration; WARN for resource and NAT signatures. Scope is left to diagnosis. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
-#include <systemd/sd-journal.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "agent/charon_hub.h"
 #include "agent/checks/logs.h"
+#include "agent/checks/logs_store.h"
+#include "agent/checks/logs_tail.h"
+#include "agent/checks/logs_tally.h"
 #include "charon_log.h"
 #include "yaml_bind.h"
 
-#define EVENTS_MAX 512u        /* failure events remembered */
-#define PEERS_MAX 256u         /* IKE_SA → peer address map, and successes */
+#define SA_MAX 1024u           /* IKE_SA → peer, direct-mapped by unique id */
 #define EVIDENCE_LINES 6u
-#define FILES_MAX 8u
-#define FILE_READ_MAX (256u * 1024u) /* bytes read per file per wake-up */
-#define JOURNAL_BURST 256u
-
-typedef struct fail_event {
-        uint64_t when; /* CLOCK_MONOTONIC µs */
-        fault_class cls;
-        charon_log_event event;
-        char peer[64];
-} fail_event;
+#define EVIDENCE_LEN 300u
+#define LOGS_PEERS_SHOWN 8u
+#define LOGS_COALESCE_USEC (250u * USEC_PER_MSEC)
+#define LOGS_SAVE_USEC USEC_PER_SEC
 
 typedef struct sa_peer {
         unsigned long uniqueid;
-        char peer[64];
+        char addr[LOGS_TALLY_KEY_MAX];
+        char id[LOGS_TALLY_KEY_MAX];
 } sa_peer;
-
-typedef struct peer_ok {
-        char peer[64];
-        uint64_t when;
-} peer_ok;
-
-typedef struct tail {
-        char *path;
-        int fd;
-        ino_t ino;
-        off_t off;
-        char partial[CHARON_LOG_LINE_MAX];
-        size_t n_partial;
-} tail;
 
 typedef struct logs_state {
         /* params */
         uint64_t window_usec;
         uint32_t fail_threshold;
+        uint32_t flood_peers;
         bool vici;
         char **journal_units;
         char **files;
 
         check *check;
         const check_env *env;
-        charon_listener *listener;
-        sd_journal *journal;
-        sd_event_source *journal_source;
-        tail tails[FILES_MAX];
-        size_t n_tails;
-        int inotify_fd;
-        sd_event_source *inotify_source, *poll_timer;
+        charon_listener *listener, *updown_listener;
+        logs_tail *tail;
+        bool tail_failed;
+        sd_event_source *coalesce, *save_timer;
+        char *store_path;
+        bool dirty;
 
-        fail_event events[EVENTS_MAX];
-        size_t n_events, head; /* ring */
-        sa_peer sa[PEERS_MAX];
-        size_t sa_next;
-        peer_ok oks[PEERS_MAX];
-        size_t oks_next;
-        char evidence[EVIDENCE_LINES][320];
+        logs_tally tally;
+        sa_peer sa[SA_MAX];
+        char evidence[EVIDENCE_LINES][EVIDENCE_LEN];
         size_t ev_next, ev_n;
+        char resolution[256]; /* how the last failure ended, until the next one */
         uint64_t lines, classified;
 } logs_state;
 
@@ -97,107 +83,170 @@ typedef struct logs_state {
 static const yfield logs_fields[] = {
         { "window", YF_DURATION, LOFF(window_usec), .min = USEC_PER_SEC, .max = 86400 * USEC_PER_SEC },
         { "fail_threshold", YF_U32, LOFF(fail_threshold), .min = 1, .max = 100000 },
+        { "flood_peers", YF_U32, LOFF(flood_peers), .min = 2, .max = 1000000 },
         { "vici", YF_BOOL, LOFF(vici) },
         { "journal_units", YF_STRV, LOFF(journal_units), .max = 8 },
-        { "files", YF_STRV, LOFF(files), .max = FILES_MAX },
+        { "files", YF_STRV, LOFF(files), .max = LOGS_TAIL_FILES_MAX },
         {}
 };
 
-static uint64_t mono_usec(void) {
+static uint64_t clock_usec(clockid_t id) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(id, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
 static int logs_parse(void *state, const ynode *params, ydiag *d) {
         logs_state *s = state;
+        int r;
+
         s->window_usec = 5 * 60 * USEC_PER_SEC;
         s->fail_threshold = 1;
+        s->flood_peers = 50;
         s->vici = true;
-        s->inotify_fd = -1;
-        for (size_t i = 0; i < FILES_MAX; i++)
-                s->tails[i].fd = -1;
-        return ybind(params, logs_fields, s, d);
+        r = ybind(params, logs_fields, s, d);
+        logs_tally_init(&s->tally, s->window_usec);
+        return r;
+}
+
+/* ---- coalescing: runs and saves ---- */
+
+static int on_coalesce(sd_event_source *src, uint64_t usec, void *userdata) {
+        logs_state *s = userdata;
+        s->coalesce = sd_event_source_disable_unref(s->coalesce);
+        (void) check_trigger(s->check);
+        return 0;
+}
+
+/* Run now for news, else at most once per LOGS_COALESCE_USEC. */
+static void run_soon(logs_state *s, bool now) {
+        if (now) {
+                s->coalesce = sd_event_source_disable_unref(s->coalesce);
+                (void) check_trigger(s->check);
+                return;
+        }
+        if (!s->coalesce && s->env &&
+            sd_event_add_time_relative(s->env->event, &s->coalesce, CLOCK_MONOTONIC, LOGS_COALESCE_USEC,
+                                       10 * USEC_PER_MSEC, on_coalesce, s) < 0)
+                (void) check_trigger(s->check);
+}
+
+static void save_now(logs_state *s) {
+        s->dirty = false;
+        if (s->store_path)
+                (void) logs_store_save(s->store_path, &s->tally, clock_usec(CLOCK_MONOTONIC),
+                                       clock_usec(CLOCK_REALTIME));
+}
+
+static int on_save(sd_event_source *src, uint64_t usec, void *userdata) {
+        logs_state *s = userdata;
+        s->save_timer = sd_event_source_disable_unref(s->save_timer);
+        save_now(s);
+        return 0;
+}
+
+/* The refused peers changed: written at most once per LOGS_SAVE_USEC. */
+static void save_soon(logs_state *s) {
+        s->dirty = true;
+        if (!s->store_path || s->save_timer || !s->env)
+                return;
+        if (sd_event_add_time_relative(s->env->event, &s->save_timer, CLOCK_MONOTONIC, LOGS_SAVE_USEC,
+                                       100 * USEC_PER_MSEC, on_save, s) < 0)
+                save_now(s);
 }
 
 /* ---- what a line teaches ---- */
 
-static const char *sa_peer_of(logs_state *s, unsigned long id) {
-        for (size_t i = 0; id && i < PEERS_MAX; i++)
-                if (s->sa[i].uniqueid == id && s->sa[i].peer[0])
-                        return s->sa[i].peer;
-        return NULL;
+static sa_peer *sa_of(logs_state *s, unsigned long id) {
+        return id ? &s->sa[id % SA_MAX] : NULL;
 }
 
-static void sa_peer_learn(logs_state *s, unsigned long id, const char *peer) {
-        if (!id || !peer[0])
+static void sa_learn(logs_state *s, unsigned long id, const char *addr, const char *peer_id) {
+        sa_peer *p = sa_of(s, id);
+        if (!p)
                 return;
-        for (size_t i = 0; i < PEERS_MAX; i++)
-                if (s->sa[i].uniqueid == id) {
-                        snprintf(s->sa[i].peer, sizeof(s->sa[i].peer), "%s", peer);
-                        return;
-                }
-        s->sa[s->sa_next] = (sa_peer){ .uniqueid = id };
-        snprintf(s->sa[s->sa_next].peer, sizeof(s->sa[0].peer), "%s", peer);
-        s->sa_next = (s->sa_next + 1) % PEERS_MAX;
+        if (p->uniqueid != id)
+                *p = (sa_peer){ .uniqueid = id };
+        if (addr[0])
+                (void) snprintf(p->addr, sizeof(p->addr), "%s", addr);
+        if (peer_id[0])
+                (void) snprintf(p->id, sizeof(p->id), "%s", peer_id);
 }
 
-static void peer_ok_note(logs_state *s, const char *peer, uint64_t now) {
-        for (size_t i = 0; i < PEERS_MAX; i++)
-                if (strcmp(s->oks[i].peer, peer) == 0) {
-                        s->oks[i].when = now;
-                        return;
-                }
-        snprintf(s->oks[s->oks_next].peer, sizeof(s->oks[0].peer), "%s", peer);
-        s->oks[s->oks_next].when = now;
-        s->oks_next = (s->oks_next + 1) % PEERS_MAX;
+static void evidence_add(logs_state *s, const charon_log_line *l) {
+        char *e = s->evidence[s->ev_next];
+        size_t n = 0, conn = strnlen(l->conn, sizeof(l->conn)), msg = l->msg_len;
+
+        /* "IKE <rw|3> message": copied, not formatted (this runs for every failure line) */
+        memcpy(e, l->group, strnlen(l->group, sizeof(l->group)));
+        n = strnlen(l->group, sizeof(l->group));
+        e[n++] = ' ';
+        if (conn) {
+                e[n++] = '<';
+                memcpy(e + n, l->conn, conn);
+                n += conn;
+                e[n++] = '>';
+                e[n++] = ' ';
+        }
+        if (msg > EVIDENCE_LEN - 1 - n)
+                msg = EVIDENCE_LEN - 1 - n;
+        memcpy(e + n, l->msg, msg);
+        e[n + msg] = 0;
+        s->ev_next = (s->ev_next + 1) % EVIDENCE_LINES;
+        if (s->ev_n < EVIDENCE_LINES)
+                s->ev_n++;
 }
 
-static uint64_t peer_ok_since(const logs_state *s, const char *peer) {
-        for (size_t i = 0; i < PEERS_MAX; i++)
-                if (s->oks[i].peer[0] && strcmp(s->oks[i].peer, peer) == 0)
-                        return s->oks[i].when;
-        return 0;
+static void peer_succeeded(logs_state *s, const char *addr, const char *id, const char *how) {
+        char name[LOGS_TALLY_NAME_MAX];
+
+        if (!logs_tally_success(&s->tally, addr, id, name, sizeof(name)))
+                return;
+        (void) snprintf(s->resolution, sizeof(s->resolution), "%s %s", name, how);
+        save_soon(s);
+        run_soon(s, true); /* a recovery is news too */
 }
 
 static void line_in(logs_state *s, charon_log_line *l) {
-        uint64_t now = mono_usec();
-        const char *peer;
+        char addr[LOGS_TALLY_KEY_MAX] = "", id[LOGS_TALLY_KEY_MAX] = "";
+        sa_peer *sa;
+        unsigned news;
 
         s->lines++;
         /* the IKE_SA's peer, learned from any line that names it */
-        if (l->peer[0] && l->uniqueid &&
-            (l->event == CHARON_EV_INITIATING || l->event == CHARON_EV_ESTABLISHED || l->event == CHARON_EV_NONE))
-                sa_peer_learn(s, l->uniqueid, l->peer);
-        peer = sa_peer_of(s, l->uniqueid);
-        if (!peer && l->peer[0] && l->event != CHARON_EV_AUTH_FAILED)
-                peer = l->peer;
+        if (l->uniqueid && (l->peer[0] || l->peer_id[0]) &&
+            (l->event == CHARON_EV_INITIATING || l->event == CHARON_EV_ESTABLISHED ||
+             l->event == CHARON_EV_PEER_CFG || l->event == CHARON_EV_NONE))
+                sa_learn(s, l->uniqueid, l->peer, l->peer_id);
+        sa = sa_of(s, l->uniqueid);
+        if (sa && sa->uniqueid == l->uniqueid) {
+                memcpy(addr, sa->addr, sizeof(addr));
+                memcpy(id, sa->id, sizeof(id));
+        }
+        if (!addr[0] && l->peer[0])
+                memcpy(addr, l->peer, sizeof(addr));
+        if (l->peer_id[0])
+                memcpy(id, l->peer_id, sizeof(id));
 
         if (l->event == CHARON_EV_ESTABLISHED) {
-                if (peer)
-                        peer_ok_note(s, peer, now);
-                (void) check_trigger(s->check); /* a recovery is news too */
+                peer_succeeded(s, addr, id, "established an IKE_SA");
                 return;
         }
         if (l->cls == FAULT_NONE)
                 return;
         s->classified++;
-        fail_event *e = &s->events[s->head];
-        *e = (fail_event){ .when = now, .cls = l->cls, .event = l->event };
-        if (peer)
-                snprintf(e->peer, sizeof(e->peer), "%s", peer);
-        else if (l->conn[0])
-                snprintf(e->peer, sizeof(e->peer), "%.40s[%lu]", l->conn, l->uniqueid);
-        s->head = (s->head + 1) % EVENTS_MAX;
-        if (s->n_events < EVENTS_MAX)
-                s->n_events++;
-        snprintf(s->evidence[s->ev_next], sizeof(s->evidence[0]), "%s%s%s%s%.*s", l->group,
-                 l->conn[0] ? " <" : " ", l->conn, l->conn[0] ? "> " : "", (int) (l->msg_len > 250 ? 250 : l->msg_len),
-                 l->msg);
-        s->ev_next = (s->ev_next + 1) % EVIDENCE_LINES;
-        if (s->ev_n < EVIDENCE_LINES)
-                s->ev_n++;
-        (void) check_trigger(s->check);
+        s->resolution[0] = 0;
+        evidence_add(s, l);
+        if (!addr[0] && !id[0] && l->conn[0])
+                (void) snprintf(id, sizeof(id), "%.40s[%lu]", l->conn, l->uniqueid);
+        bool refused = l->refused && l->cls == FAULT_AUTHENTICATION;
+        news = logs_tally_add(&s->tally, l->cls, l->event, addr, id, refused, clock_usec(CLOCK_MONOTONIC));
+        if (refused && (news & (LOGS_TALLY_NEW_PEER | LOGS_TALLY_NAMED)))
+                save_soon(s);
+        /* a new peer is news while the table still names every one; past that, a flood */
+        run_soon(s, (news & LOGS_TALLY_NEW_CLASS) ||
+                            ((news & (LOGS_TALLY_NEW_PEER | LOGS_TALLY_NAMED)) &&
+                             logs_tally_exact(&s->tally, l->cls, clock_usec(CLOCK_MONOTONIC))));
 }
 
 /* ---- sources ---- */
@@ -212,131 +261,31 @@ static void on_vici_log(const char *event, const vici_node *msg, void *userdata)
         line_in(s, &l);
 }
 
-static void text_in(logs_state *s, const char *line, size_t len) {
+/* ike-updown: { up = yes, <conn> { remote-host, remote-id, state … } } — evidence of success
+ * even where charon's "established" line is not forwarded. */
+static void on_updown(const char *event, const vici_node *msg, void *userdata) {
+        logs_state *s = userdata;
+        const char *up = vici_node_str(msg, "up");
+
+        if (!up || strcmp(up, "yes") != 0)
+                return;
+        for (const vici_node *sa = msg->child; sa; sa = sa->next) {
+                char addr[LOGS_TALLY_KEY_MAX] = "", id[LOGS_TALLY_KEY_MAX] = "";
+                if (sa->type != VICI_NODE_SECTION)
+                        continue;
+                const char *host = vici_node_str(sa, "remote-host"), *rid = vici_node_str(sa, "remote-id");
+                (void) snprintf(addr, sizeof(addr), "%s", host ? host : "");
+                if (rid)
+                        charon_log_identity(id, sizeof(id), rid);
+                peer_succeeded(s, addr, id, "established an IKE_SA");
+        }
+}
+
+static void on_text(const char *line, size_t len, void *userdata) {
+        logs_state *s = userdata;
         charon_log_line l;
         if (charon_log_parse_text(line, len, &l) >= 0)
                 line_in(s, &l);
-}
-
-static int on_journal(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        logs_state *s = userdata;
-        const void *data;
-        size_t len;
-
-        (void) sd_journal_process(s->journal);
-        for (unsigned i = 0; i < JOURNAL_BURST && sd_journal_next(s->journal) > 0; i++)
-                if (sd_journal_get_data(s->journal, "MESSAGE", &data, &len) >= 0 && len > 8)
-                        text_in(s, (const char *) data + 8, len - 8);
-        return 0;
-}
-
-static int journal_open(logs_state *s) {
-        int r, fd;
-
-        r = sd_journal_open(&s->journal, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; s->journal_units[i]; i++) {
-                char m[300];
-                snprintf(m, sizeof(m), "_SYSTEMD_UNIT=%s", s->journal_units[i]);
-                if (i)
-                        (void) sd_journal_add_disjunction(s->journal);
-                r = sd_journal_add_match(s->journal, m, 0);
-                if (r < 0)
-                        return r;
-        }
-        /* only what is new: history is not today's incident */
-        r = sd_journal_seek_tail(s->journal);
-        if (r >= 0)
-                r = sd_journal_previous(s->journal);
-        if (r < 0)
-                return r;
-        fd = sd_journal_get_fd(s->journal);
-        if (fd < 0)
-                return fd;
-        return sd_event_add_io(s->env->event, &s->journal_source, fd, (uint32_t) sd_journal_get_events(s->journal),
-                               on_journal, s);
-}
-
-static void tail_read(logs_state *s, tail *t) {
-        struct stat st;
-        char buf[8192];
-        size_t total = 0;
-
-        if (t->fd < 0 || fstat(t->fd, &st) < 0 || (stat(t->path, &st) == 0 && st.st_ino != t->ino)) {
-                /* rotated (or not there before): follow the new file from its start */
-                if (t->fd >= 0)
-                        close(t->fd);
-                t->fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-                t->off = 0;
-                t->n_partial = 0;
-                if (t->fd < 0 || fstat(t->fd, &st) < 0)
-                        return;
-                t->ino = st.st_ino;
-        }
-        if (st.st_size < t->off) { /* truncated */
-                t->off = 0;
-                t->n_partial = 0;
-        }
-        while (total < FILE_READ_MAX) {
-                ssize_t n = pread(t->fd, buf, sizeof(buf), t->off);
-                if (n <= 0)
-                        break;
-                t->off += n;
-                total += (size_t) n;
-                for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] == '\n') {
-                                text_in(s, t->partial, t->n_partial);
-                                t->n_partial = 0;
-                        } else if (t->n_partial < sizeof(t->partial))
-                                t->partial[t->n_partial++] = buf[i];
-                }
-        }
-}
-
-static int on_files(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        logs_state *s = userdata;
-        char buf[4096];
-        while (read(s->inotify_fd, buf, sizeof(buf)) > 0)
-                ;
-        for (size_t i = 0; i < s->n_tails; i++)
-                tail_read(s, &s->tails[i]);
-        return 0;
-}
-
-static int on_poll(sd_event_source *src, uint64_t usec, void *userdata) {
-        logs_state *s = userdata;
-        /* rotation creates a new inode inotify on the old one cannot see; look once a second */
-        for (size_t i = 0; i < s->n_tails; i++)
-                tail_read(s, &s->tails[i]);
-        (void) sd_event_source_set_time_relative(src, USEC_PER_SEC);
-        return sd_event_source_set_enabled(src, SD_EVENT_ON);
-}
-
-static int files_open(logs_state *s) {
-        int r;
-
-        s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (s->inotify_fd < 0)
-                return -errno;
-        for (size_t i = 0; s->files[i] && s->n_tails < FILES_MAX; i++) {
-                tail *t = &s->tails[s->n_tails++];
-                struct stat st;
-                t->path = strdup(s->files[i]);
-                if (!t->path)
-                        return -ENOMEM;
-                t->fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-                if (t->fd >= 0 && fstat(t->fd, &st) == 0) {
-                        t->ino = st.st_ino;
-                        t->off = st.st_size; /* only what is new */
-                }
-                (void) inotify_add_watch(s->inotify_fd, t->path, IN_MODIFY);
-        }
-        r = sd_event_add_io(s->env->event, &s->inotify_source, s->inotify_fd, EPOLLIN, on_files, s);
-        if (r < 0)
-                return r;
-        return sd_event_add_time_relative(s->env->event, &s->poll_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
-                                          100 * USEC_PER_MSEC, on_poll, s);
 }
 
 static int logs_attach(void *state, check *c, const check_env *env) {
@@ -345,19 +294,24 @@ static int logs_attach(void *state, check *c, const check_env *env) {
 
         s->check = c;
         s->env = env;
+        if (env->state_dir) {
+                if (asprintf(&s->store_path, "%s/snapshots/%s.peers", env->state_dir, check_name(c)) < 0)
+                        return -ENOMEM;
+                /* the refused peers of before a restart are still failing until they show otherwise */
+                if (logs_store_load(s->store_path, &s->tally, clock_usec(CLOCK_MONOTONIC), clock_usec(CLOCK_REALTIME),
+                                    NULL) > 0)
+                        s->resolution[0] = 0;
+        }
         if (s->vici && env->hub) {
                 r = charon_hub_listen(env->hub, "log", on_vici_log, NULL, s, &s->listener);
+                if (r >= 0)
+                        r = charon_hub_listen(env->hub, "ike-updown", on_updown, NULL, s, &s->updown_listener);
                 if (r < 0)
                         return r;
         }
         /* a source that cannot open is reported by each run, not fatal to the agent */
-        if (s->journal_units && s->journal_units[0] && journal_open(s) < 0) {
-                s->journal_source = sd_event_source_disable_unref(s->journal_source);
-                sd_journal_close(s->journal);
-                s->journal = NULL;
-        }
-        if (s->files && s->files[0])
-                (void) files_open(s);
+        if ((s->journal_units && s->journal_units[0]) || (s->files && s->files[0]))
+                s->tail_failed = logs_tail_new(&s->tail, env->event, s->files, s->journal_units, on_text, s) < 0;
         return 0;
 }
 
@@ -367,12 +321,33 @@ static bool class_fails(fault_class c) {
         return c != FAULT_RESOURCE && c != FAULT_NAT_MTU;
 }
 
+/* The peers to name: all of them while few, else the most failing ones. */
+static size_t peers_shown(const logs_state *s, fault_class c, const logs_tally_peer **out) {
+        const logs_tally_peer *all[LOGS_TALLY_TOP];
+        size_t n = logs_tally_peers(&s->tally, c, all, LOGS_TALLY_TOP);
+
+        if (n <= LOGS_PEERS_SHOWN) {
+                memcpy(out, all, n * sizeof(*all));
+                return n;
+        }
+        for (size_t k = 0; k < LOGS_PEERS_SHOWN; k++) {
+                size_t best = k;
+                for (size_t i = k + 1; i < n; i++)
+                        if (all[i]->count > all[best]->count)
+                                best = i;
+                const logs_tally_peer *t = all[k];
+                all[k] = all[best];
+                all[best] = t;
+                out[k] = all[k];
+        }
+        return LOGS_PEERS_SHOWN;
+}
+
 static int logs_start(void *state, const check_env *env, check_run *run) {
         logs_state *s = state;
-        uint64_t now = mono_usec();
-        unsigned count[_FAULT_CLASS_MAX] = {};
-        charon_log_event last_event[_FAULT_CLASS_MAX] = {};
-        char peers[_FAULT_CLASS_MAX][512];
+        uint64_t now = clock_usec(CLOCK_MONOTONIC), count[_FAULT_CLASS_MAX] = {}, quiet = 0;
+        const logs_tally_peer *shown[LOGS_PEERS_SHOWN];
+        char name[LOGS_TALLY_NAME_MAX], peers[LOGS_PEERS_SHOWN * (LOGS_TALLY_NAME_MAX + 1)] = "";
         finding *f = NULL;
         fault_class top = FAULT_NONE;
         int r;
@@ -380,25 +355,21 @@ static int logs_start(void *state, const check_env *env, check_run *run) {
         r = finding_new(&f);
         if (r < 0)
                 return r;
-        memset(peers, 0, sizeof(peers));
-        for (size_t i = 0; i < s->n_events; i++) {
-                /* oldest to newest */
-                const fail_event *e = &s->events[(s->head + EVENTS_MAX - s->n_events + i) % EVENTS_MAX];
-                if (now - e->when > s->window_usec)
-                        continue;
-                /* a peer that got through since is not failing any more */
-                if (e->peer[0] && peer_ok_since(s, e->peer) > e->when)
-                        continue;
-                count[e->cls]++;
-                last_event[e->cls] = e->event;
-                if (e->peer[0] && !strstr(peers[e->cls], e->peer)) {
-                        size_t used = strlen(peers[e->cls]);
-                        snprintf(peers[e->cls] + used, sizeof(peers[0]) - used, "%s%s", used ? "," : "", e->peer);
-                }
+        if (logs_tally_expire(&s->tally, now, name, sizeof(name), &quiet) > 0) {
+                (void) snprintf(s->resolution, sizeof(s->resolution),
+                                "%s made no attempt for %llus (its retry window)", name,
+                                (unsigned long long) (quiet / USEC_PER_SEC));
+                save_soon(s);
         }
         for (int c = 1; c < _FAULT_CLASS_MAX; c++) {
+                const logs_tally_peer *all[LOGS_TALLY_TOP];
+                count[c] = logs_tally_count(&s->tally, (fault_class) c, now);
+                if (count[c] == 0) /* only peers held past the window: their own failures */
+                        for (size_t i = 0, n = logs_tally_peers(&s->tally, (fault_class) c, all, LOGS_TALLY_TOP); i < n; i++)
+                                count[c] += all[i]->count - all[i]->err;
                 if (count[c])
-                        (void) finding_fact_set(f, fault_class_to_string((fault_class) c), "%u", count[c]);
+                        (void) finding_fact_set(f, fault_class_to_string((fault_class) c), "%llu",
+                                                (unsigned long long) count[c]);
                 /* the dominant class: most events, failing classes before warning ones */
                 if (count[c] && (top == FAULT_NONE || (class_fails((fault_class) c) && !class_fails(top)) ||
                                  (class_fails((fault_class) c) == class_fails(top) && count[c] > count[top])))
@@ -406,26 +377,74 @@ static int logs_start(void *state, const check_env *env, check_run *run) {
         }
         (void) finding_fact_set(f, "lines", "%llu", (unsigned long long) s->lines);
         (void) finding_fact_set(f, "window_s", "%llu", (unsigned long long) (s->window_usec / USEC_PER_SEC));
-        if (s->journal_units && s->journal_units[0] && !s->journal)
+        if (s->tail_failed || (s->tail && logs_tail_journal_unavailable(s->tail)))
                 (void) finding_fact_set(f, "journal", "unavailable");
         if (top == FAULT_NONE) {
-                (void) finding_set(f, CHECK_OK, "no failure in charon's log in the last %llus",
-                                   (unsigned long long) (s->window_usec / USEC_PER_SEC));
+                if (s->resolution[0])
+                        (void) finding_fact_set(f, "resolution", "%s", s->resolution);
+                (void) finding_set(f, CHECK_OK, "no failure in charon's log in the last %llus%s%s",
+                                   (unsigned long long) (s->window_usec / USEC_PER_SEC),
+                                   s->resolution[0] ? "; " : "", s->resolution);
                 check_run_done(run, f);
                 return 0;
         }
+
+        bool exact, in_window = logs_tally_count(&s->tally, top, now) > 0;
+        uint64_t distinct = logs_tally_distinct(&s->tally, top, now, &exact);
+        bool flood = distinct >= s->flood_peers;
+        size_t n_shown = peers_shown(s, top, shown);
+        const logs_tally_peer *all[LOGS_TALLY_TOP];
+        size_t n_all = logs_tally_peers(&s->tally, top, all, LOGS_TALLY_TOP);
+        unsigned event = s->tally.cls[top].last_event;
+        uint64_t last = 0;
+
+        for (size_t i = 0; i < n_shown; i++) {
+                size_t used = strlen(peers);
+                logs_tally_name(shown[i], name, sizeof(name));
+                (void) snprintf(peers + used, sizeof(peers) - used, "%s%s", used ? "," : "", name);
+        }
+        for (size_t i = 0; i < n_all; i++)
+                if (all[i]->last > last) {
+                        last = all[i]->last;
+                        event = all[i]->event;
+                }
         bool fails = class_fails(top) && count[top] >= s->fail_threshold;
-        size_t n_peers = 0;
-        for (const char *p = peers[top]; *p; p++)
-                n_peers += p == peers[top] || p[-1] == ',';
-        (void) finding_set(f, fails ? CHECK_FAIL : CHECK_WARN, "charon reports %s failures: %u × %s%s%s",
-                           fault_class_to_string(top), count[top], charon_log_event_to_string(last_event[top]),
-                           peers[top][0] ? " from " : "", peers[top]);
+        if (flood)
+                (void) finding_set(f, fails ? CHECK_FAIL : CHECK_WARN,
+                                   "possible attack: a flood of %s failures, %llu × %s from %s%llu distinct peers in "
+                                   "%llus (most: %s)",
+                                   fault_class_to_string(top), (unsigned long long) count[top],
+                                   charon_log_event_to_string((charon_log_event) event), exact ? "" : "~",
+                                   (unsigned long long) distinct, (unsigned long long) (s->window_usec / USEC_PER_SEC),
+                                   peers);
+        else if (!in_window)
+                (void) finding_set(f, fails ? CHECK_FAIL : CHECK_WARN,
+                                   "charon refused the credential of %s (%llu attempts, the last %llus ago); failing "
+                                   "until it establishes or stops trying",
+                                   peers, (unsigned long long) count[top],
+                                   (unsigned long long) ((now - last) / USEC_PER_SEC));
+        else
+                (void) finding_set(f, fails ? CHECK_FAIL : CHECK_WARN, "charon reports %s failures: %llu × %s%s%s",
+                                   fault_class_to_string(top), (unsigned long long) count[top],
+                                   charon_log_event_to_string((charon_log_event) event), peers[0] ? " from " : "",
+                                   peers);
         (void) finding_fact_set(f, CHECK_FACT_CLASS, "%s", fault_class_to_string(top));
-        (void) finding_fact_set(f, CHECK_FACT_REASON, "%s", charon_log_event_to_string(last_event[top]));
-        if (peers[top][0])
-                (void) finding_fact_set(f, CHECK_FACT_PEERS, "%s", peers[top]);
-        (void) finding_fact_set(f, "n_peers_failing", "%zu", n_peers);
+        (void) finding_fact_set(f, CHECK_FACT_REASON, "%s",
+                                flood ? "flood" : charon_log_event_to_string((charon_log_event) event));
+        if (peers[0])
+                (void) finding_fact_set(f, CHECK_FACT_PEERS, "%s", peers);
+        (void) finding_fact_set(f, "n_peers_failing", "%llu", (unsigned long long) distinct);
+        (void) finding_fact_set(f, "distinct_peers", "%s%llu", exact ? "" : "~", (unsigned long long) distinct);
+        if (flood)
+                (void) finding_fact_set(f, "flood", "yes");
+        for (size_t i = 0; i < n_shown; i++) {
+                logs_tally_name(shown[i], name, sizeof(name));
+                (void) finding_evidence(f, "peer %s: %llu × %s, last %llus ago%s", name,
+                                        (unsigned long long) (shown[i]->count - shown[i]->err),
+                                        charon_log_event_to_string((charon_log_event) shown[i]->event),
+                                        (unsigned long long) ((now - shown[i]->last) / USEC_PER_SEC),
+                                        shown[i]->sticky ? ", credential refused" : "");
+        }
         for (size_t i = 0; i < s->ev_n; i++)
                 (void) finding_evidence(f, "%s", s->evidence[(s->ev_next + EVIDENCE_LINES - s->ev_n + i) % EVIDENCE_LINES]);
         check_run_done(run, f);
@@ -434,25 +453,22 @@ static int logs_start(void *state, const check_env *env, check_run *run) {
 
 static void logs_forget(void *state) {
         logs_state *s = state;
-        s->n_events = s->head = 0;
+        logs_tally_forget(&s->tally);
         s->ev_n = s->ev_next = 0;
+        save_soon(s);
 }
 
 static void logs_done(void *state) {
         logs_state *s = state;
 
+        if (s->dirty)
+                save_now(s);
         charon_listener_free(s->listener);
-        s->journal_source = sd_event_source_disable_unref(s->journal_source);
-        sd_journal_close(s->journal);
-        s->inotify_source = sd_event_source_disable_unref(s->inotify_source);
-        s->poll_timer = sd_event_source_disable_unref(s->poll_timer);
-        if (s->inotify_fd >= 0)
-                close(s->inotify_fd);
-        for (size_t i = 0; i < s->n_tails; i++) {
-                if (s->tails[i].fd >= 0)
-                        close(s->tails[i].fd);
-                free(s->tails[i].path);
-        }
+        charon_listener_free(s->updown_listener);
+        s->tail = logs_tail_free(s->tail);
+        s->coalesce = sd_event_source_disable_unref(s->coalesce);
+        s->save_timer = sd_event_source_disable_unref(s->save_timer);
+        free(s->store_path);
         strv_free(s->journal_units);
         strv_free(s->files);
 }

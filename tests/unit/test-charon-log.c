@@ -15,7 +15,8 @@ typedef struct tally {
         unsigned cls[_FAULT_CLASS_MAX];
         unsigned ev[_CHARON_EV_MAX];
         unsigned lines, charon;
-        char peer[64];
+        char peer[64], peer_id[64];
+        unsigned refused;
 } tally;
 
 static int run_file(const char *name, tally *t) {
@@ -39,6 +40,9 @@ static int run_file(const char *name, tally *t) {
                 t->ev[l.event]++;
                 if (l.cls != FAULT_NONE && l.peer[0] && !t->peer[0])
                         snprintf(t->peer, sizeof(t->peer), "%s", l.peer);
+                if (l.cls != FAULT_NONE && l.peer_id[0] && !t->peer_id[0])
+                        snprintf(t->peer_id, sizeof(t->peer_id), "%s", l.peer_id);
+                t->refused += l.refused;
         }
         free(line);
         fclose(f);
@@ -83,7 +87,17 @@ int main(void) {
         CHECK(l.event == CHARON_EV_FRAGMENTED && l.size == 1832, "fragmentation, size");
         charon_log_from_vici("IKE", "0", "rw", "6",
                              "IKE_SA rw[6] established between 198.18.0.1[gw]...198.18.0.2[client1]", &l);
-        CHECK(l.event == CHARON_EV_ESTABLISHED && strcmp(l.peer, "198.18.0.2") == 0, "established: the peer");
+        CHECK(l.event == CHARON_EV_ESTABLISHED && strcmp(l.peer, "198.18.0.2") == 0 &&
+                      strcmp(l.peer_id, "client1") == 0,
+              "established: the peer's address and identity");
+        charon_log_from_vici("CFG", "1", NULL, "9",
+                             "looking for peer configs matching 198.18.0.1[gw]...198.18.0.3[O=lab, CN=client 3]", &l);
+        CHECK(l.event == CHARON_EV_PEER_CFG && strcmp(l.peer, "198.18.0.3") == 0 &&
+                      strcmp(l.peer_id, "O=lab/CN=client_3") == 0,
+              "peer config lookup: address and identity, a DN made list-safe (%s)", l.peer_id);
+        charon_log_from_vici("IKE", "1", "rw", "9", "tried 1 shared key for 'gw' - 'client1', but MAC mismatched", &l);
+        CHECK(l.cls == FAULT_AUTHENTICATION && l.refused && !l.peer[0] && strcmp(l.peer_id, "client1") == 0,
+              "a wrong PSK: the peer's identity, refused by us");
         char longline[CHARON_LOG_LINE_MAX * 2];
         memset(longline, 'A', sizeof(longline));
         memcpy(longline, "01[IKE] ", 8);
@@ -106,9 +120,14 @@ int main(void) {
         expect("chain-incomplete-client.log", FAULT_CERTIFICATE, CHARON_EV_CHAIN_INCOMPLETE, FAULT_REVOCATION);
         {
                 tally t;
-                CHECK(run_file("wrong-psk-gw.log", &t) == 0 && t.peer[0] && t.ev[CHARON_EV_INITIATING] > 0,
-                      "the gateway's PSK failure names the peer (%s); its address comes per IKE_SA from "
-                      "'is initiating'", t.peer);
+                CHECK(run_file("wrong-psk-gw.log", &t) == 0 && strcmp(t.peer_id, "client1.lab.test") == 0 &&
+                              t.ev[CHARON_EV_INITIATING] > 0 && t.ev[CHARON_EV_PEER_CFG] > 0 && t.refused > 0,
+                      "the gateway's PSK failure names the peer's identity (%s) and is a refusal of its "
+                      "credential; its address comes per IKE_SA from 'is initiating'", t.peer_id);
+                CHECK(run_file("wrong-psk-client.log", &t) == 0 && t.cls[FAULT_AUTHENTICATION] > 0 && t.refused == 0,
+                      "the client's side: refused by the peer, not refusing it");
+                CHECK(run_file("cert-expired-gw.log", &t) == 0 && t.cls[FAULT_AUTHENTICATION] > 0 && t.refused == 0,
+                      "the gateway told N(AUTH_FAILED) by a peer refusing its certificate: not a refusal of ours");
         }
         return TAP_END();
 }
