@@ -295,6 +295,14 @@ bool action_supports(const action_params *p, action_op op) {
         return p->ops && p->ops->supports && p->ops->supports(p, op);
 }
 
+int action_precondition(const action_params *p, const action_env *env, char *why, size_t why_size) {
+        if (why_size)
+                why[0] = 0;
+        if (!p->ops || !p->ops->precondition)
+                return 0;
+        return p->ops->precondition(p, env, why, why_size);
+}
+
 int action_plan_add(action_plan *p, const char *fmt, ...) {
         va_list ap;
         int n;

@@ -107,6 +107,11 @@ struct action_ops {
         /* Optional, at parse time and again before planning: do the parameters make sense
          * on this host (script allowlisted, file present …)? -errno with `why` filled. */
         int (*validate)(const action_params *p, const action_env *env, char *why, size_t why_size);
+        /* Optional, at plan time (before a step is proposed, put up for approval or run): is
+         * what the step needs there now (a last-good manifest, a standby pair that validates,
+         * a file to fix)? <0 (-errno) with `why` filled: the step cannot work, so the engine
+         * does not offer it and escalates at once saying why. No side effect. */
+        int (*precondition)(const action_params *p, const action_env *env, char *why, size_t why_size);
         /* Describe the effects (action_plan_add); no side effect. */
         int (*plan)(const action_params *p, const action_env *env, action_op op, action_plan *out);
         /* Begin op (ACTION_VERIFY / ACTION_REVERT only if supported: see below); finish with
@@ -134,6 +139,9 @@ const action_value *action_param(const action_params *p, const char *name);
 void action_params_to_vici(const action_params *p, vici_builder *b);
 int action_params_from_vici(const action_ops *ops, const vici_node *section, action_params *ret);
 bool action_supports(const action_params *p, action_op op);
+
+/* ops->precondition, or 0 if the kind has none. */
+int action_precondition(const action_params *p, const action_env *env, char *why, size_t why_size);
 
 int action_plan_add(action_plan *p, const char *fmt, ...) _printf_(2, 3);
 /* ops->plan, or a line saying the kind cannot describe itself. */

@@ -265,6 +265,32 @@ static int issue_plan(const action_params *p, const action_env *env, action_op o
                                duration_format(lifetime_of(p), d, sizeof(d)), p->v[P_CA_CERT].str, swanctl_dir(p, env));
 }
 
+/* Refused at apply without a live pair to reissue or a usable standby CA: known beforehand. */
+static int issue_precondition(const action_params *p, const action_env *env, char *why, size_t n) {
+        char cert_path[4500] = "";
+        X509 *cert = NULL, *ca = NULL;
+        EVP_PKEY *key = NULL, *ca_key = NULL;
+        int r = live(swanctl_dir(p, env), cert_path, sizeof(cert_path), &cert, &key);
+
+        if (r < 0)
+                (void) snprintf(why, n, "no live certificate with its key in %.200s", swanctl_dir(p, env));
+        else {
+                ca = x509_file_cert(p->v[P_CA_CERT].str);
+                ca_key = x509_file_key(p->v[P_CA_KEY].str);
+                if (!ca || !ca_key || X509_check_private_key(ca, ca_key) != 1 || X509_check_ca(ca) < 1 ||
+                    X509_cmp_current_time(X509_get0_notAfter(ca)) <= 0) {
+                        (void) snprintf(why, n, "the standby CA %.100s (key %.100s) is unusable (missing, not a CA, expired, "
+                                        "or key mismatch)", p->v[P_CA_CERT].str, p->v[P_CA_KEY].str);
+                        r = -EINVAL;
+                }
+        }
+        X509_free(cert);
+        X509_free(ca);
+        EVP_PKEY_free(key);
+        EVP_PKEY_free(ca_key);
+        return r < 0 ? r : 0;
+}
+
 static bool issue_supports(const action_params *p, action_op op) {
         return true;
 }
@@ -275,6 +301,7 @@ const action_ops action_cert_issue = {
         .params = params,
         .effects = true,
         .state_size = sizeof(issue_state),
+        .precondition = issue_precondition,
         .plan = issue_plan,
         .start = issue_start,
         .cancel = issue_cancel,

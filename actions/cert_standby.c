@@ -378,6 +378,18 @@ static int standby_plan(const action_params *p, const action_env *env, action_op
         return action_plan_add(out, "  then swanctl --load-all --clear (credentials and connections) for %s", swanctl_dir(p, env));
 }
 
+/* A standby that is missing, unfit (expired, not matching, not chaining) or has no live pair to
+ * replace is refused at apply: known before anyone is asked to approve it. */
+static int standby_precondition(const action_params *p, const action_env *env, char *why, size_t n) {
+        pair sb, live;
+        int r;
+
+        if ((r = standby_files(p, env, &sb, why, n)) < 0 || (r = judge(p, env, &sb, why, n)) < 0 ||
+            (r = live_pair(p, env, &sb, &live, why, n)) < 0)
+                return r;
+        return 0;
+}
+
 static bool standby_supports(const action_params *p, action_op op) {
         return true;
 }
@@ -389,6 +401,7 @@ const action_ops action_cert_standby = {
         .effects = true,
         .measure = false,
         .state_size = sizeof(standby_state),
+        .precondition = standby_precondition,
         .plan = standby_plan,
         .start = standby_start,
         .cancel = standby_cancel,

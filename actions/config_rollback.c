@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "actions/action.h"
+#include "actions/config_manifest.h"
 #include "actions/registry.h"
 #include "actions/spawn.h"
 #include "actions/swanctl.h"
@@ -38,20 +39,8 @@ static const action_param_spec params[] = {
         [_P_MAX] = { 0 },
 };
 
-#define FILES_MAX 2000u
+#define FILES_MAX CONFIG_MANIFEST_FILES_MAX
 #define FILE_MAX (4u * 1024u * 1024u)
-#define MANIFEST_MAX (FILES_MAX * 400u)
-
-typedef struct entry {
-        char hash[65]; /* "-": absent */
-        unsigned mode, uid, gid;
-        char *path;
-} entry;
-
-typedef struct manifest {
-        entry *e;
-        size_t n;
-} manifest;
 
 typedef struct rollback_state {
         action_call *call;
@@ -71,67 +60,12 @@ static const char *swanctl_dir(const action_params *p, const action_env *env) {
         return check_param(p, env, "swanctl_dir") ?: "/etc/swanctl";
 }
 
-/* <state_dir>/config-store/<sha256>, and <state_dir>/snapshots/<check>.manifest[suffix] */
+/* <state_dir>/config-store/<sha256> */
 static char *store_path(const action_env *env, const char *hash) {
         char *s;
         if (!env->state_dir || asprintf(&s, "%s/config-store/%s", env->state_dir, hash) < 0)
                 return NULL;
         return s;
-}
-
-static char *manifest_path(const action_env *env, const char *check, const char *suffix) {
-        char *s;
-        if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.manifest%s", env->state_dir, check, suffix) < 0)
-                return NULL;
-        return s;
-}
-
-static int add_entry(manifest *m, const entry *e) {
-        entry *ne = realloc(m->e, (m->n + 1) * sizeof(*ne));
-        if (!ne)
-                return -ENOMEM;
-        m->e = ne;
-        ne[m->n] = *e;
-        if (!(ne[m->n].path = strdup(e->path)))
-                return -ENOMEM;
-        m->n++;
-        return 0;
-}
-
-static void manifest_done(manifest *m) {
-        for (size_t i = 0; i < m->n; i++)
-                free(m->e[i].path);
-        free(m->e);
-        *m = (manifest){ 0 };
-}
-
-static int manifest_read(const char *path, manifest *m) {
-        _cleanup_(freep) char *text = NULL;
-        size_t len = 0;
-        int r = atomic_file_read(path, MANIFEST_MAX, &text, &len);
-
-        if (r < 0)
-                return r;
-        for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
-                entry e = { 0 };
-                char p[4200];
-                if ((eol = strchr(line, '\n')))
-                        *eol = 0;
-                if (m->n >= FILES_MAX || sscanf(line, "%64s %o %u %u %4199[^\n]", e.hash, &e.mode, &e.uid, &e.gid, p) != 5 ||
-                    p[0] != '/' || !(e.path = strdup(p))) {
-                        manifest_done(m);
-                        return -EBADMSG;
-                }
-                entry *ne = realloc(m->e, (m->n + 1) * sizeof(*ne));
-                if (!ne) {
-                        free(e.path);
-                        manifest_done(m);
-                        return -ENOMEM;
-                }
-                m->e = ne;
-                m->e[m->n++] = e;
-        }
-        return 0;
 }
 
 static int sha256_file(const char *path, char hex[65], char **ret_data, size_t *ret_len) {
@@ -155,7 +89,7 @@ static int sha256_file(const char *path, char hex[65], char **ret_data, size_t *
 }
 
 /* Does the file at e->path differ from e (content, mode, owner; or present vs absent)? */
-static bool differs(const entry *e) {
+static bool differs(const config_manifest_entry *e) {
         char hex[65];
         struct stat st;
 
@@ -168,7 +102,7 @@ static bool differs(const entry *e) {
         return sha256_file(e->path, hex, NULL, NULL) < 0 || strcmp(hex, e->hash) != 0;
 }
 
-static bool listed(const manifest *m, const char *path) {
+static bool listed(const config_manifest *m, const char *path) {
         for (size_t i = 0; i < m->n; i++)
                 if (strcmp(m->e[i].path, path) == 0)
                         return true;
@@ -176,7 +110,7 @@ static bool listed(const manifest *m, const char *path) {
 }
 
 /* Files of the swanctl tree the manifest does not know (appeared since): as "-" entries. */
-static int extra_files(const char *dir, const manifest *good, manifest *out, unsigned depth) {
+static int extra_files(const char *dir, const config_manifest *good, config_manifest *out, unsigned depth) {
         struct dirent **list = NULL;
         int n = depth > 4 ? 0 : scandir(dir, &list, NULL, alphasort), r = 0;
 
@@ -188,7 +122,7 @@ static int extra_files(const char *dir, const manifest *good, manifest *out, uns
                         if (S_ISDIR(st.st_mode))
                                 r = extra_files(path, good, out, depth + 1);
                         else if (S_ISREG(st.st_mode) && !listed(good, path) && out->n < FILES_MAX)
-                                r = add_entry(out, &(entry){ .hash = "-", .path = path });
+                                r = config_manifest_add(out, &(config_manifest_entry){ .hash = "-", .path = path });
                 }
                 free(list[i]);
         }
@@ -197,18 +131,18 @@ static int extra_files(const char *dir, const manifest *good, manifest *out, uns
 }
 
 /* What would change to make the files equal `target` (+ what appeared since, to remove). */
-static int changes(const manifest *target, const char *tree, bool remove_extra, manifest *ret) {
-        manifest c = { 0 };
+static int changes(const config_manifest *target, const char *tree, bool remove_extra, config_manifest *ret) {
+        config_manifest c = { 0 };
         int r = 0;
 
         for (size_t i = 0; i < target->n && r >= 0; i++) {
                 if (differs(&target->e[i]))
-                        r = add_entry(&c, &target->e[i]);
+                        r = config_manifest_add(&c, &target->e[i]);
         }
         if (r >= 0 && remove_extra && tree)
                 r = extra_files(tree, target, &c, 0);
         if (r < 0) {
-                manifest_done(&c);
+                config_manifest_done(&c);
                 return r;
         }
         *ret = c;
@@ -216,7 +150,7 @@ static int changes(const manifest *target, const char *tree, bool remove_extra, 
 }
 
 /* Put one file into the state `e` describes: its stored content, mode and owner, or gone. */
-static int put_file(const action_env *env, const entry *e, char *why, size_t n) {
+static int put_file(const action_env *env, const config_manifest_entry *e, char *why, size_t n) {
         _cleanup_(freep) char *obj = NULL, *data = NULL, *tmp = NULL;
         _cleanup_(closep) int fd = -1;
         size_t len = 0;
@@ -248,7 +182,7 @@ static int put_file(const action_env *env, const entry *e, char *why, size_t n) 
 }
 
 /* Keep what is there now (for the revert): objects + a manifest of the touched paths. */
-static int keep_before(const action_env *env, const manifest *touched, const char *out_path) {
+static int keep_before(const action_env *env, const config_manifest *touched, const char *out_path) {
         _cleanup_(freep) char *text = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
@@ -296,16 +230,16 @@ static int rollback_start(void *state, action_call *call, action_op op) {
         rollback_state *s = state;
         const action_params *p = action_call_params(call);
         const action_env *env = action_call_env(call);
-        _cleanup_(freep) char *good_path = manifest_path(env, check_of(p), ""),
-                             *pre_path = manifest_path(env, check_of(p), ".pre-rollback");
-        manifest target = { 0 }, delta = { 0 };
+        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), ""),
+                             *pre_path = config_manifest_path(env, check_of(p), ".pre-rollback");
+        config_manifest target = { 0 }, delta = { 0 };
         char why[512] = "";
         int r;
 
         *s = (rollback_state){ .call = call };
         if (!good_path || !pre_path)
                 return -ENOMEM;
-        r = manifest_read(op == ACTION_REVERT ? pre_path : good_path, &target);
+        r = config_manifest_read(op == ACTION_REVERT ? pre_path : good_path, &target);
         if (r == -ENOENT && op == ACTION_REVERT) {
                 action_call_set_detail(call, "nothing to put back: the rollback changed nothing");
                 action_call_done(call, 0);
@@ -324,8 +258,8 @@ static int rollback_start(void *state, action_call *call, action_op op) {
                 else
                         action_call_set_detail(call, "the configuration is the last-good one");
                 r = delta.n ? -EPROTO : 0;
-                manifest_done(&target);
-                manifest_done(&delta);
+                config_manifest_done(&target);
+                config_manifest_done(&delta);
                 action_call_done(call, r);
                 return 0;
         }
@@ -343,8 +277,8 @@ static int rollback_start(void *state, action_call *call, action_op op) {
         (void) snprintf(s->detail, sizeof(s->detail), "%zu file(s) %s%s%s", done,
                         op == ACTION_APPLY ? "restored to the last-good configuration" : "put back as before the rollback",
                         delta.n ? ", first " : "", delta.n ? delta.e[0].path : "");
-        manifest_done(&target);
-        manifest_done(&delta);
+        config_manifest_done(&target);
+        config_manifest_done(&delta);
         if (r < 0) {
                 action_call_set_detail(call, "%s; stopped: %s", s->detail, why);
                 return r;
@@ -366,14 +300,14 @@ static void rollback_cancel(void *state) {
 }
 
 static int rollback_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
-        _cleanup_(freep) char *good_path = manifest_path(env, check_of(p), "");
-        manifest target = { 0 }, delta = { 0 };
+        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), "");
+        config_manifest target = { 0 }, delta = { 0 };
 
         if (op == ACTION_VERIFY)
                 return action_plan_add(out, "  every file must match the last-good manifest %s", good_path ?: "?");
         if (op == ACTION_REVERT)
                 return action_plan_add(out, "  put back the files the rollback replaced, then swanctl --load-all");
-        if (!good_path || manifest_read(good_path, &target) < 0)
+        if (!good_path || config_manifest_read(good_path, &target) < 0)
                 return action_plan_add(out, "  configuration rollback: there is no last-good manifest (%s)", good_path ?: "?");
         if (changes(&target, swanctl_dir(p, env), true, &delta) >= 0) {
                 (void) action_plan_add(out, "  configuration rollback to %s: %zu file(s) would change", good_path, delta.n);
@@ -384,8 +318,26 @@ static int rollback_plan(const action_params *p, const action_env *env, action_o
                                        p->v[P_SWANCTL].set ? p->v[P_SWANCTL].str : "/usr/sbin/swanctl", swanctl_dir(p, env),
                                        env->vici_socket ?: "charon's default socket");
         }
-        manifest_done(&target);
-        manifest_done(&delta);
+        config_manifest_done(&target);
+        config_manifest_done(&delta);
+        return 0;
+}
+
+/* A rollback needs a last-good manifest to go back to: without one (the gateway was never
+ * healthy under the agent, or the state was wiped) it can only fail once approved. */
+static int rollback_precondition(const action_params *p, const action_env *env, char *why, size_t n) {
+        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), "");
+        config_manifest target = { 0 };
+        int r;
+
+        if (!good_path)
+                return -ENOMEM;
+        r = config_manifest_read(good_path, &target);
+        if (r < 0) {
+                (void) snprintf(why, n, "no last-good configuration to go back to (%s: %s)", good_path, strerror(-r));
+                return r;
+        }
+        config_manifest_done(&target);
         return 0;
 }
 
@@ -399,6 +351,7 @@ const action_ops action_config_rollback = {
         .params = params,
         .effects = true,
         .state_size = sizeof(rollback_state),
+        .precondition = rollback_precondition,
         .plan = rollback_plan,
         .start = rollback_start,
         .cancel = rollback_cancel,

@@ -278,6 +278,40 @@ static void fetch_next(crl_state *s) {
         }
 }
 
+/* Where to fetch from: `url`, else the revocation check's crl_urls, then the distribution points
+ * of x509/. */
+static void gather_urls(crl_state *s, const action_params *p, const action_env *env) {
+        if (p->v[P_URL].set) {
+                add_url(s, p->v[P_URL].str);
+                return;
+        }
+        for (int i = 0; env->check_param && i < (int) URLS_MAX; i++) {
+                char k[32];
+                const char *u;
+                (void) snprintf(k, sizeof(k), "crl_urls.%d", i);
+                if (!(u = env->check_param(env->check_userdata, "revocation", k)))
+                        break;
+                add_url(s, u);
+        }
+        cdps(s, swanctl_dir(p, env));
+}
+
+/* Nowhere to fetch a CRL from: the step could only fail. */
+static int crl_precondition(const action_params *p, const action_env *env, char *why, size_t n) {
+        crl_state s = { 0 };
+        size_t urls;
+
+        gather_urls(&s, p, env);
+        urls = s.n_urls;
+        for (size_t i = 0; i < s.n_urls; i++)
+                free(s.urls[i]);
+        if (urls)
+                return 0;
+        (void) snprintf(why, n, "no CRL distribution point to fetch from (no url, no crl_urls, no CDP in the certificates of %s/x509)",
+                        swanctl_dir(p, env));
+        return -ENOENT;
+}
+
 static int crl_start(void *state, action_call *call, action_op op) {
         crl_state *s = state;
         const action_params *p = action_call_params(call);
@@ -318,20 +352,7 @@ static int crl_start(void *state, action_call *call, action_op op) {
                 action_call_done(call, fresh ? 0 : -EPROTO);
                 return 0;
         }
-        if (p->v[P_URL].set)
-                add_url(s, p->v[P_URL].str);
-        else {
-                /* the revocation check's crl_urls, then the distribution points of x509/ */
-                for (int i = 0; env->check_param && i < (int) URLS_MAX; i++) {
-                        char k[32];
-                        const char *u;
-                        (void) snprintf(k, sizeof(k), "crl_urls.%d", i);
-                        if (!(u = env->check_param(env->check_userdata, "revocation", k)))
-                                break;
-                        add_url(s, u);
-                }
-                cdps(s, swanctl_dir(p, env));
-        }
+        gather_urls(s, p, env);
         if ((r = curl_glue_new(&s->glue, env->event)) < 0)
                 return r;
         fetch_next(s);
@@ -376,6 +397,7 @@ const action_ops action_crl_cache = {
         .params = params,
         .effects = true,
         .state_size = sizeof(crl_state),
+        .precondition = crl_precondition,
         .plan = crl_plan,
         .start = crl_start,
         .cancel = crl_cancel,

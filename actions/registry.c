@@ -17,6 +17,7 @@ static const action_ops *const kinds[] = {
         &action_sa,
         &action_crl_cache,
         &action_cert_issue,
+        &action_file_mode,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -254,6 +254,16 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         break;
                 }
         }
+        /* A key readable by others is one cause seen twice: by the certificate check
+         * (key_permissions) and by the config check (unsafe_permissions, which names every
+         * unsafe file). One incident: the config view, the certificate's as its evidence. */
+        for (size_t i = 0; i < ns; i++)
+                if (sy[i].cls == FAULT_DAEMON_CONFIG && !sy[i].from_peers && sy[i].reason &&
+                    strcmp(sy[i].reason, "unsafe_permissions") == 0)
+                        for (size_t k = 0; k < ns; k++)
+                                if (sy[k].cls == FAULT_CERTIFICATE && sy[k].explained_by == FAULT_NONE && sy[k].reason &&
+                                    strcmp(sy[k].reason, "key_permissions") == 0)
+                                        sy[k].explained_by = FAULT_DAEMON_CONFIG;
         /* Peers told "no IKE config" while the conns check sees every connection loaded: they
          * tried while charon was (re)loading its configuration. Not a configuration fault. */
         for (size_t i = 0; i < n; i++)

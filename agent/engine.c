@@ -292,10 +292,37 @@ static grade step_grade(engine *e, run *r, char *why, size_t n) {
         return g;
 }
 
+/* A step whose precondition is already known to fail (no last-good manifest, no valid standby)
+ * is never proposed or put up for approval only to fail once approved: the run is escalated at
+ * once, saying why. True if it was. */
+static bool step_precondition_fails(engine *e, run *r) {
+        const rb_step *s = r->rb && r->step < r->rb->n_steps ? &r->rb->steps[r->step] : NULL;
+        char why[256];
+        int k;
+
+        if (!s)
+                return false;
+        k = action_precondition(&s->params, &e->env, why, sizeof(why));
+        if (k >= 0)
+                return false;
+        if (!why[0])
+                (void) snprintf(why, sizeof(why), "%s", strerror(-k));
+        engine_run_finish(e, r, RUN_ESCALATED, "step %s cannot work: %s", s->name, why);
+        engine_audit(e, "escalation", "run %llu runbook %s not offered for incident %llu: step %s (%s) cannot work: %s",
+                     (unsigned long long) r->id, r->runbook, (unsigned long long) r->incident, s->name,
+                     s->params.ops->kind, why);
+        engine_notify(e, r, RB_EV_ESCALATED, "runbook %s cannot help with incident %llu: step %s: %s; a human is needed",
+                      r->runbook, (unsigned long long) r->incident, s->name, why);
+        engine_escalate_incident(e, r->incident, "runbook %s cannot work: %s", r->runbook, why);
+        return true;
+}
+
 /* Before each step (run_advance calls this): may it run now? 1 yes, 0 it waits (pending or
- * proposed; the run's state says which). */
+ * proposed; the run's state says which) or was escalated (its precondition fails). */
 int engine_step_gate(engine *e, run *r) {
         char why[256];
+        if (step_precondition_fails(e, r))
+                return 0;
         grade g = step_grade(e, r, why, sizeof(why));
 
         if (g == GRADE_AUTO || g == GRADE_OBSERVE)
@@ -338,6 +365,9 @@ void engine_decide(engine *e, run *r, grade base, bool automatic) {
                 run_advance(e, r);
                 return;
         }
+        /* before the budget counts it or anyone is asked: can its first step work at all? */
+        if (step_precondition_fails(e, r))
+                return;
         g = policy_grade_at(&e->a->config->policy, base, e->paused, engine_now(), why, sizeof(why));
         r->grade = g;
         (void) snprintf(r->why, sizeof(r->why), "%s", why);

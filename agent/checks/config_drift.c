@@ -5,7 +5,9 @@
  * <state_dir>/snapshots/<check>.manifest.
  *
  *   a file group- or world-writable, or a private key readable by others
- *                       → FAIL class=daemon_config reason=unsafe_permissions
+ *                       → WARN class=daemon_config reason=unsafe_permissions (charon still
+ *                         works: a risk to fix, by that file's mode — fact unsafe_path names
+ *                         the first such file)
  *   drift from the last good manifest
  *                       → WARN class=config_change reason=drift, changed/added/removed paths
  *   files changed and package-manager activity within `recent` (default 1h; the tails of
@@ -27,6 +29,7 @@
 
 #include "agent/checks/config_drift.h"
 #include "atomic_file.h"
+#include "file_read.h"
 #include "yaml_bind.h"
 
 #define FILES_MAX 2000u
@@ -127,6 +130,8 @@ static void file_in(walk *w, const char *path, const struct stat *st) {
                         snprintf(hex + 2 * i, 3, "%02x", md[i]);
         }
         if ((st->st_mode & 022) || (is_key_path(path) && (st->st_mode & 077))) {
+                if (!w->unsafe)
+                        (void) finding_fact_set(w->f, "unsafe_path", "%s", path);
                 w->unsafe++;
                 (void) finding_evidence(w->f, "%s: mode %04o%s", path, (unsigned) (st->st_mode & 07777),
                                         st->st_mode & 022 ? " (writable by others)" : " (a key readable by others)");
@@ -191,7 +196,10 @@ static unsigned diff_paths(const char *a, const char *b, finding *f, const char 
 static unsigned package_activity(config_drift_state *s, finding *f, time_t now) {
         unsigned n = 0;
         for (size_t i = 0; s->package_logs && s->package_logs[i]; i++) {
-                FILE *fp = fopen(s->package_logs[i], "re");
+                int fd = file_read_open(s->package_logs[i], FILE_READ_FOLLOW, NULL); /* never a FIFO */
+                FILE *fp = fd >= 0 ? fdopen(fd, "re") : NULL;
+                if (!fp && fd >= 0)
+                        (void) close(fd);
                 char line[1024];
                 if (!fp)
                         continue;
@@ -263,7 +271,7 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
                 (void) finding_set(w.f, CHECK_UNKNOWN, "no configuration file found in %s or %s", s->swanctl_dir,
                                    s->strongswan_conf);
         else if (w.unsafe) {
-                (void) finding_set(w.f, CHECK_FAIL, "%u configuration file(s) writable by others or keys readable by "
+                (void) finding_set(w.f, CHECK_WARN, "%u configuration file(s) writable by others or keys readable by "
                                                     "others", w.unsafe);
                 (void) finding_fact_set(w.f, CHECK_FACT_CLASS, "daemon_config");
                 (void) finding_fact_set(w.f, CHECK_FACT_REASON, "unsafe_permissions");

@@ -260,6 +260,76 @@ static void test_notify(void) {
         action_params_done(&p);
 }
 
+static mode_t mode_of(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 ? st.st_mode & 07777 : 0;
+}
+
+/* file_mode on real files: exactly the file whose mode became unsafe gets its last-good mode
+ * back (a safe change elsewhere is drift, left alone); verify, revert; and the precondition
+ * that refuses a step with no last-good manifest (file_mode and config_rollback alike). */
+static void test_file_mode(void) {
+        char dir[128], key[192], conf[192], man[192], text[512], why[256];
+        action_env env = { .event = ev };
+        action_params p = { 0 }, cr = { 0 };
+        action_plan plan = { 0 };
+        result res = { 0 };
+        char *err = NULL;
+
+        snprintf(dir, sizeof(dir), "%s/fm", root);
+        snprintf(key, sizeof(key), "%s/private/gw.key", dir);
+        snprintf(conf, sizeof(conf), "%s/swanctl.conf", dir);
+        snprintf(text, sizeof(text), "mkdir -p %s/private %s/state/snapshots", dir, dir);
+        CHECK(system(text) == 0, "file_mode: tree");
+        CHECK(atomic_file_write(key, "k\n", 2, 0600) >= 0 && atomic_file_write(conf, "c\n", 2, 0644) >= 0, "files");
+        snprintf(man, sizeof(man), "%s/state", dir);
+        env.state_dir = man;
+        CHECK(bind_text(&action_file_mode, "{}", &p, &err) == 0 && bind_text(&action_config_rollback, "{}", &cr, &err) == 0,
+              "file_mode and config_rollback params");
+        free(err);
+        err = NULL;
+
+        CHECK(action_precondition(&p, &env, why, sizeof(why)) == -ENOENT && strstr(why, "no last-good manifest"),
+              "file_mode without a last-good manifest: precondition fails: %s", why);
+        CHECK(action_precondition(&cr, &env, why, sizeof(why)) == -ENOENT && strstr(why, "no last-good configuration"),
+              "config_rollback without a last-good manifest: precondition fails: %s", why);
+
+        snprintf(man, sizeof(man), "%s/state/snapshots/config.manifest", dir);
+        snprintf(text, sizeof(text), "- 0600 0 0 %s\n- 0644 0 0 %s\n", key, conf);
+        CHECK(atomic_file_write(man, text, strlen(text), 0600) >= 0, "last-good manifest");
+        snprintf(man, sizeof(man), "%s/state", dir);
+        CHECK(action_precondition(&cr, &env, why, sizeof(why)) == 0, "config_rollback with a manifest: precondition holds");
+        CHECK(action_precondition(&p, &env, why, sizeof(why)) == -ENOENT, "nothing unsafe: file_mode has nothing to do (%s)", why);
+
+        CHECK(chmod(key, 0644) == 0 && chmod(conf, 0600) == 0, "the key readable by others; swanctl.conf made stricter");
+        CHECK(action_precondition(&p, &env, why, sizeof(why)) == 0, "unsafe key: precondition holds");
+        CHECK(action_plan_make(&p, &env, ACTION_APPLY, &plan) == 0 && strstr(plan.text, key) && !strstr(plan.text, conf),
+              "the plan names the key only: %s", plan.text);
+        action_call *c = NULL;
+        CHECK(action_call_new(&c, &p, &env, ACTION_APPLY, USEC_PER_SEC, NULL, on_done, &res) == 0, "apply");
+        while (!res.done)
+                (void) sd_event_run(ev, 100 * 1000);
+        CHECK(res.r == 0 && mode_of(key) == 0600 && mode_of(conf) == 0600,
+              "apply: the key is 0600 again, swanctl.conf left as it is (%04o %04o): %s", mode_of(key), mode_of(conf),
+              action_call_detail(c));
+        c = action_call_free(c);
+        res = (result){ 0 };
+        CHECK(action_call_new(&c, &p, &env, ACTION_VERIFY, USEC_PER_SEC, NULL, on_done, &res) == 0, "verify");
+        while (!res.done)
+                (void) sd_event_run(ev, 100 * 1000);
+        CHECK(res.r == 0, "verify: %s", action_call_detail(c));
+        c = action_call_free(c);
+        res = (result){ 0 };
+        CHECK(action_call_new(&c, &p, &env, ACTION_REVERT, USEC_PER_SEC, NULL, on_done, &res) == 0, "revert");
+        while (!res.done)
+                (void) sd_event_run(ev, 100 * 1000);
+        CHECK(res.r == 0 && mode_of(key) == 0644 && mode_of(conf) == 0600, "revert: the key's mode from before is back (%04o)",
+              mode_of(key));
+        action_call_free(c);
+        action_params_done(&p);
+        action_params_done(&cr);
+}
+
 int main(void) {
         char cmd[128];
 
@@ -274,6 +344,7 @@ int main(void) {
                 return 1;
         test_exec();
         test_notify();
+        test_file_mode();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
         if (system(cmd) != 0)
                 fprintf(stderr, "cannot remove %s\n", root);

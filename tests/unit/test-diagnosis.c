@@ -136,6 +136,36 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* a key readable by others, seen by the certificate and the config checks: one
+         * warning, the config view (naming the file), the certificate's as its evidence */
+        healthy_base(&w, "peers_up=a");
+        add(&w, "certs", "certificate", CHECK_WARN, "class=certificate", "reason=key_permissions", NULL);
+        add(&w, "config", "config", CHECK_WARN, "class=daemon_config", "reason=unsafe_permissions", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_DAEMON_CONFIG &&
+                      d.problems[0].severity == CHECK_WARN && strcmp(d.problems[0].reason, "unsafe_permissions") == 0 &&
+                      strstr(d.problems[0].explains, "certs"),
+              "0644 key: one problem, daemon_config/unsafe_permissions warning, explaining the certificate view "
+              "[%zu problems]", d.n_problems);
+        diagnosis_done(&d);
+        reset(&w);
+
+        /* …but a certificate broken for another reason stays a problem of its own */
+        add(&w, "certs", "certificate", CHECK_FAIL, "class=certificate", "reason=expired", NULL);
+        add(&w, "config", "config", CHECK_WARN, "class=daemon_config", "reason=unsafe_permissions", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 2 && find(&d, FAULT_CERTIFICATE) &&
+                      find(&d, FAULT_CERTIFICATE)->severity == CHECK_FAIL,
+              "expired certificate and an unsafe key mode: two causes, two problems");
+        diagnosis_done(&d);
+        reset(&w);
+
+        /* without the config check, the certificate's view stands alone */
+        add(&w, "certs", "certificate", CHECK_WARN, "class=certificate", "reason=key_permissions", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_CERTIFICATE &&
+                      d.problems[0].severity == CHECK_WARN && d.impact == FAULT_SCOPE_UNKNOWN,
+              "key_permissions alone: a certificate warning, no impact");
+        diagnosis_done(&d);
+        reset(&w);
+
         /* one peer fails authentication while another is up: local, naming the peer */
         healthy_base(&w, "peers_up=c2");
         add(&w, "logs", "logs", CHECK_FAIL, "class=authentication", "reason=auth_failed", "peers=c1", NULL);

@@ -1,0 +1,32 @@
+/* The config check's manifest of strongSwan's configuration, as the actions that restore from it
+ * read it: one line per file, "<sha256 or -> <mode octal> <uid> <gid> <absolute path>", written
+ * by agent/checks/config_drift.c as <state_dir>/snapshots/<check>.manifest when the gateway is
+ * healthy (the last-good one). */
+#pragma once
+
+#include <stddef.h>
+
+#include "actions/action.h"
+
+#define CONFIG_MANIFEST_FILES_MAX 2000u
+#define CONFIG_MANIFEST_MAX (CONFIG_MANIFEST_FILES_MAX * 400u)
+
+typedef struct config_manifest_entry {
+        char hash[65]; /* "-": absent */
+        unsigned mode, uid, gid;
+        char *path;
+} config_manifest_entry;
+
+typedef struct config_manifest {
+        config_manifest_entry *e;
+        size_t n;
+} config_manifest;
+
+/* <state_dir>/snapshots/<check>.manifest<suffix>, malloc'ed; NULL without a state dir or memory. */
+char *config_manifest_path(const action_env *env, const char *check, const char *suffix);
+/* -ENOENT (none yet), -EBADMSG (a line that does not parse), -ENOMEM, or a read error. */
+int config_manifest_read(const char *path, config_manifest *ret);
+/* Append a copy of e (its path duplicated). */
+int config_manifest_add(config_manifest *m, const config_manifest_entry *e);
+const config_manifest_entry *config_manifest_find(const config_manifest *m, const char *path);
+void config_manifest_done(config_manifest *m);
