@@ -26,6 +26,7 @@
 #include "actions/action.h"
 #include "actions/registry.h"
 #include "actions/spawn.h"
+#include "file_read.h"
 
 enum { P_SCRIPT, P_ARGS, P_REVERT, P_VERIFY, P_DISRUPTIVE };
 
@@ -127,7 +128,7 @@ static int exec_validate(const action_params *p, const action_env *env, char *wh
 }
 
 static void file_sha256(const char *path, char out[65]) {
-        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_(closep) int fd = file_read_open(path, FILE_READ_FOLLOW, NULL); /* never a FIFO */
         EVP_MD_CTX *md;
         unsigned char buf[8192], h[32];
         unsigned hl = 0;
@@ -207,8 +208,8 @@ static int exec_start(void *state, action_call *call, action_op op) {
                 return r;
         }
         /* the descriptor is what runs: re-check it, not the name */
-        fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || component_ok(real, &st, script, why, sizeof(why)) < 0) {
+        fd = file_read_open(real, 0, &st); /* a regular file, not a symlink or a FIFO swapped in */
+        if (fd < 0 || component_ok(real, &st, script, why, sizeof(why)) < 0) {
                 action_call_set_detail(call, "refused: %s changed while being checked", script);
                 return -EPERM;
         }

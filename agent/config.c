@@ -35,6 +35,7 @@ static const yfield control_fields[] = {
         { "operator_groups", YF_STRV, OFF(operator_groups), .max = 32 },
         { "approver_groups", YF_STRV, OFF(approver_groups), .max = 32 },
         { "max_clients", YF_U32, OFF(control_max_clients), .min = 1, .max = 1024 },
+        { "max_clients_per_uid", YF_U32, OFF(control_max_clients_per_uid), .min = 1, .max = 1024 },
         {}
 };
 
@@ -68,6 +69,7 @@ static int config_set_defaults(ikeheal_config *c) {
                 .log_level = LOG_INFO,
                 .control_mode = 0660,
                 .control_max_clients = 16,
+                .control_max_clients_per_uid = 4,
                 .vici_timeout_usec = 10 * USEC_PER_SEC,
                 .vici_reconnect_min_usec = 100 * USEC_PER_MSEC,
                 .vici_reconnect_max_usec = 5 * USEC_PER_SEC,

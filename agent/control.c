@@ -5,10 +5,10 @@
  * a slow VICI round trip does not count against the client.
  *
  * Functions below return <0 to mean "close this connection"; only the top-level callbacks
- * (io, timer, control_request_reply) free a connection, so nothing is used after free. */
+ * (io, timer, control_request_reply, and the listening socket's when it makes room: see
+ * control_admit.c) free a connection, so nothing is used after free. */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,33 +17,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "agent/control.h"
+#include "agent/control_internal.h"
 #include "log.h"
 
 #define CONTROL_READ_CHUNK 4096u
-#define CONTROL_ACCEPT_BATCH 32
 #define CONTROL_ERROR_MAX 1024u
-/* After accept() ran out of file descriptors, pause listening this long instead of spinning on
- * a level-triggered socket that stays readable. */
-#define CONTROL_ACCEPT_BACKOFF_USEC (1 * USEC_PER_SEC)
-
-typedef struct control_conn control_conn;
-
-struct control_conn {
-        control_server *server;
-        control_conn *prev, *next;
-        int fd;
-        sd_event_source *io;
-        sd_event_source *timer;
-        control_peer peer;
-        uint8_t *rbuf;
-        size_t rlen, ralloc;
-        uint8_t *wbuf;
-        size_t wlen, woff;
-        bool closing;     /* close once the write buffer is empty */
-        bool in_dispatch; /* guards against re-entry from a handler that replies at once */
-        control_request *current;
-};
 
 struct control_request {
         unsigned n_ref;
@@ -57,27 +35,6 @@ struct control_request {
         bool deferred, replied;
 };
 
-typedef struct control_slot {
-        control_handler handler;
-        void *userdata;
-} control_slot;
-
-struct control_server {
-        sd_event *event;
-        const ikeheal_config *cfg;
-        char *path;
-        int fd;
-        dev_t dev;
-        ino_t ino;
-        sd_event_source *listen_source;
-        sd_event_source *backoff_timer;
-        control_slot slots[_PROTO_VERB_MAX];
-        control_conn *conns;
-        unsigned n_conns;
-        uint64_t idle_usec;
-};
-
-static void conn_free(control_conn *c);
 static int conn_dispatch(control_conn *c);
 static int request_finish(control_request *req, int status);
 
@@ -132,7 +89,7 @@ control_request *control_request_unref(control_request *req) {
                 if (r >= 0)
                         r = conn_dispatch(c);
                 if (r < 0 && !c->in_dispatch)
-                        conn_free(c);
+                        control_conn_free(c);
                 else if (r < 0)
                         c->closing = true;
         }
@@ -246,8 +203,10 @@ static int request_finish(control_request *req, int status) {
                 return -ENOTCONN;
         }
         req->conn = NULL;
-        if (c->current == req)
+        if (c->current == req) {
                 c->current = NULL;
+                c->timer_armed = false; /* a fresh deadline for reading this answer and the next request */
+        }
         return conn_send_reply(c, req->verb, status, b, req->error);
 }
 
@@ -269,7 +228,7 @@ int control_request_reply(control_request *req, int status, vici_builder *reply)
                         /* the reply might have been the last thing holding the connection */
                         int k = r < 0 ? r : conn_dispatch(c);
                         if (k < 0 && !c->in_dispatch)
-                                conn_free(c);
+                                control_conn_free(c);
                         else if (k < 0)
                                 c->closing = true;
                 }
@@ -466,12 +425,19 @@ static int conn_update(control_conn *c) {
         if (r < 0)
                 return r;
 
-        /* the idle timer runs only while we wait for the client */
-        if (c->current || c->server->idle_usec == 0)
+        /* The request deadline runs only while we wait for the client (for its request, or for
+         * it to read our answer), and is armed once per request: input does not push it back,
+         * or a client trickling a byte at a time could hold its slot for ever. */
+        if (c->current || c->server->request_usec == 0) {
+                c->timer_armed = false;
                 return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-        r = sd_event_source_set_time_relative(c->timer, c->server->idle_usec);
+        }
+        if (c->timer_armed)
+                return 0;
+        r = sd_event_source_set_time_relative(c->timer, c->server->request_usec);
         if (r < 0)
                 return r;
+        c->timer_armed = true;
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
@@ -525,7 +491,7 @@ static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userd
 
         if (revents & (EPOLLHUP | EPOLLERR)) {
                 /* the client is gone; nobody would read an answer */
-                conn_free(c);
+                control_conn_free(c);
                 return 0;
         }
         if (revents & EPOLLOUT)
@@ -535,20 +501,20 @@ static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userd
         if (r >= 0)
                 r = conn_dispatch(c);
         if (r < 0)
-                conn_free(c);
+                control_conn_free(c);
         return 0;
 }
 
 static int on_conn_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         control_conn *c = userdata;
 
-        log_debug("control: closing idle connection of uid %u pid %d", (unsigned) c->peer.uid,
-                  (int) c->peer.pid);
-        conn_free(c);
+        log_debug("control: closing the connection of uid %u pid %d: no complete request (or its answer not "
+                  "read) within the deadline", (unsigned) c->peer.uid, (int) c->peer.pid);
+        control_conn_free(c);
         return 0;
 }
 
-static void conn_free(control_conn *c) {
+void control_conn_free(control_conn *c) {
         control_server *s = c->server;
 
         if (c->current)
@@ -570,144 +536,42 @@ static void conn_free(control_conn *c) {
         free(c);
 }
 
-/* SO_PEERCRED is fixed at connect() time, so it names the process that opened the connection
- * even if it changed credentials since; SO_PEERGROUPS likewise. */
-static int peer_identify(int fd, control_peer *ret) {
-        struct ucred uc;
-        socklen_t sl = sizeof(uc);
-        control_peer p = {};
-        gid_t *groups = NULL;
-        size_t n = 16;
-
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) < 0)
-                return -errno;
-        p.uid = uc.uid;
-        p.gid = uc.gid;
-        p.pid = uc.pid;
-
-        for (;;) {
-                socklen_t gl = (socklen_t) (n * sizeof(gid_t));
-                gid_t *g = realloc(groups, n * sizeof(gid_t));
-                if (!g) {
-                        free(groups);
-                        return -ENOMEM;
-                }
-                groups = g;
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) >= 0) {
-                        p.n_groups = gl / sizeof(gid_t);
-                        break;
-                }
-                if (errno != ERANGE || gl / sizeof(gid_t) <= n) {
-                        int e = errno;
-                        free(groups);
-                        return -e;
-                }
-                n = gl / sizeof(gid_t);
-                if (n > CONTROL_PEER_GROUPS_MAX) {
-                        free(groups);
-                        return -E2BIG;
-                }
-        }
-        p.groups = groups;
-
-        /* Name lookups may go through NSS; local users are the norm on a VPN gateway. */
-        struct passwd pw, *pwp = NULL;
-        char pwbuf[4096];
-        if (getpwuid_r(p.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
-                (void) snprintf(p.user, sizeof(p.user), "%s", pw.pw_name);
-        else
-                (void) snprintf(p.user, sizeof(p.user), "%u", (unsigned) p.uid);
-        *ret = p;
-        return 0;
-}
-
-static void control_reject(control_server *s, int fd, int status, const char *msg) {
-        uint8_t *frame = NULL;
-        size_t len;
-
-        /* best effort: a fresh socket's buffer takes a small frame without blocking */
-        if (proto_frame_build_error(0, status, msg, &frame, &len) >= 0)
-                (void) send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        free(frame);
-        (void) close(fd);
-}
-
-static int conn_new(control_server *s, int fd) {
+int control_conn_new(control_server *s, int fd, control_peer *peer, bool privileged) {
         control_conn *c;
         int r;
 
         c = calloc(1, sizeof(*c));
         if (!c) {
                 (void) close(fd);
+                free(peer->groups);
                 return -ENOMEM;
         }
         c->server = s;
         c->fd = fd;
+        c->peer = *peer;
+        c->privileged = privileged;
         c->next = s->conns;
         if (s->conns)
                 s->conns->prev = c;
         s->conns = c;
         s->n_conns++;
 
-        r = peer_identify(fd, &c->peer);
-        if (r >= 0)
-                r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
+        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
         if (r >= 0)
                 r = sd_event_add_time_relative(s->event, &c->timer, CLOCK_MONOTONIC,
-                                               s->idle_usec ?: CONTROL_IDLE_TIMEOUT_USEC, 0,
+                                               s->request_usec ?: CONTROL_REQUEST_TIMEOUT_USEC, 0,
                                                on_conn_timer, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
         if (r >= 0)
                 r = conn_update(c);
         if (r < 0) {
-                conn_free(c);
+                control_conn_free(c);
                 return r;
         }
-        log_debug("control: connection from uid %u (%s) gid %u pid %d", (unsigned) c->peer.uid,
-                  c->peer.user, (unsigned) c->peer.gid, (int) c->peer.pid);
-        return 0;
-}
-
-static int on_backoff(sd_event_source *es, uint64_t usec, void *userdata) {
-        control_server *s = userdata;
-
-        s->backoff_timer = sd_event_source_disable_unref(s->backoff_timer);
-        (void) sd_event_source_set_enabled(s->listen_source, SD_EVENT_ON);
-        return 0;
-}
-
-static int on_listen(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        control_server *s = userdata;
-
-        for (int i = 0; i < CONTROL_ACCEPT_BATCH; i++) {
-                int cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (cfd < 0) {
-                        if (errno == EINTR || errno == ECONNABORTED)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        log_warning_errno(errno, "control: accept() failed, pausing for 1s");
-                        (void) sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
-                        if (!s->backoff_timer)
-                                (void) sd_event_add_time_relative(s->event, &s->backoff_timer,
-                                                                  CLOCK_MONOTONIC,
-                                                                  CONTROL_ACCEPT_BACKOFF_USEC, 0,
-                                                                  on_backoff, s);
-                        return 0;
-                }
-                /* 0 (a config built in code) means the shipped default */
-                unsigned limit = s->cfg->control_max_clients ?: 16;
-                if (s->n_conns >= limit) {
-                        char msg[128];
-                        (void) snprintf(msg, sizeof(msg), "too many clients (limit %u), try again",
-                                        limit);
-                        log_notice("control: %s", msg);
-                        control_reject(s, cfd, -EUSERS, msg);
-                        continue;
-                }
-                int r = conn_new(s, cfd);
-                if (r < 0)
-                        log_warning_errno(r, "control: cannot set up a connection, ignoring");
-        }
+        log_debug("control: connection from uid %u (%s) gid %u pid %d%s", (unsigned) c->peer.uid,
+                  c->peer.user, (unsigned) c->peer.gid, (int) c->peer.pid,
+                  privileged ? " (root, operator or approver)" : "");
         return 0;
 }
 
@@ -802,7 +666,7 @@ int control_server_new(control_server **ret, sd_event *e, const ikeheal_config *
         s->fd = -1;
         s->event = sd_event_ref(e);
         s->cfg = cfg;
-        s->idle_usec = CONTROL_IDLE_TIMEOUT_USEC;
+        s->request_usec = CONTROL_REQUEST_TIMEOUT_USEC;
         s->path = strdup(cfg->control_socket);
         if (!s->path) {
                 r = -ENOMEM;
@@ -843,7 +707,7 @@ int control_server_new(control_server **ret, sd_event *e, const ikeheal_config *
                 r = -errno;
                 goto fail_unlink;
         }
-        r = sd_event_add_io(e, &s->listen_source, s->fd, EPOLLIN, on_listen, s);
+        r = sd_event_add_io(e, &s->listen_source, s->fd, EPOLLIN, control_admit_on_listen, s);
         if (r < 0)
                 goto fail_unlink;
         *ret = s;
@@ -863,9 +727,9 @@ control_server *control_server_free(control_server *s) {
         if (!s)
                 return NULL;
         while (s->conns)
-                conn_free(s->conns);
+                control_conn_free(s->conns);
         sd_event_source_disable_unref(s->listen_source);
-        sd_event_source_disable_unref(s->backoff_timer);
+        control_admit_done(s);
         if (s->fd >= 0)
                 (void) close(s->fd);
         if (s->path && s->ino != 0 && lstat(s->path, &st) == 0 && st.st_dev == s->dev &&
@@ -893,12 +757,27 @@ int control_server_register(control_server *s, proto_verb verb, control_handler 
         return 0;
 }
 
-void control_server_set_idle_timeout(control_server *s, uint64_t usec) {
-        s->idle_usec = usec;
-        for (control_conn *c = s->conns; c; c = c->next)
+void control_server_set_request_timeout(control_server *s, uint64_t usec) {
+        s->request_usec = usec;
+        for (control_conn *c = s->conns; c; c = c->next) {
+                c->timer_armed = false; /* re-armed with the new length */
                 (void) conn_update(c);
+        }
+}
+
+void control_server_set_refusal_interval(control_server *s, uint64_t usec) {
+        control_admit_done_refusals(s); /* the running interval ends now */
+        s->refusals.interval_usec = usec;
 }
 
 unsigned control_server_n_clients(const control_server *s) {
         return s->n_conns;
+}
+
+uint64_t control_server_n_refused(const control_server *s) {
+        return s->refusals.total;
+}
+
+uint64_t control_server_n_evicted(const control_server *s) {
+        return s->evicted;
 }

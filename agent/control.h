@@ -12,8 +12,11 @@
  * return <0: an error reply, with the reason set by control_request_set_error() or strerror),
  * or calls control_request_defer() and answers later with control_request_reply() — e.g.
  * status after a VICI round trip to charon. While a request is being handled the connection
- * reads nothing more and its idle timer is stopped; if the client goes away meanwhile the
- * request is detached and its late reply is dropped. */
+ * reads nothing more and its request deadline is stopped; if the client goes away meanwhile the
+ * request is detached and its late reply is dropped.
+ *
+ * Who gets a connection when many want one (per-uid limits, slots kept for root, operators and
+ * approvers, refusals logged once per interval) is agent/control_admit.c. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,9 +28,18 @@
 #include "proto.h"
 #include "vici_msg.h"
 
-/* How long a client may keep a connection open without sending a complete request (or
- * reading its response). */
-#define CONTROL_IDLE_TIMEOUT_USEC (30 * USEC_PER_SEC)
+/* A connection must deliver each complete request within this long of being ready for it
+ * (accepted, or its previous answer queued), and read the answer within the same time. It is a
+ * deadline, not an idle timer: bytes trickled in do not push it back. */
+#define CONTROL_REQUEST_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* control.max_clients and control.max_clients_per_uid when a config built in code leaves them 0 */
+#define CONTROL_MAX_CLIENTS_DEFAULT 16u
+#define CONTROL_MAX_CLIENTS_PER_UID_DEFAULT 4u
+/* Connections beyond control.max_clients that only root, operators and approvers may use; when
+ * these are taken too, the oldest reader's connection is closed to make room (control_admit.c). */
+#define CONTROL_RESERVED_SLOTS 4u
+/* Refused connections are logged once, then summed up in one line per this interval. */
+#define CONTROL_REFUSAL_LOG_USEC (10 * USEC_PER_SEC)
 /* Supplementary groups we look at per peer; more than this is refused (-E2BIG). */
 #define CONTROL_PEER_GROUPS_MAX 1024u
 
@@ -64,10 +76,15 @@ int control_server_set_config(control_server *s, const ikeheal_config *cfg);
 /* Replaces any earlier handler for the verb. -EINVAL for an unknown verb. */
 int control_server_register(control_server *s, proto_verb verb, control_handler handler,
                             void *userdata);
-/* For tests; 0 disables the timeout. */
-void control_server_set_idle_timeout(control_server *s, uint64_t usec);
+/* For tests; 0 disables the request deadline. */
+void control_server_set_request_timeout(control_server *s, uint64_t usec);
+/* For tests: the interval of the refusal summary line (CONTROL_REFUSAL_LOG_USEC). */
+void control_server_set_refusal_interval(control_server *s, uint64_t usec);
 /* Connections currently open. */
 unsigned control_server_n_clients(const control_server *s);
+/* Connections refused, and readers' connections closed to make room, since the start. */
+uint64_t control_server_n_refused(const control_server *s);
+uint64_t control_server_n_evicted(const control_server *s);
 
 /* The request, valid during the handler call; beyond it only if deferred or referenced. */
 proto_verb control_request_verb(const control_request *req);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "file_read.h"
 #include "macro.h"
 
 int atomic_file_write_all(int fd, const void *buf, size_t len) {
@@ -80,50 +81,6 @@ int atomic_file_write_owned(const char *path, const void *buf, size_t len, mode_
 }
 
 int atomic_file_read(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_(freep) char *buf = NULL;
-        struct stat st;
-        size_t len = 0;
-        int fd, r = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = fstat(fd, &st) < 0 ? -errno : -EINVAL;
-                goto out;
-        }
-        if ((uint64_t) st.st_size > max) {
-                r = -EFBIG;
-                goto out;
-        }
-        /* room for a file that grows a little while we read; never more than max + 1 */
-        size_t cap = max + 1 < (size_t) st.st_size + 4096 ? max + 1 : (size_t) st.st_size + 4096;
-        buf = malloc(cap);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (;;) {
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto out;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len == cap) { /* the file grew past what stat said */
-                        r = -EFBIG;
-                        goto out;
-                }
-        }
-        buf[len < cap ? len : cap - 1] = 0;
-        *ret = TAKE_PTR(buf);
-        if (ret_len)
-                *ret_len = len;
-out:
-        close(fd);
-        return r;
+        /* never blocks on a FIFO, refuses anything but a regular file (see file_read.h) */
+        return file_read_all(path, max, FILE_READ_FOLLOW, ret, ret_len, NULL);
 }

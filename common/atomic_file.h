@@ -13,5 +13,6 @@ int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode
 /* The same, the file owned by uid:gid (a live file replaced as its owner had it). */
 int atomic_file_write_owned(const char *path, const void *buf, size_t len, mode_t mode, uid_t uid, gid_t gid);
 /* Read a whole file of at most `max` bytes into a malloc'ed buffer (NUL-terminated for
- * convenience, not counted in *ret_len). -EFBIG past max. */
+ * convenience, not counted in *ret_len). -EFBIG past max. A symlink is followed; the open never
+ * blocks and anything but a regular file is refused (file_read_all(), common/file_read.h). */
 int atomic_file_read(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -3,7 +3,7 @@
 #include <openssl/pem.h>
 #include <stdlib.h>
 
-#include "atomic_file.h"
+#include "file_read.h"
 #include "macro.h"
 #include "x509_file.h"
 
@@ -38,7 +38,9 @@ static void *load(const char *path, pem_fn pem, der_fn der) {
         _cleanup_(freep) char *buf = NULL;
         size_t len;
 
-        if (atomic_file_read(path, X509_FILE_MAX, &buf, &len) < 0)
+        /* a symlinked certificate is usual (certbot's live/ tree); a FIFO or device is not
+         * waited on */
+        if (file_read_all(path, X509_FILE_MAX, FILE_READ_FOLLOW, &buf, &len, NULL) < 0)
                 return NULL;
         return parse(buf, len, pem, der);
 }

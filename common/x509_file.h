@@ -1,6 +1,8 @@
 /* Certificates, CRLs and private keys from files or memory, PEM or DER, as strongSwan accepts
  * them in a swanctl tree. Bounded (X509_FILE_MAX), no passphrase prompt (an encrypted key does
- * not load), OpenSSL's error queue left empty. NULL when the data is not one. */
+ * not load), OpenSSL's error queue left empty. NULL when the data is not one. Files are read
+ * with file_read_all() (common/file_read.h): a symlink is followed, a FIFO or device is refused
+ * at once. */
 #pragma once
 
 #include <openssl/evp.h>

@@ -1,13 +1,12 @@
 /* libyaml events → ynode tree. libyaml already reports syntax errors with a position; we add
  * the limits and refuse the YAML features a config has no use for (see yaml_tree.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <yaml.h>
 
+#include "file_read.h"
 #include "yaml_tree.h"
 
 void ydiag_init(ydiag *d, const char *file) {
@@ -321,40 +320,19 @@ out:
 }
 
 int ytree_parse_file(const char *path, ydiag *d, ynode **ret) {
-        _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *buf = NULL;
-        struct stat st;
-        size_t got = 0;
+        size_t len = 0;
+        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                int r = -errno;
-                ydiag_add_at(d, 1, 1, "cannot open: %s", strerror(errno));
-                return r;
-        }
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode)) {
-                ydiag_add_at(d, 1, 1, "not a regular file");
-                return -EINVAL;
-        }
-        if ((uint64_t) st.st_size > YTREE_FILE_MAX) {
+        /* never blocks on a FIFO, never follows a symlink, regular files only */
+        r = file_read_all(path, YTREE_FILE_MAX, 0, &buf, &len, NULL);
+        if (r == -EFBIG) {
                 ydiag_add_at(d, 1, 1, "file is larger than %u bytes", YTREE_FILE_MAX);
                 return -E2BIG;
         }
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (got < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + got, (size_t) st.st_size - got);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
+        if (r < 0) {
+                ydiag_add_at(d, 1, 1, "cannot open: %s", file_read_strerror(r));
+                return r;
         }
-        return ytree_parse_buffer(buf, got, d, ret);
+        return ytree_parse_buffer(buf, len, d, ret);
 }

@@ -51,7 +51,9 @@ char *ydiag_join(const ydiag *d);
 
 /* Parse a whole file (or buffer). On a syntax error or a limit, returns -EINVAL/-E2BIG (or
  * -errno for I/O) with the reason in `d`; on success *ret is the root (NULL for an empty
- * document). Duplicate keys in a mapping are errors. */
+ * document). Duplicate keys in a mapping are errors. ytree_parse_file() reads with
+ * file_read_all() (common/file_read.h): a symlink, a FIFO or anything not a regular file is an
+ * error at 1:1. */
 int ytree_parse_file(const char *path, ydiag *d, ynode **ret);
 int ytree_parse_buffer(const void *buf, size_t len, ydiag *d, ynode **ret);
 ynode *ynode_free(ynode *n);

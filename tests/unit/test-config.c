@@ -62,6 +62,8 @@ int main(void) {
                 CHECK(c->reader_groups && !c->reader_groups[0] && !d->reader_groups, "reader_groups");
                 CHECK(c->operator_groups && !c->operator_groups[0], "operator_groups");
                 CHECK(c->control_max_clients == d->control_max_clients, "max_clients");
+                CHECK(c->control_max_clients_per_uid == d->control_max_clients_per_uid &&
+                              c->control_max_clients_per_uid == 4, "max_clients_per_uid");
                 CHECK(strcmp(c->vici_socket, d->vici_socket) == 0, "vici_socket");
                 CHECK(c->vici_timeout_usec == d->vici_timeout_usec, "timeout");
                 CHECK(c->vici_reconnect_min_usec == d->vici_reconnect_min_usec, "reconnect_min");

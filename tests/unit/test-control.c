@@ -6,8 +6,12 @@
  * through SO_PEERGROUPS) may change state. Also: stale socket replaced, live socket and
  * non-socket refused, mode and group of the socket, deferred replies (also to a client that
  * left), unknown/unimplemented verbs, protocol errors close the connection, pipelining, the
- * client limit, the idle timeout, set_config without re-binding, removal on free. */
+ * client limits (per uid; the readers' share; the slots kept for root, who gets in by closing
+ * the oldest reader's connection when all are taken), the request deadline (a client trickling
+ * bytes is closed all the same), refusals logged once and then summed up per interval,
+ * set_config without re-binding, removal on free. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent/control.h"
+#include "atomic_file.h"
 #include "log.h"
 #include "proto.h"
 #include "tap.h"
@@ -262,32 +267,179 @@ static int child_root(void) {
         return TAP_END();
 }
 
-/* Child: many connections; the one over the limit is refused with a reason. */
+/* Child: root's connections: the readers' limit and the reserved slots; the one past both, with
+ * no reader to make room, is refused with a reason. */
 static int child_limit(unsigned limit) {
         int fds[64];
         vici_node *n = NULL;
         proto_header h;
-        unsigned ok = 0;
+        unsigned ok = 0, want = limit + CONTROL_RESERVED_SLOTS;
         int r, fd = -1;
 
-        for (unsigned i = 0; i < limit && i < ELEMENTSOF(fds); i++) {
+        for (unsigned i = 0; i < want && i < ELEMENTSOF(fds); i++) {
                 fds[i] = -1;
                 if (proto_connect(sock_path, &fds[i]) == 0 &&
                     call(fds[i], PROTO_STATUS, NULL, &h, &n) == 0 && h.status == 0)
                         ok++;
                 n = vici_node_free(n);
         }
-        CHECK(ok == limit, "limit: %u connections served", ok);
+        CHECK(ok == want, "limit: root gets %u connections (%u + %u reserved)", ok, limit, CONTROL_RESERVED_SLOTS);
         r = proto_connect(sock_path, &fd);
         if (r == 0)
                 r = proto_recv_response(fd, proto_now_usec() + TIMEOUT, &h, &n);
-        CHECK(r == 0 && h.status == -EUSERS && error_has(n, "too many clients (limit"),
-              "limit: connection %u refused with -EUSERS (%d)", limit + 1, r);
+        CHECK(r == 0 && h.status == -EUSERS && error_has(n, "too many clients (limit 4, and 4 more"),
+              "limit: connection %u refused with -EUSERS (%d)", want + 1, r);
         n = vici_node_free(n);
         if (fd >= 0)
                 (void) close(fd);
         for (unsigned i = 0; i < ok; i++)
                 (void) close(fds[i]);
+        return TAP_END();
+}
+
+/* ---- many readers: per-uid limit, the reserved slots, making room, the request deadline ---- */
+
+#define READER_A 60001
+#define READER_B 60002
+#define READER_C 60003
+
+/* Switch the effective ids (SO_PEERCRED reports them): a reader of group nogroup, or root. */
+static int as_reader(uid_t uid) {
+        return seteuid(0) < 0 || setegid(NOBODY) < 0 || seteuid(uid) < 0 ? -1 : 0;
+}
+static int as_root(void) {
+        return seteuid(0) < 0 || setegid(0) < 0 ? -1 : 0;
+}
+
+static bool served(int fd) {
+        vici_node *n = NULL;
+        proto_header h;
+        int r = call(fd, PROTO_STATUS, NULL, &h, &n);
+        vici_node_free(n);
+        return r == 0 && h.status == 0;
+}
+
+/* Connect and expect a refusal naming `want`. */
+static bool refused(const char *want) {
+        _cleanup_(closep) int fd = -1;
+        vici_node *n = NULL;
+        proto_header h;
+        int r = proto_connect(sock_path, &fd);
+        if (r == 0)
+                r = proto_recv_response(fd, proto_now_usec() + TIMEOUT, &h, &n);
+        bool ok = r == 0 && h.status == -EUSERS && error_has(n, want);
+        vici_node_free(n);
+        return ok;
+}
+
+/* Two readers fill the readers' slots (max_clients 4, 2 per uid); returns 0 with 4 fds. */
+static int readers_fill(int a[2], int b[2]) {
+        unsigned ok = 0;
+
+        if (as_reader(READER_A) < 0)
+                return -1;
+        for (int i = 0; i < 2; i++)
+                ok += proto_connect(sock_path, &a[i]) == 0 && served(a[i]);
+        if (as_reader(READER_B) < 0)
+                return -1;
+        for (int i = 0; i < 2; i++)
+                ok += proto_connect(sock_path, &b[i]) == 0 && served(b[i]);
+        return ok == 4 ? 0 : -1;
+}
+
+static int child_readers(void) {
+        int a[2] = { -1, -1 }, b[2] = { -1, -1 }, roots[CONTROL_RESERVED_SLOTS + 1];
+        unsigned ok = 0;
+        vici_node *n = NULL;
+        proto_header h;
+        int r;
+
+        if (setgroups(0, NULL) < 0)
+                return 1;
+        CHECK(readers_fill(a, b) == 0, "readers: uids %u and %u hold 2 connections each, all served", READER_A,
+              READER_B);
+        CHECK(as_reader(READER_B) == 0 && refused("too many connections from uid 60002 (limit 2 per user)"),
+              "readers: a third connection of one uid is refused (per-uid limit)");
+        CHECK(as_reader(READER_C) == 0 && refused("too many clients (limit 4)"),
+              "readers: a third reader is refused: the readers' slots are full");
+
+        CHECK(as_root() == 0, "back to root");
+        for (unsigned i = 0; i < CONTROL_RESERVED_SLOTS; i++)
+                ok += proto_connect(sock_path, &roots[i]) == 0 && served(roots[i]);
+        CHECK(ok == CONTROL_RESERVED_SLOTS, "root: served on the %u reserved slots while readers hold the rest (%u)",
+              CONTROL_RESERVED_SLOTS, ok);
+        r = proto_connect(sock_path, &roots[CONTROL_RESERVED_SLOTS]);
+        CHECK(r == 0 && served(roots[CONTROL_RESERVED_SLOTS]),
+              "root: one more connection is served too, by closing the oldest reader's (%d)", r);
+        r = proto_recv_response(a[0], proto_now_usec() + TIMEOUT, &h, &n);
+        CHECK(r == 0 && h.status == -EUSERS && error_has(n, "to make room for root"),
+              "readers: the oldest reader's connection was told why (%d)", r);
+        n = vici_node_free(n);
+        r = proto_recv_response(a[0], proto_now_usec() + TIMEOUT, &h, &n);
+        CHECK(r == -ECONNRESET, "readers: ... and closed (%d)", r);
+        n = vici_node_free(n);
+        CHECK(served(a[1]) && served(b[0]) && served(b[1]), "readers: the other readers' connections still work");
+
+        for (unsigned i = 0; i <= CONTROL_RESERVED_SLOTS; i++)
+                (void) close(roots[i]);
+        for (int i = 0; i < 2; i++) {
+                (void) close(a[i]);
+                (void) close(b[i]);
+        }
+        return TAP_END();
+}
+
+/* A flood of refused connections: the parent counts the log lines it wrote. */
+static int child_flood(unsigned n_flood) {
+        int a[2] = { -1, -1 }, b[2] = { -1, -1 };
+        unsigned n_refused = 0;
+
+        if (setgroups(0, NULL) < 0)
+                return 1;
+        CHECK(readers_fill(a, b) == 0, "flood: the readers' slots are full");
+        if (as_reader(READER_C) < 0)
+                return 1;
+        for (unsigned i = 0; i < n_flood; i++)
+                n_refused += refused("too many clients");
+        CHECK(n_refused == n_flood, "flood: %u connections refused", n_refused);
+        usleep(400 * 1000); /* past the summary interval */
+        for (int i = 0; i < 2; i++) {
+                (void) close(a[i]);
+                (void) close(b[i]);
+        }
+        return TAP_END();
+}
+
+/* A reader trickling a valid request one byte at a time: closed at the request deadline (300 ms),
+ * long before the request would be complete. */
+static int child_trickle(void) {
+        _cleanup_(closep) int fd = -1;
+        uint8_t *q = NULL;
+        size_t ql = 0, sent = 0;
+        bool closed = false;
+        uint64_t t0;
+
+        if (setgroups(0, NULL) < 0 || as_reader(READER_A) < 0)
+                return 1;
+        CHECK(proto_connect(sock_path, &fd) == 0 &&
+                      proto_frame_build(PROTO_KIND_REQUEST, PROTO_STATUS, 0, NULL, 0, &q, &ql) == 0,
+              "trickle: connected");
+        t0 = proto_now_usec();
+        while (sent < ql && !closed) {
+                char c;
+                if (send(fd, q + sent, 1, MSG_NOSIGNAL) != 1) {
+                        closed = true;
+                        break;
+                }
+                sent++;
+                usleep(150 * 1000);
+                ssize_t k = recv(fd, &c, 1, MSG_DONTWAIT);
+                closed = k == 0 || (k < 0 && errno != EAGAIN);
+        }
+        free(q);
+        CHECK(closed && sent < ql, "trickle: closed by the request deadline after %zu of %zu bytes", sent, ql);
+        printf("figure: trickling client closed after %llu ms (deadline 300 ms)\n",
+               (unsigned long long) ((proto_now_usec() - t0) / 1000));
         return TAP_END();
 }
 
@@ -551,6 +703,15 @@ static int run_limit(void *arg) {
 static int run_idle(void *arg) {
         return child_idle();
 }
+static int run_readers(void *arg) {
+        return child_readers();
+}
+static int run_flood(void *arg) {
+        return child_flood(*(unsigned *) arg);
+}
+static int run_trickle(void *arg) {
+        return child_trickle();
+}
 static int run_nobody(void *arg) {
         return child_nobody();
 }
@@ -659,7 +820,7 @@ int main(void) {
         CHECK(r == -EADDRINUSE, "a second server on a live socket: -EADDRINUSE (%d)", r);
         CHECK(stat(path, &st) == 0, "... and the live socket is still there");
 
-        control_server_set_idle_timeout(s, 0);
+        control_server_set_request_timeout(s, 0);
         CHECK(control_server_register(s, PROTO_STATUS, on_status, NULL) == 0 &&
                       control_server_register(s, PROTO_RELOAD, on_reload, &d) == 0 &&
                       control_server_register(s, PROTO_PAUSE, on_pause, NULL) == 0 &&
@@ -680,9 +841,66 @@ int main(void) {
         unsigned limit = cfg.control_max_clients;
         spawn("limit", run_limit, &limit);
 
-        control_server_set_idle_timeout(s, 300 * USEC_PER_MSEC);
+        control_server_set_request_timeout(s, 300 * USEC_PER_MSEC);
         spawn("idle", run_idle, NULL);
-        control_server_set_idle_timeout(s, 0);
+        spawn("trickle", run_trickle, NULL);
+        control_server_set_request_timeout(s, 0);
+
+        /* readers against root: per-uid limit, reserved slots, making room */
+        cfg.control_max_clients_per_uid = 2;
+        spawn("readers", run_readers, NULL);
+        run_for(100 * USEC_PER_MSEC);
+        CHECK(control_server_n_evicted(s) == 1, "one reader's connection closed to make room (%llu)",
+              (unsigned long long) control_server_n_evicted(s));
+
+        /* a flood of refusals: one line at once, then one summary line per interval */
+        {
+                char logpath[300], *text = NULL;
+                unsigned n_flood = 200, lines = 0, summed = 0, immediate = 0;
+                uint64_t before = control_server_n_refused(s), t0 = proto_now_usec();
+                size_t len = 0;
+                int saved = dup(2), lf;
+
+                (void) snprintf(logpath, sizeof(logpath), "%s/flood.log", dir);
+                lf = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                control_server_set_refusal_interval(s, 250 * USEC_PER_MSEC);
+                run_for(300 * USEC_PER_MSEC); /* a quiet interval: the next refusal is said at once */
+                fflush(stderr);
+                (void) dup2(lf, 2);
+                spawn("flood", run_flood, &n_flood);
+                run_for(600 * USEC_PER_MSEC);
+                fflush(stderr);
+                (void) dup2(saved, 2);
+                (void) close(saved);
+                (void) close(lf);
+                uint64_t ms = (proto_now_usec() - t0) / 1000;
+                if (atomic_file_read(logpath, 1 << 20, &text, &len) == 0)
+                        for (char *l = text; l && *l;) {
+                                char *nl = strchr(l, '\n');
+                                unsigned k;
+                                if (nl)
+                                        *nl = 0;
+                                if (strstr(l, "control: refused a connection")) {
+                                        lines++;
+                                        immediate++;
+                                } else if (strstr(l, "control: refused ") &&
+                                           sscanf(strstr(l, "control: refused ") + 17, "%u more", &k) == 1) {
+                                        lines++;
+                                        summed += k;
+                                }
+                                l = nl ? nl + 1 : NULL;
+                        }
+                free(text);
+                (void) unlink(logpath);
+                CHECK(control_server_n_refused(s) - before == n_flood, "flood: %llu refusals counted",
+                      (unsigned long long) (control_server_n_refused(s) - before));
+                CHECK(immediate + summed == n_flood, "flood: the log accounts for every refusal (%u said at once, "
+                      "%u summed up)", immediate, summed);
+                CHECK(lines >= 2 && lines <= 2 + ms / 250, "flood: %u refusals in %u log lines over %llu ms "
+                      "(one at once, then one per 250 ms interval)", n_flood, lines, (unsigned long long) ms);
+                control_server_set_refusal_interval(s, 0);
+        }
+        cfg.control_max_clients_per_uid = 0;
 
         find_ctl();
         if (ctl_path[0]) {
