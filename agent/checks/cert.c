@@ -5,15 +5,19 @@
  *
  *   validity       expired / not yet valid (FAIL; fact clock_sensitive=yes, so that a skewed
  *                  clock is blamed first), days left under `crit_days` (FAIL reason expiring)
- *                  or `warn_days` (WARN reason expires_soon)
+ *                  or `warn_days` (WARN reason expires_soon). A run arms a timer at the next of
+ *                  these instants of any certificate (notBefore, notAfter, the crit and warn
+ *                  thresholds), so a certificate is seen expiring when it does, not at the next
+ *                  interval.
  *   chain          to a self-signed CA of x509ca/ through the intermediates there, checked
  *                  without the time (an expired leaf must not hide a missing intermediate):
  *                  reason chain_incomplete, naming the missing issuer
- *   usage          Key Usage, when present, allows digitalSignature; Extended Key Usage, when
- *                  present, has serverAuth or ikeIntermediate: reason bad_usage
+ *   usage          Key Usage, when present, allows digitalSignature (FAIL reason bad_usage);
+ *                  Extended Key Usage, when present, has serverAuth or ikeIntermediate — charon
+ *                  itself does not need them, some peers do: WARN reason eku_missing
  *   key            a private key in the tree matches the certificate (reason key_missing), key
- *                  files parse, belong to `key_owner_uid` (0) and are not group/other
- *                  accessible (reason key_permissions)
+ *                  files parse; a key file not owned by `key_owner_uid` (0) or group/other
+ *                  accessible still works: WARN reason key_permissions (fact key_path)
  *
  * Standby problems are WARN with facts prefixed "standby_" (the service is not down, but the
  * fallback is broken). A file that cannot be read is evidence; with nothing readable at all the
@@ -49,6 +53,7 @@ typedef struct cert_state {
         const check_env *env;
         int inotify_fd;
         sd_event_source *watch, *debounce;
+        sd_event_source *instant; /* the next validity instant of any certificate */
 } cert_state;
 
 #define WATCH_DEBOUNCE_USEC (100 * USEC_PER_MSEC)
@@ -194,6 +199,7 @@ typedef struct verdict {
         char detail[512];
         bool clock_sensitive;
         long days_left;
+        time_t next; /* the next instant its verdict changes by time alone (0: none) */
 } verdict;
 
 static void worse(verdict *v, check_status st, const char *reason, bool clock, const char *fmt, ...)
@@ -231,6 +237,31 @@ static bool eku_fits(X509 *x) {
         return fits;
 }
 
+static time_t asn1_time_t(const ASN1_TIME *t) {
+        struct tm tm = {};
+        return t && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
+}
+
+static void next_instant(verdict *v, time_t now, time_t t) {
+        if (t > now && (!v->next || t < v->next))
+                v->next = t;
+}
+
+/* The instants at which the verdict on x changes with time alone: notBefore, notAfter (a
+ * certificate is expired from its notAfter second on), and the seconds after which fewer than
+ * crit_days / warn_days whole days are left. */
+static void validity_instants(const cert_state *s, X509 *x, time_t now, verdict *v) {
+        time_t nb = asn1_time_t(X509_get0_notBefore(x)), na = asn1_time_t(X509_get0_notAfter(x));
+
+        if (nb)
+                next_instant(v, now, nb);
+        if (na) {
+                next_instant(v, now, na);
+                next_instant(v, now, na - (time_t) s->crit_days * 86400 + 1);
+                next_instant(v, now, na - (time_t) s->warn_days * 86400 + 1);
+        }
+}
+
 static void judge(const cert_state *s, const material *m, size_t i, verdict *v) {
         X509 *x = m->certs[i];
         const char *path = m->cert_paths[i];
@@ -240,6 +271,7 @@ static void judge(const cert_state *s, const material *m, size_t i, verdict *v) 
 
         X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
         *v = (verdict){ .status = CHECK_OK };
+        validity_instants(s, x, now, v);
         if (ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)) == 1)
                 v->days_left = day;
         if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
@@ -289,8 +321,9 @@ static void judge(const cert_state *s, const material *m, size_t i, verdict *v) 
         if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) && !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
                 worse(v, CHECK_FAIL, "bad_usage", false, "%s: Key Usage lacks digitalSignature", path);
         if (!eku_fits(x))
-                worse(v, CHECK_FAIL, "bad_usage", false,
-                      "%s: Extended Key Usage has neither serverAuth nor ikeIntermediate", path);
+                worse(v, CHECK_WARN, "eku_missing", false,
+                      "%s: Extended Key Usage has neither serverAuth nor ikeIntermediate: charon uses it, peers "
+                      "that demand one of them (Windows, macOS) will refuse it", path);
 
         bool have_key = false;
         for (size_t k = 0; k < m->n_keys && !have_key; k++)
@@ -301,7 +334,7 @@ static void judge(const cert_state *s, const material *m, size_t i, verdict *v) 
 
 /* Load a tree (or the standby list) and judge every end-entity certificate in it. */
 static void survey(const cert_state *s, finding *f, char **files, const char *prefix, verdict *worst,
-                   size_t *n_certs, unsigned *unreadable) {
+                   size_t *n_certs, unsigned *unreadable, time_t *next) {
         material m = {};
         load_ctx c = { .m = &m, .f = f, .s = s };
         char dir[4200];
@@ -347,6 +380,8 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
                 }
                 if (i == 0 || v.days_left < min_days)
                         min_days = v.days_left;
+                if (v.next && (!*next || v.next < *next))
+                        *next = v.next;
         }
         if (m.n_certs) {
                 char key[32];
@@ -354,8 +389,12 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
                 (void) finding_fact_set(f, key, "%ld", min_days);
         }
         if (c.key_perm_bad) {
-                verdict v = { .status = CHECK_FAIL, .reason = "key_permissions" };
+                /* charon still reads it: a risk to fix, not an outage */
+                verdict v = { .status = CHECK_WARN, .reason = "key_permissions" };
+                char key[32];
                 snprintf(v.detail, sizeof(v.detail), "%.400s can be read by others or has the wrong owner", c.key_perm_path);
+                snprintf(key, sizeof(key), "%skey_path", prefix);
+                (void) finding_fact_set(f, key, "%s", c.key_perm_path);
                 if (!worst->reason)
                         *worst = v;
         }
@@ -385,6 +424,22 @@ static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+static int on_instant(sd_event_source *src, uint64_t usec, void *userdata) {
+        cert_state *s = userdata;
+        s->instant = sd_event_source_disable_unref(s->instant);
+        (void) check_trigger(s->check);
+        return 0;
+}
+
+/* A CLOCK_REALTIME timer follows the wall clock (and its steps), as notAfter does. */
+static void arm_instant(cert_state *s, const check_env *env, time_t next) {
+        s->instant = sd_event_source_disable_unref(s->instant);
+        if (!next || !s->check || !env->event)
+                return;
+        (void) sd_event_add_time(env->event, &s->instant, CLOCK_REALTIME, (uint64_t) next * USEC_PER_SEC, USEC_PER_MSEC,
+                                 on_instant, s);
+}
+
 static int cert_attach(void *state, check *c, const check_env *env) {
         cert_state *s = state;
         static const char *const dirs[] = { "x509", "x509ca", "private", "rsa", "ecdsa", "pkcs8" };
@@ -411,14 +466,18 @@ static int cert_start(void *state, const check_env *env, check_run *run) {
         verdict live = { .status = CHECK_OK }, standby = { .status = CHECK_OK };
         size_t n = 0, n_standby = 0;
         unsigned unreadable = 0;
+        time_t next = 0;
         int r;
 
         r = finding_new(&f);
         if (r < 0)
                 return r;
-        survey(s, f, NULL, "", &live, &n, &unreadable);
+        survey(s, f, NULL, "", &live, &n, &unreadable, &next);
         if (s->standby)
-                survey(s, f, s->standby, "standby_", &standby, &n_standby, &unreadable);
+                survey(s, f, s->standby, "standby_", &standby, &n_standby, &unreadable, &next);
+        arm_instant(s, env, next);
+        if (next)
+                (void) finding_fact_set(f, "next_change_usec", "%llu", (unsigned long long) next * USEC_PER_SEC);
         (void) finding_fact_set(f, "certs", "%zu", n);
         if (s->standby)
                 (void) finding_fact_set(f, "standby_certs", "%zu", n_standby);
@@ -449,6 +508,7 @@ static void cert_done(void *state) {
         cert_state *s = state;
         s->watch = sd_event_source_disable_unref(s->watch);
         s->debounce = sd_event_source_disable_unref(s->debounce);
+        s->instant = sd_event_source_disable_unref(s->instant);
         if (s->inotify_fd >= 0)
                 close(s->inotify_fd);
         free(s->swanctl_dir);

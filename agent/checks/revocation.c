@@ -7,7 +7,13 @@
  *    its issuer in x509ca/ (FAIL crl_bad_signature).
  *  - CRL distribution points (the certificates' CDP URLs and params `crl_urls`): fetched over
  *    HTTP (libcurl multi on the loop: agent/curl_glue.h; size-capped) → unreachable or HTTP
- *    error → FAIL crl_unreachable; a fetched CRL that is stale → FAIL crl_stale.
+ *    error → FAIL crl_unreachable; a fetched CRL that is stale → FAIL crl_stale. While a
+ *    fresh CRL of the same issuer is cached locally (x509crl/ or `crls`; for a `crl_urls` URL,
+ *    whose issuer is unknown until fetched, any fresh local CRL), charon still checks
+ *    revocation with it: WARN crl_unreachable_cached, with the time the cache has left (fact
+ *    cached_crl_left_s) — the distribution point has that long to come back.
+ *  - Local CRLs change verdict with time alone: a run arms a timer at the next nextUpdate (and
+ *    nextUpdate − crl_warn) of any of them, so staleness is seen when it happens.
  *  - OCSP: for each certificate of x509/ with its issuer in x509ca/, a real OCSP request
  *    (OpenSSL: CertID, nonce) POSTed to the AIA responder or params `ocsp_url`; the response is
  *    verified against the CA store, the status read and its times checked → revoked (FAIL),
@@ -30,12 +36,14 @@
 
 #include "agent/checks/revocation.h"
 #include "agent/curl_glue.h"
+#include "duration.h"
 #include "x509_file.h"
 #include "yaml_bind.h"
 
 #define BODY_MAX (4u * 1024u * 1024u)
 #define TASKS_MAX 32u
 #define CERTS_MAX 32u
+#define CACHED_MAX 32u
 
 typedef enum task_kind { TASK_CRL, TASK_OCSP } task_kind;
 
@@ -54,8 +62,14 @@ typedef struct task {
         long http_status;
         double seconds;
         OCSP_CERTID *id;   /* TASK_OCSP */
-        X509 *cert, *issuer;
+        X509 *cert, *issuer; /* TASK_CRL: cert is the certificate naming the CDP (NULL: crl_urls) */
 } task;
+
+/* A fresh CRL on disk, which charon uses while its distribution point is down. */
+typedef struct cached_crl {
+        X509_NAME *issuer;
+        time_t next_update;
+} cached_crl;
 
 typedef struct revocation_state {
         char *swanctl_dir;
@@ -72,6 +86,13 @@ typedef struct revocation_state {
         finding *f;
         check_status status;
         char reason[48];
+        cached_crl cached[CACHED_MAX];
+        size_t n_cached;
+        time_t cache_left_min; /* the least time a cache that stood in for a CDP has left (-1: none) */
+        time_t next;           /* the next instant a local CRL's verdict changes (0: none) */
+
+        check *check;
+        sd_event_source *instant;
 } revocation_state;
 
 #define ROFF(f) offsetof(revocation_state, f)
@@ -145,9 +166,22 @@ static X509 *issuer_of(revocation_state *s, X509 *x) {
         return NULL;
 }
 
-static void judge_crl(revocation_state *s, X509_CRL *crl, const char *where) {
+static time_t asn1_time_t(const ASN1_TIME *t) {
+        struct tm tm = {};
+        return t && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
+}
+
+static void next_instant(revocation_state *s, time_t now, time_t t) {
+        if (t > now && (!s->next || t < s->next))
+                s->next = t;
+}
+
+/* Judge a CRL; a local one (a file charon reads) that is fresh is remembered as the cache
+ * charon falls back on, and its nextUpdate (and the warning before it) become instants. */
+static void judge_crl(revocation_state *s, X509_CRL *crl, const char *where, bool local) {
         const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
         time_t now = time(NULL), warn = now + (time_t) (s->crl_warn_usec / USEC_PER_SEC);
+        time_t next_t = asn1_time_t(next);
         char issuer[256];
 
         X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
@@ -158,6 +192,13 @@ static void judge_crl(revocation_state *s, X509_CRL *crl, const char *where) {
                         ERR_clear_error();
                         return;
                 }
+        if (local && next_t) {
+                next_instant(s, now, next_t);
+                next_instant(s, now, next_t - (time_t) (s->crl_warn_usec / USEC_PER_SEC));
+                if (next_t > now && s->n_cached < CACHED_MAX &&
+                    (s->cached[s->n_cached].issuer = X509_NAME_dup(X509_CRL_get_issuer(crl))))
+                        s->cached[s->n_cached++].next_update = next_t;
+        }
         if (!next)
                 note(s, CHECK_WARN, "crl_no_next_update", "%s: CRL of %s has no nextUpdate", where, issuer);
         else if (X509_cmp_time(next, &now) < 0)
@@ -267,8 +308,15 @@ static void finish(revocation_state *s) {
         for (size_t i = 0; i < s->n_cas; i++)
                 X509_free(s->cas[i]);
         s->n_certs = s->n_cas = 0;
+        for (size_t i = 0; i < s->n_cached; i++)
+                X509_NAME_free(s->cached[i].issuer);
+        s->n_cached = 0;
         if (!f)
                 return;
+        if (s->cache_left_min >= 0)
+                (void) finding_fact_set(f, "cached_crl_left_s", "%lld", (long long) s->cache_left_min);
+        if (s->next)
+                (void) finding_fact_set(f, "next_change_usec", "%llu", (unsigned long long) s->next * USEC_PER_SEC);
         (void) finding_fact_set(f, "ocsp_requests", "%zu", n_ocsp);
         (void) finding_fact_set(f, "crl_downloads", "%zu", n_crl);
         if (s->status == CHECK_OK)
@@ -285,14 +333,40 @@ static void finish(revocation_state *s) {
                 finding_free(f);
 }
 
+/* The fresh local CRL that stands in for the distribution point of t while it is down (the
+ * one with the least time left), or NULL. */
+static const cached_crl *cache_for(const revocation_state *s, const task *t) {
+        const cached_crl *best = NULL;
+
+        for (size_t i = 0; i < s->n_cached; i++)
+                if ((!t->cert || X509_NAME_cmp(s->cached[i].issuer, X509_get_issuer_name(t->cert)) == 0) &&
+                    (!best || s->cached[i].next_update < best->next_update))
+                        best = &s->cached[i];
+        return best;
+}
+
 static void on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
         task *t = userdata;
         revocation_state *s = t->owner;
+        const cached_crl *c;
+        time_t now = time(NULL);
 
         t->done = true;
         (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->http_status);
         (void) curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &t->seconds);
-        if (result != CURLE_OK || t->http_status != 200)
+        if ((result != CURLE_OK || t->http_status != 200) && t->kind == TASK_CRL && (c = cache_for(s, t)) &&
+            c->next_update > now) {
+                /* charon still checks revocation with the cached CRL: a deadline, not an outage */
+                time_t left = c->next_update - now;
+                char d[32], issuer[256];
+                X509_NAME_oneline(c->issuer, issuer, sizeof(issuer));
+                if (s->cache_left_min < 0 || left < s->cache_left_min)
+                        s->cache_left_min = left;
+                note(s, CHECK_WARN, "crl_unreachable_cached",
+                     "CRL distribution point %s: %s; the cached CRL of %s is fresh for another %s", t->url,
+                     result != CURLE_OK ? curl_easy_strerror(result) : "unexpected HTTP status", issuer,
+                     duration_format((uint64_t) (left >= 60 ? left / 60 * 60 : left) * USEC_PER_SEC, d, sizeof(d)));
+        } else if (result != CURLE_OK || t->http_status != 200)
                 note(s, CHECK_FAIL, t->kind == TASK_OCSP ? "ocsp_unreachable" : "crl_unreachable",
                      "%s %s: %s", t->kind == TASK_OCSP ? "OCSP responder" : "CRL distribution point", t->url,
                      result != CURLE_OK ? curl_easy_strerror(result) : "unexpected HTTP status");
@@ -301,7 +375,7 @@ static void on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
                 if (!crl)
                         note(s, CHECK_FAIL, "crl_unreachable", "CRL distribution point %s: not a CRL", t->url);
                 else {
-                        judge_crl(s, crl, t->url);
+                        judge_crl(s, crl, t->url, false);
                         X509_CRL_free(crl);
                 }
         } else
@@ -366,6 +440,7 @@ out:
 }
 
 static void add_cdps(revocation_state *s, X509 *cert) {
+        task *t;
         STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
         for (int i = 0; dps && i < sk_DIST_POINT_num(dps); i++) {
                 DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
@@ -377,11 +452,31 @@ static void add_cdps(revocation_state *s, X509 *cert) {
                         if (n->type != GEN_URI)
                                 continue;
                         const char *u = (const char *) ASN1_STRING_get0_data(n->d.uniformResourceIdentifier);
-                        if (u && strncmp(u, "http", 4) == 0)
-                                (void) task_new(s, TASK_CRL, u);
+                        if (u && strncmp(u, "http", 4) == 0 && (t = task_new(s, TASK_CRL, u)))
+                                t->cert = cert;
                 }
         }
         sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+}
+
+static int on_instant(sd_event_source *src, uint64_t usec, void *userdata) {
+        revocation_state *s = userdata;
+        s->instant = sd_event_source_disable_unref(s->instant);
+        (void) check_trigger(s->check);
+        return 0;
+}
+
+static void arm_instant(revocation_state *s, const check_env *env) {
+        s->instant = sd_event_source_disable_unref(s->instant);
+        if (s->next && s->check && env->event)
+                (void) sd_event_add_time(env->event, &s->instant, CLOCK_REALTIME, (uint64_t) s->next * USEC_PER_SEC,
+                                         USEC_PER_MSEC, on_instant, s);
+}
+
+static int revocation_attach(void *state, check *c, const check_env *env) {
+        revocation_state *s = state;
+        s->check = c;
+        return 0;
 }
 
 static int revocation_start(void *state, const check_env *env, check_run *run) {
@@ -394,6 +489,8 @@ static int revocation_start(void *state, const check_env *env, check_run *run) {
                 return r;
         s->status = CHECK_OK;
         s->reason[0] = 0;
+        s->cache_left_min = -1;
+        s->next = 0;
         snprintf(dir, sizeof(dir), "%s/x509ca", s->swanctl_dir);
         load_dir(dir, s->cas, &s->n_cas);
         snprintf(dir, sizeof(dir), "%s/x509", s->swanctl_dir);
@@ -409,7 +506,7 @@ static int revocation_start(void *state, const check_env *env, check_run *run) {
                 X509_CRL *crl;
                 snprintf(path, sizeof(path), "%s/%s", crldir, list[i]->d_name);
                 if (list[i]->d_name[0] != '.' && (crl = x509_file_crl(path))) {
-                        judge_crl(s, crl, path);
+                        judge_crl(s, crl, path, true);
                         X509_CRL_free(crl);
                 }
                 free(list[i]);
@@ -420,10 +517,11 @@ static int revocation_start(void *state, const check_env *env, check_run *run) {
                 if (!crl)
                         note(s, CHECK_WARN, "crl_unreadable", "%s: cannot read a CRL", s->crls[i]);
                 else {
-                        judge_crl(s, crl, s->crls[i]);
+                        judge_crl(s, crl, s->crls[i], true);
                         X509_CRL_free(crl);
                 }
         }
+        arm_instant(s, env);
 
         /* HTTP: distribution points and OCSP */
         for (size_t i = 0; s->crl_urls && s->crl_urls[i]; i++)
@@ -471,6 +569,7 @@ static void revocation_cancel(void *state) {
 static void revocation_done(void *state) {
         revocation_state *s = state;
         revocation_cancel(s);
+        s->instant = sd_event_source_disable_unref(s->instant);
         s->glue = curl_glue_free(s->glue);
         free(s->swanctl_dir);
         strv_free(s->crls);
@@ -483,6 +582,7 @@ const check_ops revocation_check_ops = {
         .description = "CRLs fresh and signed, CRL distribution points and OCSP responders reachable",
         .state_size = sizeof(revocation_state),
         .parse = revocation_parse,
+        .attach = revocation_attach,
         .start = revocation_start,
         .cancel = revocation_cancel,
         .done = revocation_done,

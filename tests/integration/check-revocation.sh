@@ -2,7 +2,9 @@
 # The revocation check against real servers on loopback: a PKI made here with openssl (a CA, a
 # gateway certificate whose CRL distribution point and OCSP responder are 127.0.0.1), the CRL
 # served by python3's http.server, a real `openssl ocsp` responder. Cases: everything fresh and
-# reachable → ok; a stale CRL file in x509crl/ → crl_stale; the served CRL stale → crl_stale;
+# reachable → ok; the distribution point down with a fresh CRL cached in x509crl/ → a warning,
+# crl_unreachable_cached, with the time left; nothing cached → crl_unreachable; a stale CRL file
+# in x509crl/ → crl_stale; the served CRL stale → crl_stale;
 # the OCSP responder gone → ocsp_unreachable; the certificate revoked → revoked. (`openssl ocsp
 # -port` binds every address of this namespace: the test only ever talks to 127.0.0.1.)
 set -u
@@ -81,6 +83,23 @@ expect() { # STATUS REASON LABEL
 expect ok "" "fresh CRL served, OCSP good"
 grep -q "^fact ocsp_requests=1" out && grep -q "^fact crl_downloads=1" out && ok "one OCSP request, one CRL download" \
         || bad "requests: $(grep '^fact' out | tr '\n' ' ')"
+
+# the distribution point down while the cached CRL (x509crl/) is fresh: charon still checks
+# revocation with it — a warning with the time the cache has left, not a failure
+cp www/ca.crl sw/x509crl/ca.crl
+stop "$HTTP"
+HTTP=
+expect warn crl_unreachable_cached "distribution point down, cached CRL fresh"
+left=$(sed -n 's/^fact cached_crl_left_s=//p' out)
+[ -n "$left" ] && [ "$left" -gt $((6 * 86400)) ] && [ "$left" -le $((7 * 86400)) ] && grep -q "^summary.*fresh for another 6d23h" out &&
+        ok "the warning says how long the cache has left: ${left}s ($(grep -o 'fresh for another [^ ]*' out))" ||
+        bad "time left: '$left' $(grep '^summary' out)"
+grep -q "^fact next_change_usec=" out && ok "its nextUpdate is armed as the next instant" || bad "no next_change_usec"
+rm sw/x509crl/ca.crl
+expect fail crl_unreachable "distribution point down, nothing cached"
+python3 -m http.server "$P1" --bind 127.0.0.1 --directory www >http.log 2>&1 &
+HTTP=$!
+for ((i = 0; i < 50; i++)); do (echo >/dev/tcp/127.0.0.1/$P1) 2>/dev/null && break; sleep 0.05; done
 
 crl stale
 cp www/ca.crl sw/x509crl/ca.crl
