@@ -127,6 +127,7 @@ bench: deps
 	bench/log-classify.sh $(abspath build)
 	bench/check-cycle.sh $(abspath build)
 	bench/drill-times.sh $(abspath build) $(or $(DRILL_REPS),20)
+	bench/flood.sh $(abspath build)
 
 demo: deps all
 	tests/lab/demo.sh $(BUILD)
