@@ -45,6 +45,7 @@ static const action_param_spec params[] = {
 
 #define SNAPSHOT_MAX (16u * 1024u * 1024u)
 #define DRIFT_LINES 8u
+#define ATTEMPTS 5
 
 static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {
         char *s;
@@ -307,7 +308,9 @@ static int apply(const action_params *p, action_call *call) {
                 action_call_set_detail(call, "%s", why);
                 return r;
         }
-        for (int attempt = 0; attempt < 2; attempt++)
+        /* the generation check refuses a batch after any change anywhere in the ruleset: a busy
+         * admin makes that frequent, and each try reads and decides afresh */
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++)
                 if ((r = apply_once(p, call, &snap, rec_path, rec, &drift)) != -ERESTART)
                         break;
         if (r == -ERESTART)
@@ -449,7 +452,7 @@ static int revert(const action_params *p, action_call *call) {
                 action_call_set_detail(call, "%s", r == -EBADMSG ? why : strerror(-r));
                 return r;
         }
-        for (int attempt = 0; attempt < 2; attempt++)
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++)
                 if ((r = revert_once(p, call, rec, rec_path)) != -ERESTART)
                         break;
         if (r == -ERESTART)
