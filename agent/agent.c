@@ -142,6 +142,8 @@ int agent_reload(agent *a, char **ret_error) {
 
         (void) sd_notify(false, "RELOADING=1\nSTATUS=reloading configuration");
         r = config_load(a->config->path, &next, &err);
+        if (r >= 0 && (r = config_reload_check(a->config, next, &err)) < 0)
+                next = config_free(next); /* a changed audit key: refused whole */
         if (r < 0) {
                 a->reload_failures++;
                 log_error("reload failed: %s; keeping the old configuration",
@@ -227,6 +229,8 @@ int agent_reload(agent *a, char **ret_error) {
                 log_set_max_level(a->config->log_level);
         a->reloads++;
         log_info("configuration reloaded from %s", a->config->path);
+        if (a->config->warnings)
+                log_warning("configuration: %s", a->config->warnings);
         agent_audit(a, "reload", "configuration reloaded from %s (%zu checks, %zu runbooks, set %s)",
                     a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
                     runbook_set_hash(a->config->runbooks));

@@ -13,6 +13,7 @@
 #include "agent/drill.h"
 #include "agent/runbook.h"
 #include "config.h"
+#include "file_read.h"
 #include "yaml_bind.h"
 
 #define OFF(f) offsetof(ikeheal_config, f)
@@ -112,13 +113,26 @@ ikeheal_config *config_free(ikeheal_config *c) {
 static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d) {
         const ynode *ch = ynode_get(root, "charon");
         const ynode *ctl = ynode_get(root, "control");
+        free(c->warnings);
 
         if (c->vici_reconnect_min_usec > c->vici_reconnect_max_usec)
                 ydiag_add(d, ynode_get(ch, "reconnect_min") ?: ch ?: root,
                           "charon.reconnect_min is larger than charon.reconnect_max");
         if (c->control_group && !getgrnam(c->control_group))
+/* A group that does not exist authorises nobody: the operator who was meant to be in it would
+ * find out only when refused. */
+static void groups_check(char *const *names, const char *key, const ynode *list, ydiag *d) {
+        for (size_t i = 0; names && names[i]; i++)
+                if (!getgrnam(names[i]))
+                        ydiag_add(d, list && list->type == YNODE_SEQ && i < list->n_items ? list->items[i] : list,
+                                  "control.%s: no such group '%s'", key, YQ(names[i]));
+}
+
                 ydiag_add(d, ynode_get(ctl, "group"), "control.group: no such group '%s'",
-                          c->control_group);
+                          YQ(c->control_group));
+        groups_check(c->reader_groups, "reader_groups", ynode_get(ctl, "reader_groups"), d);
+        groups_check(c->operator_groups, "operator_groups", ynode_get(ctl, "operator_groups"), d);
+        groups_check(c->approver_groups, "approver_groups", ynode_get(ctl, "approver_groups"), d);
         if (c->control_mode & 0007)
                 ydiag_add(d, ynode_get(ctl, "mode"),
                           "control.mode %04o gives others access to the control socket",
@@ -178,12 +192,14 @@ static int config_drills_load(ikeheal_config *c, char **ret_error) {
         return 0;
 }
 
-/* Shared by config_load() and config_parse_buffer(): `parse` fills root or adds to d. */
+/* Shared by config_load() (st: the file's, from the descriptor it was read through) and
+ * config_parse_buffer() (st NULL: nothing on disk is looked at). */
 static int config_build(const char *name, const struct stat *st, const void *buf, size_t len,
                         ikeheal_config **ret, char **ret_error) {
         _cleanup_(config_freep) ikeheal_config *c = NULL;
         _cleanup_(ynode_freep) ynode *root = NULL;
-        ydiag d;
+        char why[128];
+        ydiag d, w;
         int r;
 
         c = calloc(1, sizeof(*c));
@@ -197,12 +213,12 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                 return -ENOMEM;
 
         ydiag_init(&d, name);
-        if (st && (st->st_mode & 0022)) {
-                ydiag_add_at(&d, 1, 1, "file is group- or world-writable (mode %04o), refusing",
-                             (unsigned) (st->st_mode & 07777));
+        ydiag_init(&w, name);
+        if (st && file_read_check_owner(st, why, sizeof(why)) < 0) {
+                ydiag_add_at(&d, 1, 1, "file %s, refusing: the agent acts as root on what it says", why);
                 r = -EPERM;
         } else {
-                r = buf ? ytree_parse_buffer(buf, len, &d, &root) : ytree_parse_file(name, &d, &root);
+                r = ytree_parse_buffer(buf, len, &d, &root);
                 if (r >= 0) {
                         r = ybind(root, top_fields, c, &d);
                         if (r != -ENOMEM)
@@ -223,23 +239,23 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                         }
                 }
         }
-        if (r == -ENOMEM) {
-                ydiag_done(&d);
-                return r;
-        }
-        if (d.n_msgs > 0) {
-                if (ret_error)
+        if (r == -ENOMEM || d.n_msgs > 0) {
+                if (r != -ENOMEM && ret_error)
                         *ret_error = ydiag_join(&d);
+                        if (r != -ENOMEM && st)
+                                config_files_check(c, c->tree, &d, &w);
                 ydiag_done(&d);
                 return r < 0 ? r : -EINVAL;
         }
         ydiag_done(&d);
-        if (!buf) {
+        if (st) {
                 r = config_runbooks_load(c, ret_error);
                 if (r >= 0 && c->drills.enabled)
                         r = config_drills_load(c, ret_error);
-                if (r < 0)
+                if (r < 0) {
+                        ydiag_done(&w);
                         return r;
+                ydiag_done(&w);
         }
         *ret = TAKE_PTR(c);
         return 0;
@@ -248,14 +264,38 @@ static int config_build(const char *name, const struct stat *st, const void *buf
 int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
         struct stat st;
 
-        return config_build(path, stat(path, &st) == 0 ? &st : NULL, NULL, 0, ret, ret_error);
+        /* never a symlink (a configuration linked to a root-only file must not be read on root's
+         * behalf), never a wait on a FIFO */
+        r = file_read_all(path, YTREE_FILE_MAX, 0, &buf, &len, &st);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "%s:1:1: cannot open: %s", path,
+                                          r == -EFBIG ? "file is larger than 1 MiB" : file_read_strerror(r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        return config_build(path, &st, buf, len, ret, ret_error);
+                }
+                if (runbook_set_size(c->runbooks) == 0) {
+                        const ynode *dirs = ynode_get(ynode_get(c->tree, "agent"), "runbook_dirs");
+                        ydiag_add(&w, dirs ?: ynode_get(c->tree, "agent") ?: c->tree,
+                                  "warning: no runbook in agent.runbook_dirs: the agent will watch and report, "
+                                  "but never act");
+                }
 }
+        c->n_warnings = (unsigned) (w.n_msgs + w.n_dropped);
+        c->warnings = ydiag_join(&w);
+        ydiag_done(&w);
+        if (c->n_warnings > 0 && !c->warnings)
+                return -ENOMEM;
 
 int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
                         char **ret_error) {
         return config_build(name, NULL, buf, len, ret, ret_error);
 }
+        _cleanup_(freep) char *buf = NULL;
 
+        size_t len = 0;
+        int r;
 bool config_groups_match(char *const *names, gid_t gid, const gid_t *groups, size_t n_groups) {
         for (size_t i = 0; names && names[i]; i++) {
                 struct group *g = getgrnam(names[i]);

@@ -26,11 +26,17 @@ typedef struct config_check {
 
 typedef struct ikeheal_config {
         char *path; /* file it came from */
+        char *warnings;      /* "FILE:LINE:COL: warning: …" lines (what may be meant, but is
+                              * likely a mistake: a missing runbook directory, no runbook at
+                              * all); NULL if none */
+        unsigned n_warnings;
 
         /* agent: */
         int log_level;           /* LOG_* */
         char *state_dir;         /* /var/lib/ikeheal */
         char *audit_key_file;    /* HMAC key for the audit log; NULL: chain only */
+        char audit_key_id[65];   /* sha256 of the key as loaded (config_files.c); "" without */
+        unsigned audit_key_line, audit_key_col; /* where agent.audit_key_file is (or 1:1) */
         bool reset_state;        /* ikeheald --reset-state, not from the file: damaged state logs
                                   * are set aside at start instead of refusing it */
         char **runbook_dirs;     /* [/etc/ikeheal/runbooks.d] */
@@ -80,10 +86,21 @@ int config_checks_bind(ikeheal_config *c, ydiag *d);
 void config_checks_free(ikeheal_config *c);
 
 /* Parse and validate `path`. On error returns <0 and, if ret_error is non-NULL, a malloc'ed
- * message "file:line:col: what is wrong" (all errors, one per line). */
+ * message "file:line:col: what is wrong" (all errors, one per line). The file is read without
+ * following a symlink or waiting on a FIFO, and must belong to root (or to us) and not be
+ * group- or world-writable; so must the runbook and drill files and their directories, and the
+ * scripts directory. Warnings of a good configuration are in (*ret)->warnings. */
 int config_load(const char *path, ikeheal_config **ret, char **ret_error);
 /* The same from memory (no file mode check); for tests and the fuzzer. */
 int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
+
+/* agent/config_files.c: what the configuration names on disk (audit key, runbook, drill and
+ * scripts directories), checked for a file-loaded config: errors to d, warnings to w. */
+void config_files_check(ikeheal_config *c, const ynode *root, ydiag *d, ydiag *w);
+/* May a running agent take `next` in place of `old`? Not if the audit key changed: the audit
+ * log keeps being signed with the key the agent started with, so a reload claiming a new one
+ * would lie. 0, or -EBUSY with a "file:line:col: …" message in *ret_error. */
+int config_reload_check(const ikeheal_config *old, const ikeheal_config *next, char **ret_error);
                         char **ret_error);
 ikeheal_config *config_free(ikeheal_config *c);
 DEFINE_FREE_FUNC(ikeheal_config, config_free);

@@ -8,9 +8,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent/checks/registry.h"
 #include "agent/config.h"
+#include "file_read.h"
 #include "yaml_bind.h"
 
 typedef struct entry {
@@ -75,6 +77,40 @@ static int params_check(const check_ops *ops, const ynode *params, ydiag *d) {
                 ops->done(state);
         free(state);
         return r;
+}
+
+/* Paths in a check's params that can only be mistakes, whatever the kind: a swanctl_dir that is
+ * not a directory, and a FIFO or device where a file is to be read (reading it would wait for
+ * a writer, or never end). Sockets are left alone: a check may name one. */
+static void params_paths_check(const ynode *n, const char *key, ydiag *d) {
+        struct stat st;
+
+        if (!n)
+                return;
+        switch (n->type) {
+        case YNODE_MAP:
+                for (size_t i = 0; i + 1 < n->n_items; i += 2)
+                        params_paths_check(n->items[i + 1], n->items[i]->value, d);
+                return;
+        case YNODE_SEQ:
+                for (size_t i = 0; i < n->n_items; i++)
+                        params_paths_check(n->items[i], key, d);
+                return;
+        case YNODE_SCALAR:
+                break;
+        }
+        if (key && strcmp(key, "swanctl_dir") == 0) {
+                if (stat(n->value, &st) < 0)
+                        ydiag_add(d, n, "swanctl_dir %s: %s", YQ_PATH(n->value), strerror(errno));
+                else if (!S_ISDIR(st.st_mode))
+                        ydiag_add(d, n, "swanctl_dir %s is a %s, not a directory", YQ_PATH(n->value),
+                                  file_read_type(st.st_mode));
+                return;
+        }
+        if (n->value[0] == '/' && stat(n->value, &st) == 0 &&
+            (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+                ydiag_add(d, n, "%s%s%s is a %s, not a regular file", key ? key : "", key ? ": " : "", YQ_PATH(n->value),
+                          file_read_type(st.st_mode));
 }
 
 static int add_check(ikeheal_config *c, const entry *e, const check_ops *ops) {
@@ -183,27 +219,28 @@ int config_checks_bind(ikeheal_config *c, ydiag *d) {
                                 ydiag_add(d, item, "check needs a 'kind' (one of the registered kinds, "
                                                    "see ikeheal.yaml(5))");
                         else if (!(ops = check_registry_find(e.kind)))
-                                ydiag_add(d, ynode_get(item, "kind"), "unknown check kind '%s'", e.kind);
+                                ydiag_add(d, ynode_get(item, "kind"), "unknown check kind '%s'", YQ(e.kind));
                         if (e.name && !name_valid(e.name))
                                 ydiag_add(d, ynode_get(item, "name"),
-                                          "check name '%s': use a-z, 0-9, '-' and '_'", e.name);
+                                          "check name '%s': use a-z, 0-9, '-' and '_'", YQ(e.name));
                 }
                 if (ops) {
                         const char *name = e.name ? e.name : ops->kind;
                         for (size_t j = 0; j < c->n_checks; j++)
                                 if (strcmp(c->checks[j].name, name) == 0) {
                                         ydiag_add(d, ynode_get(item, "name") ?: item,
-                                                  "two checks are named '%s' (give one a 'name')", name);
+                                                  "two checks are named '%s' (give one a 'name')", YQ(name));
                                         ops = NULL;
                                         break;
                                 }
                 }
                 if (ops) {
                         size_t mark = d->n_msgs + d->n_dropped;
+                        params_paths_check(e.params, NULL, d);
                         r = params_check(ops, e.params, d);
                         if (r < 0 && r != -ENOMEM && d->n_msgs + d->n_dropped == mark)
                                 ydiag_add(d, e.params ?: item, "check '%s': invalid params: %s",
-                                          e.name ? e.name : ops->kind, strerror(-r));
+                                          e.name ? YQ(e.name) : ops->kind, strerror(-r));
                         if (r == -ENOMEM || (r >= 0 && (r = add_check(c, &e, ops)) == -ENOMEM)) {
                                 free(e.name);
                                 free(e.kind);

@@ -40,7 +40,7 @@ static int bind_class(const ynode *n, ydiag *d, const char *what, char **ret) {
         if (drill_class_valid(*ret))
                 return 0;
         ydiag_add(d, n, "%s: unknown class '%s' (expected an incident class such as firewall, daemon, certificate)",
-                  what, *ret);
+                  what, YQ(*ret));
         return -EINVAL;
 }
 
@@ -62,7 +62,7 @@ static int bind_names(const ynode *seq, size_t max, const char *what, ydiag *d, 
                 if (!ybind_need(it, YNODE_SCALAR, d, what))
                         continue;
                 if (strv_contains(v, it->value)) {
-                        ydiag_add(d, it, "%s: duplicate '%s'", what, it->value);
+                        ydiag_add(d, it, "%s: duplicate '%s'", what, YQ(it->value));
                         continue;
                 }
                 if (!(v[k++] = strdup(it->value)))
@@ -83,7 +83,7 @@ static int bind_checks(const ynode *seq, bool nonempty, const drill_ctx *ctx, co
                 ydiag_add(d, seq, "%s: at least one check", what);
         for (size_t i = 0; ctx->checks && i < seq->n_items; i++)
                 if (seq->items[i]->type == YNODE_SCALAR && !strv_contains(ctx->checks, seq->items[i]->value))
-                        ydiag_add(d, seq->items[i], "%s: '%s' is not a configured check", what, seq->items[i]->value);
+                        ydiag_add(d, seq->items[i], "%s: '%s' is not a configured check", what, YQ(seq->items[i]->value));
         return 0;
 }
 
@@ -110,7 +110,7 @@ static void unknown_injector(const ynode *n, ydiag *d) {
                 if (w > 0)
                         len += (size_t) w;
         }
-        ydiag_add(d, n, "unknown injector '%s' (expected one of: %s)", n->value, list);
+        ydiag_add(d, n, "unknown injector '%s' (expected one of: %s)", YQ(n->value), list);
 }
 
 /* The injector's parameters, bound strictly against its own table. `timeout` is refused before
@@ -219,18 +219,18 @@ static int bind_expect(const ynode *m, drill *dr, const drill_ctx *ctx, ydiag *d
         if ((n = ynode_get(m, "scope")) && ybind_scalar_dup(n, d, "expect.scope", &dr->expect_scope) == 0) {
                 fault_scope sc;
                 if (fault_scope_from_string(dr->expect_scope, &sc) < 0 || sc == FAULT_SCOPE_UNKNOWN)
-                        ydiag_add(d, n, "expect.scope: expected global or local, got '%s'", dr->expect_scope);
+                        ydiag_add(d, n, "expect.scope: expected global or local, got '%s'", YQ(dr->expect_scope));
         }
         if ((n = ynode_get(m, "runbook")) && ybind_scalar_dup(n, d, "expect.runbook", &dr->expect_runbook) == 0 &&
             ctx->runbooks && !strv_contains(ctx->runbooks, dr->expect_runbook))
-                ydiag_add(d, n, "expect.runbook '%s' is not a loaded runbook", dr->expect_runbook);
+                ydiag_add(d, n, "expect.runbook '%s' is not a loaded runbook", YQ(dr->expect_runbook));
         if ((n = ynode_get(m, "recovery")) && ybind_need(n, YNODE_SCALAR, d, "expect.recovery")) {
                 if (strcmp(n->value, "runbook") == 0)
                         dr->recovery = DRILL_RECOVER_RUNBOOK;
                 else if (strcmp(n->value, "remove_fault") == 0)
                         dr->recovery = DRILL_RECOVER_REMOVE_FAULT;
                 else {
-                        ydiag_add(d, n, "expect.recovery: expected runbook or remove_fault, got '%s'", n->value);
+                        ydiag_add(d, n, "expect.recovery: expected runbook or remove_fault, got '%s'", YQ(n->value));
                         recovery_known = false;
                 }
         } else if (n)
@@ -247,9 +247,9 @@ static int bind_expect(const ynode *m, drill *dr, const drill_ctx *ctx, ydiag *d
                                 continue;
                         if (!drill_class_valid(it->value))
                                 ydiag_add(d, it, "expect.tolerate: unknown class '%s' (expected an incident class such "
-                                                 "as firewall, daemon, certificate)", it->value);
+                                                 "as firewall, daemon, certificate)", YQ(it->value));
                         else if (dr->expect_class && strcmp(it->value, dr->expect_class) == 0)
-                                ydiag_add(d, it, "expect.tolerate: '%s' is expect.class itself", it->value);
+                                ydiag_add(d, it, "expect.tolerate: '%s' is expect.class itself", YQ(it->value));
                 }
         }
         return 0;
@@ -286,7 +286,7 @@ static int drill_bind(const ynode *root, drill *dr, const drill_ctx *ctx, ydiag 
                 dr->name_line = n->line;
                 dr->name_col = n->col;
                 if (!name_valid(dr->name))
-                        ydiag_add(d, n, "name '%s': expected [a-z0-9][a-z0-9_.-]*, at most %u characters", dr->name,
+                        ydiag_add(d, n, "name '%s': expected [a-z0-9][a-z0-9_.-]*, at most %u characters", YQ(dr->name),
                                   DRILL_NAME_MAX);
         }
         if ((n = ybind_field(root, "description", true, d)))

@@ -111,9 +111,20 @@ int main(int argc, char **argv) {
                 return EXIT_CONFIG;
         }
         if (check_only) {
-                printf("%s: configuration OK\n", config_path);
+                /* warnings: what may be meant but likely is not (no runbook directory…) */
+                if (cfg->warnings)
+                        fprintf(stderr, "%s\n", cfg->warnings);
+                if (cfg->n_warnings > 0)
+                        printf("%s: configuration OK, %u warning%s\n", config_path, cfg->n_warnings,
+                               cfg->n_warnings == 1 ? "" : "s");
+                else
+                        printf("%s: configuration OK\n", config_path);
                 config_free(cfg);
                 return 0;
+        }
+        for (const char *l = cfg->warnings, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+                nl = strchr(l, '\n');
+                log_warning("%.*s", nl ? (int) (nl - l) : (int) strlen(l), l);
         }
         if (level_override >= 0)
                 log_set_max_level(level_override);

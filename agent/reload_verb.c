@@ -21,6 +21,8 @@ static int reload_handler(control_request *req, vici_builder *b, void *userdata)
         }
         /* a->config is the new one now; a moved control socket re-registered this verb */
         vici_builder_add_str(b, "config", a->config->path);
+        if (a->config->warnings)
+                vici_builder_add_str(b, "warnings", a->config->warnings);
         return 0;
 }
 

@@ -71,7 +71,7 @@ static int bind_grade(const ynode *n, ydiag *d, grade *ret) {
                 return -EINVAL;
         grade g = grade_from_string(n->value);
         if (g < 0) {
-                ydiag_add(d, n, "unknown grade '%s' (expected observe, auto, approve or manual)", n->value);
+                ydiag_add(d, n, "unknown grade '%s' (expected observe, auto, approve or manual)", YQ(n->value));
                 return -EINVAL;
         }
         *ret = g;
@@ -92,7 +92,7 @@ static void bind_verify(const ynode *v, rb_step *s, const runbook_ctx *ctx, ydia
                 return;
         if ((n = ynode_get(v, "check")) && ybind_scalar_dup(n, d, "verify.check", &s->verify_check) == 0 &&
             ctx->checks && !strv_contains(ctx->checks, s->verify_check))
-                ydiag_add(d, n, "verify.check '%s' is not a configured check", s->verify_check);
+                ydiag_add(d, n, "verify.check '%s' is not a configured check", YQ(s->verify_check));
         if ((n = ynode_get(v, "action")))
                 (void) ybind_scalar_bool(n, d, &s->verify_action);
         if (!s->verify_check && !s->verify_action)
@@ -118,7 +118,7 @@ static int bind_step(const ynode *m, rb_step *s, grade rb_grade, bool recovery, 
                 return -EINVAL;
         (void) ybind_keys_known(m, keys, d);
         if ((n = ybind_field(m, "name", true, d)) && ybind_scalar_dup(n, d, "step name", &s->name) == 0 && !name_valid(s->name))
-                ydiag_add(d, n, "step name '%s': expected [a-z0-9][a-z0-9_-]*, at most %u characters", s->name,
+                ydiag_add(d, n, "step name '%s': expected [a-z0-9][a-z0-9_-]*, at most %u characters", YQ(s->name),
                           RUNBOOK_NAME_MAX);
         if ((n = ybind_field(m, "action", true, d)) && ybind_need(n, YNODE_SCALAR, d, "action")) {
                 const action_ops *ops = action_find(n->value);
@@ -131,7 +131,7 @@ static int bind_step(const ynode *m, rb_step *s, grade rb_grade, bool recovery, 
                                 if (w > 0)
                                         len += (size_t) w;
                         }
-                        ydiag_add(d, n, "unknown action '%s' (expected one of: %s)", n->value, list);
+                        ydiag_add(d, n, "unknown action '%s' (expected one of: %s)", YQ(n->value), list);
                 } else {
                         const ynode *p = ynode_get(m, "params");
                         r = action_params_bind(ops, p, &s->params, d);
@@ -143,10 +143,10 @@ static int bind_step(const ynode *m, rb_step *s, grade rb_grade, bool recovery, 
                                     !(bad = runbook_template_bad(s->params.v[i].str)))
                                         continue;
                                 ydiag_add(d, ynode_get(p, ops->params[i].name),
-                                          "parameter '%s': unknown placeholder '%.40s' (expected ${incident.id}, "
+                                          "parameter '%s': unknown placeholder '%s' (expected ${incident.id}, "
                                           "${incident.class}, ${incident.scope}, ${incident.reason}, ${incident.peers}, "
                                           "${incident.summary}, ${incident.evidence}, ${runbook} or ${run})",
-                                          ops->params[i].name, bad);
+                                          ops->params[i].name, YQ(bad));
                         }
                         if (r == 0 && ops->validate && ctx->env) {
                                 char why[256] = "";
@@ -231,7 +231,7 @@ static int bind_steps(const ynode *seq, rb_step **ret, size_t *ret_n, grade g, b
                 for (size_t j = 0; j < i && steps[i].name; j++)
                         if (steps[j].name && strcmp(steps[j].name, steps[i].name) == 0)
                                 ydiag_add(d, ynode_get(seq->items[i], "name"), "duplicate step name '%s' (first at line %u)",
-                                          steps[i].name, steps[j].line);
+                                          YQ(steps[i].name), steps[j].line);
         }
         return 0;
 }
@@ -290,7 +290,7 @@ static void bind_notify(const ynode *m, runbook *rb, const runbook_ctx *ctx, ydi
                                 continue;
                         w++;
                         if (ctx->notify && !notify_config_has(ctx->notify, t->value))
-                                ydiag_add(d, t, "notify target '%s' is not a configured webhook", t->value);
+                                ydiag_add(d, t, "notify target '%s' is not a configured webhook", YQ(t->value));
                 }
         }
         if ((n = ynode_get(m, "on")) && ybind_need(n, YNODE_SEQ, d, "notify.on")) {
@@ -348,7 +348,7 @@ static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, 
                 rb->name_line = n->line;
                 rb->name_col = n->col;
                 if (!name_valid(rb->name))
-                        ydiag_add(d, n, "name '%s': expected [a-z0-9][a-z0-9_-]*, at most %u characters", rb->name,
+                        ydiag_add(d, n, "name '%s': expected [a-z0-9][a-z0-9_-]*, at most %u characters", YQ(rb->name),
                                   RUNBOOK_NAME_MAX);
         }
         if ((n = ynode_get(root, "description")))

@@ -1,13 +1,16 @@
 /* See yaml_set.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/yaml_set.h"
-#include "atomic_file.h"
+#include "file_read.h"
 #include "yaml_bind.h"
 
 static int append(char **errors, const char *msg) {
@@ -45,6 +48,27 @@ static int yaml_filter(const struct dirent *de) {
                                         (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0));
 }
 
+/* A directory whose files the agent acts on: root's, not group- or world-writable. */
+static int dir_open(const char *dir, const char *what, char **errors) {
+        struct stat st;
+        char why[128];
+        int fd;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return -ENOENT;
+                return yaml_set_error(errors, "%s: cannot read the %s directory: %m", dir, what) < 0 ? -ENOMEM : -EPERM;
+        }
+        if (fstat(fd, &st) < 0 || file_read_check_owner(&st, why, sizeof(why)) < 0) {
+                int r = yaml_set_error(errors, "%s: the %s directory %s, refusing: whoever can write there can make the "
+                                               "agent act as root", dir, what, why);
+                (void) close(fd);
+                return r < 0 ? -ENOMEM : -EPERM;
+        }
+        return fd;
+}
+
 int yaml_set_list(char *const *dirs, const char *what, char ***ret, char **errors) {
         _cleanup_(strv_freep) char **paths = calloc(1, sizeof(char *));
         size_t n_paths = 0;
@@ -54,10 +78,15 @@ int yaml_set_list(char *const *dirs, const char *what, char ***ret, char **error
                 return -ENOMEM;
         for (size_t i = 0; dirs && dirs[i]; i++) {
                 struct dirent **list = NULL;
-                int n = scandir(dirs[i], &list, yaml_filter, alphasort);
+                int dfd = dir_open(dirs[i], what, errors), n;
+                if (dfd == -ENOMEM)
+                        return dfd;
+                if (dfd < 0)
+                        continue; /* missing (the configuration warns), or reported */
+                n = scandirat(dfd, ".", &list, yaml_filter, alphasort);
+                (void) close(dfd);
                 if (n < 0) {
-                        if (errno != ENOENT && yaml_set_error(errors, "%s: cannot read the %s directory: %m", dirs[i],
-                                                              what) < 0)
+                        if (yaml_set_error(errors, "%s: cannot read the %s directory: %m", dirs[i], what) < 0)
                                 return -ENOMEM;
                         continue;
                 }
@@ -83,10 +112,29 @@ int yaml_set_list(char *const *dirs, const char *what, char ***ret, char **error
 }
 
 int yaml_set_read(const char *path, size_t max, const char *what, ydiag *d, char **ret, size_t *ret_len) {
-        int r = atomic_file_read(path, max, ret, ret_len);
-        if (r == -EFBIG || r == -E2BIG)
+        _cleanup_(freep) char *buf = NULL;
+        struct stat st;
+        char why[128];
+        size_t len = 0;
+        int r;
+
+        /* no symlink, no FIFO: see file_read.h */
+        r = file_read_all(path, max, 0, &buf, &len, &st);
+        if (r == -EFBIG || r == -E2BIG) {
                 ydiag_add_at(d, 1, 1, "%s larger than %zu bytes", what, max);
-        else if (r < 0)
-                ydiag_add_at(d, 1, 1, "cannot read: %s", strerror(-r));
-        return r;
+                return r;
+        }
+        if (r < 0) {
+                ydiag_add_at(d, 1, 1, "cannot read: %s", file_read_strerror(r));
+                return r;
+        }
+        if (file_read_check_owner(&st, why, sizeof(why)) < 0) {
+                ydiag_add_at(d, 1, 1, "%s file %s, refusing: whoever can write it can make the agent act as root", what,
+                             why);
+                return -EPERM;
+        }
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
 }

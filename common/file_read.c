@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +94,18 @@ const char *file_read_strerror(int r) {
         default:
                 return strerror(r < 0 ? -r : r);
         }
+}
+
+int file_read_check_owner(const struct stat *st, char *why, size_t size) {
+        if (st->st_uid != 0 && st->st_uid != geteuid()) {
+                (void) snprintf(why, size, "belongs to uid %u, not root", (unsigned) st->st_uid);
+                return -EPERM;
+        }
+        if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+                (void) snprintf(why, size, "is group- or world-writable (mode %04o)", (unsigned) (st->st_mode & 07777));
+                return -EPERM;
+        }
+        return 0;
 }
 
 const char *file_read_type(mode_t mode) {

@@ -32,5 +32,12 @@ int file_read_all(const char *path, size_t max, unsigned flags, char **ret, size
  * regular file"); strerror() for anything else. */
 const char *file_read_strerror(int r);
 
+/* May the agent, which runs as root, act on what this file or directory holds? It must belong
+ * to root (or to the user running us, so `ikehealctl lint` can vet one's own drafts) and must
+ * not be group- or world-writable: whoever may write it could make the agent run anything.
+ * 0, or -EPERM with the reason in `why` ("is group- or world-writable (mode 0666)", "belongs
+ * to uid 1000, not root"). */
+int file_read_check_owner(const struct stat *st, char *why, size_t size);
+
 /* The file type of `mode` in a word ("FIFO", "socket", "directory", …). */
 const char *file_read_type(mode_t mode);

@@ -49,7 +49,7 @@ bool ybind_keys_known(const ynode *map, const char *const *known, ydiag *d) {
                                 break;
                         n += (size_t) w;
                 }
-                ydiag_add(d, map->items[i], "unknown key '%s' (expected one of: %s)", k, list);
+                ydiag_add(d, map->items[i], "unknown key '%s' (expected one of: %s)", YQ(k), list);
                 ok = false;
         }
         return ok;
@@ -103,7 +103,7 @@ int ybind_scalar_bool(const ynode *n, ydiag *d, bool *ret) {
                         return 0;
                 }
         }
-        ydiag_add(d, n, "expected a boolean (true/false), got '%s'", n->value);
+        ydiag_add(d, n, "expected a boolean (true/false), got '%s'", YQ(n->value));
         return -EINVAL;
 }
 
@@ -116,7 +116,7 @@ int ybind_scalar_u32(const ynode *n, ydiag *d, uint64_t min, uint64_t max, uint3
         errno = 0;
         v = strtoull(n->value, &end, 10);
         if (n->value[0] < '0' || n->value[0] > '9' || *end || errno || v > UINT32_MAX) {
-                ydiag_add(d, n, "expected an unsigned integer, got '%s'", n->value);
+                ydiag_add(d, n, "expected an unsigned integer, got '%s'", YQ(n->value));
                 return -EINVAL;
         }
         if (max != 0 && (v < min || v > max)) {
@@ -138,11 +138,11 @@ int ybind_scalar_duration(const ynode *n, ydiag *d, uint64_t min, uint64_t max, 
         r = duration_parse(n->value, &v);
         if (r < 0) {
                 ydiag_add(d, n, "expected a duration with a unit (ms, s, m, h, d), got '%s'",
-                          n->value);
+                          YQ(n->value));
                 return r;
         }
         if (max != 0 && (v < min || v > max)) {
-                ydiag_add(d, n, "duration '%s' out of range [%s, %s]", n->value,
+                ydiag_add(d, n, "duration '%s' out of range [%s, %s]", YQ(n->value),
                           duration_format(min, a, sizeof(a)), duration_format(max, b, sizeof(b)));
                 return -ERANGE;
         }
@@ -158,7 +158,7 @@ static int bind_one(const ynode *n, const yfield *f, void *base, ydiag *d) {
                 if (!need_scalar(n, d, f->type == YF_PATH ? "an absolute path" : "a string"))
                         return -EINVAL;
                 if (f->type == YF_PATH && n->value[0] != '/') {
-                        ydiag_add(d, n, "expected an absolute path, got '%s'", n->value);
+                        ydiag_add(d, n, "expected an absolute path, got '%s'", YQ(n->value));
                         return -EINVAL;
                 }
                 if (f->max != 0 && n->len > f->max) {
@@ -186,7 +186,7 @@ static int bind_one(const ynode *n, const yfield *f, void *base, ydiag *d) {
                 v = strtoul(n->value, &end, 8);
                 if (n->value[0] != '0' || *end || v > 07777) {
                         ydiag_add(d, n, "expected an octal file mode like 0660, got '%s'",
-                                  n->value);
+                                  YQ(n->value));
                         return -EINVAL;
                 }
                 *FIELD(base, f, mode_t) = (mode_t) v;
@@ -200,7 +200,7 @@ static int bind_one(const ynode *n, const yfield *f, void *base, ydiag *d) {
                 if (l < 0 || l < LOG_ERR) {
                         ydiag_add(d, n,
                                   "expected a log level (debug, info, notice, warning, error), "
-                                  "got '%s'", n->value);
+                                  "got '%s'", YQ(n->value));
                         return -EINVAL;
                 }
                 *FIELD(base, f, int) = l;
@@ -267,11 +267,11 @@ int ybind(const ynode *map, const yfield *fields, void *base, ydiag *d) {
                                         break;
                                 n += (size_t) w;
                         }
-                        ydiag_add(d, k, "unknown key '%s' (expected one of: %s)", k->value, known);
+                        ydiag_add(d, k, "unknown key '%s' (expected one of: %s)", YQ(k->value), known);
                         continue;
                 }
                 if (ynode_is_null(v) && f->type != YF_STRING && f->type != YF_PATH && f->type != YF_SECTION) {
-                        ydiag_add(d, v, "key '%s' has no value", k->value);
+                        ydiag_add(d, v, "key '%s' has no value", f->key);
                         continue;
                 }
                 if (ynode_is_null(v))

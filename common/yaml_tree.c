@@ -77,6 +77,20 @@ char *ydiag_join(const ydiag *d) {
         return s;
 }
 
+const char *yquote(const char *s, char *buf, size_t size) {
+        size_t n = 0, max = size > 4 ? size - 4 : 0;
+
+        for (; s && *s && n < max; s++)
+                buf[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+        if (s && *s && size >= 4) {
+                memcpy(buf + n, "...", 3);
+                n += 3;
+        }
+        if (size > 0)
+                buf[n < size ? n : size - 1] = 0;
+        return buf;
+}
+
 ynode *ynode_free(ynode *n) {
         if (!n)
                 return NULL;
@@ -177,7 +191,7 @@ static int parse_children(builder *b, ynode *n, yaml_event_type_t end, unsigned 
                                 if (strcmp(n->items[i]->value, child->value) == 0) {
                                         ydiag_add(b->d, child,
                                                   "duplicate key '%s' (first at line %u)",
-                                                  child->value, n->items[i]->line);
+                                                  YQ(child->value), n->items[i]->line);
                                         ynode_free(child);
                                         return -EINVAL;
                                 }

@@ -49,6 +49,17 @@ void ydiag_add_at(ydiag *d, unsigned line, unsigned col, const char *fmt, ...) _
 /* All messages joined by newlines (malloc'ed), or NULL if there are none. */
 char *ydiag_join(const ydiag *d);
 
+/* Input quoted in a message: at most size - 4 bytes of `s` (the rest cut, marked "..."), every
+ * byte that is not printable ASCII as '?'. A message never carries a whole line of what it
+ * read, nor a terminal escape. Every parse error that quotes input goes through this, usually
+ * as YQ() (names, keys, values: YQUOTE_MAX) or YQ_PATH() (paths: YQUOTE_PATH_MAX); the buffer
+ * of those lives until the end of the enclosing block. Returns buf. */
+#define YQUOTE_MAX 32u
+#define YQUOTE_PATH_MAX 128u
+const char *yquote(const char *s, char *buf, size_t size);
+#define YQ(s) yquote((s), (char[YQUOTE_MAX + 4]){ 0 }, YQUOTE_MAX + 4)
+#define YQ_PATH(s) yquote((s), (char[YQUOTE_PATH_MAX + 4]){ 0 }, YQUOTE_PATH_MAX + 4)
+
 /* Parse a whole file (or buffer). On a syntax error or a limit, returns -EINVAL/-E2BIG (or
  * -errno for I/O) with the reason in `d`; on success *ret is the root (NULL for an empty
  * document). Duplicate keys in a mapping are errors. ytree_parse_file() reads with

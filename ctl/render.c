@@ -281,4 +281,10 @@ void render_reload(FILE *f, const vici_node *b) {
                 put_str(f, v);
         }
         fputc('\n', f);
+        /* the configuration's warnings, one per line (each line printed safely) */
+        for (const char *l = b ? vici_node_str(b, "warnings") : NULL, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+                nl = strchr(l, '\n');
+                put_safe(f, l, nl ? (size_t) (nl - l) : strlen(l));
+                fputc('\n', f);
+        }
 }

@@ -1,6 +1,13 @@
 /* Config parsing: the shipped etc/ikeheal.yaml equals the built-in defaults; every class of bad
- * input is an error that names file:line:col; durations parse and format exactly. */
+ * input is an error that names file:line:col; durations parse and format exactly. What the
+ * configuration names on disk: runbook, drill and scripts directories and files of others or
+ * writable by others refused, FIFOs and symlinks refused at once (under an alarm), a missing
+ * runbook directory and an empty set warned about, groups that do not exist, check params naming
+ * a missing swanctl_dir or a FIFO, the audit key (missing, empty, too open, another's; a reload
+ * that changes or drops it refused); a symlinked configuration refused without a byte of its
+ * target in the error; quoted input cut to a short printable prefix. */
 #include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -176,6 +183,166 @@ int main(void) {
         CHECK(r == -ENOENT && err && strstr(err, "/nonexistent/ikh.yaml:1:1: cannot open"),
               "missing file names the path");
         free(err);
+
+        /* what the configuration names on disk, and the file itself */
+        {
+                char dir[100], rb[150], dr[150], ex[200], key[200], fifo[200], text[2048], *q;
+                snprintf(dir, sizeof(dir), "%s/disk", tmpdir);
+                snprintf(rb, sizeof(rb), "%s/runbooks", dir);
+                snprintf(dr, sizeof(dr), "%s/drills", dir);
+                snprintf(ex, sizeof(ex), "%s/scripts", dir);
+                snprintf(key, sizeof(key), "%s/audit.key", dir);
+                snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+                CHECK(mkdir(dir, 0755) == 0 && mkdir(rb, 0755) == 0 && mkdir(dr, 0755) == 0 && mkdir(ex, 0755) == 0 &&
+                              mkfifo(fifo, 0644) == 0,
+                      "directories and a FIFO made");
+                alarm(20); /* a FIFO that blocks fails the test instead of hanging it */
+
+                /* a missing runbook directory and no runbook: warnings, counted, not errors */
+                snprintf(text, sizeof(text), "agent:\n  runbook_dirs: [%s/nope]\nchecks: []\n", dir);
+                r = config_load(write_file("c.yaml", text, 0644), &c, &err);
+                CHECK(r == 0 && c->n_warnings == 2 && c->warnings && strstr(c->warnings, "c.yaml:2:18: warning: runbook "
+                                                                                         "directory") &&
+                              strstr(c->warnings, "/nope does not exist") && strstr(c->warnings, "warning: no runbook"),
+                      "missing runbook directory and no runbook: 2 located warnings (%s)", c ? c->warnings : err);
+                config_free(c);
+                c = NULL;
+
+                /* world-writable runbook directory, runbook file, drill file, drill directory, exec dir */
+                snprintf(text, sizeof(text), "agent:\n  runbook_dirs: [%s]\nchecks: []\n", rb);
+                chmod(rb, 0777);
+                expect(text, "c.yaml:2:18: runbook directory");
+                expect(text, "is group- or world-writable (mode 0777), refusing");
+                chmod(rb, 0755);
+                snprintf(ex, sizeof(ex), "%s/runbooks/x.yaml", dir);
+                FILE *f = fopen(ex, "w");
+                fputs("name: x\nmatch: {class: firewall}\nsteps:\n  - name: look\n    action: notify\n", f);
+                fclose(f);
+                chmod(ex, 0666);
+                expect(text, "x.yaml:1:1: runbook file is group- or world-writable (mode 0666), refusing");
+                (void) unlink(ex);
+                CHECK(mkfifo(ex, 0644) == 0, "a FIFO as a runbook");
+                expect(text, "x.yaml:1:1: cannot read: is a FIFO");
+                (void) unlink(ex);
+                CHECK(symlink(key, ex) == 0, "a symlink as a runbook");
+                expect(text, "x.yaml:1:1: cannot read: is a symbolic link");
+                (void) unlink(ex);
+                snprintf(ex, sizeof(ex), "%s/scripts", dir);
+                chmod(ex, 0775);
+                snprintf(text, sizeof(text), "agent:\n  exec_dir: %s\nchecks: []\n", ex);
+                expect(text, "c.yaml:2:13: agent.exec_dir");
+                expect(text, "is group- or world-writable (mode 0775)");
+                chmod(ex, 0755);
+                snprintf(text, sizeof(text), "checks: []\ndrills:\n  enabled: true\n  dirs: [%s]\n", dr);
+                chmod(dr, 0757);
+                expect(text, "c.yaml:4:10: drill directory");
+                chmod(dr, 0755);
+                snprintf(ex, sizeof(ex), "%s/d.yaml", dr);
+                f = fopen(ex, "w");
+                fputs("name: d\n", f);
+                fclose(f);
+                chmod(ex, 0622);
+                expect(text, "d.yaml:1:1: drill file is group- or world-writable (mode 0622), refusing");
+                (void) unlink(ex);
+
+                /* groups that do not exist authorise nobody */
+                expect("control:\n  operator_groups: [root, no-such-group-ikh]\n",
+                       "c.yaml:2:27: control.operator_groups: no such group 'no-such-group-ikh'");
+                expect("control:\n  approver_groups: [nope-ikh]\n", "control.approver_groups: no such group");
+                expect("control:\n  reader_groups: [nope-ikh]\n", "control.reader_groups: no such group");
+
+                /* check params: a swanctl_dir that is not there, a FIFO where a certificate is read */
+                snprintf(text, sizeof(text), "checks:\n  - kind: certificate\n    params: {swanctl_dir: %s/nope}\n", dir);
+                expect(text, "3:27: swanctl_dir");
+                snprintf(text, sizeof(text), "checks:\n  - kind: certificate\n    params: {swanctl_dir: %s, standby: [%s]}\n",
+                         dir, fifo);
+                expect(text, "standby: ");
+                expect(text, "/fifo is a FIFO, not a regular file");
+
+                /* the configuration itself: a FIFO, a symlink (its target never quoted), another's file */
+                r = config_load(fifo, &c, &err);
+                CHECK(r == -EBADFD && err && strstr(err, "/fifo:1:1: cannot open: is a FIFO"),
+                      "a FIFO as the configuration: refused at once (%s)", err ? err : "-");
+                free(err);
+                err = NULL;
+                write_file("secret.yaml", "SECRET-CONTENT-7f3a: the first line of a root-only file\n", 0600);
+                snprintf(ex, sizeof(ex), "%s/secret.yaml", tmpdir);
+                snprintf(text, sizeof(text), "%s/link.yaml", tmpdir);
+                CHECK(symlink(ex, text) == 0, "a symlinked configuration");
+                r = config_load(text, &c, &err);
+                CHECK(r == -ELOOP && err && strstr(err, "link.yaml:1:1: cannot open: is a symbolic link") &&
+                              !strstr(err, "SECRET-CONTENT"),
+                      "a symlinked configuration is refused, nothing of its target shown (%s)", err ? err : "-");
+                free(err);
+                err = NULL;
+                (void) unlink(text);
+                q = write_file("other.yaml", "", 0644);
+                CHECK(chown(q, 4321, 4321) == 0, "a configuration of uid 4321");
+                r = config_load(q, &c, &err);
+                CHECK(r < 0 && err && strstr(err, "other.yaml:1:1: file belongs to uid 4321, not root, refusing"),
+                      "another user's configuration is refused (%s)", err ? err : "-");
+                free(err);
+                err = NULL;
+                (void) remove(q);
+                (void) remove(ex);
+
+                /* quoted input is a short printable prefix */
+                expect("SECRET-CONTENT-7f3a-0123456789abcdefghijklmnopqrstuvwxyz: 1\n",
+                       "unknown key 'SECRET-CONTENT-7f3a-0123456789ab...' (expected");
+                expect("agent:\n  \"a\\e[31mb\\x01\": 1\n", "unknown key 'a?[31mb?'");
+
+                /* the audit key: checked as the audit trail will use it */
+                snprintf(text, sizeof(text), "agent:\n  audit_key_file: %s\nchecks: []\n", key);
+                expect(text, "c.yaml:2:19: agent.audit_key_file");
+                expect(text, "No such file or directory");
+                f = fopen(key, "w");
+                fclose(f);
+                chmod(key, 0600);
+                expect(text, "audit.key is empty");
+                f = fopen(key, "w");
+                fputs("key one", f);
+                fclose(f);
+                chmod(key, 0640);
+                expect(text, "has mode 0640: others than root may use it");
+                chmod(key, 0600);
+                CHECK(chown(key, 4321, 0) == 0, "a key of uid 4321");
+                expect(text, "audit.key belongs to uid 4321, not root");
+                CHECK(chown(key, 0, 0) == 0, "back to root");
+                r = config_load(write_file("c.yaml", text, 0644), &c, &err);
+                CHECK(r == 0 && strlen(c->audit_key_id) == 64, "a good key loads, its id kept (%s)", err ? err : "ok");
+                r = config_load(write_file("c.yaml", text, 0644), &d, &err);
+                CHECK(r == 0 && config_reload_check(c, d, &err) == 0, "a reload with the same key is allowed");
+                config_free(d);
+                d = NULL;
+                f = fopen(key, "w");
+                fputs("key two", f);
+                fclose(f);
+                r = config_load(write_file("c.yaml", text, 0644), &d, &err);
+                CHECK(r == 0 && config_reload_check(c, d, &err) == -EBUSY && err &&
+                              strstr(err, "c.yaml:2:19: agent.audit_key_file: the audit key changed") &&
+                              strstr(err, "restart ikeheald"),
+                      "a reload with a changed key is refused (%s)", err ? err : "-");
+                free(err);
+                err = NULL;
+                config_free(d);
+                d = NULL;
+                r = config_load(write_file("c.yaml", "checks: []\n", 0644), &d, &err);
+                CHECK(r == 0 && config_reload_check(c, d, &err) == -EBUSY && err && strstr(err, "the audit key was removed"),
+                      "a reload without the key is refused (%s)", err ? err : "-");
+                free(err);
+                err = NULL;
+                config_free(d);
+                config_free(c);
+                c = d = NULL;
+                alarm(0);
+                (void) unlink(key);
+                (void) unlink(fifo);
+                (void) rmdir(rb);
+                (void) rmdir(dr);
+                snprintf(ex, sizeof(ex), "%s/scripts", dir);
+                (void) rmdir(ex);
+                (void) rmdir(dir);
+        }
 
         /* durations */
         CHECK(duration_parse("1h30m", &u) == 0 && u == 5400 * USEC_PER_SEC, "1h30m");
