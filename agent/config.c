@@ -104,21 +104,12 @@ ikeheal_config *config_free(ikeheal_config *c) {
         policy_config_done(&c->policy);
         notify_config_done(&c->notify);
         ynode_free(c->tree);
+        free(c->warnings);
         free(c->path);
         free(c);
         return NULL;
 }
 
-/* Cross-field checks that the table cannot express. */
-static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d) {
-        const ynode *ch = ynode_get(root, "charon");
-        const ynode *ctl = ynode_get(root, "control");
-        free(c->warnings);
-
-        if (c->vici_reconnect_min_usec > c->vici_reconnect_max_usec)
-                ydiag_add(d, ynode_get(ch, "reconnect_min") ?: ch ?: root,
-                          "charon.reconnect_min is larger than charon.reconnect_max");
-        if (c->control_group && !getgrnam(c->control_group))
 /* A group that does not exist authorises nobody: the operator who was meant to be in it would
  * find out only when refused. */
 static void groups_check(char *const *names, const char *key, const ynode *list, ydiag *d) {
@@ -128,6 +119,15 @@ static void groups_check(char *const *names, const char *key, const ynode *list,
                                   "control.%s: no such group '%s'", key, YQ(names[i]));
 }
 
+/* Cross-field checks that the table cannot express. */
+static void config_validate(const ikeheal_config *c, const ynode *root, ydiag *d) {
+        const ynode *ch = ynode_get(root, "charon");
+        const ynode *ctl = ynode_get(root, "control");
+
+        if (c->vici_reconnect_min_usec > c->vici_reconnect_max_usec)
+                ydiag_add(d, ynode_get(ch, "reconnect_min") ?: ch ?: root,
+                          "charon.reconnect_min is larger than charon.reconnect_max");
+        if (c->control_group && !getgrnam(c->control_group))
                 ydiag_add(d, ynode_get(ctl, "group"), "control.group: no such group '%s'",
                           YQ(c->control_group));
         groups_check(c->reader_groups, "reader_groups", ynode_get(ctl, "reader_groups"), d);
@@ -237,14 +237,15 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                                 if (k == -ENOMEM || l == -ENOMEM || m == -ENOMEM)
                                         r = -ENOMEM;
                         }
+                        if (r != -ENOMEM && st)
+                                config_files_check(c, c->tree, &d, &w);
                 }
         }
         if (r == -ENOMEM || d.n_msgs > 0) {
                 if (r != -ENOMEM && ret_error)
                         *ret_error = ydiag_join(&d);
-                        if (r != -ENOMEM && st)
-                                config_files_check(c, c->tree, &d, &w);
                 ydiag_done(&d);
+                ydiag_done(&w);
                 return r < 0 ? r : -EINVAL;
         }
         ydiag_done(&d);
@@ -255,14 +256,28 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                 if (r < 0) {
                         ydiag_done(&w);
                         return r;
-                ydiag_done(&w);
+                }
+                if (runbook_set_size(c->runbooks) == 0) {
+                        const ynode *dirs = ynode_get(ynode_get(c->tree, "agent"), "runbook_dirs");
+                        ydiag_add(&w, dirs ?: ynode_get(c->tree, "agent") ?: c->tree,
+                                  "warning: no runbook in agent.runbook_dirs: the agent will watch and report, "
+                                  "but never act");
+                }
         }
+        c->n_warnings = (unsigned) (w.n_msgs + w.n_dropped);
+        c->warnings = ydiag_join(&w);
+        ydiag_done(&w);
+        if (c->n_warnings > 0 && !c->warnings)
+                return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
 }
 
 int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
+        _cleanup_(freep) char *buf = NULL;
         struct stat st;
+        size_t len = 0;
+        int r;
 
         /* never a symlink (a configuration linked to a root-only file must not be read on root's
          * behalf), never a wait on a FIFO */
@@ -274,28 +289,13 @@ int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
                 return r;
         }
         return config_build(path, &st, buf, len, ret, ret_error);
-                }
-                if (runbook_set_size(c->runbooks) == 0) {
-                        const ynode *dirs = ynode_get(ynode_get(c->tree, "agent"), "runbook_dirs");
-                        ydiag_add(&w, dirs ?: ynode_get(c->tree, "agent") ?: c->tree,
-                                  "warning: no runbook in agent.runbook_dirs: the agent will watch and report, "
-                                  "but never act");
-                }
 }
-        c->n_warnings = (unsigned) (w.n_msgs + w.n_dropped);
-        c->warnings = ydiag_join(&w);
-        ydiag_done(&w);
-        if (c->n_warnings > 0 && !c->warnings)
-                return -ENOMEM;
 
 int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
                         char **ret_error) {
         return config_build(name, NULL, buf, len, ret, ret_error);
 }
-        _cleanup_(freep) char *buf = NULL;
 
-        size_t len = 0;
-        int r;
 bool config_groups_match(char *const *names, gid_t gid, const gid_t *groups, size_t n_groups) {
         for (size_t i = 0; names && names[i]; i++) {
                 struct group *g = getgrnam(names[i]);

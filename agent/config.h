@@ -91,8 +91,6 @@ void config_checks_free(ikeheal_config *c);
  * group- or world-writable; so must the runbook and drill files and their directories, and the
  * scripts directory. Warnings of a good configuration are in (*ret)->warnings. */
 int config_load(const char *path, ikeheal_config **ret, char **ret_error);
-/* The same from memory (no file mode check); for tests and the fuzzer. */
-int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
 
 /* agent/config_files.c: what the configuration names on disk (audit key, runbook, drill and
  * scripts directories), checked for a file-loaded config: errors to d, warnings to w. */
@@ -101,6 +99,8 @@ void config_files_check(ikeheal_config *c, const ynode *root, ydiag *d, ydiag *w
  * log keeps being signed with the key the agent started with, so a reload claiming a new one
  * would lie. 0, or -EBUSY with a "file:line:col: …" message in *ret_error. */
 int config_reload_check(const ikeheal_config *old, const ikeheal_config *next, char **ret_error);
+/* The same from memory (no file mode check); for tests and the fuzzer. */
+int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
                         char **ret_error);
 ikeheal_config *config_free(ikeheal_config *c);
 DEFINE_FREE_FUNC(ikeheal_config, config_free);
