@@ -44,7 +44,7 @@
 #define EVIDENCE_LEN 300u
 #define LOGS_PEERS_SHOWN 8u
 #define LOGS_COALESCE_USEC (250u * USEC_PER_MSEC)
-#define LOGS_SAVE_USEC USEC_PER_SEC
+#define LOGS_SAVE_USEC (2 * USEC_PER_SEC)
 
 typedef struct sa_peer {
         unsigned long uniqueid;
@@ -145,7 +145,7 @@ static int on_save(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* The refused peers changed: written at most once per LOGS_SAVE_USEC. */
+/* The refused peers changed: written at most once per LOGS_SAVE_USEC, and at the end. */
 static void save_soon(logs_state *s) {
         s->dirty = true;
         if (!s->store_path || s->save_timer || !s->env)
@@ -241,7 +241,7 @@ static void line_in(logs_state *s, charon_log_line *l) {
                 (void) snprintf(id, sizeof(id), "%.40s[%lu]", l->conn, l->uniqueid);
         bool refused = l->refused && l->cls == FAULT_AUTHENTICATION;
         news = logs_tally_add(&s->tally, l->cls, l->event, addr, id, refused, clock_usec(CLOCK_MONOTONIC));
-        if (refused && (news & (LOGS_TALLY_NEW_PEER | LOGS_TALLY_NAMED)))
+        if (refused) /* its count and retry window changed: kept, written at most every 2 s */
                 save_soon(s);
         /* a new peer is news while the table still names every one; past that, a flood */
         run_soon(s, (news & LOGS_TALLY_NEW_CLASS) ||
