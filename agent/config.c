@@ -53,10 +53,17 @@ static const yfield charon_fields[] = {
         {}
 };
 
+static const yfield audit_fields[] = {
+        { "rotate_size_kib", YF_U32, OFF(audit_rotate_kib), .max = 512 * 1024 /* AUDIT_FILE_MAX */ },
+        { "keep", YF_U32, OFF(audit_keep), .min = 1, .max = 1000 /* AUDIT_KEEP_MAX */ },
+        {}
+};
+
 static const yfield top_fields[] = {
         { "agent", YF_SECTION, 0, agent_fields },
         { "control", YF_SECTION, 0, control_fields },
         { "charon", YF_SECTION, 0, charon_fields },
+        { "audit", YF_SECTION, 0, audit_fields },
         { "check_defaults", YF_NODE, OFF(check_defaults_node) },
         { "checks", YF_NODE, OFF(checks_node) },
         { "policy", YF_NODE, OFF(policy_node) },
@@ -76,6 +83,8 @@ static int config_set_defaults(ikeheal_config *c) {
                 .vici_reconnect_max_usec = 5 * USEC_PER_SEC,
                 .charon_start_grace_usec = 2 * USEC_PER_SEC,
                 .last_good_after_usec = 30 * USEC_PER_SEC,
+                .audit_rotate_kib = 64 * 1024,
+                .audit_keep = 10,
         };
         c->state_dir = strdup("/var/lib/ikeheal");
         c->control_socket = strdup("/run/ikeheal/ikeheal.sock");

@@ -39,6 +39,8 @@ typedef struct ikeheal_config {
         unsigned audit_key_line, audit_key_col; /* where agent.audit_key_file is (or 1:1) */
         bool reset_state;        /* ikeheald --reset-state, not from the file: damaged state logs
                                   * are set aside at start instead of refusing it */
+        uint32_t audit_rotate_kib; /* audit.rotate_size_kib: rotate audit.log past this (0: never) */
+        uint32_t audit_keep;     /* audit.keep: rotated audit logs kept */
         char **runbook_dirs;     /* [/etc/ikeheal/runbooks.d] */
         char *exec_dir;          /* scripts the exec action may run: /etc/ikeheal/scripts */
         uint64_t last_good_after_usec; /* healthy this long before snapshots become last-good */

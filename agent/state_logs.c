@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "agent/alert.h"
 #include "agent/state_logs.h"
 #include "log.h"
 
@@ -43,6 +44,10 @@ int state_logs_vet(agent *a) {
                 agent_audit(a, "state_reset", "%s/%s.log damaged (%s, at byte %llu of %llu, %llu good records); set "
                             "aside as %s by --reset-state", dir, *n, c.why, (unsigned long long) c.bad_offset,
                             (unsigned long long) c.size, (unsigned long long) c.records, aside);
+                char text[900];
+                (void) snprintf(text, sizeof(text), "state log %s/%s.log was damaged (%s); set aside as %s by "
+                                "--reset-state: what it held is lost", dir, *n, c.why, aside);
+                alert_send_later(a, "state_reset", text);
                 reset++;
         }
         if (a->config->reset_state && reset == 0)

@@ -1,154 +1,69 @@
-/* See audit_log.h. Verification and the open share one scanner over the file's bytes. */
+/* See audit_log.h. The open, appends and rotation; the line format and chain check are
+ * common/audit_scan.c, the verification of a whole log common/audit_verify.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdbool.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
 #include "audit_log.h"
-
-#define HASH_HEX 64u
-#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#include "audit_scan.h"
 
 struct audit_log {
-        int fd;
+        int fd, head_fd, dir_fd;
+        char *path, *head_path;
         uint64_t size, seq, dropped;
-        char head[HASH_HEX + 1];
+        char head[AUDIT_HASH_HEX + 1];
         uint8_t key[AUDIT_KEY_MAX];
         size_t key_len;
+        uint64_t rotate_size;
+        unsigned keep;
+        bool head_missing;
 };
 
-static void hex(const uint8_t *d, size_t n, char *out) {
-        for (size_t i = 0; i < n; i++)
-                snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
-static void sha256_hex(const void *buf, size_t len, char out[HASH_HEX + 1]) {
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) || n != 32) {
-                memset(out, '?', HASH_HEX);
-                out[HASH_HEX] = 0;
-                return;
+static int read_all(const char *path, char **ret, size_t *ret_len) {
+        int r = atomic_file_read(path, AUDIT_FILE_MAX, ret, ret_len);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_len = 0;
+                return 0;
         }
-        hex(md, n, out);
+        return r;
 }
 
-static void mac_hex(const uint8_t *key, size_t key_len, const void *buf, size_t len, char out[HASH_HEX + 1]) {
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        if (!HMAC(EVP_sha256(), key, (int) key_len, buf, len, md, &n) || n != 32) {
-                memset(out, '?', HASH_HEX);
-                out[HASH_HEX] = 0;
-                return;
-        }
-        hex(md, n, out);
-}
-
-/* Check one line (without its newline) against the expected sequence number and previous
- * hash; on success *ret_hash is its hash. NULL, or why not. */
-static const char *line_check(const char *line, size_t len, uint64_t seq, const char *prev, const uint8_t *key,
-                              size_t key_len, char ret_hash[HASH_HEX + 1]) {
-        const char *f[6];
-        size_t nf = 0;
-        char num[32], mac[HASH_HEX + 1];
-
-        f[nf++] = line;
-        for (size_t i = 0; i < len && nf < 6; i++)
-                if (line[i] == '\t')
-                        f[nf++] = line + i + 1;
-        if (nf != 6)
-                return "not six tab-separated fields";
-        snprintf(num, sizeof(num), "%llu\t", (unsigned long long) seq);
-        if ((size_t) (f[1] - f[0]) != strlen(num) || memcmp(f[0], num, strlen(num)) != 0)
-                return "sequence number out of order (a record deleted, inserted or moved)";
-        if ((size_t) (f[4] - f[3]) != HASH_HEX + 1 || memcmp(f[3], prev, HASH_HEX) != 0)
-                return "previous-record hash does not match (a record before it changed or went missing)";
-        size_t macd = (size_t) (f[4] - line); /* the MAC covers everything but itself */
-        size_t maclen = (size_t) (f[5] - f[4]) - 1;
-        if (key_len) {
-                size_t tl = len - (size_t) (f[5] - line);
-                char *both = malloc(macd + tl + 1);
-                if (!both)
-                        return "out of memory";
-                memcpy(both, line, macd);
-                memcpy(both + macd, f[5], tl);
-                mac_hex(key, key_len, both, macd + tl, mac);
-                free(both);
-                if (maclen != HASH_HEX || memcmp(f[4], mac, HASH_HEX) != 0)
-                        return "HMAC does not match (the record was changed, or the key is not the writer's)";
-        } else if (maclen != 1 || f[4][0] != '-') {
-                if (maclen == HASH_HEX)
-                        return "the record carries an HMAC but no key was given";
-                return "bad MAC field";
-        }
-        sha256_hex(line, len, ret_hash);
-        return NULL;
-}
-
-/* Scan a whole log in buf. */
-static int scan(const char *buf, size_t len, const uint8_t *key, size_t key_len, audit_verify_result *r) {
-        const char *p = buf, *end = buf + len;
-        char prev[HASH_HEX + 1] = ZERO_HASH;
-        uint64_t line_no = 0;
-
-        *r = (audit_verify_result){};
-        snprintf(r->head, sizeof(r->head), "%s", ZERO_HASH);
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                char hash[HASH_HEX + 1];
-                const char *why;
-
-                line_no++;
-                if (!nl) {
-                        r->torn_bytes = (uint64_t) (end - p); /* a crash in the middle of a write */
-                        break;
-                }
-                why = line_check(p, (size_t) (nl - p), r->records + 1, prev, key, key_len, hash);
-                if (why) {
-                        r->bad_line = line_no;
-                        snprintf(r->why, sizeof(r->why), "%s", why);
-                        return -EBADMSG;
-                }
-                memcpy(prev, hash, sizeof(prev));
-                memcpy(r->head, hash, sizeof(r->head));
-                r->records++;
-                p = nl + 1;
-        }
-        return 0;
-}
-
-int audit_log_verify_buffer(const void *buf, size_t len, const void *key, size_t key_len, audit_verify_result *ret) {
-        if (key_len > AUDIT_KEY_MAX)
-                return -EINVAL;
-        return scan(buf, len, key, key_len, ret);
-}
-
-int audit_log_verify(const char *path, const void *key, size_t key_len, audit_verify_result *ret) {
-        _cleanup_(freep) char *buf = NULL;
+/* The end of the chain in the newest rotated file PATH.1 (a crash between rotating PATH away and
+ * creating the new one leaves PATH empty): 1 with *c filled, 0 if there is none. */
+static int predecessor(const char *path, const uint8_t *key, size_t key_len, audit_chain *c) {
+        _cleanup_(freep) char *p1 = NULL, *buf = NULL;
         size_t len;
         int r;
 
-        if (key_len > AUDIT_KEY_MAX)
-                return -EINVAL;
-        r = atomic_file_read(path, AUDIT_FILE_MAX, &buf, &len);
+        if (asprintf(&p1, "%s.1", path) < 0)
+                return -ENOMEM;
+        if (access(p1, F_OK) < 0)
+                return 0;
+        r = read_all(p1, &buf, &len);
         if (r < 0)
                 return r;
-        return scan(buf, len, key, key_len, ret);
+        r = audit_scan(buf ? buf : "", len, key, key_len, c);
+        if (r < 0)
+                return r;
+        return c->torn_bytes ? -EBADMSG : 1; /* a rotated file was complete when rotated */
 }
 
 int audit_log_open(audit_log **ret, const char *path, const void *key, size_t key_len) {
         _cleanup_(audit_log_freep) audit_log *l = NULL;
-        _cleanup_(freep) char *buf = NULL;
-        audit_verify_result v;
-        struct stat st;
+        _cleanup_(freep) char *buf = NULL, *dir = NULL;
+        audit_head h = {};
+        audit_chain c;
+        bool have_head, continues = false;
         size_t len = 0;
         int r;
 
@@ -157,34 +72,82 @@ int audit_log_open(audit_log **ret, const char *path, const void *key, size_t ke
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
+        l->fd = l->head_fd = l->dir_fd = -1;
+        l->keep = 1;
+        if (!(l->path = strdup(path)) || asprintf(&l->head_path, "%s.head", path) < 0 || !(dir = strdup(path))) {
+                l->head_path = NULL;
+                return -ENOMEM;
+        }
+        l->dir_fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (l->dir_fd < 0)
+                return -errno;
         l->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (l->fd < 0)
                 return -errno;
         if (flock(l->fd, LOCK_EX | LOCK_NB) < 0)
                 return errno == EWOULDBLOCK ? -EBUSY : -errno;
-        if (fstat(l->fd, &st) < 0)
-                return -errno;
-        if ((uint64_t) st.st_size > AUDIT_FILE_MAX)
-                return -EFBIG;
-        if (st.st_size > 0) {
-                r = atomic_file_read(path, AUDIT_FILE_MAX, &buf, &len);
+        r = audit_head_read(l->head_path, key, key_len, &h, NULL);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        have_head = r >= 0;
+        r = read_all(path, &buf, &len);
+        if (r < 0)
+                return r;
+        audit_chain_init(&c);
+        c.want_seq = have_head ? h.seq : 0;
+        if (len == 0) {
+                r = predecessor(path, key, key_len, &c);
+                if (r < 0)
+                        return r;
+                continues = r > 0;
+        } else {
+                r = audit_scan(buf, len, key, key_len, &c);
                 if (r < 0)
                         return r;
         }
-        r = scan(buf ? buf : "", len, key, key_len, &v);
-        if (r < 0)
-                return r;
-        if (v.torn_bytes) {
-                if (ftruncate(l->fd, (off_t) (len - v.torn_bytes)) < 0 || fsync(l->fd) < 0)
-                        return -errno;
-                l->dropped = v.torn_bytes;
+        if (have_head && h.seq > 0) {
+                /* the head must still be in the chain: a tail cut, emptied or edited is not */
+                if (h.seq > c.seq)
+                        return -EBADMSG;
+                if (c.want_found && !audit_hex_equal(c.want_hash, h.hash))
+                        return -EBADMSG;
         }
-        l->size = len - v.torn_bytes;
-        l->seq = v.records;
-        memcpy(l->head, v.head, sizeof(l->head));
+        l->head_missing = !have_head && c.seq > 0;
+        if (c.torn_bytes) {
+                /* beyond the head: an append the crash interrupted */
+                if (ftruncate(l->fd, (off_t) (len - c.torn_bytes)) < 0 || fsync(l->fd) < 0)
+                        return -errno;
+                l->dropped = c.torn_bytes;
+        }
+        l->size = len - c.torn_bytes;
+        l->seq = c.seq;
+        memcpy(l->head, c.hash, sizeof(l->head));
         if (key_len)
                 memcpy(l->key, key, key_len);
         l->key_len = key_len;
+        l->head_fd = open(l->head_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (l->head_fd < 0)
+                return -errno;
+        if (!have_head || h.seq != l->seq) {
+                memcpy(h.hash, l->head, sizeof(h.hash));
+                h.seq = l->seq;
+                r = audit_head_write(l->head_fd, &h, l->key, l->key_len);
+                if (r < 0)
+                        return r;
+                if (fsync(l->dir_fd) < 0)
+                        return -errno;
+        }
+        if (continues) {
+                char text[600];
+                (void) snprintf(text, sizeof(text), "continues %s.1 (record %llu, hash %s)", path,
+                                (unsigned long long) l->seq, l->head);
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                r = audit_log_append(l, (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000,
+                                     AUDIT_KIND_ROTATED, text, NULL);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -194,9 +157,23 @@ audit_log *audit_log_free(audit_log *l) {
                 return NULL;
         if (l->fd >= 0)
                 close(l->fd);
+        if (l->head_fd >= 0)
+                close(l->head_fd);
+        if (l->dir_fd >= 0)
+                close(l->dir_fd);
+        free(l->path);
+        free(l->head_path);
         explicit_bzero(l->key, sizeof(l->key));
         free(l);
         return NULL;
+}
+
+int audit_log_set_rotation(audit_log *l, uint64_t max_bytes, unsigned keep) {
+        if (keep < 1 || keep > AUDIT_KEEP_MAX || max_bytes > AUDIT_FILE_MAX)
+                return -EINVAL;
+        l->rotate_size = max_bytes;
+        l->keep = keep;
+        return 0;
 }
 
 static bool kind_valid(const char *k) {
@@ -204,23 +181,17 @@ static bool kind_valid(const char *k) {
         return n > 0 && n <= AUDIT_KIND_MAX && strspn(k, "abcdefghijklmnopqrstuvwxyz_") == n;
 }
 
-int audit_log_append(audit_log *l, uint64_t time_usec, const char *kind, const char *text, char *ret_hash) {
-        _cleanup_(freep) char *line = NULL;
-        size_t tlen = strlen(text), n = 0, cap;
-        char mac[HASH_HEX + 1], hash[HASH_HEX + 1];
-        int r;
+/* The record's line (with its newline) into a malloc'ed buffer. */
+static int format(const audit_log *l, uint64_t time_usec, const char *kind, const char *text, char **ret,
+                  size_t *ret_len, char hash[AUDIT_HASH_HEX + 1]) {
+        size_t tlen = strlen(text), elen = 0, n, prefix, cap;
+        _cleanup_(freep) char *line = NULL, *esc = NULL;
+        char mac[AUDIT_HASH_HEX + 1];
 
-        if (!kind_valid(kind))
-                return -EINVAL;
-        if (tlen > AUDIT_TEXT_MAX)
-                return -E2BIG;
-        cap = 64 + AUDIT_KIND_MAX + 2 * (HASH_HEX + 1) + 2 * tlen + 2;
+        cap = 64 + AUDIT_KIND_MAX + 2 * (AUDIT_HASH_HEX + 1) + 2 * tlen + 2;
         line = malloc(cap);
-        if (!line)
-                return -ENOMEM;
-        _cleanup_(freep) char *esc = malloc(2 * tlen + 1);
-        size_t elen = 0, prefix;
-        if (!esc)
+        esc = malloc(2 * tlen + 1);
+        if (!line || !esc)
                 return -ENOMEM;
         for (size_t i = 0; i < tlen; i++) {
                 char c = text[i];
@@ -235,14 +206,29 @@ int audit_log_append(audit_log *l, uint64_t time_usec, const char *kind, const c
         if (l->key_len) {
                 /* over the record but the MAC itself: prefix, then the text */
                 memcpy(line + n, esc, elen);
-                mac_hex(l->key, l->key_len, line, prefix + elen, mac);
+                audit_hmac_hex(l->key, l->key_len, line, prefix + elen, mac);
                 n += (size_t) snprintf(line + n, cap - n, "%s\t", mac);
         } else
                 n += (size_t) snprintf(line + n, cap - n, "-\t");
         memcpy(line + n, esc, elen);
         n += elen;
-        sha256_hex(line, n, hash);
+        audit_sha256_hex(line, n, hash);
         line[n++] = '\n';
+        *ret = TAKE_PTR(line);
+        *ret_len = n;
+        return 0;
+}
+
+/* Append one formatted record durably, then move the head. */
+static int write_record(audit_log *l, uint64_t time_usec, const char *kind, const char *text,
+                        char hash[AUDIT_HASH_HEX + 1]) {
+        _cleanup_(freep) char *line = NULL;
+        size_t n;
+        int r;
+
+        r = format(l, time_usec, kind, text, &line, &n, hash);
+        if (r < 0)
+                return r;
         r = atomic_file_write_all(l->fd, line, n);
         if (r >= 0 && fsync(l->fd) < 0)
                 r = -errno;
@@ -254,17 +240,111 @@ int audit_log_append(audit_log *l, uint64_t time_usec, const char *kind, const c
         }
         l->size += n;
         l->seq++;
-        memcpy(l->head, hash, sizeof(l->head));
-        if (ret_hash)
-                memcpy(ret_hash, hash, HASH_HEX + 1);
-        return 0;
+        memcpy(l->head, hash, AUDIT_HASH_HEX + 1);
+        audit_head h = { .seq = l->seq };
+        memcpy(h.hash, hash, sizeof(h.hash));
+        return audit_head_write(l->head_fd, &h, l->key, l->key_len);
+}
+
+/* PATH → PATH.1 → … → PATH.keep (the oldest deleted), a new PATH continuing the chain. */
+static int rotate(audit_log *l, uint64_t time_usec) {
+        _cleanup_(freep) char *from = NULL, *to = NULL;
+        char text[600], hash[AUDIT_HASH_HEX + 1];
+        int fd, r;
+
+        if (asprintf(&to, "%s.%u", l->path, l->keep) < 0)
+                return -ENOMEM;
+        if (unlink(to) < 0 && errno != ENOENT)
+                return -errno;
+        for (unsigned i = l->keep; i > 1; i--) {
+                free(from);
+                free(to);
+                if (asprintf(&from, "%s.%u", l->path, i - 1) < 0 || asprintf(&to, "%s.%u", l->path, i) < 0) {
+                        from = to = NULL;
+                        return -ENOMEM;
+                }
+                if (rename(from, to) < 0 && errno != ENOENT)
+                        return -errno;
+        }
+        free(to);
+        if (asprintf(&to, "%s.1", l->path) < 0) {
+                to = NULL;
+                return -ENOMEM;
+        }
+        if (rename(l->path, to) < 0)
+                return -errno;
+        /* from here a crash leaves PATH missing or empty: the open continues from PATH.1 */
+        fd = open(l->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fsync(l->dir_fd) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        close(l->fd);
+        l->fd = fd;
+        l->size = 0;
+        (void) snprintf(text, sizeof(text), "continues %s (record %llu, hash %s)", to, (unsigned long long) l->seq,
+                        l->head);
+        return write_record(l, time_usec, AUDIT_KIND_ROTATED, text, hash);
+}
+
+int audit_log_append(audit_log *l, uint64_t time_usec, const char *kind, const char *text, char *ret_hash) {
+        char hash[AUDIT_HASH_HEX + 1];
+        int r;
+
+        if (!kind_valid(kind))
+                return -EINVAL;
+        if (strlen(text) > AUDIT_TEXT_MAX)
+                return -E2BIG;
+        /* a line is at most ~2 × the text plus its fields */
+        if (l->rotate_size && l->size > 0 && l->size + 2 * strlen(text) + 256 > l->rotate_size) {
+                r = rotate(l, time_usec);
+                if (r < 0)
+                        return r;
+        }
+        uint64_t before = l->seq;
+        r = write_record(l, time_usec, kind, text, hash);
+        if (l->seq > before && ret_hash)
+                memcpy(ret_hash, hash, sizeof(hash)); /* the record stands, even if its head did not move */
+        return r;
 }
 
 uint64_t audit_log_head(const audit_log *l, char ret_hash[65]) {
-        memcpy(ret_hash, l->head, HASH_HEX + 1);
+        memcpy(ret_hash, l->head, AUDIT_HASH_HEX + 1);
         return l->seq;
 }
 
 uint64_t audit_log_dropped_bytes(const audit_log *l) {
         return l->dropped;
+}
+
+bool audit_log_head_was_missing(const audit_log *l) {
+        return l->head_missing;
+}
+
+int audit_log_set_aside(const char *path, uint64_t stamp, char *ret_path, size_t n) {
+        char from[600], to[700];
+
+        (void) snprintf(to, sizeof(to), "%s.broken-%llu", path, (unsigned long long) stamp);
+        if (rename(path, to) < 0)
+                return -errno;
+        if (ret_path)
+                (void) snprintf(ret_path, n, "%s", to);
+        (void) snprintf(from, sizeof(from), "%s.head", path);
+        (void) snprintf(to, sizeof(to), "%s.broken-%llu.head", path, (unsigned long long) stamp);
+        if (rename(from, to) < 0 && errno != ENOENT)
+                return -errno;
+        /* the rotated files belong to the old chain: a new one begins at record 1 */
+        for (unsigned i = 1; i <= AUDIT_KEEP_MAX; i++) {
+                (void) snprintf(from, sizeof(from), "%s.%u", path, i);
+                (void) snprintf(to, sizeof(to), "%s.broken-%llu.%u", path, (unsigned long long) stamp, i);
+                if (rename(from, to) < 0) {
+                        if (errno == ENOENT)
+                                break;
+                        return -errno;
+                }
+        }
+        return 0;
 }

@@ -71,17 +71,42 @@ static int build_audit(int argc, char **argv, vici_builder *b) {
         return 0;
 }
 
-/* `audit verify [FILE] [KEYFILE]`: checked here, from the file itself, without the agent (a
- * tampered agent host is exactly when one wants an independent check). */
+/* `--head SEQ:HASH` of `audit verify` */
+static const char *opt_head;
+
+static void verify_head_note(const audit_verify_result *v) {
+        switch (v->head_from) {
+        case AUDIT_HEAD_FROM_GIVEN:
+                printf("; reaches the given head (record %llu)", (unsigned long long) v->head_seq);
+                break;
+        case AUDIT_HEAD_FROM_FILE:
+                printf("; reaches its head record (record %llu, %s)", (unsigned long long) v->head_seq,
+                       v->head_authenticated ? "HMAC verified" : "not authenticated: no key given");
+                break;
+        default:
+                break;
+        }
+        if (v->after_head)
+                printf(", %llu record(s) after it", (unsigned long long) v->after_head);
+}
+
+/* `audit verify [FILE] [KEYFILE] [--head SEQ:HASH]`: checked here, from the files themselves,
+ * without the agent (a tampered agent host is exactly when one wants an independent check). */
 static int audit_verify(int argc, char **argv) {
         const char *path = argc > 0 ? argv[0] : "/var/lib/ikeheal/audit.log";
         _cleanup_(freep) char *key = NULL;
         size_t key_len = 0;
         audit_verify_result v;
+        audit_head head;
         int r;
 
         if (argc > 2) {
-                fprintf(stderr, "ikehealctl: audit verify [FILE] [KEYFILE]\n");
+                fprintf(stderr, "ikehealctl: audit verify [FILE] [KEYFILE] [--head SEQ:HASH]\n");
+                return EXIT_USAGE;
+        }
+        if (opt_head && audit_head_parse(opt_head, &head) < 0) {
+                fprintf(stderr, "ikehealctl: audit verify: --head: expected SEQ:HASH (a record number and its 64-digit "
+                        "hash, e.g. IKEHEAL_AUDIT_HEAD from the journal), got '%s'\n", opt_head);
                 return EXIT_USAGE;
         }
         if (argc == 2) {
@@ -91,20 +116,34 @@ static int audit_verify(int argc, char **argv) {
                         return 1;
                 }
         }
-        r = audit_log_verify(path, key, key_len, &v);
+        r = audit_log_verify(path, key, key_len, opt_head ? &head : NULL, &v);
         if (key)
                 explicit_bzero(key, key_len);
         if (r == -EBADMSG) {
-                printf("%s: BROKEN at line %llu: %s (%llu records verified before it)\n", path,
-                       (unsigned long long) v.bad_line, v.why, (unsigned long long) v.records);
+                printf("%s: BROKEN: %s", path, v.bad_file[0] ? v.bad_file : path);
+                if (v.bad_line)
+                        printf(" line %llu", (unsigned long long) v.bad_line);
+                printf(": %s (%llu records verified before it%s)\n", v.why, (unsigned long long) v.records,
+                       v.macs_checked ? "" : "; HMACs not checked: no key given");
                 return 1;
         }
         if (r < 0) {
                 fprintf(stderr, "ikehealctl: audit verify: %s: %s\n", path, strerror(-r));
                 return 1;
         }
-        printf("%s: %llu records, chain%s intact; head %s%s\n", path, (unsigned long long) v.records,
-               key ? " and HMACs" : "", v.head, v.torn_bytes ? " (an incomplete last line, not counted)" : "");
+        printf("%s: %llu records", path, (unsigned long long) v.records);
+        if (v.records)
+                printf(" (%llu..%llu%s) in %u file(s)", (unsigned long long) v.first_seq, (unsigned long long) v.last_seq,
+                       v.first_seq > 1 ? ", older ones rotated away" : "", v.files);
+        if (v.macs_checked)
+                printf(", chain and HMACs intact");
+        else if (v.signed_log)
+                printf(", chain intact; HMACs NOT checked (no key given)");
+        else
+                printf(", chain intact (no HMACs: the log is not signed)");
+        verify_head_note(&v);
+        printf("; head %llu:%s%s\n", (unsigned long long) v.last_seq, v.head,
+               v.torn_bytes ? " (an incomplete last line after it, not counted)" : "");
         return 0;
 }
 
@@ -218,14 +257,17 @@ static const ctl_command commands[] = {
         {
                 .name = "audit",
                 .verb = PROTO_AUDIT,
-                .args = "[N] | verify [FILE] [KEYFILE]",
+                .args = "[N] | verify [FILE] [KEYFILE] [--head SEQ:HASH]",
                 .help = "Show the audit log's head (sequence number and hash of the last record) and its\n"
                         "last N records (default 50): detections, incident changes, reloads, and later\n"
                         "plans, approvals, actions and reverts. Read-only.\n"
-                        "'audit verify' checks a log file itself, without the agent (default\n"
-                        "/var/lib/ikeheal/audit.log): the hash chain, and with KEYFILE every record's\n"
-                        "HMAC; it names the first line that was edited, deleted or moved. Exit 1 if\n"
-                        "broken.\n",
+                        "'audit verify' checks the log files themselves, without the agent (default\n"
+                        "/var/lib/ikeheal/audit.log and its rotated FILE.1, FILE.2 …, oldest first, as\n"
+                        "one chain): the hash chain, and with KEYFILE every record's HMAC (without it,\n"
+                        "it says the HMACs were not checked); then that the chain still reaches its\n"
+                        "head: the head record FILE.head, or --head SEQ:HASH (IKEHEAL_AUDIT_HEAD in\n"
+                        "the journal), so a deleted, cut or emptied tail is found too. It names the\n"
+                        "first line that was edited, deleted or moved. Exit 1 if broken.\n",
                 .render_text = render_audit,
                 .numeric = audit_numeric,
                 .build = build_audit,
@@ -540,7 +582,7 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_DRY_RUN };
+        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -550,6 +592,7 @@ int main(int argc, char **argv) {
                 { "reason", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "head", required_argument, NULL, ARG_HEAD },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -590,6 +633,9 @@ int main(int argc, char **argv) {
                         return 0;
                 case ARG_DRY_RUN:
                         ctl_opt_dry_run = true;
+                        break;
+                case ARG_HEAD:
+                        opt_head = optarg;
                         break;
                 case ARG_VERSION:
                         printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,

@@ -1,16 +1,38 @@
-/* Fuzz the audit log verifier (it reads a file anyone with access to the state directory could
- * have changed): with and without a key. Seeds: a small real log.
+/* Fuzz the audit log verifier and its head record parser (both read files anyone with access
+ * to the state directory could have changed): the log with and without a key, with and without
+ * a head to reach; the head file's two slots; a `--head SEQ:HASH` argument. The input is split
+ * at its first NUL byte: the log before it, the head file after it (corpus: real logs, a
+ * rotated file beginning with a rotation record, head files).
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/audit_log.c common/atomic_file.c */
+/* fuzz-sources: common/audit_verify.c common/audit_scan.c common/audit_head.c common/audit_crypto.c common/audit_log.c common/atomic_file.c common/file_read.c */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "audit_log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        const uint8_t *nul = memchr(data, 0, size);
+        size_t log_len = nul ? (size_t) (nul - data) : size;
+        const uint8_t *hd = nul ? nul + 1 : NULL;
+        size_t hd_len = nul ? size - log_len - 1 : 0;
         audit_verify_result v;
-        (void) audit_log_verify_buffer(data, size, NULL, 0, &v);
-        (void) audit_log_verify_buffer(data, size, "key", 3, &v);
+        audit_head h;
+        bool auth;
+
+        (void) audit_log_verify_buffer(data, log_len, NULL, 0, NULL, &v);
+        (void) audit_log_verify_buffer(data, log_len, "key", 3, NULL, &v);
+        if (hd && audit_head_read_buffer(hd, hd_len, NULL, 0, &h, &auth) == 0)
+                (void) audit_log_verify_buffer(data, log_len, NULL, 0, &h, &v);
+        if (hd && audit_head_read_buffer(hd, hd_len, "key", 3, &h, &auth) == 0)
+                (void) audit_log_verify_buffer(data, log_len, "key", 3, &h, &v);
+        if (hd && hd_len < 128) {
+                char s[128];
+                memcpy(s, hd, hd_len);
+                s[hd_len] = 0;
+                (void) audit_head_parse(s, &h);
+        }
         return 0;
 }

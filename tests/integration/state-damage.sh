@@ -10,13 +10,22 @@
 #                       comes back from its side record (state_dir/owed) and the tagged rules
 #                       are gone at its expiry (figure printed), not earlier
 #   owed, log cut       a side record of a measure the (valid) log does not know: refused too
+#   audit log           signed (HMAC key) and rotated every 2 KiB: `ikehealctl audit verify`
+#                       walks the files as one chain (with the key: chain and HMACs; without:
+#                       the chain, saying the HMACs were not checked); every tail mutation (last
+#                       record deleted, last 3 cut, final newline dropped, a byte of the last
+#                       line flipped, the file emptied) is BROKEN against the head record and
+#                       against --head SEQ:HASH; the agent started on a damaged log says so at
+#                       error level and by webhook, keeps it aside and begins a new chain
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-statedmg-XXXXXX)
+SINK_PID=
 cleanup() {
         agent_stop
+        [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         [ "${KEEP:-}" ] || rm -rf "$D"
 }
@@ -49,11 +58,21 @@ steps:
     expires_in: 20s
     verify: {action: true, within: 10s}
 YAML
+python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" &
+SINK_PID=$!
+for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
+head -c 32 /dev/urandom >"$D/audit.key"
+chmod 0600 "$D/audit.key"
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
   last_good_after: 0s
   runbook_dirs: [$D/rb]
+  audit_key_file: $D/audit.key
+audit: {rotate_size_kib: 2, keep: 100}
+notify:
+  webhooks:
+    - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s, retries: 3, backoff: 200ms}
 control:
   socket: $D/ctl.sock
 charon:
@@ -131,5 +150,49 @@ rc=$?
 rm -f "$D/state/owed/measure-99"
 agent_start "$D" "$D/c.yaml" "$B" && ok "restarts once it is gone" || bad "no restart"
 agent_stop
+grep -q '"event": *"state_reset"' "$D/sink.out" && ok "the state reset went to the webhook" || bad "webhooks: $(cat "$D/sink.out")"
+
+# --- the audit log: rotated, verified as one chain, every tail mutation found ----------------
+verify() { "$B/ikehealctl" audit verify "$@"; }
+out=$(verify "$D/state/audit.log" "$D/audit.key") && echo "$out" | grep -q "chain and HMACs intact" &&
+        echo "$out" | grep -q "in [0-9]* file(s)" && ! echo "$out" | grep -q "in 1 file(s)" &&
+        ok "signed, rotated log verifies as one chain: ${out#*: }" || bad "verify: $out"
+HEAD=$(echo "$out" | sed -n 's/.*; head \([0-9]*:[0-9a-f]*\).*/\1/p')
+out=$(verify "$D/state/audit.log") && echo "$out" | grep -q "HMACs NOT checked" &&
+        ok "without the key: chain verified, HMACs said not checked" || bad "keyless verify: $out"
+verify "$D/state/audit.log" "$D/audit.key" --head "$HEAD" >/dev/null && ok "verifies against --head $HEAD" || bad "--head $HEAD"
+mutate() { # NAME: a copy of the log with its tail mutated, in $D/av
+        rm -rf "$D/av"; mkdir "$D/av"; cp -a "$D"/state/audit.log* "$D/av/"
+        local f=$D/av/audit.log n
+        case $1 in
+        delete-last) n=$(wc -l <"$f"); head -n $((n - 1)) "$f" >"$f.t" && mv "$f.t" "$f" ;;
+        cut-3) n=$(wc -l <"$f"); head -n $((n - 3)) "$f" >"$f.t" && mv "$f.t" "$f" ;;
+        drop-newline) truncate -s -1 "$f" ;;
+        flip-last-line) python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-5]^=1; open(p,"wb").write(b)' "$f" ;;
+        empty) : >"$f" ;;
+        esac
+}
+for m in delete-last cut-3 drop-newline flip-last-line empty; do
+        mutate $m
+        o1=$(verify "$D/av/audit.log" "$D/audit.key"); r1=$?
+        o2=$(verify "$D/av/audit.log" --head "$HEAD"); r2=$?
+        [ $r1 = 1 ] && [ $r2 = 1 ] && echo "$o1" | grep -q BROKEN && echo "$o2" | grep -q BROKEN &&
+                ok "$m: BROKEN with the head record and with --head (${o1#*BROKEN: })" || bad "$m: $o1 / $o2"
+done
+
+# --- the agent on a damaged audit log: loud, kept aside, a new chain ------------------------
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-5]^=1; open(p,"wb").write(b)' "$D/state/audit.log"
+: >"$D/sink.out"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+grep -q "audit log $D/state/audit.log is DAMAGED" "$D/agent.log" && ok "said at error level: $(grep -o 'is DAMAGED: [^;]*' "$D/agent.log")" ||
+        bad "no error: $(grep -i audit "$D/agent.log")"
+ls "$D"/state/audit.log.broken-* >/dev/null 2>&1 && ok "kept aside with its head and rotated files ($(ls "$D"/state/ | grep -c 'audit.log.broken-') files)" ||
+        bad "not kept aside"
+agent_ctl audit 5 | grep -q "audit_broken" && ok "the new chain begins with a record saying why" || bad "audit: $(agent_ctl audit 5)"
+t0=$(ms)
+until grep -q '"event": *"audit_broken"' "$D/sink.out" 2>/dev/null; do [ $(($(ms) - t0)) -gt 5000 ] && break; sleep 0.05; done
+grep -q '"event": *"audit_broken"' "$D/sink.out" && ok "and to the webhook" || bad "webhooks: $(cat "$D/sink.out")"
+agent_stop
+verify "$D/state/audit.log" "$D/audit.key" >/dev/null && ok "the new chain verifies" || bad "new chain: $(verify "$D/state/audit.log" "$D/audit.key")"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
