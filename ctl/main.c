@@ -120,10 +120,13 @@ static int audit_verify(int argc, char **argv) {
         if (key)
                 explicit_bzero(key, key_len);
         if (r == -EBADMSG) {
-                printf("%s: BROKEN: %s", path, v.bad_file[0] ? v.bad_file : path);
+                const char *file = v.bad_file[0] ? v.bad_file : path;
                 if (v.bad_line)
-                        printf(" line %llu", (unsigned long long) v.bad_line);
-                printf(": %s (%llu records verified before it%s)\n", v.why, (unsigned long long) v.records,
+                        printf("%s: BROKEN at line %llu%s%s: ", path, (unsigned long long) v.bad_line,
+                               strcmp(file, path) ? " of " : "", strcmp(file, path) ? file : "");
+                else
+                        printf("%s: BROKEN (%s): ", path, file);
+                printf("%s (%llu records verified before it%s)\n", v.why, (unsigned long long) v.records,
                        v.macs_checked ? "" : "; HMACs not checked: no key given");
                 return 1;
         }

@@ -177,7 +177,7 @@ for m in delete-last cut-3 drop-newline flip-last-line empty; do
         o1=$(verify "$D/av/audit.log" "$D/audit.key"); r1=$?
         o2=$(verify "$D/av/audit.log" --head "$HEAD"); r2=$?
         [ $r1 = 1 ] && [ $r2 = 1 ] && echo "$o1" | grep -q BROKEN && echo "$o2" | grep -q BROKEN &&
-                ok "$m: BROKEN with the head record and with --head (${o1#*BROKEN: })" || bad "$m: $o1 / $o2"
+                ok "$m: BROKEN with the head record and with --head (${o1#*BROKEN})" || bad "$m: $o1 / $o2"
 done
 
 # --- the agent on a damaged audit log: loud, kept aside, a new chain ------------------------
