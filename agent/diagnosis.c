@@ -146,6 +146,25 @@ static bool class_is_global_by_nature(fault_class c) {
                c == FAULT_CLOCK || c == FAULT_REACHABILITY;
 }
 
+/* The daemon check says when charon last answered a request (fact answered_usec) and when its
+ * VICI connection last came up (connected_usec). A probe run that began after the last answer
+ * went silent while charon's own liveness is unconfirmed; one that began before charon came
+ * (back) up met a charon that was not there. Neither is evidence against the boundary yet.
+ * Without a daemon check, or one that never asked, nothing is held. */
+static bool daemon_unconfirmed(const diagnosis_input *in, size_t n, const finding *probe) {
+        for (size_t i = 0; i < n; i++) {
+                const char *a, *c;
+                if (!in[i].kind || strcmp(in[i].kind, "daemon") != 0 || !in[i].finding)
+                        continue;
+                a = finding_fact_get(in[i].finding, "answered_usec");
+                c = finding_fact_get(in[i].finding, "connected_usec");
+                if ((a && strtoull(a, NULL, 10) < probe->started_usec) ||
+                    (c && strtoull(c, NULL, 10) > probe->started_usec))
+                        return true;
+        }
+        return false;
+}
+
 static int problem_cmp(const void *a, const void *b) {
         const diagnosis_problem *x = a, *y = b;
         if (x->severity != y->severity)
@@ -271,10 +290,12 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         for (size_t k = 0; k < ns; k++)
                                 if (sy[k].from_peers && sy[k].cls == FAULT_DAEMON_CONFIG)
                                         sy[k].cls = FAULT_NONE; /* dropped */
-        /* the probe failing with nothing on this host to blame: the boundary or the path */
+        /* the probe failing with nothing on this host to blame: the boundary or the path —
+         * unless charon has not answered anything since the probe began: a hung charon is
+         * silent too, and the daemon check decides that first */
         for (size_t i = 0; i < ns; i++)
                 if (sy[i].cls == FAULT_REACHABILITY && sy[i].explained_by == FAULT_NONE)
-                        sy[i].cls = FAULT_FIREWALL;
+                        sy[i].cls = daemon_unconfirmed(in, n, sy[i].in->finding) ? FAULT_NONE : FAULT_FIREWALL;
 
         /* 3. one problem per root class */
         for (size_t i = 0; i < ns; i++) {

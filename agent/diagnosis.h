@@ -5,12 +5,14 @@
  *
  * The rules follow the seeds' triage (shared/DESIGN.md): impact first (is everyone failing?),
  * then causes from the outermost in —
- *   daemon down                → explains reachability, SA collapse, resource, NAT/MTU
+ *   daemon down or hung        → explains reachability, SA collapse, resource, NAT/MTU
  *   nftables drops 500/4500/ESP→ explains reachability, SA collapse, NAT/MTU
  *   clock skewed               → explains every time-dependent certificate/revocation verdict
  *   gateway certificate broken → explains authentication failures
  *   reachability unexplained   → the boundary firewall or the path (class firewall, lower
- *                                confidence: nothing on this host drops it)
+ *                                confidence: nothing on this host drops it) — held while
+ *                                charon has not answered a request since the probe began
+ *                                (the daemon check's answered_usec): hung is silent too
  * and for what peers report (proposal, authentication, traffic selectors, NAT/MTU): global when
  * the probe fails, the SA count collapsed, or two or more peers fail while none is up; local
  * (with the peers' names) when others are connected.

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "agent/vici.h"
 
@@ -70,6 +71,8 @@ struct vici_client {
         bool started, connecting, connected;
         bool reported; /* the state callback has been told the current state */
         int last_error;
+        pid_t peer_pid;        /* charon's pid (SO_PEERCRED) on this connection; 0: unknown */
+        uint64_t progress_usec; /* CLOCK_MONOTONIC of the last answer or streamed item */
         sd_event_source *io, *timeout_timer, *retry_timer, *kick_source;
 
         uint8_t *rbuf;
@@ -311,12 +314,21 @@ static void client_kick(vici_client *c) {
 
 /* ---- incoming packets ---- */
 
+/* charon answered a request or streamed an item of one: it works on what it was asked
+ * (pushed events alone say nothing about that: another thread may send them) */
+static void progress(vici_client *c) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        c->progress_usec = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
 static bool deliver_event(vici_client *c, const char *name, const vici_node *msg) {
         vici_op *op = c->head;
 
         if (op && op->started && op->kind == OP_STREAM && op->step == STEP_COMMAND &&
             strcmp(op->event, name) == 0) {
                 /* progress: the timeout measures silence, not the length of a long list */
+                progress(c);
                 (void) timer_arm(c, &c->timeout_timer, c->timeout_usec, on_timeout);
                 if (op->item_cb) {
                         op->item_cb(c, name, msg, op->userdata);
@@ -367,6 +379,7 @@ static int client_packet(vici_client *c, const uint8_t *buf, size_t len) {
         case VICI_CMD_UNKNOWN:
                 if (!op || !op->started || op->step != STEP_COMMAND)
                         return -EPROTO;
+                progress(c);
                 if (!op_reply(c, op, type == VICI_CMD_UNKNOWN ? -EOPNOTSUPP : 0, msg))
                         return 1;
                 if (!c->connected || c->head != op)
@@ -378,6 +391,7 @@ static int client_packet(vici_client *c, const uint8_t *buf, size_t len) {
                 if (!op || !op->started ||
                     (op->step != STEP_REGISTER && op->step != STEP_UNREGISTER))
                         return -EPROTO;
+                progress(c);
                 if (op->kind == OP_REGISTER) {
                         mark_registered(c, op->event, type == VICI_EVENT_CONFIRM);
                         return op_advance(c, op, _STEP_MAX) && c->connected ? 0 : 1;
@@ -472,6 +486,7 @@ static void client_close(vici_client *c) {
         c->fd = -1;
         c->rlen = c->wlen = 0;
         c->connecting = c->connected = false;
+        c->peer_pid = 0;
         timer_disarm(&c->timeout_timer);
         for (size_t i = 0; i < c->n_subs; i++)
                 c->subs[i].registered = false;
@@ -502,7 +517,13 @@ static void client_disconnect(vici_client *c, int reason) {
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 static void client_connected(vici_client *c) {
+        struct ucred cred = {};
+        socklen_t cl = sizeof(cred);
+
         timer_disarm(&c->timeout_timer);
+        /* who listens there: the credentials the listener had at listen(), so also known for a
+         * process that is stopped and answers nothing */
+        c->peer_pid = getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 ? cred.pid : 0;
         c->connecting = false;
         c->connected = true;
         c->last_error = 0;
@@ -699,6 +720,14 @@ bool vici_client_is_connected(const vici_client *c) {
 
 int vici_client_last_error(const vici_client *c) {
         return c ? c->last_error : -EINVAL;
+}
+
+pid_t vici_client_peer_pid(const vici_client *c) {
+        return c && c->connected ? c->peer_pid : 0;
+}
+
+uint64_t vici_client_last_progress(const vici_client *c) {
+        return c ? c->progress_usec : 0;
 }
 
 size_t vici_client_pending(const vici_client *c) {

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -71,6 +72,13 @@ int vici_client_start(vici_client *c);
 bool vici_client_is_connected(const vici_client *c);
 /* Why the last connection attempt failed or the connection was lost; 0 if never. */
 int vici_client_last_error(const vici_client *c);
+/* The pid of the process listening on the socket (SO_PEERCRED of this connection, in our pid
+ * namespace); 0 while disconnected or unknown. */
+pid_t vici_client_peer_pid(const vici_client *c);
+/* When charon last answered a request or streamed an item of one (CLOCK_MONOTONIC µs; 0:
+ * never): progress, also of a long stream that holds other requests in the queue. Pushed
+ * events do not count. */
+uint64_t vici_client_last_progress(const vici_client *c);
 /* Requests waiting or in flight. */
 size_t vici_client_pending(const vici_client *c);
 

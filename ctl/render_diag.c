@@ -184,12 +184,15 @@ void render_incidents(FILE *f, const vici_node *b) {
                 render_incident_detail(f, list->child);
                 return;
         }
-        fprintf(f, "%-5s %-11s %-17s %-7s %-5s %-19s %s\n", "ID", "STATE", "CLASS", "SCOPE", "SEV",
-                "OPENED (UTC)", "SUMMARY");
+        fprintf(f, "%-5s %-11s %-17s %-16s %-7s %-5s %-19s %s\n", "ID", "STATE", "CLASS", "REASON", "SCOPE",
+                "SEV", "OPENED (UTC)", "SUMMARY");
         for (const vici_node *i = list ? list->child : NULL; i; i = i->next) {
                 put_padded(f, i->name ? i->name : "?", 5);
                 put_padded(f, s_or(i, "state", "?"), 11);
                 put_padded(f, s_or(i, "class", "?"), 17);
+                /* the reason tells what kind of the class it is (daemon: hung, crashed,
+                 * crash_loop …), which decides what may be done about it */
+                put_padded(f, s_or(i, "reason", "-"), 16);
                 put_padded(f, s_or(i, "scope", "?"), 7);
                 put_padded(f, s_or(i, "severity", "?"), 5);
                 put_usec_time(f, i, "opened_usec");

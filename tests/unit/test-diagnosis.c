@@ -109,6 +109,38 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* a hung charon (alive, answers nothing) explains the silent probe: one daemon problem */
+        add(&w, "daemon", "daemon", CHECK_FAIL, "class=daemon", "reason=hung", "scope=global", NULL);
+        add(&w, "firewall", "firewall", CHECK_OK, NULL);
+        add(&w, "probe", "ike_probe", CHECK_FAIL, "class=reachability", "reason=udp500_silent", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_DAEMON &&
+                      strcmp(d.problems[0].reason, "hung") == 0 && strstr(d.problems[0].explains, "probe"),
+              "hung charon: one daemon problem, reason hung, explains the probe");
+        diagnosis_done(&d);
+        reset(&w);
+
+        /* the probe went silent, and charon has not answered anything since the probe began: not
+         * yet the boundary (a hung charon is silent too; the daemon check decides first) */
+        add(&w, "daemon", "daemon", CHECK_OK, "answered_usec=1000000", NULL);
+        add(&w, "firewall", "firewall", CHECK_OK, NULL);
+        add(&w, "probe", "ike_probe", CHECK_FAIL, "class=reachability", NULL);
+        w.f[2]->started_usec = 1500000;
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 0,
+              "silent probe, charon unconfirmed since: held, no boundary problem (%zu problems)", d.n_problems);
+        diagnosis_done(&d);
+        /* charon answered after the probe began: the silence is outside, the boundary */
+        (void) finding_fact_set(w.f[0], "answered_usec", "2000000");
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_FIREWALL &&
+                      strcmp(d.problems[0].reason, "boundary_or_path") == 0,
+              "silent probe, charon answered since: boundary firewall");
+        diagnosis_done(&d);
+        /* but charon came (back) up after the probe began: the probe met it down */
+        (void) finding_fact_set(w.f[0], "connected_usec", "1600000");
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 0,
+              "silent probe that began before charon came up: held (%zu problems)", d.n_problems);
+        diagnosis_done(&d);
+        reset(&w);
+
         /* clock skew explains an "expired" certificate */
         add(&w, "clock", "clock", CHECK_FAIL, "class=clock", "reason=skew", NULL);
         add(&w, "certs", "certificate", CHECK_FAIL, "class=certificate", "reason=expired", NULL);
