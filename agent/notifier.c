@@ -9,7 +9,10 @@
  * than a storm. The queue is bounded by queue_max; when it is full the oldest undelivered
  * delivery goes (counted, logged): during an outage the newest news is the most useful.
  *
- * Stats are counters since notifier_new(): queued = delivered + failed + dropped + pending. */
+ * Stats are counters since notifier_new(): queued = delivered + failed + dropped + pending.
+ *
+ * libcurl (agent/curl_lib.h) and the multi handle are set up only once there is a webhook to
+ * send to: with none configured the notifier costs no HTTP machinery at all. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent/curl_glue.h"
+#include "agent/curl_lib.h"
 #include "agent/notifier.h"
 #include "log.h"
 
@@ -96,9 +100,40 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata
 
 static void on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata);
 
-static int attempt_start(delivery *d) {
-        CURL *easy = curl_easy_init();
+/* The HTTP side (libcurl loaded, the multi handle on the loop, the headers), made on first
+ * need and kept. */
+static int http_setup(notifier *n) {
+        struct curl_slist *h;
+        int r;
 
+        if (n->glue)
+                return 0;
+        r = curl_lib_load();
+        if (r < 0)
+                return r;
+        /* "Expect:" keeps curl from waiting for a 100 Continue on larger bodies */
+        h = curl_slist_append(NULL, "Content-Type: application/json");
+        n->headers = h ? curl_slist_append(h, "Expect:") : NULL;
+        if (!n->headers) {
+                curl_slist_free_all(h);
+                return -ENOMEM;
+        }
+        r = curl_glue_new(&n->glue, n->event);
+        if (r < 0) {
+                curl_slist_free_all(n->headers);
+                n->headers = NULL;
+        }
+        return r;
+}
+
+static int attempt_start(delivery *d) {
+        CURL *easy;
+        int r;
+
+        r = http_setup(d->owner);
+        if (r < 0)
+                return r;
+        easy = curl_easy_init();
         if (!easy)
                 return -ENOMEM;
         d->error[0] = 0;
@@ -121,7 +156,7 @@ static int attempt_start(delivery *d) {
         (void) curl_easy_setopt(easy, CURLOPT_USERAGENT, "ikeheal/" IKEHEAL_VERSION);
         (void) curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body);
         (void) curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, d->error);
-        int r = curl_glue_add(d->owner->glue, easy, on_done, d);
+        r = curl_glue_add(d->owner->glue, easy, on_done, d);
         if (r < 0) {
                 curl_easy_cleanup(easy);
                 return r;
@@ -131,6 +166,10 @@ static int attempt_start(delivery *d) {
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+static const char *start_error(int r) {
+        return curl_lib_error() ?: strerror(-r);
+}
 
 /* An attempt failed: schedule the next one after backoff × 2^attempt, or give up. Returns
  * false when the delivery is gone. */
@@ -168,7 +207,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         n->stats.retried++;
         r = attempt_start(d);
         if (r < 0)
-                (void) attempt_failed(d, strerror(-r));
+                (void) attempt_failed(d, start_error(r));
         pump(n); /* in case it is gone: the next one for this webhook */
         return 0;
 }
@@ -215,7 +254,7 @@ static void pump(notifier *n) {
                         continue;
                 r = attempt_start(d);
                 if (r < 0)
-                        (void) attempt_failed(d, strerror(-r));
+                        (void) attempt_failed(d, start_error(r));
         }
 }
 
@@ -259,6 +298,19 @@ static int enqueue(notifier *n, const notify_webhook *w, const notify_message *m
         n->n_queued++;
         n->stats.queued++;
         return 0;
+}
+
+/* With webhooks configured, set HTTP up now rather than at the first incident, so that a
+ * libcurl that cannot be loaded is in the log from the start. */
+static void http_setup_configured(notifier *n) {
+        int r;
+
+        if (n->cfg.n_webhooks == 0)
+                return;
+        r = http_setup(n);
+        if (r < 0)
+                log_warning_errno(r, "notify: %s: webhooks cannot be delivered, ignoring",
+                                  curl_lib_error() ?: "cannot set up HTTP");
 }
 
 static bool targeted(const char *const *targets, const char *name) {
@@ -310,6 +362,7 @@ int notifier_set_config(notifier *n, const notify_config *cfg) {
         n->cfg = c;
         while (n->head && n->n_queued > n->cfg.queue_max) /* a smaller bound applies at once */
                 drop_oldest(n);
+        http_setup_configured(n);
         return 0;
 }
 
@@ -321,20 +374,10 @@ int notifier_new(notifier **ret, sd_event *e, const notify_config *cfg) {
                 return -ENOMEM;
         notify_config_init(&n->cfg);
         n->event = sd_event_ref(e);
-        r = curl_glue_new(&n->glue, e);
-        if (r < 0)
-                goto fail;
         r = config_copy(&n->cfg, cfg);
         if (r < 0)
                 goto fail;
-        /* "Expect:" keeps curl from waiting for a 100 Continue on larger bodies */
-        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-        n->headers = h ? curl_slist_append(h, "Expect:") : NULL;
-        if (!n->headers) {
-                curl_slist_free_all(h);
-                r = -ENOMEM;
-                goto fail;
-        }
+        http_setup_configured(n);
         *ret = n;
         return 0;
 fail:

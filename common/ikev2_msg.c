@@ -142,6 +142,13 @@ static void put_proposal(writer *w, bool last, uint8_t num, const xform *xf, siz
         w_patch_u16(w, at + 2, w->pos - at);
 }
 
+struct ikev2_msg_keys {
+        uint16_t group;
+        size_t ke_len;
+        uint8_t ke[64];
+        EVP_MD *sha1; /* fetched once: an implicit fetch per digest costs a method-store look-up */
+};
+
 /* Public value of a fresh key in the group's IKEv2 encoding: ECP x||y (RFC 5903), X25519 the
  * raw 32 bytes (RFC 8031). The private half is dropped: the exchange is never completed. */
 static int make_ke(uint16_t group, uint8_t *out, size_t size, size_t *ret_len) {
@@ -175,9 +182,47 @@ out:
         return r;
 }
 
-/* RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | port), SPIr zero in the request. */
-static int natd_hash(const uint8_t spi_i[IKEV2_SPI_SIZE], const struct sockaddr *sa,
-                     uint8_t out[20]) {
+DEFINE_FREE_FUNC(ikev2_msg_keys, ikev2_msg_keys_free);
+
+int ikev2_msg_keys_new(ikev2_msg_keys **ret, uint16_t group) {
+        _cleanup_(ikev2_msg_keys_freep) ikev2_msg_keys *k = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        group = group ? group : IKEV2_GROUP_X25519;
+        if (group != IKEV2_GROUP_X25519 && group != IKEV2_GROUP_ECP256)
+                return -EINVAL;
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        k->group = group;
+        r = make_ke(group, k->ke, sizeof(k->ke), &k->ke_len);
+        if (r < 0)
+                return r;
+        k->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+        if (!k->sha1)
+                return -EIO;
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+ikev2_msg_keys *ikev2_msg_keys_free(ikev2_msg_keys *k) {
+        if (!k)
+                return NULL;
+        EVP_MD_free(k->sha1);
+        free(k);
+        return NULL;
+}
+
+uint16_t ikev2_msg_keys_group(const ikev2_msg_keys *k) {
+        return k->group;
+}
+
+/* RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | port), SPIr zero in the request. md NULL: the
+ * default SHA-1, fetched for this digest. */
+static int natd_hash(const EVP_MD *md, const uint8_t spi_i[IKEV2_SPI_SIZE],
+                     const struct sockaddr *sa, uint8_t out[20]) {
         uint8_t in[2 * IKEV2_SPI_SIZE + 16 + 2] = {0};
         size_t n = 2 * IKEV2_SPI_SIZE;
         uint16_t port;
@@ -198,7 +243,7 @@ static int natd_hash(const uint8_t spi_i[IKEV2_SPI_SIZE], const struct sockaddr 
                 return -EAFNOSUPPORT;
         memcpy(in + n, &port, 2); /* already network order */
         n += 2;
-        if (EVP_Digest(in, n, out, &len, EVP_sha1(), NULL) != 1 || len != 20)
+        if (EVP_Digest(in, n, out, &len, md ? md : EVP_sha1(), NULL) != 1 || len != 20)
                 return -EIO;
         return 0;
 }
@@ -236,8 +281,10 @@ int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **re
 
         if (!o || !ret)
                 return -EINVAL;
-        group = o->ke_group ? o->ke_group : IKEV2_GROUP_X25519;
+        group = o->ke_group ? o->ke_group : o->keys ? o->keys->group : IKEV2_GROUP_X25519;
         if (group != IKEV2_GROUP_X25519 && group != IKEV2_GROUP_ECP256)
+                return -EINVAL;
+        if (o->keys && o->keys->group != group)
                 return -EINVAL;
         if (o->offer != IKEV2_MSG_OFFER_STATELESS && o->offer != IKEV2_MSG_OFFER_FULL)
                 return -EINVAL;
@@ -258,9 +305,14 @@ int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **re
         } while (!memcmp(req->spi_i, (uint8_t[IKEV2_SPI_SIZE]){0}, IKEV2_SPI_SIZE));
         if (RAND_bytes(nonce, sizeof(nonce)) != 1)
                 return -EIO;
-        r = make_ke(group, ke, sizeof(ke), &ke_len);
-        if (r < 0)
-                return r;
+        if (o->keys) {
+                memcpy(ke, o->keys->ke, o->keys->ke_len);
+                ke_len = o->keys->ke_len;
+        } else {
+                r = make_ke(group, ke, sizeof(ke), &ke_len);
+                if (r < 0)
+                        return r;
+        }
 
         w = (writer){.buf = req->data, .size = REQUEST_MAX};
         w_bytes(&w, req->spi_i, IKEV2_SPI_SIZE);
@@ -297,11 +349,11 @@ int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **re
         if (o->local && o->remote) {
                 uint8_t h[20];
 
-                r = natd_hash(req->spi_i, o->local, h);
+                r = natd_hash(o->keys ? o->keys->sha1 : NULL, req->spi_i, o->local, h);
                 if (r < 0)
                         return r;
                 put_notify(&w, &next_at, IKEV2_N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
-                r = natd_hash(req->spi_i, o->remote, h);
+                r = natd_hash(o->keys ? o->keys->sha1 : NULL, req->spi_i, o->remote, h);
                 if (r < 0)
                         return r;
                 put_notify(&w, &next_at, IKEV2_N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));

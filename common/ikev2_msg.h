@@ -2,8 +2,9 @@
  * request and strictly parse the answer to it. Nothing here does I/O or logs; the prober
  * (agent/checks/ike_probe.c) owns the socket.
  *
- * The request is real: random initiator SPI and 32-byte nonce (RAND_bytes), a KE payload with a
- * fresh public key from OpenSSL 3 EVP (ECP-256, group 19, or X25519, group 31), an SA payload
+ * The request is real: random initiator SPI and 32-byte nonce (RAND_bytes), a KE payload with the
+ * public value of a key pair from OpenSSL 3 EVP (ECP-256, group 19, or X25519, group 31; fresh,
+ * or shared between requests through ikev2_msg_keys), an SA payload
  * with two proposals (AES-CBC-128/256 with HMAC-SHA2/SHA1 integrity, and AES-GCM-16/ChaCha20-
  * Poly1305; PRF-HMAC-SHA2/SHA1) and, when the caller gives both socket addresses, the NAT-D
  * notifies, so the same packet on UDP 4500 lets the peer run NAT detection.
@@ -80,8 +81,23 @@ typedef enum ikev2_msg_offer {
         IKEV2_MSG_OFFER_FULL,      /* KE group listed first in both proposals */
 } ikev2_msg_offer;
 
+/* What requests may share: the KE payload's public value and the SHA-1 used for NAT-D. The
+ * private half of a KE is dropped unused (the exchange is never completed), so a fresh key pair
+ * per request proves nothing more about the responder; what ties an answer to its request — the
+ * initiator SPI — and the nonce stay fresh in every request. Generating the key once instead of
+ * per request takes the key generation and OpenSSL's algorithm look-ups out of every probe. */
+typedef struct ikev2_msg_keys ikev2_msg_keys;
+
+/* A fresh key pair of `group` (0 = X25519, or IKEV2_GROUP_ECP256). 0, -EINVAL, -ENOMEM, -EIO. */
+int ikev2_msg_keys_new(ikev2_msg_keys **ret, uint16_t group);
+ikev2_msg_keys *ikev2_msg_keys_free(ikev2_msg_keys *k);
+uint16_t ikev2_msg_keys_group(const ikev2_msg_keys *k);
+
 typedef struct ikev2_msg_init_options {
         uint16_t ke_group; /* IKEV2_GROUP_X25519 (0 = this default) or IKEV2_GROUP_ECP256 */
+        /* Shared KE and SHA-1 (ke_group must be 0 or the keys' group); NULL: a fresh key pair
+         * for this request alone. */
+        const ikev2_msg_keys *keys;
         ikev2_msg_offer offer;
         /* Both set: add NAT_DETECTION_SOURCE_IP/DESTINATION_IP computed over them (AF_INET or
          * AF_INET6 with ports, as the connected socket sees them). Either NULL: no NAT-D. */
@@ -109,7 +125,8 @@ typedef struct ikev2_msg_response {
         unsigned n_payloads;
 } ikev2_msg_response;
 
-/* Build an IKE_SA_INIT request. 0, -EINVAL (options), -EAFNOSUPPORT (NAT-D addresses),
+/* Build an IKE_SA_INIT request (a fresh SPI and nonce every time). 0, -EINVAL (options, or
+ * keys of another group), -EAFNOSUPPORT (NAT-D addresses),
  * -ENOMEM, -EIO (OpenSSL: random or key generation failed). */
 int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **ret);
 ikev2_msg_request *ikev2_msg_request_free(ikev2_msg_request *r);

@@ -1,6 +1,10 @@
-/* See ike_probe.h. One probe = one connected, non-blocking UDP socket, three event sources (the
- * socket, a resend timer, a deadline timer) and one request packet sent unchanged on every
- * attempt, so a responder's retransmission cache (or its lack) cannot tell attempts apart. */
+/* See ike_probe.h. One probe = one connected, non-blocking UDP socket, two event sources (the
+ * socket, and one timer that fires at each resend and then at the deadline) and one request
+ * packet sent unchanged on every attempt, so a responder's retransmission cache (or its lack)
+ * cannot tell attempts apart. The first copy leaves from ike_probe_start() itself; an error
+ * there, like one from connect(), is delivered from the loop. Datagrams are received into a
+ * buffer on the stack; only an unparsable one is kept (for the result), in a buffer allocated
+ * when the first one arrives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
@@ -23,22 +27,23 @@
 /* sd-event's default accuracy (0 = 250 ms) would merge a short probe's resends into its
  * deadline; a millisecond keeps the schedule what the caller asked for. */
 #define TIMER_ACCURACY_USEC USEC_PER_MSEC
+/* Room for the largest answer we parse, its marker, and one byte to see a longer one. */
+#define RX_SIZE (IKEV2_MSG_MAX_SIZE + NATT_MARKER_SIZE + 1)
 
 struct ike_probe {
         sd_event *event;
-        sd_event_source *io, *resend, *deadline;
+        sd_event_source *io, *timer;
         int fd;
         bool natt, done;
-        int pending_error; /* from connect(): delivered on the first timer tick */
-        ikev2_msg_request *req;
+        int pending_error; /* from connect() or the first send(): delivered on the first tick */
+        const char *pending_where;
+        uint8_t spi_i[IKEV2_SPI_SIZE];
         uint8_t *pkt; /* request as sent (with marker on 4500) */
         size_t pkt_size;
-        uint8_t *rx; /* receive buffer, IKEV2_MSG_MAX_SIZE + marker + 1 */
-        size_t rx_cap;
         unsigned attempts, ticks, max_attempts, garbage;
-        uint64_t interval_usec, last_send_usec;
+        uint64_t start_usec, interval_usec, deadline_usec, last_send_usec;
         const char *garbage_reason;
-        size_t garbage_size; /* last unparsable datagram, kept in garbage_buf */
+        size_t garbage_size; /* last unparsable datagram, kept in garbage_buf (RX_SIZE) */
         uint8_t *garbage_buf;
         ike_probe_cb cb;
         void *userdata;
@@ -72,8 +77,7 @@ static int open_socket(int family, const char *netns) {
 static void probe_stop(ike_probe *p) {
         p->done = true;
         p->io = sd_event_source_disable_unref(p->io);
-        p->resend = sd_event_source_disable_unref(p->resend);
-        p->deadline = sd_event_source_disable_unref(p->deadline);
+        p->timer = sd_event_source_disable_unref(p->timer);
 }
 
 /* Deliver once. The callback may free p, so nothing touches p afterwards. */
@@ -125,12 +129,20 @@ static int probe_send(ike_probe *p) {
         return 0;
 }
 
-static int on_resend(sd_event_source *s, uint64_t usec, void *userdata) {
+static void finish_deadline(ike_probe *p);
+
+/* Resends at start + k × interval (k = 1 … max_attempts − 1), then the deadline. */
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         ike_probe *p = userdata;
+        uint64_t next;
         int r;
 
         if (p->pending_error) {
-                finish_errno(p, p->pending_error, "connect");
+                finish_errno(p, p->pending_error, p->pending_where);
+                return 0;
+        }
+        if (usec >= p->deadline_usec) {
+                finish_deadline(p);
                 return 0;
         }
         r = probe_send(p);
@@ -139,15 +151,15 @@ static int on_resend(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         /* count ticks, not successful sends, so a persistent EAGAIN still ends the series */
-        if (++p->ticks >= p->max_attempts) {
-                p->resend = sd_event_source_disable_unref(p->resend);
-                return 0;
-        }
-        r = sd_event_source_set_time(s, usec + p->interval_usec);
+        p->ticks++;
+        next = p->deadline_usec;
+        if (p->ticks < p->max_attempts && p->start_usec + p->ticks * p->interval_usec < next)
+                next = p->start_usec + p->ticks * p->interval_usec;
+        r = sd_event_source_set_time(s, next);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         if (r < 0)
-                finish_errno(p, -r, "resend timer");
+                finish_errno(p, -r, "probe timer");
         return 0;
 }
 
@@ -203,8 +215,12 @@ static bool read_errqueue(ike_probe *p) {
 static void note_garbage(ike_probe *p, const uint8_t *d, size_t n, const char *why) {
         p->garbage++;
         p->garbage_reason = why;
-        p->garbage_size = n < p->rx_cap ? n : p->rx_cap;
-        memcpy(p->garbage_buf, d, p->garbage_size);
+        if (!p->garbage_buf)
+                p->garbage_buf = malloc(RX_SIZE);
+        /* without memory the count and the reason still stand; only the sample is lost */
+        p->garbage_size = p->garbage_buf ? (n < RX_SIZE ? n : RX_SIZE) : 0;
+        if (p->garbage_size)
+                memcpy(p->garbage_buf, d, p->garbage_size);
 }
 
 static void finish_answer(ike_probe *p, const ikev2_msg_response *m, const uint8_t *d, size_t n) {
@@ -242,7 +258,12 @@ static void finish_answer(ike_probe *p, const ikev2_msg_response *m, const uint8
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ike_probe *p = userdata;
+        uint8_t rx[RX_SIZE];
 
+        /* the kernel signals a queued ICMP error with EPOLLERR: look there first, for its
+         * details; a plain datagram costs no error-queue read */
+        if ((revents & EPOLLERR) && read_errqueue(p))
+                return 0;
         for (unsigned i = 0; i < RECV_BURST; i++) {
                 ikev2_msg_response m;
                 const char *why = NULL;
@@ -250,19 +271,20 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 ssize_t n;
                 size_t len;
 
-                if (read_errqueue(p))
-                        return 0;
-                n = recv(p->fd, p->rx, p->rx_cap, MSG_DONTWAIT | MSG_TRUNC);
+                n = recv(p->fd, rx, sizeof(rx), MSG_DONTWAIT | MSG_TRUNC);
                 if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
+                        int err = errno;
+                        if (err == EAGAIN || err == EINTR)
                                 return 0;
-                        finish_errno(p, errno, "recv");
+                        /* an error that arrived during this burst: its details if queued */
+                        if (!read_errqueue(p))
+                                finish_errno(p, err, "recv");
                         return 0;
                 }
                 len = (size_t) n;
-                d = p->rx;
-                if (len > p->rx_cap) {
-                        note_garbage(p, d, p->rx_cap, "datagram larger than IKEV2_MSG_MAX_SIZE");
+                d = rx;
+                if (len > sizeof(rx) - 1) {
+                        note_garbage(p, d, sizeof(rx) - 1, "datagram larger than IKEV2_MSG_MAX_SIZE");
                 } else if (p->natt && (len < NATT_MARKER_SIZE || memcmp(d, "\0\0\0\0", 4) != 0)) {
                         note_garbage(p, d, len, "no non-ESP marker on port 4500");
                 } else {
@@ -270,7 +292,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                 d += NATT_MARKER_SIZE;
                                 len -= NATT_MARKER_SIZE;
                         }
-                        if (ikev2_msg_parse_init_response(d, len, p->req->spi_i, &m, &why) == 0) {
+                        if (ikev2_msg_parse_init_response(d, len, p->spi_i, &m, &why) == 0) {
                                 finish_answer(p, &m, d, len);
                                 return 0;
                         }
@@ -290,8 +312,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        ike_probe *p = userdata;
+static void finish_deadline(ike_probe *p) {
         ike_probe_result res = {.verdict = p->garbage ? IKE_PROBE_GARBAGE : IKE_PROBE_SILENT};
 
         if (p->garbage) {
@@ -304,7 +325,6 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) snprintf(res.detail, sizeof(res.detail), "no answer to %u datagram%s",
                                 p->attempts, p->attempts == 1 ? "" : "s");
         probe_finish(p, &res);
-        return 0;
 }
 
 /* ---- lifetime ---- */
@@ -316,9 +336,7 @@ ike_probe *ike_probe_free(ike_probe *p) {
         p->event = sd_event_unref(p->event);
         if (p->fd >= 0)
                 (void) close(p->fd);
-        p->req = ikev2_msg_request_free(p->req);
         free(p->pkt);
-        free(p->rx);
         free(p->garbage_buf);
         free(p);
         return NULL;
@@ -343,6 +361,8 @@ static int check_options(const ike_probe_options *o) {
                 return -EINVAL;
         if (o->ke_group && o->ke_group != IKEV2_GROUP_X25519 && o->ke_group != IKEV2_GROUP_ECP256)
                 return -EINVAL;
+        if (o->keys && o->ke_group && o->ke_group != ikev2_msg_keys_group(o->keys))
+                return -EINVAL;
         if (o->netns && ike_probe_netns_name_valid(o->netns) < 0)
                 return -EINVAL;
         return 0;
@@ -351,6 +371,7 @@ static int check_options(const ike_probe_options *o) {
 int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ike_probe_cb cb,
                     void *userdata) {
         _cleanup_(ike_probe_freep) ike_probe *p = NULL;
+        ikev2_msg_request *req = NULL;
         struct sockaddr_storage remote = {0}, local = {0};
         socklen_t local_len = sizeof(local);
         bool have_local = false;
@@ -407,47 +428,58 @@ int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ik
                 if (verdict_from_errno(errno) == IKE_PROBE_ERROR)
                         return -errno;
                 p->pending_error = errno; /* e.g. no route: the verdict, delivered from the loop */
+                p->pending_where = "connect";
         } else if (getsockname(p->fd, (struct sockaddr *) &local, &local_len) == 0)
                 have_local = true;
 
         r = ikev2_msg_build_init(
                 &(ikev2_msg_init_options){
                         .ke_group = o->ke_group,
+                        .keys = o->keys,
                         .offer = o->offer == IKE_PROBE_OFFER_FULL ? IKEV2_MSG_OFFER_FULL
                                                                   : IKEV2_MSG_OFFER_STATELESS,
                         .local = have_local ? (struct sockaddr *) &local : NULL,
                         .remote = have_local ? (struct sockaddr *) &remote : NULL,
                 },
-                &p->req);
+                &req);
         if (r < 0)
                 return r;
-        p->pkt_size = p->req->size + (o->natt ? NATT_MARKER_SIZE : 0);
+        memcpy(p->spi_i, req->spi_i, IKEV2_SPI_SIZE);
+        p->pkt_size = req->size + (o->natt ? NATT_MARKER_SIZE : 0);
         p->pkt = calloc(1, p->pkt_size); /* marker = 4 zero bytes, left by calloc */
-        p->rx_cap = IKEV2_MSG_MAX_SIZE + NATT_MARKER_SIZE;
-        p->rx = malloc(p->rx_cap);
-        p->garbage_buf = malloc(p->rx_cap);
-        if (!p->pkt || !p->rx || !p->garbage_buf)
+        if (p->pkt)
+                memcpy(p->pkt + (o->natt ? NATT_MARKER_SIZE : 0), req->data, req->size);
+        req = ikev2_msg_request_free(req);
+        if (!p->pkt)
                 return -ENOMEM;
-        memcpy(p->pkt + (o->natt ? NATT_MARKER_SIZE : 0), p->req->data, p->req->size);
 
         r = sd_event_now(e, CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return r;
+        p->start_usec = now;
+        p->deadline_usec = now + o->timeout_usec;
         r = sd_event_add_io(e, &p->io, p->fd, EPOLLIN, on_io, p);
         if (r < 0)
                 return r;
-        /* the first send happens from the loop, so cb never runs inside ike_probe_start() */
-        r = sd_event_add_time(e, &p->resend, CLOCK_MONOTONIC, now, TIMER_ACCURACY_USEC, on_resend,
-                              p);
-        if (r < 0)
-                return r;
-        r = sd_event_add_time(e, &p->deadline, CLOCK_MONOTONIC, now + o->timeout_usec,
-                              TIMER_ACCURACY_USEC, on_deadline, p);
+        /* The first copy goes now; whatever comes of it is read from the loop, so cb never
+         * runs inside ike_probe_start(). */
+        if (!p->pending_error) {
+                r = probe_send(p);
+                if (r < 0) {
+                        p->pending_error = -r;
+                        p->pending_where = "send";
+                }
+                p->ticks = 1;
+        }
+        r = sd_event_add_time(e, &p->timer, CLOCK_MONOTONIC,
+                              p->pending_error          ? now
+                              : p->max_attempts > 1 ? now + p->interval_usec
+                                                        : p->deadline_usec,
+                              TIMER_ACCURACY_USEC, on_timer, p);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(p->io, "ike-probe-io");
-        (void) sd_event_source_set_description(p->resend, "ike-probe-resend");
-        (void) sd_event_source_set_description(p->deadline, "ike-probe-deadline");
+        (void) sd_event_source_set_description(p->timer, "ike-probe-timer");
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -84,7 +84,10 @@ typedef struct ike_probe_options {
         uint64_t timeout_usec; /* whole probe, 1 ms .. IKE_PROBE_TIMEOUT_MAX_USEC */
         unsigned retries;      /* extra copies, spread evenly over the timeout */
         ike_probe_offer offer;
-        uint16_t ke_group; /* 0 = X25519; or IKEV2_GROUP_ECP256 */
+        uint16_t ke_group; /* 0 = X25519 (or the keys' group); or IKEV2_GROUP_ECP256 */
+        /* KE and SHA-1 shared between probes (ikev2_msg.h), read in ike_probe_start() only;
+         * NULL: a fresh key pair for this probe. */
+        const ikev2_msg_keys *keys;
 } ike_probe_options;
 
 typedef struct ike_probe ike_probe;

@@ -7,7 +7,12 @@
  * OK when every probe was answered. Otherwise FAIL class=reachability — the probe alone cannot
  * say why; diagnosis refines it with the firewall and daemon findings — with a reason naming
  * the first port that failed and how: "udp4500_silent", "udp500_refused", "unreachable".
- * Facts: one per probe ("198.18.0.1:4500" = "silent") and the slowest answer's latency. */
+ * Facts: one per probe ("198.18.0.1:4500" = "silent") and the slowest answer's latency.
+ *
+ * Every run sends new requests (fresh SPIs and nonces, fresh sockets and so fresh source ports,
+ * as a new client's would be); the KE public value and the SHA-1 for NAT-D are made once, at the
+ * first run, and shared by every probe of the check (see ikev2_msg_keys: the private half is
+ * never used, so a key per probe would prove nothing more and cost a key generation each). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -46,8 +51,9 @@ typedef struct probe_state {
 
         uint16_t ports[PROBE_PORTS_MAX];
         size_t n_ports;
-        one_probe probes[PROBES_MAX];
-        size_t n_probes, n_done;
+        one_probe *probes; /* n_targets × n_ports, allocated once the params are known */
+        size_t n_probes, n_done, probes_cap;
+        ikev2_msg_keys *keys; /* made at the first run */
         check_run *run;
 } probe_state;
 
@@ -82,6 +88,18 @@ static int parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss,
         return -EINVAL;
 }
 
+static int probes_alloc(probe_state *s) {
+        size_t n = 0;
+
+        while (s->targets[n])
+                n++;
+        s->probes_cap = n * s->n_ports;
+        if (s->probes_cap > PROBES_MAX)
+                return -EINVAL; /* cannot happen: both lists are bounded when bound */
+        s->probes = calloc(s->probes_cap, sizeof(*s->probes));
+        return s->probes ? 0 : -ENOMEM;
+}
+
 static int probe_parse(void *state, const ynode *params, ydiag *d) {
         probe_state *s = state;
         const ynode *at = params ? ynode_get(params, "ports") : NULL;
@@ -114,7 +132,7 @@ static int probe_parse(void *state, const ynode *params, ydiag *d) {
                 s->ports[0] = IKE_PROBE_PORT;
                 s->ports[1] = IKE_PROBE_PORT_NATT;
                 s->n_ports = 2;
-                return 0;
+                return probes_alloc(s);
         }
         for (size_t i = 0; s->ports_str[i]; i++) {
                 char *end;
@@ -129,7 +147,7 @@ static int probe_parse(void *state, const ynode *params, ydiag *d) {
                 ydiag_add(d, at, "ports: at least one port");
                 return -EINVAL;
         }
-        return 0;
+        return probes_alloc(s);
 }
 
 static void probes_free(probe_state *s) {
@@ -207,9 +225,16 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
         probe_state *s = state;
         int r;
 
+        if (!s->probes)
+                return -EINVAL; /* parse did not succeed */
+        if (!s->keys) {
+                r = ikev2_msg_keys_new(&s->keys, 0);
+                if (r < 0)
+                        return r;
+        }
         s->run = run;
         for (size_t t = 0; s->targets[t]; t++)
-                for (size_t k = 0; k < s->n_ports; k++) {
+                for (size_t k = 0; k < s->n_ports && s->n_probes < s->probes_cap; k++) {
                         one_probe *o = &s->probes[s->n_probes];
                         *o = (one_probe){ .owner = s, .port = s->ports[k] };
                         (void) parse_addr(s->targets[t], s->ports[k], &o->addr, &o->addr_len);
@@ -227,6 +252,7 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
                         .netns = s->netns,
                         .timeout_usec = s->timeout_usec,
                         .retries = s->retries,
+                        .keys = s->keys,
                 };
                 r = ike_probe_start(&o->probe, env->event, &opts, on_result, o);
                 if (r < 0) {
@@ -247,6 +273,8 @@ static void probe_cancel(void *state) {
 static void probe_done(void *state) {
         probe_state *s = state;
         probes_free(s);
+        free(s->probes);
+        s->keys = ikev2_msg_keys_free(s->keys);
         strv_free(s->targets);
         strv_free(s->ports_str);
         free(s->netns);

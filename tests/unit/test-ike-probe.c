@@ -20,12 +20,15 @@ typedef struct fake {
         bool natt;
         unsigned received;
         uint16_t port;
+        uint8_t last[2048]; /* the last request received, marker stripped */
+        size_t last_len;
 } fake;
 
 typedef struct outcome {
         sd_event *e;
         bool called;
         ike_probe_result r;
+        uint8_t response[64]; /* the first bytes of r.response, copied in the callback */
         ike_probe *p;
         bool free_in_cb;
 } outcome;
@@ -42,6 +45,8 @@ static int fake_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         if (len < (ssize_t) (m + 28))
                 return 0;
         f->received++;
+        f->last_len = (size_t) len - m;
+        memcpy(f->last, in + m, f->last_len);
         if (f->mode == FAKE_SILENT)
                 return 0;
         if (f->mode == FAKE_GARBAGE) {
@@ -81,14 +86,17 @@ static void on_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
         outcome *o = userdata;
         o->called = true;
         o->r = *r;
+        if (r->response)
+                memcpy(o->response, r->response,
+                       r->response_size < sizeof(o->response) ? r->response_size : sizeof(o->response));
         o->r.response = NULL;
         if (o->free_in_cb)
                 o->p = ike_probe_free(p); /* must be safe from inside the callback */
         (void) sd_event_exit(o->e, 0);
 }
 
-static int probe_once(fake_mode mode, bool natt, bool listen, unsigned retries, uint64_t timeout,
-                      outcome *o, fake *f) {
+static int probe_keys(fake_mode mode, bool natt, bool listen, unsigned retries, uint64_t timeout,
+                      const ikev2_msg_keys *keys, outcome *o, fake *f) {
         sd_event *e = NULL;
         sd_event_source *src = NULL;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -113,7 +121,8 @@ static int probe_once(fake_mode mode, bool natt, bool listen, unsigned retries, 
                                                  .addr_len = sizeof(a),
                                                  .natt = natt,
                                                  .timeout_usec = timeout,
-                                                 .retries = retries},
+                                                 .retries = retries,
+                                                 .keys = keys},
                             on_result, o);
         if (r < 0)
                 goto out;
@@ -126,6 +135,71 @@ out:
                 (void) close(f->fd);
         sd_event_unref(e);
         return r;
+}
+
+static int probe_once(fake_mode mode, bool natt, bool listen, unsigned retries, uint64_t timeout,
+                      outcome *o, fake *f) {
+        return probe_keys(mode, natt, listen, retries, timeout, NULL, o, f);
+}
+
+/* The body of the first payload of `type` in an IKE message, or NULL. */
+static const uint8_t *find_payload(const uint8_t *m, size_t len, uint8_t type, size_t *ret_len) {
+        uint8_t next = len > 16 ? m[16] : 0;
+        size_t off = IKEV2_HEADER_SIZE;
+
+        while (next && off + 4 <= len) {
+                size_t plen = (size_t) m[off + 2] << 8 | m[off + 3];
+                if (plen < 4 || off + plen > len)
+                        return NULL;
+                if (next == type) {
+                        *ret_len = plen - 4;
+                        return m + off + 4;
+                }
+                next = m[off];
+                off += plen;
+        }
+        return NULL;
+}
+
+/* Two probes sharing one ikev2_msg_keys: the same KE data, different SPIs and nonces. */
+static void test_shared_keys(void) {
+        ikev2_msg_keys *keys = NULL;
+        uint8_t first[2048];
+        size_t first_len, l1 = 0, l2 = 0, n1 = 0, n2 = 0;
+        const uint8_t *k1, *k2, *nc1, *nc2;
+        outcome o;
+        fake f;
+        int r;
+
+        CHECK(ikev2_msg_keys_new(&keys, 0) == 0 && ikev2_msg_keys_group(keys) == IKEV2_GROUP_X25519,
+              "shared keys: X25519 by default");
+        r = probe_keys(FAKE_ANSWER, false, true, 0, USEC_PER_SEC, keys, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_ANSWERED && f.received == 1,
+              "probe with shared keys: ANSWERED (%s)", o.r.detail);
+        first_len = f.last_len;
+        memcpy(first, f.last, first_len);
+        r = probe_keys(FAKE_ANSWER, true, true, 0, USEC_PER_SEC, keys, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_ANSWERED && f.received == 1,
+              "second probe with the same keys (NAT-T): ANSWERED (%s)", o.r.detail);
+        k1 = find_payload(first, first_len, IKEV2_PAYLOAD_KE, &l1);
+        k2 = find_payload(f.last, f.last_len, IKEV2_PAYLOAD_KE, &l2);
+        nc1 = find_payload(first, first_len, IKEV2_PAYLOAD_NONCE, &n1);
+        nc2 = find_payload(f.last, f.last_len, IKEV2_PAYLOAD_NONCE, &n2);
+        CHECK(k1 && k2 && l1 == 4 + 32 && l1 == l2 && !memcmp(k1, k2, l1) && k1[1] == IKEV2_GROUP_X25519,
+              "both requests carry the shared X25519 public value");
+        CHECK(memcmp(first, f.last, IKEV2_SPI_SIZE) != 0, "each request has its own initiator SPI");
+        CHECK(nc1 && nc2 && n1 == IKEV2_NONCE_SIZE && n1 == n2 && memcmp(nc1, nc2, n1) != 0,
+              "each request has its own nonce");
+        keys = ikev2_msg_keys_free(keys);
+
+        CHECK(ikev2_msg_keys_new(&keys, IKEV2_GROUP_ECP256) == 0, "ECP-256 shared keys");
+        r = probe_keys(FAKE_ANSWER, false, true, 0, USEC_PER_SEC, keys, &o, &f);
+        k1 = find_payload(f.last, f.last_len, IKEV2_PAYLOAD_KE, &l1);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_ANSWERED && k1 && l1 == 4 + 64 && k1[1] == IKEV2_GROUP_ECP256,
+              "probe with ECP-256 keys: KE of group 19, 64 bytes (%s)", o.r.detail);
+        keys = ikev2_msg_keys_free(keys);
+        CHECK(ikev2_msg_keys_new(&keys, IKEV2_GROUP_MODP2048) == -EINVAL && !keys,
+              "keys of a group the probe cannot make: -EINVAL");
 }
 
 int main(void) {
@@ -156,6 +230,13 @@ int main(void) {
         r = probe_once(FAKE_GARBAGE, false, true, 1, 300 * USEC_PER_MSEC, &o, &f);
         CHECK(r >= 0 && o.r.verdict == IKE_PROBE_GARBAGE, "garbage answers: GARBAGE (%s)",
               o.r.detail);
+        CHECK(o.r.response_size == 14 && !memcmp(o.response, "hello, not IKE", 14),
+              "GARBAGE hands over the last unparsable datagram");
+
+        r = probe_once(FAKE_SILENT, false, true, 1, 300 * USEC_PER_MSEC, &o, &f);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_SILENT && o.r.attempts == 2 && f.received == 2 &&
+                      o.r.rtt_usec == 0,
+              "one retry: 2 sends (at 0 and 150 ms), then SILENT at the deadline (%s)", o.r.detail);
 
         r = probe_once(FAKE_WRONG_SPI, false, true, 0, 300 * USEC_PER_MSEC, &o, &f);
         CHECK(r >= 0 && o.r.verdict == IKE_PROBE_GARBAGE && strstr(o.r.detail, "SPI"),
@@ -165,6 +246,29 @@ int main(void) {
         CHECK(r >= 0 && o.r.verdict == IKE_PROBE_REFUSED && o.r.error == ECONNREFUSED && o.r.icmp &&
                       o.r.icmp_type == 3 && o.r.icmp_code == 3,
               "closed port: REFUSED with ICMP 3/3 (%s)", o.r.detail);
+
+        test_shared_keys();
+
+        { /* the first copy leaves from ike_probe_start() itself, before the loop turns */
+                fake g = {.fd = -1};
+                uint8_t buf[2048];
+                ssize_t n;
+
+                (void) sd_event_new(&e);
+                CHECK(fake_open(&g, e, NULL) == 0, "a socket that only listens");
+                a.sin_port = htons(g.port);
+                r = ike_probe_start(&p, e,
+                                    &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                         .addr_len = sizeof(a),
+                                                         .timeout_usec = USEC_PER_SEC},
+                                    on_result, &o);
+                n = recv(g.fd, buf, sizeof(buf), MSG_DONTWAIT);
+                CHECK(r == 0 && n > IKEV2_HEADER_SIZE && buf[18] == IKEV2_EXCHANGE_IKE_SA_INIT,
+                      "IKE_SA_INIT sent from ike_probe_start() (%zd bytes)", n);
+                p = ike_probe_free(p);
+                (void) close(g.fd);
+                e = sd_event_unref(e);
+        }
 
         /* option checks */
         (void) sd_event_new(&e);
@@ -202,6 +306,19 @@ int main(void) {
                               on_result, &o) == 0 &&
                       !ike_probe_free(p),
               "start then free before the loop runs: no callback, no leak");
+        {
+                ikev2_msg_keys *keys = NULL;
+                CHECK(ikev2_msg_keys_new(&keys, 0) == 0 &&
+                              ike_probe_start(&p, e,
+                                              &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                                   .addr_len = sizeof(a),
+                                                                   .timeout_usec = USEC_PER_SEC,
+                                                                   .ke_group = IKEV2_GROUP_ECP256,
+                                                                   .keys = keys},
+                                              on_result, &o) == -EINVAL,
+                      "keys of another group than ke_group refused");
+                ikev2_msg_keys_free(keys);
+        }
         sd_event_unref(e);
         CHECK(ike_probe_netns_name_valid("ih-ike-gw.1") == 0 &&
                       ike_probe_netns_name_valid("..") < 0 && ike_probe_netns_name_valid("") < 0 &&
