@@ -82,37 +82,78 @@ static const char *const event_names[_CHARON_EV_MAX] = {
         [CHARON_EV_PEER_CFG] = "peer_config_lookup",
 };
 
-/* One pass over the message instead of one search per pattern: the patterns are indexed by
- * their first byte, every position of the message is tried against the few patterns starting
- * with its byte, and the matches are collected as a bit set; the first pattern of the table
+/* One pass over the message instead of one search per pattern: every needle (the patterns, then
+ * the markers find_peer() looks for) is indexed by a hash of its first four bytes; each position
+ * of the message loads four bytes, and only where their hash is in the filter (a 4096-bit set,
+ * rarely hit by ordinary text) are the needles of that bucket compared. The matches are
+ * collected as a bit set with the position of each first match; the first pattern of the table
  * that matched (and whose second string is there) wins. */
-_Static_assert(sizeof(patterns) / sizeof(patterns[0]) <= 64, "the match set is a 64-bit mask");
-static uint8_t first_count[256];
-static uint8_t first_index[256][16]; /* ample: at most 5 patterns share a first byte today */
+static const char *const markers[] = { "' - '", "received packet: from ", "sending packet: from " };
+enum {
+        MARK_TRIED = ELEMENTSOF(patterns),
+        MARK_RECEIVED,
+        MARK_SENDING,
+        N_NEEDLES,
+};
+_Static_assert(N_NEEDLES <= 64, "the match set is a 64-bit mask");
+_Static_assert(ELEMENTSOF(markers) == N_NEEDLES - MARK_TRIED, "one marker each");
+
+#define HASH_BITS 12u
+typedef struct needle_entry {
+        const char *s;
+        uint32_t key; /* its first four bytes */
+        uint8_t len;
+} needle_entry;
+static needle_entry needles[N_NEEDLES];
+static uint8_t bucket[1u << HASH_BITS]; /* first needle of the bucket + 1, 0: none */
+static uint8_t chain[N_NEEDLES];        /* next needle in the same bucket + 1 */
+static uint64_t filter[(1u << HASH_BITS) / 64];
 static bool index_ready;
 
+typedef struct scan {
+        uint64_t set;
+        uint16_t pos[N_NEEDLES]; /* of the first match */
+} scan;
+
+static inline uint32_t load32(const char *p) {
+        uint32_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+}
+
+static inline unsigned hash32(uint32_t v) {
+        return (v * 2654435761u) >> (32 - HASH_BITS);
+}
+
 static void index_build(void) {
-        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
-                uint8_t c = (uint8_t) patterns[i].needle[0];
-                if (first_count[c] < ELEMENTSOF(first_index[0]))
-                        first_index[c][first_count[c]++] = (uint8_t) i;
+        for (size_t i = 0; i < N_NEEDLES; i++) {
+                const char *n = i < MARK_TRIED ? patterns[i].needle : markers[i - MARK_TRIED];
+                needles[i] = (needle_entry){ .s = n, .len = (uint8_t) strlen(n), .key = load32(n) };
+                unsigned h = hash32(needles[i].key);
+                chain[i] = bucket[h];
+                bucket[h] = (uint8_t) (i + 1);
+                filter[h / 64] |= UINT64_C(1) << (h % 64);
         }
         index_ready = true;
 }
 
-static uint64_t match_set(const char *m, size_t len) {
-        uint64_t set = 0;
-
-        for (size_t p = 0; p < len; p++) {
-                uint8_t c = (uint8_t) m[p];
-                for (uint8_t k = 0; k < first_count[c]; k++) {
-                        const pattern *pt = &patterns[first_index[c][k]];
-                        size_t n = strlen(pt->needle);
-                        if (n <= len - p && memcmp(m + p, pt->needle, n) == 0)
-                                set |= UINT64_C(1) << first_index[c][k];
+static void match(const char *m, size_t len, scan *sc) {
+        sc->set = 0;
+        for (size_t p = 0; p + 4 <= len; p++) {
+                uint32_t w = load32(m + p);
+                unsigned h = hash32(w);
+                if (!(filter[h / 64] & (UINT64_C(1) << (h % 64))))
+                        continue;
+                for (unsigned k = bucket[h]; k; k = chain[k - 1]) {
+                        const needle_entry *n = &needles[k - 1];
+                        if (n->key != w || n->len > len - p || (sc->set & (UINT64_C(1) << (k - 1))))
+                                continue;
+                        if (memcmp(m + p + 4, n->s + 4, n->len - 4u) == 0) {
+                                sc->set |= UINT64_C(1) << (k - 1);
+                                sc->pos[k - 1] = (uint16_t) p;
+                        }
                 }
         }
-        return set;
 }
 
 const char *charon_log_event_to_string(charon_log_event e) {
@@ -171,7 +212,7 @@ static void take_endpoints(charon_log_line *l, const char *m, const char *end) {
 }
 
 /* The peer a line names, for the messages that name one. */
-static void find_peer(charon_log_line *l, const char *m, const char *end) {
+static void find_peer(charon_log_line *l, const char *m, const char *end, const scan *sc) {
         const char *p;
 
         switch (l->event) {
@@ -192,16 +233,16 @@ static void find_peer(charon_log_line *l, const char *m, const char *end) {
         if (l->event == CHARON_EV_NONE && l->group[0] && strcmp(l->group, "NET") != 0)
                 return;
         /* "tried 1 shared key for 'gw' - 'client1', but MAC mismatched" */
-        if ((p = find(m, (size_t) (end - m), "' - '")))
-                take_identity(l->peer_id, sizeof(l->peer_id), p + 5, end, '\'');
+        if (sc->set & (UINT64_C(1) << MARK_TRIED))
+                take_identity(l->peer_id, sizeof(l->peer_id), m + sc->pos[MARK_TRIED] + 5, end, '\'');
         /* "no trusted RSA public key found for 'client1'" */
         else if (l->event == CHARON_EV_CERT_UNTRUSTED && (p = find(m, (size_t) (end - m), "found for '")))
                 take_identity(l->peer_id, sizeof(l->peer_id), p + 11, end, '\'');
         /* "received packet: from 198.18.0.2[500] to …", "sending packet: … to 198.18.0.2[500]" */
-        else if ((p = find(m, (size_t) (end - m), "received packet: from ")))
-                take_token(l->peer, sizeof(l->peer), p + 22, end, "[ ");
-        else if ((p = find(m, (size_t) (end - m), "sending packet: from ")) &&
-                 (p = find(p, (size_t) (end - p), " to ")))
+        else if (sc->set & (UINT64_C(1) << MARK_RECEIVED))
+                take_token(l->peer, sizeof(l->peer), m + sc->pos[MARK_RECEIVED] + 22, end, "[ ");
+        else if ((sc->set & (UINT64_C(1) << MARK_SENDING)) &&
+                 (p = find(m + sc->pos[MARK_SENDING], (size_t) (end - m - sc->pos[MARK_SENDING]), " to ")))
                 take_token(l->peer, sizeof(l->peer), p + 4, end, "[ ");
 }
 
@@ -219,7 +260,9 @@ void charon_log_classify(charon_log_line *l) {
         end = m + len;
         if (!index_ready)
                 index_build();
-        uint64_t set = match_set(m, len);
+        scan sc;
+        match(m, len, &sc);
+        uint64_t set = sc.set & ((UINT64_C(1) << MARK_TRIED) - 1);
         for (size_t i = 0; set && i < ELEMENTSOF(patterns); i++) {
                 if (!(set & (UINT64_C(1) << i)))
                         continue;
@@ -245,7 +288,7 @@ void charon_log_classify(charon_log_line *l) {
                 if (p)
                         l->size = parse_uint(p + 13, end);
         }
-        find_peer(l, m, end);
+        find_peer(l, m, end, &sc);
 }
 
 static bool is_digit(char c) {
@@ -261,15 +304,14 @@ int charon_log_parse_text(const char *line, size_t len, charon_log_line *ret) {
         charon_log_line l = { .level = -1 };
 
         /* find "NN[GRP]" or "NN[GRPL]": a thread number, then the group in brackets */
-        for (; p + 5 <= end; p++) {
-                if (*p != '[' || p == line || !is_digit(p[-1]))
-                        continue;
-                if (p + 4 < end && is_upper(p[1]) && is_upper(p[2]) && is_upper(p[3]) &&
-                    (p[4] == ']' || (p + 5 < end && is_digit(p[4]) && p[5] == ']')))
+        for (;; p++) {
+                p = p + 5 <= end ? memchr(p, '[', (size_t) (end - p) - 4) : NULL;
+                if (!p)
+                        return -EINVAL;
+                if (p != line && is_digit(p[-1]) && p + 4 < end && is_upper(p[1]) && is_upper(p[2]) &&
+                    is_upper(p[3]) && (p[4] == ']' || (p + 5 < end && is_digit(p[4]) && p[5] == ']')))
                         break;
         }
-        if (p + 5 > end)
-                return -EINVAL;
         memcpy(l.group, p + 1, 3);
         l.group[3] = 0;
         if (p[4] != ']') {

@@ -98,6 +98,16 @@ int main(void) {
         charon_log_from_vici("IKE", "1", "rw", "9", "tried 1 shared key for 'gw' - 'client1', but MAC mismatched", &l);
         CHECK(l.cls == FAULT_AUTHENTICATION && l.refused && !l.peer[0] && strcmp(l.peer_id, "client1") == 0,
               "a wrong PSK: the peer's identity, refused by us");
+        charon_log_from_vici("NET", "1", NULL, NULL, "sending packet: from 198.18.0.1[4500] to 198.18.0.7[4500] (80 bytes)", &l);
+        CHECK(l.event == CHARON_EV_NONE && strcmp(l.peer, "198.18.0.7") == 0, "sending packet: the peer is the target");
+        charon_log_from_vici("NET", "1", NULL, NULL, "received packet: from 198.18.0.8[500] to 198.18.0.1[500]", &l);
+        CHECK(strcmp(l.peer, "198.18.0.8") == 0, "received packet: the peer is the source");
+        charon_log_from_vici("IKE", "1", NULL, NULL, "AUTH", &l);
+        CHECK(l.event == CHARON_EV_NONE, "a message shorter than any needle");
+        charon_log_from_vici("IKE", "1", NULL, NULL, "peer said TS_UNACCEPTABLE", &l);
+        CHECK(l.cls == FAULT_TRAFFIC_SELECTORS, "a needle at the very end of the message");
+        charon_log_from_vici("IKE", "1", NULL, NULL, "INVALID_SPI then NO_PROPOSAL_CHOSEN", &l);
+        CHECK(l.cls == FAULT_PROPOSAL, "two needles: the table's order decides, not the position");
         char longline[CHARON_LOG_LINE_MAX * 2];
         memset(longline, 'A', sizeof(longline));
         memcpy(longline, "01[IKE] ", 8);
