@@ -243,7 +243,8 @@ static int overlay_build(overlay *o, const nft_ruleset *base, const nft_ruleset 
         }
         o->rs.generation = base->generation;
         o->rs.has_generation = base->has_generation;
-        memcpy(o->rs.tables, base->tables, base->n_tables * sizeof(*base->tables));
+        if (base->n_tables)
+                memcpy(o->rs.tables, base->tables, base->n_tables * sizeof(*base->tables));
         o->rs.n_tables = base->n_tables;
         for (size_t i = 0; i < base->n_tables; i++)
                 if (listed(objs, n, NFT_OBJECT_TABLE, base, i, NULL))

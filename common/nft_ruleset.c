@@ -698,9 +698,10 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
         return 0;
 }
 
+/* A rule's expressions as parsed, and the names they point to: one block of the rule's size. */
 typedef struct expr_scratch {
-        nftr_expr x[NFTR_EXPRS_PER_RULE_MAX];
-        char buf[NFTR_EXPRS_PER_RULE_MAX][NFTR_NAME_MAX];
+        nftr_expr *x;
+        char (*buf)[NFTR_NAME_MAX];
 } expr_scratch;
 
 static int msg_rule(nft_ruleset *rs, const struct nlmsghdr *nlh) {
@@ -716,10 +717,17 @@ static int msg_rule(nft_ruleset *rs, const struct nlmsghdr *nlh) {
             a_str(t.a[NFTA_RULE_CHAIN], chain) < 0 || a_u64_opt(t.a[NFTA_RULE_HANDLE], &handle) < 0)
                 return -EBADMSG;
         if (t.a[NFTA_RULE_EXPRESSIONS]) {
-                /* ~40 KiB: on the heap, the agent's stack is not for this */
-                s = malloc(sizeof(*s));
+                size_t count = 0;
+                mnl_attr_for_each_nested(elem, t.a[NFTA_RULE_EXPRESSIONS])
+                        count++;
+                if (count > NFTR_EXPRS_PER_RULE_MAX)
+                        return -E2BIG;
+                /* as many as the rule has, on the heap: a rule of ten thousand costs no more */
+                s = malloc(sizeof(*s) + (count ? count : 1) * (sizeof(nftr_expr) + NFTR_NAME_MAX));
                 if (!s)
                         return -ENOMEM;
+                s->x = (nftr_expr *) (s + 1);
+                s->buf = (char (*)[NFTR_NAME_MAX]) (s->x + (count ? count : 1));
                 mnl_attr_for_each_nested(elem, t.a[NFTA_RULE_EXPRESSIONS]) {
                         if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM)
                                 return -EBADMSG;
@@ -842,6 +850,26 @@ int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         default:
                 return -EOPNOTSUPP;
         }
+}
+
+int nft_ruleset_from_messages(const uint8_t *buf, size_t len, nft_ruleset **ret) {
+        _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
+        int r = nft_ruleset_new(&rs);
+
+        if (r < 0)
+                return r;
+        for (size_t off = 0; off < len;) {
+                const struct nlmsghdr *nlh = (const struct nlmsghdr *) (buf + off);
+                if (len - off < sizeof(*nlh) || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) ||
+                    nlh->nlmsg_len > len - off || (off % 4) != 0)
+                        return -EBADMSG;
+                r = nft_ruleset_add_nlmsg(rs, nlh);
+                if (r < 0)
+                        return r == -EOPNOTSUPP ? -EBADMSG : r;
+                off += NLMSG_ALIGN(nlh->nlmsg_len);
+        }
+        *ret = TAKE_PTR(rs);
+        return 0;
 }
 
 /* ---- the dump ---- */
@@ -981,16 +1009,29 @@ static int dump_once(struct mnl_socket *nl, uint8_t *buf, uint32_t *seq, dump_ct
 
 #define DUMP_ATTEMPTS 5
 
-int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdata,
-                     nft_ruleset **ret) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+int nft_ruleset_socket_open(const char *netns, struct mnl_socket **ret) {
+        return socket_open(netns, ret);
+}
+
+int nft_ruleset_generation(struct mnl_socket *nl, uint32_t *ret) {
+        _cleanup_(freep) uint8_t *buf = malloc(DUMP_BUFFER_SIZE);
+        dump_ctx c = {};
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        r = get_gen(nl, buf, (uint32_t) time(NULL), &c);
+        if (r < 0)
+                return r;
+        *ret = c.gen;
+        return 0;
+}
+
+int nft_ruleset_dump_socket(struct mnl_socket *nl, nft_ruleset_msg_fn on_msg, void *userdata, nft_ruleset **ret) {
         _cleanup_(freep) uint8_t *buf = NULL;
         uint32_t seq = (uint32_t) time(NULL);
         int r;
 
-        r = socket_open(netns, &nl);
-        if (r < 0)
-                return r;
         buf = malloc(DUMP_BUFFER_SIZE);
         if (!buf)
                 return -ENOMEM;
@@ -1026,6 +1067,17 @@ int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdat
                 return 0;
         }
         return -EAGAIN;
+}
+
+int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdata,
+                     nft_ruleset **ret) {
+        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+        int r;
+
+        r = socket_open(netns, &nl);
+        if (r < 0)
+                return r;
+        return nft_ruleset_dump_socket(nl, on_msg, userdata, ret);
 }
 
 /* ---- names ---- */

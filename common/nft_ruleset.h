@@ -194,6 +194,10 @@ int nft_ruleset_set_rule_comment(nft_ruleset *rs, int family, const char *table,
  * -EOPNOTSUPP for another message type, else as the builders. */
 int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh);
 
+/* A model from messages kept back to back (a saved dump): -EBADMSG for anything malformed or
+ * of another type. */
+int nft_ruleset_from_messages(const uint8_t *buf, size_t len, nft_ruleset **ret);
+
 /* Called with every message the dump receives (for keeping a snapshot, capturing fuzz corpora,
  * debugging); with NULL when the dump starts over because the ruleset changed during it: the
  * messages before are void. */
@@ -205,6 +209,13 @@ typedef void (*nft_ruleset_msg_fn)(const struct nlmsghdr *nlh, void *userdata);
  * CAP_NET_ADMIN; -ENOENT for a missing namespace. */
 int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdata,
                      nft_ruleset **ret);
+/* The same over a netlink socket kept between reads (nft_ruleset_socket_open(): made in `netns`
+ * once), and the ruleset's generation alone — one short round trip: a reader that keeps the
+ * model of a generation reads again only when it moved. */
+struct mnl_socket;
+int nft_ruleset_socket_open(const char *netns, struct mnl_socket **ret);
+int nft_ruleset_dump_socket(struct mnl_socket *nl, nft_ruleset_msg_fn on_msg, void *userdata, nft_ruleset **ret);
+int nft_ruleset_generation(struct mnl_socket *nl, uint32_t *ret);
 
 /* Text form of the model. Tables, sets and chains come sorted by family and name, set elements
  * sorted, anonymous sets written inline where they are used, rules in order. CANONICAL leaves

@@ -87,7 +87,9 @@ typedef struct regs {
         uint8_t v[REG_BYTES];
         bool known[REG_BYTES];
         uint8_t tag[REG_SLOTS];
-        char src[REG_SLOTS][SRC_MAX]; /* what was loaded there, for the reason of a fork */
+        /* what was loaded there (NULL: nothing), named only when a fork needs a reason: the
+         * common path of ten thousand rules formats nothing */
+        const nftr_expr *src[REG_SLOTS];
 } regs;
 
 /* Byte offset of register `reg` for `len` bytes, -1 if out of range (the kernel refuses such
@@ -109,7 +111,7 @@ static int reg_off(uint32_t reg, size_t len) {
 /* Store len bytes (NULL value: unknown) and zero the rest of the last slot, as the kernel's
  * loads do. */
 static int reg_store(regs *r, uint32_t reg, const uint8_t *val, const bool *known, size_t len,
-                     reg_tag tag, const char *src) {
+                     reg_tag tag, const nftr_expr *src) {
         size_t padded = (len + 3) & ~(size_t) 3;
         int off = reg_off(reg, padded);
 
@@ -122,15 +124,51 @@ static int reg_store(regs *r, uint32_t reg, const uint8_t *val, const bool *know
         }
         for (size_t s = (size_t) off / 4; s < ((size_t) off + padded) / 4; s++) {
                 r->tag[s] = (uint8_t) tag;
-                bprintf(r->src[s], SRC_MAX, "%s", src);
+                r->src[s] = src;
         }
         return 0;
 }
 
 static void regs_init(regs *r) {
         memset(r, 0, sizeof(*r));
-        for (size_t s = 0; s < REG_SLOTS; s++)
-                bprintf(r->src[s], SRC_MAX, "an unset register");
+}
+
+/* What a load expression read, for the operator: "meta l4proto", "ip saddr", … */
+static const char *src_name(const nftr_expr *x, uint8_t nfproto, char buf[SRC_MAX]) {
+        if (!x)
+                return "an unset register";
+        switch (x->kind) {
+        case NFTR_EXPR_META:
+                bprintf(buf, SRC_MAX, "meta %s", nft_ruleset_meta_key_to_string(x->key));
+                break;
+        case NFTR_EXPR_CT:
+                bprintf(buf, SRC_MAX, "ct %s", nft_ruleset_ct_key_to_string(x->key));
+                break;
+        case NFTR_EXPR_PAYLOAD:
+                if (x->key == NFT_PAYLOAD_NETWORK_HEADER && nfproto == NFPROTO_IPV4 && x->offset == 12 && x->len <= 4)
+                        bprintf(buf, SRC_MAX, "ip saddr");
+                else if (x->key == NFT_PAYLOAD_NETWORK_HEADER && nfproto == NFPROTO_IPV6 && x->offset == 8 && x->len <= 16)
+                        bprintf(buf, SRC_MAX, "ip6 saddr");
+                else if (x->key == NFT_PAYLOAD_TRANSPORT_HEADER && x->offset == 0 && x->len == 2)
+                        bprintf(buf, SRC_MAX, "th sport");
+                else
+                        bprintf(buf, SRC_MAX, "payload %s+%" PRIu32 "/%" PRIu32,
+                                x->key == NFT_PAYLOAD_LL_HEADER ? "ll"
+                                : x->key == NFT_PAYLOAD_NETWORK_HEADER ? "nh"
+                                : x->key == NFT_PAYLOAD_TRANSPORT_HEADER ? "th" : "?",
+                                x->offset, x->len);
+                break;
+        case NFTR_EXPR_FIB:
+                return "fib result";
+        case NFTR_EXPR_LOOKUP:
+                return "a map's value";
+        case NFTR_EXPR_IMMEDIATE:
+                return "an immediate value";
+        default:
+                bprintf(buf, SRC_MAX, "%s", x->name);
+                break;
+        }
+        return buf;
 }
 
 /* ---- one rule ---- */
@@ -307,9 +345,8 @@ static size_t meta_len(uint32_t key) {
 static int eval_meta(regs *r, const vpkt *v, const nftr_expr *x) {
         const nft_verdict_packet *p = v->p;
         uint8_t b[16] = {};
-        char src[SRC_MAX];
+        const nftr_expr *src = x;
 
-        bprintf(src, sizeof(src), "meta %s", nft_ruleset_meta_key_to_string(x->key));
         switch (x->key) {
         case NFT_META_NFPROTO:
                 b[0] = p->nfproto;
@@ -349,9 +386,8 @@ static int eval_ct(regs *r, const vpkt *v, const nftr_expr *x) {
         bool original = x->dir == 0xff || x->dir == IP_CT_DIR_ORIGINAL;
         uint8_t b[16] = {};
         uint32_t u;
-        char src[SRC_MAX];
+        const nftr_expr *src = x;
 
-        bprintf(src, sizeof(src), "ct %s", nft_ruleset_ct_key_to_string(x->key));
         switch (x->key) {
         case NFT_CT_STATE:
                 /* the first packet of a new IKE SA or ESP flow: see nft_verdict.h */
@@ -387,7 +423,7 @@ static int eval_ct(regs *r, const vpkt *v, const nftr_expr *x) {
 static int eval_payload(regs *r, const vpkt *v, const nftr_expr *x) {
         const uint8_t *val = NULL;
         const bool *known = NULL;
-        char src[SRC_MAX];
+        const nftr_expr *src = x;
 
         if (x->len == 0 || x->len > NFTR_DATA_MAX)
                 return -1;
@@ -400,20 +436,6 @@ static int eval_payload(regs *r, const vpkt *v, const nftr_expr *x) {
                 val = v->th + x->offset;
                 known = v->th_known + x->offset;
         }
-        if (x->key == NFT_PAYLOAD_NETWORK_HEADER && v->p->nfproto == NFPROTO_IPV4 &&
-            x->offset == 12 && x->len <= 4)
-                bprintf(src, sizeof(src), "ip saddr");
-        else if (x->key == NFT_PAYLOAD_NETWORK_HEADER && v->p->nfproto == NFPROTO_IPV6 &&
-                 x->offset == 8 && x->len <= 16)
-                bprintf(src, sizeof(src), "ip6 saddr");
-        else if (x->key == NFT_PAYLOAD_TRANSPORT_HEADER && x->offset == 0 && x->len == 2)
-                bprintf(src, sizeof(src), "th sport");
-        else
-                bprintf(src, sizeof(src), "payload %s+%" PRIu32 "/%" PRIu32,
-                                x->key == NFT_PAYLOAD_LL_HEADER ? "ll"
-                                : x->key == NFT_PAYLOAD_NETWORK_HEADER ? "nh"
-                                : x->key == NFT_PAYLOAD_TRANSPORT_HEADER ? "th" : "?",
-                                x->offset, x->len);
         if (!val)
                 return reg_store(r, x->dreg, NULL, NULL, x->len, TAG_NONE, src);
         return reg_store(r, x->dreg, val, known, x->len, TAG_NONE, src);
@@ -422,7 +444,6 @@ static int eval_payload(regs *r, const vpkt *v, const nftr_expr *x) {
 static int eval_bitwise(regs *r, const nftr_expr *x) {
         uint8_t val[NFTR_DATA_MAX];
         bool known[NFTR_DATA_MAX];
-        char src[SRC_MAX];
         int so = reg_off(x->sreg, x->len), dof = reg_off(x->dreg, x->len);
 
         if (so < 0 || dof < 0 || x->data.len < x->len || x->data2.len < x->len)
@@ -432,12 +453,12 @@ static int eval_bitwise(regs *r, const nftr_expr *x) {
                 /* bits masked away are known whatever the input was */
                 known[i] = r->known[so + i] || x->data.b[i] == 0;
         }
-        bprintf(src, sizeof(src), "%s", r->src[so / 4]);
-        return reg_store(r, x->dreg, val, known, x->len, TAG_NONE, src);
+        return reg_store(r, x->dreg, val, known, x->len, TAG_NONE, r->src[so / 4]);
 }
 
 static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chain,
                       const nftr_rule *rule, rule_out *o) {
+        char srcbuf[SRC_MAX];
         regs r;
 
         regs_init(&r);
@@ -472,8 +493,7 @@ static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *ch
                                      !(x->flags & ~daddr_only);
                         /* the packet is addressed to the gateway: its destination is local */
                         if (reg_store(&r, x->dreg, local ? (uint8_t *) &u : NULL, NULL,
-                                      x->key == NFT_FIB_RESULT_OIFNAME ? 16 : 4, TAG_NONE,
-                                      "fib result") < 0)
+                                      x->key == NFT_FIB_RESULT_OIFNAME ? 16 : 4, TAG_NONE, x) < 0)
                                 goto bad_register;
                         break;
                 }
@@ -488,7 +508,7 @@ static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *ch
                         }
                         if (t == TRI_MAYBE)
                                 out_maybe(o, "its match on %s is undecided for this packet",
-                                          r.src[off / 4]);
+                                          src_name(r.src[off / 4], v->p->nfproto, srcbuf));
                         break;
                 case NFTR_EXPR_RANGE:
                         off = reg_off(x->sreg, x->data.len);
@@ -503,7 +523,7 @@ static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *ch
                                 }
                         } else
                                 out_maybe(o, "its range match on %s is undecided for this packet",
-                                          r.src[off / 4]);
+                                          src_name(r.src[off / 4], v->p->nfproto, srcbuf));
                         break;
                 case NFTR_EXPR_BITWISE:
                         if (eval_bitwise(&r, x) < 0)
@@ -528,7 +548,7 @@ static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *ch
                                 }
                                 if (t == TRI_MAYBE)
                                         out_maybe(o, "its set lookup on %s is undecided for this packet",
-                                                  r.src[off / 4]);
+                                                  src_name(r.src[off / 4], v->p->nfproto, srcbuf));
                                 break;
                         }
                         if (t == TRI_NO) {
@@ -538,7 +558,7 @@ static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *ch
                         if (x->dreg == NFT_REG_VERDICT) {
                                 if (t == TRI_MAYBE || !e || !e->has_verdict) {
                                         out_unknown(o, "maps %s through a verdict map whose answer is undecided",
-                                                    r.src[off / 4]);
+                                                    src_name(r.src[off / 4], v->p->nfproto, srcbuf));
                                         return;
                                 }
                                 o->verdict = e->verdict;
@@ -546,19 +566,16 @@ static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *ch
                                 return;
                         }
                         if (t == TRI_MAYBE || !e || e->has_verdict || !e->data.len) {
-                                if (reg_store(&r, x->dreg, NULL, NULL, s->data_len ? s->data_len : 4,
-                                              TAG_NONE, "a map's value") < 0)
+                                if (reg_store(&r, x->dreg, NULL, NULL, s->data_len ? s->data_len : 4, TAG_NONE, x) < 0)
                                         goto bad_register;
                                 if (t == TRI_MAYBE)
-                                        out_maybe(o, "its map lookup on %s is undecided", r.src[off / 4]);
-                        } else if (reg_store(&r, x->dreg, e->data.b, NULL, e->data.len, TAG_NONE,
-                                             "a map's value") < 0)
+                                        out_maybe(o, "its map lookup on %s is undecided", src_name(r.src[off / 4], v->p->nfproto, srcbuf));
+                        } else if (reg_store(&r, x->dreg, e->data.b, NULL, e->data.len, TAG_NONE, x) < 0)
                                 goto bad_register;
                         break;
                 case NFTR_EXPR_IMMEDIATE:
                         if (x->has_dreg) {
-                                if (reg_store(&r, x->dreg, x->data.b, NULL, x->data.len, TAG_NONE,
-                                              "an immediate value") < 0)
+                                if (reg_store(&r, x->dreg, x->data.b, NULL, x->data.len, TAG_NONE, x) < 0)
                                         goto bad_register;
                                 break;
                         }

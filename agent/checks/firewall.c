@@ -8,10 +8,17 @@
  *                                     udp4500_dropped / esp_dropped (…_rejected), global
  *   the evaluator cannot tell       → WARN (a rule reads what a new packet does not carry)
  *
- * Drift: mark_good() keeps the last-good ruleset under <state_dir>/snapshots/: <check>.nft.hash
- * (SHA-256 of the canonical form), <check>.nft.txt (that form, for a human diff) and
- * <check>.nft.bin (the raw netlink dump messages, from which a later action can rebuild the
- * ruleset). A ruleset that differs from it is reported as a fact (drift=yes), not a failure.
+ * Cost: the ruleset is kept between runs (common/nft_watch.h): a run asks only for its generation
+ * and reads and evaluates it again only when that moved, so a run on an unchanged ruleset of
+ * any size costs one netlink round trip; the verdicts and the drift are computed once per
+ * generation.
+ *
+ * Drift: mark_good() keeps the last-good ruleset under <state_dir>/snapshots/: <check>.nft.bin
+ * (the raw netlink dump messages, from which nft_restore rebuilds objects), <check>.nft.txt (the
+ * canonical form, for a human diff) and <check>.nft.hash (its SHA-256, written last: it vouches
+ * for the files beside it) — once per generation, while the gateway is healthy. A ruleset that
+ * differs from it (compared object by object, common/nft_diff.h) is reported as a fact
+ * (drift=yes, with what differs as evidence), not a failure.
  *
  * Push: the check listens to the nftables multicast group (what `nft monitor` hears) in the
  * same namespace; any change runs it after a short debounce, so `nft add rule … drop` is seen
@@ -30,8 +37,10 @@
 #include "agent/checks/firewall.h"
 #include "atomic_file.h"
 #include "netns.h"
+#include "nft_diff.h"
 #include "nft_ruleset.h"
 #include "nft_verdict.h"
+#include "nft_watch.h"
 #include "yaml_bind.h"
 
 #define DEBOUNCE_USEC (20 * USEC_PER_MSEC)
@@ -45,14 +54,19 @@ typedef struct firewall_state {
         check *check;
         const check_env *env;
         sd_event_source *monitor, *debounce;
-        char last_good_hash[2 * NFT_RULESET_HASH_SIZE + 1];
+        nft_watch *watch;
 
-        /* the latest dump, kept for mark_good */
-        char hash[2 * NFT_RULESET_HASH_SIZE + 1];
-        char *text;
-        uint8_t *raw;
-        size_t raw_len, raw_cap;
-        bool raw_overflow;
+        /* the last-good ruleset, for drift: from the snapshot, or what mark_good stored */
+        nft_ruleset *good;
+        char good_hash[2 * NFT_RULESET_HASH_SIZE + 1];
+        uint32_t marked_gen;
+        bool marked;
+
+        /* the drift of one generation */
+        uint32_t drift_gen;
+        bool have_drift;
+        size_t drift_n;
+        char *drift_text;
 } firewall_state;
 
 #define FOFF(f) offsetof(firewall_state, f)
@@ -130,53 +144,33 @@ static int monitor_open(firewall_state *s) {
         return sd_event_source_set_io_fd_own(s->monitor, true);
 }
 
+static void load_good(firewall_state *s) {
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pb = snap_path(s, "bin"), *hash = NULL, *bin = NULL;
+        nft_ruleset *good = NULL;
+        size_t len = 0;
+
+        /* the hash vouches for the dump beside it: without it, there is no last-good state */
+        if (!ph || !pb || atomic_file_read(ph, 128, &hash, NULL) < 0 || atomic_file_read(pb, DUMP_KEEP_MAX, &bin, &len) < 0 ||
+            nft_ruleset_from_messages((const uint8_t *) bin, len, &good) < 0)
+                return;
+        nft_ruleset_free(s->good);
+        s->good = good;
+        snprintf(s->good_hash, sizeof(s->good_hash), "%.64s", hash);
+        s->have_drift = false;
+}
+
 static int firewall_attach(void *state, check *c, const check_env *env) {
         firewall_state *s = state;
-        _cleanup_(freep) char *path = NULL, *hash = NULL;
 
         s->check = c;
         s->env = env;
-        path = snap_path(s, "hash");
-        if (path && atomic_file_read(path, 128, &hash, NULL) >= 0)
-                snprintf(s->last_good_hash, sizeof(s->last_good_hash), "%.64s", hash);
+        load_good(s);
         /* without push the interval still runs it: not a reason to refuse to start */
         (void) monitor_open(s);
         return 0;
 }
 
 /* ---- the run ---- */
-
-static void keep_msg(const struct nlmsghdr *nlh, void *userdata) {
-        firewall_state *s = userdata;
-        size_t n;
-
-        if (!nlh) { /* the dump starts over */
-                s->raw_len = 0;
-                s->raw_overflow = false;
-                return;
-        }
-        n = nlh->nlmsg_len;
-        if (s->raw_overflow)
-                return;
-        if (s->raw_len + n > DUMP_KEEP_MAX) {
-                s->raw_overflow = true;
-                return;
-        }
-        if (s->raw_len + n > s->raw_cap) {
-                size_t cap = s->raw_cap ? s->raw_cap * 2 : 65536;
-                while (cap < s->raw_len + n)
-                        cap *= 2;
-                uint8_t *p = realloc(s->raw, cap);
-                if (!p) {
-                        s->raw_overflow = true;
-                        return;
-                }
-                s->raw = p;
-                s->raw_cap = cap;
-        }
-        memcpy(s->raw + s->raw_len, nlh, n);
-        s->raw_len += n;
-}
 
 static const char *chain_label(const nft_ruleset *rs, const nftr_chain *c, char *buf, size_t size) {
         if (!c)
@@ -187,6 +181,7 @@ static const char *chain_label(const nft_ruleset *rs, const nftr_chain *c, char 
 }
 
 static void evaluate(firewall_state *s, const nft_ruleset *rs, finding *f) {
+        const nft_verdict_result *res;
         static const char *const short_names[_NFT_VERDICT_PROBE_MAX] = { "udp500", "udp4500", "esp" };
         uint8_t families[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };
         bool bad = false, unknown = false;
@@ -194,34 +189,31 @@ static void evaluate(firewall_state *s, const nft_ruleset *rs, finding *f) {
 
         for (size_t fi = 0; fi < (s->ipv6 ? 2u : 1u); fi++)
                 for (int p = 0; p < _NFT_VERDICT_PROBE_MAX; p++) {
-                        nft_verdict_packet pkt;
-                        nft_verdict_result res;
                         char key[32];
 
                         if (p == NFT_VERDICT_PROBE_ESP && !s->esp)
                                 continue;
-                        nft_verdict_packet_for((nft_verdict_probe) p, families[fi], &pkt);
-                        if (nft_verdict_eval(rs, &pkt, &res) < 0) {
+                        if (nft_watch_verdict(s->watch, families[fi], (nft_verdict_probe) p, &res) < 0) {
                                 unknown = true;
                                 continue;
                         }
                         snprintf(key, sizeof(key), "%s%s", short_names[p], fi ? "_v6" : "");
-                        (void) finding_fact_set(f, key, "%s", nft_verdict_kind_to_string(res.verdict));
-                        if (res.verdict == NFT_VERDICT_ACCEPT)
+                        (void) finding_fact_set(f, key, "%s", nft_verdict_kind_to_string(res->verdict));
+                        if (res->verdict == NFT_VERDICT_ACCEPT)
                                 continue;
-                        if (res.verdict == NFT_VERDICT_UNKNOWN)
+                        if (res->verdict == NFT_VERDICT_UNKNOWN)
                                 unknown = true;
                         else {
                                 if (!bad)
                                         snprintf(reason, sizeof(reason), "%s_%s", short_names[p],
-                                                 res.verdict == NFT_VERDICT_DROP ? "dropped" : "rejected");
+                                                 res->verdict == NFT_VERDICT_DROP ? "dropped" : "rejected");
                                 bad = true;
                         }
                         (void) finding_evidence(f, "%s%s: %s in %s (rule handle %llu): %s",
                                                 nft_verdict_probe_to_string((nft_verdict_probe) p),
-                                                fi ? " (IPv6)" : "", nft_verdict_kind_to_string(res.verdict),
-                                                chain_label(rs, res.chain, buf, sizeof(buf)),
-                                                (unsigned long long) res.rule_handle, res.why);
+                                                fi ? " (IPv6)" : "", nft_verdict_kind_to_string(res->verdict),
+                                                chain_label(rs, res->chain, buf, sizeof(buf)),
+                                                (unsigned long long) res->rule_handle, res->why);
                 }
         if (bad) {
                 (void) finding_set(f, CHECK_FAIL, "nftables %s IKE traffic to this gateway (%s)",
@@ -236,38 +228,44 @@ static void evaluate(firewall_state *s, const nft_ruleset *rs, finding *f) {
                                    s->esp ? " and ESP" : "");
 }
 
+/* What differs from the last-good ruleset, once per generation. */
+static void drift(firewall_state *s, const nft_ruleset *rs, finding *f) {
+        if (!s->good)
+                return;
+        if (!s->have_drift || s->drift_gen != rs->generation) {
+                free(s->drift_text);
+                s->drift_text = NULL;
+                s->have_drift = nft_diff_drift(rs, s->good, NULL, 0, 4, &s->drift_text, &s->drift_n) >= 0;
+                s->drift_gen = rs->generation;
+        }
+        if (!s->have_drift)
+                return;
+        (void) finding_fact_set(f, "drift", "%s", s->drift_n ? "yes" : "no");
+        if (s->drift_n)
+                (void) finding_evidence(f, "the ruleset differs from the last good one: %s", s->drift_text);
+}
+
 static int firewall_start(void *state, const check_env *env, check_run *run) {
         firewall_state *s = state;
-        _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
+        const nft_ruleset *rs;
         finding *f = NULL;
         int r;
 
         r = finding_new(&f);
         if (r < 0)
                 return r;
-        s->raw_len = 0;
-        s->raw_overflow = false;
-        r = nft_ruleset_dump(s->netns, keep_msg, s, &rs);
+        r = s->watch ? 0 : nft_watch_new(&s->watch, s->netns, DUMP_KEEP_MAX);
+        if (r >= 0)
+                r = nft_watch_refresh(s->watch, NULL);
         if (r < 0) {
                 (void) finding_set(f, CHECK_UNKNOWN, "cannot read the nftables ruleset%s%s: %s",
                                    s->netns ? " in netns " : "", s->netns ? s->netns : "", strerror(-r));
                 check_run_done(run, f);
                 return 0;
         }
+        rs = nft_watch_ruleset(s->watch);
         evaluate(s, rs, f);
-        free(s->text);
-        s->text = NULL;
-        if (nft_ruleset_hash_hex(rs, s->hash) >= 0) {
-                (void) finding_fact_set(f, "hash", "%s", s->hash);
-                if (s->last_good_hash[0]) {
-                        bool drift = strcmp(s->hash, s->last_good_hash) != 0;
-                        (void) finding_fact_set(f, "last_good_hash", "%s", s->last_good_hash);
-                        (void) finding_fact_set(f, "drift", "%s", drift ? "yes" : "no");
-                        if (drift)
-                                (void) finding_evidence(f, "the ruleset differs from the last good one");
-                }
-        }
-        (void) nft_ruleset_format(rs, NFT_RULESET_FORMAT_CANONICAL, &s->text);
+        drift(s, rs, f);
         if (rs->has_generation)
                 (void) finding_fact_set(f, "generation", "%u", rs->generation);
         (void) finding_fact_set(f, "rules", "%zu", rs->n_rules_total);
@@ -275,28 +273,52 @@ static int firewall_start(void *state, const check_env *env, check_run *run) {
         return 0;
 }
 
+/* Keep the ruleset of the last run as last good: once per generation, and only when it is not
+ * the one kept already (a reload with the same content writes nothing). */
 static void firewall_mark_good(void *state, const check_env *env) {
         firewall_state *s = state;
-        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin");
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin"), *text = NULL;
+        const nft_ruleset *rs = s->watch ? nft_watch_ruleset(s->watch) : NULL;
+        nft_ruleset *good = NULL;
+        const uint8_t *raw;
+        const char *hash;
+        size_t len = 0;
 
-        if (!s->hash[0] || !ph || !pt || !pb || strcmp(s->hash, s->last_good_hash) == 0)
+        if (!rs || !ph || !pt || !pb || (s->marked && s->marked_gen == rs->generation))
+                return;
+        raw = nft_watch_raw(s->watch, &len);
+        if (!raw || nft_watch_hash(s->watch, &hash) < 0)
+                return;
+        if (strcmp(hash, s->good_hash) == 0) {
+                s->marked = true;
+                s->marked_gen = rs->generation;
+                return;
+        }
+        if (nft_ruleset_format(rs, NFT_RULESET_FORMAT_CANONICAL, &text) < 0 ||
+            nft_ruleset_from_messages(raw, len, &good) < 0)
                 return;
         /* text and dump first, the hash last: a hash on disk vouches for the files beside it */
-        if (s->text && atomic_file_write(pt, s->text, strlen(s->text), 0600) < 0)
+        if (atomic_file_write(pt, text, strlen(text), 0600) < 0 || atomic_file_write(pb, raw, len, 0600) < 0 ||
+            atomic_file_write(ph, hash, strlen(hash), 0600) < 0) {
+                nft_ruleset_free(good);
                 return;
-        if (!s->raw_overflow && atomic_file_write(pb, s->raw, s->raw_len, 0600) < 0)
-                return;
-        if (atomic_file_write(ph, s->hash, strlen(s->hash), 0600) >= 0)
-                snprintf(s->last_good_hash, sizeof(s->last_good_hash), "%s", s->hash);
+        }
+        nft_ruleset_free(s->good);
+        s->good = good;
+        snprintf(s->good_hash, sizeof(s->good_hash), "%s", hash);
+        s->have_drift = false;
+        s->marked = true;
+        s->marked_gen = rs->generation;
 }
 
 static void firewall_done(void *state) {
         firewall_state *s = state;
         s->monitor = sd_event_source_disable_unref(s->monitor);
         s->debounce = sd_event_source_disable_unref(s->debounce);
+        nft_watch_free(s->watch);
+        nft_ruleset_free(s->good);
+        free(s->drift_text);
         free(s->netns);
-        free(s->text);
-        free(s->raw);
 }
 
 const check_ops firewall_check_ops = {

@@ -5,28 +5,48 @@
  * builders; libnftnl's own parsers are not used, they exit() on malformed input — and whatever
  * model results is then evaluated for the IKE packets (both families), formatted both ways and
  * hashed, so the evaluator's walk over odd models (missing sets, loops, bad registers) is
- * covered too.
+ * covered too; and compared (common/nft_diff.c) with an empty ruleset and with the model of the
+ * first half of the messages: which objects break IKE, the drift, each object's state, the
+ * overlay of one model's objects over the other.
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/nft_ruleset.c common/nft_verdict.c common/netns.c */
+/* fuzz-sources: common/nft_ruleset.c common/nft_verdict.c common/nft_diff.c common/netns.c */
 #include <linux/netfilter.h>
 #include <linux/netlink.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nft_diff.h"
 #include "nft_ruleset.h"
 #include "nft_verdict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Compare two models every way nft_restore does. */
+static void diff(const nft_ruleset *now, const nft_ruleset *good) {
+        nft_diff_probes pr = { .esp = true, .ipv6 = true };
+        nft_object objs[NFT_DIFF_OBJECTS_MAX];
+        char why[NFT_DIFF_OBJECTS_MAX][NFT_VERDICT_WHY_MAX], err[256], st[2 * NFT_RULESET_HASH_SIZE + 1], *text = NULL;
+        size_t n = 0, count = 0;
+
+        (void) nft_diff_broken(now, good, &pr, objs, &n, why, err, sizeof(err));
+        if (n > NFT_DIFF_OBJECTS_MAX)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                (void) nft_diff_object_state(now, &objs[i], st);
+        (void) nft_diff_passes(now, good, objs, n, good, &pr, err, sizeof(err));
+        if (nft_diff_drift(now, good, objs, n, 4, &text, &count) == 0)
+                free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        nft_ruleset *rs = NULL;
-        size_t off = 0;
+        nft_ruleset *rs = NULL, *half = NULL, *empty = NULL;
+        size_t off = 0, msgs = 0;
         char *text = NULL;
         uint8_t hash[NFT_RULESET_HASH_SIZE];
 
-        if (nft_ruleset_new(&rs) < 0)
-                return 0;
+        if (nft_ruleset_new(&rs) < 0 || nft_ruleset_new(&half) < 0 || nft_ruleset_new(&empty) < 0)
+                goto out;
         while (size - off >= sizeof(struct nlmsghdr)) {
                 struct nlmsghdr h;
                 void *copy;
@@ -41,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         break;
                 memcpy(copy, data + off, h.nlmsg_len);
                 (void) nft_ruleset_add_nlmsg(rs, copy);
+                if (msgs++ % 2 == 0)
+                        (void) nft_ruleset_add_nlmsg(half, copy);
                 free(copy);
                 off += NLMSG_ALIGN(h.nlmsg_len);
                 if (off > size)
@@ -63,6 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (nft_ruleset_format(rs, 0, &text) == 0)
                 free(text);
         (void) nft_ruleset_hash(rs, hash);
+        diff(rs, empty);
+        diff(rs, half);
+        diff(half, rs);
+out:
         nft_ruleset_free(rs);
+        nft_ruleset_free(half);
+        nft_ruleset_free(empty);
         return 0;
 }

@@ -4,8 +4,9 @@
 # with the shipped runbooks/ and the firewall check looking into the gateway's namespace.
 #
 #   an update-like change drops UDP 500/4500 (a new table, and a rule appended to the existing
-#   chain)   → firewall-restore (auto) puts the last-good ruleset back in one transaction →
-#              byte-identical to before → the client's tunnel comes up again (figures printed)
+#   chain)   → firewall-restore (auto) deletes that table and puts that chain back, in one
+#              transaction → byte-identical to before → the client's tunnel comes up again
+#              (figures printed)
 #   no last-good snapshot → restore fails → escalates to firewall-open-ports (approve) →
 #              approved → tagged accept rules at the top of the dropping chains → the client
 #              connects through the still-broken ruleset → `revert` deletes exactly those rules
@@ -84,7 +85,7 @@ lab_connect "$D/lab" 1 >/dev/null && ok "the client's tunnel is up again" || bad
 t_tunnel=$(ms)
 echo "figure: fault → last-good ruleset restored and verified in $((t_healed - t_fault)) ms; the client's connect after that $((t_tunnel - t1)) ms"
 agent_wait_resolved firewall 15000 >/dev/null && ok "firewall incident resolved" || bad "incident not resolved"
-agent_ctl audit 50 | grep -q "ruleset restored from" && ok "the restore is on the audit trail" || bad "audit lacks the restore"
+agent_ctl audit 50 | grep -q "restored from the last-good snapshot: put back chain inet filter input; delete table inet vendor_hardening" && ok "the restore is on the audit trail" || bad "audit lacks the restore"
 lab_disconnect "$D/lab" 1 >/dev/null
 
 # --- no last-good snapshot: escalate to opening the ports, at approve grade ----------------
@@ -95,7 +96,7 @@ inc=$(agent_wait_incident firewall - 10000 | sed 's/.* id=\([0-9]*\).*/\1/')
 agent_ctl run firewall-restore "$inc" >/dev/null && ok "operator runs firewall-restore for incident $inc" || bad "run"
 res=$(wait_state firewall-open-ports pending 20000) && ok "restore impossible: escalated to firewall-open-ports, waiting for approval" ||
         bad "no pending open-ports run: $(newest_run firewall-restore)"
-newest_run firewall-restore | grep -q "no_snapshot" && ok "the failed restore says why (no snapshot)" || bad "restore note: $(newest_run firewall-restore)"
+newest_run firewall-restore | grep -q "no_last-good_snapshot" && ok "the failed restore says why (no snapshot)" || bad "restore note: $(newest_run firewall-restore)"
 RUN=${res%% *}
 HASH=$(agent_ctl pending --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][sys.argv[1]]["plan_hash"])' "$RUN")
 agent_ctl plan firewall-open-ports | grep -q "insert at the top of inet filter input" && ok "the plan names the chain to open" || bad "plan: $(agent_ctl plan firewall-open-ports)"

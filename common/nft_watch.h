@@ -1,0 +1,36 @@
+/* The nftables ruleset of one namespace, kept between reads: what the firewall check looks at on
+ * every run. One netlink socket made in the namespace once; each refresh asks only for the
+ * ruleset's generation (one short round trip) and reads and parses the whole ruleset only when
+ * it moved. What is derived from a generation — the verdict for each IKE packet, the canonical
+ * hash — is computed once for it, on first use, and kept until the next generation: a run on an
+ * unchanged ruleset of any size costs a generation query. Nothing here logs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nft_ruleset.h"
+#include "nft_verdict.h"
+
+typedef struct nft_watch nft_watch;
+
+/* `netns` NULL: ours. `raw_max`: bytes of the raw dump kept (for a snapshot; 0: none). */
+int nft_watch_new(nft_watch **ret, const char *netns, size_t raw_max);
+nft_watch *nft_watch_free(nft_watch *w);
+DEFINE_FREE_FUNC(nft_watch, nft_watch_free);
+
+/* Bring the model up to the current generation. *ret_changed (optional): whether it was read
+ * again. On an error there is no model until a refresh succeeds (which reopens the socket first).
+ * -errno as nft_ruleset_dump(). */
+int nft_watch_refresh(nft_watch *w, bool *ret_changed);
+
+/* The model of the last refresh (NULL before the first). */
+const nft_ruleset *nft_watch_ruleset(const nft_watch *w);
+/* Its raw messages as dumped, back to back; NULL when they did not fit in raw_max. */
+const uint8_t *nft_watch_raw(const nft_watch *w, size_t *ret_len);
+/* The verdict for one packet (nfproto NFPROTO_IPV4 or NFPROTO_IPV6), computed once per
+ * generation; points into the watch until the next refresh that reads again. */
+int nft_watch_verdict(nft_watch *w, uint8_t nfproto, nft_verdict_probe probe, const nft_verdict_result **ret);
+/* The canonical hash (nft_ruleset_hash_hex()), once per generation. */
+int nft_watch_hash(nft_watch *w, const char **ret_hex);

@@ -1,0 +1,123 @@
+/* nft-bench: what the firewall check costs per run on a real ruleset, measured in-process (the
+ * check's own work: common/nft_watch.h's refresh, the six IKE verdicts and the drift from the
+ * last-good ruleset, as agent/checks/firewall.c does them), for bench/nft-scale.sh:
+ *
+ *   nft-bench check NETNS RUNS
+ *
+ * prints, one per line:
+ *   rules N
+ *   dump_kib K                     (the raw netlink dump)
+ *   idle_us U                      (CPU per run, the ruleset unchanged)
+ *   change_us C                    (CPU per run, each after a change: a table added or removed)
+ *   rss_kib R                      (peak resident set of this process)
+ *   base_rss_kib B                 (the same before the first read)
+ * Exit 0, or 1 on an error (said on stderr). */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "actions/nft_batch.h"
+#include "nft_diff.h"
+#include "nft_watch.h"
+
+static long cpu_us(void) {
+        struct rusage u;
+        getrusage(RUSAGE_SELF, &u);
+        return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000L + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+}
+
+static long rss_kib(void) {
+        struct rusage u;
+        getrusage(RUSAGE_SELF, &u);
+        return u.ru_maxrss;
+}
+
+static nft_ruleset *good;
+
+/* One run of the check's work: refresh, the six verdicts, the drift from the last-good ruleset
+ * (once per generation, as agent/checks/firewall.c does). */
+static int run(nft_watch *w) {
+        const nft_verdict_result *v;
+        bool changed = false;
+        int r = nft_watch_refresh(w, &changed);
+
+        for (int f = 0; f < 2 && r >= 0; f++)
+                for (int p = 0; p < _NFT_VERDICT_PROBE_MAX && r >= 0; p++)
+                        r = nft_watch_verdict(w, f ? NFPROTO_IPV6 : NFPROTO_IPV4, (nft_verdict_probe) p, &v);
+        if (r >= 0 && changed && good) {
+                _cleanup_(freep) char *text = NULL;
+                size_t n = 0;
+                r = nft_diff_drift(nft_watch_ruleset(w), good, NULL, 0, 4, &text, &n);
+        }
+        return r;
+}
+
+/* A change somewhere else: table inet nft_bench_touch added, or removed. */
+static int touch(const char *ns, bool add) {
+        _cleanup_(nft_batch_freep) nft_batch *b = NULL;
+        struct nlmsghdr *nlh;
+        char why[256];
+        int r = nft_batch_new(&b, 0);
+
+        if (r < 0)
+                return r;
+        nlh = nft_batch_begin_msg(b, add ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE, NFPROTO_INET, add ? NLM_F_CREATE : 0, "touch");
+        if (!nlh)
+                return -ENOMEM;
+        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "nft_bench_touch");
+        if ((r = nft_batch_end_msg(b, nlh)) < 0)
+                return r;
+        r = nft_batch_commit(b, ns, why, sizeof(why));
+        return r > 0 ? -EIO : r;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(nft_watch_freep) nft_watch *w = NULL;
+        long base_rss, t, idle = 0, change = 0;
+        size_t dump = 0;
+        int runs, r;
+
+        if (argc != 4 || strcmp(argv[1], "check") != 0 || (runs = atoi(argv[3])) <= 0) {
+                fprintf(stderr, "usage: nft-bench check NETNS RUNS\n");
+                return 2;
+        }
+        base_rss = rss_kib();
+        if ((r = nft_watch_new(&w, argv[2], 16u << 20)) < 0 || (r = run(w)) < 0) {
+                fprintf(stderr, "nft-bench: %s\n", strerror(-r));
+                return 1;
+        }
+        const uint8_t *raw = nft_watch_raw(w, &dump);
+        if (raw && (r = nft_ruleset_from_messages(raw, dump, &good)) < 0) {
+                fprintf(stderr, "nft-bench: %s\n", strerror(-r));
+                return 1;
+        }
+        for (int i = 0; i < runs; i++) {
+                t = cpu_us();
+                r = run(w);
+                idle += cpu_us() - t;
+                if (r < 0)
+                        break;
+        }
+        for (int i = 0; i < runs && r >= 0; i++) {
+                if ((r = touch(argv[2], i % 2 == 0)) < 0)
+                        break;
+                t = cpu_us();
+                r = run(w);
+                change += cpu_us() - t;
+        }
+        if (runs % 2)
+                (void) touch(argv[2], false);
+        if (r < 0) {
+                fprintf(stderr, "nft-bench: %s\n", strerror(-r));
+                return 1;
+        }
+        printf("rules %zu\ndump_kib %zu\nidle_us %ld\nchange_us %ld\nrss_kib %ld\nbase_rss_kib %ld\n", nft_watch_ruleset(w)->n_rules_total,
+               dump / 1024, idle / runs, change / runs, rss_kib(), base_rss);
+        nft_ruleset_free(good);
+        return 0;
+}
