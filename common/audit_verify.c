@@ -1,6 +1,8 @@
 /* See audit_log.h: audit_log_verify(). The rotated files PATH.N … PATH.1 and PATH are read
  * oldest first and checked as one chain (common/audit_scan.h), then held against the head. */
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,33 @@ int audit_log_verify_buffer(const void *buf, size_t len, const void *key, size_t
         return hold_against_head(&c, head, "", ret);
 }
 
+/* The highest N of the files PATH.N in PATH's directory (0: none). */
+static unsigned rotated_highest(const char *path) {
+        _cleanup_(freep) char *d = strdup(path), *b = strdup(path);
+        unsigned highest = 0;
+        struct dirent *de;
+        DIR *dir;
+
+        if (!d || !b)
+                return 0;
+        const char *base = basename(b);
+        size_t bl = strlen(base);
+        dir = opendir(dirname(d));
+        if (!dir)
+                return 0;
+        while ((de = readdir(dir))) {
+                const char *s = de->d_name + bl + 1;
+                char *end;
+                if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' || *s < '1' || *s > '9')
+                        continue;
+                unsigned long v = strtoul(s, &end, 10);
+                if (!*end && v <= AUDIT_KEEP_MAX && v > highest)
+                        highest = (unsigned) v;
+        }
+        closedir(dir);
+        return highest;
+}
+
 int audit_log_verify(const char *path, const void *key, size_t key_len, const audit_head *head,
                      audit_verify_result *ret) {
         _cleanup_(freep) char *head_path = NULL;
@@ -133,14 +162,11 @@ int audit_log_verify(const char *path, const void *key, size_t key_len, const au
                 n++;
         }
         /* a gap: a newer rotated file missing while older ones are there */
-        for (unsigned i = n + 2; i <= AUDIT_KEEP_MAX + 1; i++) {
-                char p[600];
-                (void) snprintf(p, sizeof(p), "%s.%u", path, i);
-                if (access(p, F_OK) == 0) {
-                        fail_at(ret, p, 0, "%s.%u is missing but this older file is there (a rotated file deleted)",
-                                path, n + 1);
-                        return -EBADMSG;
-                }
+        unsigned highest = rotated_highest(path);
+        if (highest > n) {
+                fail_at(ret, path, 0, "%s.%u is missing but the older %s.%u is there (a rotated file deleted)", path,
+                        n + 1, path, highest);
+                return -EBADMSG;
         }
         audit_chain_init(&c);
         c.want_seq = h.seq;
