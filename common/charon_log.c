@@ -88,11 +88,15 @@ static const char *const event_names[_CHARON_EV_MAX] = {
  * rarely hit by ordinary text) are the needles of that bucket compared. The matches are
  * collected as a bit set with the position of each first match; the first pattern of the table
  * that matched (and whose second string is there) wins. */
-static const char *const markers[] = { "' - '", "received packet: from ", "sending packet: from " };
+static const char *const markers[] = { "' - '", "received packet: from ", "sending packet: from ", "]...",
+                                       "parsed ", "received AUTHENTICATION_FAILED" };
 enum {
         MARK_TRIED = ELEMENTSOF(patterns),
         MARK_RECEIVED,
         MARK_SENDING,
+        MARK_ENDPOINTS, /* "ME[id]...PEER[id]" */
+        MARK_PARSED,
+        MARK_TOLD_AUTH_FAILED,
         N_NEEDLES,
 };
 _Static_assert(N_NEEDLES <= 64, "the match set is a 64-bit mask");
@@ -166,8 +170,9 @@ static const char *find(const char *hay, size_t len, const char *needle) {
 
 /* Copy an address or identity token [p, end) into out: stops at a blank, '[', quote, or end. */
 static void take_token(char *out, size_t size, const char *p, const char *end, const char *stop) {
+        char s0 = stop[0], s1 = s0 ? stop[1] : 0; /* stop holds at most two bytes */
         size_t n = 0;
-        while (p < end && !strchr(stop, *p) && n + 1 < size)
+        while (p < end && *p && *p != s0 && *p != s1 && n + 1 < size)
                 out[n++] = *p++;
         out[n] = 0;
 }
@@ -195,11 +200,11 @@ void charon_log_identity(char *out, size_t size, const char *id) {
 }
 
 /* "ME[id]...PEER[id]": the peer's address and identity. */
-static void take_endpoints(charon_log_line *l, const char *m, const char *end) {
-        const char *p = find(m, (size_t) (end - m), "...");
-        if (!p)
+static void take_endpoints(charon_log_line *l, const char *m, const char *end, const scan *sc) {
+        const char *p;
+        if (!(sc->set & (UINT64_C(1) << MARK_ENDPOINTS)))
                 return;
-        p += 3;
+        p = m + sc->pos[MARK_ENDPOINTS] + 4;
         take_token(l->peer, sizeof(l->peer), p, end, "[ ");
         p += strlen(l->peer);
         if (p < end && *p == '[') {
@@ -220,7 +225,7 @@ static void find_peer(charon_log_line *l, const char *m, const char *end, const 
                 /* "IKE_SA rw[3] established between ME[id]...PEER[id]" */
         case CHARON_EV_PEER_CFG:
                 /* "looking for peer configs matching ME[id]...PEER[id]" */
-                take_endpoints(l, m, end);
+                take_endpoints(l, m, end, sc);
                 return;
         case CHARON_EV_INITIATING:
                 /* "198.18.0.2 is initiating an IKE_SA" */
@@ -282,7 +287,7 @@ void charon_log_classify(charon_log_line *l) {
                 /* "parsed … [ N(AUTH_FAILED) ]" and "received AUTHENTICATION_FAILED notify": the
                  * peer refused us; anything else (MAC mismatched, signature validation failed,
                  * "generating … [ N(AUTH_FAILED) ]") is this charon refusing the peer */
-                l->refused = !find(m, len, "parsed ") && !find(m, len, "received AUTHENTICATION_FAILED");
+                l->refused = !(sc.set & (UINT64_C(1) << MARK_PARSED | UINT64_C(1) << MARK_TOLD_AUTH_FAILED));
         } else if (l->event == CHARON_EV_FRAGMENTED) {
                 const char *p = find(m, len, "IKE message (");
                 if (p)

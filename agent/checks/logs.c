@@ -167,10 +167,13 @@ static void sa_learn(logs_state *s, unsigned long id, const char *addr, const ch
                 return;
         if (p->uniqueid != id)
                 *p = (sa_peer){ .uniqueid = id };
+        /* both are charon_log_line fields of the same size, NUL-terminated */
+        _Static_assert(sizeof(p->addr) == sizeof(((charon_log_line *) 0)->peer), "sizes");
+        _Static_assert(sizeof(p->id) == sizeof(((charon_log_line *) 0)->peer_id), "sizes");
         if (addr[0])
-                (void) snprintf(p->addr, sizeof(p->addr), "%s", addr);
+                memcpy(p->addr, addr, sizeof(p->addr));
         if (peer_id[0])
-                (void) snprintf(p->id, sizeof(p->id), "%s", peer_id);
+                memcpy(p->id, peer_id, sizeof(p->id));
 }
 
 static void evidence_add(logs_state *s, const charon_log_line *l) {
@@ -240,13 +243,14 @@ static void line_in(logs_state *s, charon_log_line *l) {
         if (!addr[0] && !id[0] && l->conn[0])
                 (void) snprintf(id, sizeof(id), "%.40s[%lu]", l->conn, l->uniqueid);
         bool refused = l->refused && l->cls == FAULT_AUTHENTICATION;
-        news = logs_tally_add(&s->tally, l->cls, l->event, addr, id, refused, clock_usec(CLOCK_MONOTONIC));
+        uint64_t now = clock_usec(CLOCK_MONOTONIC);
+        news = logs_tally_add(&s->tally, l->cls, l->event, addr, id, refused, now);
         if (refused) /* its count and retry window changed: kept, written at most every 2 s */
                 save_soon(s);
         /* a new peer is news while the table still names every one; past that, a flood */
         run_soon(s, (news & LOGS_TALLY_NEW_CLASS) ||
                             ((news & (LOGS_TALLY_NEW_PEER | LOGS_TALLY_NAMED)) &&
-                             logs_tally_exact(&s->tally, l->cls, clock_usec(CLOCK_MONOTONIC))));
+                             logs_tally_exact(&s->tally, l->cls, now)));
 }
 
 /* ---- sources ---- */

@@ -103,10 +103,7 @@ static logs_tally_peer *peer_slot(logs_tally_class *c, uint64_t now, uint64_t *r
         }
         *ret_err = min->count;
         c->last_evict = now;
-        /* keep first-seen order: the replaced entry leaves, the new one goes last */
-        size_t k = (size_t) (min - c->top);
-        memmove(min, min + 1, (c->n_top - k - 1) * sizeof(*min));
-        return &c->top[c->n_top - 1];
+        return min; /* replaced in place: the listing orders by first-seen time */
 }
 
 static void copy_key(char *dst, const char *src) {
@@ -302,8 +299,18 @@ size_t logs_tally_peers(const logs_tally *t, fault_class cls, const logs_tally_p
 
         if ((unsigned) cls >= _FAULT_CLASS_MAX)
                 return 0;
-        for (size_t i = 0; i < t->cls[cls].n_top && n < max; i++)
-                ret[n++] = &t->cls[cls].top[i];
+        /* insertion by first-seen time: the table is small, and listing is rare next to adding */
+        for (size_t i = 0; i < t->cls[cls].n_top; i++) {
+                const logs_tally_peer *e = &t->cls[cls].top[i];
+                size_t k = n < max ? n++ : max;
+                while (k > 0 && ret[k - 1]->first > e->first) {
+                        if (k < max)
+                                ret[k] = ret[k - 1];
+                        k--;
+                }
+                if (k < max)
+                        ret[k] = e;
+        }
         return n;
 }
 
