@@ -193,7 +193,7 @@ static int config_drills_load(ikeheal_config *c, char **ret_error) {
                 const drill_schedule *s = &c->drills.schedule[i];
                 if (!drill_set_find(c->drill_set, s->drill)) {
                         if (ret_error && asprintf(ret_error, "%s:%u:%u: drills.schedule: no drill '%s' in drills.dirs",
-                                                  c->path, s->line, s->col, s->drill) < 0)
+                                                  c->path, s->line, s->col, YQ(s->drill)) < 0)
                                 *ret_error = NULL;
                         return -EINVAL;
                 }

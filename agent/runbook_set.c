@@ -53,7 +53,7 @@ static int set_finish(runbook_set *s, char **errors) {
                         const runbook *t = runbook_set_find(s, a->escalate_runbook);
                         if (!t)
                                 (void) yaml_set_error(errors, "%s:%u:%u: escalate.runbook '%s' does not exist", a->file,
-                                                  a->escalate_line, a->escalate_col, a->escalate_runbook);
+                                                  a->escalate_line, a->escalate_col, YQ(a->escalate_runbook));
                         else if (t->escalate == RB_ESCALATE_RUNBOOK && strcmp(t->escalate_runbook, a->name) == 0)
                                 (void) yaml_set_error(errors, "%s:%u:%u: escalate.runbook '%s' escalates back to '%s' (a loop)",
                                                   a->file, a->escalate_line, a->escalate_col, t->name, a->name);
