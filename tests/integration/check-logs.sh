@@ -35,7 +35,12 @@ fault() {
         local gw_mark cl_mark out
         "$B/tools/check-run" --vici "$GW_VICI" --watch 4 logs >"$D/$name.check" 2>&1 &
         CR=$!
-        sleep 0.4
+        # its first run is done once it has subscribed to charon's log (under load that takes
+        # longer than the fault's lines)
+        for ((k = 0; k < 100; k++)); do
+                grep -q '^summary:' "$D/$name.check" 2>/dev/null && break
+                sleep 0.05
+        done
         gw_mark=$(wc -l <"$GW_LOG")
         cl_mark=$(wc -l <"$CL_LOG")
         "${inject[@]}" >/dev/null 2>&1 || bad "$name: could not inject the fault"
