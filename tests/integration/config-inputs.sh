@@ -30,11 +30,12 @@ head_yaml() { # STATE_DIR SOCKET
 { head_yaml "$D/state" "$D/ctl.sock"; echo "checks: []"; } >"$D/c.yaml"
 chmod 0644 "$D/c.yaml"
 # run CMD…: its exit status in $rc and its output in $D/out; "ms" the time it took
-run() { local t0; t0=$(date +%s%N); $T "$@" >"$D/out" 2>&1; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000)); }
+run() { local t0; t0=$(date +%s%N); $T "$@" >"$D/out" 2>&1; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000)); cat "$D/out" >>"$D/all.out"; }
 has() { grep -qF -- "$1" "$D/out"; }
 
 agent_start "$D" "$D/c.yaml" "$B" || { echo "agent did not start"; exit 1; }
 ok "agent started with one runbook"
+keep_log() { cat "$D/agent.log" >>"$D/all.out"; }
 
 # ---- a FIFO in the runbook directory ----
 mkfifo "$RB/y.yaml"
@@ -57,6 +58,7 @@ t0=$(date +%s%N)
 $T bash -c "kill -TERM $AGENT_PID; while kill -0 $AGENT_PID 2>/dev/null; do sleep 0.05; done" && \
         ok "SIGTERM acted on ($((($(date +%s%N) - t0) / 1000000)) ms)" || bad "the agent did not stop on SIGTERM"
 AGENT_PID=
+keep_log
 rm -f "$RB/y.yaml"
 
 # ---- a FIFO as the configuration, and as a certificate path ----
@@ -130,6 +132,7 @@ sleep 0.5
 grep -q "reload failed: .*the audit key changed" "$D/agent.log" && ok "SIGHUP: refused the same way, logged" \
         || bad "SIGHUP with a new key: $(grep -i reload "$D/agent.log" | tail -2)"
 agent_stop
+keep_log
 
 # ---- warnings: a runbook directory that does not exist ----
 sed "s|runbook_dirs: \[$RB\]|runbook_dirs: [$D/nope]|" "$D/c.yaml" >"$D/w.yaml"
@@ -139,4 +142,6 @@ run "$B/ikeheald" --check-config -c "$D/w.yaml"
 agent_start "$D" "$D/w.yaml" "$B" && grep -q "warning\].*no runbook in agent.runbook_dirs" "$D/agent.log" \
         && ok "a start with no runbook says so at warning level" || bad "start warning: $(grep -i runbook "$D/agent.log" | head -3)"
 agent_stop
+cat "$D/agent.log" >>"$D/all.out"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/all.out" && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
