@@ -16,6 +16,7 @@
 #include "agent/notifier.h"
 #include "duration.h"
 #include "log.h"
+#include "rfc3339.h"
 
 static const char *const run_states[_RUN_STATE_MAX] = {
         [RUN_OBSERVED] = "observed", [RUN_PROPOSED] = "proposed",     [RUN_PENDING] = "pending",
@@ -476,6 +477,37 @@ static void release_held(engine *e) {
                 engine_incident(e, ids[i], false);
 }
 
+/* Which holds were already said: (engine, incident, until). A hold is said once — audit, log,
+ * notification — not at every change of the incident while it waits; a new hold (another
+ * incident, or a cooldown that ends at another time) is said again. */
+static struct {
+        const engine *e;
+        uint64_t incident, until;
+} holds_said[16];
+static size_t holds_next;
+
+/* A re-opened incident waits for its runbook's cooldown: say so, with until when. */
+static void hold_for_cooldown(engine *e, const incident *inc, const runbook *rb, uint64_t until) {
+        char when[40], left[32], text[NOTIFY_TEXT_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(holds_said); i++)
+                if (holds_said[i].e == e && holds_said[i].incident == inc->id && holds_said[i].until == until)
+                        return;
+        holds_said[holds_next] = (typeof(holds_said[0])){ .e = e, .incident = inc->id, .until = until };
+        holds_next = (holds_next + 1) % ELEMENTSOF(holds_said);
+        (void) rfc3339_format(until, when, sizeof(when));
+        (void) duration_format((until - engine_now()) / USEC_PER_SEC * USEC_PER_SEC, left, sizeof(left));
+        (void) snprintf(text, sizeof(text), "incident %llu (%s) held: runbook %s in cooldown until %s (%s); decided then",
+                        (unsigned long long) inc->id, fault_class_to_string(inc->cls), rb->name, when, left);
+        log_notice("%s", text);
+        engine_audit(e, "hold", "%s", text);
+        if (e->a->notifier) {
+                notify_message m = { .event = "held", .incident = inc->id, .runbook = rb->name,
+                                     .grade = grade_to_string(rb->grade), .text = text };
+                (void) notifier_send(e->a->notifier, (const char *const *) rb->notify_targets, &m);
+        }
+}
+
 void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         const incident *inc = incident_store_find(e->a->incidents, incident_id);
         char sig[LEDGER_SIGNATURE_MAX];
@@ -527,7 +559,13 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         }
         if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE && !drill_of_incident(e->a->drills, incident_id)) {
                 uint64_t t = last_finished(e, rb->name);
-                if (t && engine_now() < t + rb->cooldown_usec) {
+                policy_config bp = budget_policy(e, rb);
+                char lw[256];
+                /* with the budget already spent, waiting out the cooldown would only end in an
+                 * escalation: decided now (engine_decide escalates), not held */
+                if (t && engine_now() < t + rb->cooldown_usec &&
+                    policy_ledger_check(e->ledger, &bp, sig, engine_now(), lw, sizeof(lw)) == LEDGER_ALLOW) {
+                        hold_for_cooldown(e, inc, rb, t + rb->cooldown_usec);
                         engine_recheck_at(e, t + rb->cooldown_usec);
                         return;
                 }
