@@ -73,6 +73,9 @@ static bool slot_live(const logs_tally *t, const logs_tally_class *c, size_t i, 
 }
 
 static bool same_peer(const logs_tally_peer *e, const char *addr, const char *id) {
+        /* two identities behind one address (a NAT) are two peers */
+        if (id[0] && e->id[0] && strcmp(id, e->id) != 0)
+                return false;
         if (addr[0] && e->addr[0])
                 return strcmp(addr, e->addr) == 0;
         return id[0] && e->id[0] && strcmp(id, e->id) == 0;

@@ -54,6 +54,13 @@ int main(void) {
               "success of a failing peer: %s", name);
         CHECK(logs_tally_count(&t, FAULT_PROPOSAL, now) == 1, "its failure left the count");
         CHECK(!logs_tally_success(&t, "198.18.0.9", "", name, sizeof(name)), "success of another peer: nothing");
+        (void) logs_tally_add(&t, FAULT_PROPOSAL, 1, "198.18.0.4", "natted-a", false, now);
+        (void) logs_tally_add(&t, FAULT_PROPOSAL, 1, "198.18.0.4", "natted-b", false, now);
+        CHECK(logs_tally_peers(&t, FAULT_PROPOSAL, p, LOGS_TALLY_TOP) == 2,
+              "two identities behind one address: the unnamed entry named by the first, the second apart");
+        CHECK(logs_tally_success(&t, "198.18.0.4", "natted-b", name, sizeof(name)) &&
+                      strcmp(name, "natted-b@198.18.0.4") == 0 && logs_tally_peers(&t, FAULT_PROPOSAL, p, LOGS_TALLY_TOP) == 1,
+              "one of them establishing leaves the other failing");
         logs_tally_forget(&t);
         CHECK(logs_tally_peers(&t, FAULT_PROPOSAL, p, LOGS_TALLY_TOP) == 0 &&
                       logs_tally_count(&t, FAULT_PROPOSAL, now) == 0,
