@@ -129,6 +129,7 @@ bench: deps
 	bench/log-classify.sh $(abspath build)
 	bench/check-cycle.sh $(abspath build)
 	bench/drill-times.sh $(abspath build) $(or $(DRILL_REPS),20)
+	bench/nft-scale.sh $(abspath build)
 	bench/flood.sh $(abspath build)
 
 demo: deps all

@@ -58,7 +58,7 @@ int nft_msgs_new(nft_msgs **ret, const uint8_t *buf, size_t len, nft_ruleset **r
         size_t cap = 0;
         int r;
 
-        if (!m || (r = nft_ruleset_new(&rs)) < 0)
+        if (!m || (ret_model && (r = nft_ruleset_new(&rs)) < 0))
                 return -ENOMEM;
         for (size_t off = 0; off < len;) {
                 const struct nlmsghdr *nlh = (const struct nlmsghdr *) (buf + off);
@@ -68,9 +68,10 @@ int nft_msgs_new(nft_msgs **ret, const uint8_t *buf, size_t len, nft_ruleset **r
                 if (len - off < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) + sizeof(struct nfgenmsg) ||
                     nlh->nlmsg_len > len - off || (off % 4) != 0)
                         return -EBADMSG;
-                r = nft_ruleset_add_nlmsg(rs, nlh); /* checks the message whole */
-                if (r < 0)
+                if (ret_model && (r = nft_ruleset_add_nlmsg(rs, nlh)) < 0) /* checks the message whole */
                         return r == -EOPNOTSUPP ? -EBADMSG : r;
+                if (!ret_model && NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+                        return -EBADMSG;
                 off += MNL_ALIGN(nlh->nlmsg_len);
                 type = (uint8_t) NFNL_MSG_TYPE(nlh->nlmsg_type);
                 if (type == NFT_MSG_NEWGEN)
@@ -93,7 +94,8 @@ int nft_msgs_new(nft_msgs **ret, const uint8_t *buf, size_t len, nft_ruleset **r
                         return -EBADMSG;
         }
         *ret = TAKE_PTR(m);
-        *ret_model = TAKE_PTR(rs);
+        if (ret_model)
+                *ret_model = TAKE_PTR(rs);
         return 0;
 }
 

@@ -21,7 +21,8 @@ typedef struct nft_msgs nft_msgs;
 
 /* Index buf (len bytes of netlink messages back to back, as a dump is kept; not copied: it must
  * outlive the index) and parse it into a model (*ret_model). -EBADMSG for anything malformed or
- * not modelled. */
+ * not modelled. ret_model NULL: index only, for messages already parsed (a dump just read, whose
+ * model the caller has). */
 int nft_msgs_new(nft_msgs **ret, const uint8_t *buf, size_t len, nft_ruleset **ret_model);
 nft_msgs *nft_msgs_free(nft_msgs *m);
 DEFINE_FREE_FUNC(nft_msgs, nft_msgs_free);

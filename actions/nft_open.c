@@ -1,7 +1,8 @@
 /* The `nft_open` action: a temporary measure that lets IKE through a local nftables ruleset that
  * drops it — an accept rule for UDP 500, UDP 4500 (and ESP unless esp: false) inserted at the
  * top of every base chain the evaluator (common/nft_verdict.c) finds dropping them, each rule
- * tagged with a comment so the revert deletes exactly those rules and nothing else.
+ * tagged with a comment so the revert deletes exactly those rules and nothing else — and only
+ * while each still is the accept rule it made: a tagged rule changed since stops the revert.
  *
  * Every change is one nftables transaction with the generation the decision was made on, so a
  * ruleset changed in between is refused by the kernel rather than overwritten (one fresh retry,
@@ -223,6 +224,15 @@ static int open_once(const action_params *p, action_call *call) {
         return 0;
 }
 
+/* Is this tagged rule still one nft_open made: "meta l4proto X [th dport Y] accept"? A tagged
+ * rule that reads otherwise was changed (replaced) by someone: not ours to delete any more. */
+static bool ours(const nftr_rule *r) {
+        const nftr_expr *last = r->n_exprs ? &r->exprs[r->n_exprs - 1] : NULL;
+        return (r->n_exprs == 3 || r->n_exprs == 5) && r->exprs[0].kind == NFTR_EXPR_META && r->exprs[0].key == NFT_META_L4PROTO &&
+               r->exprs[1].kind == NFTR_EXPR_CMP && (r->n_exprs == 3 || r->exprs[2].kind == NFTR_EXPR_PAYLOAD) &&
+               last->kind == NFTR_EXPR_IMMEDIATE && !last->has_dreg && last->verdict == NF_ACCEPT;
+}
+
 static int revert_once(const action_params *p, action_call *call) {
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
@@ -242,6 +252,13 @@ static int revert_once(const action_params *p, action_call *call) {
                         struct nftnl_rule *nr;
                         if (!ch->rules[i].comment || strcmp(ch->rules[i].comment, tag_of(p)) != 0)
                                 continue;
+                        if (!ours(&ch->rules[i])) {
+                                action_call_set_detail(call, "rule handle %llu in %s %s %s carries the tag \"%s\" but is not an accept "
+                                                       "rule this action made: changed since; nothing deleted (a human must decide)",
+                                                       (unsigned long long) ch->rules[i].handle, nft_ruleset_family_to_string(t->family),
+                                                       t->name, ch->name, tag_of(p));
+                                return -EBUSY;
+                        }
                         if (!(nr = nftnl_rule_alloc()))
                                 return -ENOMEM;
                         nftnl_rule_set_u32(nr, NFTNL_RULE_FAMILY, (uint32_t) t->family);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "actions/action.h"
@@ -33,6 +34,7 @@
 #include "netns.h"
 #include "nft_diff.h"
 #include "nft_ruleset.h"
+#include "nft_watch.h"
 
 enum { P_NETNS, P_CHECK, P_TABLES, _P_MAX };
 
@@ -86,10 +88,31 @@ static void snapshot_done(snapshot *s) {
         *s = (snapshot){};
 }
 
-static int snapshot_load(const char *path, snapshot *ret, char *why, size_t n) {
-        snapshot s = {};
-        int r = atomic_file_read(path, SNAPSHOT_MAX, &s.buf, &s.len);
+/* The last snapshot read, kept while the file is the same (inode, size, mtime): parsing ten
+ * thousand rules is most of a restore's work, and the snapshot changes only on mark_good. */
+static struct {
+        char *path;
+        struct stat st;
+        snapshot s;
+} cache;
 
+static int snapshot_get(const char *path, const snapshot **ret, char *why, size_t n) {
+        struct stat st;
+        snapshot s = {};
+        int r;
+
+        if (stat(path, &st) < 0) {
+                r = -errno;
+                (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, strerror(-r));
+                return r;
+        }
+        if (cache.path && strcmp(cache.path, path) == 0 && cache.st.st_ino == st.st_ino && cache.st.st_dev == st.st_dev &&
+            cache.st.st_size == st.st_size && cache.st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+            cache.st.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+                *ret = &cache.s;
+                return 0;
+        }
+        r = atomic_file_read(path, SNAPSHOT_MAX, &s.buf, &s.len);
         if (r < 0) {
                 (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, strerror(-r));
                 return r;
@@ -100,34 +123,84 @@ static int snapshot_load(const char *path, snapshot *ret, char *why, size_t n) {
                 snapshot_done(&s);
                 return r;
         }
-        *ret = s;
+        char *dup = strdup(path);
+        if (!dup) {
+                snapshot_done(&s);
+                return -ENOMEM;
+        }
+        snapshot_done(&cache.s);
+        free(cache.path);
+        cache.path = dup;
+        cache.st = st;
+        cache.s = s;
+        *ret = &cache.s;
         return 0;
 }
 
-/* The ruleset now: its model, and its raw messages when `raw` is given. */
+/* The ruleset now, through the watch this process shares for the namespace: when the firewall
+ * check has read this generation already, nothing is read again. `w` holds the reference. */
+static int ruleset_now(const char *ns, nft_watch **w, const nft_ruleset **ret) {
+        int r = *w ? 0 : nft_watch_shared(w, ns, SNAPSHOT_MAX);
+        if (r >= 0)
+                r = nft_watch_refresh(*w, NULL);
+        if (r < 0)
+                return r;
+        *ret = nft_watch_ruleset(*w);
+        return 0;
+}
+
+/* The ruleset now: its model, and its raw messages when `raw` is given (a buffer doubled as it
+ * fills: a 10,000-rule dump is a few MiB). */
+typedef struct rawbuf {
+        uint8_t *p;
+        size_t len, cap;
+        bool failed;
+} rawbuf;
+
 static void capture(const struct nlmsghdr *nlh, void *userdata) {
-        FILE *f = userdata;
+        rawbuf *b = userdata;
+        size_t n;
+
         if (!nlh) { /* the dump starts over */
-                rewind(f);
+                b->len = 0;
+                b->failed = false;
                 return;
         }
-        (void) fwrite(nlh, 1, (nlh->nlmsg_len + 3u) & ~3u, f);
+        n = (nlh->nlmsg_len + 3u) & ~3u;
+        if (b->failed || b->len + n > SNAPSHOT_MAX) {
+                b->failed = true;
+                return;
+        }
+        if (b->len + n > b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 256u * 1024u;
+                while (cap < b->len + n)
+                        cap *= 2;
+                uint8_t *q = realloc(b->p, cap);
+                if (!q) {
+                        b->failed = true;
+                        return;
+                }
+                b->p = q;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, nlh, n);
+        b->len += n;
 }
 
 static int read_now(const char *netns, nft_ruleset **ret, char **raw, size_t *raw_len) {
-        FILE *f = raw ? open_memstream(raw, raw_len) : NULL;
-        long end;
-        int r;
+        rawbuf b = {};
+        int r = nft_ruleset_dump(netns, raw ? capture : NULL, &b, ret);
 
-        if (raw && !f)
-                return -ENOMEM;
-        r = nft_ruleset_dump(netns, f ? capture : NULL, f, ret);
-        /* after a restart the stream holds the last attempt up to its position */
-        end = f ? ftell(f) : 0;
-        if (f && fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (f && r >= 0 && end >= 0)
-                *raw_len = (size_t) end;
+        if (r >= 0 && b.failed) {
+                *ret = nft_ruleset_free(*ret);
+                r = -E2BIG;
+        }
+        if (r < 0 || !raw) {
+                free(b.p);
+                return r;
+        }
+        *raw = (char *) b.p;
+        *raw_len = b.len;
         return r;
 }
 
@@ -194,10 +267,13 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                       size_t *ret_drift) {
         const action_env *env = action_call_env(call);
         const char *ns = nft_action_netns(p, env);
-        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL, *pre_model = NULL, *after = NULL;
+        _cleanup_(nft_ruleset_freep) nft_ruleset *own = NULL, *after = NULL;
         _cleanup_(nft_msgs_freep) nft_msgs *now_msgs = NULL;
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
-        _cleanup_(freep) char *raw = NULL, *drift = NULL, *pre_buf = NULL;
+        _cleanup_(nft_watch_freep) nft_watch *w = NULL;
+        _cleanup_(freep) char *own_raw = NULL, *drift = NULL, *pre_buf = NULL;
+        const nft_ruleset *now = NULL;
+        const uint8_t *raw = NULL;
         _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
         char why[2048], what[1500], cur[NFT_DIFF_OBJECTS_MAX][2 * NFT_RULESET_HASH_SIZE + 1];
         size_t raw_len = 0, pre_len = 0, drift_n = 0;
@@ -206,7 +282,14 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
 
         if (!d)
                 return -ENOMEM;
-        if ((r = read_now(ns, &now, &raw, &raw_len)) < 0) {
+        r = ruleset_now(ns, &w, &now);
+        if (r >= 0 && !(raw = nft_watch_raw(w, &raw_len))) {
+                /* too big for the shared copy: a read of its own */
+                r = read_now(ns, &own, &own_raw, &raw_len);
+                now = own;
+                raw = (const uint8_t *) own_raw;
+        }
+        if (r < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                 return r;
         }
@@ -230,11 +313,11 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         rec->n = d->n;
         memcpy(rec->objs, d->objs, d->n * sizeof(d->objs[0]));
         if ((r = states(now, d->objs, d->n, rec->pre)) < 0 || (r = states(snap->model, d->objs, d->n, rec->post)) < 0 ||
-            (r = nft_msgs_new(&now_msgs, (const uint8_t *) raw, raw_len, &pre_model)) < 0)
+            (r = nft_msgs_new(&now_msgs, raw, raw_len, NULL)) < 0)
                 return r;
         if (!(f = open_memstream(&pre_buf, &pre_len)))
                 return -ENOMEM;
-        r = nft_msgs_write(now_msgs, pre_model, d->objs, d->n, f);
+        r = nft_msgs_write(now_msgs, now, d->objs, d->n, f);
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r < 0)
@@ -297,26 +380,25 @@ static int apply(const action_params *p, action_call *call) {
         const action_env *env = action_call_env(call);
         _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *rec_path = snap_path(p, env, "restore");
         _cleanup_(freep) nft_restore_record *rec = calloc(1, sizeof(*rec));
-        snapshot snap = {};
+        const snapshot *snap;
         char why[512];
         size_t drift = 0;
         int r;
 
         if (!bin || !rec_path || !rec)
                 return -ENOMEM;
-        if ((r = snapshot_load(bin, &snap, why, sizeof(why))) < 0) {
+        if ((r = snapshot_get(bin, &snap, why, sizeof(why))) < 0) {
                 action_call_set_detail(call, "%s", why);
                 return r;
         }
         /* the generation check refuses a batch after any change anywhere in the ruleset: a busy
          * admin makes that frequent, and each try reads and decides afresh */
         for (int attempt = 0; attempt < ATTEMPTS; attempt++)
-                if ((r = apply_once(p, call, &snap, rec_path, rec, &drift)) != -ERESTART)
+                if ((r = apply_once(p, call, snap, rec_path, rec, &drift)) != -ERESTART)
                         break;
         if (r == -ERESTART)
                 action_call_set_detail(call, "the ruleset kept changing while the restore was computed: nothing changed");
         nft_restore_record_done(rec);
-        snapshot_done(&snap);
         return r;
 }
 
@@ -325,31 +407,31 @@ static int apply(const action_params *p, action_call *call) {
 static int verify(const action_params *p, action_call *call) {
         const action_env *env = action_call_env(call);
         _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *drift = NULL;
-        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
+        _cleanup_(nft_watch_freep) nft_watch *w = NULL;
         nft_diff_probes pr = probes_of(p, env);
-        snapshot snap = {};
+        const nft_ruleset *now;
+        const snapshot *snap = NULL;
         char why[NFT_VERDICT_WHY_MAX];
         size_t drift_n = 0;
         int r;
 
         if (!bin)
                 return -ENOMEM;
-        if ((r = nft_ruleset_dump(nft_action_netns(p, env), NULL, NULL, &now)) < 0) {
+        if ((r = ruleset_now(nft_action_netns(p, env), &w, &now)) < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                 return r;
         }
         /* without a snapshot: every packet must pass */
-        (void) snapshot_load(bin, &snap, why, sizeof(why));
-        r = nft_diff_passes(now, now, NULL, 0, snap.model, &pr, why, sizeof(why));
+        (void) snapshot_get(bin, &snap, why, sizeof(why));
+        r = nft_diff_passes(now, now, NULL, 0, snap ? snap->model : NULL, &pr, why, sizeof(why));
         if (r == 0)
                 action_call_set_detail(call, "still not let through: %s", why);
         else if (r > 0) {
-                if (snap.model)
-                        (void) nft_diff_drift(now, snap.model, NULL, 0, DRIFT_LINES, &drift, &drift_n);
+                if (snap)
+                        (void) nft_diff_drift(now, snap->model, NULL, 0, DRIFT_LINES, &drift, &drift_n);
                 action_call_set_detail(call, "IKE passes every input base chain as when last good (generation %u)%s%s",
                                        now->generation, drift_n ? "; drift: " : "", drift_n ? drift : "");
         }
-        snapshot_done(&snap);
         return r < 0 ? r : r == 0 ? -EPROTO : 0;
 }
 
@@ -358,8 +440,10 @@ static int verify(const action_params *p, action_call *call) {
 static int revert_once(const action_params *p, action_call *call, const nft_restore_record *rec, const char *rec_path) {
         const action_env *env = action_call_env(call);
         const char *ns = nft_action_netns(p, env);
-        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL, *pre = NULL;
+        _cleanup_(nft_ruleset_freep) nft_ruleset *pre = NULL;
+        _cleanup_(nft_watch_freep) nft_watch *watch = NULL;
         _cleanup_(nft_msgs_freep) nft_msgs *pre_msgs = NULL;
+        const nft_ruleset *now;
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
         nft_diff_probes pr = probes_of(p, env);
         nft_object back[NFT_DIFF_OBJECTS_MAX];
@@ -367,7 +451,7 @@ static int revert_once(const action_params *p, action_call *call, const nft_rest
         size_t n_back = 0, w = 0;
         int r;
 
-        if ((r = nft_ruleset_dump(ns, NULL, NULL, &now)) < 0) {
+        if ((r = ruleset_now(ns, &watch, &now)) < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                 return r;
         }
@@ -471,10 +555,11 @@ static int nft_restore_start(void *state, action_call *call, action_op op) {
 
 static int nft_restore_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
         _cleanup_(freep) char *bin = snap_path(p, env, "bin"), *drift = NULL;
-        _cleanup_(nft_ruleset_freep) nft_ruleset *now = NULL;
+        _cleanup_(nft_watch_freep) nft_watch *w = NULL;
         _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
         const char *ns = nft_action_netns(p, env);
-        snapshot snap = {};
+        const nft_ruleset *now;
+        const snapshot *snap;
         char why[512], o[600];
         size_t drift_n = 0;
         int r;
@@ -487,14 +572,13 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
         if (op == ACTION_REVERT)
                 return action_plan_add(out, "  nftables: put back the objects the restore changed, only those still as it left "
                                             "them and only if that does not drop IKE again (one transaction); else stop");
-        if ((r = snapshot_load(bin, &snap, why, sizeof(why))) < 0)
+        if ((r = snapshot_get(bin, &snap, why, sizeof(why))) < 0)
                 return action_plan_add(out, "  nftables: restore from %s — but %s", bin, why);
-        if ((r = nft_ruleset_dump(ns, NULL, NULL, &now)) < 0) {
-                snapshot_done(&snap);
+        if ((r = ruleset_now(ns, &w, &now)) < 0) {
                 return action_plan_add(out, "  nftables: cannot read the ruleset%s%s now: %s", ns ? " in netns " : "", ns ?: "",
                                        strerror(-r));
         }
-        r = decide(p, env, now, snap.model, d);
+        r = decide(p, env, now, snap->model, d);
         if (r < 0)
                 (void) action_plan_add(out, "  nftables (generation %u): cannot restore: %s", now->generation, d->err);
         else if (d->n == 0)
@@ -508,10 +592,9 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
                                        d->objs[i].kind == NFT_OBJECT_TABLE ? "delete" : there ? "put back" : "recreate",
                                        nft_object_to_string(&d->objs[i], o, sizeof(o)), d->why[i]);
         }
-        (void) nft_diff_drift(now, snap.model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+        (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
         if (drift_n)
                 (void) action_plan_add(out, "  left alone (drift): %s", drift);
-        snapshot_done(&snap);
         return 0;
 }
 

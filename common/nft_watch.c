@@ -8,6 +8,9 @@
 #include "nft_watch.h"
 
 struct nft_watch {
+        unsigned n_ref;
+        bool shared;
+        struct nft_watch *next_shared;
         char *netns;
         struct mnl_socket *nl;
         nft_ruleset *rs;
@@ -23,11 +26,40 @@ struct nft_watch {
         bool have_hash;
 };
 
+/* The watches shared within this process, one per namespace. */
+static nft_watch *shared_list;
+
+static bool same_ns(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int nft_watch_shared(nft_watch **ret, const char *netns, size_t raw_max) {
+        nft_watch *w;
+        int r;
+
+        for (w = shared_list; w; w = w->next_shared)
+                if (same_ns(w->netns, netns)) {
+                        if (raw_max > w->raw_max)
+                                w->raw_max = raw_max; /* kept from the next read on */
+                        w->n_ref++;
+                        *ret = w;
+                        return 0;
+                }
+        if ((r = nft_watch_new(&w, netns, raw_max)) < 0)
+                return r;
+        w->shared = true;
+        w->next_shared = shared_list;
+        shared_list = w;
+        *ret = w;
+        return 0;
+}
+
 int nft_watch_new(nft_watch **ret, const char *netns, size_t raw_max) {
         nft_watch *w = calloc(1, sizeof(*w));
 
         if (!w)
                 return -ENOMEM;
+        w->n_ref = 1;
         if (netns && !(w->netns = strdup(netns))) {
                 free(w);
                 return -ENOMEM;
@@ -38,8 +70,13 @@ int nft_watch_new(nft_watch **ret, const char *netns, size_t raw_max) {
 }
 
 nft_watch *nft_watch_free(nft_watch *w) {
-        if (!w)
+        if (!w || --w->n_ref > 0)
                 return NULL;
+        for (nft_watch **p = &shared_list; w->shared && *p; p = &(*p)->next_shared)
+                if (*p == w) {
+                        *p = w->next_shared;
+                        break;
+                }
         if (w->nl)
                 (void) mnl_socket_close(w->nl);
         nft_ruleset_free(w->rs);

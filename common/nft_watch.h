@@ -17,6 +17,12 @@ typedef struct nft_watch nft_watch;
 
 /* `netns` NULL: ours. `raw_max`: bytes of the raw dump kept (for a snapshot; 0: none). */
 int nft_watch_new(nft_watch **ret, const char *netns, size_t raw_max);
+/* The one watch of this process for `netns`, shared (a new reference): the firewall check and
+ * the nft actions then read a generation once between them — the restore of a fault the check
+ * has just seen reads nothing but the generation. raw_max: at least this much kept. The agent
+ * is single-threaded; so is the sharing. */
+int nft_watch_shared(nft_watch **ret, const char *netns, size_t raw_max);
+/* Drops a reference; the last one frees. */
 nft_watch *nft_watch_free(nft_watch *w);
 DEFINE_FREE_FUNC(nft_watch, nft_watch_free);
 

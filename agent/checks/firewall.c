@@ -254,7 +254,7 @@ static int firewall_start(void *state, const check_env *env, check_run *run) {
         r = finding_new(&f);
         if (r < 0)
                 return r;
-        r = s->watch ? 0 : nft_watch_new(&s->watch, s->netns, DUMP_KEEP_MAX);
+        r = s->watch ? 0 : nft_watch_shared(&s->watch, s->netns, DUMP_KEEP_MAX);
         if (r >= 0)
                 r = nft_watch_refresh(s->watch, NULL);
         if (r < 0) {

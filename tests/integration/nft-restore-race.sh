@@ -10,6 +10,7 @@
 #   the revert (a rollback) re-installs neither the fault nor over the admin: it leaves the
 #   restored objects (they would drop IKE again) and never touches inet admin
 #   a revert after someone changed a restored chain stops (exit 1, "changed since") and leaves it
+#   nft_open's revert stops at a tagged rule it did not make, deleting nothing
 #
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -129,6 +130,15 @@ n add rule inet filter input tcp dport 25 accept
 out=$(act revert 2>&1) && bad "revert went on over a changed chain: $out" ||
         { echo "$out" | grep -q "changed since the restore" && ok "revert over a changed chain stops and says so" || bad "revert: $out"; }
 n list chain inet filter input | grep -q "tcp dport 25 accept" && ok "the newer change is left as it is" || bad "the newer change is gone"
+
+# nft_open's revert: only the accept rules it made; a tagged rule that reads otherwise stops it
+n add rule inet filter input udp dport 500 drop
+"$run" nft_open apply "$D/p.yaml" >/dev/null || bad "nft_open apply"
+n add rule inet filter input tcp dport 99 drop comment '"ikeheal-open"'
+out=$("$run" nft_open revert "$D/p.yaml" 2>&1) && bad "nft_open revert went on over a changed tagged rule" ||
+        { echo "$out" | grep -q "not an accept rule this action made" && ok "nft_open revert stops at a tagged rule it did not make" ||
+                bad "nft_open revert: $out"; }
+[ "$(n list chain inet filter input | grep -c ikeheal-open)" = 4 ] && ok "and deletes nothing" || bad "nft_open revert deleted rules"
 
 [ $fails = 0 ] && echo "all passed" || echo "$fails failed"
 [ $fails = 0 ]

@@ -11,7 +11,13 @@
  *   change_us C                    (CPU per run, each after a change: a table added or removed)
  *   rss_kib R                      (peak resident set of this process)
  *   base_rss_kib B                 (the same before the first read)
- * Exit 0, or 1 on an error (said on stderr). */
+ *
+ *   nft-bench restore NETNS STATE_DIR
+ *
+ * runs nft_restore's apply once, in-process, the way the agent does: the firewall check has read
+ * the faulty ruleset already (a shared watch holds it, common/nft_watch.h) and the snapshot was
+ * read before (the action keeps it). Prints "restore_us U" (CPU) and "restore_wall_us W", then
+ * the result and the action's detail. Exit 0, or 1 on an error (said on stderr). */
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -21,7 +27,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <time.h>
+
+#include "actions/action.h"
 #include "actions/nft_batch.h"
+#include "yaml_tree.h"
 #include "nft_diff.h"
 #include "nft_watch.h"
 
@@ -76,14 +86,72 @@ static int touch(const char *ns, bool add) {
         return r > 0 ? -EIO : r;
 }
 
+static bool done;
+static int result;
+
+static void on_done(action_call *c, int r, void *userdata) {
+        done = true;
+        result = r;
+}
+
+static long wall_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+static int restore(const char *ns, const char *state_dir) {
+        _cleanup_(nft_watch_freep) nft_watch *w = NULL;
+        action_env env = { .state_dir = state_dir };
+        action_params p = {};
+        action_plan plan = {};
+        action_call *call = NULL;
+        ynode *root = NULL;
+        char yaml[128];
+        long c0, w0;
+        ydiag d;
+        int r;
+
+        (void) snprintf(yaml, sizeof(yaml), "netns: %s\n", ns);
+        ydiag_init(&d, "params");
+        if (ytree_parse_buffer(yaml, strlen(yaml), &d, &root) < 0 || action_params_bind(action_find("nft_restore"), root, &p, &d) < 0 ||
+            sd_event_default(&env.event) < 0)
+                return -EINVAL;
+        /* what the agent has before the step: the check's read of the faulty ruleset, and the
+         * snapshot read once (the plan the engine makes first) */
+        if ((r = nft_watch_shared(&w, ns, 16u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
+                return r;
+        (void) action_plan_make(&p, &env, ACTION_APPLY, &plan);
+        c0 = cpu_us();
+        w0 = wall_us();
+        if ((r = action_call_new(&call, &p, &env, ACTION_APPLY, 30 * USEC_PER_SEC, NULL, on_done, NULL)) < 0)
+                return r;
+        while (!done)
+                (void) sd_event_run(env.event, UINT64_MAX);
+        printf("restore_us %ld\nrestore_wall_us %ld\nresult %d\ndetail %s\n", cpu_us() - c0, wall_us() - w0, result,
+               action_call_detail(call));
+        action_call_free(call);
+        action_params_done(&p);
+        ynode_free(root);
+        ydiag_done(&d);
+        sd_event_unref(env.event);
+        return result;
+}
+
 int main(int argc, char **argv) {
         _cleanup_(nft_watch_freep) nft_watch *w = NULL;
         long base_rss, t, idle = 0, change = 0;
         size_t dump = 0;
         int runs, r;
 
+        if (argc == 4 && strcmp(argv[1], "restore") == 0) {
+                r = restore(argv[2], argv[3]);
+                if (r < 0)
+                        fprintf(stderr, "nft-bench: %s\n", strerror(-r));
+                return r < 0;
+        }
         if (argc != 4 || strcmp(argv[1], "check") != 0 || (runs = atoi(argv[3])) <= 0) {
-                fprintf(stderr, "usage: nft-bench check NETNS RUNS\n");
+                fprintf(stderr, "usage: nft-bench check NETNS RUNS | nft-bench restore NETNS STATE_DIR\n");
                 return 2;
         }
         base_rss = rss_kib();

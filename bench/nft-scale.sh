@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# nftables at real size: a gateway ruleset of 100, 1k, 10k and 50k rules (80 % in the input chain
+# before the IKE accepts, 20 % in forward), in a network namespace of its own. For each size,
+# side by side with the baseline in one run:
+#
+#   restore, minimal   a new table drops UDP 4500 → nft_restore deletes that table
+#   restore, worst     a drop rule inserted at the top of the big input chain → nft_restore puts
+#                      that chain back whole
+#   baseline           `nft -f` of the same ruleset (flush ruleset + load: what an operator does)
+#   check, idle        CPU per firewall-check run, ruleset unchanged
+#   check, change      CPU per run, each after a change elsewhere (a table added or removed)
+#   peak RSS           of the process doing the check's work, and the size of the raw dump
+#
+# The restores run in-process the way the agent runs them (tests/tools/nft-bench restore: the
+# firewall check has read the faulty ruleset already, the snapshot was read for the plan); CPU
+# and wall time of the apply alone. Figures are printed, nothing is asserted.
+#
+#   bench/nft-scale.sh [BUILD] [SIZES…]      (BUILD: plain build, default build/)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-$top/build}
+shift || true
+SIZES=${*:-100 1000 10000 50000}
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, nftables)"; exit 1; }
+for t in nft-bench nft-view; do [ -x "$B/tools/$t" ] || { echo "no $B/tools/$t (make tests)"; exit 1; }; done
+NS=nftscale-$$
+D=$(mktemp -d /tmp/ikh-nftscale-XXXXXX)
+cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$D"; }
+trap cleanup EXIT
+ip netns add "$NS"
+n() { ip netns exec "$NS" nft "$@"; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+gen() { # N: the ruleset
+        awk -v n="$1" 'BEGIN {
+          ni = int(n * 0.8); nf = n - ni;
+          print "table inet filter {";
+          print "  chain input {"; print "    type filter hook input priority 0; policy drop;";
+          print "    ct state established,related accept"; print "    iif \"lo\" accept";
+          for (i = 0; i < ni - 4; i++) printf "    ip saddr 10.%d.%d.%d tcp dport %d accept\n", int(i/65536)%256, int(i/256)%256, i%256, 1024 + i % 60000;
+          print "    udp dport { 500, 4500 } accept"; print "    meta l4proto esp accept"; print "  }";
+          print "  chain forward {"; print "    type filter hook forward priority 0; policy drop;";
+          for (i = 0; i < nf; i++) printf "    ip daddr 10.%d.%d.%d tcp dport %d accept\n", int(i/65536)%256, int(i/256)%256, i%256, 1024 + i % 60000;
+          print "  }";
+          print "}";
+        }'
+}
+fault_table() {
+        n -f - <<'NFT'
+table inet vendor_hardening {
+        chain input {
+                type filter hook input priority -5; policy accept;
+                udp dport 4500 drop
+        }
+}
+NFT
+}
+field() { sed -n "s/^$1 //p" "$2"; }
+
+printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "nft -f ms (CPU)" ratio "check idle" "check change" "peak RSS" "dump"
+for N in $SIZES; do
+        gen "$N" >"$D/r.nft"
+        n flush ruleset
+        # the baseline: nft -f of the same rules, wall and CPU (children)
+        t0=$(ms)
+        cpu=$( { /usr/bin/time -f "%U %S" ip netns exec "$NS" sh -c "nft flush ruleset; nft -f '$D/r.nft'"; } 2>&1 | tail -1)
+        t1=$(ms)
+        nftf_ms=$((t1 - t0))
+        nftf_cpu=$(echo "$cpu" | awk '{printf "%d", ($1 + $2) * 1000}')
+        rm -rf "$D/state"
+        mkdir -p "$D/state/snapshots"
+        "$B/tools/nft-view" --netns "$NS" --quiet --save-messages "$D/state/snapshots/firewall.nft.bin" >/dev/null
+        fault_table
+        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/min" || true
+        n insert rule inet filter input udp dport 500 drop
+        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/worst" || true
+        "$B/tools/nft-bench" check "$NS" 20 >"$D/check"
+        mw=$(($(field restore_wall_us "$D/min") / 1000)) mc=$(($(field restore_us "$D/min") / 1000))
+        ww=$(($(field restore_wall_us "$D/worst") / 1000)) wc=$(($(field restore_us "$D/worst") / 1000))
+        [ "$(field result "$D/min")" = 0 ] || mw="FAIL($(field detail "$D/min" | cut -c1-40))"
+        [ "$(field result "$D/worst")" = 0 ] || ww="FAIL($(field detail "$D/worst" | cut -c1-40))"
+        ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
+        printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
+                "$(field idle_us "$D/check") µs" "$(($(field change_us "$D/check") / 1000)) ms" "$(($(field rss_kib "$D/check") / 1024)) MiB" \
+                "$(field dump_kib "$D/check") KiB"
+done
+echo "(restore: wall of the apply, CPU in brackets; ratio: nft -f wall / minimal restore wall; check: CPU per run;"
+echo " peak RSS of the check's process, which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"
