@@ -5,10 +5,10 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "ikev2_msg.h"
 #include "macro.h"
@@ -184,6 +184,18 @@ out:
 
 DEFINE_FREE_FUNC(ikev2_msg_keys, ikev2_msg_keys_free);
 
+/* Fill from getrandom(2); at most 256 bytes are never cut short once the pool is ready. */
+static int random_fill(uint8_t *buf, size_t n) {
+        ssize_t k;
+
+        do
+                k = getrandom(buf, n, 0);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return -errno;
+        return (size_t) k == n ? 0 : -EIO;
+}
+
 int ikev2_msg_keys_new(ikev2_msg_keys **ret, uint16_t group) {
         _cleanup_(ikev2_msg_keys_freep) ikev2_msg_keys *k = NULL;
         int r;
@@ -274,7 +286,7 @@ int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **re
         _cleanup_(freep) ikev2_msg_request *req = NULL;
         uint16_t groups[ELEMENTSOF(offer_groups)];
         size_t n_groups = 0, next_at = 16, at, ke_len = 0;
-        uint8_t ke[64], nonce[IKEV2_NONCE_SIZE];
+        uint8_t ke[64], nonce[IKEV2_NONCE_SIZE], rnd[IKEV2_SPI_SIZE + IKEV2_NONCE_SIZE];
         uint16_t group;
         writer w;
         int r;
@@ -298,13 +310,17 @@ int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **re
         if (!req)
                 return -ENOMEM;
         req->ke_group = group;
-        /* An all-zero initiator SPI is invalid (RFC 7296 §3.1): draw again. */
+        /* SPI and nonce in one draw from the kernel's generator: a single system call, where
+         * OpenSSL's DRBG re-keys its cipher on every call. An all-zero initiator SPI is invalid
+         * (RFC 7296 §3.1): draw again. */
         do {
-                if (RAND_bytes(req->spi_i, IKEV2_SPI_SIZE) != 1)
-                        return -EIO;
-        } while (!memcmp(req->spi_i, (uint8_t[IKEV2_SPI_SIZE]){0}, IKEV2_SPI_SIZE));
-        if (RAND_bytes(nonce, sizeof(nonce)) != 1)
-                return -EIO;
+                r = random_fill(rnd, sizeof(rnd));
+                if (r < 0)
+                        return r;
+        } while (!memcmp(rnd, (uint8_t[IKEV2_SPI_SIZE]){0}, IKEV2_SPI_SIZE));
+        memcpy(req->spi_i, rnd, IKEV2_SPI_SIZE);
+        memcpy(nonce, rnd + IKEV2_SPI_SIZE, sizeof(nonce));
+        OPENSSL_cleanse(rnd, sizeof(rnd));
         if (o->keys) {
                 memcpy(ke, o->keys->ke, o->keys->ke_len);
                 ke_len = o->keys->ke_len;

@@ -2,7 +2,7 @@
  * request and strictly parse the answer to it. Nothing here does I/O or logs; the prober
  * (agent/checks/ike_probe.c) owns the socket.
  *
- * The request is real: random initiator SPI and 32-byte nonce (RAND_bytes), a KE payload with the
+ * The request is real: random initiator SPI and 32-byte nonce (getrandom), a KE payload with the
  * public value of a key pair from OpenSSL 3 EVP (ECP-256, group 19, or X25519, group 31; fresh,
  * or shared between requests through ikev2_msg_keys), an SA payload
  * with two proposals (AES-CBC-128/256 with HMAC-SHA2/SHA1 integrity, and AES-GCM-16/ChaCha20-
@@ -127,7 +127,7 @@ typedef struct ikev2_msg_response {
 
 /* Build an IKE_SA_INIT request (a fresh SPI and nonce every time). 0, -EINVAL (options, or
  * keys of another group), -EAFNOSUPPORT (NAT-D addresses),
- * -ENOMEM, -EIO (OpenSSL: random or key generation failed). */
+ * -ENOMEM, -EIO (key generation or a digest failed), or getrandom's -errno. */
 int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **ret);
 ikev2_msg_request *ikev2_msg_request_free(ikev2_msg_request *r);
 
