@@ -66,7 +66,7 @@ TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB := $(BUILD)/libikeheal.a
 
-.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench
+.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench bench-deps
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
@@ -118,19 +118,31 @@ deps:
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
 
+# Packages only the benchmarks need: Monit, the baseline bench/footprint.sh runs side by side.
+BENCH_PKGS := monit
+bench-deps:
+	@missing=$$(for p in $(BENCH_PKGS); do \
+	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	        echo "bench-deps: installing:" $$missing; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "bench-deps: all Debian packages present"; fi
+
 check: deps
 	$(MAKE) BUILD=build all
 	$(MAKE) SANITIZE=address,undefined BUILD=build-san tests
 	$(MAKE) BUILD=build-san fuzz
 	tests/run.sh build-san build
 
-bench: deps
+bench: deps bench-deps
 	$(MAKE) BUILD=build all tests
 	bench/log-classify.sh $(abspath build)
 	bench/check-cycle.sh $(abspath build)
 	bench/drill-times.sh $(abspath build) $(or $(DRILL_REPS),20)
 	bench/nft-scale.sh $(abspath build)
 	bench/flood.sh $(abspath build)
+	bench/footprint.sh $(abspath build)
 
 demo: deps all
 	tests/lab/demo.sh $(BUILD)

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark of one full check cycle: ikeheald (plain -O2 build) on the lab with two connected
-# clients and every check kind configured (probe from a client namespace, firewall, daemon,
-# conns, SAs, certificate, revocation, clock against a loopback SNTP server, NAT/MTU, config,
-# logs). `ikehealctl diagnose` runs every check and waits for all of them; it is run CYCLES
-# times (default 50). Printed: the agent's CPU time per cycle (user+system from /proc), the
-# wall time per diagnose, and the agent's RSS (current and peak) — side by side with the
-# baseline: the same checklist done the way a person does it by hand, with the standard tools
-# (swanctl --list-sas/--list-conns, nft list ruleset, openssl x509 -checkend and verify,
-# chronyc-less date, ls -l of the keys), CPU per cycle measured the same way.
+# Benchmark of one full check cycle: ikeheald (plain -O2 build) on the lab with connected peers
+# and every check kind configured (probe from a client namespace, firewall, daemon, conns, SAs,
+# certificate, revocation, clock against a loopback SNTP server, NAT/MTU, config, logs).
+# `ikehealctl diagnose` runs every check and waits for all of them; it is run CYCLES times
+# (default 50) at each peer count of PEERS (default "2 20 200"). Printed per count: the agent's
+# CPU time per cycle (user+system from /proc), the wall time per diagnose, and the agent's RSS
+# (current and peak) — side by side with the baseline: the same checklist done the way a person
+# does it by hand, with the standard tools (swanctl --list-sas/--list-conns, nft list ruleset,
+# openssl x509 -checkend and verify, chronyc-less date, ls -l of the keys), CPU per cycle
+# measured the same way.
 #
-#   bench/check-cycle.sh [BUILD] [CYCLES]      (BUILD: plain build, default build/)
+# Peers: the lab's two clients, then more IKE_SAs (each with its CHILD_SA) from client 1, each
+# under its own identity — a certificate of the lab CA on client 1's key — initiated one after
+# the other (charon's per-IP half-open limits stay out of the way).
+#
+#   bench/check-cycle.sh [BUILD] [CYCLES] [PEERS]      (BUILD: plain build, default build/)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$top/build}
 CYCLES=${2:-50}
+PEERS=${3:-2 20 200}
 [ "$(id -u)" = 0 ] || { echo "needs root (the lab)"; exit 1; }
 . "$top/tests/lab/lab.sh"
 . "$top/tests/lab/agent.sh"
@@ -29,6 +35,51 @@ trap cleanup EXIT
 lab_up "$D/lab" --clients 2 >/dev/null
 . "$D/lab/lab.env"
 lab_connect "$D/lab" 1 >/dev/null && lab_connect "$D/lab" 2 >/dev/null
+
+# Peers 3 … TO: IKE_SAs from client 1 as peerK.lab.test (K = 1 … TO − 2); those up to FROM
+# are up already.
+add_peers() { # FROM TO
+        local from=$(($1 - 2)) to=$(($2 - 2)) i sw=$CL_SWANCTL_DIR_1
+        [ "$to" -gt "$from" ] || return 0
+        LAB_PKI_CONF=$PKI_DIR/strongswan.conf
+        [ -e "$D/peers.pub" ] || _lab_pki --pub --in "$PKI_DIR/client1.key" --type ecdsa --outform pem >"$D/peers.pub"
+        for ((i = from + 1; i <= to; i++)); do
+                _lab_pki --issue --in "$D/peers.pub" --type pub --cacert "$CA_CERT" --cakey "$PKI_DIR/ca.key" \
+                        --dn "O=ikeheal lab, CN=peer$i.lab.test" --san "peer$i.lab.test" --outform pem \
+                        >"$sw/x509/peer$i.pem" || return 1
+        done
+        {
+                echo "connections {"
+                for ((i = 1; i <= to; i++)); do
+                        cat <<CONF
+        peer$i {
+                version = 2
+                local_addrs = $CL_IP_1
+                remote_addrs = $GW_IP
+                vips = 0.0.0.0
+                proposals = $IKE_PROPOSALS
+                encap = yes
+                keyingtries = 1
+                local { auth = pubkey
+                        certs = peer$i.pem
+                        id = peer$i.lab.test }
+                remote { auth = pubkey
+                         id = $GW_ID }
+                children { peer$i-$LAB_CHILD { remote_ts = $LAN_IP/32
+                                               esp_proposals = $ESP_PROPOSALS
+                                               start_action = none } }
+        }
+CONF
+                done
+                echo "}"
+        } >"$sw/peers.conf"
+        grep -q '^include peers.conf' "$sw/swanctl.conf" || echo "include peers.conf" >>"$sw/swanctl.conf"
+        lab_reload "$D/lab" 1 || return 1
+        for ((i = from + 1; i <= to; i++)); do
+                lab_swanctl "$D/lab" 1 --initiate --child "peer$i-$LAB_CHILD" --timeout 10 >/dev/null 2>&1 ||
+                        { echo "peer$i: initiate failed" >&2; return 1; }
+        done
+}
 port=$((40000 + $$ % 10000))
 python3 "$top/tests/tools/sntp-server.py" "$port" 0 &
 SNTP=$!
@@ -67,18 +118,6 @@ agent_ctl diagnose >/dev/null
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-c0=$(cpu "$AGENT_PID")
-t0=$(date +%s%N)
-for ((i = 0; i < CYCLES; i++)); do
-        agent_ctl diagnose --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["complete"]=="yes" else 1)' \
-                || { echo "diagnose incomplete"; exit 1; }
-done
-t1=$(date +%s%N)
-c1=$(cpu "$AGENT_PID")
-rss=$(awk '/^VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
-hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
-checks=$(agent_ctl checks --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["checks"]))')
-
 # the baseline: the checklist by hand, as a shell script, CYCLES times; its own CPU (children)
 cat >"$D/manual.sh" <<SH
 swanctl --list-sas --uri "$GW_URI" >/dev/null
@@ -91,20 +130,48 @@ sha256sum "$GW_SWANCTL_DIR/swanctl.conf" >/dev/null
 tail -n 200 "$GW_LOG" | grep -cE 'AUTHENTICATION_FAILED|NO_PROPOSAL_CHOSEN|TS_UNACCEPTABLE' >/dev/null || true
 date >/dev/null
 SH
-m0=$(date +%s%N)
-bash -c "for ((i = 0; i < $CYCLES; i++)); do bash '$D/manual.sh'; done; times" >"$D/times" 2>&1
-m1=$(date +%s%N)
-# `times`: second line is the children's user and system time, e.g. "0m1.234s 0m0.567s"
-manual_cpu_ms=$(sed -n 2p "$D/times" | python3 -c 'import re,sys
+
+one_count() { # PEERS
+        local c0 c1 t0 t1 m0 m1 rss hwm checks manual_cpu_ms
+        c0=$(cpu "$AGENT_PID")
+        t0=$(date +%s%N)
+        for ((i = 0; i < CYCLES; i++)); do
+                agent_ctl diagnose --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["complete"]=="yes" else 1)' \
+                        || { echo "diagnose incomplete"; exit 1; }
+        done
+        t1=$(date +%s%N)
+        c1=$(cpu "$AGENT_PID")
+        rss=$(awk '/^VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
+        hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
+        checks=$(agent_ctl checks --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["checks"]))')
+
+        m0=$(date +%s%N)
+        bash -c "for ((i = 0; i < $CYCLES; i++)); do bash '$D/manual.sh'; done; times" >"$D/times" 2>&1
+        m1=$(date +%s%N)
+        # `times`: second line is the children's user and system time, e.g. "0m1.234s 0m0.567s"
+        manual_cpu_ms=$(sed -n 2p "$D/times" | python3 -c 'import re,sys
 t=re.findall(r"(\d+)m([\d.]+)s", sys.stdin.read())
 print(int(sum(int(m)*60000+float(s)*1000 for m,s in t)))')
 
-python3 - "$CYCLES" "$checks" "$((c1 - c0))" "$ticks" "$(((t1 - t0) / 1000000))" "$rss" "$hwm" "$manual_cpu_ms" "$(((m1 - m0) / 1000000))" <<'PY'
+        python3 - "$1" "$CYCLES" "$checks" "$((c1 - c0))" "$ticks" "$(((t1 - t0) / 1000000))" "$rss" "$hwm" \
+                "$manual_cpu_ms" "$(((m1 - m0) / 1000000))" <<'PY'
 import sys
-cycles, checks, dticks, hz, wall, rss, hwm, mcpu, mwall = map(int, sys.argv[1:])
+peers, cycles, checks, dticks, hz, wall, rss, hwm, mcpu, mwall = map(int, sys.argv[1:])
 ours = dticks * 1000 / hz / cycles
-print(f"{cycles} full cycles of {checks} checks (ikehealctl diagnose, each waiting for every check)")
-print(f"ikeheald     : {ours:7.2f} ms CPU per cycle, {wall / cycles:7.1f} ms wall per diagnose; RSS {rss} KiB (peak {hwm} KiB)")
-print(f"by hand (sh) : {mcpu / cycles:7.2f} ms CPU per cycle, {mwall / cycles:7.1f} ms wall (swanctl, nft, openssl, grep; fewer checks)")
-print(f"ratio CPU by-hand/ikeheald: {mcpu / max(dticks * 1000 / hz, 1):.1f}")
+print(f"{peers} peers: {cycles} full cycles of {checks} checks (ikehealctl diagnose, each waiting for every check)")
+print(f"  ikeheald     : {ours:7.2f} ms CPU per cycle, {wall / cycles:7.1f} ms wall per diagnose; RSS {rss} KiB (peak {hwm} KiB)")
+print(f"  by hand (sh) : {mcpu / cycles:7.2f} ms CPU per cycle, {mwall / cycles:7.1f} ms wall (swanctl, nft, openssl, grep; fewer checks)")
+print(f"  ratio CPU by-hand/ikeheald: {mcpu / max(dticks * 1000 / hz, 1):.1f}")
 PY
+}
+
+echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+have=2
+for n in $PEERS; do
+        add_peers "$have" "$n" || exit 1
+        [ "$n" -gt "$have" ] && have=$n
+        sas=$(lab_swanctl "$D/lab" gw --list-sas 2>/dev/null | grep -c ESTABLISHED || true)
+        [ "$sas" -ge "$n" ] || { echo "only $sas IKE_SAs up at the gateway, wanted $n"; exit 1; }
+        agent_ctl diagnose >/dev/null # the new peers seen once before the timed cycles
+        one_count "$n"
+done

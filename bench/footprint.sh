@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Footprint of ikeheald next to Monit, side by side in one run on the lab: both watch the same
+# gateway with an equivalent check set — the charon process, IKE on UDP 500 and 4500 of the
+# gateway address, the gateway certificate file — and both run in the lab's client namespace
+# (the vantage point), so both reach the gateway the same way.
+#
+#   ikeheald: kind daemon (charon over VICI and /proc), ike_probe (a real IKE_SA_INIT on 500
+#             and 4500, every 0.5 s), certificate (the gateway's certificate and key files)
+#   Monit:    check process charon (pidfile), check host with two `port … type udp` tests,
+#             check file of the certificate (checksum, timestamp, permission)
+#
+# Two phases of WINDOW seconds each (default 60), both daemons running at once:
+#   "1s"       every check every 1 s (Monit: set daemon 1), the probe at 0.5 s
+#   "defaults" ikeheald's defaults (30 s) with the probe at 0.5 s; Monit: set daemon 30
+# Printed per phase: CPU over the window as a share of one core (sum of the threads' scheduler
+# run time, /proc/PID/task/*/schedstat: exact, not tick-sampled), wake-ups per second (voluntary
+# context switches), RSS split into anonymous and file-backed, PSS, and the shared libraries
+# mapped — ikeheald's figure, Monit's, and the ratio. Nothing is asserted.
+#
+#   bench/footprint.sh [BUILD] [WINDOW]      (BUILD: plain build, default build/)
+#   PHASES="defaults" bench/footprint.sh …   one phase only
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-$top/build}
+WINDOW=${2:-60}
+[ "$(id -u)" = 0 ] || { echo "needs root (the lab)"; exit 1; }
+command -v monit >/dev/null || { echo "needs monit (make deps)"; exit 1; }
+. "$top/tests/lab/lab.sh"
+D=$(mktemp -d /tmp/ikh-bench-fp-XXXXXX)
+IKH=
+MON=
+stop_pid() { # PID
+        [ -n "$1" ] || return 0
+        kill -TERM "$1" 2>/dev/null || return 0
+        for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+        kill -KILL "$1" 2>/dev/null || true
+}
+cleanup() {
+        stop_pid "$IKH"
+        stop_pid "$MON"
+        lab_down "$D/lab" >/dev/null 2>&1
+        rm -rf "$D"
+}
+trap cleanup EXIT
+lab_up "$D/lab" --clients 1 >/dev/null
+. "$D/lab/lab.env"
+lab_connect "$D/lab" 1 >/dev/null
+
+ikh_config() { # INTERVAL
+        cat <<YAML
+agent:
+  log_level: warning
+  state_dir: $D/state
+control:
+  socket: $D/ctl.sock
+charon:
+  vici_socket: $GW_VICI
+  unit: none
+check_defaults: {interval: $1}
+checks:
+  - kind: daemon
+  - kind: ike_probe
+    interval: 500ms
+    params: {targets: [$GW_IP], timeout: 400ms}
+  - kind: certificate
+    params: {swanctl_dir: $GW_SWANCTL_DIR}
+YAML
+}
+
+monit_config() { # SECONDS
+        cat <<MONIT
+set daemon $1
+set log $D/monit.log
+set pidfile $D/monit.pid
+set idfile $D/monit.id
+set statefile $D/monit.state
+check process charon with pidfile $GW_PIDFILE
+check host gateway with address $GW_IP
+        if failed port 500 type udp then alert
+        if failed port 4500 type udp then alert
+check file gwcert with path $GW_CERT
+        if changed checksum then alert
+        if changed timestamp then alert
+        if failed permission $(stat -c %a "$GW_CERT") then alert
+MONIT
+}
+
+start_both() { # IKEHEAL_INTERVAL MONIT_SECONDS
+        ikh_config "$1" >"$D/ikeheal.yaml"
+        monit_config "$2" >"$D/monitrc"
+        chmod 0600 "$D/monitrc"
+        "$B/ikeheald" -c "$D/ikeheal.yaml" --check-config >"$D/check-config.out" 2>&1 ||
+                { cat "$D/check-config.out"; exit 1; }
+        ip netns exec "$CL_NS" "$B/ikeheald" -c "$D/ikeheal.yaml" --log-target=stderr \
+                >"$D/ikeheal.log" 2>&1 &
+        IKH=$!
+        ip netns exec "$CL_NS" monit -I -c "$D/monitrc" >"$D/monit.out" 2>&1 &
+        MON=$!
+}
+
+stop_both() {
+        stop_pid "$IKH"
+        stop_pid "$MON"
+        wait "$IKH" "$MON" 2>/dev/null || true
+        IKH=
+        MON=
+}
+
+runtime_ns() { # PID: scheduler run time of every live thread, ns
+        cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
+}
+wakeups() { # PID: voluntary context switches of every live thread
+        cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'
+}
+memory() { # PID → "rss anon file pss libs" (KiB, KiB, KiB, KiB, count)
+        local rss anon file pss libs
+        rss=$(awk '/^VmRSS/ {print $2}' /proc/"$1"/status)
+        anon=$(awk '/^RssAnon/ {print $2}' /proc/"$1"/status)
+        file=$(awk '/^RssFile/ {print $2}' /proc/"$1"/status)
+        pss=$(awk '/^Pss:/ {print $2}' /proc/"$1"/smaps_rollup)
+        libs=$(awk '$6 ~ /\.so/ {print $6}' /proc/"$1"/maps | sort -u | wc -l)
+        echo "$rss $anon $file $pss $libs"
+}
+
+phase() { # NAME IKEHEAL_INTERVAL MONIT_SECONDS
+        local i0 i1 m0 m1 iw0 iw1 mw0 mw1
+        start_both "$2" "$3"
+        sleep 5 # start-up, first runs of every check
+        kill -0 "$IKH" && kill -0 "$MON" || { echo "a daemon died:"; cat "$D/ikeheal.log" "$D/monit.out"; exit 1; }
+        i0=$(runtime_ns "$IKH"); m0=$(runtime_ns "$MON")
+        iw0=$(wakeups "$IKH"); mw0=$(wakeups "$MON")
+        sleep "$WINDOW"
+        i1=$(runtime_ns "$IKH"); m1=$(runtime_ns "$MON")
+        iw1=$(wakeups "$IKH"); mw1=$(wakeups "$MON")
+        python3 - "$1" "$WINDOW" "$((i1 - i0))" "$((m1 - m0))" "$((iw1 - iw0))" "$((mw1 - mw0))" \
+                $(memory "$IKH") $(memory "$MON") <<'PY'
+import sys
+name, window = sys.argv[1], int(sys.argv[2])
+icpu, mcpu, iwk, mwk = map(int, sys.argv[3:7])
+imem = list(map(int, sys.argv[7:12]))
+mmem = list(map(int, sys.argv[12:17]))
+def ratio(a, b):
+    return f"{a / b:6.2f}" if b else "   n/a"
+print(f"phase {name} ({window} s)            ikeheald        monit    ratio")
+ipct, mpct = icpu / 1e7 / window, mcpu / 1e7 / window
+print(f"  CPU (% of one core)   {ipct:12.3f} {mpct:12.3f}   {ratio(ipct, mpct)}")
+print(f"  wake-ups per second   {iwk / window:12.1f} {mwk / window:12.1f}   {ratio(iwk, mwk)}")
+for i, what in enumerate(["RSS (KiB)", "  anonymous", "  file-backed", "PSS (KiB)", "shared libraries"]):
+    print(f"  {what:20s}  {imem[i]:12d} {mmem[i]:12d}   {ratio(imem[i], mmem[i])}")
+PY
+        "$B/ikehealctl" --socket "$D/ctl.sock" checks | sed 's/^/  ikeheald: /'
+        grep -E 'failed|error' "$D/monit.log" | tail -3 | sed 's/^/  monit: /'
+        stop_both
+}
+
+echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); monit $(monit -V | awk 'NR == 1 {print $NF}')"
+for p in ${PHASES:-1s defaults}; do
+        case $p in
+        1s) phase 1s 1s 1 ;;
+        defaults) phase defaults 30s 30 ;;
+        *) echo "unknown phase '$p' (1s, defaults)"; exit 2 ;;
+        esac
+done
