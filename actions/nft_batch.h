@@ -14,7 +14,7 @@
 #include "actions/action.h"
 #include "macro.h"
 
-#define NFT_BATCH_MAX (16u * 1024u * 1024u)
+#define NFT_BATCH_MAX (64u * 1024u * 1024u)
 #define NFT_BATCH_MSGS_MAX 65536u
 
 typedef struct nft_batch nft_batch;

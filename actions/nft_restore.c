@@ -45,7 +45,7 @@ static const action_param_spec params[] = {
         [_P_MAX] = { 0 },
 };
 
-#define SNAPSHOT_MAX (16u * 1024u * 1024u)
+#define SNAPSHOT_MAX (64u * 1024u * 1024u) /* DUMP_KEEP_MAX of the firewall check */
 #define DRIFT_LINES 8u
 #define ATTEMPTS 5
 
@@ -587,10 +587,13 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
                 bool there = d->objs[i].kind == NFT_OBJECT_TABLE ||
                              (d->objs[i].kind == NFT_OBJECT_CHAIN ? !!nft_diff_find_chain(now, d->objs[i].family, d->objs[i].table, d->objs[i].name)
                                                                   : !!nft_diff_find_set(now, d->objs[i].family, d->objs[i].table, d->objs[i].name));
-                (void) action_plan_add(out, "  nftables%s%s (generation %u): %s %s as in the last-good snapshot — %s",
-                                       ns ? " in netns " : "", ns ?: "", now->generation,
+                (void) action_plan_add(out, "  nftables%s%s (generation %u): %s %s%s — %s", ns ? " in netns " : "", ns ?: "",
+                                       now->generation,
                                        d->objs[i].kind == NFT_OBJECT_TABLE ? "delete" : there ? "put back" : "recreate",
-                                       nft_object_to_string(&d->objs[i], o, sizeof(o)), d->why[i]);
+                                       nft_object_to_string(&d->objs[i], o, sizeof(o)),
+                                       d->objs[i].kind == NFT_OBJECT_TABLE ? " (not in the last-good snapshot)"
+                                                                           : " as in the last-good snapshot",
+                                       d->why[i]);
         }
         (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
         if (drift_n)

@@ -29,7 +29,7 @@ typedef struct nft_restore_record {
         size_t msgs_len;
 } nft_restore_record;
 
-#define NFT_RESTORE_RECORD_MAX (16u * 1024u * 1024u)
+#define NFT_RESTORE_RECORD_MAX (64u * 1024u * 1024u)
 
 void nft_restore_record_done(nft_restore_record *rec);
 /* Write rec (with its messages) to path atomically. */

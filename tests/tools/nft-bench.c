@@ -119,7 +119,7 @@ static int restore(const char *ns, const char *state_dir) {
                 return -EINVAL;
         /* what the agent has before the step: the check's read of the faulty ruleset, and the
          * snapshot read once (the plan the engine makes first) */
-        if ((r = nft_watch_shared(&w, ns, 16u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
+        if ((r = nft_watch_shared(&w, ns, 64u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
                 return r;
         (void) action_plan_make(&p, &env, ACTION_APPLY, &plan);
         c0 = cpu_us();
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         base_rss = rss_kib();
-        if ((r = nft_watch_new(&w, argv[2], 16u << 20)) < 0 || (r = run(w)) < 0) {
+        if ((r = nft_watch_new(&w, argv[2], 64u << 20)) < 0 || (r = run(w)) < 0) {
                 fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return 1;
         }
