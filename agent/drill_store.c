@@ -1,7 +1,10 @@
 /* The drills' durable records: <state_dir>/drills.log (common/statelog.h: fdatasync per
- * append, CRC-32C, torn tail cut, damage refused). Each record is the whole current state of one drill; replay
- * keeps the last one per id. The record of a drill — with its fault's parameters and deadline —
- * is written before the fault is applied, so the next start can remove a fault a crash left. */
+ * append, CRC-32C, torn tail cut, damage refused). Each record is the whole current state of
+ * one drill; replay keeps the last one per id. The record of a drill — with its fault's
+ * parameters and deadline — is written before the fault is applied, so the next start can
+ * remove a fault a crash left. While its fault is not removed the record is also the drill's
+ * side record (agent/owed.h), so the removal survives the loss of drills.log: a side record the
+ * log does not know refuses the start, or with --reset-state is taken back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 #include <time.h>
 
 #include "agent/drill_internal.h"
+#include "agent/owed.h"
 #include "agent/state_logs.h"
 #include "faults/faults.h"
 #include "log.h"
@@ -220,7 +224,69 @@ static int replay(uint16_t type, const void *payload, size_t len, void *userdata
         return 0;
 }
 
+/* The fault may still be in place: its removal is owed. */
+static bool fault_live(const drill_rec *r) {
+        return r->fault_state == DF_ARMING || r->fault_state == DF_ACTIVE || r->fault_state == DF_REVERTING ||
+               r->fault_state == DF_REVERT_FAILED;
+}
+
+typedef struct owed_scan {
+        drill_runner *dr;
+        const char *state_dir;
+        unsigned lost;
+} owed_scan;
+
+static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, void *userdata) {
+        owed_scan *o = userdata;
+        drill_runner *dr = o->dr;
+        _cleanup_(vici_node_freep) vici_node *root = NULL;
+        bool reset = dr->a->config->reset_state;
+        drill_rec *r;
+
+        for (size_t i = 0; i < dr->n_recs; i++)
+                if (dr->recs[i]->id == id) {
+                        if (!fault_live(dr->recs[i]))
+                                (void) owed_remove(o->state_dir, "drill", id); /* the log is ahead */
+                        return 0;
+                }
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        if (!buf || vici_msg_parse(buf, len, &root) < 0 || rec_decode(root, r) < 0 || r->id != id || !fault_live(r)) {
+                drill_rec_free(r);
+                if (!reset) {
+                        log_error("owed fault removal record %s cannot be read: a drill's fault may still be in place "
+                                  "that nothing would remove; refusing to start ('ikeheald --reset-state' sets it "
+                                  "aside)", path);
+                        o->lost++;
+                        return 0;
+                }
+                log_error("--reset-state: owed fault removal record %s cannot be read; kept as %s.broken: check by "
+                          "hand what drill %llu injected", path, path, (unsigned long long) id);
+                (void) owed_set_aside(path);
+                return 0;
+        }
+        if (!reset) {
+                log_error("%s/drills.log does not know drill %llu (%s) whose fault %s says may still be in place: the "
+                          "log lost records; refusing to start. 'ikeheald --reset-state' takes the drill back from "
+                          "that record and removes its fault", o->state_dir, (unsigned long long) id, r->name,
+                          path);
+                drill_rec_free(r);
+                o->lost++;
+                return 0;
+        }
+        if (r->id >= dr->next_id)
+                dr->next_id = r->id + 1;
+        log_warning("--reset-state: drill %llu taken back from %s; its fault's removal is owed", (unsigned long long) id,
+                    path);
+        drill_audit(dr, "recovery", "drill %llu (%s) was missing from drills.log; taken back from its side record "
+                    "%s: its fault is still to be removed", (unsigned long long) id, r->name, path);
+        rec_replace(dr, r);
+        return 0;
+}
+
 int drill_store_open(drill_runner *dr, const char *state_dir) {
+        owed_scan o = { .dr = dr, .state_dir = state_dir };
         int r;
 
         dr->next_id = 1;
@@ -230,6 +296,18 @@ int drill_store_open(drill_runner *dr, const char *state_dir) {
         if (r < 0)
                 return state_log_open_failed(state_dir, "drills", r);
         state_log_report(dr->log, dr->undecodable);
+        r = owed_load(state_dir, "drill", owed_one, &o);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
+        if (o.lost)
+                return -EUCLEAN;
+        /* every fault still in place has its side record, and one taken back is in the new log */
+        for (size_t i = 0; i < dr->n_recs; i++)
+                if (fault_live(dr->recs[i])) {
+                        r = drill_persist(dr, dr->recs[i]);
+                        if (r < 0)
+                                return r;
+                }
         return 0;
 }
 
@@ -268,6 +346,11 @@ int drill_persist(drill_runner *dr, const drill_rec *r) {
                 k = statelog_append(dr->log, REC_DRILL, buf, len);
         if (k < 0)
                 return log_error_errno(k, "cannot record the drill's state durably");
+        k = fault_live(r) ? owed_write(dr->a->config->state_dir, "drill", r->id, buf, len)
+                          : owed_remove(dr->a->config->state_dir, "drill", r->id);
+        if (k < 0)
+                return log_error_errno(k, "cannot update the owed fault removal record of drill %llu",
+                                       (unsigned long long) r->id);
         if (statelog_records(dr->log) > 4 * dr->n_recs + 256) {
                 k = statelog_compact(dr->log, snapshot, dr);
                 if (k < 0)
@@ -289,6 +372,8 @@ void drill_prune(drill_runner *dr, size_t keep) {
                 drill_rec *r = dr->recs[i];
                 if (finished(r) && done > keep && r != dr->active) {
                         done--;
+                        if (dr->log)
+                                (void) owed_remove(dr->a->config->state_dir, "drill", r->id);
                         drill_rec_free(r);
                         continue;
                 }

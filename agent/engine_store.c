@@ -358,7 +358,7 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         if (known) {
                 /* the log is ahead: a crash between its record and this file's update */
                 if (!measure_state_live(known->state))
-                        (void) owed_remove(o->state_dir, id);
+                        (void) owed_remove(o->state_dir, "measure", id);
                 return 0;
         }
         m = calloc(1, sizeof(*m));
@@ -411,7 +411,7 @@ int engine_store_open(engine *e, const char *state_dir) {
         if (r < 0)
                 return state_log_open_failed(state_dir, "engine", r);
         state_log_report(e->log, e->undecodable);
-        r = owed_load(state_dir, owed_one, &o);
+        r = owed_load(state_dir, "measure", owed_one, &o);
         if (r < 0)
                 return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
         if (o.lost)
@@ -470,8 +470,8 @@ static int persist(engine *e, int type, const void *obj) {
                 return log_error_errno(r, "cannot record the engine's state durably");
         if (type == REC_MEASURE) {
                 const measure *m = obj;
-                r = measure_state_live(m->state) ? owed_write(e->a->config->state_dir, m->id, buf, len)
-                                                 : owed_remove(e->a->config->state_dir, m->id);
+                r = measure_state_live(m->state) ? owed_write(e->a->config->state_dir, "measure", m->id, buf, len)
+                                                 : owed_remove(e->a->config->state_dir, "measure", m->id);
                 if (r < 0)
                         return log_error_errno(r, "cannot update the owed revert record of measure %llu",
                                                (unsigned long long) m->id);

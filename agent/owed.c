@@ -1,5 +1,5 @@
 /* See owed.h. The directory is created on the first record; a file name that is not
- * measure-ID is not ours and is left alone. */
+ * KIND-ID is not ours and is left alone. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,6 @@
 #include "macro.h"
 
 #define OWED_RECORD_MAX (64u * 1024u)
-#define PREFIX "measure-"
 
 static int dir_path(const char *state_dir, char *buf, size_t n) {
         if ((size_t) snprintf(buf, n, "%s/owed", state_dir) >= n)
@@ -34,7 +33,7 @@ static int sync_dir(const char *dir) {
         return r;
 }
 
-int owed_write(const char *state_dir, uint64_t id, const void *buf, size_t len) {
+int owed_write(const char *state_dir, const char *kind, uint64_t id, const void *buf, size_t len) {
         char dir[512], path[600];
         int r;
 
@@ -47,29 +46,30 @@ int owed_write(const char *state_dir, uint64_t id, const void *buf, size_t len) 
                 (void) sync_dir(state_dir);
         else if (errno != EEXIST)
                 return -errno;
-        (void) snprintf(path, sizeof(path), "%s/" PREFIX "%llu", dir, (unsigned long long) id);
+        (void) snprintf(path, sizeof(path), "%s/%s-%llu", dir, kind, (unsigned long long) id);
         return atomic_file_write(path, buf, len, 0600);
 }
 
-int owed_remove(const char *state_dir, uint64_t id) {
+int owed_remove(const char *state_dir, const char *kind, uint64_t id) {
         char dir[512], path[600];
         int r;
 
         r = dir_path(state_dir, dir, sizeof(dir));
         if (r < 0)
                 return r;
-        (void) snprintf(path, sizeof(path), "%s/" PREFIX "%llu", dir, (unsigned long long) id);
+        (void) snprintf(path, sizeof(path), "%s/%s-%llu", dir, kind, (unsigned long long) id);
         if (unlink(path) < 0)
                 return errno == ENOENT ? 0 : -errno;
         return sync_dir(dir);
 }
 
-static bool name_id(const char *name, uint64_t *ret) {
+static bool name_id(const char *name, const char *kind, uint64_t *ret) {
+        size_t kl = strlen(kind);
         char *end;
 
-        if (strncmp(name, PREFIX, strlen(PREFIX)) != 0)
+        if (strncmp(name, kind, kl) != 0 || name[kl] != '-')
                 return false;
-        name += strlen(PREFIX);
+        name += kl + 1;
         if (*name < '1' || *name > '9')
                 return false;
         errno = 0;
@@ -80,7 +80,7 @@ static bool name_id(const char *name, uint64_t *ret) {
         return true;
 }
 
-int owed_load(const char *state_dir, owed_cb cb, void *userdata) {
+int owed_load(const char *state_dir, const char *kind, owed_cb cb, void *userdata) {
         char dir[512];
         struct dirent *de;
         DIR *d;
@@ -98,7 +98,7 @@ int owed_load(const char *state_dir, owed_cb cb, void *userdata) {
                 uint64_t id;
                 size_t len;
 
-                if (!name_id(de->d_name, &id))
+                if (!name_id(de->d_name, kind, &id))
                         continue;
                 (void) snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
                 r = atomic_file_read(path, OWED_RECORD_MAX, &buf, &len);

@@ -10,6 +10,9 @@
 #                       comes back from its side record (state_dir/owed) and the tagged rules
 #                       are gone at its expiry (figure printed), not earlier
 #   owed, log cut       a side record of a measure the (valid) log does not know: refused too
+#   drills.log emptied  with a config_swap drill's fault in place and the agent killed: exit 78
+#                       naming drills.log; --reset-state takes the drill back from its side
+#                       record and removes the fault (swanctl.conf byte for byte again)
 #   audit log           signed (HMAC key) and rotated every 2 KiB: `ikehealctl audit verify`
 #                       walks the files as one chain (with the key: chain and HMACs; without:
 #                       the chain, saying the HMACs were not checked); every tail mutation (last
@@ -82,7 +85,29 @@ check_defaults: {interval: 1s, timeout: 3s, rise: 1, fall: 1}
 checks:
   - kind: firewall
     params: {netns: $GW_NS}
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
+drills:
+  enabled: true
+  dirs: [$D/drills]
 YAML
+mkdir -p "$D/drills"
+cat >"$D/drills/syntax.yaml" <<'YAML'
+version: 1
+name: syntax
+description: "state-damage test: a config fault left in place"
+steady_state: {checks: [config]}
+fault:
+  kind: config_swap
+  params: {append: "ikeheal-state-damage {"}
+  expires_in: 90s
+expect:
+  class: daemon_config
+  runbook: fw-open
+  detect_within: 5s
+  recover_within: 80s
+YAML
+cp "$GW_SWANCTL_CONF" "$D/good.conf"
 # the same agent started with --reset-state: agent_start runs BUILD/ikeheald
 mkdir -p "$D/reset"
 printf '#!/bin/sh\nexec "%s/ikeheald" --reset-state "$@"\n' "$B" >"$D/reset/ikeheald"
@@ -151,6 +176,33 @@ rm -f "$D/state/owed/measure-99"
 agent_start "$D" "$D/c.yaml" "$B" && ok "restarts once it is gone" || bad "no restart"
 agent_stop
 grep -q '"event": *"state_reset"' "$D/sink.out" && ok "the state reset went to the webhook" || bad "webhooks: $(cat "$D/sink.out")"
+
+# --- a drill's fault in place, the agent killed, drills.log emptied --------------------------
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 8000 || bad "checks did not all report"
+broken() { grep -q "ikeheal-state-damage" "$GW_SWANCTL_CONF"; }
+for _ in $(seq 150); do out=$(agent_ctl drill run syntax 2>&1) && break; sleep 0.2; done
+t0=$(ms)
+until broken; do [ $(($(ms) - t0)) -gt 10000 ] && break; sleep 0.05; done
+broken && ok "the drill's fault is in place" || bad "drill did not inject: $out"
+ls "$D/state/owed" | grep -q '^drill-[0-9]*$' && ok "the drill has its side record: $(ls "$D/state/owed")" || bad "owed: $(ls "$D/state/owed")"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+: >"$D/state/drills.log"
+timeout 20 "$B/ikeheald" -c "$D/c.yaml" --log-target=stderr >"$D/agent-refused-3.log" 2>&1
+rc=$?
+[ "$rc" = 78 ] && grep -q "$D/state/drills.log is damaged" "$D/agent-refused-3.log" && ok "emptied drills.log: exit 78 naming it" ||
+        bad "exit $rc: $(tail -3 "$D/agent-refused-3.log")"
+broken && ok "the fault is still there after the refused start" || bad "fault removed by a refused start?"
+agent_start "$D" "$D/c.yaml" "$D/reset" || exit 1
+t0=$(ms)
+while broken; do [ $(($(ms) - t0)) -gt 15000 ] && break; sleep 0.05; done
+cmp -s "$GW_SWANCTL_CONF" "$D/good.conf" && ok "--reset-state: the drill taken back, its fault removed byte for byte ($(($(ms) - t0)) ms)" ||
+        bad "swanctl.conf not restored: $(diff "$D/good.conf" "$GW_SWANCTL_CONF" | head -3)"
+agent_ctl audit 100 | grep -q "recovery.*drill .* taken back from its side record" && ok "audited" || bad "audit: $(agent_ctl audit 10)"
+t0=$(ms)
+until ! ls "$D/state/owed" | grep -q drill-; do [ $(($(ms) - t0)) -gt 5000 ] && break; sleep 0.05; done
+ls "$D/state/owed" | grep -q drill- && bad "the drill's side record stays" || ok "its side record is removed"
+agent_stop
 
 # --- the audit log: rotated, verified as one chain, every tail mutation found ----------------
 verify() { "$B/ikehealctl" audit verify "$@"; }
