@@ -147,6 +147,9 @@ struct ikev2_msg_keys {
         size_t ke_len;
         uint8_t ke[64];
         EVP_MD *sha1; /* fetched once: an implicit fetch per digest costs a method-store look-up */
+        /* Reused for every NAT-D digest: re-initialising a context of the same digest skips
+         * the allocation and the provider's set-up (single-threaded use only, like the keys). */
+        EVP_MD_CTX *ctx;
 };
 
 /* Public value of a fresh key in the group's IKEv2 encoding: ECP x||y (RFC 5903), X25519 the
@@ -213,7 +216,8 @@ int ikev2_msg_keys_new(ikev2_msg_keys **ret, uint16_t group) {
         if (r < 0)
                 return r;
         k->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-        if (!k->sha1)
+        k->ctx = EVP_MD_CTX_new();
+        if (!k->sha1 || !k->ctx)
                 return -EIO;
         *ret = TAKE_PTR(k);
         return 0;
@@ -222,6 +226,7 @@ int ikev2_msg_keys_new(ikev2_msg_keys **ret, uint16_t group) {
 ikev2_msg_keys *ikev2_msg_keys_free(ikev2_msg_keys *k) {
         if (!k)
                 return NULL;
+        EVP_MD_CTX_free(k->ctx);
         EVP_MD_free(k->sha1);
         free(k);
         return NULL;
@@ -231,9 +236,9 @@ uint16_t ikev2_msg_keys_group(const ikev2_msg_keys *k) {
         return k->group;
 }
 
-/* RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | port), SPIr zero in the request. md NULL: the
+/* RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | port), SPIr zero in the request. k NULL: the
  * default SHA-1, fetched for this digest. */
-static int natd_hash(const EVP_MD *md, const uint8_t spi_i[IKEV2_SPI_SIZE],
+static int natd_hash(const ikev2_msg_keys *k, const uint8_t spi_i[IKEV2_SPI_SIZE],
                      const struct sockaddr *sa, uint8_t out[20]) {
         uint8_t in[2 * IKEV2_SPI_SIZE + 16 + 2] = {0};
         size_t n = 2 * IKEV2_SPI_SIZE;
@@ -255,7 +260,13 @@ static int natd_hash(const EVP_MD *md, const uint8_t spi_i[IKEV2_SPI_SIZE],
                 return -EAFNOSUPPORT;
         memcpy(in + n, &port, 2); /* already network order */
         n += 2;
-        if (EVP_Digest(in, n, out, &len, md ? md : EVP_sha1(), NULL) != 1 || len != 20)
+        if (k) {
+                if (EVP_DigestInit_ex2(k->ctx, k->sha1, NULL) != 1 ||
+                    EVP_DigestUpdate(k->ctx, in, n) != 1 || EVP_DigestFinal_ex(k->ctx, out, &len) != 1)
+                        return -EIO;
+        } else if (EVP_Digest(in, n, out, &len, EVP_sha1(), NULL) != 1)
+                return -EIO;
+        if (len != 20)
                 return -EIO;
         return 0;
 }
@@ -365,11 +376,11 @@ int ikev2_msg_build_init(const ikev2_msg_init_options *o, ikev2_msg_request **re
         if (o->local && o->remote) {
                 uint8_t h[20];
 
-                r = natd_hash(o->keys ? o->keys->sha1 : NULL, req->spi_i, o->local, h);
+                r = natd_hash(o->keys, req->spi_i, o->local, h);
                 if (r < 0)
                         return r;
                 put_notify(&w, &next_at, IKEV2_N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
-                r = natd_hash(o->keys ? o->keys->sha1 : NULL, req->spi_i, o->remote, h);
+                r = natd_hash(o->keys, req->spi_i, o->remote, h);
                 if (r < 0)
                         return r;
                 put_notify(&w, &next_at, IKEV2_N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));

@@ -81,7 +81,8 @@ typedef enum ikev2_msg_offer {
         IKEV2_MSG_OFFER_FULL,      /* KE group listed first in both proposals */
 } ikev2_msg_offer;
 
-/* What requests may share: the KE payload's public value and the SHA-1 used for NAT-D. The
+/* What requests may share: the KE payload's public value and the SHA-1 used for NAT-D (with a
+ * digest context reused from request to request: one thread at a time). The
  * private half of a KE is dropped unused (the exchange is never completed), so a fresh key pair
  * per request proves nothing more about the responder; what ties an answer to its request — the
  * initiator SPI — and the nonce stay fresh in every request. Generating the key once instead of
