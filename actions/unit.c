@@ -261,6 +261,9 @@ static void verify_vici(unit_state *s) {
         const action_env *env = action_call_env(s->call);
 
         s->phase = PH_VICI;
+        /* the unit is active: its charon listens again, no need to wait out a long backoff */
+        if (env->vici && !vici_client_is_connected(env->vici))
+                (void) vici_client_reconnect_now(env->vici);
         if (!env->vici || !vici_client_is_connected(env->vici) ||
             vici_client_command(env->vici, "version", NULL, 0, on_version, s) < 0) {
                 retry_later(s);

@@ -722,6 +722,15 @@ int vici_client_last_error(const vici_client *c) {
         return c ? c->last_error : -EINVAL;
 }
 
+int vici_client_reconnect_now(vici_client *c) {
+        if (!c || c->dead || !c->started)
+                return -EINVAL;
+        if (c->connected || c->connecting)
+                return 0;
+        c->backoff_usec = c->backoff_min_usec;
+        return timer_arm(c, &c->retry_timer, 0, on_retry);
+}
+
 pid_t vici_client_peer_pid(const vici_client *c) {
         return c && c->connected ? c->peer_pid : 0;
 }

@@ -72,6 +72,9 @@ int vici_client_start(vici_client *c);
 bool vici_client_is_connected(const vici_client *c);
 /* Why the last connection attempt failed or the connection was lost; 0 if never. */
 int vici_client_last_error(const vici_client *c);
+/* Disconnected: try again now instead of after the rest of the backoff (someone knows charon
+ * is back, e.g. its unit became active), and start the backoff over. 0 if connected already. */
+int vici_client_reconnect_now(vici_client *c);
 /* The pid of the process listening on the socket (SO_PEERCRED of this connection, in our pid
  * namespace); 0 while disconnected or unknown. */
 pid_t vici_client_peer_pid(const vici_client *c);

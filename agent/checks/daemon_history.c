@@ -33,6 +33,9 @@ void daemon_identity_track(daemon_state *s, pid_t pid, uint64_t start_ticks) {
         }
         if (s->ident_known) {
                 start_note(s);
+                s->prev_pid = s->ident_pid;
+                s->prev_start = s->ident_start;
+                s->have_prev = true;
                 /* what the old process owed us, it no longer does */
                 s->unanswered_since = s->ping_out ? s->ping_sent_usec : 0;
         }
@@ -46,6 +49,10 @@ void daemon_identity_track(daemon_state *s, pid_t pid, uint64_t start_ticks) {
 
 static bool crash_counted(const daemon_state *s) {
         return s->ident_known && s->crash_counted_pid == s->ident_pid && s->crash_counted_start == s->ident_start;
+}
+
+static bool prev_counted(const daemon_state *s) {
+        return s->have_prev && s->crash_counted_pid == s->prev_pid && s->crash_counted_start == s->prev_start;
 }
 
 static void crash_add(daemon_state *s, pid_t pid, const char *how) {
@@ -63,8 +70,17 @@ static void crash_mark(daemon_state *s) {
         s->crash_counted_start = s->ident_start;
 }
 
-/* The process seen alive last died abnormally (counted once per process). */
+/* A process died abnormally (counted once per process): the one seen alive last, or — when a
+ * new one already runs (systemd restarted it before we looked) — the one before it. */
 void daemon_crash_note(daemon_state *s, const char *how) {
+        if (s->ident_known && daemon_alive(s) && s->watched_pid == s->ident_pid) {
+                if (!s->have_prev || prev_counted(s))
+                        return;
+                s->crash_counted_pid = s->prev_pid;
+                s->crash_counted_start = s->prev_start;
+                crash_add(s, s->prev_pid, how);
+                return;
+        }
         if (!s->ident_known || crash_counted(s))
                 return;
         crash_mark(s);

@@ -86,6 +86,9 @@ typedef struct daemon_state {
         pid_t ident_pid;             /* the process seen alive last */
         uint64_t ident_start;
         bool ident_known;
+        pid_t prev_pid;              /* the one before it */
+        uint64_t prev_start;
+        bool have_prev;
         pid_t crash_counted_pid;     /* the last process whose death was counted as a crash */
         uint64_t crash_counted_start;
         uint64_t starts[DAEMON_STARTS_MAX]; /* CLOCK_MONOTONIC of restarts seen, ring */

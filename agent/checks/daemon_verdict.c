@@ -144,9 +144,11 @@ void daemon_verdict(daemon_state *s, finding *f) {
                 why = "hung"; /* connected, asked, no answer and no progress */
         else if (s->stop_announced || reason == -ENOENT || socket_gone)
                 why = "stopped"; /* charon removes its socket when it shuts down in order */
-        else if (alive)
+        else if (alive && !(s->vici_pid && s->vici_pid != s->watched_pid))
                 /* alive and not answering: hung when a request timed out or went unanswered,
-                 * else its VICI socket refuses us (the plugin, a full backlog) */
+                 * else its VICI socket refuses us (the plugin, a full backlog). (Not when the
+                 * process we were connected to is another one: that one died, and this is its
+                 * successor, started by systemd before we reconnected.) */
                 why = overdue || reason == -ETIMEDOUT || s->ping_error == -ETIMEDOUT ? "hung" : "vici_unreachable";
         else if (reason == -ECONNRESET || reason == -ECONNREFUSED || s->pid_exited || s->watched_pid)
                 why = "crashed"; /* gone without saying goodbye: SIGKILL, abort, OOM */
@@ -182,11 +184,15 @@ void daemon_verdict(daemon_state *s, finding *f) {
                 if (stopped)
                         (void) finding_set(f, CHECK_FAIL, "charon (pid %d) is alive but %s: it answers nothing",
                                            (int) s->watched_pid, proc_stat_state_string(s->ps.state));
-                else
-                        (void) finding_set(f, CHECK_FAIL, "charon%s does not answer: no reply to a VICI request "
-                                           "for %llu ms and nothing else from it",
-                                           alive ? "'s process is alive but" : "",
-                                           (unsigned long long) (s->unanswered_since ? (now - s->unanswered_since) / USEC_PER_MSEC : 0));
+                else {
+                        /* the time it has owed the answer is a fact (unanswered_ms), not part of
+                         * the summary: an incident would be rewritten every heartbeat */
+                        char aw[32];
+                        (void) duration_format(s->answer_within_usec, aw, sizeof(aw));
+                        (void) finding_set(f, CHECK_FAIL, "charon%s does not answer: a VICI request unanswered for "
+                                           "more than %s, and nothing else from it", alive ? "'s process is alive but" : "",
+                                           aw);
+                }
                 if (alive && !stopped)
                         (void) finding_evidence(f, "process %d: %s, %s since the previous look", (int) s->watched_pid,
                                                 proc_stat_state_string(s->ps.state),
