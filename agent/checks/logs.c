@@ -12,8 +12,9 @@
  *
  * Peers are named by IKE identity and address ("client1.example.org@198.51.100.7"), learned per
  * IKE_SA from charon's "is initiating", "looking for peer configs matching" and packet lines. A
- * peer that establishes an IKE_SA (its "established" line, or an ike-updown event) is no longer
- * failing. A peer whose credential the gateway refused stays failing until it establishes or
+ * peer that establishes an IKE_SA (its "established" line, an ike-updown event, or — for the
+ * refused peers remembered from before charon (re)connected — charon's list of IKE_SAs) is no
+ * longer failing. A peer whose credential the gateway refused stays failing until it establishes or
  * makes no attempt for its own retry window (logs_tally.h), also across an agent restart (the
  * peers are kept in <state_dir>/snapshots/<check>.peers); the OK finding that follows says which
  * ended it (fact "resolution").
@@ -33,6 +34,7 @@
 
 #include "agent/charon_hub.h"
 #include "agent/checks/logs.h"
+#include "agent/vici.h"
 #include "agent/checks/logs_store.h"
 #include "agent/checks/logs_tail.h"
 #include "agent/checks/logs_tally.h"
@@ -265,24 +267,50 @@ static void on_vici_log(const char *event, const vici_node *msg, void *userdata)
         line_in(s, &l);
 }
 
-/* ike-updown: { up = yes, <conn> { remote-host, remote-id, state … } } — evidence of success
- * even where charon's "established" line is not forwarded. */
-static void on_updown(const char *event, const vici_node *msg, void *userdata) {
-        logs_state *s = userdata;
-        const char *up = vici_node_str(msg, "up");
-
-        if (!up || strcmp(up, "yes") != 0)
-                return;
-        for (const vici_node *sa = msg->child; sa; sa = sa->next) {
+/* The IKE_SA sections of an ike-updown event or a list-sas item: { <conn> { remote-host,
+ * remote-id, state … } } — evidence of success even where charon's "established" line is not
+ * forwarded, or came while the agent was not running. */
+static void sas_established(logs_state *s, const vici_node *msg, bool only_established, const char *how) {
+        for (const vici_node *sa = msg ? msg->child : NULL; sa; sa = sa->next) {
                 char addr[LOGS_TALLY_KEY_MAX] = "", id[LOGS_TALLY_KEY_MAX] = "";
-                if (sa->type != VICI_NODE_SECTION)
+                const char *st = vici_node_str(sa, "state");
+                if (sa->type != VICI_NODE_SECTION || (only_established && (!st || strcmp(st, "ESTABLISHED") != 0)))
                         continue;
                 const char *host = vici_node_str(sa, "remote-host"), *rid = vici_node_str(sa, "remote-id");
                 (void) snprintf(addr, sizeof(addr), "%s", host ? host : "");
                 if (rid)
                         charon_log_identity(id, sizeof(id), rid);
-                peer_succeeded(s, addr, id, "established an IKE_SA");
+                peer_succeeded(s, addr, id, how);
         }
+}
+
+static void on_updown(const char *event, const vici_node *msg, void *userdata) {
+        const char *up = vici_node_str(msg, "up");
+        if (up && strcmp(up, "yes") == 0)
+                sas_established(userdata, msg, false, "established an IKE_SA");
+}
+
+static void on_listed_sa(vici_client *c, const char *event, const vici_node *item, void *userdata) {
+        sas_established(userdata, item, true, "is established (charon's list of IKE_SAs)");
+}
+
+static void on_listed(vici_client *c, int error, const vici_node *reply, void *userdata) {
+}
+
+static bool any_refused(const logs_state *s) {
+        for (size_t k = 1; k < _FAULT_CLASS_MAX; k++)
+                for (size_t i = 0; i < s->tally.cls[k].n_top; i++)
+                        if (s->tally.cls[k].top[i].sticky)
+                                return true;
+        return false;
+}
+
+/* charon (re)connected: a refused peer remembered from before may have established meanwhile,
+ * while nobody listened — ask charon which IKE_SAs are up. */
+static void on_charon_state(bool connected, int reason, void *userdata) {
+        logs_state *s = userdata;
+        if (connected && s->env->vici && vici_client_is_connected(s->env->vici) && any_refused(s))
+                (void) vici_client_stream(s->env->vici, "list-sas", "list-sa", NULL, 0, on_listed_sa, on_listed, s);
 }
 
 static void on_text(const char *line, size_t len, void *userdata) {
@@ -309,10 +337,13 @@ static int logs_attach(void *state, check *c, const check_env *env) {
         if (s->vici && env->hub) {
                 r = charon_hub_listen(env->hub, "log", on_vici_log, NULL, s, &s->listener);
                 if (r >= 0)
-                        r = charon_hub_listen(env->hub, "ike-updown", on_updown, NULL, s, &s->updown_listener);
+                        r = charon_hub_listen(env->hub, "ike-updown", on_updown, on_charon_state, s,
+                                              &s->updown_listener);
                 if (r < 0)
                         return r;
         }
+        if (env->vici && vici_client_is_connected(env->vici))
+                on_charon_state(true, 0, s); /* attached to a running agent (a reload) */
         /* a source that cannot open is reported by each run, not fatal to the agent */
         if ((s->journal_units && s->journal_units[0]) || (s->files && s->files[0]))
                 s->tail_failed = logs_tail_new(&s->tail, env->event, s->files, s->journal_units, on_text, s) < 0;
@@ -467,6 +498,8 @@ static void logs_done(void *state) {
 
         if (s->dirty)
                 save_now(s);
+        if (s->env)
+                vici_client_forget(s->env->vici, s);
         charon_listener_free(s->listener);
         charon_listener_free(s->updown_listener);
         s->tail = logs_tail_free(s->tail);

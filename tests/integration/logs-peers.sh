@@ -10,6 +10,8 @@
 #   client 2's PSK repaired, it connects: resolved, the note says it established an IKE_SA
 #   wrong again, one attempt, then nothing for its retry window (the window): resolved, the
 #     note says it made no attempt for that long
+#   wrong again, the agent stopped, client 2 repaired and connected meanwhile: the restarted
+#     agent resolves it from charon's list of IKE_SAs, saying so
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -105,6 +107,20 @@ if line=$(wait_state resolved 16000); then
         *) bad "resolved, but the note does not say it stopped trying: $line" ;; esac
 else
         bad "not resolved after the peer stopped trying: $line"
+fi
+# established while the agent was down: charon's list of IKE_SAs tells the restarted agent
+lab_connect "$D/lab" 2 >/dev/null 2>&1
+wait_state open 4000 >/dev/null || bad "no new incident for the third wrong PSK"
+agent_stop || bad "agent did not stop cleanly"
+lab_set_psk "$D/lab" 2 right >/dev/null
+lab_connect "$D/lab" 2 >/dev/null || bad "client 2 cannot connect with the right PSK"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+if line=$(wait_state resolved 8000); then
+        case $line in *"$CL_ID_2@$CL_IP_2 is established (charon's list of IKE_SAs)"*)
+                ok "established while the agent was down: resolved from charon's list of SAs: $line" ;;
+        *) bad "resolved, but not from the list of SAs: $line" ;; esac
+else
+        bad "not resolved though the peer is established: $line"
 fi
 agent_stop || bad "agent did not stop cleanly"
 testlib_end
