@@ -237,6 +237,14 @@ static bool eku_fits(X509 *x) {
         return fits;
 }
 
+/* The wall clock's second, read precisely: time() may lag CLOCK_REALTIME by a tick, and a timer
+ * armed at an instant must see that instant when it fires. */
+static time_t now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec;
+}
+
 static time_t asn1_time_t(const ASN1_TIME *t) {
         struct tm tm = {};
         return t && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
@@ -257,7 +265,8 @@ static void validity_instants(const cert_state *s, X509 *x, time_t now, verdict 
                 next_instant(v, now, nb);
         if (na) {
                 next_instant(v, now, na);
-                next_instant(v, now, na - (time_t) s->crit_days * 86400 + 1);
+                if (s->crit_days) /* crit_days 0: nothing between the warning and the expiry */
+                        next_instant(v, now, na - (time_t) s->crit_days * 86400 + 1);
                 next_instant(v, now, na - (time_t) s->warn_days * 86400 + 1);
         }
 }
@@ -265,15 +274,17 @@ static void validity_instants(const cert_state *s, X509 *x, time_t now, verdict 
 static void judge(const cert_state *s, const material *m, size_t i, verdict *v) {
         X509 *x = m->certs[i];
         const char *path = m->cert_paths[i];
-        time_t now = time(NULL);
+        time_t now = now_s();
         int day, sec;
         char subject[256];
 
         X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
         *v = (verdict){ .status = CHECK_OK };
         validity_instants(s, x, now, v);
-        if (ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)) == 1)
+        ASN1_TIME *from = ASN1_TIME_set(NULL, now); /* the same now as every other verdict here */
+        if (from && ASN1_TIME_diff(&day, &sec, from, X509_get0_notAfter(x)) == 1)
                 v->days_left = day;
+        ASN1_TIME_free(from);
         if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
                 worse(v, CHECK_FAIL, "expired", true, "%s (%s) expired %ld days ago", path, subject, -v->days_left);
         else if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
