@@ -3,8 +3,8 @@
 # charon file log, while tests/tools/charon-flood.py writes RATE authentication failure lines a
 # second (default 50,000) from PEERS identities (default 20,000) for SECONDS (default 30), in
 # charon's own line format. Printed, side by side with the idle figures: `ikehealctl status`
-# latency p50/p99/max (each a fresh ikehealctl process: its start is part of the figure), lines
-# per second consumed, the agent's CPU per million lines, and its RSS growth. Nothing asserted
+# latency p50/p99/max (asked every 20 ms on the control socket by tests/tools/ctl-latency.py, a
+# fresh connection each time), lines per second consumed, the agent's CPU per million lines, and its RSS growth. Nothing asserted
 # here: tests/integration/logs-flood.sh is the same run, smaller, with functional bounds.
 #
 #   bench/flood.sh [BUILD] [RATE] [SECONDS] [PEERS]      (BUILD: plain build, default build/)
