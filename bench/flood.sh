@@ -2,10 +2,11 @@
 # Benchmark of a log flood: ikeheald (plain -O2 build) on the lab with a logs check tailing a
 # charon file log, while tests/tools/charon-flood.py writes RATE authentication failure lines a
 # second (default 50,000) from PEERS identities (default 20,000) for SECONDS (default 30), in
-# charon's own line format. Printed, side by side with the idle figures: `ikehealctl status`
-# latency p50/p99/max (asked every 20 ms on the control socket by tests/tools/ctl-latency.py, a
-# fresh connection each time), lines per second consumed, the agent's CPU per million lines, and its RSS growth. Nothing asserted
-# here: tests/integration/logs-flood.sh is the same run, smaller, with functional bounds.
+# charon's own line format. Printed, side by side with the idle figures: the `status` latency
+# p50/p99/max (asked every 20 ms on the control socket by tests/tools/ctl-latency.py, a fresh
+# connection each time), lines per second consumed, the agent's CPU per million lines, and its
+# RSS growth. Nothing asserted here: tests/integration/logs-flood.sh is the same run, smaller,
+# with functional bounds.
 #
 #   bench/flood.sh [BUILD] [RATE] [SECONDS] [PEERS]      (BUILD: plain build, default build/)
 set -eu
