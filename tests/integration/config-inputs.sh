@@ -17,9 +17,18 @@ testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-inputs-XXXXXX)
 chmod 0755 "$D"
-cleanup() { agent_stop >/dev/null 2>&1; rm -rf "$D"; }
+# an agent frozen by a regression does not act on SIGTERM: it is killed (by its PID) after 5 s
+stop_hard() {
+        [ -n "$AGENT_PID" ] || return 0
+        kill -TERM "$AGENT_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$AGENT_PID" 2>/dev/null
+        wait "$AGENT_PID" 2>/dev/null
+        AGENT_PID=
+}
+cleanup() { stop_hard; rm -rf "$D"; }
 trap cleanup EXIT
-T="timeout 20"
+T="timeout -k 5 20"
 RB=$D/runbooks
 mkdir -m 0755 "$RB" "$D/drills" "$D/swanctl"
 printf 'version: 1\nname: x\ngrade: observe\nmatch: {class: firewall}\nsteps:\n  - name: look\n    action: notify\n    params: {message: hi}\n' >"$RB/x.yaml"
@@ -57,7 +66,7 @@ run "$B/ikehealctl" lint "$RB/y.yaml"
 t0=$(date +%s%N)
 $T bash -c "kill -TERM $AGENT_PID; while kill -0 $AGENT_PID 2>/dev/null; do sleep 0.05; done" && \
         ok "SIGTERM acted on ($((($(date +%s%N) - t0) / 1000000)) ms)" || bad "the agent did not stop on SIGTERM"
-AGENT_PID=
+stop_hard
 keep_log
 rm -f "$RB/y.yaml"
 
@@ -131,7 +140,7 @@ kill -HUP "$AGENT_PID"
 sleep 0.5
 grep -q "reload failed: .*the audit key changed" "$D/agent.log" && ok "SIGHUP: refused the same way, logged" \
         || bad "SIGHUP with a new key: $(grep -i reload "$D/agent.log" | tail -2)"
-agent_stop
+stop_hard
 keep_log
 
 # ---- warnings: a runbook directory that does not exist ----
@@ -141,7 +150,7 @@ run "$B/ikeheald" --check-config -c "$D/w.yaml"
         && ok "missing runbook directory: 2 located warnings, counted, exit 0" || bad "warnings: rc=$rc: $(cat "$D/out")"
 agent_start "$D" "$D/w.yaml" "$B" && grep -q "warning\].*no runbook in agent.runbook_dirs" "$D/agent.log" \
         && ok "a start with no runbook says so at warning level" || bad "start warning: $(grep -i runbook "$D/agent.log" | head -3)"
-agent_stop
+stop_hard
 cat "$D/agent.log" >>"$D/all.out"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/all.out" && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
