@@ -2,9 +2,10 @@
  * append, CRC-32C, torn tail cut, damage refused). Each record is the whole current state of
  * one drill; replay keeps the last one per id. The record of a drill — with its fault's
  * parameters and deadline — is written before the fault is applied, so the next start can
- * remove a fault a crash left. While its fault is not removed the record is also the drill's
- * side record (agent/owed.h), so the removal survives the loss of drills.log: a side record the
- * log does not know refuses the start, or with --reset-state is taken back. */
+ * remove a fault a crash left. The first record of a drill whose fault may be in place is also
+ * its side record (agent/owed.h) until the fault is gone, so the removal survives the loss of
+ * drills.log: a side record the log does not know refuses the start, or with --reset-state is
+ * taken back (as arming: the removal is done at once, and removals are idempotent). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,8 +347,12 @@ int drill_persist(drill_runner *dr, const drill_rec *r) {
                 k = statelog_append(dr->log, REC_DRILL, buf, len);
         if (k < 0)
                 return log_error_errno(k, "cannot record the drill's state durably");
-        k = fault_live(r) ? owed_write(dr->a->config->state_dir, "drill", r->id, buf, len)
-                          : owed_remove(dr->a->config->state_dir, "drill", r->id);
+        /* written once, before the fault is applied (its parameters and deadline are what a
+         * removal needs; the timeline marks that follow are not): no extra syncs per mark */
+        if (!fault_live(r))
+                k = owed_remove(dr->a->config->state_dir, "drill", r->id);
+        else if (!owed_exists(dr->a->config->state_dir, "drill", r->id))
+                k = owed_write(dr->a->config->state_dir, "drill", r->id, buf, len);
         if (k < 0)
                 return log_error_errno(k, "cannot update the owed fault removal record of drill %llu",
                                        (unsigned long long) r->id);

@@ -470,8 +470,12 @@ static int persist(engine *e, int type, const void *obj) {
                 return log_error_errno(r, "cannot record the engine's state durably");
         if (type == REC_MEASURE) {
                 const measure *m = obj;
-                r = measure_state_live(m->state) ? owed_write(e->a->config->state_dir, "measure", m->id, buf, len)
-                                                 : owed_remove(e->a->config->state_dir, "measure", m->id);
+                /* arming, active, an extension: what a recovery needs; reverting adds nothing to
+                 * it (taken back as active, a revert at the expiry or at once if it is past) */
+                if (!measure_state_live(m->state))
+                        r = owed_remove(e->a->config->state_dir, "measure", m->id);
+                else if (m->state != MEASURE_REVERTING)
+                        r = owed_write(e->a->config->state_dir, "measure", m->id, buf, len);
                 if (r < 0)
                         return log_error_errno(r, "cannot update the owed revert record of measure %llu",
                                                (unsigned long long) m->id);

@@ -50,6 +50,13 @@ int owed_write(const char *state_dir, const char *kind, uint64_t id, const void 
         return atomic_file_write(path, buf, len, 0600);
 }
 
+bool owed_exists(const char *state_dir, const char *kind, uint64_t id) {
+        char path[600];
+
+        (void) snprintf(path, sizeof(path), "%s/owed/%s-%llu", state_dir, kind, (unsigned long long) id);
+        return access(path, F_OK) == 0;
+}
+
 int owed_remove(const char *state_dir, const char *kind, uint64_t id) {
         char dir[512], path[600];
         int r;

@@ -6,11 +6,14 @@
  * (agent/engine_store.c, agent/drill_store.c). KIND: "measure" or "drill". Does not log. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Record the state (buf) of KIND `id` durably. */
 int owed_write(const char *state_dir, const char *kind, uint64_t id, const void *buf, size_t len);
+/* Is there a record of KIND `id`? */
+bool owed_exists(const char *state_dir, const char *kind, uint64_t id);
 /* Nothing is owed for it any more; a missing file is fine. */
 int owed_remove(const char *state_dir, const char *kind, uint64_t id);
 /* Every owed record of KIND, in no particular order: cb(id, buf, len, path); buf NULL if it
