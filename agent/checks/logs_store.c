@@ -33,7 +33,7 @@ int logs_store_save(const char *path, const logs_tally *t, uint64_t now_mono, ui
                                 continue;
                         int n = snprintf(buf + used, LOGS_STORE_MAX - used, "%s %u %llu %llu %llu %llu %s %s\n",
                                          fault_class_to_string((fault_class) k), p->event,
-                                         (unsigned long long) p->count,
+                                         (unsigned long long) (p->count - p->err), /* the certain part */
                                          (unsigned long long) to_real(p->first, now_mono, now_real),
                                          (unsigned long long) to_real(p->last, now_mono, now_real),
                                          (unsigned long long) p->gap_max, p->addr[0] ? p->addr : "-",
