@@ -27,6 +27,7 @@ struct drill_runner {
         drill_phase end_phase;
         char end_note[384];
         sd_event_source *deadline_timer, *abort_timer, *settle_timer, *approve_defer, *schedule_timer;
+        sd_event_source *give_up_timer; /* recover_within + its margin: the drill cannot pass any more */
         sd_event_source *retry_timer;   /* a failed removal of the fault, tried again */
         uint64_t retry_usec;            /* its current backoff */
         bool retried;
@@ -61,6 +62,9 @@ void drill_end(drill_runner *dr, drill_phase how, const char *fmt, ...) _printf_
 void drill_fault_revert(drill_runner *dr, const char *why);
 
 /* drill_watch.c */
+/* The fault's apply returned: act on what was seen while it was in flight (the runbook may have
+ * healed the fault, or the incident opened, before the apply's last step came back). */
+void drill_fault_injected(drill_runner *dr);
 /* The fault was removed by the drill itself (remove_fault recovery): settle. */
 void drill_fault_removed(drill_runner *dr);
 

@@ -21,6 +21,10 @@
 #define FAULT_CALL_TIMEOUT (60ULL * USEC_PER_SEC)
 #define DRILL_RETRY_MIN (5ULL * USEC_PER_SEC)
 #define DRILL_RETRY_MAX (60ULL * USEC_PER_SEC)
+/* A drill not recovered by recover_within has failed; it is given up half that later (at least
+ * DRILL_GIVE_UP_MIN): a late recovery is still timed, a recovery that never comes does not hold
+ * the runner (no other drill can start) until abort.after. */
+#define DRILL_GIVE_UP_MIN (10ULL * USEC_PER_SEC)
 
 static void reconcile_next(drill_runner *dr);
 
@@ -31,6 +35,7 @@ void drill_runtime_clear(drill_runner *dr) {
         dr->steady = dr->abort_checks = dr->tolerate = NULL;
         dr->deadline_timer = sd_event_source_disable_unref(dr->deadline_timer);
         dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
+        dr->give_up_timer = sd_event_source_disable_unref(dr->give_up_timer);
         dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
         dr->approve_defer = sd_event_source_disable_unref(dr->approve_defer);
         dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
@@ -217,6 +222,7 @@ void drill_end(drill_runner *dr, drill_phase how, const char *fmt, ...) {
         dr->end_phase = how;
         r->phase = DRILL_ENDING;
         dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
+        dr->give_up_timer = sd_event_source_disable_unref(dr->give_up_timer);
         dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
         dr->approve_defer = sd_event_source_disable_unref(dr->approve_defer);
         drill_save(dr);
@@ -242,6 +248,23 @@ static int on_abort_after(sd_event_source *s, uint64_t usec, void *userdata) {
 
         dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
         drill_end(dr, DRILL_FAILED, "given up after %s (abort.after)", duration_format(dr->abort_after_usec, d, sizeof(d)));
+        return 0;
+}
+
+static uint64_t give_up_margin(uint64_t recover_within_usec) {
+        return recover_within_usec / 2 > DRILL_GIVE_UP_MIN ? recover_within_usec / 2 : DRILL_GIVE_UP_MIN;
+}
+
+static int on_give_up(sd_event_source *s, uint64_t usec, void *userdata) {
+        drill_runner *dr = userdata;
+        drill_rec *r = dr->active;
+        char a[32], b[32];
+
+        dr->give_up_timer = sd_event_source_disable_unref(dr->give_up_timer);
+        if (r && r->phase < DRILL_ENDING)
+                drill_end(dr, DRILL_FAILED, "not recovered within recover_within %s and a margin of %s: given up",
+                          duration_format(r->recover_within_usec, a, sizeof(a)),
+                          duration_format(give_up_margin(r->recover_within_usec), b, sizeof(b)));
         return 0;
 }
 
@@ -342,13 +365,15 @@ static void on_injected(action_call *call, int result, void *userdata) {
                     r->fault.ops->kind, duration_format(drill_now() - r->t[DM_INJECTED], d, sizeof(d)),
                     detail && detail[0] ? ": " : "", detail ? detail : "");
         dr->call = action_call_free(dr->call);
+        drill_fault_injected(dr); /* after the call is gone: it may start the fault's removal */
 }
 
 static int dry_run(drill_runner *dr, const drill *d, char *out, size_t n) {
         const runbook *rb = d->expect_runbook ? runbook_set_find(dr->a->config->runbooks, d->expect_runbook) : NULL;
         action_plan ap = { 0 }, rp = { 0 };
-        char a[32], b[32], c[32], e[32];
+        char a[32], b[32], c[32], e[32], g[32];
         bool auto_ok = d->auto_approve && dr->a->config->drills.auto_approve;
+        uint64_t give_up = d->recover_within_usec + give_up_margin(d->recover_within_usec);
 
         (void) action_plan_make(&d->fault, env_of(dr), ACTION_APPLY, &ap);
         (void) action_plan_make(&d->fault, env_of(dr), ACTION_REVERT, &rp);
@@ -359,7 +384,7 @@ static int dry_run(drill_runner *dr, const drill *d, char *out, size_t n) {
                         "its removal:\n%s"
                         "expect: a %s incident%s%s within %s, %s%s%s, steady again within %s of injection\n"
                         "approval: %s\n"
-                        "abort: on an unrelated incident%s, after %s",
+                        "abort: on an unrelated incident%s, after %s; not recovered %s after injection: given up (failed)",
                         d->name, d->fault_class, d->weight, d->steady_checks[0], d->fault.ops->kind,
                         duration_format(d->fault_expires_usec, a, sizeof(a)), ap.text, rp.text, d->expect_class,
                         d->expect_scope ? " of scope " : "", d->expect_scope ? d->expect_scope : "",
@@ -372,7 +397,8 @@ static int dry_run(drill_runner *dr, const drill *d, char *out, size_t n) {
                         : auto_ok ? "given by the drill itself (auto_approve)"
                                   : "an operator must approve its plan during the drill (ikehealctl pending/approve)",
                         d->abort_checks ? " or a failing abort check" : "",
-                        duration_format(d->abort_after_usec, e, sizeof(e)));
+                        duration_format(d->abort_after_usec, e, sizeof(e)),
+                        duration_format(give_up < d->abort_after_usec ? give_up : d->abort_after_usec, g, sizeof(g)));
         return 0;
 }
 
@@ -468,6 +494,9 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
                     duration_format(d->fault_expires_usec, a, sizeof(a)));
         arm_realtime(dr, &dr->deadline_timer, r->deadline_usec, on_deadline);
         arm_realtime(dr, &dr->abort_timer, r->started_usec + d->abort_after_usec, on_abort_after);
+        if (d->recover_within_usec + give_up_margin(d->recover_within_usec) < d->abort_after_usec)
+                arm_realtime(dr, &dr->give_up_timer,
+                             r->started_usec + d->recover_within_usec + give_up_margin(d->recover_within_usec), on_give_up);
         r->t[DM_INJECTED] = drill_now();
         k = action_call_new(&dr->call, &r->fault, env_of(dr), ACTION_APPLY, FAULT_CALL_TIMEOUT, NULL, on_injected, dr);
         if (k < 0) {

@@ -14,8 +14,10 @@
  *            verdict per SLO, history, audit
  *
  * An unrelated incident, a failing abort check, abort.after, an operator's abort, a runbook run
- * that failed or was denied end the drill early (fault removed). The fault's deadline is a
- * CLOCK_REALTIME timer; after a restart every drill whose fault was not known to be removed is
+ * that failed or was denied end the drill early (fault removed); so does recover_within plus its
+ * margin passing without recovery (the drill has failed by then). What happens while the
+ * fault's apply is still in flight (a run that already healed it) counts once it returns.
+ * The fault's deadline is a CLOCK_REALTIME timer; after a restart every drill whose fault was not known to be removed is
  * ended as interrupted and its fault reverted at once (and nftables faults carry kernel
  * timeouts, so they go even while the agent is down).
  *

@@ -122,6 +122,24 @@ static void maybe_remove(drill_runner *dr) {
         drill_fault_revert(dr, "detected: the drill removes its fault (recovery: remove_fault)");
 }
 
+/* Under load the apply (a file written, then swanctl's loads) can return after the file alone
+ * opened the incident and the runbook healed it: the run's success, or the detection a
+ * remove_fault drill waits for, came while the fault was still being injected, when neither may
+ * act yet (the apply's own last steps could undo the repair). They act now; without this the
+ * drill would watch for a recovery that was already over. */
+void drill_fault_injected(drill_runner *dr) {
+        drill_rec *r = dr->active;
+
+        if (!watching(dr) || r->phase != DRILL_WATCHING)
+                return;
+        if (r->recovery == DRILL_RECOVER_RUNBOOK && r->t[DM_VERIFIED]) {
+                log_info("drill %llu: its run succeeded while the fault was being injected: settling now",
+                         (unsigned long long) r->id);
+                settle(dr);
+        } else
+                maybe_remove(dr);
+}
+
 void drill_incident(drill_runner *dr, const incident *inc, bool opened) {
         drill_rec *r = dr->active;
         const char *cls = fault_class_to_string(inc->cls);
@@ -130,8 +148,22 @@ void drill_incident(drill_runner *dr, const incident *inc, bool opened) {
                 return;
         if (opened) {
                 if (strcmp(cls, r->expect_class) == 0) {
-                        if (r->incident)
+                        const incident *was = r->incident ? incident_store_find(dr->a->incidents, r->incident) : NULL;
+                        bool unhealed = (r->phase == DRILL_INJECTING || r->phase == DRILL_WATCHING) && !r->t[DM_VERIFIED] &&
+                                        (!was || was->state == INCIDENT_RESOLVED);
+                        if (r->incident && !unhealed)
                                 return; /* another of the same class: the same fault seen again */
+                        if (r->incident) {
+                                /* the drill's incident resolved before any run of it healed the
+                                 * fault, which is still in place: this one is the fault now, and
+                                 * its runs are the ones that can heal it (TTD stays the first's) */
+                                log_info("drill %llu: incident %llu resolved unhealed; incident %llu (%s) is its fault now",
+                                         (unsigned long long) r->id, (unsigned long long) r->incident,
+                                         (unsigned long long) inc->id, cls);
+                                r->incident = inc->id;
+                                drill_save(dr);
+                                return;
+                        }
                         r->incident = inc->id;
                         (void) snprintf(r->incident_scope, sizeof(r->incident_scope), "%s", fault_scope_to_string(inc->scope));
                         mark(dr, DM_INCIDENT, inc->opened_usec);
