@@ -17,9 +17,9 @@
  * that failed or was denied end the drill early (fault removed); so does recover_within plus its
  * margin passing without recovery (the drill has failed by then). What happens while the
  * fault's apply is still in flight (a run that already healed it) counts once it returns.
- * The fault's deadline is a CLOCK_REALTIME timer; after a restart every drill whose fault was not known to be removed is
- * ended as interrupted and its fault reverted at once (and nftables faults carry kernel
- * timeouts, so they go even while the agent is down).
+ * The fault's deadline is a CLOCK_REALTIME timer; after a restart every drill whose fault was
+ * not known to be removed is ended as interrupted and its fault reverted at once (and nftables
+ * faults carry kernel timeouts, so they go even while the agent is down).
  *
  * Timeline stamps are CLOCK_REALTIME µs; reports show them in ms after injection. TTD = incident
  * opened − injected; TTR = steady state back − injected. */
