@@ -534,6 +534,20 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
         }
         if (inc->state == INCIDENT_ESCALATED)
                 return; /* a human's now */
+        /* The incident changed since its plan was offered (a broken configuration joined a file
+         * mode in the same class): a plan still waiting for an approver or an operator that is
+         * no longer the one that matches is superseded, and the incident decided afresh. */
+        if (last && (last->state == RUN_PENDING || last->state == RUN_PROPOSED) && !last->operator_run) {
+                const runbook *now = engine_match(e, inc);
+                if (now && strcmp(now->name, last->runbook) != 0) {
+                        engine_run_finish(e, last, RUN_CANCELLED, "superseded: incident %llu now matches runbook %s",
+                                          (unsigned long long) incident_id, now->name);
+                        engine_audit(e, "plan", "run %llu runbook %s cancelled: incident %llu changed (%s, %s): runbook %s "
+                                     "matches it now", (unsigned long long) last->id, last->runbook,
+                                     (unsigned long long) incident_id, inc->severity == CHECK_FAIL ? "fail" : "warn",
+                                     inc->reason, now->name);
+                }
+        }
         if (last && (run_state_active(last->state) || last->state == RUN_OBSERVED || last->state == RUN_DENIED ||
                      last->state == RUN_ESCALATED))
                 return;
