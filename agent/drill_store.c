@@ -283,6 +283,10 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         drill_audit(dr, "recovery", "drill %llu (%s) was missing from drills.log; taken back from its side record "
                     "%s: its fault is still to be removed", (unsigned long long) id, r->name, path);
         rec_replace(dr, r);
+        /* into the new log */
+        for (size_t i = 0; i < dr->n_recs; i++)
+                if (dr->recs[i]->id == id && drill_persist(dr, dr->recs[i]) < 0)
+                        return -EIO;
         return 0;
 }
 
@@ -302,9 +306,9 @@ int drill_store_open(drill_runner *dr, const char *state_dir) {
                 return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
         if (o.lost)
                 return -EUCLEAN;
-        /* every fault still in place has its side record, and one taken back is in the new log */
+        /* every fault still in place has its side record, also one recorded before they existed */
         for (size_t i = 0; i < dr->n_recs; i++)
-                if (fault_live(dr->recs[i])) {
+                if (fault_live(dr->recs[i]) && !owed_exists(state_dir, "drill", dr->recs[i]->id)) {
                         r = drill_persist(dr, dr->recs[i]);
                         if (r < 0)
                                 return r;

@@ -392,6 +392,12 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         if (m->id >= e->next_measure_id)
                 e->next_measure_id = m->id + 1;
         measure_replace(e, m);
+        /* into the new log (looked up again: the replace frees `m` if it runs out of memory) */
+        m = measure_lookup(e, id);
+        if (!m)
+                return -ENOMEM;
+        if (engine_persist_measure(e, m) < 0)
+                return -EIO;
         log_warning("--reset-state: measure %llu (%s) taken back from %s; its revert is owed", (unsigned long long) id,
                     m->kind, path);
         engine_audit(e, "recovery", "measure %llu (%s, runbook %s step %s) was missing from engine.log; taken back from "
@@ -416,10 +422,10 @@ int engine_store_open(engine *e, const char *state_dir) {
                 return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
         if (o.lost)
                 return -EUCLEAN;
-        /* every measure in force has its side record (also one recorded before they existed),
-         * and one taken back is in the new log */
+        /* every measure in force has its side record, also one recorded before they existed (no
+         * syncs otherwise: an expired measure's revert waits for this open) */
         for (size_t i = 0; i < e->n_measures; i++)
-                if (measure_state_live(e->measures[i]->state)) {
+                if (measure_state_live(e->measures[i]->state) && !owed_exists(state_dir, "measure", e->measures[i]->id)) {
                         r = engine_persist_measure(e, e->measures[i]);
                         if (r < 0)
                                 return r;
