@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "agent/curl_glue.h"
+#include "agent/curl_lib.h"
 
 typedef struct transfer transfer;
 struct transfer {
@@ -122,8 +123,15 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
 }
 
 int curl_glue_new(curl_glue **ret, sd_event *e) {
-        curl_glue *g = calloc(1, sizeof(*g));
+        curl_glue *g;
+        int r;
 
+        /* libcurl is loaded here at the latest (agent/curl_lib.h): a library that cannot be
+         * loaded is that error, not an out-of-memory */
+        r = curl_lib_load();
+        if (r < 0)
+                return r;
+        g = calloc(1, sizeof(*g));
         if (!g)
                 return -ENOMEM;
         g->multi = curl_multi_init();

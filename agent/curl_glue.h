@@ -14,6 +14,7 @@ typedef struct curl_glue curl_glue;
  * (removed from the multi handle) and may be inspected and freed from the callback. */
 typedef void (*curl_glue_done_cb)(curl_glue *g, CURL *easy, CURLcode result, void *userdata);
 
+/* Loads libcurl if it is not yet (agent/curl_lib.h). 0, -ENOMEM, or curl_lib_load()'s error. */
 int curl_glue_new(curl_glue **ret, sd_event *e);
 /* Removes (without callbacks) every transfer still running. */
 curl_glue *curl_glue_free(curl_glue *g);
