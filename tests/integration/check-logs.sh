@@ -33,17 +33,14 @@ fault() {
         shift
         restore=("$@")
         local gw_mark cl_mark out
-        "$B/tools/check-run" --vici "$GW_VICI" --watch 4 logs >"$D/$name.check" 2>&1 &
-        CR=$!
-        # its first run is done once it has subscribed to charon's log (under load that takes
-        # longer than the fault's lines)
-        for ((k = 0; k < 100; k++)); do
-                grep -q '^summary:' "$D/$name.check" 2>/dev/null && break
-                sleep 0.05
-        done
         gw_mark=$(wc -l <"$GW_LOG")
         cl_mark=$(wc -l <"$CL_LOG")
         "${inject[@]}" >/dev/null 2>&1 || bad "$name: could not inject the fault"
+        # the check listens from here: a slow injection (new certificates at high load) must not
+        # eat its watch; check-run says nothing when it has subscribed, so give it a second
+        "$B/tools/check-run" --vici "$GW_VICI" --watch 4 logs >"$D/$name.check" 2>&1 &
+        CR=$!
+        sleep 1
         lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "$name: the client connected despite the fault"
         sleep 0.3
         tail -n +"$((gw_mark + 1))" "$GW_LOG" >"$D/$name-gw.log"
