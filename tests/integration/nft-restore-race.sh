@@ -81,7 +81,7 @@ t_total=0
 for rep in $(seq 1 20); do
         admin_loop "$next" &
         ADMIN=$!
-        sleep 0.05
+        sleep 0.02
         n -f - <<'NFT'
 table inet vendor_hardening {
         chain input {
@@ -105,7 +105,7 @@ NFT
         else
                 echo "  rep $rep: revert: $(echo "$rout" | grep detail)"
         fi
-        sleep 0.05
+        sleep 0.02
         kill "$ADMIN" 2>/dev/null
         wait "$ADMIN" 2>/dev/null
         ADMIN=
