@@ -66,7 +66,7 @@ TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB := $(BUILD)/libikeheal.a
 
-.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench bench-deps
+.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench bench-deps soak
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
@@ -143,6 +143,12 @@ bench: deps bench-deps
 	bench/nft-scale.sh $(abspath build)
 	bench/flood.sh $(abspath build)
 	bench/footprint.sh $(abspath build)
+
+# Crash soak, not part of check (hours for the default 1,000): ikeheald SIGKILLed at random
+# moments with every kind of temporary measure in force, restarted; make soak SOAK_ITERATIONS=50
+soak: deps
+	$(MAKE) BUILD=build all
+	bench/soak-kill9.sh $(or $(SOAK_ITERATIONS),1000) $(abspath build)
 
 demo: deps all
 	tests/lab/demo.sh $(BUILD)
