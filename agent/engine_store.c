@@ -18,6 +18,7 @@
 #include "agent/agent.h"
 #include "agent/drill_run.h"
 #include "agent/engine_internal.h"
+#include "agent/engine_owed.h"
 #include "agent/owed.h"
 #include "agent/state_logs.h"
 #include "log.h"
@@ -391,6 +392,9 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         }
         if (m->id >= e->next_measure_id)
                 e->next_measure_id = m->id + 1;
+        /* whether its apply completed is not known: active, so it is reverted at its expiry (at
+         * once if that has passed); a revert is idempotent, and the expiry bounds it either way */
+        m->state = MEASURE_ACTIVE;
         measure_replace(e, m);
         /* into the new log (looked up again: the replace frees `m` if it runs out of memory) */
         m = measure_lookup(e, id);
@@ -476,11 +480,12 @@ static int persist(engine *e, int type, const void *obj) {
                 return log_error_errno(r, "cannot record the engine's state durably");
         if (type == REC_MEASURE) {
                 const measure *m = obj;
-                /* arming, active, an extension: what a recovery needs; reverting adds nothing to
-                 * it (taken back as active, a revert at the expiry or at once if it is past) */
+                /* written once, before the step is applied (what a revert needs and the expiry);
+                 * an extension rewrites it (engine_owed_update()); later states add nothing: a
+                 * measure taken back is reverted at its expiry either way */
                 if (!measure_state_live(m->state))
                         r = owed_remove(e->a->config->state_dir, "measure", m->id);
-                else if (m->state != MEASURE_REVERTING)
+                else if (m->state == MEASURE_ARMING || !owed_exists(e->a->config->state_dir, "measure", m->id))
                         r = owed_write(e->a->config->state_dir, "measure", m->id, buf, len);
                 if (r < 0)
                         return log_error_errno(r, "cannot update the owed revert record of measure %llu",
@@ -505,6 +510,22 @@ int engine_persist_run(engine *e, const run *r) {
 
 int engine_persist_measure(engine *e, const measure *m) {
         return persist(e, REC_MEASURE, m);
+}
+
+int engine_owed_update(engine *e, const measure *m) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!e->log || !measure_state_live(m->state))
+                return 0;
+        r = encode(REC_MEASURE, m, e, &buf, &len);
+        if (r >= 0)
+                r = owed_write(e->a->config->state_dir, "measure", m->id, buf, len);
+        if (r < 0)
+                return log_error_errno(r, "cannot update the owed revert record of measure %llu",
+                                       (unsigned long long) m->id);
+        return 0;
 }
 
 int engine_persist_meta(engine *e) {

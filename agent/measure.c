@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/engine_internal.h"
+#include "agent/engine_owed.h"
 #include "agent/incident.h"
 #include "duration.h"
 #include "log.h"
@@ -296,6 +297,7 @@ int engine_measure_extend(engine *e, uint64_t id, uint64_t by_usec, const engine
         m->expires_usec = until;
         m->extensions++;
         (void) engine_persist_measure(e, m);
+        (void) engine_owed_update(e, m);
         arm(e, m);
         engine_audit(e, "extend", "measure %llu (%s) extended by %s by uid %u (%s)", (unsigned long long) id, m->kind,
                      duration_format(by_usec, a, sizeof(a)), who->uid, who->user);
