@@ -15,6 +15,7 @@
 
 #include "agent/checks/logs_tail.h"
 #include "charon_log.h"
+#include "file_read.h"
 #include "macro.h"
 
 #define CHUNK (64u * 1024u)
@@ -80,7 +81,7 @@ static void file_read(logs_tail *t, tail_file *f, uint64_t deadline) {
                 /* rotated (or not there before): follow the new file from its start */
                 if (f->fd >= 0)
                         close(f->fd);
-                f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+                f->fd = file_read_open(f->path, FILE_READ_FOLLOW, NULL); /* regular files only, never blocks */
                 f->off = 0;
                 f->n_partial = 0;
                 if (f->fd < 0 || fstat(f->fd, &st) < 0)
@@ -211,7 +212,7 @@ static int files_open(logs_tail *t, char *const *files) {
                 f->path = strdup(files[i]);
                 if (!f->path)
                         return -ENOMEM;
-                f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+                f->fd = file_read_open(f->path, FILE_READ_FOLLOW, NULL); /* regular files only, never blocks */
                 if (f->fd >= 0 && fstat(f->fd, &st) == 0) {
                         f->ino = st.st_ino;
                         f->off = st.st_size; /* only what is new */
