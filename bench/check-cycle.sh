@@ -26,6 +26,7 @@ PEERS=${3:-2 20 200}
 D=$(mktemp -d /tmp/ikh-bench-cycle-XXXXXX)
 SNTP=
 cleanup() {
+        set +e # every step, whatever the one before returned (a killed server's wait is 143)
         agent_stop
         [ -n "$SNTP" ] && kill "$SNTP" 2>/dev/null && wait "$SNTP" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1

@@ -36,6 +36,7 @@ stop_pid() { # PID
         kill -KILL "$1" 2>/dev/null || true
 }
 cleanup() {
+        set +e # every step, whatever the one before returned
         stop_pid "$IKH"
         stop_pid "$MON"
         lab_down "$D/lab" >/dev/null 2>&1
