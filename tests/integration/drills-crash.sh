@@ -40,14 +40,16 @@ expect:
   class: $6
   runbook: $5
   detect_within: 2s
-  recover_within: 3s
+  recover_within: $4
 YAML
 }
-drill_yaml syntax-8s config_swap "{append: \"ikeheal-drill-crash {\"}" 8s config-rollback daemon_config
+# recover_within is the fault's whole life: these cases end the drill themselves (a kill, an
+# abort, a SIGTERM), never by its SLO giving up
+drill_yaml syntax-20s config_swap "{append: \"ikeheal-drill-crash {\"}" 20s config-rollback daemon_config
 drill_yaml syntax-60s config_swap "{append: \"ikeheal-drill-crash {\"}" 60s config-rollback daemon_config
 # nothing checks the firewall here (so nothing heals the drop before the SIGKILL): the
 # injector is told the gateway's namespace itself
-drill_yaml drop-4s nft_drop "{udp_ports: [500, 4500], netns: $GW_NS}" 4s firewall-restore firewall
+drill_yaml drop-8s nft_drop "{udp_ports: [500, 4500], netns: $GW_NS}" 8s firewall-restore firewall
 { agent_yaml_head "$D" "$top/runbooks"; cat <<YAML
 checks:
   - kind: config
@@ -80,7 +82,7 @@ run_drill() { # NAME: start it, retrying while the gateway settles after the pre
 start || exit 1
 
 # --- SIGKILL, restart after the deadline -----------------------------------------------------
-run_drill syntax-8s && ok "drill started (fault: a syntax error, deadline 8 s)"
+run_drill syntax-20s && ok "drill started (fault: a syntax error, deadline 20 s)"
 t0=$(now_ms)
 for _ in $(seq 50); do broken && break; sleep 0.1; done
 broken && ok "fault in place" || bad "no fault"
@@ -90,17 +92,17 @@ kill9
 [ "$r" = pending ] && ok "agent SIGKILLed mid-drill (config-rollback pending, no approval given)" || bad "config-rollback: '$r', not pending"
 sleep 2
 broken && ok "while the agent is down the fault stays (it is not magic)" || bad "fault gone without the agent?"
-while [ $(($(now_ms) - t0)) -lt 9000 ]; do sleep 0.2; done
+while [ $(($(now_ms) - t0)) -lt 21000 ]; do sleep 0.2; done
 t1=$(now_ms)
 start || bad "agent did not restart"
 for _ in $(seq 100); do cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && break; sleep 0.02; done
 t2=$(now_ms)
-cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && ok "restarted $((t1 - t0)) ms after injection (past the 8 s deadline): swanctl.conf restored byte for byte $((t2 - t1)) ms after the restart" ||
+cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" && ok "restarted $((t1 - t0)) ms after injection (past the 20 s deadline): swanctl.conf restored byte for byte $((t2 - t1)) ms after the restart" ||
         bad "swanctl.conf not restored after the restart"
 for _ in $(seq 50); do [ "$(last phase)" = aborted ] && break; sleep 0.1; done
 [ "$(last phase)" = aborted ] && [ "$(last fault.state)" = removed ] && ok "drill recorded: aborted, $(last note | cut -c1-90)" ||
         bad "record: $(last phase) $(last fault.state) $(last note)"
-agent_ctl audit 200 | grep -q "recovery.*drill [0-9]* (syntax-8s) interrupted" && ok "audit: the recovery is recorded" || bad "audit lacks the recovery"
+agent_ctl audit 200 | grep -q "recovery.*drill [0-9]* (syntax-20s) interrupted" && ok "audit: the recovery is recorded" || bad "audit lacks the recovery"
 r=$(agent_run_of config-rollback); [ "$(cut -d' ' -f2 <<<"$r")" = pending ] && agent_ctl deny "${r%% *}" --reason test >/dev/null 2>&1
 agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still active"
 
@@ -119,14 +121,21 @@ agent_wait_resolved daemon_config 30000 >/dev/null || bad "daemon_config still a
 
 # --- SIGKILL, the agent stays down: nftables expires the fault itself -------------------------
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1 # the client starts from nothing (a DELETE through the drop would hang)
-run_drill drop-4s
+run_drill drop-8s
 t0=$(now_ms)
 for _ in $(seq 50); do ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -q 4500 && break; sleep 0.05; done
 ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -q 4500 ||
         bad "no drop in place: drill $(last phase): $(last note)"
 kill9
-LAB_CONNECT_TIMEOUT=2 lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "the client connected through the drop" || ok "agent dead, UDP 500/4500 dropped: the client cannot connect"
-while [ $(($(now_ms) - t0)) -lt 4500 ]; do sleep 0.1; done
+# the attempt must end before the elements time out (8 s after injection) to say anything
+t1=$(now_ms)
+if LAB_CONNECT_TIMEOUT=2 lab_connect "$D/lab" 1 >/dev/null 2>&1; then
+        [ $(($(now_ms) - t0)) -lt 8000 ] && bad "the client connected through the drop" ||
+                echo "note: the connect attempt began $((t1 - t0)) ms after injection and ended after the deadline: nothing shown"
+else
+        ok "agent dead, UDP 500/4500 dropped: the client cannot connect"
+fi
+while [ $(($(now_ms) - t0)) -lt 8500 ]; do sleep 0.1; done
 els=$(ip netns exec "$GW_NS" nft list set inet ikeheal_drill ports 2>/dev/null | grep -c 'elements')
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1 # the failed attempt's half-open IKE_SA would swallow the next initiate
 lab_connect "$D/lab" 1 >/dev/null 2>&1 && ok "$(($(now_ms) - t0)) ms after injection, agent still down: the kernel timed the elements out, the client connects" ||
@@ -144,7 +153,7 @@ agent_ctl drill abort --reason "test: removal while charon is down" >/dev/null 2
 for _ in $(seq 100); do [ "$(last fault.state 2>/dev/null)" = revert_failed ] && break; sleep 0.1; done
 [ "$(agent_ctl drill status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"]["fault"]["state"])' 2>/dev/null)" = revert_failed ] &&
         ok "charon down: the removal failed, the drill stays in progress (revert_failed)" || bad "no failed removal: $(agent_ctl drill status 2>&1 | head -5)"
-agent_ctl drill run syntax-8s >/dev/null 2>&1 && bad "a second drill started while a fault is stuck" || ok "no other drill starts meanwhile"
+agent_ctl drill run syntax-20s >/dev/null 2>&1 && bad "a second drill started while a fault is stuck" || ok "no other drill starts meanwhile"
 lab_start "$D/lab" gw >/dev/null 2>&1 || bad "gateway charon did not start again"
 for _ in $(seq 200); do [ "$(last fault.state)" = removed ] && break; sleep 0.1; done
 [ "$(last phase)" = aborted ] && [ "$(last fault.state)" = removed ] && cmp -s "$D/good.conf" "$GW_SWANCTL_CONF" &&
