@@ -151,6 +151,16 @@ static void test_shipped(void) {
         int r = runbook_set_load(dirs, &shipped, &set, &err);
         CHECK(r == 0, "shipped runbooks parse (%zu): %s", runbook_set_size(set), err ? err : "");
         free(err);
+        /* Which shipped runbook answers what: a flood of failures from many peers is told, never
+         * answered with a rollback; the same class without the flood is the rollback's. */
+        rb_subject s = { .cls = "authentication", .scope = "global", .severity = "fail", .reason = "flood",
+                         .check = "logs", .peers = "" };
+        const runbook *m = set ? runbook_set_match(set, &s) : NULL;
+        CHECK(m && strcmp(m->name, "peer-flood") == 0, "a flood is peer-flood's: %s", m ? m->name : "none");
+        s.reason = "auth_failed";
+        m = set ? runbook_set_match(set, &s) : NULL;
+        CHECK(m && strcmp(m->name, "auth-rollback") == 0, "global auth failures are auth-rollback's: %s",
+              m ? m->name : "none");
         runbook_set_free(set);
 }
 
