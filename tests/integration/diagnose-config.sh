@@ -107,7 +107,9 @@ if agent_start "$D" "$D/c.yaml" "$B" 2>/dev/null; then
         kill -0 "$AGENT_PID" 2>/dev/null && bad "the agent runs with a world-readable audit key"
         agent_stop
 fi
-grep -q "audit key .* unusable" "$D/agent.log" && ok "a world-readable audit key is refused" || bad "key perms: $(tail -3 "$D/agent.log")"
+# refused by the configuration check (the unit's ExecStartPre), before anything starts
+grep -q "audit_key_file .* has mode 0644" "$D/check-config.out" && ok "a world-readable audit key is refused" \
+        || bad "key perms: $(tail -3 "$D/check-config.out")"
 chmod 0600 "$D/audit.key"
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_stop
