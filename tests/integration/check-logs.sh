@@ -37,10 +37,15 @@ fault() {
         cl_mark=$(wc -l <"$CL_LOG")
         "${inject[@]}" >/dev/null 2>&1 || bad "$name: could not inject the fault"
         # the check listens from here: a slow injection (new certificates at high load) must not
-        # eat its watch; check-run says nothing when it has subscribed, so give it a second
-        "$B/tools/check-run" --vici "$GW_VICI" --watch 4 logs >"$D/$name.check" 2>&1 &
+        # eat its watch; check-run says when charon has answered its subscriptions
+        "$B/tools/check-run" --vici "$GW_VICI" --watch 6 logs >"$D/$name.check" 2>&1 &
         CR=$!
-        sleep 1
+        local i
+        for i in $(seq 250); do
+                grep -q '^check-run: subscribed' "$D/$name.check" && break
+                sleep 0.02
+        done
+        grep -q '^check-run: subscribed' "$D/$name.check" || bad "$name: check-run did not subscribe within 5 s"
         lab_connect "$D/lab" 1 >/dev/null 2>&1 && bad "$name: the client connected despite the fault"
         sleep 0.3
         tail -n +"$((gw_mark + 1))" "$GW_LOG" >"$D/$name-gw.log"

@@ -77,8 +77,19 @@ static void on_finding(check *c, const finding *f, bool changed, void *userdata)
                 (void) sd_event_exit(r->event, 0);
 }
 
+/* charon answers one connection's requests in order, and the subscriptions are registered
+ * first after a connect: the answer to a request made now says they are all in place. */
+static void on_subscribed(vici_client *v, int error, const vici_node *reply, void *userdata) {
+        if (error == 0) {
+                fprintf(stderr, "check-run: subscribed\n");
+                fflush(stderr);
+        }
+}
+
 static void on_vici_state(vici_client *v, bool connected, int reason, void *userdata) {
         charon_hub_emit_state(userdata, connected, reason);
+        if (connected)
+                (void) vici_client_command(v, "version", NULL, 0, on_subscribed, NULL);
 }
 
 static void on_vici_event(vici_client *v, const char *event, const vici_node *msg, void *userdata) {
