@@ -130,6 +130,7 @@ static int probe_send(ike_probe *p) {
 }
 
 static void finish_deadline(ike_probe *p);
+static bool drain(ike_probe *p, uint32_t revents);
 
 /* Resends at start + k × interval (k = 1 … max_attempts − 1), then the deadline. */
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -142,7 +143,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         if (usec >= p->deadline_usec) {
-                finish_deadline(p);
+                /* An answer may wait unread when the loop was busy elsewhere past the deadline
+                 * (the timer and the socket became ready in the same iteration): read it before
+                 * calling the gateway silent. */
+                if (!drain(p, EPOLLERR))
+                        finish_deadline(p);
                 return 0;
         }
         r = probe_send(p);
@@ -256,14 +261,14 @@ static void finish_answer(ike_probe *p, const ikev2_msg_response *m, const uint8
         probe_finish(p, &res);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        ike_probe *p = userdata;
+/* Read what the socket holds. True when the probe finished (its callback ran: p may be gone). */
+static bool drain(ike_probe *p, uint32_t revents) {
         uint8_t rx[RX_SIZE];
 
         /* the kernel signals a queued ICMP error with EPOLLERR: look there first, for its
          * details; a plain datagram costs no error-queue read */
         if ((revents & EPOLLERR) && read_errqueue(p))
-                return 0;
+                return true;
         for (unsigned i = 0; i < RECV_BURST; i++) {
                 ikev2_msg_response m;
                 const char *why = NULL;
@@ -275,11 +280,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 if (n < 0) {
                         int err = errno;
                         if (err == EAGAIN || err == EINTR)
-                                return 0;
+                                return false;
                         /* an error that arrived during this burst: its details if queued */
                         if (!read_errqueue(p))
                                 finish_errno(p, err, "recv");
-                        return 0;
+                        return true;
                 }
                 len = (size_t) n;
                 d = rx;
@@ -294,7 +299,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         }
                         if (ikev2_msg_parse_init_response(d, len, p->spi_i, &m, &why) == 0) {
                                 finish_answer(p, &m, d, len);
-                                return 0;
+                                return true;
                         }
                         note_garbage(p, d, len, why);
                 }
@@ -306,9 +311,14 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                         "%u unparsable datagrams, last: %s", p->garbage,
                                         p->garbage_reason);
                         probe_finish(p, &res);
-                        return 0;
+                        return true;
                 }
         }
+        return false;
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) drain(userdata, revents);
         return 0;
 }
 
@@ -453,9 +463,9 @@ int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ik
         if (!p->pkt)
                 return -ENOMEM;
 
-        r = sd_event_now(e, CLOCK_MONOTONIC, &now);
-        if (r < 0)
-                return r;
+        /* the clock now, not the loop iteration's timestamp: after a busy iteration that one lies
+         * in the past and the probe would be given less than its timeout */
+        now = now_usec();
         p->start_usec = now;
         p->deadline_usec = now + o->timeout_usec;
         r = sd_event_add_io(e, &p->io, p->fd, EPOLLIN, on_io, p);

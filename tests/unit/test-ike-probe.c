@@ -142,6 +142,52 @@ static int probe_once(fake_mode mode, bool natt, bool listen, unsigned retries, 
         return probe_keys(mode, natt, listen, retries, timeout, NULL, o, f);
 }
 
+/* A probe started at the end of a busy loop iteration (the loop's timestamp is old by then)
+ * still gets its whole timeout: the responder answers within it, the probe must hear it. */
+typedef struct stall {
+        outcome *o;
+        fake *f;
+        sd_event *e;
+} stall;
+
+static int on_stall(sd_event_source *s, uint64_t usec, void *userdata) {
+        stall *st = userdata;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons(st->f->port)};
+
+        (void) usleep(300 * 1000); /* the iteration's other work */
+        if (ike_probe_start(&st->o->p, st->e,
+                            &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                 .addr_len = sizeof(a),
+                                                 .timeout_usec = 200 * USEC_PER_MSEC},
+                            on_result, st->o) < 0)
+                (void) sd_event_exit(st->e, 1);
+        return 0;
+}
+
+static void test_after_busy_iteration(void) {
+        outcome o = {0};
+        fake f = {.fd = -1, .mode = FAKE_ANSWER};
+        sd_event_source *src = NULL;
+        stall st = {.o = &o, .f = &f};
+
+        if (sd_event_new(&st.e) < 0 || fake_open(&f, st.e, &src) < 0) {
+                CHECK(false, "set-up");
+                return;
+        }
+        o.e = st.e;
+        o.free_in_cb = true;
+        (void) sd_event_add_time_relative(st.e, NULL, CLOCK_MONOTONIC, 0, 0, on_stall, &st);
+        (void) sd_event_loop(st.e);
+        CHECK(o.called && o.r.verdict == IKE_PROBE_ANSWERED,
+              "started after a 300 ms busy iteration with a 200 ms timeout: %s (%s)",
+              o.called ? ike_probe_verdict_to_string(o.r.verdict) : "no verdict", o.r.detail);
+        o.p = ike_probe_free(o.p);
+        sd_event_source_disable_unref(src);
+        (void) close(f.fd);
+        sd_event_unref(st.e);
+}
+
 /* The body of the first payload of `type` in an IKE message, or NULL. */
 static const uint8_t *find_payload(const uint8_t *m, size_t len, uint8_t type, size_t *ret_len) {
         uint8_t next = len > 16 ? m[16] : 0;
@@ -248,6 +294,7 @@ int main(void) {
               "closed port: REFUSED with ICMP 3/3 (%s)", o.r.detail);
 
         test_shared_keys();
+        test_after_busy_iteration();
 
         { /* the first copy leaves from ike_probe_start() itself, before the loop turns */
                 fake g = {.fd = -1};
