@@ -16,11 +16,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 
 #include "agent/vici.h"
+
+/* A timeout that finds bytes waiting unread gives the reader this long to take them first. */
+#define VICI_READ_GRACE_USEC (10 * USEC_PER_MSEC)
 
 typedef enum op_kind {
         OP_COMMAND,
@@ -199,17 +203,26 @@ static bool dispatch_leave(vici_client *c) {
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* From the clock now, not from the loop iteration's timestamp: a request queued at the end of
+ * a busy iteration still gets its whole timeout. */
 static int timer_arm(vici_client *c, sd_event_source **s, uint64_t usec,
                      sd_event_time_handler_t handler) {
+        uint64_t at = mono_usec() + usec;
         int r;
 
         if (*s) {
-                r = sd_event_source_set_time_relative(*s, usec);
+                r = sd_event_source_set_time(*s, at);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
                 return r;
         }
-        return sd_event_add_time_relative(c->event, s, CLOCK_MONOTONIC, usec, 0, handler, c);
+        return sd_event_add_time(c->event, s, CLOCK_MONOTONIC, at, 0, handler, c);
 }
 
 static void timer_disarm(sd_event_source **s) {
@@ -317,9 +330,7 @@ static void client_kick(vici_client *c) {
 /* charon answered a request or streamed an item of one: it works on what it was asked
  * (pushed events alone say nothing about that: another thread may send them) */
 static void progress(vici_client *c) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        c->progress_usec = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        c->progress_usec = mono_usec();
 }
 
 static bool deliver_event(vici_client *c, const char *name, const vici_node *msg) {
@@ -612,7 +623,13 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         vici_client *c = userdata;
         vici_op *op = c->head;
+        int queued = 0;
 
+        /* an answer that came while the loop was busy elsewhere is read before it is missed */
+        if (!c->connecting && c->fd >= 0 && ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0) {
+                (void) timer_arm(c, &c->timeout_timer, VICI_READ_GRACE_USEC, on_timeout);
+                return 0;
+        }
         dispatch_enter(c);
         timer_disarm(&c->timeout_timer);
         if (c->connecting)

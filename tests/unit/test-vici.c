@@ -246,6 +246,12 @@ static void on_reply_free(vici_client *c, int error, const vici_node *reply, voi
         client = vici_client_free(c);
 }
 
+/* a reply handler that keeps the loop busy longer than the client's timeout (300 ms) */
+static void on_reply_slow(vici_client *c, int error, const vici_node *reply, void *userdata) {
+        on_reply(c, error, reply, userdata);
+        (void) usleep(400 * 1000);
+}
+
 static uint64_t now(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -349,6 +355,15 @@ int main(void) {
                      "CMD late;CMD version;REG list-sa;CMD list-sas;UNREG list-sa;CMD version;") ==
                       0,
               "wire order: %s", srv.log);
+
+        /* the request sent after a busy callback still gets its whole timeout */
+        reset_obs();
+        CHECK(vici_client_command(client, "version", NULL, 0, on_reply_slow, NULL) == 0 &&
+                      vici_client_command(client, "version", NULL, 0, on_reply, NULL) == 0,
+              "a request whose reply handler is slow, one behind it");
+        CHECK(RUN_UNTIL(o.n_replies == 2, 2000) && o.errors[0] == 0 && o.errors[1] == 0,
+              "after a 400 ms handler the next request is answered, not timed out (%d, %d)", o.errors[0],
+              o.errors[1]);
 
         /* a stream over an event a subscription holds: no REG/UNREG of it */
         reset_obs();
