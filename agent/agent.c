@@ -80,7 +80,7 @@ static void on_vici_state(vici_client *c, bool connected, int reason, void *user
                 log_warning_errno(reason, "lost connection to charon at %s",
                                   a->config->vici_socket);
         }
-        (void) sd_notifyf(false, "STATUS=%s", connected ? "charon connected" : "charon unreachable");
+        agent_notify_status(a);
 }
 
 static int agent_vici_start(agent *a) {
@@ -154,6 +154,8 @@ int agent_reload(agent *a, char **ret_error) {
                 else
                         free(err);
                 (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                a->reload_rejected = true;
+                a->status_sent[0] = 0;
                 return r;
         }
 
@@ -170,6 +172,8 @@ int agent_reload(agent *a, char **ret_error) {
                         free(err);
                 config_free(next);
                 (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                a->reload_rejected = true;
+                a->status_sent[0] = 0;
                 return r;
         }
 
@@ -195,6 +199,8 @@ int agent_reload(agent *a, char **ret_error) {
                         check_set_free(next_checks);
                         config_free(next);
                         (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                        a->reload_rejected = true;
+                        a->status_sent[0] = 0;
                         return r;
                 }
                 a->control = control_server_free(a->control);
@@ -235,6 +241,9 @@ int agent_reload(agent *a, char **ret_error) {
                     a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
                     runbook_set_hash(a->config->runbooks));
         (void) sd_notify(false, "READY=1\nSTATUS=running");
+        a->reload_rejected = false;
+        a->status_sent[0] = 0;
+        agent_notify_status(a);
         return 0;
 }
 

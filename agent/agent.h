@@ -46,6 +46,8 @@ typedef struct agent {
         uint64_t start_real_usec;
         uint64_t reloads, reload_failures;
         bool charon_connected;
+        bool reload_rejected;       /* the last reload was refused: said in STATUS= until a good one */
+        char status_sent[192];      /* the STATUS= text last sent, so an unchanged one is not resent */
         agent_vici_stats vstats;
         status_query *status_queries; /* `status` requests waiting for charon */
 
@@ -123,6 +125,8 @@ int agent_checks_start(agent *a, check_set *set);
 void agent_checks_free(agent *a);
 /* Diagnose once the loop has delivered what is pending (coalesces bursts of findings). */
 void agent_schedule_diagnosis(agent *a);
+/* STATUS= for systemd: charon, checks, active incidents, a rejected reload; sent when it changed. */
+void agent_notify_status(agent *a);
 /* The running checks as diagnosis sees them (at most max); returns how many. */
 typedef struct diagnosis_input diagnosis_input;
 size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max);

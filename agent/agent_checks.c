@@ -32,7 +32,6 @@ static uint64_t realtime_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-static void agent_notify_status(agent *a);
 
 uint64_t agent_now_usec(void) {
         return realtime_usec();
@@ -157,11 +156,20 @@ void agent_engine_queue(agent *a, uint64_t id, bool opened) {
         (void) sd_event_source_set_enabled(a->engine_defer, SD_EVENT_ONESHOT);
 }
 
-static void agent_notify_status(agent *a) {
-        size_t active = incident_store_active(a->incidents);
-        (void) sd_notifyf(false, "STATUS=running: %s; %zu checks, %zu active incident%s",
-                          a->charon_connected ? "charon connected" : "charon unreachable",
-                          check_set_size(a->checks), active, active == 1 ? "" : "s");
+/* Sent only when it changed: every diagnosis calls this (with the daemon check's heartbeat, every
+ * second), and a rejected reload stays said until a good one. */
+void agent_notify_status(agent *a) {
+        size_t active = a->incidents ? incident_store_active(a->incidents) : 0;
+        char text[sizeof(a->status_sent)];
+
+        (void) snprintf(text, sizeof(text), "STATUS=running: %s; %zu checks, %zu active incident%s%s",
+                        a->charon_connected ? "charon connected" : "charon unreachable",
+                        a->checks ? check_set_size(a->checks) : 0, active, active == 1 ? "" : "s",
+                        a->reload_rejected ? "; last reload rejected" : "");
+        if (strcmp(text, a->status_sent) == 0)
+                return;
+        (void) sd_notify(false, text);
+        memcpy(a->status_sent, text, sizeof(text));
 }
 
 static uint64_t now_mono(void) {
