@@ -477,24 +477,17 @@ static void release_held(engine *e) {
                 engine_incident(e, ids[i], false);
 }
 
-/* Which holds were already said: (engine, incident, until). A hold is said once — audit, log,
- * notification — not at every change of the incident while it waits; a new hold (another
- * incident, or a cooldown that ends at another time) is said again. */
-static struct {
-        const engine *e;
-        uint64_t incident, until;
-} holds_said[16];
-static size_t holds_next;
-
-/* A re-opened incident waits for its runbook's cooldown: say so, with until when. */
+/* A re-opened incident waits for its runbook's cooldown: say so, with until when — once per hold
+ * (a new hold: another incident, or a cooldown that ends at another time, is said again). */
 static void hold_for_cooldown(engine *e, const incident *inc, const runbook *rb, uint64_t until) {
         char when[40], left[32], text[NOTIFY_TEXT_MAX];
 
-        for (size_t i = 0; i < ELEMENTSOF(holds_said); i++)
-                if (holds_said[i].e == e && holds_said[i].incident == inc->id && holds_said[i].until == until)
+        for (size_t i = 0; i < ELEMENTSOF(e->holds_said); i++)
+                if (e->holds_said[i].incident == inc->id && e->holds_said[i].until == until)
                         return;
-        holds_said[holds_next] = (typeof(holds_said[0])){ .e = e, .incident = inc->id, .until = until };
-        holds_next = (holds_next + 1) % ELEMENTSOF(holds_said);
+        e->holds_said[e->holds_next].incident = inc->id;
+        e->holds_said[e->holds_next].until = until;
+        e->holds_next = (e->holds_next + 1) % ELEMENTSOF(e->holds_said);
         (void) rfc3339_format(until, when, sizeof(when));
         (void) duration_format((until - engine_now()) / USEC_PER_SEC * USEC_PER_SEC, left, sizeof(left));
         (void) snprintf(text, sizeof(text), "incident %llu (%s) held: runbook %s in cooldown until %s (%s); decided then",

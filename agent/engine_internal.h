@@ -21,6 +21,12 @@ struct engine {
         sd_event_source *recheck;   /* cooldowns: look at active incidents again */
         uint64_t undecodable;       /* records replay could not read */
         bool started;
+        /* cooldown holds already said (incident, until): a hold is said once, not at every
+         * change of the incident while it waits; a ring, the oldest forgotten first */
+        struct {
+                uint64_t incident, until;
+        } holds_said[16];
+        size_t holds_next;
 };
 
 /* Fill ctx for a call: incident, run, step, phase. Returns ctx->v. */
