@@ -22,17 +22,6 @@ static int dir_path(const char *state_dir, char *buf, size_t n) {
         return 0;
 }
 
-static int sync_dir(const char *dir) {
-        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-        if (fd < 0)
-                return -errno;
-        if (fsync(fd) < 0)
-                r = -errno;
-        close(fd);
-        return r;
-}
-
 int owed_write(const char *state_dir, const char *kind, uint64_t id, const void *buf, size_t len) {
         char dir[512], path[600];
         int r;
@@ -43,7 +32,7 @@ int owed_write(const char *state_dir, const char *kind, uint64_t id, const void 
         if (r < 0)
                 return r;
         if (mkdir(dir, 0700) == 0)
-                (void) sync_dir(state_dir);
+                (void) atomic_file_sync_dir(state_dir);
         else if (errno != EEXIST)
                 return -errno;
         (void) snprintf(path, sizeof(path), "%s/%s-%llu", dir, kind, (unsigned long long) id);
@@ -67,7 +56,7 @@ int owed_remove(const char *state_dir, const char *kind, uint64_t id) {
         (void) snprintf(path, sizeof(path), "%s/%s-%llu", dir, kind, (unsigned long long) id);
         if (unlink(path) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        return sync_dir(dir);
+        return atomic_file_sync_dir(dir);
 }
 
 static bool name_id(const char *name, const char *kind, uint64_t *ret) {

@@ -29,19 +29,23 @@ int atomic_file_write_all(int fd, const void *buf, size_t len) {
         return 0;
 }
 
-static int fsync_dir_of(const char *path) {
-        _cleanup_(freep) char *copy = strdup(path);
-        int fd, r = 0;
+int atomic_file_sync_dir(const char *dir) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 
-        if (!copy)
-                return -ENOMEM;
-        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         if (fsync(fd) < 0)
                 r = -errno;
         close(fd);
         return r;
+}
+
+static int fsync_dir_of(const char *path) {
+        _cleanup_(freep) char *copy = strdup(path);
+
+        if (!copy)
+                return -ENOMEM;
+        return atomic_file_sync_dir(dirname(copy));
 }
 
 /* own: also give the file uid:gid (before the rename: it never appears with the wrong owner) */
