@@ -19,6 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[80], path[128], tmp_path[128];
 
+static void remove_dir(void) {
+        (void) rmdir(dir);
+}
+
 static int replay(uint16_t type, const void *payload, size_t len, void *userdata) {
         uint64_t *n = userdata;
         volatile uint8_t sum = 0;
@@ -44,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 snprintf(path, sizeof(path), "%s/fuzz.log", dir);
                 snprintf(tmp_path, sizeof(tmp_path), "%s/fuzz.log.tmp", dir);
+                atexit(remove_dir);
         }
         if (!(f = fopen(path, "w")))
                 abort();
