@@ -108,7 +108,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libc
             strongswan-swanctl charon-systemd strongswan-charon strongswan-pki \
             libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins \
             nftables iproute2 iputils-ping util-linux openssl procps python3 \
-            systemd-container mmdebstrap zstd dbus
+            systemd-container mmdebstrap zstd dbus valgrind
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
@@ -130,7 +130,7 @@ bench-deps:
 	else echo "bench-deps: all Debian packages present"; fi
 
 check: deps
-	$(MAKE) BUILD=build all
+	$(MAKE) BUILD=build all build/tests/test-nft-batch
 	$(MAKE) SANITIZE=address,undefined BUILD=build-san tests
 	$(MAKE) BUILD=build-san fuzz
 	tests/run.sh build-san build
