@@ -51,7 +51,7 @@ for f in "$san"/fuzz/fuzz-*; do
         # libFuzzer's own exit code for a crash is 77, which means "skipped" here: make every
         # finding a plain failure.
         x="-error_exitcode=1 -timeout_exitcode=1"
-        run "fuzz/${f##*/}" sh -c "'$f' $x -runs=0 '$corpus' && w=\$(mktemp -d) && cp -r '$corpus'/. \"\$w\" && '$f' $x -max_total_time=${FUZZ_SECONDS:-15} -rss_limit_mb=2048 -artifact_prefix=$LOGDIR/ \"\$w\"; rc=\$?; rm -rf \"\$w\"; exit \$rc"
+        run "fuzz/${f##*/}" sh -c "'$f' $x -runs=0 '$corpus' && w=\$(mktemp -d) && cp -r '$corpus'/. \"\$w\" && '$f' $x -max_total_time=${FUZZ_SECONDS:-8} -rss_limit_mb=2048 -artifact_prefix=$LOGDIR/ \"\$w\"; rc=\$?; rm -rf \"\$w\"; exit \$rc"
 done
 for s in tests/integration/*.sh; do
         [ -x "$s" ] && run "integration/$(basename "$s" .sh)" "$s"
