@@ -129,10 +129,12 @@ bench-deps:
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "bench-deps: all Debian packages present"; fi
 
+# The builds use every core (the tests after them run one at a time).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	$(MAKE) BUILD=build all build/tests/test-nft-batch
-	$(MAKE) SANITIZE=address,undefined BUILD=build-san tests
-	$(MAKE) BUILD=build-san fuzz
+	$(MAKE) -j$(JOBS) BUILD=build all build/tests/test-nft-batch
+	$(MAKE) -j$(JOBS) SANITIZE=address,undefined BUILD=build-san tests
+	$(MAKE) -j$(JOBS) BUILD=build-san fuzz
 	tests/run.sh build-san build
 
 bench: deps bench-deps
