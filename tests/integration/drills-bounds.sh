@@ -107,7 +107,8 @@ kill -STOP "$CHARON"
 run_drill healed-mid-apply && ok "drill started with charon stopped: the fault's swanctl loads cannot return"
 r=
 for _ in $(seq 150); do r=$(agent_run_of cert-fix); [ "$(cut -d' ' -f2 <<<"$r")" = succeeded ] && break; sleep 0.1; done
-p=$(phase)
+# (a status read can come back empty while the agent is busy with the run's end: read again)
+for _ in $(seq 20); do p=$(phase); [ -n "$p" ] && break; sleep 0.1; done
 [ "$(cut -d' ' -f2 <<<"$r")" = succeeded ] && [ "$p" = injecting ] &&
         ok "the runbook healed the fault and its run succeeded while the drill was still injecting" ||
         bad "no run success during the injection: run '$r', drill phase '$p'"
