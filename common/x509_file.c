@@ -60,3 +60,14 @@ X509_CRL *x509_file_crl_parse(const void *buf, size_t len) {
 X509_CRL *x509_file_crl(const char *path) {
         return load(path, pem_crl, der_crl);
 }
+
+time_t x509_file_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec;
+}
+
+time_t x509_file_time(const ASN1_TIME *t) {
+        struct tm tm = {};
+        return t && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
+}

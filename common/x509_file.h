@@ -8,9 +8,15 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stddef.h>
+#include <time.h>
 
 #define X509_FILE_MAX (4u * 1024u * 1024u)
 
+/* The wall clock's second validity is judged at, read precisely: time() may lag CLOCK_REALTIME
+ * by a tick, and a timer armed at notAfter must see that instant when it fires. */
+time_t x509_file_now(void);
+/* An ASN1_TIME as seconds since the epoch; 0 for NULL or unreadable. */
+time_t x509_file_time(const ASN1_TIME *t);
 X509 *x509_file_cert(const char *path);
 EVP_PKEY *x509_file_key(const char *path);
 X509_CRL *x509_file_crl_parse(const void *buf, size_t len);

@@ -237,18 +237,6 @@ static bool eku_fits(X509 *x) {
         return fits;
 }
 
-/* The wall clock's second, read precisely: time() may lag CLOCK_REALTIME by a tick, and a timer
- * armed at an instant must see that instant when it fires. */
-static time_t now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return ts.tv_sec;
-}
-
-static time_t asn1_time_t(const ASN1_TIME *t) {
-        struct tm tm = {};
-        return t && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
-}
 
 static void next_instant(verdict *v, time_t now, time_t t) {
         if (t > now && (!v->next || t < v->next))
@@ -259,7 +247,7 @@ static void next_instant(verdict *v, time_t now, time_t t) {
  * certificate is expired from its notAfter second on), and the seconds after which fewer than
  * crit_days / warn_days whole days are left. */
 static void validity_instants(const cert_state *s, X509 *x, time_t now, verdict *v) {
-        time_t nb = asn1_time_t(X509_get0_notBefore(x)), na = asn1_time_t(X509_get0_notAfter(x));
+        time_t nb = x509_file_time(X509_get0_notBefore(x)), na = x509_file_time(X509_get0_notAfter(x));
 
         if (nb)
                 next_instant(v, now, nb);
@@ -274,7 +262,7 @@ static void validity_instants(const cert_state *s, X509 *x, time_t now, verdict 
 static void judge(const cert_state *s, const material *m, size_t i, verdict *v) {
         X509 *x = m->certs[i];
         const char *path = m->cert_paths[i];
-        time_t now = now_s();
+        time_t now = x509_file_now();
         int day, sec;
         char subject[256];
 

@@ -166,18 +166,6 @@ static X509 *issuer_of(revocation_state *s, X509 *x) {
         return NULL;
 }
 
-/* The wall clock's second, read precisely: time() may lag CLOCK_REALTIME by a tick, and a timer
- * armed at an instant must see that instant when it fires. */
-static time_t now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return ts.tv_sec;
-}
-
-static time_t asn1_time_t(const ASN1_TIME *t) {
-        struct tm tm = {};
-        return t && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
-}
 
 static void next_instant(revocation_state *s, time_t now, time_t t) {
         if (t > now && (!s->next || t < s->next))
@@ -188,8 +176,8 @@ static void next_instant(revocation_state *s, time_t now, time_t t) {
  * charon falls back on, and its nextUpdate (and the warning before it) become instants. */
 static void judge_crl(revocation_state *s, X509_CRL *crl, const char *where, bool local) {
         const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-        time_t now = now_s(), warn = now + (time_t) (s->crl_warn_usec / USEC_PER_SEC);
-        time_t next_t = asn1_time_t(next);
+        time_t now = x509_file_now(), warn = now + (time_t) (s->crl_warn_usec / USEC_PER_SEC);
+        time_t next_t = x509_file_time(next);
         char issuer[256];
 
         X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
@@ -357,7 +345,7 @@ static void on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
         task *t = userdata;
         revocation_state *s = t->owner;
         const cached_crl *c;
-        time_t now = now_s();
+        time_t now = x509_file_now();
 
         t->done = true;
         (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->http_status);
