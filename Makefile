@@ -46,7 +46,7 @@ else
 BASE_CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-# libcurl is not linked: agent/curl_lib.c loads it when HTTP is first needed (its dependencies
+# libcurl is not linked: common/curl_lib.c loads it when HTTP is first needed (its dependencies
 # alone would cost ~4 MB of RSS in every ikeheald); its headers are still used.
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 
@@ -54,7 +54,7 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
 
 # Everything but the two mains goes into one static library; each program pulls what it uses.
-LIB_SRCS := $(filter-out agent/main.c,$(wildcard common/*.c agent/*.c agent/checks/*.c faults/*.c \
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard common/*.c agent/*/*.c faults/*.c \
                                                   actions/*.c policy/*.c))
 CTL_SRCS := $(wildcard ctl/*.c)
 TEST_SRCS := $(wildcard tests/unit/test-*.c)

@@ -77,7 +77,7 @@ typedef struct action_env {
         void *check_userdata;
         const char *vici_socket; /* charon's VICI socket (swanctl --uri) */
         struct sd_bus *bus;      /* the system bus (systemd units); NULL where there is none */
-        struct vici_client *vici; /* charon's VICI connection (agent/vici.h); may be disconnected */
+        struct vici_client *vici; /* charon's VICI connection (common/vici.h); may be disconnected */
         const char *charon_unit; /* the unit running charon (charon.unit) */
 } action_env;
 

@@ -2,7 +2,7 @@
  * on when the distribution point is unreachable — charon uses the cached CRL from the swanctl
  * tree's x509crl/ instead of fetching it.
  *
- * The CRL is fetched (libcurl's multi interface on the loop, agent/curl_glue.h) from `url`, else
+ * The CRL is fetched (libcurl's multi interface on the loop, common/curl_glue.h) from `url`, else
  * from each CRL distribution point of the certificates in x509/ (the CA that issued the
  * gateway's certificate usually issued the peers' too), until one answers. Only a CRL that is
  * signed by a CA of x509ca/ and fresh (nextUpdate ahead) is installed — atomically, as
@@ -21,7 +21,7 @@
 #include "actions/action.h"
 #include "actions/registry.h"
 #include "actions/swanctl.h"
-#include "agent/curl_glue.h"
+#include "curl_glue.h"
 #include "atomic_file.h"
 #include "x509_file.h"
 

@@ -8,7 +8,7 @@
 
 #include "actions/action.h"
 #include "actions/registry.h"
-#include "agent/vici.h"
+#include "vici.h"
 
 enum { P_OPERATION, P_IKE, P_CHILD, P_IKE_ID, P_CHILD_ID, P_FORCE, _P_MAX };
 

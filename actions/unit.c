@@ -25,7 +25,7 @@
 #include "actions/registry.h"
 #include "actions/unit_job.h"
 #include "duration.h"
-#include "agent/vici.h"
+#include "vici.h"
 
 enum { P_UNIT, P_OPERATION, P_RESET_FAILED, P_STOP_TIMEOUT, _P_MAX };
 

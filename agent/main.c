@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "agent/config.h"
+#include "agent/core/agent.h"
+#include "agent/config/config.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG "/etc/ikeheal/ikeheal.yaml"

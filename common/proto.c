@@ -16,7 +16,7 @@ typedef struct proto_verb_info {
         const char *summary;
 } proto_verb_info;
 
-/* The one table that says which verbs change state; agent/control.c authorises by it. */
+/* The one table that says which verbs change state; agent/control/control.c authorises by it. */
 static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_STATUS] = { "status", false, "show the agent's and charon's state" },
         [PROTO_RELOAD] = { "reload", true, "re-read the configuration file" },

@@ -1,6 +1,6 @@
 /* The control protocol between ikeheald and ikehealctl: framing, the closed set of verbs, and
  * a small blocking client used by ikehealctl and the tests. The server side (non-blocking, on
- * sd-event, with authorisation) is agent/control.c. This module does not log.
+ * sd-event, with authorisation) is agent/control/control.c. This module does not log.
  *
  * Transport: a UNIX stream socket (default PROTO_SOCKET_DEFAULT, mode 0660, group from the
  * config). One connection may carry any number of request/response exchanges, strictly one at
@@ -95,7 +95,7 @@ typedef enum proto_verb {
  *   socket             control socket path
  *   reloads            (n) successful reloads
  *   reload_failures    (n) rejected reloads
- *   runbooks {         the runbook engine (agent/engine.h)
+ *   runbooks {         the runbook engine (agent/engine/engine.h)
  *     loaded           (n) runbooks loaded
  *     paused           "yes" or "no"; pause_reason: why (optional)
  *     running          (n) runs executing or rolling back

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config.h"
-#include "agent/drill.h"
-#include "agent/runbook.h"
+#include "agent/config/config.h"
+#include "agent/config/drill.h"
+#include "agent/config/runbook.h"
 #include "ctl/commands.h"
 #include "duration.h"
 

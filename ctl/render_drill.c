@@ -1,4 +1,4 @@
-/* Text rendering of `drill list | status | report [ID]` (agent/drill_run.h). */
+/* Text rendering of `drill list | status | report [ID]` (agent/drill/drill_run.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -1,4 +1,4 @@
-/* Fault injectors for chaos drills (agent/drill.h): the real faults a gateway meets, made on
+/* Fault injectors for chaos drills (agent/config/drill.h): the real faults a gateway meets, made on
  * purpose and removed on time. Each kind is an action_ops table (actions/action.h) — the same
  * typed parameters, plan, asynchronous apply / verify / revert on the loop — kept in a registry
  * of its own so that no runbook can name an injector and no drill can name a remedy.

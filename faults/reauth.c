@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/vici.h"
+#include "vici.h"
 #include "faults/reauth.h"
 
 static void finish(fault_reauth *s, int r) {

@@ -1,6 +1,6 @@
 /* The certificate check: see cert.c. */
 #pragma once
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 extern const check_ops cert_check_ops;

@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/charon_hub.h"
+#include "agent/checks/charon_hub.h"
 #include "agent/checks/conns.h"
-#include "agent/config.h"
-#include "agent/vici.h"
+#include "agent/config/config.h"
+#include "vici.h"
 #include "atomic_file.h"
 #include "yaml_bind.h"
 

@@ -5,7 +5,7 @@
  * waiting for the interval. Everything that can push does, so a crash is seen within
  * milliseconds:
  *
- *  - the VICI connection (agent/charon_hub.h): its EOF runs this check at once; a reconnect
+ *  - the VICI connection (agent/checks/charon_hub.h): its EOF runs this check at once; a reconnect
  *    that fails with ENOENT means the socket was removed (an orderly stop), ECONNREFUSED that
  *    it was left behind by a process that died;
  *  - charon's own last words: "signal of type SIGTERM received. Shutting down" arrives as a
@@ -13,7 +13,7 @@
  *    when no service manager can;
  *  - the systemd unit (params `unit`, default the config's charon.unit): ActiveState, SubState,
  *    Result, ExecMainCode/Status, NRestarts and MainPID, pushed by PropertiesChanged;
- *  - the process itself (agent/proc_stat.h), found by the unit's MainPID, a pid file (params
+ *  - the process itself (common/proc_stat.h), found by the unit's MainPID, a pid file (params
  *    `pidfile`) or the VICI socket's peer credentials: watched through a pidfd (readable when
  *    it exits), its state read from /proc (T: stopped, Z: dead) and its identity (pid + start
  *    time), by which restarts are counted — a reconnect is not a restart.
@@ -32,11 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/charon_hub.h"
+#include "agent/checks/charon_hub.h"
 #include "agent/checks/daemon.h"
 #include "agent/checks/daemon_internal.h"
-#include "agent/config.h"
-#include "agent/vici.h"
+#include "agent/config/config.h"
+#include "vici.h"
 #include "atomic_file.h"
 #include "yaml_bind.h"
 

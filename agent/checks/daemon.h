@@ -1,6 +1,6 @@
 /* The daemon check: see daemon.c. */
 #pragma once
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 extern const check_ops daemon_check_ops;

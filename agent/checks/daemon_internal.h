@@ -8,8 +8,8 @@
 #include <systemd/sd-bus.h>
 #include <sys/types.h>
 
-#include "agent/check.h"
-#include "agent/proc_stat.h"
+#include "agent/checks/check.h"
+#include "proc_stat.h"
 
 #define DAEMON_STARTS_MAX 32u
 #define DAEMON_LOG_TAIL 4u

@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/charon_hub.h"
+#include "agent/checks/charon_hub.h"
 #include "agent/checks/daemon_internal.h"
-#include "agent/config.h"
-#include "agent/vici.h"
+#include "agent/config/config.h"
+#include "vici.h"
 #include "duration.h"
 
 bool daemon_alive(const daemon_state *s) {

@@ -1,6 +1,6 @@
 /* The firewall check: see firewall.c. */
 #pragma once
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 extern const check_ops firewall_check_ops;

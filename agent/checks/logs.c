@@ -32,9 +32,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/charon_hub.h"
+#include "agent/checks/charon_hub.h"
 #include "agent/checks/logs.h"
-#include "agent/vici.h"
+#include "vici.h"
 #include "agent/checks/logs_store.h"
 #include "agent/checks/logs_tail.h"
 #include "agent/checks/logs_tally.h"

@@ -1,6 +1,6 @@
 /* The logs check: see logs.c. */
 #pragma once
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 extern const check_ops logs_check_ops;

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/charon_hub.h"
+#include "agent/checks/charon_hub.h"
 #include "agent/checks/nat_mtu.h"
-#include "agent/vici.h"
+#include "vici.h"
 #include "charon_log.h"
 #include "yaml_bind.h"
 

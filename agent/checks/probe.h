@@ -1,6 +1,6 @@
 /* The IKE probe check: see probe.c. */
 #pragma once
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 extern const check_ops probe_check_ops;

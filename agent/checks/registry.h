@@ -1,10 +1,10 @@
-/* The one place every kind of check is registered: a const table of ops (agent/check.h), one
+/* The one place every kind of check is registered: a const table of ops (agent/checks/check.h), one
  * per file under agent/checks/. */
 #pragma once
 
 #include <stddef.h>
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 /* The ops of `kind`, or NULL. */
 const check_ops *check_registry_find(const char *kind);

@@ -6,7 +6,7 @@
  *    crl_stale; within `crl_warn` (default 1h) → WARN crl_expiring; signature checked against
  *    its issuer in x509ca/ (FAIL crl_bad_signature).
  *  - CRL distribution points (the certificates' CDP URLs and params `crl_urls`): fetched over
- *    HTTP (libcurl multi on the loop: agent/curl_glue.h; size-capped) → unreachable or HTTP
+ *    HTTP (libcurl multi on the loop: common/curl_glue.h; size-capped) → unreachable or HTTP
  *    error → FAIL crl_unreachable; a fetched CRL that is stale → FAIL crl_stale. While a
  *    fresh CRL of the same issuer is cached locally (x509crl/ or `crls`; for a `crl_urls` URL,
  *    whose issuer is unknown until fetched, any fresh local CRL), charon still checks
@@ -35,7 +35,7 @@
 #include <time.h>
 
 #include "agent/checks/revocation.h"
-#include "agent/curl_glue.h"
+#include "curl_glue.h"
 #include "duration.h"
 #include "x509_file.h"
 #include "yaml_bind.h"

@@ -1,6 +1,6 @@
 /* The revocation check: see revocation.c. */
 #pragma once
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 
 extern const check_ops revocation_check_ops;

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/charon_hub.h"
+#include "agent/checks/charon_hub.h"
 #include "agent/checks/sas.h"
-#include "agent/vici.h"
+#include "vici.h"
 #include "yaml_bind.h"
 
 #define DEBOUNCE_USEC (50 * USEC_PER_MSEC)

@@ -19,7 +19,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "agent/control_internal.h"
+#include "agent/control/control_internal.h"
 #include "log.h"
 #include "proto.h"
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "agent/drill.h"
+#include "agent/config/drill.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (drill_parse_buffer("fuzz.yaml", data, size, size & 1 ? &ctx : NULL, &d, &dr) == 0 &&
             (dr->abort_after_usec > dr->fault_expires_usec || !dr->fault_class || !dr->steady_checks[0] ||
              dr->recover_within_usec < dr->detect_within_usec))
-                abort(); /* a drill that parsed must keep the promises of agent/drill.h */
+                abort(); /* a drill that parsed must keep the promises of agent/config/drill.h */
         free(ydiag_join(&d));
         drill_free(dr);
         ydiag_done(&d);

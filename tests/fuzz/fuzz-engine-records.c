@@ -1,4 +1,4 @@
-/* Fuzz the decoders of the engine's durable records (agent/engine_store.c): a run and a
+/* Fuzz the decoders of the engine's durable records (agent/engine/engine_store.c): a run and a
  * measure as engine.log replays them at every start and as an owed revert record
  * (<state_dir>/owed/measure-ID) is read back — files in the state directory. The input is one
  * VICI message, decoded as a run and as a measure (each with the action parameters of its kind,
@@ -18,7 +18,7 @@
 #define engine_persist_measure fuzz_engine_persist_measure
 #define engine_persist_meta fuzz_engine_persist_meta
 #define engine_owed_update fuzz_engine_owed_update
-#include "agent/engine_store.c"
+#include "agent/engine/engine_store.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

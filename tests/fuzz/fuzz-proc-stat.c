@@ -1,8 +1,8 @@
 /* Fuzz the /proc/PID/stat parser: any bytes (a command name is chosen by the process). */
-/* fuzz-sources: agent/proc_stat.c */
+/* fuzz-sources: common/proc_stat.c */
 #include <stdint.h>
 
-#include "agent/proc_stat.h"
+#include "proc_stat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

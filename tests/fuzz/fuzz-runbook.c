@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "agent/runbook.h"
+#include "agent/config/runbook.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

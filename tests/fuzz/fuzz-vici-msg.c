@@ -1,5 +1,5 @@
 /* Fuzz the VICI decoder as the agent meets it: the input is a byte stream as read from charon's
- * socket, cut into u32-length-prefixed packets under VICI_PACKET_MAX (as agent/vici.c does) and
+ * socket, cut into u32-length-prefixed packets under VICI_PACKET_MAX (as common/vici.c does) and
  * decoded with vici_packet_parse(); the whole input is also decoded as one bare message with
  * vici_msg_parse(). Whatever decodes is re-encoded with the builder (vici_builder_add_node)
  * and must decode again to the same bytes, and every lookup the agent uses must be safe on it.

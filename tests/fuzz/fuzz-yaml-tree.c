@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "yaml_bind.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -119,7 +119,7 @@ check "journal: start record with SYSLOG_IDENTIFIER=ikeheald, PRIORITY=6, one CO
         python3 -c 'import json,sys
 recs=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 hit=[r for r in recs if r.get("SYSLOG_IDENTIFIER")=="ikeheald" and " started" in str(r.get("MESSAGE",""))
-     and r.get("PRIORITY")=="6" and r.get("CODE_FILE")=="agent/agent.c" and str(r.get("CODE_LINE","")).isdigit()
+     and r.get("PRIORITY")=="6" and r.get("CODE_FILE")=="agent/core/agent.c" and str(r.get("CODE_LINE","")).isdigit()
      and r.get("_SYSTEMD_UNIT")=="ikeheald.service" and r.get("_PID")==sys.argv[2]]
 if hit: print("     " + hit[0]["MESSAGE"])
 sys.exit(0 if hit else 1)' "$D/journal.json" "$pid1"

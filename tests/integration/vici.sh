@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The VICI client (agent/vici.c) against a real charon. A network namespace of our own
+# The VICI client (common/vici.c) against a real charon. A network namespace of our own
 # (ikh-vici-<id>, loopback only: VICI is a UNIX socket, the namespace just keeps charon off the
 # host's network), a charon-systemd in it with a minimal strongswan.conf (explicit plugin list,
 # VICI socket and log file in a private directory), one tiny PSK connection loaded by swanctl

@@ -24,7 +24,7 @@
 #include <time.h>
 
 #include "actions/action.h"
-#include "agent/vici.h"
+#include "vici.h"
 #include "faults/faults.h"
 
 static char *cparams[16];

@@ -1,6 +1,6 @@
 /* check-run: run one check of any registered kind, alone, on a real loop — the way tests
  * exercise a check against the lab without a whole agent. The check gets what the agent would
- * lend it (agent/check.h's check_env): a VICI client feeding a charon hub (--vici), the system
+ * lend it (agent/checks/check.h's check_env): a VICI client feeding a charon hub (--vici), the system
  * bus when there is one, a state directory. Each finding is printed as one block:
  *
  *   finding N status=fail changed=yes ms=12
@@ -29,11 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/charon_hub.h"
-#include "agent/config.h"
-#include "agent/check.h"
+#include "agent/checks/charon_hub.h"
+#include "agent/config/config.h"
+#include "agent/checks/check.h"
 #include "agent/checks/registry.h"
-#include "agent/vici.h"
+#include "vici.h"
 
 typedef struct run {
         sd_event *event;

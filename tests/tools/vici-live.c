@@ -1,4 +1,4 @@
-/* vici-live: drive agent/vici.c against a real charon for tests/integration/vici.sh. One line
+/* vici-live: drive common/vici.c against a real charon for tests/integration/vici.sh. One line
  * per observation on stdout ("version daemon=… version=…", "stream list-conns items=2 …",
  * "log group=CFG …", "disconnected reason=…", …), and the exit code says whether everything was
  * observed:
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/vici.h"
+#include "vici.h"
 
 typedef struct live {
         sd_event *event;

@@ -1,5 +1,5 @@
 /* Hysteresis and flap counting of check_state, result by result. */
-#include "agent/check_state.h"
+#include "agent/checks/check_state.h"
 #include "tap.h"
 
 int main(void) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/check.h"
+#include "agent/checks/check.h"
 #include "tap.h"
 
 typedef struct script {

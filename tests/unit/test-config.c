@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "atomic_file.h"
 #include "duration.h"
 #include "tap.h"

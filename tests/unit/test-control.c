@@ -1,4 +1,4 @@
-/* The control server (agent/control.c) on a real sd-event loop, with a socket in a temporary
+/* The control server (agent/control/control.c) on a real sd-event loop, with a socket in a temporary
  * directory and a config built in code. Clients are forked children using the shared client
  * code (common/proto.c) while the parent runs the loop: root gets through; a child dropped to
  * uid/gid 65534 may read (group nogroup is a reader group) but is refused a state-changing verb
@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/control.h"
+#include "agent/control/control.h"
 #include "atomic_file.h"
 #include "log.h"
 #include "proto.h"

@@ -1,8 +1,8 @@
-/* libcurl loaded on first use (agent/curl_lib.h): this binary is linked the way ikeheald is
+/* libcurl loaded on first use (common/curl_lib.h): this binary is linked the way ikeheald is
  * (without libcurl), so libcurl must be absent from the process until HTTP is needed — also
  * after a notifier without webhooks was made and used — and present once a webhook is
  * configured. Then the forwarders hand every argument type through unchanged: a file:// transfer
- * on a real sd-event loop (agent/curl_glue.h) with string, long, function-pointer and curl_off_t
+ * on a real sd-event loop (common/curl_glue.h) with string, long, function-pointer and curl_off_t
  * options and a curl_off_t result. */
 #include <errno.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/curl_glue.h"
-#include "agent/curl_lib.h"
-#include "agent/notifier.h"
+#include "curl_glue.h"
+#include "curl_lib.h"
+#include "agent/notify/notifier.h"
 #include "tap.h"
 
 static bool libcurl_mapped(void) {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/diagnosis.h"
-#include "agent/incident.h"
+#include "agent/triage/diagnosis.h"
+#include "agent/triage/incident.h"
 #include "tap.h"
 
 #define MAXIN 12

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/drill.h"
+#include "agent/config/drill.h"
 #include "atomic_file.h"
 #include "expect_corpus.h"
 #include "faults/faults.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/finding.h"
+#include "agent/checks/finding.h"
 #include "tap.h"
 
 int main(void) {

@@ -1,4 +1,4 @@
-/* Incident updates coalesced (agent/incident.c): a problem whose details change many times a
+/* Incident updates coalesced (agent/triage/incident.c): a problem whose details change many times a
  * second (a flood renaming its peers) is written and reported at most once per
  * INCIDENT_COALESCE_USEC, the record carrying how many updates it stands for; held updates are
  * written by incident_store_flush() once their interval ends and when the store is freed; a
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/incident.h"
+#include "agent/triage/incident.h"
 #include "tap.h"
 
 #define S 1000000ull

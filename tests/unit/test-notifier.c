@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/notifier.h"
+#include "agent/notify/notifier.h"
 #include "tap.h"
 
 #define MSEC USEC_PER_MSEC

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/proc_stat.h"
+#include "proc_stat.h"
 #include "tap.h"
 
 static int parse(const char *text, proc_stat *p) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/runbook.h"
+#include "agent/config/runbook.h"
 #include "atomic_file.h"
 #include "expect_corpus.h"
 #include "tap.h"

@@ -1,4 +1,4 @@
-/* The asynchronous VICI client (agent/vici.c) against a scripted fake charon on the same
+/* The asynchronous VICI client (common/vici.c) against a scripted fake charon on the same
  * sd-event loop (a UNIX socket in a temporary directory): connect with charon absent and
  * present, subscription (re-)registration, strict serialisation (the fake charon answers one
  * command late and counts packets that arrive while a request is still open), streamed lists
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/vici.h"
+#include "vici.h"
 #include "tap.h"
 
 /* ---- the fake charon ---- */

@@ -1,0 +1,73 @@
+/* What agent/control/control.c (connections and requests) and agent/control/control_admit.c (who gets a
+ * connection) share: the server and connection structures. Nothing outside these two files
+ * includes this header. */
+#pragma once
+
+#include "agent/control/control.h"
+
+typedef struct control_conn control_conn;
+
+struct control_conn {
+        control_server *server;
+        control_conn *prev, *next; /* newest first: the list's tail is the oldest connection */
+        int fd;
+        sd_event_source *io;
+        sd_event_source *timer;
+        control_peer peer;
+        bool privileged;   /* root, an operator or an approver when it connected */
+        bool timer_armed;  /* the request deadline runs (it is not pushed back by input) */
+        uint8_t *rbuf;
+        size_t rlen, ralloc;
+        uint8_t *wbuf;
+        size_t wlen, woff;
+        bool closing;     /* close once the write buffer is empty */
+        bool in_dispatch; /* guards against re-entry from a handler that replies at once */
+        control_request *current;
+};
+
+typedef struct control_slot {
+        control_handler handler;
+        void *userdata;
+} control_slot;
+
+/* Refused connections of one interval, said in one line when it ends. */
+typedef struct control_refusals {
+        sd_event_source *timer; /* runs while an interval has refusals to sum up */
+        unsigned n;             /* refused since the last line */
+        unsigned n_uids;        /* distinct uids among them (up to ELEMENTSOF(uids)) */
+        uid_t uids[4];
+        unsigned uid_n[4];
+        const char *last_reason;
+        uint64_t total;
+        uint64_t interval_usec; /* CONTROL_REFUSAL_LOG_USEC; tests shorten it */
+} control_refusals;
+
+struct control_server {
+        sd_event *event;
+        const ikeheal_config *cfg;
+        char *path;
+        int fd;
+        dev_t dev;
+        ino_t ino;
+        sd_event_source *listen_source;
+        sd_event_source *backoff_timer;
+        control_slot slots[_PROTO_VERB_MAX];
+        control_conn *conns;
+        unsigned n_conns;
+        uint64_t request_usec;
+        uint64_t evicted;
+        control_refusals refusals;
+};
+
+/* control.c: set up a connection for an admitted peer (takes fd and peer->groups). */
+int control_conn_new(control_server *s, int fd, control_peer *peer, bool privileged);
+/* control.c: close a connection now (a pending request is detached). Not from inside its own
+ * dispatch. */
+void control_conn_free(control_conn *c);
+
+/* control_admit.c: the listening socket's callback (accept, identify, admit or refuse). */
+int control_admit_on_listen(sd_event_source *es, int fd, uint32_t revents, void *userdata);
+/* control_admit.c: end the refusals' interval now (its summary said if it has one). */
+void control_admit_done_refusals(control_server *s);
+/* control_admit.c: drop the timers of admission (server teardown). */
+void control_admit_done(control_server *s);

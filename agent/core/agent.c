@@ -1,0 +1,405 @@
+/* The agent's life cycle: build the loop, connect to charon, open the control socket, tell
+ * systemd we are ready, reload on SIGHUP without ever running on a half-applied config, stop on
+ * SIGTERM. Everything runs on one sd-event loop; the watchdog is kept from that same loop, so a
+ * wedged loop is exactly what gets us restarted. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "agent/core/agent.h"
+#include "agent/checks/charon_hub.h"
+#include "agent/checks/check_set.h"
+#include "agent/control/control.h"
+#include "agent/drill/drill_run.h"
+#include "agent/engine/engine.h"
+#include "agent/notify/notifier.h"
+#include "vici.h"
+#include "audit_log.h"
+#include "log.h"
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void on_vici_event(vici_client *c, const char *event, const vici_node *msg, void *userdata) {
+        agent *a = userdata;
+        const char *fields[4] = {};
+        char f_event[96], f_name[160];
+
+        a->vstats.last_event_usec = now_usec(CLOCK_REALTIME);
+        charon_hub_emit_event(a->hub, event, msg);
+        if (strcmp(event, "log") == 0) {
+                /* charon's own log lines: counted here, classified by the log check later */
+                a->vstats.log++;
+                log_debug("charon: %s", vici_node_str(msg, "msg") ?: "");
+                return;
+        }
+
+        /* ike-updown / child-updown: a section named after the connection, "up" = yes when
+         * the SA came up; absent when it went down. */
+        const vici_node *sa = msg ? msg->child : NULL;
+        while (sa && sa->type != VICI_NODE_SECTION)
+                sa = sa->next;
+        bool up = vici_node_str(msg, "up") != NULL;
+        const char *name = sa && sa->name ? sa->name : "?";
+
+        if (strcmp(event, "ike-updown") == 0)
+                a->vstats.ike_updown++;
+        else if (strcmp(event, "child-updown") == 0)
+                a->vstats.child_updown++;
+        (void) snprintf(a->vstats.last_event, sizeof(a->vstats.last_event), "%s %s %s", event,
+                        up ? "up" : "down", name);
+        (void) snprintf(f_event, sizeof(f_event), "IKEHEAL_VICI_EVENT=%s", event);
+        (void) snprintf(f_name, sizeof(f_name), "IKEHEAL_CONN=%s", name);
+        fields[0] = f_event;
+        fields[1] = f_name;
+        log_fields(LOG_INFO, fields, "charon: %s %s (%s)", event, up ? "up" : "down", name);
+}
+
+static void on_vici_state(vici_client *c, bool connected, int reason, void *userdata) {
+        agent *a = userdata;
+
+        /* the hub hears the first outcome too (charon absent at start is a verdict) */
+        if (!charon_hub_state_since(a->hub) || connected != a->charon_connected)
+                charon_hub_emit_state(a->hub, connected, reason);
+        if (connected == a->charon_connected)
+                return;
+        a->charon_connected = connected;
+        if (connected) {
+                a->vstats.connects++;
+                log_info("connected to charon at %s", a->config->vici_socket);
+        } else {
+                a->vstats.disconnects++;
+                /* charon going away is itself a finding; the daemon check builds on this */
+                log_warning_errno(reason, "lost connection to charon at %s",
+                                  a->config->vici_socket);
+        }
+        agent_notify_status(a);
+}
+
+static int agent_vici_start(agent *a) {
+        static const char *const events[] = { "ike-updown", "child-updown", "log" };
+        const ikeheal_config *c = a->config;
+        int r;
+
+        r = vici_client_new(&a->vici, a->event, c->vici_socket, c->vici_timeout_usec,
+                            c->vici_reconnect_min_usec, c->vici_reconnect_max_usec, on_vici_state,
+                            a);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(events); i++) {
+                r = vici_client_subscribe(a->vici, events[i], on_vici_event, a);
+                if (r < 0)
+                        return r;
+        }
+        return vici_client_start(a->vici);
+}
+
+static int agent_control_register(agent *a) {
+        int r = status_register(a);
+        if (r >= 0)
+                r = reload_verb_register(a);
+        if (r >= 0)
+                r = checks_verb_register(a);
+        if (r >= 0)
+                r = incidents_verb_register(a);
+        if (r >= 0)
+                r = diagnose_verb_register(a);
+        if (r >= 0)
+                r = audit_verb_register(a);
+        if (r >= 0)
+                r = plan_verb_register(a);
+        if (r >= 0)
+                r = approval_verb_register(a);
+        if (r >= 0)
+                r = run_verb_register(a);
+        if (r >= 0)
+                r = measures_verb_register(a);
+        if (r >= 0)
+                r = drill_verb_register(a);
+        if (r >= 0)
+                r = accept_verb_register(a);
+        return r;
+}
+
+static int agent_control_start(agent *a) {
+        int r = control_server_new(&a->control, a->event, a->config);
+        if (r < 0)
+                return log_error_errno(r, "cannot open control socket %s", a->config->control_socket);
+        return agent_control_register(a);
+}
+
+int agent_reload(agent *a, char **ret_error) {
+        ikeheal_config *next = NULL;
+        char *err = NULL;
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=reloading configuration");
+        r = config_load(a->config->path, &next, &err);
+        if (r >= 0 && (r = config_reload_check(a->config, next, &err)) < 0)
+                next = config_free(next); /* a changed audit key: refused whole */
+        if (r < 0) {
+                a->reload_failures++;
+                log_error("reload failed: %s; keeping the old configuration",
+                          err ? err : strerror(-r));
+                agent_audit(a, "reload_rejected", "%s", err ? err : strerror(-r));
+                if (ret_error)
+                        *ret_error = err;
+                else
+                        free(err);
+                (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                a->reload_rejected = true;
+                a->status_sent[0] = 0;
+                return r;
+        }
+
+        /* the new checks are built (and their params bound) before anything is swapped */
+        check_set *next_checks = NULL;
+        r = agent_checks_prepare(a, next, &next_checks, &err);
+        if (r < 0) {
+                a->reload_failures++;
+                log_error("reload failed: %s; keeping the old configuration",
+                          err ? err : strerror(-r));
+                if (ret_error)
+                        *ret_error = err;
+                else
+                        free(err);
+                config_free(next);
+                (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                a->reload_rejected = true;
+                a->status_sent[0] = 0;
+                return r;
+        }
+
+        ikeheal_config *old = a->config;
+        bool vici_changed = strcmp(old->vici_socket, next->vici_socket) != 0 ||
+                            old->vici_timeout_usec != next->vici_timeout_usec ||
+                            old->vici_reconnect_min_usec != next->vici_reconnect_min_usec ||
+                            old->vici_reconnect_max_usec != next->vici_reconnect_max_usec;
+        bool control_moved = strcmp(old->control_socket, next->control_socket) != 0;
+
+        /* Open the new control socket before dropping the old one, so that a failure leaves
+         * the old configuration entirely in force. */
+        if (control_moved) {
+                control_server *s = NULL;
+                r = control_server_new(&s, a->event, next);
+                if (r < 0) {
+                        a->reload_failures++;
+                        log_error_errno(r, "reload failed: cannot open control socket %s; "
+                                           "keeping the old configuration", next->control_socket);
+                        if (ret_error && asprintf(ret_error, "cannot open control socket %s: %s",
+                                                  next->control_socket, strerror(-r)) < 0)
+                                *ret_error = NULL;
+                        check_set_free(next_checks);
+                        config_free(next);
+                        (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+                        a->reload_rejected = true;
+                        a->status_sent[0] = 0;
+                        return r;
+                }
+                a->control = control_server_free(a->control);
+                a->control = s;
+                a->config = next;
+                (void) agent_control_register(a);
+        } else {
+                a->config = next;
+                control_server_set_config(a->control, next);
+        }
+        /* old checks go before the VICI client they may be using; they still point at the old
+         * config, so that too is freed only after them */
+        diagnose_verb_abort_all(a, "checks replaced by a reload");
+        agent_checks_drop(a);
+        config_free(old);
+
+        if (vici_changed) {
+                status_abort_all(a, "charon connection reset by a reload");
+                a->vici = vici_client_free(a->vici);
+                a->charon_connected = false;
+                r = agent_vici_start(a);
+                if (r < 0)
+                        log_error_errno(r, "cannot start VICI client for %s, ignoring",
+                                        a->config->vici_socket);
+        }
+        (void) agent_checks_start(a, next_checks);
+        if (a->engine)
+                engine_reconfigure(a->engine);
+        if (a->drills)
+                drill_runner_reconfigure(a->drills);
+        if (a->log_level_override < 0)
+                log_set_max_level(a->config->log_level);
+        a->reloads++;
+        log_info("configuration reloaded from %s", a->config->path);
+        if (a->config->warnings)
+                log_warning("configuration: %s", a->config->warnings);
+        agent_audit(a, "reload", "configuration reloaded from %s (%zu checks, %zu runbooks, set %s)",
+                    a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
+                    runbook_set_hash(a->config->runbooks));
+        (void) sd_notify(false, "READY=1\nSTATUS=running");
+        a->reload_rejected = false;
+        a->status_sent[0] = 0;
+        agent_notify_status(a);
+        return 0;
+}
+
+static void on_drills_stopped(void *userdata) {
+        agent *a = userdata;
+        (void) sd_event_exit(a->event, 0);
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent *a = userdata;
+        log_error("the drill's fault is still being removed after %llu s: stopping anyway (it is removed at the "
+                  "next start, or by its deadline)", (unsigned long long) (AGENT_STOP_DRILL_USEC / USEC_PER_SEC));
+        (void) sd_event_exit(a->event, 0);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        agent *a = userdata;
+
+        switch (si->ssi_signo) {
+        case SIGHUP:
+                (void) agent_reload(a, NULL);
+                break;
+        case SIGTERM:
+        case SIGINT:
+                log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+                /* a drill's fault goes before we do (bounded: its deadline and the next start
+                 * still cover a revert that hangs) */
+                if (a->drills && drill_runner_stop(a->drills, on_drills_stopped, a)) {
+                        log_notice("removing the running drill's fault before stopping");
+                        if (sd_event_add_time_relative(a->event, NULL, CLOCK_MONOTONIC, AGENT_STOP_DRILL_USEC, USEC_PER_SEC,
+                                                       on_stop_timeout, a) >= 0)
+                                break;
+                }
+                (void) sd_event_exit(a->event, 0);
+                break;
+        }
+        return 0;
+}
+
+int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
+        static const int signals[] = { SIGHUP, SIGTERM, SIGINT };
+        agent *a;
+        sigset_t mask;
+        int r;
+
+        a = calloc(1, sizeof(*a));
+        if (!a) {
+                config_free(config);
+                return -ENOMEM;
+        }
+        a->config = config;
+        a->log_level_override = log_level_override;
+        a->start_mono_usec = now_usec(CLOCK_MONOTONIC);
+        a->start_real_usec = now_usec(CLOCK_REALTIME);
+
+        r = sd_event_default(&a->event);
+        if (r < 0)
+                goto fail;
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
+                sigaddset(&mask, signals[i]);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                r = sd_event_add_signal(a->event, NULL, signals[i], on_signal, a);
+                if (r < 0)
+                        goto fail;
+        }
+        /* Pings at a fraction of WATCHDOG_USEC from the loop itself; a no-op outside systemd. */
+        r = sd_event_set_watchdog(a->event, true);
+        if (r < 0)
+                log_warning_errno(r, "cannot enable the systemd watchdog, ignoring");
+
+        r = agent_checks_setup(a);
+        if (r < 0)
+                goto fail;
+        r = notifier_new(&a->notifier, a->event, &a->config->notify);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up notifications");
+                goto fail;
+        }
+        r = engine_new(&a->engine, a);
+        if (r < 0) {
+                log_error_errno(r, "cannot open the runbook engine's state in %s", a->config->state_dir);
+                goto fail;
+        }
+        r = drill_runner_new(&a->drills, a);
+        if (r < 0) {
+                log_error_errno(r, "cannot open the drills' state in %s", a->config->state_dir);
+                goto fail;
+        }
+        r = agent_control_start(a);
+        if (r < 0)
+                goto fail;
+        r = agent_vici_start(a);
+        if (r < 0) {
+                log_error_errno(r, "cannot start VICI client for %s", config->vici_socket);
+                goto fail;
+        }
+        {
+                check_set *set = NULL;
+                char *err = NULL;
+                r = agent_checks_prepare(a, a->config, &set, &err);
+                if (r < 0) {
+                        log_error("cannot set up checks: %s", err ? err : strerror(-r));
+                        free(err);
+                        goto fail;
+                }
+                (void) agent_checks_start(a, set);
+        }
+        *ret = a;
+        return 0;
+fail:
+        agent_free(a);
+        return r;
+}
+
+int agent_run(agent *a) {
+        int r;
+
+        log_info("ikeheald %s started (config %s, control %s, charon %s)", IKEHEAL_VERSION,
+                 a->config->path, a->config->control_socket, a->config->vici_socket);
+        agent_audit(a, "agent", "ikeheald %s started, pid %lu, config %s", IKEHEAL_VERSION,
+                    (unsigned long) getpid(), a->config->path);
+        log_info("%zu runbook%s loaded from the runbook directories", runbook_set_size(a->config->runbooks),
+                 runbook_set_size(a->config->runbooks) == 1 ? "" : "s");
+        (void) engine_start(a->engine);
+        (void) drill_runner_start(a->drills);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
+        r = sd_event_loop(a->event);
+        agent_audit(a, "agent", "ikeheald stopping");
+        if (r < 0)
+                return log_error_errno(r, "event loop failed");
+        log_info("stopped");
+        return 0;
+}
+
+agent *agent_free(agent *a) {
+        if (!a)
+                return NULL;
+        status_abort_all(a, "agent stopping");
+        a->drills = drill_runner_free(a->drills);
+        a->engine = engine_free(a->engine);
+        a->engine_defer = sd_event_source_disable_unref(a->engine_defer);
+        free(a->engine_queue);
+        a->notifier = notifier_free(a->notifier);
+        agent_checks_free(a);
+        audit_log_free(a->audit);
+        control_server_free(a->control);
+        vici_client_free(a->vici);
+        sd_event_unref(a->event);
+        config_free(a->config);
+        free(a);
+        return NULL;
+}

@@ -1,0 +1,72 @@
+/* Shared by the drill runner's files: drill_run.c (the state machine), drill_store.c (durable
+ * records) and drill_report.c (verdicts, scores, rendering). */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "agent/drill/drill_run.h"
+#include "statelog.h"
+
+struct drill_runner {
+        agent *a;
+        statelog *log;              /* <state_dir>/drills.log; NULL: memory only */
+        drill_rec **recs;           /* oldest first, the active one included */
+        size_t n_recs;
+        uint64_t next_id;
+        uint64_t undecodable;
+        drill_rec *active;
+
+        /* the active drill's definition (copied: a reload may replace the set mid-drill) */
+        char **steady, **abort_checks, **tolerate;
+        uint64_t steady_within_usec, abort_after_usec;
+        bool auto_approve;
+        uint64_t settle_since;      /* findings must be newer than this to count as steady */
+
+        action_call *call;          /* the fault's apply or revert in flight */
+        bool end_pending;           /* end once the revert in flight returns */
+        drill_phase end_phase;
+        char end_note[384];
+        sd_event_source *deadline_timer, *abort_timer, *settle_timer, *approve_defer, *schedule_timer;
+        sd_event_source *give_up_timer; /* recover_within + its margin: the drill cannot pass any more */
+        sd_event_source *retry_timer;   /* a failed removal of the fault, tried again */
+        uint64_t retry_usec;            /* its current backoff */
+        bool retried;
+        uint64_t schedule_refused;  /* last refused scheduled start (CLOCK_REALTIME) */
+        uint64_t approve_run;
+        void (*stop_done)(void *userdata);
+        void *stop_userdata;
+        bool stopping;
+};
+
+/* drill_store.c */
+int drill_store_open(drill_runner *dr, const char *state_dir);
+int drill_persist(drill_runner *dr, const drill_rec *r);
+/* Forget the oldest finished records beyond the configured history. */
+void drill_prune(drill_runner *dr, size_t keep);
+drill_rec *drill_rec_free(drill_rec *r);
+uint64_t drill_now(void); /* CLOCK_REALTIME µs */
+
+/* drill_report.c */
+/* Fill detect_ok / recover_ok and the note's verdict from the timeline. */
+void drill_judge(drill_rec *r);
+/* The weighted score per fault class over the history (section "scores"). */
+void drill_scores_to_vici(const drill_runner *dr, vici_builder *b);
+
+/* drill_run.c */
+void drill_runtime_clear(drill_runner *dr);
+void drill_audit(drill_runner *dr, const char *kind, const char *fmt, ...) _printf_(3, 4);
+void drill_save(drill_runner *dr);
+/* End the active drill: how = DRILL_ABORTED, or DRILL_FAILED/DRILL_PASSED to have the timeline
+ * judged; the fault is removed first. The first reason wins. */
+void drill_end(drill_runner *dr, drill_phase how, const char *fmt, ...) _printf_(3, 4);
+void drill_fault_revert(drill_runner *dr, const char *why);
+
+/* drill_watch.c */
+/* The fault's apply returned: act on what was seen while it was in flight (the runbook may have
+ * healed the fault, or the incident opened, before the apply's last step came back). */
+void drill_fault_injected(drill_runner *dr);
+/* The fault was removed by the drill itself (remove_fault recovery): settle. */
+void drill_fault_removed(drill_runner *dr);
+
+/* drill_schedule.c */
+void drill_schedule_start(drill_runner *dr);

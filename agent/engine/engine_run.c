@@ -1,0 +1,512 @@
+/* Running a runbook's steps (see engine.h): each step is recorded as started before it is
+ * applied, applied through the action interface with its timeout, then verified — a check of
+ * the agent that must report OK on a run that began after the step, and/or the action's own
+ * verify — within its time. A failure anywhere rolls back: the steps started so far are
+ * reverted newest first (a temporary measure through its measure), then the runbook's
+ * on_failure steps run, then the run escalates as the runbook says. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/agent.h"
+#include "agent/checks/check_set.h"
+#include "agent/engine/engine_internal.h"
+#include "agent/triage/incident.h"
+#include "duration.h"
+#include "log.h"
+
+#define VERIFY_RETRIGGER_USEC (500 * USEC_PER_MSEC)
+
+char *const *call_context_fill(call_context *ctx, uint64_t incident_id, uint64_t run_id, const char *step, const char *phase) {
+        (void) snprintf(ctx->buf[0], sizeof(ctx->buf[0]), "IKEHEAL_INCIDENT=%llu", (unsigned long long) incident_id);
+        (void) snprintf(ctx->buf[1], sizeof(ctx->buf[1]), "IKEHEAL_RUN=%llu", (unsigned long long) run_id);
+        (void) snprintf(ctx->buf[2], sizeof(ctx->buf[2]), "IKEHEAL_STEP=%s", step);
+        (void) snprintf(ctx->buf[3], sizeof(ctx->buf[3]), "IKEHEAL_PHASE=%s", phase);
+        for (size_t i = 0; i < 4; i++)
+                ctx->v[i] = ctx->buf[i];
+        ctx->v[4] = NULL;
+        return ctx->v;
+}
+
+uint32_t engine_established_sas(engine *e) {
+        for (size_t i = 0; e->a->checks && i < check_set_size(e->a->checks); i++) {
+                check *c = check_set_get(e->a->checks, i);
+                const finding *f = check_last_finding(c);
+                const char *v = f && strcmp(check_kind(c), "sas") == 0 ? finding_fact_get(f, "ike_sas") : NULL;
+                if (v)
+                        return (uint32_t) strtoul(v, NULL, 10);
+        }
+        return 0;
+}
+
+uint32_t engine_established_sas_public(engine *e) {
+        return engine_established_sas(e);
+}
+
+/* The value of one placeholder for this run (runbook_placeholders). */
+static void placeholder(engine *e, run *r, const char *name, size_t len, char *out, size_t n) {
+        const incident *inc = r->incident ? incident_store_find(e->a->incidents, r->incident) : NULL;
+
+        out[0] = 0;
+        if (len == 3 && strncmp(name, "run", 3) == 0)
+                (void) snprintf(out, n, "%llu", (unsigned long long) r->id);
+        else if (len == 7 && strncmp(name, "runbook", 7) == 0)
+                (void) snprintf(out, n, "%s", r->runbook);
+        else if (!inc)
+                (void) snprintf(out, n, "-");
+        else if (strncmp(name, "incident.id", len) == 0)
+                (void) snprintf(out, n, "%llu", (unsigned long long) inc->id);
+        else if (strncmp(name, "incident.class", len) == 0)
+                (void) snprintf(out, n, "%s", fault_class_to_string(inc->cls));
+        else if (strncmp(name, "incident.scope", len) == 0)
+                (void) snprintf(out, n, "%s", fault_scope_to_string(inc->scope));
+        else if (strncmp(name, "incident.reason", len) == 0)
+                (void) snprintf(out, n, "%s", inc->reason[0] ? inc->reason : "-");
+        else if (strncmp(name, "incident.peers", len) == 0)
+                (void) snprintf(out, n, "%s", inc->peers[0] ? inc->peers : "-");
+        else if (strncmp(name, "incident.summary", len) == 0)
+                (void) snprintf(out, n, "%s", inc->summary);
+        else if (strncmp(name, "incident.evidence", len) == 0) {
+                size_t w = 0;
+                for (size_t i = 0; i < inc->n_evidence && w + 4 < n; i++) {
+                        int k = snprintf(out + w, n - w, "%s%s", i ? " | " : "", inc->evidence[i]);
+                        if (k < 0)
+                                break;
+                        w += (size_t) k < n - w ? (size_t) k : n - w - 1;
+                }
+        }
+}
+
+/* Fill in the ${…} placeholders of a started step's string parameters (checked at parse
+ * time); the expanded text is what is recorded, run and audited. */
+static void expand(engine *e, run *r, action_params *p) {
+        for (size_t i = 0; p->ops->params[i].name; i++) {
+                action_value *v = &p->v[i];
+                char out[ACTION_PLAN_MAX], val[1024];
+                size_t w = 0;
+
+                if (p->ops->params[i].type != AP_STRING || !v->set || !strstr(v->str, "${"))
+                        continue;
+                for (const char *c = v->str; *c && w + 1 < sizeof(out);) {
+                        const char *end = strncmp(c, "${", 2) == 0 ? strchr(c, '}') : NULL;
+                        if (!end) {
+                                out[w++] = *c++;
+                                continue;
+                        }
+                        placeholder(e, r, c + 2, (size_t) (end - c - 2), val, sizeof(val));
+                        for (const char *q = val; *q && w + 1 < sizeof(out);)
+                                out[w++] = *q++;
+                        c = end + 1;
+                }
+                out[w] = 0;
+                char *dup = strdup(out);
+                if (dup) {
+                        free(v->str);
+                        v->str = dup;
+                }
+        }
+}
+
+static void escalate_after(engine *e, run *r) {
+        const runbook *rb = r->rb, *to;
+        run *next;
+
+        if (rb && rb->escalate == RB_ESCALATE_RUNBOOK && (to = runbook_set_find(r->set, rb->escalate_runbook)) &&
+            (next = engine_run_new(e, to, r->set, r->incident, r->signature))) {
+                engine_audit(e, "escalation", "run %llu failed: escalating to runbook %s (run %llu)", (unsigned long long) r->id,
+                             to->name, (unsigned long long) next->id);
+                engine_decide(e, next, to->grade, false);
+                return;
+        }
+        if (rb && rb->escalate == RB_ESCALATE_GRADE && (next = engine_run_new(e, rb, r->set, r->incident, r->signature))) {
+                engine_audit(e, "escalation", "run %llu failed: proposing runbook %s again at grade %s (run %llu)",
+                             (unsigned long long) r->id, rb->name, grade_to_string(rb->escalate_grade),
+                             (unsigned long long) next->id);
+                engine_decide(e, next, rb->escalate_grade, false);
+                return;
+        }
+        engine_notify(e, r, RB_EV_ESCALATED, "run %llu of %s failed and was rolled back; a human is needed: %s",
+                      (unsigned long long) r->id, r->runbook, r->note);
+        engine_escalate_incident(e, r->incident, "runbook %s failed (run %llu): %s", r->runbook, (unsigned long long) r->id,
+                                 r->note);
+}
+
+static void run_succeeded(engine *e, run *r) {
+        bool observe = r->grade == GRADE_OBSERVE;
+        engine_run_finish(e, r, observe ? RUN_OBSERVED : RUN_SUCCEEDED, "%zu step%s done and verified", r->n_steps,
+                          r->n_steps == 1 ? "" : "s");
+        engine_audit(e, observe ? "observe" : "run_succeeded", "run %llu runbook %s %s: %s", (unsigned long long) r->id,
+                     r->runbook, observe ? "done" : "succeeded", r->note);
+        if (!observe)
+                engine_notify(e, r, RB_EV_SUCCEEDED, "run %llu of %s succeeded for incident %llu", (unsigned long long) r->id,
+                              r->runbook, (unsigned long long) r->incident);
+        log_info("run %llu (runbook %s) %s", (unsigned long long) r->id, r->runbook, observe ? "done" : "succeeded");
+}
+
+static void step_verified(engine *e, run *r) {
+        run_step *rs = &r->steps[r->step];
+
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        r->verify_deadline = 0;
+        rs->phase = PHASE_VERIFIED;
+        r->updated_usec = engine_now();
+        r->step++;
+        (void) engine_persist_run(e, r);
+        run_advance(e, r);
+}
+
+static void maybe_verified(engine *e, run *r) {
+        const rb_step *s = &r->rb->steps[r->step];
+        char d[32];
+
+        if (!r->verify_check_ok || !r->verify_action_ok)
+                return;
+        engine_audit(e, "verification", "run %llu step %zu %s verified%s%s%s after %s", (unsigned long long) r->id,
+                     r->step + 1, s->name, s->verify_check ? ": check " : "", s->verify_check ? s->verify_check : "",
+                     s->verify_check ? " OK" : "", duration_format(engine_now() - r->verify_after_usec, d, sizeof(d)));
+        step_verified(e, r);
+}
+
+static int on_verify_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+        run *r = userdata;
+        const rb_step *s = &r->rb->steps[r->step];
+        check *c = s->verify_check ? check_set_find(r->engine->a->checks, s->verify_check) : NULL;
+        const finding *f = c ? check_last_finding(c) : NULL;
+        char d[32];
+
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->steps[r->step].phase = PHASE_FAILED;
+        run_rollback(r->engine, r, "step %s not verified within %s%s%s%s%s", s->name,
+                     duration_format(s->verify_within_usec, d, sizeof(d)),
+                     !r->verify_check_ok && s->verify_check ? ": check " : "",
+                     !r->verify_check_ok && s->verify_check ? s->verify_check : "",
+                     !r->verify_check_ok && f ? " says " : "", !r->verify_check_ok && f && f->summary ? f->summary : "");
+        return 0;
+}
+
+static int on_retrigger(sd_event_source *src, uint64_t usec, void *userdata) {
+        run *r = userdata;
+        const rb_step *s = &r->rb->steps[r->step];
+        check *c = check_set_find(r->engine->a->checks, s->verify_check);
+
+        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        if (c)
+                (void) check_trigger(c);
+        return 0;
+}
+
+void run_verify_finding(engine *e, run *r, const char *check_name) {
+        const rb_step *s = r->rb && r->step < r->rb->n_steps ? &r->rb->steps[r->step] : NULL;
+        check *c;
+        const finding *f;
+
+        if (!s || !s->verify_check || r->verify_check_ok || strcmp(s->verify_check, check_name) != 0)
+                return;
+        c = check_set_find(e->a->checks, check_name);
+        f = c ? check_last_finding(c) : NULL;
+        if (f && f->started_usec >= r->verify_after_usec && f->status == CHECK_OK) {
+                r->verify_check_ok = true;
+                maybe_verified(e, r);
+                return;
+        }
+        /* not yet: the fix may take a moment (charon reloading); ask again shortly */
+        if (!r->retrigger)
+                (void) sd_event_add_time_relative(e->a->event, &r->retrigger, CLOCK_MONOTONIC, VERIFY_RETRIGGER_USEC,
+                                                  50 * USEC_PER_MSEC, on_retrigger, r);
+}
+
+static void on_verify_action_done(action_call *call, int result, void *userdata) {
+        run *r = userdata;
+        engine *e = r->engine;
+
+        if (result < 0) {
+                r->steps[r->step].phase = PHASE_FAILED;
+                run_rollback(e, r, "step %s: the action's verify failed: %s", r->steps[r->step].name,
+                             action_call_detail(call)[0] ? action_call_detail(call) : strerror(-result));
+                return;
+        }
+        r->verify_action_ok = true;
+        maybe_verified(e, r);
+}
+
+static void start_verify(engine *e, run *r) {
+        const rb_step *s = &r->rb->steps[r->step];
+        run_step *rs = &r->steps[r->step];
+        int k;
+
+        r->verify_after_usec = engine_now();
+        r->verify_deadline = engine_mono() + s->verify_within_usec;
+        r->verify_check_ok = !s->verify_check;
+        r->verify_action_ok = !s->verify_action;
+        r->timer = sd_event_source_disable_unref(r->timer);
+        (void) sd_event_add_time(e->a->event, &r->timer, CLOCK_MONOTONIC, r->verify_deadline, USEC_PER_MSEC,
+                                 on_verify_timeout, r);
+        if (s->verify_action) {
+                r->call = action_call_free(r->call);
+                k = action_call_new(&r->call, &rs->params, &e->env, ACTION_VERIFY, s->verify_within_usec,
+                                    call_context_fill(&r->ctx, r->incident, r->id, rs->name, "verify"),
+                                    on_verify_action_done, r);
+                if (k < 0) {
+                        rs->phase = PHASE_FAILED;
+                        run_rollback(e, r, "step %s: cannot start the action's verify: %s", rs->name, strerror(-k));
+                        return;
+                }
+        }
+        if (s->verify_check) {
+                check *c = check_set_find(e->a->checks, s->verify_check);
+                if (!c) {
+                        rs->phase = PHASE_FAILED;
+                        run_rollback(e, r, "step %s: verify check %s is not running", rs->name, s->verify_check);
+                        return;
+                }
+                (void) check_trigger(c);
+        }
+}
+
+static void on_apply_done(action_call *call, int result, void *userdata) {
+        run *r = userdata;
+        engine *e = r->engine;
+        const rb_step *s = &r->rb->steps[r->step];
+        run_step *rs = &r->steps[r->step];
+        const char *detail = action_call_detail(call);
+        measure *m = rs->measure ? measure_lookup(e, rs->measure) : NULL;
+
+        if (result < 0) {
+                rs->phase = PHASE_FAILED;
+                engine_audit(e, "action_failed", "run %llu step %zu %s (%s) failed: %s%s%s", (unsigned long long) r->id,
+                             r->step + 1, rs->name, s->params.ops->kind, strerror(-result), detail[0] ? ": " : "", detail);
+                run_rollback(e, r, "step %s failed: %s%s%s", rs->name, strerror(-result), detail[0] ? ": " : "", detail);
+                return;
+        }
+        rs->phase = PHASE_APPLIED;
+        if (m)
+                measure_activate(e, m);
+        r->updated_usec = engine_now();
+        (void) engine_persist_run(e, r);
+        engine_audit(e, "action", "run %llu step %zu %s (%s) applied%s%s", (unsigned long long) r->id, r->step + 1, rs->name,
+                     s->params.ops->kind, detail[0] ? ": " : "", detail);
+        if (s->verify_check || s->verify_action)
+                start_verify(e, r);
+        else
+                step_verified(e, r);
+}
+
+static void start_step(engine *e, run *r) {
+        const rb_step *s = &r->rb->steps[r->step];
+        run_step *rs = &r->steps[r->step];
+        int k;
+
+        action_params_done(&rs->params);
+        k = action_params_copy(&s->params, &rs->params);
+        if (k < 0) {
+                run_rollback(e, r, "step %s: %s", s->name, strerror(-k));
+                return;
+        }
+        expand(e, r, &rs->params);
+        if (s->expires_in_usec) {
+                /* the policy in force now bounds it too (a reload may have lowered it) */
+                uint64_t max = policy_measure_max(&e->a->config->policy, s->params.ops->kind);
+                if (s->expires_in_usec > max) {
+                        char a[32], b[32];
+                        run_rollback(e, r, "step %s: expires_in %s exceeds the policy's %s for %s measures", s->name,
+                                     duration_format(s->expires_in_usec, a, sizeof(a)), duration_format(max, b, sizeof(b)),
+                                     s->params.ops->kind);
+                        return;
+                }
+                /* the revert is on disk before the measure exists */
+                measure *m = measure_new(e, r, s, &rs->params);
+                if (!m) {
+                        run_rollback(e, r, "step %s: cannot record the temporary measure durably", s->name);
+                        return;
+                }
+                rs->measure = m->id;
+        }
+        rs->phase = PHASE_STARTED;
+        r->updated_usec = engine_now();
+        k = engine_persist_run(e, r);
+        if (k < 0 && e->log) {
+                run_rollback(e, r, "step %s: cannot record it durably before applying it: %s", s->name, strerror(-k));
+                return;
+        }
+        log_info("run %llu step %zu %s: %s", (unsigned long long) r->id, r->step + 1, s->name, s->params.ops->kind);
+        r->call = action_call_free(r->call);
+        k = action_call_new(&r->call, &rs->params, &e->env, ACTION_APPLY, s->timeout_usec,
+                            call_context_fill(&r->ctx, r->incident, r->id, rs->name, "apply"), on_apply_done, r);
+        if (k < 0) {
+                rs->phase = PHASE_FAILED;
+                run_rollback(e, r, "step %s: cannot start %s: %s", s->name, s->params.ops->kind, strerror(-k));
+        }
+}
+
+void run_advance(engine *e, run *r) {
+        if (r->state != RUN_RUNNING)
+                return;
+        if (r->step == 0 && r->steps[0].phase == PHASE_NONE && r->grade != GRADE_OBSERVE) {
+                if (r->incident)
+                        (void) agent_incident_set_state(e->a, r->incident, INCIDENT_REMEDIATING, "runbook running");
+                engine_notify(e, r, RB_EV_STARTED, "run %llu of %s started for incident %llu", (unsigned long long) r->id,
+                              r->runbook, (unsigned long long) r->incident);
+        }
+        if (r->step >= r->n_steps) {
+                run_succeeded(e, r);
+                return;
+        }
+        if (!r->rb) {
+                run_rollback(e, r, "runbook %s changed or was removed", r->runbook);
+                return;
+        }
+        if (r->grade != GRADE_OBSERVE && !engine_step_gate(e, r))
+                return;
+        start_step(e, r);
+}
+
+static void rollback_next(engine *e, run *r);
+
+static void reverted(engine *e, run *r, int result, const char *detail) {
+        run_step *rs = &r->steps[r->rollback_pos - 1];
+
+        rs->phase = result < 0 ? PHASE_REVERT_FAILED : PHASE_REVERTED;
+        engine_audit(e, result < 0 ? "revert_failed" : "revert", "run %llu step %s reverted%s%s%s",
+                     (unsigned long long) r->id, rs->name, result < 0 ? ": FAILED: " : "", result < 0 ? strerror(-result) : "",
+                     detail && detail[0] ? detail : "");
+        r->rollback_pos--;
+        (void) engine_persist_run(e, r);
+        rollback_next(e, r);
+}
+
+static void on_revert_done(action_call *call, int result, void *userdata) {
+        run *r = userdata;
+        reverted(r->engine, r, result, action_call_detail(call));
+}
+
+static void on_measure_reverted(engine *e, measure *m, int result, void *userdata) {
+        run *r = userdata;
+        reverted(e, r, result, m->note);
+}
+
+static void on_recovery_done(action_call *call, int result, void *userdata) {
+        run *r = userdata;
+        engine *e = r->engine;
+
+        engine_audit(e, result < 0 ? "action_failed" : "action", "run %llu on_failure step %s: %s%s%s", (unsigned long long) r->id,
+                     r->rb->on_failure[r->recovery_pos].name, result < 0 ? strerror(-result) : "done",
+                     action_call_detail(call)[0] ? ": " : "", action_call_detail(call));
+        r->recovery_pos++;
+        (void) engine_persist_run(e, r);
+        rollback_next(e, r);
+}
+
+static void rollback_next(engine *e, run *r) {
+        while (r->rollback_pos > 0) {
+                run_step *rs = &r->steps[r->rollback_pos - 1];
+                measure *m = rs->measure ? measure_lookup(e, rs->measure) : NULL;
+                int k;
+
+                if (rs->phase == PHASE_NONE || rs->phase == PHASE_REVERTED) {
+                        r->rollback_pos--;
+                        continue;
+                }
+                if (m) {
+                        measure_revert(e, m, false, on_measure_reverted, r);
+                        return;
+                }
+                if (!rs->params.ops || !action_supports(&rs->params, ACTION_REVERT)) {
+                        engine_audit(e, "revert", "run %llu step %s (%s) has no revert: left as it is", (unsigned long long) r->id,
+                                     rs->name, rs->params.ops ? rs->params.ops->kind : "?");
+                        r->rollback_pos--;
+                        continue;
+                }
+                r->call = action_call_free(r->call);
+                k = action_call_new(&r->call, &rs->params, &e->env, ACTION_REVERT, RUNBOOK_STEP_TIMEOUT_DEFAULT,
+                                    call_context_fill(&r->ctx, r->incident, r->id, rs->name, "revert"), on_revert_done, r);
+                if (k < 0) {
+                        reverted(e, r, k, "cannot start");
+                        return;
+                }
+                return;
+        }
+        if (r->rb && r->recovery_pos < r->rb->n_on_failure) {
+                const rb_step *s = &r->rb->on_failure[r->recovery_pos];
+                r->call = action_call_free(r->call);
+                int k = action_call_new(&r->call, &s->params, &e->env, ACTION_APPLY, s->timeout_usec,
+                                        call_context_fill(&r->ctx, r->incident, r->id, s->name, "on_failure"),
+                                        on_recovery_done, r);
+                if (k < 0) {
+                        r->recovery_pos++;
+                        rollback_next(e, r);
+                }
+                return;
+        }
+        char note[sizeof(r->note)];
+        memcpy(note, r->note, sizeof(note));
+        engine_run_finish(e, r, RUN_FAILED, "%s", note);
+        engine_audit(e, "run_failed", "run %llu runbook %s failed and was rolled back: %s", (unsigned long long) r->id,
+                     r->runbook, r->note);
+        engine_notify(e, r, RB_EV_FAILED, "run %llu of %s failed and was rolled back: %s", (unsigned long long) r->id,
+                      r->runbook, r->note);
+        escalate_after(e, r);
+}
+
+void run_rollback(engine *e, run *r, const char *fmt, ...) {
+        va_list ap;
+
+        /* the note first: its arguments may point into the call (its detail text) */
+        va_start(ap, fmt);
+        (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
+        va_end(ap);
+        /* whatever was in flight (a verify) must not complete into the rollback */
+        r->call = action_call_free(r->call);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        r->verify_deadline = 0;
+        r->state = RUN_ROLLING_BACK;
+        r->rollback_pos = 0;
+        if (!r->rb || r->rb->rollback)
+                for (size_t i = 0; i < r->n_steps; i++)
+                        if (r->steps[i].phase != PHASE_NONE)
+                                r->rollback_pos = i + 1;
+        r->updated_usec = engine_now();
+        (void) engine_persist_run(e, r);
+        log_warning("run %llu (runbook %s) rolling back: %s", (unsigned long long) r->id, r->runbook, r->note);
+        engine_audit(e, "rollback", "run %llu runbook %s rolling back %zu step(s): %s", (unsigned long long) r->id, r->runbook,
+                     r->rollback_pos, r->note);
+        rollback_next(e, r);
+}
+
+void engine_run_resume(engine *e, run *r) {
+        run_step *cur = r->step < r->n_steps ? &r->steps[r->step] : NULL;
+
+        switch (r->state) {
+        case RUN_PENDING:
+                if (!r->rb) {
+                        engine_run_finish(e, r, RUN_CANCELLED, "runbook %s changed while waiting for approval", r->runbook);
+                        return;
+                }
+                engine_reschedule_approval(e, r);
+                return;
+        case RUN_RUNNING:
+                if (cur && (cur->phase == PHASE_STARTED || cur->phase == PHASE_APPLIED || cur->phase == PHASE_FAILED)) {
+                        engine_audit(e, "recovery", "run %llu was interrupted during step %s (%s): rolling back, never "
+                                     "applying it twice", (unsigned long long) r->id, cur->name, step_phase_to_string(cur->phase));
+                        run_rollback(e, r, "interrupted by an agent restart during step %s", cur->name);
+                        return;
+                }
+                if (!r->rb) {
+                        run_rollback(e, r, "runbook %s changed or was removed while the run was interrupted", r->runbook);
+                        return;
+                }
+                engine_audit(e, "recovery", "run %llu resumes after an agent restart at step %zu of %zu", (unsigned long long) r->id,
+                             r->step + 1, r->n_steps);
+                run_advance(e, r);
+                return;
+        case RUN_ROLLING_BACK:
+                engine_audit(e, "recovery", "run %llu resumes its rollback after an agent restart", (unsigned long long) r->id);
+                rollback_next(e, r);
+                return;
+        default:
+                return;
+        }
+}

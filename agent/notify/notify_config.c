@@ -1,0 +1,203 @@
+/* See notifier.h: the `notify:` section of the configuration, bound strictly (every unknown key,
+ * bad URL, duplicate or malformed name and out-of-range value reported at its position, all of
+ * them in one pass) into a notify_config the notifier copies. This file does not log. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/notify/notifier.h"
+#include "yaml_bind.h"
+
+#define QUEUE_MAX_DEFAULT 64u
+#define QUEUE_MAX_LIMIT 1024u
+#define NAME_MAX_LEN 64u
+#define URL_MAX_LEN 2048u
+
+void notify_config_init(notify_config *c) {
+        *c = (notify_config){.queue_max = QUEUE_MAX_DEFAULT};
+}
+
+void notify_config_done(notify_config *c) {
+        for (size_t i = 0; i < c->n_webhooks; i++) {
+                free(c->webhooks[i].name);
+                free(c->webhooks[i].url);
+        }
+        free(c->webhooks);
+        notify_config_init(c);
+}
+
+bool notify_config_has(const notify_config *c, const char *name) {
+        for (size_t i = 0; c && name && i < c->n_webhooks; i++)
+                if (strcmp(c->webhooks[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+static bool name_valid(const char *s) {
+        if (!*s || strlen(s) > NAME_MAX_LEN)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+                      *s == '-'))
+                        return false;
+        return true;
+}
+
+static bool url_valid(const char *s) {
+        size_t skip = strncasecmp(s, "http://", 7) == 0    ? 7
+                      : strncasecmp(s, "https://", 8) == 0 ? 8
+                                                           : 0;
+
+        if (skip == 0 || !s[skip] || strlen(s) > URL_MAX_LEN)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' ||
+                    *s == 0x7f) /* curl would refuse it later, silently */
+                        return false;
+        return true;
+}
+
+/* A scalar string value, or NULL with an error at the value. */
+static const char *want_string(const ynode *k, const ynode *v, ydiag *d) {
+        if (v->type == YNODE_SCALAR && !ynode_is_null(v))
+                return v->value;
+        ydiag_add(d, v, "%s: expected a string", k->value);
+        return NULL;
+}
+
+static int bind_webhook(const ynode *map, notify_config *c, const ynode **names, ydiag *d) {
+        notify_webhook w = {.format = NOTIFY_JSON,
+                            .timeout_usec = 5 * USEC_PER_SEC,
+                            .retries = 3,
+                            .backoff_usec = USEC_PER_SEC};
+        const ynode *name = NULL, *url = NULL;
+        bool ok = true;
+
+        if (map->type != YNODE_MAP) {
+                ydiag_add(d, map, "webhooks: each item must be a mapping (name, url, …)");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i + 1 < map->n_items; i += 2) {
+                const ynode *k = map->items[i], *v = map->items[i + 1];
+                const char *s;
+
+                if (strcmp(k->value, "name") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                ok = false;
+                        else if (!name_valid(s)) {
+                                ydiag_add(d, v,
+                                          "name: '%s' is not a valid webhook name ([a-z0-9_-]+, at "
+                                          "most %u)",
+                                          s, NAME_MAX_LEN);
+                                ok = false;
+                        } else
+                                name = v;
+                } else if (strcmp(k->value, "url") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                ok = false;
+                        else if (!url_valid(s)) {
+                                ydiag_add(d, v,
+                                          "url: expected an http:// or https:// URL, got '%s'", s);
+                                ok = false;
+                        } else
+                                url = v;
+                } else if (strcmp(k->value, "format") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                ok = false;
+                        else if (strcmp(s, "json") == 0 || strcmp(s, "slack") == 0)
+                                w.format = s[0] == 'j' ? NOTIFY_JSON : NOTIFY_SLACK;
+                        else {
+                                ydiag_add(d, v, "format: expected json or slack, got '%s'", s);
+                                ok = false;
+                        }
+                } else if (strcmp(k->value, "timeout") == 0)
+                        ok &= ybind_scalar_duration(v, d, USEC_PER_MSEC, 60 * USEC_PER_SEC,
+                                                    &w.timeout_usec) >= 0;
+                else if (strcmp(k->value, "retries") == 0)
+                        ok &= ybind_scalar_u32(v, d, 0, 10, &w.retries) >= 0;
+                else if (strcmp(k->value, "backoff") == 0)
+                        ok &= ybind_scalar_duration(v, d, USEC_PER_MSEC, 3600 * USEC_PER_SEC,
+                                                    &w.backoff_usec) >= 0;
+                else {
+                        ydiag_add(d, k,
+                                  "unknown key '%s' (expected one of: name, url, format, timeout, "
+                                  "retries, backoff)",
+                                  k->value);
+                        ok = false;
+                }
+        }
+        /* a duplicate is the later one's error */
+        if (name)
+                for (size_t i = 0; names[i] && names[i] != name; i++)
+                        if (strcmp(names[i]->value, name->value) == 0) {
+                                ydiag_add(d, name, "name: webhook '%s' already defined at line %u",
+                                          name->value, names[i]->line);
+                                ok = false;
+                                break;
+                        }
+        if (!name && !ynode_get(map, "name"))
+                ydiag_add(d, map, "webhook: missing key 'name'");
+        if (!url && !ynode_get(map, "url"))
+                ydiag_add(d, map, "webhook: missing key 'url'");
+        if (!ok || !name || !url)
+                return -EINVAL;
+        w.name = strdup(name->value);
+        w.url = strdup(url->value);
+        c->webhooks[c->n_webhooks++] = w; /* freed by notify_config_done() even if NULL */
+        return w.name && w.url ? 0 : -ENOMEM;
+}
+
+int notify_config_bind(const ynode *node, notify_config *c, ydiag *d) {
+        _cleanup_(notify_config_done) notify_config t;
+        const ynode *names[NOTIFY_WEBHOOKS_MAX + 1] = {};
+        size_t before = d->n_msgs + d->n_dropped;
+
+        notify_config_init(&t);
+        if (ynode_is_null(node))
+                goto done;
+        if (node->type != YNODE_MAP) {
+                ydiag_add(d, node, "notify: expected a mapping (webhooks, queue_max)");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i + 1 < node->n_items; i += 2) {
+                const ynode *k = node->items[i], *v = node->items[i + 1];
+
+                if (strcmp(k->value, "queue_max") == 0)
+                        (void) ybind_scalar_u32(v, d, 1, QUEUE_MAX_LIMIT, &t.queue_max);
+                else if (strcmp(k->value, "webhooks") == 0) {
+                        if (ynode_is_null(v))
+                                continue;
+                        if (v->type != YNODE_SEQ) {
+                                ydiag_add(d, v, "webhooks: expected a sequence of mappings");
+                                continue;
+                        }
+                        if (v->n_items > NOTIFY_WEBHOOKS_MAX) {
+                                ydiag_add(d, v, "webhooks: more than %u", NOTIFY_WEBHOOKS_MAX);
+                                continue;
+                        }
+                        free(t.webhooks);
+                        t.webhooks = calloc(v->n_items + 1, sizeof(*t.webhooks));
+                        if (!t.webhooks)
+                                return -ENOMEM;
+                        /* names first, so a duplicate is reported wherever it stands */
+                        for (size_t j = 0, n = 0; j < v->n_items; j++) {
+                                const ynode *nm = ynode_get(v->items[j], "name");
+                                if (nm && nm->type == YNODE_SCALAR)
+                                        names[n++] = nm;
+                        }
+                        for (size_t j = 0; j < v->n_items; j++)
+                                if (bind_webhook(v->items[j], &t, names, d) == -ENOMEM)
+                                        return -ENOMEM;
+                } else
+                        ydiag_add(d, k, "unknown key '%s' (expected one of: webhooks, queue_max)",
+                                  k->value);
+        }
+        if (d->n_msgs + d->n_dropped > before)
+                return -EINVAL;
+done:
+        notify_config_done(c);
+        *c = t;
+        notify_config_init(&t);
+        return 0;
+}

@@ -1,0 +1,96 @@
+/* The `plan` verb (a dry run): for an incident (the runbook it matches) or a runbook by name,
+ * the exact effects each step would have, the grade it would run at now and why, and the plan's
+ * hash — what an approval binds to. Nothing is executed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/agent.h"
+#include "agent/control/control.h"
+#include "agent/engine/engine.h"
+#include "agent/triage/incident.h"
+#include "duration.h"
+
+static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
+        runbook_plan p = { 0 };
+        char why[256] = "";
+        grade g;
+
+        vici_builder_add_str(b, "runbook", rb->name);
+        if (rb->description)
+                vici_builder_add_str(b, "description", rb->description);
+        vici_builder_add_str(b, "file", rb->file);
+        vici_builder_add_str(b, "grade", grade_to_string(rb->grade));
+        g = policy_grade_at(&a->config->policy, rb->grade, engine_paused(a->engine, NULL), agent_now_usec(), why, sizeof(why));
+        vici_builder_add_str(b, "effective_grade", grade_to_string(g));
+        if (why[0])
+                vici_builder_add_str(b, "grade_raised_by", why);
+        vici_builder_begin_section(b, "steps");
+        for (size_t i = 0; i < rb->n_steps; i++) {
+                const rb_step *s = &rb->steps[i];
+                action_plan ap = { 0 };
+                char k[24], d[32];
+                (void) snprintf(k, sizeof(k), "%zu", i + 1);
+                (void) action_plan_make(&s->params, engine_action_env(a->engine), ACTION_APPLY, &ap);
+                vici_builder_begin_section(b, k);
+                vici_builder_add_str(b, "name", s->name);
+                vici_builder_add_str(b, "action", s->params.ops->kind);
+                vici_builder_add_str(b, "effects", ap.text);
+                vici_builder_add_str(b, "timeout", duration_format(s->timeout_usec, d, sizeof(d)));
+                if (s->has_grade)
+                        vici_builder_add_str(b, "grade", grade_to_string(s->grade));
+                if (s->verify_check)
+                        vici_builder_add_str(b, "verify_check", s->verify_check);
+                if (s->verify_check || s->verify_action)
+                        vici_builder_add_str(b, "verify_within", duration_format(s->verify_within_usec, d, sizeof(d)));
+                if (s->expires_in_usec)
+                        vici_builder_add_str(b, "expires_in", duration_format(s->expires_in_usec, d, sizeof(d)));
+                if (ap.disruptive)
+                        vici_builder_add_fmt(b, "drops_sas", "%u", agent_established_sas(a));
+                vici_builder_end_section(b);
+        }
+        vici_builder_end_section(b);
+        if (runbook_plan_make(rb, engine_action_env(a->engine), &p) == 0) {
+                vici_builder_add_str(b, "plan", p.text);
+                vici_builder_add_str(b, "plan_hash", p.hash);
+                runbook_plan_done(&p);
+        }
+}
+
+static int plan_handler(control_request *req, vici_builder *b, void *userdata) {
+        agent *a = userdata;
+        const char *target = vici_node_str(control_request_body(req), "target");
+        const runbook *rb = NULL;
+        uint64_t id = 0;
+
+        if (!target || !target[0]) {
+                control_request_set_error(req, "plan: name an incident number or a runbook");
+                return -EINVAL;
+        }
+        if (strspn(target, "0123456789") == strlen(target)) {
+                const incident *inc;
+                id = strtoull(target, NULL, 10);
+                inc = incident_store_find(a->incidents, id);
+                if (!inc) {
+                        control_request_set_error(req, "no incident %s", target);
+                        return -ENOENT;
+                }
+                rb = engine_match(a->engine, inc);
+                if (!rb) {
+                        control_request_set_error(req, "no runbook matches incident %s (%s, %s)", target,
+                                                  fault_class_to_string(inc->cls), fault_scope_to_string(inc->scope));
+                        return -ENOENT;
+                }
+                vici_builder_add_fmt(b, "incident", "%llu", (unsigned long long) id);
+        } else if (!(rb = runbook_set_find(a->config->runbooks, target))) {
+                control_request_set_error(req, "no runbook '%s' (%zu loaded)", target, runbook_set_size(a->config->runbooks));
+                return -ENOENT;
+        }
+        add_runbook_plan(a, rb, b);
+        return 0;
+}
+
+int plan_verb_register(agent *a) {
+        return control_server_register(a->control, PROTO_PLAN, plan_handler, a);
+}
