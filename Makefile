@@ -10,6 +10,7 @@
 #   make install         PREFIX=/usr/local DESTDIR=… binaries, man pages, unit file, config
 #   make fuzz            build the libFuzzer targets (clang) into $(BUILD)/fuzz
 #   make bench           the benchmarks in bench/ (figures printed, nothing asserted)
+#   make layout          the floors and circles rule of ARCHITECTURE.md, checked on the build
 #   make clean
 
 VERSION := 0.1.0
@@ -66,7 +67,7 @@ TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB := $(BUILD)/libikeheal.a
 
-.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench bench-deps soak
+.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench bench-deps soak layout
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
@@ -145,6 +146,10 @@ bench: deps bench-deps
 	bench/nft-scale.sh $(abspath build)
 	bench/flood.sh $(abspath build)
 	bench/footprint.sh $(abspath build)
+
+# The layout rules (ARCHITECTURE.md): includes and calls only downward, no circle between files.
+layout: all
+	python3 tests/layout/check.py $(BUILD)/obj
 
 # Crash soak, not part of check (hours for the default 1,000): ikeheald SIGKILLed at random
 # moments with every kind of temporary measure in force, restarted; make soak SOAK_ITERATIONS=50
