@@ -28,7 +28,7 @@ endif
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := yaml-0.1 libcurl libssl libcrypto libsystemd libnftnl libmnl
+PKGS := yaml-0.1 libcurl libssl libcrypto libsystemd libnftnl libmnl libmicrohttpd json-c
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wimplicit-fallthrough -Wno-unused-parameter -Wno-missing-field-initializers
@@ -109,7 +109,8 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libc
             strongswan-swanctl charon-systemd strongswan-charon strongswan-pki \
             libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins \
             nftables iproute2 iputils-ping util-linux openssl procps python3 \
-            systemd-container mmdebstrap zstd dbus valgrind
+            systemd-container mmdebstrap zstd dbus valgrind \
+            libmicrohttpd-dev libjson-c-dev prometheus prometheus-alertmanager curl
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
