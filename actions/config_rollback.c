@@ -29,6 +29,7 @@
 #include "actions/spawn.h"
 #include "actions/swanctl.h"
 #include "atomic_file.h"
+#include "hex.h"
 
 enum { P_CHECK, P_SWANCTL, P_RELOAD, _P_MAX };
 
@@ -79,8 +80,7 @@ static int sha256_file(const char *path, char hex[65], char **ret_data, size_t *
                 return r;
         if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL))
                 return -EIO;
-        for (unsigned i = 0; i < md_len; i++)
-                (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, md_len, hex);
         if (ret_data) {
                 *ret_data = TAKE_PTR(data);
                 *ret_len = len;

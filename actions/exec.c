@@ -27,6 +27,7 @@
 #include "actions/registry.h"
 #include "actions/spawn.h"
 #include "file_read.h"
+#include "hex.h"
 
 enum { P_SCRIPT, P_ARGS, P_REVERT, P_VERIFY, P_DISRUPTIVE };
 
@@ -144,8 +145,7 @@ static void file_sha256(const char *path, char out[65]) {
                 total += (size_t) k;
         }
         if (k == 0 && EVP_DigestFinal_ex(md, h, &hl) == 1)
-                for (unsigned i = 0; i < hl; i++)
-                        (void) snprintf(out + 2 * i, 3, "%02x", h[i]);
+                hex_encode(h, hl, out);
         EVP_MD_CTX_free(md);
 }
 

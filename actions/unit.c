@@ -25,6 +25,7 @@
 #include "actions/registry.h"
 #include "actions/unit_job.h"
 #include "duration.h"
+#include "now.h"
 #include "vici.h"
 
 enum { P_UNIT, P_OPERATION, P_RESET_FAILED, P_STOP_TIMEOUT, _P_MAX };
@@ -76,12 +77,6 @@ static bool bounded(const action_params *p) {
 /* Is the unit charon's (so that its health is an answer over VICI)? */
 static bool is_charon(const action_params *p, const action_env *env) {
         return !p->v[P_UNIT].set || (env->charon_unit && strcmp(p->v[P_UNIT].str, env->charon_unit) == 0);
-}
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
 static const char *method_of(const char *op) {

@@ -6,15 +6,7 @@
 #include <string.h>
 
 #include "audit_crypto.h"
-
-static void hex(const uint8_t *d, size_t n, char *out) {
-        static const char digits[] = "0123456789abcdef";
-        for (size_t i = 0; i < n; i++) {
-                out[2 * i] = digits[d[i] >> 4];
-                out[2 * i + 1] = digits[d[i] & 15];
-        }
-        out[2 * n] = 0;
-}
+#include "hex.h"
 
 static void failed(char out[AUDIT_HASH_HEX + 1]) {
         memset(out, '?', AUDIT_HASH_HEX);
@@ -27,7 +19,7 @@ void audit_sha256_hex(const void *buf, size_t len, char out[AUDIT_HASH_HEX + 1])
 
         if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) || n != 32)
                 return failed(out);
-        hex(md, n, out);
+        hex_encode(md, n, out);
 }
 
 void audit_hmac_hex(const uint8_t *key, size_t key_len, const void *buf, size_t len, char out[AUDIT_HASH_HEX + 1]) {
@@ -36,7 +28,7 @@ void audit_hmac_hex(const uint8_t *key, size_t key_len, const void *buf, size_t 
 
         if (!HMAC(EVP_sha256(), key, (int) key_len, buf, len, md, &n) || n != 32)
                 return failed(out);
-        hex(md, n, out);
+        hex_encode(md, n, out);
 }
 
 int audit_hex_equal(const char *a, const char *b) {

@@ -15,6 +15,7 @@
 #include "atomic_file.h"
 #include "audit_log.h"
 #include "audit_scan.h"
+#include "now.h"
 
 struct audit_log {
         int fd, head_fd, dir_fd;
@@ -141,10 +142,7 @@ int audit_log_open(audit_log **ret, const char *path, const void *key, size_t ke
                 char text[600];
                 (void) snprintf(text, sizeof(text), "continues %s.1 (record %llu, hash %s)", path,
                                 (unsigned long long) l->seq, l->head);
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                r = audit_log_append(l, (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000,
-                                     AUDIT_KIND_ROTATED, text, NULL);
+                r = audit_log_append(l, real_usec(), AUDIT_KIND_ROTATED, text, NULL);
                 if (r < 0)
                         return r;
         }

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "now.h"
 #include "proto.h"
 
 typedef struct proto_verb_info {
@@ -184,10 +185,7 @@ int proto_frame_parse(const void *buf, size_t len, proto_header *ret_header, vic
 }
 
 uint64_t proto_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        return mono_usec();
 }
 
 int proto_connect(const char *path, int *ret_fd) {
@@ -213,7 +211,7 @@ static int proto_wait(int fd, short events, uint64_t deadline_usec) {
                 int timeout_ms = -1, n;
 
                 if (deadline_usec > 0) {
-                        uint64_t now = proto_now_usec();
+                        uint64_t now = mono_usec();
                         if (now >= deadline_usec)
                                 return -ETIMEDOUT;
                         /* round up so we never spin on a sub-millisecond remainder */
@@ -309,7 +307,7 @@ int proto_recv_response(int fd, uint64_t deadline_usec, proto_header *ret_header
 int proto_call(int fd, uint16_t verb, const void *body, size_t body_len, uint64_t timeout_usec,
                proto_header *ret_header, vici_node **ret_body) {
         _cleanup_(freep) uint8_t *frame = NULL;
-        uint64_t deadline = timeout_usec > 0 ? proto_now_usec() + timeout_usec : 0;
+        uint64_t deadline = timeout_usec > 0 ? mono_usec() + timeout_usec : 0;
         size_t len;
         int r;
 

@@ -189,4 +189,5 @@ int proto_call(int fd, uint16_t verb, const void *body, size_t body_len, uint64_
 int proto_send_all(int fd, const void *buf, size_t len, uint64_t deadline_usec);
 int proto_recv_response(int fd, uint64_t deadline_usec, proto_header *ret_header,
                         vici_node **ret_body);
+/* The clock of the deadlines above: mono_usec() of now.h. */
 uint64_t proto_now_usec(void);

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "now.h"
 #include "vici.h"
 
 /* A timeout that finds bytes waiting unread gives the reader this long to take them first. */
@@ -202,12 +203,6 @@ static bool dispatch_leave(vici_client *c) {
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 /* From the clock now, not from the loop iteration's timestamp: a request queued at the end of
  * a busy iteration still gets its whole timeout. */

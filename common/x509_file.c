@@ -5,6 +5,7 @@
 
 #include "file_read.h"
 #include "macro.h"
+#include "now.h"
 #include "x509_file.h"
 
 typedef void *(*pem_fn)(BIO *b);
@@ -62,9 +63,7 @@ X509_CRL *x509_file_crl(const char *path) {
 }
 
 time_t x509_file_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return ts.tv_sec;
+        return (time_t) (real_usec() / USEC_PER_SEC);
 }
 
 time_t x509_file_time(const ASN1_TIME *t) {

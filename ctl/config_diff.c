@@ -13,6 +13,7 @@
 
 #include "atomic_file.h"
 #include "ctl/commands.h"
+#include "hex.h"
 
 #define FILE_MAX (4u * 1024u * 1024u)
 #define LINES_MAX 3000u
@@ -75,8 +76,7 @@ static int sha256_file(const char *path, char hex[65], char **ret, size_t *ret_l
                 return r;
         if (!EVP_Digest(*ret, *ret_len, md, &n, EVP_sha256(), NULL))
                 return -EIO;
-        for (unsigned i = 0; i < n; i++)
-                (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, n, hex);
         return 0;
 }
 

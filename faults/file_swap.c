@@ -12,6 +12,7 @@
 #include "actions/swanctl.h"
 #include "atomic_file.h"
 #include "faults/file_swap.h"
+#include "hex.h"
 
 /* What .meta records: the original (hash "-": there was no file) and the fault ("-": removed). */
 typedef struct swap_meta {
@@ -26,8 +27,7 @@ static void sha256_hex(const void *data, size_t len, char hex[65]) {
         hex[0] = 0;
         if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL))
                 return;
-        for (unsigned i = 0; i < n && i < 32; i++)
-                (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, n < 32 ? n : 32, hex);
 }
 
 /* <state_dir>/drill-faults/<sha256 of target>.SUFFIX (suffix NULL: the directory) */

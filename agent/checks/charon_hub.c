@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/checks/charon_hub.h"
+#include "now.h"
 
 struct charon_listener {
         charon_hub *hub;
@@ -116,12 +117,9 @@ void charon_hub_emit_event(charon_hub *h, const char *event, const vici_node *ms
 }
 
 void charon_hub_emit_state(charon_hub *h, bool connected, int reason) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         h->connected = connected;
         h->last_reason = reason;
-        h->since_usec = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        h->since_usec = mono_usec();
         h->depth++;
         for (charon_listener *l = h->head; l; l = l->next)
                 if (!l->dead && l->scb)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/checks/check.h"
+#include "now.h"
 
 struct check_run {
         check *check;
@@ -35,12 +36,6 @@ struct check {
         void *userdata;
 };
 
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static int check_begin(check *c);
 
 static void check_finish(check *c, finding *f) {
@@ -64,7 +59,7 @@ static void check_finish(check *c, finding *f) {
         if (!f->started_usec)
                 f->started_usec = c->run_started_usec;
         if (!f->finished_usec)
-                f->finished_usec = realtime_usec();
+                f->finished_usec = real_usec();
         c->runs++;
         changed = check_state_feed(&c->hysteresis, f->status);
         finding_free(c->last);
@@ -134,7 +129,7 @@ static int check_begin(check *c) {
                 return -ENOMEM;
         run->check = c;
         c->run = run;
-        c->run_started_usec = realtime_usec();
+        c->run_started_usec = real_usec();
         if (c->sched.timeout_usec > 0) {
                 r = sd_event_add_time_relative(c->event, &c->timeout_timer, CLOCK_MONOTONIC,
                                                c->sched.timeout_usec, 1000, on_timeout, c);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/checks/clock.h"
+#include "now.h"
 #include "sntp.h"
 #include "yaml_bind.h"
 
@@ -62,12 +63,6 @@ static const yfield clock_fields[] = {
         { "require_sync", YF_BOOL, KOFF(require_sync) },
         {}
 };
-
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
         char host[64];
@@ -219,7 +214,7 @@ static int on_answer(sd_event_source *src, int fd, uint32_t revents, void *userd
         clock_state *s = v->owner;
         uint8_t buf[128];
         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        uint64_t t4 = realtime_usec();
+        uint64_t t4 = real_usec();
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
@@ -279,7 +274,7 @@ static int clock_start(void *state, const check_env *env, check_run *run) {
                         continue;
                 }
                 (void) sd_event_source_set_io_fd_own(v->io, true);
-                v->sent_usec = realtime_usec();
+                v->sent_usec = real_usec();
                 sntp_request(v->sent_usec, pkt);
                 if (send(fd, pkt, sizeof(pkt), 0) != (ssize_t) sizeof(pkt)) {
                         v->io = sd_event_source_disable_unref(v->io);

@@ -30,6 +30,7 @@
 #include "agent/checks/config_drift.h"
 #include "atomic_file.h"
 #include "file_read.h"
+#include "hex.h"
 #include "yaml_bind.h"
 
 #define FILES_MAX 2000u
@@ -125,10 +126,8 @@ static void file_in(walk *w, const char *path, const struct stat *st) {
 
         if (w->files++ >= FILES_MAX)
                 return;
-        if (atomic_file_read(path, FILE_MAX, &data, &len) >= 0 && EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL)) {
-                for (unsigned i = 0; i < md_len; i++)
-                        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        }
+        if (atomic_file_read(path, FILE_MAX, &data, &len) >= 0 && EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL))
+                hex_encode(md, md_len, hex);
         if ((st->st_mode & 022) || (is_key_path(path) && (st->st_mode & 077))) {
                 if (!w->unsafe)
                         (void) finding_fact_set(w->f, "unsafe_path", "%s", path);
@@ -314,8 +313,7 @@ static int store_objects(const config_drift_state *s, const char *manifest) {
                         if (atomic_file_read(path, FILE_MAX, &data, &len) < 0 ||
                             !EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL))
                                 return -ESTALE;
-                        for (unsigned i = 0; i < md_len; i++)
-                                snprintf(now + 2 * i, 3, "%02x", md[i]);
+                        hex_encode(md, md_len, now);
                         if (strcmp(now, hex) != 0)
                                 return -ESTALE;
                         snprintf(obj, sizeof(obj), "%s/%s", dir, hex);

@@ -36,6 +36,7 @@
 #include "agent/checks/daemon.h"
 #include "agent/checks/daemon_internal.h"
 #include "agent/config/config.h"
+#include "now.h"
 #include "vici.h"
 #include "atomic_file.h"
 #include "yaml_bind.h"
@@ -62,18 +63,6 @@ static const yfield daemon_fields[] = {
         {}
 };
 
-uint64_t daemon_mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static int daemon_parse(void *state, const ynode *params, ydiag *d) {
         daemon_state *s = state;
         s->flap_window_usec = 10 * 60 * USEC_PER_SEC;
@@ -98,8 +87,8 @@ static void on_ping(vici_client *c, int error, const vici_node *reply, void *use
 
         s->ping_out = false;
         if (error == 0) {
-                s->answered_usec = daemon_mono_usec();
-                s->answered_rt_usec = realtime_usec();
+                s->answered_usec = mono_usec();
+                s->answered_rt_usec = real_usec();
                 s->unanswered_since = 0;
                 s->ping_error = 0;
         } else
@@ -118,7 +107,7 @@ static void ping_send(daemon_state *s) {
         if (vici_client_command(s->env->vici, "version", NULL, 0, on_ping, s) < 0)
                 return;
         s->ping_out = true;
-        s->ping_sent_usec = daemon_mono_usec();
+        s->ping_sent_usec = mono_usec();
         if (!s->unanswered_since)
                 s->unanswered_since = s->ping_sent_usec;
 }
@@ -164,11 +153,11 @@ static void on_state(bool connected, int reason, void *userdata) {
         if (connected) {
                 s->disconnected_usec = 0;
                 s->stop_announced = false;
-                s->connected_rt_usec = realtime_usec();
+                s->connected_rt_usec = real_usec();
                 if (s->env->vici && vici_client_peer_pid(s->env->vici) > 0)
                         s->vici_pid = vici_client_peer_pid(s->env->vici);
         } else if (!s->disconnected_usec) {
-                s->disconnected_usec = daemon_mono_usec();
+                s->disconnected_usec = mono_usec();
                 uint64_t settle = (s->env->config ? s->env->config->vici_reconnect_min_usec : 100 * USEC_PER_MSEC) +
                                   SETTLE_SLACK_USEC;
                 if (!s->settle)
@@ -210,7 +199,7 @@ static int daemon_attach(void *state, check *c, const check_env *env) {
                 if (r < 0)
                         return r;
                 if (!charon_hub_connected(env->hub))
-                        s->disconnected_usec = daemon_mono_usec();
+                        s->disconnected_usec = mono_usec();
         }
         if (s->heartbeat_usec > 0 && env->vici) {
                 r = sd_event_add_time_relative(env->event, &s->heartbeat, CLOCK_MONOTONIC, s->heartbeat_usec,
@@ -334,7 +323,7 @@ static uint64_t wait_until(daemon_state *s, uint64_t now) {
 }
 
 static void run_evaluate(daemon_state *s) {
-        uint64_t now = daemon_mono_usec(), until;
+        uint64_t now = mono_usec(), until;
         const check_schedule *sc;
 
         if (!s->pending)
@@ -376,7 +365,7 @@ static int daemon_start(void *state, const check_env *env, check_run *run) {
         if (r < 0)
                 return r;
         s->run = run;
-        s->run_started = daemon_mono_usec();
+        s->run_started = mono_usec();
         s->waited = false;
         if (env->bus && daemon_unit_name(s) && daemon_props_stale(s)) {
                 s->props_busy = true;

@@ -7,15 +7,10 @@
 #include <time.h>
 
 #include "agent/checks/daemon_internal.h"
-
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
+#include "now.h"
 
 static void start_note(daemon_state *s) {
-        s->starts[s->starts_head] = daemon_mono_usec();
+        s->starts[s->starts_head] = mono_usec();
         s->starts_head = (s->starts_head + 1) % DAEMON_STARTS_MAX;
         if (s->n_starts < DAEMON_STARTS_MAX)
                 s->n_starts++;
@@ -25,7 +20,7 @@ static void start_note(daemon_state *s) {
 /* A process seen alive: a restart when it is not the one seen before. */
 void daemon_identity_track(daemon_state *s, pid_t pid, uint64_t start_ticks) {
         if (s->ident_known && s->ident_pid == pid && s->ident_start == start_ticks) {
-                uint64_t now = daemon_mono_usec();
+                uint64_t now = mono_usec();
                 s->cpu_moved = s->prev_cpu_usec && s->ps.cpu_ticks != s->prev_cpu_ticks;
                 s->prev_cpu_ticks = s->ps.cpu_ticks;
                 s->prev_cpu_usec = now;
@@ -43,7 +38,7 @@ void daemon_identity_track(daemon_state *s, pid_t pid, uint64_t start_ticks) {
         s->ident_pid = pid;
         s->ident_start = start_ticks;
         s->prev_cpu_ticks = s->ps.cpu_ticks;
-        s->prev_cpu_usec = daemon_mono_usec();
+        s->prev_cpu_usec = mono_usec();
         s->cpu_moved = false;
 }
 
@@ -58,7 +53,7 @@ static bool prev_counted(const daemon_state *s) {
 static void crash_add(daemon_state *s, pid_t pid, const char *how) {
         daemon_crash *c = &s->crashes[s->crashes_head];
 
-        *c = (daemon_crash){ .mono_usec = daemon_mono_usec(), .realtime_usec = realtime_usec(), .pid = pid };
+        *c = (daemon_crash){ .mono_usec = mono_usec(), .realtime_usec = real_usec(), .pid = pid };
         (void) snprintf(c->how, sizeof(c->how), "%s", how);
         s->crashes_head = (s->crashes_head + 1) % DAEMON_STARTS_MAX;
         if (s->n_crashes < DAEMON_STARTS_MAX)
@@ -115,7 +110,7 @@ void daemon_unit_restarts_track(daemon_state *s) {
 }
 
 unsigned daemon_starts_within(const daemon_state *s, uint64_t window) {
-        uint64_t now = daemon_mono_usec();
+        uint64_t now = mono_usec();
         unsigned n = 0;
         for (unsigned i = 0; i < s->n_starts; i++)
                 if (now - s->starts[i] <= window)
@@ -124,7 +119,7 @@ unsigned daemon_starts_within(const daemon_state *s, uint64_t window) {
 }
 
 unsigned daemon_crashes_within(const daemon_state *s, uint64_t window) {
-        uint64_t now = daemon_mono_usec();
+        uint64_t now = mono_usec();
         unsigned n = 0;
         for (unsigned i = 0; i < s->n_crashes; i++)
                 if (now - s->crashes[i].mono_usec <= window)

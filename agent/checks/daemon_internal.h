@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "agent/checks/check.h"
+#include "now.h"
 #include "proc_stat.h"
 
 #define DAEMON_STARTS_MAX 32u
@@ -106,7 +107,6 @@ typedef struct daemon_state {
         sd_event_source *settle;     /* re-run once the reconnect attempt has spoken */
 } daemon_state;
 
-uint64_t daemon_mono_usec(void);
 const char *daemon_unit_name(const daemon_state *s);
 bool daemon_overdue(const daemon_state *s, uint64_t now);
 /* The process is known and neither gone, a zombie, nor reported exited by its pidfd. */

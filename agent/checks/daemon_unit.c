@@ -22,7 +22,7 @@ bool daemon_props_stale(const daemon_state *s) {
         uint64_t iv = sc && sc->interval_usec ? sc->interval_usec : 30 * USEC_PER_SEC;
 
         return !s->props_read_usec || s->props_dirty || !s->match_slot ||
-               daemon_mono_usec() - s->props_read_usec >= iv;
+               mono_usec() - s->props_read_usec >= iv;
 }
 
 static int read_props(sd_bus_message *m, daemon_unit_props *p) {
@@ -68,7 +68,7 @@ static int read_props(sd_bus_message *m, daemon_unit_props *p) {
 }
 
 static void props_read(daemon_state *s) {
-        s->props_read_usec = daemon_mono_usec();
+        s->props_read_usec = mono_usec();
         s->props_dirty = false;
 }
 

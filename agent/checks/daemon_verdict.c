@@ -20,7 +20,7 @@ bool daemon_alive(const daemon_state *s) {
 }
 
 static void crash_evidence(const daemon_state *s, finding *f) {
-        uint64_t now = daemon_mono_usec();
+        uint64_t now = mono_usec();
 
         for (unsigned i = 0; i < s->n_crashes; i++) {
                 const daemon_crash *c = &s->crashes[(s->crashes_head + DAEMON_STARTS_MAX - s->n_crashes + i) % DAEMON_STARTS_MAX];
@@ -44,7 +44,7 @@ static void crash_evidence(const daemon_state *s, finding *f) {
 
 static void facts(daemon_state *s, finding *f, bool connected, int reason, unsigned crashes) {
         const daemon_unit_props *u = &s->props;
-        uint64_t now = daemon_mono_usec();
+        uint64_t now = mono_usec();
 
         (void) finding_fact_set(f, "vici", "%s", connected ? "connected" : "disconnected");
         if (!connected && reason)
@@ -86,7 +86,7 @@ static void facts(daemon_state *s, finding *f, bool connected, int reason, unsig
 
 void daemon_verdict(daemon_state *s, finding *f) {
         const charon_hub *hub = s->env->hub;
-        uint64_t now = daemon_mono_usec();
+        uint64_t now = mono_usec();
         bool connected = hub ? charon_hub_connected(hub) : vici_client_is_connected(s->env->vici);
         /* the latest attempt's error, not just the one of the moment it went away */
         int reason = s->env->vici && vici_client_last_error(s->env->vici) ? vici_client_last_error(s->env->vici)

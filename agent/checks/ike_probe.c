@@ -20,6 +20,7 @@
 
 #include "agent/checks/ike_probe.h"
 #include "netns.h"
+#include "now.h"
 
 #define NATT_MARKER_SIZE 4
 /* Datagrams handled per wake-up, so a flood cannot hold the loop. */
@@ -48,12 +49,6 @@ struct ike_probe {
         ike_probe_cb cb;
         void *userdata;
 };
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 const char *ike_probe_verdict_to_string(ike_probe_verdict v) {
         static const char *const names[_IKE_PROBE_VERDICT_MAX] = {
@@ -108,7 +103,7 @@ static void finish_errno(ike_probe *p, int err, const char *where) {
 
         res.verdict = verdict_from_errno(err);
         if (p->attempts > 0)
-                res.rtt_usec = now_usec() - p->last_send_usec;
+                res.rtt_usec = mono_usec() - p->last_send_usec;
         (void) snprintf(res.detail, sizeof(res.detail), "%s: %s", where, strerror(err));
         probe_finish(p, &res);
 }
@@ -118,7 +113,7 @@ static void finish_errno(ike_probe *p, int err, const char *where) {
 static int probe_send(ike_probe *p) {
         ssize_t n;
 
-        p->last_send_usec = now_usec();
+        p->last_send_usec = mono_usec();
         n = send(p->fd, p->pkt, p->pkt_size, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
                 if (errno == EAGAIN || errno == ENOBUFS)
@@ -205,7 +200,7 @@ static bool read_errqueue(ike_probe *p) {
         if (res.error == 0)
                 return false; /* not an error report we understand: keep reading data */
         res.verdict = verdict_from_errno(res.error);
-        res.rtt_usec = now_usec() - p->last_send_usec;
+        res.rtt_usec = mono_usec() - p->last_send_usec;
         if (res.icmp)
                 (void) snprintf(res.detail, sizeof(res.detail), "ICMP%s type %u code %u: %s",
                                 c->cmsg_level == SOL_IPV6 ? "v6" : "", res.icmp_type, res.icmp_code,
@@ -231,7 +226,7 @@ static void note_garbage(ike_probe *p, const uint8_t *d, size_t n, const char *w
 static void finish_answer(ike_probe *p, const ikev2_msg_response *m, const uint8_t *d, size_t n) {
         ike_probe_result res = {
                 .verdict = IKE_PROBE_ANSWERED,
-                .rtt_usec = now_usec() - p->last_send_usec,
+                .rtt_usec = mono_usec() - p->last_send_usec,
                 .notify = m->notify,
                 .ke_group = m->ke_group,
                 .has_sa = m->has_sa,
@@ -465,7 +460,7 @@ int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ik
 
         /* the clock now, not the loop iteration's timestamp: after a busy iteration that one lies
          * in the past and the probe would be given less than its timeout */
-        now = now_usec();
+        now = mono_usec();
         p->start_usec = now;
         p->deadline_usec = now + o->timeout_usec;
         r = sd_event_add_io(e, &p->io, p->fd, EPOLLIN, on_io, p);

@@ -34,6 +34,7 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/logs.h"
+#include "now.h"
 #include "vici.h"
 #include "agent/checks/logs_store.h"
 #include "agent/checks/logs_tail.h"
@@ -91,12 +92,6 @@ static const yfield logs_fields[] = {
         { "files", YF_STRV, LOFF(files), .max = LOGS_TAIL_FILES_MAX },
         {}
 };
-
-static uint64_t clock_usec(clockid_t id) {
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static int logs_parse(void *state, const ynode *params, ydiag *d) {
         logs_state *s = state;

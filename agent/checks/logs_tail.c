@@ -17,6 +17,7 @@
 #include "charon_log.h"
 #include "file_read.h"
 #include "macro.h"
+#include "now.h"
 
 #define CHUNK (64u * 1024u)
 #define JOURNAL_CHECK_EVERY 64u
@@ -44,12 +45,6 @@ struct logs_tail {
         bool journal_wanted, journal_more;
         char *chunk;
 };
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 /* Split [p, p+n) into lines; the unterminated tail goes to partial. */
 static void file_lines(logs_tail *t, tail_file *f, const char *p, size_t n) {

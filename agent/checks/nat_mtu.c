@@ -20,6 +20,7 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/nat_mtu.h"
+#include "now.h"
 #include "vici.h"
 #include "charon_log.h"
 #include "yaml_bind.h"
@@ -56,12 +57,6 @@ static const yfield nat_mtu_fields[] = {
         { "window", YF_DURATION, NOFF(window_usec), .min = USEC_PER_SEC, .max = 86400 * USEC_PER_SEC },
         {}
 };
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static int nat_mtu_parse(void *state, const ynode *params, ydiag *d) {
         nat_mtu_state *s = state;

@@ -21,6 +21,7 @@
 #include "agent/config/config.h"
 #include "audit_log.h"
 #include "file_read.h"
+#include "hex.h"
 #include "yaml_bind.h"
 
 static const ynode *item_or(const ynode *seq, size_t i, const ynode *fallback) {
@@ -72,8 +73,7 @@ static void audit_key_check(ikeheal_config *c, const ynode *at, ydiag *d) {
         else if (len == 0)
                 ydiag_add(d, at, "agent.audit_key_file %s is empty", YQ_PATH(c->audit_key_file));
         else if (EVP_Digest(key, len, md, &md_len, EVP_sha256(), NULL) == 1)
-                for (unsigned i = 0; i < md_len; i++)
-                        (void) snprintf(c->audit_key_id + 2 * i, 3, "%02x", md[i]);
+                hex_encode(md, md_len, c->audit_key_id);
         if (key)
                 explicit_bzero(key, len);
 }

@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "fault.h"
 #include "faults/faults.h"
+#include "hex.h"
 #include "yaml_bind.h"
 
 bool drill_class_valid(const char *s) {
@@ -343,8 +344,7 @@ int drill_parse_buffer(const char *name, const void *buf, size_t len, const dril
         dr->recovery = DRILL_RECOVER_RUNBOOK;
         if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1)
                 return -EIO;
-        for (unsigned i = 0; i < mdlen; i++)
-                (void) snprintf(dr->sha256 + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, mdlen, dr->sha256);
         r = drill_bind(root, dr, ctx ? ctx : &none, d);
         if (r < 0)
                 return r;

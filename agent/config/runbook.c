@@ -14,6 +14,7 @@
 #include "agent/config/runbook_internal.h"
 #include "agent/config/yaml_set.h"
 #include "duration.h"
+#include "hex.h"
 #include "yaml_bind.h"
 
 static const char *const event_names[_RB_EV_MAX] = {
@@ -410,8 +411,7 @@ int runbook_parse_buffer(const char *name, const void *buf, size_t len, const ru
         rb->notify_on = (1u << _RB_EV_MAX) - 1;
         if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1)
                 return -EIO;
-        for (unsigned i = 0; i < mdlen; i++)
-                (void) snprintf(rb->sha256 + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, mdlen, rb->sha256);
         r = runbook_bind(root, rb, ctx ? ctx : &none, d);
         if (r < 0)
                 return r;

@@ -12,6 +12,7 @@
 #include "agent/config/runbook_internal.h"
 #include "agent/config/yaml_set.h"
 #include "duration.h"
+#include "hex.h"
 #include "yaml_bind.h"
 
 struct runbook_set {
@@ -66,8 +67,7 @@ static int set_finish(runbook_set *s, char **errors) {
                 (void) EVP_DigestUpdate(md, s->items[i]->sha256, 64);
         (void) EVP_DigestFinal_ex(md, out, &outlen);
         EVP_MD_CTX_free(md);
-        for (unsigned i = 0; i < outlen; i++)
-                (void) snprintf(s->hash + 2 * i, 3, "%02x", out[i]);
+        hex_encode(out, outlen, s->hash);
         return *errors ? -EINVAL : 0;
 }
 
@@ -218,8 +218,7 @@ int runbook_plan_make(const runbook *rb, const action_env *env, runbook_plan *re
                 return -ENOMEM;
         if (EVP_Digest(text, size, md, &mdlen, EVP_sha256(), NULL) != 1)
                 return -EIO;
-        for (unsigned i = 0; i < mdlen; i++)
-                (void) snprintf(ret->hash + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, mdlen, ret->hash);
         ret->text = TAKE_PTR(text);
         ret->disruptive = disruptive;
         return 0;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "now.h"
 #include "proto.h"
 #include "tap.h"
 
@@ -108,7 +109,7 @@ static void test_round_trip(void) {
                 if (k > 0 && write(sv[1], frame, k) != (ssize_t) k)
                         ok = false;
                 (void) close(sv[1]);
-                r = proto_recv_response(sv[0], proto_now_usec() + 2 * USEC_PER_SEC, &h, &got);
+                r = proto_recv_response(sv[0], mono_usec() + 2 * USEC_PER_SEC, &h, &got);
                 if (r != -ECONNRESET) {
                         printf("     truncated at %zu: %d\n", k, r);
                         ok = false;
@@ -123,13 +124,13 @@ static void test_round_trip(void) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
                 vici_node *got = NULL;
                 CHECK(write(sv[1], frame, len) == (ssize_t) len, "write whole frame");
-                r = proto_recv_response(sv[0], proto_now_usec() + 2 * USEC_PER_SEC, &h, &got);
+                r = proto_recv_response(sv[0], mono_usec() + 2 * USEC_PER_SEC, &h, &got);
                 CHECK(r == 0 && got && h.status == -13, "whole frame on a socket is received");
                 vici_node_free(got);
                 /* nothing more: the client times out */
-                uint64_t t0 = proto_now_usec();
+                uint64_t t0 = mono_usec();
                 r = proto_recv_response(sv[0], t0 + 100 * USEC_PER_MSEC, &h, &got);
-                CHECK(r == -ETIMEDOUT && proto_now_usec() - t0 >= 100 * USEC_PER_MSEC,
+                CHECK(r == -ETIMEDOUT && mono_usec() - t0 >= 100 * USEC_PER_MSEC,
                       "no answer: -ETIMEDOUT after the deadline (%d)", r);
                 (void) close(sv[0]);
                 (void) close(sv[1]);
@@ -143,7 +144,7 @@ static void test_round_trip(void) {
         if (r == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
                 vici_node *got = NULL;
                 CHECK(write(sv[1], req, req_len) == (ssize_t) req_len, "write request");
-                r = proto_recv_response(sv[0], proto_now_usec() + USEC_PER_SEC, &h, &got);
+                r = proto_recv_response(sv[0], mono_usec() + USEC_PER_SEC, &h, &got);
                 CHECK(r == -EBADMSG, "a request is not a response: -EBADMSG (%d)", r);
                 vici_node_free(got);
                 (void) close(sv[0]);
