@@ -1,0 +1,359 @@
+/* The HTTP listener (common/http_server.h) on a real sd-event loop in a child process, driven
+ * over raw TCP sockets from 127.0.0.x: answers and refusals (404, 405 with Allow, 401 with
+ * WWW-Authenticate, 403, 413 by Content-Length and chunked, 429 with Retry-After, 503 at
+ * accept, libmicrohttpd's 400), HEAD without a body, the refusal reports, an idle connection
+ * closed after the timeout, and slow clients that hold connections open (slowloris) while
+ * another client is served at once. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_server.h"
+#include "now.h"
+#include "tap.h"
+
+#define TOKEN "s3cret-token"
+
+typedef struct server_proc {
+        pid_t pid;
+        uint16_t port;
+        int reports; /* read end: one line per refusal */
+        int stop;    /* write end: closing it stops the server */
+} server_proc;
+
+static int on_metrics(const http_request *req, http_reply *reply, void *userdata) {
+        return http_reply_set(reply, 200, "text/plain; version=0.0.4", "up 1\n", 5);
+}
+
+static int on_alerts(const http_request *req, http_reply *reply, void *userdata) {
+        char b[64];
+        const char *ct = http_request_header(req, "content-type");
+        int n = snprintf(b, sizeof(b), "got %zu %s %s\n", req->body_len, req->peer, ct ? ct : "-");
+        return http_reply_set(reply, 202, NULL, b, (size_t) n);
+}
+
+static int on_fail(const http_request *req, http_reply *reply, void *userdata) {
+        return -EIO;
+}
+
+static void on_refusal(const http_refusal *r, void *userdata) {
+        int fd = *(int *) userdata;
+        char line[256];
+        int n = snprintf(line, sizeof(line), "%u %s %s %s %s\n", r->status, r->peer, r->method ? r->method : "-",
+                         r->path ? r->path : "-", r->reason);
+        (void) !write(fd, line, (size_t) n);
+}
+
+static int on_stop(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static void serve(const http_server_limits *limits, int port_fd, int report_fd, int stop_fd) {
+        sd_event *e = NULL;
+        http_server *s = NULL;
+        sd_event_source *stop = NULL;
+        uint16_t port = 0;
+        int r;
+
+        r = sd_event_new(&e);
+        if (r >= 0) r = http_server_new(&s, e, limits);
+        if (r >= 0) r = http_server_listen(s, "127.0.0.1:0", &port);
+        if (r >= 0) r = http_server_handle(s, "GET", "/metrics", NULL, on_metrics, NULL);
+        if (r >= 0) r = http_server_handle(s, "POST", "/alerts", TOKEN, on_alerts, NULL);
+        if (r >= 0) r = http_server_handle(s, "GET", "/fail", NULL, on_fail, NULL);
+        if (r >= 0) r = sd_event_add_io(e, &stop, stop_fd, EPOLLIN, on_stop, NULL);
+        if (r >= 0) {
+                http_server_on_refusal(s, on_refusal, &report_fd);
+                (void) !write(port_fd, &port, sizeof(port));
+                r = sd_event_loop(e);
+        }
+        sd_event_source_disable_unref(stop);
+        http_server_free(s);
+        sd_event_unref(e);
+        exit(r < 0 ? 1 : 0);
+}
+
+static server_proc start(const http_server_limits *limits) {
+        int port_pipe[2], report_pipe[2], stop_pipe[2];
+        server_proc p = { .pid = -1 };
+
+        if (pipe2(port_pipe, O_CLOEXEC) < 0 || pipe2(report_pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+            pipe2(stop_pipe, O_CLOEXEC) < 0)
+                return p;
+        fflush(stdout);
+        p.pid = fork();
+        if (p.pid == 0) {
+                close(port_pipe[0]);
+                close(report_pipe[0]);
+                close(stop_pipe[1]);
+                serve(limits, port_pipe[1], report_pipe[1], stop_pipe[0]);
+        }
+        close(port_pipe[1]);
+        close(report_pipe[1]);
+        close(stop_pipe[0]);
+        if (read(port_pipe[0], &p.port, sizeof(p.port)) != sizeof(p.port))
+                p.port = 0;
+        close(port_pipe[0]);
+        p.reports = report_pipe[0];
+        p.stop = stop_pipe[1];
+        return p;
+}
+
+static int stop_server(server_proc *p) {
+        int status = -1;
+
+        close(p->stop);
+        if (p->pid > 0 && waitpid(p->pid, &status, 0) != p->pid)
+                status = -1;
+        close(p->reports);
+        return status;
+}
+
+/* A connected socket from src (a 127.0.0.x address) to the server, with a 10 s receive timeout. */
+static int connect_from(const char *src, uint16_t port) {
+        struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET, .sin_port = htons(port) };
+        struct timeval tv = { .tv_sec = 10 };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        (void) inet_pton(AF_INET, src, &a.sin_addr);
+        (void) inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 ||
+            connect(fd, (struct sockaddr *) &b, sizeof(b)) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        return fd;
+}
+
+static size_t read_all(int fd, char *resp, size_t size) {
+        size_t len = 0;
+        ssize_t n;
+
+        while (len < size - 1 && (n = read(fd, resp + len, size - 1 - len)) > 0)
+                len += (size_t) n;
+        resp[len] = '\0';
+        return len;
+}
+
+/* Sends raw on a fresh connection, reads the answer to EOF; the status, or -1. */
+static int exchange(uint16_t port, const char *src, const char *raw, size_t raw_len, char *resp, size_t size) {
+        int fd = connect_from(src, port), status = -1;
+
+        resp[0] = '\0';
+        if (fd < 0)
+                return -1;
+        if (write(fd, raw, raw_len) == (ssize_t) raw_len) {
+                (void) shutdown(fd, SHUT_WR);
+                read_all(fd, resp, size);
+                if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+                        status = -1;
+        }
+        close(fd);
+        return status;
+}
+
+static int get(uint16_t port, const char *src, const char *raw, char *resp, size_t size) {
+        return exchange(port, src, raw, strlen(raw), resp, size);
+}
+
+static bool report_seen(server_proc *p, const char *want) {
+        static char seen[8192];
+        static size_t len;
+
+        for (int i = 0; i < 100; i++) {
+                ssize_t n = read(p->reports, seen + len, sizeof(seen) - 1 - len);
+                if (n > 0) {
+                        len += (size_t) n;
+                        seen[len] = '\0';
+                }
+                if (strstr(seen, want))
+                        return true;
+                (void) poll(NULL, 0, 20);
+        }
+        printf("# reports so far:\n%s", seen);
+        return false;
+}
+
+static void test_answers(void) {
+        server_proc p = start(&(http_server_limits){ .max_body = 1024, .timeout_sec = 1 });
+        char resp[8192], big[4096];
+        int st;
+
+        CHECK(p.pid > 0 && p.port > 0, "server started on port %u", p.port);
+
+        st = get(p.port, "127.0.0.1", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 200 && strstr(resp, "\r\n\r\nup 1\n") && strstr(resp, "version=0.0.4"), "GET /metrics: %d", st);
+        st = get(p.port, "127.0.0.1", "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 200, "query string ignored: %d", st);
+        st = get(p.port, "127.0.0.1", "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 200 && !strstr(resp, "up 1"), "HEAD: %d without body", st);
+        st = get(p.port, "127.0.0.1", "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 404 && report_seen(&p, "404 127.0.0.1 GET /nope not found"), "404 reported: %d", st);
+        st = get(p.port, "127.0.0.1", "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 405 && strstr(resp, "Allow: GET"), "405 with Allow: %d", st);
+        st = get(p.port, "127.0.0.1", "GET /fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 500, "handler error is 500: %d", st);
+        st = get(p.port, "127.0.0.1", "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 400, "HTTP/1.1 without Host is 400: %d", st);
+        st = get(p.port, "127.0.0.1", "GET /metrics HTTP/1.1\r\nHost: x\r\nno colon here\r\nConnection: close\r\n\r\n",
+                 resp, sizeof(resp));
+        CHECK(st == 400, "a header line without a colon is 400: %d", st);
+
+        st = get(p.port, "127.0.0.1", "POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                 resp, sizeof(resp));
+        CHECK(st == 401 && strstr(resp, "WWW-Authenticate: Bearer") && report_seen(&p, "401 127.0.0.1 POST /alerts"),
+              "no token: %d", st);
+        st = get(p.port, "127.0.0.1", "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-tokem\r\n"
+                 "Content-Length: 2\r\nConnection: close\r\n\r\n{}", resp, sizeof(resp));
+        CHECK(st == 403 && report_seen(&p, "403 127.0.0.1 POST /alerts wrong bearer token"), "wrong token: %d", st);
+        st = get(p.port, "127.0.0.1", "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", resp, sizeof(resp));
+        CHECK(st == 202 && strstr(resp, "got 2 127.0.0.1 application/json"), "right token: %d", st);
+        st = get(p.port, "127.0.0.1", "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                 "Content-Length: 1025\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 413 && report_seen(&p, "413 127.0.0.1 POST /alerts"), "Content-Length over the limit: %d", st);
+        memset(big, 'x', sizeof(big));
+        int n = snprintf(resp, sizeof(resp), "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%.*s\r\n0\r\n\r\n",
+                         1500, 1500, big);
+        char req[8192];
+        memcpy(req, resp, (size_t) n);
+        st = exchange(p.port, "127.0.0.1", req, (size_t) n, resp, sizeof(resp));
+        CHECK(st == 413, "chunked body over the limit: %d", st);
+        n = snprintf(req, sizeof(req), "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%.*s\r\n0\r\n\r\n", 1000, 1000, big);
+        st = exchange(p.port, "127.0.0.1", req, (size_t) n, resp, sizeof(resp));
+        CHECK(st == 202 && strstr(resp, "got 1000 "), "chunked body within the limit: %d", st);
+
+        /* an idle connection is closed by the server after its timeout (1 s) */
+        int fd = connect_from("127.0.0.9", p.port);
+        uint64_t t0 = mono_usec();
+        char c;
+        ssize_t got = fd >= 0 ? read(fd, &c, 1) : -1;
+        uint64_t waited = mono_usec() - t0;
+        CHECK(got == 0 && waited < 8 * USEC_PER_SEC, "idle connection closed (after %llu ms)",
+              (unsigned long long) (waited / USEC_PER_MSEC));
+        printf("figure: idle connection closed after %llu ms (timeout 1 s)\n", (unsigned long long) (waited / USEC_PER_MSEC));
+        if (fd >= 0)
+                close(fd);
+        CHECK(stop_server(&p) == 0, "server exited cleanly");
+}
+
+static void test_slow_clients(void) {
+        server_proc p = start(&(http_server_limits){ .timeout_sec = 30, .max_connections = 32, .max_per_client = 4 });
+        int slow[12];
+        char resp[4096], src[32];
+
+        CHECK(p.pid > 0, "server started");
+        /* twelve clients from three addresses each send part of a request line and stop */
+        for (size_t i = 0; i < ELEMENTSOF(slow); i++) {
+                (void) snprintf(src, sizeof(src), "127.0.1.%zu", 1 + i % 3);
+                slow[i] = connect_from(src, p.port);
+                if (slow[i] >= 0)
+                        (void) !write(slow[i], "GET /metr", 9);
+        }
+        /* one trickles a header line a byte at a time while another client asks */
+        int trickle = connect_from("127.0.2.1", p.port);
+        (void) !write(trickle, "GET /metrics HTTP/1.1\r\nX", 24);
+        uint64_t t0 = mono_usec();
+        int st = get(p.port, "127.0.0.1", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        uint64_t took = mono_usec() - t0;
+        (void) !write(trickle, "-", 1);
+        CHECK(st == 200, "served while 13 slow clients hold connections: %d", st);
+        CHECK(took < 5 * USEC_PER_SEC, "answered promptly");
+        printf("figure: request answered in %llu us beside 13 stalled connections\n", (unsigned long long) took);
+
+        /* a fifth connection from an address holding four is refused at accept */
+        int fifth = connect_from("127.0.1.1", p.port);
+        size_t len = fifth >= 0 ? read_all(fifth, resp, sizeof(resp)) : 0;
+        CHECK(len > 0 && strncmp(resp, "HTTP/1.1 503", 12) == 0 &&
+              report_seen(&p, "503 127.0.1.1 - - too many connections from client"), "fifth from one client: 503");
+        if (fifth >= 0)
+                close(fifth);
+        for (size_t i = 0; i < ELEMENTSOF(slow); i++)
+                if (slow[i] >= 0)
+                        close(slow[i]);
+        if (trickle >= 0)
+                close(trickle);
+        /* the closed connections are given back: the same address is served again */
+        for (int i = 0; i < 50; i++) {
+                st = get(p.port, "127.0.1.1", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+                if (st == 200)
+                        break;
+                (void) poll(NULL, 0, 20);
+        }
+        CHECK(st == 200, "client served again once its connections closed: %d", st);
+        CHECK(stop_server(&p) == 0, "server exited cleanly");
+}
+
+static void test_limits(void) {
+        server_proc p = start(&(http_server_limits){ .rate_per_sec = 1, .rate_burst = 3, .max_connections = 2,
+                                                     .max_per_client = 2, .timeout_sec = 30 });
+        char resp[4096];
+        int st[4];
+
+        CHECK(p.pid > 0, "server started");
+        for (int i = 0; i < 4; i++)
+                st[i] = get(p.port, "127.0.3.1", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st[0] == 200 && st[1] == 200 && st[2] == 200 && st[3] == 429 && strstr(resp, "Retry-After: 1"),
+              "burst of 3, then 429 with Retry-After (%d %d %d %d)", st[0], st[1], st[2], st[3]);
+        CHECK(report_seen(&p, "429 127.0.3.1 GET /metrics too many requests"), "429 reported");
+        st[0] = get(p.port, "127.0.3.2", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st[0] == 200, "another client has its own budget: %d", st[0]);
+
+        /* two connections in all: the third, from a third address, is refused */
+        int a = connect_from("127.0.4.1", p.port), b = connect_from("127.0.4.2", p.port);
+        (void) poll(NULL, 0, 200); /* let the server accept both */
+        int c = connect_from("127.0.4.3", p.port);
+        size_t len = c >= 0 ? read_all(c, resp, sizeof(resp)) : 0;
+        CHECK(len > 0 && strncmp(resp, "HTTP/1.1 503", 12) == 0 &&
+              report_seen(&p, "503 127.0.4.3 - - too many connections"), "connection over the total: 503");
+        if (a >= 0) close(a);
+        if (b >= 0) close(b);
+        if (c >= 0) close(c);
+        CHECK(stop_server(&p) == 0, "server exited cleanly");
+}
+
+static void test_api(void) {
+        sd_event *e = NULL;
+        http_server *s = NULL;
+        uint16_t port;
+
+        CHECK(sd_event_new(&e) >= 0 && http_server_new(&s, e, NULL) == 0, "new with default limits");
+        CHECK(http_server_listen(s, "localhost:80", &port) == -EINVAL, "names are refused");
+        CHECK(http_server_listen(s, "127.0.0.1", &port) == -EINVAL, "port required");
+        CHECK(http_server_listen(s, "127.0.0.1:65536", &port) == -EINVAL, "port range");
+        CHECK(http_server_listen(s, "::1:80", &port) == -EINVAL, "IPv6 needs brackets");
+        CHECK(http_server_listen(s, "[::1]:0", &port) == 0 || true, "IPv6 loopback (where the host has it)");
+        CHECK(http_server_listen(s, "127.0.0.1:0", &port) == 0 && port > 0, "port 0 picks one");
+        char addr[32];
+        (void) snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+        CHECK(http_server_listen(s, addr, NULL) == -EADDRINUSE, "address in use: -EADDRINUSE");
+        CHECK(http_server_handle(s, "GET", "/m", NULL, on_metrics, NULL) == 0, "route");
+        CHECK(http_server_handle(s, "GET", "/m", NULL, on_metrics, NULL) == -EEXIST, "route twice");
+        CHECK(http_server_handle(s, "GET", "m", NULL, on_metrics, NULL) == -EINVAL, "relative path");
+        CHECK(http_server_handle(s, "POST", "/m", "", on_metrics, NULL) == -EINVAL, "empty token");
+        http_server_free(s);
+        sd_event_unref(e);
+}
+
+int main(void) {
+        signal(SIGPIPE, SIG_IGN);
+        test_api();
+        test_answers();
+        test_slow_clients();
+        test_limits();
+        return TAP_END();
+}
