@@ -8,6 +8,7 @@
 #   make drill           deps, build, every shipped drill on the lab, and the report table
 #   make deps            idempotent apt-get install of everything needed to build, test and demo
 #   make install         PREFIX=/usr/local DESTDIR=… binaries, man pages, unit file, config
+#   make deb             the Debian package, built from a copy of the tree, into $(BUILD)/deb/
 #   make fuzz            build the libFuzzer targets (clang) into $(BUILD)/fuzz
 #   make bench           the benchmarks in bench/ (figures printed, nothing asserted)
 #   make layout          the floors and circles rule of ARCHITECTURE.md, checked on the build
@@ -16,7 +17,13 @@
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
-UNITDIR ?= /lib/systemd/system
+# The unit goes beside the binaries: /usr/local/lib/systemd/system for a local install, systemd's
+# own unit directory (pkg-config) when PREFIX is /usr.
+ifeq ($(PREFIX),/usr)
+UNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+else
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
 DESTDIR ?=
 
 SANITIZE ?=
@@ -67,7 +74,7 @@ TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB := $(BUILD)/libikeheal.a
 
-.PHONY: all tests fuzz check demo drill deps install clean lab-up lab-down bench bench-deps soak layout
+.PHONY: all tests fuzz check demo drill deps install deb clean lab-up lab-down bench bench-deps soak layout
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ikeheald $(BUILD)/ikehealctl
@@ -110,6 +117,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libc
             libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins \
             nftables iproute2 iputils-ping util-linux openssl procps python3 \
             systemd-container mmdebstrap zstd dbus valgrind \
+            debhelper lintian devscripts groff \
             libmicrohttpd-dev libjson-c-dev prometheus prometheus-alertmanager curl
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -193,6 +201,19 @@ install: all
 	          install -m 0644 etc/ikeheal.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ikeheal.conf; }
 	[ -e $(DESTDIR)$(SYSCONFDIR)/ikeheal/ikeheal.yaml ] || \
 	        install -m 0640 etc/ikeheal.yaml $(DESTDIR)$(SYSCONFDIR)/ikeheal/ikeheal.yaml
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 etc/ikeheal.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ikeheal.conf
+	install -m 0644 etc/ikehealctl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ikehealctl
+
+# The Debian package (debian/), from a copy of the tree's files as git knows them (tracked and
+# new, not ignored): no build directory or object file of this tree reaches it.
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/ikeheal
+	git ls-files -z -co --exclude-standard | xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' _ | \
+	        tar --null -T - -cf - | tar -xf - -C $(BUILD)/deb/ikeheal
+	cd $(BUILD)/deb/ikeheal && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning --info $(BUILD)/deb/ikeheal_*.changes
+	@ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf build build-san
