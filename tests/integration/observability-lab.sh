@@ -6,7 +6,8 @@
 #   metrics    its GET /metrics passes `promtool check metrics`; a Prometheus
 #              (tests/lab/prometheus.sh) scrapes it every second and its HTTP API gives back
 #              the gauge's value, the histogram's count and a quantile; the shipped rules file
-#              is loaded by that Prometheus (its rules API lists the groups)
+#              is loaded by that Prometheus (its rules API lists the groups), and it evaluates
+#              every expression of the Grafana dashboard (contrib/grafana/ikeheal.json)
 #   alerts     an incident body built by am_alert_body is POSTed to an Alertmanager
 #              (tests/lab/alertmanager.sh) whose webhook receiver is the server's POST /alerts
 #              with a bearer token: the server parses what Alertmanager sends (am_payload) and
@@ -87,6 +88,13 @@ groups=$(curl -fsS "http://127.0.0.1:$(cat "$tmp/prom/port")/api/v1/rules" |
         python3 -c 'import json,sys; print(" ".join(sorted(g["name"] for g in json.load(sys.stdin)["data"]["groups"])))')
 [ "$groups" = "ikeheal-deadlines ikeheal-gateway ikeheal-healer" ] && ok "Prometheus loaded the shipped rules: $groups" ||
         bad "rules loaded: '$groups'"
+bad_exprs=0
+while IFS= read -r e; do
+        curl -fsS --max-time 5 "http://127.0.0.1:$(cat "$tmp/prom/port")/api/v1/query" --data-urlencode "query=$e" >/dev/null ||
+                { bad_exprs=$((bad_exprs + 1)); echo "# refused by Prometheus: $e"; }
+done < <(python3 tests/lab/promql-names.py --exprs)
+[ "$bad_exprs" = 0 ] && ok "Prometheus evaluates every expression of the Grafana dashboard" ||
+        bad "$bad_exprs dashboard expressions refused"
 tests/lab/prometheus.sh stop "$tmp/prom"
 
 # --- alerts through Alertmanager ------------------------------------------------------------
