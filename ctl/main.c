@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctl/commands.h"
+#include "ctl/init.h"
 #include "ctl/json.h"
 #include "ctl/render.h"
 #include "duration.h"
@@ -453,6 +454,7 @@ static void help(FILE *f) {
         fprintf(f, "  %-10s %s\n", "lint", "check runbook and drill files locally: lint [--config FILE] FILE...");
         fprintf(f, "  %-10s %s\n", "", "(a file with a top-level 'fault:' key is a drill)");
         fprintf(f, "  %-10s %s\n", "config", "what changed since the last-good configuration: config diff [STATE_DIR]");
+        fprintf(f, "  %-10s %s\n", "init", "a first ikeheal.yaml from this host: init [-o FILE] (see init --help)");
         fprintf(f, "  %-10s %s\n", "help", "explain a command: help COMMAND");
         fprintf(f,
                 "\n"
@@ -606,6 +608,9 @@ int main(int argc, char **argv) {
 
         if (!socket_path || !socket_path[0])
                 socket_path = PROTO_SOCKET_DEFAULT;
+        /* init talks to no agent and has options of its own: dispatched before ours are parsed */
+        if (argc > 1 && strcmp(argv[1], "init") == 0)
+                return ctl_init(argc - 1, argv + 1);
 
         /* options may follow the command too ("ikehealctl status --json"); "--" ends them */
         while ((c = getopt_long(argc, argv, "s:jt:hr:c:", options, NULL)) >= 0)
