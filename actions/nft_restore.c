@@ -283,7 +283,11 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         if (!d)
                 return -ENOMEM;
         r = ruleset_now(ns, &w, &now);
-        if (r >= 0 && !(raw = nft_watch_raw(w, &raw_len))) {
+        /* the dump as the kernel gave it is the revert's material: read again when the watch
+         * has followed changes since */
+        if (r >= 0 && (r = nft_watch_raw(w, &raw, &raw_len)) >= 0)
+                now = nft_watch_ruleset(w);
+        else if (r == -E2BIG) {
                 /* too big for the shared copy: a read of its own */
                 r = read_now(ns, &own, &own_raw, &raw_len);
                 now = own;

@@ -8,7 +8,11 @@
 #                      that chain back whole
 #   baseline           `nft -f` of the same ruleset (flush ruleset + load: what an operator does)
 #   check, idle        CPU per firewall-check run, ruleset unchanged
-#   check, change      CPU per run, each after a change elsewhere (a table added or removed)
+#   check, change      CPU per run, each after a change elsewhere (a table added or removed),
+#                      followed from the kernel's change notifications
+#   check, input       the same after a change on the input path (a rule inserted at the top of
+#                      the input chain, or deleted again)
+#   baseline           CPU of a run that reads the ruleset whole (first run, lost notifications)
 #   peak RSS           of the process doing the check's work, and the size of the raw dump
 #
 # The restores run in-process the way the agent runs them (tests/tools/nft-bench restore: the
@@ -57,7 +61,7 @@ NFT
 }
 field() { sed -n "s/^$1 //p" "$2"; }
 
-printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "nft -f ms (CPU)" ratio "check idle" "check change" "peak RSS" "dump"
+printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "dump"
 for N in $SIZES; do
         gen "$N" >"$D/r.nft"
         n flush ruleset
@@ -80,9 +84,11 @@ for N in $SIZES; do
         [ "$(field result "$D/min")" = 0 ] || mw="FAIL($(field detail "$D/min" | cut -c1-40))"
         [ "$(field result "$D/worst")" = 0 ] || ww="FAIL($(field detail "$D/worst" | cut -c1-40))"
         ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
-        printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
-                "$(field idle_us "$D/check") µs" "$(($(field change_us "$D/check") / 1000)) ms" "$(($(field rss_kib "$D/check") / 1024)) MiB" \
+        printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
+                "$(field idle_us "$D/check") µs" "$(field change_us "$D/check") µs" "$(field input_change_us "$D/check") µs" \
+                "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" \
                 "$(field dump_kib "$D/check") KiB"
 done
 echo "(restore: wall of the apply, CPU in brackets; ratio: nft -f wall / minimal restore wall; check: CPU per run;"
+echo " check change/input: followed from notifications, full re-read: the same run reading the ruleset whole;"
 echo " peak RSS of the check's process, which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"

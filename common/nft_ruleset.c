@@ -21,12 +21,13 @@
 
 #include "netns.h"
 #include "nft_ruleset.h"
+#include "nft_ruleset_private.h"
 
 /* ---- memory ---- */
 
 /* Arrays grow by doubling; the capacity is implied by the count (the smallest power of two ≥
  * max(n, 4)), so the model needs no capacity fields. Call before storing element number n. */
-static int grow(void **p, size_t n, size_t size) {
+int nftr_grow(void **p, size_t n, size_t size) {
         void *q;
         size_t cap;
 
@@ -46,11 +47,11 @@ static void expr_done(nftr_expr *x) {
         free(x->raw);
 }
 
-static void elem_done(nftr_elem *e) {
+void nftr_elem_done(nftr_elem *e) {
         free(e->chain);
 }
 
-static void rule_done(nftr_rule *r) {
+void nftr_rule_done(nftr_rule *r) {
         for (size_t i = 0; i < r->n_exprs; i++)
                 expr_done(&r->exprs[i]);
         free(r->exprs);
@@ -74,7 +75,7 @@ nft_ruleset *nft_ruleset_free(nft_ruleset *rs) {
         for (size_t i = 0; i < rs->n_chains; i++) {
                 nftr_chain *c = &rs->chains[i];
                 for (size_t j = 0; j < c->n_rules; j++)
-                        rule_done(&c->rules[j]);
+                        nftr_rule_done(&c->rules[j]);
                 free(c->rules);
                 free(c->name);
                 free(c->type);
@@ -83,7 +84,7 @@ nft_ruleset *nft_ruleset_free(nft_ruleset *rs) {
         for (size_t i = 0; i < rs->n_sets; i++) {
                 nftr_set *s = &rs->sets[i];
                 for (size_t j = 0; j < s->n_elems; j++)
-                        elem_done(&s->elems[j]);
+                        nftr_elem_done(&s->elems[j]);
                 free(s->elems);
                 free(s->name);
         }
@@ -110,7 +111,7 @@ static int dup_opt(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int table_index(const nft_ruleset *rs, int family, const char *name) {
+int nftr_table_index(const nft_ruleset *rs, int family, const char *name) {
         for (size_t i = 0; i < rs->n_tables; i++)
                 if (rs->tables[i].family == family && !strcmp(rs->tables[i].name, name))
                         return (int) i;
@@ -143,11 +144,11 @@ int nft_ruleset_add_table(nft_ruleset *rs, int family, const char *name, uint32_
 
         if (!name_valid(name))
                 return -EINVAL;
-        if (table_index(rs, family, name) >= 0)
+        if (nftr_table_index(rs, family, name) >= 0)
                 return -EEXIST;
         if (rs->n_tables >= NFTR_TABLES_MAX)
                 return -E2BIG;
-        r = grow((void **) &rs->tables, rs->n_tables, sizeof(*rs->tables));
+        r = nftr_grow((void **) &rs->tables, rs->n_tables, sizeof(*rs->tables));
         if (r < 0)
                 return r;
         t = &rs->tables[rs->n_tables];
@@ -165,14 +166,14 @@ int nft_ruleset_add_chain(nft_ruleset *rs, int family, const char *table, const 
 
         if (!name_valid(table) || !name_valid(name))
                 return -EINVAL;
-        t = table_index(rs, family, table);
+        t = nftr_table_index(rs, family, table);
         if (t < 0)
                 return t;
         if (nft_ruleset_find_chain(rs, (size_t) t, name))
                 return -EEXIST;
         if (rs->n_chains >= NFTR_CHAINS_MAX)
                 return -E2BIG;
-        r = grow((void **) &rs->chains, rs->n_chains, sizeof(*rs->chains));
+        r = nftr_grow((void **) &rs->chains, rs->n_chains, sizeof(*rs->chains));
         if (r < 0)
                 return r;
         c.table = (size_t) t;
@@ -240,7 +241,7 @@ int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const c
 
         if (!name_valid(table) || !name_valid(chain) || (n_exprs && !exprs))
                 return -EINVAL;
-        t = table_index(rs, family, table);
+        t = nftr_table_index(rs, family, table);
         if (t < 0)
                 return t;
         c = (nftr_chain *) nft_ruleset_find_chain(rs, (size_t) t, chain);
@@ -248,7 +249,7 @@ int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const c
                 return -ENOENT;
         if (rs->n_rules_total >= NFTR_RULES_MAX || n_exprs > NFTR_EXPRS_PER_RULE_MAX)
                 return -E2BIG;
-        r = grow((void **) &c->rules, c->n_rules, sizeof(*c->rules));
+        r = nftr_grow((void **) &c->rules, c->n_rules, sizeof(*c->rules));
         if (r < 0)
                 return r;
         if (n_exprs) {
@@ -259,7 +260,7 @@ int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const c
         for (; rule.n_exprs < n_exprs; rule.n_exprs++) {
                 r = expr_copy(&rule.exprs[rule.n_exprs], &exprs[rule.n_exprs]);
                 if (r < 0) {
-                        rule_done(&rule);
+                        nftr_rule_done(&rule);
                         return r;
                 }
         }
@@ -272,7 +273,7 @@ int nft_ruleset_set_rule_comment(nft_ruleset *rs, int family, const char *table,
                                  const char *comment) {
         nftr_chain *c;
         char *dup;
-        int t = table_index(rs, family, table);
+        int t = nftr_table_index(rs, family, table);
 
         if (t < 0)
                 return t;
@@ -320,14 +321,14 @@ int nft_ruleset_add_set(nft_ruleset *rs, int family, const char *table, const ch
         if (!name_valid(table) || !name_valid(name) || key_len > NFTR_DATA_MAX ||
             data_len > NFTR_DATA_MAX)
                 return -EINVAL;
-        t = table_index(rs, family, table);
+        t = nftr_table_index(rs, family, table);
         if (t < 0)
                 return t;
         if (nft_ruleset_find_set(rs, (size_t) t, name))
                 return -EEXIST;
         if (rs->n_sets >= NFTR_SETS_MAX)
                 return -E2BIG;
-        r = grow((void **) &rs->sets, rs->n_sets, sizeof(*rs->sets));
+        r = nftr_grow((void **) &rs->sets, rs->n_sets, sizeof(*rs->sets));
         if (r < 0)
                 return r;
         s = &rs->sets[rs->n_sets];
@@ -348,7 +349,7 @@ int nft_ruleset_add_elem(nft_ruleset *rs, int family, const char *table, const c
         if (!name_valid(table) || !name_valid(set) || !elem || elem->key.len > NFTR_DATA_MAX ||
             elem->key_end.len > NFTR_DATA_MAX || elem->data.len > NFTR_DATA_MAX)
                 return -EINVAL;
-        t = table_index(rs, family, table);
+        t = nftr_table_index(rs, family, table);
         if (t < 0)
                 return t;
         s = (nftr_set *) nft_ruleset_find_set(rs, (size_t) t, set);
@@ -356,7 +357,7 @@ int nft_ruleset_add_elem(nft_ruleset *rs, int family, const char *table, const c
                 return -ENOENT;
         if (rs->n_elems_total >= NFTR_ELEMS_MAX)
                 return -E2BIG;
-        r = grow((void **) &s->elems, s->n_elems, sizeof(*s->elems));
+        r = nftr_grow((void **) &s->elems, s->n_elems, sizeof(*s->elems));
         if (r < 0)
                 return r;
         e = *elem;
@@ -375,34 +376,27 @@ void nft_ruleset_set_generation(nft_ruleset *rs, uint32_t generation) {
 
 /* ---- netlink attributes ---- */
 
-/* The largest NFTA_*_MAX we index by; every table below is this long. */
-#define ATTR_MAX 32
-
-typedef struct attr_tab {
-        const struct nlattr *a[ATTR_MAX + 1];
-} attr_tab;
-
 static int attr_cb(const struct nlattr *attr, void *data) {
-        attr_tab *t = data;
+        nftr_attr_tab *t = data;
         uint16_t type = mnl_attr_get_type(attr);
 
         /* Unknown (newer) attributes are skipped, as the kernel's own policy does. */
-        if (type <= ATTR_MAX)
+        if (type <= NFTR_ATTR_MAX)
                 t->a[type] = attr;
         return MNL_CB_OK;
 }
 
-static int attrs_msg(const struct nlmsghdr *nlh, attr_tab *t) {
+int nftr_attrs_msg(const struct nlmsghdr *nlh, nftr_attr_tab *t) {
         memset(t, 0, sizeof(*t));
         return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, t) < 0 ? -EBADMSG : 0;
 }
 
-static int attrs_nested(const struct nlattr *nest, attr_tab *t) {
+int nftr_attrs_nested(const struct nlattr *nest, nftr_attr_tab *t) {
         memset(t, 0, sizeof(*t));
         return mnl_attr_parse_nested(nest, attr_cb, t) < 0 ? -EBADMSG : 0;
 }
 
-static int a_u32(const struct nlattr *a, uint32_t *ret) {
+int nftr_a_u32(const struct nlattr *a, uint32_t *ret) {
         uint32_t v;
 
         if (mnl_attr_get_payload_len(a) != sizeof(v))
@@ -412,13 +406,13 @@ static int a_u32(const struct nlattr *a, uint32_t *ret) {
         return 0;
 }
 
-static int a_u32_opt(const struct nlattr *a, uint32_t *ret) {
+int nftr_a_u32_opt(const struct nlattr *a, uint32_t *ret) {
         if (!a)
                 return 0;
-        return a_u32(a, ret);
+        return nftr_a_u32(a, ret);
 }
 
-static int a_u64_opt(const struct nlattr *a, uint64_t *ret) {
+int nftr_a_u64_opt(const struct nlattr *a, uint64_t *ret) {
         uint64_t v;
 
         if (!a)
@@ -440,7 +434,7 @@ static int a_u8_opt(const struct nlattr *a, uint8_t *ret) {
 }
 
 /* A name into buf[NFTR_NAME_MAX]; the kernel NUL-terminates, but nothing here relies on it. */
-static int a_str(const struct nlattr *a, char *buf) {
+int nftr_a_str(const struct nlattr *a, char *buf) {
         uint16_t len;
         size_t n;
 
@@ -456,12 +450,12 @@ static int a_str(const struct nlattr *a, char *buf) {
 }
 
 /* struct nft_data: NFTA_DATA_VALUE bytes, or NFTA_DATA_VERDICT {code, chain}. */
-static int a_data(const struct nlattr *nest, nftr_data *value, bool *ret_is_verdict,
+int nftr_a_data(const struct nlattr *nest, nftr_data *value, bool *ret_is_verdict,
                   int32_t *ret_verdict, char *chain_buf) {
-        attr_tab t;
+        nftr_attr_tab t;
         int r;
 
-        r = attrs_nested(nest, &t);
+        r = nftr_attrs_nested(nest, &t);
         if (r < 0)
                 return r;
         if (t.a[NFTA_DATA_VALUE]) {
@@ -476,17 +470,17 @@ static int a_data(const struct nlattr *nest, nftr_data *value, bool *ret_is_verd
                 return 0;
         }
         if (t.a[NFTA_DATA_VERDICT] && ret_is_verdict) {
-                attr_tab v;
+                nftr_attr_tab v;
                 uint32_t code;
 
-                r = attrs_nested(t.a[NFTA_DATA_VERDICT], &v);
+                r = nftr_attrs_nested(t.a[NFTA_DATA_VERDICT], &v);
                 if (r < 0)
                         return r;
-                if (!v.a[NFTA_VERDICT_CODE] || a_u32(v.a[NFTA_VERDICT_CODE], &code) < 0)
+                if (!v.a[NFTA_VERDICT_CODE] || nftr_a_u32(v.a[NFTA_VERDICT_CODE], &code) < 0)
                         return -EBADMSG;
                 *ret_verdict = (int32_t) code;
                 chain_buf[0] = 0;
-                if (v.a[NFTA_VERDICT_CHAIN] && a_str(v.a[NFTA_VERDICT_CHAIN], chain_buf) < 0)
+                if (v.a[NFTA_VERDICT_CHAIN] && nftr_a_str(v.a[NFTA_VERDICT_CHAIN], chain_buf) < 0)
                         return -EBADMSG;
                 if ((*ret_verdict == NFT_JUMP || *ret_verdict == NFT_GOTO) && !chain_buf[0])
                         return -EBADMSG;
@@ -507,11 +501,11 @@ static int msg_table(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         char name[NFTR_NAME_MAX];
         uint32_t flags = 0;
         uint64_t handle = 0;
-        attr_tab t;
+        nftr_attr_tab t;
 
-        if (attrs_msg(nlh, &t) < 0 || a_str(t.a[NFTA_TABLE_NAME], name) < 0 ||
-            a_u32_opt(t.a[NFTA_TABLE_FLAGS], &flags) < 0 ||
-            a_u64_opt(t.a[NFTA_TABLE_HANDLE], &handle) < 0)
+        if (nftr_attrs_msg(nlh, &t) < 0 || nftr_a_str(t.a[NFTA_TABLE_NAME], name) < 0 ||
+            nftr_a_u32_opt(t.a[NFTA_TABLE_FLAGS], &flags) < 0 ||
+            nftr_a_u64_opt(t.a[NFTA_TABLE_HANDLE], &handle) < 0)
                 return -EBADMSG;
         return nft_ruleset_add_table(rs, msg_family(nlh), name, flags, handle);
 }
@@ -520,29 +514,29 @@ static int msg_chain(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         char table[NFTR_NAME_MAX], name[NFTR_NAME_MAX], type[NFTR_NAME_MAX], dev[NFTR_NAME_MAX];
         nftr_hook hook = {.policy = NF_ACCEPT};
         uint64_t handle = 0;
-        attr_tab t, h;
+        nftr_attr_tab t, h;
         uint32_t prio = 0;
 
-        if (attrs_msg(nlh, &t) < 0 || a_str(t.a[NFTA_CHAIN_TABLE], table) < 0 ||
-            a_str(t.a[NFTA_CHAIN_NAME], name) < 0 ||
-            a_u64_opt(t.a[NFTA_CHAIN_HANDLE], &handle) < 0)
+        if (nftr_attrs_msg(nlh, &t) < 0 || nftr_a_str(t.a[NFTA_CHAIN_TABLE], table) < 0 ||
+            nftr_a_str(t.a[NFTA_CHAIN_NAME], name) < 0 ||
+            nftr_a_u64_opt(t.a[NFTA_CHAIN_HANDLE], &handle) < 0)
                 return -EBADMSG;
         if (!t.a[NFTA_CHAIN_HOOK])
                 return nft_ruleset_add_chain(rs, msg_family(nlh), table, name, handle, NULL);
 
-        if (attrs_nested(t.a[NFTA_CHAIN_HOOK], &h) < 0 || !h.a[NFTA_HOOK_HOOKNUM] ||
-            a_u32(h.a[NFTA_HOOK_HOOKNUM], &hook.hooknum) < 0 ||
-            a_u32_opt(h.a[NFTA_HOOK_PRIORITY], &prio) < 0 ||
-            a_u32_opt(t.a[NFTA_CHAIN_POLICY], &hook.policy) < 0)
+        if (nftr_attrs_nested(t.a[NFTA_CHAIN_HOOK], &h) < 0 || !h.a[NFTA_HOOK_HOOKNUM] ||
+            nftr_a_u32(h.a[NFTA_HOOK_HOOKNUM], &hook.hooknum) < 0 ||
+            nftr_a_u32_opt(h.a[NFTA_HOOK_PRIORITY], &prio) < 0 ||
+            nftr_a_u32_opt(t.a[NFTA_CHAIN_POLICY], &hook.policy) < 0)
                 return -EBADMSG;
         hook.priority = (int32_t) prio;
         if (t.a[NFTA_CHAIN_TYPE]) {
-                if (a_str(t.a[NFTA_CHAIN_TYPE], type) < 0)
+                if (nftr_a_str(t.a[NFTA_CHAIN_TYPE], type) < 0)
                         return -EBADMSG;
                 hook.type = type;
         }
         if (h.a[NFTA_HOOK_DEV]) {
-                if (a_str(h.a[NFTA_HOOK_DEV], dev) < 0)
+                if (nftr_a_str(h.a[NFTA_HOOK_DEV], dev) < 0)
                         return -EBADMSG;
                 hook.dev = dev;
         } else if (h.a[NFTA_HOOK_DEVS]) {
@@ -554,7 +548,7 @@ static int msg_chain(nft_ruleset *rs, const struct nlmsghdr *nlh) {
                                 first = d;
                 }
                 if (n == 1) {
-                        if (a_str(first, dev) < 0)
+                        if (nftr_a_str(first, dev) < 0)
                                 return -EBADMSG;
                         hook.dev = dev;
                 }
@@ -566,14 +560,14 @@ static int msg_chain(nft_ruleset *rs, const struct nlmsghdr *nlh) {
  * malformed attribute of a kind we understand fails the message; a kind we don't understand is
  * kept raw. */
 static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
-        attr_tab e, t;
+        nftr_attr_tab e, t;
         const char *name;
         uint16_t n;
         int r;
 
         memset(x, 0, sizeof(*x));
         x->dir = 0xff;
-        if (attrs_nested(elem, &e) < 0 || !e.a[NFTA_EXPR_NAME])
+        if (nftr_attrs_nested(elem, &e) < 0 || !e.a[NFTA_EXPR_NAME])
                 return -EBADMSG;
         n = mnl_attr_get_payload_len(e.a[NFTA_EXPR_NAME]);
         name = mnl_attr_get_payload(e.a[NFTA_EXPR_NAME]);
@@ -582,13 +576,13 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                 return -EBADMSG;
         memcpy(x->name, name, n);
         if (e.a[NFTA_EXPR_DATA]) {
-                r = attrs_nested(e.a[NFTA_EXPR_DATA], &t);
+                r = nftr_attrs_nested(e.a[NFTA_EXPR_DATA], &t);
                 if (r < 0)
                         return r;
         } else
                 memset(&t, 0, sizeof(t));
 
-#define U32(attr, field) (t.a[attr] && a_u32(t.a[attr], &(field)) < 0)
+#define U32(attr, field) (t.a[attr] && nftr_a_u32(t.a[attr], &(field)) < 0)
         if (!strcmp(x->name, "meta")) {
                 x->kind = NFTR_EXPR_META;
                 if (!t.a[NFTA_META_KEY] || U32(NFTA_META_KEY, x->key) || U32(NFTA_META_DREG, x->dreg) ||
@@ -605,14 +599,14 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
         } else if (!strcmp(x->name, "cmp")) {
                 x->kind = NFTR_EXPR_CMP;
                 if (U32(NFTA_CMP_SREG, x->sreg) || U32(NFTA_CMP_OP, x->op) || !t.a[NFTA_CMP_DATA] ||
-                    a_data(t.a[NFTA_CMP_DATA], &x->data, NULL, NULL, NULL) < 0)
+                    nftr_a_data(t.a[NFTA_CMP_DATA], &x->data, NULL, NULL, NULL) < 0)
                         return -EBADMSG;
         } else if (!strcmp(x->name, "range")) {
                 x->kind = NFTR_EXPR_RANGE;
                 if (U32(NFTA_RANGE_SREG, x->sreg) || U32(NFTA_RANGE_OP, x->op) ||
                     !t.a[NFTA_RANGE_FROM_DATA] || !t.a[NFTA_RANGE_TO_DATA] ||
-                    a_data(t.a[NFTA_RANGE_FROM_DATA], &x->data, NULL, NULL, NULL) < 0 ||
-                    a_data(t.a[NFTA_RANGE_TO_DATA], &x->data2, NULL, NULL, NULL) < 0)
+                    nftr_a_data(t.a[NFTA_RANGE_FROM_DATA], &x->data, NULL, NULL, NULL) < 0 ||
+                    nftr_a_data(t.a[NFTA_RANGE_TO_DATA], &x->data2, NULL, NULL, NULL) < 0)
                         return -EBADMSG;
         } else if (!strcmp(x->name, "bitwise")) {
                 uint32_t op = NFT_BITWISE_BOOL;
@@ -623,14 +617,14 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                         if (U32(NFTA_BITWISE_SREG, x->sreg) || U32(NFTA_BITWISE_DREG, x->dreg) ||
                             U32(NFTA_BITWISE_LEN, x->len) || !t.a[NFTA_BITWISE_MASK] ||
                             !t.a[NFTA_BITWISE_XOR] ||
-                            a_data(t.a[NFTA_BITWISE_MASK], &x->data, NULL, NULL, NULL) < 0 ||
-                            a_data(t.a[NFTA_BITWISE_XOR], &x->data2, NULL, NULL, NULL) < 0)
+                            nftr_a_data(t.a[NFTA_BITWISE_MASK], &x->data, NULL, NULL, NULL) < 0 ||
+                            nftr_a_data(t.a[NFTA_BITWISE_XOR], &x->data2, NULL, NULL, NULL) < 0)
                                 return -EBADMSG;
                         x->has_dreg = true;
                 }
         } else if (!strcmp(x->name, "lookup")) {
                 x->kind = NFTR_EXPR_LOOKUP;
-                if (a_str(t.a[NFTA_LOOKUP_SET], buf) < 0 || U32(NFTA_LOOKUP_SREG, x->sreg) ||
+                if (nftr_a_str(t.a[NFTA_LOOKUP_SET], buf) < 0 || U32(NFTA_LOOKUP_SREG, x->sreg) ||
                     U32(NFTA_LOOKUP_DREG, x->dreg) || U32(NFTA_LOOKUP_FLAGS, x->flags))
                         return -EBADMSG;
                 x->has_dreg = t.a[NFTA_LOOKUP_DREG];
@@ -639,7 +633,7 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                 bool is_verdict = false;
                 x->kind = NFTR_EXPR_IMMEDIATE;
                 if (U32(NFTA_IMMEDIATE_DREG, x->dreg) || !t.a[NFTA_IMMEDIATE_DATA] ||
-                    a_data(t.a[NFTA_IMMEDIATE_DATA], &x->data, &is_verdict, &x->verdict, buf) < 0)
+                    nftr_a_data(t.a[NFTA_IMMEDIATE_DATA], &x->data, &is_verdict, &x->verdict, buf) < 0)
                         return -EBADMSG;
                 /* verdicts go to register 0 and only there */
                 if (is_verdict != (x->dreg == NFT_REG_VERDICT))
@@ -675,15 +669,15 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                         /* an empty prefix is legal and reads as none */
                         if (mnl_attr_get_payload_len(t.a[NFTA_LOG_PREFIX]) > 0 &&
                             ((const char *) mnl_attr_get_payload(t.a[NFTA_LOG_PREFIX]))[0]) {
-                                if (a_str(t.a[NFTA_LOG_PREFIX], buf) < 0)
+                                if (nftr_a_str(t.a[NFTA_LOG_PREFIX], buf) < 0)
                                         return -EBADMSG;
                                 x->chain = buf;
                         }
                 }
         } else if (!strcmp(x->name, "limit")) {
                 x->kind = NFTR_EXPR_LIMIT;
-                if (a_u64_opt(t.a[NFTA_LIMIT_RATE], &x->rate) < 0 ||
-                    a_u64_opt(t.a[NFTA_LIMIT_UNIT], &x->unit) < 0 || U32(NFTA_LIMIT_BURST, x->burst) ||
+                if (nftr_a_u64_opt(t.a[NFTA_LIMIT_RATE], &x->rate) < 0 ||
+                    nftr_a_u64_opt(t.a[NFTA_LIMIT_UNIT], &x->unit) < 0 || U32(NFTA_LIMIT_BURST, x->burst) ||
                     U32(NFTA_LIMIT_TYPE, x->key) || U32(NFTA_LIMIT_FLAGS, x->flags))
                         return -EBADMSG;
         }
@@ -710,11 +704,11 @@ static int msg_rule(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         const struct nlattr *elem;
         uint64_t handle = 0;
         size_t n = 0;
-        attr_tab t;
+        nftr_attr_tab t;
         int r;
 
-        if (attrs_msg(nlh, &t) < 0 || a_str(t.a[NFTA_RULE_TABLE], table) < 0 ||
-            a_str(t.a[NFTA_RULE_CHAIN], chain) < 0 || a_u64_opt(t.a[NFTA_RULE_HANDLE], &handle) < 0)
+        if (nftr_attrs_msg(nlh, &t) < 0 || nftr_a_str(t.a[NFTA_RULE_TABLE], table) < 0 ||
+            nftr_a_str(t.a[NFTA_RULE_CHAIN], chain) < 0 || nftr_a_u64_opt(t.a[NFTA_RULE_HANDLE], &handle) < 0)
                 return -EBADMSG;
         if (t.a[NFTA_RULE_EXPRESSIONS]) {
                 size_t count = 0;
@@ -758,14 +752,14 @@ static int msg_set(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         char table[NFTR_NAME_MAX], name[NFTR_NAME_MAX];
         uint32_t flags = 0, key_len = 0, data_type = 0, data_len = 0;
         uint64_t handle = 0;
-        attr_tab t;
+        nftr_attr_tab t;
 
-        if (attrs_msg(nlh, &t) < 0 || a_str(t.a[NFTA_SET_TABLE], table) < 0 ||
-            a_str(t.a[NFTA_SET_NAME], name) < 0 || a_u32_opt(t.a[NFTA_SET_FLAGS], &flags) < 0 ||
-            a_u32_opt(t.a[NFTA_SET_KEY_LEN], &key_len) < 0 ||
-            a_u32_opt(t.a[NFTA_SET_DATA_TYPE], &data_type) < 0 ||
-            a_u32_opt(t.a[NFTA_SET_DATA_LEN], &data_len) < 0 ||
-            a_u64_opt(t.a[NFTA_SET_HANDLE], &handle) < 0)
+        if (nftr_attrs_msg(nlh, &t) < 0 || nftr_a_str(t.a[NFTA_SET_TABLE], table) < 0 ||
+            nftr_a_str(t.a[NFTA_SET_NAME], name) < 0 || nftr_a_u32_opt(t.a[NFTA_SET_FLAGS], &flags) < 0 ||
+            nftr_a_u32_opt(t.a[NFTA_SET_KEY_LEN], &key_len) < 0 ||
+            nftr_a_u32_opt(t.a[NFTA_SET_DATA_TYPE], &data_type) < 0 ||
+            nftr_a_u32_opt(t.a[NFTA_SET_DATA_LEN], &data_len) < 0 ||
+            nftr_a_u64_opt(t.a[NFTA_SET_HANDLE], &handle) < 0)
                 return -EBADMSG;
         return nft_ruleset_add_set(rs, msg_family(nlh), table, name, handle, flags, key_len,
                                    data_type, data_len);
@@ -774,31 +768,31 @@ static int msg_set(nft_ruleset *rs, const struct nlmsghdr *nlh) {
 static int msg_setelem(nft_ruleset *rs, const struct nlmsghdr *nlh) {
         char table[NFTR_NAME_MAX], set[NFTR_NAME_MAX], chain[NFTR_NAME_MAX];
         const struct nlattr *elem;
-        attr_tab t;
+        nftr_attr_tab t;
         int r;
 
-        if (attrs_msg(nlh, &t) < 0 || a_str(t.a[NFTA_SET_ELEM_LIST_TABLE], table) < 0 ||
-            a_str(t.a[NFTA_SET_ELEM_LIST_SET], set) < 0)
+        if (nftr_attrs_msg(nlh, &t) < 0 || nftr_a_str(t.a[NFTA_SET_ELEM_LIST_TABLE], table) < 0 ||
+            nftr_a_str(t.a[NFTA_SET_ELEM_LIST_SET], set) < 0)
                 return -EBADMSG;
         if (!t.a[NFTA_SET_ELEM_LIST_ELEMENTS])
                 return 0;
         mnl_attr_for_each_nested(elem, t.a[NFTA_SET_ELEM_LIST_ELEMENTS]) {
                 nftr_elem e = {};
-                attr_tab a;
+                nftr_attr_tab a;
 
-                if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM || attrs_nested(elem, &a) < 0 ||
-                    a_u32_opt(a.a[NFTA_SET_ELEM_FLAGS], &e.flags) < 0)
+                if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM || nftr_attrs_nested(elem, &a) < 0 ||
+                    nftr_a_u32_opt(a.a[NFTA_SET_ELEM_FLAGS], &e.flags) < 0)
                         return -EBADMSG;
-                if (a.a[NFTA_SET_ELEM_KEY] && a_data(a.a[NFTA_SET_ELEM_KEY], &e.key, NULL, NULL, NULL) < 0)
+                if (a.a[NFTA_SET_ELEM_KEY] && nftr_a_data(a.a[NFTA_SET_ELEM_KEY], &e.key, NULL, NULL, NULL) < 0)
                         return -EBADMSG;
                 if (!a.a[NFTA_SET_ELEM_KEY] && !(e.flags & NFT_SET_ELEM_CATCHALL))
                         return -EBADMSG;
                 if (a.a[NFTA_SET_ELEM_KEY_END] &&
-                    a_data(a.a[NFTA_SET_ELEM_KEY_END], &e.key_end, NULL, NULL, NULL) < 0)
+                    nftr_a_data(a.a[NFTA_SET_ELEM_KEY_END], &e.key_end, NULL, NULL, NULL) < 0)
                         return -EBADMSG;
                 if (a.a[NFTA_SET_ELEM_DATA]) {
                         chain[0] = 0;
-                        if (a_data(a.a[NFTA_SET_ELEM_DATA], &e.data, &e.has_verdict, &e.verdict,
+                        if (nftr_a_data(a.a[NFTA_SET_ELEM_DATA], &e.data, &e.has_verdict, &e.verdict,
                                    chain) < 0)
                                 return -EBADMSG;
                         if (e.has_verdict && chain[0])
@@ -812,9 +806,9 @@ static int msg_setelem(nft_ruleset *rs, const struct nlmsghdr *nlh) {
 }
 
 static int msg_gen(const struct nlmsghdr *nlh, uint32_t *ret) {
-        attr_tab t;
+        nftr_attr_tab t;
 
-        if (attrs_msg(nlh, &t) < 0 || !t.a[NFTA_GEN_ID] || a_u32(t.a[NFTA_GEN_ID], ret) < 0)
+        if (nftr_attrs_msg(nlh, &t) < 0 || !t.a[NFTA_GEN_ID] || nftr_a_u32(t.a[NFTA_GEN_ID], ret) < 0)
                 return -EBADMSG;
         return 0;
 }

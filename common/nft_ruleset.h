@@ -180,6 +180,17 @@ int nft_ruleset_add_elem(nft_ruleset *rs, int family, const char *table, const c
                          const nftr_elem *elem);
 void nft_ruleset_set_generation(nft_ruleset *rs, uint32_t generation);
 
+/* Removers, for a model that follows the live ruleset change by change. By index; what follows
+ * the removed object moves down by one (pointers into the arrays no longer hold). A table goes
+ * with its chains and sets. */
+void nft_ruleset_del_table(nft_ruleset *rs, size_t table);
+void nft_ruleset_del_chain(nft_ruleset *rs, size_t chain);
+void nft_ruleset_del_rule(nft_ruleset *rs, nftr_chain *c, size_t rule);
+void nft_ruleset_del_set(nft_ruleset *rs, size_t set);
+void nft_ruleset_del_elem(nft_ruleset *rs, nftr_set *s, size_t elem);
+/* Move rule `from` of a chain to index `to`; the rules between shift by one. */
+void nft_ruleset_move_rule(nftr_chain *c, size_t from, size_t to);
+
 /* Lookups within one table (by index); NULL if absent. */
 const nftr_chain *nft_ruleset_find_chain(const nft_ruleset *rs, size_t table, const char *name);
 const nftr_set *nft_ruleset_find_set(const nft_ruleset *rs, size_t table, const char *name);

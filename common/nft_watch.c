@@ -2,10 +2,24 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "netns.h"
+#include "nft_change.h"
+#include "nft_ruleset_private.h"
 #include "nft_watch.h"
+
+/* Notifications of one transaction kept until its NEWGEN: beyond this, the model is read again. */
+#define PENDING_MAX (8u << 20)
+/* The monitor socket's receive buffer: a transaction of a few thousand rules fits; a bigger one
+ * overruns it (ENOBUFS) and the model is read again, which is what it would cost anyway. */
+#define MONITOR_RCVBUF (4 << 20)
+#define MONITOR_READ_SIZE (64u * 1024u)
 
 struct nft_watch {
         unsigned n_ref;
@@ -24,6 +38,16 @@ struct nft_watch {
         bool have_verdict[2][_NFT_VERDICT_PROBE_MAX];
         char hash[2 * NFT_RULESET_HASH_SIZE + 1];
         bool have_hash;
+
+        /* the nftables multicast group, joined before each full read; -1: none (then every
+         * generation change is a full read) */
+        int mon;
+        uint8_t *rbuf;
+        /* the messages of the transaction being received, back to back */
+        uint8_t *pend;
+        size_t pend_len, pend_cap;
+        bool lost;
+        unsigned full_reads, followed;
 };
 
 /* The watches shared within this process, one per namespace. */
@@ -60,6 +84,7 @@ int nft_watch_new(nft_watch **ret, const char *netns, size_t raw_max) {
         if (!w)
                 return -ENOMEM;
         w->n_ref = 1;
+        w->mon = -1;
         if (netns && !(w->netns = strdup(netns))) {
                 free(w);
                 return -ENOMEM;
@@ -79,8 +104,12 @@ nft_watch *nft_watch_free(nft_watch *w) {
                 }
         if (w->nl)
                 (void) mnl_socket_close(w->nl);
+        if (w->mon >= 0)
+                (void) close(w->mon);
         nft_ruleset_free(w->rs);
         free(w->raw);
+        free(w->rbuf);
+        free(w->pend);
         free(w->netns);
         free(w);
         return NULL;
@@ -118,8 +147,162 @@ static void keep(const struct nlmsghdr *nlh, void *userdata) {
         w->raw_len += n;
 }
 
-int nft_watch_refresh(nft_watch *w, bool *ret_changed) {
+static void monitor_close(nft_watch *w) {
+        if (w->mon >= 0)
+                (void) close(w->mon);
+        w->mon = -1;
+        w->pend_len = 0;
+        w->lost = false;
+}
+
+/* Joined before the dump: every transaction after it is either in the dump (its NEWGEN is not
+ * newer than the dump's generation: skipped) or follows it. */
+static void monitor_open(nft_watch *w) {
+        struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1u << (NFNLGRP_NFTABLES - 1)};
+        int size = MONITOR_RCVBUF;
+
+        monitor_close(w);
+        if (!w->rbuf && !(w->rbuf = malloc(MONITOR_READ_SIZE)))
+                return;
+        w->mon = netns_socket(w->netns, AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (w->mon < 0) {
+                w->mon = -1;
+                return;
+        }
+        if (setsockopt(w->mon, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                (void) setsockopt(w->mon, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        if (bind(w->mon, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                monitor_close(w);
+}
+
+static int full_read(nft_watch *w, bool *ret_changed) {
         nft_ruleset *rs = NULL;
+        int r;
+
+        monitor_open(w);
+        /* the old model goes first: at most one model and one dump in memory at any time */
+        w->rs = nft_ruleset_free(w->rs);
+        w->raw_len = 0;
+        w->raw_ok = false;
+        w->overflow = false;
+        r = nft_ruleset_dump_socket(w->nl, w->raw_max ? keep : NULL, w, &rs);
+        if (r < 0) {
+                /* a namespace made anew, a socket overrun: the next refresh starts clean */
+                (void) mnl_socket_close(w->nl);
+                w->nl = NULL;
+                monitor_close(w);
+                return r;
+        }
+        w->rs = rs;
+        w->raw_ok = w->raw_max && !w->overflow;
+        memset(w->have_verdict, 0, sizeof(w->have_verdict));
+        w->have_hash = false;
+        w->full_reads++;
+        if (ret_changed)
+                *ret_changed = true;
+        return 0;
+}
+
+/* One transaction has ended with generation `gen`: apply what it did, unless the model has it. */
+static int transaction_end(nft_watch *w, uint32_t gen, bool *changed) {
+        nft_change_batch b = {};
+        int32_t ahead = (int32_t) (gen - w->rs->generation);
+        int r = 0;
+
+        if (w->lost)
+                r = -ESTALE;
+        else if (ahead > 1)
+                r = -ESTALE; /* a transaction between went missing */
+        else if (ahead == 1) {
+                for (size_t off = 0; off < w->pend_len && r >= 0;) {
+                        const struct nlmsghdr *nlh = (const struct nlmsghdr *) (w->pend + off);
+                        r = nft_change_apply(w->rs, nlh, &b);
+                        off += NLMSG_ALIGN(nlh->nlmsg_len);
+                }
+                r = r < 0 ? r : nft_change_finish(w->rs, &b);
+                nft_change_batch_done(&b);
+                if (r >= 0) {
+                        nft_ruleset_set_generation(w->rs, gen);
+                        w->followed++;
+                        if (b.changed) {
+                                w->raw_ok = false;
+                                w->have_hash = false;
+                                *changed = true;
+                        }
+                        if (b.input || b.layout)
+                                memset(w->have_verdict, 0, sizeof(w->have_verdict));
+                }
+        }
+        w->pend_len = 0;
+        w->lost = false;
+        return r;
+}
+
+static int pend_add(nft_watch *w, const struct nlmsghdr *nlh) {
+        size_t n = NLMSG_ALIGN(nlh->nlmsg_len);
+
+        if (w->lost)
+                return 0;
+        if (w->pend_len + n > PENDING_MAX) {
+                w->lost = true;
+                return 0;
+        }
+        if (w->pend_len + n > w->pend_cap) {
+                size_t cap = w->pend_cap ? w->pend_cap * 2 : 16384;
+                uint8_t *p;
+                while (cap < w->pend_len + n)
+                        cap *= 2;
+                if (!(p = realloc(w->pend, cap))) {
+                        w->lost = true;
+                        return 0;
+                }
+                w->pend = p;
+                w->pend_cap = cap;
+        }
+        memcpy(w->pend + w->pend_len, nlh, nlh->nlmsg_len);
+        memset(w->pend + w->pend_len + nlh->nlmsg_len, 0, n - nlh->nlmsg_len);
+        w->pend_len += n;
+        return 0;
+}
+
+/* Everything the monitor socket holds: -ENOBUFS when the kernel dropped some (the socket was
+ * full), -ESTALE when the model cannot follow. */
+static int drain(nft_watch *w, bool *changed) {
+        for (;;) {
+                ssize_t n = recv(w->mon, w->rbuf, MONITOR_READ_SIZE, MSG_DONTWAIT);
+                const struct nlmsghdr *nlh;
+                size_t len;
+                int r;
+
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                len = (size_t) n;
+                for (nlh = (const struct nlmsghdr *) w->rbuf; mnl_nlmsg_ok(nlh, (int) len); nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
+                        nftr_attr_tab a;
+                        uint32_t gen;
+
+                        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+                            nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+                                continue;
+                        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN) {
+                                (void) pend_add(w, nlh);
+                                continue;
+                        }
+                        if (nftr_attrs_msg(nlh, &a) < 0 || !a.a[NFTA_GEN_ID] || nftr_a_u32(a.a[NFTA_GEN_ID], &gen) < 0)
+                                return -EBADMSG;
+                        if ((r = transaction_end(w, gen, changed)) < 0)
+                                return r;
+                }
+        }
+}
+
+int nft_watch_refresh(nft_watch *w, bool *ret_changed) {
+        bool changed = false;
         uint32_t gen;
         int r;
 
@@ -128,39 +311,53 @@ int nft_watch_refresh(nft_watch *w, bool *ret_changed) {
         if (!w->nl && (r = nft_ruleset_socket_open(w->netns, &w->nl)) < 0)
                 return r;
         r = nft_ruleset_generation(w->nl, &gen);
-        if (r >= 0 && w->rs && gen == w->rs->generation)
-                return 0;
-        /* the old model goes first: at most one model and one dump in memory at any time */
-        w->rs = nft_ruleset_free(w->rs);
-        w->raw_len = 0;
-        w->raw_ok = false;
-        w->overflow = false;
-        if (r >= 0)
-                r = nft_ruleset_dump_socket(w->nl, w->raw_max ? keep : NULL, w, &rs);
         if (r < 0) {
-                /* a namespace made anew, a socket overrun: the next refresh starts clean */
                 (void) mnl_socket_close(w->nl);
                 w->nl = NULL;
+                w->rs = nft_ruleset_free(w->rs);
+                monitor_close(w);
                 return r;
         }
-        w->rs = rs;
-        w->raw_ok = w->raw_max && !w->overflow;
-        memset(w->have_verdict, 0, sizeof(w->have_verdict));
-        w->have_hash = false;
-        if (ret_changed)
-                *ret_changed = true;
-        return 0;
+        if (w->rs && w->mon >= 0) {
+                r = drain(w, &changed);
+                /* the kernel's generation may have moved again since it was asked: not behind it */
+                if (r >= 0 && (int32_t) (gen - w->rs->generation) <= 0) {
+                        if (ret_changed)
+                                *ret_changed = changed;
+                        return 0;
+                }
+        } else if (w->rs && gen == w->rs->generation)
+                return 0;
+        return full_read(w, ret_changed);
+}
+
+unsigned nft_watch_full_reads(const nft_watch *w) {
+        return w->full_reads;
+}
+
+unsigned nft_watch_followed(const nft_watch *w) {
+        return w->followed;
 }
 
 const nft_ruleset *nft_watch_ruleset(const nft_watch *w) {
         return w->rs;
 }
 
-const uint8_t *nft_watch_raw(const nft_watch *w, size_t *ret_len) {
-        if (!w->rs || !w->raw_ok)
-                return NULL;
+int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len) {
+        int r;
+
+        if (!w->rs)
+                return -EINVAL;
+        if (!w->raw_ok && w->raw_max && !w->overflow) {
+                /* followed by notifications since the dump: the dump is read again */
+                if ((r = full_read(w, NULL)) < 0)
+                        return r;
+        }
+        if (!w->raw_ok)
+                return -E2BIG;
+        *ret = w->raw;
         *ret_len = w->raw_len;
-        return w->raw;
+        return 0;
 }
 
 int nft_watch_verdict(nft_watch *w, uint8_t nfproto, nft_verdict_probe probe, const nft_verdict_result **ret) {

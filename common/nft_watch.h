@@ -1,9 +1,14 @@
 /* The nftables ruleset of one namespace, kept between reads: what the firewall check looks at on
- * every run. One netlink socket made in the namespace once; each refresh asks only for the
- * ruleset's generation (one short round trip) and reads and parses the whole ruleset only when
- * it moved. What is derived from a generation — the verdict for each IKE packet, the canonical
- * hash — is computed once for it, on first use, and kept until the next generation: a run on an
- * unchanged ruleset of any size costs a generation query. Nothing here logs. */
+ * every run. Two netlink sockets made in the namespace once: one asks for the ruleset's
+ * generation (one short round trip per refresh) and dumps it; the other has joined the nftables
+ * multicast group before the dump and receives every change after it. A refresh on a moved
+ * generation applies those changes to the model (common/nft_change.h) instead of reading it
+ * again; it reads the whole ruleset again only when changes were lost (the socket overran:
+ * ENOBUFS), a transaction is missing, or the model cannot place a change. What is derived from
+ * the model — the verdict for each IKE packet, the canonical hash — is computed on first use and
+ * kept until a change touches it: the verdicts survive changes to tables no input-path base
+ * chain is in. A run on an unchanged ruleset of any size costs a generation query. Nothing here
+ * logs. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,15 +31,21 @@ int nft_watch_shared(nft_watch **ret, const char *netns, size_t raw_max);
 nft_watch *nft_watch_free(nft_watch *w);
 DEFINE_FREE_FUNC(nft_watch, nft_watch_free);
 
-/* Bring the model up to the current generation. *ret_changed (optional): whether it was read
- * again. On an error there is no model until a refresh succeeds (which reopens the socket first).
- * -errno as nft_ruleset_dump(). */
+/* Bring the model up to the current generation. *ret_changed (optional): whether it changed.
+ * Pointers into the model and verdicts from before are void afterwards. On an error there is no
+ * model until a refresh succeeds (which reopens the socket first). -errno as nft_ruleset_dump(). */
 int nft_watch_refresh(nft_watch *w, bool *ret_changed);
+/* How many times the whole ruleset was read, and how many transactions were followed by their
+ * notifications instead. */
+unsigned nft_watch_full_reads(const nft_watch *w);
+unsigned nft_watch_followed(const nft_watch *w);
 
 /* The model of the last refresh (NULL before the first). */
 const nft_ruleset *nft_watch_ruleset(const nft_watch *w);
-/* Its raw messages as dumped, back to back; NULL when they did not fit in raw_max. */
-const uint8_t *nft_watch_raw(const nft_watch *w, size_t *ret_len);
+/* Its raw messages as dumped, back to back. A model that has followed changes since its dump
+ * is read again first (so the model pointer from before is void). -E2BIG when they did not fit
+ * in raw_max, else as nft_watch_refresh(). */
+int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len);
 /* The verdict for one packet (nfproto NFPROTO_IPV4 or NFPROTO_IPV6), computed once per
  * generation; points into the watch until the next refresh that reads again. */
 int nft_watch_verdict(nft_watch *w, uint8_t nfproto, nft_verdict_probe probe, const nft_verdict_result **ret);

@@ -8,10 +8,11 @@
  *                                     udp4500_dropped / esp_dropped (…_rejected), global
  *   the evaluator cannot tell       → WARN (a rule reads what a new packet does not carry)
  *
- * Cost: the ruleset is kept between runs (common/nft_watch.h): a run asks only for its generation
- * and reads and evaluates it again only when that moved, so a run on an unchanged ruleset of
- * any size costs one netlink round trip; the verdicts and the drift are computed once per
- * generation.
+ * Cost: the ruleset is kept between runs (common/nft_watch.h): a run asks only for its generation,
+ * so a run on an unchanged ruleset of any size costs one netlink round trip; when it moved, the
+ * kept model follows the kernel's change notifications instead of reading the ruleset again, and
+ * the verdicts are evaluated again only when a change reached a table with an input-path base
+ * chain. The drift is computed once per generation.
  *
  * Drift: mark_good() keeps the last-good ruleset under <state_dir>/snapshots/: <check>.nft.bin
  * (the raw netlink dump messages, from which nft_restore rebuilds objects), <check>.nft.txt (the
@@ -115,7 +116,7 @@ static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *user
         firewall_state *s = userdata;
         uint8_t buf[8192];
 
-        /* drain: what changed does not matter, the run reads everything */
+        /* drain: this socket only wakes the check; the watch follows the changes on its own */
         for (int i = 0; i < 64; i++)
                 if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
                         break;
@@ -287,14 +288,18 @@ static void firewall_mark_good(void *state, const check_env *env) {
 
         if (!rs || !ph || !pt || !pb || (s->marked && s->marked_gen == rs->generation))
                 return;
-        raw = nft_watch_raw(s->watch, &len);
-        if (!raw || nft_watch_hash(s->watch, &hash) < 0)
+        if (nft_watch_hash(s->watch, &hash) < 0)
                 return;
         if (strcmp(hash, s->good_hash) == 0) {
                 s->marked = true;
                 s->marked_gen = rs->generation;
                 return;
         }
+        /* a new last-good ruleset: its dump as the kernel gives it, read again if the watch has
+         * followed changes since its own (the hash stays: same generation, same content) */
+        if (nft_watch_raw(s->watch, &raw, &len) < 0 || !(rs = nft_watch_ruleset(s->watch)) ||
+            nft_watch_hash(s->watch, &hash) < 0)
+                return;
         if (nft_ruleset_format(rs, NFT_RULESET_FORMAT_CANONICAL, &text) < 0 ||
             nft_ruleset_from_messages(raw, len, &good) < 0)
                 return;

@@ -9,6 +9,11 @@
  *   dump_kib K                     (the raw netlink dump)
  *   idle_us U                      (CPU per run, the ruleset unchanged)
  *   change_us C                    (CPU per run, each after a change: a table added or removed)
+ *   input_change_us I              (the same after a change on the input path: a rule inserted at
+ *                                   the top of the first input base chain, or deleted again)
+ *   full_reads F                   (how often the ruleset was read whole over all the runs)
+ *   reread_us R                    (the baseline: CPU of one run that reads the ruleset whole, as
+ *                                   on a first run or when notifications were lost)
  *   rss_kib R                      (peak resident set of this process)
  *   base_rss_kib B                 (the same before the first read)
  *
@@ -18,10 +23,12 @@
  * the faulty ruleset already (a shared watch holds it, common/nft_watch.h) and the snapshot was
  * read before (the action keeps it). Prints "restore_us U" (CPU) and "restore_wall_us W", then
  * the result and the action's detail. Exit 0, or 1 on an error (said on stderr). */
+#include <arpa/inet.h> /* before the linux/ headers, which defer to it */
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +38,7 @@
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
+#include "actions/nft_expr.h"
 #include "yaml_tree.h"
 #include "nft_diff.h"
 #include "nft_watch.h"
@@ -80,6 +88,50 @@ static int touch(const char *ns, bool add) {
         if (!nlh)
                 return -ENOMEM;
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "nft_bench_touch");
+        if ((r = nft_batch_end_msg(b, nlh)) < 0)
+                return r;
+        r = nft_batch_commit(b, ns, why, sizeof(why));
+        return r > 0 ? -EIO : r;
+}
+
+/* A change on the input path: "udp dport 4499 drop" inserted at the top of the chain that holds
+ * the ruleset's first rule (the bench's input chain), or that rule deleted again. */
+static int touch_input(const char *ns, const nft_ruleset *rs, bool add) {
+        _cleanup_(nft_batch_freep) nft_batch *b = NULL;
+        const nftr_chain *c = NULL;
+        struct nftnl_rule *rule;
+        struct nlmsghdr *nlh;
+        uint16_t port = htons(4499);
+        uint8_t proto = IPPROTO_UDP;
+        char why[256];
+        int r;
+
+        for (size_t i = 0; i < rs->n_chains && !c; i++)
+                if (rs->chains[i].base && rs->chains[i].hooknum == NF_INET_LOCAL_IN)
+                        c = &rs->chains[i];
+        if (!c || (!add && c->n_rules == 0) || (r = nft_batch_new(&b, 0)) < 0)
+                return -ENOENT;
+        if (!(rule = nftnl_rule_alloc()))
+                return -ENOMEM;
+        nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t) rs->tables[c->table].family);
+        nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, rs->tables[c->table].name);
+        nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, c->name);
+        if (add) {
+                nft_expr_l4proto(rule);
+                nft_expr_cmp_eq(rule, &proto, 1);
+                nft_expr_th_dport(rule);
+                nft_expr_cmp_eq(rule, &port, 2);
+                nft_expr_verdict(rule, NF_DROP);
+        } else
+                nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, c->rules[0].handle);
+        nlh = nft_batch_begin_msg(b, add ? NFT_MSG_NEWRULE : NFT_MSG_DELRULE, (uint16_t) rs->tables[c->table].family,
+                                  add ? NLM_F_CREATE : 0, "touch input");
+        if (!nlh) {
+                nftnl_rule_free(rule);
+                return -ENOMEM;
+        }
+        nftnl_rule_nlmsg_build_payload(nlh, rule);
+        nftnl_rule_free(rule);
         if ((r = nft_batch_end_msg(b, nlh)) < 0)
                 return r;
         r = nft_batch_commit(b, ns, why, sizeof(why));
@@ -140,7 +192,7 @@ static int restore(const char *ns, const char *state_dir) {
 
 int main(int argc, char **argv) {
         _cleanup_(nft_watch_freep) nft_watch *w = NULL;
-        long base_rss, t, idle = 0, change = 0;
+        long base_rss, rss, t, idle = 0, change = 0, input_change = 0, reread = 0;
         size_t dump = 0;
         int runs, r;
 
@@ -159,8 +211,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return 1;
         }
-        const uint8_t *raw = nft_watch_raw(w, &dump);
-        if (raw && (r = nft_ruleset_from_messages(raw, dump, &good)) < 0) {
+        const uint8_t *raw = NULL;
+        if (nft_watch_raw(w, &raw, &dump) >= 0 && (r = nft_ruleset_from_messages(raw, dump, &good)) < 0) {
                 fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return 1;
         }
@@ -180,12 +232,31 @@ int main(int argc, char **argv) {
         }
         if (runs % 2)
                 (void) touch(argv[2], false);
+        for (int i = 0; i < runs && r >= 0; i++) {
+                if ((r = touch_input(argv[2], nft_watch_ruleset(w), i % 2 == 0)) < 0)
+                        break;
+                t = cpu_us();
+                r = run(w);
+                input_change += cpu_us() - t;
+        }
+        if (runs % 2 && r >= 0)
+                (void) touch_input(argv[2], nft_watch_ruleset(w), false);
+        /* the peak of the check's own work, before the baseline reads a second model */
+        rss = rss_kib();
+        for (int i = 0; i < 3 && r >= 0; i++) {
+                _cleanup_(nft_watch_freep) nft_watch *fresh = NULL;
+                t = cpu_us();
+                if ((r = nft_watch_new(&fresh, argv[2], 0)) >= 0)
+                        r = run(fresh);
+                reread += cpu_us() - t;
+        }
         if (r < 0) {
                 fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return 1;
         }
-        printf("rules %zu\ndump_kib %zu\nidle_us %ld\nchange_us %ld\nrss_kib %ld\nbase_rss_kib %ld\n", nft_watch_ruleset(w)->n_rules_total,
-               dump / 1024, idle / runs, change / runs, rss_kib(), base_rss);
+        printf("rules %zu\ndump_kib %zu\nidle_us %ld\nchange_us %ld\ninput_change_us %ld\nfull_reads %u\nreread_us %ld\nrss_kib %ld\nbase_rss_kib %ld\n",
+               nft_watch_ruleset(w)->n_rules_total, dump / 1024, idle / runs, change / runs, input_change / runs, nft_watch_full_reads(w), reread / 3,
+               rss, base_rss);
         nft_ruleset_free(good);
         return 0;
 }
