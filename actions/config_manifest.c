@@ -7,12 +7,15 @@
 
 #include "actions/config_manifest.h"
 #include "atomic_file.h"
+#include "macro.h"
+#include "snapshot.h"
 
-char *config_manifest_path(const action_env *env, const char *check, const char *suffix) {
-        char *s;
-        if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.manifest%s", env->state_dir, check, suffix) < 0)
-                return NULL;
-        return s;
+int config_manifest_path(const char *state_dir, const char *check, const char *suffix, char **ret) {
+        _cleanup_(freep) char *ext = NULL;
+
+        if (asprintf(&ext, "manifest%s", suffix) < 0)
+                return -ENOMEM;
+        return snapshot_path(state_dir, check, ext, ret);
 }
 
 int config_manifest_add(config_manifest *m, const config_manifest_entry *e) {
@@ -41,21 +44,23 @@ void config_manifest_done(config_manifest *m) {
         *m = (config_manifest){ 0 };
 }
 
-int config_manifest_read(const char *path, config_manifest *ret) {
-        _cleanup_(freep) char *text = NULL;
+int config_manifest_parse(const char *text, config_manifest *ret) {
         config_manifest m = { 0 };
-        size_t len = 0;
-        int r = atomic_file_read(path, CONFIG_MANIFEST_MAX, &text, &len);
+        int r;
 
-        if (r < 0)
-                return r;
-        for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
+        for (const char *line = text, *eol; line && *line; line = *eol ? eol + 1 : NULL) {
                 config_manifest_entry e = { 0 };
-                char p[4200];
-                if ((eol = strchr(line, '\n')))
-                        *eol = 0;
-                if (m.n >= CONFIG_MANIFEST_FILES_MAX ||
-                    sscanf(line, "%64s %o %u %u %4199[^\n]", e.hash, &e.mode, &e.uid, &e.gid, p) != 5 || p[0] != '/') {
+                char l[4300], p[4200];
+                size_t n;
+                eol = strchrnul(line, '\n');
+                n = (size_t) (eol - line);
+                if (m.n >= CONFIG_MANIFEST_FILES_MAX || n >= sizeof(l)) {
+                        config_manifest_done(&m);
+                        return -EBADMSG;
+                }
+                memcpy(l, line, n);
+                l[n] = 0;
+                if (sscanf(l, "%64s %o %u %u %4199[^\n]", e.hash, &e.mode, &e.uid, &e.gid, p) != 5 || p[0] != '/') {
                         config_manifest_done(&m);
                         return -EBADMSG;
                 }
@@ -68,4 +73,13 @@ int config_manifest_read(const char *path, config_manifest *ret) {
         }
         *ret = m;
         return 0;
+}
+
+int config_manifest_read(const char *path, config_manifest *ret) {
+        _cleanup_(freep) char *text = NULL;
+        int r = atomic_file_read(path, CONFIG_MANIFEST_MAX, &text, NULL);
+
+        if (r < 0)
+                return r;
+        return config_manifest_parse(text, ret);
 }

@@ -6,7 +6,6 @@
 
 #include <stddef.h>
 
-#include "actions/action.h"
 
 #define CONFIG_MANIFEST_FILES_MAX 2000u
 #define CONFIG_MANIFEST_MAX (CONFIG_MANIFEST_FILES_MAX * 400u)
@@ -22,8 +21,12 @@ typedef struct config_manifest {
         size_t n;
 } config_manifest;
 
-/* <state_dir>/snapshots/<check>.manifest<suffix>, malloc'ed; NULL without a state dir or memory. */
-char *config_manifest_path(const action_env *env, const char *check, const char *suffix);
+/* <state_dir>/snapshots/<check>.manifest<suffix>, malloc'ed (snapshot_path(): -EINVAL without a
+ * state directory or for a check name that is no plain name; -ENOMEM). */
+int config_manifest_path(const char *state_dir, const char *check, const char *suffix, char **ret);
+/* The manifest's text (as the check writes it), strictly: -EBADMSG for a line that does not
+ * parse and for more than CONFIG_MANIFEST_FILES_MAX lines, -ENOMEM. */
+int config_manifest_parse(const char *text, config_manifest *ret);
 /* -ENOENT (none yet), -EBADMSG (a line that does not parse), -ENOMEM, or a read error. */
 int config_manifest_read(const char *path, config_manifest *ret);
 /* Append a copy of e (its path duplicated). */

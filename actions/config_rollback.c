@@ -230,15 +230,17 @@ static int rollback_start(void *state, action_call *call, action_op op) {
         rollback_state *s = state;
         const action_params *p = action_call_params(call);
         const action_env *env = action_call_env(call);
-        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), ""),
-                             *pre_path = config_manifest_path(env, check_of(p), ".pre-rollback");
+        _cleanup_(freep) char *good_path = NULL, *pre_path = NULL;
         config_manifest target = { 0 }, delta = { 0 };
         char why[512] = "";
         int r;
 
         *s = (rollback_state){ .call = call };
-        if (!good_path || !pre_path)
-                return -ENOMEM;
+        r = config_manifest_path(env->state_dir, check_of(p), "", &good_path);
+        if (r >= 0)
+                r = config_manifest_path(env->state_dir, check_of(p), ".pre-rollback", &pre_path);
+        if (r < 0)
+                return r;
         r = config_manifest_read(op == ACTION_REVERT ? pre_path : good_path, &target);
         if (r == -ENOENT && op == ACTION_REVERT) {
                 action_call_set_detail(call, "nothing to put back: the rollback changed nothing");
@@ -300,9 +302,10 @@ static void rollback_cancel(void *state) {
 }
 
 static int rollback_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
-        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), "");
+        _cleanup_(freep) char *good_path = NULL;
         config_manifest target = { 0 }, delta = { 0 };
 
+        (void) config_manifest_path(env->state_dir, check_of(p), "", &good_path);
         if (op == ACTION_VERIFY)
                 return action_plan_add(out, "  every file must match the last-good manifest %s", good_path ?: "?");
         if (op == ACTION_REVERT)
@@ -326,12 +329,13 @@ static int rollback_plan(const action_params *p, const action_env *env, action_o
 /* A rollback needs a last-good manifest to go back to: without one (the gateway was never
  * healthy under the agent, or the state was wiped) it can only fail once approved. */
 static int rollback_precondition(const action_params *p, const action_env *env, char *why, size_t n) {
-        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), "");
+        _cleanup_(freep) char *good_path = NULL;
         config_manifest target = { 0 };
         int r;
 
-        if (!good_path)
-                return -ENOMEM;
+        r = config_manifest_path(env->state_dir, check_of(p), "", &good_path);
+        if (r < 0)
+                return r;
         r = config_manifest_read(good_path, &target);
         if (r < 0) {
                 (void) snprintf(why, n, "no last-good configuration to go back to (%s: %s)", good_path, strerror(-r));

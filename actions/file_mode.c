@@ -55,13 +55,14 @@ static char *prev_path(const action_env *env) {
  * many unsafe files it cannot fix because their last-good state is unsafe too. */
 static int targets(const action_params *p, const action_env *env, config_manifest *ret, size_t *ret_unfixable,
                    char *why, size_t n) {
-        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), "");
+        _cleanup_(freep) char *good_path = NULL;
         config_manifest good = { 0 }, out = { 0 };
         size_t unfixable = 0;
         int r;
 
-        if (!good_path)
-                return -ENOMEM;
+        r = config_manifest_path(env->state_dir, check_of(p), "", &good_path);
+        if (r < 0)
+                return r;
         r = config_manifest_read(good_path, &good);
         if (r < 0) {
                 (void) snprintf(why, n, "no last-good manifest to take modes and owners from (%s: %s)", good_path,
@@ -220,7 +221,7 @@ static int revert(action_call *call, const action_env *env) {
 }
 
 static int verify(action_call *call, const action_params *p, const action_env *env) {
-        _cleanup_(freep) char *good_path = config_manifest_path(env, check_of(p), "");
+        _cleanup_(freep) char *good_path = NULL;
         config_manifest changed = { 0 }, good = { 0 };
         int r = read_prev(env, &changed);
         const char *bad = NULL;
@@ -230,9 +231,11 @@ static int verify(action_call *call, const action_params *p, const action_env *e
                 action_call_done(call, 0);
                 return 0;
         }
-        if (r < 0 || !good_path || (r = config_manifest_read(good_path, &good)) < 0) {
+        if (r >= 0)
+                r = config_manifest_path(env->state_dir, check_of(p), "", &good_path);
+        if (r < 0 || (r = config_manifest_read(good_path, &good)) < 0) {
                 config_manifest_done(&changed);
-                return r < 0 ? r : -ENOMEM;
+                return r;
         }
         for (size_t i = 0; !bad && i < changed.n; i++) {
                 const config_manifest_entry *e = config_manifest_find(&good, changed.e[i].path);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "actions/config_manifest.h"
 #include "atomic_file.h"
 #include "ctl/commands.h"
 #include "hex.h"
@@ -120,8 +121,7 @@ static unsigned added(const char *manifest, size_t len) {
 
 int ctl_config_diff(int argc, char **argv) {
         const char *dir = argc > 0 ? argv[0] : "/var/lib/ikeheal";
-        _cleanup_(freep) char *manifest = NULL;
-        char path[4300];
+        _cleanup_(freep) char *manifest = NULL, *path = NULL;
         size_t len = 0;
         unsigned changes = 0;
 
@@ -129,8 +129,11 @@ int ctl_config_diff(int argc, char **argv) {
                 fprintf(stderr, "ikehealctl: config diff [STATE_DIR]\n");
                 return 2;
         }
-        (void) snprintf(path, sizeof(path), "%.4000s/snapshots/config.manifest", dir);
-        if (atomic_file_read(path, 2000u * 400u, &manifest, &len) < 0) {
+        if (config_manifest_path(dir, "config", "", &path) < 0) {
+                fprintf(stderr, "ikehealctl: config diff: %s is no state directory\n", dir);
+                return 1;
+        }
+        if (atomic_file_read(path, CONFIG_MANIFEST_MAX, &manifest, &len) < 0) {
                 fprintf(stderr, "ikehealctl: config diff: no last-good manifest %s (is a config check configured, and was the "
                                 "gateway healthy since?)\n", path);
                 return 1;

@@ -27,15 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actions/config_manifest.h"
 #include "agent/checks/config_drift.h"
 #include "atomic_file.h"
 #include "file_read.h"
 #include "hex.h"
 #include "yaml_bind.h"
 
-#define FILES_MAX 2000u
+#define FILES_MAX CONFIG_MANIFEST_FILES_MAX
 #define FILE_MAX (4u * 1024u * 1024u)
-#define MANIFEST_MAX (FILES_MAX * 400u)
+#define MANIFEST_MAX CONFIG_MANIFEST_MAX
 #define PKG_TAIL (64u * 1024u)
 #define DEBOUNCE_USEC (200 * USEC_PER_MSEC)
 
@@ -229,9 +230,8 @@ static unsigned package_activity(config_drift_state *s, finding *f, time_t now) 
 }
 
 static char *snap_path(const config_drift_state *s) {
-        char *p;
-        if (!s->env || !s->env->state_dir ||
-            asprintf(&p, "%s/snapshots/%s.manifest", s->env->state_dir, check_name(s->check)) < 0)
+        char *p = NULL;
+        if (!s->env || config_manifest_path(s->env->state_dir, check_name(s->check), "", &p) < 0)
                 return NULL;
         return p;
 }
@@ -291,36 +291,33 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
  * <state_dir>/config-store/<sha256> (what the config_rollback action restores from). A file
  * that no longer has the content the run saw means the picture is not stable: nothing is
  * promoted this time. */
-static int store_objects(const config_drift_state *s, const char *manifest) {
+static int store_objects(const config_drift_state *s, const config_manifest *m) {
         _cleanup_(freep) char *dir = NULL;
-        const char *line = manifest;
 
         if (asprintf(&dir, "%s/config-store", s->env->state_dir) < 0)
                 return -ENOMEM;
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        while (line && *line) {
-                const char *eol = strchrnul(line, '\n');
-                char hex[65], path[4200], obj[4300];
-                unsigned mode, uid, gid;
-                if (sscanf(line, "%64s %o %u %u %4199[^\n]", hex, &mode, &uid, &gid, path) == 5 && strlen(hex) == 64) {
-                        _cleanup_(freep) char *data = NULL;
-                        unsigned char md[EVP_MAX_MD_SIZE];
-                        unsigned md_len = 0;
-                        char now[65];
-                        size_t len = 0;
-                        struct stat st;
-                        if (atomic_file_read(path, FILE_MAX, &data, &len) < 0 ||
-                            !EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL))
-                                return -ESTALE;
-                        hex_encode(md, md_len, now);
-                        if (strcmp(now, hex) != 0)
-                                return -ESTALE;
-                        snprintf(obj, sizeof(obj), "%s/%s", dir, hex);
-                        if (stat(obj, &st) < 0 && atomic_file_write(obj, data, len, 0600) < 0)
-                                return -EIO;
-                }
-                line = *eol ? eol + 1 : NULL;
+        for (size_t i = 0; i < m->n; i++) {
+                const config_manifest_entry *e = &m->e[i];
+                _cleanup_(freep) char *data = NULL;
+                unsigned char md[EVP_MAX_MD_SIZE];
+                unsigned md_len = 0;
+                char now[65], obj[4300];
+                size_t len = 0;
+                struct stat st;
+
+                if (strlen(e->hash) != 64)
+                        continue; /* "-": unreadable when the manifest was made */
+                if (atomic_file_read(e->path, FILE_MAX, &data, &len) < 0 ||
+                    !EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL))
+                        return -ESTALE;
+                hex_encode(md, md_len, now);
+                if (strcmp(now, e->hash) != 0)
+                        return -ESTALE;
+                snprintf(obj, sizeof(obj), "%s/%s", dir, e->hash);
+                if (stat(obj, &st) < 0 && atomic_file_write(obj, data, len, 0600) < 0)
+                        return -EIO;
         }
         return 0;
 }
@@ -328,9 +325,13 @@ static int store_objects(const config_drift_state *s, const char *manifest) {
 static void config_drift_mark_good(void *state, const check_env *env) {
         config_drift_state *s = state;
         _cleanup_(freep) char *path = snap_path(s);
-        /* objects first, the manifest last: a manifest on disk vouches for its objects */
-        if (path && s->manifest && store_objects(s, s->manifest) >= 0)
+        config_manifest m = { 0 };
+
+        /* objects first, the manifest last: a manifest on disk vouches for its objects; one
+         * that the restoring actions could not read is not promoted */
+        if (path && s->manifest && config_manifest_parse(s->manifest, &m) >= 0 && store_objects(s, &m) >= 0)
                 (void) atomic_file_write(path, s->manifest, strlen(s->manifest), 0600);
+        config_manifest_done(&m);
 }
 
 static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {

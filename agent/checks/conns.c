@@ -24,6 +24,7 @@
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/conns.h"
 #include "agent/config/config.h"
+#include "snapshot.h"
 #include "vici.h"
 #include "atomic_file.h"
 #include "yaml_bind.h"
@@ -84,16 +85,15 @@ static int conns_parse(void *state, const ynode *params, ydiag *d) {
         return ybind(params, conns_fields, state, d);
 }
 
-static char *snapshot_path(const conns_state *s) {
-        char *p;
-        if (!s->env->state_dir ||
-            asprintf(&p, "%s/snapshots/%s.conns", s->env->state_dir, check_name(s->check)) < 0)
+static char *conns_snapshot_path(const conns_state *s) {
+        char *p = NULL;
+        if (snapshot_path(s->env->state_dir, check_name(s->check), "conns", &p) < 0)
                 return NULL;
         return p;
 }
 
 static void snapshot_load(conns_state *s) {
-        _cleanup_(freep) char *path = snapshot_path(s), *buf = NULL;
+        _cleanup_(freep) char *path = conns_snapshot_path(s), *buf = NULL;
         size_t len;
 
         if (!path || atomic_file_read(path, SNAPSHOT_MAX, &buf, &len) < 0)
@@ -249,7 +249,7 @@ static void conns_cancel(void *state) {
 
 static void conns_mark_good(void *state, const check_env *env) {
         conns_state *s = state;
-        _cleanup_(freep) char *path = snapshot_path(s);
+        _cleanup_(freep) char *path = conns_snapshot_path(s);
         char buf[SNAPSHOT_MAX];
         size_t used = 0;
         const check_status st = check_get_state(s->check)->reported;

@@ -35,6 +35,7 @@
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/logs.h"
 #include "now.h"
+#include "snapshot.h"
 #include "vici.h"
 #include "agent/checks/logs_store.h"
 #include "agent/checks/logs_tail.h"
@@ -322,8 +323,9 @@ static int logs_attach(void *state, check *c, const check_env *env) {
         s->check = c;
         s->env = env;
         if (env->state_dir) {
-                if (asprintf(&s->store_path, "%s/snapshots/%s.peers", env->state_dir, check_name(c)) < 0)
-                        return -ENOMEM;
+                r = snapshot_path(env->state_dir, check_name(c), "peers", &s->store_path);
+                if (r < 0)
+                        return r;
                 /* the refused peers of before a restart are still failing until they show otherwise */
                 if (logs_store_load(s->store_path, &s->tally, clock_usec(CLOCK_MONOTONIC), clock_usec(CLOCK_REALTIME),
                                     NULL) > 0)

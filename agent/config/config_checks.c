@@ -13,6 +13,7 @@
 #include "agent/checks/registry.h"
 #include "agent/config/config.h"
 #include "file_read.h"
+#include "snapshot.h"
 #include "yaml_bind.h"
 
 typedef struct entry {
@@ -45,15 +46,6 @@ static const yfield entry_fields[] = {
         { "params", YF_NODE, EOFF(params) },
         {}
 };
-
-static bool name_valid(const char *s) {
-        if (!s || !*s)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
-                        return false;
-        return true;
-}
 
 static entry entry_from_schedule(const check_schedule *s) {
         return (entry){
@@ -220,7 +212,8 @@ int config_checks_bind(ikeheal_config *c, ydiag *d) {
                                                    "see ikeheal.yaml(5))");
                         else if (!(ops = check_registry_find(e.kind)))
                                 ydiag_add(d, ynode_get(item, "kind"), "unknown check kind '%s'", YQ(e.kind));
-                        if (e.name && !name_valid(e.name))
+                        /* the name names the check's snapshots */
+                        if (e.name && !snapshot_name_valid(e.name))
                                 ydiag_add(d, ynode_get(item, "name"),
                                           "check name '%s': use a-z, 0-9, '-' and '_'", YQ(e.name));
                 }
