@@ -395,10 +395,11 @@ http_server *http_server_free(http_server *s) {
                 free(s->routes[i].method);
                 free(s->routes[i].path);
         }
+        if (s->routes) /* the token digests: a weak token could be found from its digest */
+                OPENSSL_cleanse(s->routes, s->n_routes * sizeof(*s->routes));
         free(s->routes);
         http_clients_free(s->clients);
         sd_event_unref(s->event);
-        OPENSSL_cleanse(s, sizeof(*s));
         free(s);
         return NULL;
 }

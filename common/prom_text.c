@@ -127,9 +127,14 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 /* Escapes for HELP (backslash, newline) or, with quote, label values (also '"'). */
 static int put_escaped(buf *b, const char *s, bool quote) {
         const unsigned char *u = (const unsigned char *) s;
-        size_t n = strlen(s);
+        size_t n = strlen(s), plain = 0;
         int r = 0;
 
+        /* most values need no escaping: ASCII without backslash, quote or newline */
+        while (plain < n && u[plain] < 0x80 && u[plain] != '\\' && u[plain] != '"' && u[plain] != '\n')
+                plain++;
+        if (plain == n)
+                return buf_put(b, s, n);
         for (size_t i = 0; i < n && r >= 0;) {
                 size_t l = utf8_len(u + i, n - i);
                 if (l == 0) {

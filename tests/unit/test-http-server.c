@@ -2,8 +2,9 @@
  * over raw TCP sockets from 127.0.0.x: answers and refusals (404, 405 with Allow, 401 with
  * WWW-Authenticate, 403, 413 by Content-Length and chunked, 429 with Retry-After, 503 at
  * accept, libmicrohttpd's 400), HEAD without a body, the refusal reports, an idle connection
- * closed after the timeout, and slow clients that hold connections open (slowloris) while
- * another client is served at once. */
+ * closed after the timeout, slow clients that hold connections open (slowloris, and one that
+ * reads nothing of a 4 MiB answer) while another client is served at once, and 100 clients
+ * asking at once. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,17 @@ static int on_alerts(const http_request *req, http_reply *reply, void *userdata)
         return http_reply_set(reply, 202, NULL, b, (size_t) n);
 }
 
+/* 4 MiB: more than any socket buffer holds, so a client that does not read stalls its send */
+#define BIG (4u << 20)
+static int on_big(const http_request *req, http_reply *reply, void *userdata) {
+        reply->body = malloc(BIG);
+        if (!reply->body)
+                return -ENOMEM;
+        memset(reply->body, 'x', BIG);
+        reply->body_len = BIG;
+        return 0;
+}
+
 static int on_fail(const http_request *req, http_reply *reply, void *userdata) {
         return -EIO;
 }
@@ -71,6 +83,7 @@ static void serve(const http_server_limits *limits, int port_fd, int report_fd, 
         if (r >= 0) r = http_server_handle(s, "GET", "/metrics", NULL, on_metrics, NULL);
         if (r >= 0) r = http_server_handle(s, "POST", "/alerts", TOKEN, on_alerts, NULL);
         if (r >= 0) r = http_server_handle(s, "GET", "/fail", NULL, on_fail, NULL);
+        if (r >= 0) r = http_server_handle(s, "GET", "/big", NULL, on_big, NULL);
         if (r >= 0) r = sd_event_add_io(e, &stop, stop_fd, EPOLLIN, on_stop, NULL);
         if (r >= 0) {
                 http_server_on_refusal(s, on_refusal, &report_fd);
@@ -265,15 +278,21 @@ static void test_slow_clients(void) {
                         (void) !write(slow[i], "GET /metr", 9);
         }
         /* one trickles a header line a byte at a time while another client asks */
+        /* and one asks for 4 MiB and reads none of it */
+        int reader = connect_from("127.0.2.2", p.port);
+        (void) !write(reader, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 30);
+        (void) poll(NULL, 0, 100);
         int trickle = connect_from("127.0.2.1", p.port);
         (void) !write(trickle, "GET /metrics HTTP/1.1\r\nX", 24);
         uint64_t t0 = mono_usec();
         int st = get(p.port, "127.0.0.1", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
         uint64_t took = mono_usec() - t0;
         (void) !write(trickle, "-", 1);
-        CHECK(st == 200, "served while 13 slow clients hold connections: %d", st);
+        CHECK(st == 200, "served while 13 slow senders and a reader of 4 MiB that reads nothing hold connections: %d", st);
         CHECK(took < 5 * USEC_PER_SEC, "answered promptly");
-        printf("figure: request answered in %llu us beside 13 stalled connections\n", (unsigned long long) took);
+        printf("figure: request answered in %llu us beside 14 stalled connections\n", (unsigned long long) took);
+        if (reader >= 0)
+                close(reader);
 
         /* a fifth connection from an address holding four is refused at accept */
         int fifth = connect_from("127.0.1.1", p.port);
@@ -295,6 +314,55 @@ static void test_slow_clients(void) {
                 (void) poll(NULL, 0, 20);
         }
         CHECK(st == 200, "client served again once its connections closed: %d", st);
+        CHECK(stop_server(&p) == 0, "server exited cleanly");
+}
+
+/* 100 clients (100 addresses) ask at once; every one is answered. Figure: the time until the
+ * last answer. */
+static void test_many_clients(void) {
+        enum { N = 100 };
+        server_proc p = start(&(http_server_limits){ .max_connections = 128, .timeout_sec = 30 });
+        static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        struct pollfd pfd[N];
+        char bufs[N][512];
+        size_t lens[N] = { 0 };
+        int open_n = 0, ok_n = 0;
+        uint64_t t0;
+
+        CHECK(p.pid > 0, "server started");
+        for (int i = 0; i < N; i++) {
+                char src[32];
+                (void) snprintf(src, sizeof(src), "127.0.5.%d", i + 1);
+                pfd[i] = (struct pollfd){ .fd = connect_from(src, p.port), .events = POLLIN };
+        }
+        t0 = mono_usec();
+        for (int i = 0; i < N; i++)
+                if (pfd[i].fd >= 0 && write(pfd[i].fd, req, sizeof(req) - 1) == (ssize_t) sizeof(req) - 1)
+                        open_n++;
+        while (open_n > 0 && mono_usec() - t0 < 20 * USEC_PER_SEC) {
+                if (poll(pfd, N, 1000) <= 0)
+                        continue;
+                for (int i = 0; i < N; i++) {
+                        if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP)))
+                                continue;
+                        ssize_t n = read(pfd[i].fd, bufs[i] + lens[i], sizeof(bufs[i]) - 1 - lens[i]);
+                        if (n > 0 && lens[i] + (size_t) n < sizeof(bufs[i]) - 1) {
+                                lens[i] += (size_t) n;
+                                continue;
+                        }
+                        bufs[i][lens[i]] = '\0';
+                        ok_n += strncmp(bufs[i], "HTTP/1.1 200", 12) == 0;
+                        close(pfd[i].fd);
+                        pfd[i].fd = -1;
+                        open_n--;
+                }
+        }
+        uint64_t took = mono_usec() - t0;
+        CHECK(ok_n == N, "%d of %d clients asking at once answered 200", ok_n, N);
+        printf("figure: %d clients at once, all answered in %llu ms\n", N, (unsigned long long) (took / USEC_PER_MSEC));
+        for (int i = 0; i < N; i++)
+                if (pfd[i].fd >= 0)
+                        close(pfd[i].fd);
         CHECK(stop_server(&p) == 0, "server exited cleanly");
 }
 
@@ -354,6 +422,7 @@ int main(void) {
         test_api();
         test_answers();
         test_slow_clients();
+        test_many_clients();
         test_limits();
         return TAP_END();
 }
