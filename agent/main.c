@@ -11,6 +11,7 @@
 
 #include "agent/core/agent.h"
 #include "agent/config/config.h"
+#include "agent/verbs/verbs.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG "/etc/ikeheal/ikeheal.yaml"
@@ -35,6 +36,50 @@ static void help(void) {
                "See ikeheald(8) and ikeheal.yaml(5).\n");
 }
 
+static int core_reload(void *userdata, char **ret_error) {
+        return agent_reload(userdata, ret_error);
+}
+
+static const ikeheal_config *core_config(void *userdata) {
+        const agent *a = userdata;
+        return a->config;
+}
+
+static check_set *core_checks(void *userdata) {
+        const agent *a = userdata;
+        return a->checks;
+}
+
+/* Every control verb; again on the new socket after a reload that moved it. */
+static int verbs_register(control_server *s, void *userdata) {
+        const verbs_ctx *v = userdata;
+        agent *a = v->agent;
+        int r = status_register(a);
+        if (r >= 0)
+                r = reload_verb_register(s, v);
+        if (r >= 0)
+                r = checks_verb_register(s, v);
+        if (r >= 0)
+                r = incidents_verb_register(s, v);
+        if (r >= 0)
+                r = diagnose_verb_register(a);
+        if (r >= 0)
+                r = audit_verb_register(s, v);
+        if (r >= 0)
+                r = plan_verb_register(a);
+        if (r >= 0)
+                r = approval_verb_register(a);
+        if (r >= 0)
+                r = run_verb_register(a);
+        if (r >= 0)
+                r = measures_verb_register(a);
+        if (r >= 0)
+                r = drill_verb_register(a);
+        if (r >= 0)
+                r = accept_verb_register(a);
+        return r;
+}
+
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_RESET_STATE };
         static const struct option options[] = {
@@ -53,6 +98,7 @@ int main(int argc, char **argv) {
         bool check_only = false, reset_state = false;
         ikeheal_config *cfg = NULL;
         agent *a = NULL;
+        verbs_ctx verbs;
         char *err = NULL;
 
         while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) >= 0)
@@ -137,6 +183,19 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "failed to start");
                 /* a damaged state log (named in the error above) needs a human, not a restart */
                 return r == -EUCLEAN ? EXIT_CONFIG : 1;
+        }
+        verbs = (verbs_ctx){ .agent = a,
+                             .audit = a->audit,
+                             .incidents = a->incidents,
+                             .reload = core_reload,
+                             .config = core_config,
+                             .checks = core_checks,
+                             .userdata = a };
+        r = agent_set_verbs(a, verbs_register, &verbs);
+        if (r < 0) {
+                log_error_errno(r, "cannot register the control verbs");
+                agent_free(a);
+                return 1;
         }
         r = agent_run(a);
         agent_free(a);

@@ -7,7 +7,7 @@
  *   operators and approvers may use CONTROL_RESERVED_SLOTS more, and when those are taken too,
  *   the oldest connection of a reader is closed to make room (one that is waiting for its
  *   client before one whose request is being handled);
- * - a connection must deliver each request within a fixed time (control.c's request
+ * - a connection must deliver each request within a fixed time (control_conn.c's request
  *   deadline; bytes trickled in do not extend it);
  * - refusals are said in one line when the first one happens and in one summary line per
  *   CONTROL_REFUSAL_LOG_USEC after that, so a flood of connections cannot flood the journal.

@@ -1,6 +1,8 @@
-/* What agent/control/control.c (connections and requests) and agent/control/control_admit.c (who gets a
- * connection) share: the server and connection structures. Nothing outside these two files
- * includes this header. */
+/* What the control server's files share: the server and connection structures, and each file's
+ * entry points for the others. They call downwards only: control_server.c (the listening
+ * socket) → control_admit.c (who gets a connection) → control_conn.c (connections and their
+ * requests) → control_frame.c (replies as frames) and control_auth.c (who may use a verb).
+ * Nothing outside agent/control/ includes this header. */
 #pragma once
 
 #include "agent/control/control.h"
@@ -59,11 +61,29 @@ struct control_server {
         control_refusals refusals;
 };
 
-/* control.c: set up a connection for an admitted peer (takes fd and peer->groups). */
+/* The longest error reason sent to a client. */
+#define CONTROL_ERROR_MAX 1024u
+
+/* control_conn.c: set up a connection for an admitted peer (takes fd and peer->groups). */
 int control_conn_new(control_server *s, int fd, control_peer *peer, bool privileged);
-/* control.c: close a connection now (a pending request is detached). Not from inside its own
- * dispatch. */
+/* control_conn.c: close a connection now (a pending request is detached). Not from inside its
+ * own dispatch. */
 void control_conn_free(control_conn *c);
+/* control_conn.c: the connection's poll events and request deadline for its state now;
+ * <0: close it. */
+int control_conn_update(control_conn *c);
+
+/* control_frame.c: write what the socket takes of the queued output. */
+int control_frame_flush(control_conn *c);
+/* control_frame.c: encode and queue a reply (takes b). On an error status the body is just
+ * { error = message } (strerror when message is NULL). */
+int control_frame_reply(control_conn *c, uint16_t verb, int status, vici_builder *b, const char *message);
+int control_frame_error(control_conn *c, uint16_t verb, int status, const char *fmt, ...) _printf_(4, 5);
+
+/* control_auth.c: may peer p use the verb (`write`: a state-changing one)? If not, *why says
+ * who may (at most why_size bytes). */
+bool control_auth_check(const ikeheal_config *cfg, const control_peer *p, bool write, char *why,
+                        size_t why_size, const char *verb);
 
 /* control_admit.c: the listening socket's callback (accept, identify, admit or refuse). */
 int control_admit_on_listen(sd_event_source *es, int fd, uint32_t revents, void *userdata);

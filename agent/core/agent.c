@@ -16,9 +16,9 @@
 #include "agent/control/control.h"
 #include "agent/drill/drill_run.h"
 #include "agent/engine/engine.h"
+#include "agent/notify/audit_trail.h"
 #include "agent/notify/notifier.h"
 #include "vici.h"
-#include "audit_log.h"
 #include "log.h"
 
 static uint64_t now_usec(clockid_t clock) {
@@ -101,38 +101,22 @@ static int agent_vici_start(agent *a) {
         return vici_client_start(a->vici);
 }
 
+/* The verbs are registered by whoever built the agent (agent_set_verbs()). */
 static int agent_control_register(agent *a) {
-        int r = status_register(a);
-        if (r >= 0)
-                r = reload_verb_register(a);
-        if (r >= 0)
-                r = checks_verb_register(a);
-        if (r >= 0)
-                r = incidents_verb_register(a);
-        if (r >= 0)
-                r = diagnose_verb_register(a);
-        if (r >= 0)
-                r = audit_verb_register(a);
-        if (r >= 0)
-                r = plan_verb_register(a);
-        if (r >= 0)
-                r = approval_verb_register(a);
-        if (r >= 0)
-                r = run_verb_register(a);
-        if (r >= 0)
-                r = measures_verb_register(a);
-        if (r >= 0)
-                r = drill_verb_register(a);
-        if (r >= 0)
-                r = accept_verb_register(a);
-        return r;
+        return a->verbs_register ? a->verbs_register(a->control, a->verbs_userdata) : 0;
+}
+
+int agent_set_verbs(agent *a, agent_verbs_fn fn, void *userdata) {
+        a->verbs_register = fn;
+        a->verbs_userdata = userdata;
+        return agent_control_register(a);
 }
 
 static int agent_control_start(agent *a) {
         int r = control_server_new(&a->control, a->event, a->config);
         if (r < 0)
                 return log_error_errno(r, "cannot open control socket %s", a->config->control_socket);
-        return agent_control_register(a);
+        return 0;
 }
 
 int agent_reload(agent *a, char **ret_error) {
@@ -395,7 +379,7 @@ agent *agent_free(agent *a) {
         free(a->engine_queue);
         a->notifier = notifier_free(a->notifier);
         agent_checks_free(a);
-        audit_log_free(a->audit);
+        audit_trail_free(a->audit);
         control_server_free(a->control);
         vici_client_free(a->vici);
         sd_event_unref(a->event);

@@ -12,11 +12,13 @@
 
 typedef struct vici_client vici_client;
 typedef struct control_server control_server;
+/* Registers the control verbs on `s`. */
+typedef int (*agent_verbs_fn)(control_server *s, void *userdata);
 typedef struct charon_hub charon_hub;
 typedef struct check_set check_set;
 typedef struct incident_store incident_store;
 typedef struct diagnose_query diagnose_query;
-typedef struct audit_log audit_log;
+typedef struct audit_trail audit_trail;
 typedef struct engine engine;
 typedef struct notifier notifier;
 typedef struct control_request control_request;
@@ -72,12 +74,14 @@ typedef struct agent {
         uint64_t diagnoses;
         uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
         diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */
-        audit_log *audit;           /* <state_dir>/audit.log */
+        audit_trail *audit;         /* <state_dir>/audit.log (agent/notify/audit_trail.h) */
 
         /* runbooks */
         engine *engine;             /* agent/engine/engine.h */
         struct drill_runner *drills; /* agent/drill/drill_run.h */
         notifier *notifier;         /* webhooks (agent/notify/notifier.h) */
+        agent_verbs_fn verbs_register; /* agent/main.c's */
+        void *verbs_userdata;
         void *engine_queue;         /* incidents changed, for the engine's next turn */
         size_t n_engine_queue;
         sd_event_source *engine_defer;
@@ -92,13 +96,13 @@ agent *agent_free(agent *a);
  * non-NULL) says why. */
 int agent_reload(agent *a, char **ret_error);
 
-/* Verb handlers live one per file (agent/verbs/status_verb.c, agent/verbs/reload_verb.c …) and register here. */
+/* Register the control verbs (`fn` of agent/main.c) now, and again after a reload that moved
+ * the control socket. */
+int agent_set_verbs(agent *a, agent_verbs_fn fn, void *userdata);
+/* Verb handlers live one per file (agent/verbs/status_verb.c, …); agent/main.c registers them. */
 int status_register(agent *a);
-int reload_verb_register(agent *a);
-int checks_verb_register(agent *a);
 /* One check as a section named after it (`checks`, `diagnose`). */
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
-int incidents_verb_register(agent *a);
 int diagnose_verb_register(agent *a);
 /* agent/verbs/diagnose_verb.c: run every check now and answer req once each has finished a run that
  * began after it (complete) or the longest could have timed out (not complete): finish fills
@@ -106,9 +110,8 @@ int diagnose_verb_register(agent *a);
  * the request's error set. What `diagnose` and `accept` answer from. */
 typedef int (*agent_round_fn)(agent *a, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec);
 int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_round_fn finish);
-int audit_verb_register(agent *a);
-/* agent/notify/audit_trail.c: open the audit log (a broken one is kept aside); append a record (and
- * mirror it to the journal). */
+/* agent/core/agent_audit.c: open the audit trail (a broken log is kept aside), then vet the state
+ * logs (a reset of one is audited); append a record (and mirror it to the journal). */
 int agent_audit_open(agent *a);
 void agent_audit(agent *a, const char *kind, const char *fmt, ...) _printf_(3, 4);
 /* A check delivered a finding: answer `diagnose` requests whose round is now complete. */

@@ -1,6 +1,7 @@
 /* See notifier.h: the `notify:` section of the configuration, bound strictly (every unknown key,
  * bad URL, duplicate or malformed name and out-of-range value reported at its position, all of
- * them in one pass) into a notify_config the notifier copies. This file does not log. */
+ * them in one pass) into a notify_config the notifier copies. Every value an error quotes goes
+ * through YQ()/YQ_PATH(), so a hostile one cannot forge a log line. This file does not log. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,7 @@ static bool url_valid(const char *s) {
 static const char *want_string(const ynode *k, const ynode *v, ydiag *d) {
         if (v->type == YNODE_SCALAR && !ynode_is_null(v))
                 return v->value;
-        ydiag_add(d, v, "%s: expected a string", k->value);
+        ydiag_add(d, v, "%s: expected a string", YQ(k->value));
         return NULL;
 }
 
@@ -89,7 +90,7 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                                 ydiag_add(d, v,
                                           "name: '%s' is not a valid webhook name ([a-z0-9_-]+, at "
                                           "most %u)",
-                                          s, NAME_MAX_LEN);
+                                          YQ(s), NAME_MAX_LEN);
                                 ok = false;
                         } else
                                 name = v;
@@ -98,7 +99,7 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                                 ok = false;
                         else if (!url_valid(s)) {
                                 ydiag_add(d, v,
-                                          "url: expected an http:// or https:// URL, got '%s'", s);
+                                          "url: expected an http:// or https:// URL, got '%s'", YQ_PATH(s));
                                 ok = false;
                         } else
                                 url = v;
@@ -108,7 +109,7 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                         else if (strcmp(s, "json") == 0 || strcmp(s, "slack") == 0)
                                 w.format = s[0] == 'j' ? NOTIFY_JSON : NOTIFY_SLACK;
                         else {
-                                ydiag_add(d, v, "format: expected json or slack, got '%s'", s);
+                                ydiag_add(d, v, "format: expected json or slack, got '%s'", YQ(s));
                                 ok = false;
                         }
                 } else if (strcmp(k->value, "timeout") == 0)
@@ -123,7 +124,7 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                         ydiag_add(d, k,
                                   "unknown key '%s' (expected one of: name, url, format, timeout, "
                                   "retries, backoff)",
-                                  k->value);
+                                  YQ(k->value));
                         ok = false;
                 }
         }
@@ -132,7 +133,7 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                 for (size_t i = 0; names[i] && names[i] != name; i++)
                         if (strcmp(names[i]->value, name->value) == 0) {
                                 ydiag_add(d, name, "name: webhook '%s' already defined at line %u",
-                                          name->value, names[i]->line);
+                                          YQ(name->value), names[i]->line);
                                 ok = false;
                                 break;
                         }
@@ -191,7 +192,7 @@ int notify_config_bind(const ynode *node, notify_config *c, ydiag *d) {
                                         return -ENOMEM;
                 } else
                         ydiag_add(d, k, "unknown key '%s' (expected one of: webhooks, queue_max)",
-                                  k->value);
+                                  YQ(k->value));
         }
         if (d->n_msgs + d->n_dropped > before)
                 return -EINVAL;

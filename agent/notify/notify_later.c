@@ -1,58 +1,57 @@
-/* See alert.h. */
+/* See notify_later.h. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/alert.h"
-#include "agent/notify/notifier.h"
+#include "agent/notify/notify_later.h"
 #include "log.h"
 
-typedef struct alert {
-        agent *a;
+typedef struct later {
+        notifier *const *where;
         char *event, *text;
-} alert;
+} later;
 
-static void alert_free(void *userdata) {
-        alert *al = userdata;
+static void later_free(void *userdata) {
+        later *l = userdata;
 
-        free(al->event);
-        free(al->text);
-        free(al);
+        free(l->event);
+        free(l->text);
+        free(l);
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {
-        alert *al = userdata;
-        notify_message m = { .event = al->event, .text = al->text };
+        later *l = userdata;
+        notify_message m = { .event = l->event, .text = l->text };
 
-        if (al->a->notifier)
-                (void) notifier_send(al->a->notifier, NULL, &m);
+        if (*l->where)
+                (void) notifier_send(*l->where, NULL, &m);
         return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
-void alert_send_later(agent *a, const char *event, const char *text) {
+void notifier_send_later(notifier *const *where, sd_event *e, const char *event, const char *text) {
         sd_event_source *s = NULL;
-        alert *al = calloc(1, sizeof(*al));
+        later *l = calloc(1, sizeof(*l));
 
-        if (!al || !(al->event = strdup(event)) || !(al->text = strdup(text))) {
-                if (al)
-                        alert_free(al);
+        if (!l || !(l->event = strdup(event)) || !(l->text = strdup(text))) {
+                if (l)
+                        later_free(l);
                 log_warning("out of memory: the webhook for '%s' is not sent, ignoring", event);
                 return;
         }
-        al->a = a;
+        l->where = where;
         /* floating: the loop owns it and frees the message with it */
-        if (sd_event_add_defer(a->event, &s, on_defer, al) < 0) {
-                alert_free(al);
+        if (sd_event_add_defer(e, &s, on_defer, l) < 0) {
+                later_free(l);
                 log_warning("cannot queue the webhook for '%s', ignoring", event);
                 return;
         }
-        if (sd_event_source_set_destroy_callback(s, alert_free) < 0) {
+        if (sd_event_source_set_destroy_callback(s, later_free) < 0) {
                 sd_event_source_disable_unref(s);
-                alert_free(al);
+                later_free(l);
                 log_warning("cannot queue the webhook for '%s', ignoring", event);
                 return;
         }
         if (sd_event_source_set_floating(s, 1) < 0) {
-                sd_event_source_disable_unref(s); /* frees al */
+                sd_event_source_disable_unref(s); /* frees l */
                 log_warning("cannot queue the webhook for '%s', ignoring", event);
                 return;
         }

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "agent/core/alert.h"
-#include "agent/core/state_logs.h"
+#include "agent/notify/notify_later.h"
+#include "agent/notify/state_logs.h"
 #include "log.h"
 
 const char *const state_log_names[] = { "engine", "incidents", "drills", NULL };
@@ -16,8 +16,7 @@ static void say_damaged(const char *dir, const char *name, const statelog_check_
                   (unsigned long long) c->records);
 }
 
-int state_logs_vet(agent *a) {
-        const char *dir = a->config->state_dir;
+int state_logs_vet(const char *dir, bool reset_state, audit_trail *audit, notifier *const *webhooks, sd_event *e) {
         unsigned damaged = 0, reset = 0;
         int r;
 
@@ -30,7 +29,7 @@ int state_logs_vet(agent *a) {
                         continue;
                 if (r != -EBADMSG)
                         return log_error_errno(r, "cannot read the state log %s/%s.log", dir, *n);
-                if (!a->config->reset_state) {
+                if (!reset_state) {
                         say_damaged(dir, *n, &c);
                         damaged++;
                         continue;
@@ -41,16 +40,16 @@ int state_logs_vet(agent *a) {
                                                dir, *n);
                 log_warning("--reset-state: state log %s/%s.log was damaged (%s, at byte %llu); kept as %s, "
                             "starting a new one", dir, *n, c.why, (unsigned long long) c.bad_offset, aside);
-                agent_audit(a, "state_reset", "%s/%s.log damaged (%s, at byte %llu of %llu, %llu good records); set "
+                audit_trail_add(audit, "state_reset", "%s/%s.log damaged (%s, at byte %llu of %llu, %llu good records); set "
                             "aside as %s by --reset-state", dir, *n, c.why, (unsigned long long) c.bad_offset,
                             (unsigned long long) c.size, (unsigned long long) c.records, aside);
                 char text[900];
                 (void) snprintf(text, sizeof(text), "state log %s/%s.log was damaged (%s); set aside as %s by "
                                 "--reset-state: what it held is lost", dir, *n, c.why, aside);
-                alert_send_later(a, "state_reset", text);
+                notifier_send_later(webhooks, e, "state_reset", text);
                 reset++;
         }
-        if (a->config->reset_state && reset == 0)
+        if (reset_state && reset == 0)
                 log_notice("--reset-state: no state log is damaged, none set aside");
         return damaged ? -EUCLEAN : 0;
 }

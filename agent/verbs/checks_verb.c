@@ -3,9 +3,8 @@
  * evidence. Request: optional "name" to show one check. */
 #include <errno.h>
 
-#include "agent/core/agent.h"
 #include "agent/checks/check_set.h"
-#include "agent/control/control.h"
+#include "agent/verbs/verbs.h"
 
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail) {
         const check_schedule *s = check_get_schedule(c);
@@ -48,24 +47,25 @@ void checks_verb_add_check(vici_builder *b, check *c, bool with_detail) {
 }
 
 static int checks_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
+        check_set *set = v->checks(v->userdata);
         const char *name = vici_node_str(control_request_body(req), "name");
-        size_t n = check_set_size(a->checks);
+        size_t n = check_set_size(set);
 
-        if (name && !check_set_find(a->checks, name)) {
+        if (name && !check_set_find(set, name)) {
                 control_request_set_error(req, "no check named '%s'", name);
                 return -ENOENT;
         }
         vici_builder_begin_section(b, "checks");
         for (size_t i = 0; i < n; i++) {
-                check *c = check_set_get(a->checks, i);
-                if (!name || c == check_set_find(a->checks, name))
+                check *c = check_set_get(set, i);
+                if (!name || c == check_set_find(set, name))
                         checks_verb_add_check(b, c, true);
         }
         vici_builder_end_section(b);
         return 0;
 }
 
-int checks_verb_register(agent *a) {
-        return control_server_register(a->control, PROTO_CHECKS, checks_handler, a);
+int checks_verb_register(control_server *s, const verbs_ctx *v) {
+        return control_server_register(s, PROTO_CHECKS, checks_handler, (void *) v);
 }

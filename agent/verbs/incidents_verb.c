@@ -4,12 +4,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
-#include "agent/control/control.h"
 #include "agent/triage/incident.h"
+#include "agent/verbs/verbs.h"
 
 static int incidents_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const vici_node *body = control_request_body(req);
         const char *active = vici_node_str(body, "active");
         bool only_active = active && strcmp(active, "yes") == 0;
@@ -19,16 +18,16 @@ static int incidents_handler(control_request *req, vici_builder *b, void *userda
                 control_request_set_error(req, "id: expected an incident number");
                 return -EINVAL;
         }
-        if (id && !incident_store_find(a->incidents, id)) {
+        if (id && !incident_store_find(v->incidents, id)) {
                 control_request_set_error(req, "no incident %llu", (unsigned long long) id);
                 return -ENOENT;
         }
-        vici_builder_add_fmt(b, "active", "%zu", incident_store_active(a->incidents));
+        vici_builder_add_fmt(b, "active", "%zu", incident_store_active(v->incidents));
         if (id)
                 vici_builder_add_str(b, "detail", "yes");
         vici_builder_begin_section(b, "incidents");
-        for (size_t i = 0; i < incident_store_size(a->incidents); i++) {
-                const incident *inc = incident_store_get(a->incidents, i);
+        for (size_t i = 0; i < incident_store_size(v->incidents); i++) {
+                const incident *inc = incident_store_get(v->incidents, i);
                 if (id && inc->id != id)
                         continue;
                 if (only_active && inc->state == INCIDENT_RESOLVED)
@@ -39,6 +38,6 @@ static int incidents_handler(control_request *req, vici_builder *b, void *userda
         return 0;
 }
 
-int incidents_verb_register(agent *a) {
-        return control_server_register(a->control, PROTO_INCIDENTS, incidents_handler, a);
+int incidents_verb_register(control_server *s, const verbs_ctx *v) {
+        return control_server_register(s, PROTO_INCIDENTS, incidents_handler, (void *) v);
 }

@@ -287,6 +287,35 @@ static void test_config(void) {
         notify_config_done(&c);
 }
 
+/* Values quoted in errors are cut and made printable: a value with a newline or a terminal
+ * escape cannot forge a log line of its own. */
+static void test_config_hostile(void) {
+        notify_config c;
+        char *err = NULL;
+        int r;
+
+        notify_config_init(&c);
+        r = bind_text("notify:\n"
+                      "  webhooks:\n"
+                      "    - name: \"ops\\nikeheald: forged name\"\n"
+                      "      url: \"ftp://x\\nikeheald: forged url\\e[31m\"\n"
+                      "      format: \"xml\\nikeheald: forged format\"\n"
+                      "      \"k\\nikeheald: forged key\": 1\n"
+                      "  \"t\\nikeheald: forged top key\": 1\n",
+                      &c, &err);
+        CHECK(r == -EINVAL && err, "hostile values rejected");
+        size_t lines = 1;
+        for (const char *p = err; p && *p; p++)
+                lines += *p == '\n';
+        CHECK(lines == 5, "one line per error (%zu lines)", lines);
+        CHECK(err && !strstr(err, "\nikeheald:") && !strchr(err, '\033'), "no forged line, no escape: %s",
+              err ? err : "");
+        CHECK(err && strstr(err, "url: expected an http:// or https:// URL, got 'ftp://x?ikeheald: forged url?[31m'"),
+              "the url quoted with '?' for the newline and the escape");
+        free(err);
+        notify_config_done(&c);
+}
+
 /* ---- rendering ---- */
 
 static void test_render(void) {
@@ -342,6 +371,7 @@ int main(void) {
         uint64_t t;
 
         test_config();
+        test_config_hostile();
         test_render();
         if (sd_event_new(&e) < 0)
                 return 1;
