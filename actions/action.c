@@ -77,7 +77,7 @@ static int bind_value(const action_param_spec *sp, const ynode *n, action_value 
                 }
                 if (sp->type == AP_PATH && !path_ok(n->value)) {
                         ydiag_add(d, n, "parameter '%s': expected an absolute path without '..', got '%s'", sp->name,
-                                  n->value);
+                                  YQ_PATH(n->value));
                         return -EINVAL;
                 }
                 if (!(v->str = strdup(n->value)))
@@ -152,11 +152,11 @@ int action_params_bind(const action_ops *ops, const ynode *map, action_params *r
                                 if (w > 0)
                                         len += (size_t) w;
                         }
-                        ydiag_add(d, k, "unknown key '%s' for action '%s' (expected one of: %s)", k->value, ops->kind, list);
+                        ydiag_add(d, k, "unknown key '%s' for action '%s' (expected one of: %s)", YQ(k->value), ops->kind, list);
                         continue;
                 }
                 if (ynode_is_null(v)) {
-                        ydiag_add(d, v, "parameter '%s' has no value", k->value);
+                        ydiag_add(d, v, "parameter '%s' has no value", YQ(k->value));
                         continue;
                 }
                 int r = bind_value(&ops->params[j], v, &p.v[j], d);

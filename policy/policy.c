@@ -128,7 +128,7 @@ static int check_keys(const ynode *map, const char *const *known, ydiag *d) {
                         size_t n = strlen(list);
                         snprintf(list + n, sizeof(list) - n, "%s%s", j ? ", " : "", known[j]);
                 }
-                ydiag_add(d, k, "unknown key '%s' (expected one of: %s)", k->value, list);
+                ydiag_add(d, k, "unknown key '%s' (expected one of: %s)", YQ(k->value), list);
                 r = -EINVAL;
         }
         return r;
@@ -142,7 +142,7 @@ static int bind_grade(const ynode *n, ydiag *d, grade *ret) {
                 return -EINVAL;
         g = grade_from_string(n->value);
         if (g != GRADE_APPROVE && g != GRADE_MANUAL) {
-                ydiag_add(d, n, "expected approve or manual, got '%s'", n->value);
+                ydiag_add(d, n, "expected approve or manual, got '%s'", YQ(n->value));
                 return -EINVAL;
         }
         *ret = g;
@@ -156,7 +156,7 @@ static int bind_time(const ynode *n, ydiag *d, uint64_t *ret) {
                 ydiag_add(d, n,
                           "expected an RFC 3339 time like 2026-12-20T00:00:00Z or "
                           "2026-12-20T00:00:00+01:00, got '%s'",
-                          n->value);
+                          YQ(n->value));
                 return -EINVAL;
         }
         return 0;
@@ -238,7 +238,7 @@ static int bind_clock(const ynode *n, ydiag *d, bool is_end, unsigned *ret) {
                 ok = m <= 59 && (h <= 23 || (is_end && h == 24 && m == 0));
         }
         if (!ok) {
-                ydiag_add(d, n, "expected a time of day \"HH:MM\", got '%s'", n->value);
+                ydiag_add(d, n, "expected a time of day \"HH:MM\", got '%s'", YQ(n->value));
                 return -EINVAL;
         }
         *ret = h * 60 + m;
@@ -268,9 +268,9 @@ static int bind_days(const ynode *seq, ydiag *d, unsigned *ret) {
                 if (j == 7)
                         ydiag_add(d, n,
                                   "expected a day (mon, tue, wed, thu, fri, sat, sun), got '%s'",
-                                  n->value);
+                                  YQ(n->value));
                 else if (days & (1u << j))
-                        ydiag_add(d, n, "day '%s' listed twice", n->value);
+                        ydiag_add(d, n, "day '%s' listed twice", YQ(n->value));
                 else {
                         days |= 1u << j;
                         continue;
@@ -311,7 +311,7 @@ int policy_hours_bind(const ynode *m, ydiag *d, policy_hours *h, bool with_outsi
                 else if (strcmp(n->value, "utc") == 0 || strcmp(n->value, "local") == 0)
                         h->utc = n->value[0] == 'u';
                 else {
-                        ydiag_add(d, n, "expected local or utc, got '%s'", n->value);
+                        ydiag_add(d, n, "expected local or utc, got '%s'", YQ(n->value));
                         r = -EINVAL;
                 }
         }
@@ -344,7 +344,7 @@ static int bind_measure_max(const ynode *m, ydiag *d, policy_config *c) {
                     strspn(k->value, "abcdefghijklmnopqrstuvwxyz0123456789_-") != k->len) {
                         ydiag_add(d, k,
                                   "'%s' is not an action kind (a-z, 0-9, _ and -, at most %u)",
-                                  k->value, KIND_MAX);
+                                  YQ(k->value), KIND_MAX);
                         r = -EINVAL;
                         continue;
                 }

@@ -114,7 +114,7 @@ static int clock_parse(void *state, const ynode *params, ydiag *d) {
                 if (parse_server(s->servers_str[i], &ss, &len) < 0) {
                         ydiag_add(d, ynode_get(params, "servers"),
                                   "servers: '%s' is not ADDRESS:PORT (numeric; no names, a clock check "
-                                  "must not depend on DNS)", s->servers_str[i]);
+                                  "must not depend on DNS)", YQ(s->servers_str[i]));
                         return -EINVAL;
                 }
         }

@@ -120,12 +120,12 @@ static int probe_parse(void *state, const ynode *params, ydiag *d) {
                 if (parse_addr(s->targets[i], 500, &ss, &len) < 0) {
                         ydiag_add(d, ynode_get(params, "targets"),
                                   "targets: '%s' is not an IPv4 or IPv6 address (no names: a probe "
-                                  "must not depend on DNS)", s->targets[i]);
+                                  "must not depend on DNS)", YQ(s->targets[i]));
                         return -EINVAL;
                 }
         }
         if (s->netns && netns_name_valid(s->netns) < 0) {
-                ydiag_add(d, ynode_get(params, "netns"), "netns: '%s' is not a network namespace name", s->netns);
+                ydiag_add(d, ynode_get(params, "netns"), "netns: '%s' is not a network namespace name", YQ(s->netns));
                 return -EINVAL;
         }
         if (!s->ports_str) {
@@ -138,7 +138,7 @@ static int probe_parse(void *state, const ynode *params, ydiag *d) {
                 char *end;
                 unsigned long p = strtoul(s->ports_str[i], &end, 10);
                 if (*end || end == s->ports_str[i] || p == 0 || p > 65535) {
-                        ydiag_add(d, at, "ports: '%s' is not a UDP port", s->ports_str[i]);
+                        ydiag_add(d, at, "ports: '%s' is not a UDP port", YQ(s->ports_str[i]));
                         return -EINVAL;
                 }
                 s->ports[s->n_ports++] = (uint16_t) p;

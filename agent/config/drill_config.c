@@ -31,7 +31,7 @@ static int bind_entry(const ynode *m, drill_schedule *s, ydiag *d) {
         for (size_t i = 0; i < m->n_items; i += 2) {
                 const char *k = m->items[i]->value;
                 if (strcmp(k, "drill") != 0 && strcmp(k, "every") != 0 && strcmp(k, "window") != 0) {
-                        ydiag_add(d, m->items[i], "unknown key '%s' (expected drill, every, window)", k);
+                        ydiag_add(d, m->items[i], "unknown key '%s' (expected drill, every, window)", YQ(k));
                         r = -EINVAL;
                 }
         }

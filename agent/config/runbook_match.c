@@ -53,18 +53,18 @@ static bool value_ok(rb_cond_op op, const ynode *v, ydiag *d) {
                 if (fault_class_from_string(v->value, &c) == 0 && c != FAULT_NONE)
                         return true;
                 ydiag_add(d, v, "unknown class '%s' (expected a fault class such as firewall, daemon, certificate)",
-                          v->value);
+                          YQ(v->value));
                 return false;
         }
         case RC_SCOPE:
                 if (strcmp(v->value, "global") == 0 || strcmp(v->value, "local") == 0)
                         return true;
-                ydiag_add(d, v, "scope: expected global or local, got '%s'", v->value);
+                ydiag_add(d, v, "scope: expected global or local, got '%s'", YQ(v->value));
                 return false;
         case RC_SEVERITY:
                 if (strcmp(v->value, "fail") == 0 || strcmp(v->value, "warn") == 0)
                         return true;
-                ydiag_add(d, v, "severity: expected fail or warn, got '%s'", v->value);
+                ydiag_add(d, v, "severity: expected fail or warn, got '%s'", YQ(v->value));
                 return false;
         default:
                 if (v->value[0])
@@ -196,7 +196,7 @@ static int bind_leaf(const ynode *k, const ynode *v, unsigned depth, unsigned *c
                 if (!ybind_need(v, YNODE_SEQ, d, k->value))
                         return -EINVAL;
                 if (v->n_items == 0) {
-                        ydiag_add(d, v, "%s: an empty list", k->value);
+                        ydiag_add(d, v, "%s: an empty list", YQ(k->value));
                         return -EINVAL;
                 }
                 if (!(c->kids = calloc(v->n_items, sizeof(rb_cond *))))

@@ -330,10 +330,28 @@ static void test_file_mode(void) {
         action_params_done(&cr);
 }
 
+/* A value or key with a newline or a terminal escape reaches the message only quoted: each such
+ * byte as '?', so an error line can neither be split nor recolour the operator's terminal. */
+static void test_params_quoted(void) {
+        action_params p = { 0 };
+        char *err = NULL;
+        int r;
+
+        r = bind_text(&action_exec, "script: \"x\\n\\e[31mred\"\n", &p, &err);
+        CHECK(r < 0 && err && strstr(err, "got 'x??[31mred'") && !strchr(err, '\033') && !strstr(err, "x\n"),
+              "a path with a newline and an escape is quoted: %s", err ? err : "");
+        free(err);
+        r = bind_text(&action_exec, "script: /x\n\"scr\\nip\\e\": /y\n", &p, &err);
+        CHECK(r < 0 && err && strstr(err, "unknown key 'scr?ip?'") && !strchr(err, '\033'),
+              "an unknown key with control characters is quoted: %s", err ? err : "");
+        free(err);
+}
+
 int main(void) {
         char cmd[128];
 
         test_params();
+        test_params_quoted();
         if (geteuid() != 0) {
                 printf("exec tests need root (scripts must be root-owned)\n");
                 return TAP_END();

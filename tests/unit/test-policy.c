@@ -192,6 +192,16 @@ static void test_bind_bad(void) {
                 ydiag_done(&d);
         }
 
+        /* A hostile value is quoted: a newline or an escape reaches the message as '?'. */
+        int rq = bind_text("policy:\n  freeze: [{start: 2026-12-20T00:00:00Z, end: 2027-01-03T00:00:00Z, "
+                           "grade: \"manual\\n\\e[2J\"}]\n  \"frob\\e\": 1\n", &p, &d);
+        CHECK(rq == -EINVAL && diag_has(&d, "got 'manual??[2J'") && diag_has(&d, "unknown key 'frob?'"),
+              "values and keys quoted (%s | %s)", d.n_msgs ? d.msgs[0] : "no message", d.n_msgs > 1 ? d.msgs[1] : "");
+        for (size_t i = 0; i < d.n_msgs; i++)
+                CHECK(!strchr(d.msgs[i], '\033') && !strchr(d.msgs[i], '\n'), "message %zu carries no control byte", i);
+        policy_config_done(&p);
+        ydiag_done(&d);
+
         /* Every error of one section at once, not just the first. */
         int r = bind_text("policy:\n  budget: {runs: x, window: y}\n  hours:\n    days: [xx]\n    "
                           "to: \"99:00\"\n"
