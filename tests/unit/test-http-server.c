@@ -235,9 +235,19 @@ static void test_answers(void) {
                  "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", resp, sizeof(resp));
         CHECK(st == 202 && strstr(resp, "got 2 127.0.0.1 application/json"), "right token: %d", st);
         st = get(p.port, "127.0.0.1", "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
-                 "Content-Length: 1025\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
-        CHECK(st == 413 && report_seen(&p, "413 127.0.0.1 POST /alerts"), "Content-Length over the limit: %d", st);
+                 "Content-Length: 1025\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 413 && !strstr(resp, "100 Continue") && report_seen(&p, "413 127.0.0.1 POST /alerts"),
+              "Content-Length over the limit, client waiting for 100 Continue: 413 at once: %d", st);
+        st = get(p.port, "127.0.0.1", "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                 "Content-Length: 4097\r\nConnection: close\r\n\r\n", resp, sizeof(resp));
+        CHECK(st == 413, "Content-Length over four times the limit: 413 at once: %d", st);
         memset(big, 'x', sizeof(big));
+        int m = snprintf(resp, sizeof(resp), "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                         "Content-Length: 1500\r\nConnection: close\r\n\r\n%.*s", 1500, big);
+        char sent[8192];
+        memcpy(sent, resp, (size_t) m);
+        st = exchange(p.port, "127.0.0.1", sent, (size_t) m, resp, sizeof(resp));
+        CHECK(st == 413, "a 1500-byte body sent at once: read, dropped, then 413: %d", st);
         int n = snprintf(resp, sizeof(resp), "POST /alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
                          "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%.*s\r\n0\r\n\r\n",
                          1500, 1500, big);
