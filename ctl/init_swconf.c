@@ -216,8 +216,15 @@ static int parse(init_swconf *c, scanner *s, const char *prefix, unsigned depth)
                 }
                 if (plen + 1 + nlen + 1 > sizeof(path))
                         return fail(s, -E2BIG, "section path too long");
-                char key[1024];
-                (void) snprintf(key, sizeof(key), "%s%s%.*s", path, plen ? "." : "", (int) nlen, name);
+                char key[sizeof(path)];
+                size_t kl = 0;
+                if (plen) {
+                        memcpy(key, path, plen);
+                        key[plen] = '.';
+                        kl = plen + 1;
+                }
+                memcpy(key + kl, name, nlen);
+                key[kl + nlen] = 0;
                 if (peek(s) == ':') { /* section : template[, template] — the references are not followed */
                         while (peek(s) >= 0 && peek(s) != '{' && peek(s) != '\n')
                                 advance(s);

@@ -36,6 +36,9 @@ CT_CACHE=${CT_CACHE:-/var/cache/ikeheal-test}
 # util-linux brings setpriv (run as a second uid; useradd/groupadd come with passwd, which systemd
 # pulls in), python3-minimal is there for scripted helpers inside.
 CT_PACKAGES="systemd,systemd-sysv,dbus,charon-systemd,strongswan-swanctl,libstrongswan-standard-plugins,libstrongswan-extra-plugins,libcharon-extra-plugins,procps,iproute2,nftables,libyaml-0-2,libcurl4,libssl3,libnftnl11,libmnl0,libsystemd0,util-linux,python3-minimal"
+# A test that needs more (apt, to install the .deb) names it in CT_EXTRA_PACKAGES before sourcing:
+# a recipe, and so a cached rootfs, of its own; the default recipe and its cache stay as they are.
+CT_PACKAGES="$CT_PACKAGES${CT_EXTRA_PACKAGES:+,$CT_EXTRA_PACKAGES}"
 CT_RECIPE="mmdebstrap --variant=essential --include=$CT_PACKAGES bookworm"
 CT_TAR='' CT_TREE='' CT_ROOTFS_NOTE=''
 CT_LEADER='' CT_NSPAWN='' CT_CGROUP='' CT_MACHINE='' CT_BOOT_MS='' CT_CGROUP_DIRS=()

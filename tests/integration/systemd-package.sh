@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# The Debian package installed, run and removed in the booted container: see tests/systemd/package.sh.
+exec "$(dirname "$0")/../systemd/package.sh" "$@"
