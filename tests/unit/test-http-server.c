@@ -414,7 +414,8 @@ static void test_api(void) {
         CHECK(http_server_listen(s, "127.0.0.1", &port) == -EINVAL, "port required");
         CHECK(http_server_listen(s, "127.0.0.1:65536", &port) == -EINVAL, "port range");
         CHECK(http_server_listen(s, "::1:80", &port) == -EINVAL, "IPv6 needs brackets");
-        CHECK(http_server_listen(s, "[::1]:0", &port) == 0 || true, "IPv6 loopback (where the host has it)");
+        int r6 = http_server_listen(s, "[::1]:0", &port);
+        CHECK(r6 == 0 || r6 == -EADDRNOTAVAIL || r6 == -EAFNOSUPPORT, "IPv6 loopback: %d (refused only where the host has none)", r6);
         CHECK(http_server_listen(s, "127.0.0.1:0", &port) == 0 && port > 0, "port 0 picks one");
         char addr[32];
         (void) snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
