@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "nft_diff.h"
 
 /* Bounded messages: cut at the buffer's end is intended (and hidden from -Wformat-truncation by
@@ -640,7 +641,6 @@ int nft_diff_object_state(const nft_ruleset *rs, const nft_object *o, char ret[2
                 return r;
         if (!EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) || md_len != NFT_RULESET_HASH_SIZE)
                 return -EIO;
-        for (size_t i = 0; i < NFT_RULESET_HASH_SIZE; i++)
-                (void) snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, NFT_RULESET_HASH_SIZE, ret);
         return 0;
 }

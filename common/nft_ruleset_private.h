@@ -41,3 +41,5 @@ int nftr_a_str(const struct nlattr *a, char *buf);
 /* struct nft_data: a value, or (ret_is_verdict given) a verdict with its chain into chain_buf. */
 int nftr_a_data(const struct nlattr *nest, nftr_data *value, bool *ret_is_verdict, int32_t *ret_verdict,
                 char *chain_buf);
+/* The generation in a NEWGEN message. */
+int nftr_msg_gen(const struct nlmsghdr *nlh, uint32_t *ret);

@@ -40,6 +40,7 @@
 #include "actions/nft_batch.h"
 #include "actions/nft_expr.h"
 #include "yaml_tree.h"
+#include "now.h"
 #include "nft_diff.h"
 #include "nft_watch.h"
 
@@ -147,9 +148,7 @@ static void on_done(action_call *c, int r, void *userdata) {
 }
 
 static long wall_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+        return (long) mono_usec();
 }
 
 static int restore(const char *ns, const char *state_dir) {
