@@ -1,4 +1,4 @@
-/* The failure classes ikeheal names, in the seeds' words (shared/DESIGN.md, "Error classes"),
+/* The failure classes ikeheal names (runbooks/README.md lists them for the `class` key),
  * and the scopes of a fault. A check that sees trouble says which class it points at in its
  * finding's facts (fact "class", see agent/checks/check.h); diagnosis (agent/triage/diagnosis.c) picks the
  * root cause among them; runbooks match on the same names. The string forms are part of the

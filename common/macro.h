@@ -1,5 +1,5 @@
 /* Small helpers every file may use: cleanup attributes, ownership transfer, array sizes.
- * Modelled on systemd's conventions (see ../shared/STYLE.md): a _free() function takes NULL and
+ * Modelled on systemd's conventions: a _free() function takes NULL and
  * returns NULL, so `p = foo_free(p);` is always safe. */
 #pragma once
 

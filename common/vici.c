@@ -23,38 +23,10 @@
 
 #include "now.h"
 #include "vici.h"
+#include "vici_op.h"
 
 /* A timeout that finds bytes waiting unread gives the reader this long to take them first. */
 #define VICI_READ_GRACE_USEC (10 * USEC_PER_MSEC)
-
-typedef enum op_kind {
-        OP_COMMAND,
-        OP_STREAM,
-        OP_REGISTER, /* a persistent subscription's registration; no user callback */
-} op_kind;
-
-typedef enum op_step {
-        STEP_REGISTER,
-        STEP_COMMAND,
-        STEP_UNREGISTER,
-        _STEP_MAX,
-} op_step;
-
-typedef struct vici_op vici_op;
-struct vici_op {
-        vici_op *next;
-        op_kind kind;
-        op_step step;
-        char *event;             /* STREAM, REGISTER */
-        uint8_t *pkt[_STEP_MAX]; /* encoded packet of each step; NULL: step not used */
-        size_t pkt_len[_STEP_MAX];
-        bool skip_registration; /* STREAM: the event is registered by a subscription */
-        bool started;           /* in flight (only ever the head) */
-        bool replied;           /* reply_cb has run (a stream may still unregister) */
-        vici_reply_cb reply_cb;
-        vici_item_cb item_cb;
-        void *userdata;
-};
 
 typedef struct subscription {
         char *event;
@@ -85,8 +57,7 @@ struct vici_client {
         uint8_t *wbuf;
         size_t wlen, wsize;
 
-        vici_op *head, *tail;
-        size_t n_ops, n_user_ops;
+        vici_op_queue ops;
 
         subscription subs[VICI_CLIENT_SUBSCRIPTIONS_MAX];
         size_t n_subs;
@@ -98,74 +69,6 @@ struct vici_client {
 static void client_disconnect(vici_client *c, int reason);
 static void client_kick(vici_client *c);
 
-/* ---- ops ---- */
-
-static vici_op *op_free(vici_op *op) {
-        if (!op)
-                return NULL;
-        for (size_t i = 0; i < _STEP_MAX; i++)
-                free(op->pkt[i]);
-        free(op->event);
-        free(op);
-        return NULL;
-}
-DEFINE_FREE_FUNC(vici_op, op_free);
-
-static void ops_free_all(vici_client *c) {
-        while (c->head) {
-                vici_op *op = c->head;
-                c->head = op->next;
-                op_free(op);
-        }
-        c->tail = NULL;
-        c->n_ops = c->n_user_ops = 0;
-}
-
-static void op_append(vici_client *c, vici_op *op) {
-        if (c->tail)
-                c->tail->next = op;
-        else
-                c->head = op;
-        c->tail = op;
-        c->n_ops++;
-        if (op->kind != OP_REGISTER)
-                c->n_user_ops++;
-}
-
-static vici_op *op_pop_head(vici_client *c) {
-        vici_op *op = c->head;
-
-        if (!op)
-                return NULL;
-        c->head = op->next;
-        if (!c->head)
-                c->tail = NULL;
-        op->next = NULL;
-        c->n_ops--;
-        if (op->kind != OP_REGISTER)
-                c->n_user_ops--;
-        return op;
-}
-
-/* Queue the wire registration of a persistent subscription. */
-static int op_new_register(vici_client *c, const char *event) {
-        _cleanup_(op_freep) vici_op *op = calloc(1, sizeof(vici_op));
-        int r;
-
-        if (!op)
-                return -ENOMEM;
-        op->kind = OP_REGISTER;
-        op->event = strdup(event);
-        if (!op->event)
-                return -ENOMEM;
-        r = vici_packet_build(VICI_EVENT_REGISTER, event, NULL, 0, &op->pkt[STEP_REGISTER],
-                              &op->pkt_len[STEP_REGISTER]);
-        if (r < 0)
-                return r;
-        op_append(c, TAKE_PTR(op));
-        return 0;
-}
-
 static bool subscribed_registered(vici_client *c, const char *event) {
         for (size_t i = 0; i < c->n_subs; i++)
                 if (c->subs[i].registered && strcmp(c->subs[i].event, event) == 0)
@@ -176,7 +79,7 @@ static bool subscribed_registered(vici_client *c, const char *event) {
 /* ---- loop entry bookkeeping ---- */
 
 static void client_really_free(vici_client *c) {
-        ops_free_all(c);
+        vici_op_queue_clear(&c->ops);
         for (size_t i = 0; i < c->n_subs; i++)
                 free(c->subs[i].event);
         sd_event_unref(c->event);
@@ -293,7 +196,7 @@ static bool op_advance(vici_client *c, vici_op *op, int from) {
         }
         /* done */
         timer_disarm(&c->timeout_timer);
-        op_free(op_pop_head(c));
+        vici_op_free(vici_op_queue_pop(&c->ops));
         client_kick(c);
         return !c->dead;
 }
@@ -307,7 +210,7 @@ static bool op_reply(vici_client *c, vici_op *op, int error, const vici_node *re
 }
 
 static void client_kick(vici_client *c) {
-        vici_op *op = c->head;
+        vici_op *op = c->ops.head;
 
         if (!c->connected || !op || op->started || c->dead)
                 return;
@@ -329,7 +232,7 @@ static void progress(vici_client *c) {
 }
 
 static bool deliver_event(vici_client *c, const char *name, const vici_node *msg) {
-        vici_op *op = c->head;
+        vici_op *op = c->ops.head;
 
         if (op && op->started && op->kind == OP_STREAM && op->step == STEP_COMMAND &&
             strcmp(op->event, name) == 0) {
@@ -365,7 +268,7 @@ static int client_packet(vici_client *c, const uint8_t *buf, size_t len) {
         _cleanup_(vici_node_freep) vici_node *msg = NULL;
         _cleanup_(freep) char *name = NULL;
         vici_packet_type type;
-        vici_op *op = c->head;
+        vici_op *op = c->ops.head;
         int r;
 
         if (c->packet_cb) {
@@ -388,7 +291,7 @@ static int client_packet(vici_client *c, const uint8_t *buf, size_t len) {
                 progress(c);
                 if (!op_reply(c, op, type == VICI_CMD_UNKNOWN ? -EOPNOTSUPP : 0, msg))
                         return 1;
-                if (!c->connected || c->head != op)
+                if (!c->connected || c->ops.head != op)
                         return 1;
                 return op_advance(c, op, STEP_COMMAND) && c->connected ? 0 : 1;
 
@@ -406,7 +309,7 @@ static int client_packet(vici_client *c, const uint8_t *buf, size_t len) {
                         /* no such stream event: the command would stream into the void */
                         if (!op_reply(c, op, -EOPNOTSUPP, NULL))
                                 return 1;
-                        if (!c->connected || c->head != op)
+                        if (!c->connected || c->ops.head != op)
                                 return 1;
                         return op_advance(c, op, _STEP_MAX) && c->connected ? 0 : 1;
                 }
@@ -504,10 +407,10 @@ static void client_disconnect(vici_client *c, int reason) {
 
         client_close(c);
         c->last_error = reason;
-        while (c->head) {
-                vici_op *op = op_pop_head(c);
+        while (c->ops.head) {
+                vici_op *op = vici_op_queue_pop(&c->ops);
                 bool alive = op_reply(c, op, -ECONNRESET, NULL);
-                op_free(op);
+                vici_op_free(op);
                 if (!alive)
                         return;
         }
@@ -543,7 +446,7 @@ static void client_connected(vici_client *c) {
                         dup = dup || strcmp(c->subs[j].event, c->subs[i].event) == 0;
                 if (dup)
                         continue;
-                int r = op_new_register(c, c->subs[i].event);
+                int r = vici_op_queue_register(&c->ops, c->subs[i].event);
                 if (r < 0) {
                         client_disconnect(c, r);
                         return;
@@ -617,7 +520,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         vici_client *c = userdata;
-        vici_op *op = c->head;
+        vici_op *op = c->ops.head;
         int queued = 0;
 
         /* an answer that came while the loop was busy elsewhere is read before it is missed */
@@ -705,7 +608,7 @@ vici_client *vici_client_free(vici_client *c) {
         client_close(c);
         timer_disarm(&c->retry_timer);
         c->kick_source = sd_event_source_disable_unref(c->kick_source);
-        ops_free_all(c);
+        vici_op_queue_clear(&c->ops);
         c->state_cb = NULL;
         c->packet_cb = NULL;
         if (c->dispatching > 0) {
@@ -752,7 +655,7 @@ uint64_t vici_client_last_progress(const vici_client *c) {
 }
 
 size_t vici_client_pending(const vici_client *c) {
-        return c ? c->n_user_ops : 0;
+        return c ? c->ops.n_user : 0;
 }
 
 static int name_check(const char *name) {
@@ -766,7 +669,7 @@ static int name_check(const char *name) {
 static int op_enqueue(vici_client *c, op_kind kind, const char *cmd, const char *event,
                       const uint8_t *msg, size_t len, vici_item_cb item_cb, vici_reply_cb cb,
                       void *userdata) {
-        _cleanup_(op_freep) vici_op *op = NULL;
+        _cleanup_(vici_op_freep) vici_op *op = NULL;
         int r;
 
         if (!c || c->dead || (!msg && len > 0))
@@ -778,37 +681,16 @@ static int op_enqueue(vici_client *c, op_kind kind, const char *cmd, const char 
                 return r;
         if (!c->connected)
                 return -ENOTCONN;
-        if (c->n_user_ops >= VICI_CLIENT_QUEUE_MAX)
+        if (c->ops.n_user >= VICI_CLIENT_QUEUE_MAX)
                 return -ENOBUFS;
 
-        op = calloc(1, sizeof(*op));
-        if (!op)
-                return -ENOMEM;
-        op->kind = kind;
-        op->reply_cb = cb;
-        op->item_cb = item_cb;
-        op->userdata = userdata;
-        r = vici_packet_build(VICI_CMD_REQUEST, cmd, msg, len, &op->pkt[STEP_COMMAND],
-                              &op->pkt_len[STEP_COMMAND]);
+        r = vici_op_new_request(kind, cmd, event, msg, len, item_cb, cb, userdata, &op);
         if (r < 0)
                 return r;
-        if (kind == OP_STREAM) {
-                op->event = strdup(event);
-                if (!op->event)
-                        return -ENOMEM;
-                r = vici_packet_build(VICI_EVENT_REGISTER, event, NULL, 0, &op->pkt[STEP_REGISTER],
-                                      &op->pkt_len[STEP_REGISTER]);
-                if (r >= 0)
-                        r = vici_packet_build(VICI_EVENT_UNREGISTER, event, NULL, 0,
-                                              &op->pkt[STEP_UNREGISTER],
-                                              &op->pkt_len[STEP_UNREGISTER]);
-                if (r < 0)
-                        return r;
-        }
         r = client_kick_later(c);
         if (r < 0)
                 return r;
-        op_append(c, TAKE_PTR(op));
+        vici_op_queue_append(&c->ops, TAKE_PTR(op));
         return 0;
 }
 
@@ -825,11 +707,8 @@ int vici_client_stream(vici_client *c, const char *cmd, const char *event, const
 void vici_client_forget(vici_client *c, const void *userdata) {
         /* the requests stay queued (charon's answers must still be consumed in order); they
          * just have nobody to tell any more */
-        for (vici_op *op = c ? c->head : NULL; op; op = op->next)
-                if (op->userdata == userdata) {
-                        op->reply_cb = NULL;
-                        op->item_cb = NULL;
-                }
+        if (c)
+                vici_op_queue_forget(&c->ops, userdata);
 }
 
 int vici_client_subscribe(vici_client *c, const char *event, vici_event_cb cb, void *userdata) {
@@ -861,7 +740,7 @@ int vici_client_subscribe(vici_client *c, const char *event, vici_event_cb cb, v
                 /* registered now; after a reconnect client_connected() does it */
                 r = client_kick_later(c);
                 if (r >= 0)
-                        r = op_new_register(c, event);
+                        r = vici_op_queue_register(&c->ops, event);
                 if (r < 0) {
                         free(sub->event);
                         return r;

@@ -13,9 +13,8 @@
  *   files changed and package-manager activity within `recent` (default 1h; the tails of
  *   params `package_logs`, dpkg's and apt's logs) → facts and evidence: "something changed"
  *
- * The seeds' case study was an unattended upgrade that tightened a default policy: the
- * package log's lines next to a firewall or daemon incident are what an operator asks for
- * first. inotify on the directories runs the check when a file changes. */
+ * An unattended upgrade that tightens a default policy is a typical cause: the package
+ * log's lines next to a firewall or daemon incident are what an operator asks for first. inotify on the directories runs the check when a file changes. */
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
