@@ -45,3 +45,32 @@ const check_ops *const *check_registry_all(size_t *ret_n) {
         *ret_n = n;
         return registry;
 }
+
+/* Keyed by kind, beside the table above: a kind's traits are read where its findings are read. */
+static const struct {
+        const char *kind;
+        check_traits traits;
+} traits[] = {
+        { "ike_probe", { FAULT_REACHABILITY, CHECK_ROLE_OUTSIDE } },
+        { "firewall", { FAULT_FIREWALL, 0 } },
+        { "daemon", { FAULT_DAEMON, CHECK_ROLE_LIVENESS } },
+        { "conns", { FAULT_DAEMON_CONFIG, CHECK_ROLE_LOADED } },
+        { "sas", { FAULT_NONE, CHECK_ROLE_SA_COUNT } },
+        { "certificate", { FAULT_CERTIFICATE, 0 } },
+        { "revocation", { FAULT_REVOCATION, 0 } },
+        { "clock", { FAULT_CLOCK, 0 } },
+        { "nat_mtu", { FAULT_NAT_MTU, 0 } },
+        { "config", { FAULT_CONFIG_CHANGE, 0 } },
+        { "logs", { FAULT_NONE, CHECK_ROLE_PEERS_SAY } },
+};
+
+check_traits check_kind_traits(const char *kind) {
+        for (size_t i = 0; kind && i < ELEMENTSOF(traits); i++)
+                if (strcmp(traits[i].kind, kind) == 0)
+                        return traits[i].traits;
+        return (check_traits){ FAULT_NONE, 0 };
+}
+
+bool check_kind_is(const char *kind, check_role role) {
+        return (check_kind_traits(kind).roles & role) != 0;
+}
