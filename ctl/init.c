@@ -71,7 +71,7 @@ static int check_config(const char *path) {
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
-static void usage(FILE *f) {
+void ctl_init_usage(FILE *f) {
         fputs("Usage: ikehealctl init [-o FILE] [--strongswan-conf FILE] [--swanctl-dir DIR]\n"
               "                       [--standby DIR] [--no-check]\n"
               "\n"
@@ -116,8 +116,8 @@ int ctl_init(int argc, char **argv) {
                 case ARG_SWANCTL: o.swanctl_dir = optarg; break;
                 case ARG_STANDBY: o.standby_dir = optarg; break;
                 case ARG_NOCHECK: check = false; break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 'h': ctl_init_usage(stdout); return 0;
+                default: ctl_init_usage(stderr); return 2;
                 }
         if (optind < argc) {
                 fprintf(stderr, "ikehealctl init: unexpected argument '%s'\n", argv[optind]);

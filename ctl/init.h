@@ -65,3 +65,5 @@ int init_write(const init_facts *f, FILE *out);
 /* The command: ikehealctl init [-o FILE] [--strongswan-conf FILE] [--swanctl-dir DIR]
  * [--standby DIR] [--no-check]. */
 int ctl_init(int argc, char **argv);
+/* Its usage text (init --help, help init). */
+void ctl_init_usage(FILE *f);

@@ -478,6 +478,10 @@ static void help(FILE *f) {
 static int help_command(const char *name) {
         const ctl_command *c = command_find(name);
 
+        if (strcmp(name, "init") == 0) {
+                ctl_init_usage(stdout);
+                return 0;
+        }
         if (!c) {
                 fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n", name);
                 return EXIT_USAGE;
