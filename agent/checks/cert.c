@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "agent/checks/cert.h"
+#include "agent/checks/check_debounce.h"
 #include "x509_file.h"
 #include "yaml_bind.h"
 
@@ -52,7 +53,8 @@ typedef struct cert_state {
         check *check;
         const check_env *env;
         int inotify_fd;
-        sd_event_source *watch, *debounce;
+        sd_event_source *watch;
+        check_debounce debounce;
         sd_event_source *instant; /* the next validity instant of any certificate */
 } cert_state;
 
@@ -405,21 +407,12 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
 /* ---- push: a changed file in the tree runs the check (a replaced certificate is seen before
  * the first peer trips over it) ---- */
 
-static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {
-        cert_state *s = userdata;
-        s->debounce = sd_event_source_disable_unref(s->debounce);
-        (void) check_trigger(s->check);
-        return 0;
-}
-
 static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         cert_state *s = userdata;
         char buf[4096];
         while (read(fd, buf, sizeof(buf)) > 0)
                 ;
-        if (!s->debounce)
-                (void) sd_event_add_time_relative(s->env->event, &s->debounce, CLOCK_MONOTONIC, WATCH_DEBOUNCE_USEC,
-                                                  USEC_PER_MSEC, on_debounce, s);
+        check_debounce_kick(&s->debounce, s->env->event, s->check, WATCH_DEBOUNCE_USEC);
         return 0;
 }
 
@@ -506,7 +499,7 @@ static int cert_start(void *state, const check_env *env, check_run *run) {
 static void cert_done(void *state) {
         cert_state *s = state;
         s->watch = sd_event_source_disable_unref(s->watch);
-        s->debounce = sd_event_source_disable_unref(s->debounce);
+        check_debounce_done(&s->debounce);
         s->instant = sd_event_source_disable_unref(s->instant);
         if (s->inotify_fd >= 0)
                 close(s->inotify_fd);

@@ -28,6 +28,7 @@
 
 #include "actions/config_manifest.h"
 #include "agent/checks/config_drift.h"
+#include "agent/checks/check_debounce.h"
 #include "atomic_file.h"
 #include "file_read.h"
 #include "hex.h"
@@ -47,7 +48,8 @@ typedef struct config_drift_state {
         check *check;
         const check_env *env;
         int inotify_fd;
-        sd_event_source *watch, *debounce;
+        sd_event_source *watch;
+        check_debounce debounce;
         char *manifest; /* of the latest run, for mark_good */
 } config_drift_state;
 
@@ -333,21 +335,12 @@ static void config_drift_mark_good(void *state, const check_env *env) {
         config_manifest_done(&m);
 }
 
-static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {
-        config_drift_state *s = userdata;
-        s->debounce = sd_event_source_disable_unref(s->debounce);
-        (void) check_trigger(s->check);
-        return 0;
-}
-
 static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         config_drift_state *s = userdata;
         char buf[4096];
         while (read(fd, buf, sizeof(buf)) > 0)
                 ;
-        if (!s->debounce)
-                (void) sd_event_add_time_relative(s->env->event, &s->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC,
-                                                  USEC_PER_MSEC, on_debounce, s);
+        check_debounce_kick(&s->debounce, s->env->event, s->check, DEBOUNCE_USEC);
         return 0;
 }
 
@@ -373,7 +366,7 @@ static int config_drift_attach(void *state, check *c, const check_env *env) {
 static void config_drift_done(void *state) {
         config_drift_state *s = state;
         s->watch = sd_event_source_disable_unref(s->watch);
-        s->debounce = sd_event_source_disable_unref(s->debounce);
+        check_debounce_done(&s->debounce);
         if (s->inotify_fd >= 0)
                 close(s->inotify_fd);
         free(s->swanctl_dir);

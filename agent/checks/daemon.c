@@ -34,7 +34,7 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/daemon.h"
-#include "agent/checks/daemon_internal.h"
+#include "agent/checks/daemon_state.h"
 #include "agent/config/config.h"
 #include "now.h"
 #include "vici.h"
@@ -70,11 +70,6 @@ static int daemon_parse(void *state, const ynode *params, ydiag *d) {
         s->heartbeat_usec = USEC_PER_SEC;
         s->answer_within_usec = 2 * USEC_PER_SEC;
         return ybind(params, daemon_fields, s, d);
-}
-
-const char *daemon_unit_name(const daemon_state *s) {
-        const char *u = s->unit ? s->unit : s->env && s->env->config ? s->env->config->charon_unit : NULL;
-        return u && *u && strcmp(u, "none") != 0 ? u : NULL;
 }
 
 /* ---- the liveness request ---- */
@@ -114,13 +109,6 @@ static void ping_send(daemon_state *s) {
 
 /* charon owes us an answer for longer than answer_within and has answered nothing else
  * meanwhile (a long stream ahead of our request in the queue is progress, not a hang). */
-bool daemon_overdue(const daemon_state *s, uint64_t now) {
-        uint64_t rx = s->env->vici ? vici_client_last_progress(s->env->vici) : 0;
-        if (!s->unanswered_since || now - s->unanswered_since <= s->answer_within_usec)
-                return false;
-        return !rx || now - rx > s->answer_within_usec;
-}
-
 /* ---- push sources ---- */
 
 static void on_log(const char *event, const vici_node *msg, void *userdata) {
@@ -352,7 +340,7 @@ static void run_evaluate(daemon_state *s) {
 }
 
 /* The unit's properties are read (or there is no unit): ask charon, then decide. */
-void daemon_props_done(daemon_state *s) {
+static void daemon_props_done(daemon_state *s) {
         s->props_busy = false;
         run_evaluate(s);
 }
@@ -366,6 +354,7 @@ static int daemon_start(void *state, const check_env *env, check_run *run) {
                 return r;
         s->run = run;
         s->run_started = mono_usec();
+        s->props_done = daemon_props_done;
         s->waited = false;
         if (env->bus && daemon_unit_name(s) && daemon_props_stale(s)) {
                 s->props_busy = true;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/checks/daemon_internal.h"
+#include "agent/checks/daemon_state.h"
 #include "now.h"
 
 static void start_note(daemon_state *s) {

@@ -66,6 +66,8 @@ typedef struct daemon_state {
         sd_bus_slot *match_slot, *call_slot;
         daemon_unit_props props;
         bool props_busy;             /* a read over the bus is in flight for this run */
+        /* daemon.c's continuation once the bus replies are in (daemon_unit.c calls it) */
+        void (*props_done)(struct daemon_state *s);
         bool props_dirty;            /* PropertiesChanged since the last read */
         uint64_t props_read_usec;
         uint32_t prev_n_restarts;
@@ -107,7 +109,10 @@ typedef struct daemon_state {
         sd_event_source *settle;     /* re-run once the reconnect attempt has spoken */
 } daemon_state;
 
+/* daemon_state.c */
 const char *daemon_unit_name(const daemon_state *s);
+/* A liveness request unanswered for longer than answer_within, with nothing else from charon
+ * in that time either. */
 bool daemon_overdue(const daemon_state *s, uint64_t now);
 /* The process is known and neither gone, a zombie, nor reported exited by its pidfd. */
 bool daemon_alive(const daemon_state *s);
@@ -117,8 +122,6 @@ bool daemon_props_stale(const daemon_state *s);
 int daemon_props_refresh(daemon_state *s);
 void daemon_props_cancel(daemon_state *s);
 void daemon_props_done_unit(daemon_state *s);
-/* (daemon.c) the bus replies are in: continue the run */
-void daemon_props_done(daemon_state *s);
 
 /* daemon_history.c */
 void daemon_identity_track(daemon_state *s, pid_t pid, uint64_t start_ticks);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/checks/daemon_internal.h"
+#include "agent/checks/daemon_state.h"
 
 #define SD_DEST "org.freedesktop.systemd1"
 
@@ -83,7 +83,7 @@ static int on_service_props(sd_bus_message *m, void *userdata, sd_bus_error *e) 
         } else if (s->pending)
                 (void) finding_evidence(s->pending, "cannot read unit %s: %s", daemon_unit_name(s),
                                         sd_bus_message_get_error(m) ? sd_bus_message_get_error(m)->message : "bad reply");
-        daemon_props_done(s);
+        s->props_done(s);
         return 0;
 }
 
@@ -100,7 +100,7 @@ static int on_unit_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                 s->props.known = false;
                 s->props.main_pid = 0;
                 props_read(s);
-                daemon_props_done(s);
+                s->props_done(s);
                 return 0;
         }
         /* then the Service interface: MainPID, NRestarts, ExecMain* */
@@ -108,7 +108,7 @@ static int on_unit_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                                      "org.freedesktop.DBus.Properties", "GetAll", on_service_props, s, "s",
                                      "org.freedesktop.systemd1.Service");
         if (r < 0)
-                daemon_props_done(s);
+                s->props_done(s);
         return 0;
 }
 
@@ -121,7 +121,7 @@ static int on_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "o", &path) < 0) {
                 if (s->pending)
                         (void) finding_evidence(s->pending, "systemd does not know unit %s", daemon_unit_name(s));
-                daemon_props_done(s);
+                s->props_done(s);
                 return 0;
         }
         if (strcmp(path, s->props.path) != 0 || !s->match_slot) {
@@ -135,7 +135,7 @@ static int on_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         r = sd_bus_call_method_async(s->env->bus, &s->call_slot, SD_DEST, path, "org.freedesktop.DBus.Properties",
                                      "GetAll", on_unit_props, s, "s", "org.freedesktop.systemd1.Unit");
         if (r < 0)
-                daemon_props_done(s);
+                s->props_done(s);
         return 0;
 }
 

@@ -10,14 +10,10 @@
 #include <unistd.h>
 
 #include "agent/checks/charon_hub.h"
-#include "agent/checks/daemon_internal.h"
+#include "agent/checks/daemon_state.h"
 #include "agent/config/config.h"
 #include "vici.h"
 #include "duration.h"
-
-bool daemon_alive(const daemon_state *s) {
-        return s->watched_pid && s->ps_error == 0 && !proc_stat_exited(&s->ps) && !s->pid_exited;
-}
 
 static void crash_evidence(const daemon_state *s, finding *f) {
         uint64_t now = mono_usec();

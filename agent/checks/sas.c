@@ -16,6 +16,7 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/sas.h"
+#include "agent/checks/check_debounce.h"
 #include "vici.h"
 #include "yaml_bind.h"
 
@@ -30,7 +31,7 @@ typedef struct sas_state {
         check *check;
         const check_env *env;
         charon_listener *listener, *child_listener;
-        sd_event_source *debounce;
+        check_debounce debounce;
         check_run *run;
 
         unsigned established, connecting, other, children;
@@ -56,18 +57,9 @@ static int sas_parse(void *state, const ynode *params, ydiag *d) {
         return ybind(params, sas_fields, s, d);
 }
 
-static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {
-        sas_state *s = userdata;
-        s->debounce = sd_event_source_disable_unref(s->debounce);
-        (void) check_trigger(s->check);
-        return 0;
-}
-
 static void on_updown(const char *event, const vici_node *msg, void *userdata) {
         sas_state *s = userdata;
-        if (!s->debounce)
-                (void) sd_event_add_time_relative(s->env->event, &s->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC,
-                                                  USEC_PER_MSEC, on_debounce, s);
+        check_debounce_kick(&s->debounce, s->env->event, s->check, DEBOUNCE_USEC);
 }
 
 static void on_state(bool connected, int reason, void *userdata) {
@@ -184,7 +176,7 @@ static void sas_done(void *state) {
         sas_state *s = state;
         if (s->env)
                 vici_client_forget(s->env->vici, s);
-        s->debounce = sd_event_source_disable_unref(s->debounce);
+        check_debounce_done(&s->debounce);
         charon_listener_free(s->listener);
         charon_listener_free(s->child_listener);
 }
