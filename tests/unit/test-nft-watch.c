@@ -266,5 +266,24 @@ int main(int argc, char **argv) {
         printf("figure: %u transactions followed, %u full reads (%u steps read again)\n", nft_watch_followed(w),
                nft_watch_full_reads(w), stale_steps);
         CHECK(stale_steps == 0, "every step was followed by its notifications, none read again");
+
+        /* big transactions: 20,000 rules are followed (the kernel packs its notifications);
+         * 40,000 more are more than the watch keeps for one transaction, or than its socket
+         * holds (ENOBUFS): the model is then read again whole, never followed wrongly */
+        for (unsigned k = 0; k < 2; k++) {
+                _cleanup_(nft_ruleset_freep) nft_ruleset *full = NULL;
+                unsigned count = k ? 40000 : 20000, reads = nft_watch_full_reads(w);
+                _cleanup_(freep) char *big = malloc(count * 64u);
+                size_t n = 0;
+
+                for (unsigned i = 0; big && i < count; i++)
+                        n += (size_t) snprintf(big + n, 64, "add rule inet filter forward tcp dport %u accept\n", 1 + i % 60000);
+                CHECK(big && nft(big) == 0, "%u rules added in one transaction", count);
+                CHECK(nft_watch_refresh(w, NULL) == 0 && nft_ruleset_dump(ns, NULL, NULL, &full) == 0 && same(w, full, diag, sizeof(diag)),
+                      "after it the model equals a full read %s", diag);
+                printf("figure: %u rules in one transaction: %s\n", count, nft_watch_full_reads(w) == reads ? "followed" : "read again");
+                if (k)
+                        CHECK(nft_watch_full_reads(w) == reads + 1, "40,000 more were read again whole, once");
+        }
         return TAP_END();
 }
