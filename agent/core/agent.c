@@ -18,22 +18,20 @@
 #include "agent/engine/engine.h"
 #include "agent/notify/audit_trail.h"
 #include "agent/notify/notifier.h"
+#include "agent/triage/check_host.h"
+#include "agent/triage/incident.h"
+#include "agent/triage/triage.h"
 #include "vici.h"
 #include "log.h"
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
+#include "now.h"
 
 static void on_vici_event(vici_client *c, const char *event, const vici_node *msg, void *userdata) {
         agent *a = userdata;
         const char *fields[4] = {};
         char f_event[96], f_name[160];
 
-        a->vstats.last_event_usec = now_usec(CLOCK_REALTIME);
-        charon_hub_emit_event(a->hub, event, msg);
+        a->vstats.last_event_usec = real_usec();
+        charon_hub_emit_event(check_host_hub(a->checkhost), event, msg);
         if (strcmp(event, "log") == 0) {
                 /* charon's own log lines: counted here, classified by the log check later */
                 a->vstats.log++;
@@ -66,8 +64,9 @@ static void on_vici_state(vici_client *c, bool connected, int reason, void *user
         agent *a = userdata;
 
         /* the hub hears the first outcome too (charon absent at start is a verdict) */
-        if (!charon_hub_state_since(a->hub) || connected != a->charon_connected)
-                charon_hub_emit_state(a->hub, connected, reason);
+        charon_hub *hub = check_host_hub(a->checkhost);
+        if (!charon_hub_state_since(hub) || connected != a->charon_connected)
+                charon_hub_emit_state(hub, connected, reason);
         if (connected == a->charon_connected)
                 return;
         a->charon_connected = connected;
@@ -119,6 +118,16 @@ static int agent_control_start(agent *a) {
         return 0;
 }
 
+/* Take `set` (built for a->config) and start it. */
+static void agent_checks_start(agent *a, check_set *set) {
+        triage_params p = triage_params_of(a->config);
+
+        triage_configure(a->triage, &p);
+        a->checks = set;
+        triage_set_checks(a->triage, set);
+        (void) check_host_start(a->checkhost, a->config, a->vici, set);
+}
+
 int agent_reload(agent *a, char **ret_error) {
         ikeheal_config *next = NULL;
         char *err = NULL;
@@ -145,7 +154,7 @@ int agent_reload(agent *a, char **ret_error) {
 
         /* the new checks are built (and their params bound) before anything is swapped */
         check_set *next_checks = NULL;
-        r = agent_checks_prepare(a, next, &next_checks, &err);
+        r = check_host_prepare(a->checkhost, next, triage_on_finding, a->triage, &next_checks, &err);
         if (r < 0) {
                 a->reload_failures++;
                 log_error("reload failed: %s; keeping the old configuration",
@@ -198,7 +207,11 @@ int agent_reload(agent *a, char **ret_error) {
         /* old checks go before the VICI client they may be using; they still point at the old
          * config, so that too is freed only after them */
         diagnose_verb_abort_all(a, "checks replaced by a reload");
-        agent_checks_drop(a);
+        triage_set_checks(a->triage, NULL);
+        a->checks = check_set_free(a->checks);
+        /* nothing keeps the old config past here (the VICI client follows below) */
+        engine_reconfigure(a->engine, a->config, a->vici);
+        drill_runner_reconfigure(a->drills, a->config);
         config_free(old);
 
         if (vici_changed) {
@@ -210,11 +223,8 @@ int agent_reload(agent *a, char **ret_error) {
                         log_error_errno(r, "cannot start VICI client for %s, ignoring",
                                         a->config->vici_socket);
         }
-        (void) agent_checks_start(a, next_checks);
-        if (a->engine)
-                engine_reconfigure(a->engine);
-        if (a->drills)
-                drill_runner_reconfigure(a->drills);
+        agent_checks_start(a, next_checks);
+        engine_reconfigure(a->engine, a->config, a->vici);
         if (a->log_level_override < 0)
                 log_set_max_level(a->config->log_level);
         a->reloads++;
@@ -229,6 +239,22 @@ int agent_reload(agent *a, char **ret_error) {
         a->status_sent[0] = 0;
         agent_notify_status(a);
         return 0;
+}
+
+/* Sent only when it changed: every diagnosis calls this (with the daemon check's heartbeat, every
+ * second), and a rejected reload stays said until a good one. */
+void agent_notify_status(agent *a) {
+        size_t active = a->incidents ? incident_store_active(a->incidents) : 0;
+        char text[sizeof(a->status_sent)];
+
+        (void) snprintf(text, sizeof(text), "STATUS=running: %s; %zu checks, %zu active incident%s%s",
+                        a->charon_connected ? "charon connected" : "charon unreachable",
+                        a->checks ? check_set_size(a->checks) : 0, active, active == 1 ? "" : "s",
+                        a->reload_rejected ? "; last reload rejected" : "");
+        if (strcmp(text, a->status_sent) == 0)
+                return;
+        (void) sd_notify(false, text);
+        memcpy(a->status_sent, text, sizeof(text));
 }
 
 static void on_drills_stopped(void *userdata) {
@@ -269,6 +295,32 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static void on_triage_audit(void *userdata, const char *kind, const char *text) {
+        agent_audit(userdata, kind, "%s", text);
+}
+
+static void on_triage_changed(void *userdata) {
+        agent_notify_status(userdata);
+}
+
+/* The checks' environment, the audit trail, the incident store and triage over them. */
+static int agent_triage_setup(agent *a) {
+        int r = check_host_new(&a->checkhost, a->event, a->config);
+        if (r >= 0)
+                r = agent_audit_open(a);
+        if (r >= 0)
+                r = triage_open_incidents(&a->incidents, a->config->state_dir);
+        if (r < 0)
+                return r;
+        triage_params p = triage_params_of(a->config);
+        r = triage_new(&a->triage, &(triage_deps){ .event = a->event, .incidents = a->incidents,
+                                                   .hub = check_host_hub(a->checkhost), .audit = on_triage_audit,
+                                                   .changed = on_triage_changed, .userdata = a }, &p);
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the incident store to the event loop");
+        return 0;
+}
+
 int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         static const int signals[] = { SIGHUP, SIGTERM, SIGINT };
         agent *a;
@@ -282,8 +334,8 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         }
         a->config = config;
         a->log_level_override = log_level_override;
-        a->start_mono_usec = now_usec(CLOCK_MONOTONIC);
-        a->start_real_usec = now_usec(CLOCK_REALTIME);
+        a->start_mono_usec = mono_usec();
+        a->start_real_usec = real_usec();
 
         r = sd_event_default(&a->event);
         if (r < 0)
@@ -305,7 +357,7 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         if (r < 0)
                 log_warning_errno(r, "cannot enable the systemd watchdog, ignoring");
 
-        r = agent_checks_setup(a);
+        r = agent_triage_setup(a);
         if (r < 0)
                 goto fail;
         r = notifier_new(&a->notifier, a->event, &a->config->notify);
@@ -313,12 +365,20 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
                 log_error_errno(r, "cannot set up notifications");
                 goto fail;
         }
-        r = engine_new(&a->engine, a);
+        r = engine_new(&a->engine,
+                       &(engine_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
+                                       .notifier = a->notifier, .bus = check_host_bus(a->checkhost),
+                                       .audit = on_triage_audit, .audit_userdata = a },
+                       a->config);
         if (r < 0) {
                 log_error_errno(r, "cannot open the runbook engine's state in %s", a->config->state_dir);
                 goto fail;
         }
-        r = drill_runner_new(&a->drills, a);
+        r = drill_runner_new(&a->drills,
+                             &(drill_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
+                                            .engine = a->engine, .notifier = a->notifier,
+                                            .audit = on_triage_audit, .audit_userdata = a },
+                             a->config);
         if (r < 0) {
                 log_error_errno(r, "cannot open the drills' state in %s", a->config->state_dir);
                 goto fail;
@@ -334,13 +394,13 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         {
                 check_set *set = NULL;
                 char *err = NULL;
-                r = agent_checks_prepare(a, a->config, &set, &err);
+                r = check_host_prepare(a->checkhost, a->config, triage_on_finding, a->triage, &set, &err);
                 if (r < 0) {
                         log_error("cannot set up checks: %s", err ? err : strerror(-r));
                         free(err);
                         goto fail;
                 }
-                (void) agent_checks_start(a, set);
+                agent_checks_start(a, set);
         }
         *ret = a;
         return 0;
@@ -358,6 +418,7 @@ int agent_run(agent *a) {
                     (unsigned long) getpid(), a->config->path);
         log_info("%zu runbook%s loaded from the runbook directories", runbook_set_size(a->config->runbooks),
                  runbook_set_size(a->config->runbooks) == 1 ? "" : "s");
+        engine_reconfigure(a->engine, a->config, a->vici); /* the VICI client exists now */
         (void) engine_start(a->engine);
         (void) drill_runner_start(a->drills);
         (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
@@ -375,10 +436,12 @@ agent *agent_free(agent *a) {
         status_abort_all(a, "agent stopping");
         a->drills = drill_runner_free(a->drills);
         a->engine = engine_free(a->engine);
-        a->engine_defer = sd_event_source_disable_unref(a->engine_defer);
-        free(a->engine_queue);
         a->notifier = notifier_free(a->notifier);
-        agent_checks_free(a);
+        diagnose_verb_abort_all(a, "agent stopping");
+        a->checks = check_set_free(a->checks);
+        a->triage = triage_free(a->triage);
+        a->incidents = incident_store_free(a->incidents);
+        a->checkhost = check_host_free(a->checkhost);
         audit_trail_free(a->audit);
         control_server_free(a->control);
         vici_client_free(a->vici);

@@ -54,25 +54,10 @@ typedef struct agent {
         status_query *status_queries; /* `status` requests waiting for charon */
 
         /* checks and diagnosis */
-        charon_hub *hub;            /* charon's events fanned out to checks; lives across reloads */
-        sd_bus *bus;                /* the system bus, NULL where there is none */
-        check_env env;              /* what checks borrow; updated in place on reload */
-        check_set *checks;
+        struct check_host *checkhost; /* hub, bus, the checks' environment (agent/triage/check_host.h) */
+        check_set *checks;          /* the running checks (swapped whole on reload) */
         incident_store *incidents;
-        sd_event_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
-        bool healthy;               /* last diagnosis: every check OK, nothing active */
-        sd_event_source *good_timer; /* healthy long enough: the checks keep their last-good state */
-        bool good_recorded;         /* this healthy stretch's last-good state is recorded */
-        bool retrigger;             /* an incident opened: run every check again now */
-        /* a resolution is pending: checks dropped transient evidence and run once more */
-        uint64_t settle_deadline;   /* CLOCK_MONOTONIC; 0: not settling */
-        bool settle_waiting;        /* settling waits for charon's start grace to end */
-        uint64_t settle_wait_since; /* CLOCK_REALTIME: when that wait began */
-        uint64_t *settle_runs;      /* each check's run count when settling began */
-        size_t n_settle;
-        sd_event_source *settle_timer;
-        uint64_t diagnoses;
-        uint64_t last_diagnosis_usec;    /* CLOCK_REALTIME */
+        struct triage *triage;      /* findings → diagnosis → incidents (agent/triage/triage.h) */
         diagnose_query *diagnose_queries; /* `diagnose` requests waiting for a full round */
         audit_trail *audit;         /* <state_dir>/audit.log (agent/notify/audit_trail.h) */
 
@@ -82,9 +67,6 @@ typedef struct agent {
         notifier *notifier;         /* webhooks (agent/notify/notifier.h) */
         agent_verbs_fn verbs_register; /* agent/main.c's */
         void *verbs_userdata;
-        void *engine_queue;         /* incidents changed, for the engine's next turn */
-        size_t n_engine_queue;
-        sd_event_source *engine_defer;
 } agent;
 
 /* Takes ownership of `config`, also on failure. */
@@ -114,27 +96,9 @@ int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_rou
  * logs (a reset of one is audited); append a record (and mirror it to the journal). */
 int agent_audit_open(agent *a);
 void agent_audit(agent *a, const char *kind, const char *fmt, ...) _printf_(3, 4);
-/* A check delivered a finding: answer `diagnose` requests whose round is now complete. */
-void diagnose_verb_progress(agent *a);
 void diagnose_verb_abort_all(agent *a, const char *why);
-/* agent/triage/triage.c: hub, bus, incident store and the environment checks borrow. */
-int agent_checks_setup(agent *a);
-/* Build (not start) the checks of `config`; on error *ret_error says why. */
-int agent_checks_prepare(agent *a, const ikeheal_config *config, check_set **ret, char **ret_error);
-/* Stop and free the running checks (before the VICI client they may use goes away). */
-void agent_checks_drop(agent *a);
-/* Take `set` (built by agent_checks_prepare for a->config) and start it. */
-int agent_checks_start(agent *a, check_set *set);
-void agent_checks_free(agent *a);
-/* Diagnose once the loop has delivered what is pending (coalesces bursts of findings). */
-void agent_schedule_diagnosis(agent *a);
 /* STATUS= for systemd: charon, checks, active incidents, a rejected reload; sent when it changed. */
 void agent_notify_status(agent *a);
-/* The running checks as diagnosis sees them (at most max); returns how many. */
-typedef struct diagnosis_input diagnosis_input;
-size_t agent_diagnosis_inputs(agent *a, diagnosis_input *in, size_t max);
-/* Run diagnosis now over the checks' current findings and reconcile incidents. */
-void agent_diagnose(agent *a);
 /* Runbook engine verbs (agent/verbs/plan_verb.c, approval_verb.c, run_verb.c, measures_verb.c). */
 int plan_verb_register(agent *a);
 int approval_verb_register(agent *a);
@@ -147,12 +111,6 @@ int accept_verb_register(agent *a);
 /* The requesting peer as the engine sees it (approver: root or control.approver_groups). */
 void agent_who(agent *a, control_request *req, engine_who *ret);
 void agent_add_run(agent *a, const run *r, vici_builder *b);
-uint64_t agent_now_usec(void); /* CLOCK_REALTIME */
-uint32_t agent_established_sas(agent *a);
-/* Move an incident along its life cycle (logged, audited, persisted). */
-int agent_incident_set_state(agent *a, uint64_t id, int state, const char *note);
-void agent_checks_trigger_all(agent *a);
-void agent_engine_queue(agent *a, uint64_t id, bool opened);
 
 /* Answer every status query still waiting for charon (the VICI client is going away). */
 void status_abort_all(agent *a, const char *why);

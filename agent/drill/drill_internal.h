@@ -4,12 +4,21 @@
 
 #include <systemd/sd-event.h>
 
+#include "agent/config/config.h"
 #include "agent/drill/drill_run.h"
-#include "statelog.h"
+#include "now.h"
+#include "record_store.h"
 
 struct drill_runner {
-        agent *a;
-        statelog *log;              /* <state_dir>/drills.log; NULL: memory only */
+        sd_event *event;
+        triage *triage;             /* incidents' life cycle, the running checks */
+        incident_store *incidents;
+        engine *engine;
+        notifier *notifier;         /* NULL: none */
+        void (*audit)(void *userdata, const char *kind, const char *text);
+        void *audit_userdata;
+        const ikeheal_config *config; /* the one in force (drill_runner_reconfigure) */
+        record_store store;         /* <state_dir>/drills.log; its log NULL: memory only */
         drill_rec **recs;           /* oldest first, the active one included */
         size_t n_recs;
         uint64_t next_id;
@@ -38,13 +47,17 @@ struct drill_runner {
         bool stopping;
 };
 
+/* drill_audit.c */
+void drill_audit(drill_runner *dr, const char *kind, const char *fmt, ...) _printf_(3, 4);
+
 /* drill_store.c */
 int drill_store_open(drill_runner *dr, const char *state_dir);
 int drill_persist(drill_runner *dr, const drill_rec *r);
+/* Persist the active drill's record (if there is one). */
+void drill_save(drill_runner *dr);
 /* Forget the oldest finished records beyond the configured history. */
 void drill_prune(drill_runner *dr, size_t keep);
 drill_rec *drill_rec_free(drill_rec *r);
-uint64_t drill_now(void); /* CLOCK_REALTIME µs */
 
 /* drill_report.c */
 /* Fill detect_ok / recover_ok and the note's verdict from the timeline. */
@@ -52,16 +65,24 @@ void drill_judge(drill_rec *r);
 /* The weighted score per fault class over the history (section "scores"). */
 void drill_scores_to_vici(const drill_runner *dr, vici_builder *b);
 
-/* drill_run.c */
+/* drill_run.c: one drill's state machine */
 void drill_runtime_clear(drill_runner *dr);
-void drill_audit(drill_runner *dr, const char *kind, const char *fmt, ...) _printf_(3, 4);
-void drill_save(drill_runner *dr);
+/* End what a previous life (or the drill just finished) left: the next interrupted drill. */
+void drill_reconcile_next(drill_runner *dr);
 /* End the active drill: how = DRILL_ABORTED, or DRILL_FAILED/DRILL_PASSED to have the timeline
  * judged; the fault is removed first. The first reason wins. */
 void drill_end(drill_runner *dr, drill_phase how, const char *fmt, ...) _printf_(3, 4);
 void drill_fault_revert(drill_runner *dr, const char *why);
-
-/* drill_watch.c */
+/* A drill is active and not ending: what happens now counts. */
+bool drill_watching(const drill_runner *dr);
+/* Stamp a point of the active drill's timeline (once; not before the injection). */
+void drill_mark_set(drill_runner *dr, drill_mark m, uint64_t when);
+/* Recovered (or the fault removed): wait for the steady state. */
+void drill_settle(drill_runner *dr);
+/* Settling: end the drill as passed once the steady state is back. */
+void drill_try_steady(drill_runner *dr);
+/* remove_fault recovery: remove the fault once detection (and the observe run) happened. */
+void drill_maybe_remove(drill_runner *dr);
 /* The fault's apply returned: act on what was seen while it was in flight (the runbook may have
  * healed the fault, or the incident opened, before the apply's last step came back). */
 void drill_fault_injected(drill_runner *dr);

@@ -1,18 +1,20 @@
-/* The drill runner's life cycle (agent/drill/drill_run.h): start (refusals, the durable record, the
- * fault's apply), the fault's removal, the end and its verdict, and what a previous life left.
- * What happens in between — findings, incidents, runs — is agent/drill/drill_watch.c. */
+/* One drill's state machine (agent/drill/drill_run.h): start (refusals, the durable record, the
+ * fault's apply), the timeline, settling, the fault's removal, the end and its verdict, and what
+ * a previous life left. agent/drill/drill_watch.c turns findings, incidents and runs into these
+ * transitions; agent/drill/drill_runner.c builds and wires the runner. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
+#include "agent/config/config.h"
 #include "agent/checks/check_set.h"
 #include "agent/checks/check_state.h"
 #include "agent/drill/drill_internal.h"
 #include "agent/engine/engine.h"
 #include "agent/triage/incident.h"
+#include "agent/triage/triage.h"
 #include "agent/notify/notifier.h"
 #include "duration.h"
 #include "yaml_bind.h"
@@ -26,7 +28,6 @@
  * the runner (no other drill can start) until abort.after. */
 #define DRILL_GIVE_UP_MIN (10ULL * USEC_PER_SEC)
 
-static void reconcile_next(drill_runner *dr);
 
 void drill_runtime_clear(drill_runner *dr) {
         strv_free(dr->steady);
@@ -46,23 +47,8 @@ void drill_runtime_clear(drill_runner *dr) {
         dr->end_note[0] = 0;
 }
 
-void drill_audit(drill_runner *dr, const char *kind, const char *fmt, ...) {
-        char text[2048];
-        va_list ap;
-
-        va_start(ap, fmt);
-        (void) vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        agent_audit(dr->a, kind, "%s", text);
-}
-
-void drill_save(drill_runner *dr) {
-        if (dr->active)
-                (void) drill_persist(dr, dr->active);
-}
-
 static const action_env *env_of(drill_runner *dr) {
-        return engine_action_env(dr->a->engine);
+        return engine_action_env(dr->engine);
 }
 
 /* ---- the end ------------------------------------------------------------------------------ */
@@ -70,13 +56,13 @@ static const action_env *env_of(drill_runner *dr) {
 static void notify_verdict(drill_runner *dr, const drill_rec *r) {
         char text[768];
 
-        if (!dr->a->notifier)
+        if (!dr->notifier)
                 return;
         (void) snprintf(text, sizeof(text), "drill %llu (%s) %s: %s", (unsigned long long) r->id, r->name,
                         drill_phase_to_string(r->phase), r->note);
         notify_message m = { .event = "drill", .incident = r->incident, .runbook = r->runbook[0] ? r->runbook : NULL,
                              .text = text };
-        (void) notifier_send(dr->a->notifier, NULL, &m);
+        (void) notifier_send(dr->notifier, NULL, &m);
 }
 
 static void finish(drill_runner *dr) {
@@ -84,7 +70,7 @@ static void finish(drill_runner *dr) {
         void (*done)(void *) = dr->stop_done;
         void *ud = dr->stop_userdata;
 
-        r->finished_usec = drill_now();
+        r->finished_usec = real_usec();
         drill_judge(r);
         if (dr->end_phase == DRILL_ABORTED)
                 r->phase = DRILL_ABORTED;
@@ -104,14 +90,14 @@ static void finish(drill_runner *dr) {
         notify_verdict(dr, r);
         dr->active = NULL;
         drill_runtime_clear(dr);
-        drill_prune(dr, dr->a->config->drills.history);
+        drill_prune(dr, dr->config->drills.history);
         if (dr->stopping) {
                 dr->stop_done = NULL;
                 if (done)
                         done(ud);
                 return;
         }
-        reconcile_next(dr);
+        drill_reconcile_next(dr);
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -153,7 +139,7 @@ static void revert_failed(drill_runner *dr, int result, const char *detail) {
         r->phase = DRILL_ENDING;
         drill_save(dr);
         dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
-        if (sd_event_add_time_relative(dr->a->event, &dr->retry_timer, CLOCK_MONOTONIC, dr->retry_usec, USEC_PER_SEC,
+        if (sd_event_add_time_relative(dr->event, &dr->retry_timer, CLOCK_MONOTONIC, dr->retry_usec, USEC_PER_SEC,
                                        on_retry, dr) < 0)
                 log_error("drill %llu: cannot arm the retry; the fault is removed at the next start", (unsigned long long) r->id);
 }
@@ -165,7 +151,7 @@ static void on_reverted(action_call *call, int result, void *userdata) {
 
         r->fault_state = result < 0 ? DF_REVERT_FAILED : DF_REMOVED;
         if (result >= 0)
-                r->t[DM_FAULT_REMOVED] = drill_now();
+                r->t[DM_FAULT_REMOVED] = real_usec();
         drill_save(dr);
         dr->deadline_timer = sd_event_source_disable_unref(dr->deadline_timer);
         if (result < 0) {
@@ -270,14 +256,14 @@ static int on_give_up(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void arm_realtime(drill_runner *dr, sd_event_source **s, uint64_t when, sd_event_time_handler_t cb) {
         *s = sd_event_source_disable_unref(*s);
-        if (sd_event_add_time(dr->a->event, s, CLOCK_REALTIME, when, 10 * USEC_PER_MSEC, cb, dr) < 0)
+        if (sd_event_add_time(dr->event, s, CLOCK_REALTIME, when, 10 * USEC_PER_MSEC, cb, dr) < 0)
                 log_error("drill: cannot arm a timer; the fault is still removed at the next start or by its own timeout");
 }
 
 /* ---- start -------------------------------------------------------------------------------- */
 
 static bool steady_now(drill_runner *dr, const drill *d, char *why, size_t n) {
-        check_set *cs = dr->a->checks;
+        check_set *cs = triage_checks(dr->triage);
 
         for (char **c = d->steady_checks; c && *c; c++) {
                 check *ch = cs ? check_set_find(cs, *c) : NULL;
@@ -300,8 +286,8 @@ static bool steady_now(drill_runner *dr, const drill *d, char *why, size_t n) {
 }
 
 static const incident *active_incident(drill_runner *dr) {
-        for (size_t i = 0; dr->a->incidents && i < incident_store_size(dr->a->incidents); i++) {
-                const incident *inc = incident_store_get(dr->a->incidents, i);
+        for (size_t i = 0; dr->incidents && i < incident_store_size(dr->incidents); i++) {
+                const incident *inc = incident_store_get(dr->incidents, i);
                 if (inc->state != INCIDENT_RESOLVED)
                         return inc;
         }
@@ -362,17 +348,17 @@ static void on_injected(action_call *call, int result, void *userdata) {
                 r->phase = DRILL_WATCHING;
         drill_save(dr);
         drill_audit(dr, "drill_fault", "drill %llu (%s): fault %s injected in %s%s%s", (unsigned long long) r->id, r->name,
-                    r->fault.ops->kind, duration_format(drill_now() - r->t[DM_INJECTED], d, sizeof(d)),
+                    r->fault.ops->kind, duration_format(real_usec() - r->t[DM_INJECTED], d, sizeof(d)),
                     detail && detail[0] ? ": " : "", detail ? detail : "");
         dr->call = action_call_free(dr->call);
         drill_fault_injected(dr); /* after the call is gone: it may start the fault's removal */
 }
 
 static int dry_run(drill_runner *dr, const drill *d, char *out, size_t n) {
-        const runbook *rb = d->expect_runbook ? runbook_set_find(dr->a->config->runbooks, d->expect_runbook) : NULL;
+        const runbook *rb = d->expect_runbook ? runbook_set_find(dr->config->runbooks, d->expect_runbook) : NULL;
         action_plan ap = { 0 }, rp = { 0 };
         char a[32], b[32], c[32], e[32], g[32];
-        bool auto_ok = d->auto_approve && dr->a->config->drills.auto_approve;
+        bool auto_ok = d->auto_approve && dr->config->drills.auto_approve;
         uint64_t give_up = d->recover_within_usec + give_up_margin(d->recover_within_usec);
 
         (void) action_plan_make(&d->fault, env_of(dr), ACTION_APPLY, &ap);
@@ -404,7 +390,7 @@ static int dry_run(drill_runner *dr, const drill *d, char *out, size_t n) {
 
 int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, const engine_who *who, uint64_t *ret_id,
                 char *why, size_t n) {
-        const ikeheal_config *cfg = dr->a->config;
+        const ikeheal_config *cfg = dr->config;
         const drill *d;
         const incident *inc;
         const char *reason;
@@ -426,13 +412,13 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
                 return refuse(why, n, -EBUSY, "refused: incident %llu (%s, %s) is active; a drill never starts on an "
                               "unhealthy gateway", (unsigned long long) inc->id, fault_class_to_string(inc->cls),
                               incident_state_to_string(inc->state));
-        if (engine_paused(dr->a->engine, &reason))
+        if (engine_paused(dr->engine, &reason))
                 return refuse(why, n, -EBUSY, "refused: automatic remediation is paused (%s)", reason);
         if (d->expect_runbook && !runbook_set_find(cfg->runbooks, d->expect_runbook))
                 return refuse(why, n, -ENOENT, "refused: runbook %s is not loaded", d->expect_runbook);
         if (!steady_now(dr, d, why, n))
                 return -EBUSY;
-        if (!dry && !dr->a->good_recorded)
+        if (!dry && !triage_good_recorded(dr->triage))
                 return refuse(why, n, -EBUSY, "refused: the gateway's last-good state is not recorded yet (every check "
                               "healthy for agent.last_good_after, %s; after a deliberate change: ikehealctl accept): it "
                               "is what the recovery restores", duration_format(cfg->last_good_after_usec, a, sizeof(a)));
@@ -469,7 +455,7 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
         r->recover_within_usec = d->recover_within_usec;
         (void) snprintf(r->requested_by, sizeof(r->requested_by), "%s", who->user);
         r->scheduled = scheduled;
-        r->started_usec = drill_now();
+        r->started_usec = real_usec();
         r->deadline_usec = r->started_usec + d->fault_expires_usec;
         (void) set_fault_timeout(&r->fault, d->fault_expires_usec);
         dr->steady = strv_dup(d->steady_checks);
@@ -481,7 +467,7 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
         dr->recs[dr->n_recs++] = r;
         dr->active = r;
         /* the guarantee: the fault and its deadline are on disk before the fault exists */
-        if (dr->log && drill_persist(dr, r) < 0) {
+        if (dr->store.log && drill_persist(dr, r) < 0) {
                 dr->n_recs--;
                 dr->active = NULL;
                 drill_runtime_clear(dr);
@@ -497,7 +483,7 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
         if (d->recover_within_usec + give_up_margin(d->recover_within_usec) < d->abort_after_usec)
                 arm_realtime(dr, &dr->give_up_timer,
                              r->started_usec + d->recover_within_usec + give_up_margin(d->recover_within_usec), on_give_up);
-        r->t[DM_INJECTED] = drill_now();
+        r->t[DM_INJECTED] = real_usec();
         k = action_call_new(&dr->call, &r->fault, env_of(dr), ACTION_APPLY, FAULT_CALL_TIMEOUT, NULL, on_injected, dr);
         if (k < 0) {
                 drill_end(dr, DRILL_ABORTED, "the fault could not be injected: %s", strerror(-k));
@@ -524,8 +510,8 @@ int drill_abort(drill_runner *dr, const char *reason, const engine_who *who, cha
 
 /* ---- what a previous life left ------------------------------------------------------------ */
 
-static void reconcile_next(drill_runner *dr) {
-        uint64_t now = drill_now();
+void drill_reconcile_next(drill_runner *dr) {
+        uint64_t now = real_usec();
         char d[32];
 
         for (size_t i = 0; i < dr->n_recs && !dr->active; i++) {
@@ -554,68 +540,105 @@ static void reconcile_next(drill_runner *dr) {
         }
 }
 
-int drill_runner_new(drill_runner **ret, agent *a) {
-        drill_runner *dr = calloc(1, sizeof(*dr));
-        int r;
+/* ---- watching: the timeline, settling, the fault's own removal ---------------------------- */
 
-        if (!dr)
-                return -ENOMEM;
-        dr->a = a;
-        r = drill_store_open(dr, a->config->state_dir);
-        if (r < 0) {
-                drill_runner_free(dr);
-                return r;
+bool drill_watching(const drill_runner *dr) {
+        return dr->active && !dr->end_pending && dr->active->phase < DRILL_ENDING;
+}
+
+void drill_mark_set(drill_runner *dr, drill_mark m, uint64_t when) {
+        drill_rec *r = dr->active;
+
+        if (r->t[m])
+                return;
+        /* an event stamped before the injection began (a finding started earlier) counts from it */
+        r->t[m] = when > r->t[DM_INJECTED] ? when : r->t[DM_INJECTED];
+        drill_save(dr);
+        log_info("drill %llu (%s): %s at +%llu ms", (unsigned long long) r->id, r->name, drill_mark_to_string(m),
+                 (unsigned long long) ((r->t[m] - r->t[DM_INJECTED]) / 1000));
+}
+
+/* Steady: the drill's incident resolved, every steady-state check reporting OK on a finding
+ * that finished after recovery. */
+void drill_try_steady(drill_runner *dr) {
+        drill_rec *r = dr->active;
+        const incident *inc;
+
+        if (!drill_watching(dr) || r->phase != DRILL_SETTLING)
+                return;
+        inc = r->incident ? incident_store_find(dr->incidents, r->incident) : NULL;
+        if (inc && inc->state != INCIDENT_RESOLVED)
+                return;
+        for (char **c = dr->steady; c && *c; c++) {
+                check *ch = triage_checks(dr->triage) ? check_set_find(triage_checks(dr->triage), *c) : NULL;
+                const finding *f = ch ? check_last_finding(ch) : NULL;
+                if (!f || check_get_state(ch)->reported != CHECK_OK || f->finished_usec <= dr->settle_since)
+                        return;
         }
-        *ret = dr;
+        drill_mark_set(dr, DM_STEADY, real_usec());
+        drill_end(dr, DRILL_PASSED, "%s", "");
+}
+
+static int on_settle_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        drill_runner *dr = userdata;
+        char d[32];
+
+        dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
+        drill_end(dr, DRILL_FAILED, "the steady state was not back within %s of recovery",
+                  duration_format(dr->steady_within_usec, d, sizeof(d)));
         return 0;
 }
 
-drill_runner *drill_runner_free(drill_runner *dr) {
-        if (!dr)
-                return NULL;
-        drill_runtime_clear(dr);
-        dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
-        for (size_t i = 0; i < dr->n_recs; i++)
-                drill_rec_free(dr->recs[i]);
-        free(dr->recs);
-        statelog_free(dr->log);
-        free(dr);
-        return NULL;
+void drill_settle(drill_runner *dr) {
+        drill_rec *r = dr->active;
+
+        r->phase = DRILL_SETTLING;
+        dr->settle_since = real_usec();
+        drill_save(dr);
+        dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
+        if (sd_event_add_time_relative(dr->event, &dr->settle_timer, CLOCK_MONOTONIC, dr->steady_within_usec,
+                                       10 * USEC_PER_MSEC, on_settle_timeout, dr) < 0)
+                log_warning("drill %llu: cannot arm the settle timer; abort.after still bounds it", (unsigned long long) r->id);
+        /* the steady-state checks answer now rather than at their next interval */
+        for (char **c = dr->steady; c && *c; c++) {
+                check *ch = triage_checks(dr->triage) ? check_set_find(triage_checks(dr->triage), *c) : NULL;
+                if (ch)
+                        (void) check_trigger(ch);
+        }
+        drill_try_steady(dr);
 }
 
-int drill_runner_start(drill_runner *dr) {
-        reconcile_next(dr);
-        drill_schedule_start(dr);
-        return 0;
+void drill_fault_removed(drill_runner *dr) {
+        if (drill_watching(dr))
+                drill_settle(dr);
 }
 
-bool drill_runner_stop(drill_runner *dr, void (*done)(void *userdata), void *userdata) {
-        dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
-        if (!dr->active)
-                return false;
-        dr->stopping = true;
-        dr->stop_done = done;
-        dr->stop_userdata = userdata;
-        if (!dr->end_pending)
-                drill_end(dr, DRILL_ABORTED, "the agent is stopping");
-        return dr->active != NULL;
+/* remove_fault recovery: detection is all the drill waits for (and the observe runbook, if
+ * one is named), then it removes the fault itself and times the return to steady. */
+void drill_maybe_remove(drill_runner *dr) {
+        drill_rec *r = dr->active;
+
+        if (r->recovery != DRILL_RECOVER_REMOVE_FAULT || r->phase != DRILL_WATCHING || !r->t[DM_INCIDENT])
+                return;
+        if (r->expect_runbook[0] && !r->t[DM_VERIFIED])
+                return;
+        drill_fault_revert(dr, "detected: the drill removes its fault (recovery: remove_fault)");
 }
 
-const drill_rec *drill_active(const drill_runner *dr) {
-        return dr->active;
-}
+/* Under load the apply (a file written, then swanctl's loads) can return after the file alone
+ * opened the incident and the runbook healed it: the run's success, or the detection a
+ * remove_fault drill waits for, came while the fault was still being injected, when neither may
+ * act yet (the apply's own last steps could undo the repair). They act now; without this the
+ * drill would watch for a recovery that was already over. */
+void drill_fault_injected(drill_runner *dr) {
+        drill_rec *r = dr->active;
 
-size_t drill_history(const drill_runner *dr) {
-        return dr->n_recs;
-}
-
-const drill_rec *drill_history_get(const drill_runner *dr, size_t i) {
-        return i < dr->n_recs ? dr->recs[dr->n_recs - 1 - i] : NULL;
-}
-
-const drill_rec *drill_history_find(const drill_runner *dr, uint64_t id) {
-        for (size_t i = 0; i < dr->n_recs; i++)
-                if (dr->recs[i]->id == id)
-                        return dr->recs[i];
-        return NULL;
+        if (!drill_watching(dr) || r->phase != DRILL_WATCHING)
+                return;
+        if (r->recovery == DRILL_RECOVER_RUNBOOK && r->t[DM_VERIFIED]) {
+                log_info("drill %llu: its run succeeded while the fault was being injected: settling now",
+                         (unsigned long long) r->id);
+                drill_settle(dr);
+        } else
+                drill_maybe_remove(dr);
 }

@@ -32,7 +32,12 @@
 #include "agent/config/drill.h"
 #include "vici_msg.h"
 
-typedef struct agent agent;
+typedef struct engine engine;
+typedef struct ikeheal_config ikeheal_config;
+typedef struct incident_store incident_store;
+typedef struct notifier notifier;
+typedef struct triage triage;
+typedef struct sd_event sd_event;
 typedef struct check check;
 typedef struct finding finding;
 typedef struct incident incident;
@@ -105,12 +110,26 @@ typedef struct drill_rec {
 
 typedef struct drill_runner drill_runner;
 
-int drill_runner_new(drill_runner **ret, agent *a);
+/* What the runner uses; borrowed, they outlive it. */
+typedef struct drill_deps {
+        sd_event *event;
+        triage *triage;
+        incident_store *incidents;
+        engine *engine;
+        notifier *notifier;         /* may be NULL */
+        /* one record on the audit trail */
+        void (*audit)(void *userdata, const char *kind, const char *text);
+        void *audit_userdata;
+} drill_deps;
+
+/* Opens <state_dir>/drills.log of `config`; subscribes to triage and the engine (and registers
+ * the engine's exemption of the drill's incident). */
+int drill_runner_new(drill_runner **ret, const drill_deps *deps, const ikeheal_config *config);
 drill_runner *drill_runner_free(drill_runner *dr);
 /* After the loop runs: end what a previous life left (revert faults), start the schedule. */
 int drill_runner_start(drill_runner *dr);
 /* The config was replaced (drill set, schedule). */
-void drill_runner_reconfigure(drill_runner *dr);
+void drill_runner_reconfigure(drill_runner *dr, const ikeheal_config *config);
 /* Stopping: abort the drill in progress and call done() once its fault is removed (at once if
  * there is none). Returns true if done() will be called later. */
 bool drill_runner_stop(drill_runner *dr, void (*done)(void *userdata), void *userdata);

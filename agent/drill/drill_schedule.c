@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
+#include "agent/config/config.h"
 #include "agent/drill/drill_internal.h"
 #include "agent/engine/engine.h"
 #include "log.h"
@@ -21,8 +21,8 @@ static uint64_t last_started(const drill_runner *dr, const char *name) {
 }
 
 static void tick(drill_runner *dr) {
-        const drill_config *c = &dr->a->config->drills;
-        uint64_t now = drill_now();
+        const drill_config *c = &dr->config->drills;
+        uint64_t now = real_usec();
 
         if (!c->enabled || dr->active)
                 return;
@@ -56,15 +56,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void drill_schedule_start(drill_runner *dr) {
-        if (dr->schedule_timer || !dr->a->config->drills.n_schedule)
+        if (dr->schedule_timer || !dr->config->drills.n_schedule)
                 return;
-        if (sd_event_add_time_relative(dr->a->event, &dr->schedule_timer, CLOCK_MONOTONIC, DRILL_SCHEDULE_TICK,
+        if (sd_event_add_time_relative(dr->event, &dr->schedule_timer, CLOCK_MONOTONIC, DRILL_SCHEDULE_TICK,
                                        USEC_PER_SEC, on_tick, dr) < 0)
                 log_warning("cannot arm the drill schedule's timer: scheduled drills will not run");
-}
-
-void drill_runner_reconfigure(drill_runner *dr) {
-        if (!dr->a->config->drills.enabled || !dr->a->config->drills.n_schedule)
-                dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
-        drill_schedule_start(dr);
 }

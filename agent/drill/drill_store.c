@@ -14,7 +14,7 @@
 
 #include "agent/drill/drill_internal.h"
 #include "agent/engine/owed.h"
-#include "agent/core/state_logs.h"
+#include "agent/notify/state_logs.h"
 #include "faults/faults.h"
 #include "log.h"
 
@@ -50,12 +50,6 @@ static int lookup(const char *const *names, size_t n, const char *s) {
                 if (strcmp(names[i], s) == 0)
                         return (int) i;
         return -1;
-}
-
-uint64_t drill_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
 static void add_u64(vici_builder *b, const char *k, uint64_t v) {
@@ -241,7 +235,7 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         owed_scan *o = userdata;
         drill_runner *dr = o->dr;
         _cleanup_(vici_node_freep) vici_node *root = NULL;
-        bool reset = dr->a->config->reset_state;
+        bool reset = dr->config->reset_state;
         drill_rec *r;
 
         for (size_t i = 0; i < dr->n_recs; i++)
@@ -290,6 +284,8 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         return 0;
 }
 
+static int snapshot(statelog_writer *w, void *userdata);
+
 int drill_store_open(drill_runner *dr, const char *state_dir) {
         owed_scan o = { .dr = dr, .state_dir = state_dir };
         int r;
@@ -297,10 +293,10 @@ int drill_store_open(drill_runner *dr, const char *state_dir) {
         dr->next_id = 1;
         if (!state_dir)
                 return 0;
-        r = statelog_open(&dr->log, state_dir, "drills", replay, dr);
+        r = record_store_open(&dr->store, state_dir, "drills", replay, snapshot, 4, 256, dr);
         if (r < 0)
                 return state_log_open_failed(state_dir, "drills", r);
-        state_log_report(dr->log, dr->undecodable);
+        state_log_report(dr->store.log, dr->undecodable);
         r = owed_load(state_dir, "drill", owed_one, &o);
         if (r < 0)
                 return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
@@ -344,27 +340,25 @@ int drill_persist(drill_runner *dr, const drill_rec *r) {
         size_t len = 0;
         int k;
 
-        if (!dr->log)
+        if (!dr->store.log)
                 return 0;
         k = encode(r, &buf, &len);
         if (k >= 0)
-                k = statelog_append(dr->log, REC_DRILL, buf, len);
+                k = record_store_append(&dr->store, REC_DRILL, buf, len);
         if (k < 0)
                 return log_error_errno(k, "cannot record the drill's state durably");
         /* written once, before the fault is applied (its parameters and deadline are what a
          * removal needs; the timeline marks that follow are not): no extra syncs per mark */
         if (!fault_live(r))
-                k = owed_remove(dr->a->config->state_dir, "drill", r->id);
-        else if (!owed_exists(dr->a->config->state_dir, "drill", r->id))
-                k = owed_write(dr->a->config->state_dir, "drill", r->id, buf, len);
+                k = owed_remove(dr->config->state_dir, "drill", r->id);
+        else if (!owed_exists(dr->config->state_dir, "drill", r->id))
+                k = owed_write(dr->config->state_dir, "drill", r->id, buf, len);
         if (k < 0)
                 return log_error_errno(k, "cannot update the owed fault removal record of drill %llu",
                                        (unsigned long long) r->id);
-        if (statelog_records(dr->log) > 4 * dr->n_recs + 256) {
-                k = statelog_compact(dr->log, snapshot, dr);
-                if (k < 0)
-                        log_warning_errno(k, "cannot compact drills.log, ignoring");
-        }
+        k = record_store_compact_if_due(&dr->store, dr->n_recs);
+        if (k < 0)
+                log_warning_errno(k, "cannot compact drills.log, ignoring");
         return 0;
 }
 
@@ -381,12 +375,17 @@ void drill_prune(drill_runner *dr, size_t keep) {
                 drill_rec *r = dr->recs[i];
                 if (finished(r) && done > keep && r != dr->active) {
                         done--;
-                        if (dr->log)
-                                (void) owed_remove(dr->a->config->state_dir, "drill", r->id);
+                        if (dr->store.log)
+                                (void) owed_remove(dr->config->state_dir, "drill", r->id);
                         drill_rec_free(r);
                         continue;
                 }
                 dr->recs[w++] = r;
         }
         dr->n_recs = w;
+}
+
+void drill_save(drill_runner *dr) {
+        if (dr->active)
+                (void) drill_persist(dr, dr->active);
 }

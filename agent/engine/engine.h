@@ -14,9 +14,10 @@
  * reconciled: expired ones reverted at once, the others re-armed. Nothing is run twice by
  * accident: a step recorded as started is never applied again.
  *
- * The engine is part of the agent (it uses the agent's checks, incidents, audit and
- * notifier); its verbs live in agent/verbs/plan_verb.c, approval_verb.c, run_verb.c and
- * measures_verb.c. */
+ * The engine is built from what it uses (engine_deps): the event loop, triage (incidents' life
+ * cycle, the running checks), the incident store, the notifier, the system bus and the audit
+ * trail; it subscribes to triage. Its verbs live in agent/verbs/plan_verb.c, approval_verb.c,
+ * run_verb.c and measures_verb.c. */
 #pragma once
 
 #include <stdbool.h>
@@ -33,8 +34,13 @@
 /* After a successful run, how long its incident may stay open before it goes to a human. */
 #define ENGINE_PERSIST_GRACE_USEC (120ULL * 1000000ULL)
 
-typedef struct agent agent;
 typedef struct engine engine;
+typedef struct ikeheal_config ikeheal_config;
+typedef struct incident_store incident_store;
+typedef struct notifier notifier;
+typedef struct sd_bus sd_bus;
+typedef struct triage triage;
+typedef struct vici_client vici_client;
 typedef struct policy_ledger policy_ledger;
 
 typedef enum run_state {
@@ -152,8 +158,36 @@ struct measure {
         void *on_reverted_userdata;
 };
 
-int engine_new(engine **ret, agent *a);
+/* What the engine uses; borrowed, they outlive it. */
+typedef struct engine_deps {
+        sd_event *event;
+        triage *triage;
+        incident_store *incidents;
+        notifier *notifier;         /* may be NULL */
+        sd_bus *bus;                /* may be NULL */
+        /* one record on the audit trail */
+        void (*audit)(void *userdata, const char *kind, const char *text);
+        void *audit_userdata;
+} engine_deps;
+
+/* Opens <state_dir>/engine.log of `config` and subscribes to triage. */
+int engine_new(engine **ret, const engine_deps *deps, const ikeheal_config *config);
 engine *engine_free(engine *e);
+
+/* What the engine tells those above it (the drill runner): every change of a run, once it is
+ * recorded. */
+typedef struct engine_listener {
+        void (*run_changed)(const run *r, void *userdata);
+        void *userdata;
+} engine_listener;
+#define ENGINE_LISTENERS_MAX 4u
+/* Add a listener (copied; an identical one is not added twice); -ENOSPC past the maximum. */
+int engine_subscribe(engine *e, const engine_listener *l);
+void engine_unsubscribe(engine *e, void *userdata);
+/* Incidents exempt from the rate limits that guard against real heal loops (cooldown, budget,
+ * breakers): exempt(incident) returns what the run records as its drill (0: not exempt). */
+typedef uint64_t (*engine_exempt_fn)(uint64_t incident_id, void *userdata);
+void engine_set_exempt(engine *e, engine_exempt_fn exempt, void *userdata);
 
 /* After the loop runs: reconcile what a previous life left (measures, interrupted runs). */
 int engine_start(engine *e);
@@ -163,8 +197,9 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened);
 void engine_healthy(engine *e);
 /* A check delivered a finding (verifications wait for these). */
 void engine_finding(engine *e, const char *check);
-/* The config was replaced (new runbook set, policy). */
-void engine_reconfigure(engine *e);
+/* The config in force (new runbook set, policy) and the current VICI client; also before
+ * engine_start(), once the VICI client exists. */
+void engine_reconfigure(engine *e, const ikeheal_config *config, vici_client *vici);
 
 /* The runbook an incident matches now (NULL: none). */
 typedef struct incident incident;

@@ -1,14 +1,24 @@
-/* Shared by the engine's files: engine.c (deciding), engine_run.c (running steps),
- * measure.c (temporary measures), engine_store.c (durable state). */
+/* Shared by the engine's files: engine.c (life cycle, queue, incidents), engine_run.c (one run's
+ * state machine), engine_ops.c (operators' verbs), measure.c (temporary measures),
+ * engine_store.c (durable state). */
 #pragma once
 
+#include "agent/config/config.h"
 #include "agent/engine/engine.h"
 #include "policy/ledger.h"
-#include "statelog.h"
+#include "now.h"
+#include "record_store.h"
 
 struct engine {
-        agent *a;
-        statelog *log;              /* <state_dir>/engine.log; NULL: memory only */
+        sd_event *event;
+        triage *triage;             /* incidents' life cycle, the running checks */
+        incident_store *incidents;
+        notifier *notifier;         /* NULL: none */
+        sd_bus *bus;                /* NULL: none */
+        void (*audit)(void *userdata, const char *kind, const char *text);
+        void *audit_userdata;
+        const ikeheal_config *config; /* the one in force (engine_reconfigure) */
+        record_store store;         /* <state_dir>/engine.log; its log NULL: memory only */
         run **runs;                 /* oldest first */
         size_t n_runs;
         measure **measures;         /* oldest first */
@@ -27,35 +37,43 @@ struct engine {
                 uint64_t incident, until;
         } holds_said[16];
         size_t holds_next;
+
+        /* incidents changed, for the engine's next turn (it acts on the reconciled picture) */
+        struct engine_queue_item {
+                uint64_t id;
+                bool opened;
+        } *queue;
+        size_t n_queue;
+        sd_event_source *queue_defer;
+        engine_listener listeners[ENGINE_LISTENERS_MAX];
+        size_t n_listeners;
+        engine_exempt_fn exempt;    /* incidents kept out of the rate limits (drills' faults) */
+        void *exempt_userdata;
 };
 
 /* Fill ctx for a call: incident, run, step, phase. Returns ctx->v. */
 char *const *call_context_fill(call_context *ctx, uint64_t incident_id, uint64_t run_id, const char *step, const char *phase);
-uint64_t engine_now(void);          /* CLOCK_REALTIME µs */
-uint64_t engine_mono(void);
 
 /* engine_store.c */
 int engine_store_open(engine *e, const char *state_dir);
-int engine_persist_run(engine *e, const run *r);
+/* Write a run's record (engine_persist_run() also tells the listeners). */
+int engine_store_run(engine *e, const run *r);
 int engine_persist_measure(engine *e, const measure *m);
 int engine_persist_meta(engine *e);  /* ledger + pause */
 
 /* engine.c */
-run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig);
+/* Record a run's change durably and tell the listeners (every change of a run goes through here). */
+int engine_persist_run(engine *e, const run *r);
+/* What a run for this incident records as its drill (0: a real incident, rate-limited). */
+uint64_t engine_exempt_of(const engine *e, uint64_t incident_id);
+/* The per-runbook budget, if the runbook sets one, on top of the policy. */
+policy_config engine_budget_policy(const engine *e, const runbook *rb);
 run *engine_run_lookup(engine *e, uint64_t id);
 void engine_audit(engine *e, const char *kind, const char *fmt, ...) _printf_(3, 4);
 void engine_notify(engine *e, const run *r, runbook_event ev, const char *fmt, ...) _printf_(4, 5);
 void engine_escalate_incident(engine *e, uint64_t incident_id, const char *fmt, ...) _printf_(3, 4);
-/* Decide what to do about a run's runbook for an incident (observe / propose / pend / run). */
-void engine_decide(engine *e, run *r, grade base, bool automatic);
-void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) _printf_(4, 5);
 void engine_run_clear_runtime(run *r);
 void engine_prune(engine *e);
-
-/* A pending run after a restart: expired approval → denied, else the expiry timer again. */
-void engine_reschedule_approval(engine *e, run *r);
-/* Before each step: may it run now? 1 yes; 0 it waits (the run is pending or proposed). */
-int engine_step_gate(engine *e, run *r);
 
 /* "check|class|first peer" of an incident: the ledger's key. */
 void engine_incident_signature(const incident *inc, char *buf, size_t size);
@@ -63,6 +81,14 @@ void engine_incident_signature(const incident *inc, char *buf, size_t size);
 void engine_recheck_at(engine *e, uint64_t when);
 
 /* engine_run.c */
+run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig);
+/* Decide what to do about a run's runbook for an incident (observe / propose / pend / run). */
+void engine_decide(engine *e, run *r, grade base, bool automatic);
+void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) _printf_(4, 5);
+/* A pending run after a restart: expired approval → denied, else the expiry timer again. */
+void engine_reschedule_approval(engine *e, run *r);
+/* Before each step: may it run now? 1 yes; 0 it waits (the run is pending or proposed). */
+int engine_step_gate(engine *e, run *r);
 /* After a restart: roll back a run caught with a step in flight, resume one between steps. */
 void engine_run_resume(engine *e, run *r);
 void run_advance(engine *e, run *r);
@@ -80,4 +106,6 @@ void measure_activate(engine *e, measure *m);
 typedef void (*measure_done_cb)(engine *e, measure *m, int result, void *userdata);
 void measure_revert(engine *e, measure *m, bool expiry, measure_done_cb done, void *userdata);
 void measure_reconcile(engine *e);
+/* Is a measure for this signature being reverted at its expiry right now? */
+bool measure_expiring(const engine *e, const char *signature);
 void measure_free_runtime(measure *m);

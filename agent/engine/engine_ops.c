@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
+#include "agent/config/config.h"
 #include "agent/engine/engine_internal.h"
 #include "agent/triage/incident.h"
 #include "policy/ledger.h"
@@ -41,7 +41,7 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
         }
         /* the plan as it would run now — the runbook as loaded now, its scripts as they are
          * now: any change voids the approvals */
-        const runbook *now_rb = runbook_set_find(e->a->config->runbooks, r->runbook);
+        const runbook *now_rb = runbook_set_find(e->config->runbooks, r->runbook);
         if (!now_rb) {
                 (void) snprintf(why, n, "runbook %s is no longer loaded; the run cannot be approved", r->runbook);
                 engine_run_finish(e, r, RUN_CANCELLED, "runbook %s removed while waiting for approval", r->runbook);
@@ -49,7 +49,7 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
         }
         if (now_rb != r->rb) {
                 runbook_set_free(r->set);
-                r->set = runbook_set_ref(e->a->config->runbooks);
+                r->set = runbook_set_ref(e->config->runbooks);
                 r->rb = now_rb;
         }
         if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
@@ -76,7 +76,7 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
         run_approval *a = &r->approvals[r->n_approvals++];
         a->uid = who->uid;
         (void) snprintf(a->user, sizeof(a->user), "%s", who->user);
-        a->time_usec = engine_now();
+        a->time_usec = real_usec();
         r->updated_usec = a->time_usec;
         engine_audit(e, "approval", "run %llu runbook %s plan %s approved by uid %u (%s) (%zu of %u)",
                      (unsigned long long) run_id, r->runbook, r->plan_hash, who->uid, who->user, r->n_approvals,
@@ -118,8 +118,8 @@ int engine_deny(engine *e, uint64_t run_id, const char *reason, const engine_who
 
 int engine_run(engine *e, const char *name, uint64_t incident_id, const engine_who *who, uint64_t *ret_run, char *why,
                size_t n) {
-        const runbook *rb = runbook_set_find(e->a->config->runbooks, name);
-        const incident *inc = incident_id ? incident_store_find(e->a->incidents, incident_id) : NULL;
+        const runbook *rb = runbook_set_find(e->config->runbooks, name);
+        const incident *inc = incident_id ? incident_store_find(e->incidents, incident_id) : NULL;
         char sig[LEDGER_SIGNATURE_MAX] = "";
         run *r;
 
@@ -145,7 +145,7 @@ int engine_run(engine *e, const char *name, uint64_t incident_id, const engine_w
         for (size_t i = 0; incident_id && i < e->n_runs; i++)
                 if (e->runs[i]->incident == incident_id && e->runs[i]->state == RUN_PROPOSED)
                         engine_run_finish(e, e->runs[i], RUN_CANCELLED, "superseded by an operator's run");
-        r = engine_run_new(e, rb, e->a->config->runbooks, incident_id, sig);
+        r = engine_run_new(e, rb, e->config->runbooks, incident_id, sig);
         if (!r) {
                 (void) snprintf(why, n, "too many runs active");
                 return -EBUSY;
@@ -153,7 +153,7 @@ int engine_run(engine *e, const char *name, uint64_t incident_id, const engine_w
         r->operator_run = true;
         (void) snprintf(r->requested_by, sizeof(r->requested_by), "%s", who->user);
         /* the operator who asked counts as the first approver */
-        r->approvals[0] = (run_approval){ .uid = who->uid, .time_usec = engine_now() };
+        r->approvals[0] = (run_approval){ .uid = who->uid, .time_usec = real_usec() };
         (void) snprintf(r->approvals[0].user, sizeof(r->approvals[0].user), "%s", who->user);
         r->n_approvals = 1;
         engine_audit(e, "run_requested", "run %llu runbook %s requested by uid %u (%s)%s%s", (unsigned long long) r->id,
@@ -179,7 +179,7 @@ int engine_pause(engine *e, bool pause, const char *reason, const engine_who *wh
                         if (e->runs[i]->state == RUN_PROPOSED && !e->runs[i]->operator_run && e->runs[i]->rb &&
                             e->runs[i]->rb->grade != GRADE_MANUAL)
                                 engine_run_finish(e, e->runs[i], RUN_CANCELLED, "remediation resumed: decided again");
-                engine_recheck_at(e, engine_now());
+                engine_recheck_at(e, real_usec());
         }
         return r;
 }

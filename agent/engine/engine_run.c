@@ -1,8 +1,9 @@
-/* Running a runbook's steps (see engine.h): each step is recorded as started before it is
- * applied, applied through the action interface with its timeout, then verified — a check of
- * the agent that must report OK on a run that began after the step, and/or the action's own
- * verify — within its time. A failure anywhere rolls back: the steps started so far are
- * reverted newest first (a temporary measure through its measure), then the runbook's
+/* One run's state machine (see engine.h): created; decided (observed, proposed, pending approval
+ * with its expiry, or running); gated before each step; then each step is recorded as started
+ * before it is applied, applied through the action interface with its timeout, then verified —
+ * a check of the agent that must report OK on a run that began after the step, and/or the
+ * action's own verify — within its time. A failure anywhere rolls back: the steps started so far
+ * are reverted newest first (a temporary measure through its measure), then the runbook's
  * on_failure steps run, then the run escalates as the runbook says. */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
+#include "agent/config/config.h"
 #include "agent/checks/check_set.h"
+#include "agent/checks/registry.h"
 #include "agent/engine/engine_internal.h"
 #include "agent/triage/incident.h"
+#include "agent/triage/triage.h"
 #include "duration.h"
 #include "log.h"
 
@@ -31,10 +34,10 @@ char *const *call_context_fill(call_context *ctx, uint64_t incident_id, uint64_t
 }
 
 uint32_t engine_established_sas(engine *e) {
-        for (size_t i = 0; e->a->checks && i < check_set_size(e->a->checks); i++) {
-                check *c = check_set_get(e->a->checks, i);
+        for (size_t i = 0; triage_checks(e->triage) && i < check_set_size(triage_checks(e->triage)); i++) {
+                check *c = check_set_get(triage_checks(e->triage), i);
                 const finding *f = check_last_finding(c);
-                const char *v = f && strcmp(check_kind(c), "sas") == 0 ? finding_fact_get(f, "ike_sas") : NULL;
+                const char *v = f && check_kind_is(check_kind(c), CHECK_ROLE_SA_COUNT) ? finding_fact_get(f, "ike_sas") : NULL;
                 if (v)
                         return (uint32_t) strtoul(v, NULL, 10);
         }
@@ -47,7 +50,7 @@ uint32_t engine_established_sas_public(engine *e) {
 
 /* The value of one placeholder for this run (runbook_placeholders). */
 static void placeholder(engine *e, run *r, const char *name, size_t len, char *out, size_t n) {
-        const incident *inc = r->incident ? incident_store_find(e->a->incidents, r->incident) : NULL;
+        const incident *inc = r->incident ? incident_store_find(e->incidents, r->incident) : NULL;
 
         out[0] = 0;
         if (len == 3 && strncmp(name, "run", 3) == 0)
@@ -152,7 +155,7 @@ static void step_verified(engine *e, run *r) {
         r->retrigger = sd_event_source_disable_unref(r->retrigger);
         r->verify_deadline = 0;
         rs->phase = PHASE_VERIFIED;
-        r->updated_usec = engine_now();
+        r->updated_usec = real_usec();
         r->step++;
         (void) engine_persist_run(e, r);
         run_advance(e, r);
@@ -166,14 +169,14 @@ static void maybe_verified(engine *e, run *r) {
                 return;
         engine_audit(e, "verification", "run %llu step %zu %s verified%s%s%s after %s", (unsigned long long) r->id,
                      r->step + 1, s->name, s->verify_check ? ": check " : "", s->verify_check ? s->verify_check : "",
-                     s->verify_check ? " OK" : "", duration_format(engine_now() - r->verify_after_usec, d, sizeof(d)));
+                     s->verify_check ? " OK" : "", duration_format(real_usec() - r->verify_after_usec, d, sizeof(d)));
         step_verified(e, r);
 }
 
 static int on_verify_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
         run *r = userdata;
         const rb_step *s = &r->rb->steps[r->step];
-        check *c = s->verify_check ? check_set_find(r->engine->a->checks, s->verify_check) : NULL;
+        check *c = s->verify_check ? check_set_find(triage_checks(r->engine->triage), s->verify_check) : NULL;
         const finding *f = c ? check_last_finding(c) : NULL;
         char d[32];
 
@@ -190,7 +193,7 @@ static int on_verify_timeout(sd_event_source *src, uint64_t usec, void *userdata
 static int on_retrigger(sd_event_source *src, uint64_t usec, void *userdata) {
         run *r = userdata;
         const rb_step *s = &r->rb->steps[r->step];
-        check *c = check_set_find(r->engine->a->checks, s->verify_check);
+        check *c = check_set_find(triage_checks(r->engine->triage), s->verify_check);
 
         r->retrigger = sd_event_source_disable_unref(r->retrigger);
         if (c)
@@ -205,7 +208,7 @@ void run_verify_finding(engine *e, run *r, const char *check_name) {
 
         if (!s || !s->verify_check || r->verify_check_ok || strcmp(s->verify_check, check_name) != 0)
                 return;
-        c = check_set_find(e->a->checks, check_name);
+        c = check_set_find(triage_checks(e->triage), check_name);
         f = c ? check_last_finding(c) : NULL;
         if (f && f->started_usec >= r->verify_after_usec && f->status == CHECK_OK) {
                 r->verify_check_ok = true;
@@ -214,7 +217,7 @@ void run_verify_finding(engine *e, run *r, const char *check_name) {
         }
         /* not yet: the fix may take a moment (charon reloading); ask again shortly */
         if (!r->retrigger)
-                (void) sd_event_add_time_relative(e->a->event, &r->retrigger, CLOCK_MONOTONIC, VERIFY_RETRIGGER_USEC,
+                (void) sd_event_add_time_relative(e->event, &r->retrigger, CLOCK_MONOTONIC, VERIFY_RETRIGGER_USEC,
                                                   50 * USEC_PER_MSEC, on_retrigger, r);
 }
 
@@ -237,12 +240,12 @@ static void start_verify(engine *e, run *r) {
         run_step *rs = &r->steps[r->step];
         int k;
 
-        r->verify_after_usec = engine_now();
-        r->verify_deadline = engine_mono() + s->verify_within_usec;
+        r->verify_after_usec = real_usec();
+        r->verify_deadline = mono_usec() + s->verify_within_usec;
         r->verify_check_ok = !s->verify_check;
         r->verify_action_ok = !s->verify_action;
         r->timer = sd_event_source_disable_unref(r->timer);
-        (void) sd_event_add_time(e->a->event, &r->timer, CLOCK_MONOTONIC, r->verify_deadline, USEC_PER_MSEC,
+        (void) sd_event_add_time(e->event, &r->timer, CLOCK_MONOTONIC, r->verify_deadline, USEC_PER_MSEC,
                                  on_verify_timeout, r);
         if (s->verify_action) {
                 r->call = action_call_free(r->call);
@@ -256,7 +259,7 @@ static void start_verify(engine *e, run *r) {
                 }
         }
         if (s->verify_check) {
-                check *c = check_set_find(e->a->checks, s->verify_check);
+                check *c = check_set_find(triage_checks(e->triage), s->verify_check);
                 if (!c) {
                         rs->phase = PHASE_FAILED;
                         run_rollback(e, r, "step %s: verify check %s is not running", rs->name, s->verify_check);
@@ -284,7 +287,7 @@ static void on_apply_done(action_call *call, int result, void *userdata) {
         rs->phase = PHASE_APPLIED;
         if (m)
                 measure_activate(e, m);
-        r->updated_usec = engine_now();
+        r->updated_usec = real_usec();
         (void) engine_persist_run(e, r);
         engine_audit(e, "action", "run %llu step %zu %s (%s) applied%s%s", (unsigned long long) r->id, r->step + 1, rs->name,
                      s->params.ops->kind, detail[0] ? ": " : "", detail);
@@ -308,7 +311,7 @@ static void start_step(engine *e, run *r) {
         expand(e, r, &rs->params);
         if (s->expires_in_usec) {
                 /* the policy in force now bounds it too (a reload may have lowered it) */
-                uint64_t max = policy_measure_max(&e->a->config->policy, s->params.ops->kind);
+                uint64_t max = policy_measure_max(&e->config->policy, s->params.ops->kind);
                 if (s->expires_in_usec > max) {
                         char a[32], b[32];
                         run_rollback(e, r, "step %s: expires_in %s exceeds the policy's %s for %s measures", s->name,
@@ -325,9 +328,9 @@ static void start_step(engine *e, run *r) {
                 rs->measure = m->id;
         }
         rs->phase = PHASE_STARTED;
-        r->updated_usec = engine_now();
+        r->updated_usec = real_usec();
         k = engine_persist_run(e, r);
-        if (k < 0 && e->log) {
+        if (k < 0 && e->store.log) {
                 run_rollback(e, r, "step %s: cannot record it durably before applying it: %s", s->name, strerror(-k));
                 return;
         }
@@ -346,7 +349,7 @@ void run_advance(engine *e, run *r) {
                 return;
         if (r->step == 0 && r->steps[0].phase == PHASE_NONE && r->grade != GRADE_OBSERVE) {
                 if (r->incident)
-                        (void) agent_incident_set_state(e->a, r->incident, INCIDENT_REMEDIATING, "runbook running");
+                        (void) triage_incident_set_state(e->triage, r->incident, INCIDENT_REMEDIATING, "runbook running");
                 engine_notify(e, r, RB_EV_STARTED, "run %llu of %s started for incident %llu", (unsigned long long) r->id,
                               r->runbook, (unsigned long long) r->incident);
         }
@@ -468,12 +471,256 @@ void run_rollback(engine *e, run *r, const char *fmt, ...) {
                 for (size_t i = 0; i < r->n_steps; i++)
                         if (r->steps[i].phase != PHASE_NONE)
                                 r->rollback_pos = i + 1;
-        r->updated_usec = engine_now();
+        r->updated_usec = real_usec();
         (void) engine_persist_run(e, r);
         log_warning("run %llu (runbook %s) rolling back: %s", (unsigned long long) r->id, r->runbook, r->note);
         engine_audit(e, "rollback", "run %llu runbook %s rolling back %zu step(s): %s", (unsigned long long) r->id, r->runbook,
                      r->rollback_pos, r->note);
         rollback_next(e, r);
+}
+
+/* A new run, and the end of one. */
+run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig) {
+        size_t active = 0;
+        run **n, *r;
+
+        for (size_t i = 0; i < e->n_runs; i++)
+                active += run_state_active(e->runs[i]->state);
+        if (active >= ENGINE_RUNS_ACTIVE_MAX) {
+                log_warning("%zu runs active: not starting another for runbook %s", active, rb->name);
+                return NULL;
+        }
+        r = calloc(1, sizeof(*r));
+        n = r ? realloc(e->runs, (e->n_runs + 1) * sizeof(*n)) : NULL;
+        if (!n) {
+                free(r);
+                return NULL;
+        }
+        e->runs = n;
+        e->runs[e->n_runs++] = r;
+        r->id = e->next_run_id++;
+        (void) snprintf(r->runbook, sizeof(r->runbook), "%s", rb->name);
+        memcpy(r->runbook_sha256, rb->sha256, sizeof(r->runbook_sha256));
+        r->incident = incident_id;
+        r->drill = engine_exempt_of(e, incident_id);
+        (void) snprintf(r->signature, sizeof(r->signature), "%s", sig ? sig : "");
+        r->rb = rb;
+        r->engine = e;
+        r->set = runbook_set_ref(set);
+        r->n_steps = rb->n_steps;
+        r->approvers_needed = rb->approvers;
+        r->grade = rb->grade;
+        r->created_usec = r->updated_usec = real_usec();
+        for (size_t i = 0; i < rb->n_steps; i++)
+                (void) snprintf(r->steps[i].name, sizeof(r->steps[i].name), "%s", rb->steps[i].name);
+        return r;
+}
+
+void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) {
+        va_list ap;
+
+        /* the note first: its arguments may point into the call being dropped */
+        va_start(ap, fmt);
+        (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
+        va_end(ap);
+        engine_run_clear_runtime(r);
+        r->state = st;
+        r->finished_usec = r->updated_usec = real_usec();
+        (void) engine_persist_run(e, r);
+}
+
+/* Deciding: observe, propose, wait for approval or run; before each step, the gate. */
+static void plan_of(engine *e, run *r) {
+        runbook_plan p = { 0 };
+        if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
+                memcpy(r->plan_hash, p.hash, sizeof(r->plan_hash));
+                engine_audit(e, "plan", "run %llu runbook %s incident %llu plan %s:\n%s", (unsigned long long) r->id,
+                             r->runbook, (unsigned long long) r->incident, p.hash, p.text);
+                runbook_plan_done(&p);
+        }
+}
+
+static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void engine_pend(engine *e, run *r, const char *why) {
+        const policy_config *p = &e->config->policy;
+        uint64_t life = r->rb && r->rb->approval_expires_usec ? r->rb->approval_expires_usec : p->approval_expires_usec;
+        char d[32];
+
+        r->state = RUN_PENDING;
+        r->n_approvals = 0;
+        r->approval_expires_usec = real_usec() + life;
+        r->updated_usec = real_usec();
+        (void) snprintf(r->why, sizeof(r->why), "%s", why);
+        plan_of(e, r);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        (void) sd_event_add_time(e->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
+                                 on_approval_expired, r);
+        (void) engine_persist_run(e, r);
+        engine_audit(e, "approval_requested", "run %llu runbook %s (step %zu %s) waits for %u approver%s within %s, plan %s: %s",
+                     (unsigned long long) r->id, r->runbook, r->step + 1, r->steps[r->step].name, r->approvers_needed,
+                     r->approvers_needed == 1 ? "" : "s", duration_format(life, d, sizeof(d)), r->plan_hash, why);
+        engine_notify(e, r, RB_EV_PENDING, "run %llu of %s waits for approval (ikehealctl pending; approve %llu): %s",
+                      (unsigned long long) r->id, r->runbook, (unsigned long long) r->id, why);
+        if (r->incident)
+                (void) triage_incident_set_state(e->triage, r->incident, INCIDENT_REMEDIATING, "runbook waits for approval");
+}
+
+static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+        run *r = userdata;
+        engine *e = r->engine;
+
+        engine_audit(e, "denial", "run %llu runbook %s: approval expired (%zu of %u approvals), counted as a denial",
+                     (unsigned long long) r->id, r->runbook, r->n_approvals, r->approvers_needed);
+        engine_run_finish(e, r, RUN_DENIED, "approval expired with %zu of %u approvals", r->n_approvals,
+                          r->approvers_needed);
+        engine_notify(e, r, RB_EV_ESCALATED, "run %llu of %s: approval expired; a human is needed", (unsigned long long) r->id,
+                      r->runbook);
+        engine_escalate_incident(e, r->incident, "runbook %s: approval expired (run %llu)", r->runbook,
+                                 (unsigned long long) r->id);
+        return 0;
+}
+
+void engine_reschedule_approval(engine *e, run *r) {
+        r->timer = sd_event_source_disable_unref(r->timer);
+        if (r->approval_expires_usec <= real_usec()) {
+                (void) on_approval_expired(NULL, 0, r);
+                return;
+        }
+        (void) sd_event_add_time(e->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
+                                 on_approval_expired, r);
+}
+
+/* The grade a run's next step needs now, and why. */
+static grade step_grade(engine *e, run *r, char *why, size_t n) {
+        const rb_step *s = &r->rb->steps[r->step];
+        const policy_config *p = &e->config->policy;
+        grade g = grade_raise(r->rb->grade, s->has_grade ? s->grade : r->rb->grade);
+        char w1[256] = "", w2[256] = "";
+
+        g = policy_grade_at(p, g, e->paused, real_usec(), w1, sizeof(w1));
+        action_plan ap = { 0 };
+        (void) action_plan_make(&s->params, &e->env, ACTION_APPLY, &ap);
+        if (ap.disruptive)
+                g = grade_raise(g, policy_grade_blast(p, g, engine_established_sas(e), w2, sizeof(w2)));
+        (void) snprintf(why, n, "%s%s%s", w1, w1[0] && w2[0] ? "; " : "", w2);
+        return g;
+}
+
+/* A step whose precondition is already known to fail (no last-good manifest, no valid standby)
+ * is never proposed or put up for approval only to fail once approved: the run is escalated at
+ * once, saying why. True if it was. */
+static bool step_precondition_fails(engine *e, run *r) {
+        const rb_step *s = r->rb && r->step < r->rb->n_steps ? &r->rb->steps[r->step] : NULL;
+        char why[256];
+        int k;
+
+        if (!s)
+                return false;
+        k = action_precondition(&s->params, &e->env, why, sizeof(why));
+        if (k >= 0)
+                return false;
+        if (!why[0])
+                (void) snprintf(why, sizeof(why), "%s", strerror(-k));
+        engine_run_finish(e, r, RUN_ESCALATED, "step %s cannot work: %s", s->name, why);
+        engine_audit(e, "escalation", "run %llu runbook %s not offered for incident %llu: step %s (%s) cannot work: %s",
+                     (unsigned long long) r->id, r->runbook, (unsigned long long) r->incident, s->name,
+                     s->params.ops->kind, why);
+        engine_notify(e, r, RB_EV_ESCALATED, "runbook %s cannot help with incident %llu: step %s: %s; a human is needed",
+                      r->runbook, (unsigned long long) r->incident, s->name, why);
+        engine_escalate_incident(e, r->incident, "runbook %s cannot work: %s", r->runbook, why);
+        return true;
+}
+
+/* Before each step (run_advance calls this): may it run now? 1 yes, 0 it waits (pending or
+ * proposed; the run's state says which) or was escalated (its precondition fails). */
+int engine_step_gate(engine *e, run *r) {
+        char why[256];
+        if (step_precondition_fails(e, r))
+                return 0;
+        grade g = step_grade(e, r, why, sizeof(why));
+
+        if (g == GRADE_AUTO || g == GRADE_OBSERVE)
+                return 1;
+        if (g == GRADE_APPROVE && r->n_approvals >= r->approvers_needed)
+                return 1;
+        if (g == GRADE_MANUAL && r->operator_run && r->n_approvals >= r->approvers_needed)
+                return 1;
+        if (g == GRADE_MANUAL) {
+                r->state = RUN_PROPOSED;
+                r->grade = g;
+                (void) snprintf(r->why, sizeof(r->why), "step %s needs an operator%s%.180s", r->steps[r->step].name,
+                                why[0] ? ": " : "", why);
+                plan_of(e, r);
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "plan", "run %llu runbook %s proposed, not run: %s", (unsigned long long) r->id, r->runbook, r->why);
+                engine_notify(e, r, RB_EV_PROPOSED, "run %llu of %s is proposed (ikehealctl plan %s; run %s): %s",
+                              (unsigned long long) r->id, r->runbook, r->runbook, r->runbook, r->why);
+                return 0;
+        }
+        r->grade = g;
+        engine_pend(e, r, why[0] ? why : "runbook grade approve");
+        return 0;
+}
+
+void engine_decide(engine *e, run *r, grade base, bool automatic) {
+        char why[256] = "";
+        grade g;
+
+        if (base == GRADE_OBSERVE) {
+                /* nothing with effects: its steps (notifications) run at once, unattended */
+                r->grade = GRADE_OBSERVE;
+                r->state = RUN_RUNNING;
+                plan_of(e, r);
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "observe", "run %llu runbook %s observes incident %llu", (unsigned long long) r->id,
+                             r->runbook, (unsigned long long) r->incident);
+                engine_notify(e, r, RB_EV_OBSERVED, "incident %llu observed by runbook %s", (unsigned long long) r->incident,
+                              r->runbook);
+                run_advance(e, r);
+                return;
+        }
+        /* before the budget counts it or anyone is asked: can its first step work at all? */
+        if (step_precondition_fails(e, r))
+                return;
+        g = policy_grade_at(&e->config->policy, base, e->paused, real_usec(), why, sizeof(why));
+        r->grade = g;
+        (void) snprintf(r->why, sizeof(r->why), "%s", why);
+        if (automatic && r->drill)
+                engine_audit(e, "policy", "run %llu runbook %s answers drill %llu's fault: outside cooldown, budget and "
+                             "breakers", (unsigned long long) r->id, r->runbook, (unsigned long long) r->drill);
+        else if (automatic) {
+                policy_config bp = engine_budget_policy(e, r->rb);
+                char lw[256] = "";
+                ledger_verdict v = policy_ledger_check(e->ledger, &bp, r->signature, real_usec(), lw, sizeof(lw));
+                if (v != LEDGER_ALLOW) {
+                        (void) engine_persist_meta(e);
+                        engine_run_finish(e, r, RUN_ESCALATED, "%s", lw);
+                        engine_audit(e, "escalation", "run %llu runbook %s not run for incident %llu: %s",
+                                     (unsigned long long) r->id, r->runbook, (unsigned long long) r->incident, lw);
+                        engine_notify(e, r, RB_EV_ESCALATED, "runbook %s not run: %s; a human is needed", r->runbook, lw);
+                        engine_escalate_incident(e, r->incident, "runbook %s not run: %s", r->runbook, lw);
+                        return;
+                }
+        }
+        if (g == GRADE_MANUAL && !r->operator_run) {
+                r->state = RUN_PROPOSED;
+                plan_of(e, r);
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "plan", "run %llu runbook %s proposed for incident %llu, not run (grade manual%s%s)",
+                             (unsigned long long) r->id, r->runbook, (unsigned long long) r->incident, why[0] ? ": " : "", why);
+                engine_notify(e, r, RB_EV_PROPOSED, "runbook %s proposed for incident %llu (ikehealctl plan %s; run %s)%s%s",
+                              r->runbook, (unsigned long long) r->incident, r->runbook, r->runbook, why[0] ? ": " : "", why);
+                return;
+        }
+        if (automatic && !r->drill) {
+                (void) policy_ledger_note_run(e->ledger, r->signature, real_usec());
+                (void) engine_persist_meta(e);
+        }
+        r->state = RUN_RUNNING;
+        plan_of(e, r);
+        (void) engine_persist_run(e, r);
+        run_advance(e, r);
 }
 
 void engine_run_resume(engine *e, run *r) {

@@ -15,12 +15,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/core/agent.h"
-#include "agent/drill/drill_run.h"
+#include "agent/config/config.h"
 #include "agent/engine/engine_internal.h"
 #include "agent/engine/engine_owed.h"
 #include "agent/engine/owed.h"
-#include "agent/core/state_logs.h"
+#include "agent/notify/state_logs.h"
 #include "log.h"
 
 enum {
@@ -28,18 +27,6 @@ enum {
         REC_MEASURE = 2,
         REC_META = 3,
 };
-
-uint64_t engine_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-uint64_t engine_mono(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static void add_u64(vici_builder *b, const char *k, uint64_t v) {
         vici_builder_add_fmt(b, k, "%llu", (unsigned long long) v);
@@ -369,7 +356,7 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
             !measure_state_live(m->state)) {
                 action_params_done(&m->params);
                 free(m);
-                if (!e->a->config->reset_state) {
+                if (!e->config->reset_state) {
                         log_error("owed revert record %s cannot be read: a measure may still be in force that nothing "
                                   "would revert; refusing to start ('ikeheald --reset-state' sets it aside)", path);
                         o->lost++;
@@ -380,7 +367,7 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
                 (void) owed_set_aside(path);
                 return 0;
         }
-        if (!e->a->config->reset_state) {
+        if (!e->config->reset_state) {
                 log_error("%s/engine.log does not know measure %llu (%s, runbook %s) whose revert %s says is owed: the "
                           "log lost records; refusing to start. 'ikeheald --reset-state' takes the measure back from "
                           "that record and reverts it on time", o->state_dir, (unsigned long long) id, m->kind,
@@ -410,6 +397,8 @@ static int owed_one(uint64_t id, const void *buf, size_t len, const char *path, 
         return 0;
 }
 
+static int snapshot(statelog_writer *w, void *userdata);
+
 int engine_store_open(engine *e, const char *state_dir) {
         owed_scan o = { .e = e, .state_dir = state_dir };
         int r;
@@ -417,10 +406,11 @@ int engine_store_open(engine *e, const char *state_dir) {
         e->next_run_id = e->next_measure_id = 1;
         if (!state_dir)
                 return 0;
-        r = statelog_open(&e->log, state_dir, "engine", replay, e);
+        /* every record is a whole object: the log can be rewritten once it is mostly history */
+        r = record_store_open(&e->store, state_dir, "engine", replay, snapshot, 8, 512, e);
         if (r < 0)
                 return state_log_open_failed(state_dir, "engine", r);
-        state_log_report(e->log, e->undecodable);
+        state_log_report(e->store.log, e->undecodable);
         r = owed_load(state_dir, "measure", owed_one, &o);
         if (r < 0)
                 return log_error_errno(r, "cannot read the owed revert records in %s/owed", state_dir);
@@ -471,11 +461,11 @@ static int persist(engine *e, int type, const void *obj) {
         size_t len = 0;
         int r;
 
-        if (!e->log)
+        if (!e->store.log)
                 return 0;
         r = encode(type, obj, e, &buf, &len);
         if (r >= 0)
-                r = statelog_append(e->log, (uint16_t) type, buf, len);
+                r = record_store_append(&e->store, (uint16_t) type, buf, len);
         if (r < 0)
                 return log_error_errno(r, "cannot record the engine's state durably");
         if (type == REC_MEASURE) {
@@ -484,28 +474,21 @@ static int persist(engine *e, int type, const void *obj) {
                  * an extension rewrites it (engine_owed_update()); later states add nothing: a
                  * measure taken back is reverted at its expiry either way */
                 if (!measure_state_live(m->state))
-                        r = owed_remove(e->a->config->state_dir, "measure", m->id);
-                else if (m->state == MEASURE_ARMING || !owed_exists(e->a->config->state_dir, "measure", m->id))
-                        r = owed_write(e->a->config->state_dir, "measure", m->id, buf, len);
+                        r = owed_remove(e->config->state_dir, "measure", m->id);
+                else if (m->state == MEASURE_ARMING || !owed_exists(e->config->state_dir, "measure", m->id))
+                        r = owed_write(e->config->state_dir, "measure", m->id, buf, len);
                 if (r < 0)
                         return log_error_errno(r, "cannot update the owed revert record of measure %llu",
                                                (unsigned long long) m->id);
         }
-        /* every record is a whole object: the log can be rewritten once it is mostly history */
-        if (statelog_records(e->log) > 8 * (e->n_runs + e->n_measures) + 512) {
-                r = statelog_compact(e->log, snapshot, e);
-                if (r < 0)
-                        log_warning_errno(r, "cannot compact engine.log, ignoring");
-        }
+        r = record_store_compact_if_due(&e->store, e->n_runs + e->n_measures);
+        if (r < 0)
+                log_warning_errno(r, "cannot compact engine.log, ignoring");
         return 0;
 }
 
-int engine_persist_run(engine *e, const run *r) {
-        int k = persist(e, REC_RUN, r);
-        /* every change of a run is persisted here: a drill times its steps from it */
-        if (e->a->drills)
-                drill_run_changed(e->a->drills, r);
-        return k;
+int engine_store_run(engine *e, const run *r) {
+        return persist(e, REC_RUN, r);
 }
 
 int engine_persist_measure(engine *e, const measure *m) {
@@ -517,11 +500,11 @@ int engine_owed_update(engine *e, const measure *m) {
         size_t len = 0;
         int r;
 
-        if (!e->log || !measure_state_live(m->state))
+        if (!e->store.log || !measure_state_live(m->state))
                 return 0;
         r = encode(REC_MEASURE, m, e, &buf, &len);
         if (r >= 0)
-                r = owed_write(e->a->config->state_dir, "measure", m->id, buf, len);
+                r = owed_write(e->config->state_dir, "measure", m->id, buf, len);
         if (r < 0)
                 return log_error_errno(r, "cannot update the owed revert record of measure %llu",
                                        (unsigned long long) m->id);

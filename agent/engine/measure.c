@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
+#include "agent/config/config.h"
 #include "agent/engine/engine_internal.h"
 #include "agent/engine/engine_owed.h"
 #include "agent/triage/incident.h"
+#include "agent/triage/triage.h"
 #include "duration.h"
 #include "log.h"
 
@@ -85,7 +86,7 @@ measure *measure_new(engine *e, run *r, const rb_step *s, const action_params *p
         (void) snprintf(m->kind, sizeof(m->kind), "%s", p->ops->kind);
         (void) snprintf(m->signature, sizeof(m->signature), "%s", r->signature);
         /* the expiry counts from now: a crash before "applied" still bounds its life */
-        m->applied_usec = engine_now();
+        m->applied_usec = real_usec();
         m->expires_usec = m->applied_usec + s->expires_in_usec;
         n = realloc(e->measures, (e->n_measures + 1) * sizeof(*n));
         if (!n) {
@@ -95,7 +96,7 @@ measure *measure_new(engine *e, run *r, const rb_step *s, const action_params *p
         }
         e->measures = n;
         e->measures[e->n_measures++] = m;
-        if (engine_persist_measure(e, m) < 0 && e->log) {
+        if (engine_persist_measure(e, m) < 0 && e->store.log) {
                 e->n_measures--;
                 action_params_done(&m->params);
                 free(m);
@@ -113,7 +114,7 @@ static void measure_reverted(measure *m, int result, const char *detail);
 
 static void arm(engine *e, measure *m) {
         m->timer = sd_event_source_disable_unref(m->timer);
-        if (sd_event_add_time(e->a->event, &m->timer, CLOCK_REALTIME, m->expires_usec, 10 * USEC_PER_MSEC, on_expiry, m) < 0)
+        if (sd_event_add_time(e->event, &m->timer, CLOCK_REALTIME, m->expires_usec, 10 * USEC_PER_MSEC, on_expiry, m) < 0)
                 log_error("measure %llu: cannot arm its expiry timer; it will be reverted at the next start",
                           (unsigned long long) m->id);
 }
@@ -125,7 +126,7 @@ void measure_activate(engine *e, measure *m) {
         (void) engine_persist_measure(e, m);
         arm(e, m);
         engine_audit(e, "measure", "measure %llu (%s) active for %s, until %llu", (unsigned long long) m->id, m->kind,
-                     duration_format(m->expires_usec > engine_now() ? (m->expires_usec - engine_now() + USEC_PER_SEC / 2) /
+                     duration_format(m->expires_usec > real_usec() ? (m->expires_usec - real_usec() + USEC_PER_SEC / 2) /
                                                                               USEC_PER_SEC * USEC_PER_SEC
                                                                     : 0,
                                      d, sizeof(d)),
@@ -134,23 +135,33 @@ void measure_activate(engine *e, measure *m) {
 
 /* After an expiry's revert: the fault it papered over may still be there. */
 static void expired_aftermath(engine *e, measure *m) {
-        const incident *inc = m->incident ? incident_store_find(e->a->incidents, m->incident) : NULL;
+        const incident *inc = m->incident ? incident_store_find(e->incidents, m->incident) : NULL;
         const run *r = engine_run_find(e, m->run);
         char why[256];
 
         (void) snprintf(why, sizeof(why), "temporary measure %llu (%s) expired and was reverted; not re-applied "
                         "automatically", (unsigned long long) m->id, m->kind);
         if (!r || !r->drill) { /* a drill's measure trips no breaker a real incident would meet */
-                policy_ledger_trip(e->ledger, m->signature, engine_now(), why);
+                policy_ledger_trip(e->ledger, m->signature, real_usec(), why);
                 (void) engine_persist_meta(e);
         }
         engine_notify(e, NULL, RB_EV_EXPIRED, "%s (runbook %s)", why, m->runbook);
         if (inc && inc->state != INCIDENT_RESOLVED)
                 engine_escalate_incident(e, m->incident, "measure %llu (%s) expired while the fault is still present: "
                                          "a human is needed", (unsigned long long) m->id, m->kind);
-        /* look again now: if the fault comes back, the new incident meets the tripped breaker */
-        if (e->a->checks)
-                agent_checks_trigger_all(e->a);
+        /* look again now: if the fault comes back, the new incident meets the tripped breaker; one
+         * that came back while the revert was in flight was held (measure_expiring()) */
+        triage_trigger_all(e->triage);
+        engine_recheck_at(e, real_usec());
+}
+
+bool measure_expiring(const engine *e, const char *signature) {
+        for (size_t i = 0; i < e->n_measures; i++) {
+                const measure *m = e->measures[i];
+                if (m->state == MEASURE_REVERTING && m->expiry && strcmp(m->signature, signature) == 0)
+                        return true;
+        }
+        return false;
 }
 
 static void measure_reverted(measure *m, int result, const char *detail) {
@@ -162,7 +173,7 @@ static void measure_reverted(measure *m, int result, const char *detail) {
         m->on_reverted = NULL;
         m->on_reverted_userdata = NULL;
         m->state = result < 0 ? MEASURE_REVERT_FAILED : MEASURE_REVERTED;
-        m->reverted_usec = engine_now();
+        m->reverted_usec = real_usec();
         (void) snprintf(m->note, sizeof(m->note), "%s%s%s", result < 0 ? strerror(-result) : "reverted",
                         detail && detail[0] ? ": " : "", detail ? detail : "");
         (void) engine_persist_measure(e, m);
@@ -228,7 +239,7 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void measure_reconcile(engine *e) {
-        uint64_t now = engine_now();
+        uint64_t now = real_usec();
 
         for (size_t i = 0; i < e->n_measures; i++) {
                 measure *m = e->measures[i];
@@ -285,7 +296,7 @@ int engine_measure_extend(engine *e, uint64_t id, uint64_t by_usec, const engine
                 return -ENOENT;
         }
         /* the policy bounds the whole life, not each extension */
-        max = policy_measure_max(&e->a->config->policy, m->kind);
+        max = policy_measure_max(&e->config->policy, m->kind);
         until = m->expires_usec + by_usec;
         if (until - m->applied_usec > max) {
                 (void) snprintf(why, n, "refused: measure %llu (%s) would live %s, more than the policy allows (%s)",
@@ -302,6 +313,6 @@ int engine_measure_extend(engine *e, uint64_t id, uint64_t by_usec, const engine
         engine_audit(e, "extend", "measure %llu (%s) extended by %s by uid %u (%s)", (unsigned long long) id, m->kind,
                      duration_format(by_usec, a, sizeof(a)), who->uid, who->user);
         (void) snprintf(why, n, "measure %llu now expires in %s", (unsigned long long) id,
-                        duration_format(until - engine_now(), b, sizeof(b)));
+                        duration_format(until - real_usec(), b, sizeof(b)));
         return 0;
 }

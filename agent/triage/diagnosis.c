@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/checks/registry.h"
 #include "agent/triage/diagnosis.h"
 #include "agent/checks/check.h"
 
@@ -24,7 +25,7 @@ typedef struct symptom {
         fault_class explained_by; /* FAULT_NONE: a root of its own */
 } symptom;
 
-/* The seeds' triage order: outermost and cheapest first. */
+/* The triage order: outermost and cheapest first. */
 static unsigned class_rank(fault_class c) {
         static const fault_class order[] = {
                 FAULT_FIREWALL, FAULT_REACHABILITY, FAULT_DAEMON, FAULT_DAEMON_CONFIG,
@@ -40,20 +41,7 @@ static unsigned class_rank(fault_class c) {
 
 /* A check that does not name a class still points somewhere by what it is. */
 static fault_class kind_default_class(const char *kind) {
-        static const struct {
-                const char *kind;
-                fault_class cls;
-        } map[] = {
-                { "ike_probe", FAULT_REACHABILITY }, { "daemon", FAULT_DAEMON },
-                { "firewall", FAULT_FIREWALL },      { "certificate", FAULT_CERTIFICATE },
-                { "revocation", FAULT_REVOCATION },  { "clock", FAULT_CLOCK },
-                { "nat_mtu", FAULT_NAT_MTU },        { "config", FAULT_CONFIG_CHANGE },
-                { "conns", FAULT_DAEMON_CONFIG },
-        };
-        for (size_t i = 0; kind && i < ELEMENTSOF(map); i++)
-                if (strcmp(map[i].kind, kind) == 0)
-                        return map[i].cls;
-        return FAULT_NONE;
+        return check_kind_traits(kind).cls;
 }
 
 static bool fact_yes(const finding *f, const char *key) {
@@ -154,7 +142,7 @@ static bool class_is_global_by_nature(fault_class c) {
 static bool daemon_unconfirmed(const diagnosis_input *in, size_t n, const finding *probe) {
         for (size_t i = 0; i < n; i++) {
                 const char *a, *c;
-                if (!in[i].kind || strcmp(in[i].kind, "daemon") != 0 || !in[i].finding)
+                if (!check_kind_is(in[i].kind, CHECK_ROLE_LIVENESS) || !in[i].finding)
                         continue;
                 a = finding_fact_get(in[i].finding, "answered_usec");
                 c = finding_fact_get(in[i].finding, "connected_usec");
@@ -227,7 +215,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         .clock_sensitive = fact_yes(f, "clock_sensitive") ||
                                            (reason && (strcmp(reason, "expired") == 0 ||
                                                        strcmp(reason, "not_yet_valid") == 0)),
-                        .from_peers = in[i].kind && strcmp(in[i].kind, "logs") == 0,
+                        .from_peers = check_kind_is(in[i].kind, CHECK_ROLE_PEERS_SAY),
                 };
                 if (cls == FAULT_REACHABILITY && in[i].reported == CHECK_FAIL)
                         probe_fails = true;
@@ -286,7 +274,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
         /* Peers told "no IKE config" while the conns check sees every connection loaded: they
          * tried while charon was (re)loading its configuration. Not a configuration fault. */
         for (size_t i = 0; i < n; i++)
-                if (in[i].kind && strcmp(in[i].kind, "conns") == 0 && in[i].reported == CHECK_OK)
+                if (check_kind_is(in[i].kind, CHECK_ROLE_LOADED) && in[i].reported == CHECK_OK)
                         for (size_t k = 0; k < ns; k++)
                                 if (sy[k].from_peers && sy[k].cls == FAULT_DAEMON_CONFIG)
                                         sy[k].cls = FAULT_NONE; /* dropped */
@@ -320,7 +308,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         p->scope = s->scope;
                 /* seen directly on this host: 90; told by peers' logs: 80; only inferred
                  * (the probe fails and nothing here drops it): 50 */
-                bool inferred = s->in->kind && strcmp(s->in->kind, "ike_probe") == 0;
+                bool inferred = check_kind_is(s->in->kind, CHECK_ROLE_OUTSIDE);
                 unsigned conf = inferred ? 50 : s->from_peers ? 80 : 90;
                 if (conf > p->confidence)
                         p->confidence = conf;

@@ -3,7 +3,7 @@
  * One root cause gives one problem, not ten: a dead charon also makes the probe fail, the SA
  * count collapse and the logs fall silent; those findings become the dead charon's evidence.
  *
- * The rules follow the seeds' triage (shared/DESIGN.md): impact first (is everyone failing?),
+ * The rules are a triage order: impact first (is everyone failing?),
  * then causes from the outermost in —
  *   daemon down or hung        → explains reachability, SA collapse, resource, NAT/MTU
  *   nftables drops 500/4500/ESP→ explains reachability, SA collapse, NAT/MTU

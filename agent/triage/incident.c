@@ -10,7 +10,8 @@
 #include <time.h>
 
 #include "agent/triage/incident.h"
-#include "statelog.h"
+#include "now.h"
+#include "record_store.h"
 
 #define RECORD_INCIDENT 1
 
@@ -18,8 +19,7 @@ struct incident_store {
         incident *items;
         size_t n, allocated;
         uint64_t next_id;
-        statelog *log; /* NULL: memory only */
-        uint64_t records;
+        record_store store; /* its log NULL: memory only */
         /* held updates are written when their interval ends */
         sd_event *event;
         sd_event_source *flush_timer;
@@ -202,7 +202,6 @@ static int replay_record(uint16_t type, const void *payload, size_t len, void *u
         *slot = inc;
         if (inc.id >= s->next_id)
                 s->next_id = inc.id + 1;
-        s->records++;
         return 0;
 }
 
@@ -227,20 +226,16 @@ static int store_persist(incident_store *s, const incident *i) {
         size_t len;
         int r;
 
-        if (!s->log)
+        if (!s->store.log)
                 return 0;
         r = encode_record(i, &buf, &len);
         if (r < 0)
                 return r;
-        r = statelog_append(s->log, RECORD_INCIDENT, buf, len);
+        r = record_store_append(&s->store, RECORD_INCIDENT, buf, len);
         if (r < 0)
                 return r;
-        if (++s->records > 8 * (uint64_t) s->n + 256) {
-                r = statelog_compact(s->log, snapshot_records, s);
-                if (r >= 0)
-                        s->records = s->n;
-                /* a failed compaction leaves the old log, which is still complete */
-        }
+        /* a failed compaction leaves the old log, which is still complete */
+        (void) record_store_compact_if_due(&s->store, s->n);
         return 0;
 }
 
@@ -253,11 +248,11 @@ int incident_store_new(incident_store **ret, const char *state_dir, uint64_t *re
                 return -ENOMEM;
         s->next_id = 1;
         if (state_dir) {
-                r = statelog_open(&s->log, state_dir, "incidents", replay_record, s);
+                r = record_store_open(&s->store, state_dir, "incidents", replay_record, snapshot_records, 8, 256, s);
                 if (r < 0)
                         return r;
                 if (ret_dropped)
-                        *ret_dropped = statelog_dropped_bytes(s->log);
+                        *ret_dropped = statelog_dropped_bytes(s->store.log);
                 store_trim(s);
         }
         *ret = TAKE_PTR(s);
@@ -275,7 +270,7 @@ incident_store *incident_store_free(incident_store *s) {
                 incident_done(&s->items[i]);
         }
         free(s->items);
-        statelog_free(s->log);
+        record_store_done(&s->store);
         free(s);
         return NULL;
 }
@@ -331,12 +326,6 @@ static int record(incident_store *s, incident *i, uint64_t now_usec, incident_ev
         return r;
 }
 
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 int incident_store_flush(incident_store *s, uint64_t now_usec, incident_cb cb, void *userdata) {
         int ret = 0;
 
@@ -355,7 +344,7 @@ static int on_flush(sd_event_source *src, uint64_t usec, void *userdata) {
         incident_store *s = userdata;
 
         s->flush_timer = sd_event_source_disable_unref(s->flush_timer);
-        (void) incident_store_flush(s, realtime_usec(), s->flush_cb, s->flush_userdata);
+        (void) incident_store_flush(s, real_usec(), s->flush_cb, s->flush_userdata);
         for (size_t j = 0; j < s->n; j++)
                 if (s->items[j].coalesced) {
                         flush_arm(s); /* held since less than an interval: its turn comes */

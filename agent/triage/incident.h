@@ -7,8 +7,8 @@
  *
  * A problem (agent/triage/diagnosis.h) matches the active incident of the same signature (its class:
  * one root cause, one incident) and updates it, or opens a new one. An active incident whose
- * problem is gone from a complete diagnosis is resolved. The runbook engine (a later issue)
- * moves incidents to remediating and escalated.
+ * problem is gone from a complete diagnosis is resolved. The runbook engine moves incidents to
+ * remediating and escalated (through triage_incident_set_state()).
  *
  * Every change is written to the durable state log (common/statelog.h) under the state
  * directory before it is reported, so a restarted agent knows what was open; after a restart

@@ -20,6 +20,7 @@
 #include "agent/drill/drill_run.h"
 #include "agent/engine/engine.h"
 #include "agent/triage/incident.h"
+#include "agent/triage/triage.h"
 
 static int refuse(control_request *req, int err, const char *why) {
         control_request_set_error(req, "accept: refused: %s", why);
@@ -78,12 +79,11 @@ static int accept_finish(agent *a, control_request *req, vici_builder *b, bool c
                                                check_last_finding(c)->summary ? check_last_finding(c)->summary : "warn");
         }
         agent_who(a, req, &who);
-        check_set_mark_good(a->checks);
-        a->good_recorded = true;
+        triage_mark_good(a->triage);
         agent_audit(a, "accept", "the current state accepted as last good by uid %u (%s): %s%s%s", who.uid, who.user, reason,
                     warned[0] ? "; warnings accepted: " : "", warned);
         /* the checks look again now: what they report is measured against the new state */
-        agent_checks_trigger_all(a);
+        triage_trigger_all(a->triage);
         vici_builder_add_str(b, "result", warned[0] ? "the current state is the last good one; its warnings were accepted"
                                                     : "the current state is the last good one");
         return 0;

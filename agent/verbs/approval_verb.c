@@ -10,6 +10,7 @@
 #include "agent/core/agent.h"
 #include "agent/control/control.h"
 #include "agent/engine/engine.h"
+#include "now.h"
 
 void agent_who(agent *a, control_request *req, engine_who *ret) {
         const control_peer *p = control_request_peer(req);
@@ -47,8 +48,8 @@ static void add_run(agent *a, const run *r, vici_builder *b) {
         vici_builder_end_list(b);
         if (r->state == RUN_PENDING)
                 vici_builder_add_fmt(b, "expires_in", "%llu",
-                                     (unsigned long long) (r->approval_expires_usec > agent_now_usec()
-                                                                   ? (r->approval_expires_usec - agent_now_usec()) / USEC_PER_SEC
+                                     (unsigned long long) (r->approval_expires_usec > real_usec()
+                                                                   ? (r->approval_expires_usec - real_usec()) / USEC_PER_SEC
                                                                    : 0));
         vici_builder_add_fmt(b, "created", "%llu", (unsigned long long) (r->created_usec / USEC_PER_SEC));
         if (r->finished_usec)

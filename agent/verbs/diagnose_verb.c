@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/core/agent.h"
 #include "agent/checks/check_set.h"
@@ -15,6 +14,8 @@
 #include "agent/control/control.h"
 #include "agent/triage/diagnosis.h"
 #include "agent/triage/incident.h"
+#include "agent/triage/triage.h"
+#include "now.h"
 
 #define DIAGNOSE_SLACK_USEC (2 * USEC_PER_SEC)
 #define DIAGNOSE_MAX_USEC (300 * USEC_PER_SEC)
@@ -30,12 +31,6 @@ struct diagnose_query {
         sd_event_source *timer;
         diagnose_query *next;
 };
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static void query_unlink(diagnose_query *q) {
         for (diagnose_query **p = &q->agent->diagnose_queries; *p; p = &(*p)->next)
@@ -112,7 +107,7 @@ static void query_finish(diagnose_query *q, const char *error) {
                 return;
         }
         /* the incidents follow the same picture the answer is made from */
-        agent_diagnose(q->agent);
+        triage_diagnose(q->agent->triage);
         r = q->finish(q->agent, q->req, q->reply, query_complete(q), mono_usec() - q->started_usec);
         (void) control_request_reply(q->req, r, NULL);
         query_free(q);
@@ -125,7 +120,7 @@ static int diagnose_report(agent *a, control_request *req, vici_builder *b, bool
         diagnosis d;
         int r;
 
-        n = agent_diagnosis_inputs(a, in, CONFIG_CHECKS_MAX);
+        n = triage_inputs(a->triage, in, CONFIG_CHECKS_MAX);
         for (size_t i = 0; i < n; i++)
                 order[i] = i;
         r = diagnosis_run(in, n, &d);
@@ -208,8 +203,8 @@ int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_rou
         a->diagnose_queries = q;
         check_set_trigger_all(a->checks);
         /* answered from the loop (findings may arrive synchronously, or there may be no check
-         * at all): the coalesced diagnosis pass calls diagnose_verb_progress() */
-        agent_schedule_diagnosis(a);
+         * at all): the coalesced diagnosis pass tells on_diagnosed() */
+        triage_schedule(a->triage);
         return 0;
 }
 
@@ -217,7 +212,10 @@ static int diagnose_handler(control_request *req, vici_builder *b, void *userdat
         return agent_check_round(userdata, req, b, diagnose_report);
 }
 
-void diagnose_verb_progress(agent *a) {
+/* A diagnosis pass ran: answer the requests whose round is now complete. */
+static void on_diagnosed(void *userdata) {
+        agent *a = userdata;
+
         for (diagnose_query *q = a->diagnose_queries, *next; q; q = next) {
                 next = q->next;
                 if (query_complete(q))
@@ -231,5 +229,8 @@ void diagnose_verb_abort_all(agent *a, const char *why) {
 }
 
 int diagnose_verb_register(agent *a) {
+        int r = triage_subscribe(a->triage, &(triage_listener){ .diagnosed = on_diagnosed, .userdata = a });
+        if (r < 0)
+                return r;
         return control_server_register(a->control, PROTO_DIAGNOSE, diagnose_handler, a);
 }

@@ -11,12 +11,13 @@
 #include "agent/core/agent.h"
 #include "agent/control/control.h"
 #include "agent/engine/engine.h"
+#include "now.h"
 #include "duration.h"
 
 static int measures_handler(control_request *req, vici_builder *b, void *userdata) {
         agent *a = userdata;
         const char *all = vici_node_str(control_request_body(req), "all");
-        uint64_t now = agent_now_usec();
+        uint64_t now = real_usec();
         size_t live = 0;
 
         vici_builder_begin_section(b, "measures");

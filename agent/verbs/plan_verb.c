@@ -9,6 +9,7 @@
 #include "agent/core/agent.h"
 #include "agent/control/control.h"
 #include "agent/engine/engine.h"
+#include "now.h"
 #include "agent/triage/incident.h"
 #include "duration.h"
 
@@ -22,7 +23,7 @@ static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
                 vici_builder_add_str(b, "description", rb->description);
         vici_builder_add_str(b, "file", rb->file);
         vici_builder_add_str(b, "grade", grade_to_string(rb->grade));
-        g = policy_grade_at(&a->config->policy, rb->grade, engine_paused(a->engine, NULL), agent_now_usec(), why, sizeof(why));
+        g = policy_grade_at(&a->config->policy, rb->grade, engine_paused(a->engine, NULL), real_usec(), why, sizeof(why));
         vici_builder_add_str(b, "effective_grade", grade_to_string(g));
         if (why[0])
                 vici_builder_add_str(b, "grade_raised_by", why);
@@ -47,7 +48,7 @@ static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
                 if (s->expires_in_usec)
                         vici_builder_add_str(b, "expires_in", duration_format(s->expires_in_usec, d, sizeof(d)));
                 if (ap.disruptive)
-                        vici_builder_add_fmt(b, "drops_sas", "%u", agent_established_sas(a));
+                        vici_builder_add_fmt(b, "drops_sas", "%u", engine_established_sas_public(a->engine));
                 vici_builder_end_section(b);
         }
         vici_builder_end_section(b);

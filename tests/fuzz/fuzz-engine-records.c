@@ -14,7 +14,7 @@
 #define engine_now fuzz_engine_now
 #define engine_mono fuzz_engine_mono
 #define engine_store_open fuzz_engine_store_open
-#define engine_persist_run fuzz_engine_persist_run
+#define engine_store_run fuzz_engine_store_run
 #define engine_persist_measure fuzz_engine_persist_measure
 #define engine_persist_meta fuzz_engine_persist_meta
 #define engine_owed_update fuzz_engine_owed_update

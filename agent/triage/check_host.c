@@ -1,0 +1,105 @@
+/* The checks' environment and their set's start (agent/triage/check_host.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "agent/checks/charon_hub.h"
+#include "agent/checks/check_set.h"
+#include "agent/triage/check_host.h"
+#include "log.h"
+
+struct check_host {
+        charon_hub *hub;
+        sd_bus *bus;            /* NULL where there is none */
+        check_env env;          /* what checks borrow; updated in place on reload */
+};
+
+/* The state directory holds incidents, snapshots and measures: private to us. */
+static int state_dir_prepare(const char *dir) {
+        char snap[512];
+
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        (void) snprintf(snap, sizeof(snap), "%s/snapshots", dir);
+        if (mkdir(snap, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int check_host_new(check_host **ret, sd_event *e, const ikeheal_config *config) {
+        check_host *h = calloc(1, sizeof(*h));
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        r = charon_hub_new(&h->hub);
+        if (r < 0) {
+                free(h);
+                return r;
+        }
+        r = sd_bus_open_system(&h->bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(h->bus, e, 0);
+        if (r < 0) {
+                log_warning_errno(r, "no system bus: unit and timedated facts unavailable, ignoring");
+                h->bus = sd_bus_flush_close_unref(h->bus);
+        }
+        r = state_dir_prepare(config->state_dir);
+        if (r < 0) {
+                check_host_free(h);
+                return log_error_errno(r, "cannot create state directory %s", config->state_dir);
+        }
+        h->env = (check_env){
+                .event = e,
+                .config = config,
+                .hub = h->hub,
+                .bus = h->bus,
+                .state_dir = config->state_dir,
+        };
+        *ret = h;
+        return 0;
+}
+
+check_host *check_host_free(check_host *h) {
+        if (!h)
+                return NULL;
+        h->bus = sd_bus_flush_close_unref(h->bus);
+        h->hub = charon_hub_free(h->hub);
+        free(h);
+        return NULL;
+}
+
+charon_hub *check_host_hub(const check_host *h) {
+        return h->hub;
+}
+
+sd_bus *check_host_bus(const check_host *h) {
+        return h->bus;
+}
+
+int check_host_prepare(check_host *h, const ikeheal_config *config, check_observer observer, void *userdata,
+                       check_set **ret, char **ret_error) {
+        ydiag d;
+        int r;
+
+        ydiag_init(&d, config->path);
+        r = check_set_new(ret, &h->env, config, observer, userdata, &d);
+        if (r < 0 && ret_error)
+                *ret_error = ydiag_join(&d);
+        ydiag_done(&d);
+        return r;
+}
+
+int check_host_start(check_host *h, const ikeheal_config *config, vici_client *vici, check_set *set) {
+        int r;
+
+        h->env.config = config;
+        h->env.vici = vici;
+        h->env.state_dir = config->state_dir;
+        r = check_set_start(set);
+        if (r < 0)
+                log_warning_errno(r, "a check could not start, ignoring");
+        log_info("%zu checks running", check_set_size(set));
+        return 0;
+}
