@@ -4,25 +4,26 @@
 #include <string.h>
 
 #include "agent/checks/check_set.h"
+#include "agent/config/config.h" /* check_set_new() only */
 
 struct check_set {
         check **checks;
         size_t n;
 };
 
-int check_set_new(check_set **ret, const check_env *env, const ikeheal_config *config,
-                  check_observer observer, void *userdata, ydiag *d) {
+int check_set_new_from(check_set **ret, const check_env *env, const config_check *checks, size_t n,
+                       check_observer observer, void *userdata, ydiag *d) {
         _cleanup_(check_set_freep) check_set *s = NULL;
         int r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->checks = calloc(config->n_checks ? config->n_checks : 1, sizeof(*s->checks));
+        s->checks = calloc(n ? n : 1, sizeof(*s->checks));
         if (!s->checks)
                 return -ENOMEM;
-        for (size_t i = 0; i < config->n_checks; i++) {
-                const config_check *cc = &config->checks[i];
+        for (size_t i = 0; i < n; i++) {
+                const config_check *cc = &checks[i];
                 check *c = NULL;
 
                 r = check_new(&c, env, cc->name, cc->ops, &cc->sched, observer, userdata);
@@ -35,6 +36,11 @@ int check_set_new(check_set **ret, const check_env *env, const ikeheal_config *c
         }
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int check_set_new(check_set **ret, const check_env *env, const ikeheal_config *config,
+                  check_observer observer, void *userdata, ydiag *d) {
+        return check_set_new_from(ret, env, config->checks, config->n_checks, observer, userdata, d);
 }
 
 check_set *check_set_free(check_set *s) {

@@ -8,11 +8,15 @@
 #include <stddef.h>
 
 #include "agent/checks/check.h"
-#include "agent/config/config.h"
+#include "agent/checks/check_config.h"
 
 typedef struct check_set check_set;
 
-/* Build (and parse every check's params; all errors in d). Not started. */
+/* Build one check per entry of checks[n] (and parse every check's params; all errors in d).
+ * Not started. */
+int check_set_new_from(check_set **ret, const check_env *env, const config_check *checks, size_t n,
+                       check_observer observer, void *userdata, ydiag *d);
+/* The same for config->checks. */
 int check_set_new(check_set **ret, const check_env *env, const ikeheal_config *config,
                   check_observer observer, void *userdata, ydiag *d);
 check_set *check_set_free(check_set *s);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "agent/checks/check.h"
+#include "agent/checks/check_config.h"
 #include "agent/config/drill_config.h"
 #include "agent/notify/notifier.h"
 #include "policy/policy.h"
@@ -15,14 +16,6 @@
 #include "yaml_tree.h"
 
 #define CONFIG_CHECKS_MAX 64u
-
-/* One configured check: an instance of a registered kind with its own schedule. */
-typedef struct config_check {
-        char *name;           /* unique; defaults to the kind */
-        const check_ops *ops; /* from agent/checks/registry.c */
-        check_schedule sched;
-        const ynode *params;  /* inside the config's tree; NULL: the kind's defaults */
-} config_check;
 
 typedef struct ikeheal_config {
         char *path; /* file it came from */
