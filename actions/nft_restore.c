@@ -35,6 +35,7 @@
 #include "nft_diff.h"
 #include "nft_ruleset.h"
 #include "nft_watch.h"
+#include "snapshot.h"
 
 enum { P_NETNS, P_CHECK, P_TABLES, _P_MAX };
 
@@ -50,10 +51,9 @@ static const action_param_spec params[] = {
 #define ATTEMPTS 5
 
 static char *snap_path(const action_params *p, const action_env *env, const char *suffix) {
-        char *s;
-        if (!env->state_dir || asprintf(&s, "%s/snapshots/%s.nft.%s", env->state_dir, nft_action_check(p), suffix) < 0)
-                return NULL;
-        return s;
+        char ext[16], *s = NULL;
+        (void) snprintf(ext, sizeof(ext), "nft.%s", suffix);
+        return snapshot_path(env->state_dir, nft_action_check(p), ext, &s) < 0 ? NULL : s;
 }
 
 /* The packets the firewall check judges: ESP unless esp: false, IPv6 if ipv6: true. */

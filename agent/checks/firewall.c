@@ -42,6 +42,7 @@
 #include "nft_ruleset.h"
 #include "nft_verdict.h"
 #include "nft_watch.h"
+#include "snapshot.h"
 #include "yaml_bind.h"
 
 #define DEBOUNCE_USEC (20 * USEC_PER_MSEC)
@@ -96,11 +97,9 @@ static int firewall_parse(void *state, const ynode *params, ydiag *d) {
 }
 
 static char *snap_path(const firewall_state *s, const char *suffix) {
-        char *p;
-        if (!s->env->state_dir ||
-            asprintf(&p, "%s/snapshots/%s.nft.%s", s->env->state_dir, check_name(s->check), suffix) < 0)
-                return NULL;
-        return p;
+        char ext[16], *p = NULL;
+        (void) snprintf(ext, sizeof(ext), "nft.%s", suffix);
+        return snapshot_path(s->env->state_dir, check_name(s->check), ext, &p) < 0 ? NULL : p;
 }
 
 /* ---- push: the nftables multicast group ---- */
