@@ -50,33 +50,34 @@ static check_set *core_checks(void *userdata) {
         return a->checks;
 }
 
+static vici_client *core_vici(void *userdata) {
+        const agent *a = userdata;
+        return a->vici;
+}
+
+static void core_figures(void *userdata, verbs_figures *ret) {
+        const agent *a = userdata;
+        *ret = (verbs_figures){ .start_mono_usec = a->start_mono_usec,
+                                .start_real_usec = a->start_real_usec,
+                                .reloads = a->reloads,
+                                .reload_failures = a->reload_failures,
+                                .vici = &a->vstats };
+}
+
 /* Every control verb; again on the new socket after a reload that moved it. */
 static int verbs_register(control_server *s, void *userdata) {
+        static int (*const families[])(control_server *s, const verbs_ctx *v) = {
+                status_verb_register,   reload_verb_register, checks_verb_register, incidents_verb_register,
+                audit_verb_register,    plan_verb_register,   approval_verb_register,
+                run_verb_register,      measures_verb_register, drill_verb_register,
+        };
         const verbs_ctx *v = userdata;
-        agent *a = v->agent;
-        int r = status_register(a);
+        /* diagnose and accept read the agent itself */
+        int r = diagnose_verb_register(v->agent);
         if (r >= 0)
-                r = reload_verb_register(s, v);
-        if (r >= 0)
-                r = checks_verb_register(s, v);
-        if (r >= 0)
-                r = incidents_verb_register(s, v);
-        if (r >= 0)
-                r = diagnose_verb_register(a);
-        if (r >= 0)
-                r = audit_verb_register(s, v);
-        if (r >= 0)
-                r = plan_verb_register(a);
-        if (r >= 0)
-                r = approval_verb_register(a);
-        if (r >= 0)
-                r = run_verb_register(a);
-        if (r >= 0)
-                r = measures_verb_register(a);
-        if (r >= 0)
-                r = drill_verb_register(a);
-        if (r >= 0)
-                r = accept_verb_register(a);
+                r = accept_verb_register(v->agent);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(families); i++)
+                r = families[i](s, v);
         return r;
 }
 
@@ -187,9 +188,15 @@ int main(int argc, char **argv) {
         verbs = (verbs_ctx){ .agent = a,
                              .audit = a->audit,
                              .incidents = a->incidents,
+                             .engine = a->engine,
+                             .drills = a->drills,
+                             .notifier = a->notifier,
+                             .status_queries = &a->status_queries,
                              .reload = core_reload,
                              .config = core_config,
                              .checks = core_checks,
+                             .vici = core_vici,
+                             .figures = core_figures,
                              .userdata = a };
         r = agent_set_verbs(a, verbs_register, &verbs);
         if (r < 0) {

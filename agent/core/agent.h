@@ -8,6 +8,7 @@
 
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
+#include "agent/verbs/verbs.h"
 #include "vici_msg.h"
 
 typedef struct vici_client vici_client;
@@ -24,17 +25,6 @@ typedef struct notifier notifier;
 typedef struct control_request control_request;
 typedef struct engine_who engine_who;
 typedef struct run run;
-
-/* Counters of what charon pushed to us, shown by `ikehealctl status`. */
-typedef struct agent_vici_stats {
-        uint64_t connects;      /* successful (re)connections */
-        uint64_t disconnects;   /* charon went away (socket EOF, error) */
-        uint64_t ike_updown;    /* ike-updown events */
-        uint64_t child_updown;  /* child-updown events */
-        uint64_t log;           /* log events */
-        uint64_t last_event_usec; /* CLOCK_REALTIME of the last event, 0: none */
-        char last_event[128];   /* "ike-updown up gw-1", … */
-} agent_vici_stats;
 
 typedef struct status_query status_query;
 
@@ -81,8 +71,8 @@ int agent_reload(agent *a, char **ret_error);
 /* Register the control verbs (`fn` of agent/main.c) now, and again after a reload that moved
  * the control socket. */
 int agent_set_verbs(agent *a, agent_verbs_fn fn, void *userdata);
-/* Verb handlers live one per file (agent/verbs/status_verb.c, …); agent/main.c registers them. */
-int status_register(agent *a);
+/* The verbs that still take the agent (agent/verbs/diagnose_verb.c, accept_verb.c); agent/main.c
+ * registers every verb. */
 /* One check as a section named after it (`checks`, `diagnose`). */
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
 int diagnose_verb_register(agent *a);
@@ -99,18 +89,15 @@ void agent_audit(agent *a, const char *kind, const char *fmt, ...) _printf_(3, 4
 void diagnose_verb_abort_all(agent *a, const char *why);
 /* STATUS= for systemd: charon, checks, active incidents, a rejected reload; sent when it changed. */
 void agent_notify_status(agent *a);
-/* Runbook engine verbs (agent/verbs/plan_verb.c, approval_verb.c, run_verb.c, measures_verb.c). */
-int plan_verb_register(agent *a);
-int approval_verb_register(agent *a);
-int run_verb_register(agent *a);
-int measures_verb_register(agent *a);
-int drill_verb_register(agent *a);
 int accept_verb_register(agent *a);
 /* On SIGTERM with a drill running: how long its fault's removal may delay the exit. */
 #define AGENT_STOP_DRILL_USEC (15ULL * 1000000ULL)
 /* The requesting peer as the engine sees it (approver: root or control.approver_groups). */
-void agent_who(agent *a, control_request *req, engine_who *ret);
-void agent_add_run(agent *a, const run *r, vici_builder *b);
+static inline void agent_who(agent *a, control_request *req, engine_who *ret) {
+        verbs_who(a->config, req, ret);
+}
 
 /* Answer every status query still waiting for charon (the VICI client is going away). */
-void status_abort_all(agent *a, const char *why);
+static inline void status_abort_all(agent *a, const char *why) {
+        status_verb_abort_all(&a->status_queries, why);
+}

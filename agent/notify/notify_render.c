@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/notify/notifier.h"
+#include "now.h"
 
 /* Length of the valid UTF-8 sequence at s (1…4), or 0: webhooks want valid JSON, and JSON wants
  * valid UTF-8, whatever a log line or a peer's identity put into the text. */
@@ -70,13 +71,12 @@ static void json_member(FILE *f, const char *key, const char *value) {
 char *notify_render(notify_format fmt, const char *host, const notify_message *m) {
         char *buf = NULL, when[32];
         size_t len = 0;
-        struct timespec ts;
         struct tm tm;
         uint64_t usec = m->time_usec;
         FILE *f;
 
-        if (usec == 0 && clock_gettime(CLOCK_REALTIME, &ts) == 0)
-                usec = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        if (usec == 0)
+                usec = real_usec();
         time_t t = (time_t) (usec / USEC_PER_SEC);
         if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
                 snprintf(when, sizeof(when), "1970-01-01T00:00:00Z");

@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
-#include "agent/control/control.h"
+#include "agent/verbs/verbs.h"
 #include "agent/drill/drill_internal.h"
 #include "agent/engine/engine.h"
 
 static int drill_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const vici_node *body = control_request_body(req);
         const char *op = vici_node_str(body, "op"), *name = vici_node_str(body, "name");
         const char *reason = vici_node_str(body, "reason"), *dry = vici_node_str(body, "dry_run");
@@ -19,10 +18,10 @@ static int drill_handler(control_request *req, vici_builder *b, void *userdata) 
         uint64_t id = 0;
         int r;
 
-        agent_who(a, req, &who);
+        verbs_who(v->config(v->userdata), req, &who);
         if (op && strcmp(op, "run") == 0 && name) {
                 bool dry_run = dry && strcmp(dry, "yes") == 0;
-                r = drill_start(a->drills, name, dry_run, false, &who, &id, why, sizeof(why));
+                r = drill_start(v->drills, name, dry_run, false, &who, &id, why, sizeof(why));
                 if (r < 0) {
                         control_request_set_error(req, "%s", why);
                         return r;
@@ -37,7 +36,7 @@ static int drill_handler(control_request *req, vici_builder *b, void *userdata) 
                         control_request_set_error(req, "drill abort: a reason is required (--reason TEXT)");
                         return -EINVAL;
                 }
-                r = drill_abort(a->drills, reason, &who, why, sizeof(why));
+                r = drill_abort(v->drills, reason, &who, why, sizeof(why));
                 if (r < 0) {
                         control_request_set_error(req, "%s", why);
                         return r;
@@ -49,16 +48,16 @@ static int drill_handler(control_request *req, vici_builder *b, void *userdata) 
         return -EINVAL;
 }
 
-static void add_list(agent *a, vici_builder *b) {
-        const drill_set *s = a->config->drill_set;
+static void add_list(const verbs_ctx *v, vici_builder *b) {
+        const drill_set *s = v->config(v->userdata)->drill_set;
 
         vici_builder_begin_section(b, "drills");
         for (size_t i = 0; s && i < drill_set_size(s); i++) {
                 const drill *d = drill_set_get(s, i);
                 const drill_rec *last = NULL;
-                for (size_t j = 0; j < drill_history(a->drills) && !last; j++)
-                        if (strcmp(drill_history_get(a->drills, j)->name, d->name) == 0)
-                                last = drill_history_get(a->drills, j);
+                for (size_t j = 0; j < drill_history(v->drills) && !last; j++)
+                        if (strcmp(drill_history_get(v->drills, j)->name, d->name) == 0)
+                                last = drill_history_get(v->drills, j);
                 vici_builder_begin_section(b, d->name);
                 vici_builder_add_str(b, "description", d->description);
                 vici_builder_add_str(b, "class", d->fault_class);
@@ -81,7 +80,7 @@ static void add_list(agent *a, vici_builder *b) {
 }
 
 static int drills_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const vici_node *body = control_request_body(req);
         const char *op = vici_node_str(body, "op");
         const drill_rec *r;
@@ -91,14 +90,14 @@ static int drills_handler(control_request *req, vici_builder *b, void *userdata)
                 control_request_set_error(req, "drills: expected a drill number");
                 return -EINVAL;
         }
-        vici_builder_add_str(b, "enabled", a->config->drills.enabled ? "yes" : "no");
-        vici_builder_add_str(b, "auto_approve", a->config->drills.auto_approve ? "yes" : "no");
+        vici_builder_add_str(b, "enabled", v->config(v->userdata)->drills.enabled ? "yes" : "no");
+        vici_builder_add_str(b, "auto_approve", v->config(v->userdata)->drills.auto_approve ? "yes" : "no");
         if (!op || strcmp(op, "list") == 0) {
-                add_list(a, b);
+                add_list(v, b);
                 return 0;
         }
         if (strcmp(op, "status") == 0) {
-                if ((r = drill_active(a->drills))) {
+                if ((r = drill_active(v->drills))) {
                         vici_builder_begin_section(b, "active");
                         drill_rec_to_vici(r, b);
                         vici_builder_end_section(b);
@@ -110,7 +109,7 @@ static int drills_handler(control_request *req, vici_builder *b, void *userdata)
                 return -EINVAL;
         }
         if (id) {
-                if (!(r = drill_history_find(a->drills, id))) {
+                if (!(r = drill_history_find(v->drills, id))) {
                         control_request_set_error(req, "no drill %llu in the history", (unsigned long long) id);
                         return -ENOENT;
                 }
@@ -120,22 +119,22 @@ static int drills_handler(control_request *req, vici_builder *b, void *userdata)
                 return 0;
         }
         vici_builder_begin_section(b, "history");
-        for (size_t i = 0; i < drill_history(a->drills); i++) {
+        for (size_t i = 0; i < drill_history(v->drills); i++) {
                 char k[24];
-                r = drill_history_get(a->drills, i);
+                r = drill_history_get(v->drills, i);
                 (void) snprintf(k, sizeof(k), "%llu", (unsigned long long) r->id);
                 vici_builder_begin_section(b, k);
                 drill_rec_to_vici(r, b);
                 vici_builder_end_section(b);
         }
         vici_builder_end_section(b);
-        drill_scores_to_vici(a->drills, b);
+        drill_scores_to_vici(v->drills, b);
         return 0;
 }
 
-int drill_verb_register(agent *a) {
-        int r = control_server_register(a->control, PROTO_DRILL, drill_handler, a);
+int drill_verb_register(control_server *s, const verbs_ctx *v) {
+        int r = control_server_register(s, PROTO_DRILL, drill_handler, (void *) v);
         if (r >= 0)
-                r = control_server_register(a->control, PROTO_DRILLS, drills_handler, a);
+                r = control_server_register(s, PROTO_DRILLS, drills_handler, (void *) v);
         return r;
 }

@@ -8,21 +8,20 @@
 #include "actions/registry.h"
 #include "atomic_file.h"
 
-#include "agent/core/agent.h"
-#include "agent/control/control.h"
 #include "agent/engine/engine.h"
+#include "agent/verbs/verbs.h"
 #include "now.h"
 #include "duration.h"
 
 static int measures_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const char *all = vici_node_str(control_request_body(req), "all");
         uint64_t now = real_usec();
         size_t live = 0;
 
         vici_builder_begin_section(b, "measures");
-        for (size_t i = 0; i < engine_measures(a->engine); i++) {
-                const measure *m = engine_measure_get(a->engine, i);
+        for (size_t i = 0; i < engine_measures(v->engine); i++) {
+                const measure *m = engine_measure_get(v->engine, i);
                 bool in_force = measure_state_live(m->state);
                 char k[24];
                 live += in_force;
@@ -54,7 +53,7 @@ static int measures_handler(control_request *req, vici_builder *b, void *userdat
 }
 
 static int extend_revert_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const vici_node *body = control_request_body(req);
         const char *dur = vici_node_str(body, "duration");
         bool extend = control_request_verb(req) == PROTO_EXTEND;
@@ -68,9 +67,9 @@ static int extend_revert_handler(control_request *req, vici_builder *b, void *us
                                                       : "revert: expected a measure number");
                 return -EINVAL;
         }
-        agent_who(a, req, &who);
-        r = extend ? engine_measure_extend(a->engine, id, by, &who, why, sizeof(why))
-                   : engine_measure_revert(a->engine, id, &who, why, sizeof(why));
+        verbs_who(v->config(v->userdata), req, &who);
+        r = extend ? engine_measure_extend(v->engine, id, by, &who, why, sizeof(why))
+                   : engine_measure_revert(v->engine, id, &who, why, sizeof(why));
         if (r < 0) {
                 control_request_set_error(req, "%s", why);
                 return r;
@@ -82,7 +81,7 @@ static int extend_revert_handler(control_request *req, vici_builder *b, void *us
 /* `psk show ID`: the secret of a temporary PSK fallback, for an approver who has to give it to
  * a peer; every request (given or refused) is on the audit trail. */
 static int psk_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const vici_node *body = control_request_body(req);
         _cleanup_(freep) char *path = NULL, *secret = NULL;
         const measure *m = NULL;
@@ -94,40 +93,40 @@ static int psk_handler(control_request *req, vici_builder *b, void *userdata) {
                 control_request_set_error(req, "psk: expected a measure number");
                 return -EINVAL;
         }
-        agent_who(a, req, &who);
+        verbs_who(v->config(v->userdata), req, &who);
         if (!who.approver) {
-                agent_audit(a, "psk_refused", "measure %llu: uid %u (%s) is not an approver", (unsigned long long) id, who.uid,
+                audit_trail_add(v->audit, "psk_refused", "measure %llu: uid %u (%s) is not an approver", (unsigned long long) id, who.uid,
                             who.user);
                 control_request_set_error(req, "uid %u (%s) is not an approver", who.uid, who.user);
                 return -EPERM;
         }
-        for (size_t i = 0; i < engine_measures(a->engine); i++)
-                if (engine_measure_get(a->engine, i)->id == id)
-                        m = engine_measure_get(a->engine, i);
+        for (size_t i = 0; i < engine_measures(v->engine); i++)
+                if (engine_measure_get(v->engine, i)->id == id)
+                        m = engine_measure_get(v->engine, i);
         if (!m || strcmp(m->kind, "psk_temp") != 0 || !measure_state_live(m->state)) {
                 control_request_set_error(req, "no PSK fallback in force as measure %llu", (unsigned long long) id);
                 return -ENOENT;
         }
         const action_value *tag = action_param(&m->params, "tag");
-        path = psk_secret_path(a->config->state_dir, tag ? tag->str : "ikeheal-psk");
+        path = psk_secret_path(v->config(v->userdata)->state_dir, tag ? tag->str : "ikeheal-psk");
         if (!path || atomic_file_read(path, 256, &secret, &len) < 0) {
                 control_request_set_error(req, "the secret of measure %llu is not available", (unsigned long long) id);
                 return -ENOENT;
         }
-        agent_audit(a, "psk_show", "measure %llu (PSK fallback) secret shown to uid %u (%s)", (unsigned long long) id, who.uid,
+        audit_trail_add(v->audit, "psk_show", "measure %llu (PSK fallback) secret shown to uid %u (%s)", (unsigned long long) id, who.uid,
                     who.user);
         vici_builder_add_str(b, "result", secret);
         explicit_bzero(secret, len);
         return 0;
 }
 
-int measures_verb_register(agent *a) {
-        int r = control_server_register(a->control, PROTO_MEASURES, measures_handler, a);
+int measures_verb_register(control_server *s, const verbs_ctx *v) {
+        int r = control_server_register(s, PROTO_MEASURES, measures_handler, (void *) v);
         if (r >= 0)
-                r = control_server_register(a->control, PROTO_EXTEND, extend_revert_handler, a);
+                r = control_server_register(s, PROTO_EXTEND, extend_revert_handler, (void *) v);
         if (r >= 0)
-                r = control_server_register(a->control, PROTO_REVERT, extend_revert_handler, a);
+                r = control_server_register(s, PROTO_REVERT, extend_revert_handler, (void *) v);
         if (r >= 0)
-                r = control_server_register(a->control, PROTO_PSK, psk_handler, a);
+                r = control_server_register(s, PROTO_PSK, psk_handler, (void *) v);
         return r;
 }

@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
-#include "agent/control/control.h"
 #include "agent/engine/engine.h"
+#include "agent/verbs/verbs.h"
 #include "now.h"
 #include "agent/triage/incident.h"
 #include "duration.h"
 
-static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
+static void add_runbook_plan(const verbs_ctx *v, const runbook *rb, vici_builder *b) {
         runbook_plan p = { 0 };
         char why[256] = "";
         grade g;
@@ -23,7 +22,7 @@ static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
                 vici_builder_add_str(b, "description", rb->description);
         vici_builder_add_str(b, "file", rb->file);
         vici_builder_add_str(b, "grade", grade_to_string(rb->grade));
-        g = policy_grade_at(&a->config->policy, rb->grade, engine_paused(a->engine, NULL), real_usec(), why, sizeof(why));
+        g = policy_grade_at(&v->config(v->userdata)->policy, rb->grade, engine_paused(v->engine, NULL), real_usec(), why, sizeof(why));
         vici_builder_add_str(b, "effective_grade", grade_to_string(g));
         if (why[0])
                 vici_builder_add_str(b, "grade_raised_by", why);
@@ -33,7 +32,7 @@ static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
                 action_plan ap = { 0 };
                 char k[24], d[32];
                 (void) snprintf(k, sizeof(k), "%zu", i + 1);
-                (void) action_plan_make(&s->params, engine_action_env(a->engine), ACTION_APPLY, &ap);
+                (void) action_plan_make(&s->params, engine_action_env(v->engine), ACTION_APPLY, &ap);
                 vici_builder_begin_section(b, k);
                 vici_builder_add_str(b, "name", s->name);
                 vici_builder_add_str(b, "action", s->params.ops->kind);
@@ -48,11 +47,11 @@ static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
                 if (s->expires_in_usec)
                         vici_builder_add_str(b, "expires_in", duration_format(s->expires_in_usec, d, sizeof(d)));
                 if (ap.disruptive)
-                        vici_builder_add_fmt(b, "drops_sas", "%u", engine_established_sas_public(a->engine));
+                        vici_builder_add_fmt(b, "drops_sas", "%u", engine_established_sas_public(v->engine));
                 vici_builder_end_section(b);
         }
         vici_builder_end_section(b);
-        if (runbook_plan_make(rb, engine_action_env(a->engine), &p) == 0) {
+        if (runbook_plan_make(rb, engine_action_env(v->engine), &p) == 0) {
                 vici_builder_add_str(b, "plan", p.text);
                 vici_builder_add_str(b, "plan_hash", p.hash);
                 runbook_plan_done(&p);
@@ -60,7 +59,7 @@ static void add_runbook_plan(agent *a, const runbook *rb, vici_builder *b) {
 }
 
 static int plan_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const char *target = vici_node_str(control_request_body(req), "target");
         const runbook *rb = NULL;
         uint64_t id = 0;
@@ -72,26 +71,26 @@ static int plan_handler(control_request *req, vici_builder *b, void *userdata) {
         if (strspn(target, "0123456789") == strlen(target)) {
                 const incident *inc;
                 id = strtoull(target, NULL, 10);
-                inc = incident_store_find(a->incidents, id);
+                inc = incident_store_find(v->incidents, id);
                 if (!inc) {
                         control_request_set_error(req, "no incident %s", target);
                         return -ENOENT;
                 }
-                rb = engine_match(a->engine, inc);
+                rb = engine_match(v->engine, inc);
                 if (!rb) {
                         control_request_set_error(req, "no runbook matches incident %s (%s, %s)", target,
                                                   fault_class_to_string(inc->cls), fault_scope_to_string(inc->scope));
                         return -ENOENT;
                 }
                 vici_builder_add_fmt(b, "incident", "%llu", (unsigned long long) id);
-        } else if (!(rb = runbook_set_find(a->config->runbooks, target))) {
-                control_request_set_error(req, "no runbook '%s' (%zu loaded)", target, runbook_set_size(a->config->runbooks));
+        } else if (!(rb = runbook_set_find(v->config(v->userdata)->runbooks, target))) {
+                control_request_set_error(req, "no runbook '%s' (%zu loaded)", target, runbook_set_size(v->config(v->userdata)->runbooks));
                 return -ENOENT;
         }
-        add_runbook_plan(a, rb, b);
+        add_runbook_plan(v, rb, b);
         return 0;
 }
 
-int plan_verb_register(agent *a) {
-        return control_server_register(a->control, PROTO_PLAN, plan_handler, a);
+int plan_verb_register(control_server *s, const verbs_ctx *v) {
+        return control_server_register(s, PROTO_PLAN, plan_handler, (void *) v);
 }

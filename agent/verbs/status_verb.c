@@ -9,16 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/core/agent.h"
 #include "agent/engine/engine.h"
 #include "agent/notify/notifier.h"
+#include "agent/verbs/verbs.h"
 #include "policy/ledger.h"
-#include "agent/control/control.h"
+#include "now.h"
 #include "vici.h"
 
 typedef struct status_query status_query;
 struct status_query {
-        agent *agent;
+        status_query **list;   /* the waiting queries this one is on */
         control_request *req;
         vici_builder *reply;   /* positioned inside the open "charon" section */
         char ike_total[24], ike_half_open[24];
@@ -27,14 +27,8 @@ struct status_query {
         status_query *next;
 };
 
-static uint64_t now_sec(clockid_t clock) {
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec;
-}
-
 static void query_unlink(status_query *q) {
-        for (status_query **p = &q->agent->status_queries; *p; p = &(*p)->next)
+        for (status_query **p = q->list; *p; p = &(*p)->next)
                 if (*p == q) {
                         *p = q->next;
                         return;
@@ -144,31 +138,31 @@ static void add_events(vici_builder *b, const agent_vici_stats *s) {
 }
 
 /* The runbook engine at a glance: is it paused, what runs or waits, what is in force. */
-static void add_engine(vici_builder *b, agent *a) {
+static void add_engine(vici_builder *b, const verbs_ctx *v, const ikeheal_config *c) {
         size_t active = 0, pending = 0, live = 0;
         const char *reason = NULL;
         notifier_stats ns = { 0 };
 
-        if (!a->engine)
+        if (!v->engine)
                 return;
-        for (size_t i = 0; i < engine_runs(a->engine); i++) {
-                run_state st = engine_run_get(a->engine, i)->state;
+        for (size_t i = 0; i < engine_runs(v->engine); i++) {
+                run_state st = engine_run_get(v->engine, i)->state;
                 active += st == RUN_RUNNING || st == RUN_ROLLING_BACK;
                 pending += st == RUN_PENDING || st == RUN_PROPOSED;
         }
-        for (size_t i = 0; i < engine_measures(a->engine); i++)
-                live += measure_state_live(engine_measure_get(a->engine, i)->state);
+        for (size_t i = 0; i < engine_measures(v->engine); i++)
+                live += measure_state_live(engine_measure_get(v->engine, i)->state);
         vici_builder_begin_section(b, "runbooks");
-        vici_builder_add_fmt(b, "loaded", "%zu", runbook_set_size(a->config->runbooks));
-        vici_builder_add_str(b, "paused", engine_paused(a->engine, &reason) ? "yes" : "no");
+        vici_builder_add_fmt(b, "loaded", "%zu", runbook_set_size(c->runbooks));
+        vici_builder_add_str(b, "paused", engine_paused(v->engine, &reason) ? "yes" : "no");
         if (reason && reason[0])
                 vici_builder_add_str(b, "pause_reason", reason);
         vici_builder_add_fmt(b, "running", "%zu", active);
         vici_builder_add_fmt(b, "waiting", "%zu", pending);
         vici_builder_add_fmt(b, "measures", "%zu", live);
-        vici_builder_add_fmt(b, "breakers_open", "%zu", policy_ledger_count_open(engine_ledger(a->engine)));
-        if (a->notifier) {
-                notifier_get_stats(a->notifier, &ns);
+        vici_builder_add_fmt(b, "breakers_open", "%zu", policy_ledger_count_open(engine_ledger(v->engine)));
+        if (v->notifier) {
+                notifier_get_stats(v->notifier, &ns);
                 vici_builder_add_fmt(b, "notify_delivered", "%llu", (unsigned long long) ns.delivered);
                 vici_builder_add_fmt(b, "notify_failed", "%llu", (unsigned long long) (ns.failed + ns.dropped));
         }
@@ -176,28 +170,33 @@ static void add_engine(vici_builder *b, agent *a) {
 }
 
 static int status_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
+        const ikeheal_config *c = v->config(v->userdata);
+        vici_client *vc = v->vici(v->userdata);
+        verbs_figures f;
         status_query *q;
         int r;
+
+        v->figures(v->userdata, &f);
 
         vici_builder_add_str(b, "version", IKEHEAL_VERSION);
         vici_builder_add_fmt(b, "pid", "%lu", (unsigned long) getpid());
         vici_builder_add_fmt(b, "uptime", "%llu",
-                             (unsigned long long) (now_sec(CLOCK_MONOTONIC) -
-                                                   a->start_mono_usec / USEC_PER_SEC));
+                             (unsigned long long) (mono_usec() / USEC_PER_SEC -
+                                                   f.start_mono_usec / USEC_PER_SEC));
         vici_builder_add_fmt(b, "started", "%llu",
-                             (unsigned long long) (a->start_real_usec / USEC_PER_SEC));
-        vici_builder_add_str(b, "config", a->config->path);
-        vici_builder_add_str(b, "socket", a->config->control_socket);
-        vici_builder_add_fmt(b, "reloads", "%llu", (unsigned long long) a->reloads);
-        vici_builder_add_fmt(b, "reload_failures", "%llu", (unsigned long long) a->reload_failures);
-        add_events(b, &a->vstats);
-        add_engine(b, a);
+                             (unsigned long long) (f.start_real_usec / USEC_PER_SEC));
+        vici_builder_add_str(b, "config", c->path);
+        vici_builder_add_str(b, "socket", c->control_socket);
+        vici_builder_add_fmt(b, "reloads", "%llu", (unsigned long long) f.reloads);
+        vici_builder_add_fmt(b, "reload_failures", "%llu", (unsigned long long) f.reload_failures);
+        add_events(b, f.vici);
+        add_engine(b, v, c);
 
         vici_builder_begin_section(b, "charon");
-        vici_builder_add_str(b, "socket", a->config->vici_socket);
-        if (!a->vici || !vici_client_is_connected(a->vici)) {
-                int e = a->vici ? vici_client_last_error(a->vici) : 0;
+        vici_builder_add_str(b, "socket", c->vici_socket);
+        if (!vc || !vici_client_is_connected(vc)) {
+                int e = vc ? vici_client_last_error(vc) : 0;
                 vici_builder_add_str(b, "state", "disconnected");
                 if (e < 0)
                         vici_builder_add_str(b, "error", strerror(-e));
@@ -209,24 +208,24 @@ static int status_handler(control_request *req, vici_builder *b, void *userdata)
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
-        *q = (status_query){ .agent = a, .req = req, .reply = b, .next = a->status_queries };
-        r = vici_client_command(a->vici, "version", NULL, 0, on_version, q);
+        *q = (status_query){ .list = v->status_queries, .req = req, .reply = b, .next = *v->status_queries };
+        r = vici_client_command(vc, "version", NULL, 0, on_version, q);
         if (r < 0) {
                 free(q);
                 vici_builder_add_str(b, "error", "version could not be sent");
                 vici_builder_end_section(b);
                 return 0;
         }
-        a->status_queries = q;
+        *v->status_queries = q;
         control_request_defer(req);
         return 0;
 }
 
-void status_abort_all(agent *a, const char *why) {
-        while (a->status_queries)
-                query_finish(a->status_queries, why);
+void status_verb_abort_all(status_query **queries, const char *why) {
+        while (*queries)
+                query_finish(*queries, why);
 }
 
-int status_register(agent *a) {
-        return control_server_register(a->control, PROTO_STATUS, status_handler, a);
+int status_verb_register(control_server *s, const verbs_ctx *v) {
+        return control_server_register(s, PROTO_STATUS, status_handler, (void *) v);
 }

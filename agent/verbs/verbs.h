@@ -1,23 +1,50 @@
 /* What the control verbs use: a small context agent/main.c fills once and registers on the
  * control server (again after a reload that moved the socket). A verb family gets the
  * subsystems it reads and the core's operations as callbacks; the families that still read the
- * agent's own state (status, checks, incidents, the engine's and the drills' verbs) take
- * `agent`. */
+ * agent's own state (diagnose, accept) take `agent`. */
 #pragma once
 
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
 #include "agent/control/control.h"
+#include "agent/engine/engine.h"
 #include "agent/notify/audit_trail.h"
 
 typedef struct agent agent;
 typedef struct check_set check_set;
 typedef struct incident_store incident_store;
+typedef struct drill_runner drill_runner;
+typedef struct vici_client vici_client;
+typedef struct status_query status_query;
+
+/* Counters of what charon pushed to us, shown by `ikehealctl status`. */
+typedef struct agent_vici_stats {
+        uint64_t connects;      /* successful (re)connections */
+        uint64_t disconnects;   /* charon went away (socket EOF, error) */
+        uint64_t ike_updown;    /* ike-updown events */
+        uint64_t child_updown;  /* child-updown events */
+        uint64_t log;           /* log events */
+        uint64_t last_event_usec; /* CLOCK_REALTIME of the last event, 0: none */
+        char last_event[128];   /* "ike-updown up gw-1", … */
+} agent_vici_stats;
+
+/* The agent's own figures, as `status` shows them. */
+typedef struct verbs_figures {
+        uint64_t start_mono_usec, start_real_usec; /* when the agent started */
+        uint64_t reloads, reload_failures;
+        const agent_vici_stats *vici;
+} verbs_figures;
 
 typedef struct verbs_ctx {
         agent *agent;
         audit_trail *audit; /* NULL: the audit log is not open */
         incident_store *incidents;
+        engine *engine;
+        drill_runner *drills;
+        notifier *notifier;
+        /* `status` requests waiting for charon; the agent answers them with
+         * status_verb_abort_all() when its VICI client goes away */
+        status_query **status_queries;
         /* The same atomic reload as SIGHUP: 0, or -errno with *ret_error (malloc'ed, may be
          * NULL) saying why; the old configuration then stays in force. */
         int (*reload)(void *userdata, char **ret_error);
@@ -25,9 +52,20 @@ typedef struct verbs_ctx {
         const ikeheal_config *(*config)(void *userdata);
         /* The running checks (a reload replaces them whole). */
         check_set *(*checks)(void *userdata);
+        /* The VICI client to charon (a reload may replace it), and the agent's figures. */
+        vici_client *(*vici)(void *userdata);
+        void (*figures)(void *userdata, verbs_figures *ret);
         void *userdata;
 } verbs_ctx;
 
+/* agent/verbs/verbs_who.c: the requesting peer as the engine sees it (approver: root or a member
+ * of c->approver_groups). */
+void verbs_who(const ikeheal_config *c, control_request *req, engine_who *ret);
+
+/* agent/verbs/status_verb.c; status_verb_abort_all(): answer every query still waiting for
+ * charon with what is known and `why`. */
+int status_verb_register(control_server *s, const verbs_ctx *v);
+void status_verb_abort_all(status_query **queries, const char *why);
 /* agent/verbs/reload_verb.c */
 int reload_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/audit_verb.c */
@@ -38,3 +76,14 @@ int checks_verb_register(control_server *s, const verbs_ctx *v);
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
 /* agent/verbs/incidents_verb.c */
 int incidents_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/plan_verb.c */
+int plan_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/run_verb.c (`run`, `runs`, `pause`, `resume`) and approval_verb.c (`pending`,
+ * `approve`, `deny`); run_verb_add_run(): one run as a section (`runs`, `pending`). */
+int run_verb_register(control_server *s, const verbs_ctx *v);
+int approval_verb_register(control_server *s, const verbs_ctx *v);
+void run_verb_add_run(const verbs_ctx *v, const run *r, vici_builder *b);
+/* agent/verbs/measures_verb.c (`measures`, `extend`, `revert`, `psk`) */
+int measures_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/drill_verb.c (`drill`, `drills`) */
+int drill_verb_register(control_server *s, const verbs_ctx *v);

@@ -1,6 +1,6 @@
 /* Fuzz the agent's control server as a client meets it: the input's first byte picks who
  * connects (root; an operator, a reader or an outsider by group) and the rest is the byte
- * stream the client sends, through a real socket pair into control.c's connection: frame
+ * stream the client sends, through a real socket pair into control_conn.c's connection: frame
  * cutting under PROTO_REQUEST_MAX, the header and version, the verb, authorisation of reads and
  * writes, the VICI body, the handler call with its reply, error and deferred answers, and the
  * connection's closing. The handlers are stand-ins (the verbs' own need a running agent): each

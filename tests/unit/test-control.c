@@ -1,4 +1,4 @@
-/* The control server (agent/control/control.c) on a real sd-event loop, with a socket in a temporary
+/* The control server (agent/control/) on a real sd-event loop, with a socket in a temporary
  * directory and a config built in code. Clients are forked children using the shared client
  * code (common/proto.c) while the parent runs the loop: root gets through; a child dropped to
  * uid/gid 65534 may read (group nogroup is a reader group) but is refused a state-changing verb
