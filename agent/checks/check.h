@@ -23,15 +23,22 @@ typedef struct check_run check_run;
 typedef struct charon_hub charon_hub;
 typedef struct vici_client vici_client;
 typedef struct sd_bus sd_bus;
-typedef struct ikeheal_config ikeheal_config;
 
 /* What the agent lends its checks. Owned by the agent (or a test tool); outlives every check
  * built on it. Any pointer but `event` may be NULL where that resource does not exist here
  * (no system bus in a test, no VICI client in a unit test): a check that needs it reports
  * UNKNOWN saying so. */
+/* What checks know of charon from the configuration (charon: section). */
+typedef struct check_charon {
+        const char *unit;            /* charon's systemd unit; NULL: none configured */
+        const char *vici_socket;     /* the VICI socket's path */
+        uint64_t start_grace_usec;   /* how long a starting charon may take to load its config */
+        uint64_t reconnect_min_usec; /* the VICI client's first reconnect delay */
+} check_charon;
+
 typedef struct check_env {
         sd_event *event;
-        const ikeheal_config *config;
+        check_charon charon;
         vici_client *vici;     /* charon's VICI connection (may be disconnected) */
         charon_hub *hub;       /* charon's pushed events and connection state */
         sd_bus *bus;           /* the system bus */

@@ -4,15 +4,14 @@
 #include <string.h>
 
 #include "agent/checks/check_set.h"
-#include "agent/config/config.h" /* check_set_new() only */
 
 struct check_set {
         check **checks;
         size_t n;
 };
 
-int check_set_new_from(check_set **ret, const check_env *env, const config_check *checks, size_t n,
-                       check_observer observer, void *userdata, ydiag *d) {
+int check_set_new(check_set **ret, const check_env *env, const config_check *checks, size_t n,
+                  check_observer observer, void *userdata, ydiag *d) {
         _cleanup_(check_set_freep) check_set *s = NULL;
         int r;
 
@@ -36,11 +35,6 @@ int check_set_new_from(check_set **ret, const check_env *env, const config_check
         }
         *ret = TAKE_PTR(s);
         return 0;
-}
-
-int check_set_new(check_set **ret, const check_env *env, const ikeheal_config *config,
-                  check_observer observer, void *userdata, ydiag *d) {
-        return check_set_new_from(ret, env, config->checks, config->n_checks, observer, userdata, d);
 }
 
 check_set *check_set_free(check_set *s) {

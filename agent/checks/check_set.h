@@ -14,10 +14,7 @@ typedef struct check_set check_set;
 
 /* Build one check per entry of checks[n] (and parse every check's params; all errors in d).
  * Not started. */
-int check_set_new_from(check_set **ret, const check_env *env, const config_check *checks, size_t n,
-                       check_observer observer, void *userdata, ydiag *d);
-/* The same for config->checks. */
-int check_set_new(check_set **ret, const check_env *env, const ikeheal_config *config,
+int check_set_new(check_set **ret, const check_env *env, const config_check *checks, size_t n,
                   check_observer observer, void *userdata, ydiag *d);
 check_set *check_set_free(check_set *s);
 DEFINE_FREE_FUNC(check_set, check_set_free);

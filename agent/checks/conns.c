@@ -23,7 +23,6 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/conns.h"
-#include "agent/config/config.h"
 #include "snapshot.h"
 #include "vici.h"
 #include "atomic_file.h"
@@ -128,9 +127,9 @@ static int on_grace(sd_event_source *src, uint64_t usec, void *userdata) {
 static void on_state(bool connected, int reason, void *userdata) {
         conns_state *s = userdata;
         s->grace = sd_event_source_disable_unref(s->grace);
-        if (connected && s->env->config && s->env->config->charon_start_grace_usec)
+        if (connected && s->env->charon.start_grace_usec)
                 (void) sd_event_add_time_relative(s->env->event, &s->grace, CLOCK_MONOTONIC,
-                                                  s->env->config->charon_start_grace_usec, 10 * USEC_PER_MSEC,
+                                                  s->env->charon.start_grace_usec, 10 * USEC_PER_MSEC,
                                                   on_grace, s);
 }
 

@@ -35,7 +35,6 @@
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/daemon.h"
 #include "agent/checks/daemon_state.h"
-#include "agent/config/config.h"
 #include "now.h"
 #include "vici.h"
 #include "atomic_file.h"
@@ -146,7 +145,7 @@ static void on_state(bool connected, int reason, void *userdata) {
                         s->vici_pid = vici_client_peer_pid(s->env->vici);
         } else if (!s->disconnected_usec) {
                 s->disconnected_usec = mono_usec();
-                uint64_t settle = (s->env->config ? s->env->config->vici_reconnect_min_usec : 100 * USEC_PER_MSEC) +
+                uint64_t settle = (s->env->charon.reconnect_min_usec ? s->env->charon.reconnect_min_usec : 100 * USEC_PER_MSEC) +
                                   SETTLE_SLACK_USEC;
                 if (!s->settle)
                         (void) sd_event_add_time_relative(s->env->event, &s->settle, CLOCK_MONOTONIC, settle,

@@ -3,11 +3,10 @@
 #include <string.h>
 
 #include "agent/checks/daemon_state.h"
-#include "agent/config/config.h"
 #include "vici.h"
 
 const char *daemon_unit_name(const daemon_state *s) {
-        const char *u = s->unit ? s->unit : s->env && s->env->config ? s->env->config->charon_unit : NULL;
+        const char *u = s->unit ? s->unit : s->env ? s->env->charon.unit : NULL;
         return u && *u && strcmp(u, "none") != 0 ? u : NULL;
 }
 

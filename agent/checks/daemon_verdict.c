@@ -11,7 +11,6 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/daemon_state.h"
-#include "agent/config/config.h"
 #include "vici.h"
 #include "duration.h"
 
@@ -88,7 +87,7 @@ void daemon_verdict(daemon_state *s, finding *f) {
         int reason = s->env->vici && vici_client_last_error(s->env->vici) ? vici_client_last_error(s->env->vici)
                      : hub                                                 ? charon_hub_last_reason(hub)
                                                                            : 0;
-        const char *sock = s->env->config ? s->env->config->vici_socket : NULL;
+        const char *sock = s->env->charon.vici_socket;
         bool socket_gone = sock && access(sock, F_OK) < 0 && errno == ENOENT;
         const daemon_unit_props *u = &s->props;
         bool unit_down = u->known && (strcmp(u->active, "inactive") == 0 || strcmp(u->active, "failed") == 0);

@@ -318,3 +318,12 @@ bool config_groups_match(char *const *names, gid_t gid, const gid_t *groups, siz
         }
         return false;
 }
+
+check_charon config_check_charon(const ikeheal_config *c) {
+        return (check_charon){
+                .unit = c->charon_unit,
+                .vici_socket = c->vici_socket,
+                .start_grace_usec = c->charon_start_grace_usec,
+                .reconnect_min_usec = c->vici_reconnect_min_usec,
+        };
+}

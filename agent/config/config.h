@@ -98,6 +98,8 @@ int config_reload_check(const ikeheal_config *old, const ikeheal_config *next, c
 int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,
                         char **ret_error);
 ikeheal_config *config_free(ikeheal_config *c);
+/* The charon: section as checks borrow it (pointers into c). */
+check_charon config_check_charon(const ikeheal_config *c);
 DEFINE_FREE_FUNC(ikeheal_config, config_free);
 
 /* Is `gid` (or one of `groups`) a member of one of the named groups? Unknown group names never

@@ -52,7 +52,7 @@ int check_host_new(check_host **ret, sd_event *e, const ikeheal_config *config) 
         }
         h->env = (check_env){
                 .event = e,
-                .config = config,
+                .charon = config_check_charon(config),
                 .hub = h->hub,
                 .bus = h->bus,
                 .state_dir = config->state_dir,
@@ -84,7 +84,7 @@ int check_host_prepare(check_host *h, const ikeheal_config *config, check_observ
         int r;
 
         ydiag_init(&d, config->path);
-        r = check_set_new(ret, &h->env, config, observer, userdata, &d);
+        r = check_set_new(ret, &h->env, config->checks, config->n_checks, observer, userdata, &d);
         if (r < 0 && ret_error)
                 *ret_error = ydiag_join(&d);
         ydiag_done(&d);
@@ -94,7 +94,7 @@ int check_host_prepare(check_host *h, const ikeheal_config *config, check_observ
 int check_host_start(check_host *h, const ikeheal_config *config, vici_client *vici, check_set *set) {
         int r;
 
-        h->env.config = config;
+        h->env.charon = config_check_charon(config);
         h->env.vici = vici;
         h->env.state_dir = config->state_dir;
         r = check_set_start(set);

@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "check-run: %s\n", err ? err : "cannot build a config");
                         return 1;
                 }
-                env.config = config;
+                env.charon = config_check_charon(config);
         }
         if (vici_path) {
                 static const char *const events[] = { "ike-updown", "child-updown", "log" };
