@@ -2,7 +2,9 @@
  * and acted on in the next loop iteration; an incident gets a runbook (matched, held for a
  * cooldown or a clock incident, or left to a human) and a new run; listeners hear of every
  * change of a run. A run's states and transitions are engine_run.c; the operators' verbs
- * engine_ops.c; temporary measures measure.c; durable state engine_store.c. */
+ * engine_ops.c; temporary measures measure.c; durable state engine_store.c; who hears of a run's
+ * changes engine_publish.c; names, lookups, audit and webhooks engine_base.c — each file calls
+ * only those listed after it. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,123 +20,6 @@
 #include "duration.h"
 #include "log.h"
 #include "rfc3339.h"
-
-static const char *const run_states[_RUN_STATE_MAX] = {
-        [RUN_OBSERVED] = "observed", [RUN_PROPOSED] = "proposed",     [RUN_PENDING] = "pending",
-        [RUN_RUNNING] = "running",   [RUN_ROLLING_BACK] = "rolling_back", [RUN_SUCCEEDED] = "succeeded",
-        [RUN_FAILED] = "failed",     [RUN_DENIED] = "denied",         [RUN_ESCALATED] = "escalated",
-        [RUN_CANCELLED] = "cancelled",
-};
-static const char *const phases[_PHASE_MAX] = {
-        [PHASE_NONE] = "-",           [PHASE_STARTED] = "started", [PHASE_APPLIED] = "applied",
-        [PHASE_VERIFIED] = "verified", [PHASE_FAILED] = "failed",  [PHASE_REVERTED] = "reverted",
-        [PHASE_REVERT_FAILED] = "revert_failed",
-};
-
-const char *run_state_to_string(run_state s) {
-        return s >= 0 && s < _RUN_STATE_MAX ? run_states[s] : "?";
-}
-
-const char *step_phase_to_string(step_phase p) {
-        return p >= 0 && p < _PHASE_MAX ? phases[p] : "?";
-}
-
-bool run_state_active(run_state s) {
-        return s == RUN_PROPOSED || s == RUN_PENDING || s == RUN_RUNNING || s == RUN_ROLLING_BACK;
-}
-
-void engine_audit(engine *e, const char *kind, const char *fmt, ...) {
-        char text[2048];
-        va_list ap;
-
-        va_start(ap, fmt);
-        (void) vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        if (e->audit)
-                e->audit(e->audit_userdata, kind, text);
-}
-
-void engine_notify(engine *e, const run *r, runbook_event ev, const char *fmt, ...) {
-        char text[NOTIFY_TEXT_MAX];
-        const runbook *rb = r ? r->rb : NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        (void) vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        if (rb && !runbook_notifies(rb, ev))
-                return;
-        if (e->notifier) {
-                notify_message m = {
-                        .event = runbook_event_to_string(ev),
-                        .incident = r ? r->incident : 0,
-                        .runbook = r ? r->runbook : NULL,
-                        .grade = r ? grade_to_string(r->grade) : NULL,
-                        .text = text,
-                };
-                (void) notifier_send(e->notifier, rb ? (const char *const *) rb->notify_targets : NULL, &m);
-        }
-}
-
-void engine_escalate_incident(engine *e, uint64_t incident_id, const char *fmt, ...) {
-        char note[256];
-        va_list ap;
-
-        if (!incident_id)
-                return;
-        va_start(ap, fmt);
-        (void) vsnprintf(note, sizeof(note), fmt, ap);
-        va_end(ap);
-        (void) triage_incident_set_state(e->triage, incident_id, INCIDENT_ESCALATED, note);
-}
-
-uint64_t engine_exempt_of(const engine *e, uint64_t incident_id) {
-        return e->exempt && incident_id ? e->exempt(incident_id, e->exempt_userdata) : 0;
-}
-
-void engine_set_exempt(engine *e, engine_exempt_fn exempt, void *userdata) {
-        e->exempt = exempt;
-        e->exempt_userdata = userdata;
-}
-
-int engine_subscribe(engine *e, const engine_listener *l) {
-        for (size_t i = 0; i < e->n_listeners; i++)
-                if (e->listeners[i].run_changed == l->run_changed && e->listeners[i].userdata == l->userdata)
-                        return 0;
-        if (e->n_listeners >= ENGINE_LISTENERS_MAX)
-                return -ENOSPC;
-        e->listeners[e->n_listeners++] = *l;
-        return 0;
-}
-
-void engine_unsubscribe(engine *e, void *userdata) {
-        size_t w = 0;
-        for (size_t i = 0; i < e->n_listeners; i++)
-                if (e->listeners[i].userdata != userdata)
-                        e->listeners[w++] = e->listeners[i];
-        e->n_listeners = w;
-}
-
-int engine_persist_run(engine *e, const run *r) {
-        int k = engine_store_run(e, r);
-        /* a drill times its steps from every change of a run */
-        for (size_t i = 0; i < e->n_listeners; i++)
-                e->listeners[i].run_changed(r, e->listeners[i].userdata);
-        return k;
-}
-
-run *engine_run_lookup(engine *e, uint64_t id) {
-        for (size_t i = 0; i < e->n_runs; i++)
-                if (e->runs[i]->id == id)
-                        return e->runs[i];
-        return NULL;
-}
-
-void engine_run_clear_runtime(run *r) {
-        r->call = action_call_free(r->call);
-        r->timer = sd_event_source_disable_unref(r->timer);
-        r->retrigger = sd_event_source_disable_unref(r->retrigger);
-}
 
 static void run_free(run *r) {
         if (!r)
@@ -195,16 +80,6 @@ void engine_incident_signature(const incident *inc, char *buf, size_t size) {
         (void) policy_signature(buf, size, inc->root_check, fault_class_to_string(inc->cls), first);
 }
 
-/* The per-runbook budget, if the runbook sets one, on top of the policy. */
-policy_config engine_budget_policy(const engine *e, const runbook *rb) {
-        policy_config p = e->config->policy;
-        if (rb && rb->budget_runs) {
-                p.budget_runs = rb->budget_runs;
-                p.budget_window_usec = rb->budget_window_usec;
-        }
-        return p;
-}
-
 /* The newest run for an incident. */
 static run *run_for_incident(engine *e, uint64_t incident_id) {
         for (size_t i = e->n_runs; i-- > 0;)
@@ -222,24 +97,13 @@ static uint64_t last_finished(engine *e, const char *name) {
         return t;
 }
 
-static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
-        engine *e = userdata;
-
-        e->recheck = sd_event_source_disable_unref(e->recheck);
+/* A cooldown ended (engine_recheck_at()): decide every active incident afresh. */
+static void recheck(engine *e) {
         for (size_t i = 0; i < incident_store_size(e->incidents); i++) {
                 const incident *inc = incident_store_get(e->incidents, i);
                 if (inc->state == INCIDENT_OPEN || inc->state == INCIDENT_REMEDIATING)
                         engine_incident(e, inc->id, false);
         }
-        return 0;
-}
-
-void engine_recheck_at(engine *e, uint64_t when) {
-        uint64_t cur = 0;
-        if (e->recheck && sd_event_source_get_time(e->recheck, &cur) >= 0 && cur <= when)
-                return;
-        e->recheck = sd_event_source_disable_unref(e->recheck);
-        (void) sd_event_add_time(e->event, &e->recheck, CLOCK_REALTIME, when, 100 * USEC_PER_MSEC, on_recheck, e);
 }
 
 static bool clock_incident_active(engine *e) {
@@ -426,10 +290,6 @@ const run *engine_run_get(const engine *e, size_t i) {
         return i < e->n_runs ? e->runs[e->n_runs - 1 - i] : NULL;
 }
 
-const run *engine_run_find(const engine *e, uint64_t id) {
-        return engine_run_lookup((engine *) e, id);
-}
-
 size_t engine_measures(const engine *e) {
         return e->n_measures;
 }
@@ -530,6 +390,7 @@ int engine_new(engine **ret, const engine_deps *deps, const ikeheal_config *conf
         if (!e)
                 return -ENOMEM;
         e->event = deps->event;
+        e->recheck_fn = recheck;
         e->triage = deps->triage;
         e->incidents = deps->incidents;
         e->notifier = deps->notifier;

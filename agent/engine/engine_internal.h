@@ -29,6 +29,7 @@ struct engine {
         char pause_reason[256];
         action_env env;
         sd_event_source *recheck;   /* cooldowns: look at active incidents again */
+        void (*recheck_fn)(engine *e); /* what looking again means (engine.c) */
         uint64_t undecodable;       /* records replay could not read */
         bool started;
         /* cooldown holds already said (incident, until): a hold is said once, not at every

@@ -22,17 +22,6 @@
 
 #define VERIFY_RETRIGGER_USEC (500 * USEC_PER_MSEC)
 
-char *const *call_context_fill(call_context *ctx, uint64_t incident_id, uint64_t run_id, const char *step, const char *phase) {
-        (void) snprintf(ctx->buf[0], sizeof(ctx->buf[0]), "IKEHEAL_INCIDENT=%llu", (unsigned long long) incident_id);
-        (void) snprintf(ctx->buf[1], sizeof(ctx->buf[1]), "IKEHEAL_RUN=%llu", (unsigned long long) run_id);
-        (void) snprintf(ctx->buf[2], sizeof(ctx->buf[2]), "IKEHEAL_STEP=%s", step);
-        (void) snprintf(ctx->buf[3], sizeof(ctx->buf[3]), "IKEHEAL_PHASE=%s", phase);
-        for (size_t i = 0; i < 4; i++)
-                ctx->v[i] = ctx->buf[i];
-        ctx->v[4] = NULL;
-        return ctx->v;
-}
-
 uint32_t engine_established_sas(engine *e) {
         for (size_t i = 0; triage_checks(e->triage) && i < check_set_size(triage_checks(e->triage)); i++) {
                 check *c = check_set_get(triage_checks(e->triage), i);

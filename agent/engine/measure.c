@@ -21,32 +21,6 @@
 #include "duration.h"
 #include "log.h"
 
-static const char *const states[_MEASURE_STATE_MAX] = {
-        [MEASURE_ARMING] = "arming",       [MEASURE_ACTIVE] = "active",
-        [MEASURE_REVERTING] = "reverting", [MEASURE_REVERTED] = "reverted",
-        [MEASURE_REVERT_FAILED] = "revert_failed",
-};
-
-const char *measure_state_to_string(measure_state s) {
-        return s >= 0 && s < _MEASURE_STATE_MAX ? states[s] : "?";
-}
-
-bool measure_state_live(measure_state s) {
-        return s == MEASURE_ARMING || s == MEASURE_ACTIVE || s == MEASURE_REVERTING;
-}
-
-void measure_free_runtime(measure *m) {
-        m->timer = sd_event_source_disable_unref(m->timer);
-        m->call = action_call_free(m->call);
-}
-
-measure *measure_lookup(engine *e, uint64_t id) {
-        for (size_t i = 0; i < e->n_measures; i++)
-                if (e->measures[i]->id == id)
-                        return e->measures[i];
-        return NULL;
-}
-
 /* Forget the oldest reverted measures beyond ENGINE_MEASURES_KEEP. */
 static void prune(engine *e) {
         size_t dead = 0, w = 0;
