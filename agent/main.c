@@ -70,12 +70,11 @@ static int verbs_register(control_server *s, void *userdata) {
                 status_verb_register,   reload_verb_register, checks_verb_register, incidents_verb_register,
                 audit_verb_register,    plan_verb_register,   approval_verb_register,
                 run_verb_register,      measures_verb_register, drill_verb_register,
+                diagnose_verb_register, accept_verb_register,
         };
         const verbs_ctx *v = userdata;
-        /* diagnose and accept read the agent itself */
-        int r = diagnose_verb_register(v->agent);
-        if (r >= 0)
-                r = accept_verb_register(v->agent);
+        int r = 0;
+
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(families); i++)
                 r = families[i](s, v);
         return r;
@@ -185,7 +184,9 @@ int main(int argc, char **argv) {
                 /* a damaged state log (named in the error above) needs a human, not a restart */
                 return r == -EUCLEAN ? EXIT_CONFIG : 1;
         }
-        verbs = (verbs_ctx){ .agent = a,
+        verbs = (verbs_ctx){ .event = a->event,
+                             .triage = a->triage,
+                             .diagnose_queries = &a->diagnose_queries,
                              .audit = a->audit,
                              .incidents = a->incidents,
                              .engine = a->engine,

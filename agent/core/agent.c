@@ -206,7 +206,7 @@ int agent_reload(agent *a, char **ret_error) {
         }
         /* old checks go before the VICI client they may be using; they still point at the old
          * config, so that too is freed only after them */
-        diagnose_verb_abort_all(a, "checks replaced by a reload");
+        diagnose_verb_abort_all(&a->diagnose_queries, "checks replaced by a reload");
         triage_set_checks(a->triage, NULL);
         a->checks = check_set_free(a->checks);
         /* nothing keeps the old config past here (the VICI client follows below) */
@@ -215,7 +215,7 @@ int agent_reload(agent *a, char **ret_error) {
         config_free(old);
 
         if (vici_changed) {
-                status_abort_all(a, "charon connection reset by a reload");
+                status_verb_abort_all(&a->status_queries, "charon connection reset by a reload");
                 a->vici = vici_client_free(a->vici);
                 a->charon_connected = false;
                 r = agent_vici_start(a);
@@ -433,11 +433,11 @@ int agent_run(agent *a) {
 agent *agent_free(agent *a) {
         if (!a)
                 return NULL;
-        status_abort_all(a, "agent stopping");
+        status_verb_abort_all(&a->status_queries, "agent stopping");
         a->drills = drill_runner_free(a->drills);
         a->engine = engine_free(a->engine);
         a->notifier = notifier_free(a->notifier);
-        diagnose_verb_abort_all(a, "agent stopping");
+        diagnose_verb_abort_all(&a->diagnose_queries, "agent stopping");
         a->checks = check_set_free(a->checks);
         a->triage = triage_free(a->triage);
         a->incidents = incident_store_free(a->incidents);

@@ -71,33 +71,11 @@ int agent_reload(agent *a, char **ret_error);
 /* Register the control verbs (`fn` of agent/main.c) now, and again after a reload that moved
  * the control socket. */
 int agent_set_verbs(agent *a, agent_verbs_fn fn, void *userdata);
-/* The verbs that still take the agent (agent/verbs/diagnose_verb.c, accept_verb.c); agent/main.c
- * registers every verb. */
-/* One check as a section named after it (`checks`, `diagnose`). */
-void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
-int diagnose_verb_register(agent *a);
-/* agent/verbs/diagnose_verb.c: run every check now and answer req once each has finished a run that
- * began after it (complete) or the longest could have timed out (not complete): finish fills
- * b from that fresh picture (incidents reconciled on it first) and returns 0, or -errno with
- * the request's error set. What `diagnose` and `accept` answer from. */
-typedef int (*agent_round_fn)(agent *a, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec);
-int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_round_fn finish);
 /* agent/core/agent_audit.c: open the audit trail (a broken log is kept aside), then vet the state
  * logs (a reset of one is audited); append a record (and mirror it to the journal). */
 int agent_audit_open(agent *a);
 void agent_audit(agent *a, const char *kind, const char *fmt, ...) _printf_(3, 4);
-void diagnose_verb_abort_all(agent *a, const char *why);
 /* STATUS= for systemd: charon, checks, active incidents, a rejected reload; sent when it changed. */
 void agent_notify_status(agent *a);
-int accept_verb_register(agent *a);
 /* On SIGTERM with a drill running: how long its fault's removal may delay the exit. */
 #define AGENT_STOP_DRILL_USEC (15ULL * 1000000ULL)
-/* The requesting peer as the engine sees it (approver: root or control.approver_groups). */
-static inline void agent_who(agent *a, control_request *req, engine_who *ret) {
-        verbs_who(a->config, req, ret);
-}
-
-/* Answer every status query still waiting for charon (the VICI client is going away). */
-static inline void status_abort_all(agent *a, const char *why) {
-        status_verb_abort_all(&a->status_queries, why);
-}

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
 #include "agent/checks/check_set.h"
 #include "agent/checks/check_state.h"
 #include "agent/control/control.h"
@@ -21,6 +20,7 @@
 #include "agent/engine/engine.h"
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
+#include "agent/verbs/verbs.h"
 
 static int refuse(control_request *req, int err, const char *why) {
         control_request_set_error(req, "accept: refused: %s", why);
@@ -28,28 +28,30 @@ static int refuse(control_request *req, int err, const char *why) {
 }
 
 /* Why the current state may not be accepted, or NULL. */
-static const char *refusal(agent *a, char *why, size_t n) {
-        for (size_t i = 0; a->incidents && i < incident_store_size(a->incidents); i++) {
-                const incident *inc = incident_store_get(a->incidents, i);
+static const char *refusal(const verbs_ctx *v, char *why, size_t n) {
+        check_set *checks = v->checks(v->userdata);
+
+        for (size_t i = 0; v->incidents && i < incident_store_size(v->incidents); i++) {
+                const incident *inc = incident_store_get(v->incidents, i);
                 if (inc->state != INCIDENT_RESOLVED) {
                         (void) snprintf(why, n, "incident %llu (%s) is active", (unsigned long long) inc->id,
                                         fault_class_to_string(inc->cls));
                         return why;
                 }
         }
-        for (size_t i = 0; a->engine && i < engine_measures(a->engine); i++) {
-                const measure *m = engine_measure_get(a->engine, i);
+        for (size_t i = 0; v->engine && i < engine_measures(v->engine); i++) {
+                const measure *m = engine_measure_get(v->engine, i);
                 if (m->state != MEASURE_REVERTED) {
                         (void) snprintf(why, n, "temporary measure %llu (%s) is in force", (unsigned long long) m->id, m->kind);
                         return why;
                 }
         }
-        if (a->drills && drill_active(a->drills))
+        if (v->drills && drill_active(v->drills))
                 return "a drill is in progress";
-        if (!a->checks || !check_set_size(a->checks))
+        if (!checks || !check_set_size(checks))
                 return "no checks are running";
-        for (size_t i = 0; i < check_set_size(a->checks); i++) {
-                check *c = check_set_get(a->checks, i);
+        for (size_t i = 0; i < check_set_size(checks); i++) {
+                check *c = check_set_get(checks, i);
                 check_status st = check_get_state(c)->reported;
                 if (st == CHECK_FAIL || st == CHECK_UNKNOWN || !check_last_finding(c)) {
                         (void) snprintf(why, n, "check %s is %s", check_name(c),
@@ -61,52 +63,53 @@ static const char *refusal(agent *a, char *why, size_t n) {
 }
 
 /* The round is over: every check has looked at the gateway as it is now. */
-static int accept_finish(agent *a, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec) {
+static int accept_finish(const verbs_ctx *v, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec) {
         const char *reason = vici_node_str(control_request_body(req), "reason");
         char warned[1024] = "", why[300];
         const char *no;
+        check_set *checks = v->checks(v->userdata);
         engine_who who;
         size_t w = 0;
 
         if (!complete)
                 return refuse(req, -ETIMEDOUT, "not every check finished a fresh run in time; nothing recorded");
-        if ((no = refusal(a, why, sizeof(why))))
+        if ((no = refusal(v, why, sizeof(why))))
                 return refuse(req, -EBUSY, no);
-        for (size_t i = 0; i < check_set_size(a->checks); i++) {
-                check *c = check_set_get(a->checks, i);
+        for (size_t i = 0; i < check_set_size(checks); i++) {
+                check *c = check_set_get(checks, i);
                 if (check_get_state(c)->reported == CHECK_WARN && w + 2 < sizeof(warned))
                         w += (size_t) snprintf(warned + w, sizeof(warned) - w, "%s%s (%s)", w ? "; " : "", check_name(c),
                                                check_last_finding(c)->summary ? check_last_finding(c)->summary : "warn");
         }
-        agent_who(a, req, &who);
-        triage_mark_good(a->triage);
-        agent_audit(a, "accept", "the current state accepted as last good by uid %u (%s): %s%s%s", who.uid, who.user, reason,
+        verbs_who(v->config(v->userdata), req, &who);
+        triage_mark_good(v->triage);
+        audit_trail_add(v->audit, "accept", "the current state accepted as last good by uid %u (%s): %s%s%s", who.uid, who.user, reason,
                     warned[0] ? "; warnings accepted: " : "", warned);
         /* the checks look again now: what they report is measured against the new state */
-        triage_trigger_all(a->triage);
+        triage_trigger_all(v->triage);
         vici_builder_add_str(b, "result", warned[0] ? "the current state is the last good one; its warnings were accepted"
                                                     : "the current state is the last good one");
         return 0;
 }
 
 static int accept_handler(control_request *req, vici_builder *b, void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
         const char *reason = vici_node_str(control_request_body(req), "reason");
         char why[300];
         const char *no;
         engine_who who;
 
-        agent_who(a, req, &who);
+        verbs_who(v->config(v->userdata), req, &who);
         if (!who.approver)
                 return refuse(req, -EPERM, "it changes what rollbacks restore: approvers only");
         if (!reason || !reason[0])
                 return refuse(req, -EINVAL, "a reason is required (--reason TEXT)");
-        if ((no = refusal(a, why, sizeof(why))))
+        if ((no = refusal(v, why, sizeof(why))))
                 return refuse(req, -EBUSY, no);
         /* what is recorded is what the checks see after this request, not their last runs */
-        return agent_check_round(a, req, b, accept_finish);
+        return verbs_check_round(v, req, b, accept_finish);
 }
 
-int accept_verb_register(agent *a) {
-        return control_server_register(a->control, PROTO_ACCEPT, accept_handler, a);
+int accept_verb_register(control_server *s, const verbs_ctx *v) {
+        return control_server_register(s, PROTO_ACCEPT, accept_handler, (void *) v);
 }

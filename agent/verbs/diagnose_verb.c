@@ -8,21 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
 #include "agent/checks/check_set.h"
 #include "agent/checks/registry.h"
 #include "agent/control/control.h"
 #include "agent/triage/diagnosis.h"
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
+#include "agent/verbs/verbs.h"
 #include "now.h"
 
 #define DIAGNOSE_SLACK_USEC (2 * USEC_PER_SEC)
 #define DIAGNOSE_MAX_USEC (300 * USEC_PER_SEC)
 
 struct diagnose_query {
-        agent *agent;
-        agent_round_fn finish; /* what the answer is, once the round is complete (or timed out) */
+        const verbs_ctx *v;
+        verbs_round_fn finish; /* what the answer is, once the round is complete (or timed out) */
         control_request *req;
         vici_builder *reply;
         uint64_t *runs_before; /* per check index */
@@ -33,7 +33,7 @@ struct diagnose_query {
 };
 
 static void query_unlink(diagnose_query *q) {
-        for (diagnose_query **p = &q->agent->diagnose_queries; *p; p = &(*p)->next)
+        for (diagnose_query **p = q->v->diagnose_queries; *p; p = &(*p)->next)
                 if (*p == q) {
                         *p = q->next;
                         return;
@@ -49,7 +49,7 @@ static void query_free(diagnose_query *q) {
 }
 
 static bool query_complete(const diagnose_query *q) {
-        check_set *s = q->agent->checks;
+        check_set *s = q->v->checks(q->v->userdata);
         if (check_set_size(s) != q->n)
                 return false;
         for (size_t i = 0; i < q->n; i++)
@@ -68,7 +68,7 @@ static size_t kind_rank(const char *kind) {
         return n;
 }
 
-static void add_problem(vici_builder *b, const agent *a, const diagnosis_problem *p, size_t idx) {
+static void add_problem(vici_builder *b, const verbs_ctx *v, const diagnosis_problem *p, size_t idx) {
         char name[24];
 
         (void) snprintf(name, sizeof(name), "%zu", idx + 1);
@@ -82,8 +82,8 @@ static void add_problem(vici_builder *b, const agent *a, const diagnosis_problem
         vici_builder_add_str(b, "root_check", p->root_check);
         vici_builder_add_str(b, "summary", p->summary);
         vici_builder_add_str(b, "explains", p->explains);
-        for (size_t i = 0; i < incident_store_size(a->incidents); i++) {
-                const incident *inc = incident_store_get(a->incidents, i);
+        for (size_t i = 0; i < incident_store_size(v->incidents); i++) {
+                const incident *inc = incident_store_get(v->incidents, i);
                 if (inc->state != INCIDENT_RESOLVED && inc->cls == p->cls) {
                         vici_builder_add_fmt(b, "incident", "%llu", (unsigned long long) inc->id);
                         break;
@@ -107,20 +107,20 @@ static void query_finish(diagnose_query *q, const char *error) {
                 return;
         }
         /* the incidents follow the same picture the answer is made from */
-        triage_diagnose(q->agent->triage);
-        r = q->finish(q->agent, q->req, q->reply, query_complete(q), mono_usec() - q->started_usec);
+        triage_diagnose(q->v->triage);
+        r = q->finish(q->v, q->req, q->reply, query_complete(q), mono_usec() - q->started_usec);
         (void) control_request_reply(q->req, r, NULL);
         query_free(q);
 }
 
-static int diagnose_report(agent *a, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec) {
+static int diagnose_report(const verbs_ctx *v, control_request *req, vici_builder *b, bool complete, uint64_t elapsed_usec) {
         diagnosis_input in[CONFIG_CHECKS_MAX];
         size_t order[CONFIG_CHECKS_MAX];
         size_t n;
         diagnosis d;
         int r;
 
-        n = triage_inputs(a->triage, in, CONFIG_CHECKS_MAX);
+        n = triage_inputs(v->triage, in, CONFIG_CHECKS_MAX);
         for (size_t i = 0; i < n; i++)
                 order[i] = i;
         r = diagnosis_run(in, n, &d);
@@ -136,7 +136,7 @@ static int diagnose_report(agent *a, control_request *req, vici_builder *b, bool
                 vici_builder_add_str(b, "recent_changes", d.recent_changes);
         vici_builder_begin_section(b, "problems");
         for (size_t i = 0; i < d.n_problems; i++)
-                add_problem(b, a, &d.problems[i], i);
+                add_problem(b, v, &d.problems[i], i);
         vici_builder_end_section(b);
 
         /* checklist order: stable insertion sort by the kind's registry rank */
@@ -148,7 +148,7 @@ static int diagnose_report(agent *a, control_request *req, vici_builder *b, bool
                 }
         vici_builder_begin_section(b, "checks");
         for (size_t i = 0; i < n; i++)
-                checks_verb_add_check(b, check_set_get(a->checks, order[i]), false);
+                checks_verb_add_check(b, check_set_get(v->checks(v->userdata), order[i]), false);
         vici_builder_end_section(b);
         diagnosis_done(&d);
         return 0;
@@ -159,8 +159,9 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_round_fn finish) {
-        size_t n = check_set_size(a->checks);
+int verbs_check_round(const verbs_ctx *v, control_request *req, vici_builder *b, verbs_round_fn finish) {
+        check_set *checks = v->checks(v->userdata);
+        size_t n = check_set_size(checks);
         uint64_t wait = 0;
         diagnose_query *q;
         int r;
@@ -173,13 +174,13 @@ int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_rou
                 free(q);
                 return -ENOMEM;
         }
-        q->agent = a;
+        q->v = v;
         q->finish = finish;
         q->reply = b;
         q->n = n;
         q->started_usec = mono_usec();
         for (size_t i = 0; i < n; i++) {
-                check *c = check_set_get(a->checks, i);
+                check *c = check_set_get(checks, i);
                 const check_schedule *s = check_get_schedule(c);
                 uint64_t w = s->timeout_usec * (s->retries + 1u);
                 q->runs_before[i] = check_runs(c);
@@ -190,7 +191,7 @@ int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_rou
         wait += DIAGNOSE_SLACK_USEC;
         if (wait > DIAGNOSE_MAX_USEC)
                 wait = DIAGNOSE_MAX_USEC;
-        r = sd_event_add_time_relative(a->event, &q->timer, CLOCK_MONOTONIC, wait, 10 * USEC_PER_MSEC,
+        r = sd_event_add_time_relative(v->event, &q->timer, CLOCK_MONOTONIC, wait, 10 * USEC_PER_MSEC,
                                        on_deadline, q);
         if (r < 0) {
                 free(q->runs_before);
@@ -199,38 +200,38 @@ int agent_check_round(agent *a, control_request *req, vici_builder *b, agent_rou
         }
         q->req = control_request_ref(req);
         control_request_defer(req);
-        q->next = a->diagnose_queries;
-        a->diagnose_queries = q;
-        check_set_trigger_all(a->checks);
+        q->next = *v->diagnose_queries;
+        *v->diagnose_queries = q;
+        check_set_trigger_all(checks);
         /* answered from the loop (findings may arrive synchronously, or there may be no check
          * at all): the coalesced diagnosis pass tells on_diagnosed() */
-        triage_schedule(a->triage);
+        triage_schedule(v->triage);
         return 0;
 }
 
 static int diagnose_handler(control_request *req, vici_builder *b, void *userdata) {
-        return agent_check_round(userdata, req, b, diagnose_report);
+        return verbs_check_round(userdata, req, b, diagnose_report);
 }
 
 /* A diagnosis pass ran: answer the requests whose round is now complete. */
 static void on_diagnosed(void *userdata) {
-        agent *a = userdata;
+        const verbs_ctx *v = userdata;
 
-        for (diagnose_query *q = a->diagnose_queries, *next; q; q = next) {
+        for (diagnose_query *q = *v->diagnose_queries, *next; q; q = next) {
                 next = q->next;
                 if (query_complete(q))
                         query_finish(q, NULL);
         }
 }
 
-void diagnose_verb_abort_all(agent *a, const char *why) {
-        while (a->diagnose_queries)
-                query_finish(a->diagnose_queries, why);
+void diagnose_verb_abort_all(diagnose_query **queries, const char *why) {
+        while (*queries)
+                query_finish(*queries, why);
 }
 
-int diagnose_verb_register(agent *a) {
-        int r = triage_subscribe(a->triage, &(triage_listener){ .diagnosed = on_diagnosed, .userdata = a });
+int diagnose_verb_register(control_server *s, const verbs_ctx *v) {
+        int r = triage_subscribe(v->triage, &(triage_listener){ .diagnosed = on_diagnosed, .userdata = (void *) v });
         if (r < 0)
                 return r;
-        return control_server_register(a->control, PROTO_DIAGNOSE, diagnose_handler, a);
+        return control_server_register(s, PROTO_DIAGNOSE, diagnose_handler, (void *) v);
 }

@@ -1,7 +1,6 @@
 /* What the control verbs use: a small context agent/main.c fills once and registers on the
  * control server (again after a reload that moved the socket). A verb family gets the
- * subsystems it reads and the core's operations as callbacks; the families that still read the
- * agent's own state (diagnose, accept) take `agent`. */
+ * subsystems it reads and the core's operations as callbacks. */
 #pragma once
 
 #include "agent/checks/check.h"
@@ -10,12 +9,13 @@
 #include "agent/engine/engine.h"
 #include "agent/notify/audit_trail.h"
 
-typedef struct agent agent;
 typedef struct check_set check_set;
 typedef struct incident_store incident_store;
 typedef struct drill_runner drill_runner;
 typedef struct vici_client vici_client;
 typedef struct status_query status_query;
+typedef struct diagnose_query diagnose_query;
+typedef struct triage triage;
 
 /* Counters of what charon pushed to us, shown by `ikehealctl status`. */
 typedef struct agent_vici_stats {
@@ -36,7 +36,8 @@ typedef struct verbs_figures {
 } verbs_figures;
 
 typedef struct verbs_ctx {
-        agent *agent;
+        sd_event *event;
+        triage *triage;
         audit_trail *audit; /* NULL: the audit log is not open */
         incident_store *incidents;
         engine *engine;
@@ -45,6 +46,9 @@ typedef struct verbs_ctx {
         /* `status` requests waiting for charon; the agent answers them with
          * status_verb_abort_all() when its VICI client goes away */
         status_query **status_queries;
+        /* `diagnose` and `accept` requests waiting for a full round of checks; the agent answers
+         * them with diagnose_verb_abort_all() when the checks are replaced or it stops */
+        diagnose_query **diagnose_queries;
         /* The same atomic reload as SIGHUP: 0, or -errno with *ret_error (malloc'ed, may be
          * NULL) saying why; the old configuration then stays in force. */
         int (*reload)(void *userdata, char **ret_error);
@@ -76,6 +80,17 @@ int checks_verb_register(control_server *s, const verbs_ctx *v);
 void checks_verb_add_check(vici_builder *b, check *c, bool with_detail);
 /* agent/verbs/incidents_verb.c */
 int incidents_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/diagnose_verb.c. verbs_check_round(): run every check now and answer req once
+ * each has finished a run that began after it (complete) or the longest could have timed out
+ * (not complete): finish fills b from that fresh picture (incidents reconciled on it first) and
+ * returns 0, or -errno with the request's error set. What `diagnose` and `accept` answer from. */
+typedef int (*verbs_round_fn)(const verbs_ctx *v, control_request *req, vici_builder *b, bool complete,
+                              uint64_t elapsed_usec);
+int verbs_check_round(const verbs_ctx *v, control_request *req, vici_builder *b, verbs_round_fn finish);
+int diagnose_verb_register(control_server *s, const verbs_ctx *v);
+void diagnose_verb_abort_all(diagnose_query **queries, const char *why);
+/* agent/verbs/accept_verb.c */
+int accept_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/plan_verb.c */
 int plan_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/run_verb.c (`run`, `runs`, `pause`, `resume`) and approval_verb.c (`pending`,
