@@ -40,6 +40,8 @@ run() { # name, command…
         esac
 }
 
+# The floors and circles rule of ARCHITECTURE.md, on the plain build's objects.
+run "layout" python3 tests/layout/check.py "$plain/obj"
 for t in "$san"/tests/test-*; do
         [ -x "$t" ] && run "unit/${t##*/}" "$t"
 done

@@ -105,21 +105,26 @@ def circles(edges):
 
 
 def symbols(objdir):
-    """{unit: (defined, undefined)} from nm of every object under objdir."""
-    out = {}
+    """{unit: (defined, undefined)} from one nm over every object under objdir."""
+    objs = []
     for d, _, files in os.walk(objdir):
         for f in files:
-            if not f.endswith(".o"):
-                continue
-            obj = os.path.join(d, f)
-            src = os.path.relpath(obj, objdir)[:-2] + ".c"
-            if place(src)[0] is None:
-                continue
-            nm = subprocess.run(["nm", "--defined-only", "-g", obj], capture_output=True, text=True).stdout
-            und = subprocess.run(["nm", "-u", obj], capture_output=True, text=True).stdout
-            defined = {l.split()[-1] for l in nm.splitlines() if l.strip()}
-            undefined = {l.split()[-1] for l in und.splitlines() if l.strip()}
-            out[unit(src)] = (defined, undefined)
+            if f.endswith(".o"):
+                src = os.path.relpath(os.path.join(d, f), objdir)[:-2] + ".c"
+                if place(src)[0] is not None:
+                    objs.append(os.path.join(d, f))
+    out = {os.path.relpath(o, objdir)[:-2]: (set(), set()) for o in objs}
+    if not objs:
+        return out
+    nm = subprocess.run(["nm", "-A", "-g"] + sorted(objs), capture_output=True, text=True, check=True).stdout
+    for line in nm.splitlines():
+        path, _, rest = line.partition(":")
+        fields = rest.split()
+        if len(fields) < 2:
+            continue
+        u = os.path.relpath(path, objdir)[:-2]
+        kind, name = fields[-2], fields[-1]
+        (out[u][1] if kind == "U" else out[u][0]).add(name)
     return out
 
 
