@@ -19,7 +19,7 @@
  *     decrypted yet), fib daddr type local (it is sent to the gateway), and ct state NEW,
  *     direction original: we judge the first packet of a new IKE SA or ESP flow. So
  *     "ct state established,related accept" does not match it — deliberately: such a rule lets
- *     existing tunnels live on after a tightened policy, while new ones fail (the seeds' case).
+ *     existing tunnels live on after a tightened policy, while new ones fail (the unattended-update case).
  *   - unknown: addresses, interface (but it is not "lo": iifname "lo" / iif 1 never match),
  *     marks, the SPI, ct status/mark, time, etc. A rule matching on those may or may not match.
  *   - limit may stop matching at any time: read as "may not match".

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/checks/check_debounce.h"
 #include "agent/checks/firewall.h"
 #include "atomic_file.h"
 #include "netns.h"
@@ -56,7 +57,8 @@ typedef struct firewall_state {
 
         check *check;
         const check_env *env;
-        sd_event_source *monitor, *debounce;
+        sd_event_source *monitor;
+        check_debounce debounce;
         nft_watch *watch;
 
         /* the last-good ruleset, for drift: from the snapshot, or what mark_good stored */
@@ -104,13 +106,6 @@ static char *snap_path(const firewall_state *s, const char *suffix) {
 
 /* ---- push: the nftables multicast group ---- */
 
-static int on_debounce(sd_event_source *src, uint64_t usec, void *userdata) {
-        firewall_state *s = userdata;
-        s->debounce = sd_event_source_disable_unref(s->debounce);
-        (void) check_trigger(s->check);
-        return 0;
-}
-
 static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         firewall_state *s = userdata;
         uint8_t buf[8192];
@@ -119,9 +114,7 @@ static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *user
         for (int i = 0; i < 64; i++)
                 if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
                         break;
-        if (!s->debounce)
-                (void) sd_event_add_time_relative(s->env->event, &s->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC,
-                                                  USEC_PER_MSEC, on_debounce, s);
+        check_debounce_kick(&s->debounce, s->env->event, s->check, DEBOUNCE_USEC);
         return 0;
 }
 
@@ -319,7 +312,7 @@ static void firewall_mark_good(void *state, const check_env *env) {
 static void firewall_done(void *state) {
         firewall_state *s = state;
         s->monitor = sd_event_source_disable_unref(s->monitor);
-        s->debounce = sd_event_source_disable_unref(s->debounce);
+        check_debounce_done(&s->debounce);
         nft_watch_free(s->watch);
         nft_ruleset_free(s->good);
         free(s->drift_text);

@@ -1,5 +1,5 @@
-/* See registry.h. The order is the seeds' checklist (shared/DESIGN.md), outermost and cheapest
- * first; `ikehealctl diagnose` lists checks in this order. A new kind: its header below and one
+/* See registry.h. The order is the diagnostic checklist, outermost and cheapest first (can IKE
+ * reach us, is charon there, are its certificates good, …); `ikehealctl diagnose` lists checks in this order. A new kind: its header below and one
  * line in the table. */
 #include <string.h>
 

@@ -9,7 +9,7 @@
 
 /* The ops of `kind`, or NULL. */
 const check_ops *check_registry_find(const char *kind);
-/* Every registered kind, in registration order (the seeds' checklist order). */
+/* Every registered kind, in registration order (the diagnostic checklist: outermost and cheapest first). */
 const check_ops *const *check_registry_all(size_t *ret_n);
 
 /* What a kind of check is to those who read its findings (triage, the engine): the fault class

@@ -7,6 +7,7 @@
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/check_set.h"
 #include "agent/triage/check_host.h"
+#include "snapshot.h"
 #include "log.h"
 
 struct check_host {
@@ -17,11 +18,14 @@ struct check_host {
 
 /* The state directory holds incidents, snapshots and measures: private to us. */
 static int state_dir_prepare(const char *dir) {
-        char snap[512];
+        _cleanup_(freep) char *snap = NULL;
+        int r;
 
         if (mkdir(dir, 0750) < 0 && errno != EEXIST)
                 return -errno;
-        (void) snprintf(snap, sizeof(snap), "%s/snapshots", dir);
+        r = snapshot_dir(dir, &snap);
+        if (r < 0)
+                return r;
         if (mkdir(snap, 0750) < 0 && errno != EEXIST)
                 return -errno;
         return 0;

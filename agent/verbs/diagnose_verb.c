@@ -1,6 +1,6 @@
 /* The `diagnose` verb: run every check now, wait until each has finished a run that started
  * after the request (or until the longest check could have timed out), then answer with a
- * triage report in the seeds' order — impact first (nobody, some peers, everyone), then the
+ * triage report in the order an operator reads it — impact first (nobody, some peers, everyone), then the
  * problems with their class, scope, confidence and evidence, then every check in checklist
  * order. Runs in flight are not doubled: a trigger during a run queues exactly one more. */
 #include <errno.h>
@@ -58,7 +58,7 @@ static bool query_complete(const diagnose_query *q) {
         return true;
 }
 
-/* Position of a check's kind in the registry: the seeds' checklist order. */
+/* Position of a check's kind in the registry: the diagnostic checklist order. */
 static size_t kind_rank(const char *kind) {
         size_t n;
         const check_ops *const *all = check_registry_all(&n);
