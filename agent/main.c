@@ -52,7 +52,7 @@ static check_set *core_checks(void *userdata) {
 
 static vici_client *core_vici(void *userdata) {
         const agent *a = userdata;
-        return a->vici;
+        return a->link.vici;
 }
 
 static void core_figures(void *userdata, verbs_figures *ret) {
@@ -61,7 +61,7 @@ static void core_figures(void *userdata, verbs_figures *ret) {
                                 .start_real_usec = a->start_real_usec,
                                 .reloads = a->reloads,
                                 .reload_failures = a->reload_failures,
-                                .vici = &a->vstats };
+                                .vici = &a->link.stats };
 }
 
 /* Every control verb; again on the new socket after a reload that moved it. */

@@ -12,6 +12,7 @@
 
 #include "agent/core/agent.h"
 #include "agent/checks/charon_hub.h"
+#include "agent/checks/charon_link.h"
 #include "agent/checks/check_set.h"
 #include "agent/control/control.h"
 #include "agent/drill/drill_run.h"
@@ -21,83 +22,24 @@
 #include "agent/triage/check_host.h"
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
-#include "vici.h"
 #include "log.h"
 #include "now.h"
 
-static void on_vici_event(vici_client *c, const char *event, const vici_node *msg, void *userdata) {
-        agent *a = userdata;
-        const char *fields[4] = {};
-        char f_event[96], f_name[160];
-
-        a->vstats.last_event_usec = real_usec();
-        charon_hub_emit_event(check_host_hub(a->checkhost), event, msg);
-        if (strcmp(event, "log") == 0) {
-                /* charon's own log lines: counted here, classified by the log check later */
-                a->vstats.log++;
-                log_debug("charon: %s", vici_node_str(msg, "msg") ?: "");
-                return;
-        }
-
-        /* ike-updown / child-updown: a section named after the connection, "up" = yes when
-         * the SA came up; absent when it went down. */
-        const vici_node *sa = msg ? msg->child : NULL;
-        while (sa && sa->type != VICI_NODE_SECTION)
-                sa = sa->next;
-        bool up = vici_node_str(msg, "up") != NULL;
-        const char *name = sa && sa->name ? sa->name : "?";
-
-        if (strcmp(event, "ike-updown") == 0)
-                a->vstats.ike_updown++;
-        else if (strcmp(event, "child-updown") == 0)
-                a->vstats.child_updown++;
-        (void) snprintf(a->vstats.last_event, sizeof(a->vstats.last_event), "%s %s %s", event,
-                        up ? "up" : "down", name);
-        (void) snprintf(f_event, sizeof(f_event), "IKEHEAL_VICI_EVENT=%s", event);
-        (void) snprintf(f_name, sizeof(f_name), "IKEHEAL_CONN=%s", name);
-        fields[0] = f_event;
-        fields[1] = f_name;
-        log_fields(LOG_INFO, fields, "charon: %s %s (%s)", event, up ? "up" : "down", name);
-}
-
-static void on_vici_state(vici_client *c, bool connected, int reason, void *userdata) {
-        agent *a = userdata;
-
-        /* the hub hears the first outcome too (charon absent at start is a verdict) */
-        charon_hub *hub = check_host_hub(a->checkhost);
-        if (!charon_hub_state_since(hub) || connected != a->charon_connected)
-                charon_hub_emit_state(hub, connected, reason);
-        if (connected == a->charon_connected)
-                return;
-        a->charon_connected = connected;
-        if (connected) {
-                a->vstats.connects++;
-                log_info("connected to charon at %s", a->config->vici_socket);
-        } else {
-                a->vstats.disconnects++;
-                /* charon going away is itself a finding; the daemon check builds on this */
-                log_warning_errno(reason, "lost connection to charon at %s",
-                                  a->config->vici_socket);
-        }
-        agent_notify_status(a);
+static void on_charon_changed(void *userdata) {
+        agent_notify_status(userdata);
 }
 
 static int agent_vici_start(agent *a) {
-        static const char *const events[] = { "ike-updown", "child-updown", "log" };
         const ikeheal_config *c = a->config;
-        int r;
 
-        r = vici_client_new(&a->vici, a->event, c->vici_socket, c->vici_timeout_usec,
-                            c->vici_reconnect_min_usec, c->vici_reconnect_max_usec, on_vici_state,
-                            a);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < ELEMENTSOF(events); i++) {
-                r = vici_client_subscribe(a->vici, events[i], on_vici_event, a);
-                if (r < 0)
-                        return r;
-        }
-        return vici_client_start(a->vici);
+        a->link.hub = check_host_hub(a->checkhost);
+        a->link.changed = on_charon_changed;
+        a->link.userdata = a;
+        return charon_link_start(&a->link, a->event,
+                                 &(charon_link_params){ .socket = c->vici_socket,
+                                                        .timeout_usec = c->vici_timeout_usec,
+                                                        .reconnect_min_usec = c->vici_reconnect_min_usec,
+                                                        .reconnect_max_usec = c->vici_reconnect_max_usec });
 }
 
 /* The verbs are registered by whoever built the agent (agent_set_verbs()). */
@@ -125,7 +67,23 @@ static void agent_checks_start(agent *a, check_set *set) {
         triage_configure(a->triage, &p);
         a->checks = set;
         triage_set_checks(a->triage, set);
-        (void) check_host_start(a->checkhost, a->config, a->vici, set);
+        (void) check_host_start(a->checkhost, a->config, a->link.vici, set);
+}
+
+/* A reload refused: the old configuration stays in force whole; the journal, the audit trail,
+ * systemd's STATUS= and the caller (ret_error takes err) say why. */
+static int reload_refused(agent *a, int r, char *err, char **ret_error) {
+        a->reload_failures++;
+        log_error("reload failed: %s; keeping the old configuration", err ? err : strerror(-r));
+        agent_audit(a, "reload_rejected", "%s", err ? err : strerror(-r));
+        if (ret_error)
+                *ret_error = err;
+        else
+                free(err);
+        (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+        a->reload_rejected = true;
+        a->status_sent[0] = 0;
+        return r;
 }
 
 int agent_reload(agent *a, char **ret_error) {
@@ -137,37 +95,15 @@ int agent_reload(agent *a, char **ret_error) {
         r = config_load(a->config->path, &next, &err);
         if (r >= 0 && (r = config_reload_check(a->config, next, &err)) < 0)
                 next = config_free(next); /* a changed audit key: refused whole */
-        if (r < 0) {
-                a->reload_failures++;
-                log_error("reload failed: %s; keeping the old configuration",
-                          err ? err : strerror(-r));
-                agent_audit(a, "reload_rejected", "%s", err ? err : strerror(-r));
-                if (ret_error)
-                        *ret_error = err;
-                else
-                        free(err);
-                (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
-                a->reload_rejected = true;
-                a->status_sent[0] = 0;
-                return r;
-        }
+        if (r < 0)
+                return reload_refused(a, r, err, ret_error);
 
         /* the new checks are built (and their params bound) before anything is swapped */
         check_set *next_checks = NULL;
         r = check_host_prepare(a->checkhost, next, triage_on_finding, a->triage, &next_checks, &err);
         if (r < 0) {
-                a->reload_failures++;
-                log_error("reload failed: %s; keeping the old configuration",
-                          err ? err : strerror(-r));
-                if (ret_error)
-                        *ret_error = err;
-                else
-                        free(err);
                 config_free(next);
-                (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
-                a->reload_rejected = true;
-                a->status_sent[0] = 0;
-                return r;
+                return reload_refused(a, r, err, ret_error);
         }
 
         ikeheal_config *old = a->config;
@@ -183,18 +119,12 @@ int agent_reload(agent *a, char **ret_error) {
                 control_server *s = NULL;
                 r = control_server_new(&s, a->event, next);
                 if (r < 0) {
-                        a->reload_failures++;
-                        log_error_errno(r, "reload failed: cannot open control socket %s; "
-                                           "keeping the old configuration", next->control_socket);
-                        if (ret_error && asprintf(ret_error, "cannot open control socket %s: %s",
-                                                  next->control_socket, strerror(-r)) < 0)
-                                *ret_error = NULL;
+                        if (asprintf(&err, "cannot open control socket %s: %s", next->control_socket,
+                                     strerror(-r)) < 0)
+                                err = NULL;
                         check_set_free(next_checks);
                         config_free(next);
-                        (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
-                        a->reload_rejected = true;
-                        a->status_sent[0] = 0;
-                        return r;
+                        return reload_refused(a, r, err, ret_error);
                 }
                 a->control = control_server_free(a->control);
                 a->control = s;
@@ -210,21 +140,20 @@ int agent_reload(agent *a, char **ret_error) {
         triage_set_checks(a->triage, NULL);
         a->checks = check_set_free(a->checks);
         /* nothing keeps the old config past here (the VICI client follows below) */
-        engine_reconfigure(a->engine, a->config, a->vici);
+        engine_reconfigure(a->engine, a->config, a->link.vici);
         drill_runner_reconfigure(a->drills, a->config);
         config_free(old);
 
         if (vici_changed) {
                 status_verb_abort_all(&a->status_queries, "charon connection reset by a reload");
-                a->vici = vici_client_free(a->vici);
-                a->charon_connected = false;
+                charon_link_stop(&a->link);
                 r = agent_vici_start(a);
                 if (r < 0)
                         log_error_errno(r, "cannot start VICI client for %s, ignoring",
                                         a->config->vici_socket);
         }
         agent_checks_start(a, next_checks);
-        engine_reconfigure(a->engine, a->config, a->vici);
+        engine_reconfigure(a->engine, a->config, a->link.vici);
         if (a->log_level_override < 0)
                 log_set_max_level(a->config->log_level);
         a->reloads++;
@@ -248,7 +177,7 @@ void agent_notify_status(agent *a) {
         char text[sizeof(a->status_sent)];
 
         (void) snprintf(text, sizeof(text), "STATUS=running: %s; %zu checks, %zu active incident%s%s",
-                        a->charon_connected ? "charon connected" : "charon unreachable",
+                        a->link.connected ? "charon connected" : "charon unreachable",
                         a->checks ? check_set_size(a->checks) : 0, active, active == 1 ? "" : "s",
                         a->reload_rejected ? "; last reload rejected" : "");
         if (strcmp(text, a->status_sent) == 0)
@@ -418,7 +347,7 @@ int agent_run(agent *a) {
                     (unsigned long) getpid(), a->config->path);
         log_info("%zu runbook%s loaded from the runbook directories", runbook_set_size(a->config->runbooks),
                  runbook_set_size(a->config->runbooks) == 1 ? "" : "s");
-        engine_reconfigure(a->engine, a->config, a->vici); /* the VICI client exists now */
+        engine_reconfigure(a->engine, a->config, a->link.vici); /* the VICI client exists now */
         (void) engine_start(a->engine);
         (void) drill_runner_start(a->drills);
         (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
@@ -444,7 +373,7 @@ agent *agent_free(agent *a) {
         a->checkhost = check_host_free(a->checkhost);
         audit_trail_free(a->audit);
         control_server_free(a->control);
-        vici_client_free(a->vici);
+        charon_link_stop(&a->link);
         sd_event_unref(a->event);
         config_free(a->config);
         free(a);

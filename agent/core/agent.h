@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "agent/checks/charon_link.h"
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
 #include "agent/verbs/verbs.h"
@@ -32,15 +33,13 @@ typedef struct agent {
         sd_event *event;
         ikeheal_config *config;
         int log_level_override; /* <0: follow config */
-        vici_client *vici;
         control_server *control;
         uint64_t start_mono_usec;
         uint64_t start_real_usec;
         uint64_t reloads, reload_failures;
-        bool charon_connected;
         bool reload_rejected;       /* the last reload was refused: said in STATUS= until a good one */
         char status_sent[192];      /* the STATUS= text last sent, so an unchanged one is not resent */
-        agent_vici_stats vstats;
+        charon_link link;           /* charon over VICI (agent/checks/charon_link.h) */
         status_query *status_queries; /* `status` requests waiting for charon */
 
         /* checks and diagnosis */

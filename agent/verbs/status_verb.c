@@ -122,7 +122,7 @@ static void on_version(vici_client *c, int error, const vici_node *reply, void *
                 query_finish(q, "stats could not be sent");
 }
 
-static void add_events(vici_builder *b, const agent_vici_stats *s) {
+static void add_events(vici_builder *b, const charon_link_stats *s) {
         vici_builder_begin_section(b, "events");
         vici_builder_add_fmt(b, "connects", "%llu", (unsigned long long) s->connects);
         vici_builder_add_fmt(b, "disconnects", "%llu", (unsigned long long) s->disconnects);

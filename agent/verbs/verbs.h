@@ -3,6 +3,7 @@
  * subsystems it reads and the core's operations as callbacks. */
 #pragma once
 
+#include "agent/checks/charon_link.h"
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
 #include "agent/control/control.h"
@@ -17,22 +18,11 @@ typedef struct status_query status_query;
 typedef struct diagnose_query diagnose_query;
 typedef struct triage triage;
 
-/* Counters of what charon pushed to us, shown by `ikehealctl status`. */
-typedef struct agent_vici_stats {
-        uint64_t connects;      /* successful (re)connections */
-        uint64_t disconnects;   /* charon went away (socket EOF, error) */
-        uint64_t ike_updown;    /* ike-updown events */
-        uint64_t child_updown;  /* child-updown events */
-        uint64_t log;           /* log events */
-        uint64_t last_event_usec; /* CLOCK_REALTIME of the last event, 0: none */
-        char last_event[128];   /* "ike-updown up gw-1", … */
-} agent_vici_stats;
-
 /* The agent's own figures, as `status` shows them. */
 typedef struct verbs_figures {
         uint64_t start_mono_usec, start_real_usec; /* when the agent started */
         uint64_t reloads, reload_failures;
-        const agent_vici_stats *vici;
+        const charon_link_stats *vici; /* what charon pushed to us */
 } verbs_figures;
 
 typedef struct verbs_ctx {
