@@ -105,10 +105,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -DIKEHEAL_VERSION='"$(VERSION)"' -I. -Icommon $(PKG_CFLAGS) \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# The leaves every module may use (the clock and hex), linked into every target once.
+FUZZ_LEAVES := common/now.c common/hex.c
 fuzz: $(FUZZERS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(patsubst LIB,$(LIB_SRCS),$(shell sed -n 's,^/\* *fuzz-sources: *\(.*\)\*/,\1,p' $<)) $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(sort $(FUZZ_LEAVES) $(patsubst LIB,$(LIB_SRCS),$(shell sed -n 's,^/\* *fuzz-sources: *\(.*\)\*/,\1,p' $<))) $(PKG_LIBS)
 
 # Debian packages for build, tests, lab and demo. Idempotent: dpkg-query first, apt only if needed.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libcurl4-openssl-dev \
