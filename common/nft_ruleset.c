@@ -60,27 +60,31 @@ int nft_ruleset_new(nft_ruleset **ret) {
         return 0;
 }
 
+void nftr_chain_done(nftr_chain *c) {
+        for (size_t j = 0; j < c->n_rules; j++)
+                nftr_rule_done(&c->rules[j]);
+        free(c->rules);
+        free(c->name);
+        free(c->type);
+        free(c->dev);
+}
+
+void nftr_set_done(nftr_set *s) {
+        for (size_t j = 0; j < s->n_elems; j++)
+                nftr_elem_done(&s->elems[j]);
+        free(s->elems);
+        free(s->name);
+}
+
 nft_ruleset *nft_ruleset_free(nft_ruleset *rs) {
         if (!rs)
                 return NULL;
         for (size_t i = 0; i < rs->n_tables; i++)
                 free(rs->tables[i].name);
-        for (size_t i = 0; i < rs->n_chains; i++) {
-                nftr_chain *c = &rs->chains[i];
-                for (size_t j = 0; j < c->n_rules; j++)
-                        nftr_rule_done(&c->rules[j]);
-                free(c->rules);
-                free(c->name);
-                free(c->type);
-                free(c->dev);
-        }
-        for (size_t i = 0; i < rs->n_sets; i++) {
-                nftr_set *s = &rs->sets[i];
-                for (size_t j = 0; j < s->n_elems; j++)
-                        nftr_elem_done(&s->elems[j]);
-                free(s->elems);
-                free(s->name);
-        }
+        for (size_t i = 0; i < rs->n_chains; i++)
+                nftr_chain_done(&rs->chains[i]);
+        for (size_t i = 0; i < rs->n_sets; i++)
+                nftr_set_done(&rs->sets[i]);
         free(rs->tables);
         free(rs->chains);
         free(rs->sets);

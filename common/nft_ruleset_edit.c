@@ -6,27 +6,11 @@
 #include "nft_ruleset.h"
 #include "nft_ruleset_private.h"
 
-static void chain_done(nftr_chain *c) {
-        for (size_t j = 0; j < c->n_rules; j++)
-                nftr_rule_done(&c->rules[j]);
-        free(c->rules);
-        free(c->name);
-        free(c->type);
-        free(c->dev);
-}
-
-static void set_done(nftr_set *s) {
-        for (size_t j = 0; j < s->n_elems; j++)
-                nftr_elem_done(&s->elems[j]);
-        free(s->elems);
-        free(s->name);
-}
-
 void nft_ruleset_del_chain(nft_ruleset *rs, size_t chain) {
         if (chain >= rs->n_chains)
                 return;
         rs->n_rules_total -= rs->chains[chain].n_rules;
-        chain_done(&rs->chains[chain]);
+        nftr_chain_done(&rs->chains[chain]);
         memmove(&rs->chains[chain], &rs->chains[chain + 1], (rs->n_chains - chain - 1) * sizeof(*rs->chains));
         rs->n_chains--;
 }
@@ -35,7 +19,7 @@ void nft_ruleset_del_set(nft_ruleset *rs, size_t set) {
         if (set >= rs->n_sets)
                 return;
         rs->n_elems_total -= rs->sets[set].n_elems;
-        set_done(&rs->sets[set]);
+        nftr_set_done(&rs->sets[set]);
         memmove(&rs->sets[set], &rs->sets[set + 1], (rs->n_sets - set - 1) * sizeof(*rs->sets));
         rs->n_sets--;
 }

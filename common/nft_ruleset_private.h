@@ -13,6 +13,9 @@
 int nftr_grow(void **p, size_t n, size_t size);
 void nftr_rule_done(nftr_rule *r);
 void nftr_elem_done(nftr_elem *e);
+/* Free what one chain (its rules) or one set (its elements) owns, not the struct itself. */
+void nftr_chain_done(nftr_chain *c);
+void nftr_set_done(nftr_set *s);
 /* Index of a table by family and name, or -ENOENT. */
 int nftr_table_index(const nft_ruleset *rs, int family, const char *name);
 
