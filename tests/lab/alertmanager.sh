@@ -12,6 +12,7 @@
 #
 # Its config, state and log live in DIR; the caller removes DIR (after stop) in its trap.
 set -u
+. "$(dirname "$0")/server_stop.sh"
 
 free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -63,12 +64,7 @@ post)
 alerts)
         api "$2" /api/v2/alerts ;;
 stop)
-        dir=$2
-        [ -f "$dir/pid" ] || exit 0
-        pid=$(cat "$dir/pid")
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null
+        server_stop "$2"
         exit 0 ;;
 *)
         sed -n '2,13p' "$0" >&2

@@ -12,6 +12,7 @@
 # Its TSDB, config and log live in DIR; nothing outside DIR is touched, nothing but loopback is
 # scraped. The caller removes DIR (after stop) in its trap.
 set -u
+. "$(dirname "$0")/server_stop.sh"
 
 free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -58,12 +59,7 @@ wait)
         done
         exit 1 ;;
 stop)
-        dir=$2
-        [ -f "$dir/pid" ] || exit 0
-        pid=$(cat "$dir/pid")
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null
+        server_stop "$2"
         exit 0 ;;
 *)
         sed -n '2,13p' "$0" >&2
