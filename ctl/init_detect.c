@@ -1,6 +1,6 @@
 /* What `ikehealctl init` finds on the host (see init.h). Everything is read, nothing changed:
  * unit files and /proc for strongSwan's flavour, strongswan.conf and swanctl.conf through
- * init_swconf.c, the swanctl tree's directories, the interfaces and /proc/net/udp for the IKE
+ * swconf.c, the swanctl tree's directories, the interfaces and /proc/net/udp for the IKE
  * addresses, the NTP clients' configuration, the live nftables ruleset (needs CAP_NET_ADMIN),
  * the group database. A fact that cannot be found is a note saying so and what to do. */
 #include <arpa/inet.h>
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 
 #include "ctl/init.h"
-#include "ctl/init_swconf.h"
+#include "swconf.h"
 #include "file_read.h"
 #include "macro.h"
 #include "nft_ruleset.h"
@@ -161,11 +161,11 @@ static int detect_unit(init_facts *f) {
 
 /* strongswan.conf: the VICI socket, and whether the vici plugin is loaded. */
 static int detect_vici(const init_opts *o, init_facts *f) {
-        _cleanup_(init_swconf_freep) init_swconf *c = NULL;
+        _cleanup_(swconf_freep) swconf *c = NULL;
         const char *sock = NULL, *from = NULL, *load;
         char err[512] = "";
         struct stat st;
-        int r = init_swconf_load(f->strongswan_conf, &c, err, sizeof(err));
+        int r = swconf_load(f->strongswan_conf, &c, err, sizeof(err));
 
         if (r == -ENOMEM)
                 return r;
@@ -176,11 +176,11 @@ static int detect_vici(const init_opts *o, init_facts *f) {
                         return r;
         } else {
                 f->strongswan_conf_read = true;
-                if ((r = init_note(f, true, "%s read (%zu file(s) with its includes)", f->strongswan_conf, init_swconf_files(c))) < 0)
+                if ((r = init_note(f, true, "%s read (%zu file(s) with its includes)", f->strongswan_conf, swconf_files(c))) < 0)
                         return r;
-                if ((sock = init_swconf_get(c, "charon-systemd.plugins.vici.socket")))
+                if ((sock = swconf_get(c, "charon-systemd.plugins.vici.socket")))
                         from = "charon-systemd.plugins.vici.socket";
-                else if ((sock = init_swconf_get(c, "charon.plugins.vici.socket")))
+                else if ((sock = swconf_get(c, "charon.plugins.vici.socket")))
                         from = "charon.plugins.vici.socket";
         }
         if (!sock)
@@ -196,10 +196,10 @@ static int detect_vici(const init_opts *o, init_facts *f) {
                 return -ENOMEM;
         }
         f->vici_loaded = true;
-        if (c && ((load = init_swconf_get(c, "charon-systemd.load")) || (load = init_swconf_get(c, "charon.load"))) &&
+        if (c && ((load = swconf_get(c, "charon-systemd.load")) || (load = swconf_get(c, "charon.load"))) &&
             !strstr(load, "vici"))
                 f->vici_loaded = false;
-        if (c && (load = init_swconf_get(c, "charon.plugins.vici.load")) && strcmp(load, "no") == 0)
+        if (c && (load = swconf_get(c, "charon.plugins.vici.load")) && strcmp(load, "no") == 0)
                 f->vici_loaded = false;
         f->vici_up = stat(f->vici_socket, &st) == 0 && S_ISSOCK(st.st_mode);
         (void) o;
@@ -238,7 +238,7 @@ static int address_literal(const char *s) {
 }
 
 static int detect_swanctl(init_facts *f) {
-        _cleanup_(init_swconf_freep) init_swconf *c = NULL;
+        _cleanup_(swconf_freep) swconf *c = NULL;
         _cleanup_(freep) char *conf = NULL;
         static const char *const keydirs[] = { "private", "rsa", "ecdsa", "pkcs8" };
         const char *names[LIST_MAX];
@@ -252,20 +252,20 @@ static int detect_swanctl(init_facts *f) {
         if (asprintf(&conf, "%s/swanctl.conf", f->swanctl_dir) < 0)
                 return -ENOMEM;
         f->swanctl_tree = is_file(conf);
-        r = f->swanctl_tree ? init_swconf_load(conf, &c, err, sizeof(err)) : -ENOENT;
+        r = f->swanctl_tree ? swconf_load(conf, &c, err, sizeof(err)) : -ENOENT;
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 r = *err ? init_note(f, false, "%s: no connection names for the conns check", err)
                          : init_note(f, false, "%s: %s: no connection names for the conns check", conf, strerror(-r));
         else {
-                n = init_swconf_children(c, "connections", names, ELEMENTSOF(names));
+                n = swconf_children(c, "connections", names, ELEMENTSOF(names));
                 for (size_t i = 0; i < n && i < ELEMENTSOF(names) && r >= 0; i++) {
                         char key[512];
                         const char *la;
                         r = init_list_push(&f->conns, names[i]);
                         (void) snprintf(key, sizeof(key), "connections.%s.local_addrs", names[i]);
-                        if (r >= 0 && (la = init_swconf_get(c, key))) {
+                        if (r >= 0 && (la = swconf_get(c, key))) {
                                 _cleanup_(freep) char *copy = strdup(la);
                                 char *save = NULL;
                                 if (!copy)

@@ -4,6 +4,11 @@
  * the manifest is compared with the last-good one that mark_good() stored in
  * <state_dir>/snapshots/<check>.manifest.
  *
+ *   swanctl.conf or strongswan.conf (with their includes) does not parse
+ *                       → WARN class=daemon_config reason=config_syntax, FILE:LINE:COL: what
+ *                         (charon keeps what it loaded; its next load of that file unloads
+ *                         every connection, its next start fails). Such a tree is never
+ *                         recorded as last good: a rollback must not put it back
  *   a file group- or world-writable, or a private key readable by others
  *                       → WARN class=daemon_config reason=unsafe_permissions (charon still
  *                         works: a risk to fix, by that file's mode — fact unsafe_path names
@@ -32,6 +37,8 @@
 #include "atomic_file.h"
 #include "file_read.h"
 #include "hex.h"
+#include "log.h"
+#include "swconf.h"
 #include "yaml_bind.h"
 
 #define FILES_MAX CONFIG_MANIFEST_FILES_MAX
@@ -51,6 +58,7 @@ typedef struct config_drift_state {
         sd_event_source *watch;
         check_debounce debounce;
         char *manifest; /* of the latest run, for mark_good */
+        bool unparsable; /* the latest run found a file that does not parse */
 } config_drift_state;
 
 #define GOFF(f) offsetof(config_drift_state, f)
@@ -194,6 +202,14 @@ static unsigned diff_paths(const char *a, const char *b, finding *f, const char 
         return n;
 }
 
+/* Does `path` (and what it includes) parse as strongSwan reads it? A file missing or unreadable
+ * is not this question's to judge. false with `err` set: FILE:LINE:COL: what. */
+static bool parses(const char *path, char *err, size_t errlen) {
+        _cleanup_(swconf_freep) swconf *c = NULL;
+        int r = swconf_load(path, &c, err, errlen);
+        return r != -EBADMSG && r != -E2BIG;
+}
+
 static unsigned package_activity(config_drift_state *s, finding *f, time_t now) {
         unsigned n = 0;
         for (size_t i = 0; s->package_logs && s->package_logs[i]; i++) {
@@ -259,6 +275,9 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
         (void) finding_fact_set(w.f, "files", "%zu", w.files);
         (void) finding_fact_set(w.f, "recent_changes", "%u", w.recent);
         (void) finding_fact_set(w.f, "packages_changed", "%u", pkgs);
+        char swanctl_conf[4200], err[512] = "";
+        snprintf(swanctl_conf, sizeof(swanctl_conf), "%s/swanctl.conf", s->swanctl_dir);
+        s->unparsable = !parses(swanctl_conf, err, sizeof(err)) || !parses(s->strongswan_conf, err, sizeof(err));
         free(s->manifest);
         s->manifest = w.buf;
         unsigned changed = 0, removed = 0;
@@ -270,7 +289,12 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
         if (w.files == 0)
                 (void) finding_set(w.f, CHECK_UNKNOWN, "no configuration file found in %s or %s", s->swanctl_dir,
                                    s->strongswan_conf);
-        else if (w.unsafe) {
+        else if (s->unparsable) {
+                (void) finding_set(w.f, CHECK_WARN, "%s: charon keeps what it loaded before; its next load unloads "
+                                                    "every connection of that file, its next start fails", err);
+                (void) finding_fact_set(w.f, CHECK_FACT_CLASS, "daemon_config");
+                (void) finding_fact_set(w.f, CHECK_FACT_REASON, "config_syntax");
+        } else if (w.unsafe) {
                 (void) finding_set(w.f, CHECK_WARN, "%u configuration file(s) writable by others or keys readable by "
                                                     "others", w.unsafe);
                 (void) finding_fact_set(w.f, CHECK_FACT_CLASS, "daemon_config");
@@ -328,6 +352,10 @@ static void config_drift_mark_good(void *state, const check_env *env) {
         _cleanup_(freep) char *path = snap_path(s);
         config_manifest m = { 0 };
 
+        if (s->unparsable) {
+                log_warning("%s: the configuration does not parse: not recorded as last good", check_name(s->check));
+                return;
+        }
         /* objects first, the manifest last: a manifest on disk vouches for its objects; one
          * that the restoring actions could not read is not promoted */
         if (path && s->manifest && config_manifest_parse(s->manifest, &m) >= 0 && store_objects(s, &m) >= 0)

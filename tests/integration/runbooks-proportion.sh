@@ -12,6 +12,8 @@
 #     mode, owner) is as it was; config-rollback never proposed;
 #   - the CRL distribution point down while the cached CRL is fresh: a warning
 #     (crl_unreachable_cached) with the time the cache has left; crl-cache does not run;
+#   - swanctl.conf broken on disk but not loaded: a warning (config_syntax) naming
+#     FILE:LINE:COL; config-rollback not offered, the last-good manifest not replaced;
 #   - a broken swanctl.conf on a gateway the agent never saw healthy (no last-good manifest):
 #     config-rollback is escalated at once with the reason, never put up for approval, nothing
 #     touched.
@@ -159,11 +161,38 @@ runs_of | grep -q crl-cache && bad "crl-cache ran against the dead server: $(run
 http_start
 agent_wait_resolved revocation 10000 >/dev/null && ok "distribution point back: resolved" || bad "revocation incident stays"
 
+# --- swanctl.conf broken on disk, not loaded: a warning naming the place; charon untouched ---
+wait_for 10000 active_is 0 || bad "incidents left: $(agent_ctl incidents active | tr '\n' '|')"
+cp -p "$GW_SWANCTL_CONF" "$D/swanctl.conf.good"
+good_manifest=$(sha256sum <"$D/state/snapshots/config.manifest")
+line=$(($(wc -l <"$GW_SWANCTL_CONF") + 1))
+echo "connections { rw { local_addrs = " >>"$GW_SWANCTL_CONF"
+before=$(tree_state)
+wait_for 8000 has_incident daemon_config || bad "no daemon_config incident"
+set -- $(incident_of daemon_config) x x x x x
+[ "$3" = warn ] && [ "$4" = config_syntax ] && ok "a warning, config_syntax (incident $1)" || bad "incident: $*"
+sum=$(agent_ctl incidents "$1")
+grep -q "swanctl.conf:$((line + 1)):1: 2 section(s) not closed at the end of the file" <<<"$sum" &&
+        ok "it names the place: $(grep -o "swanctl.conf:[^:]*:[^:]*: [^:]*" <<<"$sum" | head -1)" || bad "no FILE:LINE:COL (end of file) in: $sum"
+sleep 3
+runs_of | grep -q config-rollback && bad "config-rollback offered for a file charon never loaded: $(runs_of)" ||
+        ok "config-rollback not offered: charon still runs what it loaded"
+lab_swanctl "$D/lab" gw --list-conns 2>/dev/null | grep -q "^rw:" && ok "rw still loaded in charon" || bad "rw gone"
+[ "$(sha256sum <"$D/state/snapshots/config.manifest")" = "$good_manifest" ] && ok "the last-good manifest is untouched" ||
+        bad "the last-good manifest changed"
+[ "$(tree_state)" = "$before" ] && ok "nothing touched" || bad "the tree changed"
+cp -p "$D/swanctl.conf.good" "$GW_SWANCTL_CONF"
+agent_wait_resolved daemon_config 10000 >/dev/null && ok "the file fixed: resolved" || bad "daemon_config incident stays"
+
 # --- no last-good manifest: config-rollback escalated at once, never offered ----------------
 agent_stop || bad "agent exit status"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report"
 echo "connections { rw { local_addrs = " >>"$GW_SWANCTL_CONF"
-lab_swanctl "$D/lab" gw --load-all --noprompt 2>&1 | grep -q "syntax error" && ok "swanctl.conf broken and loaded" || bad "swanctl"
+# the whole output first: grep -q quitting at the first match would end swanctl by SIGPIPE before
+# it unloads anything
+out=$(lab_swanctl "$D/lab" gw --load-all --noprompt 2>&1)
+grep -q "syntax error" <<<"$out" && grep -q "connections found, 1 unloaded" <<<"$out" &&
+        ok "swanctl.conf broken and loaded: rw unloaded" || bad "swanctl: $out"
 before=$(tree_state)
 conf "$D/state2" >"$D/c2.yaml"
 agent_start "$D" "$D/c2.yaml" "$B" || exit 1

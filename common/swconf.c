@@ -1,4 +1,4 @@
-/* strongSwan's settings syntax, read into a flat list of dotted keys (see init_swconf.h). A small
+/* strongSwan's settings syntax, read into a flat list of dotted keys (see swconf.h). A small
  * hand-written scanner: the grammar is line-oriented except for quoted values and braces, and
  * every error names FILE:LINE:COL. */
 #include <errno.h>
@@ -9,17 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/init_swconf.h"
+#include "swconf.h"
 #include "file_read.h"
 #include "macro.h"
 
-typedef struct init_swconf_entry {
+typedef struct swconf_entry {
         char *key;   /* dotted path */
         char *value; /* NULL for a section */
-} init_swconf_entry;
+} swconf_entry;
 
-struct init_swconf {
-        init_swconf_entry *e;
+struct swconf {
+        swconf_entry *e;
         size_t n, cap;
         size_t files;
 };
@@ -77,12 +77,12 @@ static bool name_char(int c) {
         return c > ' ' && c != '=' && c != '{' && c != '}' && c != '#' && c != ':' && c != '"' && c != 0x7f;
 }
 
-static int add(init_swconf *c, scanner *s, const char *key, char *value) {
-        if (c->n >= INIT_SWCONF_ENTRIES_MAX)
-                return fail(s, -E2BIG, "more than %d settings", INIT_SWCONF_ENTRIES_MAX);
+static int add(swconf *c, scanner *s, const char *key, char *value) {
+        if (c->n >= SWCONF_ENTRIES_MAX)
+                return fail(s, -E2BIG, "more than %d settings", SWCONF_ENTRIES_MAX);
         if (c->n == c->cap) {
                 size_t cap = c->cap ? c->cap * 2 : 32;
-                init_swconf_entry *e = realloc(c->e, cap * sizeof(*e));
+                swconf_entry *e = realloc(c->e, cap * sizeof(*e));
                 if (!e)
                         return -ENOMEM;
                 c->e = e;
@@ -94,16 +94,16 @@ static int add(init_swconf *c, scanner *s, const char *key, char *value) {
         return 0;
 }
 
-static int load_file(init_swconf *c, const char *path, const char *prefix, unsigned depth, char *err, size_t errlen);
+static int load_file(swconf *c, const char *path, const char *prefix, unsigned depth, char *err, size_t errlen);
 
 /* `include PATTERN` inside section `prefix` of the file `s` reads. */
-static int include(init_swconf *c, scanner *s, const char *pattern, const char *prefix, unsigned depth) {
+static int include(swconf *c, scanner *s, const char *pattern, const char *prefix, unsigned depth) {
         _cleanup_(freep) char *full = NULL;
         glob_t g = { 0 };
         int r = 0;
 
-        if (depth + 1 > INIT_SWCONF_DEPTH_MAX)
-                return fail(s, -E2BIG, "includes nested deeper than %d", INIT_SWCONF_DEPTH_MAX);
+        if (depth + 1 > SWCONF_DEPTH_MAX)
+                return fail(s, -E2BIG, "includes nested deeper than %d", SWCONF_DEPTH_MAX);
         if (pattern[0] == '/')
                 full = strdup(pattern);
         else {
@@ -172,7 +172,7 @@ static int value(scanner *s, char **ret) {
         return 0;
 }
 
-static int parse(init_swconf *c, scanner *s, const char *prefix, unsigned depth) {
+static int parse(swconf *c, scanner *s, const char *prefix, unsigned depth) {
         /* The section path, grown and cut as braces open and close. */
         char path[1024];
         size_t plen = strlen(prefix), open = 0, lens[65];
@@ -259,26 +259,26 @@ static int parse(init_swconf *c, scanner *s, const char *prefix, unsigned depth)
         return 0;
 }
 
-static int parse_text(init_swconf *c, const char *name, const char *text, size_t len, const char *prefix,
+static int parse_text(swconf *c, const char *name, const char *text, size_t len, const char *prefix,
                       unsigned depth, char *err, size_t errlen) {
         scanner s = { .name = name, .p = text, .end = text + len, .line = 1, .col = 1, .err = err, .errlen = errlen };
 
-        if (++c->files > INIT_SWCONF_FILES_MAX)
-                return fail(&s, -E2BIG, "more than %d files included", INIT_SWCONF_FILES_MAX);
+        if (++c->files > SWCONF_FILES_MAX)
+                return fail(&s, -E2BIG, "more than %d files included", SWCONF_FILES_MAX);
         if (memchr(text, 0, len))
                 return fail(&s, -EBADMSG, "a NUL byte in the file");
         return parse(c, &s, prefix, depth);
 }
 
-static int load_file(init_swconf *c, const char *path, const char *prefix, unsigned depth, char *err, size_t errlen) {
+static int load_file(swconf *c, const char *path, const char *prefix, unsigned depth, char *err, size_t errlen) {
         _cleanup_(freep) char *text = NULL;
         size_t len = 0;
         /* strongswan.d/ holds symlinks on some systems (charon.conf → a shared copy): follow */
-        int r = file_read_all(path, INIT_SWCONF_FILE_MAX, FILE_READ_FOLLOW, &text, &len, NULL);
+        int r = file_read_all(path, SWCONF_FILE_MAX, FILE_READ_FOLLOW, &text, &len, NULL);
 
         if (r == -EFBIG) {
                 if (err && errlen)
-                        (void) snprintf(err, errlen, "%s: larger than %d bytes", path, INIT_SWCONF_FILE_MAX);
+                        (void) snprintf(err, errlen, "%s: larger than %d bytes", path, SWCONF_FILE_MAX);
                 return -E2BIG;
         }
         if (r < 0)
@@ -286,7 +286,7 @@ static int load_file(init_swconf *c, const char *path, const char *prefix, unsig
         return parse_text(c, path, text, len, prefix, depth, err, errlen);
 }
 
-init_swconf *init_swconf_free(init_swconf *c) {
+swconf *swconf_free(swconf *c) {
         if (!c)
                 return NULL;
         for (size_t i = 0; i < c->n; i++) {
@@ -298,50 +298,50 @@ init_swconf *init_swconf_free(init_swconf *c) {
         return NULL;
 }
 
-int init_swconf_load(const char *path, init_swconf **ret, char *err, size_t errlen) {
-        init_swconf *c = calloc(1, sizeof(*c));
+int swconf_load(const char *path, swconf **ret, char *err, size_t errlen) {
+        swconf *c = calloc(1, sizeof(*c));
         int r;
 
         if (!c)
                 return -ENOMEM;
         if ((r = load_file(c, path, "", 0, err, errlen)) < 0) {
-                init_swconf_free(c);
+                swconf_free(c);
                 return r;
         }
         *ret = c;
         return 0;
 }
 
-int init_swconf_parse(const char *name, const char *text, size_t len, init_swconf **ret, char *err, size_t errlen) {
-        init_swconf *c = calloc(1, sizeof(*c));
+int swconf_parse(const char *name, const char *text, size_t len, swconf **ret, char *err, size_t errlen) {
+        swconf *c = calloc(1, sizeof(*c));
         int r;
 
         if (!c)
                 return -ENOMEM;
         /* depth at the limit: an include is an error here, nothing outside `text` is read */
-        if ((r = parse_text(c, name, text, len, "", INIT_SWCONF_DEPTH_MAX, err, errlen)) < 0) {
-                init_swconf_free(c);
+        if ((r = parse_text(c, name, text, len, "", SWCONF_DEPTH_MAX, err, errlen)) < 0) {
+                swconf_free(c);
                 return r;
         }
         *ret = c;
         return 0;
 }
 
-const char *init_swconf_get(const init_swconf *c, const char *key) {
+const char *swconf_get(const swconf *c, const char *key) {
         for (size_t i = c->n; i > 0; i--)
                 if (c->e[i - 1].value && strcmp(c->e[i - 1].key, key) == 0)
                         return c->e[i - 1].value;
         return NULL;
 }
 
-int init_swconf_has_section(const init_swconf *c, const char *section) {
+int swconf_has_section(const swconf *c, const char *section) {
         for (size_t i = 0; i < c->n; i++)
                 if (!c->e[i].value && strcmp(c->e[i].key, section) == 0)
                         return 1;
         return 0;
 }
 
-size_t init_swconf_children(const init_swconf *c, const char *section, const char **ret, size_t max) {
+size_t swconf_children(const swconf *c, const char *section, const char **ret, size_t max) {
         size_t sl = strlen(section), n = 0;
 
         for (size_t i = 0; i < c->n; i++) {
@@ -361,6 +361,6 @@ size_t init_swconf_children(const init_swconf *c, const char *section, const cha
         return n;
 }
 
-size_t init_swconf_files(const init_swconf *c) {
+size_t swconf_files(const swconf *c) {
         return c->files;
 }
