@@ -100,17 +100,24 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# libFuzzer targets: clang only, always with ASan+UBSan; each links the library sources it needs
-# straight from source so the fuzzer's coverage instrumentation reaches them.
+# libFuzzer targets: clang only, always with ASan+UBSan. The library is compiled once more with
+# the fuzzer's coverage instrumentation (fuzzer-no-link) into its own archive, and every target
+# links against it: the linker takes only the objects a target reaches.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -DIKEHEAL_VERSION='"$(VERSION)"' -I. -Icommon $(PKG_CFLAGS) \
-               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-# The leaves every module may use (the clock and hex), linked into every target once.
-FUZZ_LEAVES := common/now.c common/hex.c
+               -fno-sanitize-recover=all
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz-obj/%.o)
+FUZZ_LIB := $(BUILD)/libikeheal-fuzz.a
 fuzz: $(FUZZERS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+$(BUILD)/fuzz-obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(sort $(FUZZ_LEAVES) $(patsubst LIB,$(LIB_SRCS),$(shell sed -n 's,^/\* *fuzz-sources: *\(.*\)\*/,\1,p' $<))) $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
 
 # Debian packages for build, tests, lab and demo. Idempotent: dpkg-query first, apt only if needed.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libcurl4-openssl-dev \
@@ -220,7 +227,7 @@ deb:
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz-obj -name '*.d' 2>/dev/null)
 
 # Test helper programs (tests/tools/*.c): live clients the integration scripts drive.
 TOOL_SRCS := $(wildcard tests/tools/*.c)

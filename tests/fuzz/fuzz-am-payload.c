@@ -1,8 +1,7 @@
 /* Fuzz the Alertmanager webhook payload parser (common/am_payload.h) with small limits, so
  * every limit is reached; what parses must hold what the header promises: labels and
  * annotations sorted and found again by name, statuses and strings set.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/am_payload.c common/rfc3339.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

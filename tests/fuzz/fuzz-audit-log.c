@@ -3,8 +3,7 @@
  * a head to reach; the head file's two slots; a `--head SEQ:HASH` argument. The input is split
  * at its first NUL byte: the log before it, the head file after it (corpus: real logs, a
  * rotated file beginning with a rotation record, head files).
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/audit_verify.c common/audit_scan.c common/audit_head.c common/audit_crypto.c common/audit_log.c common/atomic_file.c common/file_read.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,6 @@
 /* Fuzz the charon log classifier with arbitrary lines: parse (file/journal shape) and classify,
  * and the VICI path with the input as the message. Seeds: the captured lab logs.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/charon_log.c common/fault.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

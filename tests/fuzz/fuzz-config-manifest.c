@@ -4,8 +4,7 @@
  * config_manifest_find() finds again; config_manifest_parse() of the same text (as the check
  * parses its own manifest before promoting it) must agree. Seeds: manifests as
  * agent/checks/config_drift.c writes them.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: actions/config_manifest.c common/atomic_file.c common/file_read.c common/snapshot.c */
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,7 @@
  * reads the request's body through the lookups the handlers use and answers in one of three
  * ways chosen by the verb. The server is built here without its listening socket, which
  * control_admit.c owns and which the lab covers. Seeds: requests as ikehealctl sends them.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: LIB */
+ */
 #include <errno.h>
 #include <grp.h>
 #include <stdint.h>

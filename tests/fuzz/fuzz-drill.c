@@ -2,7 +2,6 @@
  * every kind (with `timeout` cut out before binding), the SLOs against the fault's deadline, and
  * the defaults filled in for what parses — with a context listing checks and runbooks so that
  * the reference checks run too. */
-/* fuzz-sources: LIB */
 #include <stdint.h>
 #include <stdlib.h>
 

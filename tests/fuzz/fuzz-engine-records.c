@@ -6,8 +6,7 @@
  * must decode again. The store's file is included whole so that its own static decoders run;
  * its exported functions are renamed to stay apart from the library's. Seeds: records as the
  * encoders write them.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: LIB */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 

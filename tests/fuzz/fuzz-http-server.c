@@ -4,8 +4,7 @@
  * This covers what the module decides itself (routes, methods, bearer tokens, Content-Length
  * and body limits, the handler's reply) on top of libmicrohttpd's parsing; the answer must be
  * an HTTP status line or nothing.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/http_server.c common/http_clients.c common/now.c */
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -3,8 +3,7 @@
  * as "our" initiator SPI so the fuzzer gets past the SPI check and into the payload chain, and a
  * second pass with a fixed SPI covers the refusal path. The corpus holds real answers captured
  * from charon by tests/integration/ike-probe.sh.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/ikev2_msg.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

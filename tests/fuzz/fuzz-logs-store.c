@@ -1,7 +1,6 @@
 /* Fuzz the logs check's peer memory (agent/checks/logs_store.c): one line of the file at a time
  * and whole files through logs_store_load() into a tally, which must stay within its bounds.
  * Seeds: lines as logs_store_save() writes them. */
-/* fuzz-sources: agent/checks/logs_store.c agent/checks/logs_tally.c common/atomic_file.c common/file_read.c common/fault.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 /* Fuzz the /proc/PID/stat parser: any bytes (a command name is chosen by the process). */
-/* fuzz-sources: common/proc_stat.c */
 #include <stdint.h>
 
 #include "proc_stat.h"

@@ -2,8 +2,7 @@
  * a client (and the CLI from the agent). Frames are cut with proto_frame_peek() under both
  * limits and parsed with proto_frame_parse(); a body that parses is re-encoded with the VICI
  * builder, parsed again, and rendered through the lookups the handlers use.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/proto.c common/vici_msg.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,7 @@
  * is included whole so that its own static judges run, not a copy of them; its exported ops
  * table is renamed to stay apart from the library's. Seeds: CRLs (PEM and DER) and OCSP
  * answers (good, revoked, unknown, unauthorized) made with openssl.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: LIB */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 

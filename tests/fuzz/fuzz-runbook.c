@@ -1,7 +1,6 @@
 /* Fuzz the runbook parser: YAML tree, strict binding of every key (conditions nested to their
  * limit, steps, action parameters of every kind, on_failure, notify), then — for what parses —
  * matching and the plan with its hash. */
-/* fuzz-sources: LIB */
 #include <stdint.h>
 #include <stdlib.h>
 

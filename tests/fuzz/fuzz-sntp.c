@@ -1,6 +1,5 @@
 /* Fuzz the SNTP answer parser: any datagram, against a fixed request time.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/sntp.c */
+ */
 #include <stdint.h>
 #include <string.h>
 

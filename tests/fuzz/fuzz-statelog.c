@@ -4,8 +4,7 @@
  * last record) and must agree with the check: a log the check calls good opens, with the
  * same number of records, and damage is refused. The directory is on tmpfs when there is one
  * (the open syncs). Seeds: logs written by statelog_append(), whole, torn and damaged.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/statelog.c common/atomic_file.c common/file_read.c */
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,8 +1,7 @@
 /* The reader of strongSwan's settings syntax (strongswan.conf, swanctl.conf),
  * fuzzed on text in memory: it must parse or refuse with a located message, never crash or
  * leak; what parses must answer lookups of the keys and sections it holds.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/swconf.c common/file_read.c */
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -3,8 +3,7 @@
  * decoded with vici_packet_parse(); the whole input is also decoded as one bare message with
  * vici_msg_parse(). Whatever decodes is re-encoded with the builder (vici_builder_add_node)
  * and must decode again to the same bytes, and every lookup the agent uses must be safe on it.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/vici_msg.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,6 @@
 /* Fuzz the YAML front end every config, runbook and drill goes through: tree building with its
- * limits, then binding onto the config table (unknown keys, wrong types, ranges).
- * fuzz-sources: below is read by the Makefile ("LIB": every library source; config binding
+ * limits, then binding onto the config table (unknown keys, wrong types, ranges; config binding
  * pulls in every check kind to validate its params). */
-/* fuzz-sources: LIB */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
