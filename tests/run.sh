@@ -4,6 +4,8 @@
 # script in tests/integration/. Exit code 0 = pass, 77 = skipped (with a reason), anything else =
 # fail. Each test's output goes to $LOGDIR/NAME.log; a failure prints its tail.
 # Ends with one line "N passed, N failed, N skipped" and exits non-zero on any failure.
+# The fuzz targets run at the lowest CPU priority beside the integration scripts (which mostly
+# wait on charon, timers and the network): they take only the CPU the scripts leave idle.
 #
 #   tests/run.sh SAN_BUILD PLAIN_BUILD [FILTER]     FILTER: a substring of test names to run
 set -u
@@ -18,8 +20,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 LOGDIR=${LOGDIR:-$san/test-logs}
 mkdir -p "$LOGDIR"
-pass=0 fail=0 skip=0
-failed=()
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS"' EXIT
 
 run() { # name, command…
         local name=$1; shift
@@ -31,12 +33,13 @@ run() { # name, command…
         t1=$(date +%s.%N)
         local dt; dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1fs", b-a}')
         case $rc in
-        0) pass=$((pass + 1)); printf 'PASS %-40s %s\n' "$name" "$dt" ;;
-        77) skip=$((skip + 1)); printf 'SKIP %-40s %s (%s)\n' "$name" "$dt" "$(tail -n1 "$log")" ;;
-        *) fail=$((fail + 1)); failed+=("$name")
-           printf 'FAIL %-40s %s (exit %d), its FAIL lines and last lines of %s:\n' "$name" "$dt" "$rc" "$log"
-           grep -a '^FAIL ' "$log" | head -n 10 | cut -c1-400 | sed 's/^/    ! /'
-           tail -n 25 "$log" | sed 's/^/    | /' ;;
+        0) echo "pass $name" >>"$RESULTS"; printf 'PASS %-40s %s\n' "$name" "$dt" ;;
+        77) echo "skip $name" >>"$RESULTS"; printf 'SKIP %-40s %s (%s)\n' "$name" "$dt" "$(tail -n1 "$log")" ;;
+        *) echo "fail $name" >>"$RESULTS"
+           # one write, so a report is not interleaved with the other group's lines
+           { printf 'FAIL %-40s %s (exit %d), its FAIL lines and last lines of %s:\n' "$name" "$dt" "$rc" "$log"
+             grep -a '^FAIL ' "$log" | head -n 10 | cut -c1-400 | sed 's/^/    ! /'
+             tail -n 25 "$log" | sed 's/^/    | /'; } | cat ;;
         esac
 }
 
@@ -45,20 +48,27 @@ run "layout" python3 tests/layout/check.py "$plain/obj"
 for t in "$san"/tests/test-*; do
         [ -x "$t" ] && run "unit/${t##*/}" "$t"
 done
-for f in "$san"/fuzz/fuzz-*; do
-        [ -x "$f" ] || continue
-        corpus=tests/fuzz/corpus/${f##*/fuzz-}
-        [ -d "$corpus" ] || { run "fuzz/${f##*/}" sh -c "echo no corpus $corpus; exit 1"; continue; }
-        # Replay the corpus, then a short bounded fuzzing run on a copy (never grow the repo's).
-        # libFuzzer's own exit code for a crash is 77, which means "skipped" here: make every
-        # finding a plain failure.
-        x="-error_exitcode=1 -timeout_exitcode=1"
-        run "fuzz/${f##*/}" sh -c "'$f' $x -runs=0 '$corpus' && w=\$(mktemp -d) && cp -r '$corpus'/. \"\$w\" && '$f' $x -max_total_time=${FUZZ_SECONDS:-8} -rss_limit_mb=2048 -artifact_prefix=$LOGDIR/ \"\$w\"; rc=\$?; rm -rf \"\$w\"; exit \$rc"
-done
+fuzz_all() {
+        for f in "$san"/fuzz/fuzz-*; do
+                [ -x "$f" ] || continue
+                corpus=tests/fuzz/corpus/${f##*/fuzz-}
+                [ -d "$corpus" ] || { run "fuzz/${f##*/}" sh -c "echo no corpus $corpus; exit 1"; continue; }
+                # Replay the corpus, then a short bounded fuzzing run on a copy (never grow the repo's).
+                # libFuzzer's own exit code for a crash is 77, which means "skipped" here: make every
+                # finding a plain failure.
+                x="-error_exitcode=1 -timeout_exitcode=1"
+                run "fuzz/${f##*/}" nice -n 19 sh -c "'$f' $x -runs=0 '$corpus' && w=\$(mktemp -d) && cp -r '$corpus'/. \"\$w\" && '$f' $x -max_total_time=${FUZZ_SECONDS:-8} -rss_limit_mb=2048 -artifact_prefix=$LOGDIR/ \"\$w\"; rc=\$?; rm -rf \"\$w\"; exit \$rc"
+        done
+}
+fuzz_all &
+fuzzing=$!
 for s in tests/integration/*.sh; do
         [ -x "$s" ] && run "integration/$(basename "$s" .sh)" "$s"
 done
 
-[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
-echo "$pass passed, $fail failed, $skip skipped"
+wait "$fuzzing"
+count() { grep -c "^$1 " "$RESULTS"; }
+fail=$(count fail)
+[ "$fail" -gt 0 ] && echo "failed: $(sed -n 's/^fail //p' "$RESULTS" | tr '\n' ' ')"
+echo "$(count pass) passed, $fail failed, $(count skip) skipped"
 [ "$fail" -eq 0 ]
