@@ -271,12 +271,15 @@ static int rollback_start(void *state, action_call *call, action_op op) {
                 if (r < 0)
                         (void) snprintf(why, sizeof(why), "cannot keep the current files for the revert: %s", strerror(-r));
         }
-        size_t done = 0;
-        for (size_t i = 0; r >= 0 && i < delta.n; i++, done++)
+        size_t done = 0; /* only the files actually put in place */
+        for (size_t i = 0; r >= 0 && i < delta.n; i++) {
                 r = put_file(env, &delta.e[i], why, sizeof(why));
+                if (r >= 0)
+                        done++;
+        }
         if (r >= 0 && op == ACTION_REVERT)
                 (void) unlink(pre_path);
-        (void) snprintf(s->detail, sizeof(s->detail), "%zu file(s) %s%s%s", done,
+        (void) snprintf(s->detail, sizeof(s->detail), "%zu of %zu file(s) %s%s%s", done, delta.n,
                         op == ACTION_APPLY ? "restored to the last-good configuration" : "put back as before the rollback",
                         delta.n ? ", first " : "", delta.n ? delta.e[0].path : "");
         config_manifest_done(&target);

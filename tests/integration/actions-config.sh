@@ -5,8 +5,9 @@
 # ikeheald (sanitizer build, shipped runbooks) opens a daemon_config incident, proposes the
 # rollback at approve grade; approved, the last-good files come back byte for byte with their
 # modes, the stray file goes, swanctl --load-all loads them, the client connects again. The
-# action's revert puts the broken state back exactly (action-run), and a rollback with no
-# last-good manifest is refused without touching anything.
+# action's revert puts the broken state back exactly (action-run), a rollback into a read-only
+# tree fails saying how many files it restored (none), and a rollback with no last-good
+# manifest is refused without touching anything.
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -83,6 +84,14 @@ cmp -s "$D/conf.broken" "$GW_SWANCTL_CONF" && [ -e "$GW_SWANCTL_DIR/conf.d/zz-st
         [ "$(stat -c %a "$GW_KEY")" = 644 ] && ok "revert: the broken state is back exactly (file, stray, mode)" || bad "revert: $(cat "$D/rev.out")"
 grep -q "result=-71" "$D/rev.out" && grep -q "syntax error" "$D/rev.out" &&
         ok "…and its load honestly fails on the syntax error" || bad "revert result: $(cat "$D/rev.out")"
+# a rollback that cannot write (the tree read-only, as under a hardened unit without the path in
+# ReadWritePaths) fails and counts only what it put in place
+unshare -m sh -c "mount --bind -o ro '$GW_SWANCTL_DIR' '$GW_SWANCTL_DIR' && exec '$B/tools/action-run' --state-dir '$D/state' \
+        --vici '$GW_VICI' --param 'config.swanctl_dir=$GW_SWANCTL_DIR' --param 'config.strongswan_conf=$GW_CONF' \
+        config_rollback apply '$D/p.yaml'" >"$D/ro.out" 2>&1 && bad "a rollback into a read-only tree succeeded" ||
+        { grep -q "0 of [1-9][0-9]* file(s) restored" "$D/ro.out" && grep -q "Read-only file system" "$D/ro.out" &&
+                cmp -s "$D/conf.broken" "$GW_SWANCTL_CONF" && ok "read-only tree: refused by EROFS, 0 files counted as restored" ||
+                bad "read-only rollback: $(cat "$D/ro.out")"; }
 rm -f "$D/state/snapshots/config.manifest"*
 "$B/tools/action-run" --state-dir "$D/state" --vici "$GW_VICI" --param "config.swanctl_dir=$GW_SWANCTL_DIR" \
         config_rollback apply "$D/p.yaml" >"$D/none.out" 2>&1 && bad "a rollback without a manifest succeeded" ||
