@@ -208,10 +208,14 @@ static int revert(action_call *call, const action_env *env) {
         }
         if (r < 0)
                 return r;
-        for (size_t i = 0; r >= 0 && i < m.n; i++, done++)
+        for (size_t i = 0; r >= 0 && i < m.n; i++) {
                 r = set_mode(m.e[i].path, m.e[i].mode, m.e[i].uid, m.e[i].gid);
-        action_call_set_detail(call, "%zu file(s) given back the mode and owner they had before%s%s%s", done,
-                               m.n ? ", first " : "", m.n ? m.e[0].path : "", r < 0 ? ": stopped" : "");
+                if (r >= 0)
+                        done++;
+        }
+        action_call_set_detail(call, "%zu of %zu file(s) given back the mode and owner they had before%s%s%s%s", done,
+                               m.n, m.n ? ", first " : "", m.n ? m.e[0].path : "", r < 0 ? ": stopped: " : "",
+                               r < 0 ? strerror(-r) : "");
         config_manifest_done(&m);
         if (r < 0)
                 return r;

@@ -325,6 +325,25 @@ static void test_file_mode(void) {
                 (void) sd_event_run(ev, 100 * 1000);
         CHECK(res.r == 0 && mode_of(key) == 0644 && mode_of(conf) == 0600, "revert: the key's mode from before is back (%04o)",
               mode_of(key));
+        CHECK(strstr(action_call_detail(c), "1 of 1 file(s) given back"), "revert counts the file: %s", action_call_detail(c));
+        c = action_call_free(c);
+        /* a revert that cannot put a mode back counts only what it did */
+        char moved[4200];
+        snprintf(moved, sizeof(moved), "%s.moved", key);
+        res = (result){ 0 };
+        CHECK(action_call_new(&c, &p, &env, ACTION_APPLY, USEC_PER_SEC, NULL, on_done, &res) == 0, "apply again");
+        while (!res.done)
+                (void) sd_event_run(ev, 100 * 1000);
+        c = action_call_free(c);
+        CHECK(rename(key, moved) == 0, "the key moved away");
+        res = (result){ 0 };
+        CHECK(action_call_new(&c, &p, &env, ACTION_REVERT, USEC_PER_SEC, NULL, on_done, &res) == 0, "revert");
+        while (!res.done)
+                (void) sd_event_run(ev, 100 * 1000);
+        CHECK(res.r < 0 && strstr(action_call_detail(c), "0 of 1 file(s) given back") &&
+                      strstr(action_call_detail(c), "stopped: No such file"),
+              "a failed revert says 0 of 1 and why: %s", action_call_detail(c));
+        CHECK(rename(moved, key) == 0, "the key back");
         action_call_free(c);
         action_params_done(&p);
         action_params_done(&cr);
