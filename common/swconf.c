@@ -124,20 +124,37 @@ static int include(swconf *c, scanner *s, const char *pattern, const char *prefi
         return r;
 }
 
-/* A value after '=': "quoted" (escapes, may span lines) or the rest of the line, trimmed. */
+/* A value after '=', as strongSwan reads it: parts, each a "quoted" string (escapes, may span
+ * lines) or a run of other characters, joined by one space; the value ends at a newline, a '#'
+ * (a comment) or a '}' (which closes the section), none of which it takes. */
 static int value(scanner *s, char **ret) {
         _cleanup_(freep) char *v = NULL;
         size_t n = 0;
+        bool first = true;
         FILE *f;
 
-        skip(s, false);
         if (!(f = open_memstream(&v, &n)))
                 return -ENOMEM;
-        if (peek(s) == '"') {
+        for (;;) {
+                while (peek(s) == ' ' || peek(s) == '\t' || peek(s) == '\r')
+                        advance(s);
+                int ch = peek(s);
+                if (ch < 0 || ch == '\n' || ch == '#' || ch == '}')
+                        break;
+                if (!first)
+                        fputc(' ', f);
+                first = false;
+                if (ch != '"') {
+                        while ((ch = peek(s)) >= 0 && !strchr("#}\"\r\n\t ", ch)) {
+                                fputc(ch, f);
+                                advance(s);
+                        }
+                        continue;
+                }
                 unsigned line = s->line, col = s->col;
                 advance(s);
                 for (;;) {
-                        int ch = peek(s);
+                        ch = peek(s);
                         if (ch < 0) {
                                 fclose(f);
                                 s->line = line;
@@ -154,20 +171,9 @@ static int value(scanner *s, char **ret) {
                         }
                         fputc(ch, f);
                 }
-                skip(s, false);
-        } else {
-                const char *start = s->p, *last = s->p;
-                while (peek(s) >= 0 && peek(s) != '\n' && peek(s) != '#') {
-                        if (peek(s) != ' ' && peek(s) != '\t' && peek(s) != '\r')
-                                last = s->p + 1;
-                        advance(s);
-                }
-                fwrite(start, 1, (size_t) (last - start), f);
         }
         if (fclose(f) != 0)
                 return -ENOMEM;
-        if (peek(s) >= 0 && peek(s) != '\n' && peek(s) != '}')
-                return fail(s, -EBADMSG, "unexpected '%c' after the value", peek(s));
         *ret = TAKE_PTR(v);
         return 0;
 }
@@ -199,11 +205,13 @@ static int parse(swconf *c, scanner *s, const char *prefix, unsigned depth) {
                 if (!name_char(peek(s)))
                         return fail(s, -EBADMSG, "unexpected '%c', expected a name", peek(s));
                 name = s->p;
+                unsigned nline = s->line, ncol = s->col;
                 while (name_char(peek(s)))
                         advance(s);
                 nlen = (size_t) (s->p - name);
                 skip(s, false);
-                if (nlen == 7 && memcmp(name, "include", 7) == 0 && peek(s) != '=' && peek(s) != '{' && peek(s) != ':') {
+                if (nlen == 7 && memcmp(name, "include", 7) == 0 && peek(s) != '=' && peek(s) != '{' && peek(s) != ':' &&
+                    peek(s) != '\n' && peek(s) >= 0) {
                         _cleanup_(freep) char *pattern = NULL;
                         int r = value(s, &pattern);
                         if (r < 0)
@@ -214,6 +222,7 @@ static int parse(swconf *c, scanner *s, const char *prefix, unsigned depth) {
                                 return r;
                         continue;
                 }
+                skip(s, true); /* between a name and its '{', ':' or '=' may come line breaks */
                 if (plen + 1 + nlen + 1 > sizeof(path))
                         return fail(s, -E2BIG, "section path too long");
                 char key[sizeof(path)];
@@ -226,7 +235,8 @@ static int parse(swconf *c, scanner *s, const char *prefix, unsigned depth) {
                 memcpy(key + kl, name, nlen);
                 key[kl + nlen] = 0;
                 if (peek(s) == ':') { /* section : template[, template] — the references are not followed */
-                        while (peek(s) >= 0 && peek(s) != '{' && peek(s) != '\n')
+                        advance(s);
+                        for (skip(s, true); name_char(peek(s)) || peek(s) == ','; skip(s, true))
                                 advance(s);
                         if (peek(s) != '{')
                                 return fail(s, -EBADMSG, "expected '{' after the section's templates");
@@ -251,8 +261,11 @@ static int parse(swconf *c, scanner *s, const char *prefix, unsigned depth) {
                                 free(v);
                                 return r;
                         }
-                } else
+                } else {
+                        s->line = nline;
+                        s->col = ncol;
                         return fail(s, -EBADMSG, "expected '=' or '{' after '%.*s'", (int) nlen, name);
+                }
         }
         if (open > 0)
                 return fail(s, -EBADMSG, "%zu section(s) not closed at the end of the file", open);
