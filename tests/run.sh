@@ -6,6 +6,7 @@
 # Ends with one line "N passed, N failed, N skipped" and exits non-zero on any failure.
 # The fuzz targets run at the lowest CPU priority beside the integration scripts (which mostly
 # wait on charon, timers and the network): they take only the CPU the scripts leave idle.
+# Integration scripts may run several at a time (TEST_JOBS), except those that must run alone.
 #
 #   tests/run.sh SAN_BUILD PLAIN_BUILD [FILTER]     FILTER: a substring of test names to run
 set -u
@@ -62,9 +63,34 @@ fuzz_all() {
 }
 fuzz_all &
 fuzzing=$!
+# Integration scripts run TEST_JOBS at a time (default 1; each lab has its own namespaces, files
+# and sockets); a script with the line "# run: alone" (booted containers, valgrind, floods)
+# runs with no other script beside it.
+jobs_max=${TEST_JOBS:-1}
+running=()
+reap() { # until fewer than $1 scripts run
+        local done_pid
+        while [ ${#running[@]} -ge "$1" ]; do
+                wait -n -p done_pid "${running[@]}"
+                local left=() p
+                for p in "${running[@]}"; do [ "$p" = "$done_pid" ] || left+=("$p"); done
+                running=("${left[@]}")
+        done
+}
 for s in tests/integration/*.sh; do
-        [ -x "$s" ] && run "integration/$(basename "$s" .sh)" "$s"
+        [ -x "$s" ] || continue
+        name=integration/$(basename "$s" .sh)
+        [ -n "$filter" ] && [[ $name != *"$filter"* ]] && continue
+        if grep -q '^# run: alone$' "$s"; then
+                reap 1
+                run "$name" "$s"
+                continue
+        fi
+        reap "$jobs_max"
+        run "$name" "$s" &
+        running+=($!)
 done
+reap 1
 
 wait "$fuzzing"
 count() { grep -c "^$1 " "$RESULTS"; }

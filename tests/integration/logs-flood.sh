@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone
 # A flood of failed IKE_AUTH attempts in charon's file log must not stall the agent. ikeheald
 # (plain build: its timing and memory are what is measured) on the lab, with a logs check
 # tailing a charon file log; tests/tools/charon-flood.py writes FLOOD_RATE authentication failure

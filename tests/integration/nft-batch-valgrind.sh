@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone
 # The nftables transaction module under valgrind (plain build): every byte it sends to the kernel
 # over netlink is initialised — padding of the batch buffer included. Runs the unit test
 # test-nft-batch (real batches in a namespace of its own) under memcheck; any "uninitialised"

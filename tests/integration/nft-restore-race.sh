@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone
 # nft_restore does no harm to a concurrent admin: real nftables in a network namespace of its own,
 # an "admin" loop adding elements to a set of an unrelated table (inet admin) all the time, while
 # a fault (a new table dropping UDP 4500, a rule dropping UDP 500 in the gateway's own chain) is

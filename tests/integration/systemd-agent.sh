@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone
 # ikeheald as a real Type=notify service under real systemd (a booted Debian 12 container, see
 # tests/systemd/): the shipped unit and tmpfiles verified, READY before `systemctl start` returns,
 # the hardening in force on the running process, structured journal records, charon in the
