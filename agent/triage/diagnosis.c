@@ -31,7 +31,7 @@ static unsigned class_rank(fault_class c) {
                 FAULT_FIREWALL, FAULT_REACHABILITY, FAULT_DAEMON, FAULT_DAEMON_CONFIG,
                 FAULT_CLOCK, FAULT_CERTIFICATE, FAULT_REVOCATION, FAULT_NAT_MTU,
                 FAULT_PROPOSAL, FAULT_AUTHENTICATION, FAULT_TRAFFIC_SELECTORS, FAULT_RESOURCE,
-                FAULT_CONFIG_CHANGE,
+                FAULT_CONFIG_CHANGE, FAULT_INTEGRITY,
         };
         for (unsigned i = 0; i < ELEMENTSOF(order); i++)
                 if (order[i] == c)
