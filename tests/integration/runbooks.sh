@@ -133,8 +133,10 @@ MEASURE_STEP="  - name: relax
     action: exec
     params: {script: $R/scripts/fix.sh, revert: $R/scripts/refault.sh}
     verify: {check: firewall, within: 10s}"
+# 10 s: long enough for the three commands that inspect, refuse and try to over-extend it while
+# it is in force on a loaded machine (4 s was not: the measure had expired before the extend)
 rbw fw-measure auto "" "$MEASURE_STEP
-    expires_in: 4s"
+    expires_in: 10s"
 rbw fw-measure-kill auto "" "$MEASURE_STEP
     expires_in: 6s"
 
@@ -298,7 +300,7 @@ out=$(as_user "$GID_OP" extend 1 1h 2>&1) && bad "a non-approver extended a meas
 out=$(agent_ctl extend "$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin)["measures"])))')" 30d 2>&1) &&
         bad "extended beyond the policy maximum" || { echo "$out" | grep -q "more than the policy allows" && ok "extend beyond measure_max refused" || bad "extend: $out"; }
 t0=$(_agent_ms)
-until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 10000 ] && break; sleep 0.05; done
+until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 15000 ] && break; sleep 0.05; done
 [ -s "$R/marks/refault" ] && ok "measure reverted at its expiry" || bad "measure not reverted"
 fault_present && ok "the revert really restored the previous ruleset" || bad "revert did not restore"
 st=$(wait_incident_state escalated 10000) && ok "the fault is back: its incident went to a human (${st#* })" || bad "fault back but not escalated"
