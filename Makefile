@@ -100,6 +100,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# ikehealctl's unit tests (test-ctl-*) link its objects but its main().
+$(BUILD)/tests/test-ctl-%: $(BUILD)/obj/tests/unit/test-ctl-%.o $(filter-out %/ctl/main.o,$(CTL_OBJS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # libFuzzer targets: clang only, always with ASan+UBSan; each links the library sources it needs
 # straight from source so the fuzzer's coverage instrumentation reaches them.
 FUZZ_CC ?= clang

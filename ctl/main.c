@@ -62,9 +62,15 @@ static int build_incidents(int argc, char **argv, vici_builder *b) {
 }
 
 static int build_audit(int argc, char **argv, vici_builder *b) {
-        if (argc > 1 || (argc == 1 && (strspn(argv[0], "0123456789") != strlen(argv[0]) || !argv[0][0] ||
-                                       strlen(argv[0]) > 3))) {
+        if (argc > 1 || (argc == 1 && (strspn(argv[0], "0123456789") != strlen(argv[0]) || !argv[0][0]))) {
                 fprintf(stderr, "ikehealctl: audit takes at most a number of records (or 'verify [FILE] [KEYFILE]')\n");
+                return -EINVAL;
+        }
+        if (argc == 1 && (strlen(argv[0]) > 3 || strtoul(argv[0], NULL, 10) < 1 || strtoul(argv[0], NULL, 10) > PROTO_AUDIT_LAST_MAX)) {
+                fprintf(stderr,
+                        "ikehealctl: audit %s: the agent shows the last 1 to %u records; the whole log is "
+                        "checked by 'audit verify' and read in its file (/var/lib/ikeheal/audit.log)\n",
+                        argv[0], PROTO_AUDIT_LAST_MAX);
                 return -EINVAL;
         }
         if (argc == 1)
@@ -475,6 +481,36 @@ static void help(FILE *f) {
                 "See ikehealctl(8).\n");
 }
 
+/* Commands ikehealctl answers itself, without the agent (no entry in the verb table). */
+static const struct {
+        const char *name, *args, *help;
+} local_commands[] = {
+        {
+                .name = "lint",
+                .args = "[--config FILE] FILE...",
+                .help = "Check runbook and drill files locally, with the agent's parsers, without the agent\n"
+                        "(a file whose top-level mapping has a 'fault' key is a drill). With --config,\n"
+                        "runbooks are checked also against that ikeheal.yaml's policy, webhooks, checks and\n"
+                        "scripts directory, and drills against its checks and runbooks. Files are read as\n"
+                        "the agent reads them (no symlink, no FIFO, root's and not group- or world-writable).\n"
+                        "Prints every error as FILE:LINE:COL; exit 1 if there is one.\n",
+        },
+        {
+                .name = "config",
+                .args = "diff [STATE_DIR]",
+                .help = "What changed in strongSwan's configuration since the last-good version, read from\n"
+                        "the state directory (default /var/lib/ikeheal) without the agent: files changed\n"
+                        "(with a line diff, mode or owner changes), removed and added. Exit 1 when something\n"
+                        "changed.\n",
+        },
+        {
+                .name = "help",
+                .args = "[COMMAND]",
+                .help = "Without COMMAND, the list of commands and options; with it, what the command does,\n"
+                        "its arguments and who may use it.\n",
+        },
+};
+
 static int help_command(const char *name) {
         const ctl_command *c = command_find(name);
 
@@ -482,6 +518,12 @@ static int help_command(const char *name) {
                 ctl_init_usage(stdout);
                 return 0;
         }
+        for (size_t i = 0; i < ELEMENTSOF(local_commands); i++)
+                if (strcmp(name, local_commands[i].name) == 0) {
+                        printf("Usage: ikehealctl %s %s\n\n%s", local_commands[i].name, local_commands[i].args,
+                               local_commands[i].help);
+                        return 0;
+                }
         if (!c) {
                 fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n", name);
                 return EXIT_USAGE;
