@@ -14,6 +14,7 @@
 #include "ctl/commands.h"
 #include "ctl/init.h"
 #include "ctl/json.h"
+#include "ctl/json_shapes.h"
 #include "ctl/render.h"
 #include "duration.h"
 #include "atomic_file.h"
@@ -29,7 +30,7 @@ typedef struct ctl_command {
         const char *args; /* synopsis of the arguments, "" for none */
         const char *help; /* a paragraph for `help COMMAND` */
         void (*render_text)(FILE *f, const vici_node *body);
-        const char *const *numeric; /* fields rendered as JSON numbers */
+        const json_shape *json; /* numbers, times and collections of --json (ctl/json_shapes.c) */
         /* The request body from the command's arguments (argv[0] is the first argument after
          * the command); <0 after a message on stderr: usage error. NULL: takes no arguments. */
         int (*build)(int argc, char **argv, vici_builder *b);
@@ -157,53 +158,6 @@ static int audit_verify(int argc, char **argv) {
         return 0;
 }
 
-static const char *const plan_numeric[] = { "incident", "steps.*.drops_sas", NULL };
-static const char *const pending_numeric[] = { "runs.*.incident", "runs.*.step",     "runs.*.steps",
-                                               "runs.*.approvals", "runs.*.approvers_needed", "runs.*.expires_in",
-                                               "runs.*.created", NULL };
-static const char *const measures_numeric[] = { "in_force", "measures.*.run", "measures.*.incident",
-                                                "measures.*.applied", "measures.*.expires", "measures.*.left",
-                                                "measures.*.extensions", "measures.*.reverted", NULL };
-static const char *const run_numeric[] = { "run", NULL };
-static const char *const drill_numeric[] = { "drill", NULL };
-static const char *const drills_numeric[] = {
-        "drills.*.weight", "drills.*.detect_within_ms", "drills.*.recover_within_ms", "drills.*.last_id",
-        "drills.*.last_started", "*.id", "*.weight", "*.detect_within_ms", "*.recover_within_ms", "*.started",
-        "*.finished", "*.fault.deadline", "*.t.*", "*.timeline_ms.*", "*.ttd_ms", "*.ttr_ms", "*.incident", "*.run",
-        "*.pending", "*.approval_wait_ms", "history.*.id", "history.*.weight", "history.*.detect_within_ms",
-        "history.*.recover_within_ms", "history.*.started", "history.*.finished", "history.*.fault.deadline",
-        "history.*.t.*", "history.*.timeline_ms.*", "history.*.ttd_ms", "history.*.ttr_ms", "history.*.incident",
-        "history.*.run", "history.*.pending", "history.*.approval_wait_ms", "scores.*.score", "scores.*.runs",
-        "scores.*.passed", NULL,
-};
-
-static const char *const checks_numeric[] = {
-        "checks.*.runs", "checks.*.interval_ms", "checks.*.timeout_ms", "checks.*.retries",
-        "checks.*.rise", "checks.*.fall", "checks.*.flips", "checks.*.started_usec",
-        "checks.*.finished_usec", NULL,
-};
-
-static const char *const incidents_numeric[] = {
-        "active", "incidents.*.id", "incidents.*.confidence", "incidents.*.opened_usec",
-        "incidents.*.updated_usec", "incidents.*.resolved_usec", "incidents.*.updates", NULL,
-};
-
-static const char *const audit_numeric[] = { "records", NULL };
-
-static const char *const diagnose_numeric[] = {
-        "elapsed_ms", "problems.*.confidence", "problems.*.incident", "checks.*.runs",
-        "checks.*.started_usec", "checks.*.finished_usec", NULL,
-};
-
-static const char *const status_numeric[] = {
-        "pid",           "uptime",           "started",          "reloads",
-        "reload_failures", "charon.uptime",  "ikesas.total",     "ikesas.half_open",
-        "childsas.total", "events.connects", "events.disconnects", "events.ike_updown",
-        "events.child_updown", "events.log", "events.last_time", "runbooks.loaded", "runbooks.running",
-        "runbooks.waiting", "runbooks.measures", "runbooks.breakers_open", "runbooks.notify_delivered",
-        "runbooks.notify_failed", NULL,
-};
-
 /* The commands this ikehealctl implements; the agent's verb table (proto.c) decides whether
  * each is read-only or needs an operator. */
 static const ctl_command commands[] = {
@@ -216,7 +170,7 @@ static const ctl_command commands[] = {
                         "(total and half-open) and CHILD SAs. Read-only: allowed for root and the\n"
                         "members of control.reader_groups and control.operator_groups.\n",
                 .render_text = render_status,
-                .numeric = status_numeric,
+                .json = &json_shape_status,
         },
         {
                 .name = "reload",
@@ -239,7 +193,7 @@ static const ctl_command commands[] = {
                         "then every check in checklist order. Exit status 0 even when problems are\n"
                         "found; use --json and the \"impact\" field in scripts. Read-only.\n",
                 .render_text = render_diagnose,
-                .numeric = diagnose_numeric,
+                .json = &json_shape_diagnose,
         },
         {
                 .name = "checks",
@@ -249,7 +203,7 @@ static const ctl_command commands[] = {
                         "rise/fall hysteresis), the raw status of the last run and its finding: a\n"
                         "summary, facts and evidence. With NAME, that check only. Read-only.\n",
                 .render_text = render_checks,
-                .numeric = checks_numeric,
+                .json = &json_shape_checks,
                 .build = build_checks,
         },
         {
@@ -261,7 +215,7 @@ static const ctl_command commands[] = {
                         "hides resolved ones; ID shows one incident with its evidence. Incidents\n"
                         "survive agent restarts. Read-only.\n",
                 .render_text = render_incidents,
-                .numeric = incidents_numeric,
+                .json = &json_shape_incidents,
                 .build = build_incidents,
         },
         {
@@ -279,7 +233,7 @@ static const ctl_command commands[] = {
                         "the journal), so a deleted, cut or emptied tail is found too. It names the\n"
                         "first line that was edited, deleted or moved. Exit 1 if broken.\n",
                 .render_text = render_audit,
-                .numeric = audit_numeric,
+                .json = &json_shape_audit,
                 .build = build_audit,
         },
         {
@@ -291,7 +245,7 @@ static const ctl_command commands[] = {
                         "changes, VICI calls), the grade it would run at now and what raised it, and the\n"
                         "plan's hash, which approvals bind to. Nothing is executed. Read-only.\n",
                 .render_text = render_plan,
-                .numeric = plan_numeric,
+                .json = &json_shape_plan,
                 .build = build_plan,
         },
         {
@@ -302,7 +256,7 @@ static const ctl_command commands[] = {
                         "with their plan, its hash, the approvals so far and the time left before the\n"
                         "request expires (expiry means deny). Read-only.\n",
                 .render_text = render_pending,
-                .numeric = pending_numeric,
+                .json = &json_shape_runs,
         },
         {
                 .name = "runs",
@@ -312,7 +266,7 @@ static const ctl_command commands[] = {
                         "why, each step's phase (started, applied, verified, failed, reverted) and how it\n"
                         "ended. With RUN, that run only. Read-only.\n",
                 .render_text = render_pending,
-                .numeric = pending_numeric,
+                .json = &json_shape_runs,
                 .build = build_runs,
         },
         {
@@ -343,7 +297,7 @@ static const ctl_command commands[] = {
                         "approver, who counts as the first approval; policy, blast radius and a second\n"
                         "approver (when the runbook asks for two) still apply.\n",
                 .render_text = render_result,
-                .numeric = run_numeric,
+                .json = &json_shape_run,
                 .build = build_run,
         },
         {
@@ -354,7 +308,7 @@ static const ctl_command commands[] = {
                         "…) with the time left before they are reverted; 'all' adds the reverted ones\n"
                         "remembered. Read-only.\n",
                 .render_text = render_measures,
-                .numeric = measures_numeric,
+                .json = &json_shape_measures,
                 .build = build_measures,
         },
         {
@@ -396,7 +350,7 @@ static const ctl_command commands[] = {
                         "in progress with its timeline; 'report' the history (TTD, TTR, SLOs met) and the\n"
                         "weighted score per fault class; 'report ID' one drill's timeline.\n",
                 .render_text = render_result,
-                .numeric = drill_numeric,
+                .json = &json_shape_drill,
                 .build = build_drill,
         },
         {
@@ -405,7 +359,7 @@ static const ctl_command commands[] = {
                 .args = "list | status | report [ID]",
                 .help = "The read-only half of 'drill': list, status, report [ID] (see 'help drill').\n",
                 .render_text = render_drills,
-                .numeric = drills_numeric,
+                .json = &json_shape_drills,
                 .build = build_drills,
         },
         {
@@ -620,13 +574,13 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
                 return 1;
         }
         if (json)
-                json_render(stdout, body, c->numeric);
+                r = json_render(stdout, body, c->json ?: &json_shape_plain);
         else if (c->render_text)
                 c->render_text(stdout, body);
         else
                 render_tree(stdout, body);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-                fprintf(stderr, "ikehealctl: cannot write output: %s\n", strerror(errno));
+        if (r < 0 || fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "ikehealctl: cannot write output: %s\n", strerror(r < 0 ? -r : errno));
                 return 1;
         }
         return 0;
