@@ -124,7 +124,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libc
             libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins \
             nftables iproute2 iputils-ping util-linux openssl procps python3 \
             systemd-container mmdebstrap zstd dbus valgrind \
-            debhelper lintian devscripts groff \
+            debhelper lintian devscripts groff python3-yaml python3-jsonschema \
             libmicrohttpd-dev libjson-c-dev prometheus prometheus-alertmanager curl
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

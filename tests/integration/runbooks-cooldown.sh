@@ -51,7 +51,7 @@ steps:
     timeout: 30s
     verify: {action: true, within: 10s}
 notify:
-  on: [succeeded, failed, escalated]
+  when: [succeeded, failed, escalated]
 YAML
 { agent_yaml_head "$D" "$D/rb"; cat <<YAML
 checks:
