@@ -385,6 +385,33 @@ check "PID 1 got STOPPING=1 from the main PID" journal_has_text "Got notificatio
 check "journal: the agent logged its clean stop" journal_has "received SIGTERM, stopping"
 check "runtime directory removed on stop" test ! -e "$(ct_path /run/ikeheal/ikeheal.sock)"
 
+# --- 6b. the main events by MESSAGE_ID (common/log_ids.h), each with its IKEHEAL_* fields -----
+# journalctl MESSAGE_ID=… as an operator would type it, in the container's real journal
+mid() { sed -n "s/^#define LOG_MID_$1 LOG_MID(\"\([0-9a-f]*\)\").*/\1/p" "$top/common/log_ids.h"; }
+by_mid() { # NAME, fields that every record of it carries
+        local name=$1 id; shift
+        id=$(mid "$name")
+        ct_exec journalctl MESSAGE_ID="$id" -o json --no-pager 2>/dev/null | python3 -c 'import json,sys
+recs=[json.loads(l) for l in sys.stdin if l.strip()]
+recs=[r for r in recs if r.get("SYSLOG_IDENTIFIER")=="ikeheald"]
+bad=[r.get("MESSAGE") for r in recs if not all(r.get(f) for f in sys.argv[1:])]
+if recs and not bad:
+    print("%d record(s), e.g. %s" % (len(recs), recs[-1]["MESSAGE"][:90]))
+    sys.exit(0)
+print("%d record(s); without %s: %s" % (len(recs), sys.argv[1:], bad[:2]))
+sys.exit(1)' "$@"
+}
+for ev in "STARTED" "RELOADED" "RELOAD_REFUSED" "CHECK_STATUS IKEHEAL_CHECK IKEHEAL_CHECK_STATUS" \
+        "INCIDENT_OPENED IKEHEAL_INCIDENT IKEHEAL_CLASS IKEHEAL_SCOPE IKEHEAL_INCIDENT_STATE" \
+        "INCIDENT_STATE IKEHEAL_INCIDENT IKEHEAL_CLASS IKEHEAL_INCIDENT_STATE" \
+        "RUN_STEP IKEHEAL_RUN IKEHEAL_RUNBOOK IKEHEAL_INCIDENT IKEHEAL_STEP" \
+        "RUN_SUCCEEDED IKEHEAL_RUN IKEHEAL_RUNBOOK IKEHEAL_INCIDENT" \
+        "AUDIT IKEHEAL_AUDIT_KIND IKEHEAL_AUDIT_SEQ IKEHEAL_AUDIT_HASH IKEHEAL_AUDIT_HEAD"; do
+        set -- $ev
+        [ -n "$(mid "$1")" ] || { bad "no LOG_MID_$1 in common/log_ids.h"; continue; }
+        res=$(by_mid "$@") && ok "journalctl MESSAGE_ID=$(mid "$1") ($1): $res" || bad "MESSAGE_ID $1: $res"
+done
+
 # --- 7. a start on a bad config is refused by ExecStartPre --check-config --------------------
 write_config /run/charon.vici "  colour: blue" info
 ct_exec systemctl start ikeheald.service 2>/dev/null && bad "start on a bad config succeeded"
