@@ -272,11 +272,12 @@ static const ctl_command commands[] = {
         {
                 .name = "approve",
                 .verb = PROTO_APPROVE,
-                .args = "RUN PLAN_HASH",
+                .args = "RUN PLAN_HASH [--wait]",
                 .help = "Approve a pending run. PLAN_HASH is the hash 'pending' shows (at least its first\n"
                         "12 digits): if the plan changed since, the approval is refused and every earlier\n"
                         "approval of it is void. Needs root or a group in control.approver_groups; a run\n"
-                        "needing two approvers needs two different users. Audited with uid and user.\n",
+                        "needing two approvers needs two different users. Audited with uid and user.\n"
+                        "--wait follows the run until it ends (exit 0 if it succeeded).\n",
                 .render_text = render_result,
                 .build = build_approve,
         },
@@ -292,10 +293,11 @@ static const ctl_command commands[] = {
         {
                 .name = "run",
                 .verb = PROTO_RUN,
-                .args = "RUNBOOK [INCIDENT]",
+                .args = "RUNBOOK [INCIDENT] [--wait]",
                 .help = "Execute a runbook now, e.g. a manual one the agent only proposed. Needs an\n"
                         "approver, who counts as the first approval; policy, blast radius and a second\n"
-                        "approver (when the runbook asks for two) still apply.\n",
+                        "approver (when the runbook asks for two) still apply. --wait follows the run until\n"
+                        "it ends (exit 0 if it succeeded).\n",
                 .render_text = render_result,
                 .json = &json_shape_run,
                 .build = build_run,
@@ -340,7 +342,7 @@ static const ctl_command commands[] = {
         {
                 .name = "drill",
                 .verb = PROTO_DRILL,
-                .args = "run NAME [--dry-run] | abort --reason TEXT | list | status | report [ID]",
+                .args = "run NAME [--dry-run|--wait] | abort --reason TEXT | list | status | report [ID]",
                 .help = "Chaos drills (drills.enabled must be true in ikeheal.yaml). 'run' injects the drill's\n"
                         "real fault — recorded durably first, removed by its deadline whatever happens — and\n"
                         "times detection and recovery against the drill's SLOs; it needs an approver and is\n"
@@ -348,7 +350,8 @@ static const ctl_command commands[] = {
                         "shows the fault, its removal, the expectation and the approval it will need, and\n"
                         "changes nothing. 'abort' removes the fault now. 'list' the drills; 'status' the one\n"
                         "in progress with its timeline; 'report' the history (TTD, TTR, SLOs met) and the\n"
-                        "weighted score per fault class; 'report ID' one drill's timeline.\n",
+                        "weighted score per fault class; 'report ID' one drill's timeline. 'run --wait' follows\n"
+                        "the drill to its verdict (progress on a terminal; exit 0 if it passed).\n",
                 .render_text = render_result,
                 .json = &json_shape_drill,
                 .build = build_drill,
@@ -428,6 +431,8 @@ static void help(FILE *f) {
                 "  -c, --config=FILE   lint against this ikeheal.yaml (policy, webhooks, checks,\n"
                 "                      and for drills its runbooks)\n"
                 "      --dry-run       drill run: show what the drill would do, change nothing\n"
+                "      --wait          drill run, run, approve: follow it until it ends (progress\n"
+                "                      on a terminal); exit 0 if it passed or succeeded\n"
                 "  -h, --help          this text\n"
                 "      --version       print the version\n"
                 "\n"
@@ -573,6 +578,19 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
                         why ? why : strerror(h.status < 0 ? -h.status : h.status));
                 return 1;
         }
+        if (ctl_opt_wait && (c->verb == PROTO_DRILL || c->verb == PROTO_RUN || c->verb == PROTO_APPROVE) &&
+            !(c->verb == PROTO_DRILL && ctl_opt_dry_run)) {
+                /* the request was accepted: say so, then follow what it started */
+                const char *id = c->verb == PROTO_APPROVE ? argv[0] : vici_node_str(body, c->verb == PROTO_DRILL ? "drill" : "run");
+                if (!json && vici_node_str(body, "result"))
+                        render_result(stderr, body);
+                if (!id) {
+                        fprintf(stderr, "ikehealctl: %s --wait: the agent named nothing to follow\n", c->name);
+                        return 1;
+                }
+                return ctl_wait(socket_path, c->verb == PROTO_DRILL ? CTL_WAIT_DRILL : CTL_WAIT_RUN, id, json,
+                                timeout_usec);
+        }
         if (json)
                 r = json_render(stdout, body, c->json ?: &json_shape_plain);
         else if (c->render_text)
@@ -587,7 +605,7 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD };
+        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD, ARG_WAIT };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -598,6 +616,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "head", required_argument, NULL, ARG_HEAD },
+                { "wait", no_argument, NULL, ARG_WAIT },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -644,6 +663,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_HEAD:
                         opt_head = optarg;
+                        break;
+                case ARG_WAIT:
+                        ctl_opt_wait = true;
                         break;
                 case ARG_VERSION:
                         printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,

@@ -100,7 +100,9 @@ newest_run firewall-restore | grep -q "no_last-good_snapshot" && ok "the failed 
 RUN=${res%% *}
 HASH=$(agent_ctl pending --json | python3 -c 'import json,sys; print({str(x["id"]): x for x in json.load(sys.stdin)["runs"] or []}[sys.argv[1]]["plan_hash"])' "$RUN")
 agent_ctl plan firewall-open-ports | grep -q "insert at the top of inet filter input" && ok "the plan names the chain to open" || bad "plan: $(agent_ctl plan firewall-open-ports)"
-agent_ctl approve "$RUN" "$HASH" >/dev/null && ok "approved" || bad "approve"
+out=$(timeout 60 "$AGENT_BUILD/ikehealctl" --socket "$AGENT_SOCK" approve "$RUN" "$HASH" --wait 2>&1); rc=$?
+[ $rc = 0 ] && grep -q "^run $RUN: firewall-open-ports .*, succeeded" <<<"$out" && ok "approved; approve --wait returned when the run succeeded" ||
+        bad "approve --wait: rc=$rc: $out"
 wait_state firewall-open-ports succeeded 20000 >/dev/null && ok "ports opened and verified" || bad "open-ports did not succeed"
 [ "$(gwnft list ruleset | grep -c 'comment "ikeheal-open"')" = 3 ] && ok "three tagged accept rules, at the top of the dropping chain" ||
         bad "tagged rules: $(gwnft -a list ruleset | grep ikeheal-open)"

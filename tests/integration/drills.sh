@@ -82,6 +82,20 @@ assert d["fault"]["state"] == "removed", d["fault"]
 ' || bad "$n: fault not recorded as removed"
 done
 
+# --- drill run --wait: the command follows the drill to its verdict ---------------------------
+steady_wait
+t0=$(date +%s)
+while :; do
+        out=$(agent_ctl drill run firewall-drop-4500 --wait 2>&1); rc=$?
+        # refused at the start (the gateway still settling): nothing was followed, try again
+        grep -q "^ikehealctl: drill: " <<<"$out" && [ $(($(date +%s) - t0)) -lt 90 ] || break
+        sleep 1
+done
+_dlab_primary_back
+[ $rc = 0 ] && grep -q "passed" <<<"$out" && grep -q "TTD [0-9]* ms (SLO [0-9]* ms) met *TTR [0-9]* ms (SLO [0-9]* ms) met" <<<"$out" &&
+        ok "drill run --wait: back with the verdict, exit 0: $(grep -o 'TTD.*' <<<"$out")" || bad "drill run --wait: rc=$rc: $out"
+nft_drill_table && bad "--wait: the drill table is still there"
+
 # --- an unrelated incident aborts the drill --------------------------------------------------
 # The unrelated fault is the expired gateway certificate the lab made beforehand, so that it lands
 # the moment the drill has started: the firewall drill heals in a few hundred milliseconds, sooner
