@@ -100,13 +100,19 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# libFuzzer targets: clang only, always with ASan+UBSan. The library is compiled once more with
-# the fuzzer's coverage instrumentation (fuzzer-no-link) into its own archive, and every target
-# links against it: the linker takes only the objects a target reaches.
+# ikehealctl's unit tests (test-ctl-*) link its objects but its main().
+$(BUILD)/tests/test-ctl-%: $(BUILD)/obj/tests/unit/test-ctl-%.o $(filter-out %/ctl/main.o,$(CTL_OBJS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libFuzzer targets: clang only, always with ASan+UBSan. The library (and ikehealctl's code but
+# its main()) is compiled once more with the fuzzer's coverage instrumentation (fuzzer-no-link)
+# into its own archive, and every target links against it: the linker takes only the objects a
+# target reaches.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -DIKEHEAL_VERSION='"$(VERSION)"' -I. -Icommon $(PKG_CFLAGS) \
                -fno-sanitize-recover=all
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz-obj/%.o)
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(LIB_SRCS) $(filter-out ctl/main.c,$(CTL_SRCS)))
 FUZZ_LIB := $(BUILD)/libikeheal-fuzz.a
 fuzz: $(FUZZERS)
 $(BUILD)/fuzz-obj/%.o: %.c
@@ -126,7 +132,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libc
             libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins \
             nftables iproute2 iputils-ping util-linux openssl procps python3 \
             systemd-container mmdebstrap zstd dbus valgrind \
-            debhelper lintian devscripts groff \
+            debhelper lintian devscripts groff python3-yaml python3-jsonschema \
             libmicrohttpd-dev libjson-c-dev prometheus prometheus-alertmanager curl
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -137,14 +137,14 @@ one_count() { # PEERS
         c0=$(cpu "$AGENT_PID")
         t0=$(date +%s%N)
         for ((i = 0; i < CYCLES; i++)); do
-                agent_ctl diagnose --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["complete"]=="yes" else 1)' \
+                agent_ctl diagnose --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["complete"] is True else 1)' \
                         || { echo "diagnose incomplete"; exit 1; }
         done
         t1=$(date +%s%N)
         c1=$(cpu "$AGENT_PID")
         rss=$(awk '/^VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
         hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
-        checks=$(agent_ctl checks --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["checks"]))')
+        checks=$(agent_ctl checks --json | python3 -c 'import json,sys; print(len({str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}))')
 
         m0=$(date +%s%N)
         bash -c "for ((i = 0; i < $CYCLES; i++)); do bash '$D/manual.sh'; done; times" >"$D/times" 2>&1

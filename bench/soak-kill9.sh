@@ -126,23 +126,26 @@ real_state() {
         echo "$(grep -c . <<<"$rules") $(sort <<<"$rules" | uniq -d | grep -c .) $psk $tbl"
 }
 # The agent's measures as "KIND EXPIRES_MS STATE ID" lines. The CLI gives the expiry in whole
-# seconds: the last millisecond of that second is taken (a measure is "late" only past that + 2 s).
-# (awk on the CLI's JSON, one key per line: a python start costs seconds on a loaded machine)
+# seconds (RFC 3339): the last millisecond of that second is taken (a measure is "late" only past
+# that + 2 s). (awk on the CLI's JSON, one key per line: a python start costs seconds on a loaded
+# machine; the time through date(1) only for a measure)
 agent_measures() {
         agent_ctl --timeout 2 --json measures all 2>/dev/null | awk '
                 function val(l) { sub(/^[^:]*: */, "", l); gsub(/[",{ ]/, "", l); return l }
-                function out() { if (id != "") printf "%s %.0f %s %s\n", (kind ? kind : "?"), (ex ? ex * 1000 + 999 : 0), (st ? st : "?"), id }
-                /^ *"[0-9]+": *\{/ { out(); id = val2($0); kind = st = ""; ex = 0; next }
+                function epoch(t,  c, s) { c = "date -d " t " +%s"; c | getline s; close(c); return s + 0 }
+                function out() { if (id != "") printf "%s %.0f %s %s\n", (kind ? kind : "?"), (ex ? epoch(ex) * 1000 + 999 : 0), (st ? st : "?"), id }
+                /^ *"id":/ { out(); id = val($0); kind = st = ""; ex = ""; next }
                 /^ *"kind":/ { kind = val($0) }
                 /^ *"state":/ { st = val($0) }
-                /^ *"expires":/ { ex = val($0) + 0 }
-                END { out() }
-                function val2(l) { sub(/^ *"/, "", l); sub(/".*/, "", l); return l }'
+                /^ *"expires":/ { ex = val($0); if (ex == "null") ex = "" }
+                END { out() }'
 }
 # The active drill's fault deadline (ms), if any.
 drill_deadline() {
-        agent_ctl --timeout 2 --json drill status 2>/dev/null |
-                awk '/^ *"deadline":/ { l = $0; sub(/^[^:]*: */, "", l); gsub(/[", ]/, "", l); printf "%.0f\n", int(l / 1000); exit }'
+        local t
+        t=$(agent_ctl --timeout 2 --json drill status 2>/dev/null |
+                awk '/^ *"deadline":/ { l = $0; sub(/^[^:]*: */, "", l); gsub(/[", ]/, "", l); print l; exit }')
+        [ -n "$t" ] && [ "$t" != null ] && echo $(($(date -d "$t" +%s%N) / 1000000))
 }
 
 late=0 double=0 lost=0 vfail=0 seen_measures=0 seen_faults=0

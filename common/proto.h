@@ -49,6 +49,8 @@
  * arguments); responses may carry lists (incidents, audit) but never more than this. */
 #define PROTO_REQUEST_MAX (64u * 1024u)
 #define PROTO_RESPONSE_MAX (1024u * 1024u)
+/* `audit N`: the most records one answer carries (the log itself is read by `audit verify`). */
+#define PROTO_AUDIT_LAST_MAX 200u
 
 typedef enum proto_kind {
         PROTO_KIND_REQUEST = 1,

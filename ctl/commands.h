@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "vici_msg.h"
@@ -12,6 +13,7 @@
 extern const char *ctl_opt_reason;
 extern const char *ctl_opt_config;
 extern bool ctl_opt_dry_run;
+extern bool ctl_opt_wait; /* --wait: drill run, run, approve */
 
 int build_plan(int argc, char **argv, vici_builder *b);
 int build_runs(int argc, char **argv, vici_builder *b);
@@ -31,6 +33,14 @@ int build_drills(int argc, char **argv, vici_builder *b);
 int ctl_config_diff(int argc, char **argv);
 /* `lint FILE…` (no agent), runbooks and drills: exit status 0 clean, 1 errors, 2 usage. */
 int ctl_lint(int argc, char **argv);
+
+/* ctl/wait.c: follow drill or run `id` until it ends (--wait); the exit status: 0 passed or
+ * succeeded, 1 otherwise. */
+typedef enum ctl_wait_what {
+        CTL_WAIT_DRILL,
+        CTL_WAIT_RUN,
+} ctl_wait_what;
+int ctl_wait(const char *socket_path, ctl_wait_what what, const char *id, bool json, uint64_t timeout_usec);
 
 /* ctl/render_engine.c */
 void render_plan(FILE *f, const vici_node *body);

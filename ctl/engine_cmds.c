@@ -10,6 +10,7 @@
 const char *ctl_opt_reason;
 const char *ctl_opt_config;
 bool ctl_opt_dry_run;
+bool ctl_opt_wait;
 
 static bool is_number(const char *s) {
         return s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) < 20;

@@ -1,10 +1,17 @@
-/* See json.h. Output is pretty-printed with two-space indents, keys in VICI's order. Duplicate
- * keys are passed through as they came (VICI allows them; the agent does not send them). */
+/* See json.h. The agent answers in VICI, which has only strings, sections and lists of strings;
+ * the shape of each command (json.h) says which values are numbers and timestamps and which
+ * sections are collections. The document is built with json-c and printed by it; every string
+ * is made valid UTF-8 first (json-c passes bytes through as they are). */
+#include <errno.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl/json.h"
+#include "rfc3339.h"
 
 #define JSON_PATH_MAX 512
 
@@ -39,69 +46,32 @@ size_t json_utf8_char_len(const void *p, size_t n) {
         return len;
 }
 
-void json_render_string(FILE *f, const char *str, size_t len) {
-        const unsigned char *s = (const unsigned char *) str;
+/* A JSON string of `len` raw bytes: invalid UTF-8 becomes U+FFFD (json-c escapes the rest). */
+static json_object *str_new(const char *s, size_t len) {
+        char *buf;
+        size_t o = 0;
+        json_object *j;
 
-        fputc('"', f);
+        if (!s)
+                return json_object_new_string("");
+        buf = malloc(len * 3 + 1);
+        if (!buf)
+                return NULL;
         for (size_t i = 0; i < len;) {
-                unsigned char ch = s[i];
-                size_t n;
-
-                switch (ch) {
-                case '"':
-                        fputs("\\\"", f);
-                        break;
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                case '\n':
-                        fputs("\\n", f);
-                        break;
-                case '\r':
-                        fputs("\\r", f);
-                        break;
-                case '\t':
-                        fputs("\\t", f);
-                        break;
-                case '\b':
-                        fputs("\\b", f);
-                        break;
-                case '\f':
-                        fputs("\\f", f);
-                        break;
-                default:
-                        if (ch < 0x20 || ch == 0x7f) {
-                                fprintf(f, "\\u%04x", ch);
-                                break;
-                        }
-                        n = json_utf8_char_len(s + i, len - i);
-                        if (n == 0) {
-                                fputs("\\ufffd", f);
-                                break;
-                        }
-                        fwrite(s + i, 1, n, f);
-                        i += n;
+                size_t n = (unsigned char) s[i] < 0x80 ? 1 : json_utf8_char_len(s + i, len - i);
+                if (n == 0) {
+                        memcpy(buf + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
                         continue;
                 }
-                i++;
+                memcpy(buf + o, s + i, n);
+                o += n;
+                i += n;
         }
-        fputc('"', f);
-}
-
-static bool is_decimal(const char *s, size_t len) {
-        size_t i = 0;
-
-        if (len > 0 && s[0] == '-')
-                i++;
-        if (i == len || len - i > 19)
-                return false;
-        /* JSON forbids leading zeros */
-        if (s[i] == '0' && len - i > 1)
-                return false;
-        for (; i < len; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-        return true;
+        j = json_object_new_string_len(buf, (int) o);
+        free(buf);
+        return j;
 }
 
 /* Does the dotted path match the pattern, where a "*" segment matches any one segment
@@ -119,91 +89,244 @@ static bool path_match(const char *path, const char *pat) {
                                 return false;
                         path++;
                         pat++;
-                        continue;
                 }
         }
         return *path == 0;
 }
 
-static bool path_listed(const char *path, const char *const *numeric) {
-        for (size_t i = 0; numeric && numeric[i]; i++)
-                if (path_match(path, numeric[i]))
+static bool path_listed(const char *path, const char *const *list) {
+        for (size_t i = 0; path && list && list[i]; i++)
+                if (path_match(path, list[i]))
                         return true;
         return false;
 }
 
-static void indent(FILE *f, unsigned depth) {
-        for (unsigned i = 0; i < depth; i++)
-                fputs("  ", f);
+static const json_collection *collection_of(const char *path, const json_shape *shape) {
+        for (const json_collection *c = shape ? shape->collections : NULL; path && c && c->path; c++)
+                if (path_match(path, c->path))
+                        return c;
+        return NULL;
 }
 
-static void json_render_section(FILE *f, const vici_node *sec, char *path, size_t plen,
-                                const char *const *numeric, unsigned depth) {
-        bool first = true;
+/* A plain decimal integer (no sign but '-', no leading zero, fits 64 bits)? */
+static bool decimal(const char *s, size_t len, bool *ret_negative, uint64_t *ret) {
+        size_t i = 0;
+        uint64_t v = 0;
 
-        fputc('{', f);
+        if (len > 0 && s[0] == '-')
+                i++;
+        if (i == len || len - i > 19 || (s[i] == '0' && len - i > 1))
+                return false;
+        for (; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (uint64_t) (s[i] - '0');
+        }
+        *ret_negative = s[0] == '-';
+        *ret = v;
+        return true;
+}
+
+static json_object *number_new(const char *s, size_t len) {
+        bool neg;
+        uint64_t v;
+
+        if (!decimal(s, len, &neg, &v))
+                return NULL;
+        if (neg)
+                return v > (uint64_t) INT64_MAX ? NULL : json_object_new_int64(-(int64_t) v);
+        return json_object_new_uint64(v);
+}
+
+/* seconds or µs since the epoch → "2026-12-06T13:00:00Z"; 0 (never) → null, which json-c
+ * writes for a NULL object: *ret_ok says whether the value was a time at all. */
+static json_object *time_new(const char *s, size_t len, uint64_t unit_usec, bool *ret_ok) {
+        char buf[64];
+        bool neg;
+        uint64_t v;
+
+        *ret_ok = false;
+        if (!decimal(s, len, &neg, &v) || neg || v > UINT64_MAX / unit_usec)
+                return NULL;
+        *ret_ok = true;
+        if (v == 0)
+                return NULL;
+        rfc3339_format(v * unit_usec, buf, sizeof(buf));
+        /* a time the agent keeps in µs keeps them: "…T13:00:00.500000Z" */
+        if (unit_usec == 1 && strlen(buf) > 1 && buf[strlen(buf) - 1] == 'Z')
+                (void) snprintf(buf + strlen(buf) - 1, sizeof(buf) - (strlen(buf) - 1), ".%06uZ",
+                                (unsigned) (v % 1000000u));
+        return json_object_new_string(buf);
+}
+
+/* charon's own format ("Dec 06 13:00:00 2026", its local time) → RFC 3339 */
+static json_object *charon_time_new(const char *s) {
+        struct tm tm = { .tm_isdst = -1 };
+        const char *end = s ? strptime(s, "%b %d %H:%M:%S %Y", &tm) : NULL;
+        time_t t;
+        char buf[64];
+
+        if (!end || *end)
+                return NULL;
+        t = mktime(&tm);
+        if (t < 0)
+                return NULL;
+        rfc3339_format((uint64_t) t * 1000000u, buf, sizeof(buf));
+        return json_object_new_string(buf);
+}
+
+/* An audit record "SEQ\tTIME_USEC\tKIND\tPREV\tMAC\tTEXT" as an object; a line that is not one
+ * stays a string. */
+static json_object *audit_line_new(const char *s, size_t len) {
+        const char *f[6], *p = s, *end = s + len;
+        size_t flen[6];
+        json_object *o, *v;
+
+        for (size_t k = 0; k < 6; k++) {
+                const char *tab = k < 5 ? memchr(p, '\t', (size_t) (end - p)) : NULL;
+                if (k < 5 && !tab)
+                        return str_new(s, len);
+                f[k] = p;
+                flen[k] = (size_t) ((tab ? tab : end) - p);
+                p = tab ? tab + 1 : end;
+        }
+        o = json_object_new_object();
+        if (!o)
+                return NULL;
+        v = number_new(f[0], flen[0]);
+        json_object_object_add(o, "seq", v ?: str_new(f[0], flen[0]));
+        bool is_time;
+        v = time_new(f[1], flen[1], 1, &is_time);
+        json_object_object_add(o, "time", is_time ? v : str_new(f[1], flen[1]));
+        json_object_object_add(o, "kind", str_new(f[2], flen[2]));
+        json_object_object_add(o, "text", str_new(f[5], flen[5]));
+        json_object_object_add(o, "prev", str_new(f[3], flen[3]));
+        json_object_object_add(o, "mac", str_new(f[4], flen[4]));
+        return o;
+}
+
+static json_object *value_new(const vici_node *n, const char *path, const json_shape *shape) {
+        const char *v = n->value ? n->value : "";
+        json_object *j = NULL;
+        bool is_time = false;
+
+        if (!shape)
+                return str_new(v, n->len);
+        if (path_listed(path, shape->times_usec))
+                j = time_new(v, n->len, 1, &is_time);
+        else if (path_listed(path, shape->times_sec))
+                j = time_new(v, n->len, 1000000, &is_time);
+        else if (path_listed(path, shape->times_charon))
+                is_time = (j = charon_time_new(v)) != NULL;
+        else if (path_listed(path, shape->numbers))
+                j = number_new(v, n->len);
+        else if (n->len == 3 && memcmp(v, "yes", 3) == 0)
+                j = json_object_new_boolean(1);
+        else if (n->len == 2 && memcmp(v, "no", 2) == 0)
+                j = json_object_new_boolean(0);
+        if (is_time)
+                return j; /* NULL: null */
+        return j ?: str_new(v, n->len);
+}
+
+/* The JSON key of a field: a timestamp loses its unit suffix ("opened_usec" → "opened"). */
+static void key_of(const char *name, const char *path, const json_shape *shape, char *buf, size_t size) {
+        size_t l = strlen(name);
+
+        (void) snprintf(buf, size, "%s", name);
+        if (l > 5 && strcmp(name + l - 5, "_usec") == 0 && shape && path_listed(path, shape->times_usec))
+                buf[l - 5 < size ? l - 5 : size - 1] = 0;
+}
+
+static json_object *node_new(const vici_node *sec, char *path, size_t plen, const json_shape *shape);
+
+static json_object *child_new(const vici_node *n, char *path, size_t plen, const json_shape *shape) {
+        switch (n->type) {
+        case VICI_NODE_SECTION:
+                return node_new(n, path, plen, shape);
+        case VICI_NODE_LIST: {
+                json_object *a = json_object_new_array();
+                bool records = shape && path_listed(path, shape->audit_lines);
+                for (const vici_node *it = n->child; a && it; it = it->next)
+                        json_object_array_add(a, records ? audit_line_new(it->value ? it->value : "", it->len)
+                                                         : str_new(it->value, it->len));
+                return a;
+        }
+        case VICI_NODE_VALUE:
+        default:
+                return value_new(n, path, shape);
+        }
+}
+
+/* A section: an object, or, when the shape names it a collection, an array of its members
+ * with each one's name inside (as `key`, a number when it is one). */
+static json_object *node_new(const vici_node *sec, char *path, size_t plen, const json_shape *shape) {
+        const json_collection *coll = collection_of(plen ? path : NULL, shape);
+        json_object *out = coll ? json_object_new_array() : json_object_new_object();
+
+        if (!out)
+                return NULL;
         for (const vici_node *n = sec->child; n; n = n->next) {
                 const char *name = n->name ? n->name : "";
-                char *npath = NULL;
                 size_t nlen = plen;
+                char key[128];
+                json_object *j;
 
-                /* extend the dotted path in place; a path too long to track is just not numeric */
-                if (path && plen + 1 + strlen(name) < JSON_PATH_MAX) {
+                /* extend the dotted path in place; a path too long to track just has no shape */
+                bool tracked = path && plen + 1 + strlen(name) < JSON_PATH_MAX;
+                if (tracked) {
                         if (plen)
                                 path[nlen++] = '.';
                         strcpy(path + nlen, name);
                         nlen += strlen(name);
-                        npath = path;
                 }
-
-                fputs(first ? "\n" : ",\n", f);
-                first = false;
-                indent(f, depth + 1);
-                json_render_string(f, name, strlen(name));
-                fputs(": ", f);
-                switch (n->type) {
-                case VICI_NODE_SECTION:
-                        json_render_section(f, n, npath, nlen, numeric, depth + 1);
-                        break;
-                case VICI_NODE_LIST: {
-                        bool first_item = true;
-                        fputc('[', f);
-                        for (const vici_node *it = n->child; it; it = it->next) {
-                                fputs(first_item ? "\n" : ",\n", f);
-                                first_item = false;
-                                indent(f, depth + 2);
-                                json_render_string(f, it->value ? it->value : "", it->len);
+                j = child_new(n, tracked ? path : NULL, tracked ? nlen : 0, tracked ? shape : NULL);
+                if (coll) {
+                        if (json_object_is_type(j, json_type_object) && coll->key &&
+                            !json_object_object_get_ex(j, coll->key, NULL)) {
+                                json_object *id = number_new(name, strlen(name)) ?: str_new(name, strlen(name));
+                                /* the member's name first, where a reader looks for it */
+                                json_object *o = json_object_new_object();
+                                json_object_object_add(o, coll->key, id);
+                                json_object_object_foreach(j, k, v) json_object_object_add(o, k, json_object_get(v));
+                                json_object_put(j);
+                                j = o;
                         }
-                        if (!first_item) {
-                                fputc('\n', f);
-                                indent(f, depth + 1);
-                        }
-                        fputc(']', f);
-                        break;
+                        json_object_array_add(out, j);
+                } else {
+                        key_of(name, tracked ? path : NULL, shape, key, sizeof(key));
+                        json_object_object_add(out, key, j);
                 }
-                case VICI_NODE_VALUE:
-                        if (npath && path_listed(npath, numeric) && is_decimal(n->value, n->len))
-                                fwrite(n->value, 1, n->len, f);
-                        else
-                                json_render_string(f, n->value ? n->value : "", n->len);
-                        break;
-                }
-                if (path)
+                if (tracked)
                         path[plen] = 0;
         }
-        if (!first) {
-                fputc('\n', f);
-                indent(f, depth);
-        }
-        fputc('}', f);
+        return out;
 }
 
-void json_render(FILE *f, const vici_node *root, const char *const *numeric) {
+int json_render(FILE *f, const vici_node *root, const json_shape *shape) {
         char path[JSON_PATH_MAX] = "";
+        json_object *doc = json_object_new_object(), *body;
+        const char *text;
+        int r = 0;
 
-        if (!root)
-                fputs("{}", f);
-        else
-                json_render_section(f, root, path, 0, numeric, 0);
-        fputc('\n', f);
+        if (!doc)
+                return -ENOMEM;
+        json_object_object_add(doc, "schema", json_object_new_int(JSON_SCHEMA_VERSION));
+        if (root) {
+                body = node_new(root, path, 0, shape);
+                if (!body) {
+                        json_object_put(doc);
+                        return -ENOMEM;
+                }
+                json_object_object_foreach(body, k, v) json_object_object_add(doc, k, json_object_get(v));
+                json_object_put(body);
+        }
+        text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                r = -ENOMEM;
+        else if (fputs(text, f) < 0 || fputc('\n', f) < 0)
+                r = -EIO;
+        json_object_put(doc);
+        return r;
 }

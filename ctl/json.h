@@ -1,18 +1,44 @@
-/* JSON rendering of a decoded VICI body for `ikehealctl --json`: sections become objects,
- * lists arrays, values strings (always valid UTF-8: bad bytes become U+FFFD). VICI has only
- * strings; a value whose dotted path is listed in `numeric` and that is a plain decimal integer
- * is written as a JSON number instead. */
+/* `ikehealctl --json`: a decoded VICI answer as one JSON object, built with json-c. Every
+ * document starts with "schema": JSON_SCHEMA_VERSION (raised when a shape changes in a way a
+ * script would notice). Sections become objects, lists arrays of strings, values strings,
+ * with these exceptions, given per command by its shape:
+ *   - "yes" and "no" are the booleans true and false (the agent's only booleans);
+ *   - `numbers`: plain decimal integers become JSON numbers;
+ *   - `times_sec`, `times_usec`: seconds or µs since the epoch become RFC 3339 strings in UTC
+ *     ("2026-12-06T13:00:00Z"; µs ones with six decimals, "…13:00:00.500000Z"), 0 becomes
+ *     null, and a "_usec" suffix is dropped from the key;
+ *     `times_charon`: charon's own date format, the same way;
+ *   - `collections`: sections whose members are named by the agent (ids, check names) become
+ *     arrays in the agent's order, each member an object with its name inside as `key`;
+ *   - `audit_lines`: lists of audit records become objects (seq, time, kind, text, prev, mac).
+ * Paths are dotted VICI paths; a "*" segment matches any one name ("runs.*.created").
+ * Strings are valid UTF-8 (a bad byte becomes U+FFFD). The shapes are documented in
+ * ikehealctl(8). */
 #pragma once
 
 #include <stdio.h>
 
 #include "vici_msg.h"
 
-/* `numeric`: NULL-terminated dotted paths ("ikesas.total"; a "*" segment matches any one
- * name: "checks.*.runs"), or NULL. Ends with a newline. */
-void json_render(FILE *f, const vici_node *root, const char *const *numeric);
+#define JSON_SCHEMA_VERSION 1
+
+typedef struct json_collection {
+        const char *path; /* "runs", "drills", "*.history" */
+        const char *key;  /* the member's name as this field ("id", "name") */
+} json_collection;
+
+typedef struct json_shape {
+        const char *const *numbers;
+        const char *const *times_sec;
+        const char *const *times_usec;
+        const char *const *times_charon;
+        const char *const *audit_lines;
+        const json_collection *collections; /* ends with { NULL } */
+} json_shape;
+
+/* Print the document for `root` (NULL: only the schema) with a final newline. `shape` NULL:
+ * every value a string. 0, -ENOMEM or -EIO. */
+int json_render(FILE *f, const vici_node *root, const json_shape *shape);
 /* Length of the valid UTF-8 sequence at p (at most n bytes, n > 0), or 0 if invalid: overlong
  * forms, surrogates and code points above U+10FFFF are invalid. */
 size_t json_utf8_char_len(const void *p, size_t n);
-/* One JSON string literal with quotes, from `len` raw bytes. */
-void json_render_string(FILE *f, const char *s, size_t len);

@@ -44,8 +44,13 @@ static int lint_runbooks(char **files, const ikeheal_config *c, char *const *che
         }
         for (size_t i = 0; i < runbook_set_size(set); i++) {
                 const runbook *rb = runbook_set_get(set, i);
-                printf("%s: runbook %s, grade %s, %zu step%s: OK\n", rb->file, rb->name, grade_to_string(rb->grade),
+                if (rb->warnings)
+                        fprintf(stderr, "%s\n", rb->warnings);
+                printf("%s: runbook %s, grade %s, %zu step%s: OK", rb->file, rb->name, grade_to_string(rb->grade),
                        rb->n_steps, rb->n_steps == 1 ? "" : "s");
+                if (rb->n_warnings)
+                        printf(", %u warning%s", rb->n_warnings, rb->n_warnings == 1 ? "" : "s");
+                putchar('\n');
         }
         return 0;
 }

@@ -14,6 +14,7 @@
 #include "ctl/commands.h"
 #include "ctl/init.h"
 #include "ctl/json.h"
+#include "ctl/json_shapes.h"
 #include "ctl/render.h"
 #include "duration.h"
 #include "atomic_file.h"
@@ -29,7 +30,7 @@ typedef struct ctl_command {
         const char *args; /* synopsis of the arguments, "" for none */
         const char *help; /* a paragraph for `help COMMAND` */
         void (*render_text)(FILE *f, const vici_node *body);
-        const char *const *numeric; /* fields rendered as JSON numbers */
+        const json_shape *json; /* numbers, times and collections of --json (ctl/json_shapes.c) */
         /* The request body from the command's arguments (argv[0] is the first argument after
          * the command); <0 after a message on stderr: usage error. NULL: takes no arguments. */
         int (*build)(int argc, char **argv, vici_builder *b);
@@ -62,9 +63,15 @@ static int build_incidents(int argc, char **argv, vici_builder *b) {
 }
 
 static int build_audit(int argc, char **argv, vici_builder *b) {
-        if (argc > 1 || (argc == 1 && (strspn(argv[0], "0123456789") != strlen(argv[0]) || !argv[0][0] ||
-                                       strlen(argv[0]) > 3))) {
+        if (argc > 1 || (argc == 1 && (strspn(argv[0], "0123456789") != strlen(argv[0]) || !argv[0][0]))) {
                 fprintf(stderr, "ikehealctl: audit takes at most a number of records (or 'verify [FILE] [KEYFILE]')\n");
+                return -EINVAL;
+        }
+        if (argc == 1 && (strlen(argv[0]) > 3 || strtoul(argv[0], NULL, 10) < 1 || strtoul(argv[0], NULL, 10) > PROTO_AUDIT_LAST_MAX)) {
+                fprintf(stderr,
+                        "ikehealctl: audit %s: the agent shows the last 1 to %u records; the whole log is "
+                        "checked by 'audit verify' and read in its file (/var/lib/ikeheal/audit.log)\n",
+                        argv[0], PROTO_AUDIT_LAST_MAX);
                 return -EINVAL;
         }
         if (argc == 1)
@@ -151,53 +158,6 @@ static int audit_verify(int argc, char **argv) {
         return 0;
 }
 
-static const char *const plan_numeric[] = { "incident", "steps.*.drops_sas", NULL };
-static const char *const pending_numeric[] = { "runs.*.incident", "runs.*.step",     "runs.*.steps",
-                                               "runs.*.approvals", "runs.*.approvers_needed", "runs.*.expires_in",
-                                               "runs.*.created", NULL };
-static const char *const measures_numeric[] = { "in_force", "measures.*.run", "measures.*.incident",
-                                                "measures.*.applied", "measures.*.expires", "measures.*.left",
-                                                "measures.*.extensions", "measures.*.reverted", NULL };
-static const char *const run_numeric[] = { "run", NULL };
-static const char *const drill_numeric[] = { "drill", NULL };
-static const char *const drills_numeric[] = {
-        "drills.*.weight", "drills.*.detect_within_ms", "drills.*.recover_within_ms", "drills.*.last_id",
-        "drills.*.last_started", "*.id", "*.weight", "*.detect_within_ms", "*.recover_within_ms", "*.started",
-        "*.finished", "*.fault.deadline", "*.t.*", "*.timeline_ms.*", "*.ttd_ms", "*.ttr_ms", "*.incident", "*.run",
-        "*.pending", "*.approval_wait_ms", "history.*.id", "history.*.weight", "history.*.detect_within_ms",
-        "history.*.recover_within_ms", "history.*.started", "history.*.finished", "history.*.fault.deadline",
-        "history.*.t.*", "history.*.timeline_ms.*", "history.*.ttd_ms", "history.*.ttr_ms", "history.*.incident",
-        "history.*.run", "history.*.pending", "history.*.approval_wait_ms", "scores.*.score", "scores.*.runs",
-        "scores.*.passed", NULL,
-};
-
-static const char *const checks_numeric[] = {
-        "checks.*.runs", "checks.*.interval_ms", "checks.*.timeout_ms", "checks.*.retries",
-        "checks.*.rise", "checks.*.fall", "checks.*.flips", "checks.*.started_usec",
-        "checks.*.finished_usec", NULL,
-};
-
-static const char *const incidents_numeric[] = {
-        "active", "incidents.*.id", "incidents.*.confidence", "incidents.*.opened_usec",
-        "incidents.*.updated_usec", "incidents.*.resolved_usec", "incidents.*.updates", NULL,
-};
-
-static const char *const audit_numeric[] = { "records", NULL };
-
-static const char *const diagnose_numeric[] = {
-        "elapsed_ms", "problems.*.confidence", "problems.*.incident", "checks.*.runs",
-        "checks.*.started_usec", "checks.*.finished_usec", NULL,
-};
-
-static const char *const status_numeric[] = {
-        "pid",           "uptime",           "started",          "reloads",
-        "reload_failures", "charon.uptime",  "ikesas.total",     "ikesas.half_open",
-        "childsas.total", "events.connects", "events.disconnects", "events.ike_updown",
-        "events.child_updown", "events.log", "events.last_time", "runbooks.loaded", "runbooks.running",
-        "runbooks.waiting", "runbooks.measures", "runbooks.breakers_open", "runbooks.notify_delivered",
-        "runbooks.notify_failed", NULL,
-};
-
 /* The commands this ikehealctl implements; the agent's verb table (proto.c) decides whether
  * each is read-only or needs an operator. */
 static const ctl_command commands[] = {
@@ -210,7 +170,7 @@ static const ctl_command commands[] = {
                         "(total and half-open) and CHILD SAs. Read-only: allowed for root and the\n"
                         "members of control.reader_groups and control.operator_groups.\n",
                 .render_text = render_status,
-                .numeric = status_numeric,
+                .json = &json_shape_status,
         },
         {
                 .name = "reload",
@@ -233,7 +193,7 @@ static const ctl_command commands[] = {
                         "then every check in checklist order. Exit status 0 even when problems are\n"
                         "found; use --json and the \"impact\" field in scripts. Read-only.\n",
                 .render_text = render_diagnose,
-                .numeric = diagnose_numeric,
+                .json = &json_shape_diagnose,
         },
         {
                 .name = "checks",
@@ -243,7 +203,7 @@ static const ctl_command commands[] = {
                         "rise/fall hysteresis), the raw status of the last run and its finding: a\n"
                         "summary, facts and evidence. With NAME, that check only. Read-only.\n",
                 .render_text = render_checks,
-                .numeric = checks_numeric,
+                .json = &json_shape_checks,
                 .build = build_checks,
         },
         {
@@ -255,7 +215,7 @@ static const ctl_command commands[] = {
                         "hides resolved ones; ID shows one incident with its evidence. Incidents\n"
                         "survive agent restarts. Read-only.\n",
                 .render_text = render_incidents,
-                .numeric = incidents_numeric,
+                .json = &json_shape_incidents,
                 .build = build_incidents,
         },
         {
@@ -273,7 +233,7 @@ static const ctl_command commands[] = {
                         "the journal), so a deleted, cut or emptied tail is found too. It names the\n"
                         "first line that was edited, deleted or moved. Exit 1 if broken.\n",
                 .render_text = render_audit,
-                .numeric = audit_numeric,
+                .json = &json_shape_audit,
                 .build = build_audit,
         },
         {
@@ -285,7 +245,7 @@ static const ctl_command commands[] = {
                         "changes, VICI calls), the grade it would run at now and what raised it, and the\n"
                         "plan's hash, which approvals bind to. Nothing is executed. Read-only.\n",
                 .render_text = render_plan,
-                .numeric = plan_numeric,
+                .json = &json_shape_plan,
                 .build = build_plan,
         },
         {
@@ -296,7 +256,7 @@ static const ctl_command commands[] = {
                         "with their plan, its hash, the approvals so far and the time left before the\n"
                         "request expires (expiry means deny). Read-only.\n",
                 .render_text = render_pending,
-                .numeric = pending_numeric,
+                .json = &json_shape_runs,
         },
         {
                 .name = "runs",
@@ -306,17 +266,18 @@ static const ctl_command commands[] = {
                         "why, each step's phase (started, applied, verified, failed, reverted) and how it\n"
                         "ended. With RUN, that run only. Read-only.\n",
                 .render_text = render_pending,
-                .numeric = pending_numeric,
+                .json = &json_shape_runs,
                 .build = build_runs,
         },
         {
                 .name = "approve",
                 .verb = PROTO_APPROVE,
-                .args = "RUN PLAN_HASH",
+                .args = "RUN PLAN_HASH [--wait]",
                 .help = "Approve a pending run. PLAN_HASH is the hash 'pending' shows (at least its first\n"
                         "12 digits): if the plan changed since, the approval is refused and every earlier\n"
                         "approval of it is void. Needs root or a group in control.approver_groups; a run\n"
-                        "needing two approvers needs two different users. Audited with uid and user.\n",
+                        "needing two approvers needs two different users. Audited with uid and user.\n"
+                        "--wait follows the run until it ends (exit 0 if it succeeded).\n",
                 .render_text = render_result,
                 .build = build_approve,
         },
@@ -332,12 +293,13 @@ static const ctl_command commands[] = {
         {
                 .name = "run",
                 .verb = PROTO_RUN,
-                .args = "RUNBOOK [INCIDENT]",
+                .args = "RUNBOOK [INCIDENT] [--wait]",
                 .help = "Execute a runbook now, e.g. a manual one the agent only proposed. Needs an\n"
                         "approver, who counts as the first approval; policy, blast radius and a second\n"
-                        "approver (when the runbook asks for two) still apply.\n",
+                        "approver (when the runbook asks for two) still apply. --wait follows the run until\n"
+                        "it ends (exit 0 if it succeeded).\n",
                 .render_text = render_result,
-                .numeric = run_numeric,
+                .json = &json_shape_run,
                 .build = build_run,
         },
         {
@@ -348,7 +310,7 @@ static const ctl_command commands[] = {
                         "…) with the time left before they are reverted; 'all' adds the reverted ones\n"
                         "remembered. Read-only.\n",
                 .render_text = render_measures,
-                .numeric = measures_numeric,
+                .json = &json_shape_measures,
                 .build = build_measures,
         },
         {
@@ -380,7 +342,7 @@ static const ctl_command commands[] = {
         {
                 .name = "drill",
                 .verb = PROTO_DRILL,
-                .args = "run NAME [--dry-run] | abort --reason TEXT | list | status | report [ID]",
+                .args = "run NAME [--dry-run|--wait] | abort --reason TEXT | list | status | report [ID]",
                 .help = "Chaos drills (drills.enabled must be true in ikeheal.yaml). 'run' injects the drill's\n"
                         "real fault — recorded durably first, removed by its deadline whatever happens — and\n"
                         "times detection and recovery against the drill's SLOs; it needs an approver and is\n"
@@ -388,9 +350,10 @@ static const ctl_command commands[] = {
                         "shows the fault, its removal, the expectation and the approval it will need, and\n"
                         "changes nothing. 'abort' removes the fault now. 'list' the drills; 'status' the one\n"
                         "in progress with its timeline; 'report' the history (TTD, TTR, SLOs met) and the\n"
-                        "weighted score per fault class; 'report ID' one drill's timeline.\n",
+                        "weighted score per fault class; 'report ID' one drill's timeline. 'run --wait' follows\n"
+                        "the drill to its verdict (progress on a terminal; exit 0 if it passed).\n",
                 .render_text = render_result,
-                .numeric = drill_numeric,
+                .json = &json_shape_drill,
                 .build = build_drill,
         },
         {
@@ -399,7 +362,7 @@ static const ctl_command commands[] = {
                 .args = "list | status | report [ID]",
                 .help = "The read-only half of 'drill': list, status, report [ID] (see 'help drill').\n",
                 .render_text = render_drills,
-                .numeric = drills_numeric,
+                .json = &json_shape_drills,
                 .build = build_drills,
         },
         {
@@ -468,12 +431,44 @@ static void help(FILE *f) {
                 "  -c, --config=FILE   lint against this ikeheal.yaml (policy, webhooks, checks,\n"
                 "                      and for drills its runbooks)\n"
                 "      --dry-run       drill run: show what the drill would do, change nothing\n"
+                "      --wait          drill run, run, approve: follow it until it ends (progress\n"
+                "                      on a terminal); exit 0 if it passed or succeeded\n"
                 "  -h, --help          this text\n"
                 "      --version       print the version\n"
                 "\n"
                 "Exit status: 0 success, 1 failure (refused, agent error, unreachable), 2 usage.\n"
                 "See ikehealctl(8).\n");
 }
+
+/* Commands ikehealctl answers itself, without the agent (no entry in the verb table). */
+static const struct {
+        const char *name, *args, *help;
+} local_commands[] = {
+        {
+                .name = "lint",
+                .args = "[--config FILE] FILE...",
+                .help = "Check runbook and drill files locally, with the agent's parsers, without the agent\n"
+                        "(a file whose top-level mapping has a 'fault' key is a drill). With --config,\n"
+                        "runbooks are checked also against that ikeheal.yaml's policy, webhooks, checks and\n"
+                        "scripts directory, and drills against its checks and runbooks. Files are read as\n"
+                        "the agent reads them (no symlink, no FIFO, root's and not group- or world-writable).\n"
+                        "Prints every error as FILE:LINE:COL; exit 1 if there is one.\n",
+        },
+        {
+                .name = "config",
+                .args = "diff [STATE_DIR]",
+                .help = "What changed in strongSwan's configuration since the last-good version, read from\n"
+                        "the state directory (default /var/lib/ikeheal) without the agent: files changed\n"
+                        "(with a line diff, mode or owner changes), removed and added. Exit 1 when something\n"
+                        "changed.\n",
+        },
+        {
+                .name = "help",
+                .args = "[COMMAND]",
+                .help = "Without COMMAND, the list of commands and options; with it, what the command does,\n"
+                        "its arguments and who may use it.\n",
+        },
+};
 
 static int help_command(const char *name) {
         const ctl_command *c = command_find(name);
@@ -482,6 +477,12 @@ static int help_command(const char *name) {
                 ctl_init_usage(stdout);
                 return 0;
         }
+        for (size_t i = 0; i < ELEMENTSOF(local_commands); i++)
+                if (strcmp(name, local_commands[i].name) == 0) {
+                        printf("Usage: ikehealctl %s %s\n\n%s", local_commands[i].name, local_commands[i].args,
+                               local_commands[i].help);
+                        return 0;
+                }
         if (!c) {
                 fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n", name);
                 return EXIT_USAGE;
@@ -577,21 +578,34 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
                         why ? why : strerror(h.status < 0 ? -h.status : h.status));
                 return 1;
         }
+        if (ctl_opt_wait && (c->verb == PROTO_DRILL || c->verb == PROTO_RUN || c->verb == PROTO_APPROVE) &&
+            !(c->verb == PROTO_DRILL && ctl_opt_dry_run)) {
+                /* the request was accepted: say so, then follow what it started */
+                const char *id = c->verb == PROTO_APPROVE ? argv[0] : vici_node_str(body, c->verb == PROTO_DRILL ? "drill" : "run");
+                if (!json && vici_node_str(body, "result"))
+                        render_result(stderr, body);
+                if (!id) {
+                        fprintf(stderr, "ikehealctl: %s --wait: the agent named nothing to follow\n", c->name);
+                        return 1;
+                }
+                return ctl_wait(socket_path, c->verb == PROTO_DRILL ? CTL_WAIT_DRILL : CTL_WAIT_RUN, id, json,
+                                timeout_usec);
+        }
         if (json)
-                json_render(stdout, body, c->numeric);
+                r = json_render(stdout, body, c->json ?: &json_shape_plain);
         else if (c->render_text)
                 c->render_text(stdout, body);
         else
                 render_tree(stdout, body);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-                fprintf(stderr, "ikehealctl: cannot write output: %s\n", strerror(errno));
+        if (r < 0 || fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "ikehealctl: cannot write output: %s\n", strerror(r < 0 ? -r : errno));
                 return 1;
         }
         return 0;
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD };
+        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD, ARG_WAIT };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -602,6 +616,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "head", required_argument, NULL, ARG_HEAD },
+                { "wait", no_argument, NULL, ARG_WAIT },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -648,6 +663,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_HEAD:
                         opt_head = optarg;
+                        break;
+                case ARG_WAIT:
+                        ctl_opt_wait = true;
                         break;
                 case ARG_VERSION:
                         printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,

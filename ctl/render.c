@@ -198,13 +198,99 @@ static void render_status_events(FILE *f, const vici_node *b) {
         }
 }
 
+/* "Runbooks:   5 loaded, 1 running, 2 waiting for approval, …" and, when paused, why. */
+static void render_status_runbooks(FILE *f, const vici_node *b) {
+        static const struct {
+                const char *key, *what;
+        } counts[] = {
+                { "loaded", "loaded" },
+                { "running", "running" },
+                { "waiting", "waiting for approval" },
+                { "measures", "temporary measures in force" },
+                { "breakers_open", "circuit breakers open" },
+        };
+        const char *v;
+        char path[64];
+        bool any = false;
+
+        if (!vici_node_get(b, "runbooks"))
+                return;
+        label(f, "Runbooks:");
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                (void) snprintf(path, sizeof(path), "runbooks.%s", counts[i].key);
+                if (!(v = str(b, path)))
+                        continue;
+                fputs(any ? ", " : "", f);
+                put_str(f, v);
+                fprintf(f, " %s", counts[i].what);
+                any = true;
+        }
+        fputc('\n', f);
+        if (strcmp(str(b, "runbooks.paused") ?: "no", "yes") == 0) {
+                label(f, "");
+                fputs("automatic remediation PAUSED: ", f);
+                put_str(f, str(b, "runbooks.pause_reason") ?: "");
+                fputc('\n', f);
+        }
+        if (str(b, "runbooks.notify_delivered")) {
+                label(f, "Webhooks:");
+                put_str(f, str(b, "runbooks.notify_delivered"));
+                fputs(" delivered, ", f);
+                put_str(f, str(b, "runbooks.notify_failed") ?: "0");
+                fputs(" failed or dropped\n", f);
+        }
+}
+
+/* A node this ikehealctl has no layout for (a newer agent's), on one line: a value as it is, a
+ * section as "key value, …" with nested sections in braces, a list in brackets; nothing the
+ * agent sent is lost. */
+static void put_inline(FILE *f, const vici_node *n) {
+        switch (n->type) {
+        case VICI_NODE_VALUE:
+                put_safe(f, n->value ? n->value : "", n->len);
+                break;
+        case VICI_NODE_SECTION:
+                for (const vici_node *c = n->child; c; c = c->next) {
+                        put_str(f, c->name ? c->name : "");
+                        fputs(c->type == VICI_NODE_SECTION ? " {" : " ", f);
+                        put_inline(f, c);
+                        fputs(c->type == VICI_NODE_SECTION ? "}" : "", f);
+                        fputs(c->next ? ", " : "", f);
+                }
+                break;
+        case VICI_NODE_LIST:
+                fputc('[', f);
+                for (const vici_node *it = n->child; it; it = it->next) {
+                        put_safe(f, it->value ? it->value : "", it->len);
+                        fputs(it->next ? ", " : "", f);
+                }
+                fputc(']', f);
+                break;
+        }
+}
+
+/* Its key as the label: "webserver" → "Webserver:". */
+static void render_status_other(FILE *f, const vici_node *n) {
+        const char *name = n->name ? n->name : "?";
+        size_t len = strlen(name) + 1;
+
+        if (name[0] >= 'a' && name[0] <= 'z')
+                fputc(name[0] - 'a' + 'A', f);
+        else
+                put_safe(f, name, 1);
+        put_str(f, name + 1);
+        fputc(':', f);
+        fprintf(f, "%*s", len < LABEL_WIDTH ? (int) (LABEL_WIDTH - len) : 1, "");
+        put_inline(f, n);
+        fputc('\n', f);
+}
+
 void render_status(FILE *f, const vici_node *b) {
         static const char *const known[] = { "version", "pid",     "uptime",          "started",
                                              "config",  "socket",  "reloads",         "reload_failures",
-                                             "charon",  "ikesas",  "childsas",        "events" };
+                                             "charon",  "ikesas",  "childsas",        "events", "runbooks" };
         const char *v;
         uint64_t u;
-        bool header = false;
 
         if (!b)
                 return;
@@ -253,22 +339,15 @@ void render_status(FILE *f, const vici_node *b) {
         render_status_charon(f, b);
         render_status_sas(f, b);
         render_status_events(f, b);
+        render_status_runbooks(f, b);
 
         for (const vici_node *n = b->child; n; n = n->next) {
                 bool is_known = false;
                 for (size_t i = 0; i < ELEMENTSOF(known) && n->name; i++)
                         if (strcmp(n->name, known[i]) == 0)
                                 is_known = true;
-                if (is_known)
-                        continue;
-                if (!header)
-                        fputs("Other:\n", f);
-                header = true;
-                /* one node at a time through the generic printer, indented one level */
-                vici_node one = *n;
-                vici_node wrap = { .type = VICI_NODE_SECTION, .child = &one };
-                one.next = NULL;
-                render_tree_level(f, &wrap, 1);
+                if (!is_known)
+                        render_status_other(f, n);
         }
 }
 

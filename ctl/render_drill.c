@@ -1,10 +1,13 @@
 /* Text rendering of `drill list | status | report [ID]` (agent/drill/drill_run.h). */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "ctl/commands.h"
 #include "ctl/render.h"
+#include "macro.h"
 
 static const char *s(const vici_node *n, const char *path) {
         const char *v = vici_node_str(n, path);
@@ -47,7 +50,20 @@ static void list(FILE *f, const vici_node *drills) {
         }
 }
 
-/* One drill with its timeline. */
+/* Has the drill a verdict yet? Before it ended, detect_ok/recover_ok say nothing. */
+static bool ended(const vici_node *r) {
+        const char *ph = s(r, "phase");
+        return strcmp(ph, "passed") == 0 || strcmp(ph, "failed") == 0 || strcmp(ph, "aborted") == 0;
+}
+
+static const char *verdict(const vici_node *r, const char *key) {
+        if (!ended(r))
+                return "pending";
+        return strcmp(s(r, key), "yes") == 0 ? "met" : "MISSED";
+}
+
+/* One drill with its timeline, marks in the order they happened (a fault removed by its
+ * deadline may come after the steady state, or before it). */
 static void one(FILE *f, const vici_node *r) {
         static const struct {
                 const char *key, *label;
@@ -70,11 +86,26 @@ static void one(FILE *f, const vici_node *r) {
                 s(r, "expect_scope"), strcmp(s(r, "recovery"), "remove_fault") == 0 ? "fault removed by the drill" : "runbook ",
                 strcmp(s(r, "recovery"), "remove_fault") == 0 ? "" : s(r, "expect_runbook"));
         fprintf(f, "  timeline  (ms after injection)\n");
-        fprintf(f, "    %8s  fault injected\n", "0");
-        for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
-                const char *v = tl ? vici_node_str(tl, marks[i].key) : NULL;
-                if (!v)
+        size_t order[sizeof(marks) / sizeof(marks[0])], n = 0;
+        uint64_t at[sizeof(marks) / sizeof(marks[0])];
+
+        for (size_t i = 0; i < ELEMENTSOF(marks); i++) {
+                uint64_t t;
+                if (!tl || vici_node_u64(tl, marks[i].key, &t) < 0)
                         continue;
+                /* insertion sort by time; equal times keep the marks' causal order */
+                size_t j = n++;
+                for (; j > 0 && at[j - 1] > t; j--) {
+                        at[j] = at[j - 1];
+                        order[j] = order[j - 1];
+                }
+                at[j] = t;
+                order[j] = i;
+        }
+        fprintf(f, "    %8s  fault injected\n", "0");
+        for (size_t k = 0; k < n; k++) {
+                size_t i = order[k];
+                const char *v = vici_node_str(tl, marks[i].key);
                 fprintf(f, "    %8s  %s", v, marks[i].label);
                 if (strcmp(marks[i].key, "first_failing_finding") == 0)
                         fprintf(f, " (%s)", s(r, "first_fail_check"));
@@ -90,9 +121,8 @@ static void one(FILE *f, const vici_node *r) {
                 fputc('\n', f);
         }
         fprintf(f, "  TTD %s ms (SLO %s ms) %s   TTR %s ms (SLO %s ms) %s\n", ms(r, "ttd_ms", a, sizeof(a)),
-                s(r, "detect_within_ms"), strcmp(s(r, "detect_ok"), "yes") == 0 ? "met" : "MISSED",
-                ms(r, "ttr_ms", b, sizeof(b)), s(r, "recover_within_ms"),
-                strcmp(s(r, "recover_ok"), "yes") == 0 ? "met" : "MISSED");
+                s(r, "detect_within_ms"), verdict(r, "detect_ok"), ms(r, "ttr_ms", b, sizeof(b)),
+                s(r, "recover_within_ms"), verdict(r, "recover_ok"));
         fprintf(f, "  note      ");
         render_put_str(f, s(r, "note"));
         fputc('\n', f);
@@ -106,8 +136,8 @@ static void history(FILE *f, const vici_node *h, const vici_node *scores) {
                 bool ran = strcmp(s(r, "phase"), "aborted") != 0;
                 fprintf(f, "%-5s %-26s %-14s %-19s %-8s %8s %8s  %-7s %-7s\n", s(r, "id"), s(r, "drill"), s(r, "class"),
                         stamp(u(r, "started"), a, sizeof(a)), s(r, "phase"), ms(r, "ttd_ms", t1, sizeof(t1)),
-                        ms(r, "ttr_ms", t2, sizeof(t2)), !ran ? "-" : strcmp(s(r, "detect_ok"), "yes") == 0 ? "met" : "MISSED",
-                        !ran ? "-" : strcmp(s(r, "recover_ok"), "yes") == 0 ? "met" : "MISSED");
+                        ms(r, "ttr_ms", t2, sizeof(t2)), !ran ? "-" : verdict(r, "detect_ok"),
+                        !ran ? "-" : verdict(r, "recover_ok"));
         }
         if (scores && scores->child) {
                 fprintf(f, "\nscore per fault class (weighted; recent drills count more; aborted ones left out):\n");

@@ -112,10 +112,18 @@ void render_pending(FILE *f, const vici_node *body) {
                                 fputc('\n', f);
                         }
                 }
-                fprintf(f, "  plan:\n");
+                {
+                        const char *st = vici_node_str(r, "state") ?: "";
+                        bool before = strcmp(st, "pending") == 0 || strcmp(st, "proposed") == 0;
+                        /* the plan is made again for the answer: after the run, it is today's */
+                        fprintf(f, "  plan%s:\n", before ? "" : " (as it would be now)");
+                }
                 put_lines(f, "    ", vici_node_str(r, "plan"));
                 field(f, "  plan hash", r, "plan_hash");
-                field(f, "  PLAN CHANGED", r, "plan_changed");
+                /* an approval binds to the hash: a changed plan matters only before it is given */
+                if (strcmp(vici_node_str(r, "state") ?: "", "pending") == 0 ||
+                    strcmp(vici_node_str(r, "state") ?: "", "proposed") == 0)
+                        field(f, "  PLAN CHANGED", r, "plan_changed");
                 if (strcmp(vici_node_str(r, "state") ?: "", "pending") == 0)
                         fprintf(f, "  approve with:  ikehealctl approve %s %s\n", r->name, vici_node_str(r, "plan_hash") ?: "");
                 else if (strcmp(vici_node_str(r, "state") ?: "", "proposed") == 0)
@@ -152,7 +160,12 @@ void render_measures(FILE *f, const vici_node *body) {
                 fprintf(f, "(no temporary measure in force)\n");
 }
 
+/* A one-line result, or several (drill run --dry-run): each line made safe on its own. */
 void render_result(FILE *f, const vici_node *body) {
-        render_put_str(f, vici_node_str(body, "result"));
-        fputc('\n', f);
+        const char *r = vici_node_str(body, "result");
+
+        if (r && *r)
+                put_lines(f, "", r);
+        else
+                fputc('\n', f);
 }

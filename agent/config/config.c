@@ -201,6 +201,23 @@ static int config_drills_load(ikeheal_config *c, char **ret_error) {
         return 0;
 }
 
+/* The runbooks' own warnings (a deprecated key) join the configuration's: printed and counted
+ * by --check-config, logged at start and by a reload. */
+static int config_runbook_warnings(ikeheal_config *c) {
+        for (size_t i = 0; i < runbook_set_size(c->runbooks); i++) {
+                const runbook *rb = runbook_set_get(c->runbooks, i);
+                char *all;
+                if (!rb->warnings)
+                        continue;
+                if (asprintf(&all, "%s%s%s", c->warnings ?: "", c->warnings ? "\n" : "", rb->warnings) < 0)
+                        return -ENOMEM;
+                free(c->warnings);
+                c->warnings = all;
+                c->n_warnings += rb->n_warnings;
+        }
+        return 0;
+}
+
 /* Shared by config_load() (st: the file's, from the descriptor it was read through) and
  * config_parse_buffer() (st NULL: nothing on disk is looked at). */
 static int config_build(const char *name, const struct stat *st, const void *buf, size_t len,
@@ -278,6 +295,9 @@ static int config_build(const char *name, const struct stat *st, const void *buf
         ydiag_done(&w);
         if (c->n_warnings > 0 && !c->warnings)
                 return -ENOMEM;
+        r = config_runbook_warnings(c);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(c);
         return 0;
 }

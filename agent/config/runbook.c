@@ -276,9 +276,19 @@ static void bind_on_failure(const ynode *m, runbook *rb, const runbook_ctx *ctx,
         }
 }
 
-static void bind_notify(const ynode *m, runbook *rb, const runbook_ctx *ctx, ydiag *d) {
-        static const char *const keys[] = { "targets", "on", NULL };
-        const ynode *n;
+/* The key node of `key` in mapping m (positions name the key, not its value). */
+static const ynode *key_at(const ynode *m, const char *key) {
+        for (size_t i = 0; m && m->type == YNODE_MAP && i + 1 < m->n_items; i += 2)
+                if (m->items[i]->value && strcmp(m->items[i]->value, key) == 0)
+                        return m->items[i];
+        return NULL;
+}
+
+/* `notify.when` was `notify.on`, which YAML 1.1 readers (PyYAML, Ansible, yamllint) take for
+ * the boolean true: the old key still works, with a warning (warn) that names where it is. */
+static void bind_notify(const ynode *m, runbook *rb, const runbook_ctx *ctx, ydiag *d, ydiag *warn) {
+        static const char *const keys[] = { "targets", "when", "on", NULL };
+        const ynode *n, *old;
 
         if (!ybind_need(m, YNODE_MAP, d, "notify") || !ybind_keys_known(m, keys, d))
                 return;
@@ -294,13 +304,23 @@ static void bind_notify(const ynode *m, runbook *rb, const runbook_ctx *ctx, ydi
                                 ydiag_add(d, t, "notify target '%s' is not a configured webhook", YQ(t->value));
                 }
         }
-        if ((n = ynode_get(m, "on")) && ybind_need(n, YNODE_SEQ, d, "notify.on")) {
+        n = ynode_get(m, "when");
+        if ((old = ynode_get(m, "on")) && n) {
+                ydiag_add(d, key_at(m, "on"), "notify: both 'when' and its old name 'on' are given: keep 'when'");
+                return;
+        }
+        if (old) {
+                ydiag_add(warn, key_at(m, "on"), "warning: notify.on is deprecated (YAML 1.1 tools read the key 'on' as the "
+                          "boolean true): rename it notify.when");
+                n = old;
+        }
+        if (n && ybind_need(n, YNODE_SEQ, d, "notify.when")) {
                 rb->notify_on = 0;
                 for (size_t i = 0; i < n->n_items; i++) {
                         const ynode *t = n->items[i];
                         int ev = t->type == YNODE_SCALAR ? runbook_event_from_string(t->value) : -EINVAL;
                         if (ev < 0)
-                                ydiag_add(d, t, "notify.on: expected one of observed, proposed, pending, started, "
+                                ydiag_add(d, t, "notify.when: expected one of observed, proposed, pending, started, "
                                           "succeeded, failed, escalated, expired");
                         else
                                 rb->notify_on |= 1u << ev;
@@ -332,7 +352,7 @@ static void bind_budget(const ynode *m, runbook *rb, ydiag *d) {
                 (void) ybind_scalar_duration(n, d, USEC_PER_SEC, 30 * 24 * 3600 * USEC_PER_SEC, &rb->budget_window_usec);
 }
 
-static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, ydiag *d) {
+static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, ydiag *d, ydiag *w) {
         static const char *const keys[] = { "version", "name", "description", "priority", "match", "grade",
                                             "cooldown", "budget", "approval", "steps", "on_failure", "notify", NULL };
         const ynode *n;
@@ -378,7 +398,7 @@ static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, 
         if ((n = ynode_get(root, "on_failure")))
                 bind_on_failure(n, rb, ctx, d);
         if ((n = ynode_get(root, "notify")))
-                bind_notify(n, rb, ctx, d);
+                bind_notify(n, rb, ctx, d, w);
         return d->n_msgs + d->n_dropped ? -EINVAL : 0;
 }
 
@@ -389,6 +409,7 @@ int runbook_parse_buffer(const char *name, const void *buf, size_t len, const ru
         static const runbook_ctx none = { 0 };
         unsigned char md[32];
         unsigned mdlen = 0;
+        ydiag w;
         int r;
 
         if (len > RUNBOOK_FILE_MAX) {
@@ -412,9 +433,15 @@ int runbook_parse_buffer(const char *name, const void *buf, size_t len, const ru
         if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1)
                 return -EIO;
         hex_encode(md, mdlen, rb->sha256);
-        r = runbook_bind(root, rb, ctx ? ctx : &none, d);
+        ydiag_init(&w, name);
+        r = runbook_bind(root, rb, ctx ? ctx : &none, d, &w);
+        rb->n_warnings = (unsigned) (w.n_msgs + w.n_dropped);
+        rb->warnings = rb->n_warnings ? ydiag_join(&w) : NULL;
+        ydiag_done(&w);
         if (r < 0)
                 return r;
+        if (rb->n_warnings && !rb->warnings)
+                return -ENOMEM;
         *ret = TAKE_PTR(rb);
         return 0;
 }
@@ -445,6 +472,7 @@ runbook *runbook_free(runbook *rb) {
         free(rb->on_failure);
         free(rb->escalate_runbook);
         strv_free(rb->notify_targets);
+        free(rb->warnings);
         free(rb);
         return NULL;
 }

@@ -34,7 +34,7 @@
 #define RUNBOOK_STEP_TIMEOUT_DEFAULT (60ULL * 1000000ULL)
 #define RUNBOOK_STEP_TIMEOUT_MAX (3600ULL * 1000000ULL)
 
-/* The runbook events notifications can be limited to (`notify.on`). */
+/* The runbook events notifications can be limited to (`notify.when`). */
 typedef enum runbook_event {
         RB_EV_OBSERVED,  /* an observe runbook matched */
         RB_EV_PROPOSED,  /* a manual runbook matched: the plan waits for an operator */
@@ -121,7 +121,9 @@ typedef struct runbook {
         grade escalate_grade;
         unsigned escalate_line, escalate_col;
         char **notify_targets;  /* NULL: every webhook */
-        unsigned notify_on;     /* bit per runbook_event */
+        unsigned notify_on;     /* bit per runbook_event (`notify.when`) */
+        char *warnings;         /* "FILE:LINE:COL: warning: …" lines (a deprecated key); NULL if none */
+        unsigned n_warnings;
 } runbook;
 
 /* What a runbook is checked against. Any pointer may be NULL: that reference is not checked
@@ -133,7 +135,8 @@ typedef struct runbook_ctx {
         const action_env *env;        /* host validation of action parameters */
 } runbook_ctx;
 
-/* Parse one file. Errors (all of them) go to d, whose file name is used in messages. */
+/* Parse one file. Errors (all of them) go to d, whose file name is used in messages; warnings
+ * of a file that parsed are in (*ret)->warnings. */
 int runbook_parse_file(const char *path, const runbook_ctx *ctx, ydiag *d, runbook **ret);
 int runbook_parse_buffer(const char *name, const void *buf, size_t len, const runbook_ctx *ctx,
                          ydiag *d, runbook **ret);

@@ -23,6 +23,7 @@
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
 #include "log.h"
+#include "log_ids.h"
 #include "now.h"
 
 static void on_charon_changed(void *userdata) {
@@ -74,7 +75,8 @@ static void agent_checks_start(agent *a, check_set *set) {
  * systemd's STATUS= and the caller (ret_error takes err) say why. */
 static int reload_refused(agent *a, int r, char *err, char **ret_error) {
         a->reload_failures++;
-        log_error("reload failed: %s; keeping the old configuration", err ? err : strerror(-r));
+        log_fields(LOG_ERR, ((const char *const[]){ LOG_MID_RELOAD_REFUSED, NULL }),
+                   "reload failed: %s; keeping the old configuration", err ? err : strerror(-r));
         agent_audit(a, "reload_rejected", "%s", err ? err : strerror(-r));
         if (ret_error)
                 *ret_error = err;
@@ -157,7 +159,8 @@ int agent_reload(agent *a, char **ret_error) {
         if (a->log_level_override < 0)
                 log_set_max_level(a->config->log_level);
         a->reloads++;
-        log_info("configuration reloaded from %s", a->config->path);
+        log_fields(LOG_INFO, ((const char *const[]){ LOG_MID_RELOADED, NULL }), "configuration reloaded from %s",
+                   a->config->path);
         if (a->config->warnings)
                 log_warning("configuration: %s", a->config->warnings);
         agent_audit(a, "reload", "configuration reloaded from %s (%zu checks, %zu runbooks, set %s)",
@@ -341,8 +344,9 @@ fail:
 int agent_run(agent *a) {
         int r;
 
-        log_info("ikeheald %s started (config %s, control %s, charon %s)", IKEHEAL_VERSION,
-                 a->config->path, a->config->control_socket, a->config->vici_socket);
+        log_fields(LOG_INFO, ((const char *const[]){ LOG_MID_STARTED, NULL }),
+                   "ikeheald %s started (config %s, control %s, charon %s)", IKEHEAL_VERSION, a->config->path,
+                   a->config->control_socket, a->config->vici_socket);
         agent_audit(a, "agent", "ikeheald %s started, pid %lu, config %s", IKEHEAL_VERSION,
                     (unsigned long) getpid(), a->config->path);
         log_info("%zu runbook%s loaded from the runbook directories", runbook_set_size(a->config->runbooks),

@@ -19,6 +19,7 @@
 #include "agent/triage/triage.h"
 #include "duration.h"
 #include "log.h"
+#include "log_ids.h"
 
 #define VERIFY_RETRIGGER_USEC (500 * USEC_PER_MSEC)
 
@@ -125,6 +126,30 @@ static void escalate_after(engine *e, run *r) {
                                  r->note);
 }
 
+/* The journal fields of a run's records: which run, runbook, incident (and step). */
+typedef struct run_fields_buf {
+        char run[48], runbook[96], incident[48], step[96];
+        const char *v[6];
+} run_fields_buf;
+
+static run_fields_buf run_fields(const run *r, const char *message_id, const char *step) {
+        run_fields_buf f;
+        size_t n = 0;
+
+        (void) snprintf(f.run, sizeof(f.run), "IKEHEAL_RUN=%llu", (unsigned long long) r->id);
+        (void) snprintf(f.runbook, sizeof(f.runbook), "IKEHEAL_RUNBOOK=%s", r->runbook);
+        (void) snprintf(f.incident, sizeof(f.incident), "IKEHEAL_INCIDENT=%llu", (unsigned long long) r->incident);
+        (void) snprintf(f.step, sizeof(f.step), "IKEHEAL_STEP=%s", step ? step : "");
+        f.v[n++] = message_id;
+        f.v[n++] = f.run;
+        f.v[n++] = f.runbook;
+        f.v[n++] = f.incident;
+        if (step)
+                f.v[n++] = f.step;
+        f.v[n] = NULL;
+        return f;
+}
+
 static void run_succeeded(engine *e, run *r) {
         bool observe = r->grade == GRADE_OBSERVE;
         engine_run_finish(e, r, observe ? RUN_OBSERVED : RUN_SUCCEEDED, "%zu step%s done and verified", r->n_steps,
@@ -134,7 +159,8 @@ static void run_succeeded(engine *e, run *r) {
         if (!observe)
                 engine_notify(e, r, RB_EV_SUCCEEDED, "run %llu of %s succeeded for incident %llu", (unsigned long long) r->id,
                               r->runbook, (unsigned long long) r->incident);
-        log_info("run %llu (runbook %s) %s", (unsigned long long) r->id, r->runbook, observe ? "done" : "succeeded");
+        log_fields(LOG_INFO, run_fields(r, LOG_MID_RUN_SUCCEEDED, NULL).v, "run %llu (runbook %s) %s", (unsigned long long) r->id,
+                   r->runbook, observe ? "done" : "succeeded");
 }
 
 static void step_verified(engine *e, run *r) {
@@ -323,7 +349,8 @@ static void start_step(engine *e, run *r) {
                 run_rollback(e, r, "step %s: cannot record it durably before applying it: %s", s->name, strerror(-k));
                 return;
         }
-        log_info("run %llu step %zu %s: %s", (unsigned long long) r->id, r->step + 1, s->name, s->params.ops->kind);
+        log_fields(LOG_INFO, run_fields(r, LOG_MID_RUN_STEP, s->name).v, "run %llu step %zu %s: %s", (unsigned long long) r->id,
+                   r->step + 1, s->name, s->params.ops->kind);
         r->call = action_call_free(r->call);
         k = action_call_new(&r->call, &rs->params, &e->env, ACTION_APPLY, s->timeout_usec,
                             call_context_fill(&r->ctx, r->incident, r->id, rs->name, "apply"), on_apply_done, r);
@@ -462,7 +489,8 @@ void run_rollback(engine *e, run *r, const char *fmt, ...) {
                                 r->rollback_pos = i + 1;
         r->updated_usec = real_usec();
         (void) engine_persist_run(e, r);
-        log_warning("run %llu (runbook %s) rolling back: %s", (unsigned long long) r->id, r->runbook, r->note);
+        log_fields(LOG_WARNING, run_fields(r, LOG_MID_RUN_ROLLBACK, NULL).v, "run %llu (runbook %s) rolling back: %s",
+                   (unsigned long long) r->id, r->runbook, r->note);
         engine_audit(e, "rollback", "run %llu runbook %s rolling back %zu step(s): %s", (unsigned long long) r->id, r->runbook,
                      r->rollback_pos, r->note);
         rollback_next(e, r);

@@ -12,6 +12,7 @@
 #include "atomic_file.h"
 #include "audit_log.h"
 #include "log.h"
+#include "log_ids.h"
 #include "now.h"
 
 struct audit_trail {
@@ -126,7 +127,7 @@ uint64_t audit_trail_head(const audit_trail *t, char ret_hash[65]) {
 
 void audit_trail_addv(audit_trail *t, const char *kind, const char *fmt, va_list ap) {
         char text[AUDIT_TEXT_MAX], hash[65], f_kind[64], f_seq[48], f_hash[96], f_head[128];
-        const char *fields[5] = { f_kind, f_seq, f_hash, f_head, NULL };
+        const char *fields[6] = { f_kind, f_seq, f_hash, f_head, LOG_MID_AUDIT, NULL };
         uint64_t seq;
         int r;
 

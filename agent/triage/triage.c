@@ -21,6 +21,7 @@
 #include "agent/triage/triage.h"
 #include "duration.h"
 #include "log.h"
+#include "log_ids.h"
 #include "now.h"
 
 struct triage {
@@ -91,7 +92,11 @@ void triage_trigger_all(triage *t) {
 static void on_incident(const incident *i, incident_event ev, void *userdata) {
         triage *t = userdata;
         char f_id[48], f_class[64], f_scope[48], f_state[48];
-        const char *fields[5] = { f_id, f_class, f_scope, f_state, NULL };
+        const char *fields[6] = { f_id, f_class, f_scope, f_state,
+                                  ev == INCIDENT_OPENED    ? LOG_MID_INCIDENT_OPENED
+                                  : ev == INCIDENT_UPDATED ? LOG_MID_INCIDENT_UPDATED
+                                                           : LOG_MID_INCIDENT_STATE,
+                                  NULL };
         int level;
 
         (void) snprintf(f_id, sizeof(f_id), "IKEHEAL_INCIDENT=%llu", (unsigned long long) i->id);
@@ -380,7 +385,7 @@ void triage_on_finding(check *c, const finding *f, bool changed, void *userdata)
 
         if (changed) {
                 char f_check[96], f_status[48];
-                const char *fields[3] = { f_check, f_status, NULL };
+                const char *fields[4] = { f_check, f_status, LOG_MID_CHECK_STATUS, NULL };
                 check_status st = check_get_state(c)->reported;
                 (void) snprintf(f_check, sizeof(f_check), "IKEHEAL_CHECK=%s", check_name(c));
                 (void) snprintf(f_status, sizeof(f_status), "IKEHEAL_CHECK_STATUS=%s",

@@ -8,8 +8,9 @@
 #include "agent/verbs/verbs.h"
 #include "atomic_file.h"
 #include "audit_log.h"
+#include "proto.h"
 
-#define AUDIT_SHOW_MAX 200u
+#define AUDIT_SHOW_MAX PROTO_AUDIT_LAST_MAX
 
 static size_t lines_in(const char *buf, size_t len) {
         size_t n = 0;
@@ -32,7 +33,7 @@ static int audit_handler(control_request *req, vici_builder *b, void *userdata) 
         }
         if (vici_node_get(control_request_body(req), "last") &&
             (vici_node_u64(control_request_body(req), "last", &want) < 0 || want == 0 || want > AUDIT_SHOW_MAX)) {
-                control_request_set_error(req, "last: 1..%u", AUDIT_SHOW_MAX);
+                control_request_set_error(req, "audit: the last 1 to %u records can be shown", AUDIT_SHOW_MAX);
                 return -EINVAL;
         }
         vici_builder_add_fmt(b, "records", "%llu", (unsigned long long) audit_trail_head(v->audit, head));

@@ -98,15 +98,17 @@ res=$(wait_state firewall-open-ports pending 20000) && ok "restore impossible: e
         bad "no pending open-ports run: $(newest_run firewall-restore)"
 newest_run firewall-restore | grep -q "no_last-good_snapshot" && ok "the failed restore says why (no snapshot)" || bad "restore note: $(newest_run firewall-restore)"
 RUN=${res%% *}
-HASH=$(agent_ctl pending --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][sys.argv[1]]["plan_hash"])' "$RUN")
+HASH=$(agent_ctl pending --json | python3 -c 'import json,sys; print({str(x["id"]): x for x in json.load(sys.stdin)["runs"] or []}[sys.argv[1]]["plan_hash"])' "$RUN")
 agent_ctl plan firewall-open-ports | grep -q "insert at the top of inet filter input" && ok "the plan names the chain to open" || bad "plan: $(agent_ctl plan firewall-open-ports)"
-agent_ctl approve "$RUN" "$HASH" >/dev/null && ok "approved" || bad "approve"
+out=$(timeout 60 "$AGENT_BUILD/ikehealctl" --socket "$AGENT_SOCK" approve "$RUN" "$HASH" --wait 2>&1); rc=$?
+[ $rc = 0 ] && grep -q "^run $RUN: firewall-open-ports .*, succeeded" <<<"$out" && ok "approved; approve --wait returned when the run succeeded" ||
+        bad "approve --wait: rc=$rc: $out"
 wait_state firewall-open-ports succeeded 20000 >/dev/null && ok "ports opened and verified" || bad "open-ports did not succeed"
 [ "$(gwnft list ruleset | grep -c 'comment "ikeheal-open"')" = 3 ] && ok "three tagged accept rules, at the top of the dropping chain" ||
         bad "tagged rules: $(gwnft -a list ruleset | grep ikeheal-open)"
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects through the opened ports" || bad "client cannot connect with ports open"
 agent_ctl measures | grep -q "nft_open.*active" && ok "a temporary measure with its expiry" || bad "measures: $(agent_ctl measures)"
-M=$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin)["measures"])))')
+M=$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter({str(x["id"]): x for x in json.load(sys.stdin)["measures"] or []})))')
 agent_ctl revert "$M" >/dev/null && ok "measure reverted on request" || bad "revert"
 t0=$(ms)
 while gwnft list ruleset | grep -q ikeheal-open; do [ $(($(ms) - t0)) -gt 5000 ] && break; sleep 0.05; done

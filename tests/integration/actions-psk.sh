@@ -65,7 +65,7 @@ agent_ctl approve "$1" "$3" >/dev/null && ok "approved" || bad "approve"
 wait_run succeeded >/dev/null && ok "fallback written and loaded" || bad "psk run: $(agent_ctl runs | head -20)"
 F=$GW_SWANCTL_DIR/conf.d/ikeheal-psk.conf
 [ "$(stat -c %a "$F" 2>/dev/null)" = 600 ] && grep -q "id = $CL_ID_1" "$F" && ok "0600 file, limited to $CL_ID_1" || bad "fallback file"
-M=$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin)["measures"])))')
+M=$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter({str(x["id"]): x for x in json.load(sys.stdin)["measures"] or []})))')
 out=$(setpriv --reuid=65534 --regid=65534 --groups="$(getent group "$GOP" | cut -d: -f3)" "$B/ikehealctl" --socket "$AGENT_SOCK" psk show "$M" 2>&1) &&
         bad "a non-approver saw the secret" ||
         { grep -q "not an approver" <<<"$out" && ok "psk show refused for a non-approver (an operator)" || bad "refusal: $out"; }

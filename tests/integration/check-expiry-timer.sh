@@ -42,13 +42,16 @@ pki --signcrl --cacert "$CA_CERT" --cakey "$PKI_DIR/ca.key" --this-update "$(dat
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
 
-# "reason runs finished_usec next_change_usec" of a check's latest finding
+# "reason runs finished_usec next_change_usec" of a check's latest finding (the JSON's "finished"
+# in µs)
 finding_of() {
         agent_ctl checks --json | python3 -c '
 import json, sys
-c = json.load(sys.stdin)["checks"][sys.argv[1]]
+from datetime import datetime as D
+us = lambda t: round(D.fromisoformat(t.replace("Z", "+00:00")).timestamp() * 1e6) if t else 0
+c = {str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}[sys.argv[1]]
 f = c.get("facts") or {}
-print(f.get("reason", "-"), c["runs"], c.get("finished_usec", 0), f.get("next_change_usec", 0))' "$1"
+print(f.get("reason", "-"), c["runs"], us(c.get("finished")), f.get("next_change_usec", 0))' "$1"
 }
 # wait until CHECK's reason is REASON (TIMEOUT_MS); prints finding_of
 wait_reason() { # CHECK REASON TIMEOUT_MS

@@ -85,11 +85,11 @@ agent_wait_checks 8000 || bad "checks did not all report"
 
 fact() { # CHECK KEY
         agent_ctl checks "$1" --json 2>/dev/null | python3 -c 'import json,sys
-d=json.load(sys.stdin)["checks"][sys.argv[1]]
+d={str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}[sys.argv[1]]
 print(d.get("facts",{}).get(sys.argv[2],""))' "$1" "$2"
 }
 summary() { agent_ctl checks "$1" --json 2>/dev/null | python3 -c 'import json,sys
-print(json.load(sys.stdin)["checks"][sys.argv[1]].get("summary",""))' "$1"; }
+print({str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}[sys.argv[1]].get("summary",""))' "$1"; }
 start_ticks() { awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$1/stat"; }
 connects() { agent_ctl status --json 2>/dev/null | python3 -c 'import json,sys
 print(json.load(sys.stdin).get("events",{}).get("connects",""))'; }
@@ -104,7 +104,7 @@ opened_since() { # LOGLINE — the incidents opened after that line of the agent
         tail -n +"$(($1 + 1))" "$D/agent.log" | grep -o "incident [0-9]* opened: [a-z_]* ([a-z]*, [a-z_-]*" | sed 's/incident [0-9]* opened: //'
 }
 runs_of() { agent_ctl runs --json 2>/dev/null | python3 -c 'import json,sys
-r=json.load(sys.stdin).get("runs") or {}
+r={str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 print(" ".join("%s:%s" % (k, v["state"]) for k, v in sorted(r.items(), key=lambda kv: int(kv[0])) if v["runbook"]==sys.argv[1]))' "$1"; }
 loglines() { wc -l <"$D/agent.log"; }
 log_since_has() { tail -n +"$(($1 + 1))" "$D/agent.log" | grep -q "$2"; } # LOGLINE PATTERN
@@ -144,7 +144,7 @@ c1=$(connects)
 [ "${c1:-0}" -gt "${c0:-0}" ] && ok "the agent reconnected to the stopped charon's socket $((c1 - c0)) times meanwhile" \
         || echo "     note: no reconnect seen (connects $c0 → $c1)"
 inc=$(agent_ctl incidents active --json | python3 -c 'import json,sys
-print(" ".join("%s/%s/%s" % (i["class"], i["reason"], i["severity"]) for i in json.load(sys.stdin)["incidents"].values()))')
+print(" ".join("%s/%s/%s" % (i["class"], i["reason"], i["severity"]) for i in {str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}.values()))')
 [ "$inc" = "daemon/hung/fail" ] && ok "4 s later, still stopped: the only active incident is daemon/hung/fail" \
         || bad "while stopped: active incidents '$inc', wanted daemon/hung/fail only"
 others=$(opened_since "$l0" | grep -v "^daemon " | tr '\n' ';')
@@ -195,7 +195,7 @@ for k in 2 3; do
         if [ $k = 3 ]; then
                 sleep 0.3
                 inc=$(agent_ctl incidents active --json | python3 -c 'import json,sys
-print(" ".join("%s/%s/%s" % (i["class"], i["reason"], i["severity"]) for i in json.load(sys.stdin)["incidents"].values()))')
+print(" ".join("%s/%s/%s" % (i["class"], i["reason"], i["severity"]) for i in {str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}.values()))')
                 [ "$inc" = "daemon/crash_loop/fail" ] && ok "crash $k within the window (flap_max 2): daemon/crash_loop/fail" \
                         || bad "crash $k: incidents '$inc', wanted daemon/crash_loop/fail"
                 agent_ctl checks daemon | grep -q "crash at .*pid" && ok "crash loop evidence lists the crashes with times and pids" \
@@ -224,7 +224,7 @@ esac
 told() { [ -n "$(runs_of daemon-crash-loop)" ] ||
         agent_ctl incidents active --json | python3 -c 'import json,sys
 sys.exit(0 if any(i["reason"]=="crash_loop" and i["state"]=="escalated"
-                  for i in json.load(sys.stdin)["incidents"].values()) else 1)'; }
+                  for i in {str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}.values()) else 1)'; }
 wait_for 10000 told && ok "a human was told of the crash loop (daemon-crash-loop runs: $(runs_of daemon-crash-loop); $(agent_ctl audit 100 2>/dev/null | grep -c "charon crash loop") notifications among the last 100 audit records)" \
         || bad "the crash loop reached nobody: $(agent_ctl incidents | head -3 | tr '\n' '|')"
 agent_ctl incidents | head -8 | sed 's/^/     | /'

@@ -19,7 +19,7 @@ cleanup() {
         rm -rf "$D"
 }
 trap cleanup EXIT
-n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"]))'; }
+n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}))'; }
 port=$((20000 + $$ % 20000))
 sntp_start() { # SHIFT
         [ -n "$SNTP" ] && kill "$SNTP" 2>/dev/null && wait "$SNTP" 2>/dev/null
@@ -93,7 +93,7 @@ lab_gw_cert "$D/lab" expired >/dev/null
 sleep 1
 agent_ctl incidents active --json | python3 -c '
 import json, sys
-d = json.load(sys.stdin)["incidents"]
+d = {str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}
 classes = sorted(i["class"] for i in d.values())
 assert classes == ["clock"], classes
 (c,) = d.values()

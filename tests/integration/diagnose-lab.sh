@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
-n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"]))'; }
+n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}))'; }
 
 lab_up "$D/lab" --clients 2 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
@@ -165,7 +165,7 @@ resolved firewall "boundary drop removed"
 # (and nothing else: a probe or a peer that meets charon while it is still loading its
 # connections is its start, not a firewall or configuration incident)
 # (the JSON keeps incidents in an object keyed by id)
-max_id() { agent_ctl incidents --json | python3 -c 'import json,sys; print(max([int(i["id"]) for i in (json.load(sys.stdin).get("incidents") or {}).values()] or [0]))'; }
+max_id() { agent_ctl incidents --json | python3 -c 'import json,sys; print(max([int(i["id"]) for i in ({str(x["id"]): x for x in json.load(sys.stdin).get("incidents") or []}).values()] or [0]))'; }
 id0=$(max_id)
 for sig in KILL TERM; do
         t0=$(now_us)
@@ -186,7 +186,7 @@ done
 # --- proposals, selectors: one client (local) and everyone (global) ---
 both_up "after charon's restarts"
 others=$(agent_ctl incidents --json | python3 -c 'import json,sys
-print(" ".join("%s:%s" % (i["id"], i["class"]) for i in (json.load(sys.stdin).get("incidents") or {}).values()
+print(" ".join("%s:%s" % (i["id"], i["class"]) for i in ({str(x["id"]): x for x in json.load(sys.stdin).get("incidents") or []}).values()
                if int(i["id"]) > int(sys.argv[1]) and i["class"] != "daemon"))' "$id0") || others="(incidents unreadable)"
 [ -z "$others" ] && ok "charon's restarts opened no incident but the daemon's" \
         || bad "charon's restarts also opened: $others"

@@ -85,7 +85,7 @@ YAML
 } | sed "s|^  last_good_after: 0s|&\n  runbook_dirs: [$R/runbooks]\n  exec_dir: $R/scripts|" >"$D/c.yaml"
 agent_start "$D" "$D/c.yaml" "$B" && agent_wait_checks 8000 || { echo "FAIL agent did not start"; exit 1; }
 last() { # field of the newest drill record
-        agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; d=h[max(h, key=int)]
+        agent_ctl drill report --json | python3 -c 'import json,sys; h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}; d=h[max(h, key=int)]
 v=d
 for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"
@@ -129,8 +129,10 @@ cmp -s "$D/gw-expired.pem" "$GW_CERT" && ok "fault in place" || bad "no fault"
 for _ in $(seq 600); do over && break; sleep 0.1; done
 t1=$(now_ms)
 if over; then
-        f=$(agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; d=h[max(h, key=int)]
-print((int(d["finished"]) - int(d["started"])) // 1000)')
+        f=$(agent_ctl drill report --json | python3 -c 'import json,sys; h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}; d=h[max(h, key=int)]
+from datetime import datetime as D
+us = lambda t: int(D.fromisoformat(t.replace("Z", "+00:00")).timestamp() * 1e6)
+print((us(d["finished"]) - us(d["started"])) // 1000)')
         [ "$(last phase)" = failed ] && last note | grep -q "not recovered within recover_within 4s and a margin of 10s: given up" &&
                 ok "given up: failed, $(last note | cut -c1-150)" || bad "never-healed: $(last phase): $(last note)"
         echo "figure: the unhealed drill ended $f ms after its start (recover_within 4 s + margin 10 s; abort.after 2 m); seen here after $((t1 - t0)) ms"

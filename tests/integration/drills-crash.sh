@@ -64,7 +64,7 @@ cp "$GW_SWANCTL_CONF" "$D/good.conf"
 start() { agent_start "$D" "$D/c.yaml" "$B" && agent_wait_checks 8000; }
 kill9() { kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; }
 last() { # field of the newest drill record
-        agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; d=h[max(h, key=int)]
+        agent_ctl drill report --json | python3 -c 'import json,sys; h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}; d=h[max(h, key=int)]
 v=d
 for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"

@@ -82,6 +82,20 @@ assert d["fault"]["state"] == "removed", d["fault"]
 ' || bad "$n: fault not recorded as removed"
 done
 
+# --- drill run --wait: the command follows the drill to its verdict ---------------------------
+steady_wait
+t0=$(date +%s)
+while :; do
+        out=$(agent_ctl drill run firewall-drop-4500 --wait 2>&1); rc=$?
+        # refused at the start (the gateway still settling): nothing was followed, try again
+        grep -q "^ikehealctl: drill: " <<<"$out" && [ $(($(date +%s) - t0)) -lt 90 ] || break
+        sleep 1
+done
+_dlab_primary_back
+[ $rc = 0 ] && grep -q "passed" <<<"$out" && grep -q "TTD [0-9]* ms (SLO [0-9]* ms) met *TTR [0-9]* ms (SLO [0-9]* ms) met" <<<"$out" &&
+        ok "drill run --wait: back with the verdict, exit 0: $(grep -o 'TTD.*' <<<"$out")" || bad "drill run --wait: rc=$rc: $out"
+nft_drill_table && bad "--wait: the drill table is still there"
+
 # --- an unrelated incident aborts the drill --------------------------------------------------
 # The unrelated fault is the expired gateway certificate the lab made beforehand, so that it lands
 # the moment the drill has started: the firewall drill heals in a few hundred milliseconds, sooner
@@ -91,10 +105,10 @@ agent_ctl drill run firewall-drop-4500 >/dev/null 2>&1 || bad "firewall drill re
 cp -f "$D/files/gateway-expired.pem" "$GW_CERT.tmp" && mv -f "$GW_CERT.tmp" "$GW_CERT" # nobody drilled it
 for _ in $(seq 50); do nft_drill_table && break; sleep 0.1; done
 for _ in $(seq 300); do
-        ph=$(agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; print(h[max(h, key=int)]["phase"])')
+        ph=$(agent_ctl drill report --json | python3 -c 'import json,sys; h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}; print(h[max(h, key=int)]["phase"])')
         [ "$ph" = aborted ] && break; sleep 0.1
 done
-note=$(agent_ctl drill report --json | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"]; print(h[max(h, key=int)]["note"])')
+note=$(agent_ctl drill report --json | python3 -c 'import json,sys; h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}; print(h[max(h, key=int)]["note"])')
 [ "$ph" = aborted ] && grep -q "unrelated incident [0-9]* (certificate)" <<<"$note" &&
         ok "unrelated incident aborted the drill: ${note%%;*}" || bad "unrelated: $ph $note"
 nft_drill_table && bad "the aborted drill's table is still there" || ok "the aborted drill's fault is gone"
@@ -146,10 +160,10 @@ out=$(agent_ctl reload 2>&1) || bad "reload with a schedule: $out"
 sched=
 for _ in $(seq 900); do
         sched=$(agent_ctl drill report --json | python3 -c 'import json,sys
-h=json.load(sys.stdin)["history"]
+h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}
 for k in sorted(h, key=int):
     d=h[k]
-    if d["scheduled"] == "yes" and d["phase"] in ("passed", "failed", "aborted"):
+    if d["scheduled"] is True and d["phase"] in ("passed", "failed", "aborted"):
         print(k, d["phase"], d["requested_by"])')
         [ -n "$sched" ] && break
         sleep 0.1
@@ -165,7 +179,7 @@ grep -q "^  firewall .*/100" <<<"$rep" && ok "report: a weighted score per fault
 agent_ctl drill report --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["history"] and d["scores"]' &&
         ok "report --json: history and scores" || bad "report --json"
 # every drill on the audit trail: its start and its verdict (the log itself: more than `audit` shows)
-n=$(agent_ctl drill report --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["history"]))')
+n=$(agent_ctl drill report --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}))')
 miss=
 for i in $(seq "$n"); do
         grep -q "drill $i ([a-z0-9-]*) started by uid" "$D/state/audit.log" &&

@@ -60,7 +60,7 @@ pct() { # FILE → "p50 p99 max n" in ms
 logs_fact() { # KEY
         agent_ctl checks --json | python3 -c '
 import json, sys
-for name, c in (json.load(sys.stdin).get("checks") or {}).items():
+for name, c in ({str(x["name"]): x for x in json.load(sys.stdin).get("checks") or []}).items():
     if c.get("kind") == "logs":
         print((c.get("facts") or {}).get(sys.argv[1], ""))' "$1"
 }
@@ -106,7 +106,7 @@ reason=$(logs_fact reason)
 distinct=$(logs_fact distinct_peers)
 summary=$(agent_ctl checks --json | python3 -c '
 import json, sys
-for c in (json.load(sys.stdin).get("checks") or {}).values():
+for c in ({str(x["name"]): x for x in json.load(sys.stdin).get("checks") or []}).values():
     if c.get("kind") == "logs": print(c.get("summary", ""))')
 n=${distinct#\~}
 [ "$reason" = flood ] && [ -n "$n" ] && [ "$n" -gt $((PEERS * 3 / 4)) ] && [ "$n" -lt $((PEERS * 5 / 4)) ] \
@@ -114,7 +114,7 @@ n=${distinct#\~}
         || bad "finding: reason=$reason distinct=$distinct: $summary"
 inc=$(agent_wait_incident authentication - 2000) && grep -q "reason=flood " <<<"$inc" \
         && ok "one authentication incident, reason flood ($inc)" || bad "incident: $inc"
-[ "$(agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"]))')" = 1 ] \
+[ "$(agent_ctl incidents active --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}))')" = 1 ] \
         || bad "more than one active incident: $(agent_ctl incidents active | tr '\n' '|')"
 # the audit log: the opening plus at most one update record a second
 upd=$(awk -F'\t' '$3 == "incident" && $6 ~ /^incident [0-9]+ updated/' "$D/state/audit.log" | wc -l)

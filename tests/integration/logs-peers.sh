@@ -44,7 +44,7 @@ agent_wait_checks 8000 || bad "checks did not all report"
 auth_incident() {
         agent_ctl incidents --json 2>/dev/null | python3 -c '
 import json, sys
-items = json.load(sys.stdin).get("incidents") or {}
+items = {str(x["id"]): x for x in json.load(sys.stdin).get("incidents") or []}
 for k in sorted(items, key=lambda x: -int(x)):
     i = items[k]
     if i.get("class") == "authentication":

@@ -18,6 +18,15 @@ for p in "$top"/man/*.[1-8]; do
         fi
 done
 
+# ikeheald(8) lists every MESSAGE_ID (common/log_ids.h) and every IKEHEAL_* journal field the agent
+# writes (agent/engine/engine_base.c's are the exec action's environment, not journal fields)
+for id in $(sed -n 's/^#define LOG_MID_[A-Z_]* LOG_MID("\([0-9a-f]*\)").*/\1/p' "$top/common/log_ids.h"); do
+        grep -q "^$id" "$top/man/ikeheald.8" && ok "ikeheald(8) lists MESSAGE_ID $id" || bad "ikeheald(8) lacks MESSAGE_ID $id"
+done
+for f in $(grep -rhoE '"IKEHEAL_[A-Z_]+=' "$top/agent" --include=*.c --exclude=engine_base.c | tr -d '"=' | sort -u); do
+        grep -q "$f" "$top/man/ikeheald.8" && ok "ikeheald(8) lists the journal field $f" || bad "ikeheald(8) lacks the journal field $f"
+done
+
 if [ -x "$B/ikehealctl" ]; then
         verbs=$("$B/ikehealctl" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF && $1 != "Commands:" && /^  [a-z]/ {print $1}')
         for v in $verbs; do

@@ -57,7 +57,7 @@ for l in open(sys.argv[1]):
     if e["event"]=="clock_skew": print(e["text"]); break' "$D/sink.out" 2>/dev/null)
 [ -n "$msg" ] && grep -q "Certificate actions are blocked" <<<"$msg" && ok "notified: $msg" | cut -c1-160 || bad "no clock notification: $(cat "$D/sink.out" 2>/dev/null)"
 sleep 3 # two check intervals: time for a certificate runbook to (wrongly) start
-n=$(agent_ctl runs --json | python3 -c 'import json,sys; r=json.load(sys.stdin).get("runs") or {}; print(sum(1 for v in r.values() if v["runbook"]=="cert-standby" and v["state"] in ("pending","running","succeeded")))')
+n=$(agent_ctl runs --json | python3 -c 'import json,sys; r={str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}; print(sum(1 for v in r.values() if v["runbook"]=="cert-standby" and v["state"] in ("pending","running","succeeded")))')
 [ "$n" = 0 ] && ok "no certificate runbook while the clock is wrong" || bad "cert-standby ran during the clock incident"
 
 sntp_start 0

@@ -51,7 +51,7 @@ steps:
     timeout: 30s
     verify: {action: true, within: 10s}
 notify:
-  on: [succeeded, failed, escalated]
+  when: [succeeded, failed, escalated]
 YAML
 { agent_yaml_head "$D" "$D/rb"; cat <<YAML
 checks:
@@ -66,10 +66,10 @@ YAML
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
 
-n_runs() { agent_ctl runs --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("runs") or {}))'; }
+n_runs() { agent_ctl runs --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}))'; }
 run_states() { agent_ctl runs --json | python3 -c '
 import json, sys
-r = json.load(sys.stdin).get("runs") or {}
+r = {str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 print(" ".join(r[k]["state"] for k in sorted(r, key=int)))'; }
 sink_events() { python3 -c '
 import json, sys
@@ -108,9 +108,11 @@ t0=$(_agent_ms)
 until [ "$(run_states)" = "succeeded succeeded" ] || [ $(($(_agent_ms) - t0)) -gt 60000 ]; do sleep 0.5; done
 created2=$(agent_ctl runs --json | python3 -c '
 import json, sys
-r = json.load(sys.stdin)["runs"]
+from datetime import datetime as D
+sec = lambda t: int(D.fromisoformat(t.replace("Z", "+00:00")).timestamp()) if t else 0
+r = {str(x["id"]): x for x in json.load(sys.stdin)["runs"] or []}
 k = sorted(r, key=int)
-print(r[k[1]]["created"] if len(k) > 1 else 0)')
+print(sec(r[k[1]]["created"]) if len(k) > 1 else 0)')
 [ "$(run_states)" = "succeeded succeeded" ] && [ "$until_s" -gt 0 ] && [ "$created2" -ge "$until_s" ] &&
         ok "cooldown over: run 2, started at the end of the hold ($created2 ≥ $until_s), healed it" ||
         bad "after the cooldown: $(run_states), run 2 created $created2, hold until $until_s"
@@ -126,9 +128,11 @@ for _ in $(seq 50); do [ "$(run_states)" = "succeeded succeeded escalated" ] && 
 ms=$(($(_agent_ms) - t0))
 set -- $(agent_ctl runs --json | python3 -c '
 import json, sys
-r = json.load(sys.stdin)["runs"]
+from datetime import datetime as D
+sec = lambda t: int(D.fromisoformat(t.replace("Z", "+00:00")).timestamp()) if t else 0
+r = {str(x["id"]): x for x in json.load(sys.stdin)["runs"] or []}
 k = sorted(r, key=int)
-print(r[k[1]].get("finished", 0), r[k[2]].get("finished", 0) if len(k) > 2 else 0)') 0 0
+print(sec(r[k[1]].get("finished")), sec(r[k[2]].get("finished")) if len(k) > 2 else 0)') 0 0
 r2=$1 r3=$2
 [ "$t3" -lt $((r2 + 30)) ] || bad "the fault came back only after run 2's cooldown (the test was too slow to tell)"
 [ "$(run_states)" = "succeeded succeeded escalated" ] && [ "$r3" -gt 0 ] && [ "$r3" -lt $((r2 + 30)) ] &&

@@ -76,14 +76,14 @@ tree_state() { (cd "$GW_SWANCTL_DIR" && find . -type f -printf '%m %U:%G %p\n' |
 incident_of() {
         agent_ctl incidents active --json | python3 -c '
 import json, sys
-for i in (json.load(sys.stdin).get("incidents") or {}).values():
+for i in ({str(x["id"]): x for x in json.load(sys.stdin).get("incidents") or []}).values():
     if i["class"] == sys.argv[1]:
         print(i["id"], i["state"], i.get("severity"), i.get("reason"), i.get("explains") or "-")' "$1"
 }
-n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"] or {}))'; }
+n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}))'; }
 runs_of() { agent_ctl runs --json | python3 -c '
 import json, sys
-r = json.load(sys.stdin).get("runs") or {}
+r = {str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 print(" ".join(sorted("%s:%s" % (v["runbook"], v["state"]) for v in r.values())) or "none")'; }
 has_incident() { [ -n "$(incident_of "$1")" ]; }
 active_is() { [ "$(n_active)" = "$1" ]; }

@@ -182,13 +182,13 @@ wait_run() { agent_wait_run "$@"; }
 n_runs() { # RUNBOOK [STATE]: how many runs of it (in that state)
         agent_ctl runs --json | python3 -c '
 import json, sys
-r = json.load(sys.stdin).get("runs") or {}
+r = {str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 print(sum(1 for v in r.values() if v.get("runbook") == sys.argv[1] and (len(sys.argv) < 3 or v.get("state") == sys.argv[2])))' "$@"
 }
 incident_state() { # → state and note of the newest firewall incident
         agent_ctl incidents --json | python3 -c '
 import json, sys
-items = json.load(sys.stdin).get("incidents") or {}
+items = {str(x["id"]): x for x in json.load(sys.stdin).get("incidents") or []}
 for k in sorted(items, key=lambda x: -int(x)):
     if items[k].get("class") == "firewall":
         print(items[k].get("state"), items[k].get("note") or "")
@@ -297,7 +297,7 @@ fault_on
 wait_run fw-measure succeeded 20000 >/dev/null && ok "measure applied and verified" || bad "measure run did not succeed"
 agent_ctl measures | grep -q "exec .*active" && ok "measures lists it with the time left" || bad "measures: $(agent_ctl measures)"
 out=$(as_user "$GID_OP" extend 1 1h 2>&1) && bad "a non-approver extended a measure" || ok "extend refused for a non-approver"
-out=$(agent_ctl extend "$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin)["measures"])))')" 30d 2>&1) &&
+out=$(agent_ctl extend "$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter({str(x["id"]): x for x in json.load(sys.stdin)["measures"] or []})))')" 30d 2>&1) &&
         bad "extended beyond the policy maximum" || { echo "$out" | grep -q "more than the policy allows" && ok "extend beyond measure_max refused" || bad "extend: $out"; }
 t0=$(_agent_ms)
 until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 15000 ] && break; sleep 0.05; done

@@ -125,7 +125,8 @@ agent_wait_checks 8000 || bad "checks did not all report"
 gwnft add rule inet filter input udp dport { 500, 4500 } drop
 agent_wait_run fw-open succeeded 20000 >/dev/null && ok "nft_open ran and verified" || bad "no measure: $(agent_run_of fw-open)"
 [ "$(tagged)" -ge 2 ] && ok "tagged accept rules in force ($(tagged))" || bad "tagged rules: $(tagged)"
-expires=$(agent_ctl measures --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["measures"]; print(next(iter(m.values()))["expires"])')
+expires=$(agent_ctl measures --json | python3 -c 'import json,sys; m={str(x["id"]): x for x in json.load(sys.stdin)["measures"] or []}; from datetime import datetime as D
+print(int(D.fromisoformat(next(iter(m.values()))["expires"].replace("Z", "+00:00")).timestamp()))')
 ls "$D/state/owed/" 2>/dev/null | grep -q '^measure-[0-9]*$' && ok "the measure has its side record: $(ls "$D/state/owed")" ||
         bad "no owed record: $(ls -la "$D/state" "$D/state/owed" 2>&1)"
 

@@ -145,7 +145,7 @@ ctl status | sed 's/^/     | /'
 
 # --- 2b. the daemon check reads the unit over D-Bus and sees it die ---------------------------
 dfact() { ctl checks daemon --json 2>/dev/null | python3 -c 'import json,sys
-d=json.load(sys.stdin)["checks"]["daemon"]
+d={str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}["daemon"]
 print(d.get("facts",{}).get(sys.argv[1],""))' "$1"; }
 ct_wait 10 sh -c 'true' # (ct_wait needs a command; the checks run at start)
 for ((i = 0; i < 50; i++)); do [ "$(dfact active_state)" = active ] && break; sleep 0.1; done
@@ -158,7 +158,7 @@ for ((i = 0; i < 50; i++)); do
         sleep 0.1
 done
 inc=$(ctl incidents active --json 2>/dev/null | python3 -c 'import json,sys
-for i in json.load(sys.stdin)["incidents"].values():
+for i in {str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}.values():
     if i["class"]=="daemon": print(i["reason"], i["scope"])')
 check "charon SIGKILLed under systemd: daemon incident '$inc'" test "$inc" = "crashed global"
 ct_exec systemctl start strongswan.service 2>/dev/null
@@ -175,7 +175,7 @@ for ((i = 0; i < 50; i++)); do ctl incidents active 2>/dev/null | grep -q daemon
 t=$(date +%s%N)
 ct_exec systemctl kill -s KILL strongswan.service
 dr_state() { ctl runs --json 2>/dev/null | python3 -c 'import json,sys
-r=json.load(sys.stdin).get("runs") or {}
+r={str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 print(next((v["state"] for k,v in sorted(r.items(), key=lambda kv: -int(kv[0])) if v["runbook"]=="daemon-restart"), ""))'; }
 restarted_by_agent() { [ "$(dr_state)" = succeeded ]; }
 ct_wait 30 restarted_by_agent
@@ -201,7 +201,7 @@ out=$(ctl reload 2>&1)
 check "reload with drills enabled: $out" test $? = 0
 no_incident() { ! ctl incidents active 2>/dev/null | grep -q daemon; }
 drill_over() { case $(ctl drill report --json 2>/dev/null | python3 -c 'import json,sys
-h=json.load(sys.stdin).get("history") or {}
+h={str(x["id"]): x for x in json.load(sys.stdin).get("history") or []}
 print(h[max(h, key=int)]["phase"] if h else "")') in passed|failed|aborted) return 0 ;; esac; return 1; }
 for d in daemon-kill daemon-stop; do
         ct_wait 20 no_incident
@@ -217,7 +217,7 @@ for d in daemon-kill daemon-stop; do
         fi
         ct_wait 120 drill_over
         v=$(ctl drill report --json | python3 -c 'import json,sys
-h=json.load(sys.stdin)["history"]; d=h[max(h, key=int)]
+h={str(x["id"]): x for x in json.load(sys.stdin)["history"] or []}; d=h[max(h, key=int)]
 print(d["phase"], d.get("ttd_ms","-"), d.get("ttr_ms","-"), d["runbook"], d["note"])')
         set -- $v
         check "drill $d under systemd: $1 (TTD $2 ms, TTR $3 ms, healed by $4)" test "$1" = passed
@@ -241,12 +241,12 @@ ct_wait 10 charon_connected
 spid() { ct_exec systemctl show -p MainPID --value strongswan.service; }
 last_run_id() { ctl runs --json 2>/dev/null | python3 -c 'import json,sys
 t=sys.stdin.read()
-r=(json.loads(t).get("runs") if t.strip() else None) or {}
-print(max([int(k) for k,v in r.items() if v["runbook"]==sys.argv[1]] or [0]))' "$1"; }
+r=(json.loads(t).get("runs") if t.strip() else None) or []
+print(max([v["id"] for v in r if v["runbook"]==sys.argv[1]] or [0]))' "$1"; }
 run_state() { ctl runs --json 2>/dev/null | python3 -c 'import json,sys
 t=sys.stdin.read()
-r=(json.loads(t).get("runs") if t.strip() else None) or {}
-print((r.get(sys.argv[1]) or {}).get("state",""))' "$1"; }
+r=(json.loads(t).get("runs") if t.strip() else None) or []
+print(next((v["state"] for v in r if str(v["id"])==sys.argv[1]), ""))' "$1"; }
 opened_lines() { ct_exec journalctl _SYSTEMD_UNIT=ikeheald.service --no-pager -o cat | grep -o "incident [0-9]* opened: [a-z_]* ([a-z]*, [a-z_]*" ; }
 cpid=$(spid)
 run0=$(last_run_id daemon-restart)
@@ -271,7 +271,7 @@ npid=$(spid)
 check "strongswan.service active with a new main pid ($cpid → $npid)" \
         test "$(ct_exec systemctl is-active strongswan.service)" = active -a "$npid" != "$cpid" -a "$npid" != 0
 ct_wait 10 charon_connected
-daemon_answers() { [ "$(ctl checks daemon --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["checks"]["daemon"]["status"])')" = ok ]; }
+daemon_answers() { [ "$(ctl checks daemon --json 2>/dev/null | python3 -c 'import json,sys; print({str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}["daemon"]["status"])')" = ok ]; }
 ct_wait 10 daemon_answers
 check "daemon check OK again (an answer), restarts_seen $rs0 → $(dfact restarts_seen) (one restart, by pid)" \
         test "$(dfact restarts_seen)" = $((rs0 + 1))
@@ -302,7 +302,7 @@ for k in 1 2; do
 done
 warn_loop() { ctl incidents active --json 2>/dev/null | python3 -c 'import json,sys
 sys.exit(0 if any(i["class"]=="daemon" and i["reason"]=="crash_loop" and i["severity"]=="warn"
-                  for i in json.load(sys.stdin)["incidents"].values()) else 1)'; }
+                  for i in {str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}.values()) else 1)'; }
 ct_wait 15 warn_loop
 check "two crashes, charon up and answering: incident daemon/crash_loop/warn" warn_loop
 ctl incidents active 2>/dev/null | sed 's/^/     | /'
@@ -385,6 +385,33 @@ check "SIGTERM stop in $(ms "$t") ms: Result=success, exit status 0, inactive" \
 check "PID 1 got STOPPING=1 from the main PID" journal_has_text "Got notification message from PID $pid3 (STOPPING=1"
 check "journal: the agent logged its clean stop" journal_has "received SIGTERM, stopping"
 check "runtime directory removed on stop" test ! -e "$(ct_path /run/ikeheal/ikeheal.sock)"
+
+# --- 6b. the main events by MESSAGE_ID (common/log_ids.h), each with its IKEHEAL_* fields -----
+# journalctl MESSAGE_ID=… as an operator would type it, in the container's real journal
+mid() { sed -n "s/^#define LOG_MID_$1 LOG_MID(\"\([0-9a-f]*\)\").*/\1/p" "$top/common/log_ids.h"; }
+by_mid() { # NAME, fields that every record of it carries
+        local name=$1 id; shift
+        id=$(mid "$name")
+        ct_exec journalctl MESSAGE_ID="$id" -o json --no-pager 2>/dev/null | python3 -c 'import json,sys
+recs=[json.loads(l) for l in sys.stdin if l.strip()]
+recs=[r for r in recs if r.get("SYSLOG_IDENTIFIER")=="ikeheald"]
+bad=[r.get("MESSAGE") for r in recs if not all(r.get(f) for f in sys.argv[1:])]
+if recs and not bad:
+    print("%d record(s), e.g. %s" % (len(recs), recs[-1]["MESSAGE"][:90]))
+    sys.exit(0)
+print("%d record(s); without %s: %s" % (len(recs), sys.argv[1:], bad[:2]))
+sys.exit(1)' "$@"
+}
+for ev in "STARTED" "RELOADED" "RELOAD_REFUSED" "CHECK_STATUS IKEHEAL_CHECK IKEHEAL_CHECK_STATUS" \
+        "INCIDENT_OPENED IKEHEAL_INCIDENT IKEHEAL_CLASS IKEHEAL_SCOPE IKEHEAL_INCIDENT_STATE" \
+        "INCIDENT_STATE IKEHEAL_INCIDENT IKEHEAL_CLASS IKEHEAL_INCIDENT_STATE" \
+        "RUN_STEP IKEHEAL_RUN IKEHEAL_RUNBOOK IKEHEAL_INCIDENT IKEHEAL_STEP" \
+        "RUN_SUCCEEDED IKEHEAL_RUN IKEHEAL_RUNBOOK IKEHEAL_INCIDENT" \
+        "AUDIT IKEHEAL_AUDIT_KIND IKEHEAL_AUDIT_SEQ IKEHEAL_AUDIT_HASH IKEHEAL_AUDIT_HEAD"; do
+        set -- $ev
+        [ -n "$(mid "$1")" ] || { bad "no LOG_MID_$1 in common/log_ids.h"; continue; }
+        res=$(by_mid "$@") && ok "journalctl MESSAGE_ID=$(mid "$1") ($1): $res" || bad "MESSAGE_ID $1: $res"
+done
 
 # --- 7. a start on a bad config is refused by ExecStartPre --check-config --------------------
 write_config /run/charon.vici "  colour: blue" info

@@ -69,21 +69,22 @@ agent_ctl() {
 _agent_incident() { # CLASS
         agent_ctl incidents --json 2>/dev/null | python3 -c '
 import json, sys, os
+from datetime import datetime, timedelta, timezone
 cls = sys.argv[1]
 want_all = os.environ.get("ALL") == "1"
 try:
     d = json.load(sys.stdin)
 except Exception:
     sys.exit(0)
-items = d.get("incidents") or {}
-for k in sorted(items, key=lambda x: -int(x)):
-    i = items[k]
+def usec(t):  # RFC 3339 (with µs) -> µs since the epoch
+    return (datetime.fromisoformat(t.replace("Z", "+00:00")) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+for i in sorted(d.get("incidents") or [], key=lambda x: -x["id"]):
     if i.get("class") != cls:
         continue
     if not want_all and i.get("state") == "resolved":
         continue
     print(i.get("id"), i.get("scope"), i.get("reason") or "-", i.get("peers") or "-", i.get("state"),
-          i.get("opened_usec"))
+          usec(i["opened"]) if i.get("opened") else 0)
     break
 ' "$1"
 }
@@ -126,8 +127,8 @@ agent_wait_checks() { # TIMEOUT_MS
         t0=$(_agent_ms)
         until agent_ctl checks --json 2>/dev/null | python3 -c '
 import json, sys
-d = json.load(sys.stdin).get("checks") or {}
-sys.exit(0 if d and all("last" in c for c in d.values()) else 1)'; do
+d = json.load(sys.stdin).get("checks") or []
+sys.exit(0 if d and all("last" in c for c in d) else 1)'; do
                 [ $(($(_agent_ms) - t0)) -gt "$timeout" ] && { _agent_err "checks not all reported after ${timeout} ms"; return 1; }
                 sleep 0.05
         done
@@ -151,10 +152,10 @@ YAML
 agent_run_of() { # RUNBOOK
         agent_ctl runs --json 2>/dev/null | python3 -c '
 import json, sys
-r = json.load(sys.stdin).get("runs") or {}
-for k in sorted(r, key=lambda x: -int(x)):
-    if r[k]["runbook"] == sys.argv[1]:
-        print(k, r[k]["state"], r[k].get("plan_hash", ""), (r[k].get("note") or "-").replace(" ", "_"))
+r = json.load(sys.stdin).get("runs") or []
+for x in sorted(r, key=lambda x: -x["id"]):
+    if x["runbook"] == sys.argv[1]:
+        print(x["id"], x["state"], x.get("plan_hash", ""), (x.get("note") or "-").replace(" ", "_"))
         break' "$1" 2>/dev/null
 }
 

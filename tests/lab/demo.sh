@@ -107,7 +107,7 @@ until_ok sh -c "! '$B/ikehealctl' --socket '$D/ctl.sock' incidents active | grep
 ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
 run_state() { ctl runs --json | python3 -c '
 import json, sys
-r = json.load(sys.stdin).get("runs") or {}
+r = {str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 for k in sorted(r, key=lambda x: -int(x)):
     if r[k]["runbook"] == sys.argv[1]:
         print(k, r[k]["state"], r[k].get("plan_hash", "")); break' "$1"; }
@@ -198,7 +198,7 @@ set -- $(run_state psk-fallback)
 say "the operator approves: ikehealctl approve $1 ${3:0:16}"
 ctl approve "$1" "${3:0:16}" | sed 's/^/           /'
 wait_run psk-fallback succeeded
-M=$(ctl measures --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["measures"]; print(max(m, key=int))')
+M=$(ctl measures --json | python3 -c 'import json,sys; m={str(x["id"]): x for x in json.load(sys.stdin)["measures"] or []}; print(max(m, key=int))')
 SECRET=$(ctl psk show "$M")
 T14=$(ms); say "fallback loaded; the approver reads the secret (ikehealctl psk show $M, audited) and gives it to the client"
 lab_set_psk "$D/lab" 1 "0s$SECRET" >/dev/null

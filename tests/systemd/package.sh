@@ -121,7 +121,7 @@ table inet pkg_update {
 }
 NFT
 run_state() { ctl runs --json 2>/dev/null | python3 -c 'import json,sys
-r=json.load(sys.stdin).get("runs") or {}
+r={str(x["id"]): x for x in json.load(sys.stdin).get("runs") or []}
 rs=sorted(((int(k),v) for k,v in r.items() if v.get("runbook")==sys.argv[1]), key=lambda kv: -kv[0])
 print("%d %s %s" % (rs[0][0], rs[0][1]["state"], rs[0][1].get("plan_hash", "")) if rs else "")' "$1"; }
 restored() { [ "$(run_state firewall-restore | cut -d' ' -f2)" = succeeded ]; }
@@ -139,7 +139,7 @@ check "the table that drops 4500 is gone" gone
 # and rename(), which needs /etc writable for the agent (ProtectSystem=strict makes it read-only).
 cp "$(ct_path /etc/strongswan.conf)" "$D/strongswan.conf.good"
 ct_exec sh -c 'echo "# an edit nobody reviewed" >>/etc/strongswan.conf'
-drift() { ctl checks config --json 2>/dev/null | grep -Eq '"drift": *"yes"'; }
+drift() { ctl checks config --json 2>/dev/null | grep -Eq '"drift": *true'; }
 wait_s 15 drift
 out=$(ctl run config-rollback 2>&1)
 check "ikehealctl run config-rollback (root approves): $out" test $? = 0

@@ -597,11 +597,11 @@ static int child_cli(bool as_nobody) {
                 CHECK(r == 1 && strstr(out, "permission denied: uid 65534 may not 'reload'"),
                       "cli nobody: reload refused, exit 1 (%d): %s", r, out);
                 r = ctl("status", out, sizeof(out));
-                CHECK(r == 0 && strstr(out, "user: nobody"), "cli nobody: status exit 0 (%d)", r);
+                CHECK(r == 0 && strstr(out, "User:       nobody"), "cli nobody: status exit 0 (%d)", r);
                 return TAP_END();
         }
         r = ctl("status", out, sizeof(out));
-        CHECK(r == 0 && strstr(out, "Agent:") && strstr(out, "user: root"),
+        CHECK(r == 0 && strstr(out, "Agent:") && strstr(out, "User:       root"),
               "cli: status exit 0, text rendered (%d):\n%s", r, out);
         r = ctl("--json status", out, sizeof(out));
         CHECK(r == 0 && strstr(out, "\"user\": \"root\"") && strstr(out, "\"uid\": \"0\"") &&

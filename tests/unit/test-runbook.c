@@ -45,7 +45,8 @@ static void test_full(void) {
               "step 1: measure of 2h, verified by check and action");
         CHECK(rb && rb->steps[1].has_grade && rb->steps[1].grade == GRADE_APPROVE, "step 2 raised to approve");
         CHECK(rb && rb->escalate == RB_ESCALATE_GRADE && rb->escalate_grade == GRADE_MANUAL, "escalate to manual");
-        CHECK(rb && runbook_notifies(rb, RB_EV_FAILED) && !runbook_notifies(rb, RB_EV_STARTED), "notify.on");
+        CHECK(rb && runbook_notifies(rb, RB_EV_FAILED) && !runbook_notifies(rb, RB_EV_STARTED), "notify.when");
+        CHECK(rb && !rb->warnings && rb->n_warnings == 0, "no warning");
         CHECK(rb && rb->budget_runs == 2 && rb->cooldown_usec == 5 * 60 * USEC_PER_SEC, "budget and cooldown");
 
         runbook_plan p1 = { 0 }, p2 = { 0 };
@@ -144,6 +145,26 @@ static void test_sets(void) {
         (void) h1;
 }
 
+/* notify.on, the old name of notify.when: still read, with a located warning. */
+static void test_notify_on(void) {
+        static const char text[] = "version: 1\nname: fw\nmatch: {class: firewall}\ngrade: observe\n"
+                                   "steps: [{name: tell, action: notify, params: {message: hi}}]\n"
+                                   "notify:\n  targets: [ops]\n  on: [failed]\n";
+        runbook *rb = NULL;
+        ydiag d;
+        int r;
+
+        ydiag_init(&d, "old.yaml");
+        r = runbook_parse_buffer("old.yaml", text, strlen(text), &ctx, &d, &rb);
+        CHECK(r == 0 && d.n_msgs == 0 && rb, "notify.on still parses (%d)", r);
+        CHECK(rb && runbook_notifies(rb, RB_EV_FAILED) && !runbook_notifies(rb, RB_EV_STARTED), "…and means what it said");
+        CHECK(rb && rb->n_warnings == 1 && rb->warnings &&
+                      strstr(rb->warnings, "old.yaml:8:3: warning: notify.on is deprecated") && strstr(rb->warnings, "notify.when"),
+              "…with a located warning: %s", rb && rb->warnings ? rb->warnings : "(none)");
+        runbook_free(rb);
+        ydiag_done(&d);
+}
+
 static void test_shipped(void) {
         char *dirs[] = { "runbooks", NULL }, *err = NULL;
         runbook_set *set = NULL;
@@ -151,6 +172,8 @@ static void test_shipped(void) {
         int r = runbook_set_load(dirs, &shipped, &set, &err);
         CHECK(r == 0, "shipped runbooks parse (%zu): %s", runbook_set_size(set), err ? err : "");
         free(err);
+        for (size_t i = 0; i < runbook_set_size(set); i++)
+                CHECK(!runbook_set_get(set, i)->warnings, "shipped %s: no warning", runbook_set_get(set, i)->name);
         /* Which shipped runbook answers what: a flood of failures from many peers is told, never
          * answered with a rollback; the same class without the flood is the rollback's. */
         rb_subject s = { .cls = "authentication", .scope = "global", .severity = "fail", .reason = "flood",
@@ -174,6 +197,7 @@ int main(void) {
         test_full();
         test_match();
         test_sets();
+        test_notify_on();
         test_shipped();
         notify_config_done(&notify);
         return TAP_END();
