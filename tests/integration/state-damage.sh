@@ -257,7 +257,7 @@ grep -q '"event": *"audit_broken"' "$D/sink.out" && ok "and to the webhook" || b
 integrity() { # "id state reason" of the active integrity incident
         agent_ctl incidents active --json | python3 -c '
 import json, sys
-for i in (json.load(sys.stdin).get("incidents") or {}).values():
+for i in json.load(sys.stdin).get("incidents") or []:
     if i["class"] == "integrity":
         print(i["id"], i["state"], i.get("reason"))'
 }
