@@ -32,6 +32,10 @@ int ctl_config_diff(int argc, char **argv);
 /* `lint FILE…` (no agent), runbooks and drills: exit status 0 clean, 1 errors, 2 usage. */
 int ctl_lint(int argc, char **argv);
 
+/* `guard …` (ctl/guard_cmds.c), dispatched before the main option parser: its exit status, or
+ * -1 when the command is not `guard`. */
+int ctl_guard_main(int argc, char **argv);
+
 /* ctl/render_engine.c */
 void render_plan(FILE *f, const vici_node *body);
 void render_pending(FILE *f, const vici_node *body);

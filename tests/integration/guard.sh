@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Guarded changes on the real lab (a strongSwan gateway and client in network namespaces, the
+# gateway's nftables, ikeheald with the firewall, daemon, config and ike_probe checks):
+#
+#   a harmless change under `guard -- …`        → verified and kept (exit 0)
+#   `guard -- nft -f tightened.rules` dropping UDP 4500 (the case study's update)
+#                                               → rolled back within --verify-for (exit 3): only
+#                                                 the dropping table goes, the admin's tables stay,
+#                                                 the client connects again, audit + webhook
+#   `guard begin`, the change, agent SIGKILLed, restarted after the window
+#                                               → rolled back at the start
+#   apt-get install ./x.deb (built here; its postinst tightens nftables) through the shipped
+#   apt hook                                    → rolled back, the guard names the package
+#   the same hook with the agent stopped        → apt succeeds, with a warning
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-guard-XXXXXX)
+SINK=
+cleanup() {
+        agent_stop
+        [ -n "$SINK" ] && kill "$SINK" 2>/dev/null && wait "$SINK" 2>/dev/null
+        lab_down "$D/lab" >/dev/null 2>&1
+        [ "${KEEP:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+gwnft() { ip netns exec "$GW_NS" nft "$@"; }
+# the admin's own ruleset
+gwnft -f - <<'NFT'
+table inet filter {
+        chain input {
+                type filter hook input priority 0; policy accept;
+                ct state established,related accept
+                tcp dport { 22, 443 } accept comment "admin"
+        }
+}
+NFT
+cat >"$D/tightened.rules" <<'NFT'
+table inet vendor_hardening {
+        chain input {
+                type filter hook input priority -5; policy accept;
+                udp dport 4500 drop
+        }
+}
+NFT
+python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" &
+SINK=$!
+for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
+
+{ agent_yaml_head "$D"; cat <<YAML
+checks:
+  - kind: firewall
+    params: {netns: $GW_NS}
+  - kind: daemon
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
+  - kind: ike_probe
+    params: {targets: [$GW_IP], netns: $CL_NS, timeout: 600ms, retries: 1}
+notify:
+  webhooks:
+    - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s}
+YAML
+} >"$D/c.yaml"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 10000 || bad "checks did not all report"
+lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+
+gstate() { agent_ctl guard status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("state",""), d.get("id",""))'; }
+goutcome() { agent_ctl guard status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("outcome",""))'; }
+gfield() { agent_ctl guard status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1],""))' "$1"; }
+wait_guard() { # STATE TIMEOUT_MS
+        local t0; t0=$(ms)
+        until [ "$(gstate | cut -d' ' -f1)" = "$1" ]; do [ $(($(ms) - t0)) -gt "$2" ] && return 1; sleep 0.1; done
+}
+sink_events() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    print(e["event"], e["text"].replace("\n", " "))' "$D/sink.out" 2>/dev/null; }
+
+# --- 1: a harmless change is kept --------------------------------------------------------------
+agent_ctl guard --verify-for 3s -- ip netns exec "$GW_NS" nft add table inet admin_counters >"$D/g1.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "harmless change: exit 0 ($(tail -1 "$D/g1.out"))" || bad "harmless change: exit $rc: $(cat "$D/g1.out")"
+[ "$(gstate | cut -d' ' -f1)" = kept ] && ok "guard 1 kept: $(goutcome)" || bad "guard 1: $(gstate)"
+gwnft list tables | grep -q admin_counters && ok "the admin's new table is there" || bad "the kept change is gone"
+
+# --- 2: the case study: an update tightens the firewall -----------------------------------------
+before_filter=$(gwnft list table inet filter)
+t0=$(ms)
+agent_ctl guard --verify-for 10s -- ip netns exec "$GW_NS" nft -f "$D/tightened.rules" >"$D/g2.out" 2>&1
+rc=$?
+t1=$(ms)
+[ "$rc" = 3 ] && ok "tightened firewall: exit 3, rolled back ($(tail -1 "$D/g2.out" | cut -c1-160))" || bad "tightened: exit $rc: $(cat "$D/g2.out")"
+[ $((t1 - t0)) -lt 10000 ] && ok "rolled back within --verify-for (figure: $((t1 - t0)) ms from begin to the verdict)" ||
+        bad "took $((t1 - t0)) ms"
+gwnft list tables | grep -q vendor_hardening && bad "the dropping table is still there" || ok "the dropping table is gone"
+gwnft list tables | grep -q admin_counters && ok "the admin's other table is untouched" || bad "admin_counters gone"
+[ "$(gwnft list table inet filter)" = "$before_filter" ] && ok "the admin's filter table is as it was" || bad "inet filter changed"
+goutcome | grep -q "undone: nftables (firewall):.*vendor_hardening" && ok "it says what it undid: $(goutcome | grep -o 'undone: .*' | cut -c1-140)" ||
+        bad "outcome: $(goutcome)"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects again" || bad "client cannot connect after the rollback"
+lab_disconnect "$D/lab" 1 >/dev/null
+agent_ctl audit 40 | grep -q "guarded change 2 .*rolled back" && ok "audited from begin to the rollback" || bad "audit: $(agent_ctl audit 10)"
+agent_ctl audit 40 | grep -q "guarded change 2 begun by uid 0" && ok "…including its begin" || bad "no begin record"
+for _ in $(seq 50); do sink_events | grep -q "^guard_rolled_back" && break; sleep 0.1; done
+sink_events | grep -q "^guard_rolled_back guarded change 2" && ok "notified: $(sink_events | grep '^guard_rolled_back' | head -1 | cut -c1-120)" ||
+        bad "no webhook: $(sink_events)"
+
+# --- refusals ----------------------------------------------------------------------------------
+agent_wait_checks 10000 >/dev/null
+for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
+agent_ctl guard begin --confirm-within 20s --reason "two at once" >/dev/null 2>&1 || bad "begin refused: $(agent_ctl guard begin 2>&1)"
+out=$(agent_ctl guard begin --confirm-within 20s 2>&1) && bad "a second guard was begun" ||
+        { grep -q "refused: guarded change 3 .* is open" <<<"$out" && ok "a second guard is refused: $out" || bad "refusal: $out"; }
+out=$(agent_ctl accept --reason x 2>&1) && bad "accept during a guard" || ok "accept is refused during a guard"
+agent_ctl guard abort --reason "test" >/dev/null && wait_guard rolled_back 15000 && ok "abort rolls back: $(goutcome | cut -c1-100)" ||
+        bad "abort: $(gstate)"
+
+# --- 3: begin, change, SIGKILL, restart after the window → rolled back at start -----------------
+agent_wait_checks 10000 >/dev/null
+agent_ctl guard begin --confirm-within 4s --reason "by hand" >/dev/null 2>&1 && ok "guard begun by hand" || bad "begin: $(agent_ctl guard begin 2>&1)"
+gwnft -f "$D/tightened.rules"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+sleep 5
+gwnft list tables | grep -q vendor_hardening && ok "with the agent down the change is still there" || bad "the change vanished"
+mv "$D/agent.log" "$D/agent-1.log"
+t0=$(ms)
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+wait_guard rolled_back 20000 && ok "rolled back at the start (figure: $(($(ms) - t0)) ms after the restart)" || bad "after restart: $(gstate)"
+goutcome | grep -q "not confirmed: the agent (or the host) was down" && ok "says why: $(goutcome | cut -c1-120)" || bad "outcome: $(goutcome)"
+gwnft list tables | grep -q vendor_hardening && bad "the change survived the restart" || ok "the dropping table is gone"
+gwnft list tables | grep -q admin_counters && ok "the admin's table still untouched" || bad "admin_counters gone"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+
+agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end
