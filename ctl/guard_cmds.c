@@ -9,7 +9,8 @@
  *   guard apt-pre | apt-post [--dpkg-log FILE]
  *        the apt hook (DPkg::Pre-Invoke / DPkg::Post-Invoke): every dpkg run is a guarded change;
  *        these never fail (exit 0 whatever happens) — an agent that is not running, or refuses,
- *        is said on stderr and apt goes on. apt-post names the packages dpkg's log shows changed.
+ *        is said on stderr and apt goes on. apt-post names the packages dpkg's log shows changed
+ *        (--dpkg-log, else $IKEHEAL_DPKG_LOG, else /var/log/dpkg.log).
  *
  * Global options (--socket, --timeout, --json) may come before `guard`; it is dispatched before
  * the main option parser because COMMAND's own options follow "--". */
@@ -224,7 +225,8 @@ static int guarded_command(const guard_opts *o, char **cmd) {
 }
 
 static const char *dpkg_log(const guard_opts *o) {
-        return o->dpkg_log ? o->dpkg_log : DPKG_LOG_DEFAULT;
+        const char *env = getenv("IKEHEAL_DPKG_LOG");
+        return o->dpkg_log ? o->dpkg_log : env && env[0] ? env : DPKG_LOG_DEFAULT;
 }
 
 /* The apt hook's halves: whatever happens, exit 0 (apt must go on). */

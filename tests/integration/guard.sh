@@ -140,6 +140,62 @@ gwnft list tables | grep -q admin_counters && ok "the admin's table still untouc
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
 lab_disconnect "$D/lab" 1 >/dev/null
 
+# --- 4: a dpkg run through the shipped apt hook ----------------------------------------------------
+# apt and dpkg on a state of their own under $D (admin dir, status, cache, log, configuration
+# parts holding only the hook): the host's package database is not touched, no network is used
+mkdir -p "$D/pkg/DEBIAN" "$D/apt/state/lists/partial" "$D/apt/cache/archives/partial" "$D/apt/etc/apt.conf.d" \
+        "$D/apt/etc/sources.list.d" "$D/apt/etc/preferences.d" "$D/apt/log" "$D/dpkg/info" "$D/dpkg/updates" "$D/dpkg/triggers"
+touch "$D/dpkg/status" "$D/dpkg/available" "$D/apt/etc/sources.list"
+cat >"$D/pkg/DEBIAN/control" <<CTL
+Package: ikh-guard-test
+Version: 1.0
+Architecture: all
+Maintainer: ikeheal tests <tests@example.invalid>
+Description: test package whose postinst tightens the gateway's nftables
+CTL
+printf '#!/bin/sh\n[ -e %s ] && ip netns exec %s nft -f %s\nexit 0\n' "$D/tighten" "$GW_NS" "$D/tightened.rules" >"$D/pkg/DEBIAN/postinst"
+chmod 0755 "$D/pkg/DEBIAN/postinst"
+dpkg-deb --root-owner-group --build "$D/pkg" "$D/x.deb" >/dev/null || bad "dpkg-deb"
+sed "s,@BINDIR@,$B,g" "$top/etc/ikeheal-guard.apt.conf" >"$D/apt/etc/apt.conf.d/80ikeheal-guard"
+cat >"$D/apt.conf" <<APT
+Dir::State "$D/apt/state";
+Dir::State::status "$D/dpkg/status";
+Dir::Cache "$D/apt/cache";
+Dir::Etc "$D/apt/etc";
+Dir::Etc::Parts "$D/apt/etc/apt.conf.d";
+Dir::Log "$D/apt/log";
+DPkg::Options { "--admindir=$D/dpkg"; "--log=$D/dpkg.log"; };
+APT
+apt_install() { APT_CONFIG=$D/apt.conf IKEHEAL_SOCKET=$AGENT_SOCK IKEHEAL_DPKG_LOG=$D/dpkg.log \
+        timeout 300 apt-get install -y --reinstall "$D/x.deb"; }
+
+agent_wait_checks 10000 >/dev/null
+for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
+touch "$D/tighten"
+t0=$(ms)
+apt_install >"$D/apt1.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "apt-get install succeeded" || bad "apt-get: exit $rc: $(tail -5 "$D/apt1.out")"
+grep -q "dpkg run guarded (guard" "$D/apt1.out" && ok "the hook guarded the dpkg run: $(grep 'dpkg run guarded' "$D/apt1.out")" ||
+        bad "no guard: $(grep ikehealctl "$D/apt1.out")"
+wait_guard rolled_back 30000 && ok "the dpkg run was rolled back (figure: $(($(ms) - t0)) ms from apt's start)" || bad "after apt: $(gstate) $(goutcome)"
+gfield packages | grep -q "ikh-guard-test:all 1.0 (install)" && ok "the guard names the package: $(gfield packages)" || bad "packages: '$(gfield packages)'"
+agent_ctl audit 20 | grep -q "packages ikh-guard-test:all 1.0 (install) rolled back" && ok "the audit trail names it" || bad "audit: $(agent_ctl audit 5)"
+for _ in $(seq 50); do sink_events | grep -q "^guard_rolled_back.*ikh-guard-test" && break; sleep 0.1; done
+sink_events | grep -q "^guard_rolled_back.*ikh-guard-test" && ok "the webhook names it" || bad "webhook: $(sink_events | tail -2)"
+gwnft list tables | grep -q vendor_hardening && bad "the postinst's table is still there" || ok "the postinst's dropping table is gone"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+dpkg-query --admindir="$D/dpkg" -W ikh-guard-test >/dev/null 2>&1 && ok "the package stays installed (never downgraded)" || bad "package gone"
+
+# --- 5: the hook with the agent stopped: apt goes on, with a warning ------------------------------
 agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
+rm -f "$D/tighten"
+apt_install >"$D/apt2.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "with the agent stopped apt-get succeeds" || bad "apt-get without the agent: exit $rc: $(tail -5 "$D/apt2.out")"
+grep -q "warning: this dpkg run is NOT guarded: cannot reach ikeheald" "$D/apt2.out" &&
+        ok "…saying so: $(grep -m1 'NOT guarded' "$D/apt2.out")" || bad "no warning: $(cat "$D/apt2.out")"
+
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
