@@ -380,7 +380,8 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
 }
 
 int guard_begin(guard *g, const guard_begin_params *p, char *why, size_t n) {
-        uint64_t now = real_usec(), confirm = p->confirm_within_usec ?: GUARD_CONFIRM_DEFAULT_USEC;
+        uint64_t now = real_usec(),
+                 confirm = p->confirm_within_usec ?: g->config->guard.confirm_within_usec ?: GUARD_CONFIRM_DEFAULT_USEC;
         const char *no;
         char d1[32], d2[32];
         guard_rec rec;
@@ -391,14 +392,21 @@ int guard_begin(guard *g, const guard_begin_params *p, char *why, size_t n) {
                         (void) snprintf(why, n, "%s", no);
                 return -EBUSY;
         }
+        if (g->config->guard.window.set && !policy_in_hours(&g->config->guard.window, now) && !p->force) {
+                (void) snprintf(why, n, "outside the change window (guard.window); --force makes the change anyway, audited");
+                audit(g, "guarded change refused for uid %u (%s): %s: outside the change window", p->uid, p->user ?: "?",
+                      p->reason && p->reason[0] ? p->reason : "a change");
+                return -EBUSY;
+        }
         rec = (guard_rec){ .id = (g->have_rec ? g->rec.id : 0) + 1,
                            .state = GUARD_OPEN,
                            .begun_usec = now,
                            .confirm_by_usec = now + confirm,
-                           .verify_for_usec = p->verify_for_usec ?: GUARD_VERIFY_DEFAULT_USEC,
+                           .verify_for_usec = p->verify_for_usec ?: g->config->guard.verify_for_usec ?: GUARD_VERIFY_DEFAULT_USEC,
                            .uid = p->uid,
                            .paused_engine = g->engine && !engine_paused(g->engine, NULL),
-                           .forced = p->force };
+                           .forced = p->force && g->config->guard.window.set &&
+                                     !policy_in_hours(&g->config->guard.window, now) };
         (void) snprintf(rec.user, sizeof(rec.user), "%s", p->user ?: "?");
         (void) snprintf(rec.reason, sizeof(rec.reason), "%s", p->reason && p->reason[0] ? p->reason : "a change");
         (void) snprintf(rec.mark, sizeof(rec.mark), "%s", p->mark ?: "");

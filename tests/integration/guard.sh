@@ -123,6 +123,24 @@ out=$(agent_ctl accept --reason x 2>&1) && bad "accept during a guard" || ok "ac
 agent_ctl guard abort --reason "test" >/dev/null && wait_guard rolled_back 15000 && ok "abort rolls back: $(goutcome | cut -c1-100)" ||
         bad "abort: $(gstate)"
 
+# --- change windows: outside guard.window a change needs --force (audited) -----------------------
+other=$(date -u -d tomorrow +%a | tr 'A-Z' 'a-z')
+cp "$D/c.yaml" "$D/c-nowindow.yaml"
+printf 'guard:\n  window: {days: [%s], from: "00:00", to: "23:59", timezone: utc}\n' "$other" >>"$D/c.yaml"
+agent_ctl reload >/dev/null && ok "reloaded with a change window on $other only" || bad "reload"
+agent_wait_checks 10000 >/dev/null
+out=$(agent_ctl guard begin --reason "outside" 2>&1) && bad "begun outside the window" ||
+        { grep -q "outside the change window" <<<"$out" && ok "outside the window: refused ($out)" || bad "refusal: $out"; }
+agent_ctl audit 10 | grep -q "guarded change refused for uid 0 (root): outside: outside the change window" &&
+        ok "the refusal is audited" || bad "no audit of the refusal"
+agent_ctl guard begin --force --reason "emergency" >/dev/null 2>&1 && ok "--force begins it anyway" || bad "--force: $(agent_ctl guard begin --force 2>&1)"
+[ "$(gfield forced)" = yes ] && ok "the guard is marked forced" || bad "forced: $(gfield forced)"
+agent_ctl audit 10 | grep -q "begun by uid 0 (root) outside the change window (--force): emergency" && ok "…and audited as such" ||
+        bad "audit: $(agent_ctl audit 3)"
+agent_ctl guard abort >/dev/null && wait_guard rolled_back 15000 || bad "abort of the forced guard"
+cp "$D/c-nowindow.yaml" "$D/c.yaml"
+agent_ctl reload >/dev/null || bad "reload without the window"
+
 # --- 3: begin, change, SIGKILL, restart after the window → rolled back at start -----------------
 agent_wait_checks 10000 >/dev/null
 agent_ctl guard begin --confirm-within 4s --reason "by hand" >/dev/null 2>&1 && ok "guard begun by hand" || bad "begin: $(agent_ctl guard begin 2>&1)"
