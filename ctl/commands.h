@@ -35,6 +35,7 @@ int ctl_lint(int argc, char **argv);
 /* `guard …` (ctl/guard_cmds.c), dispatched before the main option parser: its exit status, or
  * -1 when the command is not `guard`. */
 int ctl_guard_main(int argc, char **argv);
+void ctl_guard_usage(FILE *f);
 
 /* ctl/render_engine.c */
 void render_plan(FILE *f, const vici_node *body);

@@ -285,11 +285,15 @@ static int apt_post(const guard_opts *o) {
         return 0;
 }
 
+void ctl_guard_usage(FILE *f) {
+        fprintf(f, "Usage: ikehealctl guard [--confirm-within D] [--verify-for D] [--reason T] [--force] -- COMMAND…\n"
+                   "       ikehealctl guard begin [--confirm-within D] [--verify-for D] [--reason T] [--force]\n"
+                   "       ikehealctl guard confirm | abort [--reason T] | status\n"
+                   "       ikehealctl guard apt-pre | apt-post [--dpkg-log FILE]\n");
+}
+
 static int usage(void) {
-        fprintf(stderr, "Usage: ikehealctl guard [--confirm-within D] [--verify-for D] [--reason T] [--force] -- COMMAND…\n"
-                        "       ikehealctl guard begin [--confirm-within D] [--verify-for D] [--reason T] [--force]\n"
-                        "       ikehealctl guard confirm | abort [--reason T] | status\n"
-                        "       ikehealctl guard apt-pre | apt-post [--dpkg-log FILE]\n");
+        ctl_guard_usage(stderr);
         return EXIT_USAGE;
 }
 
@@ -381,7 +385,7 @@ int ctl_guard_main(int argc, char **argv) {
         const char *op = args[optind];
         if (optind + 1 < n) {
                 /* options after the operation ("guard abort --reason T") */
-                int k = optind + 1, m = n - optind;
+                int m = n - optind;
                 char **rest = args + optind;
                 optind = 1;
                 while ((c = getopt_long(m, rest, "+r:js:", options, NULL)) >= 0)
@@ -414,7 +418,6 @@ int ctl_guard_main(int argc, char **argv) {
                         fprintf(stderr, "ikehealctl: guard %s: unexpected argument '%s'\n", op, rest[optind]);
                         return usage();
                 }
-                (void) k;
         }
         if (strcmp(op, "begin") == 0 || strcmp(op, "confirm") == 0 || strcmp(op, "status") == 0)
                 return simple(&o, op, NULL);

@@ -484,6 +484,10 @@ static int help_command(const char *name) {
                 ctl_init_usage(stdout);
                 return 0;
         }
+        if (strcmp(name, "guard") == 0) {
+                ctl_guard_usage(stdout);
+                return 0;
+        }
         if (!c) {
                 fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n", name);
                 return EXIT_USAGE;
