@@ -125,6 +125,21 @@ static void on_rolled_back(int result, const char *undone, void *userdata) {
         triage_trigger_all(g->triage);
 }
 
+/* The incidents the change opened are being remedied by its rollback: each says so, naming the
+ * change (and the packages of a dpkg run). */
+static void claim_incidents(guard *g) {
+        char note[256];
+
+        (void) snprintf(note, sizeof(note), "guarded change %llu (%.60s)%s%.120s: being rolled back",
+                        (unsigned long long) g->rec.id, g->rec.reason, g->rec.packages[0] ? ", packages " : "",
+                        g->rec.packages);
+        for (size_t i = 0; g->incidents && i < incident_store_size(g->incidents); i++) {
+                const incident *inc = incident_store_get(g->incidents, i);
+                if (inc->state == INCIDENT_OPEN && inc->opened_usec >= g->rec.begun_usec)
+                        (void) triage_incident_set_state(g->triage, inc->id, INCIDENT_REMEDIATING, note);
+        }
+}
+
 static void rollback(guard *g, const char *fmt, ...) _printf_(2, 3);
 static void rollback(guard *g, const char *fmt, ...) {
         va_list ap;
@@ -140,6 +155,7 @@ static void rollback(guard *g, const char *fmt, ...) {
         (void) save(g);
         audit(g, "guarded change %llu (%s): rolling back: %s", (unsigned long long) g->rec.id, g->rec.reason,
               g->rec.outcome);
+        claim_incidents(g);
         r = guard_rollback_new(&g->rollback, g->engine ? engine_action_env(g->engine) : NULL, triage_checks(g->triage),
                                on_rolled_back, g);
         if (r < 0) {

@@ -225,6 +225,9 @@ sink_events | grep -q "^guard_rolled_back.*ikh-guard-test" && ok "the webhook na
 gwnft list tables | grep -q vendor_hardening && bad "the postinst's table is still there" || ok "the postinst's dropping table is gone"
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
 lab_disconnect "$D/lab" 1 >/dev/null
+agent_ctl audit 40 | grep -q "incident [0-9]* remediating: .*guarded change [0-9]* (dpkg run (apt)), packages ikh-guard-test:all 1.0 (install): being rolled back" &&
+        ok "the incident the dpkg run opened names the package: $(agent_ctl audit 40 | grep -o 'incident [0-9]* remediating: [^,]*' | tail -1)" ||
+        bad "incident records: $(agent_ctl audit 40 | grep incident | tail -4)"
 dpkg-query --admindir="$D/dpkg" -W ikh-guard-test >/dev/null 2>&1 && ok "the package stays installed (never downgraded)" || bad "package gone"
 
 # --- 5: the hook with the agent stopped: apt goes on, with a warning ------------------------------
