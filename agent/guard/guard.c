@@ -280,12 +280,25 @@ int guard_new(guard **ret, const guard_deps *deps, const ikeheal_config *config)
         g->audit_userdata = deps->audit_userdata;
         g->config = config;
         r = guard_store_load(config->state_dir, &g->rec);
+        if (r == -EBADMSG && config->reset_state) {
+                /* --reset-state: set aside (kept for a human), start without a guard */
+                char from[512], to[512];
+                (void) snprintf(from, sizeof(from), "%s/guard.rec", config->state_dir);
+                (void) snprintf(to, sizeof(to), "%s/guard.rec.damaged", config->state_dir);
+                if (rename(from, to) < 0)
+                        r = -errno;
+                else {
+                        audit(g, "%s holds no valid guard record: set aside as %s (--reset-state); a guarded change it "
+                                 "recorded is not rolled back automatically", from, to);
+                        r = -ENOENT;
+                }
+        }
         if (r == -EBADMSG) {
-                /* the file holds no record: nothing can be resumed or undone from it; said loudly */
-                log_error("%s/guard.rec holds no valid guard record: any guarded change it recorded cannot be rolled back "
-                          "automatically; check the gateway and remove the file", config->state_dir);
+                /* nothing can be resumed or undone from it: a human looks, as for a damaged state log */
+                log_error("%s/guard.rec holds no valid guard record: a guarded change it recorded cannot be rolled back "
+                          "automatically; check the gateway, then start with --reset-state", config->state_dir);
                 free(g);
-                return r;
+                return -EUCLEAN;
         }
         if (r < 0 && r != -ENOENT) {
                 free(g);

@@ -239,5 +239,18 @@ rc=$?
 grep -q "warning: this dpkg run is NOT guarded: cannot reach ikeheald" "$D/apt2.out" &&
         ok "…saying so: $(grep -m1 'NOT guarded' "$D/apt2.out")" || bad "no warning: $(cat "$D/apt2.out")"
 
+# --- a damaged guard record: the agent refuses to start (78) until --reset-state sets it aside -----
+printf 'not a record' >"$D/state/guard.rec"
+timeout 20 "$B/ikeheald" -c "$D/c.yaml" --log-target=stderr >"$D/agent-damaged.log" 2>&1
+rc=$?
+[ "$rc" = 78 ] && grep -q "guard.rec holds no valid guard record" "$D/agent-damaged.log" &&
+        ok "a damaged guard record: start refused with 78, saying why" || bad "damaged record: exit $rc: $(tail -3 "$D/agent-damaged.log")"
+"$B/ikeheald" -c "$D/c.yaml" --log-target=stderr --reset-state >"$D/agent-reset.log" 2>&1 &
+AGENT_PID=$! AGENT_BUILD=$B
+for _ in $(seq 100); do agent_ctl --timeout 1 status >/dev/null 2>&1 && break; sleep 0.1; done
+[ -e "$D/state/guard.rec.damaged" ] && ! [ -e "$D/state/guard.rec" ] && agent_ctl audit 20 | grep -q "set aside as .*guard.rec.damaged" &&
+        ok "--reset-state sets it aside, audited" || bad "reset: $(ls "$D/state") $(tail -3 "$D/agent-reset.log")"
+agent_stop || bad "agent exit status after the reset"
+
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log && bad "sanitizer report" || ok "no sanitizer report"
 testlib_end
