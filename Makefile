@@ -219,6 +219,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 etc/ikeheal.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ikeheal.conf
 	install -m 0644 etc/ikehealctl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ikehealctl
+	install -d $(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d
+	sed 's,@BINDIR@,$(PREFIX)/bin,g' etc/ikeheal-guard.apt.conf > $(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d/80ikeheal-guard
 
 # The Debian package (debian/), from a copy of the tree's files as git knows them (tracked and
 # new, not ignored): no build directory or object file of this tree reaches it.

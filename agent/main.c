@@ -71,6 +71,7 @@ static int verbs_register(control_server *s, void *userdata) {
                 audit_verb_register,    plan_verb_register,   approval_verb_register,
                 run_verb_register,      measures_verb_register, drill_verb_register,
                 diagnose_verb_register, accept_verb_register,
+                guard_verb_register,
         };
         const verbs_ctx *v = userdata;
         int r = 0;
@@ -191,6 +192,7 @@ int main(int argc, char **argv) {
                              .incidents = a->incidents,
                              .engine = a->engine,
                              .drills = a->drills,
+                             .guard = a->guard,
                              .notifier = a->notifier,
                              .status_queries = &a->status_queries,
                              .reload = core_reload,

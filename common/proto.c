@@ -40,6 +40,7 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_PSK] = { "psk", true, "show a temporary PSK fallback's secret" },
         [PROTO_DRILLS] = { "drills", false, "chaos drills: list, status, report" },
         [PROTO_ACCEPT] = { "accept", true, "accept the current state as the last good one" },
+        [PROTO_GUARD] = { "guard", true, "a change that confirms itself or is rolled back" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -82,6 +82,7 @@ typedef enum proto_verb {
         PROTO_PSK = 19,       /* write: a temporary PSK fallback's secret (approvers; audited) */
         PROTO_DRILLS = 20,    /* read:  drills: list, status, report (history, scores) */
         PROTO_ACCEPT = 21,    /* write: the current state becomes the last good one (approvers; audited) */
+        PROTO_GUARD = 22,     /* write: a guarded change: begin, confirm, abort, status (agent/guard/guard.h) */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

@@ -42,6 +42,11 @@ typedef enum ctl_wait_what {
 } ctl_wait_what;
 int ctl_wait(const char *socket_path, ctl_wait_what what, const char *id, bool json, uint64_t timeout_usec);
 
+/* `guard …` (ctl/guard_cmds.c), dispatched before the main option parser: its exit status, or
+ * -1 when the command is not `guard`. */
+int ctl_guard_main(int argc, char **argv);
+void ctl_guard_usage(FILE *f);
+
 /* ctl/render_engine.c */
 void render_plan(FILE *f, const vici_node *body);
 void render_pending(FILE *f, const vici_node *body);

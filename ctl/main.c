@@ -418,6 +418,8 @@ static void help(FILE *f) {
         fprintf(f, "  %-10s %s\n", "", "(a file with a top-level 'fault:' key is a drill)");
         fprintf(f, "  %-10s %s\n", "config", "what changed since the last-good configuration: config diff [STATE_DIR]");
         fprintf(f, "  %-10s %s\n", "init", "a first ikeheal.yaml from this host: init [-o FILE] (see init --help)");
+        fprintf(f, "  %-10s %s\n", "guard", "a change that confirms itself or is rolled back: guard [OPTIONS] -- COMMAND…,");
+        fprintf(f, "  %-10s %s\n", "", "guard begin|confirm|abort|status, guard apt-pre|apt-post (see ikehealctl(8))");
         fprintf(f, "  %-10s %s\n", "help", "explain a command: help COMMAND");
         fprintf(f,
                 "\n"
@@ -483,6 +485,10 @@ static int help_command(const char *name) {
                                local_commands[i].help);
                         return 0;
                 }
+        if (strcmp(name, "guard") == 0) {
+                ctl_guard_usage(stdout);
+                return 0;
+        }
         if (!c) {
                 fprintf(stderr, "ikehealctl: unknown command '%s'; see 'ikehealctl --help'\n", name);
                 return EXIT_USAGE;
@@ -630,6 +636,9 @@ int main(int argc, char **argv) {
         /* init talks to no agent and has options of its own: dispatched before ours are parsed */
         if (argc > 1 && strcmp(argv[1], "init") == 0)
                 return ctl_init(argc - 1, argv + 1);
+        /* guard runs a command whose options follow "--": dispatched before ours are parsed too */
+        if ((c = ctl_guard_main(argc, argv)) >= 0)
+                return c;
 
         /* options may follow the command too ("ikehealctl status --json"); "--" ends them */
         while ((c = getopt_long(argc, argv, "s:jt:hr:c:", options, NULL)) >= 0)

@@ -69,6 +69,7 @@ static const yfield top_fields[] = {
         { "policy", YF_NODE, OFF(policy_node) },
         { "notify", YF_NODE, OFF(notify_node) },
         { "drills", YF_NODE, OFF(drills_node) },
+        { "guard", YF_NODE, OFF(guard_node) },
         {}
 };
 
@@ -260,7 +261,8 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                                 int k = policy_config_bind(c->tree ? ynode_get(c->tree, "policy") : NULL, &c->policy, &d);
                                 int l = notify_config_bind(c->tree ? ynode_get(c->tree, "notify") : NULL, &c->notify, &d);
                                 int m = drill_config_bind(c->tree ? ynode_get(c->tree, "drills") : NULL, &c->drills, &d);
-                                if (k == -ENOMEM || l == -ENOMEM || m == -ENOMEM)
+                                int g = guard_config_bind(c->tree ? ynode_get(c->tree, "guard") : NULL, &c->guard, &d);
+                                if (k == -ENOMEM || l == -ENOMEM || m == -ENOMEM || g == -ENOMEM)
                                         r = -ENOMEM;
                         }
                         if (r != -ENOMEM && st)

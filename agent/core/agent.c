@@ -17,6 +17,7 @@
 #include "agent/control/control.h"
 #include "agent/drill/drill_run.h"
 #include "agent/engine/engine.h"
+#include "agent/guard/guard.h"
 #include "agent/notify/audit_trail.h"
 #include "agent/notify/notifier.h"
 #include "agent/triage/check_host.h"
@@ -144,6 +145,7 @@ int agent_reload(agent *a, char **ret_error) {
         /* nothing keeps the old config past here (the VICI client follows below) */
         engine_reconfigure(a->engine, a->config, a->link.vici);
         drill_runner_reconfigure(a->drills, a->config);
+        guard_reconfigure(a->guard, a->config);
         config_free(old);
 
         if (vici_changed) {
@@ -315,6 +317,15 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
                 log_error_errno(r, "cannot open the drills' state in %s", a->config->state_dir);
                 goto fail;
         }
+        r = guard_new(&a->guard,
+                      &(guard_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents, .engine = a->engine,
+                                     .drills = a->drills, .notifier = a->notifier, .audit = on_triage_audit,
+                                     .audit_userdata = a },
+                      a->config);
+        if (r < 0) {
+                log_error_errno(r, "cannot open the guarded change's state in %s", a->config->state_dir);
+                goto fail;
+        }
         r = agent_control_start(a);
         if (r < 0)
                 goto fail;
@@ -354,6 +365,7 @@ int agent_run(agent *a) {
         engine_reconfigure(a->engine, a->config, a->link.vici); /* the VICI client exists now */
         (void) engine_start(a->engine);
         (void) drill_runner_start(a->drills);
+        (void) guard_start(a->guard);
         (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
         r = sd_event_loop(a->event);
         agent_audit(a, "agent", "ikeheald stopping");
@@ -367,6 +379,7 @@ agent *agent_free(agent *a) {
         if (!a)
                 return NULL;
         status_verb_abort_all(&a->status_queries, "agent stopping");
+        a->guard = guard_free(a->guard);
         a->drills = drill_runner_free(a->drills);
         a->engine = engine_free(a->engine);
         a->notifier = notifier_free(a->notifier);

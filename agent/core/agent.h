@@ -53,6 +53,7 @@ typedef struct agent {
         /* runbooks */
         engine *engine;             /* agent/engine/engine.h */
         struct drill_runner *drills; /* agent/drill/drill_run.h */
+        struct guard *guard;        /* guarded changes (agent/guard/guard.h) */
         notifier *notifier;         /* webhooks (agent/notify/notifier.h) */
         agent_verbs_fn verbs_register; /* agent/main.c's */
         void *verbs_userdata;

@@ -40,6 +40,7 @@ struct triage {
         bool healthy;               /* last diagnosis: every check OK, nothing active */
         sd_event_source *good_timer; /* healthy long enough: the checks keep their last-good state */
         bool good_recorded;         /* this healthy stretch's last-good state is recorded */
+        bool good_held;             /* a change not yet confirmed: nothing is recorded automatically */
         bool retrigger;             /* an incident opened: run every check again now */
         /* a resolution is pending: checks dropped transient evidence and run once more */
         uint64_t settle_deadline;   /* CLOCK_MONOTONIC; 0: not settling */
@@ -291,6 +292,11 @@ static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         char d[32];
 
         t->good_timer = sd_event_source_disable_unref(t->good_timer);
+        if (t->good_held) {
+                log_info("all %zu checks healthy, but a guarded change is not confirmed yet: the last-good state is "
+                         "not recorded", check_set_size(t->checks));
+                return 0;
+        }
         log_info("all %zu checks healthy for %s: recording the last-good state", check_set_size(t->checks),
                  duration_format(t->params.last_good_after_usec, d, sizeof(d)));
         check_set_mark_good(t->checks);
@@ -426,6 +432,10 @@ check_set *triage_checks(const triage *t) {
 void triage_mark_good(triage *t) {
         check_set_mark_good(t->checks);
         t->good_recorded = true;
+}
+
+void triage_hold_good(triage *t, bool hold) {
+        t->good_held = hold;
 }
 
 bool triage_good_recorded(const triage *t) {

@@ -88,6 +88,9 @@ typedef struct diagnosis_input diagnosis_input;
 size_t triage_inputs(const triage *t, diagnosis_input *in, size_t max);
 /* The current state is the last good one (`accept`): the checks record it now. */
 void triage_mark_good(triage *t);
+/* While held, a healthy stretch records no last-good state (a change still to be confirmed must
+ * not become what rollbacks return to); triage_mark_good() still records. */
+void triage_hold_good(triage *t, bool hold);
 /* Has this healthy stretch's last-good state been recorded (or accepted)? */
 bool triage_good_recorded(const triage *t);
 

@@ -18,6 +18,7 @@
 #include "agent/control/control.h"
 #include "agent/drill/drill_run.h"
 #include "agent/engine/engine.h"
+#include "agent/guard/guard.h"
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
 #include "agent/verbs/verbs.h"
@@ -48,6 +49,8 @@ static const char *refusal(const verbs_ctx *v, char *why, size_t n) {
         }
         if (v->drills && drill_active(v->drills))
                 return "a drill is in progress";
+        if (v->guard && guard_active(v->guard))
+                return "a guarded change is in progress: it is confirmed (guard confirm) or rolled back";
         if (!checks || !check_set_size(checks))
                 return "no checks are running";
         for (size_t i = 0; i < check_set_size(checks); i++) {

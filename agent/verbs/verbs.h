@@ -32,6 +32,7 @@ typedef struct verbs_ctx {
         incident_store *incidents;
         engine *engine;
         drill_runner *drills;
+        struct guard *guard;
         notifier *notifier;
         /* `status` requests waiting for charon; the agent answers them with
          * status_verb_abort_all() when its VICI client goes away */
@@ -92,3 +93,5 @@ void run_verb_add_run(const verbs_ctx *v, const run *r, vici_builder *b);
 int measures_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/drill_verb.c (`drill`, `drills`) */
 int drill_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/guard_verb.c (`guard`: begin, confirm, abort, status) */
+int guard_verb_register(control_server *s, const verbs_ctx *v);

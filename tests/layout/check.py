@@ -24,6 +24,7 @@ FLOORS = [
     ("agent/triage/", 7),
     ("agent/engine/", 8),
     ("agent/drill/", 9),
+    ("agent/guard/", 9.5),  # between the drills and the control socket
     ("agent/control/", 10),
     ("agent/verbs/", 11),
     ("agent/core/", 12),

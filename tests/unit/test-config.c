@@ -87,12 +87,20 @@ int main(void) {
                 CHECK(strcmp(c->charon_unit, d->charon_unit) == 0, "unit");
                 CHECK(c->charon_start_grace_usec == d->charon_start_grace_usec &&
                               c->charon_start_grace_usec == 2 * USEC_PER_SEC, "start_grace");
+                CHECK(c->guard.confirm_within_usec == d->guard.confirm_within_usec &&
+                              c->guard.verify_for_usec == d->guard.verify_for_usec && !c->guard.window.set &&
+                              !d->guard.window.set && d->guard.verify_for_usec == 30 * USEC_PER_SEC,
+                      "guard: no window, confirm_within, verify_for");
         }
         config_free(c);
         config_free(d);
 
         expect("agent:\n  log_level: debug\ncontrol:\n  operator_groups: [root, adm]\n", NULL);
         expect("agent:\n  bogus: 1\n", "c.yaml:2:3: unknown key 'bogus'");
+        expect("guard:\n  window: {days: [mon], from: \"09:00\", to: \"17:00\"}\n  verify_for: 10s\n", NULL);
+        expect("guard:\n  verify_for: 2d\n", "c.yaml:2:15: ");
+        expect("guard:\n  window: {days: [mon], from: \"19:00\", to: \"17:00\"}\n", "c.yaml:2:");
+        expect("guard:\n  windows: 1\n", "c.yaml:2:3: unknown key 'windows'");
         expect("agent:\n  log_level: loud\n", "c.yaml:2:14: expected a log level");
         expect("agent:\n  state_dir: relative/path\n", "2:14: expected an absolute path");
         expect("charon:\n  timeout: 10\n", "2:12: expected a duration with a unit");

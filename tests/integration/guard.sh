@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Guarded changes on the real lab (a strongSwan gateway and client in network namespaces, the
+# gateway's nftables, ikeheald with the firewall, daemon, config and ike_probe checks):
+#
+#   a harmless change under `guard -- …`        → verified and kept (exit 0)
+#   `guard -- nft -f tightened.rules` dropping UDP 4500 (the case study's update)
+#                                               → rolled back within --verify-for (exit 3): only
+#                                                 the dropping table goes, the admin's tables stay,
+#                                                 the client connects again, audit + webhook
+#   `guard begin`, the change, agent SIGKILLed, restarted after the window
+#                                               → rolled back at the start
+#   apt-get install ./x.deb (built here; its postinst tightens nftables) through the shipped
+#   apt hook                                    → rolled back, the guard names the package
+#   the same hook with the agent stopped        → apt succeeds, with a warning
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-guard-XXXXXX)
+SINK=
+cleanup() {
+        agent_stop
+        [ -n "$SINK" ] && kill "$SINK" 2>/dev/null && wait "$SINK" 2>/dev/null
+        lab_down "$D/lab" >/dev/null 2>&1
+        [ "${KEEP:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+gwnft() { ip netns exec "$GW_NS" nft "$@"; }
+# the admin's own ruleset
+gwnft -f - <<'NFT'
+table inet filter {
+        chain input {
+                type filter hook input priority 0; policy accept;
+                ct state established,related accept
+                tcp dport { 22, 443 } accept comment "admin"
+        }
+}
+NFT
+cat >"$D/tightened.rules" <<'NFT'
+table inet vendor_hardening {
+        chain input {
+                type filter hook input priority -5; policy accept;
+                udp dport 4500 drop
+        }
+}
+NFT
+python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" &
+SINK=$!
+for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
+
+{ agent_yaml_head "$D"; cat <<YAML
+checks:
+  - kind: firewall
+    params: {netns: $GW_NS}
+  - kind: daemon
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
+  - kind: conns
+  - kind: ike_probe
+    params: {targets: [$GW_IP], netns: $CL_NS, timeout: 600ms, retries: 1}
+notify:
+  webhooks:
+    - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s}
+YAML
+} >"$D/c.yaml"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 10000 || bad "checks did not all report"
+lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+
+gstate() { agent_ctl guard status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("state",""), d.get("id",""))'; }
+goutcome() { agent_ctl guard status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("outcome",""))'; }
+gfield() { agent_ctl guard status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1],""))' "$1"; }
+wait_guard() { # STATE TIMEOUT_MS
+        local t0; t0=$(ms)
+        until [ "$(gstate | cut -d' ' -f1)" = "$1" ]; do [ $(($(ms) - t0)) -gt "$2" ] && return 1; sleep 0.1; done
+}
+sink_events() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    print(e["event"], e["text"].replace("\n", " "))' "$D/sink.out" 2>/dev/null; }
+
+# --- 1: a harmless change is kept --------------------------------------------------------------
+agent_ctl guard --verify-for 3s -- ip netns exec "$GW_NS" nft add table inet admin_counters >"$D/g1.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "harmless change: exit 0 ($(tail -1 "$D/g1.out"))" || bad "harmless change: exit $rc: $(cat "$D/g1.out")"
+[ "$(gstate | cut -d' ' -f1)" = kept ] && ok "guard 1 kept: $(goutcome)" || bad "guard 1: $(gstate)"
+gwnft list tables | grep -q admin_counters && ok "the admin's new table is there" || bad "the kept change is gone"
+
+# --- 2: the case study: an update tightens the firewall -----------------------------------------
+before_filter=$(gwnft list table inet filter)
+t0=$(ms)
+agent_ctl guard --verify-for 10s -- ip netns exec "$GW_NS" nft -f "$D/tightened.rules" >"$D/g2.out" 2>&1
+rc=$?
+t1=$(ms)
+[ "$rc" = 3 ] && ok "tightened firewall: exit 3, rolled back ($(tail -1 "$D/g2.out" | cut -c1-160))" || bad "tightened: exit $rc: $(cat "$D/g2.out")"
+[ $((t1 - t0)) -lt 10000 ] && ok "rolled back within --verify-for (figure: $((t1 - t0)) ms from begin to the verdict)" ||
+        bad "took $((t1 - t0)) ms"
+gwnft list tables | grep -q vendor_hardening && bad "the dropping table is still there" || ok "the dropping table is gone"
+gwnft list tables | grep -q admin_counters && ok "the admin's other table is untouched" || bad "admin_counters gone"
+[ "$(gwnft list table inet filter)" = "$before_filter" ] && ok "the admin's filter table is as it was" || bad "inet filter changed"
+goutcome | grep -q "undone: nftables (firewall):.*vendor_hardening" && ok "it says what it undid: $(goutcome | grep -o 'undone: .*' | cut -c1-140)" ||
+        bad "outcome: $(goutcome)"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects again" || bad "client cannot connect after the rollback"
+lab_disconnect "$D/lab" 1 >/dev/null
+agent_ctl audit 40 | grep -q "guarded change 2 .*rolled back" && ok "audited from begin to the rollback" || bad "audit: $(agent_ctl audit 10)"
+agent_ctl audit 40 | grep -q "guarded change 2 begun by uid 0" && ok "…including its begin" || bad "no begin record"
+for _ in $(seq 50); do sink_events | grep -q "^guard_rolled_back" && break; sleep 0.1; done
+sink_events | grep -q "^guard_rolled_back guarded change 2" && ok "notified: $(sink_events | grep '^guard_rolled_back' | head -1 | cut -c1-120)" ||
+        bad "no webhook: $(sink_events)"
+
+# --- a configuration change that unloads the gateway's connection ---------------------------------
+agent_wait_checks 10000 >/dev/null
+for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
+conf_before=$(sha256sum <"$GW_SWANCTL_CONF")
+cat >"$D/rename.sh" <<SH
+#!/bin/sh
+sed -i 's/^        $GW_CONN {/        $GW_CONN-new {/' "$GW_SWANCTL_CONF" &&
+        STRONGSWAN_CONF=$GW_CONF SWANCTL_DIR=$GW_SWANCTL_DIR swanctl --load-all --noprompt --uri $GW_URI >/dev/null
+SH
+chmod 0755 "$D/rename.sh"
+agent_ctl guard --verify-for 10s -- "$D/rename.sh" >"$D/g3.out" 2>&1
+rc=$?
+[ "$rc" = 3 ] && ok "renamed connection: rolled back ($(tail -1 "$D/g3.out" | cut -c1-150))" || bad "rename: exit $rc: $(cat "$D/g3.out")"
+[ "$(sha256sum <"$GW_SWANCTL_CONF")" = "$conf_before" ] && ok "swanctl.conf is the one of the guard's begin" || bad "swanctl.conf differs"
+goutcome | grep -q "undone: .*configuration (config): 1 file(s) restored to the last-good configuration" &&
+        ok "it says so: $(goutcome | grep -o 'configuration (config): [^;]*' | cut -c1-120)" || bad "outcome: $(goutcome)"
+lab_swanctl "$D/lab" gw --list-conns | grep -q "^$GW_CONN:" && ok "the connection is loaded again" || bad "conns: $(lab_swanctl "$D/lab" gw --list-conns | head -3)"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect after the config rollback"
+lab_disconnect "$D/lab" 1 >/dev/null
+
+# --- refusals ----------------------------------------------------------------------------------
+agent_wait_checks 10000 >/dev/null
+for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
+agent_ctl guard begin --confirm-within 20s --reason "two at once" >/dev/null 2>&1 || bad "begin refused: $(agent_ctl guard begin 2>&1)"
+out=$(agent_ctl guard begin --confirm-within 20s 2>&1) && bad "a second guard was begun" ||
+        { grep -q "refused: guarded change [0-9]* (two at once) is open" <<<"$out" && ok "a second guard is refused: $out" || bad "refusal: $out"; }
+out=$(agent_ctl accept --reason x 2>&1) && bad "accept during a guard" || ok "accept is refused during a guard"
+agent_ctl guard abort --reason "test" >/dev/null && wait_guard rolled_back 15000 && ok "abort rolls back: $(goutcome | cut -c1-100)" ||
+        bad "abort: $(gstate)"
+
+# --- change windows: outside guard.window a change needs --force (audited) -----------------------
+other=$(date -u -d tomorrow +%a | tr 'A-Z' 'a-z')
+cp "$D/c.yaml" "$D/c-nowindow.yaml"
+printf 'guard:\n  window: {days: [%s], from: "00:00", to: "23:59", timezone: utc}\n' "$other" >>"$D/c.yaml"
+agent_ctl reload >/dev/null && ok "reloaded with a change window on $other only" || bad "reload"
+agent_wait_checks 10000 >/dev/null
+out=$(agent_ctl guard begin --reason "outside" 2>&1) && bad "begun outside the window" ||
+        { grep -q "outside the change window" <<<"$out" && ok "outside the window: refused ($out)" || bad "refusal: $out"; }
+agent_ctl audit 10 | grep -q "guarded change refused for uid 0 (root): outside: outside the change window" &&
+        ok "the refusal is audited" || bad "no audit of the refusal"
+agent_ctl guard begin --force --reason "emergency" >/dev/null 2>&1 && ok "--force begins it anyway" || bad "--force: $(agent_ctl guard begin --force 2>&1)"
+[ "$(gfield forced)" = True ] && ok "the guard is marked forced" || bad "forced: $(gfield forced)"
+agent_ctl audit 10 | grep -q "begun by uid 0 (root) outside the change window (--force): emergency" && ok "…and audited as such" ||
+        bad "audit: $(agent_ctl audit 3)"
+agent_ctl guard abort >/dev/null && wait_guard rolled_back 15000 || bad "abort of the forced guard"
+cp "$D/c-nowindow.yaml" "$D/c.yaml"
+agent_ctl reload >/dev/null || bad "reload without the window"
+
+# --- 3: begin, change, SIGKILL, restart after the window → rolled back at start -----------------
+agent_wait_checks 10000 >/dev/null
+agent_ctl guard begin --confirm-within 4s --reason "by hand" >/dev/null 2>&1 && ok "guard begun by hand" || bad "begin: $(agent_ctl guard begin 2>&1)"
+gwnft -f "$D/tightened.rules"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+sleep 5
+gwnft list tables | grep -q vendor_hardening && ok "with the agent down the change is still there" || bad "the change vanished"
+mv "$D/agent.log" "$D/agent-1.log"
+t0=$(ms)
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+wait_guard rolled_back 20000 && ok "rolled back at the start (figure: $(($(ms) - t0)) ms after the restart)" || bad "after restart: $(gstate)"
+goutcome | grep -q "not confirmed: the agent (or the host) was down" && ok "says why: $(goutcome | cut -c1-120)" || bad "outcome: $(goutcome)"
+gwnft list tables | grep -q vendor_hardening && bad "the change survived the restart" || ok "the dropping table is gone"
+gwnft list tables | grep -q admin_counters && ok "the admin's table still untouched" || bad "admin_counters gone"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+
+# --- 4: a dpkg run through the shipped apt hook ----------------------------------------------------
+# apt and dpkg on a state of their own under $D (admin dir, status, cache, log, configuration
+# parts holding only the hook): the host's package database is not touched, no network is used
+mkdir -p "$D/pkg/DEBIAN" "$D/apt/state/lists/partial" "$D/apt/cache/archives/partial" "$D/apt/etc/apt.conf.d" \
+        "$D/apt/etc/sources.list.d" "$D/apt/etc/preferences.d" "$D/apt/log" "$D/dpkg/info" "$D/dpkg/updates" "$D/dpkg/triggers"
+touch "$D/dpkg/status" "$D/dpkg/available" "$D/apt/etc/sources.list"
+cat >"$D/pkg/DEBIAN/control" <<CTL
+Package: ikh-guard-test
+Version: 1.0
+Architecture: all
+Maintainer: ikeheal tests <tests@example.invalid>
+Description: test package whose postinst tightens the gateway's nftables
+CTL
+printf '#!/bin/sh\n[ -e %s ] && ip netns exec %s nft -f %s\nexit 0\n' "$D/tighten" "$GW_NS" "$D/tightened.rules" >"$D/pkg/DEBIAN/postinst"
+chmod 0755 "$D/pkg/DEBIAN/postinst"
+dpkg-deb --root-owner-group --build "$D/pkg" "$D/x.deb" >/dev/null || bad "dpkg-deb"
+sed "s,@BINDIR@,$B,g" "$top/etc/ikeheal-guard.apt.conf" >"$D/apt/etc/apt.conf.d/80ikeheal-guard"
+cat >"$D/apt.conf" <<APT
+Dir::State "$D/apt/state";
+Dir::State::status "$D/dpkg/status";
+Dir::Cache "$D/apt/cache";
+Dir::Etc "$D/apt/etc";
+Dir::Etc::Parts "$D/apt/etc/apt.conf.d";
+Dir::Log "$D/apt/log";
+DPkg::Options { "--admindir=$D/dpkg"; "--log=$D/dpkg.log"; };
+APT
+apt_install() { APT_CONFIG=$D/apt.conf IKEHEAL_SOCKET=$AGENT_SOCK IKEHEAL_DPKG_LOG=$D/dpkg.log \
+        timeout 300 apt-get install -y --reinstall "$D/x.deb"; }
+
+agent_wait_checks 10000 >/dev/null
+for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
+touch "$D/tighten"
+t0=$(ms)
+apt_install >"$D/apt1.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "apt-get install succeeded" || bad "apt-get: exit $rc: $(tail -5 "$D/apt1.out")"
+grep -q "dpkg run guarded (guard" "$D/apt1.out" && ok "the hook guarded the dpkg run: $(grep 'dpkg run guarded' "$D/apt1.out")" ||
+        bad "no guard: $(grep ikehealctl "$D/apt1.out")"
+wait_guard rolled_back 30000 && ok "the dpkg run was rolled back (figure: $(($(ms) - t0)) ms from apt's start)" || bad "after apt: $(gstate) $(goutcome)"
+gfield packages | grep -q "ikh-guard-test:all 1.0 (install)" && ok "the guard names the package: $(gfield packages)" || bad "packages: '$(gfield packages)'"
+agent_ctl audit 20 | grep -q "packages ikh-guard-test:all 1.0 (install) rolled back" && ok "the audit trail names it" || bad "audit: $(agent_ctl audit 5)"
+for _ in $(seq 50); do sink_events | grep -q "^guard_rolled_back.*ikh-guard-test" && break; sleep 0.1; done
+sink_events | grep -q "^guard_rolled_back.*ikh-guard-test" && ok "the webhook names it" || bad "webhook: $(sink_events | tail -2)"
+gwnft list tables | grep -q vendor_hardening && bad "the postinst's table is still there" || ok "the postinst's dropping table is gone"
+lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
+lab_disconnect "$D/lab" 1 >/dev/null
+agent_ctl audit 40 | grep -q "incident [0-9]* remediating: .*guarded change [0-9]* (dpkg run (apt)), packages ikh-guard-test:all 1.0 (install): being rolled back" &&
+        ok "the incident the dpkg run opened names the package: $(agent_ctl audit 40 | grep -o 'incident [0-9]* remediating: [^,]*' | tail -1)" ||
+        bad "incident records: $(agent_ctl audit 40 | grep incident | tail -4)"
+dpkg-query --admindir="$D/dpkg" -W ikh-guard-test >/dev/null 2>&1 && ok "the package stays installed (never downgraded)" || bad "package gone"
+
+# --- 5: the hook with the agent stopped: apt goes on, with a warning ------------------------------
+agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
+rm -f "$D/tighten"
+apt_install >"$D/apt2.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "with the agent stopped apt-get succeeds" || bad "apt-get without the agent: exit $rc: $(tail -5 "$D/apt2.out")"
+grep -q "warning: this dpkg run is NOT guarded: cannot reach ikeheald" "$D/apt2.out" &&
+        ok "…saying so: $(grep -m1 'NOT guarded' "$D/apt2.out")" || bad "no warning: $(cat "$D/apt2.out")"
+
+# --- a damaged guard record: the agent refuses to start (78) until --reset-state sets it aside -----
+printf 'not a record' >"$D/state/guard.rec"
+timeout 20 "$B/ikeheald" -c "$D/c.yaml" --log-target=stderr >"$D/agent-damaged.log" 2>&1
+rc=$?
+[ "$rc" = 78 ] && grep -q "guard.rec holds no valid guard record" "$D/agent-damaged.log" &&
+        ok "a damaged guard record: start refused with 78, saying why" || bad "damaged record: exit $rc: $(tail -3 "$D/agent-damaged.log")"
+"$B/ikeheald" -c "$D/c.yaml" --log-target=stderr --reset-state >"$D/agent-reset.log" 2>&1 &
+AGENT_PID=$! AGENT_BUILD=$B
+for _ in $(seq 100); do agent_ctl --timeout 1 status >/dev/null 2>&1 && break; sleep 0.1; done
+[ -e "$D/state/guard.rec.damaged" ] && ! [ -e "$D/state/guard.rec" ] && agent_ctl audit 20 | grep -q "set aside as .*guard.rec.damaged" &&
+        ok "--reset-state sets it aside, audited" || bad "reset: $(ls "$D/state") $(tail -3 "$D/agent-reset.log")"
+agent_stop || bad "agent exit status after the reset"
+
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/agent*.log && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end
