@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/checks/tunnel_set.h"
+#include "tunnel_set.h"
 #include "macro.h"
 
 static size_t min_size(size_t a, size_t b) {

@@ -28,7 +28,7 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/check_debounce.h"
-#include "agent/checks/tunnel_set.h"
+#include "tunnel_set.h"
 #include "agent/checks/tunnels.h"
 #include "charon_log.h"
 #include "now.h"
@@ -142,6 +142,10 @@ static void on_log(const char *event, const vici_node *msg, void *userdata) {
                 return;
         }
         if (!words_worth(&l) || !(w = words_of(s, l.conn, true)))
+                return;
+        /* a retransmission says less than what it would replace (a refusal, "giving up") */
+        if (l.event == CHARON_EV_RETRANSMIT && w->usec && strcmp(w->conn, l.conn) == 0 &&
+            w->event != CHARON_EV_RETRANSMIT)
                 return;
         *w = (last_words){ .cls = l.cls, .event = l.event, .usec = clock_usec(CLOCK_MONOTONIC) };
         (void) snprintf(w->conn, sizeof(w->conn), "%s", l.conn);

@@ -4,12 +4,12 @@
  * byte picks list-conn or list-sa; the expected tunnels are fixed names plus "a/b" style names
  * cut from the input.
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: agent/checks/tunnel_set.c common/vici_msg.c common/swconf.c common/file_read.c */
+/* fuzz-sources: common/tunnel_set.c common/vici_msg.c common/swconf.c common/file_read.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/checks/tunnel_set.h"
+#include "tunnel_set.h"
 #include "vici_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

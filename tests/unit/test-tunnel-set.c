@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/checks/tunnel_set.h"
+#include "tunnel_set.h"
 #include "swconf.h"
 #include "tap.h"
 #include "vici_msg.h"
