@@ -55,7 +55,8 @@ int tunnel_set_add(tunnel_set *s, const char *conn, const char *child, unsigned 
                 return -E2BIG;
         }
         t = &s->t[s->n++];
-        *t = (tunnel){ .origin = origin, .idle_in = TUNNEL_NEVER, .idle_out = TUNNEL_NEVER };
+        *t = (tunnel){ .origin = origin, .idle_in = TUNNEL_NEVER, .idle_out = TUNNEL_NEVER,
+                       .installed_for = TUNNEL_NEVER };
         (void) snprintf(t->conn, sizeof(t->conn), "%s", conn);
         (void) snprintf(t->child, sizeof(t->child), "%s", child);
         return 0;
@@ -89,7 +90,7 @@ void tunnel_set_reset(tunnel_set *s) {
                 t->ike = TUNNEL_IKE_NONE;
                 t->children = 0;
                 t->bytes_in = t->bytes_out = t->packets_in = t->packets_out = 0;
-                t->idle_in = t->idle_out = TUNNEL_NEVER;
+                t->idle_in = t->idle_out = t->installed_for = TUNNEL_NEVER;
         }
 }
 
@@ -195,6 +196,7 @@ void tunnel_set_sa(tunnel_set *s, const vici_node *item) {
                                 t->packets_out = sat_add(t->packets_out, u64_or(ch, "packets-out", 0));
                                 t->idle_in = min_u64(t->idle_in, u64_or(ch, "use-in", TUNNEL_NEVER));
                                 t->idle_out = min_u64(t->idle_out, u64_or(ch, "use-out", TUNNEL_NEVER));
+                                t->installed_for = min_u64(t->installed_for, u64_or(ch, "install-time", TUNNEL_NEVER));
                         }
                 }
         }

@@ -51,6 +51,7 @@ typedef struct tunnel {
         unsigned children;               /* INSTALLED CHILD_SAs of this name (2 while rekeying) */
         uint64_t bytes_in, bytes_out, packets_in, packets_out; /* summed over those */
         uint64_t idle_in, idle_out;      /* seconds since the last packet in/out; TUNNEL_NEVER */
+        uint64_t installed_for;          /* seconds since the newest was installed; TUNNEL_NEVER */
 } tunnel;
 
 typedef struct tunnel_set {

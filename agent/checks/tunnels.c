@@ -49,6 +49,14 @@ typedef struct last_words {
         uint64_t usec; /* CLOCK_MONOTONIC; 0: slot free */
 } last_words;
 
+/* a tunnel's counters at the last run, for the data plane */
+typedef struct flow {
+        char conn[TUNNEL_NAME_MAX], child[TUNNEL_NAME_MAX];
+        uint64_t in, out;        /* bytes at the last run */
+        uint64_t in_still_since; /* CLOCK_MONOTONIC: outbound grew, inbound stood still since; 0: no */
+        bool used;
+} flow;
+
 /* since when a tunnel has been missing */
 typedef struct missing_since {
         char conn[TUNNEL_NAME_MAX], child[TUNNEL_NAME_MAX];
@@ -61,6 +69,9 @@ typedef struct tunnels_state {
         char *swanctl_conf;
         bool from_config;
         uint64_t grace_usec;
+        uint64_t one_way_usec;  /* outbound grows, inbound still this long: one-way (0: off) */
+        char **traffic;         /* tunnels expected to carry traffic */
+        uint64_t idle_max_usec; /* … and idle this long: no traffic */
 
         check *check;
         const check_env *env;
@@ -74,6 +85,7 @@ typedef struct tunnels_state {
         tunnel_set set;
         last_words words[TUNNELS_MAX];
         missing_since since[TUNNELS_MAX];
+        flow flows[TUNNELS_MAX];
 } tunnels_state;
 
 #define TOFF(f) offsetof(tunnels_state, f)
@@ -83,6 +95,9 @@ static const yfield tunnels_fields[] = {
         { "swanctl_conf", YF_PATH, TOFF(swanctl_conf) },
         { "from_config", YF_BOOL, TOFF(from_config) },
         { "grace", YF_DURATION, TOFF(grace_usec), .max = 3600 * USEC_PER_SEC },
+        { "one_way_after", YF_DURATION, TOFF(one_way_usec), .max = 24 * 3600 * USEC_PER_SEC },
+        { "traffic", YF_STRV, TOFF(traffic), .max = TUNNELS_MAX },
+        { "idle_max", YF_DURATION, TOFF(idle_max_usec), .min = USEC_PER_SEC, .max = 7 * 24 * 3600 * USEC_PER_SEC },
         {}
 };
 
@@ -93,7 +108,15 @@ static int tunnels_parse(void *state, const ynode *params, ydiag *d) {
 
         s->from_config = true;
         s->grace_usec = 5 * USEC_PER_SEC;
+        s->one_way_usec = 30 * USEC_PER_SEC;
+        s->idle_max_usec = 300 * USEC_PER_SEC;
         r = ybind(params, tunnels_fields, s, d);
+        for (size_t i = 0; s->traffic && s->traffic[i]; i++)
+                if (tunnel_name_split(s->traffic[i], conn, child) < 0) {
+                        ydiag_add(d, ynode_get(params, "traffic"),
+                                  "traffic: '%.80s' is not CONNECTION/CHILD (the names of swanctl.conf)", s->traffic[i]);
+                        r = -EINVAL;
+                }
         for (size_t i = 0; s->tunnels && s->tunnels[i]; i++)
                 if (tunnel_name_split(s->tunnels[i], conn, child) < 0) {
                         ydiag_add(d, ynode_get(params, "tunnels"),
@@ -266,6 +289,92 @@ static bool watched(const tunnel *t) {
         return (t->origin & TUNNEL_FROM_LIST) || t->loaded;
 }
 
+/* ---- the data plane: what the counters say ---- */
+
+static flow *flow_of(tunnels_state *s, const tunnel *t) {
+        flow *free_slot = NULL;
+        for (size_t i = 0; i < TUNNELS_MAX; i++) {
+                flow *fl = &s->flows[i];
+                if (fl->used && strcmp(fl->conn, t->conn) == 0 && strcmp(fl->child, t->child) == 0)
+                        return fl;
+                if (!fl->used && !free_slot)
+                        free_slot = fl;
+        }
+        if (free_slot) {
+                *free_slot = (flow){ .used = true, .in = t->bytes_in, .out = t->bytes_out };
+                (void) snprintf(free_slot->conn, sizeof(free_slot->conn), "%s", t->conn);
+                (void) snprintf(free_slot->child, sizeof(free_slot->child), "%s", t->child);
+        }
+        return free_slot;
+}
+
+static bool listed(char **list, const tunnel *t) {
+        char conn[TUNNEL_NAME_MAX], child[TUNNEL_NAME_MAX];
+        for (size_t i = 0; list && list[i]; i++)
+                if (tunnel_name_split(list[i], conn, child) >= 0 && strcmp(conn, t->conn) == 0 &&
+                    strcmp(child, t->child) == 0)
+                        return true;
+        return false;
+}
+
+static void secs(char *buf, size_t size, uint64_t v) {
+        if (v == TUNNEL_NEVER)
+                (void) snprintf(buf, size, "never");
+        else
+                (void) snprintf(buf, size, "%llus", (unsigned long long) v);
+}
+
+typedef enum flow_verdict {
+        FLOW_OK,
+        FLOW_NO_TRAFFIC, /* expected to carry traffic, idle for idle_max */
+        FLOW_ONE_WAY,    /* outbound grows, inbound still for one_way_after, IKE_SA up */
+} flow_verdict;
+
+/* One installed tunnel's counters against the last run's. A rekey starts new counters: a
+ * count lower than before is a new baseline, not traffic. */
+static flow_verdict flow_judge(tunnels_state *s, const tunnel *t, uint64_t now, finding *f) {
+        char name[2 * TUNNEL_NAME_MAX], key[2 * TUNNEL_NAME_MAX + 16], ii[24], io[24];
+        flow *fl = flow_of(s, t);
+        flow_verdict v = FLOW_OK;
+
+        (void) snprintf(name, sizeof(name), "%s/%s", t->conn, t->child);
+        (void) snprintf(key, sizeof(key), "%s.counters", name);
+        secs(ii, sizeof(ii), t->idle_in);
+        secs(io, sizeof(io), t->idle_out);
+        (void) finding_fact_set(f, key, "in=%llu bytes/%llu packets out=%llu bytes/%llu packets idle_in=%s idle_out=%s",
+                                (unsigned long long) t->bytes_in, (unsigned long long) t->packets_in,
+                                (unsigned long long) t->bytes_out, (unsigned long long) t->packets_out, ii, io);
+        if (!fl)
+                return FLOW_OK;
+        bool out_grew = t->bytes_out > fl->out, in_grew = t->bytes_in > fl->in;
+        if (t->bytes_in < fl->in || t->bytes_out < fl->out) /* rekeyed: new counters */
+                fl->in_still_since = 0;
+        else if (in_grew)
+                fl->in_still_since = 0;
+        else if (out_grew && !fl->in_still_since)
+                fl->in_still_since = now;
+        fl->in = t->bytes_in;
+        fl->out = t->bytes_out;
+        if (s->one_way_usec && fl->in_still_since && t->ike == TUNNEL_IKE_ESTABLISHED &&
+            now - fl->in_still_since >= s->one_way_usec) {
+                v = FLOW_ONE_WAY;
+                (void) finding_evidence(f, "%s: one-way for %llus: outbound grows (%llu bytes, idle %s), inbound stands at %llu bytes (idle %s) while the IKE_SA is up",
+                                        name, (unsigned long long) ((now - fl->in_still_since) / USEC_PER_SEC),
+                                        (unsigned long long) t->bytes_out, io, (unsigned long long) t->bytes_in, ii);
+        } else if (listed(s->traffic, t)) {
+                uint64_t idle = t->idle_in < t->idle_out ? t->idle_in : t->idle_out;
+                if (idle == TUNNEL_NEVER)
+                        idle = t->installed_for; /* never used: idle since installed */
+                if (idle != TUNNEL_NEVER && idle * USEC_PER_SEC >= s->idle_max_usec) {
+                        v = FLOW_NO_TRAFFIC;
+                        (void) finding_evidence(f, "%s: no traffic for %llus (in %llu bytes idle %s, out %llu bytes idle %s)",
+                                                name, (unsigned long long) idle, (unsigned long long) t->bytes_in, ii,
+                                                (unsigned long long) t->bytes_out, io);
+                }
+        }
+        return v;
+}
+
 static int on_recheck(sd_event_source *src, uint64_t usec, void *userdata) {
         tunnels_state *s = userdata;
         s->recheck = sd_event_source_disable_unref(s->recheck);
@@ -284,9 +393,9 @@ static void judge(tunnels_state *s, finding *f) {
         const check_env *env = s->env;
         bool starting = env->hub && env->charon.start_grace_usec &&
                         now < charon_hub_state_since(env->hub) + env->charon.start_grace_usec;
-        size_t n = 0, up = 0, missing = 0, pending = 0;
+        size_t n = 0, up = 0, missing = 0, pending = 0, one_way = 0, quiet = 0;
         const tunnel *first = NULL;
-        char names[1024] = "", peers[1024] = "", upnames[1024] = "";
+        char names[1024] = "", peers[1024] = "", upnames[1024] = "", flows[1024] = "", flow_peers[1024] = "";
 
         for (size_t i = 0; i < s->set.n; i++) {
                 const tunnel *t = &s->set.t[i];
@@ -299,6 +408,14 @@ static void judge(tunnels_state *s, finding *f) {
                         up++;
                         present(s, t);
                         list_add(upnames, sizeof(upnames), name);
+                        flow_verdict v = t->installed ? flow_judge(s, t, now, f) : FLOW_OK;
+                        if (v != FLOW_OK) {
+                                one_way += v == FLOW_ONE_WAY;
+                                quiet += v == FLOW_NO_TRAFFIC;
+                                tunnel_peer(t, peer, sizeof(peer));
+                                list_add(flows, sizeof(flows), name);
+                                list_add(flow_peers, sizeof(flow_peers), peer);
+                        }
                         continue;
                 }
                 uint64_t gone = missing_for(s, t, now);
@@ -341,6 +458,16 @@ static void judge(tunnels_state *s, finding *f) {
                 (void) finding_fact_set(f, CHECK_FACT_PEERS, "%s", peers);
                 (void) finding_fact_set(f, "missing", "%s", names);
                 if (up)
+                        (void) finding_fact_set(f, CHECK_FACT_SCOPE, "local");
+        } else if (one_way || quiet) {
+                (void) finding_set(f, one_way ? CHECK_FAIL : CHECK_WARN, "%s: %s", flows,
+                                   one_way ? "one-way: packets go out, none come back while IKE works (ESP lost on the path?)"
+                                           : "no traffic on a tunnel expected to carry some");
+                (void) finding_fact_set(f, CHECK_FACT_CLASS, "tunnel");
+                (void) finding_fact_set(f, CHECK_FACT_REASON, "%s", one_way ? "one_way" : "no_traffic");
+                (void) finding_fact_set(f, CHECK_FACT_PEERS, "%s", flow_peers);
+                (void) finding_fact_set(f, "data_plane", "%s", flows);
+                if (up > one_way + quiet)
                         (void) finding_fact_set(f, CHECK_FACT_SCOPE, "local");
         } else if (pending && starting)
                 (void) finding_set(f, CHECK_UNKNOWN, "charon just (re)started: %zu of %zu tunnel(s) up so far", up, n);
