@@ -20,7 +20,10 @@
  * log (VICI "log" events, IKE_SA named by the connection) that the logs check's classifier
  * (common/charon_log.h) calls a failure or a retransmission, with its class (fact
  * charon_class) and event (charon_event). Where some expected tunnels are up, scope is local.
- * ike-updown and child-updown events run the check. */
+ * ike-updown and child-updown events run the check.
+ *
+ * Installed tunnels' counters are the data plane (tunnel_flow.h): one-way (FAIL reason=one_way)
+ * and, for those listed in `traffic`, idle (WARN reason=no_traffic), the counters as evidence. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/check_debounce.h"
 #include "tunnel_set.h"
+#include "agent/checks/tunnel_flow.h"
 #include "agent/checks/tunnels.h"
 #include "charon_log.h"
 #include "now.h"
@@ -48,14 +52,6 @@ typedef struct last_words {
         charon_log_event event;
         uint64_t usec; /* CLOCK_MONOTONIC; 0: slot free */
 } last_words;
-
-/* a tunnel's counters at the last run, for the data plane */
-typedef struct flow {
-        char conn[TUNNEL_NAME_MAX], child[TUNNEL_NAME_MAX];
-        uint64_t in, out;        /* bytes at the last run */
-        uint64_t in_still_since; /* CLOCK_MONOTONIC: outbound grew, inbound stood still since; 0: no */
-        bool used;
-} flow;
 
 /* since when a tunnel has been missing */
 typedef struct missing_since {
@@ -85,7 +81,7 @@ typedef struct tunnels_state {
         tunnel_set set;
         last_words words[TUNNELS_MAX];
         missing_since since[TUNNELS_MAX];
-        flow flows[TUNNELS_MAX];
+        tunnel_flows flows;
 } tunnels_state;
 
 #define TOFF(f) offsetof(tunnels_state, f)
@@ -289,92 +285,6 @@ static bool watched(const tunnel *t) {
         return (t->origin & TUNNEL_FROM_LIST) || t->loaded;
 }
 
-/* ---- the data plane: what the counters say ---- */
-
-static flow *flow_of(tunnels_state *s, const tunnel *t) {
-        flow *free_slot = NULL;
-        for (size_t i = 0; i < TUNNELS_MAX; i++) {
-                flow *fl = &s->flows[i];
-                if (fl->used && strcmp(fl->conn, t->conn) == 0 && strcmp(fl->child, t->child) == 0)
-                        return fl;
-                if (!fl->used && !free_slot)
-                        free_slot = fl;
-        }
-        if (free_slot) {
-                *free_slot = (flow){ .used = true, .in = t->bytes_in, .out = t->bytes_out };
-                (void) snprintf(free_slot->conn, sizeof(free_slot->conn), "%s", t->conn);
-                (void) snprintf(free_slot->child, sizeof(free_slot->child), "%s", t->child);
-        }
-        return free_slot;
-}
-
-static bool listed(char **list, const tunnel *t) {
-        char conn[TUNNEL_NAME_MAX], child[TUNNEL_NAME_MAX];
-        for (size_t i = 0; list && list[i]; i++)
-                if (tunnel_name_split(list[i], conn, child) >= 0 && strcmp(conn, t->conn) == 0 &&
-                    strcmp(child, t->child) == 0)
-                        return true;
-        return false;
-}
-
-static void secs(char *buf, size_t size, uint64_t v) {
-        if (v == TUNNEL_NEVER)
-                (void) snprintf(buf, size, "never");
-        else
-                (void) snprintf(buf, size, "%llus", (unsigned long long) v);
-}
-
-typedef enum flow_verdict {
-        FLOW_OK,
-        FLOW_NO_TRAFFIC, /* expected to carry traffic, idle for idle_max */
-        FLOW_ONE_WAY,    /* outbound grows, inbound still for one_way_after, IKE_SA up */
-} flow_verdict;
-
-/* One installed tunnel's counters against the last run's. A rekey starts new counters: a
- * count lower than before is a new baseline, not traffic. */
-static flow_verdict flow_judge(tunnels_state *s, const tunnel *t, uint64_t now, finding *f) {
-        char name[2 * TUNNEL_NAME_MAX], key[2 * TUNNEL_NAME_MAX + 16], ii[24], io[24];
-        flow *fl = flow_of(s, t);
-        flow_verdict v = FLOW_OK;
-
-        (void) snprintf(name, sizeof(name), "%s/%s", t->conn, t->child);
-        (void) snprintf(key, sizeof(key), "%s.counters", name);
-        secs(ii, sizeof(ii), t->idle_in);
-        secs(io, sizeof(io), t->idle_out);
-        (void) finding_fact_set(f, key, "in=%llu bytes/%llu packets out=%llu bytes/%llu packets idle_in=%s idle_out=%s",
-                                (unsigned long long) t->bytes_in, (unsigned long long) t->packets_in,
-                                (unsigned long long) t->bytes_out, (unsigned long long) t->packets_out, ii, io);
-        if (!fl)
-                return FLOW_OK;
-        bool out_grew = t->bytes_out > fl->out, in_grew = t->bytes_in > fl->in;
-        if (t->bytes_in < fl->in || t->bytes_out < fl->out) /* rekeyed: new counters */
-                fl->in_still_since = 0;
-        else if (in_grew)
-                fl->in_still_since = 0;
-        else if (out_grew && !fl->in_still_since)
-                fl->in_still_since = now;
-        fl->in = t->bytes_in;
-        fl->out = t->bytes_out;
-        if (s->one_way_usec && fl->in_still_since && t->ike == TUNNEL_IKE_ESTABLISHED &&
-            now - fl->in_still_since >= s->one_way_usec) {
-                v = FLOW_ONE_WAY;
-                (void) finding_evidence(f, "%s: one-way for %llus: outbound grows (%llu bytes, idle %s), inbound stands at %llu bytes (idle %s) while the IKE_SA is up",
-                                        name, (unsigned long long) ((now - fl->in_still_since) / USEC_PER_SEC),
-                                        (unsigned long long) t->bytes_out, io, (unsigned long long) t->bytes_in, ii);
-        } else if (listed(s->traffic, t)) {
-                uint64_t idle = t->idle_in < t->idle_out ? t->idle_in : t->idle_out;
-                if (idle == TUNNEL_NEVER)
-                        idle = t->installed_for; /* never used: idle since installed */
-                if (idle != TUNNEL_NEVER && idle * USEC_PER_SEC >= s->idle_max_usec) {
-                        v = FLOW_NO_TRAFFIC;
-                        (void) finding_evidence(f, "%s: no traffic for %llus (in %llu bytes idle %s, out %llu bytes idle %s)",
-                                                name, (unsigned long long) idle, (unsigned long long) t->bytes_in, ii,
-                                                (unsigned long long) t->bytes_out, io);
-                }
-        }
-        return v;
-}
-
 static int on_recheck(sd_event_source *src, uint64_t usec, void *userdata) {
         tunnels_state *s = userdata;
         s->recheck = sd_event_source_disable_unref(s->recheck);
@@ -408,7 +318,9 @@ static void judge(tunnels_state *s, finding *f) {
                         up++;
                         present(s, t);
                         list_add(upnames, sizeof(upnames), name);
-                        flow_verdict v = t->installed ? flow_judge(s, t, now, f) : FLOW_OK;
+                        const tunnel_flow_params fp = { s->one_way_usec, s->idle_max_usec,
+                                                        tunnel_listed(s->traffic, t) };
+                        flow_verdict v = t->installed ? tunnel_flow_judge(&s->flows, t, &fp, now, f) : FLOW_OK;
                         if (v != FLOW_OK) {
                                 one_way += v == FLOW_ONE_WAY;
                                 quiet += v == FLOW_NO_TRAFFIC;
