@@ -20,6 +20,7 @@ static const char *const class_names[_FAULT_CLASS_MAX] = {
         [FAULT_NAT_MTU] = "nat_mtu",
         [FAULT_RESOURCE] = "resource",
         [FAULT_CONFIG_CHANGE] = "config_change",
+        [FAULT_TUNNEL] = "tunnel",
         [FAULT_INTEGRITY] = "integrity",
 };
 

@@ -20,6 +20,7 @@ typedef enum fault_class {
         FAULT_NAT_MTU,           /* NAT rewriting, fragments lost, MTU */
         FAULT_RESOURCE,          /* TEMPORARY_FAILURE, limits, load */
         FAULT_CONFIG_CHANGE,     /* something changed recently (evidence, rarely a root cause) */
+        FAULT_TUNNEL,            /* a site-to-site tunnel (CHILD_SA) this gateway must keep up is down */
         FAULT_INTEGRITY,         /* the agent's own records damaged or cut (its audit log) */
         _FAULT_CLASS_MAX,
 } fault_class;

@@ -15,6 +15,7 @@
 #include "agent/checks/probe.h"
 #include "agent/checks/sas.h"
 #include "agent/checks/revocation.h"
+#include "agent/checks/tunnels.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
@@ -23,6 +24,7 @@ static const check_ops *const registry[] = {
         &daemon_check_ops,       /* 2. charon running, answering, not flapping */
         &conns_check_ops,        /*    its connections loaded */
         &sas_check_ops,          /*    impact: who is up */
+        &tunnels_check_ops,      /*    the site-to-site tunnels it must keep up */
         &cert_check_ops,         /* 3. certificates and keys */
         &revocation_check_ops,   /*    CRL/OCSP */
         &clock_check_ops,        /*    clock skew */
@@ -58,6 +60,7 @@ static const struct {
         { "daemon", { FAULT_DAEMON, CHECK_ROLE_LIVENESS } },
         { "conns", { FAULT_DAEMON_CONFIG, CHECK_ROLE_LOADED } },
         { "sas", { FAULT_NONE, CHECK_ROLE_SA_COUNT } },
+        { "tunnels", { FAULT_TUNNEL, 0 } },
         { "certificate", { FAULT_CERTIFICATE, 0 } },
         { "revocation", { FAULT_REVOCATION, 0 } },
         { "clock", { FAULT_CLOCK, 0 } },

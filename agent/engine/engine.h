@@ -123,6 +123,7 @@ typedef struct run {
         uint64_t verify_deadline;   /* CLOCK_MONOTONIC */
         bool verify_check_ok, verify_action_ok;
         call_context ctx;
+        action_params recovery_params; /* the on_failure step in flight, placeholders filled in */
 } run;
 
 typedef enum measure_state {

@@ -99,6 +99,7 @@ run *engine_run_lookup(engine *e, uint64_t id) {
 
 void engine_run_clear_runtime(run *r) {
         r->call = action_call_free(r->call);
+        action_params_done(&r->recovery_params); /* what that call used */
         r->timer = sd_event_source_disable_unref(r->timer);
         r->retrigger = sd_event_source_disable_unref(r->retrigger);
 }

@@ -450,9 +450,14 @@ static void rollback_next(engine *e, run *r) {
         if (r->rb && r->recovery_pos < r->rb->n_on_failure) {
                 const rb_step *s = &r->rb->on_failure[r->recovery_pos];
                 r->call = action_call_free(r->call);
-                int k = action_call_new(&r->call, &s->params, &e->env, ACTION_APPLY, s->timeout_usec,
-                                        call_context_fill(&r->ctx, r->incident, r->id, s->name, "on_failure"),
-                                        on_recovery_done, r);
+                action_params_done(&r->recovery_params);
+                int k = action_params_copy(&s->params, &r->recovery_params);
+                if (k >= 0) {
+                        expand(e, r, &r->recovery_params);
+                        k = action_call_new(&r->call, &r->recovery_params, &e->env, ACTION_APPLY, s->timeout_usec,
+                                            call_context_fill(&r->ctx, r->incident, r->id, s->name, "on_failure"),
+                                            on_recovery_done, r);
+                }
                 if (k < 0) {
                         r->recovery_pos++;
                         rollback_next(e, r);

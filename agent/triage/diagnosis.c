@@ -31,7 +31,7 @@ static unsigned class_rank(fault_class c) {
                 FAULT_FIREWALL, FAULT_REACHABILITY, FAULT_DAEMON, FAULT_DAEMON_CONFIG,
                 FAULT_CLOCK, FAULT_CERTIFICATE, FAULT_REVOCATION, FAULT_NAT_MTU,
                 FAULT_PROPOSAL, FAULT_AUTHENTICATION, FAULT_TRAFFIC_SELECTORS, FAULT_RESOURCE,
-                FAULT_CONFIG_CHANGE, FAULT_INTEGRITY,
+                FAULT_CONFIG_CHANGE, FAULT_TUNNEL, FAULT_INTEGRITY,
         };
         for (unsigned i = 0; i < ELEMENTSOF(order); i++)
                 if (order[i] == c)
@@ -166,7 +166,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
         symptom sy[SYMPTOMS_MAX];
         size_t ns = 0;
         bool probe_fails = false, sa_collapse = false;
-        bool have[_FAULT_CLASS_MAX] = {};
+        bool have[_FAULT_CLASS_MAX] = {}, seen[_FAULT_CLASS_MAX] = {};
         char peers_up[1024] = "";
         int r;
 
@@ -221,6 +221,7 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         probe_fails = true;
                 if (in[i].reported == CHECK_FAIL && !sy[ns - 1].from_peers)
                         have[cls] = true;
+                seen[cls] = true;
         }
 
         /* 2. which cause explains which symptom */
@@ -257,6 +258,20 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                         else if (have[FAULT_CLOCK])
                                 s->explained_by = FAULT_CLOCK;
                         break;
+                case FAULT_TUNNEL: {
+                        /* a tunnel down because charon is, or IKE is dropped here, or for what
+                         * charon said about it (its peer refused our proposal, our credential …)
+                         * when that is a problem of its own */
+                        fault_class said;
+                        if (have[FAULT_DAEMON])
+                                s->explained_by = FAULT_DAEMON;
+                        else if (have[FAULT_FIREWALL])
+                                s->explained_by = FAULT_FIREWALL;
+                        else if (fault_class_from_string(finding_fact_get(s->in->finding, "charon_class"), &said) >= 0 &&
+                                 said != FAULT_TUNNEL && said != FAULT_NONE && seen[said])
+                                s->explained_by = said;
+                        break;
+                }
                 default:
                         break;
                 }
@@ -284,6 +299,17 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
         for (size_t i = 0; i < ns; i++)
                 if (sy[i].cls == FAULT_REACHABILITY && sy[i].explained_by == FAULT_NONE)
                         sy[i].cls = daemon_unconfirmed(in, n, sy[i].in->finding) ? FAULT_NONE : FAULT_FIREWALL;
+
+        /* a tunnel is explained away only by a cause that stands as a problem of its own */
+        for (size_t i = 0; i < ns; i++) {
+                bool stands = false;
+                if (sy[i].cls != FAULT_TUNNEL || sy[i].explained_by == FAULT_NONE)
+                        continue;
+                for (size_t k = 0; k < ns && !stands; k++)
+                        stands = sy[k].cls == sy[i].explained_by && sy[k].explained_by == FAULT_NONE;
+                if (!stands)
+                        sy[i].explained_by = FAULT_NONE;
+        }
 
         /* 3. one problem per root class */
         for (size_t i = 0; i < ns; i++) {

@@ -102,6 +102,7 @@ _lab_key() {
         local role=$1 key=$2
         case $role in
         gw) echo "GW_$key" ;;
+        peer) echo "PEER_$key" ;;
         '' | *[!0-9]*) _lab_err "role must be 'gw' or a client index, not '$role'"; return 2 ;;
         *) echo "CL_${key}_$role" ;;
         esac
@@ -111,6 +112,7 @@ _lab_key() {
 _lab_role_dir() { # ROLE
         case $1 in
         gw) echo gw ;;
+        peer) echo peer ;;
         '' | *[!0-9]*) _lab_err "role must be 'gw' or a client index, not '$1'"; return 2 ;;
         *) echo "cl$1" ;;
         esac
@@ -692,6 +694,8 @@ _lab_write_env() { # DIR N ID
                         echo "CL_$k=\$CL_${k}_1"
                 done
                 echo "GW_IF=\$GW_IF_1"
+                # what a layer built on this lab adds (tests/lab/s2s.sh: the peer gateway)
+                if [ -r "$dir/lab.env.extra" ]; then cat "$dir/lab.env.extra"; fi
         } >"$f" && mv -f "$f" "$dir/lab.env"
 }
 
