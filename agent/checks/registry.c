@@ -14,6 +14,7 @@
 #include "agent/checks/probe.h"
 #include "agent/checks/sas.h"
 #include "agent/checks/revocation.h"
+#include "agent/checks/vrrp.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
@@ -28,6 +29,7 @@ static const check_ops *const registry[] = {
         &nat_mtu_check_ops,      /* 4. NAT and MTU */
         &config_drift_check_ops, /* 5. recent changes */
         &logs_check_ops,         /*    what charon says about each peer */
+        &vrrp_check_ops,         /*    this gateway's role in its VRRP pair */
         NULL,
 };
 
@@ -62,6 +64,7 @@ static const struct {
         { "nat_mtu", { FAULT_NAT_MTU, 0 } },
         { "config", { FAULT_CONFIG_CHANGE, 0 } },
         { "logs", { FAULT_NONE, CHECK_ROLE_PEERS_SAY } },
+        { "vrrp", { FAULT_NONE, CHECK_ROLE_VRRP } },
 };
 
 check_traits check_kind_traits(const char *kind) {
