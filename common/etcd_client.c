@@ -299,13 +299,18 @@ int etcd_create(etcd_client *c, const char *key, const char *value, int64_t leas
                       cb, userdata);
 }
 
-/* ---- slots ---- */
+/* ---- slots ----
+ *
+ * One read of the slot keys, then a create on a free index: two requests when a slot is free,
+ * one when none is, whatever K. A create that loses a race (another holder took that index
+ * between the read and the create) reads again, a bounded number of times. */
+
+#define SLOT_RACES_MAX 3u
 
 typedef struct slot_try {
         char *prefix, *holder;
-        unsigned k, next;
+        unsigned k, races, trying;
         int64_t lease;
-        char holders[512];
         etcd_slot_cb cb;
         void *userdata;
 } slot_try;
@@ -316,46 +321,81 @@ static void slot_try_free(slot_try *t) {
         free(t);
 }
 
-static int slot_next(etcd_client *c, slot_try *t);
-
-static void on_slot(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
-        slot_try *t = userdata;
-        unsigned slot = t->next;
-
-        if (error < 0 || rep->is_error) {
-                t->cb(c, error < 0 ? error : -EIO, slot, why, t->userdata);
-                slot_try_free(t);
-                return;
-        }
-        if (rep->succeeded || (rep->n_kvs > 0 && strcmp(rep->kvs[0].value, t->holder) == 0 && rep->kvs[0].lease == t->lease)) {
-                t->cb(c, 0, slot, "", t->userdata);
-                slot_try_free(t);
-                return;
-        }
-        if (rep->n_kvs > 0) {
-                size_t w = strlen(t->holders);
-                (void) snprintf(t->holders + w, sizeof(t->holders) - w, "%sslot %u: %.64s", w ? ", " : "", slot,
-                                rep->kvs[0].value);
-        }
-        t->next++;
-        if (t->next >= t->k) {
-                char msg[600];
-                (void) snprintf(msg, sizeof(msg), "all %u slot(s) held (%s)", t->k, t->holders);
-                t->cb(c, -EBUSY, 0, msg, t->userdata);
-                slot_try_free(t);
-                return;
-        }
-        int r = slot_next(c, t);
-        if (r < 0) {
-                t->cb(c, r, 0, "cannot send the request", t->userdata);
-                slot_try_free(t);
-        }
+static void slot_end(etcd_client *c, slot_try *t, int error, unsigned slot, const char *why) {
+        t->cb(c, error, slot, why, t->userdata);
+        slot_try_free(t);
 }
 
-static int slot_next(etcd_client *c, slot_try *t) {
-        char key[512];
-        (void) snprintf(key, sizeof(key), "%s%u", t->prefix, t->next);
-        return etcd_create(c, key, t->holder, t->lease, on_slot, t);
+static int slot_read(etcd_client *c, slot_try *t);
+
+static void on_created(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        slot_try *t = userdata;
+
+        if (error < 0 || rep->is_error) {
+                slot_end(c, t, error < 0 ? error : -EIO, 0, why);
+                return;
+        }
+        if (rep->succeeded) {
+                slot_end(c, t, 0, t->trying, "");
+                return;
+        }
+        if (++t->races > SLOT_RACES_MAX) {
+                slot_end(c, t, -EBUSY, 0, "every free slot was taken by another holder meanwhile");
+                return;
+        }
+        int r = slot_read(c, t);
+        if (r < 0)
+                slot_end(c, t, r, 0, "cannot send the request");
+}
+
+/* The index a slot key names, or -1 (not one of ours). */
+static long slot_index(const slot_try *t, const char *key) {
+        size_t n = strlen(t->prefix);
+        char *end;
+        if (strncmp(key, t->prefix, n) != 0 || !key[n])
+                return -1;
+        long i = strtol(key + n, &end, 10);
+        return *end || i < 0 || i >= (long) t->k ? -1 : i;
+}
+
+static void on_slots(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        slot_try *t = userdata;
+        bool taken[64] = {};
+        char holders[512] = "", key[512];
+        int r;
+
+        if (error < 0 || rep->is_error) {
+                slot_end(c, t, error < 0 ? error : -EIO, 0, why);
+                return;
+        }
+        for (size_t i = 0; i < rep->n_kvs; i++) {
+                long idx = slot_index(t, rep->kvs[i].key);
+                if (idx < 0)
+                        continue;
+                if (strcmp(rep->kvs[i].value, t->holder) == 0 && rep->kvs[i].lease == t->lease) {
+                        slot_end(c, t, 0, (unsigned) idx, ""); /* ours already */
+                        return;
+                }
+                taken[idx] = true;
+                size_t w = strlen(holders);
+                (void) snprintf(holders + w, sizeof(holders) - w, "%sslot %ld: %.64s", w ? ", " : "", idx, rep->kvs[i].value);
+        }
+        for (unsigned i = 0; i < t->k; i++) {
+                if (taken[i])
+                        continue;
+                t->trying = i;
+                (void) snprintf(key, sizeof(key), "%s%u", t->prefix, i);
+                if ((r = etcd_create(c, key, t->holder, t->lease, on_created, t)) < 0)
+                        slot_end(c, t, r, 0, "cannot send the request");
+                return;
+        }
+        char msg[600];
+        (void) snprintf(msg, sizeof(msg), "all %u slot(s) held (%s)", t->k, holders);
+        slot_end(c, t, -EBUSY, 0, msg);
+}
+
+static int slot_read(etcd_client *c, slot_try *t) {
+        return etcd_get_prefix(c, t->prefix, on_slots, t);
 }
 
 int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char *holder, int64_t lease, etcd_slot_cb cb,
@@ -378,7 +418,7 @@ int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char
                 slot_try_free(t);
                 return -ENOMEM;
         }
-        if ((r = slot_next(c, t)) < 0)
+        if ((r = slot_read(c, t)) < 0)
                 slot_try_free(t);
         return r;
 }

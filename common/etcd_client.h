@@ -41,8 +41,8 @@ int etcd_delete(etcd_client *c, const char *key, etcd_cb cb, void *userdata);
  * reply->kvs[0] is who has it. */
 int etcd_create(etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb, void *userdata);
 
-/* Take one of K slots <prefix>0 … <prefix>K-1 for `holder` under `lease` (tried in order; one
- * the holder has already counts). The callback's error: 0 (the slot taken, its index in `slot`),
+/* Take one of K (at most 64) slots <prefix>0 … <prefix>K-1 for `holder` under `lease`: the slot
+ * keys are read, then a free one is created (one the holder has already counts). The callback's error: 0 (the slot taken, its index in `slot`),
  * -EBUSY (all K held by others: `why` names them), or a request's error. */
 typedef void (*etcd_slot_cb)(etcd_client *c, int error, unsigned slot, const char *why, void *userdata);
 int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char *holder, int64_t lease,
