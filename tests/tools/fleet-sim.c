@@ -1,5 +1,6 @@
 /* A fleet simulation against a real etcd, on the agent's etcd client (common/etcd_client.h):
- * N simulated gateways on one event loop, each with its lease (kept alive), its record under
+ * N simulated gateways on one event loop, each with its lease (30 s, kept alive every 10 s; one
+ * that lapses under load is taken again and counted), its record under
  * the lease, contending for K slots for a disruptive step, and polling the fleet's pause key.
  *
  *   fleet-sim ENDPOINTS PREFIX N K
@@ -19,6 +20,8 @@
 #include "etcd_client.h"
 #include "now.h"
 
+#define LEASE_TTL 30 /* seconds; kept alive every 10 s */
+
 typedef struct sim sim;
 
 typedef struct gw {
@@ -35,7 +38,7 @@ struct sim {
         sd_event *event;
         etcd_client *etcd;
         const char *prefix;
-        unsigned n, k, pending, errors;
+        unsigned n, k, pending, errors, leases_lost;
         gw *gws;
         uint64_t phase_start, pause_written;
         sd_event_source *keepalive;
@@ -78,6 +81,13 @@ static void on_lease(etcd_client *c, int error, const etcd_reply *rep, const cha
 /* ---- slots ---- */
 static void want_slot(gw *g);
 
+static void on_new_lease(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        gw *g = userdata;
+        if (error == 0 && !rep->is_error && rep->id)
+                g->lease = rep->id;
+        want_slot(g);
+}
+
 static int on_retry(sd_event_source *src, uint64_t usec, void *userdata) {
         gw *g = userdata;
         g->timer = sd_event_source_disable_unref(g->timer);
@@ -114,6 +124,12 @@ static void on_slot(etcd_client *c, int error, unsigned slot, const char *why, v
         }
         if (error != -EBUSY)
                 g->s->errors++;
+        if (why && strstr(why, "lease not found")) {
+                /* the lease lapsed (keepalives starved under load): a gateway would take a new one */
+                g->s->leases_lost++;
+                (void) etcd_lease_grant(g->s->etcd, LEASE_TTL, on_new_lease, g);
+                return;
+        }
         (void) sd_event_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC, 0, on_retry, g);
 }
 
@@ -172,7 +188,7 @@ static int on_keepalive(sd_event_source *src, uint64_t usec, void *userdata) {
         for (unsigned i = 0; i < s->n; i++)
                 if (s->gws[i].lease)
                         (void) etcd_lease_keepalive(s->etcd, s->gws[i].lease, on_ka, &s->gws[i]);
-        (void) sd_event_source_set_time_relative(src, 3 * USEC_PER_SEC);
+        (void) sd_event_source_set_time_relative(src, LEASE_TTL * USEC_PER_SEC / 3);
         (void) sd_event_source_set_enabled(src, SD_EVENT_ON);
         return 0;
 }
@@ -185,8 +201,8 @@ static int cmp_u64(const void *a, const void *b) {
 static void report(sim *s, const char *phase, uint64_t req0) {
         double secs = (double) (mono_usec() - s->phase_start) / 1e6;
         uint64_t req = etcd_client_requests(s->etcd) - req0;
-        printf("figure: N=%u %s: %.2f s, %" PRIu64 " etcd requests, %.0f requests/s, %u errors\n", s->n, phase, secs, req,
-               secs > 0 ? (double) req / secs : 0, s->errors);
+        printf("figure: N=%u %s: %.2f s, %" PRIu64 " etcd requests, %.0f requests/s, %u errors, %u leases lost\n", s->n, phase,
+               secs, req, secs > 0 ? (double) req / secs : 0, s->errors, s->leases_lost);
         fflush(stdout);
 }
 
@@ -196,7 +212,8 @@ static void phase_done(sim *s) {
         switch (s->phase) {
         case 0:
                 report(s, "register (lease + record)", req_mark);
-                (void) sd_event_add_time_relative(s->event, &s->keepalive, CLOCK_MONOTONIC, 3 * USEC_PER_SEC, 0, on_keepalive, s);
+                (void) sd_event_add_time_relative(s->event, &s->keepalive, CLOCK_MONOTONIC, LEASE_TTL * USEC_PER_SEC / 3, 0,
+                                                  on_keepalive, s);
                 s->phase = 1;
                 s->phase_start = mono_usec();
                 req_mark = etcd_client_requests(s->etcd);
@@ -267,7 +284,7 @@ int main(int argc, char **argv) {
                 g->s = &s;
                 g->idx = i;
                 (void) snprintf(g->name, sizeof(g->name), "sim-%u", i);
-                if (etcd_lease_grant(s.etcd, 10, on_lease, g) < 0)
+                if (etcd_lease_grant(s.etcd, LEASE_TTL, on_lease, g) < 0)
                         return 1;
         }
         r = sd_event_loop(s.event);
