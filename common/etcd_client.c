@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base64.h"
 #include "curl_glue.h"
@@ -20,6 +22,7 @@ struct etcd_client {
         size_t n_endpoints;
         uint64_t timeout_usec;
         uint64_t requests;
+        unsigned seed; /* rand_r(): which free slot to try (per client, not the process's) */
         request *head;
 };
 
@@ -66,6 +69,7 @@ int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint
                 return -ENOMEM;
         c->event = sd_event_ref(e);
         c->timeout_usec = timeout_usec ? timeout_usec : 5 * 1000000ULL;
+        c->seed = (unsigned) getpid() ^ (unsigned) (uintptr_t) c ^ (unsigned) time(NULL);
         for (size_t i = 0; endpoints[i]; i++) {
                 if (i >= ETCD_ENDPOINTS_MAX || (strncmp(endpoints[i], "http://", 7) && strncmp(endpoints[i], "https://", 8))) {
                         etcd_client_free(c);
@@ -380,11 +384,15 @@ static void on_slots(etcd_client *c, int error, const etcd_reply *rep, const cha
                 size_t w = strlen(holders);
                 (void) snprintf(holders + w, sizeof(holders) - w, "%sslot %ld: %.64s", w ? ", " : "", idx, rep->kvs[i].value);
         }
-        for (unsigned i = 0; i < t->k; i++) {
-                if (taken[i])
-                        continue;
-                t->trying = i;
-                (void) snprintf(key, sizeof(key), "%s%u", t->prefix, i);
+        /* a free index at random: many waiters that read the same free slots then mostly try
+         * different ones (every create that loses is a write through raft all the same) */
+        unsigned free_idx[64], n_free = 0;
+        for (unsigned i = 0; i < t->k; i++)
+                if (!taken[i])
+                        free_idx[n_free++] = i;
+        if (n_free > 0) {
+                t->trying = free_idx[n_free > 1 ? (unsigned) rand_r(&c->seed) % n_free : 0];
+                (void) snprintf(key, sizeof(key), "%s%u", t->prefix, t->trying);
                 if ((r = etcd_create(c, key, t->holder, t->lease, on_created, t)) < 0)
                         slot_end(c, t, r, 0, "cannot send the request");
                 return;

@@ -20,7 +20,7 @@ _etcd_start() { # DIR N
         "$ETCD_BIN" --name "m$n" --data-dir "$dir/m$n" \
                 --listen-client-urls "http://127.0.0.1:${!cp}" --advertise-client-urls "http://127.0.0.1:${!cp}" \
                 --listen-peer-urls "http://127.0.0.1:${!pp}" --initial-advertise-peer-urls "http://127.0.0.1:${!pp}" \
-                --initial-cluster "$INITIAL" --initial-cluster-token "ikh-$(basename "$dir")" \
+                --initial-cluster "$INITIAL" --initial-cluster-token "ikh-$(printf %s "$dir" | sha256sum | cut -c1-8)" \
                 --initial-cluster-state new --heartbeat-interval 100 --election-timeout 1000 \
                 --log-level warn </dev/null >>"$dir/m$n.log" 2>&1 &
         echo $! >"$dir/m$n.pid"
