@@ -19,6 +19,7 @@ static const action_ops *const kinds[] = {
         &action_cert_issue,
         &action_file_mode,
         &action_tunnel_initiate,
+        &action_failover,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -16,6 +16,7 @@
 #include "agent/checks/sas.h"
 #include "agent/checks/revocation.h"
 #include "agent/checks/tunnels.h"
+#include "agent/checks/vrrp.h"
 #include "agent/checks/registry.h"
 
 static const check_ops *const registry[] = {
@@ -31,6 +32,7 @@ static const check_ops *const registry[] = {
         &nat_mtu_check_ops,      /* 4. NAT and MTU */
         &config_drift_check_ops, /* 5. recent changes */
         &logs_check_ops,         /*    what charon says about each peer */
+        &vrrp_check_ops,         /*    this gateway's role in its VRRP pair */
         &audit_damage_check_ops, /* 6. the agent's own audit log whole */
         NULL,
 };
@@ -68,6 +70,7 @@ static const struct {
         { "config", { FAULT_CONFIG_CHANGE, 0 } },
         { "logs", { FAULT_NONE, CHECK_ROLE_PEERS_SAY } },
         { "audit", { FAULT_INTEGRITY, 0 } },
+        { "vrrp", { FAULT_NONE, CHECK_ROLE_VRRP } },
 };
 
 check_traits check_kind_traits(const char *kind) {

@@ -172,6 +172,15 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
 
         *out = (diagnosis){};
 
+        /* A VRRP standby serves nobody: its SA count falling to nothing is the handover, not a
+         * collapse. */
+        bool standby = false;
+        for (size_t i = 0; i < n; i++)
+                if (in[i].finding && check_kind_is(in[i].kind, CHECK_ROLE_VRRP)) {
+                        const char *role = finding_fact_get(in[i].finding, "role");
+                        standby |= role && strcmp(role, "BACKUP") == 0;
+                }
+
         /* 1. symptoms and impact signals */
         for (size_t i = 0; i < n; i++) {
                 const finding *f = in[i].finding;
@@ -186,6 +195,8 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                 fault_class cls;
                 if (fault_class_from_string(finding_fact_get(f, CHECK_FACT_CLASS), &cls) < 0)
                         cls = kind_default_class(in[i].kind);
+                if (reason && strcmp(reason, "sa_collapse") == 0 && standby)
+                        continue;
                 if (reason && strcmp(reason, "sa_collapse") == 0 && in[i].reported == CHECK_FAIL) {
                         sa_collapse = true;
                         if (cls == FAULT_NONE)

@@ -73,6 +73,24 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* a VRRP standby has no SAs: not a collapse; the same count on the master is one */
+        add(&w, "daemon", "daemon", CHECK_OK, NULL);
+        add(&w, "vrrp", "vrrp", CHECK_OK, "role=MASTER", NULL);
+        add(&w, "sas", "sas", CHECK_FAIL, "reason=sa_collapse", "scope=global", NULL);
+        add(&w, "logs", "logs", CHECK_FAIL, "class=authentication", "reason=auth_failed", "peers=p1", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.impact == FAULT_SCOPE_GLOBAL,
+              "MASTER with SAs collapsed: global impact (%d)", (int) d.impact);
+        diagnosis_done(&d);
+        reset(&w);
+        add(&w, "daemon", "daemon", CHECK_OK, NULL);
+        add(&w, "vrrp", "vrrp", CHECK_OK, "role=BACKUP", NULL);
+        add(&w, "sas", "sas", CHECK_FAIL, "reason=sa_collapse", "scope=global", NULL);
+        add(&w, "logs", "logs", CHECK_FAIL, "class=authentication", "reason=auth_failed", "peers=p1", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.impact != FAULT_SCOPE_GLOBAL,
+              "BACKUP with no SAs: no global impact (%d)", (int) d.impact);
+        diagnosis_done(&d);
+        reset(&w);
+
         /* charon dead: probe, SA collapse and reachability are its evidence */
         add(&w, "daemon", "daemon", CHECK_FAIL, "class=daemon", "reason=crashed", NULL);
         add(&w, "probe", "ike_probe", CHECK_FAIL, "class=reachability", "reason=refused", NULL);

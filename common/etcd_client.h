@@ -1,0 +1,49 @@
+/* A client of etcd's v3 JSON gateway on the agent's loop: each request is one HTTP POST through
+ * libcurl's multi interface (common/curl_glue.h), never blocking; its reply is parsed by
+ * common/etcd_reply.h. Endpoints are tried in order: a request that cannot reach one (refused,
+ * timed out) goes to the next, each at most once. A fleet slot is one key of K under a prefix,
+ * created in a transaction only if it does not exist, under the caller's lease: at most K
+ * holders at once, and a holder whose lease lapses (its agent dead) frees its slot by itself.
+ * This module does not log. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "etcd_reply.h"
+#include "macro.h"
+
+#define ETCD_ENDPOINTS_MAX 8u
+
+typedef struct etcd_client etcd_client;
+
+/* error: 0 with reply (which may be etcd's own error: reply->is_error), or -errno with `why`
+ * (no endpoint reachable, timeout, a reply that does not parse). reply is valid during the call. */
+typedef void (*etcd_cb)(etcd_client *c, int error, const etcd_reply *reply, const char *why, void *userdata);
+
+/* endpoints: "http://HOST:PORT", NULL-terminated, at most ETCD_ENDPOINTS_MAX. */
+int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint64_t timeout_usec);
+/* Abandons every request in flight (no callbacks). */
+etcd_client *etcd_client_free(etcd_client *c);
+DEFINE_FREE_FUNC(etcd_client, etcd_client_free);
+/* Requests sent since the client was made (a figure for the fleet simulation). */
+uint64_t etcd_client_requests(const etcd_client *c);
+
+int etcd_lease_grant(etcd_client *c, int64_t ttl_sec, etcd_cb cb, void *userdata);
+int etcd_lease_keepalive(etcd_client *c, int64_t id, etcd_cb cb, void *userdata);
+int etcd_lease_revoke(etcd_client *c, int64_t id, etcd_cb cb, void *userdata);
+/* lease 0: none. */
+int etcd_put(etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb, void *userdata);
+int etcd_get_prefix(etcd_client *c, const char *prefix, etcd_cb cb, void *userdata);
+int etcd_delete(etcd_client *c, const char *key, etcd_cb cb, void *userdata);
+/* Create `key` with `value` under `lease` only if it does not exist: reply->succeeded, else
+ * reply->kvs[0] is who has it. */
+int etcd_create(etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb, void *userdata);
+
+/* Take one of K (at most 64) slots <prefix>0 … <prefix>K-1 for `holder` under `lease`: the slot
+ * keys are read, then a free one is created (one the holder has already counts). The callback's error: 0 (the slot taken, its index in `slot`),
+ * -EBUSY (all K held by others: `why` names them), or a request's error. */
+typedef void (*etcd_slot_cb)(etcd_client *c, int error, unsigned slot, const char *why, void *userdata);
+int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char *holder, int64_t lease,
+                      etcd_slot_cb cb, void *userdata);
