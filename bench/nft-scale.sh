@@ -6,6 +6,9 @@
 #   restore, minimal   a new table drops UDP 4500 → nft_restore deletes that table
 #   restore, worst     a drop rule inserted at the top of the big input chain → nft_restore puts
 #                      that chain back whole
+#   (both as in the agent: the check had read the healthy ruleset and followed the fault from
+#   the kernel's change notifications; "minimal, read whole": the same restore on a ruleset
+#   read whole after the fault)
 #   baseline           `nft -f` of the same ruleset (flush ruleset + load: what an operator does)
 #   check, idle        CPU per firewall-check run, ruleset unchanged
 #   check, change      CPU per run, each after a change elsewhere (a table added or removed),
@@ -49,8 +52,8 @@ gen() { # N: the ruleset
           print "}";
         }'
 }
-fault_table() {
-        n -f - <<'NFT'
+fault_table_file() {
+        cat <<'NFT'
 table inet vendor_hardening {
         chain input {
                 type filter hook input priority -5; policy accept;
@@ -61,7 +64,7 @@ NFT
 }
 field() { sed -n "s/^$1 //p" "$2"; }
 
-printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "dump"
+printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "minimal, read whole" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "dump"
 for N in $SIZES; do
         gen "$N" >"$D/r.nft"
         n flush ruleset
@@ -74,17 +77,22 @@ for N in $SIZES; do
         rm -rf "$D/state"
         mkdir -p "$D/state/snapshots"
         "$B/tools/nft-view" --netns "$NS" --quiet --save-messages "$D/state/snapshots/firewall.nft.bin" >/dev/null
-        fault_table
-        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/min" || true
-        n insert rule inet filter input udp dport 500 drop
-        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/worst" || true
+        fault_table_file >"$D/fault-min.nft"
+        echo "insert rule inet filter input udp dport 500 drop" >"$D/fault-worst.nft"
+        "$B/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-min.nft" >"$D/min" || true
+        "$B/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-worst.nft" >"$D/worst" || true
+        n -f "$D/fault-min.nft"
+        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/whole" || true
         "$B/tools/nft-bench" check "$NS" 20 >"$D/check"
         mw=$(($(field restore_wall_us "$D/min") / 1000)) mc=$(($(field restore_us "$D/min") / 1000))
         ww=$(($(field restore_wall_us "$D/worst") / 1000)) wc=$(($(field restore_us "$D/worst") / 1000))
         [ "$(field result "$D/min")" = 0 ] || mw="FAIL($(field detail "$D/min" | cut -c1-40))"
         [ "$(field result "$D/worst")" = 0 ] || ww="FAIL($(field detail "$D/worst" | cut -c1-40))"
+        [ "$(field followed "$D/min")$(field followed "$D/worst")" = yesyes ] || mw="$mw(not followed)"
+        hw=$(($(field restore_wall_us "$D/whole") / 1000)) hc=$(($(field restore_us "$D/whole") / 1000))
+        [ "$(field result "$D/whole")" = 0 ] || hw="FAIL($(field detail "$D/whole" | cut -c1-40))"
         ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
-        printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
+        printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$hw ($hc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
                 "$(field idle_us "$D/check") µs" "$(field change_us "$D/check") µs" "$(field input_change_us "$D/check") µs" \
                 "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" \
                 "$(field dump_kib "$D/check") KiB"

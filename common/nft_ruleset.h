@@ -91,7 +91,7 @@ typedef struct nftr_expr {
 typedef struct nftr_rule {
         uint64_t handle;
         char *comment;      /* the rule's comment (userdata), NULL if none: ikeheal tags its rules */
-        nftr_expr *exprs;
+        const nftr_expr **exprs; /* interned, shared with other rules and models (nft_expr_pool.h) */
         size_t n_exprs;
 } nftr_rule;
 
@@ -165,7 +165,8 @@ DEFINE_FREE_FUNC(nft_ruleset, nft_ruleset_free);
 
 /* Builders. Each returns the new object's index (≥ 0) or -errno: -EINVAL (bad name or
  * argument), -ENOENT (its table, chain or set is missing), -EEXIST (duplicate name), -E2BIG (a
- * limit above), -ENOMEM. Strings and expressions are copied. */
+ * limit above), -ENOMEM. Strings are copied; expressions are interned (common/nft_expr_pool.h):
+ * a rule points to one shared copy of each. */
 int nft_ruleset_add_table(nft_ruleset *rs, int family, const char *name, uint32_t flags,
                           uint64_t handle);
 /* `hook` NULL: a regular chain. */

@@ -434,7 +434,7 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
         o->verdict = NFT_CONTINUE;
 
         for (size_t i = 0; i < rule->n_exprs; i++) {
-                const nftr_expr *x = &rule->exprs[i];
+                const nftr_expr *x = rule->exprs[i];
                 const nftr_elem *e;
                 const nftr_set *s;
                 int off;

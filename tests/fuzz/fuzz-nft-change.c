@@ -9,7 +9,7 @@
  * (its counts, every chain's and set's table) and is evaluated, formatted and hashed; -ESTALE
  * ends the run, as the watch would read again.
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/nft_ruleset.c common/nft_ruleset_parse.c common/nft_ruleset_format.c common/nft_ruleset_dump.c common/nft_ruleset_edit.c common/nft_change.c common/nft_verdict.c common/nft_verdict_rule.c common/netns.c common/hex.c */
+/* fuzz-sources: common/nft_ruleset.c common/nft_expr_pool.c common/nft_ruleset_parse.c common/nft_ruleset_format.c common/nft_ruleset_dump.c common/nft_ruleset_edit.c common/nft_change.c common/nft_verdict.c common/nft_verdict_rule.c common/netns.c common/hex.c */
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>

@@ -4,7 +4,7 @@
  * parses is written back with nft_restore_record_write() and must read again to the same
  * generation, objects, states and messages. Seeds: records as the writer makes them.
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: actions/nft_restore_record.c common/atomic_file.c common/file_read.c common/nft_diff.c common/nft_ruleset.c common/nft_ruleset_parse.c common/nft_ruleset_format.c common/nft_ruleset_dump.c common/nft_verdict.c common/nft_verdict_rule.c common/netns.c common/hex.c */
+/* fuzz-sources: actions/nft_restore_record.c common/atomic_file.c common/file_read.c common/nft_diff.c common/nft_ruleset.c common/nft_expr_pool.c common/nft_ruleset_parse.c common/nft_ruleset_format.c common/nft_ruleset_dump.c common/nft_verdict.c common/nft_verdict_rule.c common/netns.c common/hex.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * first half of the messages: which objects break IKE, the drift, each object's state, the
  * overlay of one model's objects over the other.
  * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/nft_ruleset.c common/nft_ruleset_parse.c common/nft_ruleset_format.c common/nft_ruleset_dump.c common/nft_verdict.c common/nft_verdict_rule.c common/nft_diff.c common/netns.c common/hex.c */
+/* fuzz-sources: common/nft_ruleset.c common/nft_expr_pool.c common/nft_ruleset_parse.c common/nft_ruleset_format.c common/nft_ruleset_dump.c common/nft_verdict.c common/nft_verdict_rule.c common/nft_diff.c common/netns.c common/hex.c */
 #include <linux/netfilter.h>
 #include <linux/netlink.h>
 #include <stdint.h>

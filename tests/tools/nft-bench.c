@@ -17,12 +17,15 @@
  *   rss_kib R                      (peak resident set of this process)
  *   base_rss_kib B                 (the same before the first read)
  *
- *   nft-bench restore NETNS STATE_DIR
+ *   nft-bench restore NETNS STATE_DIR [FAULT_FILE]
  *
  * runs nft_restore's apply once, in-process, the way the agent does: the firewall check has read
  * the faulty ruleset already (a shared watch holds it, common/nft_watch.h) and the snapshot was
- * read before (the action keeps it). Prints "restore_us U" (CPU) and "restore_wall_us W", then
- * the result and the action's detail. Exit 0, or 1 on an error (said on stderr). */
+ * read before (the action keeps it). With FAULT_FILE, the watch reads the healthy ruleset first,
+ * then `nft -f FAULT_FILE` breaks it and the watch follows that change from the kernel's
+ * notifications, as the check does in the agent; without, it reads the faulty ruleset whole.
+ * Prints "restore_us U" (CPU) and "restore_wall_us W", then the result and the action's detail.
+ * Exit 0, or 1 on an error (said on stderr). */
 #include <arpa/inet.h> /* before the linux/ headers, which defer to it */
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -151,7 +154,7 @@ static long wall_us(void) {
         return (long) mono_usec();
 }
 
-static int restore(const char *ns, const char *state_dir) {
+static int restore(const char *ns, const char *state_dir, const char *fault) {
         _cleanup_(nft_watch_freep) nft_watch *w = NULL;
         action_env env = { .state_dir = state_dir };
         action_params p = {};
@@ -172,6 +175,16 @@ static int restore(const char *ns, const char *state_dir) {
          * snapshot read once (the plan the engine makes first) */
         if ((r = nft_watch_shared(&w, ns, 64u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
                 return r;
+        if (fault) {
+                char cmd[1024];
+                unsigned full = nft_watch_full_reads(w);
+                (void) snprintf(cmd, sizeof(cmd), "ip netns exec '%s' nft -f '%s'", ns, fault);
+                if (system(cmd) != 0)
+                        return -EIO;
+                if ((r = nft_watch_refresh(w, NULL)) < 0)
+                        return r;
+                printf("followed %s\n", nft_watch_full_reads(w) == full ? "yes" : "no");
+        }
         (void) action_plan_make(&p, &env, ACTION_APPLY, &plan);
         c0 = cpu_us();
         w0 = wall_us();
@@ -195,14 +208,14 @@ int main(int argc, char **argv) {
         size_t dump = 0;
         int runs, r;
 
-        if (argc == 4 && strcmp(argv[1], "restore") == 0) {
-                r = restore(argv[2], argv[3]);
+        if ((argc == 4 || argc == 5) && strcmp(argv[1], "restore") == 0) {
+                r = restore(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
                 if (r < 0)
                         fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return r < 0;
         }
         if (argc != 4 || strcmp(argv[1], "check") != 0 || (runs = atoi(argv[3])) <= 0) {
-                fprintf(stderr, "usage: nft-bench check NETNS RUNS | nft-bench restore NETNS STATE_DIR\n");
+                fprintf(stderr, "usage: nft-bench check NETNS RUNS | nft-bench restore NETNS STATE_DIR [FAULT_FILE]\n");
                 return 2;
         }
         base_rss = rss_kib();
