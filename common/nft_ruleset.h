@@ -229,6 +229,19 @@ int nft_ruleset_socket_open(const char *netns, struct mnl_socket **ret);
 int nft_ruleset_dump_socket(struct mnl_socket *nl, nft_ruleset_msg_fn on_msg, void *userdata, nft_ruleset **ret);
 int nft_ruleset_generation(struct mnl_socket *nl, uint32_t *ret);
 
+/* A table by family and name. */
+typedef struct nft_table_key {
+        int family;
+        const char *name;
+} nft_table_key;
+/* The messages of the tables listed alone, as a whole dump has them (each table's own message,
+ * then its chains, sets, rules and set elements), to on_msg; no model is built. The kernel is
+ * asked for those tables only, so a small table of a big ruleset costs little. *ret_gen: the
+ * generation they are of (asked before and after; on_msg(NULL) when it starts over). -EAGAIN if
+ * the ruleset kept changing, else as nft_ruleset_dump(). */
+int nft_ruleset_dump_tables(struct mnl_socket *nl, const nft_table_key *keys, size_t n, nft_ruleset_msg_fn on_msg,
+                            void *userdata, uint32_t *ret_gen);
+
 /* Text form of the model. Tables, sets and chains come sorted by family and name, set elements
  * sorted, anonymous sets written inline where they are used, rules in order. CANONICAL leaves
  * out what a reload changes without changing meaning (handles, generation, anonymous set

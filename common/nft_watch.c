@@ -360,6 +360,77 @@ int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len) {
         return 0;
 }
 
+typedef struct rawcopy {
+        uint8_t *p;
+        size_t len, cap, max;
+        int error;
+} rawcopy;
+
+static void copy_msg(const struct nlmsghdr *nlh, void *userdata) {
+        rawcopy *b = userdata;
+        size_t n;
+
+        if (!nlh) { /* the dump starts over */
+                b->len = 0;
+                return;
+        }
+        n = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (b->error)
+                return;
+        if (b->len + n > b->max) {
+                b->error = -E2BIG;
+                return;
+        }
+        if (b->len + n > b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 16384;
+                uint8_t *p;
+                while (cap < b->len + n)
+                        cap *= 2;
+                if (!(p = realloc(b->p, cap))) {
+                        b->error = -ENOMEM;
+                        return;
+                }
+                b->p = p;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, nlh, nlh->nlmsg_len);
+        memset(b->p + b->len + nlh->nlmsg_len, 0, n - nlh->nlmsg_len);
+        b->len += n;
+}
+
+int nft_watch_raw_tables(nft_watch *w, const nft_table_key *keys, size_t n, uint8_t **ret, size_t *ret_len) {
+        rawcopy b = { .max = w->raw_max > PENDING_MAX ? w->raw_max : PENDING_MAX };
+        uint32_t gen;
+        int r = 0;
+
+        if (!w->rs)
+                return -EINVAL;
+        if (w->raw_ok) {
+                for (size_t off = 0; off < w->raw_len && r >= 0;) {
+                        const struct nlmsghdr *nlh = (const struct nlmsghdr *) (w->raw + off);
+                        nftr_attr_tab t;
+                        if ((r = nftr_msg_in_tables(nlh, keys, n, &t)) > 0)
+                                copy_msg(nlh, &b);
+                        off += NLMSG_ALIGN(nlh->nlmsg_len);
+                }
+        } else {
+                if (!w->nl && (r = nft_ruleset_socket_open(w->netns, &w->nl)) < 0)
+                        return r;
+                r = nft_ruleset_dump_tables(w->nl, keys, n, copy_msg, &b, &gen);
+                if (r >= 0 && gen != w->rs->generation)
+                        r = -ESTALE;
+        }
+        if (r >= 0 && b.error)
+                r = b.error;
+        if (r < 0) {
+                free(b.p);
+                return r;
+        }
+        *ret = b.p;
+        *ret_len = b.len;
+        return 0;
+}
+
 int nft_watch_verdict(nft_watch *w, uint8_t nfproto, nft_verdict_probe probe, const nft_verdict_result **ret) {
         size_t f = nfproto == NFPROTO_IPV6;
         nft_verdict_packet pkt;
