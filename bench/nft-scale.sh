@@ -17,6 +17,8 @@
 #                      the input chain, or deleted again)
 #   baseline           CPU of a run that reads the ruleset whole (first run, lost notifications)
 #   peak RSS           of the process doing the check's work, and the size of the raw dump
+#   held               that process's RSS after the runs: the live and the last-good model, the kept
+#                      dump released as the firewall check does once its snapshot is written
 #
 # The restores run in-process the way the agent runs them (tests/tools/nft-bench restore: the
 # firewall check has read the faulty ruleset already, the snapshot was read for the plan); CPU
@@ -64,7 +66,7 @@ NFT
 }
 field() { sed -n "s/^$1 //p" "$2"; }
 
-printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "minimal, read whole" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "dump"
+printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "minimal, read whole" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "held" "dump"
 for N in $SIZES; do
         gen "$N" >"$D/r.nft"
         n flush ruleset
@@ -92,11 +94,13 @@ for N in $SIZES; do
         hw=$(($(field restore_wall_us "$D/whole") / 1000)) hc=$(($(field restore_us "$D/whole") / 1000))
         [ "$(field result "$D/whole")" = 0 ] || hw="FAIL($(field detail "$D/whole" | cut -c1-40))"
         ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
-        printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$hw ($hc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
+        printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$hw ($hc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
                 "$(field idle_us "$D/check") µs" "$(field change_us "$D/check") µs" "$(field input_change_us "$D/check") µs" \
-                "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" \
+                "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" "$(($(field held_kib "$D/check") / 1024)) MiB" \
                 "$(field dump_kib "$D/check") KiB"
 done
 echo "(restore: wall of the apply, CPU in brackets; ratio: nft -f wall / minimal restore wall; check: CPU per run;"
 echo " check change/input: followed from notifications, full re-read: the same run reading the ruleset whole;"
-echo " peak RSS of the check's process, which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"
+echo " peak RSS of the check's process, held: its RSS after the runs (both models, the dump released), which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"
+echo "(held with the dump still kept, at the last size: $(($(field held_dump_kib "$D/check") / 1024)) MiB)"
+echo "(expressions in the live model, and distinct ones the process holds once for every model, at the last size: $(field exprs "$D/check"))"

@@ -6,6 +6,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,7 +108,7 @@ nft_watch *nft_watch_free(nft_watch *w) {
         if (w->mon >= 0)
                 (void) close(w->mon);
         nft_ruleset_free(w->rs);
-        free(w->raw);
+        nft_watch_raw_release(w);
         free(w->rbuf);
         free(w->pend);
         free(w->netns);
@@ -135,8 +136,11 @@ static void keep(const struct nlmsghdr *nlh, void *userdata) {
                         cap *= 2;
                 if (cap > w->raw_max)
                         cap = w->raw_max;
-                uint8_t *p = realloc(w->raw, cap);
-                if (!p) {
+                /* mapped, not from the heap: released, its pages go back to the system at once
+                 * instead of staying behind the model's allocations made while it grew */
+                void *p = w->raw ? mremap(w->raw, w->raw_cap, cap, MREMAP_MAYMOVE)
+                                 : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED) {
                         w->overflow = true;
                         return;
                 }
@@ -145,6 +149,14 @@ static void keep(const struct nlmsghdr *nlh, void *userdata) {
         }
         memcpy(w->raw + w->raw_len, nlh, n);
         w->raw_len += n;
+}
+
+void nft_watch_raw_release(nft_watch *w) {
+        if (w->raw)
+                (void) munmap(w->raw, w->raw_cap);
+        w->raw = NULL;
+        w->raw_len = w->raw_cap = 0;
+        w->raw_ok = false;
 }
 
 static void monitor_close(nft_watch *w) {
@@ -225,7 +237,7 @@ static int transaction_end(nft_watch *w, uint32_t gen, bool *changed) {
                         nft_ruleset_set_generation(w->rs, gen);
                         w->followed++;
                         if (b.changed) {
-                                w->raw_ok = false;
+                                nft_watch_raw_release(w); /* no longer the model's: megabytes for nothing */
                                 w->have_hash = false;
                                 *changed = true;
                         }

@@ -46,6 +46,9 @@ const nft_ruleset *nft_watch_ruleset(const nft_watch *w);
  * is read again first (so the model pointer from before is void). -E2BIG when they did not fit
  * in raw_max, else as nft_watch_refresh(). */
 int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len);
+/* The kept dump is not needed any more (a snapshot of it has been written): freed now, read
+ * again by nft_watch_raw() if asked. A dump that the model has moved past is freed anyway. */
+void nft_watch_raw_release(nft_watch *w);
 /* The raw messages of some tables alone, as of the model's generation, into a buffer of the
  * caller's (free()): from the kept dump while it is the model's, else asked of the kernel for
  * those tables only (nft_ruleset_dump_tables()) — a restore keeps what it changes without the
