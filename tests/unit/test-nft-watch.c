@@ -283,6 +283,21 @@ static void test_raw_tables(void) {
                 }
         }
         {
+                /* released (as after the snapshot is written): asked for again, read again */
+                _cleanup_(nft_ruleset_freep) nft_ruleset *back = NULL;
+                _cleanup_(freep) uint8_t *raw = NULL;
+                const uint8_t *all = NULL;
+                unsigned reads = nft_watch_full_reads(kept);
+                size_t len = 0, all_len = 0;
+
+                nft_watch_raw_release(kept);
+                CHECK(nft_watch_raw_tables(kept, &other, 1, &raw, &len) == 0 && len > 0 && nft_watch_full_reads(kept) == reads,
+                      "released: a table's messages are asked of the kernel");
+                CHECK(nft_watch_raw(kept, &all, &all_len) == 0 && nft_watch_full_reads(kept) == reads + 1 &&
+                              nft_ruleset_from_messages(all, all_len, &back) == 0 && back->n_tables == 2,
+                      "and the whole dump is read again when asked for");
+        }
+        {
                 _cleanup_(freep) uint8_t *raw = NULL;
                 size_t len = 0;
                 CHECK(nft("add rule ip other c tcp dport 443 accept\n") == 0 && nft_watch_raw_tables(followed, &other, 1, &raw, &len) == -ESTALE,
