@@ -119,7 +119,7 @@ static uint32_t anon_id(const anon_map *a, const char *name) {
 static int anon_collect(const nft_ruleset *model, const nftr_chain *c, anon_map *a, uint32_t *next_id) {
         for (size_t i = 0; i < c->n_rules; i++)
                 for (size_t e = 0; e < c->rules[i].n_exprs; e++) {
-                        const nftr_expr *x = &c->rules[i].exprs[e];
+                        const nftr_expr *x = c->rules[i].exprs[e];
                         const nftr_set *s = x->set ? nft_ruleset_find_set(model, c->table, x->set) : NULL;
                         if (!s || !(s->flags & NFT_SET_ANONYMOUS) || anon_id(a, s->name))
                                 continue;
@@ -428,7 +428,7 @@ static bool belongs(const msg_ref *ref, const nft_ruleset *model, const nft_obje
                 return false;
         for (size_t i = 0; i < c->n_rules; i++)
                 for (size_t e = 0; e < c->rules[i].n_exprs; e++)
-                        if (c->rules[i].exprs[e].set && strcmp(c->rules[i].exprs[e].set, s->name) == 0)
+                        if (c->rules[i].exprs[e]->set && strcmp(c->rules[i].exprs[e]->set, s->name) == 0)
                                 return true;
         return false;
 }

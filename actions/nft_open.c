@@ -227,9 +227,9 @@ static int open_once(const action_params *p, action_call *call) {
 /* Is this tagged rule still one nft_open made: "meta l4proto X [th dport Y] accept"? A tagged
  * rule that reads otherwise was changed (replaced) by someone: not ours to delete any more. */
 static bool ours(const nftr_rule *r) {
-        const nftr_expr *last = r->n_exprs ? &r->exprs[r->n_exprs - 1] : NULL;
-        return (r->n_exprs == 3 || r->n_exprs == 5) && r->exprs[0].kind == NFTR_EXPR_META && r->exprs[0].key == NFT_META_L4PROTO &&
-               r->exprs[1].kind == NFTR_EXPR_CMP && (r->n_exprs == 3 || r->exprs[2].kind == NFTR_EXPR_PAYLOAD) &&
+        const nftr_expr *last = r->n_exprs ? r->exprs[r->n_exprs - 1] : NULL;
+        return (r->n_exprs == 3 || r->n_exprs == 5) && r->exprs[0]->kind == NFTR_EXPR_META && r->exprs[0]->key == NFT_META_L4PROTO &&
+               r->exprs[1]->kind == NFTR_EXPR_CMP && (r->n_exprs == 3 || r->exprs[2]->kind == NFTR_EXPR_PAYLOAD) &&
                last->kind == NFTR_EXPR_IMMEDIATE && !last->has_dreg && last->verdict == NF_ACCEPT;
 }
 

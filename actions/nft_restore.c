@@ -149,59 +149,22 @@ static int ruleset_now(const char *ns, nft_watch **w, const nft_ruleset **ret) {
         return 0;
 }
 
-/* The ruleset now: its model, and its raw messages when `raw` is given (a buffer doubled as it
- * fills: a 10,000-rule dump is a few MiB). */
-typedef struct rawbuf {
-        uint8_t *p;
-        size_t len, cap;
-        bool failed;
-} rawbuf;
-
-static void capture(const struct nlmsghdr *nlh, void *userdata) {
-        rawbuf *b = userdata;
-        size_t n;
-
-        if (!nlh) { /* the dump starts over */
-                b->len = 0;
-                b->failed = false;
-                return;
-        }
-        n = (nlh->nlmsg_len + 3u) & ~3u;
-        if (b->failed || b->len + n > SNAPSHOT_MAX) {
-                b->failed = true;
-                return;
-        }
-        if (b->len + n > b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 256u * 1024u;
-                while (cap < b->len + n)
-                        cap *= 2;
-                uint8_t *q = realloc(b->p, cap);
-                if (!q) {
-                        b->failed = true;
-                        return;
-                }
-                b->p = q;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->len, nlh, n);
-        b->len += n;
+/* The ruleset read whole, now: to tell what a batch whose answer was lost did. */
+static int read_now(const char *netns, nft_ruleset **ret) {
+        return nft_ruleset_dump(netns, NULL, NULL, ret);
 }
 
-static int read_now(const char *netns, nft_ruleset **ret, char **raw, size_t *raw_len) {
-        rawbuf b = {};
-        int r = nft_ruleset_dump(netns, raw ? capture : NULL, &b, ret);
-
-        if (r >= 0 && b.failed) {
-                *ret = nft_ruleset_free(*ret);
-                r = -E2BIG;
+/* The tables the objects are in, each once. */
+static size_t table_keys(const nft_object *objs, size_t n, nft_table_key *keys) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+                for (size_t j = 0; j < k && !seen; j++)
+                        seen = keys[j].family == objs[i].family && strcmp(keys[j].name, objs[i].table) == 0;
+                if (!seen)
+                        keys[k++] = (nft_table_key){ .family = objs[i].family, .name = objs[i].table };
         }
-        if (r < 0 || !raw) {
-                free(b.p);
-                return r;
-        }
-        *raw = (char *) b.p;
-        *raw_len = b.len;
-        return r;
+        return k;
 }
 
 static void objects_text(const nft_ruleset *now, const nft_object *objs, size_t n, char *buf, size_t size) {
@@ -267,15 +230,16 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                       size_t *ret_drift) {
         const action_env *env = action_call_env(call);
         const char *ns = nft_action_netns(p, env);
-        _cleanup_(nft_ruleset_freep) nft_ruleset *own = NULL, *after = NULL;
+        _cleanup_(nft_ruleset_freep) nft_ruleset *after = NULL;
         _cleanup_(nft_msgs_freep) nft_msgs *now_msgs = NULL;
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
         _cleanup_(nft_watch_freep) nft_watch *w = NULL;
-        _cleanup_(freep) char *own_raw = NULL, *drift = NULL, *pre_buf = NULL;
+        _cleanup_(freep) char *drift = NULL, *pre_buf = NULL;
+        _cleanup_(freep) uint8_t *raw = NULL;
         const nft_ruleset *now = NULL;
-        const uint8_t *raw = NULL;
         _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
         char why[2048], what[1500], cur[NFT_DIFF_OBJECTS_MAX][2 * NFT_RULESET_HASH_SIZE + 1];
+        nft_table_key keys[NFT_DIFF_OBJECTS_MAX];
         size_t raw_len = 0, pre_len = 0, drift_n = 0;
         FILE *f;
         int r;
@@ -283,16 +247,6 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         if (!d)
                 return -ENOMEM;
         r = ruleset_now(ns, &w, &now);
-        /* the dump as the kernel gave it is the revert's material: read again when the watch
-         * has followed changes since */
-        if (r >= 0 && (r = nft_watch_raw(w, &raw, &raw_len)) >= 0)
-                now = nft_watch_ruleset(w);
-        else if (r == -E2BIG) {
-                /* too big for the shared copy: a read of its own */
-                r = read_now(ns, &own, &own_raw, &raw_len);
-                now = own;
-                raw = (const uint8_t *) own_raw;
-        }
         if (r < 0) {
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                 return r;
@@ -312,7 +266,16 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                 return 0;
         }
 
-        /* the record first: the objects as they are, and the state the restore gives them */
+        /* the record first: the objects as they are, and the state the restore gives them. The
+         * messages of their tables as the kernel gives them are the revert's material: of the
+         * model's generation (the batch carries it), read for those tables alone */
+        r = nft_watch_raw_tables(w, keys, table_keys(d->objs, d->n, keys), &raw, &raw_len);
+        if (r == -ESTALE)
+                return -ERESTART; /* changed since it was decided: decide again */
+        if (r < 0) {
+                action_call_set_detail(call, "cannot read the tables it would change: %s; nothing changed", strerror(-r));
+                return r;
+        }
         rec->generation = now->generation;
         rec->n = d->n;
         memcpy(rec->objs, d->objs, d->n * sizeof(d->objs[0]));
@@ -354,7 +317,7 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         }
         if (r == NFT_BATCH_UNKNOWN) {
                 /* answered or not, the kernel applied all of it or none: the objects say which */
-                int k = read_now(ns, &after, NULL, NULL);
+                int k = read_now(ns, &after);
                 if (k < 0 || (k = states(after, d->objs, d->n, cur)) < 0) {
                         action_call_set_detail(call, "%s; the ruleset cannot be read to tell (%s): the record %s is kept", why,
                                                strerror(-k), rec_path);

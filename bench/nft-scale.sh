@@ -6,6 +6,9 @@
 #   restore, minimal   a new table drops UDP 4500 → nft_restore deletes that table
 #   restore, worst     a drop rule inserted at the top of the big input chain → nft_restore puts
 #                      that chain back whole
+#   (both as in the agent: the check had read the healthy ruleset and followed the fault from
+#   the kernel's change notifications; "minimal, read whole": the same restore on a ruleset
+#   read whole after the fault)
 #   baseline           `nft -f` of the same ruleset (flush ruleset + load: what an operator does)
 #   check, idle        CPU per firewall-check run, ruleset unchanged
 #   check, change      CPU per run, each after a change elsewhere (a table added or removed),
@@ -14,6 +17,8 @@
 #                      the input chain, or deleted again)
 #   baseline           CPU of a run that reads the ruleset whole (first run, lost notifications)
 #   peak RSS           of the process doing the check's work, and the size of the raw dump
+#   held               that process's RSS after the runs: the live and the last-good model, the kept
+#                      dump released as the firewall check does once its snapshot is written
 #
 # The restores run in-process the way the agent runs them (tests/tools/nft-bench restore: the
 # firewall check has read the faulty ruleset already, the snapshot was read for the plan); CPU
@@ -49,8 +54,8 @@ gen() { # N: the ruleset
           print "}";
         }'
 }
-fault_table() {
-        n -f - <<'NFT'
+fault_table_file() {
+        cat <<'NFT'
 table inet vendor_hardening {
         chain input {
                 type filter hook input priority -5; policy accept;
@@ -61,7 +66,7 @@ NFT
 }
 field() { sed -n "s/^$1 //p" "$2"; }
 
-printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "dump"
+printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "minimal, read whole" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "held" "dump"
 for N in $SIZES; do
         gen "$N" >"$D/r.nft"
         n flush ruleset
@@ -74,21 +79,28 @@ for N in $SIZES; do
         rm -rf "$D/state"
         mkdir -p "$D/state/snapshots"
         "$B/tools/nft-view" --netns "$NS" --quiet --save-messages "$D/state/snapshots/firewall.nft.bin" >/dev/null
-        fault_table
-        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/min" || true
-        n insert rule inet filter input udp dport 500 drop
-        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/worst" || true
+        fault_table_file >"$D/fault-min.nft"
+        echo "insert rule inet filter input udp dport 500 drop" >"$D/fault-worst.nft"
+        "$B/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-min.nft" >"$D/min" || true
+        "$B/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-worst.nft" >"$D/worst" || true
+        n -f "$D/fault-min.nft"
+        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/whole" || true
         "$B/tools/nft-bench" check "$NS" 20 >"$D/check"
         mw=$(($(field restore_wall_us "$D/min") / 1000)) mc=$(($(field restore_us "$D/min") / 1000))
         ww=$(($(field restore_wall_us "$D/worst") / 1000)) wc=$(($(field restore_us "$D/worst") / 1000))
         [ "$(field result "$D/min")" = 0 ] || mw="FAIL($(field detail "$D/min" | cut -c1-40))"
         [ "$(field result "$D/worst")" = 0 ] || ww="FAIL($(field detail "$D/worst" | cut -c1-40))"
+        [ "$(field followed "$D/min")$(field followed "$D/worst")" = yesyes ] || mw="$mw(not followed)"
+        hw=$(($(field restore_wall_us "$D/whole") / 1000)) hc=$(($(field restore_us "$D/whole") / 1000))
+        [ "$(field result "$D/whole")" = 0 ] || hw="FAIL($(field detail "$D/whole" | cut -c1-40))"
         ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
-        printf '%-7s | %-26s | %-26s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
+        printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$hw ($hc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
                 "$(field idle_us "$D/check") µs" "$(field change_us "$D/check") µs" "$(field input_change_us "$D/check") µs" \
-                "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" \
+                "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" "$(($(field held_kib "$D/check") / 1024)) MiB" \
                 "$(field dump_kib "$D/check") KiB"
 done
 echo "(restore: wall of the apply, CPU in brackets; ratio: nft -f wall / minimal restore wall; check: CPU per run;"
 echo " check change/input: followed from notifications, full re-read: the same run reading the ruleset whole;"
-echo " peak RSS of the check's process, which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"
+echo " peak RSS of the check's process, held: its RSS after the runs (both models, the dump released), which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"
+echo "(held with the dump still kept, at the last size: $(($(field held_dump_kib "$D/check") / 1024)) MiB)"
+echo "(expressions in the live model, and distinct ones the process holds once for every model, at the last size: $(field exprs "$D/check"))"

@@ -124,6 +124,10 @@ static int set_eq(const nftr_set *a, const nftr_set *b) {
 
 static int expr_eq(const nft_ruleset *ra, const nftr_chain *ca, const nftr_expr *x, const nft_ruleset *rb,
                    const nftr_chain *cb, const nftr_expr *y) {
+        /* interned (nft_expr_pool.h): one pointer, one expression — but an anonymous set's name
+         * says nothing of what it holds in either model */
+        if (x == y && !x->set)
+                return 1;
         if (x->kind != y->kind || strcmp(x->name, y->name) != 0 || x->key != y->key || x->op != y->op ||
             x->flags != y->flags || x->offset != y->offset || x->len != y->len || x->sreg != y->sreg ||
             x->dreg != y->dreg || x->has_dreg != y->has_dreg || x->dir != y->dir || !data_eq(&x->data, &y->data) ||
@@ -155,7 +159,7 @@ static int chain_eq(const nft_ruleset *ra, const nftr_chain *a, const nft_rulese
                 if (x->n_exprs != y->n_exprs || !str_eq(x->comment, y->comment))
                         return 0;
                 for (size_t e = 0; e < x->n_exprs; e++) {
-                        int r = expr_eq(ra, a, &x->exprs[e], rb, b, &y->exprs[e]);
+                        int r = expr_eq(ra, a, x->exprs[e], rb, b, y->exprs[e]);
                         if (r <= 0)
                                 return r;
                 }
@@ -204,7 +208,7 @@ static void add_set(overlay *o, const nftr_set *s, size_t table) {
 static void add_anon_sets(overlay *o, const nft_ruleset *other, const nftr_chain *c, size_t table) {
         for (size_t i = 0; i < c->n_rules; i++)
                 for (size_t e = 0; e < c->rules[i].n_exprs; e++) {
-                        const nftr_set *s = nft_ruleset_find_set(other, c->table, c->rules[i].exprs[e].set);
+                        const nftr_set *s = nft_ruleset_find_set(other, c->table, c->rules[i].exprs[e]->set);
                         if (s && (s->flags & NFT_SET_ANONYMOUS))
                                 add_set(o, s, table);
                 }
@@ -214,7 +218,7 @@ static size_t anon_refs(const nftr_chain *c) {
         size_t n = 0;
         for (size_t i = 0; i < c->n_rules; i++)
                 for (size_t e = 0; e < c->rules[i].n_exprs; e++)
-                        n += c->rules[i].exprs[e].set != NULL;
+                        n += c->rules[i].exprs[e]->set != NULL;
         return n;
 }
 
@@ -363,7 +367,7 @@ static int rule_set_changed(const nft_ruleset *ov, const nftr_chain *c, uint64_t
                 if (c->rules[i].handle != handle)
                         continue;
                 for (size_t e = 0; e < c->rules[i].n_exprs; e++) {
-                        const nftr_expr *x = &c->rules[i].exprs[e];
+                        const nftr_expr *x = c->rules[i].exprs[e];
                         const nftr_table *t = &ov->tables[c->table];
                         const nftr_set *sn, *sg;
                         int r;
@@ -445,7 +449,7 @@ static int add_with_deps(nft_object *objs, size_t *n, char (*why)[NFT_VERDICT_WH
             (cg = nft_diff_find_chain(good, ob->family, ob->table, ob->name)) && nft_diff_find_table(now, ob->family, ob->table) >= 0)
                 for (size_t i = 0; i < cg->n_rules; i++)
                         for (size_t e = 0; e < cg->rules[i].n_exprs; e++) {
-                                const nftr_expr *x = &cg->rules[i].exprs[e];
+                                const nftr_expr *x = cg->rules[i].exprs[e];
                                 nft_object dep;
                                 int r;
                                 if (x->kind != NFTR_EXPR_IMMEDIATE || x->has_dreg || !x->chain ||

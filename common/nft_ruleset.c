@@ -1,6 +1,6 @@
-/* The nftables ruleset model: its memory, the builders and the names of kernel numbers. The
- * netlink parser is nft_ruleset_parse.c, the dump nft_ruleset_dump.c, the text form and hash
- * nft_ruleset_format.c. See nft_ruleset.h for why the messages are parsed here with libmnl rather
+/* The nftables ruleset model: its memory (expressions interned, common/nft_expr_pool.h), the
+ * builders and the names of kernel numbers. The netlink parser is nft_ruleset_parse.c, the dump
+ * nft_ruleset_dump.c, the text form and hash nft_ruleset_format.c. See nft_ruleset.h for why the messages are parsed here with libmnl rather
  * than by libnftnl (whose parsers exit() on a malformed attribute). */
 #include <endian.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nft_expr_pool.h"
 #include "nft_ruleset.h"
 #include "nft_ruleset_private.h"
 
@@ -34,19 +35,13 @@ int nftr_grow(void **p, size_t n, size_t size) {
         return 0;
 }
 
-static void expr_done(nftr_expr *x) {
-        free(x->chain);
-        free(x->set);
-        free(x->raw);
-}
-
 void nftr_elem_done(nftr_elem *e) {
         free(e->chain);
 }
 
 void nftr_rule_done(nftr_rule *r) {
         for (size_t i = 0; i < r->n_exprs; i++)
-                expr_done(&r->exprs[i]);
+                nft_expr_pool_put(r->exprs[i]);
         free(r->exprs);
         free(r->comment);
 }
@@ -200,36 +195,6 @@ int nft_ruleset_add_chain(nft_ruleset *rs, int family, const char *table, const 
         return (int) rs->n_chains++;
 }
 
-static int expr_copy(nftr_expr *dst, const nftr_expr *src) {
-        int r;
-
-        if ((unsigned) src->kind >= _NFTR_EXPR_KIND_MAX || src->data.len > NFTR_DATA_MAX ||
-            src->data2.len > NFTR_DATA_MAX || src->raw_len > NFTR_OTHER_RAW_MAX ||
-            memchr(src->name, 0, sizeof(src->name)) == NULL)
-                return -EINVAL;
-        *dst = *src;
-        dst->chain = dst->set = NULL;
-        dst->raw = NULL;
-        r = dup_opt(src->chain, &dst->chain);
-        if (r < 0)
-                return r;
-        r = dup_opt(src->set, &dst->set);
-        if (r < 0)
-                goto fail;
-        if (src->raw_len) {
-                dst->raw = malloc(src->raw_len);
-                if (!dst->raw) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                memcpy(dst->raw, src->raw, src->raw_len);
-        }
-        return 0;
-fail:
-        expr_done(dst);
-        return r;
-}
-
 int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const char *chain,
                          uint64_t handle, const nftr_expr *exprs, size_t n_exprs) {
         nftr_rule rule = {.handle = handle};
@@ -255,7 +220,7 @@ int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const c
                         return -ENOMEM;
         }
         for (; rule.n_exprs < n_exprs; rule.n_exprs++) {
-                r = expr_copy(&rule.exprs[rule.n_exprs], &exprs[rule.n_exprs]);
+                r = nft_expr_pool_get(&exprs[rule.n_exprs], &rule.exprs[rule.n_exprs]);
                 if (r < 0) {
                         nftr_rule_done(&rule);
                         return r;

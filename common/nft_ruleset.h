@@ -91,7 +91,7 @@ typedef struct nftr_expr {
 typedef struct nftr_rule {
         uint64_t handle;
         char *comment;      /* the rule's comment (userdata), NULL if none: ikeheal tags its rules */
-        nftr_expr *exprs;
+        const nftr_expr **exprs; /* interned, shared with other rules and models (nft_expr_pool.h) */
         size_t n_exprs;
 } nftr_rule;
 
@@ -165,7 +165,8 @@ DEFINE_FREE_FUNC(nft_ruleset, nft_ruleset_free);
 
 /* Builders. Each returns the new object's index (≥ 0) or -errno: -EINVAL (bad name or
  * argument), -ENOENT (its table, chain or set is missing), -EEXIST (duplicate name), -E2BIG (a
- * limit above), -ENOMEM. Strings and expressions are copied. */
+ * limit above), -ENOMEM. Strings are copied; expressions are interned (common/nft_expr_pool.h):
+ * a rule points to one shared copy of each. */
 int nft_ruleset_add_table(nft_ruleset *rs, int family, const char *name, uint32_t flags,
                           uint64_t handle);
 /* `hook` NULL: a regular chain. */
@@ -227,6 +228,19 @@ struct mnl_socket;
 int nft_ruleset_socket_open(const char *netns, struct mnl_socket **ret);
 int nft_ruleset_dump_socket(struct mnl_socket *nl, nft_ruleset_msg_fn on_msg, void *userdata, nft_ruleset **ret);
 int nft_ruleset_generation(struct mnl_socket *nl, uint32_t *ret);
+
+/* A table by family and name. */
+typedef struct nft_table_key {
+        int family;
+        const char *name;
+} nft_table_key;
+/* The messages of the tables listed alone, as a whole dump has them (each table's own message,
+ * then its chains, sets, rules and set elements), to on_msg; no model is built. The kernel is
+ * asked for those tables only, so a small table of a big ruleset costs little. *ret_gen: the
+ * generation they are of (asked before and after; on_msg(NULL) when it starts over). -EAGAIN if
+ * the ruleset kept changing, else as nft_ruleset_dump(). */
+int nft_ruleset_dump_tables(struct mnl_socket *nl, const nft_table_key *keys, size_t n, nft_ruleset_msg_fn on_msg,
+                            void *userdata, uint32_t *ret_gen);
 
 /* Text form of the model. Tables, sets and chains come sorted by family and name, set elements
  * sorted, anonymous sets written inline where they are used, rules in order. CANONICAL leaves

@@ -1,5 +1,6 @@
 /* Reading the live ruleset over netlink: a socket made inside a network namespace, the
- * generation alone, and the whole dump checked against the generation around it. */
+ * generation alone, and the whole dump — or the messages of a few tables — checked against the
+ * generation around it. */
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -156,6 +157,128 @@ static int dump_once(struct mnl_socket *nl, uint8_t *buf, uint32_t *seq, dump_ct
 
 #define DUMP_ATTEMPTS 5
 
+/* ---- the messages of some tables ---- */
+
+typedef struct set_ref {
+        int family;
+        char table[NFTR_NAME_MAX], name[NFTR_NAME_MAX];
+} set_ref;
+
+typedef struct tables_ctx {
+        const nft_table_key *keys;
+        size_t n_keys;
+        nft_ruleset_msg_fn on_msg;
+        void *userdata;
+        /* the named and anonymous sets of those tables: their elements are asked for one by one */
+        set_ref *sets;
+        size_t n_sets;
+        int error;
+} tables_ctx;
+
+int nftr_msg_in_tables(const struct nlmsghdr *nlh, const nft_table_key *keys, size_t n, nftr_attr_tab *t) {
+        char table[NFTR_NAME_MAX];
+        int family;
+
+        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES || NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN)
+                return 0;
+        /* attribute 1 names the table in every message of a dump (NFTA_TABLE_NAME, …_TABLE) */
+        if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) || nlh->nlmsg_len != NLMSG_ALIGN(nlh->nlmsg_len) ||
+            nftr_attrs_msg(nlh, t) < 0 || nftr_a_str(t->a[1], table) < 0)
+                return -EBADMSG;
+        family = ((const struct nfgenmsg *) mnl_nlmsg_get_payload(nlh))->nfgen_family;
+        for (size_t i = 0; i < n; i++)
+                if (keys[i].family == family && strcmp(keys[i].name, table) == 0)
+                        return 1;
+        return 0;
+}
+
+static int tables_cb(const struct nlmsghdr *nlh, void *data) {
+        tables_ctx *c = data;
+        char name[NFTR_NAME_MAX];
+        nftr_attr_tab t;
+        int r = nftr_msg_in_tables(nlh, c->keys, c->n_keys, &t);
+
+        if (r < 0) {
+                c->error = r;
+                return MNL_CB_ERROR;
+        }
+        if (r == 0)
+                return MNL_CB_OK; /* another table's (a kernel that ignores the filter) or the generation */
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWSET) {
+                if (nftr_a_str(t.a[NFTA_SET_NAME], name) < 0) {
+                        c->error = -EBADMSG;
+                        return MNL_CB_ERROR;
+                }
+                if (c->n_sets >= NFTR_SETS_MAX) {
+                        c->error = -E2BIG;
+                        return MNL_CB_ERROR;
+                }
+                if (nftr_grow((void **) &c->sets, c->n_sets, sizeof(*c->sets)) < 0) {
+                        c->error = -ENOMEM;
+                        return MNL_CB_ERROR;
+                }
+                c->sets[c->n_sets].family = ((const struct nfgenmsg *) mnl_nlmsg_get_payload(nlh))->nfgen_family;
+                (void) nftr_a_str(t.a[NFTA_SET_TABLE], c->sets[c->n_sets].table);
+                memcpy(c->sets[c->n_sets].name, name, sizeof(name));
+                c->n_sets++;
+        }
+        c->on_msg(nlh, c->userdata);
+        return MNL_CB_OK;
+}
+
+/* One dump request, its answer through tables_cb. */
+static int tables_request(struct mnl_socket *nl, uint8_t *buf, struct nlmsghdr *nlh, tables_ctx *c) {
+        uint32_t portid = mnl_socket_get_portid(nl), seq = nlh->nlmsg_seq;
+        ssize_t n;
+        int r;
+
+        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        for (;;) {
+                n = mnl_socket_recvfrom(nl, buf, DUMP_BUFFER_SIZE);
+                if (n < 0)
+                        return -errno;
+                c->error = 0;
+                errno = 0;
+                r = mnl_cb_run(buf, (size_t) n, seq, portid, tables_cb, c);
+                if (r < 0)
+                        return c->error ? c->error : -(errno ? errno : EIO);
+                if (r == MNL_CB_STOP)
+                        return 0;
+        }
+}
+
+static int tables_once(struct mnl_socket *nl, uint8_t *buf, uint32_t *seq, tables_ctx *c) {
+        static const uint16_t types[] = { NFT_MSG_GETCHAIN, NFT_MSG_GETSET, NFT_MSG_GETRULE };
+        /* the table's name in each request: the kernel then walks that table alone */
+        static const uint16_t table_attr[] = { NFTA_CHAIN_TABLE, NFTA_SET_TABLE, NFTA_RULE_TABLE };
+        struct nlmsghdr *nlh;
+        uint8_t req[1024];
+        int r;
+
+        c->n_sets = 0;
+        nlh = nftnl_nlmsg_build_hdr((char *) req, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP | NLM_F_ACK, ++*seq);
+        if ((r = tables_request(nl, buf, nlh, c)) < 0)
+                return r;
+        for (size_t k = 0; k < c->n_keys; k++)
+                for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+                        nlh = nftnl_nlmsg_build_hdr((char *) req, types[i], (uint16_t) c->keys[k].family, NLM_F_DUMP | NLM_F_ACK,
+                                                    ++*seq);
+                        mnl_attr_put_strz(nlh, table_attr[i], c->keys[k].name);
+                        if ((r = tables_request(nl, buf, nlh, c)) < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < c->n_sets; i++) {
+                nlh = nftnl_nlmsg_build_hdr((char *) req, NFT_MSG_GETSETELEM, (uint16_t) c->sets[i].family,
+                                            NLM_F_DUMP | NLM_F_ACK, ++*seq);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, c->sets[i].table);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, c->sets[i].name);
+                if ((r = tables_request(nl, buf, nlh, c)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int nft_ruleset_socket_open(const char *netns, struct mnl_socket **ret) {
         return socket_open(netns, ret);
 }
@@ -225,4 +348,39 @@ int nft_ruleset_dump(const char *netns, nft_ruleset_msg_fn on_msg, void *userdat
         if (r < 0)
                 return r;
         return nft_ruleset_dump_socket(nl, on_msg, userdata, ret);
+}
+
+int nft_ruleset_dump_tables(struct mnl_socket *nl, const nft_table_key *keys, size_t n, nft_ruleset_msg_fn on_msg, void *userdata,
+                            uint32_t *ret_gen) {
+        _cleanup_(freep) uint8_t *buf = malloc(DUMP_BUFFER_SIZE);
+        uint32_t seq = (uint32_t) time(NULL);
+        tables_ctx c = { .keys = keys, .n_keys = n, .on_msg = on_msg, .userdata = userdata };
+        dump_ctx g = {};
+        int r = -EAGAIN;
+
+        if (!buf)
+                return -ENOMEM;
+        for (unsigned attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
+                uint32_t gen_before;
+
+                if (attempt > 0)
+                        on_msg(NULL, userdata);
+                if ((r = get_gen(nl, buf, ++seq, &g)) < 0)
+                        break;
+                gen_before = g.gen;
+                r = tables_once(nl, buf, &seq, &c);
+                if (r == -EINTR)
+                        continue;
+                if (r < 0 || (r = get_gen(nl, buf, ++seq, &g)) < 0)
+                        break;
+                if (g.gen != gen_before) {
+                        r = -EAGAIN;
+                        continue;
+                }
+                *ret_gen = g.gen;
+                r = 0;
+                break;
+        }
+        free(c.sets);
+        return r;
 }

@@ -276,7 +276,7 @@ static int put_chain(FILE *f, const nft_ruleset *rs, const nftr_chain *c, bool c
                 fputs(":", f);
                 for (size_t e = 0; e < rule->n_exprs; e++) {
                         fputs(e ? "; " : " ", f);
-                        r = put_expr(f, rs, c->table, &rule->exprs[e]);
+                        r = put_expr(f, rs, c->table, rule->exprs[e]);
                         if (r < 0)
                                 return r;
                 }

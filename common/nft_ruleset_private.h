@@ -44,5 +44,8 @@ int nftr_a_str(const struct nlattr *a, char *buf);
 /* struct nft_data: a value, or (ret_is_verdict given) a verdict with its chain into chain_buf. */
 int nftr_a_data(const struct nlattr *nest, nftr_data *value, bool *ret_is_verdict, int32_t *ret_verdict,
                 char *chain_buf);
+/* Whether a message of a dump belongs to one of the tables listed: 1 yes, 0 no (or not a
+ * message of a table's: the generation), -EBADMSG. Its attributes are left in *t. */
+int nftr_msg_in_tables(const struct nlmsghdr *nlh, const nft_table_key *keys, size_t n, nftr_attr_tab *t);
 /* The generation in a NEWGEN message. */
 int nftr_msg_gen(const struct nlmsghdr *nlh, uint32_t *ret);

@@ -220,6 +220,11 @@ static void walk_run(ctx *c, walk *w) {
                 c->rules_left--;
                 rule = &f->chain->rules[f->rule];
                 nftv_eval_rule(c->rs, &c->pkt, f->chain, rule, &o);
+                if (!o.unknown && o.match == TRI_NO) {
+                        f->rule++;
+                        continue;
+                }
+                /* named only for a rule that matches or may: most do not */
                 label(c, f->chain, l, sizeof(l));
 
                 if (o.unknown) {
@@ -228,10 +233,6 @@ static void walk_run(ctx *c, walk *w) {
                         add_step(w, NFT_VERDICT_UNKNOWN, f->chain, rule->handle);
                         finish(c, w, NFT_VERDICT_UNKNOWN, f->chain, rule->handle, why);
                         return;
-                }
-                if (o.match == TRI_NO) {
-                        f->rule++;
-                        continue;
                 }
                 v = o.verdict;
                 if (!o.reject && (v == NFT_CONTINUE || v == NFT_BREAK)) {

@@ -156,16 +156,52 @@ static const char *src_name(const nftr_expr *x, uint8_t nfproto, char buf[SRC_MA
 }
 
 
-static void out_maybe(rule_out *o, const char *fmt, ...) _printf_(2, 3);
-static void out_maybe(rule_out *o, const char *fmt, ...) {
-        va_list ap;
+/* The first undecided match of a rule, said in words only when the rule's outcome is used: most
+ * rules of a big ruleset stop at a later match that fails, and their reason is never read. */
+typedef enum maybe_kind {
+        MAYBE_NONE,
+        MAYBE_CMP,
+        MAYBE_RANGE,
+        MAYBE_LOOKUP,
+        MAYBE_MAP,
+        MAYBE_LIMIT,
+} maybe_kind;
 
+typedef struct maybe {
+        maybe_kind kind;
+        const nftr_expr *src; /* what loaded the register the match reads */
+} maybe;
+
+static void out_maybe(rule_out *o, maybe *m, maybe_kind kind, const nftr_expr *src) {
         if (o->match == TRI_MAYBE)
                 return; /* keep the first reason */
         o->match = TRI_MAYBE;
-        va_start(ap, fmt);
-        (void) vsnprintf(o->why, sizeof(o->why), fmt, ap);
-        va_end(ap);
+        *m = (maybe){ kind, src };
+}
+
+static void maybe_say(rule_out *o, const maybe *m, uint8_t nfproto) {
+        char srcbuf[SRC_MAX];
+        const char *src = m->kind == MAYBE_LIMIT ? NULL : src_name(m->src, nfproto, srcbuf);
+
+        switch (m->kind) {
+        case MAYBE_CMP:
+                nftv_bprintf(o->why, sizeof(o->why), "its match on %s is undecided for this packet", src);
+                break;
+        case MAYBE_RANGE:
+                nftv_bprintf(o->why, sizeof(o->why), "its range match on %s is undecided for this packet", src);
+                break;
+        case MAYBE_LOOKUP:
+                nftv_bprintf(o->why, sizeof(o->why), "its set lookup on %s is undecided for this packet", src);
+                break;
+        case MAYBE_MAP:
+                nftv_bprintf(o->why, sizeof(o->why), "its map lookup on %s is undecided", src);
+                break;
+        case MAYBE_LIMIT:
+                nftv_bprintf(o->why, sizeof(o->why), "its limit may stop matching at any time");
+                break;
+        case MAYBE_NONE:
+                break;
+        }
 }
 
 static void out_unknown(rule_out *o, const char *fmt, ...) _printf_(2, 3);
@@ -424,17 +460,15 @@ static int eval_bitwise(regs *r, const nftr_expr *x) {
         return reg_store(r, x->dreg, val, known, x->len, TAG_NONE, r->src[so / 4]);
 }
 
-void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chain, const nftr_rule *rule, rule_out *o) {
+static void eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chain, const nftr_rule *rule, rule_out *o,
+                      maybe *m) {
         char srcbuf[SRC_MAX];
         regs r;
 
         regs_init(&r);
-        memset(o, 0, sizeof(*o));
-        o->match = TRI_YES;
-        o->verdict = NFT_CONTINUE;
 
         for (size_t i = 0; i < rule->n_exprs; i++) {
-                const nftr_expr *x = &rule->exprs[i];
+                const nftr_expr *x = rule->exprs[i];
                 const nftr_elem *e;
                 const nftr_set *s;
                 int off;
@@ -474,8 +508,7 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
                                 return;
                         }
                         if (t == TRI_MAYBE)
-                                out_maybe(o, "its match on %s is undecided for this packet",
-                                          src_name(r.src[off / 4], v->p->nfproto, srcbuf));
+                                out_maybe(o, m, MAYBE_CMP, r.src[off / 4]);
                         break;
                 case NFTR_EXPR_RANGE:
                         off = reg_off(x->sreg, x->data.len);
@@ -489,8 +522,7 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
                                         return;
                                 }
                         } else
-                                out_maybe(o, "its range match on %s is undecided for this packet",
-                                          src_name(r.src[off / 4], v->p->nfproto, srcbuf));
+                                out_maybe(o, m, MAYBE_RANGE, r.src[off / 4]);
                         break;
                 case NFTR_EXPR_BITWISE:
                         if (eval_bitwise(&r, x) < 0)
@@ -514,8 +546,7 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
                                         return;
                                 }
                                 if (t == TRI_MAYBE)
-                                        out_maybe(o, "its set lookup on %s is undecided for this packet",
-                                                  src_name(r.src[off / 4], v->p->nfproto, srcbuf));
+                                        out_maybe(o, m, MAYBE_LOOKUP, r.src[off / 4]);
                                 break;
                         }
                         if (t == TRI_NO) {
@@ -536,7 +567,7 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
                                 if (reg_store(&r, x->dreg, NULL, NULL, s->data_len ? s->data_len : 4, TAG_NONE, x) < 0)
                                         goto bad_register;
                                 if (t == TRI_MAYBE)
-                                        out_maybe(o, "its map lookup on %s is undecided", src_name(r.src[off / 4], v->p->nfproto, srcbuf));
+                                        out_maybe(o, m, MAYBE_MAP, r.src[off / 4]);
                         } else if (reg_store(&r, x->dreg, e->data.b, NULL, e->data.len, TAG_NONE, x) < 0)
                                 goto bad_register;
                         break;
@@ -558,7 +589,7 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
                 case NFTR_EXPR_NOTRACK:
                         break;
                 case NFTR_EXPR_LIMIT:
-                        out_maybe(o, "its limit may stop matching at any time");
+                        out_maybe(o, m, MAYBE_LIMIT, NULL);
                         break;
                 case NFTR_EXPR_OTHER:
                 default:
@@ -570,4 +601,19 @@ void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chai
 
 bad_register:
         out_unknown(o, "uses a register the kernel would refuse");
+}
+
+void nftv_eval_rule(const nft_ruleset *rs, const vpkt *v, const nftr_chain *chain, const nftr_rule *rule, rule_out *o) {
+        maybe m = { MAYBE_NONE, NULL };
+
+        /* field by field: the reason's buffer is written only when there is one */
+        o->match = TRI_YES;
+        o->verdict = NFT_CONTINUE;
+        o->chain = NULL;
+        o->reject = o->unknown = false;
+        o->why[0] = 0;
+        eval_rule(rs, v, chain, rule, o, &m);
+        /* an unknown expression's reason stands over an undecided match's */
+        if (!o->unknown && o->match == TRI_MAYBE)
+                maybe_say(o, &m, v->p->nfproto);
 }

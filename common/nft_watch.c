@@ -6,6 +6,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,7 +108,7 @@ nft_watch *nft_watch_free(nft_watch *w) {
         if (w->mon >= 0)
                 (void) close(w->mon);
         nft_ruleset_free(w->rs);
-        free(w->raw);
+        nft_watch_raw_release(w);
         free(w->rbuf);
         free(w->pend);
         free(w->netns);
@@ -135,8 +136,11 @@ static void keep(const struct nlmsghdr *nlh, void *userdata) {
                         cap *= 2;
                 if (cap > w->raw_max)
                         cap = w->raw_max;
-                uint8_t *p = realloc(w->raw, cap);
-                if (!p) {
+                /* mapped, not from the heap: released, its pages go back to the system at once
+                 * instead of staying behind the model's allocations made while it grew */
+                void *p = w->raw ? mremap(w->raw, w->raw_cap, cap, MREMAP_MAYMOVE)
+                                 : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED) {
                         w->overflow = true;
                         return;
                 }
@@ -145,6 +149,14 @@ static void keep(const struct nlmsghdr *nlh, void *userdata) {
         }
         memcpy(w->raw + w->raw_len, nlh, n);
         w->raw_len += n;
+}
+
+void nft_watch_raw_release(nft_watch *w) {
+        if (w->raw)
+                (void) munmap(w->raw, w->raw_cap);
+        w->raw = NULL;
+        w->raw_len = w->raw_cap = 0;
+        w->raw_ok = false;
 }
 
 static void monitor_close(nft_watch *w) {
@@ -225,7 +237,7 @@ static int transaction_end(nft_watch *w, uint32_t gen, bool *changed) {
                         nft_ruleset_set_generation(w->rs, gen);
                         w->followed++;
                         if (b.changed) {
-                                w->raw_ok = false;
+                                nft_watch_raw_release(w); /* no longer the model's: megabytes for nothing */
                                 w->have_hash = false;
                                 *changed = true;
                         }
@@ -357,6 +369,77 @@ int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len) {
                 return -E2BIG;
         *ret = w->raw;
         *ret_len = w->raw_len;
+        return 0;
+}
+
+typedef struct rawcopy {
+        uint8_t *p;
+        size_t len, cap, max;
+        int error;
+} rawcopy;
+
+static void copy_msg(const struct nlmsghdr *nlh, void *userdata) {
+        rawcopy *b = userdata;
+        size_t n;
+
+        if (!nlh) { /* the dump starts over */
+                b->len = 0;
+                return;
+        }
+        n = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (b->error)
+                return;
+        if (b->len + n > b->max) {
+                b->error = -E2BIG;
+                return;
+        }
+        if (b->len + n > b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 16384;
+                uint8_t *p;
+                while (cap < b->len + n)
+                        cap *= 2;
+                if (!(p = realloc(b->p, cap))) {
+                        b->error = -ENOMEM;
+                        return;
+                }
+                b->p = p;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, nlh, nlh->nlmsg_len);
+        memset(b->p + b->len + nlh->nlmsg_len, 0, n - nlh->nlmsg_len);
+        b->len += n;
+}
+
+int nft_watch_raw_tables(nft_watch *w, const nft_table_key *keys, size_t n, uint8_t **ret, size_t *ret_len) {
+        rawcopy b = { .max = w->raw_max > PENDING_MAX ? w->raw_max : PENDING_MAX };
+        uint32_t gen;
+        int r = 0;
+
+        if (!w->rs)
+                return -EINVAL;
+        if (w->raw_ok) {
+                for (size_t off = 0; off < w->raw_len && r >= 0;) {
+                        const struct nlmsghdr *nlh = (const struct nlmsghdr *) (w->raw + off);
+                        nftr_attr_tab t;
+                        if ((r = nftr_msg_in_tables(nlh, keys, n, &t)) > 0)
+                                copy_msg(nlh, &b);
+                        off += NLMSG_ALIGN(nlh->nlmsg_len);
+                }
+        } else {
+                if (!w->nl && (r = nft_ruleset_socket_open(w->netns, &w->nl)) < 0)
+                        return r;
+                r = nft_ruleset_dump_tables(w->nl, keys, n, copy_msg, &b, &gen);
+                if (r >= 0 && gen != w->rs->generation)
+                        r = -ESTALE;
+        }
+        if (r >= 0 && b.error)
+                r = b.error;
+        if (r < 0) {
+                free(b.p);
+                return r;
+        }
+        *ret = b.p;
+        *ret_len = b.len;
         return 0;
 }
 

@@ -46,6 +46,15 @@ const nft_ruleset *nft_watch_ruleset(const nft_watch *w);
  * is read again first (so the model pointer from before is void). -E2BIG when they did not fit
  * in raw_max, else as nft_watch_refresh(). */
 int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len);
+/* The kept dump is not needed any more (a snapshot of it has been written): freed now, read
+ * again by nft_watch_raw() if asked. A dump that the model has moved past is freed anyway. */
+void nft_watch_raw_release(nft_watch *w);
+/* The raw messages of some tables alone, as of the model's generation, into a buffer of the
+ * caller's (free()): from the kept dump while it is the model's, else asked of the kernel for
+ * those tables only (nft_ruleset_dump_tables()) — a restore keeps what it changes without the
+ * whole ruleset read again. -ESTALE when the ruleset has moved past the model (refresh, then
+ * decide again), else as nft_watch_refresh(). */
+int nft_watch_raw_tables(nft_watch *w, const nft_table_key *keys, size_t n, uint8_t **ret, size_t *ret_len);
 /* The verdict for one packet (nfproto NFPROTO_IPV4 or NFPROTO_IPV6), computed once per
  * generation; points into the watch until the next refresh that reads again. */
 int nft_watch_verdict(nft_watch *w, uint8_t nfproto, nft_verdict_probe probe, const nft_verdict_result **ret);

@@ -285,6 +285,7 @@ static void firewall_mark_good(void *state, const check_env *env) {
         if (strcmp(hash, s->good_hash) == 0) {
                 s->marked = true;
                 s->marked_gen = rs->generation;
+                nft_watch_raw_release(s->watch); /* that snapshot is on disk already */
                 return;
         }
         /* a new last-good ruleset: its dump as the kernel gives it, read again if the watch has
@@ -307,6 +308,9 @@ static void firewall_mark_good(void *state, const check_env *env) {
         s->have_drift = false;
         s->marked = true;
         s->marked_gen = rs->generation;
+        /* on disk now: the dump held in memory (megabytes at thousands of rules) serves nothing
+         * more — a restore reads the few tables it changes */
+        nft_watch_raw_release(s->watch);
 }
 
 static void firewall_done(void *state) {

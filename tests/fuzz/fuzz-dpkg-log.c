@@ -1,6 +1,5 @@
 /* Fuzz the dpkg log reader with arbitrary text, into a roomy and a tiny summary buffer.
- * Seeds: real dpkg log lines. fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/dpkg_log.c */
+ * Seeds: real dpkg log lines. */
 #include <stdint.h>
 #include <string.h>
 

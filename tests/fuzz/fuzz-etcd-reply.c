@@ -1,6 +1,5 @@
 /* Fuzz the etcd JSON gateway reply parser: any body.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/etcd_reply.c common/base64.c */
+ */
 #include <stdint.h>
 #include <string.h>
 

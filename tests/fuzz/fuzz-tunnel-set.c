@@ -3,8 +3,7 @@
  * set stays bounded, every name it keeps fits and is terminated, counters saturate. The first
  * byte picks list-conn or list-sa; the expected tunnels are fixed names plus "a/b" style names
  * cut from the input.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/tunnel_set.c common/vici_msg.c common/swconf.c common/file_read.c */
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

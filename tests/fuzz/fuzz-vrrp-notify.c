@@ -1,6 +1,5 @@
 /* Fuzz keepalived's notify line parser: any bytes as one line.
- * fuzz-sources: below is read by the Makefile. */
-/* fuzz-sources: common/vrrp_notify.c */
+ */
 #include <stdint.h>
 #include <string.h>
 

@@ -66,6 +66,8 @@ newest_run() { agent_run_of "$1"; }
 wait_state() { agent_wait_run "$@"; }
 
 # --- the case study: an update tightens the firewall --------------------------------------
+# one transaction, as an update applies its ruleset: as two, the restore may land between them
+# (it heals the first alone, and the second is a new fault)
 t_fault=$(ms)
 gwnft -f - <<'NFT'
 table inet vendor_hardening {
@@ -74,8 +76,8 @@ table inet vendor_hardening {
                 udp dport 4500 drop
         }
 }
+add rule inet filter input udp dport 500 drop
 NFT
-gwnft add rule inet filter input udp dport 500 drop
 wait_state firewall-restore succeeded 20000 >/dev/null && ok "firewall-restore ran and verified" || bad "restore did not succeed"
 t_healed=$(ms)
 gwnft list ruleset | diff "$D/good.nft" - >/dev/null && ok "the ruleset is byte-identical to the last-good one" ||

@@ -14,15 +14,24 @@
  *   full_reads F                   (how often the ruleset was read whole over all the runs)
  *   reread_us R                    (the baseline: CPU of one run that reads the ruleset whole, as
  *                                   on a first run or when notifications were lost)
+ *   exprs E D                      (expressions in the live model, and distinct ones held by
+ *                                   the process: common/nft_expr_pool.h)
  *   rss_kib R                      (peak resident set of this process)
+ *   held_kib H                     (resident after the runs: the live model, the last-good one
+ *                                   and what they share, the kept dump released as the firewall
+ *                                   check does once its snapshot is written)
+ *   held_dump_kib H                (the same just before, the dump read back and kept)
  *   base_rss_kib B                 (the same before the first read)
  *
- *   nft-bench restore NETNS STATE_DIR
+ *   nft-bench restore NETNS STATE_DIR [FAULT_FILE]
  *
  * runs nft_restore's apply once, in-process, the way the agent does: the firewall check has read
  * the faulty ruleset already (a shared watch holds it, common/nft_watch.h) and the snapshot was
- * read before (the action keeps it). Prints "restore_us U" (CPU) and "restore_wall_us W", then
- * the result and the action's detail. Exit 0, or 1 on an error (said on stderr). */
+ * read before (the action keeps it). With FAULT_FILE, the watch reads the healthy ruleset first,
+ * then `nft -f FAULT_FILE` breaks it and the watch follows that change from the kernel's
+ * notifications, as the check does in the agent; without, it reads the faulty ruleset whole.
+ * Prints "restore_us U" (CPU) and "restore_wall_us W", then the result and the action's detail.
+ * Exit 0, or 1 on an error (said on stderr). */
 #include <arpa/inet.h> /* before the linux/ headers, which defer to it */
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -35,6 +44,7 @@
 #include <sys/resource.h>
 
 #include <time.h>
+#include <unistd.h>
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
@@ -42,6 +52,7 @@
 #include "yaml_tree.h"
 #include "now.h"
 #include "nft_diff.h"
+#include "nft_expr_pool.h"
 #include "nft_watch.h"
 
 static long cpu_us(void) {
@@ -54,6 +65,16 @@ static long rss_kib(void) {
         struct rusage u;
         getrusage(RUSAGE_SELF, &u);
         return u.ru_maxrss;
+}
+
+static long rss_now_kib(void) {
+        long pages = 0, rss = 0;
+        FILE *f = fopen("/proc/self/statm", "re");
+        if (f && fscanf(f, "%ld %ld", &pages, &rss) != 2)
+                rss = 0;
+        if (f)
+                (void) fclose(f);
+        return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static nft_ruleset *good;
@@ -151,7 +172,7 @@ static long wall_us(void) {
         return (long) mono_usec();
 }
 
-static int restore(const char *ns, const char *state_dir) {
+static int restore(const char *ns, const char *state_dir, const char *fault) {
         _cleanup_(nft_watch_freep) nft_watch *w = NULL;
         action_env env = { .state_dir = state_dir };
         action_params p = {};
@@ -172,6 +193,16 @@ static int restore(const char *ns, const char *state_dir) {
          * snapshot read once (the plan the engine makes first) */
         if ((r = nft_watch_shared(&w, ns, 64u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
                 return r;
+        if (fault) {
+                char cmd[1024];
+                unsigned full = nft_watch_full_reads(w);
+                (void) snprintf(cmd, sizeof(cmd), "ip netns exec '%s' nft -f '%s'", ns, fault);
+                if (system(cmd) != 0)
+                        return -EIO;
+                if ((r = nft_watch_refresh(w, NULL)) < 0)
+                        return r;
+                printf("followed %s\n", nft_watch_full_reads(w) == full ? "yes" : "no");
+        }
         (void) action_plan_make(&p, &env, ACTION_APPLY, &plan);
         c0 = cpu_us();
         w0 = wall_us();
@@ -191,18 +222,18 @@ static int restore(const char *ns, const char *state_dir) {
 
 int main(int argc, char **argv) {
         _cleanup_(nft_watch_freep) nft_watch *w = NULL;
-        long base_rss, rss, t, idle = 0, change = 0, input_change = 0, reread = 0;
+        long base_rss, rss, held, held_dump, t, idle = 0, change = 0, input_change = 0, reread = 0;
         size_t dump = 0;
         int runs, r;
 
-        if (argc == 4 && strcmp(argv[1], "restore") == 0) {
-                r = restore(argv[2], argv[3]);
+        if ((argc == 4 || argc == 5) && strcmp(argv[1], "restore") == 0) {
+                r = restore(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
                 if (r < 0)
                         fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return r < 0;
         }
         if (argc != 4 || strcmp(argv[1], "check") != 0 || (runs = atoi(argv[3])) <= 0) {
-                fprintf(stderr, "usage: nft-bench check NETNS RUNS | nft-bench restore NETNS STATE_DIR\n");
+                fprintf(stderr, "usage: nft-bench check NETNS RUNS | nft-bench restore NETNS STATE_DIR [FAULT_FILE]\n");
                 return 2;
         }
         base_rss = rss_kib();
@@ -240,8 +271,19 @@ int main(int argc, char **argv) {
         }
         if (runs % 2 && r >= 0)
                 (void) touch_input(argv[2], nft_watch_ruleset(w), false);
-        /* the peak of the check's own work, before the baseline reads a second model */
+        /* the peak of the check's own work, before the baseline reads a second model; and what
+         * it holds now, its dump released (the firewall check releases it after its snapshot) */
         rss = rss_kib();
+        {
+                /* the runs after changes released the dump already: read it back, as a check that
+                 * had just written its snapshot still held it */
+                const uint8_t *again = NULL;
+                size_t again_len = 0;
+                (void) nft_watch_raw(w, &again, &again_len);
+        }
+        held_dump = rss_now_kib();
+        nft_watch_raw_release(w);
+        held = rss_now_kib();
         for (int i = 0; i < 3 && r >= 0; i++) {
                 _cleanup_(nft_watch_freep) nft_watch *fresh = NULL;
                 t = cpu_us();
@@ -253,6 +295,11 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "nft-bench: %s\n", strerror(-r));
                 return 1;
         }
+        size_t exprs = 0;
+        for (size_t c = 0; c < nft_watch_ruleset(w)->n_chains; c++)
+                for (size_t i = 0; i < nft_watch_ruleset(w)->chains[c].n_rules; i++)
+                        exprs += nft_watch_ruleset(w)->chains[c].rules[i].n_exprs;
+        printf("exprs %zu %zu\nheld_kib %ld\nheld_dump_kib %ld\n", exprs, nft_expr_pool_count(), held, held_dump);
         printf("rules %zu\ndump_kib %zu\nidle_us %ld\nchange_us %ld\ninput_change_us %ld\nfull_reads %u\nreread_us %ld\nrss_kib %ld\nbase_rss_kib %ld\n",
                nft_watch_ruleset(w)->n_rules_total, dump / 1024, idle / runs, change / runs, input_change / runs, nft_watch_full_reads(w), reread / 3,
                rss, base_rss);

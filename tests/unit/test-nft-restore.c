@@ -3,7 +3,8 @@
  * one batch) and verified; and when the kernel's answers are lost for real (an acknowledgement
  * asked for every message into a tiny receive buffer: ENOBUFS after the kernel applied it), the
  * restore reads the ruleset again and reports what it finds — restored — never "nothing
- * changed", and keeps its record for the revert. Needs root, `ip` and `nft` (skipped otherwise). */
+ * changed", and keeps its record for the revert; and, as in the agent, after the fault was
+ * followed from notifications, it reads only the table it changes for that record. Needs root, `ip` and `nft` (skipped otherwise). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "actions/action.h"
 #include "actions/nft_batch.h"
 #include "nft_ruleset.h"
+#include "nft_watch.h"
 #include "tap.h"
 #include "yaml_tree.h"
 
@@ -130,6 +132,26 @@ int main(void) {
         CHECK(access(path, F_OK) == 0, "the record for the revert is kept");
         r = run(ACTION_REVERT, detail, sizeof(detail));
         CHECK(r == 0 && strstr(detail, "left as restored") && rules() == 10000, "the revert leaves the fault out: %d %s", r, detail);
+
+        /* as in the agent: the firewall check's watch (shared with the action) read the healthy
+         * ruleset and followed the fault from the kernel's notifications; the restore then reads
+         * the one table it changes, not the whole ruleset, for its record */
+        {
+                _cleanup_(nft_watch_freep) nft_watch *w = NULL;
+                unsigned reads = 0;
+
+                CHECK(nft_watch_shared(&w, ns, 64u << 20) == 0 && nft_watch_refresh(w, NULL) == 0, "a shared watch reads the ruleset");
+                CHECK(sh("ip netns exec %s nft insert rule inet filter input udp dport 500 drop", ns) == 0, "the fault once more");
+                if (w)
+                        reads = nft_watch_full_reads(w);
+                CHECK(w && nft_watch_refresh(w, NULL) == 0 && nft_watch_full_reads(w) == reads, "the watch follows it");
+                r = run(ACTION_APPLY, detail, sizeof(detail));
+                CHECK(r == 0 && strstr(detail, "put back chain inet filter input") && rules() == 10000, "restored: %d %s", r, detail);
+                CHECK(w && nft_watch_full_reads(w) == reads, "without the ruleset read whole again (%u reads)", w ? nft_watch_full_reads(w) : 0);
+                r = run(ACTION_REVERT, detail, sizeof(detail));
+                CHECK(r == 0 && strstr(detail, "left as restored") && strstr(detail, "would drop") && rules() == 10000,
+                      "the record held the chain as it was, drop rule and all: %d %s", r, detail);
+        }
 
         (void) sh("ip netns del %s", ns);
         (void) sh("rm -rf %s", dir);

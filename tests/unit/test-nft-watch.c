@@ -5,7 +5,8 @@
  * named, interval and anonymous sets and their elements; several changes in one transaction —
  * the followed model must equal a fresh full read (its full text form, handles included) and
  * give the same six IKE verdicts. The sequence must be followed by notifications, not by
- * reading again: a fallback is allowed only where the kernel dropped notifications.
+ * reading again: a fallback is allowed only where the kernel dropped notifications. First, the
+ * raw messages of chosen tables (what a restore keeps before it changes them).
  *
  *   test-nft-watch [STEPS [SEED]]     (default 150 steps, seed from the clock; printed)
  *
@@ -219,6 +220,92 @@ static bool same(nft_watch *w, const nft_ruleset *full, char *diag, size_t size)
         return true;
 }
 
+/* The canonical text of a chain or set of table inet filter / ip other in rs ("" if absent). */
+static char *object_text(const nft_ruleset *rs, int family, const char *table, const char *chain, const char *set) {
+        char *text = NULL;
+        for (size_t t = 0; t < rs->n_tables; t++) {
+                if (rs->tables[t].family != family || strcmp(rs->tables[t].name, table) != 0)
+                        continue;
+                const nftr_chain *c = chain ? nft_ruleset_find_chain(rs, t, chain) : NULL;
+                const nftr_set *st = set ? nft_ruleset_find_set(rs, t, set) : NULL;
+                if ((c || st) && nft_ruleset_format_object(rs, c, st, &text) >= 0)
+                        return text;
+        }
+        return strdup("");
+}
+
+/* nft_watch_raw_tables(): the messages of the tables asked for and nothing else, whether from
+ * the kept dump or asked of the kernel after changes were followed; refused once the ruleset has
+ * moved past the model. */
+static void test_raw_tables(void) {
+        _cleanup_(nft_watch_freep) nft_watch *kept = NULL, *followed = NULL;
+        nft_table_key filter = { NFPROTO_INET, "filter" }, other = { NFPROTO_IPV4, "other" }, both[2] = { filter, other };
+
+        CHECK(nft("table ip other {\n set s { type ipv4_addr; elements = { 192.0.2.1, 192.0.2.2 } }\n"
+                  " chain c { ip saddr @s drop\n tcp dport { 22, 80 } accept\n }\n}\n") == 0,
+              "a second table with a named and an anonymous set");
+        CHECK(nft_watch_new(&kept, ns, 1u << 20) == 0 && nft_watch_refresh(kept, NULL) == 0 && nft_watch_new(&followed, ns, 0) == 0 &&
+                      nft_watch_refresh(followed, NULL) == 0,
+              "two watches read it, one keeping its dump");
+        CHECK(nft("add rule ip other c udp dport 4500 drop\n") == 0 && nft_watch_refresh(followed, NULL) == 0 &&
+                      nft_watch_full_reads(followed) == 1,
+              "a change followed by notifications");
+        for (int k = 0; k < 2; k++) {
+                nft_watch *w = k ? followed : kept;
+                _cleanup_(nft_ruleset_freep) nft_ruleset *one = NULL, *two = NULL;
+                _cleanup_(freep) uint8_t *raw1 = NULL, *raw2 = NULL;
+                size_t len1 = 0, len2 = 0;
+                const nft_ruleset *rs;
+
+                if (k == 0)
+                        CHECK(nft_watch_refresh(kept, NULL) == 0, "the keeping watch reads it again");
+                rs = nft_watch_ruleset(w);
+                CHECK(nft_watch_raw_tables(w, &filter, 1, &raw1, &len1) == 0 && nft_ruleset_from_messages(raw1, len1, &one) == 0,
+                      "%s: the messages of inet filter", k ? "followed" : "kept");
+                CHECK(one && one->n_tables == 1 && one->tables[0].family == NFPROTO_INET && strcmp(one->tables[0].name, "filter") == 0 &&
+                              one->n_rules_total == find_chain(rs, "filter", "input")->n_rules,
+                      "%s: that table alone, every rule of it", k ? "followed" : "kept");
+                for (int o = 0; one && o < 2; o++) {
+                        _cleanup_(freep) char *a = object_text(one, NFPROTO_INET, "filter", o ? NULL : "input", o ? "blk" : NULL);
+                        _cleanup_(freep) char *b = object_text(rs, NFPROTO_INET, "filter", o ? NULL : "input", o ? "blk" : NULL);
+                        CHECK(a && b && a[0] && strcmp(a, b) == 0, "%s: %s as the model has it", k ? "followed" : "kept",
+                              o ? "set blk" : "chain input (its anonymous set inline)");
+                }
+                CHECK(nft_watch_raw_tables(w, both, 2, &raw2, &len2) == 0 && nft_ruleset_from_messages(raw2, len2, &two) == 0 &&
+                              two->n_tables == 2 && len2 > len1,
+                      "%s: two tables asked, two given", k ? "followed" : "kept");
+                if (two) {
+                        _cleanup_(freep) char *a = object_text(two, NFPROTO_IPV4, "other", "c", NULL);
+                        _cleanup_(freep) char *b = object_text(rs, NFPROTO_IPV4, "other", "c", NULL);
+                        _cleanup_(freep) char *sa = object_text(two, NFPROTO_IPV4, "other", NULL, "s");
+                        CHECK(a && b && strcmp(a, b) == 0 && strstr(a, "cmp eq r1 0x1194"), "%s: ip other's chain with the rule added (udp dport 4500)", k ? "followed" : "kept");
+                        CHECK(sa && strstr(sa, "c0000201") && strstr(sa, "c0000202"), "%s: its set with its elements", k ? "followed" : "kept");
+                }
+        }
+        {
+                /* released (as after the snapshot is written): asked for again, read again */
+                _cleanup_(nft_ruleset_freep) nft_ruleset *back = NULL;
+                _cleanup_(freep) uint8_t *raw = NULL;
+                const uint8_t *all = NULL;
+                unsigned reads = nft_watch_full_reads(kept);
+                size_t len = 0, all_len = 0;
+
+                nft_watch_raw_release(kept);
+                CHECK(nft_watch_raw_tables(kept, &other, 1, &raw, &len) == 0 && len > 0 && nft_watch_full_reads(kept) == reads,
+                      "released: a table's messages are asked of the kernel");
+                CHECK(nft_watch_raw(kept, &all, &all_len) == 0 && nft_watch_full_reads(kept) == reads + 1 &&
+                              nft_ruleset_from_messages(all, all_len, &back) == 0 && back->n_tables == 2,
+                      "and the whole dump is read again when asked for");
+        }
+        {
+                _cleanup_(freep) uint8_t *raw = NULL;
+                size_t len = 0;
+                CHECK(nft("add rule ip other c tcp dport 443 accept\n") == 0 && nft_watch_raw_tables(followed, &other, 1, &raw, &len) == -ESTALE,
+                      "after a change the model has not followed: refused (-ESTALE)");
+        }
+        CHECK(nft("delete table ip other\n") == 0, "the second table goes");
+}
+
 static void cleanup(void) {
         if (ns[0])
                 (void) sh("ip netns del %s 2>/dev/null", ns);
@@ -240,6 +327,7 @@ int main(int argc, char **argv) {
         seed0 = seed;
         printf("seed %u, %u steps\n", seed, steps);
         CHECK(nft(base_ruleset) == 0, "the starting ruleset loads");
+        test_raw_tables();
         CHECK(nft_watch_new(&w, ns, 0) == 0 && nft_watch_refresh(w, NULL) == 0, "the watch reads it");
 
         for (unsigned i = 0; i < steps; i++) {
