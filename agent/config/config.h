@@ -10,6 +10,7 @@
 #include "agent/checks/check.h"
 #include "agent/checks/check_config.h"
 #include "agent/config/drill_config.h"
+#include "agent/config/http_config.h"
 #include "agent/notify/notifier.h"
 #include "policy/policy.h"
 #include "macro.h"
@@ -71,9 +72,13 @@ typedef struct ikeheal_config {
         drill_config drills;     /* `drills` section (agent/config/drill_config.h) */
         struct drill_set *drill_set; /* loaded from drills.dirs by config_load(), if enabled */
 
+        /* HTTP listener: */
+        http_config http;        /* `http` section (agent/config/http_config.h) */
+
         /* the parsed document, kept because check params are bound when checks are built */
         ynode *tree;
         const ynode *checks_node, *check_defaults_node, *policy_node, *notify_node, *drills_node;
+        const ynode *http_node;
 } ikeheal_config;
 
 /* Bind the `check_defaults` and `checks` sections of c->tree (called by config parsing). */

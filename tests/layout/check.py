@@ -24,6 +24,7 @@ FLOORS = [
     ("agent/triage/", 7),
     ("agent/engine/", 8),
     ("agent/drill/", 9),
+    ("agent/observe/", 9.5),
     ("agent/control/", 10),
     ("agent/verbs/", 11),
     ("agent/core/", 12),

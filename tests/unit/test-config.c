@@ -87,12 +87,23 @@ int main(void) {
                 CHECK(strcmp(c->charon_unit, d->charon_unit) == 0, "unit");
                 CHECK(c->charon_start_grace_usec == d->charon_start_grace_usec &&
                               c->charon_start_grace_usec == 2 * USEC_PER_SEC, "start_grace");
+                CHECK(!c->http.enabled && !d->http.enabled && (!c->http.listen || !c->http.listen[0]) && !d->http.listen &&
+                              http_config_equal(&c->http, &d->http), "http: off by default, shipped as the defaults");
         }
         config_free(c);
         config_free(d);
 
         expect("agent:\n  log_level: debug\ncontrol:\n  operator_groups: [root, adm]\n", NULL);
         expect("agent:\n  bogus: 1\n", "c.yaml:2:3: unknown key 'bogus'");
+        expect("http:\n  listen: [\"127.0.0.1:9469\", \"[::1]:9469\"]\n", NULL);
+        expect("http:\n  listen: [\"localhost:9469\"]\n", "c.yaml:2:12: http.listen: 'localhost:9469' is not a numeric");
+        expect("http:\n  listen: [\"127.0.0.1:0\"]\n", "2:12: http.listen: '127.0.0.1:0' is not");
+        expect("http:\n  listen: [\"[::1]9469\"]\n", "2:12: http.listen:");
+        expect("http:\n  listen: [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n", "2:27: http.listen: '127.0.0.1:1' is listed twice");
+        expect("http:\n  timeout: 0s\n", "out of range");
+        expect("http:\n  rate_per_second: 10\n  rate_burst: 5\n", "3:15: http.rate_burst 5 is below");
+        expect("http:\n  metrics_token_file: /nonexistent/ikh-token\n", "2:23: http.metrics_token_file /nonexistent/ikh-token:");
+        expect("http:\n  bogus: 1\n", "2:3: unknown key 'bogus'");
         expect("agent:\n  log_level: loud\n", "c.yaml:2:14: expected a log level");
         expect("agent:\n  state_dir: relative/path\n", "2:14: expected an absolute path");
         expect("charon:\n  timeout: 10\n", "2:12: expected a duration with a unit");
