@@ -18,6 +18,7 @@ static const action_ops *const kinds[] = {
         &action_crl_cache,
         &action_cert_issue,
         &action_file_mode,
+        &action_drain,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -71,6 +71,7 @@ static int verbs_register(control_server *s, void *userdata) {
                 audit_verb_register,    plan_verb_register,   approval_verb_register,
                 run_verb_register,      measures_verb_register, drill_verb_register,
                 diagnose_verb_register, accept_verb_register,
+                drain_verb_register,
         };
         const verbs_ctx *v = userdata;
         int r = 0;
@@ -192,6 +193,7 @@ int main(int argc, char **argv) {
                              .engine = a->engine,
                              .drills = a->drills,
                              .notifier = a->notifier,
+                             .observe = a->observe,
                              .status_queries = &a->status_queries,
                              .reload = core_reload,
                              .config = core_config,

@@ -40,6 +40,8 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_PSK] = { "psk", true, "show a temporary PSK fallback's secret" },
         [PROTO_DRILLS] = { "drills", false, "chaos drills: list, status, report" },
         [PROTO_ACCEPT] = { "accept", true, "accept the current state as the last good one" },
+        [PROTO_DRAIN] = { "drain", true, "take the gateway out of the load balancers' pool for a while" },
+        [PROTO_UNDRAIN] = { "undrain", true, "put the gateway back into the load balancers' pool" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -80,6 +80,8 @@ typedef enum proto_verb {
         PROTO_PSK = 19,       /* write: a temporary PSK fallback's secret (approvers; audited) */
         PROTO_DRILLS = 20,    /* read:  drills: list, status, report (history, scores) */
         PROTO_ACCEPT = 21,    /* write: the current state becomes the last good one (approvers; audited) */
+        PROTO_DRAIN = 22,     /* write: GET /healthz answers 503 for a while ("for", "reason") */
+        PROTO_UNDRAIN = 23,   /* write: end a drain */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-event.h>
 
 #include "agent/checks/charon_hub.h"
 #include "agent/engine/engine.h"
@@ -22,6 +23,7 @@ static void on_finding(check *c, const finding *f, void *userdata) {
 static void on_incident(const incident *i, incident_event ev, void *userdata) {
         observe *o = userdata;
         observe_tally_incident(&o->tally, i, (int) ev);
+        observe_health_incident(o, i);
 }
 
 static void on_run(const run *r, void *userdata) {
@@ -50,6 +52,10 @@ int observe_new(observe **ret, const observe_deps *deps) {
         if (!o)
                 return -ENOMEM;
         o->deps = *deps;
+        o->deps.state_dir = NULL;
+        if (deps->state_dir && !(o->state_dir_copy = strdup(deps->state_dir)))
+                return -ENOMEM;
+        o->deps.state_dir = o->state_dir_copy;
         http_config_init(&o->config);
         observe_tally_init(&o->tally);
         if (deps->triage) {
@@ -70,6 +76,13 @@ int observe_new(observe **ret, const observe_deps *deps) {
                 if (r < 0)
                         return r;
         }
+        /* what holds since before this start: open incidents, a drain */
+        observe_health_incident(o, NULL);
+        r = observe_drain_watch(o);
+        if (r < 0)
+                log_warning_errno(r, "cannot watch %s for the drain: it is read at start and at `drain` only, "
+                                  "ignoring", o->deps.state_dir);
+        observe_drain_reload(o);
         *ret = TAKE_PTR(o);
         return 0;
 }
@@ -85,6 +98,9 @@ observe *observe_free(observe *o) {
         charon_listener_free(o->child_listener);
         http_server_free(o->server);
         http_config_done(&o->config);
+        sd_event_source_disable_unref(o->drain_timer);
+        sd_event_source_disable_unref(o->drain_watch);
+        free(o->state_dir_copy);
         free(o);
         return NULL;
 }
@@ -167,6 +183,9 @@ static int server_build(observe *o, const http_config *c, http_server **ret, uin
                 return r;
         http_server_on_refusal(s, on_refusal, o);
         r = http_server_handle(s, "GET", http_endpoint_path(HTTP_EP_METRICS), c->token[HTTP_EP_METRICS], on_metrics, o);
+        if (r >= 0)
+                r = http_server_handle(s, "GET", http_endpoint_path(HTTP_EP_HEALTHZ), c->token[HTTP_EP_HEALTHZ],
+                                       observe_on_healthz, o);
         if (r < 0)
                 return r;
         for (size_t i = 0; c->listen && c->listen[i] && i < OBSERVE_LISTEN_MAX; i++) {

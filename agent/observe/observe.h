@@ -7,6 +7,8 @@
  * below names it. */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/config/http_config.h"
@@ -34,6 +36,7 @@ typedef struct observe_deps {
         void (*audit)(void *userdata, const char *kind, const char *text);
         void *audit_userdata;
         uint64_t start_real_usec; /* the process's start (CLOCK_REALTIME µs) */
+        const char *state_dir;    /* where the drain is kept (copied) */
 } observe_deps;
 
 int observe_new(observe **ret, const observe_deps *deps);
@@ -44,5 +47,13 @@ DEFINE_FREE_FUNC(observe, observe_free);
  * force before stays (reopened if it had to be closed to free its address), <0 is returned
  * and *ret_error (malloc'ed) says why. */
 int observe_configure(observe *o, const http_config *c, char **ret_error);
+/* Drain the gateway for for_usec (GET /healthz: 503) / end a drain (an operator's or a
+ * runbook's); audited with `who`. <0 with why filled. */
+typedef struct drain_state drain_state;
+int observe_drain(observe *o, uint64_t for_usec, const char *reason, const char *who, char *why, size_t n);
+int observe_undrain(observe *o, const char *who, char *why, size_t n);
+/* Drained now? (*ret: by whom, since, until, why.) */
+bool observe_drained(const observe *o, drain_state *ret);
+
 /* The port the n-th listen address is bound to (0: none). */
 uint16_t observe_port(const observe *o, size_t n);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "agent/observe/observe.h"
+#include "drain_file.h"
 #include "fault.h"
 #include "prom_hist.h"
 
@@ -58,12 +59,23 @@ typedef struct observe_tally {
 
 struct observe {
         observe_deps deps;
+        char *state_dir_copy;
         http_server *server;
         http_config config;       /* what the server was built from (tokens included) */
         uint16_t ports[OBSERVE_LISTEN_MAX];
         size_t n_ports;
         observe_tally tally;
         struct charon_listener *ike_listener, *child_listener;
+
+        /* GET /healthz (observe_health.c): the answer, kept up to date by events */
+        unsigned health_status;
+        char health_body[1024];
+        size_t health_len;
+        uint64_t outage_id; /* the oldest active global outage incident (0: none) */
+        char outage_class[32], outage_summary[256];
+        bool drained;
+        drain_state drain;
+        struct sd_event_source *drain_timer, *drain_watch;
 };
 
 /* The latency buckets (seconds) of probes and of TTD/TTR. */
@@ -76,6 +88,15 @@ void observe_tally_init(observe_tally *t);
 void observe_tally_finding(observe_tally *t, check *c, const finding *f);
 void observe_tally_incident(observe_tally *t, const incident *i, int ev);
 void observe_tally_run(observe_tally *t, const run *r);
+
+/* observe_health.c */
+typedef struct http_request http_request;
+typedef struct http_reply http_reply;
+void observe_health_incident(observe *o, const incident *i);
+void observe_drain_reload(observe *o);
+/* Follow <state_dir>/drain (inotify on the directory). */
+int observe_drain_watch(observe *o);
+int observe_on_healthz(const http_request *req, http_reply *reply, void *userdata);
 
 /* GET /metrics: the exposition (malloc'ed) and its length. */
 int observe_metrics_render(observe *o, char **ret_text, size_t *ret_len);

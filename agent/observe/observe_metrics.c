@@ -243,6 +243,8 @@ static void engine_metrics(observe *o, prom_text *p) {
         prom_text_sample(p, NULL, 0, pending);
         prom_text_family(p, "ikeheal_approval_oldest_seconds", PROM_GAUGE, "wait of the oldest of them (0: none)");
         prom_text_sample(p, NULL, 0, (double) waiting / 1e6);
+        prom_text_family(p, "ikeheal_drained", PROM_GAUGE, "1 while the gateway is drained (GET /healthz answers 503)");
+        prom_text_sample(p, NULL, 0, o->drained);
         prom_text_family(p, "ikeheal_breaker_open", PROM_GAUGE, "heal-loop breakers open (healing paused for their signature)");
         prom_text_sample(p, (prom_label[]){ L("breaker", "heal_loop") }, 1,
                          e && engine_ledger(e) ? (double) policy_ledger_count_open(engine_ledger(e)) : 0);

@@ -33,6 +33,7 @@ typedef struct verbs_ctx {
         engine *engine;
         drill_runner *drills;
         notifier *notifier;
+        struct observe *observe;    /* the HTTP listener and the drain (agent/observe/observe.h) */
         /* `status` requests waiting for charon; the agent answers them with
          * status_verb_abort_all() when its VICI client goes away */
         status_query **status_queries;
@@ -92,3 +93,5 @@ void run_verb_add_run(const verbs_ctx *v, const run *r, vici_builder *b);
 int measures_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/drill_verb.c (`drill`, `drills`) */
 int drill_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/drain_verb.c (`drain`, `undrain`) */
+int drain_verb_register(control_server *s, const verbs_ctx *v);
