@@ -3,6 +3,7 @@
  * line in the table. */
 #include <string.h>
 
+#include "agent/checks/alerts.h"
 #include "agent/checks/cert.h"
 #include "agent/checks/clock.h"
 #include "agent/checks/config_drift.h"
@@ -28,6 +29,7 @@ static const check_ops *const registry[] = {
         &nat_mtu_check_ops,      /* 4. NAT and MTU */
         &config_drift_check_ops, /* 5. recent changes */
         &logs_check_ops,         /*    what charon says about each peer */
+        &alerts_check_ops,       /*    what an external monitor says */
         NULL,
 };
 
@@ -62,6 +64,7 @@ static const struct {
         { "nat_mtu", { FAULT_NAT_MTU, 0 } },
         { "config", { FAULT_CONFIG_CHANGE, 0 } },
         { "logs", { FAULT_NONE, CHECK_ROLE_PEERS_SAY } },
+        { "alerts", { FAULT_REACHABILITY, CHECK_ROLE_OUTSIDE | CHECK_ROLE_EXTERNAL } },
 };
 
 check_traits check_kind_traits(const char *kind) {

@@ -21,6 +21,7 @@ typedef enum check_role {
         CHECK_ROLE_PEERS_SAY = 1u << 2, /* what peers report, read from charon's log */
         CHECK_ROLE_OUTSIDE = 1u << 3,  /* seen from outside only: a failure is inferred, not observed */
         CHECK_ROLE_SA_COUNT = 1u << 4, /* counts established IKE_SAs (fact ike_sas) */
+        CHECK_ROLE_EXTERNAL = 1u << 5, /* told by an external monitor (an independent vantage point) */
 } check_role;
 
 typedef struct check_traits {

@@ -186,6 +186,10 @@ static int server_build(observe *o, const http_config *c, http_server **ret, uin
         if (r >= 0)
                 r = http_server_handle(s, "GET", http_endpoint_path(HTTP_EP_HEALTHZ), c->token[HTTP_EP_HEALTHZ],
                                        observe_on_healthz, o);
+        /* alerts make incidents: never taken from whoever can connect */
+        if (r >= 0 && c->token[HTTP_EP_ALERTS])
+                r = http_server_handle(s, "POST", http_endpoint_path(HTTP_EP_ALERTS), c->token[HTTP_EP_ALERTS],
+                                       observe_on_alerts, o);
         if (r < 0)
                 return r;
         for (size_t i = 0; c->listen && c->listen[i] && i < OBSERVE_LISTEN_MAX; i++) {

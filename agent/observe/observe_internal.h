@@ -97,6 +97,8 @@ void observe_drain_reload(observe *o);
 /* Follow <state_dir>/drain (inotify on the directory). */
 int observe_drain_watch(observe *o);
 int observe_on_healthz(const http_request *req, http_reply *reply, void *userdata);
+/* observe_alerts.c: POST /alerts */
+int observe_on_alerts(const http_request *req, http_reply *reply, void *userdata);
 
 /* GET /metrics: the exposition (malloc'ed) and its length. */
 int observe_metrics_render(observe *o, char **ret_text, size_t *ret_len);
