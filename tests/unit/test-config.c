@@ -104,6 +104,16 @@ int main(void) {
         expect("http:\n  rate_per_second: 10\n  rate_burst: 5\n", "3:15: http.rate_burst 5 is below");
         expect("http:\n  metrics_token_file: /nonexistent/ikh-token\n", "2:23: http.metrics_token_file /nonexistent/ikh-token:");
         expect("http:\n  bogus: 1\n", "2:3: unknown key 'bogus'");
+        expect("notify:\n  webhooks:\n    - {name: a, url: 'http://127.0.0.1:1/', signing_key_file: /nonexistent/ikh-k}\n",
+               "3:63: signing_key_file /nonexistent/ikh-k:");
+        {
+                char yaml[256];
+                const char *key = write_file("hook.key", "secret", 0644);
+                snprintf(yaml, sizeof(yaml), "notify:\n  webhooks:\n    - {name: a, url: 'http://127.0.0.1:1/', signing_key_file: %s}\n", key);
+                expect(yaml, "has mode 0644: others than root may read it");
+                (void) write_file("hook.key", "secret", 0600);
+                expect(yaml, NULL);
+        }
         expect("agent:\n  log_level: loud\n", "c.yaml:2:14: expected a log level");
         expect("agent:\n  state_dir: relative/path\n", "2:14: expected an absolute path");
         expect("charon:\n  timeout: 10\n", "2:12: expected a duration with a unit");
