@@ -170,6 +170,9 @@ static int server_build(observe *o, const http_config *c, http_server **ret, uin
                 .rate_per_sec = c->rate_per_sec,
                 .rate_burst = c->rate_burst,
                 .timeout_sec = (unsigned) (c->timeout_usec / USEC_PER_SEC),
+                /* below everything else on the loop: scrapers wait, the control socket, charon's
+                 * events and the checks do not */
+                .priority = SD_EVENT_PRIORITY_IDLE,
         };
         int r;
 
