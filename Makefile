@@ -169,6 +169,7 @@ bench: deps bench-deps
 	bench/check-cycle.sh $(abspath build)
 	bench/drill-times.sh $(abspath build) $(or $(DRILL_REPS),20)
 	bench/nft-scale.sh $(abspath build)
+	bench/metrics.sh $(abspath build)
 	bench/flood.sh $(abspath build)
 	bench/footprint.sh $(abspath build)
 

@@ -20,6 +20,7 @@ static const action_ops *const kinds[] = {
         &action_file_mode,
         &action_tunnel_initiate,
         &action_failover,
+        &action_drain,
 };
 
 const action_ops *action_find(const char *kind) {

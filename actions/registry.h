@@ -17,6 +17,7 @@ extern const action_ops action_cert_issue;
 extern const action_ops action_file_mode;
 extern const action_ops action_tunnel_initiate;
 extern const action_ops action_failover;
+extern const action_ops action_drain;
 
 /* Where psk_temp keeps a fallback's secret (for `ikehealctl psk`); malloc'ed. */
 char *psk_secret_path(const char *state_dir, const char *tag);

@@ -72,6 +72,7 @@ static int verbs_register(control_server *s, void *userdata) {
                 run_verb_register,      measures_verb_register, drill_verb_register,
                 diagnose_verb_register, accept_verb_register,
                 guard_verb_register,
+                drain_verb_register,
         };
         const verbs_ctx *v = userdata;
         int r = 0;
@@ -194,6 +195,7 @@ int main(int argc, char **argv) {
                              .drills = a->drills,
                              .guard = a->guard,
                              .notifier = a->notifier,
+                             .observe = a->observe,
                              .status_queries = &a->status_queries,
                              .reload = core_reload,
                              .config = core_config,

@@ -382,6 +382,8 @@ int http_server_new(http_server **ret, sd_event *e, const http_server_limits *li
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(s->mhd_io, s->limits.priority);
+        (void) sd_event_source_set_priority(s->mhd_timer, s->limits.priority);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -494,6 +496,7 @@ int http_server_listen(http_server *s, const char *address, uint16_t *ret_port) 
                 (void) close(fd);
                 return r;
         }
+        (void) sd_event_source_set_priority(l->source, s->limits.priority);
         s->n_listeners++;
         if (ret_port)
                 *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port

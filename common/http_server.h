@@ -35,6 +35,9 @@ typedef struct http_server_limits {
         unsigned rate_per_sec;    /* requests per client and second; 0: unlimited */
         unsigned rate_burst;      /* requests a client may make at once; 0: rate_per_sec */
         unsigned timeout_sec;     /* an idle connection is closed after; 0: 10 */
+        int64_t priority;         /* of its event sources (sd-event: larger runs later); 0: normal.
+                                   * A larger one keeps a flood of requests from delaying what
+                                   * else the loop serves */
 } http_server_limits;
 
 typedef struct http_request {

@@ -41,6 +41,8 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_DRILLS] = { "drills", false, "chaos drills: list, status, report" },
         [PROTO_ACCEPT] = { "accept", true, "accept the current state as the last good one" },
         [PROTO_GUARD] = { "guard", true, "a change that confirms itself or is rolled back" },
+        [PROTO_DRAIN] = { "drain", true, "take the gateway out of the load balancers' pool for a while" },
+        [PROTO_UNDRAIN] = { "undrain", true, "put the gateway back into the load balancers' pool" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -28,6 +28,10 @@ int build_pause(int argc, char **argv, vici_builder *b);
 /* `drill run NAME [--dry-run] | abort --reason TEXT` and `drill list | status | report [ID]` */
 int build_drill(int argc, char **argv, vici_builder *b);
 int build_drills(int argc, char **argv, vici_builder *b);
+/* ctl/drain_cmds.c: `drain --for DURATION --reason TEXT`, `undrain` */
+extern const char *ctl_opt_for;
+int build_drain(int argc, char **argv, vici_builder *b);
+int build_undrain(int argc, char **argv, vici_builder *b);
 
 /* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
 int ctl_config_diff(int argc, char **argv);

@@ -395,6 +395,24 @@ static const ctl_command commands[] = {
                 .render_text = render_result,
                 .build = build_pause,
         },
+        {
+                .name = "drain",
+                .verb = PROTO_DRAIN,
+                .args = "--for DURATION --reason TEXT",
+                .help = "Take the gateway out of its load balancers' pool: GET /healthz answers 503 with the\n"
+                        "reason until the time is up (kept on disk: it survives an agent restart and still\n"
+                        "ends on time) or 'undrain'. Audited.\n",
+                .render_text = render_result,
+                .build = build_drain,
+        },
+        {
+                .name = "undrain",
+                .verb = PROTO_UNDRAIN,
+                .args = "",
+                .help = "End a drain (an operator's or a runbook's): GET /healthz follows the incidents again.\n",
+                .render_text = render_result,
+                .build = build_undrain,
+        },
 };
 
 static const ctl_command *command_find(const char *name) {
@@ -611,7 +629,7 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD, ARG_WAIT };
+        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD, ARG_WAIT, ARG_FOR };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -623,6 +641,7 @@ int main(int argc, char **argv) {
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "head", required_argument, NULL, ARG_HEAD },
                 { "wait", no_argument, NULL, ARG_WAIT },
+                { "for", required_argument, NULL, ARG_FOR },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -675,6 +694,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_WAIT:
                         ctl_opt_wait = true;
+                        break;
+                case ARG_FOR:
+                        ctl_opt_for = optarg;
                         break;
                 case ARG_VERSION:
                         printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,

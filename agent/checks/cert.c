@@ -201,6 +201,7 @@ typedef struct verdict {
         char detail[512];
         bool clock_sensitive;
         long days_left;
+        long long seconds_left; /* to notAfter (< 0: expired) */
         time_t next; /* the next instant its verdict changes by time alone (0: none) */
 } verdict;
 
@@ -272,8 +273,10 @@ static void judge(const cert_state *s, const material *m, size_t i, verdict *v) 
         *v = (verdict){ .status = CHECK_OK };
         validity_instants(s, x, now, v);
         ASN1_TIME *from = ASN1_TIME_set(NULL, now); /* the same now as every other verdict here */
-        if (from && ASN1_TIME_diff(&day, &sec, from, X509_get0_notAfter(x)) == 1)
+        if (from && ASN1_TIME_diff(&day, &sec, from, X509_get0_notAfter(x)) == 1) {
                 v->days_left = day;
+                v->seconds_left = (long long) day * 86400 + sec;
+        }
         ASN1_TIME_free(from);
         if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
                 worse(v, CHECK_FAIL, "expired", true, "%s (%s) expired %ld days ago", path, subject, -v->days_left);
@@ -381,6 +384,12 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
                 }
                 if (i == 0 || v.days_left < min_days)
                         min_days = v.days_left;
+                {
+                        /* each certificate's time left, for /metrics */
+                        char key[300];
+                        snprintf(key, sizeof(key), "expiry_s %s", m.cert_paths[i]);
+                        (void) finding_fact_set(f, key, "%lld", v.seconds_left);
+                }
                 if (v.next && (!*next || v.next < *next))
                         *next = v.next;
         }

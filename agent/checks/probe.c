@@ -34,6 +34,7 @@ typedef struct one_probe {
         struct sockaddr_storage addr;
         socklen_t addr_len;
         char label[64];
+        char rtt_key[72]; /* "rtt_us " + label */
         uint16_t port;
         bool done;
         ike_probe_verdict verdict;
@@ -171,6 +172,8 @@ static void probe_finish(probe_state *s) {
                 const one_probe *p = &s->probes[i];
                 (void) finding_fact_set(f, p->label, "%s", ike_probe_verdict_to_string(p->verdict));
                 if (p->verdict == IKE_PROBE_ANSWERED) {
+                        /* each port's own round trip (the latency histogram of /metrics) */
+                        (void) finding_fact_set(f, p->rtt_key, "%llu", (unsigned long long) p->rtt_usec);
                         answered++;
                         if (p->rtt_usec > max_rtt)
                                 max_rtt = p->rtt_usec;
@@ -241,6 +244,7 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
                         snprintf(o->label, sizeof(o->label), "%s%s%s:%u",
                                  strchr(s->targets[t], ':') ? "[" : "", s->targets[t],
                                  strchr(s->targets[t], ':') ? "]" : "", s->ports[k]);
+                        snprintf(o->rtt_key, sizeof(o->rtt_key), "rtt_us %s", o->label);
                         s->n_probes++;
                 }
         for (size_t i = 0; i < s->n_probes; i++) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent/checks/audit_damage.h"
+#include "agent/checks/alerts.h"
 #include "agent/checks/cert.h"
 #include "agent/checks/clock.h"
 #include "agent/checks/config_drift.h"
@@ -33,6 +34,7 @@ static const check_ops *const registry[] = {
         &config_drift_check_ops, /* 5. recent changes */
         &logs_check_ops,         /*    what charon says about each peer */
         &vrrp_check_ops,         /*    this gateway's role in its VRRP pair */
+        &alerts_check_ops,       /*    what an external monitor says */
         &audit_damage_check_ops, /* 6. the agent's own audit log whole */
         NULL,
 };
@@ -71,6 +73,7 @@ static const struct {
         { "logs", { FAULT_NONE, CHECK_ROLE_PEERS_SAY } },
         { "audit", { FAULT_INTEGRITY, 0 } },
         { "vrrp", { FAULT_NONE, CHECK_ROLE_VRRP } },
+        { "alerts", { FAULT_REACHABILITY, CHECK_ROLE_OUTSIDE | CHECK_ROLE_EXTERNAL } },
 };
 
 check_traits check_kind_traits(const char *kind) {

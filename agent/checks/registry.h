@@ -22,6 +22,7 @@ typedef enum check_role {
         CHECK_ROLE_OUTSIDE = 1u << 3,  /* seen from outside only: a failure is inferred, not observed */
         CHECK_ROLE_SA_COUNT = 1u << 4, /* counts established IKE_SAs (fact ike_sas) */
         CHECK_ROLE_VRRP = 1u << 5,     /* this gateway's VRRP role (fact role: MASTER, BACKUP …) */
+        CHECK_ROLE_EXTERNAL = 1u << 6, /* told by an external monitor (an independent vantage point) */
 } check_role;
 
 typedef struct check_traits {

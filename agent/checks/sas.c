@@ -16,6 +16,7 @@
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/sas.h"
+#include "agent/checks/sas_tally.h"
 #include "agent/checks/check_debounce.h"
 #include "vici.h"
 #include "yaml_bind.h"
@@ -36,6 +37,7 @@ typedef struct sas_state {
 
         unsigned established, connecting, other, children;
         char peers_up[1024];
+        sas_tally building, last; /* per connection: this run's, and the last complete one */
         double baseline;
         unsigned peak;
 } sas_state;
@@ -99,11 +101,30 @@ static void on_sa(vici_client *c, const char *event, const vici_node *item, void
                         s->connecting++;
                 else
                         s->other++;
+                sas_conn *row = ike->name ? sas_tally_row(&s->building, ike->name) : NULL;
+                if (row)
+                        row->ike[sas_ike_state_of(st)]++;
                 const vici_node *children = vici_node_get(ike, "child-sas");
                 for (const vici_node *ch = children ? children->child : NULL; ch; ch = ch->next) {
                         const char *cst = vici_node_str(ch, "state");
-                        if (cst && strcmp(cst, "INSTALLED") == 0)
+                        bool installed = cst && strcmp(cst, "INSTALLED") == 0;
+                        if (installed)
                                 s->children++;
+                        if (!row)
+                                continue;
+                        uint64_t v;
+                        if (installed)
+                                row->child_installed++;
+                        else
+                                row->child_other++;
+                        if (vici_node_u64(ch, "bytes-in", &v) >= 0)
+                                row->bytes_in += v;
+                        if (vici_node_u64(ch, "bytes-out", &v) >= 0)
+                                row->bytes_out += v;
+                        if (vici_node_u64(ch, "packets-in", &v) >= 0)
+                                row->packets_in += v;
+                        if (vici_node_u64(ch, "packets-out", &v) >= 0)
+                                row->packets_out += v;
                 }
         }
 }
@@ -120,6 +141,7 @@ static void on_done(vici_client *c, int error, const vici_node *reply, void *use
                 check_run_done(run, f);
                 return;
         }
+        sas_tally_swap(&s->building, &s->last);
         unsigned n = s->established;
         bool collapse = s->baseline >= s->min_baseline && n * 100.0 < s->baseline * s->drop_percent;
 
@@ -159,6 +181,7 @@ static int sas_start(void *state, const check_env *env, check_run *run) {
                 return check_run_unknown(run, "charon is not connected (the daemon check says why)");
         s->established = s->connecting = s->other = s->children = 0;
         s->peers_up[0] = 0;
+        sas_tally_reset(&s->building);
         r = vici_client_stream(env->vici, "list-sas", "list-sa", NULL, 0, on_sa, on_done, s);
         if (r < 0)
                 return r;
@@ -179,6 +202,15 @@ static void sas_done(void *state) {
         check_debounce_done(&s->debounce);
         charon_listener_free(s->listener);
         charon_listener_free(s->child_listener);
+        sas_tally_done(&s->building);
+        sas_tally_done(&s->last);
+}
+
+const sas_tally *sas_check_tally(check *c) {
+        if (!c || check_get_ops(c) != &sas_check_ops)
+                return NULL;
+        const sas_state *s = check_ops_state(c);
+        return &s->last;
 }
 
 const check_ops sas_check_ops = {

@@ -4,3 +4,8 @@
 #include "agent/checks/check.h"
 
 extern const check_ops sas_check_ops;
+
+typedef struct sas_tally sas_tally;
+/* What a sas check counted per connection in its last complete run (NULL: c is no sas check).
+ * Valid until its next run completes. */
+const sas_tally *sas_check_tally(check *c);

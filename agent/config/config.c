@@ -70,6 +70,7 @@ static const yfield top_fields[] = {
         { "notify", YF_NODE, OFF(notify_node) },
         { "drills", YF_NODE, OFF(drills_node) },
         { "guard", YF_NODE, OFF(guard_node) },
+        { "http", YF_NODE, OFF(http_node) },
         {}
 };
 
@@ -97,6 +98,7 @@ static int config_set_defaults(ikeheal_config *c) {
                 c->runbook_dirs[0] = strdup("/etc/ikeheal/runbooks.d");
         policy_config_init(&c->policy);
         notify_config_init(&c->notify);
+        http_config_init(&c->http);
         if (!c->state_dir || !c->control_socket || !c->vici_socket || !c->charon_unit || !c->exec_dir ||
             !c->runbook_dirs || !c->runbook_dirs[0])
                 return -ENOMEM;
@@ -113,6 +115,7 @@ ikeheal_config *config_free(ikeheal_config *c) {
         drill_config_done(&c->drills);
         policy_config_done(&c->policy);
         notify_config_done(&c->notify);
+        http_config_done(&c->http);
         ynode_free(c->tree);
         free(c->warnings);
         free(c->path);
@@ -265,8 +268,13 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                                 if (k == -ENOMEM || l == -ENOMEM || m == -ENOMEM || g == -ENOMEM)
                                         r = -ENOMEM;
                         }
+                        if (r != -ENOMEM &&
+                            http_config_bind(c->tree ? ynode_get(c->tree, "http") : NULL, &c->http, &d) == -ENOMEM)
+                                r = -ENOMEM;
                         if (r != -ENOMEM && st)
                                 config_files_check(c, c->tree, &d, &w);
+                        if (r != -ENOMEM && st)
+                                (void) http_config_read_tokens(&c->http, &d);
                 }
         }
         if (r == -ENOMEM || d.n_msgs > 0) {

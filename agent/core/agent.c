@@ -20,6 +20,7 @@
 #include "agent/guard/guard.h"
 #include "agent/notify/audit_trail.h"
 #include "agent/notify/notifier.h"
+#include "agent/observe/observe.h"
 #include "agent/triage/check_host.h"
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
@@ -105,6 +106,14 @@ int agent_reload(agent *a, char **ret_error) {
         check_set *next_checks = NULL;
         r = check_host_prepare(a->checkhost, next, triage_on_finding, a->triage, &next_checks, &err);
         if (r < 0) {
+                config_free(next);
+                return reload_refused(a, r, err, ret_error);
+        }
+
+        /* the HTTP listener is the one part that can still fail: it goes first */
+        r = observe_configure(a->observe, &next->http, &err);
+        if (r < 0) {
+                check_set_free(next_checks);
                 config_free(next);
                 return reload_refused(a, r, err, ret_error);
         }
@@ -326,6 +335,24 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
                 log_error_errno(r, "cannot open the guarded change's state in %s", a->config->state_dir);
                 goto fail;
         }
+        r = observe_new(&a->observe,
+                        &(observe_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
+                                         .engine = a->engine, .drills = a->drills, .audit_log = &a->audit,
+                                         .hub = check_host_hub(a->checkhost), .audit = on_triage_audit,
+                                         .audit_userdata = a, .start_real_usec = a->start_real_usec,
+                                         .state_dir = a->config->state_dir });
+        if (r >= 0) {
+                char *err = NULL;
+                r = observe_configure(a->observe, &a->config->http, &err);
+                if (r < 0) {
+                        log_error("cannot start the HTTP listener: %s", err ? err : strerror(-r));
+                        free(err);
+                        goto fail;
+                }
+        } else {
+                log_error_errno(r, "cannot set up the observe room");
+                goto fail;
+        }
         r = agent_control_start(a);
         if (r < 0)
                 goto fail;
@@ -380,6 +407,7 @@ agent *agent_free(agent *a) {
                 return NULL;
         status_verb_abort_all(&a->status_queries, "agent stopping");
         a->guard = guard_free(a->guard);
+        a->observe = observe_free(a->observe);
         a->drills = drill_runner_free(a->drills);
         a->engine = engine_free(a->engine);
         a->notifier = notifier_free(a->notifier);

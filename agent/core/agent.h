@@ -55,6 +55,7 @@ typedef struct agent {
         struct drill_runner *drills; /* agent/drill/drill_run.h */
         struct guard *guard;        /* guarded changes (agent/guard/guard.h) */
         notifier *notifier;         /* webhooks (agent/notify/notifier.h) */
+        struct observe *observe;    /* the HTTP listener: metrics (agent/observe/observe.h) */
         agent_verbs_fn verbs_register; /* agent/main.c's */
         void *verbs_userdata;
 } agent;

@@ -32,6 +32,8 @@ struct delivery {
         notifier *owner;
         delivery *prev, *next;
         char *webhook, *url, *event, *body; /* copies: the config may be replaced meanwhile */
+        struct curl_slist *headers;         /* the common ones and its signature (NULL: unsigned) */
+        char signature[sizeof(NOTIFY_SIGNATURE_HEADER) + 2 + 72];
         uint64_t timeout_usec, backoff_usec;
         uint32_t retries, attempt; /* attempt: retries started so far */
         CURL *easy;                /* in flight */
@@ -64,7 +66,14 @@ static int config_copy(notify_config *dst, const notify_config *src) {
                         *w = src->webhooks[c.n_webhooks];
                         w->name = strdup(w->name);
                         w->url = strdup(w->url);
-                        if (!w->name || !w->url) {
+                        w->key_file = NULL; /* the key is what deliveries use */
+                        if (w->key) {
+                                unsigned char *k = malloc(w->key_len);
+                                if (k)
+                                        memcpy(k, w->key, w->key_len);
+                                w->key = k;
+                        }
+                        if (!w->name || !w->url || (src->webhooks[c.n_webhooks].key && !w->key)) {
                                 c.n_webhooks++;
                                 notify_config_done(&c);
                                 return -ENOMEM;
@@ -91,6 +100,7 @@ static void delivery_free(delivery *d) {
         free(d->url);
         free(d->event);
         free(d->body);
+        curl_slist_free_all(d->headers);
         free(d);
 }
 
@@ -150,7 +160,24 @@ static int attempt_start(delivery *d) {
         (void) curl_easy_setopt(
                 easy, CURLOPT_TIMEOUT_MS,
                 d->timeout_usec < USEC_PER_MSEC ? 1L : (long) (d->timeout_usec / USEC_PER_MSEC));
-        (void) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, d->owner->headers);
+        if (d->signature[0] && !d->headers) {
+                /* the common headers and the signature, for this delivery */
+                for (struct curl_slist *h = d->owner->headers; h; h = h->next) {
+                        struct curl_slist *x = curl_slist_append(d->headers, h->data);
+                        if (!x) {
+                                curl_easy_cleanup(easy);
+                                return -ENOMEM;
+                        }
+                        d->headers = x;
+                }
+                struct curl_slist *x = curl_slist_append(d->headers, d->signature);
+                if (!x) {
+                        curl_easy_cleanup(easy);
+                        return -ENOMEM;
+                }
+                d->headers = x;
+        }
+        (void) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, d->headers ?: d->owner->headers);
         (void) curl_easy_setopt(easy, CURLOPT_POSTFIELDS, d->body);
         (void) curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(d->body));
         (void) curl_easy_setopt(easy, CURLOPT_USERAGENT, "ikeheal/" IKEHEAL_VERSION);
@@ -282,14 +309,18 @@ static int enqueue(notifier *n, const notify_webhook *w, const notify_message *m
         d->timeout_usec = w->timeout_usec ? w->timeout_usec : 5 * USEC_PER_SEC;
         d->backoff_usec = w->backoff_usec;
         d->retries = w->retries;
-        if (!d->webhook || !d->url || !d->event || !d->body) {
+        char sig[72];
+        int r = w->key ? notify_sign(w->key, w->key_len, body, strlen(body), sig) : 0;
+        if (r < 0 || !d->webhook || !d->url || !d->event || !d->body) {
                 free(d->webhook);
                 free(d->url);
                 free(d->event);
                 free(d->body);
                 free(d);
-                return -ENOMEM;
+                return r < 0 ? r : -ENOMEM;
         }
+        if (w->key)
+                (void) snprintf(d->signature, sizeof(d->signature), NOTIFY_SIGNATURE_HEADER ": %s", sig);
         while (n->head && n->n_queued >= n->cfg.queue_max)
                 drop_oldest(n);
         d->prev = n->tail;

@@ -12,6 +12,9 @@
  *         timeout: 5s               # per attempt (default 5s, at most 60s)
  *         retries: 3                # after the first attempt (default 3, at most 10)
  *         backoff: 1s               # first retry delay, doubled each time (default 1s)
+ *         signing_key_file: /etc/ikeheal/ops.key   # optional: root's, 0600; each request then
+ *                                   # carries X-Ikeheal-Signature: sha256=<hex HMAC-SHA256 of
+ *                                   # the body with the file's bytes as the key>
  *     queue_max: 64                 # undelivered messages kept (default 64, at most 1024)
  *
  * Generic JSON body (Content-Type: application/json):
@@ -45,7 +48,15 @@ typedef struct notify_webhook {
         uint64_t timeout_usec;
         uint32_t retries;
         uint64_t backoff_usec;
+        char *key_file;  /* signing_key_file (NULL: requests are not signed) */
+        unsigned char *key; /* its bytes, read when the configuration is bound */
+        size_t key_len;
 } notify_webhook;
+
+#define NOTIFY_KEY_MAX 4096u
+#define NOTIFY_SIGNATURE_HEADER "X-Ikeheal-Signature"
+/* "sha256=" and the hex HMAC-SHA256 of body under key (ret: at least 72 bytes). 0 or -EIO. */
+int notify_sign(const unsigned char *key, size_t key_len, const char *body, size_t len, char ret[static 72]);
 
 typedef struct notify_config {
         notify_webhook *webhooks;

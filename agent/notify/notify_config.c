@@ -3,11 +3,16 @@
  * them in one pass) into a notify_config the notifier copies. Every value an error quotes goes
  * through YQ()/YQ_PATH(), so a hostile one cannot forge a log line. This file does not log. */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "agent/notify/notifier.h"
+#include "file_read.h"
+#include "hex.h"
 #include "yaml_bind.h"
 
 #define QUEUE_MAX_DEFAULT 64u
@@ -23,6 +28,10 @@ void notify_config_done(notify_config *c) {
         for (size_t i = 0; i < c->n_webhooks; i++) {
                 free(c->webhooks[i].name);
                 free(c->webhooks[i].url);
+                free(c->webhooks[i].key_file);
+                if (c->webhooks[i].key)
+                        explicit_bzero(c->webhooks[i].key, c->webhooks[i].key_len);
+                free(c->webhooks[i].key);
         }
         free(c->webhooks);
         notify_config_init(c);
@@ -33,6 +42,46 @@ bool notify_config_has(const notify_config *c, const char *name) {
                 if (strcmp(c->webhooks[i].name, name) == 0)
                         return true;
         return false;
+}
+
+int notify_sign(const unsigned char *key, size_t key_len, const char *body, size_t len, char ret[static 72]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned md_len = 0;
+
+        if (!HMAC(EVP_sha256(), key, (int) key_len, (const unsigned char *) body, len, md, &md_len) || md_len != 32)
+                return -EIO;
+        memcpy(ret, "sha256=", 7);
+        hex_encode(md, md_len, ret + 7);
+        return 0;
+}
+
+/* The signing key, read as deliveries will use it: root's, 0600 or stricter, not empty. */
+static int key_read(const char *path, const ynode *at, notify_webhook *w, ydiag *d) {
+        char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+        int r = file_read_all(path, NOTIFY_KEY_MAX, 0, &buf, &len, &st);
+
+        if (r == -EFBIG)
+                ydiag_add(d, at, "signing_key_file %s is larger than %u bytes", YQ_PATH(path), NOTIFY_KEY_MAX);
+        else if (r < 0)
+                ydiag_add(d, at, "signing_key_file %s: %s", YQ_PATH(path), file_read_strerror(r));
+        else if (st.st_uid != 0)
+                ydiag_add(d, at, "signing_key_file %s belongs to uid %u, not root", YQ_PATH(path), (unsigned) st.st_uid);
+        else if (st.st_mode & 077)
+                ydiag_add(d, at, "signing_key_file %s has mode %04o: others than root may read it (0600 or stricter)",
+                          YQ_PATH(path), (unsigned) (st.st_mode & 07777));
+        else if (len == 0)
+                ydiag_add(d, at, "signing_key_file %s is empty", YQ_PATH(path));
+        else {
+                w->key = (unsigned char *) buf;
+                w->key_len = len;
+                return 0;
+        }
+        if (buf)
+                explicit_bzero(buf, len);
+        free(buf);
+        return -EINVAL;
 }
 
 static bool name_valid(const char *s) {
@@ -120,10 +169,20 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                 else if (strcmp(k->value, "backoff") == 0)
                         ok &= ybind_scalar_duration(v, d, USEC_PER_MSEC, 3600 * USEC_PER_SEC,
                                                     &w.backoff_usec) >= 0;
-                else {
+                else if (strcmp(k->value, "signing_key_file") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                ok = false;
+                        else if (s[0] != '/') {
+                                ydiag_add(d, v, "signing_key_file: expected an absolute path");
+                                ok = false;
+                        } else if (!w.key && key_read(s, v, &w, d) < 0)
+                                ok = false;
+                        else if (!w.key_file && !(w.key_file = strdup(s)))
+                                return -ENOMEM;
+                } else {
                         ydiag_add(d, k,
                                   "unknown key '%s' (expected one of: name, url, format, timeout, "
-                                  "retries, backoff)",
+                                  "retries, backoff, signing_key_file)",
                                   YQ(k->value));
                         ok = false;
                 }
@@ -141,8 +200,13 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
                 ydiag_add(d, map, "webhook: missing key 'name'");
         if (!url && !ynode_get(map, "url"))
                 ydiag_add(d, map, "webhook: missing key 'url'");
-        if (!ok || !name || !url)
+        if (!ok || !name || !url) {
+                free(w.key_file);
+                if (w.key)
+                        explicit_bzero(w.key, w.key_len);
+                free(w.key);
                 return -EINVAL;
+        }
         w.name = strdup(name->value);
         w.url = strdup(url->value);
         c->webhooks[c->n_webhooks++] = w; /* freed by notify_config_done() even if NULL */

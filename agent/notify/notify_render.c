@@ -1,10 +1,14 @@
-/* See notifier.h: the bodies webhooks receive. Everything that comes from outside (log text, peer
- * identities, runbook names) is escaped so the body is always valid JSON: quotes, backslashes
- * and control characters escaped, invalid UTF-8 replaced by U+FFFD, the text capped at
- * NOTIFY_TEXT_MAX bytes on a character boundary. */
+/* See notifier.h: the bodies webhooks receive, written by json-c (the project's one JSON library),
+ * so the body is always valid JSON whatever comes from outside (log text, peer identities,
+ * runbook names). JSON wants valid UTF-8, which json-c does not check: invalid bytes are
+ * replaced by U+FFFD first, and the text capped at NOTIFY_TEXT_MAX bytes on a character
+ * boundary. */
+#include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "agent/notify/notifier.h"
@@ -37,43 +41,55 @@ static size_t utf8_len(const unsigned char *s) {
         return n;
 }
 
-/* The inside of a JSON string: at most `max` bytes of s, cut on a character boundary. */
-static void json_chars(FILE *f, const char *s, size_t max) {
-        static const char esc[] = {['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r',
-                                   ['\t'] = 't', ['\b'] = 'b',  ['\f'] = 'f'};
+/* s with every invalid UTF-8 byte replaced by U+FFFD, at most `max` bytes, cut on a character
+ * boundary (malloc'ed; NULL on -ENOMEM). */
+static char *utf8_clean(const char *s, size_t max) {
+        size_t n = 0, cap = 64;
+        char *out = malloc(cap);
 
+        if (!out)
+                return NULL;
         for (size_t i = 0; s && s[i];) {
-                unsigned char ch = (unsigned char) s[i];
                 size_t l = utf8_len((const unsigned char *) s + i);
-
-                if (i + (l ? l : 1) > max)
+                const char *src = l ? s + i : "\xef\xbf\xbd";
+                size_t w = l ? l : 3;
+                if (n + w > max)
                         break;
-                if (l == 0)
-                        fputs("\\ufffd", f);
-                else if (l > 1)
-                        fwrite(s + i, 1, l, f);
-                else if (ch < sizeof(esc) && esc[ch])
-                        fprintf(f, "\\%c", esc[ch]);
-                else if (ch < 0x20 || ch == 0x7f)
-                        fprintf(f, "\\u%04x", ch);
-                else
-                        fputc(ch, f);
+                if (n + w + 1 > cap) {
+                        char *m = realloc(out, cap = 2 * (n + w + 1));
+                        if (!m) {
+                                free(out);
+                                return NULL;
+                        }
+                        out = m;
+                }
+                memcpy(out + n, src, w);
+                n += w;
                 i += l ? l : 1;
         }
+        out[n] = 0;
+        return out;
 }
 
-static void json_member(FILE *f, const char *key, const char *value) {
-        fprintf(f, ",\"%s\":\"", key);
-        json_chars(f, value, SIZE_MAX);
-        fputc('"', f);
+/* Adds key: the cleaned value (a string member); false on -ENOMEM. */
+static bool add_str(json_object *o, const char *key, const char *value, size_t max) {
+        char *clean = utf8_clean(value, max);
+        json_object *v = clean ? json_object_new_string(clean) : NULL;
+
+        free(clean);
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return false;
+        }
+        return true;
 }
 
 char *notify_render(notify_format fmt, const char *host, const notify_message *m) {
-        char *buf = NULL, when[32];
-        size_t len = 0;
+        char when[32], *text = NULL, *out = NULL;
         struct tm tm;
         uint64_t usec = m->time_usec;
-        FILE *f;
+        json_object *o = json_object_new_object();
+        bool ok = o != NULL;
 
         if (usec == 0)
                 usec = real_usec();
@@ -81,46 +97,34 @@ char *notify_render(notify_format fmt, const char *host, const notify_message *m
         if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
                 snprintf(when, sizeof(when), "1970-01-01T00:00:00Z");
 
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return NULL;
-        if (fmt == NOTIFY_SLACK) {
-                fputs("{\"text\":\"[ikeheal ", f);
-                json_chars(f, host, SIZE_MAX);
-                fputs("] ", f);
-                json_chars(f, m->event, SIZE_MAX);
-                if (m->runbook) {
-                        fputs(": ", f);
-                        json_chars(f, m->runbook, SIZE_MAX);
+        if (ok && fmt == NOTIFY_SLACK) {
+                /* one line for people: "[ikeheal HOST] EVENT: RUNBOOK (incident N): TEXT" */
+                char *body = utf8_clean(m->text, NOTIFY_TEXT_MAX), inc[48] = "";
+                if (m->incident)
+                        (void) snprintf(inc, sizeof(inc), " (incident %llu)", (unsigned long long) m->incident);
+                if (!body || asprintf(&text, "[ikeheal %s] %s%s%s%s: %s", host, m->event, m->runbook ? ": " : "",
+                                      m->runbook ?: "", inc, body) < 0) {
+                        text = NULL;
+                        ok = false;
                 }
-                if (m->incident)
-                        fprintf(f, " (incident %llu)", (unsigned long long) m->incident);
-                fputs(": ", f);
-                json_chars(f, m->text, NOTIFY_TEXT_MAX);
-                fputs("\"}", f);
-        } else {
-                fputs("{\"source\":\"ikeheal\"", f);
-                json_member(f, "host", host);
-                json_member(f, "time", when);
-                json_member(f, "event", m->event);
-                if (m->incident)
-                        fprintf(f, ",\"incident\":%llu", (unsigned long long) m->incident);
-                if (m->runbook)
-                        json_member(f, "runbook", m->runbook);
-                if (m->grade)
-                        json_member(f, "grade", m->grade);
-                fputs(",\"text\":\"", f);
-                json_chars(f, m->text, NOTIFY_TEXT_MAX);
-                fputs("\"}", f);
+                free(body);
+                ok = ok && add_str(o, "text", text, SIZE_MAX);
+        } else if (ok) {
+                ok = add_str(o, "source", "ikeheal", SIZE_MAX) && add_str(o, "host", host, SIZE_MAX) &&
+                     add_str(o, "time", when, SIZE_MAX) && add_str(o, "event", m->event, SIZE_MAX);
+                if (ok && m->incident)
+                        ok = json_object_object_add(o, "incident", json_object_new_uint64(m->incident)) >= 0;
+                if (ok && m->runbook)
+                        ok = add_str(o, "runbook", m->runbook, SIZE_MAX);
+                if (ok && m->grade)
+                        ok = add_str(o, "grade", m->grade, SIZE_MAX);
+                ok = ok && add_str(o, "text", m->text, NOTIFY_TEXT_MAX);
         }
-        if (ferror(f)) {
-                fclose(f);
-                free(buf);
-                return NULL;
+        if (ok) {
+                const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                out = s ? strdup(s) : NULL;
         }
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+        free(text);
+        json_object_put(o);
+        return out;
 }

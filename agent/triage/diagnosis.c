@@ -343,10 +343,13 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
                 list_merge(p->peers, sizeof(p->peers), s->peers);
                 if (s->scope > p->scope)
                         p->scope = s->scope;
-                /* seen directly on this host: 90; told by peers' logs: 80; only inferred
-                 * (the probe fails and nothing here drops it): 50 */
-                bool inferred = check_kind_is(s->in->kind, CHECK_ROLE_OUTSIDE);
-                unsigned conf = inferred ? 50 : s->from_peers ? 80 : 90;
+                /* seen directly on this host: 90; told by peers' logs or an external monitor:
+                 * 80; only inferred (the probe fails and nothing here drops it): 50, or 85 when
+                 * an external monitor's own probe says so (an independent vantage point on the
+                 * far side of the boundary) */
+                bool external = check_kind_is(s->in->kind, CHECK_ROLE_EXTERNAL);
+                bool inferred = check_kind_is(s->in->kind, CHECK_ROLE_OUTSIDE) && s->cls == FAULT_FIREWALL;
+                unsigned conf = inferred ? (external ? 85 : 50) : (s->from_peers || external) ? 80 : 90;
                 if (conf > p->confidence)
                         p->confidence = conf;
                 if (inferred) /* the probe's own reason (udp4500_silent) stays in the evidence */

@@ -34,6 +34,7 @@ typedef struct verbs_ctx {
         drill_runner *drills;
         struct guard *guard;
         notifier *notifier;
+        struct observe *observe;    /* the HTTP listener and the drain (agent/observe/observe.h) */
         /* `status` requests waiting for charon; the agent answers them with
          * status_verb_abort_all() when its VICI client goes away */
         status_query **status_queries;
@@ -95,3 +96,5 @@ int measures_verb_register(control_server *s, const verbs_ctx *v);
 int drill_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/guard_verb.c (`guard`: begin, confirm, abort, status) */
 int guard_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/drain_verb.c (`drain`, `undrain`) */
+int drain_verb_register(control_server *s, const verbs_ctx *v);

@@ -25,6 +25,7 @@ FLOORS = [
     ("agent/engine/", 8),
     ("agent/drill/", 9),
     ("agent/guard/", 9.5),  # between the drills and the control socket
+    ("agent/observe/", 9.5),
     ("agent/control/", 10),
     ("agent/verbs/", 11),
     ("agent/core/", 12),

@@ -91,6 +91,8 @@ int main(void) {
                               c->guard.verify_for_usec == d->guard.verify_for_usec && !c->guard.window.set &&
                               !d->guard.window.set && d->guard.verify_for_usec == 30 * USEC_PER_SEC,
                       "guard: no window, confirm_within, verify_for");
+                CHECK(!c->http.enabled && !d->http.enabled && (!c->http.listen || !c->http.listen[0]) && !d->http.listen &&
+                              http_config_equal(&c->http, &d->http), "http: off by default, shipped as the defaults");
         }
         config_free(c);
         config_free(d);
@@ -101,6 +103,25 @@ int main(void) {
         expect("guard:\n  verify_for: 2d\n", "c.yaml:2:15: ");
         expect("guard:\n  window: {days: [mon], from: \"19:00\", to: \"17:00\"}\n", "c.yaml:2:");
         expect("guard:\n  windows: 1\n", "c.yaml:2:3: unknown key 'windows'");
+        expect("http:\n  listen: [\"127.0.0.1:9469\", \"[::1]:9469\"]\n", NULL);
+        expect("http:\n  listen: [\"localhost:9469\"]\n", "c.yaml:2:12: http.listen: 'localhost:9469' is not a numeric");
+        expect("http:\n  listen: [\"127.0.0.1:0\"]\n", "2:12: http.listen: '127.0.0.1:0' is not");
+        expect("http:\n  listen: [\"[::1]9469\"]\n", "2:12: http.listen:");
+        expect("http:\n  listen: [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n", "2:27: http.listen: '127.0.0.1:1' is listed twice");
+        expect("http:\n  timeout: 0s\n", "out of range");
+        expect("http:\n  rate_per_second: 10\n  rate_burst: 5\n", "3:15: http.rate_burst 5 is below");
+        expect("http:\n  metrics_token_file: /nonexistent/ikh-token\n", "2:23: http.metrics_token_file /nonexistent/ikh-token:");
+        expect("http:\n  bogus: 1\n", "2:3: unknown key 'bogus'");
+        expect("notify:\n  webhooks:\n    - {name: a, url: 'http://127.0.0.1:1/', signing_key_file: /nonexistent/ikh-k}\n",
+               "3:63: signing_key_file /nonexistent/ikh-k:");
+        {
+                char yaml[256];
+                const char *key = write_file("hook.key", "secret", 0644);
+                snprintf(yaml, sizeof(yaml), "notify:\n  webhooks:\n    - {name: a, url: 'http://127.0.0.1:1/', signing_key_file: %s}\n", key);
+                expect(yaml, "has mode 0644: others than root may read it");
+                (void) write_file("hook.key", "secret", 0600);
+                expect(yaml, NULL);
+        }
         expect("agent:\n  log_level: loud\n", "c.yaml:2:14: expected a log level");
         expect("agent:\n  state_dir: relative/path\n", "2:14: expected an absolute path");
         expect("charon:\n  timeout: 10\n", "2:12: expected a duration with a unit");

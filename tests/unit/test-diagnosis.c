@@ -127,6 +127,35 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* an external monitor's probe fails and nothing here drops: the boundary, with the
+         * confidence of an independent vantage point; an external alert of another class is
+         * taken as told */
+        add(&w, "daemon", "daemon", CHECK_OK, NULL);
+        add(&w, "firewall", "firewall", CHECK_OK, NULL);
+        add(&w, "alerts", "alerts", CHECK_FAIL, "class=reachability", "reason=udp500_silent", "scope=global", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_FIREWALL &&
+                      d.problems[0].confidence == 85 && strcmp(d.problems[0].reason, "boundary_or_path") == 0 &&
+                      d.problems[0].scope == FAULT_SCOPE_GLOBAL,
+              "external probe failure, local view clean: boundary firewall, 85%% (%u)", d.problems[0].confidence);
+        diagnosis_done(&d);
+        reset(&w);
+        add(&w, "daemon", "daemon", CHECK_OK, NULL);
+        add(&w, "firewall", "firewall", CHECK_FAIL, "class=firewall", "reason=udp500_dropped", "scope=global", NULL);
+        add(&w, "alerts", "alerts", CHECK_FAIL, "class=reachability", "reason=udp500_silent", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_FIREWALL &&
+                      strcmp(d.problems[0].reason, "udp500_dropped") == 0 && d.problems[0].confidence == 90 &&
+                      strstr(d.problems[0].explains, "alerts"),
+              "the local firewall drops: its problem (90%%) explains the external alert");
+        diagnosis_done(&d);
+        reset(&w);
+        add(&w, "daemon", "daemon", CHECK_OK, NULL);
+        add(&w, "alerts", "alerts", CHECK_FAIL, "class=certificate", "reason=expires_soon", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_CERTIFICATE &&
+                      d.problems[0].confidence == 80 && strcmp(d.problems[0].reason, "expires_soon") == 0,
+              "an external certificate alert: taken as told, 80%% (%u)", d.problems[0].confidence);
+        diagnosis_done(&d);
+        reset(&w);
+
         /* a hung charon (alive, answers nothing) explains the silent probe: one daemon problem */
         add(&w, "daemon", "daemon", CHECK_FAIL, "class=daemon", "reason=hung", "scope=global", NULL);
         add(&w, "firewall", "firewall", CHECK_OK, NULL);

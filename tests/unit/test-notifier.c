@@ -342,12 +342,12 @@ static void test_render(void) {
         s = notify_render(NOTIFY_JSON, "gw1", &m);
         CHECK(s && strcmp(s, "{\"source\":\"ikeheal\",\"host\":\"gw1\","
                              "\"time\":\"1970-01-01T00:00:00Z\",\"event\":\"measure_expired\","
-                             "\"text\":\"caf\xc3\xa9 \\ufffd\\u007f\"}") == 0,
+                             "\"text\":\"caf\xc3\xa9 \xef\xbf\xbd\x7f\"}") == 0,
               "incident/runbook/grade omitted; UTF-8 kept, invalid bytes replaced: %s", s);
         free(s);
         s = notify_render(NOTIFY_SLACK, "gw1", &m);
         CHECK(s && strcmp(s, "{\"text\":\"[ikeheal gw1] measure_expired: caf\xc3\xa9 "
-                             "\\ufffd\\u007f\"}") == 0,
+                             "\xef\xbf\xbd\x7f\"}") == 0,
               "slack without runbook and incident: %s", s);
         free(s);
 
@@ -408,6 +408,30 @@ int main(void) {
                 CHECK(srv.requests == 3 && strstr(srv.bodies[1], "\"second\"") &&
                               strstr(srv.bodies[2], "\"third\""),
                       "messages arrive in order");
+                n = notifier_free(n);
+                server_stop(&srv);
+        }
+        { /* signed: the header is HMAC-SHA256 of the exact body under the key */
+                char sig[72], want_hdr[128];
+                CHECK(notify_sign((const unsigned char *) "Jefe", 4, "what do ya want for nothing?", 28, sig) == 0 &&
+                              strcmp(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843") == 0,
+                      "HMAC-SHA256 as RFC 4231 test case 2: %s", sig);
+                server srv = {.statuses = {200}, .n_statuses = 1};
+                (void) server_start(&srv, e, true);
+                cfg = hook("ops", srv.port, 2 * USEC_PER_SEC, 2, 50 * MSEC, 8);
+                cfg.webhooks[0].key = (unsigned char *) "k3y-bytes";
+                cfg.webhooks[0].key_len = 9;
+                CHECK(notifier_new(&n, e, &cfg) == 0, "notifier_new with a signing key");
+                cfg.webhooks[0].key = NULL;
+                cfg.webhooks[0].key_len = 0;
+                (void) notifier_send(n, NULL, &msg);
+                settle(e, n, 3 * USEC_PER_SEC);
+                CHECK(srv.requests == 1 && srv.bodies[0] &&
+                              notify_sign((const unsigned char *) "k3y-bytes", 9, srv.bodies[0], strlen(srv.bodies[0]), sig) == 0,
+                      "delivered");
+                snprintf(want_hdr, sizeof(want_hdr), "\r\n" NOTIFY_SIGNATURE_HEADER ": %s\r\n", sig);
+                CHECK(strcasestr(srv.head, want_hdr) && strcasestr(srv.head, "\r\nContent-Type: application/json\r\n"),
+                      "signed over the body it carries, with the usual headers");
                 n = notifier_free(n);
                 server_stop(&srv);
         }
