@@ -106,7 +106,7 @@ if res=$(agent_wait_incident firewall global 30000); then
         grep -q "reason=boundary_or_path " <<<"$res" && ok "reason boundary_or_path: nothing on the gateway drops IKE" ||
                 bad "reason: $res"
         id=$(sed 's/.*id=\([0-9]*\).*/\1/' <<<"$res")
-        conf=$(agent_ctl incidents --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["incidents"][sys.argv[1]]["confidence"])' "$id" 2>/dev/null)
+        conf=$(agent_ctl incidents --json | python3 -c 'import json,sys; print({str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}[sys.argv[1]]["confidence"])' "$id" 2>/dev/null)
         [ "${conf:-0}" -ge 80 ] && ok "with high confidence: $conf%" || bad "confidence: '$conf'"
 else
         bad "no incident from the external alert: $(agent_ctl checks | grep alerts)"
@@ -148,7 +148,7 @@ badcls=$(sed 's/"reachability"/"weather"/' <<<"$good")
 c=$(code -X POST -H "Authorization: Bearer $token" --data-binary "$badcls" "http://127.0.0.1:$port/alerts")
 [ "$c" = 422 ] && wait_audit alert_refused "firing BlackboxIkeUnreachable from 127.0.0.1 (receiver 'manual') refused: ikeheal_class 'weather' is no fault class" && ok "an unknown ikeheal_class: 422, audited" ||
         bad "unknown class: $c"
-[ "$(agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"]))')" = 0 ] &&
+[ "$(agent_ctl incidents active --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["incidents"] or []))')" = 0 ] &&
         ok "no refused alert made an incident" || bad "an incident from a refused alert"
 
 agent_stop || bad "agent did not stop cleanly"
