@@ -279,7 +279,7 @@ int am_webhook_parse(const char *data, size_t len, const am_limits *limits, am_w
 
                 if (root && e == json_tokener_success) {
                         /* a complete value, then more: json-c stops at its end */
-                        while (end < len && strchr(" \t\r\n", data[end]))
+                        while (end < len && data[end] && strchr(" \t\r\n", data[end])) /* a NUL is not a blank */
                                 end++;
                         if (end == len)
                                 goto parsed;

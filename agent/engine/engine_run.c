@@ -388,9 +388,9 @@ static void reverted(engine *e, run *r, int result, const char *detail) {
         run_step *rs = &r->steps[r->rollback_pos - 1];
 
         rs->phase = result < 0 ? PHASE_REVERT_FAILED : PHASE_REVERTED;
-        engine_audit(e, result < 0 ? "revert_failed" : "revert", "run %llu step %s reverted%s%s%s",
-                     (unsigned long long) r->id, rs->name, result < 0 ? ": FAILED: " : "", result < 0 ? strerror(-result) : "",
-                     detail && detail[0] ? detail : "");
+        engine_audit(e, result < 0 ? "revert_failed" : "revert", "run %llu step %s %s%s%s%s", (unsigned long long) r->id,
+                     rs->name, result < 0 ? "revert FAILED: " : "reverted", result < 0 ? strerror(-result) : "",
+                     detail && detail[0] ? "; " : "", detail && detail[0] ? detail : "");
         r->rollback_pos--;
         (void) engine_persist_run(e, r);
         rollback_next(e, r);

@@ -61,6 +61,15 @@ static void test_refusals(void) {
         expect_refusal("{\n  \"version\": \"4\",\n  \"status\": firing\n}", NULL, -EBADMSG, "3:14: boolean expected");
         expect_refusal("{\"version\":\"4\"} x", NULL, -EBADMSG, "1:17: ");
         expect_refusal("[1]", NULL, -EBADMSG, "not a JSON object");
+        {
+                /* a NUL after the value is data, not a blank */
+                static const char nul_after[] = "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[]}\0";
+                am_webhook *w = NULL;
+                char err[AM_ERROR_MAX] = "";
+                int r = am_webhook_parse(nul_after, sizeof(nul_after) - 1, NULL, &w, err);
+                CHECK(r == -EBADMSG && !w && strstr(err, "1:46: data after the JSON value"), "a NUL after the JSON value is refused: %d \"%s\"", r, err);
+                am_webhook_free(w);
+        }
         expect_refusal("{\"status\":\"firing\",\"alerts\":[]}", NULL, -EBADMSG, "version: missing");
         expect_refusal("{\"version\":\"3\",\"status\":\"firing\",\"alerts\":[]}", NULL, -EBADMSG, "version: \"3\"");
         expect_refusal("{\"version\":4,\"status\":\"firing\",\"alerts\":[]}", NULL, -EBADMSG, "version: not a string");
