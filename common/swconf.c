@@ -141,11 +141,15 @@ static int value(scanner *s, char **ret) {
                 int ch = peek(s);
                 if (ch < 0 || ch == '\n' || ch == '#' || ch == '}')
                         break;
+                if (ch == 0) { /* refused before parsing already; never loop on one */
+                        fclose(f);
+                        return fail(s, -EBADMSG, "a NUL byte in a value");
+                }
                 if (!first)
                         fputc(' ', f);
                 first = false;
                 if (ch != '"') {
-                        while ((ch = peek(s)) >= 0 && !strchr("#}\"\r\n\t ", ch)) {
+                        while ((ch = peek(s)) > 0 && !strchr("#}\"\r\n\t ", ch)) {
                                 fputc(ch, f);
                                 advance(s);
                         }
