@@ -271,7 +271,7 @@ static void put_inline(FILE *f, const vici_node *n) {
 
 /* Its key as the label: "webserver" → "Webserver:". */
 static void render_status_other(FILE *f, const vici_node *n) {
-        const char *name = n->name ? n->name : "?";
+        const char *name = n->name && n->name[0] ? n->name : "?"; /* the first byte is printed alone below */
         size_t len = strlen(name) + 1;
 
         if (name[0] >= 'a' && name[0] <= 'z')
