@@ -209,7 +209,7 @@ install: all
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d $(DESTDIR)$(SYSCONFDIR)/ikeheal/scripts
 	install -m 0644 runbooks/*.yaml $(DESTDIR)$(PREFIX)/share/ikeheal/runbooks/
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/ikeheal/drills $(DESTDIR)$(SYSCONFDIR)/ikeheal/drills.d
-	install -m 0644 drills/*.yaml drills/README.md $(DESTDIR)$(PREFIX)/share/ikeheal/drills/
+	install -m 0644 drills/*.yaml drills/README.md drills/schema.json $(DESTDIR)$(PREFIX)/share/ikeheal/drills/
 	for f in runbooks/*.yaml; do [ -e $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d/$${f##*/} ] || \
 	        install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/ikeheal/runbooks.d/; done
 	sed 's,@SBINDIR@,$(PREFIX)/sbin,g' etc/ikeheald.service > $(DESTDIR)$(UNITDIR)/ikeheald.service
