@@ -154,6 +154,7 @@ int init_write(const init_facts *f, FILE *out) {
                 fputs("}\n", out);
         }
         fputs("  - kind: nat_mtu\n", out);
+        fputs("  - kind: audit            # the agent's own audit log whole (a damaged one kept aside)\n", out);
         fputs("\n# Chaos drills prove detection and repair on this gateway; enable them once the agent has\n"
               "# accepted a last-good state (ikehealctl accept), see ikeheal-drill(5).\n"
               "drills:\n  enabled: false\n  dirs: [/etc/ikeheal/drills.d]\n", out);
