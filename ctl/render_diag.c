@@ -281,6 +281,8 @@ void render_audit(FILE *f, const vici_node *b) {
          * "SEQ  TIME  KIND  TEXT" (the hashes are for `audit verify`, not for reading) */
         const vici_node *l = vici_node_get(b, "lines");
         for (const vici_node *n = l ? l->child : NULL; n; n = n->next) {
+                if (!n->value)
+                        continue; /* "lines" as a section, not a list: nothing to show */
                 char *fields[6] = { 0 }, *dup = strndup(n->value, n->len), *p = dup;
                 size_t k = 0;
                 for (; p && k < 6; k++) {
