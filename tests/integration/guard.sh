@@ -70,6 +70,11 @@ YAML
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 10000 || bad "checks did not all report"
 lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
+# a guard begins only from a healthy point: every check OK (conns reports unknown until the
+# agent's VICI link is up)
+all_ok() { agent_ctl checks --json | python3 -c 'import json,sys; c=json.load(sys.stdin)["checks"] or []; sys.exit(0 if c and all(x["status"] == "ok" for x in c) else 1)'; }
+for _ in $(seq 200); do all_ok && break; sleep 0.05; done
+all_ok || bad "not every check OK before the first guard: $(agent_ctl checks | tr '\n' '|')"
 lab_disconnect "$D/lab" 1 >/dev/null
 
 gstate() { agent_ctl guard status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("state",""), d.get("id",""))'; }
@@ -128,7 +133,7 @@ agent_ctl guard --verify-for 10s -- "$D/rename.sh" >"$D/g3.out" 2>&1
 rc=$?
 [ "$rc" = 3 ] && ok "renamed connection: rolled back ($(tail -1 "$D/g3.out" | cut -c1-150))" || bad "rename: exit $rc: $(cat "$D/g3.out")"
 [ "$(sha256sum <"$GW_SWANCTL_CONF")" = "$conf_before" ] && ok "swanctl.conf is the one of the guard's begin" || bad "swanctl.conf differs"
-goutcome | grep -q "undone: .*configuration (config): 1 file(s) restored to the last-good configuration" &&
+goutcome | grep -q "undone: .*configuration (config): 1 of 1 file(s) restored to the last-good configuration" &&
         ok "it says so: $(goutcome | grep -o 'configuration (config): [^;]*' | cut -c1-120)" || bad "outcome: $(goutcome)"
 lab_swanctl "$D/lab" gw --list-conns | grep -q "^$GW_CONN:" && ok "the connection is loaded again" || bad "conns: $(lab_swanctl "$D/lab" gw --list-conns | head -3)"
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect after the config rollback"
