@@ -35,7 +35,7 @@ CT_CACHE=${CT_CACHE:-/var/cache/ikeheal-test}
 # The recipe is the cache key: change a package and the next run rebuilds (~35 s, ~75 MB tar).
 # util-linux brings setpriv (run as a second uid; useradd/groupadd come with passwd, which systemd
 # pulls in), python3-minimal is there for scripted helpers inside.
-CT_PACKAGES="systemd,systemd-sysv,dbus,charon-systemd,strongswan-swanctl,libstrongswan-standard-plugins,libstrongswan-extra-plugins,libcharon-extra-plugins,procps,iproute2,nftables,libyaml-0-2,libcurl4,libssl3,libnftnl11,libmnl0,libsystemd0,util-linux,python3-minimal"
+CT_PACKAGES="systemd,systemd-sysv,dbus,charon-systemd,strongswan-swanctl,libstrongswan-standard-plugins,libstrongswan-extra-plugins,libcharon-extra-plugins,procps,iproute2,nftables,libyaml-0-2,libcurl4,libssl3,libnftnl11,libmnl0,libsystemd0,libmicrohttpd12,libjson-c5,util-linux,python3-minimal"
 # A test that needs more (apt, to install the .deb) names it in CT_EXTRA_PACKAGES before sourcing:
 # a recipe, and so a cached rootfs, of its own; the default recipe and its cache stay as they are.
 CT_PACKAGES="$CT_PACKAGES${CT_EXTRA_PACKAGES:+,$CT_EXTRA_PACKAGES}"
