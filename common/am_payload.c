@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "am_payload.h"
+#include "json_doc.h"
 #include "rfc3339.h"
 
 /* Root, alerts array, an alert, its labels, a value: 5. A little headroom for fields the
@@ -236,24 +237,10 @@ static int parse_root(ctx *c, json_object *root, am_webhook *w) {
         return 0;
 }
 
-/* line:col (both from 1) of byte offset off in data. */
-static void locate(const char *data, size_t off, unsigned *line, unsigned *col) {
-        *line = 1;
-        *col = 1;
-        for (size_t i = 0; i < off; i++) {
-                if (data[i] == '\n') {
-                        (*line)++;
-                        *col = 1;
-                } else if (((unsigned char) data[i] & 0xc0) != 0x80)
-                        (*col)++; /* columns count characters, not UTF-8 continuation bytes */
-        }
-}
-
 int am_webhook_parse(const char *data, size_t len, const am_limits *limits, am_webhook **ret, char *error) {
         _cleanup_(am_webhook_freep) am_webhook *w = NULL;
         char scratch[AM_ERROR_MAX];
         ctx c = { .error = error ? error : scratch };
-        json_tokener *tok;
         json_object *root;
         int r;
 
@@ -267,34 +254,12 @@ int am_webhook_parse(const char *data, size_t len, const am_limits *limits, am_w
         if (len > c.lim.max_bytes || len > INT32_MAX)
                 return bad(&c, -EMSGSIZE, "payload of %zu bytes, more than %zu", len, c.lim.max_bytes);
 
-        tok = json_tokener_new_ex(AM_DEPTH);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        root = json_tokener_parse_ex(tok, data, (int) len);
-        if (!root || json_tokener_get_parse_end(tok) != len) {
-                enum json_tokener_error e = json_tokener_get_error(tok);
-                size_t end = json_tokener_get_parse_end(tok);
-                unsigned line, col;
-
-                if (root && e == json_tokener_success) {
-                        /* a complete value, then more: json-c stops at its end */
-                        while (end < len && data[end] && strchr(" \t\r\n", data[end])) /* a NUL is not a blank */
-                                end++;
-                        if (end == len)
-                                goto parsed;
-                }
-                locate(data, end, &line, &col);
-                r = bad(&c, -EBADMSG, "%u:%u: %s", line, col,
-                        e == json_tokener_continue ? "unexpected end of data"
-                        : e == json_tokener_success ? "data after the JSON value"
-                                                    : json_tokener_error_desc(e));
-                json_object_put(root);
-                json_tokener_free(tok);
+        char where[160];
+        r = json_doc_parse(data, len, AM_DEPTH, &root, where, sizeof(where));
+        if (r == -EBADMSG)
+                return bad(&c, r, "%s", where);
+        if (r < 0)
                 return r;
-        }
-parsed:
-        json_tokener_free(tok);
 
         w = calloc(1, sizeof(*w));
         if (!w) {

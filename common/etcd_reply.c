@@ -10,6 +10,7 @@
 
 #include "base64.h"
 #include "etcd_reply.h"
+#include "json_doc.h"
 
 #define DEPTH 16
 
@@ -192,53 +193,22 @@ static int walk(ctx *c, json_object *root, etcd_reply *out) {
         return 0;
 }
 
-/* line:col (both from 1) of byte offset off in data. */
-static void locate(const char *data, size_t off, unsigned *line, unsigned *col) {
-        *line = 1;
-        *col = 1;
-        for (size_t i = 0; i < off; i++) {
-                if (data[i] == '\n') {
-                        (*line)++;
-                        *col = 1;
-                } else if (((unsigned char) data[i] & 0xc0) != 0x80)
-                        (*col)++;
-        }
-}
-
 int etcd_reply_parse(const char *data, size_t len, etcd_reply **ret, char *error) {
         _cleanup_(etcd_reply_freep) etcd_reply *out = NULL;
         char scratch[ETCD_ERROR_MAX];
         ctx c = { .error = error ? error : scratch };
-        json_tokener *tok;
         json_object *root;
-        size_t end;
         int r;
 
         c.error[0] = 0;
         if (len > ETCD_REPLY_MAX)
                 return bad(&c, -EMSGSIZE, "reply of %zu bytes, more than %u", len, ETCD_REPLY_MAX);
-        tok = json_tokener_new_ex(DEPTH);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        root = json_tokener_parse_ex(tok, data, (int) len);
-        end = json_tokener_get_parse_end(tok);
-        if (root && json_tokener_get_error(tok) == json_tokener_success)
-                while (end < len && data[end] && strchr(" \t\r\n", data[end]))
-                        end++; /* grpc-gateway ends a stream message with a newline */
-        if (!root || end != len) {
-                enum json_tokener_error e = json_tokener_get_error(tok);
-                unsigned line, col;
-                locate(data, end, &line, &col);
-                r = bad(&c, -EBADMSG, "%u:%u: %s", line, col,
-                        e == json_tokener_continue  ? "unexpected end of data"
-                        : e == json_tokener_success ? "data after the JSON value"
-                                                    : json_tokener_error_desc(e));
-                json_object_put(root);
-                json_tokener_free(tok);
+        char where[160];
+        r = json_doc_parse(data, len, DEPTH, &root, where, sizeof(where)); /* grpc-gateway ends a message with a newline */
+        if (r == -EBADMSG)
+                return bad(&c, r, "%s", where);
+        if (r < 0)
                 return r;
-        }
-        json_tokener_free(tok);
         out = calloc(1, sizeof(*out));
         if (!out) {
                 json_object_put(root);
