@@ -137,21 +137,19 @@ static void release_held(engine *e) {
                 engine_incident(e, ids[i], false);
 }
 
-/* A re-opened incident waits for its runbook's cooldown: say so, with until when — once per hold
- * (a new hold: another incident, or a cooldown that ends at another time, is said again). */
-static void hold_for_cooldown(engine *e, const incident *inc, const runbook *rb, uint64_t until) {
-        char when[40], left[32], text[NOTIFY_TEXT_MAX];
-
+/* Say a hold once (a new hold: another incident, a cooldown that ends at another time, another
+ * run waited for, is said again). KEY: the cooldown's end, or the id of the run waited for. */
+static bool hold_said(engine *e, const incident *inc, uint64_t key) {
         for (size_t i = 0; i < ELEMENTSOF(e->holds_said); i++)
-                if (e->holds_said[i].incident == inc->id && e->holds_said[i].until == until)
-                        return;
+                if (e->holds_said[i].incident == inc->id && e->holds_said[i].until == key)
+                        return true;
         e->holds_said[e->holds_next].incident = inc->id;
-        e->holds_said[e->holds_next].until = until;
+        e->holds_said[e->holds_next].until = key;
         e->holds_next = (e->holds_next + 1) % ELEMENTSOF(e->holds_said);
-        (void) rfc3339_format(until, when, sizeof(when));
-        (void) duration_format((until - real_usec()) / USEC_PER_SEC * USEC_PER_SEC, left, sizeof(left));
-        (void) snprintf(text, sizeof(text), "incident %llu (%s) held: runbook %s in cooldown until %s (%s); decided then",
-                        (unsigned long long) inc->id, fault_class_to_string(inc->cls), rb->name, when, left);
+        return false;
+}
+
+static void say_hold(engine *e, const incident *inc, const runbook *rb, const char *text) {
         log_notice("%s", text);
         engine_audit(e, "hold", "%s", text);
         if (e->notifier) {
@@ -159,6 +157,42 @@ static void hold_for_cooldown(engine *e, const incident *inc, const runbook *rb,
                                      .grade = grade_to_string(rb->grade), .text = text };
                 (void) notifier_send(e->notifier, (const char *const *) rb->notify_targets, &m);
         }
+}
+
+/* A re-opened incident waits for its runbook's cooldown: say so, with until when. */
+static void hold_for_cooldown(engine *e, const incident *inc, const runbook *rb, uint64_t until) {
+        char when[40], left[32], text[NOTIFY_TEXT_MAX];
+
+        if (hold_said(e, inc, until))
+                return;
+        (void) rfc3339_format(until, when, sizeof(when));
+        (void) duration_format((until - real_usec()) / USEC_PER_SEC * USEC_PER_SEC, left, sizeof(left));
+        (void) snprintf(text, sizeof(text), "incident %llu (%s) held: runbook %s in cooldown until %s (%s); decided then",
+                        (unsigned long long) inc->id, fault_class_to_string(inc->cls), rb->name, when, left);
+        say_hold(e, inc, rb, text);
+}
+
+const run *engine_running_of(const engine *e, const char *name) {
+        for (size_t i = 0; i < e->n_runs; i++)
+                if ((e->runs[i]->state == RUN_RUNNING || e->runs[i]->state == RUN_ROLLING_BACK) &&
+                    strcmp(e->runs[i]->runbook, name) == 0)
+                        return e->runs[i];
+        return NULL;
+}
+
+/* Another incident matches a runbook that is running: it waits for that run's outcome (the
+ * run's end decides it afresh). Two runs of one runbook would act on the same thing at once —
+ * a restart whose own bounded stop SIGKILLed charon sees "charon crashed", and a second
+ * restart would cancel the first one's start job. */
+static void hold_for_run(engine *e, const incident *inc, const runbook *rb, const run *busy) {
+        char text[NOTIFY_TEXT_MAX];
+
+        if (hold_said(e, inc, busy->id))
+                return;
+        (void) snprintf(text, sizeof(text), "incident %llu (%s) held: runbook %s is running (run %llu, incident %llu); "
+                        "decided when it ends", (unsigned long long) inc->id, fault_class_to_string(inc->cls), rb->name,
+                        (unsigned long long) busy->id, (unsigned long long) busy->incident);
+        say_hold(e, inc, rb, text);
 }
 
 void engine_incident(engine *e, uint64_t incident_id, bool opened) {
@@ -222,6 +256,11 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                         engine_audit(e, "policy", "incident %llu: runbook %s held until the clock incident is resolved "
                                      "(a wrong clock makes good certificates look bad)", (unsigned long long) incident_id,
                                      rb->name);
+                return;
+        }
+        const run *busy = rb->grade != GRADE_OBSERVE ? engine_running_of(e, rb->name) : NULL;
+        if (busy) {
+                hold_for_run(e, inc, rb, busy);
                 return;
         }
         if (rb->cooldown_usec && rb->grade != GRADE_OBSERVE && !engine_exempt_of(e, incident_id)) {

@@ -32,8 +32,9 @@ struct engine {
         void (*recheck_fn)(engine *e); /* what looking again means (engine.c) */
         uint64_t undecodable;       /* records replay could not read */
         bool started;
-        /* cooldown holds already said (incident, until): a hold is said once, not at every
-         * change of the incident while it waits; a ring, the oldest forgotten first */
+        /* holds already said (incident, and the cooldown's end or the run waited for): a hold
+         * is said once, not at every change of the incident while it waits; a ring, the
+         * oldest forgotten first */
         struct {
                 uint64_t incident, until;
         } holds_said[16];
@@ -80,6 +81,9 @@ void engine_prune(engine *e);
 void engine_incident_signature(const incident *inc, char *buf, size_t size);
 /* Look at the active incidents again at `when` (CLOCK_REALTIME µs). */
 void engine_recheck_at(engine *e, uint64_t when);
+/* The run of runbook NAME (for any incident) that is running or rolling back, or NULL: a
+ * runbook runs once at a time (engine.c). */
+const run *engine_running_of(const engine *e, const char *name);
 
 /* engine_run.c */
 run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig);

@@ -545,10 +545,14 @@ void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) {
         va_start(ap, fmt);
         (void) vsnprintf(r->note, sizeof(r->note), fmt, ap);
         va_end(ap);
+        bool was_running = r->state == RUN_RUNNING || r->state == RUN_ROLLING_BACK;
         engine_run_clear_runtime(r);
         r->state = st;
         r->finished_usec = r->updated_usec = real_usec();
         (void) engine_persist_run(e, r);
+        /* incidents held while it ran (a runbook runs once at a time) are decided now */
+        if (was_running)
+                engine_recheck_at(e, real_usec());
 }
 
 /* Deciding: observe, propose, wait for approval or run; before each step, the gate. */

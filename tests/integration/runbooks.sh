@@ -83,6 +83,19 @@ script undo-mark.sh "echo \"\$IKEHEAL_PHASE \$IKEHEAL_STEP\" >$R/marks/undo; exi
 script env.sh "env | sort >$R/marks/env; exit 0"
 script slow.sh "echo applied >>$R/marks/slow-apply; echo \$\$ >$R/marks/slow.pid; exec sleep 30"
 script slow-undo.sh "echo \"\$IKEHEAL_PHASE \$IKEHEAL_STEP\" >$R/marks/slow-revert; exit 0"
+# heals, then its own work brings the fault back for a moment (a restart's SIGKILL that the
+# daemon check sees as a crash), then heals it again: the incident it ran for resolves and a
+# new one of the same class opens while it still runs
+script heal-refault.sh "ip netns exec $GW_NS nft delete table inet ikhfault; sleep 2
+ip netns exec $GW_NS nft -f - <<'NFT' || exit 1
+table inet ikhfault {
+        chain input {
+                type filter hook input priority -10; policy accept;
+                udp dport { 500, 4500 } drop
+        }
+}
+NFT
+sleep 2; ip netns exec $GW_NS nft delete table inet ikhfault; sleep 2; exit 0"
 
 # runbooks are written to $D/rb; each scenario copies the ones it uses into the directory the
 # agent reads, then reloads
@@ -125,6 +138,10 @@ rbw fw-slow auto "" "  - name: slow
     action: exec
     params: {script: $R/scripts/slow.sh, revert: $R/scripts/slow-undo.sh}
     timeout: 1m"
+rbw fw-selfheal auto "" "  - name: heal
+    action: exec
+    params: {script: $R/scripts/heal-refault.sh}
+    timeout: 30s"
 rbw fw-disruptive auto "" "  - name: bounce
     action: exec
     params: {script: $R/scripts/fix.sh, disruptive: true}
@@ -218,6 +235,17 @@ grep -q "^IKEHEAL_RUN=" "$R/marks/env" && grep -q "^IKEHEAL_STEP=env" "$R/marks/
         ok "scripts get a clean environment with the run's context" || bad "script environment: $(tr '\n' ' ' <"$R/marks/env")"
 agent_ctl audit 200 | grep -q "run_succeeded" && agent_ctl audit 200 | grep -q "verification" &&
         ok "plan, action, verification and success are on the audit trail" || bad "audit trail lacks the run"
+
+# --- a runbook runs once at a time: the incident its own step opened waits for it ------------
+use_runbooks fw-selfheal
+fault_on
+res=$(wait_run fw-selfheal succeeded 30000) && ok "self-healing run succeeded (run ${res%% *})" || bad "fw-selfheal did not succeed"
+agent_wait_resolved firewall 15000 >/dev/null || bad "firewall incident not resolved after fw-selfheal"
+[ "$(n_runs fw-selfheal)" = 1 ] && ok "one run of fw-selfheal: the incident opened while it ran was held, not run twice at once" ||
+        bad "fw-selfheal ran $(n_runs fw-selfheal) times: $(agent_ctl runs | grep fw-selfheal | tr '\n' '|')"
+agent_ctl audit 100 | grep -q "held: runbook fw-selfheal is running (run ${res%% *}, incident" &&
+        ok "audit: the second incident held until the run ended" || bad "audit lacks the hold behind the running run"
+calm
 
 # --- a verify that fails: rolled back and escalated ------------------------------------------
 use_runbooks fw-verify-fails

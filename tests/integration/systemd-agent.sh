@@ -27,7 +27,7 @@ ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 check() { # description, command… — ok when the command succeeds
         local what=$1; shift
-        if "$@"; then ok "$what"; else bad "$what"; fi
+        if "$@"; then ok "$what"; else bad "$what"; return 1; fi
 }
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 prop() { ct_exec systemctl show -p "$1" --value ikeheald.service; }
@@ -260,7 +260,9 @@ dt=$(ms "$t")
 first=$(opened_lines | tail -n +$((n_open0 + 1)) | head -1 | sed 's/incident [0-9]* opened: //')
 check "charon SIGSTOPped under systemd: the first incident is daemon/hung ('$first')" test "$first" = "daemon (global, hung"
 r=$(last_run_id daemon-restart)
-check "daemon-restart run $r restarted the hung charon: $(run_state "$r") in $dt ms" test "$(run_state "$r")" = succeeded
+check "daemon-restart run $r restarted the hung charon: $(run_state "$r") in $dt ms" test "$(run_state "$r")" = succeeded ||
+        ct_exec journalctl -u strongswan.service --no-pager -o short-monotonic --since=-120s | tail -n 40 | sed 's/^/     strongswan| /'
+ctl audit 30 2>/dev/null | grep -v "check .*: ok" | tail -n 20 | sed 's/^/     audit| /' # the run's timeline, for the log
 echo "     figure: charon SIGSTOP under systemd → hung → bounded stop, SIGKILL, start, VICI answered: $dt ms"
 ctl audit 60 2>/dev/null | grep -q "did not stop in time: SIGKILLed" && ok "audit: the stop ran out (10 s), charon was SIGKILLed, then started" \
         || bad "audit lacks the bounded stop's SIGKILL: $(ctl audit 60 2>/dev/null | grep -i "strongswan" | tail -3 | tr '\n' '|')"
