@@ -3,6 +3,7 @@
 # RUNS executions (default 10,000,000) from a copy of its corpus; prints one line per target —
 # executions, seconds, executions per second, coverage (cov/ft) at the start and the end, corpus
 # size, and the outcome (ok, or the crash artifact kept under OUT). Not part of make check.
+# MAX_SECONDS caps each target's run (libFuzzer's -max_total_time) for the slow targets.
 #
 #   bench/fuzz-campaign.sh [BUILD_SAN] [RUNS] [FILTER]      (OUT=dir keeps logs and artifacts)
 set -u
@@ -10,6 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-$top/build-san}" && pwd)
 RUNS=${2:-10000000}
 FILTER=${3:-}
+SKIP=${SKIP:-} # space-separated target names already campaigned
 OUT=${OUT:-$(mktemp -d /tmp/ikeheal-fuzz.XXXXXX)}
 mkdir -p "$OUT"
 printf '%-28s %12s %8s %8s %14s %14s %7s  %s\n' target execs seconds exec/s "cov/ft start" "cov/ft end" corpus outcome
@@ -17,12 +19,13 @@ fail=0
 for f in "$B"/fuzz/fuzz-*; do
         name=${f##*/}
         [ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && continue
+        [[ " $SKIP " == *" $name "* ]] && continue
         corpus=$top/tests/fuzz/corpus/${name#fuzz-}
         work=$(mktemp -d "$OUT/$name.corpus.XXXXXX")
         [ -d "$corpus" ] && cp -r "$corpus"/. "$work"
         log=$OUT/$name.log
         start=$(date +%s.%N)
-        "$f" -runs="$RUNS" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$OUT/$name-" \
+        "$f" -runs="$RUNS" ${MAX_SECONDS:+-max_total_time=$MAX_SECONDS} -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$OUT/$name-" \
                 "$work" >"$log" 2>&1
         rc=$?
         secs=$(echo "$(date +%s.%N) - $start" | bc)
