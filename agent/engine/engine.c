@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/action.h"
 #include "agent/config/config.h"
 #include "agent/checks/check_set.h"
 #include "agent/engine/engine_internal.h"
@@ -172,25 +173,41 @@ static void hold_for_cooldown(engine *e, const incident *inc, const runbook *rb,
         say_hold(e, inc, rb, text);
 }
 
-const run *engine_running_of(const engine *e, const char *name) {
-        for (size_t i = 0; i < e->n_runs; i++)
-                if ((e->runs[i]->state == RUN_RUNNING || e->runs[i]->state == RUN_ROLLING_BACK) &&
-                    strcmp(e->runs[i]->runbook, name) == 0)
-                        return e->runs[i];
+/* Does a step of RB drop established SAs (a restart, a reload)? */
+static bool runbook_disruptive(const engine *e, const runbook *rb) {
+        for (size_t i = 0; rb && i < rb->n_steps; i++) {
+                action_plan ap = { 0 };
+                if (action_plan_make(&rb->steps[i].params, &e->env, ACTION_APPLY, &ap) >= 0 && ap.disruptive)
+                        return true;
+        }
+        return false;
+}
+
+const run *engine_run_conflict(const engine *e, const char *name, const runbook *rb) {
+        bool disruptive = runbook_disruptive(e, rb);
+        for (size_t i = 0; i < e->n_runs; i++) {
+                const run *o = e->runs[i];
+                if (o->state != RUN_RUNNING && o->state != RUN_ROLLING_BACK)
+                        continue;
+                if (strcmp(o->runbook, name) == 0 || (disruptive && runbook_disruptive(e, o->rb)))
+                        return o;
+        }
         return NULL;
 }
 
-/* Another incident matches a runbook that is running: it waits for that run's outcome (the
- * run's end decides it afresh). Two runs of one runbook would act on the same thing at once —
- * a restart whose own bounded stop SIGKILLed charon sees "charon crashed", and a second
- * restart would cancel the first one's start job. */
+/* Another incident matches a runbook that is running, or a disruptive one while another
+ * disruptive run is under way: it waits for that run's outcome (the run's end decides it
+ * afresh). Two runs of one runbook would act on the same thing at once — a restart whose own
+ * bounded stop SIGKILLed charon sees "charon crashed", and a second restart would cancel the
+ * first one's start job; two disruptive runbooks (a restart, a configuration rollback that
+ * reloads) would each take the other's effect for the fault. */
 static void hold_for_run(engine *e, const incident *inc, const runbook *rb, const run *busy) {
         char text[NOTIFY_TEXT_MAX];
 
         if (hold_said(e, inc, busy->id))
                 return;
         (void) snprintf(text, sizeof(text), "incident %llu (%s) held: runbook %s is running (run %llu, incident %llu); "
-                        "decided when it ends", (unsigned long long) inc->id, fault_class_to_string(inc->cls), rb->name,
+                        "decided when it ends", (unsigned long long) inc->id, fault_class_to_string(inc->cls), busy->runbook,
                         (unsigned long long) busy->id, (unsigned long long) busy->incident);
         say_hold(e, inc, rb, text);
 }
@@ -258,7 +275,7 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                                      rb->name);
                 return;
         }
-        const run *busy = rb->grade != GRADE_OBSERVE ? engine_running_of(e, rb->name) : NULL;
+        const run *busy = rb->grade != GRADE_OBSERVE ? engine_run_conflict(e, rb->name, rb) : NULL;
         if (busy) {
                 hold_for_run(e, inc, rb, busy);
                 return;

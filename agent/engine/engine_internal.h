@@ -81,9 +81,9 @@ void engine_prune(engine *e);
 void engine_incident_signature(const incident *inc, char *buf, size_t size);
 /* Look at the active incidents again at `when` (CLOCK_REALTIME µs). */
 void engine_recheck_at(engine *e, uint64_t when);
-/* The run of runbook NAME (for any incident) that is running or rolling back, or NULL: a
- * runbook runs once at a time (engine.c). */
-const run *engine_running_of(const engine *e, const char *name);
+/* A run that is running or rolling back and that runbook NAME (RB when loaded) must wait for,
+ * or NULL: a runbook runs once at a time, and one disruptive runbook at a time (engine.c). */
+const run *engine_run_conflict(const engine *e, const char *name, const runbook *rb);
 
 /* engine_run.c */
 run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig);

@@ -31,11 +31,12 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
                 (void) snprintf(why, n, "no run %llu waits for approval", (unsigned long long) run_id);
                 return -ENOENT;
         }
-        /* a runbook runs once at a time: two runs would act on the same thing at once */
-        const run *busy = engine_running_of(e, r->runbook);
+        /* a runbook runs once at a time, one disruptive runbook at a time: two runs would act
+         * on the same thing at once */
+        const run *busy = engine_run_conflict(e, r->runbook, r->rb);
         if (busy) {
                 (void) snprintf(why, n, "run %llu of runbook %s is running: approve run %llu once it has ended",
-                                (unsigned long long) busy->id, r->runbook, (unsigned long long) run_id);
+                                (unsigned long long) busy->id, busy->runbook, (unsigned long long) run_id);
                 engine_audit(e, "approval_refused", "run %llu by uid %u (%s): %s", (unsigned long long) run_id, who->uid,
                              who->user, why);
                 return -EBUSY;
