@@ -33,14 +33,20 @@ checks:
     params: {swanctl_dir: $GW_SWANCTL_DIR, crl_warn: 2s}
 YAML
 } >"$D/c.yaml"
-# a CRL whose nextUpdate passes while the agent runs (crl_warn 2s: expiring first, then stale);
-# the agent's first round reads it
-nu=$(($(date +%s) + 14))
-pki --signcrl --cacert "$CA_CERT" --cakey "$PKI_DIR/ca.key" --this-update "$(date -u -d '-1 hour' '+%d.%m.%y %T')" \
-        --next-update "$(date -u -d "@$nu" '+%d.%m.%y %T')" --outform der >"$GW_SWANCTL_DIR/x509crl/ca.crl" 2>/dev/null ||
-        bad "pki --signcrl"
+crl() { # NEXT_UPDATE_S
+        pki --signcrl --cacert "$CA_CERT" --cakey "$PKI_DIR/ca.key" --this-update "$(date -u -d '-1 hour' '+%d.%m.%y %T')" \
+                --next-update "$(date -u -d "@$1" '+%d.%m.%y %T')" --outform der >"$GW_SWANCTL_DIR/x509crl/ca.crl.new" 2>/dev/null &&
+                mv -f "$GW_SWANCTL_DIR/x509crl/ca.crl.new" "$GW_SWANCTL_DIR/x509crl/ca.crl" || bad "pki --signcrl"
+}
+crl $(($(date +%s) + 3600))
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
+# a CRL whose nextUpdate passes while the agent runs (crl_warn 2s: expiring first, then stale),
+# put in place once the agent runs (its start takes long on a loaded machine) and read at once
+# (`diagnose` runs every check now); the 30 s interval would read it again only after the test
+nu=$(($(date +%s) + 10))
+crl "$nu"
+agent_ctl diagnose >/dev/null 2>&1
 
 # "reason runs finished_usec next_change_usec" of a check's latest finding (the JSON's "finished"
 # in µs)
