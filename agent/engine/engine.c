@@ -89,6 +89,16 @@ static run *run_for_incident(engine *e, uint64_t incident_id) {
         return NULL;
 }
 
+/* Did runbook NAME already fail for the incident? Then a run of another runbook waiting for it
+ * is that failure's escalation (on_failure: escalate to a runbook), not a stale plan. */
+static bool failed_for(const engine *e, uint64_t incident_id, const char *name) {
+        for (size_t i = 0; i < e->n_runs; i++)
+                if (e->runs[i]->incident == incident_id && e->runs[i]->state == RUN_FAILED &&
+                    strcmp(e->runs[i]->runbook, name) == 0)
+                        return true;
+        return false;
+}
+
 static uint64_t last_finished(engine *e, const char *name) {
         uint64_t t = 0;
         for (size_t i = 0; i < e->n_runs; i++)
@@ -243,7 +253,7 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
          * no longer the one that matches is superseded, and the incident decided afresh. */
         if (last && (last->state == RUN_PENDING || last->state == RUN_PROPOSED) && !last->operator_run) {
                 const runbook *now = engine_match(e, inc);
-                if (now && strcmp(now->name, last->runbook) != 0) {
+                if (now && strcmp(now->name, last->runbook) != 0 && !failed_for(e, incident_id, now->name)) {
                         engine_run_finish(e, last, RUN_CANCELLED, "superseded: incident %llu now matches runbook %s",
                                           (unsigned long long) incident_id, now->name);
                         engine_audit(e, "plan", "run %llu runbook %s cancelled: incident %llu changed (%s, %s): runbook %s "

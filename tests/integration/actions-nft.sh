@@ -100,6 +100,18 @@ res=$(wait_state firewall-open-ports pending 20000) && ok "restore impossible: e
         bad "no pending open-ports run: $(newest_run firewall-restore)"
 newest_run firewall-restore | grep -q "no_last-good_snapshot" && ok "the failed restore says why (no snapshot)" || bad "restore note: $(newest_run firewall-restore)"
 RUN=${res%% *}
+HASH0=$(agent_ctl pending --json | python3 -c 'import json,sys; print({str(x["id"]): x for x in json.load(sys.stdin)["runs"] or []}[sys.argv[1]]["plan_hash"])' "$RUN")
+# the incident changes while the escalation waits (one more dropping rule): still the same
+# escalation, not a plan superseded by the runbook that has just failed
+gwnft add rule inet filter input udp dport 4500 counter drop
+sleep 3 # more than a check interval: the firewall check has seen the change
+[ "$(newest_run firewall-open-ports | cut -d' ' -f1-2)" = "$RUN pending" ] &&
+        ok "the incident changed: the escalation (run $RUN) still waits for approval" ||
+        bad "the escalation did not survive a change of the incident: $(newest_run firewall-open-ports)"
+# the plan names the ruleset's generation: the one shown before the change cannot be approved
+out=$(agent_ctl approve "$RUN" "$HASH0" 2>&1) && bad "approved a plan made for another ruleset: $out" ||
+        { grep -q "the plan changed since it was shown" <<<"$out" && ok "the ruleset changed under the plan: its approval is refused, look again" ||
+                bad "approve of the old plan: $out"; }
 HASH=$(agent_ctl pending --json | python3 -c 'import json,sys; print({str(x["id"]): x for x in json.load(sys.stdin)["runs"] or []}[sys.argv[1]]["plan_hash"])' "$RUN")
 agent_ctl plan firewall-open-ports | grep -q "insert at the top of inet filter input" && ok "the plan names the chain to open" || bad "plan: $(agent_ctl plan firewall-open-ports)"
 out=$(timeout 60 "$AGENT_BUILD/ikehealctl" --socket "$AGENT_SOCK" approve "$RUN" "$HASH" --wait 2>&1); rc=$?
