@@ -119,15 +119,17 @@ int main(int argc, char **argv) {
         }
         (void) action_plan_make(&p, &env, (action_op) op, &plan);
         printf("plan:\n%s", plan.text);
-        if (plan_only)
-                return 0;
-        t0 = now_ms();
-        if (action_call_new(&call, &p, &env, (action_op) op, timeout_ms * 1000, NULL, on_done, NULL) < 0)
-                return 1;
-        while (!done)
-                (void) sd_event_run(env.event, UINT64_MAX);
-        printf("result=%d ms=%llu\ndetail: %s\n", result, (unsigned long long) (now_ms() - t0), action_call_detail(call));
-        action_call_free(call);
+        if (!plan_only) {
+                t0 = now_ms();
+                if (action_call_new(&call, &p, &env, (action_op) op, timeout_ms * 1000, NULL, on_done, NULL) < 0)
+                        result = -EIO;
+                while (call && !done)
+                        (void) sd_event_run(env.event, UINT64_MAX);
+                if (call)
+                        printf("result=%d ms=%llu\ndetail: %s\n", result, (unsigned long long) (now_ms() - t0),
+                               action_call_detail(call));
+                action_call_free(call);
+        }
         vici_client_free(vici);
         action_params_done(&p);
         ynode_free(root);
