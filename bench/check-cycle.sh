@@ -38,9 +38,10 @@ lab_up "$D/lab" --clients 2 >/dev/null
 lab_connect "$D/lab" 1 >/dev/null && lab_connect "$D/lab" 2 >/dev/null
 
 . "$top/bench/lab-peers.sh"
-port=$((40000 + $$ % 10000))
-python3 "$top/tests/tools/sntp-server.py" "$port" 0 &
+python3 "$top/tests/tools/sntp-server.py" 0 0 >"$D/sntp.port" &
 SNTP=$!
+for _ in $(seq 200); do [ -s "$D/sntp.port" ] && break; sleep 0.05; done
+port=$(cat "$D/sntp.port")
 cat >"$D/c.yaml" <<YAML
 agent:
   log_level: warning

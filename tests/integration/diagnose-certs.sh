@@ -11,26 +11,17 @@ set -u
 testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-diagcert-XXXXXX)
-SNTP=
 cleanup() {
         agent_stop
-        [ -n "$SNTP" ] && kill "$SNTP" 2>/dev/null && wait "$SNTP" 2>/dev/null
+        [ -n "${SNTP_PID:-}" ] && kill "$SNTP_PID" 2>/dev/null && wait "$SNTP_PID" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         rm -rf "$D"
 }
 trap cleanup EXIT
 n_active() { agent_ctl incidents active --json | python3 -c 'import json,sys; print(len({str(x["id"]): x for x in json.load(sys.stdin)["incidents"] or []}))'; }
-port=$((20000 + $$ % 20000))
-sntp_start() { # SHIFT
-        [ -n "$SNTP" ] && kill "$SNTP" 2>/dev/null && wait "$SNTP" 2>/dev/null
-        python3 "$top/tests/tools/sntp-server.py" "$port" "$1" &
-        SNTP=$!
-        sleep 0.3
-}
-
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
-sntp_start 0
+sntp_up "$D" || { echo "FAIL no time server"; exit 1; }
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
@@ -48,7 +39,7 @@ checks:
   - kind: certificate
     params: {swanctl_dir: $GW_SWANCTL_DIR, standby: [$D/lab/standby/gw-standby.pem, $D/lab/standby/gw-standby.key]}
   - kind: clock
-    params: {servers: ["127.0.0.1:$port"], timeout: 500ms, require_sync: false}
+    params: {servers: ["127.0.0.1:$SNTP_PORT"], timeout: 500ms, require_sync: false}
   - kind: logs
 YAML
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
@@ -83,7 +74,7 @@ for kind in expired notyet chain-incomplete; do
 done
 
 # the clock: skewed against the reference, with an "expired" certificate at the same time
-sntp_start -7200
+sntp_shift -7200
 if res=$(agent_wait_incident clock global 5000); then
         grep -q "reason=skew " <<<"$res" && ok "reference 2 h off: clock/global skew ($res)" || bad "clock: $res"
 else
@@ -102,7 +93,7 @@ assert "certificate" in c["explains"], c
         || bad "clock+cert: $(agent_ctl incidents active | tr '\n' '|')"
 agent_ctl diagnose | grep -q "explains: .*certificate" && ok "diagnose shows what the clock explains" || bad "diagnose: $(agent_ctl diagnose)"
 lab_gw_cert "$D/lab" valid >/dev/null
-sntp_start 0
+sntp_shift 0
 res=$(agent_wait_resolved clock 6000) && ok "reference agrees again: clock resolved ($res)" || bad "clock still active"
 
 agent_stop || bad "agent did not stop cleanly"

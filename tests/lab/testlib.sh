@@ -22,3 +22,20 @@ testlib_end() {
 }
 . "$top/tests/lab/lab.sh"
 . "$top/tests/lab/agent.sh"
+
+# A reference time server on loopback (tests/tools/sntp-server.py) for the clock tests, started
+# once: its port in SNTP_PORT, its pid in SNTP_PID (the test's cleanup kills it); sntp_shift
+# sets how far its time is off ours, at once, without a restart.
+sntp_up() { # DIR
+        SNTP_SHIFT_FILE=$1/sntp.shift
+        echo 0 >"$SNTP_SHIFT_FILE"
+        python3 "$top/tests/tools/sntp-server.py" 0 "@$SNTP_SHIFT_FILE" >"$1/sntp.port" &
+        SNTP_PID=$!
+        local i
+        for i in $(seq 200); do [ -s "$1/sntp.port" ] && break; sleep 0.05; done
+        SNTP_PORT=$(cat "$1/sntp.port")
+        [ -n "$SNTP_PORT" ]
+}
+sntp_shift() { # SECONDS
+        echo "$1" >"$SNTP_SHIFT_FILE.new" && mv -f "$SNTP_SHIFT_FILE.new" "$SNTP_SHIFT_FILE"
+}
