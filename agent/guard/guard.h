@@ -1,9 +1,11 @@
 /* The change guard: a change to the gateway confirms itself or is rolled back ("commit
  * confirmed"). `begin` takes a fresh last-good point (the checks' snapshots: nftables objects,
  * the configuration files with their modes, the loaded connections) while every check is fresh
- * and none fails; the change is made; `confirm` starts the verification: every check runs again
- * and none may fail for verify_for. Then the change is kept (and becomes the last good state).
- * A failing check during verification, no confirmation by confirm_by, or `abort` rolls back —
+ * and none fails, and the roster of the peers up (guard_peers.c); the change is made; `confirm`
+ * starts the verification: every check runs again and none may fail for verify_for, and when it
+ * ends every peer of the roster must be up again. Then the change is kept (and becomes the last
+ * good state). A failing check during verification, a peer not back, no confirmation by
+ * confirm_by, or `abort` rolls back —
  * with the restore actions' own minimal, ownership-checked rules (nft_restore: only the objects
  * that make IKE drop; config_rollback: only the files that differ) — and says what it undid.
  *
