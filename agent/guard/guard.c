@@ -102,7 +102,7 @@ static int arm(guard *g, uint64_t at_real_usec, sd_event_time_handler_t cb) {
 /* The guard is over: the last-good recording and automatic remediation are released. */
 static void release(guard *g) {
         g->timer = sd_event_source_disable_unref(g->timer);
-        guard_peers_cancel(&g->back);
+        guard_peers_cancel(&g->back, charon(g));
         free(g->runs_at);
         g->runs_at = NULL;
         g->n_runs = 0;
@@ -255,12 +255,12 @@ static void peers_verify(guard *g) {
                 keep(g);
                 return;
         }
-        if (g->back.busy) {
+        if (g->back.busy && g->back.vici == charon(g)) {
                 if (real_usec() < g->rec.verify_until_usec + GUARD_REPORT_GRACE_USEC) {
                         (void) arm(g, real_usec() + USEC_PER_SEC, on_verify_timer);
                         return;
                 }
-                guard_peers_cancel(&g->back);
+                guard_peers_cancel(&g->back, charon(g));
                 rollback(g, "charon did not list its SAs: the peers up before the change are not seen back");
                 return;
         }
@@ -391,8 +391,12 @@ guard *guard_free(guard *g) {
                 return NULL;
         triage_unsubscribe(g->triage, g);
         g->timer = sd_event_source_disable_unref(g->timer);
-        guard_peers_cancel(&g->roster);
-        guard_peers_cancel(&g->back);
+        if (g->roster.busy && g->roster_done) {
+                /* a begin waits for it: it is answered, not left hanging */
+                guard_peers_cancel(&g->roster, charon(g));
+                g->roster_done(-ECANCELED, "the agent is stopping", g->roster_userdata);
+        }
+        guard_peers_cancel(&g->back, charon(g));
         g->rollback = guard_rollback_free(g->rollback);
         free(g->runs_at);
         free(g);
@@ -448,6 +452,9 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
                                 guard_state_to_string(g->rec.state));
                 return why;
         }
+        /* before the incidents: a drill's fault opens one, and the drill is the reason to name */
+        if (g->drills && drill_active(g->drills))
+                return "a drill is in progress";
         for (size_t i = 0; g->incidents && i < incident_store_size(g->incidents); i++) {
                 const incident *inc = incident_store_get(g->incidents, i);
                 if (inc->state != INCIDENT_RESOLVED) {
@@ -456,8 +463,6 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
                         return why;
                 }
         }
-        if (g->drills && drill_active(g->drills))
-                return "a drill is in progress";
         for (size_t i = 0; g->engine && i < engine_measures(g->engine); i++) {
                 const measure *m = engine_measure_get(g->engine, i);
                 if (measure_state_live(m->state)) {

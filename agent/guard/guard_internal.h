@@ -35,12 +35,13 @@ struct guard_peers {
         void *userdata;
 };
 /* List charon's SAs into p; done gets 0 or -errno (p->list valid during the call). -EBUSY: a
- * listing is in flight; -ENXIO: no VICI client; -ENOTCONN: charon is not connected. */
+ * listing is in flight on this client; -ENXIO: no VICI client; -ENOTCONN: charon is not
+ * connected. */
 int guard_peers_list(guard_peers *p, vici_client *vici, guard_peers_fn done, void *userdata);
 /* The reduction itself: empty the roster; add one `list-sa` item's SAs to it. */
 void guard_peers_reset(guard_peers *p);
 void guard_peers_add_sas(guard_peers *p, const vici_node *item);
-/* Forget a listing in flight (done is not called). */
-void guard_peers_cancel(guard_peers *p);
+/* Forget a listing in flight (done is not called); current: the VICI client in use now. */
+void guard_peers_cancel(guard_peers *p, vici_client *current);
 /* The lines of `was` that `now` lacks, ", "-joined into missing (truncated to size); how many. */
 unsigned guard_peers_missing(const char *was, const guard_peers *now, char *missing, size_t size);

@@ -86,8 +86,10 @@ static void on_done(vici_client *c, int error, const vici_node *reply, void *use
 int guard_peers_list(guard_peers *p, vici_client *vici, guard_peers_fn done, void *userdata) {
         int r;
 
-        if (p->busy)
+        /* a listing on a client that is gone (a reload replaced it) will never answer */
+        if (p->busy && p->vici == vici)
                 return -EBUSY;
+        p->busy = false;
         if (!vici)
                 return -ENXIO;
         if (!vici_client_is_connected(vici))
@@ -103,9 +105,11 @@ int guard_peers_list(guard_peers *p, vici_client *vici, guard_peers_fn done, voi
         return 0;
 }
 
-void guard_peers_cancel(guard_peers *p) {
-        if (p->busy)
-                vici_client_forget(p->vici, p);
+void guard_peers_cancel(guard_peers *p, vici_client *current) {
+        /* only the client in use now may be told: one a reload replaced is freed, and took the
+         * request (and its callbacks) with it */
+        if (p->busy && p->vici == current)
+                vici_client_forget(current, p);
         p->busy = false;
 }
 
