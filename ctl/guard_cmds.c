@@ -49,7 +49,8 @@ typedef struct guard_opts {
         bool force;
 } guard_opts;
 
-static const char *const guard_numbers[] = { "*.id", "*.uid", "*.verify_for_usec", "id", "uid", "verify_for_usec", NULL };
+static const char *const guard_numbers[] = { "*.id", "*.uid", "*.verify_for_usec", "*.peers_untracked", "id", "uid",
+                                             "verify_for_usec", "peers_untracked", NULL };
 static const char *const guard_times[] = { "*.begun_usec", "*.confirm_by_usec", "*.verify_until_usec", "*.ended_usec",
                                            "begun_usec", "confirm_by_usec", "verify_until_usec", "ended_usec", NULL };
 static const json_shape guard_shape = { .numbers = guard_numbers, .times_usec = guard_times };
