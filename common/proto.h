@@ -82,9 +82,10 @@ typedef enum proto_verb {
         PROTO_PSK = 19,       /* write: a temporary PSK fallback's secret (approvers; audited) */
         PROTO_DRILLS = 20,    /* read:  drills: list, status, report (history, scores) */
         PROTO_ACCEPT = 21,    /* write: the current state becomes the last good one (approvers; audited) */
-        PROTO_GUARD = 22,     /* write: a guarded change: begin, confirm, abort, status (agent/guard/guard.h) */
+        PROTO_GUARD = 22,     /* write: a guarded change: begin, confirm, abort (agent/guard/guard.h) */
         PROTO_DRAIN = 23,     /* write: GET /healthz answers 503 for a while ("for", "reason") */
         PROTO_UNDRAIN = 24,   /* write: end a drain */
+        PROTO_GUARDS = 25,    /* read:  the guarded change in progress, or the last one */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

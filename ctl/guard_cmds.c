@@ -49,15 +49,17 @@ typedef struct guard_opts {
         bool force;
 } guard_opts;
 
-static const char *const guard_numbers[] = { "*.id", "*.uid", "*.verify_for_usec", "id", "uid", "verify_for_usec", NULL };
+static const char *const guard_numbers[] = { "*.id", "*.uid", "*.verify_for_usec", "*.peers_untracked", "id", "uid",
+                                             "verify_for_usec", "peers_untracked", NULL };
 static const char *const guard_times[] = { "*.begun_usec", "*.confirm_by_usec", "*.verify_until_usec", "*.ended_usec",
                                            "begun_usec", "confirm_by_usec", "verify_until_usec", "ended_usec", NULL };
 static const json_shape guard_shape = { .numbers = guard_numbers, .times_usec = guard_times };
 
-/* One request; 0 with *ret_body on an answer of status 0; 1 after a message on stderr (refused
- * or unreachable); quiet: say nothing (the caller does). */
-static int call(const guard_opts *o, vici_builder *req, uint64_t timeout_usec, vici_node **ret_body, char *err,
-                size_t err_size) {
+/* One request: an operation of the write verb `guard` (begin, confirm, abort), or the read verb
+ * `guards` (the status, which readers may see too). 0 with *ret_body on an answer of status 0,
+ * else -errno with err saying why. */
+static int call(const guard_opts *o, int verb, vici_builder *req, uint64_t timeout_usec, vici_node **ret_body,
+                char *err, size_t err_size) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) uint8_t *msg = NULL;
         vici_node *body = NULL;
@@ -72,7 +74,7 @@ static int call(const guard_opts *o, vici_builder *req, uint64_t timeout_usec, v
                 (void) snprintf(err, err_size, "cannot reach ikeheald at %s: %s", o->socket, strerror(-r));
                 return -ECONNREFUSED;
         }
-        r = proto_call(fd, PROTO_GUARD, msg, msg_len, timeout_usec, &h, &body);
+        r = proto_call(fd, verb, msg, msg_len, timeout_usec, &h, &body);
         if (r < 0) {
                 (void) snprintf(err, err_size, "no answer from ikeheald: %s", strerror(-r));
                 return r;
@@ -121,11 +123,13 @@ static vici_builder *begin_request(const guard_opts *o, const char *mark, const 
 static int simple(const guard_opts *o, const char *op, const char *reason) {
         _cleanup_(vici_node_freep) vici_node *body = NULL;
         vici_builder *b = strcmp(op, "begin") == 0 ? begin_request(o, NULL, o->reason) : request(op);
+        int verb = strcmp(op, "status") == 0 ? PROTO_GUARDS : PROTO_GUARD;
         char err[1024];
 
         if (reason && strcmp(op, "abort") == 0)
                 vici_builder_add_str(b, "reason", reason);
-        if (call(o, b, strcmp(op, "begin") == 0 ? BEGIN_TIMEOUT_USEC : o->timeout_usec, &body, err, sizeof(err)) < 0) {
+        if (call(o, verb, b, strcmp(op, "begin") == 0 ? BEGIN_TIMEOUT_USEC : o->timeout_usec, &body, err, sizeof(err)) <
+            0) {
                 fprintf(stderr, "ikehealctl: %s\n", err);
                 return 1;
         }
@@ -141,7 +145,7 @@ static int wait_end(const guard_opts *o, const char *id, uint64_t limit_usec, ch
 
         for (uint64_t waited = 0; waited <= limit_usec; waited += POLL_USEC) {
                 vici_node *body = NULL;
-                if (call(o, request("status"), o->timeout_usec, &body, err, sizeof(err)) < 0) {
+                if (call(o, PROTO_GUARDS, request("status"), o->timeout_usec, &body, err, sizeof(err)) < 0) {
                         fprintf(stderr, "ikehealctl: guard: %s\n", err);
                         return -EIO;
                 }
@@ -185,7 +189,7 @@ static int guarded_command(const guard_opts *o, char **cmd) {
         w = (size_t) snprintf(reason, sizeof(reason), "%s", o->reason ? o->reason : "");
         for (size_t i = 0; !o->reason && cmd[i] && w < sizeof(reason); i++)
                 w += (size_t) snprintf(reason + w, sizeof(reason) - w, "%s%s", i ? " " : "", cmd[i]);
-        if (call(o, begin_request(o, NULL, reason), BEGIN_TIMEOUT_USEC, &body, err, sizeof(err)) < 0) {
+        if (call(o, PROTO_GUARD, begin_request(o, NULL, reason), BEGIN_TIMEOUT_USEC, &body, err, sizeof(err)) < 0) {
                 fprintf(stderr, "ikehealctl: guard: %s; the command was not run\n", err);
                 return 1;
         }
@@ -199,9 +203,9 @@ static int guarded_command(const guard_opts *o, char **cmd) {
                 (void) snprintf(why, sizeof(why), "the guarded command exited with status %d", code);
                 vici_builder_add_str(b, "reason", why);
                 fprintf(stderr, "ikehealctl: guard %s: %s: rolling back\n", id, why);
-                r = call(o, b, o->timeout_usec, &body, err, sizeof(err));
+                r = call(o, PROTO_GUARD, b, o->timeout_usec, &body, err, sizeof(err));
         } else
-                r = call(o, request("confirm"), o->timeout_usec, &body, err, sizeof(err));
+                r = call(o, PROTO_GUARD, request("confirm"), o->timeout_usec, &body, err, sizeof(err));
         if (r < 0) {
                 /* it may have ended already (a failure while the command ran): the wait says */
                 fprintf(stderr, "ikehealctl: guard %s: %s\n", id, err);
@@ -241,8 +245,8 @@ static int apt_pre(const guard_opts *o) {
         (void) snprintf(mark, sizeof(mark), "dpkg:%lld", stat(dpkg_log(o), &st) == 0 ? (long long) st.st_size : 0LL);
         if (!ao.confirm_within)
                 ao.confirm_within = APT_CONFIRM_WITHIN;
-        if (call(&ao, begin_request(&ao, mark, ao.reason ? ao.reason : "dpkg run (apt)"), BEGIN_TIMEOUT_USEC, &body, err,
-                 sizeof(err)) < 0) {
+        if (call(&ao, PROTO_GUARD, begin_request(&ao, mark, ao.reason ? ao.reason : "dpkg run (apt)"), BEGIN_TIMEOUT_USEC,
+                 &body, err, sizeof(err)) < 0) {
                 fprintf(stderr, "ikehealctl: warning: this dpkg run is NOT guarded: %s; apt goes on\n", err);
                 return 0;
         }
@@ -259,7 +263,7 @@ static int apt_post(const guard_opts *o) {
         long long from = 0;
         size_t len = 0, n = 0;
 
-        if (call(o, request("status"), o->timeout_usec, &body, err, sizeof(err)) < 0) {
+        if (call(o, PROTO_GUARDS, request("status"), o->timeout_usec, &body, err, sizeof(err)) < 0) {
                 fprintf(stderr, "ikehealctl: warning: this dpkg run is not verified: %s; apt goes on\n", err);
                 return 0;
         }
@@ -278,7 +282,7 @@ static int apt_post(const guard_opts *o) {
         vici_builder *b = request("confirm");
         if (packages[0])
                 vici_builder_add_str(b, "packages", packages);
-        if (call(o, b, o->timeout_usec, &done, err, sizeof(err)) < 0) {
+        if (call(o, PROTO_GUARD, b, o->timeout_usec, &done, err, sizeof(err)) < 0) {
                 fprintf(stderr, "ikehealctl: warning: cannot confirm the dpkg run's guard: %s; apt goes on\n", err);
                 return 0;
         }

@@ -47,7 +47,17 @@ struct guard {
         check_set *runs_of;
         uint64_t *runs_at;
         size_t n_runs;
+        /* the roster for the next begin (taken), then the listing that looks for it back */
+        guard_peers roster, back;
+        bool roster_ready;
+        void (*roster_done)(int result, const char *why, void *userdata);
+        void *roster_userdata;
 };
+
+static vici_client *charon(const guard *g) {
+        const action_env *env = g->engine ? engine_action_env(g->engine) : NULL;
+        return env ? env->vici : NULL;
+}
 
 static void audit(guard *g, const char *fmt, ...) _printf_(2, 3);
 static void audit(guard *g, const char *fmt, ...) {
@@ -92,6 +102,7 @@ static int arm(guard *g, uint64_t at_real_usec, sd_event_time_handler_t cb) {
 /* The guard is over: the last-good recording and automatic remediation are released. */
 static void release(guard *g) {
         g->timer = sd_event_source_disable_unref(g->timer);
+        guard_peers_cancel(&g->back, charon(g));
         free(g->runs_at);
         g->runs_at = NULL;
         g->n_runs = 0;
@@ -167,14 +178,24 @@ static void rollback(guard *g, const char *fmt, ...) {
         guard_rollback_start(g->rollback);
 }
 
+static unsigned roster_size(const char *peers) {
+        unsigned n = peers[0] ? 1 : 0;
+        for (const char *p = peers; *p; p++)
+                n += *p == '\n';
+        return n;
+}
+
 static void keep(guard *g) {
-        char d[32];
+        char d[32], peers[96] = "";
 
         g->rec.state = GUARD_KEPT;
         g->rec.ended_usec = real_usec();
+        if (g->rec.peers[0])
+                (void) snprintf(peers, sizeof(peers), ", the %u peer(s) up before it are up%s", roster_size(g->rec.peers),
+                                g->rec.peers_untracked ? " (more were not tracked)" : "");
         (void) snprintf(g->rec.outcome, sizeof(g->rec.outcome),
-                        "every check ran after the change and none failed for %s: kept as the last good state",
-                        duration_format(g->rec.verify_for_usec, d, sizeof(d)));
+                        "every check ran after the change and none failed for %s%s: kept as the last good state",
+                        duration_format(g->rec.verify_for_usec, d, sizeof(d)), peers);
         /* the new state is what rollbacks return to from now on (as `accept` would record it) */
         triage_mark_good(g->triage);
         (void) save(g);
@@ -204,6 +225,54 @@ static check *failing(guard *g, bool *ret_unreported) {
         return NULL;
 }
 
+static void on_peers_back(int result, guard_peers *p, void *userdata) {
+        guard *g = userdata;
+        char missing[GUARD_TEXT_MAX - 128], d[32];
+        unsigned n;
+
+        if (g->rec.state != GUARD_VERIFYING)
+                return;
+        if (result < 0) {
+                rollback(g, "cannot list charon's SAs to see the peers come back: %s", strerror(-result));
+                return;
+        }
+        n = guard_peers_missing(g->rec.peers, p, missing, sizeof(missing));
+        if (n > 0) {
+                rollback(g, "%u peer(s) up before the change not back within %s: %s", n,
+                         duration_format(g->rec.verify_for_usec, d, sizeof(d)), missing);
+                return;
+        }
+        keep(g);
+}
+
+static int on_verify_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Every check is healthy: are the peers that were up at the begin up again? */
+static void peers_verify(guard *g) {
+        int r;
+
+        if (!g->rec.peers[0]) {
+                keep(g);
+                return;
+        }
+        if (g->back.busy && g->back.vici == charon(g)) {
+                if (real_usec() < g->rec.verify_until_usec + GUARD_REPORT_GRACE_USEC) {
+                        (void) arm(g, real_usec() + USEC_PER_SEC, on_verify_timer);
+                        return;
+                }
+                guard_peers_cancel(&g->back, charon(g));
+                rollback(g, "charon did not list its SAs: the peers up before the change are not seen back");
+                return;
+        }
+        r = guard_peers_list(&g->back, charon(g), on_peers_back, g);
+        if (r < 0) {
+                rollback(g, "cannot list charon's SAs to see the peers come back: %s", strerror(-r));
+                return;
+        }
+        /* the answer ends the verification; this only ends a listing that never answers */
+        (void) arm(g, real_usec() + USEC_PER_SEC, on_verify_timer);
+}
+
 static int on_verify_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         guard *g = userdata;
         bool unreported;
@@ -213,7 +282,7 @@ static int on_verify_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         c = failing(g, &unreported);
         if (!c) {
-                keep(g);
+                peers_verify(g);
                 return 0;
         }
         if (!unreported) {
@@ -322,6 +391,12 @@ guard *guard_free(guard *g) {
                 return NULL;
         triage_unsubscribe(g->triage, g);
         g->timer = sd_event_source_disable_unref(g->timer);
+        if (g->roster.busy && g->roster_done) {
+                /* a begin waits for it: it is answered, not left hanging */
+                guard_peers_cancel(&g->roster, charon(g));
+                g->roster_done(-ECANCELED, "the agent is stopping", g->roster_userdata);
+        }
+        guard_peers_cancel(&g->back, charon(g));
         g->rollback = guard_rollback_free(g->rollback);
         free(g->runs_at);
         free(g);
@@ -377,6 +452,9 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
                                 guard_state_to_string(g->rec.state));
                 return why;
         }
+        /* before the incidents: a drill's fault opens one, and the drill is the reason to name */
+        if (g->drills && drill_active(g->drills))
+                return "a drill is in progress";
         for (size_t i = 0; g->incidents && i < incident_store_size(g->incidents); i++) {
                 const incident *inc = incident_store_get(g->incidents, i);
                 if (inc->state != INCIDENT_RESOLVED) {
@@ -385,8 +463,6 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
                         return why;
                 }
         }
-        if (g->drills && drill_active(g->drills))
-                return "a drill is in progress";
         for (size_t i = 0; g->engine && i < engine_measures(g->engine); i++) {
                 const measure *m = engine_measure_get(g->engine, i);
                 if (measure_state_live(m->state)) {
@@ -439,6 +515,11 @@ int guard_begin(guard *g, const guard_begin_params *p, char *why, size_t n) {
         (void) snprintf(rec.user, sizeof(rec.user), "%s", p->user ?: "?");
         (void) snprintf(rec.reason, sizeof(rec.reason), "%s", p->reason && p->reason[0] ? p->reason : "a change");
         (void) snprintf(rec.mark, sizeof(rec.mark), "%s", p->mark ?: "");
+        if (g->roster_ready) {
+                (void) snprintf(rec.peers, sizeof(rec.peers), "%s", g->roster.list);
+                rec.peers_untracked = g->roster.untracked;
+        }
+        g->roster_ready = false;
         /* the point first: a crash after it and before the record leaves no guard and a last-good
          * state that is the healthy gateway of a moment ago — nothing to undo, nothing lost */
         triage_mark_good(g->triage);
@@ -452,10 +533,11 @@ int guard_begin(guard *g, const guard_begin_params *p, char *why, size_t n) {
         triage_hold_good(g->triage, true);
         engine_hold(g, true);
         (void) arm(g, rec.confirm_by_usec, on_confirm_timer);
-        audit(g, "guarded change %llu begun by uid %u (%s)%s: %s; last-good point taken; confirm within %s, then verified "
-                 "for %s",
+        audit(g, "guarded change %llu begun by uid %u (%s)%s: %s; last-good point taken, %u peer(s) up%s; confirm within %s, "
+                 "then verified for %s",
               (unsigned long long) rec.id, rec.uid, rec.user, rec.forced ? " outside the change window (--force)" : "",
-              rec.reason, duration_format(confirm, d1, sizeof(d1)), duration_format(rec.verify_for_usec, d2, sizeof(d2)));
+              rec.reason, roster_size(rec.peers), rec.peers_untracked ? " (more were not tracked)" : "",
+              duration_format(confirm, d1, sizeof(d1)), duration_format(rec.verify_for_usec, d2, sizeof(d2)));
         return 0;
 }
 
@@ -493,6 +575,24 @@ int guard_abort(guard *g, const char *reason, uint32_t uid, const char *user, ch
         }
         rollback(g, "aborted by uid %u (%s)%s%s", uid, user ?: "?", reason && reason[0] ? ": " : "", reason ?: "");
         return 0;
+}
+
+static void on_roster(int result, guard_peers *p, void *userdata) {
+        guard *g = userdata;
+        char why[128] = "";
+
+        g->roster_ready = result >= 0;
+        if (result < 0)
+                (void) snprintf(why, sizeof(why), "cannot list charon's SAs (the peers a change must not lose): %s",
+                                strerror(-result));
+        g->roster_done(result, why, g->roster_userdata);
+}
+
+int guard_take_roster(guard *g, void (*done)(int result, const char *why, void *userdata), void *userdata) {
+        g->roster_ready = false;
+        g->roster_done = done;
+        g->roster_userdata = userdata;
+        return guard_peers_list(&g->roster, charon(g), on_roster, g);
 }
 
 const guard_rec *guard_current(const guard *g) {

@@ -1,9 +1,11 @@
 /* The change guard: a change to the gateway confirms itself or is rolled back ("commit
  * confirmed"). `begin` takes a fresh last-good point (the checks' snapshots: nftables objects,
  * the configuration files with their modes, the loaded connections) while every check is fresh
- * and none fails; the change is made; `confirm` starts the verification: every check runs again
- * and none may fail for verify_for. Then the change is kept (and becomes the last good state).
- * A failing check during verification, no confirmation by confirm_by, or `abort` rolls back —
+ * and none fails, and the roster of the peers up (guard_peers.c); the change is made; `confirm`
+ * starts the verification: every check runs again and none may fail for verify_for, and when it
+ * ends every peer of the roster must be up again. Then the change is kept (and becomes the last
+ * good state). A failing check during verification, a peer not back, no confirmation by
+ * confirm_by, or `abort` rolls back —
  * with the restore actions' own minimal, ownership-checked rules (nft_restore: only the objects
  * that make IKE drop; config_rollback: only the files that differ) — and says what it undid.
  *
@@ -42,6 +44,7 @@ typedef enum guard_state {
 } guard_state;
 
 #define GUARD_TEXT_MAX 1024u
+#define GUARD_PEERS_MAX 4096u
 #define GUARD_CONFIRM_DEFAULT_USEC (5 * 60 * USEC_PER_SEC)
 #define GUARD_VERIFY_DEFAULT_USEC (30 * USEC_PER_SEC)
 #define GUARD_WINDOW_MAX_USEC (24 * 3600 * USEC_PER_SEC)
@@ -60,6 +63,10 @@ typedef struct guard_rec {
         char packages[GUARD_TEXT_MAX]; /* packages dpkg changed, when the change is a dpkg run */
         char mark[64];      /* an opaque mark the client keeps with the guard (the dpkg log's size) */
         char outcome[GUARD_TEXT_MAX];  /* why it ended, what was undone */
+        /* the peers up at the begin (agent/guard/guard_peers.c: one a line), each required back
+         * when the verification ends; peers_untracked: up too, past the roster's bound */
+        char peers[GUARD_PEERS_MAX];
+        uint32_t peers_untracked;
 } guard_rec;
 
 typedef struct guard_deps {
@@ -96,7 +103,13 @@ typedef struct guard_begin_params {
         bool force;                   /* outside the change window */
 } guard_begin_params;
 
-/* Begin a guard now (the caller has just had every check run afresh). 0 with the guard open and
+/* Take the roster of the peers up now (IKE_SAs by remote identity; a site-to-site peer's
+ * CHILD_SAs) for the next guard_begin(); done is called once with 0 or -errno and why. 0: the
+ * listing runs; -EBUSY: another begin is taking one; -ENXIO/-ENOTCONN: charon cannot be asked. */
+int guard_take_roster(guard *g, void (*done)(int result, const char *why, void *userdata), void *userdata);
+
+/* Begin a guard now (the caller has just had every check run afresh; the roster taken by
+ * guard_take_roster() is the peers it requires back). 0 with the guard open and
  * recorded; -EBUSY (refused: why says so), -EIO (it could not be recorded: nothing was begun). */
 int guard_begin(guard *g, const guard_begin_params *p, char *why, size_t n);
 /* The change is made: verify it. packages (may be NULL): what dpkg changed. -ENOENT: no guard

@@ -48,6 +48,8 @@ void guard_rec_to_vici(const guard_rec *rec, vici_builder *b) {
         vici_builder_add_str(b, "packages", rec->packages);
         vici_builder_add_str(b, "mark", rec->mark);
         vici_builder_add_str(b, "outcome", rec->outcome);
+        vici_builder_add_str(b, "peers", rec->peers);
+        add_u64(b, "peers_untracked", rec->peers_untracked);
 }
 
 static int path_of(const char *state_dir, char **ret) {
@@ -133,6 +135,13 @@ static int rec_from_vici(const vici_node *n, guard_rec *rec) {
                 r = get_str(n, "mark", rec->mark, sizeof(rec->mark));
         if (r >= 0)
                 r = get_str(n, "outcome", rec->outcome, sizeof(rec->outcome));
+        if (r >= 0)
+                r = get_str(n, "peers", rec->peers, sizeof(rec->peers));
+        if (r >= 0) {
+                uint64_t u = 0;
+                r = vici_node_u64_max(n, "peers_untracked", UINT32_MAX, &u) < 0 ? -EBADMSG : 0;
+                rec->peers_untracked = (uint32_t) u;
+        }
         if (r >= 0 && rec->verify_for_usec > GUARD_WINDOW_MAX_USEC)
                 r = -EBADMSG;
         if (r < 0)

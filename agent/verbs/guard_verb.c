@@ -1,18 +1,20 @@
 /* The `guard` verb: a change to the gateway that confirms itself or is rolled back
- * (agent/guard/guard.h). One verb, four operations in its body's "op":
+ * (agent/guard/guard.h). One write verb, three operations in its body's "op":
  *
  *   begin    confirm_within, verify_for (durations), reason, mark, force: approvers only (it
- *            takes a new last-good point). Every check first runs once more (as for `accept`),
- *            so the point is the gateway as it is at the request; refused with the reason during
+ *            takes a new last-good point). The peers up are listed (the roster the change must
+ *            not lose), then every check runs once more (as for `accept`), so the point is the
+ *            gateway as it is at the request; refused with the reason during
  *            an incident, a drill, another guard, a failing check or outside the change window
  *            without force.
  *   confirm  packages: the change is made; verify it
  *   abort    reason: roll back now
- *   status   the guard in progress, or the last one
  *
+ * and the read verb `guards`: the guard in progress, or the last one (readers may see it).
  * Each answer is the guard's record (guard_rec_to_vici()) plus "result", a sentence. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/config/config.h"
@@ -73,6 +75,27 @@ static int begin_finish(const verbs_ctx *v, control_request *req, vici_builder *
         return 0;
 }
 
+/* A begin waiting for charon's list of the peers up, then for a round of the checks. */
+typedef struct begin_query {
+        const verbs_ctx *v;
+        control_request *req;
+        vici_builder *reply;
+} begin_query;
+
+static void on_roster(int result, const char *why, void *userdata) {
+        begin_query *q = userdata;
+        int r = result;
+
+        if (r >= 0)
+                r = verbs_check_round(q->v, q->req, q->reply, begin_finish);
+        if (r < 0) {
+                (void) refuse(q->req, r, "begin", result < 0 && why && why[0] ? why : strerror(-r));
+                (void) control_request_reply(q->req, r, NULL);
+        }
+        control_request_unref(q->req);
+        free(q);
+}
+
 static int guard_handler(control_request *req, vici_builder *b, void *userdata) {
         const verbs_ctx *v = userdata;
         const vici_node *body = control_request_body(req);
@@ -86,9 +109,9 @@ static int guard_handler(control_request *req, vici_builder *b, void *userdata) 
         if (!v->guard)
                 return refuse(req, -ENXIO, op ?: "?", "the agent has no change guard");
         verbs_who(v->config(v->userdata), req, &who);
-        if (!op || strcmp(op, "status") == 0) {
-                answer(v, b, guard_current(v->guard) ? "" : "no guarded change yet");
-                return 0;
+        if (!op) {
+                control_request_set_error(req, "guard: no operation (begin, confirm, abort)");
+                return -EINVAL;
         }
         if (strcmp(op, "begin") == 0) {
                 if (!who.approver)
@@ -97,8 +120,21 @@ static int guard_handler(control_request *req, vici_builder *b, void *userdata) 
                         return -EINVAL;
                 if ((no = guard_refusal(v->guard, why, sizeof(why))))
                         return refuse(req, -EBUSY, op, no);
-                /* the point taken is the gateway after this request, not the checks' last runs */
-                return verbs_check_round(v, req, b, begin_finish);
+                /* the point taken is the gateway after this request, not the checks' last runs:
+                 * first the peers up, then a fresh round of every check */
+                begin_query *q = calloc(1, sizeof(*q));
+                if (!q)
+                        return -ENOMEM;
+                *q = (begin_query){ .v = v, .req = control_request_ref(req), .reply = b };
+                r = guard_take_roster(v->guard, on_roster, q);
+                if (r < 0) {
+                        control_request_unref(q->req);
+                        free(q);
+                        return refuse(req, r, op,
+                                      r == -EBUSY ? "another guard is beginning" : "cannot list charon's SAs (the peers a change must not lose)");
+                }
+                control_request_defer(req);
+                return 0;
         }
         if (strcmp(op, "confirm") == 0) {
                 r = guard_confirm(v->guard, vici_node_str(body, "packages"), why, sizeof(why));
@@ -114,10 +150,24 @@ static int guard_handler(control_request *req, vici_builder *b, void *userdata) 
                 answer(v, b, "rolling back");
                 return 0;
         }
-        control_request_set_error(req, "guard: unknown operation '%s' (begin, confirm, abort, status)", op);
+        control_request_set_error(req, "guard: unknown operation '%s' (begin, confirm, abort)", op);
         return -EINVAL;
 }
 
+static int guards_handler(control_request *req, vici_builder *b, void *userdata) {
+        const verbs_ctx *v = userdata;
+
+        if (!v->guard) {
+                control_request_set_error(req, "guards: the agent has no change guard");
+                return -ENXIO;
+        }
+        answer(v, b, guard_current(v->guard) ? "" : "no guarded change yet");
+        return 0;
+}
+
 int guard_verb_register(control_server *s, const verbs_ctx *v) {
-        return control_server_register(s, PROTO_GUARD, guard_handler, (void *) v);
+        int r = control_server_register(s, PROTO_GUARD, guard_handler, (void *) v);
+        if (r < 0)
+                return r;
+        return control_server_register(s, PROTO_GUARDS, guards_handler, (void *) v);
 }

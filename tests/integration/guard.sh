@@ -12,22 +12,34 @@
 #   apt-get install ./x.deb (built here; its postinst tightens nftables) through the shipped
 #   apt hook                                    → rolled back, the guard names the package
 #   the same hook with the agent stopped        → apt succeeds, with a warning
+#   a change that rejects one client's identity, both clients connected at the begin
+#                                               → that peer does not come back: rolled back,
+#                                                 naming it; it connects again
+#   an incident in progress, another guard, outside the change window → refused
+#   `guard status` for a reader; begin, confirm and abort are not theirs
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
 
+command -v setpriv >/dev/null || { echo "needs setpriv"; exit 77; }
 D=$(mktemp -d /tmp/ikh-guard-XXXXXX)
+chmod 0755 "$D"
+U=ikhgd$$
 SINK=
 cleanup() {
         agent_stop
         [ -n "$SINK" ] && kill "$SINK" 2>/dev/null && wait "$SINK" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
+        userdel "$U" >/dev/null 2>&1
+        groupdel "$U" >/dev/null 2>&1
         [ "${KEEP:-}" ] || rm -rf "$D"
 }
 trap cleanup EXIT
+# a reader: member of the control group and of a reader group only
+groupadd "$U" && useradd -M -N -g "$U" -s /usr/sbin/nologin "$U" || { echo "cannot create user $U"; exit 1; }
 ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
 
-lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+lab_up "$D/lab" --clients 2 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
 gwnft() { ip netns exec "$GW_NS" nft "$@"; }
 # the admin's own ruleset
@@ -52,7 +64,7 @@ python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" &
 SINK=$!
 for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
 
-{ agent_yaml_head "$D"; cat <<YAML
+{ agent_yaml_head "$D" | sed "s|^  socket: .*|&\\n  group: $U\\n  reader_groups: [$U]|"; cat <<YAML
 checks:
   - kind: firewall
     params: {netns: $GW_NS}
@@ -139,6 +151,44 @@ lab_swanctl "$D/lab" gw --list-conns | grep -q "^$GW_CONN:" && ok "the connectio
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect after the config rollback"
 lab_disconnect "$D/lab" 1 >/dev/null
 
+# --- peers that were up must come back: a change that rejects one client's identity -------------
+agent_wait_checks 10000 >/dev/null
+for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
+lab_connect "$D/lab" 1 >/dev/null && lab_connect "$D/lab" 2 >/dev/null || bad "the two clients could not connect"
+# the change: only client 1's identity is accepted from now on, applied with a reload and a
+# termination of the SAs (as a restart of charon would); then the clients redial (inside the
+# command, so that the verification starts after them however slow the machine is)
+cat >"$D/reject.sh" <<SH
+#!/bin/sh
+sed -i 's/^\\( *\\)cacerts = ca.pem\$/&\\n\\1id = $CL_ID_1/' "$GW_SWANCTL_CONF" &&
+        STRONGSWAN_CONF=$GW_CONF SWANCTL_DIR=$GW_SWANCTL_DIR swanctl --load-all --noprompt --uri $GW_URI >/dev/null &&
+        STRONGSWAN_CONF=$GW_CONF SWANCTL_DIR=$GW_SWANCTL_DIR swanctl --terminate --ike $GW_CONN --timeout 5 --uri $GW_URI >/dev/null || exit 1
+SH
+for i in 1 2; do
+        c=CL_CONF_$i d=CL_SWANCTL_DIR_$i u=CL_URI_$i
+        printf 'STRONGSWAN_CONF=%s SWANCTL_DIR=%s swanctl --initiate --child %s --timeout 10 --uri %s >%s 2>&1\necho "exit $?" >>%s\n' \
+                "${!c}" "${!d}" "$LAB_CHILD" "${!u}" "$D/redial$i.out" "$D/redial$i.out" >>"$D/reject.sh"
+done
+echo "exit 0" >>"$D/reject.sh"
+chmod 0755 "$D/reject.sh"
+t0=$(ms)
+agent_ctl guard --verify-for 6s -- "$D/reject.sh" >"$D/g5.out" 2>&1
+rc=$?
+grep -q "^exit 0" "$D/redial1.out" && ok "client 1 redialled under the change" || bad "client 1: $(tail -3 "$D/redial1.out")"
+grep -q "^exit 0" "$D/redial2.out" && bad "client 2 connected under a change that rejects it" ||
+        ok "client 2 is rejected under the change: $(grep -m1 -i "fail" "$D/redial2.out" | cut -c1-80)"
+[ "$rc" = 3 ] && ok "a peer lost: rolled back (figure: $(($(ms) - t0)) ms from begin to the verdict)" ||
+        bad "peer lost: exit $rc: $(cat "$D/g5.out")"
+goutcome | grep -q "1 peer(s) up before the change not back within 6s: $CL_ID_2;" &&
+        ok "it names the peer: $(goutcome | cut -c1-110)" || bad "outcome: $(goutcome)"
+roster=$(gfield peers)
+grep -qx "$CL_ID_1" <<<"$roster" && grep -qx "$CL_ID_2" <<<"$roster" && ok "the roster held both clients" ||
+        bad "roster: $(tr '\n' ',' <<<"$roster")"
+grep -q "^ *id = $CL_ID_1" "$GW_SWANCTL_CONF" && bad "the identity constraint is still there" || ok "the constraint is undone"
+lab_connect "$D/lab" 2 >/dev/null && ok "client 2 connects again" || bad "client 2 cannot connect after the rollback"
+lab_disconnect "$D/lab" 1 >/dev/null
+lab_disconnect "$D/lab" 2 >/dev/null
+
 # --- refusals ----------------------------------------------------------------------------------
 agent_wait_checks 10000 >/dev/null
 for _ in $(seq 50); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
@@ -148,6 +198,22 @@ out=$(agent_ctl guard begin --confirm-within 20s 2>&1) && bad "a second guard wa
 out=$(agent_ctl accept --reason x 2>&1) && bad "accept during a guard" || ok "accept is refused during a guard"
 agent_ctl guard abort --reason "test" >/dev/null && wait_guard rolled_back 15000 && ok "abort rolls back: $(goutcome | cut -c1-100)" ||
         bad "abort: $(gstate)"
+# a reader sees the guard; beginning, confirming and aborting are not theirs
+rctl() { setpriv --reuid="$U" --regid="$U" --init-groups "$B/ikehealctl" --socket "$AGENT_SOCK" "$@"; }
+out=$(rctl guard status --json 2>&1) && grep -q '"state": "rolled_back"' <<<"$out" && ok "a reader sees guard status" ||
+        bad "reader's guard status: $out"
+for op in begin confirm abort; do
+        out=$(rctl guard $op 2>&1) && bad "a reader could guard $op" ||
+                { grep -q "permission denied: uid [0-9]* may not 'guard'" <<<"$out" && ok "a reader cannot guard $op: $(head -1 <<<"$out" | cut -c1-80)" ||
+                        bad "reader's guard $op: $out"; }
+done
+# an incident in progress (no runbook here remedies it): refused, naming it
+gwnft -f "$D/tightened.rules"
+for _ in $(seq 100); do agent_ctl incidents active --json | grep -q '"id"' && break; sleep 0.1; done
+out=$(agent_ctl guard begin 2>&1) && bad "begun during an incident" ||
+        { grep -q "refused: incident [0-9]* (firewall) is active" <<<"$out" && ok "refused during an incident: $out" || bad "refusal: $out"; }
+gwnft delete table inet vendor_hardening
+for _ in $(seq 100); do agent_ctl incidents active --json | grep -q '"id"' || break; sleep 0.2; done
 
 # --- change windows: outside guard.window a change needs --force (audited) -----------------------
 other=$(date -u -d tomorrow +%a | tr 'A-Z' 'a-z')

@@ -15,7 +15,8 @@ int main(void) {
         char dir[] = "/tmp/test-guard-store-XXXXXX", path[256];
         guard_rec rec = { .id = 7, .state = GUARD_VERIFYING, .begun_usec = 1, .confirm_by_usec = 2, .verify_for_usec = 3,
                           .verify_until_usec = 4, .uid = 1000, .paused_engine = true, .user = "alice",
-                          .reason = "nft -f x", .packages = "a:all 1 (install)", .mark = "dpkg:42", .outcome = "" },
+                          .reason = "nft -f x", .packages = "a:all 1 (install)", .mark = "dpkg:42", .outcome = "",
+                          .peers = "client1.lab.test\nC=CH, O=x, CN=gw2 child net-net", .peers_untracked = 3 },
                   got;
         char *buf = NULL;
         size_t len = 0;
