@@ -151,7 +151,8 @@ static int wait_end(const guard_opts *o, const char *id, uint64_t limit_usec, ch
                 }
                 const char *st = vici_node_str(body, "state"), *cur = vici_node_str(body, "id");
                 if (cur && strcmp(cur, id) == 0 && st &&
-                    (strcmp(st, "kept") == 0 || strcmp(st, "rolled_back") == 0 || strcmp(st, "rollback_failed") == 0)) {
+                    (strcmp(st, "kept") == 0 || strcmp(st, "rolled_back") == 0 || strcmp(st, "rollback_failed") == 0 ||
+                     strcmp(st, "stale") == 0)) {
                         (void) snprintf(state, n, "%s", st);
                         *ret_last = body;
                         return 0;

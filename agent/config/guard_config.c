@@ -17,11 +17,13 @@ static const yfield fields[] = {
         { "window", YF_NODE, offsetof(guard_fields, window) }, /* bound below */
         { "confirm_within", YF_DURATION, OFF(confirm_within_usec), .min = USEC_PER_SEC, .max = DAY_USEC },
         { "verify_for", YF_DURATION, OFF(verify_for_usec), .min = USEC_PER_SEC, .max = DAY_USEC },
+        { "stale_after", YF_DURATION, OFF(stale_after_usec), .min = USEC_PER_SEC, .max = 30 * DAY_USEC },
         {}
 };
 
 int guard_config_bind(const ynode *node, guard_config *c, ydiag *d) {
-        guard_fields n = { .c = { .confirm_within_usec = GUARD_CONFIG_CONFIRM_USEC, .verify_for_usec = GUARD_CONFIG_VERIFY_USEC } };
+        guard_fields n = { .c = { .confirm_within_usec = GUARD_CONFIG_CONFIRM_USEC, .verify_for_usec = GUARD_CONFIG_VERIFY_USEC,
+                                .stale_after_usec = GUARD_CONFIG_STALE_USEC } };
         int r = 0;
 
         if (node && !ynode_is_null(node)) {

@@ -407,10 +407,37 @@ void guard_reconfigure(guard *g, const ikeheal_config *config) {
         g->config = config;
 }
 
+/* The guard's time ran out longer ago than guard.stale_after while the agent was down (a host
+ * off for days, the package removed and installed again): the gateway has run with the change
+ * since, and what the rollback would put back may undo what came after it. Not rolled back: a
+ * human decides, told by the audit, a webhook and the guard's state. */
+static bool stale(guard *g) {
+        uint64_t due = g->rec.state == GUARD_VERIFYING ? g->rec.verify_until_usec : g->rec.confirm_by_usec;
+        uint64_t after = g->config->guard.stale_after_usec ?: GUARD_CONFIG_STALE_USEC;
+        char d[32], text[3 * GUARD_TEXT_MAX];
+
+        if (g->rec.state == GUARD_ROLLING_BACK || real_usec() < due + after)
+                return false;
+        (void) snprintf(g->rec.outcome, sizeof(g->rec.outcome), "its time ran out %s ago while the agent was down "
+                        "(more than guard.stale_after): not rolled back, a human decides",
+                        duration_format((real_usec() - due) / USEC_PER_SEC * USEC_PER_SEC, d, sizeof(d)));
+        g->rec.state = GUARD_STALE;
+        g->rec.ended_usec = real_usec();
+        (void) save(g);
+        engine_hold(g, false);
+        (void) snprintf(text, sizeof(text), "guarded change %llu (%s)%s%s: %s", (unsigned long long) g->rec.id,
+                        g->rec.reason, g->rec.packages[0] ? ", packages " : "", g->rec.packages, g->rec.outcome);
+        log_warning("%s", text);
+        if (g->audit)
+                g->audit(g->audit_userdata, "guard", text);
+        notify(g, "guard_stale", text);
+        return true;
+}
+
 int guard_start(guard *g) {
         char d[32];
 
-        if (!g->have_rec || guard_state_final(g->rec.state))
+        if (!g->have_rec || guard_state_final(g->rec.state) || stale(g))
                 return 0;
         switch (g->rec.state) {
         case GUARD_OPEN:

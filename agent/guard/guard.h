@@ -40,6 +40,8 @@ typedef enum guard_state {
         GUARD_KEPT,          /* verified: the change is the new last good state */
         GUARD_ROLLED_BACK,   /* undone */
         GUARD_ROLLBACK_FAILED, /* the undo stopped: a human decides (the outcome says why) */
+        GUARD_STALE,         /* its time ran out long ago while the agent was down (guard.stale_after):
+                              * not rolled back — the gateway ran on with the change — a human decides */
         _GUARD_STATE_MAX,
 } guard_state;
 

@@ -18,6 +18,7 @@
 static const char *const states[_GUARD_STATE_MAX] = {
         [GUARD_OPEN] = "open",       [GUARD_VERIFYING] = "verifying",   [GUARD_ROLLING_BACK] = "rolling_back",
         [GUARD_KEPT] = "kept",       [GUARD_ROLLED_BACK] = "rolled_back", [GUARD_ROLLBACK_FAILED] = "rollback_failed",
+        [GUARD_STALE] = "stale",
 };
 
 const char *guard_state_to_string(guard_state s) {
@@ -25,7 +26,7 @@ const char *guard_state_to_string(guard_state s) {
 }
 
 bool guard_state_final(guard_state s) {
-        return s == GUARD_KEPT || s == GUARD_ROLLED_BACK || s == GUARD_ROLLBACK_FAILED;
+        return s == GUARD_KEPT || s == GUARD_ROLLED_BACK || s == GUARD_ROLLBACK_FAILED || s == GUARD_STALE;
 }
 
 static void add_u64(vici_builder *b, const char *k, uint64_t v) {

@@ -250,6 +250,27 @@ gwnft list tables | grep -q admin_counters && ok "the admin's table still untouc
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
 lab_disconnect "$D/lab" 1 >/dev/null
 
+# --- 3b: the same, but the agent down far longer than guard.stale_after → not rolled back -------
+# (a host off for days, the package removed and installed again: the gateway ran on with the
+# change; putting back the state before it may undo what came after) — a human decides
+agent_ctl guard begin --confirm-within 2s --reason "long ago" >/dev/null 2>&1 || bad "begin: $(agent_ctl guard begin 2>&1)"
+gwnft -f "$D/tightened.rules"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+sleep 4 # its time ran out 2 s ago, longer than the 1 s stale_after below
+cp "$D/c.yaml" "$D/c-fresh.yaml"
+printf 'guard:\n  stale_after: 1s\n' >>"$D/c.yaml"
+mv "$D/agent.log" "$D/agent-2.log"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+wait_guard stale 10000 && ok "a guard whose time ran out longer ago than stale_after: state stale at the start" || bad "stale guard: $(gstate)"
+goutcome | grep -q "not rolled back, a human decides" && ok "says why: $(goutcome | cut -c1-120)" || bad "outcome: $(goutcome)"
+gwnft list tables | grep -q vendor_hardening && ok "the change stays (nothing undone behind the operator's back)" || bad "a stale guard was rolled back"
+for _ in $(seq 50); do sink_events | grep -q "^guard_stale" && break; sleep 0.1; done
+sink_events | grep -q "^guard_stale guarded change .* (long ago)" && ok "notified: guard_stale" || bad "no guard_stale webhook"
+gwnft delete table inet vendor_hardening
+cp "$D/c-fresh.yaml" "$D/c.yaml"
+agent_ctl reload >/dev/null || bad "reload"
+agent_wait_checks 10000 >/dev/null
+
 # --- 4: a dpkg run through the shipped apt hook ----------------------------------------------------
 # apt and dpkg on a state of their own under $D (admin dir, status, cache, log, configuration
 # parts holding only the hook): the host's package database is not touched, no network is used
