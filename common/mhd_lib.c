@@ -127,10 +127,6 @@ const char *mhd_lib_error(void) {
 
 /* ---- the forwarders ---- */
 
-const char *MHD_get_version(void) {
-        return mhd_lib_load() < 0 ? NULL : lib.get_version();
-}
-
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
                                     MHD_AccessHandlerCallback dh, void *dh_cls, ...) {
         struct MHD_Daemon *d;
