@@ -55,8 +55,10 @@ BASE_CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-
 endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libcurl is not linked: common/curl_lib.c loads it when HTTP is first needed (its dependencies
-# alone would cost ~4 MB of RSS in every ikeheald); its headers are still used.
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
+# alone would cost ~4 MB of RSS in every ikeheald); its headers are still used. Nor is
+# libmicrohttpd, for the same reason (GnuTLS and its libraries): common/mhd_lib.c loads it when
+# an HTTP listener is first set up.
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libmicrohttpd,$(PKGS)) 2>/dev/null)
 
 ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)

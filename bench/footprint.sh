@@ -19,6 +19,13 @@
 #
 #   bench/footprint.sh [BUILD] [WINDOW]      (BUILD: plain build, default build/)
 #   PHASES="defaults" bench/footprint.sh …   one phase only
+#   PROFILE=DIR bench/footprint.sh …         after each window, 20 s of `perf record -g` on
+#                                            ikeheald (DIR/perf-PHASE.data, its report in
+#                                            DIR/perf-PHASE.txt), then 20 s of `strace -c -f`
+#                                            (DIR/strace-PHASE.txt) and 3 s of every call
+#                                            (DIR/strace-PHASE.log): where the idle CPU goes;
+#                                            and both daemons' RSS per mapped file
+#                                            (DIR/smaps-PHASE-*.txt): where the memory is
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$top/build}
@@ -123,6 +130,24 @@ memory() { # PID → "rss anon file pss libs" (KiB, KiB, KiB, KiB, count)
         echo "$rss $anon $file $pss $libs"
 }
 
+smaps_by_file() { # PID → "RSS anonymous FILE" (KiB) per mapped file, [heap] and the rest, largest first
+        awk '/^[0-9a-f]+-[0-9a-f]+ / {f = $6 == "" ? "[anon]" : $6}
+             /^Rss:/ {r[f] += $2} /^Anonymous:/ {a[f] += $2}
+             END {for (f in r) printf "%6d %6d %s\n", r[f], a[f], f}' /proc/"$1"/smaps | sort -rn
+}
+
+profile() { # NAME: perf, then strace, of the running ikeheald; both daemons' memory by file
+        mkdir -p "$PROFILE"
+        perf record -q -F 4999 -g -p "$IKH" -o "$PROFILE/perf-$1.data" -- sleep 20 >/dev/null 2>&1 || true
+        perf report -q -i "$PROFILE/perf-$1.data" --no-children --sort dso,sym --stdio 2>/dev/null |
+                grep -E '^ +[0-9.]+%' | head -40 >"$PROFILE/perf-$1.txt" || true
+        timeout -s INT 20 strace -c -f -p "$IKH" -o "$PROFILE/strace-$1.txt" >/dev/null 2>&1 || true
+        timeout -s INT 3 strace -f -tt -p "$IKH" -o "$PROFILE/strace-$1.log" >/dev/null 2>&1 || true
+        smaps_by_file "$IKH" >"$PROFILE/smaps-$1-ikeheald.txt"
+        smaps_by_file "$MON" >"$PROFILE/smaps-$1-monit.txt"
+        echo "  profile: $PROFILE/perf-$1.txt, $PROFILE/strace-$1.txt, $PROFILE/smaps-$1-*.txt"
+}
+
 phase() { # NAME IKEHEAL_INTERVAL MONIT_SECONDS
         local i0 i1 m0 m1 iw0 iw1 mw0 mw1
         start_both "$2" "$3"
@@ -150,6 +175,7 @@ for i, what in enumerate(["RSS (KiB)", "  anonymous", "  file-backed", "PSS (KiB
     print(f"  {what:20s}  {imem[i]:12d} {mmem[i]:12d}   {ratio(imem[i], mmem[i])}")
 PY
         "$B/ikehealctl" --socket "$D/ctl.sock" checks | sed 's/^/  ikeheald: /'
+        [ -z "${PROFILE:-}" ] || profile "$1"
         grep -E 'failed|error' "$D/monit.log" | tail -3 | sed 's/^/  monit: /'
         stop_both
 }

@@ -19,6 +19,7 @@
 
 #include "http_clients.h"
 #include "http_server.h"
+#include "mhd_lib.h"
 #include "now.h"
 
 #define SHA256_LEN 32
@@ -340,6 +341,9 @@ int http_server_new(http_server **ret, sd_event *e, const http_server_limits *li
         const union MHD_DaemonInfo *info;
         int r;
 
+        r = mhd_lib_load();
+        if (r < 0)
+                return r;
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;

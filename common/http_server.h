@@ -70,6 +70,8 @@ typedef struct http_refusal {
 
 typedef void (*http_refusal_fn)(const http_refusal *r, void *userdata);
 
+/* Loads libmicrohttpd first (common/mhd_lib.h): its -errno when that fails, mhd_lib_error()
+ * saying why. */
 int http_server_new(http_server **ret, sd_event *e, const http_server_limits *limits);
 /* Closes every connection and listening socket. */
 http_server *http_server_free(http_server *s);

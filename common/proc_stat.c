@@ -77,10 +77,9 @@ int proc_stat_parse(const char *buf, size_t len, proc_stat *ret) {
         return 0;
 }
 
-int proc_stat_read(pid_t pid, proc_stat *ret) {
-        char path[64], buf[1024];
-        _cleanup_(closep) int fd = -1;
-        ssize_t n;
+int proc_stat_open(pid_t pid) {
+        char path[64];
+        int fd;
 
         if (pid <= 0)
                 return -EINVAL;
@@ -88,12 +87,26 @@ int proc_stat_read(pid_t pid, proc_stat *ret) {
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
-        n = read(fd, buf, sizeof(buf));
+        return fd;
+}
+
+int proc_stat_pread(int fd, proc_stat *ret) {
+        char buf[1024];
+        ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
         if (n < 0)
-                return -errno; /* ESRCH: it went away between open and read */
+                return -errno; /* ESRCH: the process is gone */
         if (n == 0)
                 return -ESRCH;
         return proc_stat_parse(buf, (size_t) n, ret);
+}
+
+int proc_stat_read(pid_t pid, proc_stat *ret) {
+        _cleanup_(closep) int fd = proc_stat_open(pid);
+
+        if (fd < 0)
+                return fd;
+        return proc_stat_pread(fd, ret);
 }
 
 bool proc_stat_exited(const proc_stat *p) {

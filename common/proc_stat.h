@@ -23,6 +23,12 @@ typedef struct proc_stat {
 int proc_stat_parse(const char *buf, size_t len, proc_stat *ret);
 /* Read and parse /proc/PID/stat. -ESRCH when the process does not exist (any more). */
 int proc_stat_read(pid_t pid, proc_stat *ret);
+/* For a process sampled again and again: open its /proc/PID/stat once (an fd, or -ESRCH when
+ * it does not exist) and read it with proc_stat_pread() each time, without an open and close
+ * per sample. The fd names the process it was opened for, not the pid: once that process is
+ * reaped every read fails with -ESRCH, even after the pid was given to another process. */
+int proc_stat_open(pid_t pid);
+int proc_stat_pread(int fd, proc_stat *ret);
 
 /* Dead, or on its way out: a zombie (Z) or being reaped (X, x). */
 bool proc_stat_exited(const proc_stat *p);

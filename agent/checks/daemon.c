@@ -235,6 +235,35 @@ static void pid_watch(daemon_state *s, pid_t pid) {
         (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
 }
 
+static void stat_close(daemon_state *s) {
+        if (s->stat_pid)
+                (void) close(s->stat_fd);
+        s->stat_pid = 0;
+}
+
+/* The process's /proc/PID/stat, read through an fd kept open across runs (sampled on every
+ * heartbeat, twice per run). The fd names the process it was opened for: when that one is gone
+ * the pid is opened again, as it may name another process now. */
+static int stat_sample(daemon_state *s, pid_t pid) {
+        int r;
+
+        if (s->stat_pid == pid) {
+                r = proc_stat_pread(s->stat_fd, &s->ps);
+                if (r != -ESRCH)
+                        return r;
+        }
+        stat_close(s);
+        r = proc_stat_open(pid);
+        if (r < 0)
+                return r;
+        s->stat_fd = r;
+        s->stat_pid = pid;
+        r = proc_stat_pread(s->stat_fd, &s->ps);
+        if (r < 0)
+                stat_close(s);
+        return r;
+}
+
 /* Which process is charon: the unit's main pid, the pid file's, or the one listening on the
  * VICI socket (also remembered after it went away: that is the one that died). */
 static void process_sample(daemon_state *s) {
@@ -260,7 +289,7 @@ static void process_sample(daemon_state *s) {
         if (!pid)
                 return;
         pid_watch(s, pid);
-        s->ps_error = proc_stat_read(pid, &s->ps);
+        s->ps_error = stat_sample(s, pid);
         if (s->ps_error < 0 || proc_stat_exited(&s->ps))
                 return;
         daemon_identity_track(s, pid, s->ps.start_ticks);
@@ -383,6 +412,7 @@ static void daemon_done(void *state) {
                 vici_client_forget(s->env->vici, s);
         daemon_props_done_unit(s);
         s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+        stat_close(s);
         s->settle = sd_event_source_disable_unref(s->settle);
         s->heartbeat = sd_event_source_disable_unref(s->heartbeat);
         charon_listener_free(s->listener);

@@ -79,6 +79,8 @@ typedef struct daemon_state {
         sd_event_source *pidfd_source;
         pid_t watched_pid;
         bool pid_exited;
+        pid_t stat_pid;              /* stat_fd is open on this process's /proc/PID/stat; 0: none */
+        int stat_fd;
         proc_stat ps;                /* valid when ps_error == 0 */
         int ps_error;
         uint64_t prev_cpu_ticks;

@@ -79,6 +79,12 @@ static void facts(daemon_state *s, finding *f, bool connected, int reason, unsig
         }
 }
 
+/* Asked only once charon is not connected: a healthy run (every heartbeat) has no use for it. */
+static bool socket_gone(const daemon_state *s) {
+        const char *sock = s->env->charon.vici_socket;
+        return sock && access(sock, F_OK) < 0 && errno == ENOENT;
+}
+
 void daemon_verdict(daemon_state *s, finding *f) {
         const charon_hub *hub = s->env->hub;
         uint64_t now = mono_usec();
@@ -87,8 +93,6 @@ void daemon_verdict(daemon_state *s, finding *f) {
         int reason = s->env->vici && vici_client_last_error(s->env->vici) ? vici_client_last_error(s->env->vici)
                      : hub                                                 ? charon_hub_last_reason(hub)
                                                                            : 0;
-        const char *sock = s->env->charon.vici_socket;
-        bool socket_gone = sock && access(sock, F_OK) < 0 && errno == ENOENT;
         const daemon_unit_props *u = &s->props;
         bool unit_down = u->known && (strcmp(u->active, "inactive") == 0 || strcmp(u->active, "failed") == 0);
         bool unit_crashed = u->known && (strcmp(u->result, "signal") == 0 || strcmp(u->result, "core-dump") == 0 ||
@@ -137,7 +141,7 @@ void daemon_verdict(daemon_state *s, finding *f) {
                 why = "hung"; /* SIGSTOP or a tracer: alive, and cannot answer */
         else if (connected)
                 why = "hung"; /* connected, asked, no answer and no progress */
-        else if (s->stop_announced || reason == -ENOENT || socket_gone)
+        else if (s->stop_announced || reason == -ENOENT || socket_gone(s))
                 why = "stopped"; /* charon removes its socket when it shuts down in order */
         else if (alive && !(s->vici_pid && s->vici_pid != s->watched_pid))
                 /* alive and not answering: hung when a request timed out or went unanswered,
@@ -197,7 +201,7 @@ void daemon_verdict(daemon_state *s, finding *f) {
         else
                 (void) finding_set(f, CHECK_FAIL, "charon is not running");
         if (reason)
-                (void) finding_evidence(f, "VICI %s: %s", sock ? sock : "socket", strerror(-reason));
+                (void) finding_evidence(f, "VICI %s: %s", s->env->charon.vici_socket ?: "socket", strerror(-reason));
         if (s->stop_announced)
                 (void) finding_evidence(f, "charon logged: signal received, shutting down");
         if (u->known)

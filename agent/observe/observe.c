@@ -14,6 +14,7 @@
 #include "agent/triage/triage.h"
 #include "http_server.h"
 #include "log.h"
+#include "mhd_lib.h"
 
 static void on_finding(check *c, const finding *f, void *userdata) {
         observe *o = userdata;
@@ -182,8 +183,11 @@ static int server_build(observe *o, const http_config *c, http_server **ret, uin
                 return 0;
         }
         r = http_server_new(&s, o->deps.event, &lim);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_error && mhd_lib_error() && asprintf(ret_error, "http: %s", mhd_lib_error()) < 0)
+                        *ret_error = NULL;
                 return r;
+        }
         http_server_on_refusal(s, on_refusal, o);
         r = http_server_handle(s, "GET", http_endpoint_path(HTTP_EP_METRICS), c->token[HTTP_EP_METRICS], on_metrics, o);
         if (r >= 0)

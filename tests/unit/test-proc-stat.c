@@ -57,6 +57,10 @@ int main(void) {
         CHECK(child > 0 && wait_state(child, 'S') == 'S', "child sleeping: S");
         proc_stat before = {};
         (void) proc_stat_read(child, &before);
+        int fd = proc_stat_open(child);
+        CHECK(fd >= 0 && proc_stat_pread(fd, &p) == 0 && p.state == 'S' && proc_stat_pread(fd, &p) == 0 &&
+                      p.pid == child && p.start_ticks == before.start_ticks,
+              "kept open: read again and again");
         kill(child, SIGSTOP);
         CHECK(wait_state(child, 'T') == 'T' && proc_stat_read(child, &p) == 0 && proc_stat_stopped(&p) &&
                       !proc_stat_exited(&p),
@@ -65,8 +69,13 @@ int main(void) {
         kill(child, SIGKILL);
         CHECK(wait_state(child, 'Z') == 'Z' && proc_stat_read(child, &p) == 0 && proc_stat_exited(&p),
               "SIGKILL, not yet reaped: Z, exited");
+        CHECK(fd >= 0 && proc_stat_pread(fd, &p) == 0 && p.state == 'Z', "kept open: Z too");
         (void) waitpid(child, NULL, 0);
         CHECK(proc_stat_read(child, &p) == -ESRCH, "reaped: -ESRCH");
+        CHECK(fd >= 0 && proc_stat_pread(fd, &p) == -ESRCH, "kept open, reaped: -ESRCH");
+        if (fd >= 0)
+                close(fd);
+        CHECK(proc_stat_open(child) == -ESRCH && proc_stat_open(0) == -EINVAL, "open: gone -ESRCH, pid 0 refused");
         CHECK(strcmp(proc_stat_state_string('T'), "stopped by a signal (T)") == 0, "state words");
         return TAP_END();
 }
