@@ -59,6 +59,7 @@ static const yfield daemon_fields[] = {
         { "heartbeat", YF_DURATION, DOFF(heartbeat_usec), .max = 3600 * USEC_PER_SEC },
         { "answer_within", YF_DURATION, DOFF(answer_within_usec), .min = 50 * USEC_PER_MSEC,
           .max = 600 * USEC_PER_SEC },
+        { "busy_within", YF_DURATION, DOFF(busy_within_usec), .max = 3600 * USEC_PER_SEC },
         {}
 };
 
@@ -68,6 +69,7 @@ static int daemon_parse(void *state, const ynode *params, ydiag *d) {
         s->flap_max = 3;
         s->heartbeat_usec = USEC_PER_SEC;
         s->answer_within_usec = 2 * USEC_PER_SEC;
+        s->busy_within_usec = 15 * USEC_PER_SEC;
         return ybind(params, daemon_fields, s, d);
 }
 
@@ -102,12 +104,12 @@ static void ping_send(daemon_state *s) {
                 return;
         s->ping_out = true;
         s->ping_sent_usec = mono_usec();
-        if (!s->unanswered_since)
+        if (!s->unanswered_since) {
                 s->unanswered_since = s->ping_sent_usec;
+                s->cpu_ticks_asked = s->ps.cpu_ticks;
+        }
 }
 
-/* charon owes us an answer for longer than answer_within and has answered nothing else
- * meanwhile (a long stream ahead of our request in the queue is progress, not a hang). */
 /* ---- push sources ---- */
 
 static void on_log(const char *event, const vici_node *msg, void *userdata) {

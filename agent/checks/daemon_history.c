@@ -33,6 +33,7 @@ void daemon_identity_track(daemon_state *s, pid_t pid, uint64_t start_ticks) {
                 s->have_prev = true;
                 /* what the old process owed us, it no longer does */
                 s->unanswered_since = s->ping_out ? s->ping_sent_usec : 0;
+                s->cpu_ticks_asked = s->ps.cpu_ticks;
         }
         s->ident_known = true;
         s->ident_pid = pid;

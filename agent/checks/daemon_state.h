@@ -40,6 +40,8 @@ typedef struct daemon_state {
         uint32_t flap_max;
         uint64_t heartbeat_usec;     /* a run (and so a request) this often; 0: only at the interval */
         uint64_t answer_within_usec; /* a request unanswered this long, without progress: no answer */
+        uint64_t busy_within_usec;   /* … unless charon works meanwhile (uses CPU, or waits for one),
+                                      * up to this long: busy, not hung */
 
         check *check;
         const check_env *env;
@@ -58,6 +60,7 @@ typedef struct daemon_state {
         bool ping_out;
         uint64_t ping_sent_usec;
         uint64_t unanswered_since;   /* CLOCK_MONOTONIC of the oldest request not answered; 0: none */
+        uint64_t cpu_ticks_asked;    /* the process's CPU time (ps.cpu_ticks) then */
         uint64_t answered_usec;      /* CLOCK_MONOTONIC of the last answer; 0: never */
         uint64_t answered_rt_usec;   /* the same, CLOCK_REALTIME (a fact) */
         int ping_error;
@@ -114,8 +117,11 @@ typedef struct daemon_state {
 /* daemon_state.c */
 const char *daemon_unit_name(const daemon_state *s);
 /* A liveness request unanswered for longer than answer_within, with nothing else from charon
- * in that time either. */
+ * in that time either, and charon not working on something meanwhile (daemon_busy) — or
+ * unanswered for longer than busy_within whatever it does. */
 bool daemon_overdue(const daemon_state *s, uint64_t now);
+/* The process used CPU since the oldest unanswered request was sent, or is runnable (R). */
+bool daemon_busy(const daemon_state *s);
 /* The process is known and neither gone, a zombie, nor reported exited by its pidfd. */
 bool daemon_alive(const daemon_state *s);
 

@@ -135,6 +135,14 @@ void daemon_verdict(daemon_state *s, finding *f) {
                 return;
         }
 
+        if (!unit_down && !stopped && alive && !overdue && s->unanswered_since && daemon_busy(s)) {
+                /* its requests timed out (the link was dropped) while it works: busy, not hung,
+                 * for as long as daemon_overdue() gives a working charon */
+                facts(s, f, connected, reason, daemon_crashes_within(s, s->flap_window_usec));
+                (void) finding_set(f, CHECK_UNKNOWN, "charon is busy: it uses CPU (or waits for one) and has not answered "
+                                   "yet (asked %llu ms ago)", (unsigned long long) ((now - s->unanswered_since) / USEC_PER_MSEC));
+                return;
+        }
         if (unit_down)
                 why = gave_up ? "crash_loop" : unit_crashed ? "crashed" : "stopped";
         else if (stopped)
