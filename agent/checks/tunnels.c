@@ -93,8 +93,7 @@ typedef struct tunnels_state {
         last_words words[TUNNELS_MAX];
         missing_since since[TUNNELS_MAX];
         tunnel_flows flows;
-        tunnel_probes probes;
-        bool probing; /* the run's echoes are in flight; the listing follows */
+        tunnel_probes probes; /* a run's echoes, in flight before its listing */
 } tunnels_state;
 
 #define TOFF(f) offsetof(tunnels_state, f)
@@ -508,7 +507,6 @@ static void on_probed(void *userdata) {
         tunnels_state *s = userdata;
         int r;
 
-        s->probing = false;
         if (!s->run)
                 return;
         if (!vici_client_is_connected(s->env->vici))
@@ -536,7 +534,6 @@ static int tunnels_start(void *state, const check_env *env, check_run *run) {
                 const tunnel_probe_params pp = { s->probe_netns, s->probe_size, s->probe_timeout_usec };
                 r = tunnel_probes_start(&s->probes, env->event, &pp, on_probed, s);
                 if (r > 0) {
-                        s->probing = true;
                         s->run = run;
                         return 0;
                 }
@@ -552,7 +549,6 @@ static int tunnels_start(void *state, const check_env *env, check_run *run) {
 static void tunnels_cancel(void *state) {
         tunnels_state *s = state;
         s->run = NULL;
-        s->probing = false;
         tunnel_probes_stop(&s->probes);
         vici_client_forget(s->env->vici, s);
 }
