@@ -215,6 +215,13 @@ static int mss_clamp_plan(const action_params *p, const action_env *env, action_
         if (op == ACTION_REVERT)
                 return action_plan_add(out, "  nftables (netns %s): delete table inet " TABLE " if every rule in it is "
                                             "commented \"%s\"", ns ?: "(ours)", tag_of(p));
+        if (p->v[P_PEERS].set && strstr(p->v[P_PEERS].str, "${")) /* a runbook's plan, before the step starts */
+                return action_plan_add(out, "  nftables (netns %s), one transaction: table inet " TABLE " replaced whole: for "
+                                            "the IPv4 remote_ts of the swanctl.conf connections to %s%s%s (found when the step "
+                                            "starts), TCP SYN packets to or from them get their MSS clamped to %u; rules "
+                                            "commented \"%s\"",
+                                       ns ?: "(ours)", p->v[P_PEERS].str, p->v[P_NETWORKS].set ? " and the step's networks" : "",
+                                       op == ACTION_VERIFY ? " (verify: the rules in place)" : "", mss_of(p), tag_of(p));
         k = networks(p, env, nets, why, sizeof(why));
         if (op == ACTION_VERIFY)
                 return action_plan_add(out, "  nftables (netns %s): table inet " TABLE " must hold %zu clamp rule(s) "
