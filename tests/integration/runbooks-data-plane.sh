@@ -34,6 +34,18 @@ install -d -m 0755 "$R"
 sed -e 's/expires_in: 1h/expires_in: 2m/' "$top/runbooks/tunnel-mss-clamp.yaml" >"$R/tunnel-mss-clamp.yaml"
 chmod 0644 "$R/tunnel-mss-clamp.yaml"
 
+# a bad probe is refused at parse time, each error at its line:column
+cat >"$D/bad.yaml" <<YAML
+agent: {state_dir: $D/bad-state}
+control: {socket: $D/bad.sock}
+checks:
+  - kind: tunnels
+    params: {probe: ["s2s/net 198.18.5.1"], probe_netns: "a/b", probe_size: 50}
+YAML
+out=$("$B/ikeheald" -c "$D/bad.yaml" --check-config 2>&1) && bad "a bad probe accepted" ||
+        { [ "$(grep -cE "bad.yaml:5:[0-9]+: (probe: 's2s/net 198.18.5.1' is not|probe_netns: 'a/b' is not|value 50 out of range)" <<<"$out")" = 3 ] &&
+                ok "a bad probe refused, located: $(head -1 <<<"$out")" || bad "check-config: $out"; }
+
 s2s_up "$D/lab" >/dev/null || { echo "s2s lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
 {
