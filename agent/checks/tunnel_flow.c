@@ -22,6 +22,18 @@ static tunnel_flow *flow_of(tunnel_flows *fls, const tunnel *t) {
         return free_slot;
 }
 
+int tunnel_flow_out_grew(const tunnel_flows *fls, const tunnel *t) {
+        for (size_t i = 0; i < TUNNELS_MAX; i++) {
+                const tunnel_flow *fl = &fls->f[i];
+                if (!fl->used || strcmp(fl->conn, t->conn) != 0 || strcmp(fl->child, t->child) != 0)
+                        continue;
+                if (t->bytes_out < fl->out || t->bytes_in < fl->in)
+                        return -1;
+                return t->bytes_out > fl->out;
+        }
+        return -1;
+}
+
 bool tunnel_listed(char *const *list, const tunnel *t) {
         char conn[TUNNEL_NAME_MAX], child[TUNNEL_NAME_MAX];
         for (size_t i = 0; list && list[i]; i++)

@@ -38,5 +38,8 @@ typedef enum flow_verdict {
 /* Judge installed tunnel `t` at `now` (CLOCK_MONOTONIC µs): its counters go into f as the fact
  * "CONNECTION/CHILD.counters", a verdict other than OK also as an evidence line. */
 flow_verdict tunnel_flow_judge(tunnel_flows *fl, const tunnel *t, const tunnel_flow_params *p, uint64_t now, finding *f);
+/* Did t's outbound counter grow since the last judgement: 1, 0, or -1 when unknown (no
+ * baseline yet, or new counters after a rekey)? */
+int tunnel_flow_out_grew(const tunnel_flows *fl, const tunnel *t);
 /* Is `t` one of the "CONNECTION/CHILD" names of `list` (NULL-terminated; may be NULL)? */
 bool tunnel_listed(char *const *list, const tunnel *t);

@@ -23,7 +23,11 @@
  * ike-updown and child-updown events run the check.
  *
  * Installed tunnels' counters are the data plane (tunnel_flow.h): one-way (FAIL reason=one_way)
- * and, for those listed in `traffic`, idle (WARN reason=no_traffic), the counters as evidence. */
+ * and, for those listed in `traffic`, idle (WARN reason=no_traffic), the counters as evidence.
+ * Tunnels given a `probe` are also probed actively (tunnel_probe.h), before the listing so that
+ * the counters show whether the echoes entered the CHILD_SA: an echo of full size lost while a
+ * small one passes is FAIL reason=mtu_blackhole; the small one lost too, esp_dropped (the
+ * echoes left through the CHILD_SA) or not_routed (they did not: selectors or routing). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +37,11 @@
 #include "agent/checks/check_debounce.h"
 #include "tunnel_set.h"
 #include "agent/checks/tunnel_flow.h"
+#include "agent/checks/tunnel_probe.h"
 #include "agent/checks/tunnels.h"
 #include "charon_log.h"
+#include "icmp_echo.h"
+#include "netns.h"
 #include "now.h"
 #include "swconf.h"
 #include "vici.h"
@@ -68,6 +75,10 @@ typedef struct tunnels_state {
         uint64_t one_way_usec;  /* outbound grows, inbound still this long: one-way (0: off) */
         char **traffic;         /* tunnels expected to carry traffic */
         uint64_t idle_max_usec; /* … and idle this long: no traffic */
+        char **probe;           /* "CONNECTION/CHILD FROM TO" */
+        char *probe_netns;      /* where the probes' socket lives (NULL: here) */
+        uint32_t probe_size;
+        uint64_t probe_timeout_usec;
 
         check *check;
         const check_env *env;
@@ -82,6 +93,7 @@ typedef struct tunnels_state {
         last_words words[TUNNELS_MAX];
         missing_since since[TUNNELS_MAX];
         tunnel_flows flows;
+        tunnel_probes probes; /* a run's echoes, in flight before its listing */
 } tunnels_state;
 
 #define TOFF(f) offsetof(tunnels_state, f)
@@ -94,6 +106,10 @@ static const yfield tunnels_fields[] = {
         { "one_way_after", YF_DURATION, TOFF(one_way_usec), .max = 24 * 3600 * USEC_PER_SEC },
         { "traffic", YF_STRV, TOFF(traffic), .max = TUNNELS_MAX },
         { "idle_max", YF_DURATION, TOFF(idle_max_usec), .min = USEC_PER_SEC, .max = 7 * 24 * 3600 * USEC_PER_SEC },
+        { "probe", YF_STRV, TOFF(probe), .max = TUNNEL_PROBES_MAX },
+        { "probe_netns", YF_STRING, TOFF(probe_netns) },
+        { "probe_size", YF_U32, TOFF(probe_size), .min = TUNNEL_PROBE_SMALL + 1, .max = ICMP_ECHO_MAX_TOTAL },
+        { "probe_timeout", YF_DURATION, TOFF(probe_timeout_usec), .min = 100 * USEC_PER_MSEC, .max = 10 * USEC_PER_SEC },
         {}
 };
 
@@ -106,7 +122,16 @@ static int tunnels_parse(void *state, const ynode *params, ydiag *d) {
         s->grace_usec = 5 * USEC_PER_SEC;
         s->one_way_usec = 30 * USEC_PER_SEC;
         s->idle_max_usec = 300 * USEC_PER_SEC;
+        s->probe_size = 1400; /* what fits a 1500-byte path after ESP in UDP */
+        s->probe_timeout_usec = USEC_PER_SEC;
         r = ybind(params, tunnels_fields, s, d);
+        if (tunnel_probes_parse(&s->probes, s->probe, ynode_get(params, "probe"), d) < 0)
+                r = -EINVAL;
+        if (s->probe_netns && netns_name_valid(s->probe_netns) < 0) {
+                ydiag_add(d, ynode_get(params, "probe_netns"), "probe_netns: '%.80s' is not a namespace name",
+                          s->probe_netns);
+                r = -EINVAL;
+        }
         for (size_t i = 0; s->traffic && s->traffic[i]; i++)
                 if (tunnel_name_split(s->traffic[i], conn, child) < 0) {
                         ydiag_add(d, ynode_get(params, "traffic"),
@@ -306,6 +331,10 @@ static void judge(tunnels_state *s, finding *f) {
         size_t n = 0, up = 0, missing = 0, pending = 0, one_way = 0, quiet = 0;
         const tunnel *first = NULL;
         char names[1024] = "", peers[1024] = "", upnames[1024] = "", flows[1024] = "", flow_peers[1024] = "";
+        char probe_names[1024] = "", probe_peers[1024] = "";
+        const tunnel_probe_params pp = { s->probe_netns, s->probe_size, s->probe_timeout_usec };
+        const char *probe_reason = NULL;
+        size_t probed = 0;
 
         for (size_t i = 0; i < s->set.n; i++) {
                 const tunnel *t = &s->set.t[i];
@@ -320,7 +349,18 @@ static void judge(tunnels_state *s, finding *f) {
                         list_add(upnames, sizeof(upnames), name);
                         const tunnel_flow_params fp = { s->one_way_usec, s->idle_max_usec,
                                                         tunnel_listed(s->traffic, t) };
+                        probe_verdict pv = PROBE_NONE;
+                        if (t->installed && t->ike == TUNNEL_IKE_ESTABLISHED)
+                                pv = tunnel_probes_judge(&s->probes, t, &pp, tunnel_flow_out_grew(&s->flows, t), f);
                         flow_verdict v = t->installed ? tunnel_flow_judge(&s->flows, t, &fp, now, f) : FLOW_OK;
+                        if (probe_verdict_reason(pv)) {
+                                probed++;
+                                if (!probe_reason)
+                                        probe_reason = probe_verdict_reason(pv);
+                                tunnel_peer(t, peer, sizeof(peer));
+                                list_add(probe_names, sizeof(probe_names), name);
+                                list_add(probe_peers, sizeof(probe_peers), peer);
+                        }
                         if (v != FLOW_OK) {
                                 one_way += v == FLOW_ONE_WAY;
                                 quiet += v == FLOW_NO_TRAFFIC;
@@ -370,6 +410,19 @@ static void judge(tunnels_state *s, finding *f) {
                 (void) finding_fact_set(f, CHECK_FACT_PEERS, "%s", peers);
                 (void) finding_fact_set(f, "missing", "%s", names);
                 if (up)
+                        (void) finding_fact_set(f, CHECK_FACT_SCOPE, "local");
+        } else if (probed) {
+                (void) finding_set(f, CHECK_FAIL, "%s: %s", probe_names,
+                                   strcmp(probe_reason, "mtu_blackhole") == 0
+                                           ? "MTU black hole: small echoes pass the tunnel, full-size ones with DF do not"
+                                   : strcmp(probe_reason, "esp_dropped") == 0
+                                           ? "ESP lost on the path: echoes leave through the CHILD_SA, none come back, IKE works"
+                                           : "echoes do not enter the tunnel: traffic selectors or routing");
+                (void) finding_fact_set(f, CHECK_FACT_CLASS, "tunnel");
+                (void) finding_fact_set(f, CHECK_FACT_REASON, "%s", probe_reason);
+                (void) finding_fact_set(f, CHECK_FACT_PEERS, "%s", probe_peers);
+                (void) finding_fact_set(f, "data_plane", "%s", probe_names);
+                if (up > probed)
                         (void) finding_fact_set(f, CHECK_FACT_SCOPE, "local");
         } else if (one_way || quiet) {
                 (void) finding_set(f, one_way ? CHECK_FAIL : CHECK_WARN, "%s: %s", flows,
@@ -424,16 +477,13 @@ static void expect(tunnels_state *s) {
                 (void) snprintf(s->conf_error, sizeof(s->conf_error), "%s: %s", s->swanctl_conf, strerror(-r));
 }
 
-static int tunnels_start(void *state, const check_env *env, check_run *run) {
-        tunnels_state *s = state;
+static int list_start(tunnels_state *s) {
+        const check_env *env = s->env;
         _cleanup_(freep) uint8_t *msg = NULL;
         vici_builder *b = NULL;
         size_t len = 0;
         int r;
 
-        if (!env->vici || !vici_client_is_connected(env->vici))
-                return check_run_unknown(run, "charon is not connected (the daemon check says why)");
-        expect(s);
         s->list_error = 0;
         /* three streams queued at once: the queue keeps them in order, the last one judges */
         r = vici_client_stream(env->vici, "list-conns", "list-conn", NULL, 0, on_conn, on_conns_done, s);
@@ -447,10 +497,51 @@ static int tunnels_start(void *state, const check_env *env, check_run *run) {
                 r = vici_client_stream(env->vici, "list-policies", "list-policy", msg, len, on_policy, on_conns_done, s);
         if (r >= 0)
                 r = vici_client_stream(env->vici, "list-sas", "list-sa", NULL, 0, on_sa, on_sas_done, s);
-        if (r < 0) {
+        if (r < 0)
                 vici_client_forget(env->vici, s);
-                return r;
+        return r;
+}
+
+/* The echoes are back: now the listing, whose counters tell whether they entered the tunnel. */
+static void on_probed(void *userdata) {
+        tunnels_state *s = userdata;
+        int r;
+
+        if (!s->run)
+                return;
+        if (!vici_client_is_connected(s->env->vici))
+                r = -ENOTCONN;
+        else
+                r = list_start(s);
+        if (r < 0) {
+                finding *f = NULL;
+                check_run *run = TAKE_PTR(s->run);
+                if (finding_new(&f) < 0)
+                        return;
+                (void) finding_set(f, CHECK_UNKNOWN, "cannot list charon's SAs: %s", strerror(-r));
+                check_run_done(run, f);
         }
+}
+
+static int tunnels_start(void *state, const check_env *env, check_run *run) {
+        tunnels_state *s = state;
+        int r;
+
+        if (!env->vici || !vici_client_is_connected(env->vici))
+                return check_run_unknown(run, "charon is not connected (the daemon check says why)");
+        expect(s);
+        if (s->probes.n) {
+                const tunnel_probe_params pp = { s->probe_netns, s->probe_size, s->probe_timeout_usec };
+                r = tunnel_probes_start(&s->probes, env->event, &pp, on_probed, s);
+                if (r > 0) {
+                        s->run = run;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        if ((r = list_start(s)) < 0)
+                return r;
         s->run = run;
         return 0;
 }
@@ -458,6 +549,7 @@ static int tunnels_start(void *state, const check_env *env, check_run *run) {
 static void tunnels_cancel(void *state) {
         tunnels_state *s = state;
         s->run = NULL;
+        tunnel_probes_stop(&s->probes);
         vici_client_forget(s->env->vici, s);
 }
 
@@ -465,6 +557,7 @@ static void tunnels_done(void *state) {
         tunnels_state *s = state;
         if (s->env)
                 vici_client_forget(s->env->vici, s);
+        tunnel_probes_stop(&s->probes);
         check_debounce_done(&s->debounce);
         s->recheck = sd_event_source_disable_unref(s->recheck);
         charon_listener_free(s->log_listener);

@@ -184,15 +184,10 @@ s2s_fault() { # DIR esp|mtu|ike on|off
         mid=$(_lab_get "$dir" S2S_MID_NS) || return
         ifp=$(_lab_get "$dir" S2S_MID_IF_PEER) || return
         case $onoff in on | off) ;; *) _s2s_err "fault: on or off, not '$onoff'"; return 2 ;; esac
-        ip netns exec "$mid" nft delete table ip "ihs2s_$kind" 2>/dev/null
-        if [ "$kind" = mtu ]; then
-                local m=$S2S_PATH_MTU
-                [ "$onoff" = on ] && m=1300
-                _lab_run ip -n "$mid" link set "$ifp" mtu $m &&
-                        _lab_run ip -n "$(_lab_get "$dir" PEER_NS)" link set "${ifp%mp}pm" mtu $m || return
-                # a path MTU learnt before must not hide the fault (or outlive it)
-                ip -n "$(_lab_get "$dir" GW_NS)" route flush cache && ip -n "$(_lab_get "$dir" PEER_NS)" route flush cache
+        if [ "$kind" = mtu ] && [ "$onoff" = off ]; then
+                _s2s_mtu "$dir" "$mid" "$ifp" $S2S_PATH_MTU || return
         fi
+        ip netns exec "$mid" nft delete table ip "ihs2s_$kind" 2>/dev/null
         [ "$onoff" = off ] && return 0
         local rules extra=
         case $kind in
@@ -212,7 +207,19 @@ s2s_fault() { # DIR esp|mtu|ike on|off
         *) _s2s_err "unknown fault '$kind' (esp mtu ike)"; return 2 ;;
         esac
         printf 'table ip ihs2s_%s {\n chain c {\n type filter hook forward priority -10; policy accept;\n%s\n }\n%s}\n' \
-                "$kind" "$rules" "$extra" | _lab_run ip netns exec "$mid" nft -f -
+                "$kind" "$rules" "$extra" | _lab_run ip netns exec "$mid" nft -f - || return
+        # the MTU falls only once "fragmentation needed" is dropped: one that escaped in
+        # between would teach the gateway the path MTU, and there would be no black hole
+        [ "$kind" = mtu ] && _s2s_mtu "$dir" "$mid" "$ifp" 1300
+        return 0
+}
+
+# The path towards the peer gets MTU M (both ends of the middle's link to the peer), and the
+# gateways forget what they learnt of the path MTU: it must not hide the fault, or outlive it.
+_s2s_mtu() { # DIR MID_NS MID_IF M
+        _lab_run ip -n "$2" link set "$3" mtu "$4" &&
+                _lab_run ip -n "$(_lab_get "$1" PEER_NS)" link set "${3%mp}pm" mtu "$4" || return
+        ip -n "$(_lab_get "$1" GW_NS)" route flush cache && ip -n "$(_lab_get "$1" PEER_NS)" route flush cache
 }
 
 _s2s_usage() {

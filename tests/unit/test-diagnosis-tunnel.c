@@ -96,6 +96,32 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* the probe's data-plane reasons: ESP lost with this host's firewall fine is the path's
+         * (a tunnel problem, local while others are up); ESP dropped here is the firewall's */
+        add(&w, "firewall", "firewall", CHECK_OK, NULL);
+        add(&w, "sas", "sas", CHECK_OK, "peers_up=198.51.100.2", NULL);
+        add(&w, "tunnels", "tunnels", CHECK_FAIL, "class=tunnel", "reason=esp_dropped", "scope=local",
+            "peers=peer.example.org@192.0.2.7", NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_TUNNEL &&
+                      strcmp(d.problems[0].reason, "esp_dropped") == 0,
+              "ESP lost on the path, this host's firewall fine: tunnel, esp_dropped");
+        diagnosis_done(&d);
+        reset(&w);
+        add(&w, "firewall", "firewall", CHECK_FAIL, "class=firewall", "reason=esp_dropped", NULL);
+        add(&w, "tunnels", "tunnels", CHECK_FAIL, "class=tunnel", "reason=esp_dropped", "peers=peer.example.org@192.0.2.7",
+            NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_FIREWALL,
+              "ESP dropped by this host's firewall explains the probe's esp_dropped");
+        diagnosis_done(&d);
+        reset(&w);
+        add(&w, "tunnels", "tunnels", CHECK_FAIL, "class=tunnel", "reason=mtu_blackhole", "peers=peer.example.org@192.0.2.7",
+            NULL);
+        CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_TUNNEL &&
+                      strcmp(d.problems[0].reason, "mtu_blackhole") == 0,
+              "an MTU black hole: tunnel, mtu_blackhole");
+        diagnosis_done(&d);
+        reset(&w);
+
         TUNNEL_DOWN(&w, "charon_class=proposal");
         CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 1 && d.problems[0].cls == FAULT_TUNNEL,
               "charon named a class nobody else sees: the tunnel stands as its own problem");
