@@ -21,6 +21,7 @@ static const action_ops *const kinds[] = {
         &action_tunnel_initiate,
         &action_failover,
         &action_drain,
+        &action_log_level,
 };
 
 const action_ops *action_find(const char *kind) {

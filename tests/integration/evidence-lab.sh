@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Evidence on demand on the real lab: the log_level action raises a subsystem's level of the
+# gateway's charon through a strongswan.d drop-in and reload-settings, a measure reverted at its
+# expiry (the level drops back: no more of those lines) and, after a kill -9 of the agent, at
+# the next start.
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+
+D=$(mktemp -d /tmp/ikh-evidence-XXXXXX)
+cleanup() {
+        agent_stop
+        lab_down "$D/lab" >/dev/null 2>&1
+        [ "${KEEP:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+# the lab's strongswan.conf has no strongswan.d: give it one, as Debian's includes /etc/strongswan.d
+mkdir -p "$D/strongswan.d" "$D/runbooks"
+echo "include $D/strongswan.d/*.conf" >>"$GW_CONF"
+DROPIN=$D/strongswan.d/zz-ikeheal-loglevel.conf
+cat >"$D/runbooks/log-raise.yaml" <<YAML
+version: 1
+name: log-raise
+description: more of charon's IKE encoding log while someone looks
+match:
+  class: daemon
+grade: manual
+steps:
+  - name: raise
+    action: log_level
+    params:
+      subsystems: [enc=2]
+      loggers: [charon.filelog.lab]
+      dropin: $DROPIN
+      disk_budget: 1M
+      log_path: $D
+    expires_in: 3s
+YAML
+{ agent_yaml_head "$D" "$D/runbooks"; cat <<YAML
+checks:
+  - kind: sas
+  - kind: config
+    params: {swanctl_dir: $GW_SWANCTL_DIR, strongswan_conf: $GW_CONF}
+YAML
+} >"$D/c.yaml"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 8000 || bad "checks did not all report"
+
+enc2() { grep -c "\[ENC2\]" "$GW_LOG"; }
+handshake() { lab_disconnect "$D/lab" 1 >/dev/null 2>&1; lab_connect "$D/lab" 1 >/dev/null; }
+handshake && ok "client connected" || bad "connect"
+[ "$(enc2)" = 0 ] && ok "no ENC level-2 lines before" || bad "ENC2 lines before the raise: $(enc2)"
+t0=$(date +%s%N)
+agent_ctl run log-raise --wait >"$D/run.out" 2>&1 && ok "log-raise run succeeded" || bad "run: $(cat "$D/run.out")"
+grep -q "enc = 2" "$DROPIN" 2>/dev/null && ok "drop-in written: $(tr '\n' ' ' <"$DROPIN" | sed 's/#[^}]*Do not edit. //')" ||
+        bad "no drop-in"
+handshake
+n=$(enc2)
+[ "$n" -gt 0 ] && ok "charon logs ENC level 2 after reload-settings ($n lines for one handshake)" || bad "no ENC2 lines"
+for _ in $(seq 150); do agent_ctl measures all | grep -q "log_level .*reverted " && break; sleep 0.1; done
+agent_ctl measures all | grep -q "log_level .*reverted " && ok "measure reverted at its expiry" || bad "measures: $(agent_ctl measures all)"
+echo "figure: log_level raise to revert $((($(date +%s%N) - t0) / 1000000)) ms (expires_in 3s)"
+[ -e "$DROPIN" ] && bad "drop-in still there" || ok "drop-in removed"
+n=$(enc2)
+handshake
+[ "$(enc2)" = "$n" ] && ok "no ENC level-2 lines after the revert" || bad "ENC2 lines after the revert: $(($(enc2) - n))"
+
+# across a kill -9: the measure outlives the agent, the next start reverts it
+agent_ctl run log-raise --wait >"$D/run.out" 2>&1 && [ -e "$DROPIN" ] && ok "raised again" || bad "second run: $(cat "$D/run.out")"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+AGENT_PID=
+sleep 3.5
+[ -e "$DROPIN" ] && ok "agent killed (-9): the drop-in outlives it past its expiry" || bad "drop-in gone without an agent?"
+mv "$D/agent.log" "$D/agent.log.1"
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+for _ in $(seq 100); do [ -e "$DROPIN" ] || break; sleep 0.1; done
+[ -e "$DROPIN" ] && bad "the restarted agent left the drop-in" || ok "the restarted agent reverted it"
+for _ in $(seq 100); do agent_ctl measures all | grep -q "log_level .*reverted " && [ "$(agent_ctl measures all | grep -c "log_level .*reverted ")" = 2 ] && break; sleep 0.1; done
+agent_ctl audit 40 | grep -q "expired while the agent was down" && ok "audited as expired while the agent was down" ||
+        bad "audit: $(agent_ctl audit 20)"
+n=$(enc2)
+handshake
+[ "$(enc2)" = "$n" ] && ok "charon back at its configured levels" || bad "ENC2 lines after the restart's revert"
+
+# the disk budget: refused when the log's file system has less free than it, nothing written
+printf '%s\n' "{subsystems: [enc=2], loggers: [charon.filelog.lab], dropin: $DROPIN, disk_budget: 1000T, log_path: $D}" >"$D/p.yaml"
+out=$("$B/tools/action-run" --vici "$GW_VICI" log_level apply "$D/p.yaml" 2>&1) && bad "a budget beyond the free space was accepted" ||
+        { grep -q "less than the disk budget" <<<"$out" && [ ! -e "$DROPIN" ] && ok "disk budget: $(grep detail <<<"$out")" || bad "budget: $out"; }
+sed -e 's/enc=2/enc=9/' -e "s/name: log-raise/name: bad-level/" "$D/runbooks/log-raise.yaml" >"$D/bad.yaml"
+out=$("$B/ikehealctl" lint --config "$D/c.yaml" "$D/bad.yaml" 2>&1) && bad "lint passed a level 9" ||
+        { grep -q "bad.yaml:[0-9]*:[0-9]*:.*enc=9" <<<"$out" && ok "a bad level is located: $out" || bad "lint: $out"; }
+
+agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" "$D/agent.log.1" && bad "sanitizer report" ||
+        ok "no sanitizer report"
+testlib_end
