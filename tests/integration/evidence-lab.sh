@@ -2,7 +2,10 @@
 # Evidence on demand on the real lab: the log_level action raises a subsystem's level of the
 # gateway's charon through a strongswan.d drop-in and reload-settings, a measure reverted at its
 # expiry (the level drops back: no more of those lines) and, after a kill -9 of the agent, at
-# the next start.
+# the next start; refused beyond its disk budget. The capture action (an observe runbook) records
+# IKE of a handshake in the gateway's namespace, bounded by its packet limit and then by its
+# duration, as pcap files tcpdump reads (0600 in a 0700 directory); `ikehealctl evidence` lists
+# and exports them for root, and refuses a reader.
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -38,6 +41,19 @@ steps:
       disk_budget: 1M
       log_path: $D
     expires_in: 3s
+YAML
+cat >"$D/runbooks/ike-capture.yaml" <<YAML
+version: 1
+name: ike-capture
+description: record IKE and ESP on the gateway for a while
+match:
+  class: daemon
+grade: manual
+steps:
+  - name: capture
+    action: capture
+    params: {netns: $GW_NS, duration: 3s, packets: 4}
+    timeout: 10s
 YAML
 { agent_yaml_head "$D" "$D/runbooks"; cat <<YAML
 checks:
@@ -85,6 +101,30 @@ agent_ctl audit 40 | grep -q "expired while the agent was down" && ok "audited a
 n=$(enc2)
 handshake
 [ "$(enc2)" = "$n" ] && ok "charon back at its configured levels" || bad "ENC2 lines after the restart's revert"
+
+# capture: bounded by its packet limit during a handshake, then by its duration with no traffic
+lab_disconnect "$D/lab" 1 >/dev/null 2>&1
+agent_ctl run ike-capture >"$D/run.out" 2>&1 || bad "capture run: $(cat "$D/run.out")"
+sleep 0.3
+lab_connect "$D/lab" 1 >/dev/null
+agent_wait_run ike-capture succeeded 10000 >/dev/null && ok "capture run succeeded" || bad "capture: $(agent_ctl runs | head)"
+agent_ctl audit 30 | grep -o "4 packet(s).*(ended by the packet limit)" && ok "ended by its packet limit" ||
+        bad "capture detail: $(agent_ctl audit 30 | grep -i capture)"
+first=$(agent_run_of ike-capture | cut -d' ' -f1)
+lab_disconnect "$D/lab" 1 >/dev/null 2>&1
+t0=$(date +%s%N)
+agent_ctl run ike-capture >"$D/run.out" 2>&1 || bad "capture run: $(cat "$D/run.out")"
+agent_wait_run ike-capture succeeded 10000 >/dev/null &&
+        [ "$(agent_run_of ike-capture | cut -d' ' -f1)" != "$first" ] && agent_ctl audit 30 | grep -q "(ended by its duration)" &&
+        ok "an idle capture ends by its duration" || bad "idle capture: $(agent_ctl audit 30 | grep -i capture)"
+echo "figure: an idle capture of duration 3s, from request to success: $((($(date +%s%N) - t0) / 1000000)) ms"
+EV=$D/state/evidence/0
+[ "$(stat -c %a "$EV")" = 700 ] && ok "evidence directory 0700" || bad "evidence dir mode $(stat -c %a "$EV")"
+ls "$EV"/capture-*.pcap >/dev/null 2>&1 && [ "$(stat -c %a "$EV"/capture-*.pcap | sort -u)" = 600 ] && ok "capture files 0600" ||
+        bad "capture files: $(ls -l "$EV")"
+P1=$(ls "$EV"/capture-*.pcap | head -1)
+n=$(tcpdump -nr "$P1" 2>/dev/null | grep -c "isakmp\|UDP-encap\|\.500 >\|\.4500 >")
+[ "$n" = 4 ] && ok "tcpdump reads 4 IKE packets from $(basename "$P1")" || bad "tcpdump: $(tcpdump -nr "$P1" 2>&1 | head -5)"
 
 # the disk budget: refused when the log's file system has less free than it, nothing written
 printf '%s\n' "{subsystems: [enc=2], loggers: [charon.filelog.lab], dropin: $DROPIN, disk_budget: 1000T, log_path: $D}" >"$D/p.yaml"
