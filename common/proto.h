@@ -85,6 +85,7 @@ typedef enum proto_verb {
         PROTO_GUARD = 22,     /* write: a guarded change: begin, confirm, abort, status (agent/guard/guard.h) */
         PROTO_DRAIN = 23,     /* write: GET /healthz answers 503 for a while ("for", "reason") */
         PROTO_UNDRAIN = 24,   /* write: end a drain */
+        PROTO_EVIDENCE = 25,  /* write: what an incident collected: list, or read a file (approvers; audited) */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

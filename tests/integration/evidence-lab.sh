@@ -11,12 +11,18 @@ set -u
 testlib_need_root
 
 D=$(mktemp -d /tmp/ikh-evidence-XXXXXX)
+GRD=ikh-evr-$$
+R=/run/ikh-evidence-$$ # 0755: a second uid can reach the socket
 cleanup() {
         agent_stop
         lab_down "$D/lab" >/dev/null 2>&1
+        groupdel "$GRD" 2>/dev/null
+        rm -rf "$R"
         [ "${KEEP:-}" ] || rm -rf "$D"
 }
 trap cleanup EXIT
+groupadd -r "$GRD" || exit 1
+install -d -m 0755 "$R"
 
 lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
 . "$D/lab/lab.env"
@@ -55,7 +61,7 @@ steps:
     params: {netns: $GW_NS, duration: 3s, packets: 4}
     timeout: 10s
 YAML
-{ agent_yaml_head "$D" "$D/runbooks"; cat <<YAML
+{ agent_yaml_head "$D" "$D/runbooks" | sed "s|^  socket: .*|  socket: $R/ctl.sock\n  group: $GRD|"; cat <<YAML
 checks:
   - kind: sas
   - kind: config
@@ -125,6 +131,25 @@ ls "$EV"/capture-*.pcap >/dev/null 2>&1 && [ "$(stat -c %a "$EV"/capture-*.pcap 
 P1=$(ls "$EV"/capture-*.pcap | head -1)
 n=$(tcpdump -nr "$P1" 2>/dev/null | grep -c "isakmp\|UDP-encap\|\.500 >\|\.4500 >")
 [ "$n" = 4 ] && ok "tcpdump reads 4 IKE packets from $(basename "$P1")" || bad "tcpdump: $(tcpdump -nr "$P1" 2>&1 | head -5)"
+out=$(agent_ctl evidence 0) && grep -q "incident 0: 2 file(s)" <<<"$out" && grep -q "$(basename "$P1")" <<<"$out" &&
+        ok "ikehealctl evidence lists both captures" || bad "evidence: $out"
+agent_ctl --json evidence 0 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["schema"] == 1 and d["incident"] == 0 and len(d["files"]) == 2, d
+assert all(isinstance(f["size"], int) and f["name"].endswith(".pcap") for f in d["files"]), d' &&
+        ok "evidence --json: schema 1, numbers, a list of files" || bad "evidence --json: $(agent_ctl --json evidence 0)"
+same_copies() {
+        local f
+        for f in "$EV"/*.pcap; do
+                cmp -s "$f" "$D/out/$(basename "$f")" && [ "$(stat -c %a "$D/out/$(basename "$f")")" = 600 ] || return 1
+        done
+}
+agent_ctl evidence 0 --export "$D/out" >/dev/null && [ "$(stat -c %a "$D/out")" = 700 ] && same_copies &&
+        ok "evidence --export: identical copies, 0600 in a 0700 directory" || bad "export: $(ls -l "$D/out" 2>&1)"
+agent_ctl evidence 0 --export "$D/out" >/dev/null 2>&1 && bad "export overwrote existing files" || ok "export never overwrites"
+out=$(setpriv --reuid=65534 --regid=65534 --groups="$(getent group "$GRD" | cut -d: -f3)" "$B/ikehealctl" --socket "$AGENT_SOCK" evidence 0 2>&1) &&
+        bad "a reader listed the evidence" || ok "refused for a reader: $out"
 
 # the disk budget: refused when the log's file system has less free than it, nothing written
 printf '%s\n' "{subsystems: [enc=2], loggers: [charon.filelog.lab], dropin: $DROPIN, disk_budget: 1000T, log_path: $D}" >"$D/p.yaml"
