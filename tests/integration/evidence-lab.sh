@@ -109,11 +109,13 @@ handshake
 [ "$(enc2)" = "$n" ] && ok "charon back at its configured levels" || bad "ENC2 lines after the restart's revert"
 
 # capture: bounded by its packet limit during a handshake, then by its duration with no traffic
+grep -q libpcap "/proc/$AGENT_PID/maps" && bad "libpcap mapped before any capture" || ok "no libpcap in the agent before a capture"
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1
 agent_ctl run ike-capture >"$D/run.out" 2>&1 || bad "capture run: $(cat "$D/run.out")"
 sleep 0.3
 lab_connect "$D/lab" 1 >/dev/null
 agent_wait_run ike-capture succeeded 10000 >/dev/null && ok "capture run succeeded" || bad "capture: $(agent_ctl runs | head)"
+grep -q libpcap "/proc/$AGENT_PID/maps" && ok "libpcap loaded by the first capture" || bad "libpcap not mapped after a capture"
 agent_ctl audit 30 | grep -o "4 packet(s).*(ended by the packet limit)" && ok "ended by its packet limit" ||
         bad "capture detail: $(agent_ctl audit 30 | grep -i capture)"
 first=$(agent_run_of ike-capture | cut -d' ' -f1)
@@ -150,6 +152,18 @@ agent_ctl evidence 0 --export "$D/out" >/dev/null && [ "$(stat -c %a "$D/out")" 
 agent_ctl evidence 0 --export "$D/out" >/dev/null 2>&1 && bad "export overwrote existing files" || ok "export never overwrites"
 out=$(setpriv --reuid=65534 --regid=65534 --groups="$(getent group "$GRD" | cut -d: -f3)" "$B/ikehealctl" --socket "$AGENT_SOCK" evidence 0 2>&1) &&
         bad "a reader listed the evidence" || ok "refused for a reader: $out"
+
+# bounded by its byte limit (the action alone): a 1K file cannot hold one handshake
+mkdir -m 0700 "$D/state2"
+printf '%s\n' "{netns: $GW_NS, duration: 20s, bytes: 1K}" >"$D/cap.yaml"
+"$B/tools/action-run" --state-dir "$D/state2" --timeout 30000 capture apply "$D/cap.yaml" >"$D/cap.out" 2>&1 &
+cpid=$!
+sleep 0.5
+handshake
+wait "$cpid" && grep -q "(ended by the byte limit)" "$D/cap.out" && P2=$(ls "$D"/state2/evidence/0/*.pcap) &&
+        [ "$(stat -c %s "$P2")" -le 1024 ] && tcpdump -nr "$P2" >/dev/null 2>&1 &&
+        ok "ended by its byte limit: $(stat -c %s "$P2") bytes, $(tcpdump -nr "$P2" 2>/dev/null | wc -l) packet(s), read by tcpdump" ||
+        bad "byte limit: $(cat "$D/cap.out")"
 
 # the disk budget: refused when the log's file system has less free than it, nothing written
 printf '%s\n' "{subsystems: [enc=2], loggers: [charon.filelog.lab], dropin: $DROPIN, disk_budget: 1000T, log_path: $D}" >"$D/p.yaml"
