@@ -11,6 +11,10 @@
  * after a restart does not wait for that link; a charon that cannot be reached at revert time
  * is not running, and reads its settings without the drop-in when it starts.
  *
+ * One drop-in, one owner: apply refuses a drop-in that exists already (another log_level
+ * measure's, whose revert would undo this one, or a file ikeheald did not write), and revert
+ * leaves alone a drop-in that is no longer ikeheald's.
+ *
  * Verbose logs fill disks: with `disk_budget` the step is refused when the file system holding
  * charon's log (`log_path`, default /var/log) has less free space than the budget. */
 #include <errno.h>
@@ -25,10 +29,12 @@
 #include "actions/swanctl.h"
 #include "atomic_file.h"
 #include "byte_size.h"
+#include "file_read.h"
 
 #define LOG_LEVEL_DROPIN_DEFAULT "/etc/strongswan.d/zz-ikeheal-loglevel.conf"
 #define LOG_LEVEL_LOGGER_DEFAULT "charon-systemd.journal"
 #define LOG_LEVEL_LOG_PATH_DEFAULT "/var/log"
+#define LOG_LEVEL_MARK "# Written by ikeheald: charon's log levels raised"
 
 enum { P_SUBSYSTEMS, P_LOGGERS, P_DROPIN, P_DISK_BUDGET, P_LOG_PATH, P_SWANCTL, _P_MAX };
 
@@ -139,7 +145,7 @@ static int dropin_text(const action_params *p, char **ret, size_t *ret_size) {
 
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "# Written by ikeheald: charon's log levels raised for a while (a measure with an expiry,\n"
+        fprintf(f, LOG_LEVEL_MARK " for a while (a measure with an expiry,\n"
                    "# removed when it ends). Do not edit.\n");
         for (size_t i = 0; loggers[i]; i++) {
                 const char *s = loggers[i];
@@ -192,6 +198,17 @@ static int reload(log_level_state *s, const action_params *p, const action_env *
                             false, on_reloaded, s);
 }
 
+/* Is the drop-in there, and ours? 1 ours, 0 absent, -EEXIST someone else's (or unreadable). */
+static int dropin_owned(const action_params *p) {
+        _cleanup_(freep) char *text = NULL;
+        size_t len = 0;
+        int r = file_read_all(dropin_of(p), 64 * 1024, 0, &text, &len, NULL);
+
+        if (r == -ENOENT)
+                return 0;
+        return r >= 0 && strncmp(text, LOG_LEVEL_MARK, strlen(LOG_LEVEL_MARK)) == 0 ? 1 : -EEXIST;
+}
+
 static int apply(log_level_state *s, const action_params *p, const action_env *env) {
         _cleanup_(freep) char *text = NULL;
         char have[32], want[32];
@@ -216,6 +233,13 @@ static int apply(log_level_state *s, const action_params *p, const action_env *e
                         return -ENOSPC;
                 }
         }
+        /* one measure per drop-in: a second would be undone by the first one's revert, and a
+         * file someone else put there is not ours to replace */
+        if (dropin_owned(p) != 0) {
+                action_call_set_detail(s->call, "refused: %s exists already (another log_level measure in force, or "
+                                       "not ikeheald's)", dropin_of(p));
+                return -EEXIST;
+        }
         if ((r = dropin_text(p, &text, &size)) < 0)
                 return r;
         if ((r = atomic_file_write(dropin_of(p), text, size, 0644)) < 0) {
@@ -227,6 +251,11 @@ static int apply(log_level_state *s, const action_params *p, const action_env *e
 }
 
 static int revert(log_level_state *s, const action_params *p, const action_env *env) {
+        if (dropin_owned(p) < 0) {
+                /* undo only our own change: someone replaced the drop-in since */
+                action_call_set_detail(s->call, "%s is not ikeheald's any more: left in place", dropin_of(p));
+                return -EEXIST;
+        }
         if (unlink(dropin_of(p)) < 0 && errno != ENOENT) {
                 action_call_set_detail(s->call, "cannot remove %s: %s", dropin_of(p), strerror(errno));
                 return -errno;

@@ -178,6 +178,13 @@ wait "$cpid" && grep -q "(ended by the byte limit)" "$D/cap.out" && P2=$(ls "$D"
 printf '%s\n' "{subsystems: [enc=2], loggers: [charon.filelog.lab], dropin: $DROPIN, disk_budget: 1000T, log_path: $D}" >"$D/p.yaml"
 out=$("$B/tools/action-run" --vici "$GW_VICI" log_level apply "$D/p.yaml" 2>&1) && bad "a budget beyond the free space was accepted" ||
         { grep -q "less than the disk budget" <<<"$out" && [ ! -e "$DROPIN" ] && ok "disk budget: $(grep detail <<<"$out")" || bad "budget: $out"; }
+echo "charon { filelog { lab { enc = 1 } } }" >"$DROPIN"
+printf '%s\n' "{subsystems: [enc=2], loggers: [charon.filelog.lab], dropin: $DROPIN}" >"$D/p.yaml"
+out=$("$B/tools/action-run" --vici "$GW_VICI" log_level apply "$D/p.yaml" 2>&1) && bad "a foreign drop-in was replaced" ||
+        { grep -q "exists already" <<<"$out" && grep -q "enc = 1" "$DROPIN" && ok "a drop-in not ikeheald's: apply refused" || bad "apply: $out"; }
+out=$("$B/tools/action-run" --vici "$GW_VICI" log_level revert "$D/p.yaml" 2>&1) && bad "a foreign drop-in was removed" ||
+        { grep -q "left in place" <<<"$out" && [ -e "$DROPIN" ] && ok "and revert leaves it in place" || bad "revert: $out"; }
+rm -f "$DROPIN"
 sed -e 's/enc=2/enc=9/' -e "s/name: log-raise/name: bad-level/" "$D/runbooks/log-raise.yaml" >"$D/bad.yaml"
 out=$("$B/ikehealctl" lint --config "$D/c.yaml" "$D/bad.yaml" 2>&1) && bad "lint passed a level 9" ||
         { grep -q "bad.yaml:[0-9]*:[0-9]*:.*enc=9" <<<"$out" && ok "a bad level is located: $out" || bad "lint: $out"; }
