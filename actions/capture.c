@@ -56,6 +56,7 @@ typedef struct capture_state {
         char path[512];
         uint64_t packets, bytes, max_packets, max_bytes;
         const char *ended; /* what ended it */
+        char error[PCAP_ERRBUF_SIZE]; /* libpcap's words for a failure mid-capture */
 } capture_state;
 
 static const char *interface_of(const action_params *p) {
@@ -125,8 +126,9 @@ static void finish(capture_state *s, int r) {
                 return;
         if (r >= 0 && fr < 0)
                 r = fr;
-        action_call_set_detail(s->call, "%s%llu packet(s), %llu bytes in %s (ended by %s)", r < 0 ? "capture failed: " : "",
-                               (unsigned long long) s->packets, (unsigned long long) s->bytes, s->path, s->ended ?: "an error");
+        action_call_set_detail(s->call, "%s%llu packet(s), %llu bytes in %s (ended by %s%s%s)", r < 0 ? "capture failed: " : "",
+                               (unsigned long long) s->packets, (unsigned long long) s->bytes, s->path, s->ended ?: "an error",
+                               s->error[0] ? ": " : "", s->error);
         action_call_done(s->call, r);
 }
 
@@ -151,7 +153,7 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
         int n = pcap_dispatch(s->pcap, (int) (s->max_packets - s->packets), on_packet, (u_char *) s);
 
         if (n < 0) {
-                action_call_set_detail(s->call, "pcap: %s", pcap_geterr(s->pcap));
+                (void) snprintf(s->error, sizeof(s->error), "%s", pcap_geterr(s->pcap));
                 s->ended = "an error";
                 finish(s, -EIO);
                 return 0;
@@ -182,10 +184,10 @@ static int activate(void *userdata) {
         return 0;
 }
 
-/* "capture-<run>-<UTC time>.pcap", made 0600 exclusively in the evidence directory. */
+/* "capture-<run>-<step>-<UTC time>.pcap", made 0600 exclusively in the evidence directory. */
 static int open_file(capture_state *s, const action_env *env, FILE **ret) {
         _cleanup_(freep) char *dir = NULL;
-        const char *run = "0";
+        const char *run = "0", *step = "capture";
         uint64_t incident = 0;
         char when[32];
         struct tm tm;
@@ -197,12 +199,14 @@ static int open_file(capture_state *s, const action_env *env, FILE **ret) {
                         incident = strtoull(*c + 17, NULL, 10);
                 else if (strncmp(*c, "IKEHEAL_RUN=", 12) == 0)
                         run = *c + 12;
+                else if (strncmp(*c, "IKEHEAL_STEP=", 13) == 0 && evidence_name_valid(*c + 13) == 0)
+                        step = *c + 13;
         }
         if ((r = evidence_dir_make(env->state_dir, incident, &dir)) < 0)
                 return r;
         (void) strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
-        (void) snprintf(s->path, sizeof(s->path), "%s/capture-%.20s-%s.pcap", dir, strspn(run, "0123456789") == strlen(run) ? run : "0",
-                        when);
+        (void) snprintf(s->path, sizeof(s->path), "%s/capture-%.20s-%.40s-%s.pcap", dir,
+                        strspn(run, "0123456789") == strlen(run) ? run : "0", step, when);
         fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
