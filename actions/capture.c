@@ -66,7 +66,7 @@ static const char *interface_of(const action_params *p) {
 static const char *netns_of(const action_params *p, const action_env *env) {
         if (p->v[P_NETNS].set)
                 return p->v[P_NETNS].str;
-        return env->check_param ? env->check_param(env->check_userdata, "firewall", "netns") : NULL;
+        return env && env->check_param ? env->check_param(env->check_userdata, "firewall", "netns") : NULL;
 }
 
 static uint64_t duration_of(const action_params *p) {
@@ -105,7 +105,7 @@ static int capture_plan(const action_params *p, const action_env *env, action_op
                                "%s/evidence/INCIDENT/ (0600); changes nothing",
                                interface_of(p), ns ? " in netns " : "", ns ?: "", duration_format(duration_of(p), d, sizeof(d)),
                                (unsigned long long) (p->v[P_PACKETS].set ? p->v[P_PACKETS].num : CAPTURE_PACKETS_DEFAULT),
-                               byte_size_format(bytes_of(p), b, sizeof(b)), env->state_dir ?: "STATE_DIR");
+                               byte_size_format(bytes_of(p), b, sizeof(b)), env && env->state_dir ? env->state_dir : "STATE_DIR");
 }
 
 static void finish(capture_state *s, int r) {
