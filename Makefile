@@ -137,6 +137,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libc
             debhelper lintian devscripts groff python3-yaml python3-jsonschema \
             libmicrohttpd-dev libjson-c-dev prometheus prometheus-alertmanager curl
 DEB_PKGS += keepalived etcd-server etcd-client
+DEB_PKGS += libpcap-dev tcpdump
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \

@@ -22,6 +22,8 @@ static const action_ops *const kinds[] = {
         &action_failover,
         &action_drain,
         &action_mss_clamp,
+        &action_log_level,
+        &action_capture,
 };
 
 const action_ops *action_find(const char *kind) {

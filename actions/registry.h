@@ -19,6 +19,8 @@ extern const action_ops action_tunnel_initiate;
 extern const action_ops action_failover;
 extern const action_ops action_drain;
 extern const action_ops action_mss_clamp;
+extern const action_ops action_log_level;
+extern const action_ops action_capture;
 
 /* Where psk_temp keeps a fallback's secret (for `ikehealctl psk`); malloc'ed. */
 char *psk_secret_path(const char *state_dir, const char *tag);

@@ -19,6 +19,8 @@ static int run(spawn **ret, const action_env *env, const char *bin, const char *
                 return -errno;
         if (strcmp(what, "--load-conns") == 0) /* the one load command without --noprompt */
                 a = 2;
+        if (strcmp(what, "--reload-settings") == 0) /* not a load command: no --noprompt either */
+                a = 2;
         if (clear_creds)
                 argv[a++] = "--clear";
         if (env->vici_socket) {

@@ -73,6 +73,7 @@ static int verbs_register(control_server *s, void *userdata) {
                 diagnose_verb_register, accept_verb_register,
                 guard_verb_register,
                 drain_verb_register,
+                evidence_verb_register,
         };
         const verbs_ctx *v = userdata;
         int r = 0;

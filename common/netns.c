@@ -75,3 +75,45 @@ int netns_socket(const char *netns, int domain, int type, int protocol) {
                 return -(j.error ? j.error : EIO);
         return j.fd;
 }
+
+typedef struct netns_call {
+        char path[96];
+        int (*fn)(void *userdata);
+        void *userdata;
+        int result;
+} netns_call;
+
+static void *netns_call_thread(void *arg) {
+        netns_call *c = arg;
+        int nsfd = open(c->path, O_RDONLY | O_CLOEXEC);
+
+        if (nsfd < 0) {
+                c->result = -errno;
+                return NULL;
+        }
+        if (setns(nsfd, CLONE_NEWNET) < 0) {
+                c->result = -errno;
+                (void) close(nsfd);
+                return NULL;
+        }
+        (void) close(nsfd);
+        c->result = c->fn(c->userdata);
+        return NULL;
+}
+
+int netns_run(const char *netns, int (*fn)(void *userdata), void *userdata) {
+        netns_call c = { .fn = fn, .userdata = userdata, .result = -EIO };
+        pthread_t t;
+        int r;
+
+        if (!netns)
+                return fn(userdata);
+        if (netns_name_valid(netns) < 0)
+                return -EINVAL;
+        (void) snprintf(c.path, sizeof(c.path), "/run/netns/%s", netns);
+        r = pthread_create(&t, NULL, netns_call_thread, &c);
+        if (r != 0)
+                return -r;
+        r = pthread_join(t, NULL);
+        return r != 0 ? -r : c.result;
+}

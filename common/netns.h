@@ -9,3 +9,6 @@ int netns_name_valid(const char *name);
  * thread that joins the namespace, makes the socket and ends. The fd, or -errno (-EINVAL for a
  * bad name, -ENOENT for no such namespace). */
 int netns_socket(const char *netns, int domain, int type, int protocol);
+/* fn(userdata) run inside /run/netns/NAME (NULL: here, directly) by a short-lived thread, for
+ * what opens its own sockets (libpcap's pcap_activate()): its result, or -errno of joining. */
+int netns_run(const char *netns, int (*fn)(void *userdata), void *userdata);

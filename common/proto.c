@@ -44,6 +44,7 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_DRAIN] = { "drain", true, "take the gateway out of the load balancers' pool for a while" },
         [PROTO_UNDRAIN] = { "undrain", true, "put the gateway back into the load balancers' pool" },
         [PROTO_GUARDS] = { "guards", false, "the guarded change in progress, or the last one" },
+        [PROTO_EVIDENCE] = { "evidence", true, "list or export what an incident collected" },
 };
 
 bool proto_verb_is_valid(int verb) {

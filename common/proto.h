@@ -86,6 +86,7 @@ typedef enum proto_verb {
         PROTO_DRAIN = 23,     /* write: GET /healthz answers 503 for a while ("for", "reason") */
         PROTO_UNDRAIN = 24,   /* write: end a drain */
         PROTO_GUARDS = 25,    /* read:  the guarded change in progress, or the last one */
+        PROTO_EVIDENCE = 26,  /* write: what an incident collected: list, or read a file (approvers; audited) */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

@@ -32,6 +32,12 @@ int build_drills(int argc, char **argv, vici_builder *b);
 extern const char *ctl_opt_for;
 int build_drain(int argc, char **argv, vici_builder *b);
 int build_undrain(int argc, char **argv, vici_builder *b);
+/* ctl/evidence_cmds.c: `evidence INCIDENT [--export DIR]`; the export after the list came back:
+ * the exit status */
+extern const char *ctl_opt_export;
+int build_evidence(int argc, char **argv, vici_builder *b);
+void render_evidence(FILE *f, const vici_node *body);
+int ctl_evidence_export(const char *socket_path, const vici_node *list, uint64_t timeout_usec);
 
 /* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
 int ctl_config_diff(int argc, char **argv);

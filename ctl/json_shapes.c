@@ -85,3 +85,9 @@ const json_shape json_shape_drills = {
         .collections = (const json_collection[]){ { "drills", "name" }, { "history", "id" }, { "scores", "class" },
                                                   { NULL } },
 };
+
+const json_shape json_shape_evidence = {
+        .numbers = LIST("incident", "total", "files.*.index", "files.*.size"),
+        .times_sec = LIST("files.*.modified"),
+        .collections = (const json_collection[]){ { "files", "index" }, { NULL } },
+};

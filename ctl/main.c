@@ -340,6 +340,17 @@ static const ctl_command commands[] = {
                 .build = build_psk,
         },
         {
+                .name = "evidence",
+                .verb = PROTO_EVIDENCE,
+                .args = "INCIDENT [--export DIR]",
+                .help = "What an incident collected (packet captures of the capture action): each file with its\n"
+                        "size and time. --export DIR copies them into DIR (made 0700 if missing; files 0600,\n"
+                        "never over an existing file). Approvers only; refusals and exports are audited.\n",
+                .render_text = render_evidence,
+                .json = &json_shape_evidence,
+                .build = build_evidence,
+        },
+        {
                 .name = "drill",
                 .verb = PROTO_DRILL,
                 .args = "run NAME [--dry-run|--wait] | abort --reason TEXT | list | status | report [ID]",
@@ -451,6 +462,7 @@ static void help(FILE *f) {
                 "  -c, --config=FILE   lint against this ikeheal.yaml (policy, webhooks, checks,\n"
                 "                      and for drills its runbooks)\n"
                 "      --dry-run       drill run: show what the drill would do, change nothing\n"
+                "      --export=DIR    evidence: copy the incident's files into DIR\n"
                 "      --wait          drill run, run, approve: follow it until it ends (progress\n"
                 "                      on a terminal); exit 0 if it passed or succeeded\n"
                 "  -h, --help          this text\n"
@@ -615,6 +627,8 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
                 return ctl_wait(socket_path, c->verb == PROTO_DRILL ? CTL_WAIT_DRILL : CTL_WAIT_RUN, id, json,
                                 timeout_usec);
         }
+        if (c->verb == PROTO_EVIDENCE && ctl_opt_export)
+                return ctl_evidence_export(socket_path, body, timeout_usec);
         if (json)
                 r = json_render(stdout, body, c->json ?: &json_shape_plain);
         else if (c->render_text)
@@ -629,7 +643,7 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD, ARG_WAIT, ARG_FOR };
+        enum { ARG_VERSION = 0x100, ARG_DRY_RUN, ARG_HEAD, ARG_WAIT, ARG_FOR, ARG_EXPORT };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -642,6 +656,7 @@ int main(int argc, char **argv) {
                 { "head", required_argument, NULL, ARG_HEAD },
                 { "wait", no_argument, NULL, ARG_WAIT },
                 { "for", required_argument, NULL, ARG_FOR },
+                { "export", required_argument, NULL, ARG_EXPORT },
                 {},
         };
         const char *socket_path = getenv("IKEHEAL_SOCKET");
@@ -697,6 +712,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_FOR:
                         ctl_opt_for = optarg;
+                        break;
+                case ARG_EXPORT:
+                        ctl_opt_export = optarg;
                         break;
                 case ARG_VERSION:
                         printf("ikehealctl %s (control protocol %u)\n", IKEHEAL_VERSION,

@@ -98,3 +98,5 @@ int drill_verb_register(control_server *s, const verbs_ctx *v);
 int guard_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/drain_verb.c (`drain`, `undrain`) */
 int drain_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/evidence_verb.c (`evidence`) */
+int evidence_verb_register(control_server *s, const verbs_ctx *v);
