@@ -43,6 +43,8 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_GUARD] = { "guard", true, "a change that confirms itself or is rolled back" },
         [PROTO_DRAIN] = { "drain", true, "take the gateway out of the load balancers' pool for a while" },
         [PROTO_UNDRAIN] = { "undrain", true, "put the gateway back into the load balancers' pool" },
+        [PROTO_FLEET] = { "fleet", true, "pause, resume or freeze automatic remediation fleet-wide" },
+        [PROTO_FLEET_STATUS] = { "fleet_status", false, "this gateway in its fleet: lease, slots, pause, freeze" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -85,6 +85,8 @@ typedef enum proto_verb {
         PROTO_GUARD = 22,     /* write: a guarded change: begin, confirm, abort, status (agent/guard/guard.h) */
         PROTO_DRAIN = 23,     /* write: GET /healthz answers 503 for a while ("for", "reason") */
         PROTO_UNDRAIN = 24,   /* write: end a drain */
+        PROTO_FLEET = 25,     /* write: fleet-wide pause, resume, freeze (agent/fleet/fleet.h) */
+        PROTO_FLEET_STATUS = 26, /* read: this agent in its fleet: lease, slots, pause, freeze */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

@@ -32,6 +32,9 @@ int build_drills(int argc, char **argv, vici_builder *b);
 extern const char *ctl_opt_for;
 int build_drain(int argc, char **argv, vici_builder *b);
 int build_undrain(int argc, char **argv, vici_builder *b);
+/* ctl/fleet_cmds.c: `fleet pause|resume|freeze`, `fleet status` */
+int build_fleet(int argc, char **argv, vici_builder *b);
+int build_fleet_status(int argc, char **argv, vici_builder *b);
 
 /* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
 int ctl_config_diff(int argc, char **argv);

@@ -85,3 +85,8 @@ const json_shape json_shape_drills = {
         .collections = (const json_collection[]){ { "drills", "name" }, { "history", "id" }, { "scores", "class" },
                                                   { NULL } },
 };
+
+/* fleet status */
+const json_shape json_shape_fleet = {
+        .numbers = LIST("lease", "slots_held", "waiting", "requests"),
+};

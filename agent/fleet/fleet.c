@@ -361,3 +361,86 @@ void fleet_status_get(const fleet *f, fleet_status *ret) {
         (void) snprintf(ret->pause_reason, sizeof(ret->pause_reason), "%s",
                         f->paused ? f->pause_reason : f->freeze_until_usec ? f->freeze_reason : "");
 }
+
+typedef struct control_req {
+        fleet *fleet;
+        char text[512];
+} control_req;
+
+static void on_control(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        control_req *q = userdata;
+        if (error < 0 || rep->is_error)
+                fleet_audit(q->fleet, "fleet_control", "%s FAILED: %s", q->text,
+                            why && why[0] ? why : error < 0 ? strerror(-error) : "refused");
+        else
+                fleet_audit(q->fleet, "fleet_control", "%s", q->text);
+        free(q);
+}
+
+int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t until_usec, const char *who, char *why,
+                       size_t n) {
+        char key[FLEET_PREFIX_MAX + 16], value[320];
+        control_req *q, *q2 = NULL;
+        int r;
+
+        if (!f->enabled || !f->etcd) {
+                (void) snprintf(why, n, "this agent is not in a fleet (no fleet: section)");
+                return -ENOTCONN;
+        }
+        if (f->last_error[0] && !fleet_lease_alive(f)) {
+                (void) snprintf(why, n, "etcd is not reached (%s)", f->last_error);
+                return -EHOSTUNREACH;
+        }
+        if (op != FLEET_RESUME && (!reason || !reason[0] || strlen(reason) > 200)) {
+                (void) snprintf(why, n, "a reason of 1-200 characters is required");
+                return -EINVAL;
+        }
+        if (op == FLEET_FREEZE && until_usec <= real_usec()) {
+                (void) snprintf(why, n, "the freeze's end is not in the future");
+                return -EINVAL;
+        }
+        if (!(q = calloc(1, sizeof(*q))) || (op == FLEET_RESUME && !(q2 = calloc(1, sizeof(*q2))))) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->fleet = f;
+        switch (op) {
+        case FLEET_PAUSE:
+                (void) snprintf(key, sizeof(key), "%spause", f->prefix);
+                (void) snprintf(q->text, sizeof(q->text), "fleet %s paused by %s: %s", f->prefix, who, reason);
+                r = etcd_put(f->etcd, key, reason, 0, on_control, q);
+                break;
+        case FLEET_FREEZE:
+                (void) snprintf(key, sizeof(key), "%sfreeze", f->prefix);
+                (void) snprintf(value, sizeof(value), "%llu %s", (unsigned long long) (until_usec / USEC_PER_SEC), reason);
+                (void) snprintf(q->text, sizeof(q->text), "fleet %s frozen by %s until %llu (unix seconds): %s", f->prefix,
+                                who, (unsigned long long) (until_usec / USEC_PER_SEC), reason);
+                r = etcd_put(f->etcd, key, value, 0, on_control, q);
+                break;
+        default:
+                (void) snprintf(key, sizeof(key), "%spause", f->prefix);
+                (void) snprintf(q->text, sizeof(q->text), "fleet %s pause lifted by %s", f->prefix, who);
+                r = etcd_delete(f->etcd, key, on_control, q);
+                if (r >= 0) {
+                        q2->fleet = f;
+                        (void) snprintf(q2->text, sizeof(q2->text), "fleet %s freeze lifted by %s", f->prefix, who);
+                        (void) snprintf(key, sizeof(key), "%sfreeze", f->prefix);
+                        r = etcd_delete(f->etcd, key, on_control, q2);
+                        if (r < 0)
+                                free(q2);
+                        q2 = NULL;
+                        r = 0; /* the pause's deletion is on its way */
+                        q = NULL;
+                }
+                break;
+        }
+        free(q2);
+        if (r < 0) {
+                free(q);
+                (void) snprintf(why, n, "cannot send the request: %s", strerror(-r));
+                return r;
+        }
+        (void) snprintf(why, n, "sent to etcd; every agent of fleet %s applies it at its next renewal (within %llu ms)",
+                        f->prefix, (unsigned long long) (tick_usec(f) / USEC_PER_MSEC));
+        return 0;
+}

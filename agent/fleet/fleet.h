@@ -58,3 +58,14 @@ typedef struct fleet_status {
         uint64_t requests;           /* sent to etcd */
 } fleet_status;
 void fleet_status_get(const fleet *f, fleet_status *ret);
+
+typedef enum fleet_control {
+        FLEET_PAUSE,   /* <prefix>pause = reason */
+        FLEET_RESUME,  /* <prefix>pause and <prefix>freeze deleted */
+        FLEET_FREEZE,  /* <prefix>freeze = "UNIX_SECONDS reason" */
+} fleet_control;
+/* Write (or delete) the fleet's pause or freeze key for every agent of the fleet, `who` asking;
+ * audited when etcd answers. until_usec: the freeze's end (CLOCK_REALTIME). -ENOTCONN (not in
+ * a fleet), -EHOSTUNREACH (etcd not reached lately), -EINVAL, with `why`. */
+int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t until_usec, const char *who, char *why,
+                       size_t n);

@@ -35,6 +35,7 @@ typedef struct verbs_ctx {
         struct guard *guard;
         notifier *notifier;
         struct observe *observe;    /* the HTTP listener and the drain (agent/observe/observe.h) */
+        struct fleet *fleet;        /* coordination through etcd (agent/fleet/fleet.h) */
         /* `status` requests waiting for charon; the agent answers them with
          * status_verb_abort_all() when its VICI client goes away */
         status_query **status_queries;
@@ -98,3 +99,5 @@ int drill_verb_register(control_server *s, const verbs_ctx *v);
 int guard_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/drain_verb.c (`drain`, `undrain`) */
 int drain_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/fleet_verb.c (`fleet pause|resume|freeze`, `fleet status`) */
+int fleet_verb_register(control_server *s, const verbs_ctx *v);

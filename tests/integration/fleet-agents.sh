@@ -7,6 +7,7 @@
 #   the same fault on both → one takes the slot and heals, the other waits (audit names the
 #        holder), then takes it and runs its step; the two steps never overlap
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
+#   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
 #   etcd without quorum (2 of 3 members stopped) → the step is held, the agent says why, no step
 #        is taken, and the run is escalated at fleet.slot_wait
 set -u
@@ -172,6 +173,28 @@ wait_for 15000 eval 'grep -q "^end $other" "$R/marks/steps"' &&
         ok "$holder SIGKILLed: $other took the slot and healed (figure: $(($(ms) - t1)) ms after the kill, lease TTL 2 s)" ||
         bad "$other never ran its step: $(cat "$R/marks/steps"); $(ctl "$other" audit 20 | tail -5)"
 wait_for 15000 eval '[ "$(run_state "$other")" = succeeded ]' || bad "$other's run: $(run_state "$other")"
+
+# --- ikehealctl fleet: status, and a fleet-wide pause raising the grade ---------------------------
+ctl "$other" fleet status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["enabled"] is True and d["name"] == sys.argv[1] and d["lease_alive"] is True and isinstance(d["lease"], int), d
+assert d["slots_held"] == 0 and d["waiting"] == 0 and d["paused"] is False, d' "$other" &&
+        ok "fleet status --json: $(ctl "$other" fleet status --json | tr -d '\n ' | cut -c1-150)" || bad "fleet status: $(ctl "$other" fleet status --json)"
+t2=$(ms)
+ctl "$other" fleet pause --reason "fleet test" >/dev/null || bad "fleet pause refused"
+wait_for 10000 audit_has "$other" "fleet_pause" &&
+        ok "fleet pause reached the agent (figure: $(($(ms) - t2)) ms; renewal every 667 ms)" || bad "no fleet_pause record"
+: >"$R/marks/steps"
+fault_on
+wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
+        ok "paused fleet-wide: the auto runbook is only proposed" || bad "while paused: $(run_state "$other")"
+ctl "$other" fleet status | grep -q "paused: yes" && ok "fleet status says paused" || bad "status: $(ctl "$other" fleet status)"
+ctl "$other" fleet resume >/dev/null || bad "fleet resume refused"
+wait_for 10000 audit_has "$other" "fleet_resume" && ok "fleet resume reached the agent" || bad "no fleet_resume record"
+fault_off
+wait_for 15000 eval '[ "$(run_state "$other")" = cancelled ]' || bad "the proposed run: $(run_state "$other")"
+[ "$(starts)" = 0 ] && ok "nothing ran while paused" || bad "steps while paused: $(cat "$R/marks/steps")"
 
 # --- no quorum: the step is held, said, never taken, then escalated -------------------------------
 etcd_stop_member "$D/etcd" 2
