@@ -182,7 +182,7 @@ typedef struct engine_listener {
         void (*run_changed)(const run *r, void *userdata);
         void *userdata;
 } engine_listener;
-#define ENGINE_LISTENERS_MAX 4u
+#define ENGINE_LISTENERS_MAX 8u
 /* Add a listener (copied; an identical one is not added twice); -ENOSPC past the maximum. */
 int engine_subscribe(engine *e, const engine_listener *l);
 void engine_unsubscribe(engine *e, void *userdata);
