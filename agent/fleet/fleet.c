@@ -329,8 +329,10 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
         fleet_stop(f);
         f->enabled = c->enabled;
         (void) snprintf(f->endpoints_joined, sizeof(f->endpoints_joined), "%s", joined);
-        if (!c->enabled)
+        if (!c->enabled) {
+                fleet_gate_release_all(f); /* no fleet any more: what waited for it goes on */
                 return 0;
+        }
         (void) snprintf(f->prefix, sizeof(f->prefix), "%s", c->prefix);
         (void) snprintf(f->name, sizeof(f->name), "%s", c->name);
         f->ttl_usec = c->lease_ttl_usec;

@@ -241,3 +241,16 @@ unsigned fleet_gate_waiting(const fleet *f) {
                 n += f->holds[i].run && !hold_complete(f, &f->holds[i]);
         return n;
 }
+
+void fleet_gate_release_all(fleet *f) {
+        uint64_t runs[FLEET_HOLDS_MAX];
+        size_t n = 0;
+
+        for (size_t i = 0; i < FLEET_HOLDS_MAX; i++) {
+                if (f->holds[i].run && !f->holds[i].released)
+                        runs[n++] = f->holds[i].run;
+                f->holds[i] = (fleet_hold){};
+        }
+        for (size_t i = 0; i < n; i++)
+                engine_gate_reopen(f->engine, runs[i], 0, "");
+}

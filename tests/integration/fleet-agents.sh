@@ -9,7 +9,8 @@
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
 #   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
 #   etcd without quorum (2 of 3 members stopped) → the step is held, the agent says why, no step
-#        is taken, and the run is escalated at fleet.slot_wait
+#        is taken, and the run is escalated at fleet.slot_wait; a reload that removes the fleet:
+#        section lets a held step go on
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -208,6 +209,21 @@ wait_for 20000 eval '[ "$(run_state "$other")" = escalated ]' &&
         ok "escalated at fleet.slot_wait: $(ctl "$other" runs --json | grep -o '"note": "[^"]*slot_wait[^"]*' | tail -1 | cut -c10-160)" ||
         bad "run: $(run_state "$other")"
 [ "$(starts)" = 0 ] && ok "no fleet-gated step was taken without quorum" || bad "steps taken: $(cat "$R/marks/steps")"
+
+# --- the fleet: section removed by a reload: a step held for it goes on ----------------------------
+wait_for 15000 eval '[ "$(run_state "$other")" = escalated ]' || true
+fault_off
+active() { ctl "$1" incidents --json | python3 -c '
+import json, sys
+print(sum(1 for x in json.load(sys.stdin).get("incidents") or [] if x.get("state") != "resolved"))'; }
+wait_for 15000 eval '[ "$(active "$other")" = 0 ]' || bad "the incident did not resolve"
+fault_on
+wait_for 20000 eval '[ "$(ctl "$other" audit 200 | grep -c "waits: held: etcd unavailable")" -ge 2 ]' ||
+        bad "the second hold was not said: $(ctl "$other" audit 20 | tail -4)"
+sed -i '/^fleet:/,$d' "$D/$other/c.yaml"
+kill -HUP "${PID[$other]}"
+wait_for 15000 eval 'grep -q "^end $other" "$R/marks/steps"' &&
+        ok "fleet: section removed by a reload: the held step went on" || bad "still held: $(run_state "$other"); $(ctl "$other" audit 10 | tail -4)"
 fault_off
 
 kill -TERM "${PID[$other]}"; wait "${PID[$other]}"; rc=$?; PID[$other]=
