@@ -262,6 +262,8 @@ static void fleet_stop(fleet *f) {
         f->tick = sd_event_source_disable_unref(f->tick);
         f->etcd = etcd_client_free(f->etcd); /* abandons what is in flight: no callbacks */
         f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = false;
+        for (size_t i = 0; i < FLEET_CONTROLS_MAX; i++)
+                f->controls[i].busy = false; /* abandoned with the client */
         for (size_t i = 0; i < FLEET_HOLDS_MAX; i++) {
                 if (f->holds[i].released)
                         f->holds[i] = (fleet_hold){}; /* its run ended; what it took frees itself with the lease */
@@ -364,25 +366,30 @@ void fleet_status_get(const fleet *f, fleet_status *ret) {
                         f->paused ? f->pause_reason : f->freeze_until_usec ? f->freeze_reason : "");
 }
 
-typedef struct control_req {
-        fleet *fleet;
-        char text[512];
-} control_req;
-
 static void on_control(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
-        control_req *q = userdata;
+        fleet_control_req *q = userdata;
         if (error < 0 || rep->is_error)
                 fleet_audit(q->fleet, "fleet_control", "%s FAILED: %s", q->text,
                             why && why[0] ? why : error < 0 ? strerror(-error) : "refused");
         else
                 fleet_audit(q->fleet, "fleet_control", "%s", q->text);
-        free(q);
+        q->busy = false;
+}
+
+/* A free slot for a control request's audit text (they are few: an operator's commands). */
+static fleet_control_req *control_req_get(fleet *f) {
+        for (size_t i = 0; i < FLEET_CONTROLS_MAX; i++)
+                if (!f->controls[i].busy) {
+                        f->controls[i] = (fleet_control_req){ .fleet = f, .busy = true };
+                        return &f->controls[i];
+                }
+        return NULL;
 }
 
 int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t until_usec, const char *who, char *why,
                        size_t n) {
         char key[FLEET_PREFIX_MAX + 16], value[320];
-        control_req *q, *q2 = NULL;
+        fleet_control_req *q, *q2 = NULL;
         int r;
 
         if (!f->enabled || !f->etcd) {
@@ -401,11 +408,12 @@ int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t 
                 (void) snprintf(why, n, "the freeze's end is not in the future");
                 return -EINVAL;
         }
-        if (!(q = calloc(1, sizeof(*q))) || (op == FLEET_RESUME && !(q2 = calloc(1, sizeof(*q2))))) {
-                free(q);
-                return -ENOMEM;
+        if (!(q = control_req_get(f)) || (op == FLEET_RESUME && !(q2 = control_req_get(f)))) {
+                if (q)
+                        q->busy = false;
+                (void) snprintf(why, n, "too many fleet commands in flight; try again");
+                return -EBUSY;
         }
-        q->fleet = f;
         switch (op) {
         case FLEET_PAUSE:
                 (void) snprintf(key, sizeof(key), "%spause", f->prefix);
@@ -424,21 +432,18 @@ int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t 
                 (void) snprintf(q->text, sizeof(q->text), "fleet %s pause lifted by %s", f->prefix, who);
                 r = etcd_delete(f->etcd, key, on_control, q);
                 if (r >= 0) {
-                        q2->fleet = f;
                         (void) snprintf(q2->text, sizeof(q2->text), "fleet %s freeze lifted by %s", f->prefix, who);
                         (void) snprintf(key, sizeof(key), "%sfreeze", f->prefix);
-                        r = etcd_delete(f->etcd, key, on_control, q2);
-                        if (r < 0)
-                                free(q2);
+                        if (etcd_delete(f->etcd, key, on_control, q2) < 0)
+                                q2->busy = false;
                         q2 = NULL;
-                        r = 0; /* the pause's deletion is on its way */
-                        q = NULL;
                 }
                 break;
         }
-        free(q2);
+        if (q2)
+                q2->busy = false;
         if (r < 0) {
-                free(q);
+                q->busy = false;
                 (void) snprintf(why, n, "cannot send the request: %s", strerror(-r));
                 return r;
         }

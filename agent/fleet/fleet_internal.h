@@ -7,6 +7,14 @@
 #include "etcd_client.h"
 
 #define FLEET_HOLDS_MAX 32u /* runs waiting for or holding slots (the engine's active runs) */
+#define FLEET_CONTROLS_MAX 8u /* operators' pause/resume/freeze requests in flight */
+
+typedef struct fleet fleet;
+typedef struct fleet_control_req {
+        fleet *fleet;
+        bool busy;
+        char text[512];              /* the audit record once etcd answered */
+} fleet_control_req;
 
 typedef struct fleet_hold {
         fleet *fleet;
@@ -56,6 +64,7 @@ struct fleet {
 
         char vrrp_role[16];
         fleet_hold holds[FLEET_HOLDS_MAX];
+        fleet_control_req controls[FLEET_CONTROLS_MAX];
 };
 
 /* fleet_base.c */
