@@ -324,8 +324,10 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
         f->slot_wait_usec = c->slot_wait_usec;
         (void) snprintf(f->group, sizeof(f->group), "%s", c->vrrp_group ? c->vrrp_group : "");
         (void) snprintf(f->state_dir, sizeof(f->state_dir), "%s", state_dir ? state_dir : "");
-        if (!restart)
+        if (!restart) {
+                fleet_gate_recheck(f); /* on_partition may let a held step go on now */
                 return 0;
+        }
         if (f->enabled)
                 fleet_audit(f, "fleet", "leaving fleet %s as %s (configuration changed)", f->prefix, f->name);
         fleet_stop(f);

@@ -254,3 +254,14 @@ void fleet_gate_release_all(fleet *f) {
         for (size_t i = 0; i < n; i++)
                 engine_gate_reopen(f->engine, runs[i], 0, "");
 }
+
+void fleet_gate_recheck(fleet *f) {
+        uint64_t runs[FLEET_HOLDS_MAX];
+        size_t n = 0;
+
+        for (size_t i = 0; i < FLEET_HOLDS_MAX; i++)
+                if (f->holds[i].run && !f->holds[i].released && !hold_complete(f, &f->holds[i]))
+                        runs[n++] = f->holds[i].run;
+        for (size_t i = 0; i < n; i++)
+                engine_gate_reopen(f->engine, runs[i], 0, "");
+}

@@ -78,6 +78,8 @@ int fleet_gate_attach(fleet *f);
 void fleet_gate_tick(fleet *f);
 /* The lease is gone (expired, revoked, a restart): the slots under it are no longer held. */
 void fleet_gate_lease_lost(fleet *f);
+/* Ask the engine to try again every run waiting at the gate (the configuration changed). */
+void fleet_gate_recheck(fleet *f);
 /* Forget every hold and let the runs that waited go on (the fleet was left). */
 void fleet_gate_release_all(fleet *f);
 unsigned fleet_gate_held(const fleet *f);

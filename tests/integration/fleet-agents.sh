@@ -9,8 +9,8 @@
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
 #   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
 #   etcd without quorum (2 of 3 members stopped) → the step is held, the agent says why, no step
-#        is taken, and the run is escalated at fleet.slot_wait; a reload that removes the fleet:
-#        section lets a held step go on
+#        is taken, and the run is escalated at fleet.slot_wait; a reload that names the runbook in
+#        fleet.on_partition lets a held step go on
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -210,7 +210,7 @@ wait_for 20000 eval '[ "$(run_state "$other")" = escalated ]' &&
         bad "run: $(run_state "$other")"
 [ "$(starts)" = 0 ] && ok "no fleet-gated step was taken without quorum" || bad "steps taken: $(cat "$R/marks/steps")"
 
-# --- the fleet: section removed by a reload: a step held for it goes on ----------------------------
+# --- fleet.on_partition (added by a reload): a step held for etcd goes on ---------------------------
 wait_for 15000 eval '[ "$(run_state "$other")" = escalated ]' || true
 fault_off
 active() { ctl "$1" incidents --json | python3 -c '
@@ -220,10 +220,12 @@ wait_for 15000 eval '[ "$(active "$other")" = 0 ]' || bad "the incident did not 
 fault_on
 wait_for 20000 eval '[ "$(ctl "$other" audit 200 | grep -c "waits: held: etcd unavailable")" -ge 2 ]' ||
         bad "the second hold was not said: $(ctl "$other" audit 20 | tail -4)"
-sed -i '/^fleet:/,$d' "$D/$other/c.yaml"
+echo "  on_partition: [fw-fleet]" >>"$D/$other/c.yaml"
 kill -HUP "${PID[$other]}"
 wait_for 15000 eval 'grep -q "^end $other" "$R/marks/steps"' &&
-        ok "fleet: section removed by a reload: the held step went on" || bad "still held: $(run_state "$other"); $(ctl "$other" audit 10 | tail -4)"
+        ok "fleet.on_partition names the runbook (a reload): the held step went on without etcd ($(ctl "$other" audit 200 | grep -o 'goes on: etcd unavailable.*' | tail -1 | cut -c1-120))" ||
+        bad "still held: $(run_state "$other"); $(ctl "$other" audit 10 | tail -4)"
+wait_for 15000 eval '[ "$(run_state "$other")" = succeeded ]' || bad "the run let through: $(run_state "$other")"
 fault_off
 
 kill -TERM "${PID[$other]}"; wait "${PID[$other]}"; rc=$?; PID[$other]=
