@@ -74,6 +74,7 @@ static int verbs_register(control_server *s, void *userdata) {
                 guard_verb_register,
                 drain_verb_register,
                 evidence_verb_register,
+                fleet_verb_register,
         };
         const verbs_ctx *v = userdata;
         int r = 0;
@@ -197,6 +198,7 @@ int main(int argc, char **argv) {
                              .guard = a->guard,
                              .notifier = a->notifier,
                              .observe = a->observe,
+                             .fleet = a->fleet,
                              .status_queries = &a->status_queries,
                              .reload = core_reload,
                              .config = core_config,

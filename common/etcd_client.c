@@ -37,6 +37,7 @@ struct request {
         size_t tried; /* endpoints tried so far */
         etcd_cb cb;
         void *userdata;
+        void (*abandon)(void *userdata); /* frees userdata when the client goes first */
 };
 
 static void request_free(request *q) {
@@ -92,8 +93,11 @@ int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint
 etcd_client *etcd_client_free(etcd_client *c) {
         if (!c)
                 return NULL;
-        while (c->head)
+        while (c->head) {
+                if (c->head->abandon)
+                        c->head->abandon(c->head->userdata);
                 request_free(c->head);
+        }
         c->glue = curl_glue_free(c->glue);
         for (size_t i = 0; i < c->n_endpoints; i++)
                 free(c->endpoints[i]);
@@ -332,6 +336,18 @@ static void slot_end(etcd_client *c, slot_try *t, int error, unsigned slot, cons
 
 static int slot_read(etcd_client *c, slot_try *t);
 
+/* A slot's request owns its slot_try until it answers: the client frees it if it goes first
+ * (submit() put the request at the head). */
+static void slot_try_abandon(void *userdata) {
+        slot_try_free(userdata);
+}
+
+static int slot_owned(etcd_client *c, int r) {
+        if (r >= 0)
+                c->head->abandon = slot_try_abandon;
+        return r;
+}
+
 static void on_created(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
         slot_try *t = userdata;
 
@@ -393,7 +409,7 @@ static void on_slots(etcd_client *c, int error, const etcd_reply *rep, const cha
         if (n_free > 0) {
                 t->trying = free_idx[n_free > 1 ? (unsigned) rand_r(&c->seed) % n_free : 0];
                 (void) snprintf(key, sizeof(key), "%s%u", t->prefix, t->trying);
-                if ((r = etcd_create(c, key, t->holder, t->lease, on_created, t)) < 0)
+                if ((r = slot_owned(c, etcd_create(c, key, t->holder, t->lease, on_created, t))) < 0)
                         slot_end(c, t, r, 0, "cannot send the request");
                 return;
         }
@@ -403,7 +419,7 @@ static void on_slots(etcd_client *c, int error, const etcd_reply *rep, const cha
 }
 
 static int slot_read(etcd_client *c, slot_try *t) {
-        return etcd_get_prefix(c, t->prefix, on_slots, t);
+        return slot_owned(c, etcd_get_prefix(c, t->prefix, on_slots, t));
 }
 
 int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char *holder, int64_t lease, etcd_slot_cb cb,

@@ -45,6 +45,8 @@ static const proto_verb_info verb_table[_PROTO_VERB_MAX] = {
         [PROTO_UNDRAIN] = { "undrain", true, "put the gateway back into the load balancers' pool" },
         [PROTO_GUARDS] = { "guards", false, "the guarded change in progress, or the last one" },
         [PROTO_EVIDENCE] = { "evidence", true, "list or export what an incident collected" },
+        [PROTO_FLEET] = { "fleet", true, "pause, resume or freeze automatic remediation fleet-wide" },
+        [PROTO_FLEET_STATUS] = { "fleet_status", false, "this gateway in its fleet: lease, slots, pause, freeze" },
 };
 
 bool proto_verb_is_valid(int verb) {

@@ -87,6 +87,8 @@ typedef enum proto_verb {
         PROTO_UNDRAIN = 24,   /* write: end a drain */
         PROTO_GUARDS = 25,    /* read:  the guarded change in progress, or the last one */
         PROTO_EVIDENCE = 26,  /* write: what an incident collected: list, or read a file (approvers; audited) */
+        PROTO_FLEET = 27,     /* write: fleet-wide pause, resume, freeze (agent/fleet/fleet.h) */
+        PROTO_FLEET_STATUS = 28, /* read: this agent in its fleet: lease, slots, pause, freeze */
         _PROTO_VERB_MAX,
         _PROTO_VERB_INVALID = -22, /* -EINVAL */
 } proto_verb;

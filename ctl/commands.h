@@ -38,6 +38,9 @@ extern const char *ctl_opt_export;
 int build_evidence(int argc, char **argv, vici_builder *b);
 void render_evidence(FILE *f, const vici_node *body);
 int ctl_evidence_export(const char *socket_path, const vici_node *list, uint64_t timeout_usec);
+/* ctl/fleet_cmds.c: `fleet pause|resume|freeze`, `fleet status` */
+int build_fleet(int argc, char **argv, vici_builder *b);
+int build_fleet_status(int argc, char **argv, vici_builder *b);
 
 /* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
 int ctl_config_diff(int argc, char **argv);

@@ -91,3 +91,8 @@ const json_shape json_shape_evidence = {
         .times_sec = LIST("files.*.modified"),
         .collections = (const json_collection[]){ { "files", "index" }, { NULL } },
 };
+
+/* fleet status */
+const json_shape json_shape_fleet = {
+        .numbers = LIST("lease", "slots_held", "waiting", "requests"),
+};

@@ -368,6 +368,27 @@ static const ctl_command commands[] = {
                 .build = build_drill,
         },
         {
+                .name = "fleet",
+                .verb = PROTO_FLEET,
+                .args = "status | pause --reason TEXT | resume | freeze --for DURATION --reason TEXT",
+                .help = "The fleet this gateway coordinates with through etcd (the fleet: section). 'status'\n"
+                        "shows this agent's lease (and whether it is known alive), the fleet slots it holds,\n"
+                        "runs waiting for one, the fleet's pause or freeze as last read, and the last\n"
+                        "request etcd did not answer. 'pause' and 'freeze' raise every agent's grades as a\n"
+                        "local pause does (the freeze until its end), 'resume' lifts both; each is written\n"
+                        "to etcd and applied by every agent at its next lease renewal. Operators; audited.\n",
+                .render_text = render_result,
+                .build = build_fleet,
+        },
+        {
+                .name = "fleet_status",
+                .verb = PROTO_FLEET_STATUS,
+                .args = "",
+                .help = "The read-only half of 'fleet': fleet status (see 'help fleet').\n",
+                .json = &json_shape_fleet,
+                .build = build_fleet_status,
+        },
+        {
                 .name = "drills",
                 .verb = PROTO_DRILLS,
                 .args = "list | status | report [ID]",
@@ -752,6 +773,10 @@ int main(int argc, char **argv) {
             (strcmp(argv[optind + 1], "list") == 0 || strcmp(argv[optind + 1], "status") == 0 ||
              strcmp(argv[optind + 1], "report") == 0))
                 argv[optind] = (char *) "drills";
+        /* `fleet status` read; `fleet pause|resume|freeze` write: two verbs, one command */
+        if (strcmp(argv[optind], "fleet") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "status") == 0) {
+                argv[++optind] = (char *) "fleet_status";
+        }
         cmd = command_find(argv[optind]);
         if (!cmd) {
                 if (proto_verb_from_string(argv[optind]) >= 0)

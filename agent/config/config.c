@@ -71,6 +71,7 @@ static const yfield top_fields[] = {
         { "drills", YF_NODE, OFF(drills_node) },
         { "guard", YF_NODE, OFF(guard_node) },
         { "http", YF_NODE, OFF(http_node) },
+        { "fleet", YF_NODE, OFF(fleet_node) },
         {}
 };
 
@@ -99,6 +100,7 @@ static int config_set_defaults(ikeheal_config *c) {
         policy_config_init(&c->policy);
         notify_config_init(&c->notify);
         http_config_init(&c->http);
+        fleet_config_init(&c->fleet);
         if (!c->state_dir || !c->control_socket || !c->vici_socket || !c->charon_unit || !c->exec_dir ||
             !c->runbook_dirs || !c->runbook_dirs[0])
                 return -ENOMEM;
@@ -116,6 +118,7 @@ ikeheal_config *config_free(ikeheal_config *c) {
         policy_config_done(&c->policy);
         notify_config_done(&c->notify);
         http_config_done(&c->http);
+        fleet_config_done(&c->fleet);
         ynode_free(c->tree);
         free(c->warnings);
         free(c->path);
@@ -271,6 +274,9 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                         if (r != -ENOMEM &&
                             http_config_bind(c->tree ? ynode_get(c->tree, "http") : NULL, &c->http, &d) == -ENOMEM)
                                 r = -ENOMEM;
+                        if (r != -ENOMEM &&
+                            fleet_config_bind(c->tree ? ynode_get(c->tree, "fleet") : NULL, &c->fleet, &d) == -ENOMEM)
+                                r = -ENOMEM;
                         if (r != -ENOMEM && st)
                                 config_files_check(c, c->tree, &d, &w);
                         if (r != -ENOMEM && st)
@@ -299,6 +305,12 @@ static int config_build(const char *name, const struct stat *st, const void *buf
                                   "warning: no runbook in agent.runbook_dirs: the agent will watch and report, "
                                   "but never act");
                 }
+                /* a name that matches no runbook lets nothing through: likely a typo */
+                const ynode *op = ynode_get(ynode_get(c->tree, "fleet"), "on_partition");
+                for (size_t i = 0; c->fleet.on_partition && c->fleet.on_partition[i]; i++)
+                        if (!runbook_set_find(c->runbooks, c->fleet.on_partition[i]))
+                                ydiag_add(&w, op && op->type == YNODE_SEQ && i < op->n_items ? op->items[i] : op,
+                                          "warning: fleet.on_partition: no runbook named '%s'", YQ(c->fleet.on_partition[i]));
         }
         c->n_warnings = (unsigned) (w.n_msgs + w.n_dropped);
         c->warnings = ydiag_join(&w);

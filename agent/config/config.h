@@ -10,6 +10,7 @@
 #include "agent/checks/check.h"
 #include "agent/checks/check_config.h"
 #include "agent/config/drill_config.h"
+#include "agent/config/fleet_config.h"
 #include "agent/config/guard_config.h"
 #include "agent/config/http_config.h"
 #include "agent/notify/notifier.h"
@@ -77,12 +78,15 @@ typedef struct ikeheal_config {
         guard_config guard;      /* `guard` section (agent/config/guard_config.h) */
         /* HTTP listener: */
         http_config http;        /* `http` section (agent/config/http_config.h) */
+        /* fleet coordination: */
+        fleet_config fleet;      /* `fleet` section (agent/config/fleet_config.h) */
 
         /* the parsed document, kept because check params are bound when checks are built */
         ynode *tree;
         const ynode *checks_node, *check_defaults_node, *policy_node, *notify_node, *drills_node;
         const ynode *guard_node;
         const ynode *http_node;
+        const ynode *fleet_node;
 } ikeheal_config;
 
 /* Bind the `check_defaults` and `checks` sections of c->tree (called by config parsing). */

@@ -21,6 +21,7 @@
 #include "agent/notify/audit_trail.h"
 #include "agent/notify/notifier.h"
 #include "agent/observe/observe.h"
+#include "agent/fleet/fleet.h"
 #include "agent/triage/check_host.h"
 #include "agent/triage/incident.h"
 #include "agent/triage/triage.h"
@@ -153,6 +154,9 @@ int agent_reload(agent *a, char **ret_error) {
         a->checks = check_set_free(a->checks);
         /* nothing keeps the old config past here (the VICI client follows below) */
         engine_reconfigure(a->engine, a->config, a->link.vici);
+        r = fleet_configure(a->fleet, &a->config->fleet, a->config->state_dir);
+        if (r < 0)
+                log_error_errno(r, "cannot set up fleet coordination, ignoring");
         drill_runner_reconfigure(a->drills, a->config);
         guard_reconfigure(a->guard, a->config);
         config_free(old);
@@ -317,6 +321,15 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
                 log_error_errno(r, "cannot open the runbook engine's state in %s", a->config->state_dir);
                 goto fail;
         }
+        r = fleet_new(&a->fleet,
+                      &(fleet_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
+                                     .engine = a->engine, .audit = on_triage_audit, .audit_userdata = a });
+        if (r >= 0)
+                r = fleet_configure(a->fleet, &a->config->fleet, a->config->state_dir);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up fleet coordination");
+                goto fail;
+        }
         r = drill_runner_new(&a->drills,
                              &(drill_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
                                             .engine = a->engine, .notifier = a->notifier,
@@ -409,6 +422,7 @@ agent *agent_free(agent *a) {
         a->guard = guard_free(a->guard);
         a->observe = observe_free(a->observe);
         a->drills = drill_runner_free(a->drills);
+        a->fleet = fleet_free(a->fleet);
         a->engine = engine_free(a->engine);
         a->notifier = notifier_free(a->notifier);
         diagnose_verb_abort_all(&a->diagnose_queries, "agent stopping");

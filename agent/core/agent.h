@@ -56,6 +56,7 @@ typedef struct agent {
         struct guard *guard;        /* guarded changes (agent/guard/guard.h) */
         notifier *notifier;         /* webhooks (agent/notify/notifier.h) */
         struct observe *observe;    /* the HTTP listener: metrics (agent/observe/observe.h) */
+        struct fleet *fleet;        /* coordination through etcd (agent/fleet/fleet.h) */
         agent_verbs_fn verbs_register; /* agent/main.c's */
         void *verbs_userdata;
 } agent;

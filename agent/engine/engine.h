@@ -124,6 +124,7 @@ typedef struct run {
         bool verify_check_ok, verify_action_ok;
         call_context ctx;
         action_params recovery_params; /* the on_failure step in flight, placeholders filled in */
+        bool gate_waiting;          /* held by the gate (engine_set_gate) before its next step */
 } run;
 
 typedef enum measure_state {
@@ -181,7 +182,7 @@ typedef struct engine_listener {
         void (*run_changed)(const run *r, void *userdata);
         void *userdata;
 } engine_listener;
-#define ENGINE_LISTENERS_MAX 4u
+#define ENGINE_LISTENERS_MAX 8u
 /* Add a listener (copied; an identical one is not added twice); -ENOSPC past the maximum. */
 int engine_subscribe(engine *e, const engine_listener *l);
 void engine_unsubscribe(engine *e, void *userdata);
@@ -189,6 +190,20 @@ void engine_unsubscribe(engine *e, void *userdata);
  * breakers): exempt(incident) returns what the run records as its drill (0: not exempt). */
 typedef uint64_t (*engine_exempt_fn)(uint64_t incident_id, void *userdata);
 void engine_set_exempt(engine *e, engine_exempt_fn exempt, void *userdata);
+
+/* A gate a higher floor sets (the fleet's slots). step(): asked before each step of a run that
+ * its grade lets start: 1 it may; 0 it waits (why says for what) until engine_gate_reopen();
+ * <0 the run is escalated (why says why). paused(): does that floor ask to hold automatic
+ * remediation (grades are raised as by a local pause)? Either may be NULL. */
+typedef struct engine_gate {
+        int (*step)(const run *r, const char *kind, bool disruptive, char *why, size_t n, void *userdata);
+        bool (*paused)(void *userdata);
+        void *userdata;
+} engine_gate;
+void engine_set_gate(engine *e, const engine_gate *g);
+/* A run the gate held may go on (error 0: its step is asked for again) or is escalated
+ * (error <0, `why`). Nothing for a run that is not waiting at the gate. */
+void engine_gate_reopen(engine *e, uint64_t run_id, int error, const char *why);
 
 /* After the loop runs: reconcile what a previous life left (measures, interrupted runs). */
 int engine_start(engine *e);

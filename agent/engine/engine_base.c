@@ -90,6 +90,14 @@ void engine_set_exempt(engine *e, engine_exempt_fn exempt, void *userdata) {
         e->exempt_userdata = userdata;
 }
 
+void engine_set_gate(engine *e, const engine_gate *g) {
+        e->gate = g ? *g : (engine_gate){};
+}
+
+bool engine_paused_now(const engine *e) {
+        return e->paused || (e->gate.paused && e->gate.paused(e->gate.userdata));
+}
+
 run *engine_run_lookup(engine *e, uint64_t id) {
         for (size_t i = 0; i < e->n_runs; i++)
                 if (e->runs[i]->id == id)

@@ -51,6 +51,7 @@ struct engine {
         size_t n_listeners;
         engine_exempt_fn exempt;    /* incidents kept out of the rate limits (drills' faults) */
         void *exempt_userdata;
+        engine_gate gate;           /* a higher floor's gate before steps (fleet slots) */
 };
 
 /* Fill ctx for a call: incident, run, step, phase. Returns ctx->v. */
@@ -68,6 +69,8 @@ int engine_persist_meta(engine *e);  /* ledger + pause */
 int engine_persist_run(engine *e, const run *r);
 /* What a run for this incident records as its drill (0: a real incident, rate-limited). */
 uint64_t engine_exempt_of(const engine *e, uint64_t incident_id);
+/* Paused here (engine_pause) or by the gate's floor (the fleet's pause)? */
+bool engine_paused_now(const engine *e);
 /* The per-runbook budget, if the runbook sets one, on top of the policy. */
 policy_config engine_budget_policy(const engine *e, const runbook *rb);
 run *engine_run_lookup(engine *e, uint64_t id);

@@ -624,7 +624,7 @@ static grade step_grade(engine *e, run *r, char *why, size_t n) {
         grade g = grade_raise(r->rb->grade, s->has_grade ? s->grade : r->rb->grade);
         char w1[256] = "", w2[256] = "";
 
-        g = policy_grade_at(p, g, e->paused, real_usec(), w1, sizeof(w1));
+        g = policy_grade_at(p, g, engine_paused_now(e), real_usec(), w1, sizeof(w1));
         action_plan ap = { 0 };
         (void) action_plan_make(&s->params, &e->env, ACTION_APPLY, &ap);
         if (ap.disruptive)
@@ -658,8 +658,71 @@ static bool step_precondition_fails(engine *e, run *r) {
         return true;
 }
 
+/* The higher floor's gate (engine_set_gate), once the grade lets a step start: 1 go, 0 the run
+ * waits (still running, r->why says for what; said once per reason), or escalated. */
+static int higher_gate(engine *e, run *r) {
+        const rb_step *s = &r->rb->steps[r->step];
+        char why[256] = "";
+        action_plan ap = { 0 };
+        int k;
+
+        if (!e->gate.step)
+                return 1;
+        (void) action_plan_make(&s->params, &e->env, ACTION_APPLY, &ap);
+        k = e->gate.step(r, s->params.ops->kind, ap.disruptive, why, sizeof(why), e->gate.userdata);
+        if (k > 0) {
+                if (r->gate_waiting)
+                        engine_audit(e, "gate", "run %llu runbook %s step %s goes on: %s", (unsigned long long) r->id,
+                                     r->runbook, s->name, why[0] ? why : "the gate opened");
+                r->gate_waiting = false;
+                return 1;
+        }
+        if (k == 0) {
+                bool said = r->gate_waiting && strcmp(r->why, why) == 0;
+                r->gate_waiting = true;
+                if (said)
+                        return 0;
+                (void) snprintf(r->why, sizeof(r->why), "%s", why);
+                r->updated_usec = real_usec();
+                (void) engine_persist_run(e, r);
+                engine_audit(e, "gate_wait", "run %llu runbook %s step %s waits: %s", (unsigned long long) r->id, r->runbook,
+                             s->name, why);
+                engine_notify(e, r, RB_EV_PENDING, "run %llu of %s: step %s waits: %s", (unsigned long long) r->id,
+                              r->runbook, s->name, why);
+                return 0;
+        }
+        r->gate_waiting = false;
+        engine_run_finish(e, r, RUN_ESCALATED, "step %s not taken: %s", s->name, why);
+        engine_audit(e, "escalation", "run %llu runbook %s step %s not taken: %s", (unsigned long long) r->id, r->runbook,
+                     s->name, why);
+        engine_notify(e, r, RB_EV_ESCALATED, "run %llu of %s: step %s not taken: %s; a human is needed",
+                      (unsigned long long) r->id, r->runbook, s->name, why);
+        engine_escalate_incident(e, r->incident, "runbook %s: step %s not taken: %s", r->runbook, s->name, why);
+        return 0;
+}
+
+void engine_gate_reopen(engine *e, uint64_t run_id, int error, const char *why) {
+        run *r = engine_run_lookup(e, run_id);
+
+        if (!r || r->state != RUN_RUNNING || !r->gate_waiting || !r->rb || r->step >= r->n_steps)
+                return;
+        if (error < 0) {
+                const rb_step *s = &r->rb->steps[r->step];
+                r->gate_waiting = false;
+                engine_run_finish(e, r, RUN_ESCALATED, "step %s not taken: %s", s->name, why);
+                engine_audit(e, "escalation", "run %llu runbook %s step %s not taken: %s", (unsigned long long) r->id,
+                             r->runbook, s->name, why);
+                engine_notify(e, r, RB_EV_ESCALATED, "run %llu of %s: step %s not taken: %s; a human is needed",
+                              (unsigned long long) r->id, r->runbook, s->name, why);
+                engine_escalate_incident(e, r->incident, "runbook %s: step %s not taken: %s", r->runbook, s->name, why);
+                return;
+        }
+        run_advance(e, r);
+}
+
 /* Before each step (run_advance calls this): may it run now? 1 yes, 0 it waits (pending or
- * proposed; the run's state says which) or was escalated (its precondition fails). */
+ * proposed; the run's state says which; or at the higher floor's gate) or was escalated (its
+ * precondition fails, or the gate said so). */
 int engine_step_gate(engine *e, run *r) {
         char why[256];
         if (step_precondition_fails(e, r))
@@ -667,11 +730,11 @@ int engine_step_gate(engine *e, run *r) {
         grade g = step_grade(e, r, why, sizeof(why));
 
         if (g == GRADE_AUTO || g == GRADE_OBSERVE)
-                return 1;
+                return higher_gate(e, r);
         if (g == GRADE_APPROVE && r->n_approvals >= r->approvers_needed)
-                return 1;
+                return higher_gate(e, r);
         if (g == GRADE_MANUAL && r->operator_run && r->n_approvals >= r->approvers_needed)
-                return 1;
+                return higher_gate(e, r);
         if (g == GRADE_MANUAL) {
                 r->state = RUN_PROPOSED;
                 r->grade = g;
@@ -709,7 +772,7 @@ void engine_decide(engine *e, run *r, grade base, bool automatic) {
         /* before the budget counts it or anyone is asked: can its first step work at all? */
         if (step_precondition_fails(e, r))
                 return;
-        g = policy_grade_at(&e->config->policy, base, e->paused, real_usec(), why, sizeof(why));
+        g = policy_grade_at(&e->config->policy, base, engine_paused_now(e), real_usec(), why, sizeof(why));
         r->grade = g;
         (void) snprintf(r->why, sizeof(r->why), "%s", why);
         if (automatic && r->drill)

@@ -35,6 +35,7 @@ typedef struct verbs_ctx {
         struct guard *guard;
         notifier *notifier;
         struct observe *observe;    /* the HTTP listener and the drain (agent/observe/observe.h) */
+        struct fleet *fleet;        /* coordination through etcd (agent/fleet/fleet.h) */
         /* `status` requests waiting for charon; the agent answers them with
          * status_verb_abort_all() when its VICI client goes away */
         status_query **status_queries;
@@ -100,3 +101,5 @@ int guard_verb_register(control_server *s, const verbs_ctx *v);
 int drain_verb_register(control_server *s, const verbs_ctx *v);
 /* agent/verbs/evidence_verb.c (`evidence`) */
 int evidence_verb_register(control_server *s, const verbs_ctx *v);
+/* agent/verbs/fleet_verb.c (`fleet pause|resume|freeze`, `fleet status`) */
+int fleet_verb_register(control_server *s, const verbs_ctx *v);

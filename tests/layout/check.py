@@ -23,6 +23,7 @@ FLOORS = [
     ("agent/config/", 6),
     ("agent/triage/", 7),
     ("agent/engine/", 8),
+    ("agent/fleet/", 8.5),  # the engine's gate (fleet slots), below the drills
     ("agent/drill/", 9),
     ("agent/guard/", 9.5),  # between the drills and the control socket
     ("agent/observe/", 9.5),

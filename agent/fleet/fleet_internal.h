@@ -1,0 +1,86 @@
+/* Shared by the fleet's files, in floors: fleet_base.c (audit, the lease's life) ← fleet_gate.c
+ * (slots: the engine's gate, waiting, giving back) ← fleet.c (lease, record, pause and freeze
+ * keys, configuration). */
+#pragma once
+
+#include "agent/fleet/fleet.h"
+#include "etcd_client.h"
+
+#define FLEET_HOLDS_MAX 32u /* runs waiting for or holding slots (the engine's active runs) */
+#define FLEET_CONTROLS_MAX 8u /* operators' pause/resume/freeze requests in flight */
+
+typedef struct fleet fleet;
+typedef struct fleet_control_req {
+        fleet *fleet;
+        bool busy;
+        char text[512];              /* the audit record once etcd answered */
+} fleet_control_req;
+
+typedef struct fleet_hold {
+        fleet *fleet;
+        uint64_t run;                /* 0: a free entry */
+        char runbook[65];
+        int64_t lease;               /* the lease its slots were taken under */
+        bool have_group, have_fleet;
+        unsigned group_slot, fleet_slot;
+        bool inflight;               /* an acquisition is on its way */
+        bool released;               /* the run ended while a request was on its way */
+        uint64_t since_usec, deadline_usec; /* CLOCK_MONOTONIC */
+        char why[256];               /* what it waits for */
+} fleet_hold;
+
+struct fleet {
+        sd_event *event;
+        triage *triage;
+        incident_store *incidents;
+        engine *engine;
+        void (*audit)(void *userdata, const char *kind, const char *text);
+        void *audit_userdata;
+
+        /* the configuration in force, copied */
+        bool enabled;
+        char endpoints_joined[2048];
+        char prefix[FLEET_PREFIX_MAX + 1];
+        char name[FLEET_NAME_MAX + 1];
+        char group[FLEET_NAME_MAX + 1]; /* "" none */
+        uint64_t ttl_usec, timeout_usec, slot_wait_usec;
+        uint32_t slots_fleet, slots_group;
+        char **on_partition;
+        char state_dir[256];
+
+        etcd_client *etcd;
+        sd_event_source *tick;
+        int64_t lease;               /* 0: none */
+        uint64_t lease_alive_until;  /* CLOCK_MONOTONIC: a renewal sent before it said TTL left */
+        uint64_t renew_sent;
+        bool granting, renewing, putting, reading_pause, reading_freeze;
+        char last_error[256];
+        bool lease_lost_said, unreachable_said;
+
+        bool paused;
+        char pause_reason[256];
+        uint64_t freeze_until_usec;
+        char freeze_reason[256];
+
+        char vrrp_role[16];
+        fleet_hold holds[FLEET_HOLDS_MAX];
+        fleet_control_req controls[FLEET_CONTROLS_MAX];
+};
+
+/* fleet_base.c */
+/* Renewed, and etcd said so, within the lease's TTL: only then are slots held. */
+bool fleet_lease_alive(const fleet *f);
+void fleet_audit(fleet *f, const char *kind, const char *fmt, ...) _printf_(3, 4);
+
+/* fleet_gate.c */
+int fleet_gate_attach(fleet *f);
+/* Every renewal: retry waiting acquisitions, escalate those past their wait. */
+void fleet_gate_tick(fleet *f);
+/* The lease is gone (expired, revoked, a restart): the slots under it are no longer held. */
+void fleet_gate_lease_lost(fleet *f);
+/* Ask the engine to try again every run waiting at the gate (the configuration changed). */
+void fleet_gate_recheck(fleet *f);
+/* Forget every hold and let the runs that waited go on (the fleet was left). */
+void fleet_gate_release_all(fleet *f);
+unsigned fleet_gate_held(const fleet *f);
+unsigned fleet_gate_waiting(const fleet *f);

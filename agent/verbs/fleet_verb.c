@@ -1,0 +1,92 @@
+/* The `fleet` verbs: `fleet_status` (read) shows this gateway in its fleet — its lease and
+ * whether it is known alive, the slots it holds and the runs waiting for one, the fleet's pause
+ * and freeze as this agent last read them, the last request etcd did not answer; `fleet` (write,
+ * operators) pauses, resumes or freezes automatic remediation for every agent of the fleet,
+ * through etcd. Audited with who asked once etcd answered. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/fleet/fleet.h"
+#include "agent/verbs/verbs.h"
+#include "duration.h"
+#include "now.h"
+#include "rfc3339.h"
+
+#define FLEET_FREEZE_MAX (30ULL * 24 * 3600 * USEC_PER_SEC)
+
+static int fleet_status_handler(control_request *req, vici_builder *b, void *userdata) {
+        const verbs_ctx *v = userdata;
+        fleet_status s;
+        char when[40];
+
+        if (!v->fleet) {
+                control_request_set_error(req, "fleet: not running");
+                return -ENOTCONN;
+        }
+        fleet_status_get(v->fleet, &s);
+        vici_builder_add_str(b, "enabled", s.enabled ? "yes" : "no");
+        if (!s.enabled)
+                return 0;
+        vici_builder_add_str(b, "name", s.name);
+        vici_builder_add_str(b, "prefix", s.prefix);
+        vici_builder_add_fmt(b, "lease", "%lld", (long long) s.lease);
+        vici_builder_add_str(b, "lease_alive", s.lease_alive ? "yes" : "no");
+        vici_builder_add_str(b, "paused", s.paused ? "yes" : "no");
+        if (s.freeze_until_usec && s.freeze_until_usec > real_usec())
+                vici_builder_add_str(b, "frozen_until", s.freeze_until_usec == UINT64_MAX ? "unreadable key: until lifted" :
+                                     rfc3339_format(s.freeze_until_usec, when, sizeof(when)));
+        if (s.pause_reason[0])
+                vici_builder_add_str(b, "reason", s.pause_reason);
+        vici_builder_add_fmt(b, "slots_held", "%u", s.slots_held);
+        vici_builder_add_fmt(b, "waiting", "%u", s.waiting);
+        vici_builder_add_fmt(b, "requests", "%llu", (unsigned long long) s.requests);
+        if (s.last_error[0])
+                vici_builder_add_str(b, "last_error", s.last_error);
+        return 0;
+}
+
+static int fleet_handler(control_request *req, vici_builder *b, void *userdata) {
+        const verbs_ctx *v = userdata;
+        const vici_node *body = control_request_body(req);
+        const char *op = vici_node_str(body, "op"), *reason = vici_node_str(body, "reason"), *for_s = vici_node_str(body, "for");
+        const control_peer *p = control_request_peer(req);
+        fleet_control c;
+        uint64_t usec = 0;
+        char who[96], why[256];
+        int r;
+
+        if (!v->fleet) {
+                control_request_set_error(req, "fleet: not running");
+                return -ENOTCONN;
+        }
+        if (op && strcmp(op, "pause") == 0)
+                c = FLEET_PAUSE;
+        else if (op && strcmp(op, "resume") == 0)
+                c = FLEET_RESUME;
+        else if (op && strcmp(op, "freeze") == 0) {
+                c = FLEET_FREEZE;
+                if (!for_s || duration_parse(for_s, &usec) < 0 || usec == 0 || usec > FLEET_FREEZE_MAX) {
+                        control_request_set_error(req, "fleet freeze: --for DURATION is required (e.g. 2h; at most 30d)");
+                        return -EINVAL;
+                }
+        } else {
+                control_request_set_error(req, "fleet: pause, resume or freeze");
+                return -EINVAL;
+        }
+        (void) snprintf(who, sizeof(who), "uid %u (%s)", (unsigned) p->uid, p->user);
+        r = fleet_control_send(v->fleet, c, reason, c == FLEET_FREEZE ? real_usec() + usec : 0, who, why, sizeof(why));
+        if (r < 0) {
+                control_request_set_error(req, "fleet %s: %s", op, why);
+                return r;
+        }
+        vici_builder_add_str(b, "result", why);
+        return 0;
+}
+
+int fleet_verb_register(control_server *s, const verbs_ctx *v) {
+        int r = control_server_register(s, PROTO_FLEET, fleet_handler, (void *) v);
+        if (r >= 0)
+                r = control_server_register(s, PROTO_FLEET_STATUS, fleet_status_handler, (void *) v);
+        return r;
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Two ikeheald agents watching the lab gateway's firewall, coordinated through a real 3-member
+# etcd cluster on loopback (fleet: slots {fleet: 1}, lease TTL 2 s). The fault (UDP 500/4500
+# dropped in the gateway's namespace) is healed by an auto runbook whose exec step is
+# disruptive, so it needs a fleet slot:
+#   both agents keep a record under their lease (<prefix>gateways/<name>)
+#   the same fault on both → one takes the slot and heals, the other waits (audit names the
+#        holder), then takes it and runs its step; the two steps never overlap
+#   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
+#   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
+#   etcd without quorum (2 of 3 members stopped) → the step is held, the agent says why, no step
+#        is taken, and the run is escalated at fleet.slot_wait; a reload that names the runbook in
+#        fleet.on_partition lets a held step go on
+set -u
+. "$(dirname "$0")/../lab/testlib.sh"
+testlib_need_root
+[ -x /usr/bin/etcd ] || { echo "etcd-server not installed (make deps)"; exit 77; }
+. "$top/tests/lab/etcd.sh"
+
+D=$(mktemp -d /tmp/ikh-fleet-agents-XXXXXX)
+R=/run/ikh-fleet-$$ # root-owned, 0755 all the way: scripts may run from here
+PREFIX=/ikh-fa-$$/
+declare -A PID SOCK
+cleanup() {
+        local n
+        for n in "${!PID[@]}"; do [ -n "${PID[$n]}" ] && kill -TERM "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null; done
+        [ -s "$R/marks/hold.pid" ] && kill "$(cat "$R/marks/hold.pid")" 2>/dev/null
+        [ -n "${GW_NS:-}" ] && ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null
+        lab_down "$D/lab" >/dev/null 2>&1
+        etcd_down "$D/etcd"
+        [ "${KEEP:-}" ] || rm -rf "$D" "$R"
+}
+trap cleanup EXIT
+ms() { echo $(($(date +%s%N) / 1000000)); }
+wait_for() { local end=$(($(ms) + $1)); shift; until "$@"; do [ "$(ms)" -ge $end ] && return 1; sleep 0.1; done; }
+
+etcd_up "$D/etcd" || { echo "etcd cluster did not come up"; exit 1; }
+lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; }
+. "$D/lab/lab.env"
+install -d -m 0755 "$R" "$R/scripts" "$R/runbooks" "$R/marks"
+
+fault_on() {
+        ip netns exec "$GW_NS" nft -f - <<'NFT'
+table inet ikhfault {
+        chain input {
+                type filter hook input priority -10; policy accept;
+                udp dport { 500, 4500 } drop
+        }
+}
+NFT
+}
+fault_off() { ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null; true; }
+# the step: say when it starts and ends; with marks/hold, hang (the holder is killed meanwhile)
+cat >"$R/scripts/slow-fix.sh" <<SH
+#!/bin/sh
+echo "start \$1 \$(date +%s%N)" >>$R/marks/steps
+if [ -e $R/marks/hold ]; then echo \$\$ >$R/marks/hold.pid; sleep 60; fi
+sleep 1
+ip netns exec $GW_NS nft delete table inet ikhfault 2>/dev/null
+echo "end \$1 \$(date +%s%N)" >>$R/marks/steps
+exit 0
+SH
+chmod 0755 "$R/scripts/slow-fix.sh"
+cat >"$R/runbooks/fw-fleet.yaml" <<YAML
+version: 1
+name: fw-fleet
+description: the IKE ports dropped — a disruptive fix that needs a fleet slot
+match:
+  class: firewall
+grade: auto
+cooldown: 0s
+steps:
+  - name: bounce
+    action: exec
+    params: {script: $R/scripts/slow-fix.sh, args: [NAME], disruptive: true}
+    timeout: 90s
+    verify: {check: firewall, within: 10s}
+YAML
+
+start() { # NAME
+        local n=$1
+        mkdir -p "$D/$n"
+        # each agent names itself in its step's argument: its own runbook directory
+        install -d -m 0755 "$R/rb-$n"
+        sed "s/args: \[NAME\]/args: [$n]/" "$R/runbooks/fw-fleet.yaml" >"$R/rb-$n/fw-fleet.yaml"
+        cat >"$D/$n/c.yaml" <<YAML
+agent:
+  state_dir: $D/$n/state
+  last_good_after: 0s
+  runbook_dirs: [$R/rb-$n]
+  exec_dir: $R/scripts
+control:
+  socket: $R/$n.sock
+charon:
+  vici_socket: $GW_VICI
+  unit: none
+check_defaults: {interval: 1s, timeout: 3s, rise: 1, fall: 1}
+checks:
+  - kind: firewall
+    params: {netns: $GW_NS}
+policy:
+  budget: {runs: 20, window: 1h}
+  flap: {opens: 30, window: 10m}
+  blast_radius: {max_sas: 1000}
+fleet:
+  endpoints: [$(sed 's/,/, /g' <<<"$ETCD_ENDPOINTS")]
+  prefix: $PREFIX
+  name: $n
+  lease_ttl: 2s
+  timeout: 500ms
+  slots: {fleet: 1}
+  slot_wait: 8s
+YAML
+        agent_start "$D/$n" "$D/$n/c.yaml" "$B" || return 1
+        PID[$n]=$AGENT_PID SOCK[$n]=$AGENT_SOCK
+        AGENT_PID=
+}
+ctl() { "$B/ikehealctl" --socket "${SOCK[$1]}" "${@:2}"; }
+etcd_keys() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=2s get --prefix "$1" --keys-only 2>/dev/null | grep -v '^$'; }
+audit_has() { ctl "$1" audit 200 2>/dev/null | grep -q -- "$2"; }
+run_state() { # NAME → state of its newest fw-fleet run
+        ctl "$1" runs --json 2>/dev/null | python3 -c '
+import json, sys
+r = [x for x in json.load(sys.stdin).get("runs") or [] if x["runbook"] == "fw-fleet"]
+print(max(r, key=lambda x: x["id"])["state"] if r else "none")'
+}
+starts() { awk '/^start/ {n++} END {print n + 0}' "$R/marks/steps" 2>/dev/null; }
+
+start gwa || exit 1
+start gwb || exit 1
+wait_for 8000 eval '[ "$(etcd_keys "${PREFIX}gateways/" | wc -l)" = 2 ]' &&
+        ok "both agents keep a record: $(etcd_keys "${PREFIX}gateways/" | tr '\n' ' ')" ||
+        bad "records: $(etcd_keys "$PREFIX" | tr '\n' ' ') $(tail -5 "$D/gwa/agent.log")"
+rec=$(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get "${PREFIX}gateways/gwa" --print-value-only 2>/dev/null)
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["name"]=="gwa" and r["health"] in ("healthy","degraded") and "incidents" in r and "vrrp_role" in r' "$rec" 2>/dev/null &&
+        ok "the record says health, incidents, VRRP role: $(cut -c1-140 <<<"$rec")" || bad "record: $rec"
+
+# --- the same fault on both, K=1: one heals, the other waits, then runs ----------------------------
+: >"$R/marks/steps"
+t0=$(ms)
+fault_on
+wait_for 30000 eval '[ "$(grep -c ^end "$R/marks/steps" 2>/dev/null)" = 2 ]' || bad "not both steps ran: $(cat "$R/marks/steps")"
+first=$(awk '/^start/ {print $2; exit}' "$R/marks/steps")
+second=$( [ "$first" = gwa ] && echo gwb || echo gwa)
+python3 - "$R/marks/steps" <<'PY' && ok "the two steps did not overlap: $(tr '\n' ' ' <"$R/marks/steps" | cut -c1-160)" || bad "overlap: $(cat "$R/marks/steps")"
+import sys
+ev = [l.split() for l in open(sys.argv[1]) if l.strip()]
+order = [(e[0], e[1]) for e in ev]
+a, b = order[0][1], order[2][1] if len(order) > 2 else None
+sys.exit(0 if len(order) == 4 and order[0][0] == "start" and order[1] == ("end", a) and order[2][0] == "start" and order[3] == ("end", b) and a != b else 1)
+PY
+audit_has "$second" "waits: waiting for a fleet slot: all 1 slot(s) held (slot 0: $first/run" &&
+        ok "$second waited, naming the holder: $(ctl "$second" audit 200 | grep -m1 'waits: waiting for a fleet slot: all' | grep -o 'run [0-9]* runbook.*' | cut -c1-150)" ||
+        bad "$second's audit: $(ctl "$second" audit 30 | grep -E 'gate|fleet' | tail -5)"
+audit_has "$second" "took fleet slot" && audit_has "$first" "gives back its fleet slot" &&
+        ok "$first gave its slot back, $second took it ($(ctl "$second" audit 200 | grep -o 'took fleet slot.*' | tail -1))" || bad "no slot hand-over in the audit"
+wait_for 15000 eval '[ "$(run_state gwa)" = succeeded ] && [ "$(run_state gwb)" = succeeded ]' &&
+        ok "both runs succeeded (figure: $(($(ms) - t0)) ms for both)" || bad "runs: gwa $(run_state gwa), gwb $(run_state gwb)"
+
+# --- the holder dies mid-step: its lease lapses, the other proceeds --------------------------------
+: >"$R/marks/steps"
+touch "$R/marks/hold"
+fault_on
+wait_for 15000 test -s "$R/marks/hold.pid" || bad "no step started"
+holder=$(awk '/^start/ {print $2; exit}' "$R/marks/steps")
+other=$( [ "$holder" = gwa ] && echo gwb || echo gwa)
+wait_for 10000 audit_has "$other" "waits: waiting for a fleet slot: all 1 slot(s) held (slot 0: $holder/run" &&
+        ok "$other waits for $holder's slot" || bad "$other is not waiting: $(ctl "$other" audit 20 | tail -4)"
+rm -f "$R/marks/hold"
+t1=$(ms)
+kill -KILL "${PID[$holder]}"; wait "${PID[$holder]}" 2>/dev/null; PID[$holder]=
+kill "$(cat "$R/marks/hold.pid")" 2>/dev/null; rm -f "$R/marks/hold.pid"
+wait_for 15000 eval 'grep -q "^end $other" "$R/marks/steps"' &&
+        ok "$holder SIGKILLed: $other took the slot and healed (figure: $(($(ms) - t1)) ms after the kill, lease TTL 2 s)" ||
+        bad "$other never ran its step: $(cat "$R/marks/steps"); $(ctl "$other" audit 20 | tail -5)"
+wait_for 15000 eval '[ "$(run_state "$other")" = succeeded ]' || bad "$other's run: $(run_state "$other")"
+
+# --- ikehealctl fleet: status, and a fleet-wide pause raising the grade ---------------------------
+ctl "$other" fleet status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["enabled"] is True and d["name"] == sys.argv[1] and d["lease_alive"] is True and isinstance(d["lease"], int), d
+assert d["slots_held"] == 0 and d["waiting"] == 0 and d["paused"] is False, d' "$other" &&
+        ok "fleet status --json: $(ctl "$other" fleet status --json | tr -d '\n ' | cut -c1-150)" || bad "fleet status: $(ctl "$other" fleet status --json)"
+t2=$(ms)
+ctl "$other" fleet pause --reason "fleet test" >/dev/null || bad "fleet pause refused"
+wait_for 10000 audit_has "$other" "fleet_pause" &&
+        ok "fleet pause reached the agent (figure: $(($(ms) - t2)) ms; renewal every 667 ms)" || bad "no fleet_pause record"
+: >"$R/marks/steps"
+fault_on
+wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
+        ok "paused fleet-wide: the auto runbook is only proposed" || bad "while paused: $(run_state "$other")"
+ctl "$other" fleet status | grep -q "paused: yes" && ok "fleet status says paused" || bad "status: $(ctl "$other" fleet status)"
+ctl "$other" fleet resume >/dev/null || bad "fleet resume refused"
+wait_for 10000 audit_has "$other" "fleet_resume" && ok "fleet resume reached the agent" || bad "no fleet_resume record"
+fault_off
+wait_for 15000 eval '[ "$(run_state "$other")" = cancelled ]' || bad "the proposed run: $(run_state "$other")"
+[ "$(starts)" = 0 ] && ok "nothing ran while paused" || bad "steps while paused: $(cat "$R/marks/steps")"
+
+# --- no quorum: the step is held, said, never taken, then escalated -------------------------------
+etcd_stop_member "$D/etcd" 2
+etcd_stop_member "$D/etcd" 3
+: >"$R/marks/steps"
+fault_on
+wait_for 20000 audit_has "$other" "waits: held: etcd unavailable" &&
+        ok "no quorum: $other holds the step and says why ($(ctl "$other" audit 200 | grep -o 'waits: held: etcd unavailable.*' | tail -1 | cut -c1-150))" ||
+        bad "no 'held' record: $(ctl "$other" audit 20 | tail -6)"
+wait_for 20000 eval '[ "$(run_state "$other")" = escalated ]' &&
+        ok "escalated at fleet.slot_wait: $(ctl "$other" runs --json | grep -o '"note": "[^"]*slot_wait[^"]*' | tail -1 | cut -c10-160)" ||
+        bad "run: $(run_state "$other")"
+[ "$(starts)" = 0 ] && ok "no fleet-gated step was taken without quorum" || bad "steps taken: $(cat "$R/marks/steps")"
+
+# --- fleet.on_partition (added by a reload): a step held for etcd goes on ---------------------------
+wait_for 15000 eval '[ "$(run_state "$other")" = escalated ]' || true
+fault_off
+active() { ctl "$1" incidents --json | python3 -c '
+import json, sys
+print(sum(1 for x in json.load(sys.stdin).get("incidents") or [] if x.get("state") != "resolved"))'; }
+wait_for 15000 eval '[ "$(active "$other")" = 0 ]' || bad "the incident did not resolve"
+fault_on
+wait_for 20000 eval '[ "$(ctl "$other" audit 200 | grep -c "waits: held: etcd unavailable")" -ge 2 ]' ||
+        bad "the second hold was not said: $(ctl "$other" audit 20 | tail -4)"
+echo "  on_partition: [fw-fleet]" >>"$D/$other/c.yaml"
+kill -HUP "${PID[$other]}"
+wait_for 15000 eval 'grep -q "^end $other" "$R/marks/steps"' &&
+        ok "fleet.on_partition names the runbook (a reload): the held step went on without etcd ($(ctl "$other" audit 200 | grep -o 'goes on: etcd unavailable.*' | tail -1 | cut -c1-120))" ||
+        bad "still held: $(run_state "$other"); $(ctl "$other" audit 10 | tail -4)"
+wait_for 15000 eval '[ "$(run_state "$other")" = succeeded ]' || bad "the run let through: $(run_state "$other")"
+fault_off
+
+kill -TERM "${PID[$other]}"; wait "${PID[$other]}"; rc=$?; PID[$other]=
+[ $rc = 0 ] && ok "$other stopped cleanly" || bad "$other exit status $rc"
+grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D"/gw*/agent.log && bad "sanitizer report" || ok "no sanitizer report"
+testlib_end

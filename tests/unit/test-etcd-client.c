@@ -1,0 +1,56 @@
+/* The etcd client freed with requests in flight (the agent stopping, a reload that moves the
+ * fleet): no callback runs, and what a slot acquisition owns is freed with it (LeakSanitizer
+ * in the sanitizer build would say otherwise). The server is a listening socket that never
+ * answers, on loopback. Also: bad endpoints refused. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "etcd_client.h"
+#include "tap.h"
+
+static int calls;
+
+static void on_reply(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        calls++;
+}
+
+static void on_slot(etcd_client *c, int error, unsigned slot, const char *why, void *userdata) {
+        calls++;
+}
+
+int main(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        sd_event *e = NULL;
+        etcd_client *c = NULL;
+        char url[64];
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 && listen(fd, 8) == 0 &&
+                      getsockname(fd, (struct sockaddr *) &sa, &len) == 0,
+              "a silent server on loopback");
+        (void) snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
+        CHECK(sd_event_new(&e) >= 0, "event loop");
+
+        char *bad[] = { (char *) "127.0.0.1:2379", NULL }, *none[] = { NULL };
+        CHECK(etcd_client_new(&c, e, bad, 0) == -EINVAL && !c, "an endpoint without http:// is refused");
+        CHECK(etcd_client_new(&c, e, none, 0) == -EINVAL && !c, "no endpoint is refused");
+
+        char *eps[] = { url, NULL };
+        CHECK(etcd_client_new(&c, e, eps, 5 * 1000000ULL) == 0 && c, "client on %s", url);
+        CHECK(etcd_slot_acquire(c, "/t/slots/", 2, "gw/run1", 7, on_slot, NULL) == 0, "a slot acquisition in flight");
+        CHECK(etcd_slot_acquire(c, "/t/slots/", 0, "gw/run1", 7, on_slot, NULL) == -EINVAL, "K=0 refused");
+        CHECK(etcd_put(c, "/t/gateways/gw", "{}", 7, on_reply, NULL) == 0, "a put in flight");
+        for (int i = 0; i < 5; i++)
+                (void) sd_event_run(e, 20 * 1000); /* the requests go out; no answer comes */
+        CHECK(etcd_client_requests(c) == 2, "two requests sent (%llu)", (unsigned long long) etcd_client_requests(c));
+        c = etcd_client_free(c);
+        CHECK(calls == 0, "freed with requests in flight: no callback");
+        sd_event_unref(e);
+        close(fd);
+        return TAP_END();
+}
