@@ -130,7 +130,9 @@ real_state() {
 # that + 2 s). (awk on the CLI's JSON, one key per line: a python start costs seconds on a loaded
 # machine; the time through date(1) only for a measure)
 agent_measures() {
-        agent_ctl --timeout 2 --json measures all 2>/dev/null | awk '
+        local js
+        js=$(agent_ctl --timeout 2 --json measures all 2>/dev/null) || return 1
+        awk '
                 function val(l) { sub(/^[^:]*: */, "", l); gsub(/[",{ ]/, "", l); return l }
                 function epoch(t,  c, s) { c = "date -d " t " +%s"; c | getline s; close(c); return s + 0 }
                 function out() { if (id != "") printf "%s %.0f %s %s\n", (kind ? kind : "?"), (ex ? epoch(ex) * 1000 + 999 : 0), (st ? st : "?"), id }
@@ -138,7 +140,7 @@ agent_measures() {
                 /^ *"kind":/ { kind = val($0) }
                 /^ *"state":/ { st = val($0) }
                 /^ *"expires":/ { ex = val($0); if (ex == "null") ex = "" }
-                END { out() }'
+                END { out() }' <<<"$js"
 }
 # The active drill's fault deadline (ms), if any.
 drill_deadline() {
@@ -183,13 +185,21 @@ observe() {
         why=$(overdue "$now" "$rules" "$psk" "$tbl")
         if [ -n "$why" ] && [ -n "$AGENT_PID" ]; then
                 # a measure applied since the last look: its record came first, read it again
-                note_measures < <(agent_measures)
-                if [ "${until_ms[drill]:-0}" = 0 ]; then
-                        local dl
-                        dl=$(drill_deadline)
-                        [ "${dl:-0}" -gt 0 ] && until_ms[drill]=$((dl + 2000))
+                local m
+                if m=$(agent_measures); then
+                        note_measures <<<"$m"
+                        if [ "${until_ms[drill]:-0}" = 0 ]; then
+                                local dl
+                                dl=$(drill_deadline)
+                                [ "${dl:-0}" -gt 0 ] && until_ms[drill]=$((dl + 2000))
+                        fi
+                        why=$(overdue "$now" "$rules" "$psk" "$tbl")
+                else
+                        # the agent did not answer in time (a loaded machine): what it has in force
+                        # is unknown now, not late; the next look decides (and 60 s after a
+                        # restart anything still in force is late whatever the agent says)
+                        why=
                 fi
-                why=$(overdue "$now" "$rules" "$psk" "$tbl")
         fi
         if [ -n "$why" ] && [ "$ITER_LATE" = 0 ]; then
                 ITER_LATE=1
