@@ -84,9 +84,19 @@ void engine_prune(engine *e);
 void engine_incident_signature(const incident *inc, char *buf, size_t size);
 /* Look at the active incidents again at `when` (CLOCK_REALTIME µs). */
 void engine_recheck_at(engine *e, uint64_t when);
+
+/* engine_hold.c */
 /* A run that is running or rolling back and that runbook NAME (RB when loaded) must wait for,
- * or NULL: a runbook runs once at a time, and one disruptive runbook at a time (engine.c). */
+ * or NULL: a runbook runs once at a time, and one disruptive runbook at a time. */
 const run *engine_run_conflict(const engine *e, const char *name, const runbook *rb);
+bool engine_clock_incident_active(engine *e);
+/* A certificate or revocation runbook while a clock incident is active (decided again when the
+ * clock is right: engine_release_held()). */
+bool engine_held_by_clock(engine *e, const incident *inc, const runbook *rb);
+void engine_release_held(engine *e);
+/* Say that the incident waits: for the runbook's cooldown until UNTIL, or for run BUSY to end. */
+void engine_hold_for_cooldown(engine *e, const incident *inc, const runbook *rb, uint64_t until);
+void engine_hold_for_run(engine *e, const incident *inc, const runbook *rb, const run *busy);
 
 /* engine_run.c */
 run *engine_run_new(engine *e, const runbook *rb, runbook_set *set, uint64_t incident_id, const char *sig);
