@@ -138,8 +138,13 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                         engine_audit(e, "plan", "run %llu runbook %s cancelled: incident %llu resolved",
                                      (unsigned long long) last->id, last->runbook, (unsigned long long) incident_id);
                 }
-                if (inc->cls == FAULT_CLOCK && !engine_clock_incident_active(e))
-                        engine_release_held(e);
+                if (inc->cls == FAULT_CLOCK && !engine_clock_incident_active(e)) {
+                        /* the clock is right again: what it held is decided afresh */
+                        uint64_t ids[16];
+                        size_t n = engine_clock_held(e, ids, ELEMENTSOF(ids));
+                        for (size_t i = 0; i < n; i++)
+                                engine_incident(e, ids[i], false);
+                }
                 return;
         }
         if (inc->state == INCIDENT_ESCALATED)

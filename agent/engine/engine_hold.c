@@ -32,17 +32,15 @@ bool engine_held_by_clock(engine *e, const incident *inc, const runbook *rb) {
                engine_clock_incident_active(e);
 }
 
-void engine_release_held(engine *e) {
-        uint64_t ids[16];
+size_t engine_clock_held(engine *e, uint64_t *ids, size_t max) {
         size_t n = 0;
 
-        for (size_t i = 0; i < incident_store_size(e->incidents) && n < ELEMENTSOF(ids); i++) {
+        for (size_t i = 0; i < incident_store_size(e->incidents) && n < max; i++) {
                 const incident *inc = incident_store_get(e->incidents, i);
                 if ((inc->cls == FAULT_CERTIFICATE || inc->cls == FAULT_REVOCATION) && inc->state == INCIDENT_OPEN)
                         ids[n++] = inc->id;
         }
-        for (size_t i = 0; i < n; i++)
-                engine_incident(e, ids[i], false);
+        return n;
 }
 
 /* Say a hold once (a new hold: another incident, a cooldown that ends at another time, another

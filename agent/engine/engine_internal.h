@@ -91,9 +91,9 @@ void engine_recheck_at(engine *e, uint64_t when);
 const run *engine_run_conflict(const engine *e, const char *name, const runbook *rb);
 bool engine_clock_incident_active(engine *e);
 /* A certificate or revocation runbook while a clock incident is active (decided again when the
- * clock is right: engine_release_held()). */
+ * clock is right: the incidents engine_clock_held() names, at most MAX of them into IDS). */
 bool engine_held_by_clock(engine *e, const incident *inc, const runbook *rb);
-void engine_release_held(engine *e);
+size_t engine_clock_held(engine *e, uint64_t *ids, size_t max);
 /* Say that the incident waits: for the runbook's cooldown until UNTIL, or for run BUSY to end. */
 void engine_hold_for_cooldown(engine *e, const incident *inc, const runbook *rb, uint64_t until);
 void engine_hold_for_run(engine *e, const incident *inc, const runbook *rb, const run *busy);
