@@ -150,12 +150,13 @@ MEASURE_STEP="  - name: relax
     action: exec
     params: {script: $R/scripts/fix.sh, revert: $R/scripts/refault.sh}
     verify: {check: firewall, within: 10s}"
-# 10 s: long enough for the three commands that inspect, refuse and try to over-extend it while
-# it is in force on a loaded machine (4 s was not: the measure had expired before the extend)
+# 25 s: in force through the commands that inspect, refuse and try to over-extend it, and for
+# the kill below until the agent is down, also on a loaded machine (at load 20 the ASan agent
+# and the CLI took 7 s for the first of them: a 10 s measure had expired before the extend)
 rbw fw-measure auto "" "$MEASURE_STEP
-    expires_in: 10s"
+    expires_in: 25s"
 rbw fw-measure-kill auto "" "$MEASURE_STEP
-    expires_in: 6s"
+    expires_in: 15s"
 
 python3 "$top/tests/tools/webhook-sink.py" "$D/sink.port" "$D/sink.out" 1 &
 SINK_PID=$!
@@ -328,7 +329,7 @@ out=$(as_user "$GID_OP" extend 1 1h 2>&1) && bad "a non-approver extended a meas
 out=$(agent_ctl extend "$(agent_ctl measures --json | python3 -c 'import json,sys; print(next(iter({str(x["id"]): x for x in json.load(sys.stdin)["measures"] or []})))')" 30d 2>&1) &&
         bad "extended beyond the policy maximum" || { echo "$out" | grep -q "more than the policy allows" && ok "extend beyond measure_max refused" || bad "extend: $out"; }
 t0=$(_agent_ms)
-until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 15000 ] && break; sleep 0.05; done
+until [ -s "$R/marks/refault" ]; do [ $(($(_agent_ms) - t0)) -gt 30000 ] && break; sleep 0.05; done
 [ -s "$R/marks/refault" ] && ok "measure reverted at its expiry" || bad "measure not reverted"
 fault_present && ok "the revert really restored the previous ruleset" || bad "revert did not restore"
 st=$(wait_incident_state escalated 10000) && ok "the fault is back: its incident went to a human (${st#* })" || bad "fault back but not escalated"
@@ -342,7 +343,7 @@ rm -f "$R/marks/refault"
 fault_on
 wait_run fw-measure-kill succeeded 20000 >/dev/null || bad "measure (kill) run did not succeed"
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
-sleep 7 # past the 6 s expiry, with the agent down
+sleep 16 # past the 15 s expiry, with the agent down
 [ -s "$R/marks/refault" ] && bad "reverted while the agent was dead?"
 cp "$D/agent.log" "$D/agent-before-kill.log"
 t_start=$(date +%s%N)
