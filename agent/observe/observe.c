@@ -223,6 +223,8 @@ int observe_configure(observe *o, const http_config *c, char **ret_error) {
         size_t n_ports = 0;
         int r;
 
+        /* what /metrics shows: no listener to rebuild for it */
+        o->config.metrics_per_peer = c->metrics_per_peer;
         if (o->server && http_config_equal(&o->config, c))
                 return 0;
         if (!o->server && !c->enabled)
