@@ -41,8 +41,13 @@ CONF
         } >"$sw/peers.conf"
         grep -q '^include peers.conf' "$sw/swanctl.conf" || echo "include peers.conf" >>"$sw/swanctl.conf"
         lab_reload "$D/lab" 1 || return 1
+        # on a loaded machine one exchange may time out: try it once more, and go on without it
+        # rather than stop at the first (the caller prints the CHILD SAs really up)
+        local failed=0
         for ((i = from + 1; i <= to; i++)); do
                 lab_swanctl "$D/lab" 1 --initiate --child "peer$i-$LAB_CHILD" --timeout 10 >/dev/null 2>&1 ||
-                        { echo "peer$i: initiate failed" >&2; return 1; }
+                        lab_swanctl "$D/lab" 1 --initiate --child "peer$i-$LAB_CHILD" --timeout 20 >/dev/null 2>&1 ||
+                        { echo "peer$i: initiate failed twice" >&2; failed=$((failed + 1)); }
         done
+        [ "$failed" = 0 ]
 }

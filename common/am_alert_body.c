@@ -127,7 +127,7 @@ static int build_one(const am_incident *inc, json_object *alert) {
                 return -ENOMEM;
         }
         r = join_peers(inc, &peers);
-        if (r >= 0) r = add(labels, "alertname", "IkehealIncident", true, AM_LABEL_VALUE_MAX);
+        if (r >= 0) r = add(labels, "alertname", AM_INCIDENT_ALERTNAME, true, AM_LABEL_VALUE_MAX);
         if (r >= 0) r = add(labels, "incident", inc->id, true, AM_LABEL_VALUE_MAX);
         if (r >= 0) r = add(labels, "class", inc->class_name, true, AM_LABEL_VALUE_MAX);
         if (r >= 0) r = add(labels, "scope", inc->scope, true, AM_LABEL_VALUE_MAX);

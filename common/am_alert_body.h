@@ -29,6 +29,8 @@ typedef struct am_incident {
         uint64_t ends_usec;                       /* 0: firing */
 } am_incident;
 
+#define AM_INCIDENT_ALERTNAME "IkehealIncident"
+
 /* Label values past this are refused rather than cut (a cut value would be another alert). */
 #define AM_LABEL_VALUE_MAX 1024
 #define AM_ANNOTATION_MAX 8192

@@ -38,6 +38,7 @@ typedef struct sas_state {
         unsigned established, connecting, other, children;
         char peers_up[1024];
         sas_tally building, last; /* per connection: this run's, and the last complete one */
+        bool per_peer;            /* count per peer too (GET /metrics asks) */
         double baseline;
         unsigned peak;
 } sas_state;
@@ -84,12 +85,31 @@ static int sas_attach(void *state, check *c, const check_env *env) {
         return charon_hub_listen(env->hub, "child-updown", on_updown, NULL, s, &s->child_listener);
 }
 
+/* One CHILD SA's bytes and packets into its peer's row. */
+static void peer_count(sas_tally *t, const char *conn, const char *peer, const vici_node *ch) {
+        const char *child = vici_node_str(ch, "name") ?: ch->name;
+        sas_peer *p = sas_peers_row(&t->peers, conn, peer ?: "?", child ?: "?");
+        uint64_t v;
+
+        if (!p)
+                return;
+        if (vici_node_u64(ch, "bytes-in", &v) >= 0)
+                p->bytes_in += v;
+        if (vici_node_u64(ch, "bytes-out", &v) >= 0)
+                p->bytes_out += v;
+        if (vici_node_u64(ch, "packets-in", &v) >= 0)
+                p->packets_in += v;
+        if (vici_node_u64(ch, "packets-out", &v) >= 0)
+                p->packets_out += v;
+}
+
 static void on_sa(vici_client *c, const char *event, const vici_node *item, void *userdata) {
         sas_state *s = userdata;
 
         /* { <ike-sa name> { state = ESTABLISHED, remote-host = …, child-sas { … } } } */
         for (const vici_node *ike = item ? item->child : NULL; ike; ike = ike->next) {
                 const char *st = vici_node_str(ike, "state"), *remote = vici_node_str(ike, "remote-host");
+                const char *remote_id = vici_node_str(ike, "remote-id");
                 if (st && strcmp(st, "ESTABLISHED") == 0) {
                         s->established++;
                         if (remote && !strstr(s->peers_up, remote)) {
@@ -125,6 +145,8 @@ static void on_sa(vici_client *c, const char *event, const vici_node *item, void
                                 row->packets_in += v;
                         if (vici_node_u64(ch, "packets-out", &v) >= 0)
                                 row->packets_out += v;
+                        if (s->per_peer)
+                                peer_count(&s->building, ike->name, remote_id ?: remote, ch);
                 }
         }
 }
@@ -223,3 +245,10 @@ const check_ops sas_check_ops = {
         .cancel = sas_cancel,
         .done = sas_done,
 };
+
+void sas_check_set_per_peer(check *c, bool on) {
+        sas_state *s = c && check_get_ops(c) == &sas_check_ops ? (sas_state *) check_ops_state(c) : NULL;
+
+        if (s)
+                s->per_peer = on;
+}

@@ -39,9 +39,11 @@ sas_conn *sas_tally_row(sas_tally *t, const char *name) {
 
 void sas_tally_reset(sas_tally *t) {
         t->n = 0;
+        sas_peers_reset(&t->peers);
 }
 
 void sas_tally_done(sas_tally *t) {
+        sas_peers_done(&t->peers);
         free(t->conns);
         *t = (sas_tally){ 0 };
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/checks/sas_peers.h"
+
 #define SAS_TALLY_MAX 512u
 #define SAS_TALLY_OTHER "_other"
 
@@ -28,6 +30,7 @@ typedef struct sas_conn {
 typedef struct sas_tally {
         sas_conn *conns; /* in the order first seen */
         size_t n, cap;
+        sas_peers peers; /* kept only when the check is asked to (sas_check_set_per_peer()) */
 } sas_tally;
 
 /* The row of `name` (made, or "_other" past the maximum); NULL only on -ENOMEM. */

@@ -25,6 +25,7 @@ static const yfield fields[] = {
         { "rate_per_second", YF_U32, OFF(rate_per_sec), .max = 100000 },
         { "rate_burst", YF_U32, OFF(rate_burst), .min = 1, .max = 100000 },
         { "timeout", YF_DURATION, OFF(timeout_usec), .min = USEC_PER_SEC, .max = 300 * USEC_PER_SEC },
+        { "metrics_per_peer", YF_BOOL, OFF(metrics_per_peer) },
         {}
 };
 

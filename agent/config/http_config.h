@@ -14,6 +14,8 @@
  *     rate_per_second: 20        # requests per client address and second (0: unlimited)
  *     rate_burst: 40
  *     timeout: 10s               # an idle connection is closed after this
+ *     metrics_per_peer: false    # /metrics: CHILD SA bytes/packets per peer identity too
+ *                                # (a series per road-warrior client: off unless wanted)
  *
  * The token files are read when the configuration is loaded from a file (a reload reads them
  * again); a token that cannot be read refuses the configuration with the key's position. */
@@ -43,6 +45,7 @@ typedef struct http_config {
         uint32_t max_connections, max_per_client;
         uint32_t rate_per_sec, rate_burst;
         uint64_t timeout_usec;
+        bool metrics_per_peer;
         const ynode *node;                  /* the section (positions for later errors) */
 } http_config;
 

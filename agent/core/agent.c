@@ -351,7 +351,8 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         r = observe_new(&a->observe,
                         &(observe_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
                                          .engine = a->engine, .drills = a->drills, .audit_log = &a->audit,
-                                         .hub = check_host_hub(a->checkhost), .audit = on_triage_audit,
+                                         .hub = check_host_hub(a->checkhost), .notifier = a->notifier,
+                                         .audit = on_triage_audit,
                                          .audit_userdata = a, .start_real_usec = a->start_real_usec,
                                          .state_dir = a->config->state_dir });
         if (r >= 0) {

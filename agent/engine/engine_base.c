@@ -65,6 +65,25 @@ void engine_notify(engine *e, const run *r, runbook_event ev, const char *fmt, .
                         .grade = r ? grade_to_string(r->grade) : NULL,
                         .text = text,
                 };
+                /* what the incident is, and this run, for whoever reads the webhook */
+                const incident *inc = r && r->incident && e->incidents ? incident_store_find(e->incidents, r->incident)
+                                                                     : NULL;
+                char peers_buf[sizeof(inc->peers)], *save = NULL;
+                const char *peers[32];
+                if (inc) {
+                        m.class_name = fault_class_to_string(inc->cls);
+                        m.scope = fault_scope_to_string(inc->scope);
+                        m.severity = check_status_to_string(inc->severity);
+                        m.reason = inc->reason;
+                        (void) snprintf(peers_buf, sizeof(peers_buf), "%s", inc->peers);
+                        for (char *p = strtok_r(peers_buf, ",", &save); p && m.n_peers < ELEMENTSOF(peers);
+                             p = strtok_r(NULL, ",", &save))
+                                peers[m.n_peers++] = p;
+                        m.peers = peers;
+                        m.run = r->id;
+                        m.run_runbook = r->runbook;
+                        m.run_state = run_state_to_string(r->state);
+                }
                 (void) notifier_send(e->notifier, rb ? (const char *const *) rb->notify_targets : NULL, &m);
         }
 }

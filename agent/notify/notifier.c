@@ -32,8 +32,8 @@ struct delivery {
         notifier *owner;
         delivery *prev, *next;
         char *webhook, *url, *event, *body; /* copies: the config may be replaced meanwhile */
-        struct curl_slist *headers;         /* the common ones and its signature (NULL: unsigned) */
-        char signature[sizeof(NOTIFY_SIGNATURE_HEADER) + 2 + 72];
+        struct curl_slist *headers;         /* the common ones and its own (NULL: none of its own) */
+        char *extra;                        /* its own header: a signature, a bearer token */
         uint64_t timeout_usec, backoff_usec;
         uint32_t retries, attempt; /* attempt: retries started so far */
         CURL *easy;                /* in flight */
@@ -79,6 +79,17 @@ static int config_copy(notify_config *dst, const notify_config *src) {
                                 return -ENOMEM;
                         }
                 }
+                const notify_alertmanager *sa = &src->alertmanager;
+                notify_alertmanager *a = &c.alertmanager;
+                *a = *sa;
+                a->token_file = NULL;
+                a->url = sa->url ? strdup(sa->url) : NULL;
+                a->token = sa->token ? strdup(sa->token) : NULL;
+                a->instance = sa->instance ? strdup(sa->instance) : NULL;
+                if ((sa->url && !a->url) || (sa->token && !a->token) || (sa->instance && !a->instance)) {
+                        notify_config_done(&c);
+                        return -ENOMEM;
+                }
         }
         *dst = c;
         return 0;
@@ -100,6 +111,9 @@ static void delivery_free(delivery *d) {
         free(d->url);
         free(d->event);
         free(d->body);
+        if (d->extra)
+                explicit_bzero(d->extra, strlen(d->extra)); /* it may hold a bearer token */
+        free(d->extra);
         curl_slist_free_all(d->headers);
         free(d);
 }
@@ -160,8 +174,8 @@ static int attempt_start(delivery *d) {
         (void) curl_easy_setopt(
                 easy, CURLOPT_TIMEOUT_MS,
                 d->timeout_usec < USEC_PER_MSEC ? 1L : (long) (d->timeout_usec / USEC_PER_MSEC));
-        if (d->signature[0] && !d->headers) {
-                /* the common headers and the signature, for this delivery */
+        if (d->extra && !d->headers) {
+                /* the common headers and its own, for this delivery */
                 for (struct curl_slist *h = d->owner->headers; h; h = h->next) {
                         struct curl_slist *x = curl_slist_append(d->headers, h->data);
                         if (!x) {
@@ -170,7 +184,7 @@ static int attempt_start(delivery *d) {
                         }
                         d->headers = x;
                 }
-                struct curl_slist *x = curl_slist_append(d->headers, d->signature);
+                struct curl_slist *x = curl_slist_append(d->headers, d->extra);
                 if (!x) {
                         curl_easy_cleanup(easy);
                         return -ENOMEM;
@@ -295,32 +309,31 @@ static void drop_oldest(notifier *n) {
         delivery_free(d);
 }
 
-static int enqueue(notifier *n, const notify_webhook *w, const notify_message *m,
-                   const char *body) {
+/* Queue body for target; extra: its own header (copied; NULL: none). */
+static int enqueue_body(notifier *n, const char *target, const char *url, const char *event, const char *body,
+                        const char *extra, uint64_t timeout_usec, uint32_t retries, uint64_t backoff_usec) {
         delivery *d = calloc(1, sizeof(*d));
 
         if (!d)
                 return -ENOMEM;
         d->owner = n;
-        d->webhook = strdup(w->name);
-        d->url = strdup(w->url);
-        d->event = strdup(m->event);
+        d->webhook = strdup(target);
+        d->url = strdup(url);
+        d->event = strdup(event);
         d->body = strdup(body);
-        d->timeout_usec = w->timeout_usec ? w->timeout_usec : 5 * USEC_PER_SEC;
-        d->backoff_usec = w->backoff_usec;
-        d->retries = w->retries;
-        char sig[72];
-        int r = w->key ? notify_sign(w->key, w->key_len, body, strlen(body), sig) : 0;
-        if (r < 0 || !d->webhook || !d->url || !d->event || !d->body) {
+        d->extra = extra ? strdup(extra) : NULL;
+        d->timeout_usec = timeout_usec ? timeout_usec : 5 * USEC_PER_SEC;
+        d->backoff_usec = backoff_usec;
+        d->retries = retries;
+        if (!d->webhook || !d->url || !d->event || !d->body || (extra && !d->extra)) {
                 free(d->webhook);
                 free(d->url);
                 free(d->event);
                 free(d->body);
+                free(d->extra);
                 free(d);
-                return r < 0 ? r : -ENOMEM;
+                return -ENOMEM;
         }
-        if (w->key)
-                (void) snprintf(d->signature, sizeof(d->signature), NOTIFY_SIGNATURE_HEADER ": %s", sig);
         while (n->head && n->n_queued >= n->cfg.queue_max)
                 drop_oldest(n);
         d->prev = n->tail;
@@ -331,12 +344,27 @@ static int enqueue(notifier *n, const notify_webhook *w, const notify_message *m
         return 0;
 }
 
+static int enqueue(notifier *n, const notify_webhook *w, const notify_message *m,
+                   const char *body) {
+        char sig[72], header[sizeof(NOTIFY_SIGNATURE_HEADER) + 2 + sizeof(sig)];
+        int r;
+
+        if (w->key) {
+                r = notify_sign(w->key, w->key_len, body, strlen(body), sig);
+                if (r < 0)
+                        return r;
+                (void) snprintf(header, sizeof(header), NOTIFY_SIGNATURE_HEADER ": %s", sig);
+        }
+        return enqueue_body(n, w->name, w->url, m->event, body, w->key ? header : NULL, w->timeout_usec, w->retries,
+                            w->backoff_usec);
+}
+
 /* With webhooks configured, set HTTP up now rather than at the first incident, so that a
  * libcurl that cannot be loaded is in the log from the start. */
 static void http_setup_configured(notifier *n) {
         int r;
 
-        if (n->cfg.n_webhooks == 0)
+        if (n->cfg.n_webhooks == 0 && !n->cfg.alertmanager.url)
                 return;
         r = http_setup(n);
         if (r < 0)
@@ -431,4 +459,34 @@ notifier *notifier_free(notifier *n) {
 
 void notifier_get_stats(const notifier *n, notifier_stats *ret) {
         *ret = n->stats;
+}
+
+const notify_alertmanager *notifier_alertmanager(const notifier *n) {
+        return n && n->cfg.alertmanager.url ? &n->cfg.alertmanager : NULL;
+}
+
+int notifier_alertmanager_post(notifier *n, const char *what, const char *body) {
+        const notify_alertmanager *a = notifier_alertmanager(n);
+        _cleanup_(freep) char *url = NULL, *auth = NULL;
+        size_t l;
+        int r;
+
+        if (!a)
+                return -ENOENT;
+        l = strlen(a->url);
+        if (asprintf(&url, "%s%s", a->url, a->url[l - 1] == '/' ? "api/v2/alerts" : "/api/v2/alerts") < 0) {
+                url = NULL;
+                return -ENOMEM;
+        }
+        if (a->token && asprintf(&auth, "Authorization: Bearer %s", a->token) < 0) {
+                auth = NULL;
+                return -ENOMEM;
+        }
+        r = enqueue_body(n, NOTIFY_ALERTMANAGER_TARGET, url, what, body, auth, a->timeout_usec, a->retries,
+                         a->backoff_usec);
+        if (auth)
+                explicit_bzero(auth, strlen(auth));
+        if (r >= 0)
+                pump(n);
+        return r;
 }

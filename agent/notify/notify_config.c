@@ -21,7 +21,11 @@
 #define URL_MAX_LEN 2048u
 
 void notify_config_init(notify_config *c) {
-        *c = (notify_config){.queue_max = QUEUE_MAX_DEFAULT};
+        *c = (notify_config){.queue_max = QUEUE_MAX_DEFAULT,
+                             .alertmanager = {.resend_usec = 60 * USEC_PER_SEC,
+                                              .timeout_usec = 5 * USEC_PER_SEC,
+                                              .retries = 3,
+                                              .backoff_usec = USEC_PER_SEC}};
 }
 
 void notify_config_done(notify_config *c) {
@@ -34,6 +38,12 @@ void notify_config_done(notify_config *c) {
                 free(c->webhooks[i].key);
         }
         free(c->webhooks);
+        free(c->alertmanager.url);
+        free(c->alertmanager.token_file);
+        if (c->alertmanager.token)
+                explicit_bzero(c->alertmanager.token, strlen(c->alertmanager.token));
+        free(c->alertmanager.token);
+        free(c->alertmanager.instance);
         notify_config_init(c);
 }
 
@@ -55,33 +65,71 @@ int notify_sign(const unsigned char *key, size_t key_len, const char *body, size
         return 0;
 }
 
-/* The signing key, read as deliveries will use it: root's, 0600 or stricter, not empty. */
-static int key_read(const char *path, const ynode *at, notify_webhook *w, ydiag *d) {
+/* A secret file (a signing key, a bearer token), read as deliveries will use it: root's, 0600 or
+ * stricter, not empty. `key` names the setting in errors. */
+static int secret_read(const char *key, const char *path, size_t max, const ynode *at, char **ret, size_t *ret_len,
+                       ydiag *d) {
         char *buf = NULL;
         struct stat st;
         size_t len = 0;
-        int r = file_read_all(path, NOTIFY_KEY_MAX, 0, &buf, &len, &st);
+        int r = file_read_all(path, max, 0, &buf, &len, &st);
 
         if (r == -EFBIG)
-                ydiag_add(d, at, "signing_key_file %s is larger than %u bytes", YQ_PATH(path), NOTIFY_KEY_MAX);
+                ydiag_add(d, at, "%s %s is larger than %zu bytes", key, YQ_PATH(path), max);
         else if (r < 0)
-                ydiag_add(d, at, "signing_key_file %s: %s", YQ_PATH(path), file_read_strerror(r));
+                ydiag_add(d, at, "%s %s: %s", key, YQ_PATH(path), file_read_strerror(r));
         else if (st.st_uid != 0)
-                ydiag_add(d, at, "signing_key_file %s belongs to uid %u, not root", YQ_PATH(path), (unsigned) st.st_uid);
+                ydiag_add(d, at, "%s %s belongs to uid %u, not root", key, YQ_PATH(path), (unsigned) st.st_uid);
         else if (st.st_mode & 077)
-                ydiag_add(d, at, "signing_key_file %s has mode %04o: others than root may read it (0600 or stricter)",
+                ydiag_add(d, at, "%s %s has mode %04o: others than root may read it (0600 or stricter)", key,
                           YQ_PATH(path), (unsigned) (st.st_mode & 07777));
         else if (len == 0)
-                ydiag_add(d, at, "signing_key_file %s is empty", YQ_PATH(path));
+                ydiag_add(d, at, "%s %s is empty", key, YQ_PATH(path));
         else {
-                w->key = (unsigned char *) buf;
-                w->key_len = len;
+                *ret = buf;
+                *ret_len = len;
                 return 0;
         }
         if (buf)
                 explicit_bzero(buf, len);
         free(buf);
         return -EINVAL;
+}
+
+static int key_read(const char *path, const ynode *at, notify_webhook *w, ydiag *d) {
+        char *buf = NULL;
+        size_t len = 0;
+        int r = secret_read("signing_key_file", path, NOTIFY_KEY_MAX, at, &buf, &len, d);
+
+        if (r < 0)
+                return r;
+        w->key = (unsigned char *) buf;
+        w->key_len = len;
+        return 0;
+}
+
+/* A bearer token: the file's first line, printable ASCII (it goes into a header line). */
+static int token_read(const char *path, const ynode *at, char **ret, ydiag *d) {
+        char *buf = NULL;
+        size_t len = 0, n;
+        int r = secret_read("bearer_token_file", path, NOTIFY_TOKEN_MAX, at, &buf, &len, d);
+
+        if (r < 0)
+                return r;
+        n = strcspn(buf, "\r\n");
+        buf[n] = 0;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) buf[i] <= ' ' || (unsigned char) buf[i] >= 0x7f)
+                        r = -EINVAL;
+        if (n == 0 || r < 0) {
+                ydiag_add(d, at, "bearer_token_file %s: the first line must be a token of printable characters "
+                          "without spaces", YQ_PATH(path));
+                explicit_bzero(buf, len);
+                free(buf);
+                return -EINVAL;
+        }
+        *ret = buf;
+        return 0;
 }
 
 static bool name_valid(const char *s) {
@@ -213,6 +261,68 @@ static int bind_webhook(const ynode *map, notify_config *c, const ynode **names,
         return w.name && w.url ? 0 : -ENOMEM;
 }
 
+static bool instance_valid(const char *s) {
+        if (!*s || strlen(s) > 255)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' || *s == 0x7f || *s == ',')
+                        return false;
+        return true;
+}
+
+static int bind_alertmanager(const ynode *map, notify_alertmanager *a, ydiag *d) {
+        const char *s;
+
+        if (ynode_is_null(map))
+                return 0;
+        if (map->type != YNODE_MAP) {
+                ydiag_add(d, map, "alertmanager: expected a mapping (url, bearer_token_file, resend, …)");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i + 1 < map->n_items; i += 2) {
+                const ynode *k = map->items[i], *v = map->items[i + 1];
+
+                if (strcmp(k->value, "url") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                continue;
+                        if (!url_valid(s))
+                                ydiag_add(d, v, "url: expected an http:// or https:// URL, got '%s'", YQ_PATH(s));
+                        else if (!a->url && !(a->url = strdup(s)))
+                                return -ENOMEM;
+                } else if (strcmp(k->value, "bearer_token_file") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                continue;
+                        if (s[0] != '/')
+                                ydiag_add(d, v, "bearer_token_file: expected an absolute path");
+                        else if (!a->token && token_read(s, v, &a->token, d) >= 0 && !(a->token_file = strdup(s)))
+                                return -ENOMEM;
+                } else if (strcmp(k->value, "instance") == 0) {
+                        if (!(s = want_string(k, v, d)))
+                                continue;
+                        if (!instance_valid(s))
+                                ydiag_add(d, v, "instance: '%s' is not a label value for an instance (no spaces "
+                                          "or commas, at most 255)", YQ(s));
+                        else if (!a->instance && !(a->instance = strdup(s)))
+                                return -ENOMEM;
+                } else if (strcmp(k->value, "resend") == 0)
+                        (void) ybind_scalar_duration(v, d, USEC_PER_SEC, 3600 * USEC_PER_SEC, &a->resend_usec);
+                else if (strcmp(k->value, "timeout") == 0)
+                        (void) ybind_scalar_duration(v, d, USEC_PER_MSEC, 60 * USEC_PER_SEC, &a->timeout_usec);
+                else if (strcmp(k->value, "retries") == 0)
+                        (void) ybind_scalar_u32(v, d, 0, 10, &a->retries);
+                else if (strcmp(k->value, "backoff") == 0)
+                        (void) ybind_scalar_duration(v, d, USEC_PER_MSEC, 3600 * USEC_PER_SEC, &a->backoff_usec);
+                else
+                        ydiag_add(d, k,
+                                  "unknown key '%s' (expected one of: url, bearer_token_file, resend, timeout, "
+                                  "retries, backoff, instance)",
+                                  YQ(k->value));
+        }
+        if (!a->url && !ynode_get(map, "url"))
+                ydiag_add(d, map, "alertmanager: missing key 'url'");
+        return 0;
+}
+
 int notify_config_bind(const ynode *node, notify_config *c, ydiag *d) {
         _cleanup_(notify_config_done) notify_config t;
         const ynode *names[NOTIFY_WEBHOOKS_MAX + 1] = {};
@@ -222,7 +332,7 @@ int notify_config_bind(const ynode *node, notify_config *c, ydiag *d) {
         if (ynode_is_null(node))
                 goto done;
         if (node->type != YNODE_MAP) {
-                ydiag_add(d, node, "notify: expected a mapping (webhooks, queue_max)");
+                ydiag_add(d, node, "notify: expected a mapping (webhooks, queue_max, alertmanager)");
                 return -EINVAL;
         }
         for (size_t i = 0; i + 1 < node->n_items; i += 2) {
@@ -230,6 +340,10 @@ int notify_config_bind(const ynode *node, notify_config *c, ydiag *d) {
 
                 if (strcmp(k->value, "queue_max") == 0)
                         (void) ybind_scalar_u32(v, d, 1, QUEUE_MAX_LIMIT, &t.queue_max);
+                else if (strcmp(k->value, "alertmanager") == 0) {
+                        if (bind_alertmanager(v, &t.alertmanager, d) == -ENOMEM)
+                                return -ENOMEM;
+                }
                 else if (strcmp(k->value, "webhooks") == 0) {
                         if (ynode_is_null(v))
                                 continue;
@@ -255,7 +369,7 @@ int notify_config_bind(const ynode *node, notify_config *c, ydiag *d) {
                                 if (bind_webhook(v->items[j], &t, names, d) == -ENOMEM)
                                         return -ENOMEM;
                 } else
-                        ydiag_add(d, k, "unknown key '%s' (expected one of: webhooks, queue_max)",
+                        ydiag_add(d, k, "unknown key '%s' (expected one of: webhooks, queue_max, alertmanager)",
                                   YQ(k->value));
         }
         if (d->n_msgs + d->n_dropped > before)

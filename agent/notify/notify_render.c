@@ -84,6 +84,68 @@ static bool add_str(json_object *o, const char *key, const char *value, size_t m
         return true;
 }
 
+/* What the incident is: class, scope, severity, reason, peers, and its run (JSON members). */
+static bool add_incident(json_object *o, const notify_message *m) {
+        json_object *peers, *run;
+
+        if (!m->class_name)
+                return true;
+        if (!add_str(o, "class", m->class_name, 64) || (m->scope && !add_str(o, "scope", m->scope, 64)) ||
+            (m->severity && !add_str(o, "severity", m->severity, 64)) ||
+            (m->reason && !add_str(o, "reason", m->reason, 256)))
+                return false;
+        if (!(peers = json_object_new_array()) || json_object_object_add(o, "peers", peers) < 0) {
+                json_object_put(peers);
+                return false;
+        }
+        for (size_t i = 0; i < m->n_peers; i++) {
+                char *clean = utf8_clean(m->peers[i], 512);
+                json_object *v = clean ? json_object_new_string(clean) : NULL;
+                free(clean);
+                if (!v || json_object_array_add(peers, v) < 0) {
+                        json_object_put(v);
+                        return false;
+                }
+        }
+        if (!m->run)
+                return true;
+        if (!(run = json_object_new_object()) || json_object_object_add(o, "run", run) < 0) {
+                json_object_put(run);
+                return false;
+        }
+        return json_object_object_add(run, "id", json_object_new_uint64(m->run)) >= 0 &&
+               (!m->run_runbook || add_str(run, "runbook", m->run_runbook, 256)) &&
+               (!m->run_state || add_str(run, "state", m->run_state, 64));
+}
+
+/* For people: "class/scope severity (reason), peers a, b; run 7 of RUNBOOK: STATE" (malloc'ed;
+ * "" when the message is not about an incident). */
+static char *incident_line(const notify_message *m) {
+        char *s = NULL, *p = NULL, *run = NULL;
+        size_t len = 0;
+
+        if (!m->class_name)
+                return strdup("");
+        for (size_t i = 0; i < m->n_peers; i++)
+                len += strlen(m->peers[i]) + 2;
+        if (!(p = calloc(1, len + 1)))
+                return NULL;
+        for (size_t i = 0; i < m->n_peers; i++) {
+                if (i)
+                        strcat(p, ", ");
+                strcat(p, m->peers[i]);
+        }
+        if (m->run && asprintf(&run, "; run %llu of %s: %s", (unsigned long long) m->run, m->run_runbook ?: "?",
+                               m->run_state ?: "?") < 0)
+                run = NULL;
+        if (asprintf(&s, " [%s/%s %s (%s)%s%s%s]", m->class_name, m->scope ?: "?", m->severity ?: "?",
+                     m->reason ?: "?", *p ? ", peers " : "", p, run ?: "") < 0)
+                s = NULL;
+        free(p);
+        free(run);
+        return s;
+}
+
 char *notify_render(notify_format fmt, const char *host, const notify_message *m) {
         char when[32], *text = NULL, *out = NULL;
         struct tm tm;
@@ -99,15 +161,17 @@ char *notify_render(notify_format fmt, const char *host, const notify_message *m
 
         if (ok && fmt == NOTIFY_SLACK) {
                 /* one line for people: "[ikeheal HOST] EVENT: RUNBOOK (incident N): TEXT" */
-                char *body = utf8_clean(m->text, NOTIFY_TEXT_MAX), inc[48] = "";
+                char *body = utf8_clean(m->text, NOTIFY_TEXT_MAX), inc[48] = "", *what = incident_line(m);
                 if (m->incident)
                         (void) snprintf(inc, sizeof(inc), " (incident %llu)", (unsigned long long) m->incident);
-                if (!body || asprintf(&text, "[ikeheal %s] %s%s%s%s: %s", host, m->event, m->runbook ? ": " : "",
-                                      m->runbook ?: "", inc, body) < 0) {
+                if (!body || !what ||
+                    asprintf(&text, "[ikeheal %s] %s%s%s%s%s: %s", host, m->event, m->runbook ? ": " : "",
+                             m->runbook ?: "", inc, what, body) < 0) {
                         text = NULL;
                         ok = false;
                 }
                 free(body);
+                free(what);
                 ok = ok && add_str(o, "text", text, SIZE_MAX);
         } else if (ok) {
                 ok = add_str(o, "source", "ikeheal", SIZE_MAX) && add_str(o, "host", host, SIZE_MAX) &&
@@ -118,7 +182,7 @@ char *notify_render(notify_format fmt, const char *host, const notify_message *m
                         ok = add_str(o, "runbook", m->runbook, SIZE_MAX);
                 if (ok && m->grade)
                         ok = add_str(o, "grade", m->grade, SIZE_MAX);
-                ok = ok && add_str(o, "text", m->text, NOTIFY_TEXT_MAX);
+                ok = ok && add_incident(o, m) && add_str(o, "text", m->text, NOTIFY_TEXT_MAX);
         }
         if (ok) {
                 const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -25,11 +25,16 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
         observe *o = userdata;
         observe_tally_incident(&o->tally, i, (int) ev);
         observe_health_incident(o, i);
+        observe_hooks_incident(o, i, (int) ev);
+        observe_am_incident(o, i, (int) ev);
+        if (i->state == INCIDENT_RESOLVED)
+                observe_told_forget(o, i->id);
 }
 
 static void on_run(const run *r, void *userdata) {
         observe *o = userdata;
         observe_tally_run(&o->tally, r);
+        observe_am_run(o, r);
 }
 
 static void on_ike(const char *event, const vici_node *msg, void *userdata) {
@@ -84,6 +89,9 @@ int observe_new(observe **ret, const observe_deps *deps) {
                 log_warning_errno(r, "cannot watch %s for the drain: it is read at start and at `drain` only, "
                                   "ignoring", o->deps.state_dir);
         observe_drain_reload(o);
+        r = observe_am_start(o);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(o);
         return 0;
 }
@@ -101,6 +109,7 @@ observe *observe_free(observe *o) {
         http_config_done(&o->config);
         sd_event_source_disable_unref(o->drain_timer);
         sd_event_source_disable_unref(o->drain_watch);
+        sd_event_source_disable_unref(o->am_timer);
         free(o->state_dir_copy);
         free(o);
         return NULL;
@@ -218,6 +227,8 @@ int observe_configure(observe *o, const http_config *c, char **ret_error) {
         size_t n_ports = 0;
         int r;
 
+        /* what /metrics shows: no listener to rebuild for it */
+        o->config.metrics_per_peer = c->metrics_per_peer;
         if (o->server && http_config_equal(&o->config, c))
                 return 0;
         if (!o->server && !c->enabled)

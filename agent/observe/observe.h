@@ -22,6 +22,7 @@ typedef struct engine engine;
 typedef struct drill_runner drill_runner;
 typedef struct audit_trail audit_trail;
 typedef struct charon_hub charon_hub;
+typedef struct notifier notifier;
 
 /* What the room reads; borrowed, they outlive it. */
 typedef struct observe_deps {
@@ -32,6 +33,7 @@ typedef struct observe_deps {
         drill_runner *drills;     /* may be NULL */
         audit_trail **audit_log;  /* the agent's (its head sequence); may point at NULL */
         charon_hub *hub;          /* may be NULL */
+        notifier *notifier;       /* incident webhooks and Alertmanager (may be NULL) */
         /* one record on the audit trail */
         void (*audit)(void *userdata, const char *kind, const char *text);
         void *audit_userdata;

@@ -16,6 +16,7 @@
 #include "agent/checks/registry.h"
 #include "agent/observe/observe_internal.h"
 #include "agent/triage/triage.h"
+#include "am_alert_body.h"
 #include "am_payload.h"
 #include "http_server.h"
 
@@ -72,7 +73,15 @@ int observe_on_alerts(const http_request *req, http_reply *reply, void *userdata
                 const char *name = am_alert_label(a, "alertname") ?: "?";
                 char why[160] = "";
                 int k = 0;
-                for (size_t t = 0; t < n_targets; t++) {
+                /* the agent's own incidents, routed back by Alertmanager: taking them would make
+                 * each incident feed itself */
+                bool own = strcmp(name, AM_INCIDENT_ALERTNAME) == 0;
+                if (own) {
+                        (void) snprintf(why, sizeof(why), "%s is this agent's own incident alert",
+                                        AM_INCIDENT_ALERTNAME);
+                        k = -EINVAL;
+                }
+                for (size_t t = 0; !own && t < n_targets; t++) {
                         int x = alerts_check_take(targets[t], a, why, sizeof(why));
                         if (x < 0 || k == 0)
                                 k = x;

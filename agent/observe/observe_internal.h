@@ -57,6 +57,17 @@ typedef struct observe_tally {
         uint64_t ike_established, ike_deleted, child_up, child_down;
 } observe_tally;
 
+/* What the room remembers of each active incident it told the outside about. */
+#define OBSERVE_TOLD_MAX 128u
+typedef struct observe_told {
+        uint64_t id;
+        int severity, scope;          /* as last sent to the webhooks */
+        bool hooked;                  /* webhooks were told it opened */
+        bool pushed;                  /* Alertmanager holds it with these labels: */
+        char am_severity[16], am_reason[64], am_peers[512];
+        uint64_t am_starts_usec;
+} observe_told;
+
 struct observe {
         observe_deps deps;
         char *state_dir_copy;
@@ -76,6 +87,12 @@ struct observe {
         bool drained;
         drain_state drain;
         struct sd_event_source *drain_timer, *drain_watch;
+
+        /* webhooks for every incident change (observe_hooks.c) and the incidents pushed to
+         * Alertmanager (observe_am.c) */
+        observe_told told[OBSERVE_TOLD_MAX];
+        size_t n_told;
+        struct sd_event_source *am_timer;
 };
 
 /* The latency buckets (seconds) of probes and of TTD/TTR. */
@@ -99,6 +116,29 @@ int observe_drain_watch(observe *o);
 int observe_on_healthz(const http_request *req, http_reply *reply, void *userdata);
 /* observe_alerts.c: POST /alerts */
 int observe_on_alerts(const http_request *req, http_reply *reply, void *userdata);
+
+/* observe_incident.c: an incident as the outside reads it */
+#define OBSERVE_VIEW_PEERS_MAX 32u
+typedef struct observe_incident_view { /* peers sorted and distinct */
+        const char *class_name, *scope, *severity;
+        char peers_buf[512];
+        const char *peers[OBSERVE_VIEW_PEERS_MAX];
+        size_t n_peers;
+        uint64_t run; /* its latest run (0: none) */
+        char runbook[64];
+        const char *run_state;
+} observe_incident_view;
+void observe_incident_view_init(observe *o, const incident *i, observe_incident_view *v);
+/* The record of what was told about incident id (created when `add`; NULL: none, or full). */
+observe_told *observe_told_get(observe *o, uint64_t id, bool add);
+void observe_told_forget(observe *o, uint64_t id);
+
+/* observe_hooks.c: a webhook for every incident change */
+void observe_hooks_incident(observe *o, const incident *i, int ev);
+/* observe_am.c: incidents as Alertmanager alerts */
+int observe_am_start(observe *o);
+void observe_am_incident(observe *o, const incident *i, int ev);
+void observe_am_run(observe *o, const run *r);
 
 /* GET /metrics: the exposition (malloc'ed) and its length. */
 int observe_metrics_render(observe *o, char **ret_text, size_t *ret_len);

@@ -4,6 +4,7 @@
  * triage's incidents, the engine's runs and measures, the drill runner's history, the audit
  * head, this room's counters — so a scrape costs a walk over bounded tables and never waits.
  * The metric names are the ones etc/prometheus/ikeheal-rules.yml documents. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,48 @@ static void charon_metrics(observe *o, prom_text *p, check_set *set) {
         prom_text_sample(p, NULL, 0, restarts);
 }
 
+/* Per peer (http.metrics_per_peer): each CHILD SA's bytes and packets by connection, peer
+ * identity and CHILD_SA name. */
+static void peer_metrics(prom_text *p, const sas_tally *t) {
+        static const struct {
+                const char *name, *help;
+                size_t in, out;
+        } fam[] = {
+                { "ikeheal_peer_child_sa_bytes_total", "bytes of the CHILD SAs now up, per peer identity",
+                  offsetof(sas_peer, bytes_in), offsetof(sas_peer, bytes_out) },
+                { "ikeheal_peer_child_sa_packets_total", "packets of the CHILD SAs now up, per peer identity",
+                  offsetof(sas_peer, packets_in), offsetof(sas_peer, packets_out) },
+        };
+
+        for (size_t f = 0; f < ELEMENTSOF(fam); f++) {
+                prom_text_family(p, fam[f].name, PROM_COUNTER, fam[f].help);
+                for (size_t i = 0; t && i < t->peers.n; i++) {
+                        const sas_peer *r = &t->peers.rows[i];
+                        const char *base = (const char *) r;
+                        prom_label a[] = { L("connection", r->conn), L("peer", r->peer), L("child", r->child),
+                                           L("direction", "in") };
+                        prom_text_sample(p, a, 4, (double) *(const uint64_t *) (base + fam[f].in));
+                        a[3].value = "out";
+                        prom_text_sample(p, a, 4, (double) *(const uint64_t *) (base + fam[f].out));
+                }
+        }
+        prom_text_family(p, "ikeheal_peer_rows_dropped", PROM_GAUGE,
+                         "CHILD SAs left out of the per-peer series (past their maximum) in the last look");
+        prom_text_sample(p, NULL, 0, t ? (double) t->peers.dropped : 0);
+}
+
 /* IKE and CHILD SAs per connection, from the sas check's last complete list-sas. */
 static void sa_metrics(observe *o, prom_text *p, check_set *set) {
         const sas_tally *t = NULL;
         char v[32];
 
-        for (size_t i = 0; set && i < check_set_size(set) && !t; i++)
-                t = sas_check_tally(check_set_get(set, i));
+        for (size_t i = 0; set && i < check_set_size(set); i++) {
+                check *c = check_set_get(set, i);
+                /* asked at every scrape: checks a reload rebuilt count per peer from their next run */
+                sas_check_set_per_peer(c, o->config.metrics_per_peer);
+                if (!t)
+                        t = sas_check_tally(c);
+        }
         prom_text_family(p, "ikeheal_ike_sas", PROM_GAUGE, "IKE SAs by connection and state (the sas check's last look)");
         for (size_t i = 0; t && i < t->n; i++)
                 for (int s = 0; s < _SAS_IKE_MAX; s++) {
@@ -80,6 +116,8 @@ static void sa_metrics(observe *o, prom_text *p, check_set *set) {
                 prom_text_sample(p, a, 2, (double) t->conns[i].packets_in);
                 prom_text_sample(p, b, 2, (double) t->conns[i].packets_out);
         }
+        if (o->config.metrics_per_peer)
+                peer_metrics(p, t);
         prom_text_family(p, "ikeheal_ike_sa_events_total", PROM_COUNTER, "charon's IKE SA up/down events");
         prom_text_sample(p, (prom_label[]){ L("event", "established") }, 1, (double) o->tally.ike_established);
         prom_text_sample(p, (prom_label[]){ L("event", "deleted") }, 1, (double) o->tally.ike_deleted);

@@ -12,6 +12,12 @@
 #                 oversized body 413, an alert whose labels map to nothing 422 — each refusal,
 #                 and each alert taken, on the audit trail with the sender's address
 #   without a token file POST /alerts is not served at all (404)
+#   out           the incident (no runbook matches it) is pushed back to the same Alertmanager
+#                 (notify.alertmanager): it shows in Alertmanager's /api/v2/alerts with its labels
+#                 and is gone from there once resolved; Alertmanager routing it back to the
+#                 agent's intake is refused (the agent's own alert is no finding); a webhook
+#                 receiver (python3 on loopback) gets incident_opened and incident_resolved with
+#                 class, scope, severity, reason and peers, each signed with a valid HMAC-SHA256
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -22,6 +28,7 @@ D=$(mktemp -d /tmp/ikh-alerts-XXXXXX)
 cleanup() {
         "$top/tests/lab/alertmanager.sh" stop "$D/am" 2>/dev/null
         agent_stop
+        [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         [ -n "${IKH_KEEP:-}" ] && echo "kept $D" || rm -rf "$D"
 }
@@ -53,7 +60,27 @@ lab_up "$D/lab" --clients 1 >/dev/null || { echo "lab did not come up"; exit 1; 
 port=$(free_port)
 token=am-$RANDOM$RANDOM$RANDOM
 printf '%s\n' "$token" > "$D/alerts.token"
-chmod 0600 "$D/alerts.token"
+head -c 32 /dev/urandom > "$D/hook.key"
+chmod 0600 "$D/alerts.token" "$D/hook.key"
+# a webhook receiver: one JSON line per POST, {"sig": its signature header, "body": the body}
+python3 - "$D/sink.port" "$D/sink.out" <<'PY' &
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(sys.argv[2], "a") as f:
+            f.write(json.dumps({"sig": self.headers.get("X-Ikeheal-Signature", ""), "body": body.decode()}) + "\n")
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+SINK_PID=$!
+for _ in $(seq 100); do [ -s "$D/sink.port" ] && break; sleep 0.05; done
+# the real Alertmanager: its receiver is the agent's intake
+mkdir -p "$D/am"
+am start "$D/am" "http://127.0.0.1:$port/alerts" "$D/alerts.token" || { bad "alertmanager did not start"; exit 1; }
 config() { # [token line]
         cat <<YAML
 agent:
@@ -79,6 +106,10 @@ http:
   listen: ["127.0.0.1:$port"]
   max_body_kib: 16
 ${1:-}
+notify:
+  webhooks:
+    - {name: sink, url: "http://127.0.0.1:$(cat "$D/sink.port")/hook", timeout: 2s, signing_key_file: $D/hook.key}
+  alertmanager: {url: "http://127.0.0.1:$(cat "$D/am/port")", resend: 2s, instance: gw.example, timeout: 2s}
 YAML
 }
 config > "$D/c.yaml"
@@ -95,8 +126,6 @@ python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["impact"]=="non
         bad "not healthy: $js"
 
 # --- a real Alertmanager posts to the agent ---
-mkdir -p "$D/am"
-am start "$D/am" "http://127.0.0.1:$port/alerts" "$D/alerts.token" || { bad "alertmanager did not start"; exit 1; }
 alert_json BlackboxIkeUnreachable "" ikeheal_class=reachability ikeheal_reason=udp500_silent severity=critical > "$D/firing.json"
 t0=$(date +%s%N)
 am post "$D/am" "$D/firing.json" >/dev/null && ok "Alertmanager took the alert" || bad "posting to Alertmanager failed"
@@ -113,6 +142,54 @@ else
 fi
 wait_audit alert "firing BlackboxIkeUnreachable from 127.0.0.1 (receiver 'ikeheal', class reachability" &&
         ok "the alert taken is on the audit trail" || bad "no audit record of the alert"
+# the incident goes out: to Alertmanager as an alert, to the webhook (no runbook matches it)
+am_incident() { # ID: "labels…" of the active IkehealIncident alert for incident ID in Alertmanager, or nothing
+        am alerts "$D/am" 2>/dev/null | python3 -c '
+import json, sys
+for a in json.load(sys.stdin):
+    l = a["labels"]
+    if l.get("alertname") == "IkehealIncident" and l.get("incident") == sys.argv[1]:
+        print(" ".join("%s=%s" % kv for kv in sorted(l.items())), "| runbook:", a["annotations"].get("runbook"))' "$1"
+}
+t1=$(date +%s%N) found=
+for _ in $(seq 100); do found=$(am_incident "${id:-0}"); [ -n "$found" ] && break; sleep 0.1; done
+if [ -n "$found" ]; then
+        ok "the incident is an alert in Alertmanager: $found"
+        echo "figure: incident seen → alert listed by Alertmanager $(( ($(date +%s%N) - t1) / 1000000 )) ms"
+        grep -q "class=firewall incident=$id instance=gw.example reason=boundary_or_path scope=global severity=critical" <<<"$found" &&
+                grep -q "runbook: none matches" <<<"$found" && ok "with class, scope, severity, reason, instance; no runbook matches" ||
+                bad "labels: $found"
+else
+        bad "incident ${id:-?} not in Alertmanager: $(am alerts "$D/am" 2>&1 | head -c 600)"
+fi
+wait_audit alert_refused "firing IkehealIncident from 127.0.0.1 (receiver 'ikeheal') refused: IkehealIncident is this agent's own" &&
+        ok "routed back by Alertmanager, the agent's own alert is refused at the intake" || bad "own alert not refused"
+# EVENT: the webhook message of EVENT for incident ID, its signature checked (prints the body)
+hook_msg() {
+        python3 - "$D/sink.out" "$D/hook.key" "$1" "${id:-0}" <<'PY'
+import hashlib, hmac, json, sys
+key = open(sys.argv[2], "rb").read()
+for line in open(sys.argv[1]):
+    m = json.loads(line); b = json.loads(m["body"])
+    if b.get("event") == sys.argv[3] and str(b.get("incident")) == sys.argv[4]:
+        want = "sha256=" + hmac.new(key, m["body"].encode(), hashlib.sha256).hexdigest()
+        print(("signed " if hmac.compare_digest(m["sig"], want) else "BAD SIGNATURE ") + m["body"])
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+wait_hook() { for _ in $(seq 50); do hook_msg "$1" && return 0; sleep 0.1; done; return 1; }
+if msg=$(wait_hook incident_opened); then
+        python3 -c '
+import json, sys
+s = sys.argv[1]; assert s.startswith("signed "), s
+b = json.loads(s[7:])
+assert (b["class"], b["scope"], b["reason"]) == ("firewall", "global", "boundary_or_path"), b
+assert b["severity"] in ("fail", "warn") and isinstance(b["peers"], list) and "run" not in b, b' "$msg" &&
+                ok "webhook incident_opened, validly signed, with class, scope, severity, reason, peers" || bad "webhook: $msg"
+else
+        bad "no incident_opened webhook: $(cat "$D/sink.out" 2>/dev/null | head -c 600)"
+fi
 # resolved in Alertmanager → sent resolved → the finding clears
 # the same alert with an end (now: after its start), as a monitor resolves it
 python3 -c 'import json,sys,datetime; a=json.load(open(sys.argv[1])); a[0]["endsAt"]=datetime.datetime.now(datetime.timezone.utc).isoformat(); print(json.dumps(a))' "$D/firing.json" > "$D/resolved.json"
@@ -121,6 +198,11 @@ agent_wait_resolved firewall 30000 >/dev/null && ok "the alert resolved in Alert
         bad "still active: $(agent_ctl checks | grep alerts)"
 wait_audit alert "resolved BlackboxIkeUnreachable from 127.0.0.1" && ok "the resolved alert is on the audit trail" ||
         bad "no audit record of the resolution"
+for _ in $(seq 100); do [ -z "$(am_incident "${id:-0}")" ] && break; sleep 0.1; done
+[ -z "$(am_incident "${id:-0}")" ] && ok "the incident resolved: its alert is resolved in Alertmanager" ||
+        bad "still active in Alertmanager: $(am_incident "${id:-0}")"
+msg=$(wait_hook incident_resolved) && grep -q '^signed .*"class":"firewall"' <<<"$msg" &&
+        ok "webhook incident_resolved, validly signed" || bad "no signed incident_resolved webhook: ${msg:-$(tail -c 600 "$D/sink.out")}"
 am stop "$D/am"
 
 # --- refusals, each audited ---

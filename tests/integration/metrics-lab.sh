@@ -6,6 +6,8 @@
 #   the http: section      a bad listen address and a token file others may read are refused
 #                          with file:line:col; the listener is off without the section
 #   promtool               the agent's exposition passes `promtool check metrics`
+#   per peer               no per-peer series by default; with http.metrics_per_peer (a reload)
+#                          bytes/packets per peer identity and CHILD_SA, still promtool clean
 #   through Prometheus     its HTTP API gives the established IKE SA count (2 clients) and a
 #                          probe latency (count and a quantile of the UDP 500 histogram)
 #   an injected fault      nftables drops UDP 4500 on the gateway: the incident metric turns
@@ -102,6 +104,23 @@ if curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" > "$D/metrics" && pro
         ok "GET /metrics passes promtool check metrics ($(wc -c < "$D/metrics") bytes, $(grep -vc '^#' "$D/metrics") samples)"
 else
         bad "promtool check metrics: $(cat "$D/promtool")"
+fi
+# per-peer series: none by default; with http.metrics_per_peer one per peer identity and CHILD_SA
+grep -q "^ikeheal_peer_child_sa" "$D/metrics" && bad "per-peer series without metrics_per_peer" ||
+        ok "no per-peer series by default"
+config "$port" "  metrics_per_peer: true" > "$D/c.yaml"
+out=$(agent_ctl reload 2>&1) || bad "reload: $out"
+peers=0
+for _ in $(seq 50); do
+        curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" > "$D/metrics.peers" 2>/dev/null
+        peers=$(grep '^ikeheal_peer_child_sa_bytes_total{.*direction="in"}' "$D/metrics.peers" | sed 's/.*peer="\([^"]*\)".*/\1/' | sort -u | wc -l)
+        [ "$peers" -ge 2 ] && break
+        sleep 0.2
+done
+if [ "$peers" -ge 2 ] && promtool check metrics < "$D/metrics.peers" > "$D/promtool" 2>&1; then
+        ok "metrics_per_peer: bytes and packets of $peers peer identities, promtool clean: $(grep -m1 '^ikeheal_peer_child_sa_bytes_total' "$D/metrics.peers")"
+else
+        bad "per-peer series ($peers peers): $(grep '^ikeheal_peer' "$D/metrics.peers" | head -5) $(cat "$D/promtool")"
 fi
 
 # --- Prometheus scrapes the agent ---

@@ -412,12 +412,18 @@ fault_present && ok "the fault is left for the human" || bad "the fault was remo
 calm
 
 # webhooks: every event of the approve runbook reached the receiver (whose first answer was 500)
-python3 - "$D/sink.out" <<'PY' && ok "webhooks delivered (the failed first attempt retried)" || bad "webhooks: $(cat "$D/sink.out" 2>/dev/null)"
+python3 - "$D/sink.out" <<'PY' && ok "webhooks delivered (the failed first attempt retried), with the incident and the run" || bad "webhooks: $(cat "$D/sink.out" 2>/dev/null)"
 import json, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
 kinds = {(e["event"], e.get("runbook")) for e in events}
 assert ("pending", "fw-approve") in kinds and ("succeeded", "fw-approve") in kinds, kinds
 assert all(e["source"] == "ikeheal" and e["time"].endswith("Z") for e in events)
+# a runbook event about an incident says what it is and which run it is
+ev = [e for e in events if e.get("runbook") == "fw-approve" and e["event"] in ("pending", "succeeded")]
+assert ev and all(e["class"] == "firewall" and e["scope"] and e["severity"] and isinstance(e["peers"], list)
+                  and e["run"]["runbook"] == "fw-approve" and e["run"]["id"] > 0 for e in ev), ev
+# and every incident change went out too, whether a runbook matched or not
+assert {"incident_opened", "incident_resolved"} <= {e["event"] for e in events}, kinds
 PY
 agent_ctl status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["runbooks"]; assert r["notify_delivered"] >= 2, r' &&
         ok "status counts the deliveries" || bad "status: $(agent_ctl status --json)"

@@ -23,7 +23,7 @@ LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_GW_IP=198.18.0.1
 LAB_NET_PREFIX=198.18.0        # client i gets .(1+i) on the bridge's /24
 LAB_LAN_IP=198.18.1.1          # the gateway's protected address, on its lo
-LAB_POOL=198.18.2.0/24         # virtual IPs handed to clients
+LAB_POOL=${LAB_POOL:-198.18.2.0/24} # virtual IPs handed to clients (a bench with more peers sets a larger one)
 LAB_MAX_CLIENTS=50
 
 # The lab's algorithms, in one place. Tests make a mismatch with lab_set_proposals, which edits

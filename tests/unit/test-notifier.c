@@ -360,6 +360,76 @@ static void test_render(void) {
         free(s);
 }
 
+/* A message about an incident says what it is, and its run when it has one. */
+static void test_render_incident(void) {
+        const char *peers[] = { "C=CH, O=strongSwan, CN=client1", "moon\"x" };
+        notify_message m = { .event = "incident_opened", .incident = 3, .text = "UDP 4500 dropped",
+                             .time_usec = 1, .class_name = "firewall", .scope = "local", .severity = "fail",
+                             .reason = "udp4500_drop", .peers = peers, .n_peers = 2 };
+        char *s = notify_render(NOTIFY_JSON, "gw1", &m);
+
+        CHECK(s && strcmp(s, "{\"source\":\"ikeheal\",\"host\":\"gw1\",\"time\":\"1970-01-01T00:00:00Z\","
+                             "\"event\":\"incident_opened\",\"incident\":3,\"class\":\"firewall\",\"scope\":\"local\","
+                             "\"severity\":\"fail\",\"reason\":\"udp4500_drop\",\"peers\":[\"C=CH, O=strongSwan, "
+                             "CN=client1\",\"moon\\\"x\"],\"text\":\"UDP 4500 dropped\"}") == 0,
+              "json: class, scope, severity, reason, peers; no run: %s", s);
+        free(s);
+        m.run = 7;
+        m.run_runbook = "firewall-restore";
+        m.run_state = "running";
+        m.n_peers = 0;
+        s = notify_render(NOTIFY_JSON, "gw1", &m);
+        CHECK(s && strstr(s, "\"peers\":[],\"run\":{\"id\":7,\"runbook\":\"firewall-restore\",\"state\":\"running\"}"),
+              "json: empty peers, the run: %s", s);
+        free(s);
+        m.n_peers = 1;
+        s = notify_render(NOTIFY_SLACK, "gw1", &m);
+        CHECK(s && strcmp(s, "{\"text\":\"[ikeheal gw1] incident_opened (incident 3) [firewall/local fail "
+                             "(udp4500_drop), peers C=CH, O=strongSwan, CN=client1; run 7 of firewall-restore: "
+                             "running]: UDP 4500 dropped\"}") == 0,
+              "slack: the same in words: %s", s);
+        free(s);
+}
+
+static void test_config_alertmanager(void) {
+        notify_config c;
+        char *err = NULL;
+        int r;
+
+        notify_config_init(&c);
+        r = bind_text("notify:\n"
+                      "  alertmanager: {url: \"http://127.0.0.1:9093/\", resend: 30s, instance: gw1, retries: 1}\n",
+                      &c, &err);
+        CHECK(r == 0 && c.alertmanager.url && strcmp(c.alertmanager.url, "http://127.0.0.1:9093/") == 0 &&
+                      c.alertmanager.resend_usec == 30 * USEC_PER_SEC && c.alertmanager.retries == 1 &&
+                      strcmp(c.alertmanager.instance, "gw1") == 0 && !c.alertmanager.token &&
+                      c.alertmanager.timeout_usec == 5 * USEC_PER_SEC,
+              "alertmanager binds (%s)", err ? err : "ok");
+        free(err);
+        notify_config_done(&c);
+        CHECK(!c.alertmanager.url && c.alertmanager.resend_usec == 60 * USEC_PER_SEC, "default: off, resend 1m");
+
+        r = bind_text("notify:\n"
+                      "  alertmanager:\n"
+                      "    resend: 0s\n"
+                      "    instance: \"a b\"\n"
+                      "    bearer_token_file: rel/path\n"
+                      "    colour: red\n",
+                      &c, &err);
+        CHECK(r == -EINVAL && !c.alertmanager.url, "bad alertmanager rejected, output untouched");
+        static const char *const want[] = {
+                "t.yaml:3:13: duration '0s' out of range",
+                "t.yaml:4:15: instance: 'a b' is not a label value",
+                "t.yaml:5:24: bearer_token_file: expected an absolute path",
+                "t.yaml:6:5: unknown key 'colour'",
+                "t.yaml:3:5: alertmanager: missing key 'url'",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                CHECK(err && strstr(err, want[i]), "reports '%s' (%s)", want[i], err);
+        free(err);
+        notify_config_done(&c);
+}
+
 /* ---- delivery ---- */
 
 int main(void) {
@@ -373,6 +443,8 @@ int main(void) {
         test_config();
         test_config_hostile();
         test_render();
+        test_render_incident();
+        test_config_alertmanager();
         if (sd_event_new(&e) < 0)
                 return 1;
         (void) gethostname(host, sizeof(host) - 1);
@@ -434,6 +506,27 @@ int main(void) {
                       "signed over the body it carries, with the usual headers");
                 n = notifier_free(n);
                 server_stop(&srv);
+        }
+        { /* Alertmanager: the body as given to <url>/api/v2/alerts, with the bearer token, unsigned */
+                server srv = {.statuses = {200}, .n_statuses = 1};
+                char url[64];
+                (void) server_start(&srv, e, true);
+                snprintf(url, sizeof(url), "http://127.0.0.1:%u", srv.port);
+                cfg = (notify_config){ .queue_max = 8,
+                                       .alertmanager = { .url = url, .token = (char *) "t0k", .timeout_usec = USEC_PER_SEC,
+                                                         .resend_usec = USEC_PER_SEC } };
+                CHECK(notifier_new(&n, e, &cfg) == 0 && notifier_alertmanager(n) &&
+                              notifier_alertmanager_post(n, "incident 1 firing", "[{\"labels\":{}}]") == 0,
+                      "alertmanager post queued");
+                settle(e, n, 3 * USEC_PER_SEC);
+                CHECK(srv.requests == 1 && srv.bodies[0] && strcmp(srv.bodies[0], "[{\"labels\":{}}]") == 0 &&
+                              strncmp(srv.head, "POST /api/v2/alerts HTTP/1.1\r\n", 30) == 0 &&
+                              strcasestr(srv.head, "\r\nAuthorization: Bearer t0k\r\n") &&
+                              !strcasestr(srv.head, NOTIFY_SIGNATURE_HEADER),
+                      "delivered to /api/v2/alerts with the bearer token: %s", srv.head);
+                n = notifier_free(n);
+                server_stop(&srv);
+                CHECK(notifier_alertmanager_post(NULL, "x", "[]") == -ENOENT, "no alertmanager: -ENOENT");
         }
         { /* 500 then 200: retried once after the backoff, delivered */
                 server srv = {.statuses = {500, 200}, .n_statuses = 2};
