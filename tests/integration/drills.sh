@@ -123,6 +123,8 @@ steady_wait
 cp "$GW_SWANCTL_CONF" "$D/before-abort.conf"
 out=$(agent_ctl drill run proposal-mismatch 2>&1) || bad "proposal drill refused: $out"
 for _ in $(seq 50); do grep -q "aes128-sha1-modp3072" "$GW_SWANCTL_CONF" && break; sleep 0.1; done
+out=$(agent_ctl guard begin --reason "during a drill" 2>&1) && bad "a guarded change begun during a drill" ||
+        { grep -q "refused: a drill is in progress" <<<"$out" && ok "a guarded change is refused during a drill" || bad "guard: $out"; }
 out=$(agent_ctl drill abort --reason "test: operator abort" 2>&1) && ok "abort: $out" || bad "abort: $out"
 for _ in $(seq 100); do cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && break; sleep 0.1; done
 cmp -s "$D/before-abort.conf" "$GW_SWANCTL_CONF" && ok "aborted: swanctl.conf byte-identical to before the drill" ||
