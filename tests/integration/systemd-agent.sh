@@ -124,11 +124,13 @@ hit=[r for r in recs if r.get("SYSLOG_IDENTIFIER")=="ikeheald" and " started" in
      and r.get("_SYSTEMD_UNIT")=="ikeheald.service" and r.get("_PID")==sys.argv[2]]
 if hit: print("     " + hit[0]["MESSAGE"])
 sys.exit(0 if hit else 1)' "$D/journal.json" "$pid1"
-# The hardening of the unit is in force on the running process (capability mask 0x20100b =
-# CHOWN, DAC_OVERRIDE, FOWNER, NET_ADMIN, SYS_ADMIN).
+# The hardening of the unit is in force on the running process (capability mask 0x20300b =
+# CHOWN, DAC_OVERRIDE, FOWNER, NET_ADMIN, NET_RAW (the capture action's and the tunnels'
+# probe's raw sockets), SYS_ADMIN).
 st=$(ct_exec cat "/proc/$pid1/status")
-check "hardening in force: CapBnd=000000000020100b NoNewPrivs=1 Seccomp=2" \
-        test "$(echo "$st" | awk '/^CapBnd|^NoNewPrivs|^Seccomp:/ {printf "%s ", $2}')" = "000000000020100b 1 2 "
+hard=$(echo "$st" | awk '/^CapBnd|^NoNewPrivs|^Seccomp:/ {printf "%s ", $2}')
+check "hardening in force: CapBnd=000000000020300b NoNewPrivs=1 Seccomp=2 (seen: $hard)" \
+        test "$hard" = "000000000020300b 1 2 "
 check "/ is read-only for the agent (ProtectSystem=strict)" \
         grep -Eq '^[^ ]+ / [^ ]+ ro[, ]' <(ct_exec cat /proc/$pid1/mounts)
 
