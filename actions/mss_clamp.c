@@ -341,17 +341,6 @@ static struct nftnl_rule *clamp_rule(const net4 *n, bool daddr, uint32_t mss, co
         return r;
 }
 
-#define ADD_MSG(b, type, flags, label, obj, build, free_fn)                                                              \
-        ({                                                                                                              \
-                __typeof__(obj) _o = (obj);                                                                             \
-                struct nlmsghdr *_nlh = _o ? nft_batch_begin_msg((b), (type), NFPROTO_INET, (flags), (label)) : NULL;   \
-                if (_nlh)                                                                                               \
-                        build(_nlh, _o);                                                                                \
-                if (_o)                                                                                                 \
-                        free_fn(_o);                                                                                    \
-                _nlh ? nft_batch_end_msg((b), _nlh) : -ENOMEM;                                                          \
-        })
-
 static struct nftnl_table *our_table_obj(void) {
         struct nftnl_table *t = nftnl_table_alloc();
         if (t) {
@@ -411,13 +400,13 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
         if ((r = nft_batch_new(&b, gen)) < 0)
                 return r;
         /* replaced whole: add (a no-op if it exists), delete, add again, in one transaction */
-        r = ADD_MSG(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table inet " TABLE, our_table_obj(),
+        r = NFT_BATCH_ADD(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table inet " TABLE, our_table_obj(),
                     nftnl_table_nlmsg_build_payload, nftnl_table_free);
         if (r >= 0)
-                r = ADD_MSG(b, NFT_MSG_DELTABLE, 0, "delete table inet " TABLE, our_table_obj(), nftnl_table_nlmsg_build_payload,
+                r = NFT_BATCH_ADD(b, NFT_MSG_DELTABLE, 0, "delete table inet " TABLE, our_table_obj(), nftnl_table_nlmsg_build_payload,
                             nftnl_table_free);
         if (r >= 0)
-                r = ADD_MSG(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "add table inet " TABLE, our_table_obj(),
+                r = NFT_BATCH_ADD(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "add table inet " TABLE, our_table_obj(),
                             nftnl_table_nlmsg_build_payload, nftnl_table_free);
         if (r >= 0) {
                 struct nftnl_chain *c = nftnl_chain_alloc();
@@ -430,12 +419,12 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
                         nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -150);
                         nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
                 }
-                r = ADD_MSG(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL, "add chain inet " TABLE " " CHAIN, c,
+                r = NFT_BATCH_ADD(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL, "add chain inet " TABLE " " CHAIN, c,
                             nftnl_chain_nlmsg_build_payload, nftnl_chain_free);
         }
         for (size_t i = 0; i < k && r >= 0; i++)
                 for (int d = 0; d < 2 && r >= 0; d++)
-                        r = ADD_MSG(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add clamp rule",
+                        r = NFT_BATCH_ADD(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add clamp rule",
                                     clamp_rule(&nets[i], d, mss_of(p), tag_of(p)), nftnl_rule_nlmsg_build_payload,
                                     nftnl_rule_free);
         if (r < 0)
@@ -472,7 +461,7 @@ static int revert(const action_params *p, action_call *call, const char *ns) {
                 return -EBUSY;
         }
         if ((r = nft_batch_new(&b, gen)) < 0 ||
-            (r = ADD_MSG(b, NFT_MSG_DELTABLE, 0, "delete table inet " TABLE, our_table_obj(), nftnl_table_nlmsg_build_payload,
+            (r = NFT_BATCH_ADD(b, NFT_MSG_DELTABLE, 0, "delete table inet " TABLE, our_table_obj(), nftnl_table_nlmsg_build_payload,
                          nftnl_table_free)) < 0)
                 return r;
         r = nft_batch_commit(b, ns, why, sizeof(why));

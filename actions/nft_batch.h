@@ -30,6 +30,18 @@ DEFINE_FREE_FUNC(nft_batch, nft_batch_free);
 struct nlmsghdr *nft_batch_begin_msg(nft_batch *b, uint16_t type, uint16_t family, uint16_t flags,
                                      const char *label);
 int nft_batch_end_msg(nft_batch *b, struct nlmsghdr *nlh);
+/* One message of the batch from a libnftnl object OBJ (NULL: -ENOMEM): begun, built by
+ * BUILD(nlh, obj), OBJ freed by FREE_FN, counted. Evaluates to nft_batch_end_msg()'s result. */
+#define NFT_BATCH_ADD(b, type, flags, label, obj, build, free_fn)                                                        \
+        ({                                                                                                              \
+                __typeof__(obj) _o = (obj);                                                                             \
+                struct nlmsghdr *_nlh = _o ? nft_batch_begin_msg((b), (type), NFPROTO_INET, (flags), (label)) : NULL;   \
+                if (_nlh)                                                                                               \
+                        build(_nlh, _o);                                                                                \
+                if (_o)                                                                                                 \
+                        free_fn(_o);                                                                                    \
+                _nlh ? nft_batch_end_msg((b), _nlh) : -ENOMEM;                                                          \
+        })
 /* Copy a message as it is (e.g. from a dump), with new flags, without the attributes listed in
  * `strip` (top level only, 0-terminated), and with one u32 attribute added when add_type is not
  * 0 (value in host order; sent big-endian): a set's NFTA_SET_ID, which requests need and dumps

@@ -120,18 +120,6 @@ static int nft_drop_plan(const action_params *p, const action_env *env, action_o
         return action_plan_add(out, "  the kernel removes the elements after %s: the fault ends then without the agent", t);
 }
 
-/* One message of the batch from a libnftnl object: build, free, count. */
-#define ADD_MSG(b, type, flags, label, obj, build, free_fn)                                                              \
-        ({                                                                                                              \
-                __typeof__(obj) _o = (obj);                                                                             \
-                struct nlmsghdr *_nlh = _o ? nft_batch_begin_msg((b), (type), NFPROTO_INET, (flags), (label)) : NULL;   \
-                if (_nlh)                                                                                               \
-                        build(_nlh, _o);                                                                                \
-                if (_o)                                                                                                 \
-                        free_fn(_o);                                                                                    \
-                _nlh ? nft_batch_end_msg((b), _nlh) : -ENOMEM;                                                          \
-        })
-
 static struct nftnl_set *new_set(const char *name, uint32_t id, uint32_t key_type, uint32_t key_len) {
         struct nftnl_set *s = nftnl_set_alloc();
 
@@ -163,10 +151,10 @@ static int add_set(nft_batch *b, const char *name, uint32_t id, uint32_t key_typ
                 nftnl_set_elem_set_u64(el, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
                 nftnl_set_elem_add(e, el);
         }
-        r = ADD_MSG(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL, label, s, nftnl_set_nlmsg_build_payload, nftnl_set_free);
+        r = NFT_BATCH_ADD(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL, label, s, nftnl_set_nlmsg_build_payload, nftnl_set_free);
         (void) snprintf(label, sizeof(label), "add elements to inet " TABLE " %s", name);
         if (r >= 0)
-                r = ADD_MSG(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, label, e, nftnl_set_elems_nlmsg_build_payload,
+                r = NFT_BATCH_ADD(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, label, e, nftnl_set_elems_nlmsg_build_payload,
                             nftnl_set_free);
         else if (e)
                 nftnl_set_free(e);
@@ -216,22 +204,22 @@ static int build(const action_params *p, nft_batch *b) {
         }
         for (size_t i = 0; i < n; i++)
                 be[i] = htons(ports[i]);
-        r = ADD_MSG(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "add table inet " TABLE, t,
+        r = NFT_BATCH_ADD(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "add table inet " TABLE, t,
                     nftnl_table_nlmsg_build_payload, nftnl_table_free);
         if (r >= 0)
                 r = add_set(b, "ports", SET_PORTS_ID, NFT_TYPE_INET_SERVICE, be, sizeof(be[0]), n, ms);
         if (r >= 0 && esp_of(p))
                 r = add_set(b, "protos", SET_PROTOS_ID, NFT_TYPE_INET_PROTOCOL, &esp, 1, 1, ms);
         if (r >= 0)
-                r = ADD_MSG(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL, "add chain inet " TABLE " input", c,
+                r = NFT_BATCH_ADD(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL, "add chain inet " TABLE " input", c,
                             nftnl_chain_nlmsg_build_payload, nftnl_chain_free);
         else if (c)
                 nftnl_chain_free(c);
         if (r >= 0)
-                r = ADD_MSG(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule udp dport @ports drop",
+                r = NFT_BATCH_ADD(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule udp dport @ports drop",
                             drop_rule(IPPROTO_UDP, "ports", SET_PORTS_ID), nftnl_rule_nlmsg_build_payload, nftnl_rule_free);
         if (r >= 0 && esp_of(p))
-                r = ADD_MSG(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule meta l4proto @protos drop",
+                r = NFT_BATCH_ADD(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule meta l4proto @protos drop",
                             drop_rule(0, "protos", SET_PROTOS_ID), nftnl_rule_nlmsg_build_payload, nftnl_rule_free);
         return r;
 }
@@ -305,7 +293,7 @@ static int revert(action_call *call, const char *ns) {
                 nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
                 nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE);
         }
-        if ((r = ADD_MSG(b, NFT_MSG_DELTABLE, 0, "delete table inet " TABLE, t, nftnl_table_nlmsg_build_payload,
+        if ((r = NFT_BATCH_ADD(b, NFT_MSG_DELTABLE, 0, "delete table inet " TABLE, t, nftnl_table_nlmsg_build_payload,
                          nftnl_table_free)) < 0)
                 return r;
         r = nft_batch_commit(b, ns, why, sizeof(why));
