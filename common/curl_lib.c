@@ -2,7 +2,6 @@
  * forwarder loads on first use and then calls through the table. The variadic setters hand on
  * their one argument with the type libcurl itself reads for that option number (long, object
  * pointer, function pointer or curl_off_t), as libcurl's own implementation does. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "curl_lib.h"
+#include "dl_table.h"
 #include "macro.h"
 
 #define CURL_SONAME "libcurl.so.4"
@@ -38,10 +38,7 @@ static struct {
         void (*slist_free_all)(struct curl_slist *list);
 } lib;
 
-static const struct {
-        const char *name;
-        size_t offset;
-} symbols[] = {
+static const dl_symbol symbols[] = {
 #define SYM(field, name) { name, offsetof(__typeof__(lib), field) }
         SYM(global_init, "curl_global_init"),
         SYM(version_info, "curl_version_info"),
@@ -71,21 +68,16 @@ static int load_fail(int r, const char *why) {
 
 int curl_lib_load(void) {
         const curl_version_info_data *v;
-        void *h;
+        int r;
 
         if (lib.state)
                 return lib.state > 0 ? 0 : lib.state;
         /* RTLD_NOW: a dependency of libcurl that is missing fails here, not mid-transfer. The
          * handle is never closed: libcurl keeps global state for the life of the process. */
-        h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                return load_fail(-ELIBACC, "cannot load " CURL_SONAME);
-        for (size_t i = 0; i < ELEMENTSOF(symbols); i++) {
-                void *f = dlsym(h, symbols[i].name);
-                if (!f)
-                        return load_fail(-ELIBBAD, CURL_SONAME " lacks a function ikeheald calls");
-                *(generic_fn *) ((char *) &lib + symbols[i].offset) = (generic_fn) f;
-        }
+        r = dl_table_load(CURL_SONAME, symbols, ELEMENTSOF(symbols), &lib);
+        if (r < 0)
+                return load_fail(r, r == -ELIBACC ? "cannot load " CURL_SONAME
+                                                  : CURL_SONAME " lacks a function ikeheald calls");
         v = lib.version_info(CURLVERSION_NOW);
         if (!v || v->version_num < LIBCURL_VERSION_NUM)
                 return load_fail(-ENOPKG, CURL_SONAME " is older than the libcurl ikeheald was built with");

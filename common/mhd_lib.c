@@ -2,7 +2,6 @@
  * calls through it. Only mhd_lib_load() loads: every other forwarder takes an object that only
  * a loaded library can have made (a daemon, a connection, a response), except the two response
  * constructors, which fail like libmicrohttpd itself (NULL) when it is not loaded. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,12 +9,11 @@
 
 #include <microhttpd.h>
 
+#include "dl_table.h"
 #include "macro.h"
 #include "mhd_lib.h"
 
 #define MHD_SONAME "libmicrohttpd.so.12"
-
-typedef void (*generic_fn)(void);
 
 static struct {
         int state; /* 0 = not tried, 1 = loaded, <0 = -errno of the failure */
@@ -46,10 +44,7 @@ static struct {
                                                const char *key);
 } lib;
 
-static const struct {
-        const char *name;
-        size_t offset;
-} symbols[] = {
+static const dl_symbol symbols[] = {
 #define SYM(field, name) { name, offsetof(__typeof__(lib), field) }
         SYM(get_version, "MHD_get_version"),
         SYM(start_daemon_va, "MHD_start_daemon_va"),
@@ -96,21 +91,16 @@ static unsigned long version_number(const char *v) {
 }
 
 int mhd_lib_load(void) {
-        void *h;
+        int r;
 
         if (lib.state)
                 return lib.state > 0 ? 0 : lib.state;
         /* RTLD_NOW: a dependency that is missing fails here, not at the first request. The
          * handle is never closed: a daemon made by the library may outlive any one listener. */
-        h = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                return load_fail(-ELIBACC, "cannot load " MHD_SONAME);
-        for (size_t i = 0; i < ELEMENTSOF(symbols); i++) {
-                void *f = dlsym(h, symbols[i].name);
-                if (!f)
-                        return load_fail(-ELIBBAD, MHD_SONAME " lacks a function ikeheald calls");
-                *(generic_fn *) ((char *) &lib + symbols[i].offset) = (generic_fn) f;
-        }
+        r = dl_table_load(MHD_SONAME, symbols, ELEMENTSOF(symbols), &lib);
+        if (r < 0)
+                return load_fail(r, r == -ELIBACC ? "cannot load " MHD_SONAME
+                                                  : MHD_SONAME " lacks a function ikeheald calls");
         if (version_number(lib.get_version()) < MHD_VERSION)
                 return load_fail(-ENOPKG, MHD_SONAME " is older than the libmicrohttpd ikeheald was built with");
         lib.state = 1;

@@ -1,6 +1,5 @@
 /* See pcap_lib.h. One table of function pointers, filled once by pcap_lib_load(); each
  * forwarder calls through it, or fails as libpcap would when the table is not filled. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -8,12 +7,11 @@
 
 #include <pcap/pcap.h>
 
+#include "dl_table.h"
 #include "macro.h"
 #include "pcap_lib.h"
 
 #define PCAP_SONAME "libpcap.so.0.8"
-
-typedef void (*generic_fn)(void);
 
 static struct {
         int state; /* 0 = not tried, 1 = loaded, <0 = -errno of the failure */
@@ -38,10 +36,7 @@ static struct {
         const char *(*statustostr)(int);
 } lib;
 
-static const struct {
-        const char *name;
-        size_t offset;
-} symbols[] = {
+static const dl_symbol symbols[] = {
 #define SYM(field, name) { name, offsetof(__typeof__(lib), field) }
         SYM(create, "pcap_create"),
         SYM(set_snaplen, "pcap_set_snaplen"),
@@ -65,26 +60,16 @@ static const struct {
 };
 
 int pcap_lib_load(void) {
-        void *h;
+        int r;
 
         if (lib.state != 0)
                 return lib.state > 0 ? 0 : lib.state;
         /* RTLD_NOW: a missing dependency fails here, not in the middle of a capture */
-        h = dlopen(PCAP_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-                lib.error = "libpcap.so.0.8 cannot be loaded (is libpcap installed?)";
-                return (lib.state = -ELIBACC);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(symbols); i++) {
-                void *f = dlsym(h, symbols[i].name);
-                if (!f) {
-                        lib.error = "libpcap lacks a function ikeheald calls";
-                        (void) dlclose(h);
-                        memset((char *) &lib + offsetof(__typeof__(lib), create), 0,
-                               sizeof(lib) - offsetof(__typeof__(lib), create));
-                        return (lib.state = -ELIBBAD);
-                }
-                memcpy((char *) &lib + symbols[i].offset, &f, sizeof(generic_fn));
+        r = dl_table_load(PCAP_SONAME, symbols, ELEMENTSOF(symbols), &lib);
+        if (r < 0) {
+                lib.error = r == -ELIBACC ? "libpcap.so.0.8 cannot be loaded (is libpcap installed?)"
+                                          : "libpcap lacks a function ikeheald calls";
+                return (lib.state = r);
         }
         return (lib.state = 1, 0);
 }

@@ -1,0 +1,25 @@
+/* See dl_table.h. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+
+#include "dl_table.h"
+
+typedef void (*generic_fn)(void);
+
+int dl_table_load(const char *soname, const dl_symbol *syms, size_t n, void *table) {
+        void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+
+        if (!h)
+                return -ELIBACC;
+        for (size_t i = 0; i < n; i++)
+                if (!dlsym(h, syms[i].name)) {
+                        (void) dlclose(h);
+                        return -ELIBBAD;
+                }
+        for (size_t i = 0; i < n; i++) {
+                generic_fn f = (generic_fn) dlsym(h, syms[i].name);
+                memcpy((char *) table + syms[i].offset, &f, sizeof(f));
+        }
+        return 0;
+}
