@@ -11,7 +11,6 @@
 
 #include "agent/core/agent.h"
 #include "agent/config/config.h"
-#include "agent/verbs/verbs.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG "/etc/ikeheal/ikeheal.yaml"
@@ -36,54 +35,6 @@ static void help(void) {
                "See ikeheald(8) and ikeheal.yaml(5).\n");
 }
 
-static int core_reload(void *userdata, char **ret_error) {
-        return agent_reload(userdata, ret_error);
-}
-
-static const ikeheal_config *core_config(void *userdata) {
-        const agent *a = userdata;
-        return a->config;
-}
-
-static check_set *core_checks(void *userdata) {
-        const agent *a = userdata;
-        return a->checks;
-}
-
-static vici_client *core_vici(void *userdata) {
-        const agent *a = userdata;
-        return a->link.vici;
-}
-
-static void core_figures(void *userdata, verbs_figures *ret) {
-        const agent *a = userdata;
-        *ret = (verbs_figures){ .start_mono_usec = a->start_mono_usec,
-                                .start_real_usec = a->start_real_usec,
-                                .reloads = a->reloads,
-                                .reload_failures = a->reload_failures,
-                                .vici = &a->link.stats };
-}
-
-/* Every control verb; again on the new socket after a reload that moved it. */
-static int verbs_register(control_server *s, void *userdata) {
-        static int (*const families[])(control_server *s, const verbs_ctx *v) = {
-                status_verb_register,   reload_verb_register, checks_verb_register, incidents_verb_register,
-                audit_verb_register,    plan_verb_register,   approval_verb_register,
-                run_verb_register,      measures_verb_register, drill_verb_register,
-                diagnose_verb_register, accept_verb_register,
-                guard_verb_register,
-                drain_verb_register,
-                evidence_verb_register,
-                fleet_verb_register,
-        };
-        const verbs_ctx *v = userdata;
-        int r = 0;
-
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(families); i++)
-                r = families[i](s, v);
-        return r;
-}
-
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_RESET_STATE };
         static const struct option options[] = {
@@ -102,7 +53,6 @@ int main(int argc, char **argv) {
         bool check_only = false, reset_state = false;
         ikeheal_config *cfg = NULL;
         agent *a = NULL;
-        verbs_ctx verbs;
         char *err = NULL;
 
         while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) >= 0)
@@ -188,25 +138,7 @@ int main(int argc, char **argv) {
                 /* a damaged state log (named in the error above) needs a human, not a restart */
                 return r == -EUCLEAN ? EXIT_CONFIG : 1;
         }
-        verbs = (verbs_ctx){ .event = a->event,
-                             .triage = a->triage,
-                             .diagnose_queries = &a->diagnose_queries,
-                             .audit = a->audit,
-                             .incidents = a->incidents,
-                             .engine = a->engine,
-                             .drills = a->drills,
-                             .guard = a->guard,
-                             .notifier = a->notifier,
-                             .observe = a->observe,
-                             .fleet = a->fleet,
-                             .status_queries = &a->status_queries,
-                             .reload = core_reload,
-                             .config = core_config,
-                             .checks = core_checks,
-                             .vici = core_vici,
-                             .figures = core_figures,
-                             .userdata = a };
-        r = agent_set_verbs(a, verbs_register, &verbs);
+        r = agent_register_verbs(a);
         if (r < 0) {
                 log_error_errno(r, "cannot register the control verbs");
                 agent_free(a);

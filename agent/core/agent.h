@@ -57,8 +57,9 @@ typedef struct agent {
         notifier *notifier;         /* webhooks (agent/notify/notifier.h) */
         struct observe *observe;    /* the HTTP listener: metrics (agent/observe/observe.h) */
         struct fleet *fleet;        /* coordination through etcd (agent/fleet/fleet.h) */
-        agent_verbs_fn verbs_register; /* agent/main.c's */
+        agent_verbs_fn verbs_register; /* agent_verbs.c's */
         void *verbs_userdata;
+        verbs_ctx verbs;            /* what the verb handlers are given (agent_verbs.c) */
 } agent;
 
 /* Takes ownership of `config`, also on failure. */
@@ -70,9 +71,11 @@ agent *agent_free(agent *a);
  * non-NULL) says why. */
 int agent_reload(agent *a, char **ret_error);
 
-/* Register the control verbs (`fn` of agent/main.c) now, and again after a reload that moved
- * the control socket. */
+/* Register the control verbs (`fn`) now, and again after a reload that moved the control
+ * socket. */
 int agent_set_verbs(agent *a, agent_verbs_fn fn, void *userdata);
+/* agent/core/agent_verbs.c: every verb family of a running agent, through agent_set_verbs(). */
+int agent_register_verbs(agent *a);
 /* agent/core/agent_audit.c: open the audit trail (a broken log is kept aside), then vet the state
  * logs (a reset of one is audited); append a record (and mirror it to the journal). */
 int agent_audit_open(agent *a);
