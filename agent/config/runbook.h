@@ -191,5 +191,9 @@ typedef struct runbook_plan {
         char hash[65];
         bool disruptive; /* some step drops established SAs */
 } runbook_plan;
-int runbook_plan_make(const runbook *rb, const action_env *env, runbook_plan *ret);
+/* Fills in the ${…} placeholders of a copy of a step's parameters for one run (the engine's);
+ * with NULL the plan shows them as written. */
+typedef void (*runbook_expand_fn)(action_params *p, void *userdata);
+int runbook_plan_make(const runbook *rb, const action_env *env, runbook_expand_fn expand, void *userdata,
+                      runbook_plan *ret);
 void runbook_plan_done(runbook_plan *p);

@@ -174,7 +174,8 @@ const char *runbook_set_hash(const runbook_set *s) {
 
 /* The plan is text a human reads and the hash binds: one block per step, then what happens on
  * failure. The runbook's file hash is in it, so editing the runbook voids an approval too. */
-int runbook_plan_make(const runbook *rb, const action_env *env, runbook_plan *ret) {
+int runbook_plan_make(const runbook *rb, const action_env *env, runbook_expand_fn expand, void *userdata,
+                      runbook_plan *ret) {
         _cleanup_(freep) char *text = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
@@ -189,8 +190,18 @@ int runbook_plan_make(const runbook *rb, const action_env *env, runbook_plan *re
                 rb->sha256);
         for (size_t i = 0; i < rb->n_steps; i++) {
                 const rb_step *s = &rb->steps[i];
+                _cleanup_(action_params_done) action_params filled = { 0 };
+                const action_params *params = &s->params;
                 action_plan p = { 0 };
-                (void) action_plan_make(&s->params, env, ACTION_APPLY, &p);
+                if (expand) {
+                        if (action_params_copy(&s->params, &filled) < 0) {
+                                (void) fclose(f);
+                                return -ENOMEM;
+                        }
+                        expand(&filled, userdata);
+                        params = &filled;
+                }
+                (void) action_plan_make(params, env, ACTION_APPLY, &p);
                 fprintf(f, "step %zu %s: %s%s%s, timeout %s\n", i + 1, s->name, s->params.ops->kind,
                         s->has_grade ? ", grade " : "", s->has_grade ? grade_to_string(s->grade) : "",
                         duration_format(s->timeout_usec, a, sizeof(a)));
@@ -202,7 +213,7 @@ int runbook_plan_make(const runbook *rb, const action_env *env, runbook_plan *re
                                 s->verify_action ? " and the action's own verify" : "");
                 if (s->expires_in_usec) {
                         action_plan rp = { 0 };
-                        (void) action_plan_make(&s->params, env, ACTION_REVERT, &rp);
+                        (void) action_plan_make(params, env, ACTION_REVERT, &rp);
                         fprintf(f, "  temporary measure: reverted after %s by:\n%s",
                                 duration_format(s->expires_in_usec, a, sizeof(a)), rp.text);
                 }

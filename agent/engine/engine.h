@@ -246,6 +246,9 @@ const policy_ledger *engine_ledger(const engine *e);
 const action_env *engine_action_env(const engine *e);
 /* Established IKE_SAs (the sas check's last finding), for blast radius. */
 uint32_t engine_established_sas_public(engine *e);
+/* The plan of `rb` with its ${…} placeholders filled in from run `run_id` (0: none yet) and
+ * incident `incident_id` (0: none), as it will be approved and run. */
+int engine_plan(engine *e, const runbook *rb, uint64_t run_id, uint64_t incident_id, runbook_plan *ret);
 
 const char *run_state_to_string(run_state s);
 const char *step_phase_to_string(step_phase p);

@@ -62,7 +62,7 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
                 r->set = runbook_set_ref(e->config->runbooks);
                 r->rb = now_rb;
         }
-        if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
+        if (r->rb && engine_plan(e, r->rb, r->id, r->incident, &p) == 0) {
                 bool changed = strcmp(p.hash, r->plan_hash) != 0;
                 if (changed) {
                         engine_audit(e, "approval_void", "run %llu: plan changed from %s to %s, %zu approval(s) void",

@@ -38,15 +38,24 @@ uint32_t engine_established_sas_public(engine *e) {
         return engine_established_sas(e);
 }
 
-/* The value of one placeholder for this run (runbook_placeholders). */
-static void placeholder(engine *e, run *r, const char *name, size_t len, char *out, size_t n) {
-        const incident *inc = r->incident ? incident_store_find(e->incidents, r->incident) : NULL;
+/* What a run's placeholders are filled from: the run (0 for a plan shown before one exists),
+ * its runbook and its incident. */
+typedef struct fill {
+        engine *e;
+        uint64_t run_id, incident_id;
+        const char *runbook;
+        bool for_plan; /* the narrative (summary, evidence) stays as written, see engine_plan() */
+} fill;
+
+/* The value of one placeholder (runbook_placeholders). */
+static void placeholder(const fill *f, const char *name, size_t len, char *out, size_t n) {
+        const incident *inc = f->incident_id ? incident_store_find(f->e->incidents, f->incident_id) : NULL;
 
         out[0] = 0;
         if (len == 3 && strncmp(name, "run", 3) == 0)
-                (void) snprintf(out, n, "%llu", (unsigned long long) r->id);
+                (void) snprintf(out, n, "%llu", (unsigned long long) f->run_id);
         else if (len == 7 && strncmp(name, "runbook", 7) == 0)
-                (void) snprintf(out, n, "%s", r->runbook);
+                (void) snprintf(out, n, "%s", f->runbook);
         else if (!inc)
                 (void) snprintf(out, n, "-");
         else if (strncmp(name, "incident.id", len) == 0)
@@ -72,9 +81,11 @@ static void placeholder(engine *e, run *r, const char *name, size_t len, char *o
         }
 }
 
-/* Fill in the ${…} placeholders of a started step's string parameters (checked at parse
- * time); the expanded text is what is recorded, run and audited. */
-static void expand(engine *e, run *r, action_params *p) {
+/* Fill in the ${…} placeholders of a step's string parameters (checked at parse time); the
+ * expanded text is what is planned, approved, recorded, run and audited. */
+static void expand_with(action_params *p, void *userdata) {
+        const fill *f = userdata;
+
         for (size_t i = 0; p->ops->params[i].name; i++) {
                 action_value *v = &p->v[i];
                 char out[ACTION_PLAN_MAX], val[1024];
@@ -88,7 +99,12 @@ static void expand(engine *e, run *r, action_params *p) {
                                 out[w++] = *c++;
                                 continue;
                         }
-                        placeholder(e, r, c + 2, (size_t) (end - c - 2), val, sizeof(val));
+                        size_t len = (size_t) (end - c - 2);
+                        if (f->for_plan && ((len == 16 && strncmp(c + 2, "incident.summary", len) == 0) ||
+                                            (len == 17 && strncmp(c + 2, "incident.evidence", len) == 0)))
+                                (void) snprintf(val, sizeof(val), "%.*s", (int) (len + 3), c);
+                        else
+                                placeholder(f, c + 2, len, val, sizeof(val));
                         for (const char *q = val; *q && w + 1 < sizeof(out);)
                                 out[w++] = *q++;
                         c = end + 1;
@@ -100,6 +116,19 @@ static void expand(engine *e, run *r, action_params *p) {
                         v->str = dup;
                 }
         }
+}
+
+static void expand(engine *e, run *r, action_params *p) {
+        fill f = { .e = e, .run_id = r->id, .incident_id = r->incident, .runbook = r->runbook };
+        expand_with(p, &f);
+}
+
+/* What a step will act on (peers, class, scope, reason, ids) is filled in, so an approval binds
+ * to it; the incident's summary and evidence, which grow while it is open and only tell, stay
+ * as written, or every new log line would void the approvals. */
+int engine_plan(engine *e, const runbook *rb, uint64_t run_id, uint64_t incident_id, runbook_plan *ret) {
+        fill f = { .e = e, .run_id = run_id, .incident_id = incident_id, .runbook = rb->name, .for_plan = true };
+        return runbook_plan_make(rb, &e->env, expand_with, &f, ret);
 }
 
 static void escalate_after(engine *e, run *r) {
@@ -558,7 +587,7 @@ void engine_run_finish(engine *e, run *r, run_state st, const char *fmt, ...) {
 /* Deciding: observe, propose, wait for approval or run; before each step, the gate. */
 static void plan_of(engine *e, run *r) {
         runbook_plan p = { 0 };
-        if (r->rb && runbook_plan_make(r->rb, &e->env, &p) == 0) {
+        if (r->rb && engine_plan(e, r->rb, r->id, r->incident, &p) == 0) {
                 memcpy(r->plan_hash, p.hash, sizeof(r->plan_hash));
                 engine_audit(e, "plan", "run %llu runbook %s incident %llu plan %s:\n%s", (unsigned long long) r->id,
                              r->runbook, (unsigned long long) r->incident, p.hash, p.text);

@@ -12,7 +12,7 @@
 #include "agent/triage/incident.h"
 #include "duration.h"
 
-static void add_runbook_plan(const verbs_ctx *v, const runbook *rb, vici_builder *b) {
+static void add_runbook_plan(const verbs_ctx *v, const runbook *rb, uint64_t incident_id, vici_builder *b) {
         runbook_plan p = { 0 };
         char why[256] = "";
         grade g;
@@ -51,7 +51,7 @@ static void add_runbook_plan(const verbs_ctx *v, const runbook *rb, vici_builder
                 vici_builder_end_section(b);
         }
         vici_builder_end_section(b);
-        if (runbook_plan_make(rb, engine_action_env(v->engine), &p) == 0) {
+        if (engine_plan(v->engine, rb, 0, incident_id, &p) == 0) {
                 vici_builder_add_str(b, "plan", p.text);
                 vici_builder_add_str(b, "plan_hash", p.hash);
                 runbook_plan_done(&p);
@@ -87,7 +87,7 @@ static int plan_handler(control_request *req, vici_builder *b, void *userdata) {
                 control_request_set_error(req, "no runbook '%s' (%zu loaded)", target, runbook_set_size(v->config(v->userdata)->runbooks));
                 return -ENOENT;
         }
-        add_runbook_plan(v, rb, b);
+        add_runbook_plan(v, rb, id, b);
         return 0;
 }
 

@@ -58,7 +58,7 @@ void run_verb_add_run(const verbs_ctx *v, const run *r, vici_builder *b) {
                 vici_builder_add_str(b, "note", r->note);
         if (r->rb) {
                 runbook_plan p = { 0 };
-                if (runbook_plan_make(r->rb, engine_action_env(v->engine), &p) == 0) {
+                if (engine_plan(v->engine, r->rb, r->id, r->incident, &p) == 0) {
                         vici_builder_add_str(b, "plan", p.text);
                         if (strcmp(p.hash, r->plan_hash) != 0)
                                 vici_builder_add_str(b, "plan_changed", p.hash);

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                  .check = "firewall", .peers = "198.18.0.2,gw", .fact = fact };
                 runbook_plan p = { 0 };
                 (void) runbook_matches(rb, &s);
-                if (runbook_plan_make(rb, NULL, &p) == 0)
+                if (runbook_plan_make(rb, NULL, NULL, NULL, &p) == 0)
                         runbook_plan_done(&p);
         }
         free(ydiag_join(&d));

@@ -124,6 +124,10 @@ echo "figure: MTU black hole → incident in $((($(date +%s%N) - t0) / 1000000))
 grep -q "reason=mtu_blackhole" <<<"$out" && ok "reason mtu_blackhole" || bad "reason: $out"
 run=$(agent_wait_run tunnel-mss-clamp succeeded 20000) && ok "tunnel-mss-clamp applied and verified (run ${run%% *}, $((($(date +%s%N) - t0) / 1000000)) ms after the fault)" ||
         bad "no clamp run: $(agent_run_of tunnel-mss-clamp)"
+plan=$(agent_ctl runs --json | python3 -c 'import json,sys; print(next(x.get("plan", "") for x in json.load(sys.stdin)["runs"] if str(x["id"]) == sys.argv[1]))' "${run%% *}" 2>&1)
+! grep -qF '${' <<<"$plan" && grep -qF "$S2S_PEER_NET" <<<"$plan" &&
+        ok "its plan is the one that ran, placeholders filled in: $(grep -m1 -F "$S2S_PEER_NET" <<<"$plan" | cut -c1-120)" ||
+        bad "the run's plan: $plan"
 m1=$(mss)
 [ -n "$m1" ] && [ "$m1" -le 1160 ] && ok "a new TCP connection through the tunnel gets MSS $m1 (was $m0)" ||
         bad "MSS with the clamp: '$m1' (was $m0); the clamp table now: $(ip netns exec "$GW_NS" nft list table inet ikeheal_mss 2>&1 | tr '\n' ' ')"

@@ -50,7 +50,7 @@ static void test_full(void) {
         CHECK(rb && rb->budget_runs == 2 && rb->cooldown_usec == 5 * 60 * USEC_PER_SEC, "budget and cooldown");
 
         runbook_plan p1 = { 0 }, p2 = { 0 };
-        CHECK(rb && runbook_plan_make(rb, NULL, &p1) == 0 && runbook_plan_make(rb, NULL, &p2) == 0, "plan");
+        CHECK(rb && runbook_plan_make(rb, NULL, NULL, NULL, &p1) == 0 && runbook_plan_make(rb, NULL, NULL, NULL, &p2) == 0, "plan");
         CHECK(p1.text && strstr(p1.text, "restore.sh") && strstr(p1.text, "temporary measure"), "plan names the script and the measure");
         CHECK(strlen(p1.hash) == 64 && strcmp(p1.hash, p2.hash) == 0, "plan hash stable: %s", p1.hash);
         runbook_plan_done(&p1);
