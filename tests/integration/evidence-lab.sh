@@ -111,8 +111,11 @@ handshake
 # capture: bounded by its packet limit during a handshake, then by its duration with no traffic
 grep -q libpcap "/proc/$AGENT_PID/maps" && bad "libpcap mapped before any capture" || ok "no libpcap in the agent before a capture"
 lab_disconnect "$D/lab" 1 >/dev/null 2>&1
+n_pcap() { find "$D/state/evidence" -name 'capture-*.pcap' 2>/dev/null | wc -l; }
+p0=$(n_pcap)
 agent_ctl run ike-capture >"$D/run.out" 2>&1 || bad "capture run: $(cat "$D/run.out")"
-sleep 0.3
+# the capture file is made once the capture is active (filter set): connect only then
+for _ in $(seq 100); do [ "$(n_pcap)" -gt "$p0" ] && break; sleep 0.05; done
 lab_connect "$D/lab" 1 >/dev/null
 agent_wait_run ike-capture succeeded 10000 >/dev/null && ok "capture run succeeded" || bad "capture: $(agent_ctl runs | head)"
 grep -q libpcap "/proc/$AGENT_PID/maps" && ok "libpcap loaded by the first capture" || bad "libpcap not mapped after a capture"
