@@ -79,6 +79,10 @@ typedef struct action_env {
         struct sd_bus *bus;      /* the system bus (systemd units); NULL where there is none */
         struct vici_client *vici; /* charon's VICI connection (common/vici.h); may be disconnected */
         const char *charon_unit; /* the unit running charon (charon.unit) */
+        /* a fact of a configured check's last finding (NULL if none; called with
+         * check_userdata): what a precondition may know of the gateway now without asking
+         * charon (the tunnels check's `udp_encap`); may be NULL */
+        const char *(*check_fact)(void *userdata, const char *check, const char *key);
 } action_env;
 
 typedef enum action_op {

@@ -34,6 +34,7 @@
 #include "netns.h"
 #include "nft_ruleset.h"
 #include "swconf.h"
+#include "swconf_peer.h"
 
 enum { P_PEERS, P_NETWORKS, P_MSS, P_NETNS, P_TAG, _P_MAX };
 
@@ -106,37 +107,6 @@ static void net4_add(net4 *nets, size_t *k, const net4 *n) {
                 nets[(*k)++] = *n;
 }
 
-/* Is `want` (an identity, an address, or "identity@address") one of the peers of conn? */
-static bool peer_matches(const swconf *c, const char *conn, const char *want) {
-        char key[512], id[256] = "", addr[256] = "";
-        const char *at = strrchr(want, '@');
-        const char *subs[16];
-        size_t n;
-
-        if (at) {
-                (void) snprintf(id, sizeof(id), "%.*s", (int) (at - want), want);
-                (void) snprintf(addr, sizeof(addr), "%s", at + 1);
-        } else {
-                (void) snprintf(id, sizeof(id), "%s", want);
-                (void) snprintf(addr, sizeof(addr), "%s", want);
-        }
-        (void) snprintf(key, sizeof(key), "connections.%s.remote_addrs", conn);
-        const char *ra = swconf_get(c, key);
-        if (ra && addr[0] && strstr(ra, addr))
-                return true;
-        (void) snprintf(key, sizeof(key), "connections.%s", conn);
-        n = swconf_children(c, key, subs, ELEMENTSOF(subs));
-        for (size_t i = 0; i < n && i < ELEMENTSOF(subs); i++) {
-                if (strncmp(subs[i], "remote", 6) != 0)
-                        continue;
-                (void) snprintf(key, sizeof(key), "connections.%s.%s.id", conn, subs[i]);
-                const char *v = swconf_get(c, key);
-                if (v && id[0] && strcmp(v, id) == 0)
-                        return true;
-        }
-        return false;
-}
-
 /* The remote traffic selectors of conn's children, IPv4 subnets only ("dynamic", IPv6 and
  * ranges are left out: the plan says what was used). */
 static void conn_nets(const swconf *c, const char *conn, net4 *nets, size_t *k) {
@@ -185,7 +155,7 @@ static size_t networks(const action_params *p, const action_env *env, net4 *nets
         (void) snprintf(peers, sizeof(peers), "%s", p->v[P_PEERS].str);
         for (char *save = NULL, *peer = strtok_r(peers, ", ", &save); peer; peer = strtok_r(NULL, ", ", &save))
                 for (size_t i = 0; i < nc && i < ELEMENTSOF(conns); i++)
-                        if (peer_matches(c, conns[i], peer))
+                        if (swconf_conn_has_peer(c, conns[i], peer))
                                 conn_nets(c, conns[i], nets, &k);
         return k;
 }

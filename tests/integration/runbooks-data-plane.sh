@@ -5,7 +5,10 @@
 #   ESP dropped on the middle router (IKE passes)
 #                        the probe's small echo is lost although it left through the CHILD_SA:
 #                        a tunnel incident, reason esp_dropped — not this host's firewall, not
-#                        the daemon — resolved when ESP passes again
+#                        the daemon; the shipped runbook tunnel-force-encap (encap) is not offered:
+#                        the lab's SA is UDP-encapsulated already (kernel-libipsec), so forcing
+#                        encapsulation gains nothing and the run is escalated to a human at once
+#                        with that reason, no approval asked; resolved when ESP passes again
 #   an MTU black hole on the path (MTU 1300, "fragmentation needed" dropped)
 #                        small echoes pass, full-size ones do not: reason mtu_blackhole; TCP
 #                        the shipped runbook tunnel-mss-clamp (expiry shortened) clamps the MSS in
@@ -32,7 +35,8 @@ cleanup() {
 trap cleanup EXIT
 install -d -m 0755 "$R"
 sed -e 's/expires_in: 1h/expires_in: 2m/' "$top/runbooks/tunnel-mss-clamp.yaml" >"$R/tunnel-mss-clamp.yaml"
-chmod 0644 "$R/tunnel-mss-clamp.yaml"
+cp "$top/runbooks/tunnel-force-encap.yaml" "$R/tunnel-force-encap.yaml"
+chmod 0644 "$R/tunnel-mss-clamp.yaml" "$R/tunnel-force-encap.yaml"
 
 # a bad probe is refused at parse time, each error at its line:column
 cat >"$D/bad.yaml" <<YAML
@@ -113,6 +117,19 @@ agent_ctl incidents active --json | grep -q "left through the CHILD_SA" && ok "t
         bad "no probe evidence: $(agent_ctl incidents active --json | head -c 600)"
 agent_ctl incidents active --json | grep -qE '"class": "(firewall|daemon)"' && bad "blamed on this host's firewall or the daemon" ||
         ok "not this host's firewall, not the daemon"
+grep -q "$S2S_CONN/$S2S_CHILD" <<<"$(fact tunnels udp_encap)" && ok "the tunnels check: $S2S_CONN/$S2S_CHILD is UDP-encapsulated" ||
+        bad "udp_encap fact: '$(fact tunnels udp_encap)'"
+run=$(agent_wait_run tunnel-force-encap escalated 10000) && ok "tunnel-force-encap escalated: $run" ||
+        bad "tunnel-force-encap: $(agent_run_of tunnel-force-encap)"
+grep -q "already_UDP-encapsulated" <<<"$run" && ok "the reason: already UDP-encapsulated, forcing it gains nothing" ||
+        bad "reason: $run"
+agent_ctl pending 2>/dev/null | grep -q tunnel-force-encap && bad "an approval was asked for a step that cannot help" ||
+        ok "no approval asked"
+[ -e "$(dirname "$GW_SWANCTL_CONF")/conf.d/zz-ikeheal-encap.conf" ] && bad "an encap override was written" ||
+        ok "no override written"
+agent_ctl audit 60 2>/dev/null | grep -q "tunnel-force-encap not offered.*already UDP-encapsulated" &&
+        ok "audited: $(agent_ctl audit 60 2>/dev/null | grep -o 'step encap (encap) cannot work.*' | head -1 | cut -c1-120)" ||
+        bad "no audit of the refusal"
 s2s_fault "$D/lab" esp off
 agent_wait_resolved tunnel 15000 >/dev/null && ok "ESP back: resolved" || bad "esp_dropped not resolved"
 
