@@ -116,6 +116,11 @@ struct action_ops {
          * a file to fix)? <0 (-errno) with `why` filled: the step cannot work, so the engine
          * does not offer it and escalates at once saying why. No side effect. */
         int (*precondition)(const action_params *p, const action_env *env, char *why, size_t why_size);
+        /* Optional, for a measure of this kind in force: may it stay (the log's file system
+         * still above the disk budget)? Checked every ACTION_HOLD_INTERVAL_USEC while the
+         * measure is active; <0 (-errno) with `why` filled: the engine reverts it early. Cheap,
+         * no side effect. */
+        int (*hold)(const action_params *p, const action_env *env, char *why, size_t why_size);
         /* Describe the effects (action_plan_add); no side effect. */
         int (*plan)(const action_params *p, const action_env *env, action_op op, action_plan *out);
         /* Begin op (ACTION_VERIFY / ACTION_REVERT only if supported: see below); finish with
@@ -146,6 +151,10 @@ bool action_supports(const action_params *p, action_op op);
 
 /* ops->precondition, or 0 if the kind has none. */
 int action_precondition(const action_params *p, const action_env *env, char *why, size_t why_size);
+
+#define ACTION_HOLD_INTERVAL_USEC (2 * 1000000ull)
+/* ops->hold, or 0 if the kind has none. */
+int action_hold(const action_params *p, const action_env *env, char *why, size_t why_size);
 
 int action_plan_add(action_plan *p, const char *fmt, ...) _printf_(2, 3);
 /* ops->plan, or a line saying the kind cannot describe itself. */
