@@ -16,7 +16,8 @@
 #                        to site B gets MSS 1160 at most (the server behind the peer reads it); an
 #                        operator's revert of the measure deletes the table (expiry and a crash
 #                        revert through the same action, as every measure);
-#                        a rule not ours in that table stops a revert (nothing deleted)
+#                        a rule not ours in that table stops a revert (nothing deleted);
+#                        an IPv6 network gets its ip6 rule pair, MSS 20 less
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 . "$top/tests/lab/s2s.sh"
@@ -164,8 +165,14 @@ m2=$(mss)
 s2s_fault "$D/lab" mtu off
 
 # --- ownership: a rule of someone else's in the table stops the revert ------------------------
-printf 'networks: [%s]\nnetns: %s\n' "$S2S_PEER_NET" "$GW_NS" >"$D/clamp.yaml"
+printf 'networks: [%s, "2001:db8:6::/48"]\nnetns: %s\n' "$S2S_PEER_NET" "$GW_NS" >"$D/clamp.yaml"
 "$B/tools/action-run" mss_clamp apply "$D/clamp.yaml" >/dev/null && ok "mss_clamp applied by hand" || bad "mss_clamp apply"
+# an IPv6 network behind a peer: its rule pair is ip6, MSS 20 less (the kernel takes it; the lab
+# carries no IPv6 to show a connection clamped)
+rules=$(ip netns exec "$GW_NS" nft list table inet ikeheal_mss 2>&1)
+[ "$(grep -c 'ip6 [sd]addr 2001:db8:6::/48 tcp flags syn tcp option maxseg size > 1140 tcp option maxseg size set 1140 comment "ikeheal-mss"' <<<"$rules")" = 2 ] &&
+        [ "$(grep -c 'ip [sd]addr 198.18.6.0/24 .*maxseg size set 1160' <<<"$rules")" = 2 ] &&
+        ok "IPv6 network: ip6 rules with MSS 1140 beside the IPv4 ones with 1160" || bad "rules: $rules"
 ip netns exec "$GW_NS" nft add rule inet ikeheal_mss forward counter
 out=$("$B/tools/action-run" mss_clamp revert "$D/clamp.yaml") && bad "revert deleted a table with a rule not ours" ||
         { grep -q "not commented" <<<"$out" && ok "revert refused: $(grep detail <<<"$out")" || bad "revert: $out"; }
