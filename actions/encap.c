@@ -303,6 +303,14 @@ static int encap_plan(const action_params *p, const action_env *env, action_op o
         char why[512] = "", names[512] = "";
         size_t k = 0, w = 0;
 
+        if (op == ACTION_APPLY && p->v[P_PEERS].set && strstr(p->v[P_PEERS].str, "${")) { /* before the step starts */
+                out->disruptive = true;
+                return action_plan_add(out, "  write %s: connections { C { encap = yes } } for each swanctl.conf connection "
+                                       "C to %s (found when the step starts); swanctl --load-conns; VICI: their IKE_SAs "
+                                       "terminated and set up again, wait up to %llus for the CHILD_SAs INSTALLED and "
+                                       "UDP-encapsulated", path ?: "?", p->v[P_PEERS].str,
+                                       (unsigned long long) (wait_of(p) / USEC_PER_SEC));
+        }
         if (targets(p, env, conns, &k, why, sizeof(why)) < 0)
                 return action_plan_add(out, "  %s: nothing to force", why);
         for (size_t i = 0; i < k; i++) {

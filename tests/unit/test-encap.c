@@ -100,6 +100,12 @@ static void test_precondition(void) {
                       strstr(plan.text, "conf.d/zz-ikeheal-encap.conf: connections { s2s { encap = yes } }") &&
                       !strstr(plan.text, "other"),
               "plan: only s2s, disruptive:\n%s", plan.text);
+        action_params t = { 0 };
+        plan = (action_plan){ 0 };
+        CHECK(bind_text("peers: ${incident.peers}\n", &t) == 0 && action_plan_make(&t, &env, ACTION_APPLY, &plan) == 0 &&
+                      plan.disruptive && strstr(plan.text, "found when the step starts"),
+              "a runbook's plan before the step starts: %s", plan.text);
+        action_params_done(&t);
         plan = (action_plan){ 0 };
         CHECK(action_plan_make(&p, &env, ACTION_REVERT, &plan) == 0 && plan.disruptive && strstr(plan.text, "delete ") &&
                       strstr(plan.text, "swanctl --load-conns"),
