@@ -303,6 +303,14 @@ int action_precondition(const action_params *p, const action_env *env, char *why
         return p->ops->precondition(p, env, why, why_size);
 }
 
+int action_hold(const action_params *p, const action_env *env, char *why, size_t why_size) {
+        if (why_size)
+                why[0] = 0;
+        if (!p->ops || !p->ops->hold)
+                return 0;
+        return p->ops->hold(p, env, why, why_size);
+}
+
 int action_plan_add(action_plan *p, const char *fmt, ...) {
         va_list ap;
         int n;

@@ -79,6 +79,10 @@ typedef struct action_env {
         struct sd_bus *bus;      /* the system bus (systemd units); NULL where there is none */
         struct vici_client *vici; /* charon's VICI connection (common/vici.h); may be disconnected */
         const char *charon_unit; /* the unit running charon (charon.unit) */
+        /* a fact of a configured check's last finding (NULL if none; called with
+         * check_userdata): what a precondition may know of the gateway now without asking
+         * charon (the tunnels check's `udp_encap`); may be NULL */
+        const char *(*check_fact)(void *userdata, const char *check, const char *key);
 } action_env;
 
 typedef enum action_op {
@@ -112,6 +116,11 @@ struct action_ops {
          * a file to fix)? <0 (-errno) with `why` filled: the step cannot work, so the engine
          * does not offer it and escalates at once saying why. No side effect. */
         int (*precondition)(const action_params *p, const action_env *env, char *why, size_t why_size);
+        /* Optional, for a measure of this kind in force: may it stay (the log's file system
+         * still above the disk budget)? Checked every ACTION_HOLD_INTERVAL_USEC while the
+         * measure is active; <0 (-errno) with `why` filled: the engine reverts it early. Cheap,
+         * no side effect. */
+        int (*hold)(const action_params *p, const action_env *env, char *why, size_t why_size);
         /* Describe the effects (action_plan_add); no side effect. */
         int (*plan)(const action_params *p, const action_env *env, action_op op, action_plan *out);
         /* Begin op (ACTION_VERIFY / ACTION_REVERT only if supported: see below); finish with
@@ -142,6 +151,10 @@ bool action_supports(const action_params *p, action_op op);
 
 /* ops->precondition, or 0 if the kind has none. */
 int action_precondition(const action_params *p, const action_env *env, char *why, size_t why_size);
+
+#define ACTION_HOLD_INTERVAL_USEC (2 * 1000000ull)
+/* ops->hold, or 0 if the kind has none. */
+int action_hold(const action_params *p, const action_env *env, char *why, size_t why_size);
 
 int action_plan_add(action_plan *p, const char *fmt, ...) _printf_(2, 3);
 /* ops->plan, or a line saying the kind cannot describe itself. */

@@ -16,7 +16,9 @@
  * leaves alone a drop-in that is no longer ikeheald's.
  *
  * Verbose logs fill disks: with `disk_budget` the step is refused when the file system holding
- * charon's log (`log_path`, default /var/log) has less free space than the budget. */
+ * charon's log (`log_path`, default /var/log) has less free space than the budget, and while
+ * the levels are raised the engine checks it every few seconds (the kind's hold): below the
+ * budget, the measure is reverted early. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,29 +211,47 @@ static int dropin_owned(const action_params *p) {
         return r >= 0 && strncmp(text, LOG_LEVEL_MARK, strlen(LOG_LEVEL_MARK)) == 0 ? 1 : -EEXIST;
 }
 
-static int apply(log_level_state *s, const action_params *p, const action_env *env) {
-        _cleanup_(freep) char *text = NULL;
+/* Is there at least the disk budget free where the log goes? 0 (also with no budget), or
+ * -ENOSPC / -errno with why filled. */
+static int budget_check(const action_params *p, char *why, size_t n) {
         char have[32], want[32];
         struct statvfs st;
         uint64_t budget, avail;
+        int r;
+
+        if (!p->v[P_DISK_BUDGET].set)
+                return 0;
+        if (byte_size_parse(p->v[P_DISK_BUDGET].str, &budget) < 0)
+                return -EINVAL;
+        if (statvfs(log_path_of(p), &st) < 0) {
+                r = -errno;
+                (void) snprintf(why, n, "cannot measure the free space at %s: %s", log_path_of(p), strerror(-r));
+                return r;
+        }
+        avail = (uint64_t) st.f_bavail * st.f_frsize;
+        if (avail < budget) {
+                (void) snprintf(why, n, "%s has %s free, less than the disk budget %s", log_path_of(p),
+                                byte_size_format(avail, have, sizeof(have)), byte_size_format(budget, want, sizeof(want)));
+                return -ENOSPC;
+        }
+        return 0;
+}
+
+/* While the levels are raised: the log's file system must keep its budget free, or the
+ * measure ends early (the engine asks every few seconds: one statvfs). */
+static int log_level_hold(const action_params *p, const action_env *env, char *why, size_t n) {
+        return budget_check(p, why, n);
+}
+
+static int apply(log_level_state *s, const action_params *p, const action_env *env) {
+        _cleanup_(freep) char *text = NULL;
+        char why[512] = "";
         size_t size = 0;
         int r;
 
-        if (p->v[P_DISK_BUDGET].set) {
-                if (byte_size_parse(p->v[P_DISK_BUDGET].str, &budget) < 0)
-                        return -EINVAL;
-                if (statvfs(log_path_of(p), &st) < 0) {
-                        r = -errno;
-                        action_call_set_detail(s->call, "cannot measure the free space at %s: %s", log_path_of(p), strerror(-r));
-                        return r;
-                }
-                avail = (uint64_t) st.f_bavail * st.f_frsize;
-                if (avail < budget) {
-                        action_call_set_detail(s->call, "refused: %s has %s free, less than the disk budget %s", log_path_of(p),
-                                               byte_size_format(avail, have, sizeof(have)),
-                                               byte_size_format(budget, want, sizeof(want)));
-                        return -ENOSPC;
-                }
+        if ((r = budget_check(p, why, sizeof(why))) < 0) {
+                action_call_set_detail(s->call, "%s%s", r == -ENOSPC ? "refused: " : "", why);
+                return r;
         }
         /* one measure per drop-in: a second would be undone by the first one's revert, and a
          * file someone else put there is not ours to replace */
@@ -300,7 +320,7 @@ static int log_level_plan(const action_params *p, const action_env *env, action_
                                loggers[0] ? loggers : LOG_LEVEL_LOGGER_DEFAULT,
                                p->v[P_DISK_BUDGET].set ? "; refused if less than " : "",
                                p->v[P_DISK_BUDGET].set ? p->v[P_DISK_BUDGET].str : "",
-                               p->v[P_DISK_BUDGET].set ? " is free for the log" : "");
+                               p->v[P_DISK_BUDGET].set ? " is free for the log (and reverted early when it falls below)" : "");
 }
 
 static bool log_level_supports(const action_params *p, action_op op) {
@@ -315,6 +335,7 @@ const action_ops action_log_level = {
         .measure = true,
         .state_size = sizeof(log_level_state),
         .validate = log_level_validate,
+        .hold = log_level_hold,
         .plan = log_level_plan,
         .start = log_level_start,
         .cancel = log_level_cancel,

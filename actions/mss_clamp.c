@@ -7,8 +7,9 @@
  *   ip daddr NET tcp flags syn tcp option maxseg size > MSS tcp option maxseg size set MSS
  *   ip saddr NET tcp flags syn tcp option maxseg size > MSS tcp option maxseg size set MSS
  *
+ * and for an IPv6 network the same with ip6 and MSS less 20 (actions/mss_rule.h builds them).
  * The networks are the step's `networks` and, for the incident's `peers`, the remote traffic
- * selectors (IPv4 subnets) of every swanctl.conf connection to those peers (the tunnels check's
+ * selectors (IPv4 and IPv6 subnets) of every swanctl.conf connection to those peers (the tunnels check's
  * `swanctl_conf`). Apply replaces the table whole, in one transaction; revert deletes it — only
  * while every rule in it is one of ours (tagged): a rule added by someone else stops the revert.
  * Nothing outside the table is touched, so the gateway's own ruleset is never edited; revert is
@@ -16,10 +17,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
@@ -29,11 +28,12 @@
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
-#include "actions/nft_expr.h"
+#include "actions/mss_rule.h"
 #include "actions/registry.h"
 #include "netns.h"
 #include "nft_ruleset.h"
 #include "swconf.h"
+#include "swconf_peer.h"
 
 enum { P_PEERS, P_NETWORKS, P_MSS, P_NETNS, P_TAG, _P_MAX };
 
@@ -46,21 +46,16 @@ static const action_param_spec params[] = {
         [_P_MAX] = { 0 },
 };
 
-#define TABLE "ikeheal_mss"
-#define CHAIN "forward"
+#define TABLE MSS_RULE_TABLE
+#define CHAIN MSS_RULE_CHAIN
 #define TAG_DEFAULT "ikeheal-mss"
 /* A 1280-byte path (IPv6's minimum, what most paths carry) less ESP in UDP (≤ 80 bytes) and
- * the IPv4 and TCP headers (40 bytes). */
+ * the IPv4 and TCP headers (40 bytes); IPv6 networks get 20 less (its header is 40 bytes). */
 #define MSS_DEFAULT 1160u
 #define NETS_MAX 32u
 #define TUNNELS_CHECK "tunnels"
 #define SWANCTL_CONF_DEFAULT "/etc/swanctl/swanctl.conf"
 #define CONNS_MAX 256u
-
-typedef struct net4 {
-        struct in_addr addr, mask;
-        unsigned plen;
-} net4;
 
 static const char *tag_of(const action_params *p) {
         return p->v[P_TAG].set ? p->v[P_TAG].str : TAG_DEFAULT;
@@ -70,76 +65,9 @@ static uint32_t mss_of(const action_params *p) {
         return p->v[P_MSS].set ? (uint32_t) p->v[P_MSS].num : MSS_DEFAULT;
 }
 
-/* "A.B.C.D[/N]" (blanks around it allowed) into n. 0, or -EINVAL. */
-static int net4_parse(const char *s, net4 *n) {
-        char buf[64], *slash;
-        size_t len;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        len = strcspn(s, " \t");
-        if (len == 0 || len >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, len);
-        buf[len] = 0;
-        n->plen = 32;
-        if ((slash = strchr(buf, '/'))) {
-                char *end;
-                unsigned long v = strtoul(slash + 1, &end, 10);
-                if (slash[1] < '0' || slash[1] > '9' || *end || v > 32)
-                        return -EINVAL;
-                n->plen = (unsigned) v;
-                *slash = 0;
-        }
-        if (inet_pton(AF_INET, buf, &n->addr) != 1)
-                return -EINVAL;
-        n->mask.s_addr = n->plen ? htonl(~0u << (32 - n->plen)) : 0;
-        n->addr.s_addr &= n->mask.s_addr;
-        return 0;
-}
-
-static void net4_add(net4 *nets, size_t *k, const net4 *n) {
-        for (size_t i = 0; i < *k; i++)
-                if (nets[i].addr.s_addr == n->addr.s_addr && nets[i].plen == n->plen)
-                        return;
-        if (*k < NETS_MAX)
-                nets[(*k)++] = *n;
-}
-
-/* Is `want` (an identity, an address, or "identity@address") one of the peers of conn? */
-static bool peer_matches(const swconf *c, const char *conn, const char *want) {
-        char key[512], id[256] = "", addr[256] = "";
-        const char *at = strrchr(want, '@');
-        const char *subs[16];
-        size_t n;
-
-        if (at) {
-                (void) snprintf(id, sizeof(id), "%.*s", (int) (at - want), want);
-                (void) snprintf(addr, sizeof(addr), "%s", at + 1);
-        } else {
-                (void) snprintf(id, sizeof(id), "%s", want);
-                (void) snprintf(addr, sizeof(addr), "%s", want);
-        }
-        (void) snprintf(key, sizeof(key), "connections.%s.remote_addrs", conn);
-        const char *ra = swconf_get(c, key);
-        if (ra && addr[0] && strstr(ra, addr))
-                return true;
-        (void) snprintf(key, sizeof(key), "connections.%s", conn);
-        n = swconf_children(c, key, subs, ELEMENTSOF(subs));
-        for (size_t i = 0; i < n && i < ELEMENTSOF(subs); i++) {
-                if (strncmp(subs[i], "remote", 6) != 0)
-                        continue;
-                (void) snprintf(key, sizeof(key), "connections.%s.%s.id", conn, subs[i]);
-                const char *v = swconf_get(c, key);
-                if (v && id[0] && strcmp(v, id) == 0)
-                        return true;
-        }
-        return false;
-}
-
-/* The remote traffic selectors of conn's children, IPv4 subnets only ("dynamic", IPv6 and
+/* The remote traffic selectors of conn's children, IPv4 and IPv6 subnets ("dynamic" and
  * ranges are left out: the plan says what was used). */
-static void conn_nets(const swconf *c, const char *conn, net4 *nets, size_t *k) {
+static void conn_nets(const swconf *c, const char *conn, mss_net *nets, size_t *k) {
         char key[512];
         const char *children[64];
 
@@ -151,24 +79,24 @@ static void conn_nets(const swconf *c, const char *conn, net4 *nets, size_t *k) 
                 while (ts && *ts) {
                         size_t len = strcspn(ts, ",");
                         char one[128];
-                        net4 nt;
+                        mss_net nt;
                         (void) snprintf(one, sizeof(one), "%.*s", (int) len, ts);
                         one[strcspn(one, "[")] = 0; /* a protocol/port selector narrows nothing we clamp */
-                        if (net4_parse(one, &nt) == 0)
-                                net4_add(nets, k, &nt);
+                        if (mss_net_parse(one, &nt) == 0)
+                                mss_net_add(nets, k, NETS_MAX, &nt);
                         ts += len + (ts[len] == ',');
                 }
         }
 }
 
 /* The networks to clamp: the step's own and those behind the peers. */
-static size_t networks(const action_params *p, const action_env *env, net4 *nets, char *why, size_t why_size) {
+static size_t networks(const action_params *p, const action_env *env, mss_net *nets, char *why, size_t why_size) {
         size_t k = 0;
 
         for (size_t i = 0; p->v[P_NETWORKS].set && p->v[P_NETWORKS].strv[i]; i++) {
-                net4 n;
-                if (net4_parse(p->v[P_NETWORKS].strv[i], &n) == 0)
-                        net4_add(nets, &k, &n);
+                mss_net n;
+                if (mss_net_parse(p->v[P_NETWORKS].strv[i], &n) == 0)
+                        mss_net_add(nets, &k, NETS_MAX, &n);
         }
         if (!p->v[P_PEERS].set || !p->v[P_PEERS].str[0])
                 return k;
@@ -185,21 +113,9 @@ static size_t networks(const action_params *p, const action_env *env, net4 *nets
         (void) snprintf(peers, sizeof(peers), "%s", p->v[P_PEERS].str);
         for (char *save = NULL, *peer = strtok_r(peers, ", ", &save); peer; peer = strtok_r(NULL, ", ", &save))
                 for (size_t i = 0; i < nc && i < ELEMENTSOF(conns); i++)
-                        if (peer_matches(c, conns[i], peer))
+                        if (swconf_conn_has_peer(c, conns[i], peer))
                                 conn_nets(c, conns[i], nets, &k);
         return k;
-}
-
-static const char *nets_text(const net4 *nets, size_t k, char *buf, size_t size) {
-        size_t w = 0;
-        buf[0] = 0;
-        for (size_t i = 0; i < k && w < size; i++) {
-                char a[INET_ADDRSTRLEN];
-                (void) inet_ntop(AF_INET, &nets[i].addr, a, sizeof(a));
-                int n = snprintf(buf + w, size - w, "%s%s/%u", i ? ", " : "", a, nets[i].plen);
-                w += n > 0 ? (size_t) n : 0;
-        }
-        return buf;
 }
 
 static const char *netns_of(const action_params *p, const action_env *env) {
@@ -207,8 +123,8 @@ static const char *netns_of(const action_params *p, const action_env *env) {
 }
 
 static int mss_clamp_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {
-        net4 nets[NETS_MAX];
-        char why[512] = "", list[1024];
+        mss_net nets[NETS_MAX];
+        char why[512] = "";
         const char *ns = netns_of(p, env);
         size_t k;
 
@@ -217,11 +133,12 @@ static int mss_clamp_plan(const action_params *p, const action_env *env, action_
                                             "commented \"%s\"", ns ?: "(ours)", tag_of(p));
         if (p->v[P_PEERS].set && strstr(p->v[P_PEERS].str, "${")) /* a runbook's plan, before the step starts */
                 return action_plan_add(out, "  nftables (netns %s), one transaction: table inet " TABLE " replaced whole: for "
-                                            "the IPv4 remote_ts of the swanctl.conf connections to %s%s%s (found when the step "
-                                            "starts), TCP SYN packets to or from them get their MSS clamped to %u; rules "
-                                            "commented \"%s\"",
+                                            "the remote_ts of the swanctl.conf connections to %s%s%s (found when the step "
+                                            "starts), TCP SYN packets to or from them get their MSS clamped to %u "
+                                            "(IPv6: %u); rules commented \"%s\"",
                                        ns ?: "(ours)", p->v[P_PEERS].str, p->v[P_NETWORKS].set ? " and the step's networks" : "",
-                                       op == ACTION_VERIFY ? " (verify: the rules in place)" : "", mss_of(p), tag_of(p));
+                                       op == ACTION_VERIFY ? " (verify: the rules in place)" : "", mss_of(p),
+                                       mss_of(p) - MSS_RULE_V6_LESS, tag_of(p));
         k = networks(p, env, nets, why, sizeof(why));
         if (op == ACTION_VERIFY)
                 return action_plan_add(out, "  nftables (netns %s): table inet " TABLE " must hold %zu clamp rule(s) "
@@ -229,116 +146,20 @@ static int mss_clamp_plan(const action_params *p, const action_env *env, action_
         if (why[0])
                 (void) action_plan_add(out, "  %s", why);
         if (k == 0)
-                return action_plan_add(out, "  no IPv4 network behind the peers %s: nothing to clamp",
+                return action_plan_add(out, "  no network behind the peers %s: nothing to clamp",
                                        p->v[P_PEERS].set ? p->v[P_PEERS].str : "(none given)");
         (void) action_plan_add(out, "  nftables (netns %s), one transaction: table inet " TABLE " replaced whole: chain "
                                     CHAIN " { type filter hook forward priority -150; policy accept; }", ns ?: "(ours)");
-        return action_plan_add(out, "    for %s (saddr and daddr): tcp flags syn tcp option maxseg size > %u "
-                                    "tcp option maxseg size set %u, comment \"%s\"",
-                               nets_text(nets, k, list, sizeof(list)), mss_of(p), mss_of(p), tag_of(p));
-}
-
-/* ---- building the rules ---- */
-
-static void add(struct nftnl_rule *r, struct nftnl_expr *e) {
-        if (e)
-                nftnl_rule_add_expr(r, e);
-}
-
-static void expr_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+        for (size_t i = 0; i < k; i++) {
+                char one[INET6_ADDRSTRLEN + 8];
+                int r = action_plan_add(out, "    %s %s (saddr and daddr): tcp flags syn tcp option maxseg size > %u "
+                                             "tcp option maxseg size set %u, comment \"%s\"",
+                                        nets[i].family == AF_INET6 ? "ip6" : "ip", mss_nets_text(&nets[i], 1, one, sizeof(one)),
+                                        mss_for(&nets[i], mss_of(p)), mss_for(&nets[i], mss_of(p)), tag_of(p));
+                if (r < 0)
+                        return r;
         }
-        add(r, e);
-}
-
-static void expr_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
-        static const uint8_t zero[4];
-        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-        }
-        add(r, e);
-}
-
-static void expr_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        }
-        add(r, e);
-}
-
-/* the TCP option maxseg's size (kind 2, 2 bytes at offset 2): read into, or written from, reg 1 */
-static void expr_maxseg(struct nftnl_rule *r, bool write) {
-        struct nftnl_expr *e = nftnl_expr_alloc("exthdr");
-        if (e) {
-                nftnl_expr_set_u32(e, write ? NFTNL_EXPR_EXTHDR_SREG : NFTNL_EXPR_EXTHDR_DREG, NFT_REG_1);
-                nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, 2);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, 2);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, 2);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
-        }
-        add(r, e);
-}
-
-static void expr_imm(struct nftnl_rule *r, const void *data, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-                nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
-        }
-        add(r, e);
-}
-
-static struct nftnl_rule *clamp_rule(const net4 *n, bool daddr, uint32_t mss, const char *tag) {
-        struct nftnl_rule *r = nftnl_rule_alloc();
-        struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        uint8_t ipv4 = NFPROTO_IPV4, tcp = IPPROTO_TCP, syn = 0x02, zero = 0;
-        uint16_t be = htons((uint16_t) mss);
-        struct nftnl_expr *e;
-
-        if (!r || !u) {
-                nftnl_rule_free(r);
-                nftnl_udata_buf_free(u);
-                return NULL;
-        }
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
-        if ((e = nftnl_expr_alloc("meta"))) { /* meta nfproto ipv4 */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-        }
-        add(r, e);
-        expr_cmp(r, NFT_CMP_EQ, &ipv4, 1);
-        expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, daddr ? 16 : 12, 4);
-        if (n->plen < 32)
-                expr_and(r, &n->mask, 4);
-        expr_cmp(r, NFT_CMP_EQ, &n->addr, 4);
-        nft_expr_l4proto(r);
-        expr_cmp(r, NFT_CMP_EQ, &tcp, 1);
-        expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1); /* tcp flags */
-        expr_and(r, &syn, 1);
-        expr_cmp(r, NFT_CMP_NEQ, &zero, 1);
-        expr_maxseg(r, false);
-        expr_cmp(r, NFT_CMP_GT, &be, 2);
-        expr_imm(r, &be, 2);
-        expr_maxseg(r, true);
-        if (nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, tag))
-                nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
-        nftnl_udata_buf_free(u);
-        return r;
+        return 0;
 }
 
 static struct nftnl_table *our_table_obj(void) {
@@ -377,14 +198,14 @@ static int our_table(const char *ns, const char *tag, uint32_t *ret_gen, size_t 
 static int apply(const action_params *p, action_call *call, const char *ns) {
         const action_env *env = action_call_env(call);
         _cleanup_(nft_batch_freep) nft_batch *b = NULL;
-        net4 nets[NETS_MAX];
+        mss_net nets[NETS_MAX];
         char why[1024] = "", list[1024];
         size_t k = networks(p, env, nets, why, sizeof(why)), rules, tagged;
         uint32_t gen = 0;
         int r;
 
         if (k == 0) {
-                action_call_set_detail(call, "no IPv4 network behind the peers to clamp%s%s", why[0] ? ": " : "", why);
+                action_call_set_detail(call, "no network behind the peers to clamp%s%s", why[0] ? ": " : "", why);
                 return -ENOENT;
         }
         r = our_table(ns, tag_of(p), &gen, &rules, &tagged);
@@ -425,7 +246,7 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
         for (size_t i = 0; i < k && r >= 0; i++)
                 for (int d = 0; d < 2 && r >= 0; d++)
                         r = NFT_BATCH_ADD(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add clamp rule",
-                                    clamp_rule(&nets[i], d, mss_of(p), tag_of(p)), nftnl_rule_nlmsg_build_payload,
+                                    mss_rule_new(&nets[i], d, mss_of(p), tag_of(p)), nftnl_rule_nlmsg_build_payload,
                                     nftnl_rule_free);
         if (r < 0)
                 return r;
@@ -436,8 +257,8 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
                 action_call_set_detail(call, "%s", why);
                 return r;
         }
-        action_call_set_detail(call, "TCP MSS clamped to %u for %s: table inet " TABLE "%s%s, %zu rule(s) commented \"%s\"",
-                               mss_of(p), nets_text(nets, k, list, sizeof(list)), ns ? " in netns " : "", ns ?: "", 2 * k,
+        action_call_set_detail(call, "TCP MSS clamped to %u (IPv6: %u) for %s: table inet " TABLE "%s%s, %zu rule(s) "
+                               "commented \"%s\"", mss_of(p), mss_of(p) - MSS_RULE_V6_LESS, mss_nets_text(nets, k, list, sizeof(list)), ns ? " in netns " : "", ns ?: "", 2 * k,
                                tag_of(p));
         return 0;
 }
@@ -476,7 +297,7 @@ static int revert(const action_params *p, action_call *call, const char *ns) {
 }
 
 static int verify(const action_params *p, action_call *call, const char *ns) {
-        net4 nets[NETS_MAX];
+        mss_net nets[NETS_MAX];
         char why[512] = "";
         size_t k = networks(p, action_call_env(call), nets, why, sizeof(why)), rules = 0, tagged = 0;
         uint32_t gen;
@@ -512,7 +333,7 @@ static bool mss_clamp_supports(const action_params *p, action_op op) {
 }
 
 static int mss_clamp_validate(const action_params *p, const action_env *env, char *why, size_t n) {
-        net4 nt;
+        mss_net nt;
         if (p->v[P_NETNS].set && netns_name_valid(p->v[P_NETNS].str) < 0) {
                 (void) snprintf(why, n, "netns '%s' is not a valid namespace name", p->v[P_NETNS].str);
                 return -EINVAL;
@@ -522,8 +343,8 @@ static int mss_clamp_validate(const action_params *p, const action_env *env, cha
                 return -EINVAL;
         }
         for (size_t i = 0; p->v[P_NETWORKS].set && p->v[P_NETWORKS].strv[i]; i++)
-                if (net4_parse(p->v[P_NETWORKS].strv[i], &nt) < 0) {
-                        (void) snprintf(why, n, "networks: '%.80s' is not an IPv4 address or A.B.C.D/N",
+                if (mss_net_parse(p->v[P_NETWORKS].strv[i], &nt) < 0) {
+                        (void) snprintf(why, n, "networks: '%.80s' is not an address or a network (A.B.C.D/N, X:…::/N)",
                                         p->v[P_NETWORKS].strv[i]);
                         return -EINVAL;
                 }

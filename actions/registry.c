@@ -24,6 +24,7 @@ static const action_ops *const kinds[] = {
         &action_mss_clamp,
         &action_log_level,
         &action_capture,
+        &action_encap,
 };
 
 const action_ops *action_find(const char *kind) {

@@ -21,6 +21,10 @@ extern const action_ops action_drain;
 extern const action_ops action_mss_clamp;
 extern const action_ops action_log_level;
 extern const action_ops action_capture;
+extern const action_ops action_encap;
 
 /* Where psk_temp keeps a fallback's secret (for `ikehealctl psk`); malloc'ed. */
 char *psk_secret_path(const char *state_dir, const char *tag);
+/* encap's override: `connections { NAME { encap = yes } … }` after its ownership mark, for n
+ * connection names (letters, digits, '-', '_'; else -EINVAL); malloc'ed. */
+int encap_override_text(char *const *conns, size_t n, char **ret, size_t *ret_size);

@@ -89,6 +89,7 @@ void tunnel_set_reset(tunnel_set *s) {
                 t->peer_id[0] = t->peer_addr[0] = 0;
                 t->ike = TUNNEL_IKE_NONE;
                 t->children = 0;
+                t->encap = false;
                 t->bytes_in = t->bytes_out = t->packets_in = t->packets_out = 0;
                 t->idle_in = t->idle_out = t->installed_for = TUNNEL_NEVER;
         }
@@ -190,6 +191,7 @@ void tunnel_set_sa(tunnel_set *s, const vici_node *item) {
                                         continue;
                                 t->installed = true;
                                 t->children++;
+                                t->encap = t->encap || (vici_node_str(ch, "encap") && strcmp(vici_node_str(ch, "encap"), "yes") == 0);
                                 t->bytes_in = sat_add(t->bytes_in, u64_or(ch, "bytes-in", 0));
                                 t->bytes_out = sat_add(t->bytes_out, u64_or(ch, "bytes-out", 0));
                                 t->packets_in = sat_add(t->packets_in, u64_or(ch, "packets-in", 0));

@@ -49,6 +49,7 @@ typedef struct tunnel {
         bool trapped;                    /* its trap policy installed (list-policies trap): the
                                           * CHILD_SA comes with the first packet */
         unsigned children;               /* INSTALLED CHILD_SAs of this name (2 while rekeying) */
+        bool encap;                      /* one of them carries ESP in UDP (list-sas encap=yes) */
         uint64_t bytes_in, bytes_out, packets_in, packets_out; /* summed over those */
         uint64_t idle_in, idle_out;      /* seconds since the last packet in/out; TUNNEL_NEVER */
         uint64_t installed_for;          /* seconds since the newest was installed; TUNNEL_NEVER */

@@ -330,7 +330,7 @@ static void judge(tunnels_state *s, finding *f) {
                         now < charon_hub_state_since(env->hub) + env->charon.start_grace_usec;
         size_t n = 0, up = 0, missing = 0, pending = 0, one_way = 0, quiet = 0;
         const tunnel *first = NULL;
-        char names[1024] = "", peers[1024] = "", upnames[1024] = "", flows[1024] = "", flow_peers[1024] = "";
+        char names[1024] = "", peers[1024] = "", upnames[1024] = "", encaps[1024] = "", flows[1024] = "", flow_peers[1024] = "";
         char probe_names[1024] = "", probe_peers[1024] = "";
         const tunnel_probe_params pp = { s->probe_netns, s->probe_size, s->probe_timeout_usec };
         const char *probe_reason = NULL;
@@ -347,6 +347,8 @@ static void judge(tunnels_state *s, finding *f) {
                         up++;
                         present(s, t);
                         list_add(upnames, sizeof(upnames), name);
+                        if (t->encap)
+                                list_add(encaps, sizeof(encaps), name);
                         const tunnel_flow_params fp = { s->one_way_usec, s->idle_max_usec,
                                                         tunnel_listed(s->traffic, t) };
                         probe_verdict pv = PROBE_NONE;
@@ -399,6 +401,8 @@ static void judge(tunnels_state *s, finding *f) {
         (void) finding_fact_set(f, "tunnels", "%zu", n);
         (void) finding_fact_set(f, "tunnels_up", "%zu", up);
         (void) finding_fact_set(f, "up", "%s", upnames);
+        /* what a runbook forcing UDP encapsulation needs to know: it gains nothing on these */
+        (void) finding_fact_set(f, "udp_encap", "%s", encaps);
         if (s->set.dropped)
                 (void) finding_fact_set(f, "tunnels_unwatched", "%zu", s->set.dropped);
         if (s->conf_error[0])

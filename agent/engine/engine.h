@@ -153,9 +153,12 @@ struct measure {
         /* runtime only */
         engine *engine;
         sd_event_source *timer;
+        sd_event_source *hold_timer; /* the kind's hold check, while active */
         action_call *call;
         call_context ctx;
         bool expiry;               /* the revert in flight is the expiry (not an operator's) */
+        bool early;                /* the revert in flight is the kind's hold check failing */
+        char early_why[128];       /* … saying this */
         void (*on_reverted)(engine *e, measure *m, int result, void *userdata);
         void *on_reverted_userdata;
 };

@@ -161,6 +161,7 @@ bool measure_state_live(measure_state s) {
 
 void measure_free_runtime(measure *m) {
         m->timer = sd_event_source_disable_unref(m->timer);
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
         m->call = action_call_free(m->call);
 }
 

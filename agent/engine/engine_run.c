@@ -667,12 +667,18 @@ static grade step_grade(engine *e, run *r, char *why, size_t n) {
  * once, saying why. True if it was. */
 static bool step_precondition_fails(engine *e, run *r) {
         const rb_step *s = r->rb && r->step < r->rb->n_steps ? &r->rb->steps[r->step] : NULL;
+        _cleanup_(action_params_done) action_params p = { 0 };
         char why[256];
         int k;
 
         if (!s)
                 return false;
-        k = action_precondition(&s->params, &e->env, why, sizeof(why));
+        /* judged on what the step would run with: its ${incident.…} filled in */
+        k = action_params_copy(&s->params, &p);
+        if (k >= 0) {
+                expand(e, r, &p);
+                k = action_precondition(&p, &e->env, why, sizeof(why));
+        }
         if (k >= 0)
                 return false;
         if (!why[0])

@@ -86,11 +86,42 @@ measure *measure_new(engine *e, run *r, const rb_step *s, const action_params *p
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata);
 static void measure_reverted(measure *m, int result, const char *detail);
 
+/* A kind with a hold check (log_level: the disk budget) is asked every few seconds whether
+ * its measure may stay; when not, the measure ends early, reverted as an operator's revert is. */
+static int on_hold(sd_event_source *s, uint64_t usec, void *userdata) {
+        measure *m = userdata;
+        engine *e = m->engine;
+        char why[256];
+        int k;
+
+        if (m->state != MEASURE_ACTIVE || m->call) {
+                m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+                return 0;
+        }
+        k = action_hold(&m->params, &e->env, why, sizeof(why));
+        if (k >= 0)
+                return sd_event_source_set_time_relative(s, ACTION_HOLD_INTERVAL_USEC);
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        if (!why[0])
+                (void) snprintf(why, sizeof(why), "%s", strerror(-k));
+        log_notice("measure %llu (%s) cannot stay: %s; reverting it early", (unsigned long long) m->id, m->kind, why);
+        engine_audit(e, "revert_early", "measure %llu (%s) reverted early: %s", (unsigned long long) m->id, m->kind, why);
+        (void) snprintf(m->early_why, sizeof(m->early_why), "%.120s", why);
+        m->early = true;
+        measure_revert(e, m, false, NULL, NULL);
+        return 0;
+}
+
 static void arm(engine *e, measure *m) {
         m->timer = sd_event_source_disable_unref(m->timer);
         if (sd_event_add_time(e->event, &m->timer, CLOCK_REALTIME, m->expires_usec, 10 * USEC_PER_MSEC, on_expiry, m) < 0)
                 log_error("measure %llu: cannot arm its expiry timer; it will be reverted at the next start",
                           (unsigned long long) m->id);
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        if (m->params.ops && m->params.ops->hold &&
+            sd_event_add_time_relative(e->event, &m->hold_timer, CLOCK_MONOTONIC, ACTION_HOLD_INTERVAL_USEC,
+                                       100 * USEC_PER_MSEC, on_hold, m) < 0)
+                log_error("measure %llu: cannot arm its hold check; it stays until its expiry", (unsigned long long) m->id);
 }
 
 void measure_activate(engine *e, measure *m) {
@@ -148,7 +179,10 @@ static void measure_reverted(measure *m, int result, const char *detail) {
         m->on_reverted_userdata = NULL;
         m->state = result < 0 ? MEASURE_REVERT_FAILED : MEASURE_REVERTED;
         m->reverted_usec = real_usec();
-        (void) snprintf(m->note, sizeof(m->note), "%s%s%s", result < 0 ? strerror(-result) : "reverted",
+        /* an early revert's note keeps why the measure could not stay */
+        int k = m->early ? snprintf(m->note, sizeof(m->note), "reverted early: %s; ", m->early_why) : 0;
+        size_t w = k > 0 && (size_t) k < sizeof(m->note) ? (size_t) k : 0;
+        (void) snprintf(m->note + w, sizeof(m->note) - w, "%s%s%s", result < 0 ? strerror(-result) : "reverted",
                         detail && detail[0] ? ": " : "", detail ? detail : "");
         (void) engine_persist_measure(e, m);
         if (result < 0) {
@@ -195,6 +229,7 @@ void measure_revert(engine *e, measure *m, bool expiry, measure_done_cb done, vo
                 return;
         }
         m->timer = sd_event_source_disable_unref(m->timer);
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
         m->state = MEASURE_REVERTING;
         (void) engine_persist_measure(e, m);
         k = action_call_new(&m->call, &m->params, &e->env, ACTION_REVERT, RUNBOOK_STEP_TIMEOUT_DEFAULT,

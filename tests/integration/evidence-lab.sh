@@ -2,7 +2,8 @@
 # Evidence on demand on the real lab: the log_level action raises a subsystem's level of the
 # gateway's charon through a strongswan.d drop-in and reload-settings, a measure reverted at its
 # expiry (the level drops back: no more of those lines) and, after a kill -9 of the agent, at
-# the next start; refused beyond its disk budget. The capture action (an observe runbook) records
+# the next start; refused beyond its disk budget, and reverted early when the log's file system
+# falls below that budget while the levels are raised. The capture action (an observe runbook) records
 # IKE of a handshake in the gateway's namespace, bounded by its packet limit and then by its
 # duration, as pcap files tcpdump reads (0600 in a 0700 directory); `ikehealctl evidence` lists
 # and exports them for root, and refuses a reader.
@@ -13,8 +14,11 @@ testlib_need_root
 D=$(mktemp -d /tmp/ikh-evidence-XXXXXX)
 GRD=ikh-evr-$$
 R=/run/ikh-evidence-$$ # 0755: a second uid can reach the socket
+SMALL=$D/small # a size-limited tmpfs for the disk budget, mounted by this test
+SMALL_MOUNTED=1
 cleanup() {
         agent_stop
+        [ -n "$SMALL_MOUNTED" ] && umount "$SMALL" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         groupdel "$GRD" 2>/dev/null
         rm -rf "$R"
@@ -47,6 +51,24 @@ steps:
       disk_budget: 1M
       log_path: $D
     expires_in: 3s
+YAML
+cat >"$D/runbooks/log-raise-small.yaml" <<YAML
+version: 1
+name: log-raise-small
+description: more of charon's IKE encoding log, its log on a small file system
+match:
+  class: daemon
+grade: manual
+steps:
+  - name: raise
+    action: log_level
+    params:
+      subsystems: [enc=2]
+      loggers: [charon.filelog.lab]
+      dropin: $DROPIN
+      disk_budget: 2M
+      log_path: $SMALL
+    expires_in: 1m
 YAML
 cat >"$D/runbooks/ike-capture.yaml" <<YAML
 version: 1
@@ -107,6 +129,24 @@ agent_ctl audit 40 | grep -q "expired while the agent was down" && ok "audited a
 n=$(enc2)
 handshake
 [ "$(enc2)" = "$n" ] && ok "charon back at its configured levels" || bad "ENC2 lines after the restart's revert"
+
+# the disk budget while the levels are raised: the log's file system (a 4M tmpfs) falls below
+# it, and the measure ends early — not at its expiry a minute later
+mkdir -p "$SMALL" && mount -t tmpfs -o size=4m "ikh-evr-$$" "$SMALL" || bad "cannot mount a small tmpfs"
+agent_ctl run log-raise-small --wait >"$D/run.out" 2>&1 && [ -e "$DROPIN" ] && ok "raised with 4M free, budget 2M" ||
+        bad "log-raise-small: $(cat "$D/run.out")"
+t0=$(date +%s%N)
+dd if=/dev/zero of="$SMALL/fill" bs=1M count=3 status=none 2>/dev/null
+for _ in $(seq 100); do [ -e "$DROPIN" ] || break; sleep 0.1; done
+[ -e "$DROPIN" ] && bad "the drop-in stays with the log's file system below the budget" ||
+        ok "below the budget: reverted early, drop-in removed"
+echo "figure: disk budget crossed → early revert $((($(date +%s%N) - t0) / 1000000)) ms (hold checked every 2 s)"
+agent_ctl audit 20 | grep -q "measure [0-9]* (log_level) reverted early: $SMALL has .* free, less than the disk budget" &&
+        ok "audited: $(agent_ctl audit 20 | grep -o 'reverted early: .*' | head -1)" || bad "audit: $(agent_ctl audit 20)"
+for _ in $(seq 50); do agent_ctl measures all | grep -q "log_level .*reverted .*reverted early" && break; sleep 0.1; done
+agent_ctl measures all | grep "log_level" | grep -q "reverted early" && ok "the measure ended: $(agent_ctl measures all | grep 'reverted early' | head -1 | cut -c1-140)" ||
+        bad "measures: $(agent_ctl measures all)"
+umount "$SMALL" && SMALL_MOUNTED=
 
 # capture: bounded by its packet limit during a handshake, then by its duration with no traffic
 grep -q libpcap "/proc/$AGENT_PID/maps" && bad "libpcap mapped before any capture" || ok "no libpcap in the agent before a capture"

@@ -5,7 +5,10 @@
 #   ESP dropped on the middle router (IKE passes)
 #                        the probe's small echo is lost although it left through the CHILD_SA:
 #                        a tunnel incident, reason esp_dropped — not this host's firewall, not
-#                        the daemon — resolved when ESP passes again
+#                        the daemon; the shipped runbook tunnel-force-encap (encap) is not offered:
+#                        the lab's SA is UDP-encapsulated already (kernel-libipsec), so forcing
+#                        encapsulation gains nothing and the run is escalated to a human at once
+#                        with that reason, no approval asked; resolved when ESP passes again
 #   an MTU black hole on the path (MTU 1300, "fragmentation needed" dropped)
 #                        small echoes pass, full-size ones do not: reason mtu_blackhole; TCP
 #                        the shipped runbook tunnel-mss-clamp (expiry shortened) clamps the MSS in
@@ -13,7 +16,8 @@
 #                        to site B gets MSS 1160 at most (the server behind the peer reads it); an
 #                        operator's revert of the measure deletes the table (expiry and a crash
 #                        revert through the same action, as every measure);
-#                        a rule not ours in that table stops a revert (nothing deleted)
+#                        a rule not ours in that table stops a revert (nothing deleted);
+#                        an IPv6 network gets its ip6 rule pair, MSS 20 less
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 . "$top/tests/lab/s2s.sh"
@@ -32,7 +36,8 @@ cleanup() {
 trap cleanup EXIT
 install -d -m 0755 "$R"
 sed -e 's/expires_in: 1h/expires_in: 2m/' "$top/runbooks/tunnel-mss-clamp.yaml" >"$R/tunnel-mss-clamp.yaml"
-chmod 0644 "$R/tunnel-mss-clamp.yaml"
+cp "$top/runbooks/tunnel-force-encap.yaml" "$R/tunnel-force-encap.yaml"
+chmod 0644 "$R/tunnel-mss-clamp.yaml" "$R/tunnel-force-encap.yaml"
 
 # a bad probe is refused at parse time, each error at its line:column
 cat >"$D/bad.yaml" <<YAML
@@ -113,6 +118,19 @@ agent_ctl incidents active --json | grep -q "left through the CHILD_SA" && ok "t
         bad "no probe evidence: $(agent_ctl incidents active --json | head -c 600)"
 agent_ctl incidents active --json | grep -qE '"class": "(firewall|daemon)"' && bad "blamed on this host's firewall or the daemon" ||
         ok "not this host's firewall, not the daemon"
+grep -q "$S2S_CONN/$S2S_CHILD" <<<"$(fact tunnels udp_encap)" && ok "the tunnels check: $S2S_CONN/$S2S_CHILD is UDP-encapsulated" ||
+        bad "udp_encap fact: '$(fact tunnels udp_encap)'"
+run=$(agent_wait_run tunnel-force-encap escalated 10000) && ok "tunnel-force-encap escalated: $run" ||
+        bad "tunnel-force-encap: $(agent_run_of tunnel-force-encap)"
+grep -q "already_UDP-encapsulated" <<<"$run" && ok "the reason: already UDP-encapsulated, forcing it gains nothing" ||
+        bad "reason: $run"
+agent_ctl pending 2>/dev/null | grep -q tunnel-force-encap && bad "an approval was asked for a step that cannot help" ||
+        ok "no approval asked"
+[ -e "$(dirname "$GW_SWANCTL_CONF")/conf.d/zz-ikeheal-encap.conf" ] && bad "an encap override was written" ||
+        ok "no override written"
+agent_ctl audit 60 2>/dev/null | grep -q "tunnel-force-encap not offered.*already UDP-encapsulated" &&
+        ok "audited: $(agent_ctl audit 60 2>/dev/null | grep -o 'step encap (encap) cannot work.*' | head -1 | cut -c1-120)" ||
+        bad "no audit of the refusal"
 s2s_fault "$D/lab" esp off
 agent_wait_resolved tunnel 15000 >/dev/null && ok "ESP back: resolved" || bad "esp_dropped not resolved"
 
@@ -151,8 +169,14 @@ m2=$(mss)
 s2s_fault "$D/lab" mtu off
 
 # --- ownership: a rule of someone else's in the table stops the revert ------------------------
-printf 'networks: [%s]\nnetns: %s\n' "$S2S_PEER_NET" "$GW_NS" >"$D/clamp.yaml"
+printf 'networks: [%s, "2001:db8:6::/48"]\nnetns: %s\n' "$S2S_PEER_NET" "$GW_NS" >"$D/clamp.yaml"
 "$B/tools/action-run" mss_clamp apply "$D/clamp.yaml" >/dev/null && ok "mss_clamp applied by hand" || bad "mss_clamp apply"
+# an IPv6 network behind a peer: its rule pair is ip6, MSS 20 less (the kernel takes it; the lab
+# carries no IPv6 to show a connection clamped)
+rules=$(ip netns exec "$GW_NS" nft list table inet ikeheal_mss 2>&1)
+[ "$(grep -c 'ip6 [sd]addr 2001:db8:6::/48 tcp flags syn tcp option maxseg size > 1140 tcp option maxseg size set 1140 comment "ikeheal-mss"' <<<"$rules")" = 2 ] &&
+        [ "$(grep -c 'ip [sd]addr 198.18.6.0/24 .*maxseg size set 1160' <<<"$rules")" = 2 ] &&
+        ok "IPv6 network: ip6 rules with MSS 1140 beside the IPv4 ones with 1160" || bad "rules: $rules"
 ip netns exec "$GW_NS" nft add rule inet ikeheal_mss forward counter
 out=$("$B/tools/action-run" mss_clamp revert "$D/clamp.yaml") && bad "revert deleted a table with a rule not ours" ||
         { grep -q "not commented" <<<"$out" && ok "revert refused: $(grep detail <<<"$out")" || bad "revert: $out"; }

@@ -12,6 +12,8 @@
 #include "tap.h"
 #include "vici_msg.h"
 
+static bool with_encap; /* the CHILD_SAs sa_item builds carry ESP in UDP */
+
 static vici_node *decode(vici_builder *b) {
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -66,6 +68,8 @@ static vici_node *sa_item(const char *conn, const char *st, const char *host, si
                 vici_builder_add_str(b, "bytes-out", ch[5 * i + 3]);
                 if (ch[5 * i + 4])
                         vici_builder_add_str(b, "use-in", ch[5 * i + 4]);
+                if (with_encap)
+                        vici_builder_add_str(b, "encap", "yes");
                 vici_builder_end_section(b);
         }
         vici_builder_end_section(b);
@@ -123,6 +127,7 @@ int main(void) {
         CHECK(voice->installed && voice->bytes_in == 10 && voice->bytes_out == 20 && voice->idle_in == 3 &&
                       voice->idle_out == TUNNEL_NEVER,
               "voice installed, counters read, no use-out: never");
+        CHECK(!voice->encap, "no encap=yes: not UDP-encapsulated");
 
         /* a rekey's overlap: two INSTALLED CHILD_SAs of net, counters summed, the latest use */
         tunnel_set_reset(&s);
@@ -130,9 +135,12 @@ int main(void) {
               "reset forgets charon's answers, keeps the names");
         const char *rekey[] = { "net", "INSTALLED", "100", "200", "9", "net", "INSTALLED", "1", "2", "1",
                                 "net", "DELETING", "5000", "5000", "0" };
+        with_encap = true;
         n = sa_item("s2s", "ESTABLISHED", "192.0.2.7", 3, rekey);
+        with_encap = false;
         tunnel_set_sa(&s, n);
         vici_node_free(n);
+        CHECK(net->encap, "encap=yes on its CHILD_SAs: UDP-encapsulated");
         CHECK(net->installed && net->children == 2 && net->bytes_in == 101 && net->bytes_out == 202 && net->idle_in == 1,
               "two INSTALLED: %u, in %llu out %llu idle %llu", net->children, (unsigned long long) net->bytes_in,
               (unsigned long long) net->bytes_out, (unsigned long long) net->idle_in);
@@ -141,6 +149,7 @@ int main(void) {
 
         /* CONNECTING and a bad counter */
         tunnel_set_reset(&s);
+        CHECK(!net->encap, "reset forgets encap");
         const char *bad[] = { "net", "INSTALLED", "-1", "x", "9999999999999999999999" };
         n = sa_item("s2s", "CONNECTING", "192.0.2.7", 1, bad);
         tunnel_set_sa(&s, n);
