@@ -67,8 +67,8 @@ static bool str_eq(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static bool data_eq(const nftr_data *a, const nftr_data *b) {
-        return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+static bool data_eq(const nftr_bytes *a, const nftr_bytes *b) {
+        return a->len == b->len && (a->len == 0 || memcmp(a->b, b->b, a->len) == 0);
 }
 
 static int elem_cmp(const nftr_elem *a, const nftr_elem *b) {
