@@ -69,8 +69,13 @@ static void test_shared_between_models(void) {
         CHECK(a && b && a->chains[0].rules[7].exprs[0] == b->chains[0].rules[7].exprs[0] &&
                       a->chains[0].rules[7].exprs[1] == a->chains[0].rules[8].exprs[1],
               "rules and models point to one copy");
+        CHECK(a && b && a->chains[0].rules[7].exprs == b->chains[0].rules[7].exprs &&
+                      a->chains[0].rules[7].exprs != a->chains[0].rules[8].exprs,
+              "the same rule in both models shares one list, different rules do not");
         CHECK(nft_expr_pool_bytes() > 1001 * sizeof(nftr_expr), "bytes counted (%zu)", nft_expr_pool_bytes());
+        size_t lists_bytes = nft_expr_pool_bytes();
         nft_ruleset_free(a);
+        CHECK(nft_expr_pool_bytes() == lists_bytes, "the other model still holds every list (%zu)", nft_expr_pool_bytes());
         CHECK(nft_expr_pool_count() - before == one, "the other model still holds them all");
         CHECK(b && b->chains[0].rules[999].exprs[0]->data.len == 4, "and reads them");
         nft_ruleset_free(b);
