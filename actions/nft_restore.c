@@ -94,7 +94,30 @@ static struct {
         char *path;
         struct stat st;
         snapshot s;
+        /* which IKE packets s.model accepts, for the probes asked last: a walk of every input
+         * chain per packet, the same answer until the snapshot changes */
+        nft_diff_accepts accepts;
+        bool have_accepts;
 } cache;
+
+/* What the last-good ruleset accepts (snap NULL: every packet counts), from the cache when it
+ * is the cached snapshot's for the same probes. */
+static int snapshot_accepts(const snapshot *snap, const nft_diff_probes *pr, nft_diff_accepts *ret) {
+        int r;
+
+        if (snap && snap == &cache.s && cache.have_accepts && cache.accepts.probes.esp == pr->esp &&
+            cache.accepts.probes.ipv6 == pr->ipv6) {
+                *ret = cache.accepts;
+                return 0;
+        }
+        if ((r = nft_diff_accepts_of(snap ? snap->model : NULL, pr, ret)) < 0)
+                return r;
+        if (snap && snap == &cache.s) {
+                cache.accepts = *ret;
+                cache.have_accepts = true;
+        }
+        return 0;
+}
 
 static int snapshot_get(const char *path, const snapshot **ret, char *why, size_t n) {
         struct stat st;
@@ -133,6 +156,7 @@ static int snapshot_get(const char *path, const snapshot **ret, char *why, size_
         cache.path = dup;
         cache.st = st;
         cache.s = s;
+        cache.have_accepts = false;
         *ret = &cache.s;
         return 0;
 }
@@ -193,9 +217,16 @@ typedef struct decision {
         char err[NFT_VERDICT_WHY_MAX];
 } decision;
 
-static int decide(const action_params *p, const action_env *env, const nft_ruleset *now, const nft_ruleset *good, decision *d) {
+static int decide(const action_params *p, const action_env *env, const nft_ruleset *now, const snapshot *snap, decision *d) {
         nft_diff_probes pr = probes_of(p, env);
-        int r = nft_diff_broken(now, good, &pr, d->objs, &d->n, d->why, d->err, sizeof(d->err));
+        nft_diff_accepts acc;
+        int r = snapshot_accepts(snap, &pr, &acc);
+
+        if (r < 0) {
+                (void) snprintf(d->err, sizeof(d->err), "cannot evaluate the last-good ruleset: %s", strerror(-r));
+                return r;
+        }
+        r = nft_diff_broken_for(now, snap->model, &acc, d->objs, &d->n, d->why, d->err, sizeof(d->err));
 
         for (size_t i = 0; r >= 0 && i < d->n; i++)
                 if (!wanted(p->v[P_TABLES].strv, d->objs[i].table)) {
@@ -251,7 +282,7 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                 action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
                 return r;
         }
-        r = decide(p, env, now, snap->model, d);
+        r = decide(p, env, now, snap, d);
         if (r < 0) {
                 action_call_set_detail(call, "%s%s: nothing changed",
                                        r == -ESRCH ? "the drop is not in anything changed since last good: " : "", d->err);
@@ -389,8 +420,13 @@ static int verify(const action_params *p, action_call *call) {
                 return r;
         }
         /* without a snapshot: every packet must pass */
+        nft_diff_accepts acc;
         (void) snapshot_get(bin, &snap, why, sizeof(why));
-        r = nft_diff_passes(now, now, NULL, 0, snap ? snap->model : NULL, &pr, why, sizeof(why));
+        if ((r = snapshot_accepts(snap, &pr, &acc)) < 0) {
+                action_call_set_detail(call, "cannot evaluate the last-good ruleset: %s", strerror(-r));
+                return r;
+        }
+        r = nft_diff_passes_for(now, now, NULL, 0, &acc, why, sizeof(why));
         if (r == 0)
                 action_call_set_detail(call, "still not let through: %s", why);
         else if (r > 0) {
@@ -545,7 +581,7 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
                 return action_plan_add(out, "  nftables: cannot read the ruleset%s%s now: %s", ns ? " in netns " : "", ns ?: "",
                                        strerror(-r));
         }
-        r = decide(p, env, now, snap->model, d);
+        r = decide(p, env, now, snap, d);
         if (r < 0)
                 (void) action_plan_add(out, "  nftables (generation %u): cannot restore: %s", now->generation, d->err);
         else if (d->n == 0)

@@ -17,8 +17,19 @@
 #                      the input chain, or deleted again)
 #   baseline           CPU of a run that reads the ruleset whole (first run, lost notifications)
 #   peak RSS           of the process doing the check's work, and the size of the raw dump
+#   above start        that peak less the process's RSS before its first read (the program and its
+#                      libraries), and that as a multiple of the dump: what the ruleset costs, with
+#                      the kept dump itself (1x) in it
 #   held               that process's RSS after the runs: the live and the last-good model, the kept
 #                      dump released as the firewall check does once its snapshot is written
+#
+# The dump is the ruleset's netlink messages as the kernel sends them (NEWTABLE, NEWCHAIN,
+# NEWSET, NEWSETELEM, NEWRULE), back to back: what the check keeps for its snapshot and what the
+# snapshot file holds (its size).
+#
+# With NFT_SCALE_BEFORE=DIR (a build directory of the code to compare with, holding
+# tools/nft-bench and tools/nft-view, e.g. main's build/), each size gets a second row, "before",
+# measured the same way in the same run.
 #
 # The restores run in-process the way the agent runs them (tests/tools/nft-bench restore: the
 # firewall check has read the faulty ruleset already, the snapshot was read for the plan); CPU
@@ -31,7 +42,11 @@ B=${1:-$top/build}
 shift || true
 SIZES=${*:-100 1000 10000 50000}
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, nftables)"; exit 1; }
-for t in nft-bench nft-view; do [ -x "$B/tools/$t" ] || { echo "no $B/tools/$t (make tests)"; exit 1; }; done
+BEFORE=${NFT_SCALE_BEFORE:-}
+for t in nft-bench nft-view; do
+        [ -x "$B/tools/$t" ] || { echo "no $B/tools/$t (make tests)"; exit 1; }
+        [ -z "$BEFORE" ] || [ -x "$BEFORE/tools/$t" ] || { echo "no $BEFORE/tools/$t"; exit 1; }
+done
 NS=nftscale-$$
 D=$(mktemp -d /tmp/ikh-nftscale-XXXXXX)
 cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$D"; }
@@ -66,7 +81,40 @@ NFT
 }
 field() { sed -n "s/^$1 //p" "$2"; }
 
-printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-9s | %s\n' rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "minimal, read whole" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "held" "dump"
+row_fmt='%-14s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-17s | %-9s | %s\n'
+# One row: the tools of build $2, labelled $1, on the ruleset in $D/r.nft (loaded); nft -f's
+# figures ($nftf_ms, $nftf_cpu) are the size's.
+measure() {
+        local label=$1 T=$2 mw mc ww wc hw hc ratio rss base dumpk
+        n flush ruleset
+        n -f "$D/r.nft"
+        rm -rf "$D/state"
+        mkdir -p "$D/state/snapshots"
+        "$T/tools/nft-view" --netns "$NS" --quiet --save-messages "$D/state/snapshots/firewall.nft.bin" >/dev/null
+        "$T/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-min.nft" >"$D/min" || true
+        "$T/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-worst.nft" >"$D/worst" || true
+        n -f "$D/fault-min.nft"
+        "$T/tools/nft-bench" restore "$NS" "$D/state" >"$D/whole" || true
+        "$T/tools/nft-bench" check "$NS" 20 >"$D/check"
+        mw=$(($(field restore_wall_us "$D/min") / 1000)) mc=$(($(field restore_us "$D/min") / 1000))
+        ww=$(($(field restore_wall_us "$D/worst") / 1000)) wc=$(($(field restore_us "$D/worst") / 1000))
+        [ "$(field result "$D/min")" = 0 ] || mw="FAIL($(field detail "$D/min" | cut -c1-40))"
+        [ "$(field result "$D/worst")" = 0 ] || ww="FAIL($(field detail "$D/worst" | cut -c1-40))"
+        [ "$(field followed "$D/min")$(field followed "$D/worst")" = yesyes ] || mw="$mw(not followed)"
+        hw=$(($(field restore_wall_us "$D/whole") / 1000)) hc=$(($(field restore_us "$D/whole") / 1000))
+        [ "$(field result "$D/whole")" = 0 ] || hw="FAIL($(field detail "$D/whole" | cut -c1-40))"
+        ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
+        rss=$(field rss_kib "$D/check") base=$(field base_rss_kib "$D/check") dumpk=$(field dump_kib "$D/check")
+        printf "$row_fmt" "$label" "$mw ($mc)" "$ww ($wc)" "$hw ($hc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
+                "$(field idle_us "$D/check") µs" "$(field change_us "$D/check") µs" "$(field input_change_us "$D/check") µs" \
+                "$(field reread_us "$D/check") µs" "$((rss / 1024)) MiB" \
+                "$(awk -v r="$rss" -v b="$base" -v d="$dumpk" 'BEGIN { printf "%.1f MiB %.1fx", (r - b) / 1024, (d > 0 ? (r - b) / d : 0) }')" \
+                "$(($(field held_kib "$D/check") / 1024)) MiB" "$dumpk KiB"
+}
+
+fault_table_file >"$D/fault-min.nft"
+echo "insert rule inet filter input udp dport 500 drop" >"$D/fault-worst.nft"
+printf "$row_fmt" rules "restore minimal ms (CPU)" "restore worst ms (CPU)" "minimal, read whole" "nft -f ms (CPU)" ratio "check idle" "check change" "check input" "full re-read" "peak RSS" "above start (/dump)" "held" "dump"
 for N in $SIZES; do
         gen "$N" >"$D/r.nft"
         n flush ruleset
@@ -76,31 +124,12 @@ for N in $SIZES; do
         t1=$(ms)
         nftf_ms=$((t1 - t0))
         nftf_cpu=$(echo "$cpu" | awk '{printf "%d", ($1 + $2) * 1000}')
-        rm -rf "$D/state"
-        mkdir -p "$D/state/snapshots"
-        "$B/tools/nft-view" --netns "$NS" --quiet --save-messages "$D/state/snapshots/firewall.nft.bin" >/dev/null
-        fault_table_file >"$D/fault-min.nft"
-        echo "insert rule inet filter input udp dport 500 drop" >"$D/fault-worst.nft"
-        "$B/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-min.nft" >"$D/min" || true
-        "$B/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-worst.nft" >"$D/worst" || true
-        n -f "$D/fault-min.nft"
-        "$B/tools/nft-bench" restore "$NS" "$D/state" >"$D/whole" || true
-        "$B/tools/nft-bench" check "$NS" 20 >"$D/check"
-        mw=$(($(field restore_wall_us "$D/min") / 1000)) mc=$(($(field restore_us "$D/min") / 1000))
-        ww=$(($(field restore_wall_us "$D/worst") / 1000)) wc=$(($(field restore_us "$D/worst") / 1000))
-        [ "$(field result "$D/min")" = 0 ] || mw="FAIL($(field detail "$D/min" | cut -c1-40))"
-        [ "$(field result "$D/worst")" = 0 ] || ww="FAIL($(field detail "$D/worst" | cut -c1-40))"
-        [ "$(field followed "$D/min")$(field followed "$D/worst")" = yesyes ] || mw="$mw(not followed)"
-        hw=$(($(field restore_wall_us "$D/whole") / 1000)) hc=$(($(field restore_us "$D/whole") / 1000))
-        [ "$(field result "$D/whole")" = 0 ] || hw="FAIL($(field detail "$D/whole" | cut -c1-40))"
-        ratio=$(awk -v a="$nftf_ms" -v b="$(field restore_wall_us "$D/min")" 'BEGIN { if (b > 0) printf "%.0fx", a * 1000 / b; else print "-" }')
-        printf '%-7s | %-26s | %-26s | %-22s | %-16s | %-9s | %-12s | %-12s | %-12s | %-12s | %-9s | %-9s | %s\n' "$N" "$mw ($mc)" "$ww ($wc)" "$hw ($hc)" "$nftf_ms ($nftf_cpu)" "$ratio" \
-                "$(field idle_us "$D/check") µs" "$(field change_us "$D/check") µs" "$(field input_change_us "$D/check") µs" \
-                "$(field reread_us "$D/check") µs" "$(($(field rss_kib "$D/check") / 1024)) MiB" "$(($(field held_kib "$D/check") / 1024)) MiB" \
-                "$(field dump_kib "$D/check") KiB"
+        [ -z "$BEFORE" ] || measure "$N before" "$BEFORE"
+        measure "$N" "$B"
 done
 echo "(restore: wall of the apply, CPU in brackets; ratio: nft -f wall / minimal restore wall; check: CPU per run;"
 echo " check change/input: followed from notifications, full re-read: the same run reading the ruleset whole;"
-echo " peak RSS of the check's process, held: its RSS after the runs (both models, the dump released), which starts at $(field base_rss_kib "$D/check") KiB; dump: raw netlink bytes of the ruleset)"
+echo " peak RSS of the check's process, above start: less its RSS before the first read ($(field base_rss_kib "$D/check") KiB at the last size), and that over the dump;"
+echo " held: its RSS after the runs (both models, the dump released); dump: raw netlink bytes of the ruleset)"
 echo "(held with the dump still kept, at the last size: $(($(field held_dump_kib "$D/check") / 1024)) MiB)"
 echo "(expressions in the live model, and distinct ones the process holds once for every model, at the last size: $(field exprs "$D/check"))"

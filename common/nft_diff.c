@@ -67,8 +67,8 @@ static bool str_eq(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static bool data_eq(const nftr_data *a, const nftr_data *b) {
-        return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+static bool data_eq(const nftr_bytes *a, const nftr_bytes *b) {
+        return a->len == b->len && (a->len == 0 || memcmp(a->b, b->b, a->len) == 0);
 }
 
 static int elem_cmp(const nftr_elem *a, const nftr_elem *b) {
@@ -309,21 +309,23 @@ static int eval_one(const nft_ruleset *rs, size_t fam, int probe, nft_verdict_re
         return nft_verdict_eval(rs, &pkt, res);
 }
 
-/* Which packets `want` accepts. */
-static int wanted(const nft_ruleset *want, const nft_diff_probes *p, bool ok[FAMILIES][_NFT_VERDICT_PROBE_MAX]) {
+int nft_diff_accepts_of(const nft_ruleset *want, const nft_diff_probes *p, nft_diff_accepts *ret) {
         _cleanup_(freep) nft_verdict_result *res = malloc(sizeof(*res));
+        nft_diff_accepts a = { .probes = *p };
+
         if (!res)
                 return -ENOMEM;
         for (size_t f = 0; f < FAMILIES; f++)
                 for (int k = 0; k < _NFT_VERDICT_PROBE_MAX; k++) {
-                        ok[f][k] = probe_wanted(p, f, k);
-                        if (!ok[f][k] || !want)
+                        a.ok[f][k] = probe_wanted(p, f, k);
+                        if (!a.ok[f][k] || !want)
                                 continue;
                         int r = eval_one(want, f, k, res);
                         if (r < 0)
                                 return r;
-                        ok[f][k] = res->verdict == NFT_VERDICT_ACCEPT;
+                        a.ok[f][k] = res->verdict == NFT_VERDICT_ACCEPT;
                 }
+        *ret = a;
         return 0;
 }
 
@@ -334,14 +336,22 @@ static void describe(char *buf, size_t size, size_t fam, int probe, const nft_ve
 
 int nft_diff_passes(const nft_ruleset *base, const nft_ruleset *other, const nft_object *objs, size_t n,
                     const nft_ruleset *want, const nft_diff_probes *probes, char *why, size_t why_size) {
+        nft_diff_accepts a;
+        int r = nft_diff_accepts_of(want, probes, &a);
+
+        return r < 0 ? r : nft_diff_passes_for(base, other, objs, n, &a, why, why_size);
+}
+
+int nft_diff_passes_for(const nft_ruleset *base, const nft_ruleset *other, const nft_object *objs, size_t n,
+                        const nft_diff_accepts *accepts, char *why, size_t why_size) {
         _cleanup_(freep) nft_verdict_result *res = malloc(sizeof(*res));
-        bool ok[FAMILIES][_NFT_VERDICT_PROBE_MAX];
+        const bool (*ok)[_NFT_VERDICT_PROBE_MAX] = accepts->ok;
         overlay o;
         int r;
 
         if (!res)
                 return -ENOMEM;
-        if ((r = wanted(want, probes, ok)) < 0 || (r = overlay_build(&o, base, other, objs, n)) < 0)
+        if ((r = overlay_build(&o, base, other, objs, n)) < 0)
                 return r;
         r = 1;
         for (size_t f = 0; f < FAMILIES && r == 1; f++)
@@ -470,8 +480,20 @@ static int add_with_deps(nft_object *objs, size_t *n, char (*why)[NFT_VERDICT_WH
 
 int nft_diff_broken(const nft_ruleset *now, const nft_ruleset *good, const nft_diff_probes *probes, nft_object *ret,
                     size_t *ret_n, char (*why)[NFT_VERDICT_WHY_MAX], char *err, size_t err_size) {
+        nft_diff_accepts a;
+        int r;
+
+        *ret_n = 0;
+        err[0] = 0;
+        if ((r = nft_diff_accepts_of(good, probes, &a)) < 0)
+                return r;
+        return nft_diff_broken_for(now, good, &a, ret, ret_n, why, err, err_size);
+}
+
+int nft_diff_broken_for(const nft_ruleset *now, const nft_ruleset *good, const nft_diff_accepts *accepts, nft_object *ret,
+                        size_t *ret_n, char (*why)[NFT_VERDICT_WHY_MAX], char *err, size_t err_size) {
         _cleanup_(freep) nft_verdict_result *res = malloc(sizeof(*res));
-        bool ok[FAMILIES][_NFT_VERDICT_PROBE_MAX];
+        const bool (*ok)[_NFT_VERDICT_PROBE_MAX] = accepts->ok;
         char reason[NFT_VERDICT_WHY_MAX];
         size_t n = 0;
         int r;
@@ -480,8 +502,6 @@ int nft_diff_broken(const nft_ruleset *now, const nft_ruleset *good, const nft_d
         err[0] = 0;
         if (!res)
                 return -ENOMEM;
-        if ((r = wanted(good, probes, ok)) < 0)
-                return r;
         for (unsigned round = 0; round < 2 * NFT_DIFF_OBJECTS_MAX; round++) {
                 bool broken = false;
                 nft_object ob;

@@ -40,9 +40,7 @@ void nftr_elem_done(nftr_elem *e) {
 }
 
 void nftr_rule_done(nftr_rule *r) {
-        for (size_t i = 0; i < r->n_exprs; i++)
-                nft_expr_pool_put(r->exprs[i]);
-        free(r->exprs);
+        nft_expr_pool_list_put(r->exprs);
         free(r->comment);
 }
 
@@ -215,16 +213,19 @@ int nft_ruleset_add_rule(nft_ruleset *rs, int family, const char *table, const c
         if (r < 0)
                 return r;
         if (n_exprs) {
-                rule.exprs = calloc(n_exprs, sizeof(*rule.exprs));
-                if (!rule.exprs)
-                        return -ENOMEM;
-        }
-        for (; rule.n_exprs < n_exprs; rule.n_exprs++) {
-                r = nft_expr_pool_get(&exprs[rule.n_exprs], &rule.exprs[rule.n_exprs]);
-                if (r < 0) {
-                        nftr_rule_done(&rule);
+                const nftr_expr *x[NFTR_EXPRS_PER_RULE_MAX];
+                size_t i;
+                for (i = 0; i < n_exprs; i++)
+                        if ((r = nft_expr_pool_get(&exprs[i], &x[i])) < 0)
+                                break;
+                if (i < n_exprs) {
+                        while (i > 0)
+                                nft_expr_pool_put(x[--i]);
                         return r;
                 }
+                if ((r = nft_expr_pool_list_get(x, n_exprs, &rule.exprs)) < 0)
+                        return r;
+                rule.n_exprs = n_exprs;
         }
         c->rules[c->n_rules] = rule;
         rs->n_rules_total++;

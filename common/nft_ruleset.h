@@ -68,6 +68,18 @@ typedef struct nftr_data {
         uint8_t b[NFTR_DATA_MAX];
 } nftr_data;
 
+/* An expression's data: `len` bytes at `b` (never NULL when len > 0). In the model, b points
+ * into the expression's own interned copy, which holds those bytes and no more: a ruleset is
+ * mostly 2- and 4-byte compares, and 64 bytes kept for each of them were most of its memory. */
+typedef struct nftr_bytes {
+        uint8_t len;
+        const uint8_t *b;
+} nftr_bytes;
+
+static inline nftr_bytes nftr_data_bytes(const nftr_data *d) {
+        return (nftr_bytes){ .len = d->len, .b = d->b };
+}
+
 typedef struct nftr_expr {
         nftr_expr_kind kind;
         char name[16];      /* the kernel's expression name ("meta", "payload", …) */
@@ -76,22 +88,23 @@ typedef struct nftr_expr {
         uint32_t flags;     /* lookup, fib, limit flags */
         uint32_t offset, len;
         uint32_t sreg, dreg; /* kernel register numbers (NFT_REG_1…4 or NFT_REG32_00…15) */
+        int32_t verdict;    /* immediate with dreg 0: NF_ACCEPT, NF_DROP, NFT_JUMP, … */
+        uint32_t burst;
         bool has_dreg;
         uint8_t dir;        /* ct direction, 0xff when absent */
-        nftr_data data, data2;
-        int32_t verdict;    /* immediate with dreg 0: NF_ACCEPT, NF_DROP, NFT_JUMP, … */
+        uint16_t raw_len;   /* OTHER: bytes at raw */
+        nftr_bytes data, data2;
         char *chain;        /* immediate jump/goto target; log prefix */
         char *set;          /* lookup: set name */
         uint64_t rate, unit;
-        uint32_t burst;
         uint8_t *raw;       /* OTHER: raw NFTA_EXPR_DATA bytes (at most NFTR_OTHER_RAW_MAX) */
-        size_t raw_len;
 } nftr_expr;
 
 typedef struct nftr_rule {
         uint64_t handle;
         char *comment;      /* the rule's comment (userdata), NULL if none: ikeheal tags its rules */
-        const nftr_expr **exprs; /* interned, shared with other rules and models (nft_expr_pool.h) */
+        const nftr_expr *const *exprs; /* the list and each expression interned, shared with other rules
+                                        * and models (nft_expr_pool.h) */
         size_t n_exprs;
 } nftr_rule;
 
@@ -166,7 +179,7 @@ DEFINE_FREE_FUNC(nft_ruleset, nft_ruleset_free);
 /* Builders. Each returns the new object's index (≥ 0) or -errno: -EINVAL (bad name or
  * argument), -ENOENT (its table, chain or set is missing), -EEXIST (duplicate name), -E2BIG (a
  * limit above), -ENOMEM. Strings are copied; expressions are interned (common/nft_expr_pool.h):
- * a rule points to one shared copy of each. */
+ * a rule points to one shared list of shared copies. */
 int nft_ruleset_add_table(nft_ruleset *rs, int family, const char *name, uint32_t flags,
                           uint64_t handle);
 /* `hook` NULL: a regular chain. */

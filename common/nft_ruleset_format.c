@@ -18,11 +18,15 @@
 
 /* ---- text form ---- */
 
-static void put_hex(FILE *f, const nftr_data *d) {
+static void put_bytes(FILE *f, nftr_bytes d) {
         char hex[2 * NFTR_DATA_MAX + 1];
 
         fputs("0x", f);
-        fputs(hex_encode(d->b, d->len, hex), f);
+        fputs(hex_encode(d.b, d.len, hex), f);
+}
+
+static void put_hex(FILE *f, const nftr_data *d) {
+        put_bytes(f, nftr_data_bytes(d));
 }
 
 static const char *cmp_op_to_string(uint32_t op) {
@@ -132,19 +136,19 @@ static int put_expr(FILE *f, const nft_ruleset *rs, size_t table, const nftr_exp
                 break;
         case NFTR_EXPR_CMP:
                 fprintf(f, "cmp %s r%" PRIu32 " ", cmp_op_to_string(x->op), x->sreg);
-                put_hex(f, &x->data);
+                put_bytes(f, x->data);
                 break;
         case NFTR_EXPR_RANGE:
                 fprintf(f, "range %s r%" PRIu32 " ", x->op == NFT_RANGE_EQ ? "eq" : "neq", x->sreg);
-                put_hex(f, &x->data);
+                put_bytes(f, x->data);
                 fputs("-", f);
-                put_hex(f, &x->data2);
+                put_bytes(f, x->data2);
                 break;
         case NFTR_EXPR_BITWISE:
                 fprintf(f, "bitwise r%" PRIu32 " = (r%" PRIu32 " & ", x->dreg, x->sreg);
-                put_hex(f, &x->data);
+                put_bytes(f, x->data);
                 fputs(") ^ ", f);
-                put_hex(f, &x->data2);
+                put_bytes(f, x->data2);
                 fprintf(f, " len %" PRIu32, x->len);
                 break;
         case NFTR_EXPR_LOOKUP: {
@@ -168,7 +172,7 @@ static int put_expr(FILE *f, const nft_ruleset *rs, size_t table, const nftr_exp
         case NFTR_EXPR_IMMEDIATE:
                 if (x->has_dreg) {
                         fprintf(f, "immediate r%" PRIu32 " ", x->dreg);
-                        put_hex(f, &x->data);
+                        put_bytes(f, x->data);
                 } else {
                         fputs("immediate ", f);
                         put_verdict(f, x->verdict, x->chain);

@@ -225,7 +225,7 @@ static int msg_chain(nft_ruleset *rs, const struct nlmsghdr *nlh) {
 /* The expression attributes of one kind, checked and turned into the model's fields. A
  * malformed attribute of a kind we understand fails the message; a kind we don't understand is
  * kept raw. */
-static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
+static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf, nftr_data *d) {
         nftr_attr_tab e, t;
         const char *name;
         uint16_t n;
@@ -233,6 +233,11 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
 
         memset(x, 0, sizeof(*x));
         x->dir = 0xff;
+        /* the data is parsed into d[0] and d[1], which x->data and x->data2 point to until
+         * nft_ruleset_add_rule() interns a copy */
+        d[0].len = d[1].len = 0;
+        x->data = nftr_data_bytes(&d[0]);
+        x->data2 = nftr_data_bytes(&d[1]);
         if (nftr_attrs_nested(elem, &e) < 0 || !e.a[NFTA_EXPR_NAME])
                 return -EBADMSG;
         n = mnl_attr_get_payload_len(e.a[NFTA_EXPR_NAME]);
@@ -265,14 +270,14 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
         } else if (!strcmp(x->name, "cmp")) {
                 x->kind = NFTR_EXPR_CMP;
                 if (U32(NFTA_CMP_SREG, x->sreg) || U32(NFTA_CMP_OP, x->op) || !t.a[NFTA_CMP_DATA] ||
-                    nftr_a_data(t.a[NFTA_CMP_DATA], &x->data, NULL, NULL, NULL) < 0)
+                    nftr_a_data(t.a[NFTA_CMP_DATA], &d[0], NULL, NULL, NULL) < 0)
                         return -EBADMSG;
         } else if (!strcmp(x->name, "range")) {
                 x->kind = NFTR_EXPR_RANGE;
                 if (U32(NFTA_RANGE_SREG, x->sreg) || U32(NFTA_RANGE_OP, x->op) ||
                     !t.a[NFTA_RANGE_FROM_DATA] || !t.a[NFTA_RANGE_TO_DATA] ||
-                    nftr_a_data(t.a[NFTA_RANGE_FROM_DATA], &x->data, NULL, NULL, NULL) < 0 ||
-                    nftr_a_data(t.a[NFTA_RANGE_TO_DATA], &x->data2, NULL, NULL, NULL) < 0)
+                    nftr_a_data(t.a[NFTA_RANGE_FROM_DATA], &d[0], NULL, NULL, NULL) < 0 ||
+                    nftr_a_data(t.a[NFTA_RANGE_TO_DATA], &d[1], NULL, NULL, NULL) < 0)
                         return -EBADMSG;
         } else if (!strcmp(x->name, "bitwise")) {
                 uint32_t op = NFT_BITWISE_BOOL;
@@ -283,8 +288,8 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                         if (U32(NFTA_BITWISE_SREG, x->sreg) || U32(NFTA_BITWISE_DREG, x->dreg) ||
                             U32(NFTA_BITWISE_LEN, x->len) || !t.a[NFTA_BITWISE_MASK] ||
                             !t.a[NFTA_BITWISE_XOR] ||
-                            nftr_a_data(t.a[NFTA_BITWISE_MASK], &x->data, NULL, NULL, NULL) < 0 ||
-                            nftr_a_data(t.a[NFTA_BITWISE_XOR], &x->data2, NULL, NULL, NULL) < 0)
+                            nftr_a_data(t.a[NFTA_BITWISE_MASK], &d[0], NULL, NULL, NULL) < 0 ||
+                            nftr_a_data(t.a[NFTA_BITWISE_XOR], &d[1], NULL, NULL, NULL) < 0)
                                 return -EBADMSG;
                         x->has_dreg = true;
                 }
@@ -299,7 +304,7 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                 bool is_verdict = false;
                 x->kind = NFTR_EXPR_IMMEDIATE;
                 if (U32(NFTA_IMMEDIATE_DREG, x->dreg) || !t.a[NFTA_IMMEDIATE_DATA] ||
-                    nftr_a_data(t.a[NFTA_IMMEDIATE_DATA], &x->data, &is_verdict, &x->verdict, buf) < 0)
+                    nftr_a_data(t.a[NFTA_IMMEDIATE_DATA], &d[0], &is_verdict, &x->verdict, buf) < 0)
                         return -EBADMSG;
                 /* verdicts go to register 0 and only there */
                 if (is_verdict != (x->dreg == NFT_REG_VERDICT))
@@ -348,11 +353,12 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
                         return -EBADMSG;
         }
 #undef U32
+        x->data.len = d[0].len;
+        x->data2.len = d[1].len;
         if (x->kind == NFTR_EXPR_OTHER && e.a[NFTA_EXPR_DATA]) {
                 /* kept raw so that a change in it still changes the hash */
-                x->raw_len = mnl_attr_get_payload_len(e.a[NFTA_EXPR_DATA]);
-                if (x->raw_len > NFTR_OTHER_RAW_MAX)
-                        x->raw_len = NFTR_OTHER_RAW_MAX;
+                uint16_t len = mnl_attr_get_payload_len(e.a[NFTA_EXPR_DATA]);
+                x->raw_len = len > NFTR_OTHER_RAW_MAX ? NFTR_OTHER_RAW_MAX : len;
                 x->raw = (uint8_t *) mnl_attr_get_payload(e.a[NFTA_EXPR_DATA]); /* copied by add_rule */
         }
         return 0;
@@ -362,6 +368,7 @@ static int expr_parse(const struct nlattr *elem, nftr_expr *x, char *buf) {
 typedef struct expr_scratch {
         nftr_expr *x;
         char (*buf)[NFTR_NAME_MAX];
+        nftr_data (*d)[2];
 } expr_scratch;
 
 static int msg_rule(nft_ruleset *rs, const struct nlmsghdr *nlh) {
@@ -383,23 +390,24 @@ static int msg_rule(nft_ruleset *rs, const struct nlmsghdr *nlh) {
                 if (count > NFTR_EXPRS_PER_RULE_MAX)
                         return -E2BIG;
                 /* as many as the rule has, on the heap: a rule of ten thousand costs no more */
-                s = malloc(sizeof(*s) + (count ? count : 1) * (sizeof(nftr_expr) + NFTR_NAME_MAX));
+                s = malloc(sizeof(*s) + (count ? count : 1) * (sizeof(nftr_expr) + 2 * sizeof(nftr_data) + NFTR_NAME_MAX));
                 if (!s)
                         return -ENOMEM;
                 s->x = (nftr_expr *) (s + 1);
-                s->buf = (char (*)[NFTR_NAME_MAX]) (s->x + (count ? count : 1));
+                s->d = (nftr_data (*)[2]) (s->x + (count ? count : 1));
+                s->buf = (char (*)[NFTR_NAME_MAX]) (s->d + (count ? count : 1));
                 mnl_attr_for_each_nested(elem, t.a[NFTA_RULE_EXPRESSIONS]) {
                         if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM)
                                 return -EBADMSG;
                         if (n >= NFTR_EXPRS_PER_RULE_MAX)
                                 return -E2BIG;
-                        r = expr_parse(elem, &s->x[n], s->buf[n]);
+                        r = expr_parse(elem, &s->x[n], s->buf[n], s->d[n]);
                         if (r < 0)
                                 return r;
                         n++;
                 }
         }
-        /* The strings in s->x point into s->buf or the message: add_rule copies them. */
+        /* The strings and data in s->x point into s->buf, s->d or the message: add_rule copies them. */
         r = nft_ruleset_add_rule(rs, msg_family(nlh), table, chain, handle, s ? s->x : NULL, n);
         if (r >= 0 && t.a[NFTA_RULE_USERDATA]) {
                 char comment[NFTR_NAME_MAX];

@@ -221,7 +221,7 @@ static bool all_known(const regs *r, int off, size_t len) {
         return true;
 }
 
-static bool is_lo_name(const nftr_data *d) {
+static bool is_lo_name(const nftr_bytes *d) {
         if (d->len < 3 || memcmp(d->b, "lo", 3) != 0)
                 return false;
         for (size_t i = 3; i < d->len; i++)
@@ -230,7 +230,7 @@ static bool is_lo_name(const nftr_data *d) {
         return true;
 }
 
-static tri cmp_eval(const regs *r, int off, const nftr_data *d, uint32_t op) {
+static tri cmp_eval(const regs *r, int off, const nftr_bytes *d, uint32_t op) {
         size_t len = d->len;
         int c;
 

@@ -27,10 +27,26 @@ static void diff(const nft_ruleset *now, const nft_ruleset *good) {
         nft_object objs[NFT_DIFF_OBJECTS_MAX];
         char why[NFT_DIFF_OBJECTS_MAX][NFT_VERDICT_WHY_MAX], err[256], st[2 * NFT_RULESET_HASH_SIZE + 1], *text = NULL;
         size_t n = 0, count = 0;
+        nft_diff_accepts acc;
+        int r = nft_diff_broken(now, good, &pr, objs, &n, why, err, sizeof(err));
 
-        (void) nft_diff_broken(now, good, &pr, objs, &n, why, err, sizeof(err));
         if (n > NFT_DIFF_OBJECTS_MAX)
                 abort();
+        /* with what good accepts computed beforehand (as the restore keeps it): the same answer */
+        if (nft_diff_accepts_of(good, &pr, &acc) == 0) {
+                nft_object objs2[NFT_DIFF_OBJECTS_MAX];
+                size_t n2 = 0;
+                int r2 = nft_diff_broken_for(now, good, &acc, objs2, &n2, why, err, sizeof(err));
+                if (r2 != r || n2 != n)
+                        abort();
+                for (size_t i = 0; i < n; i++)
+                        if (objs2[i].kind != objs[i].kind || objs2[i].family != objs[i].family ||
+                            strcmp(objs2[i].table, objs[i].table) != 0 || strcmp(objs2[i].name, objs[i].name) != 0)
+                                abort();
+                if (nft_diff_passes_for(now, good, objs, n, &acc, err, sizeof(err)) !=
+                    nft_diff_passes(now, good, objs, n, good, &pr, err, sizeof(err)))
+                        abort();
+        }
         for (size_t i = 0; i < n; i++)
                 (void) nft_diff_object_state(now, &objs[i], st);
         (void) nft_diff_passes(now, good, objs, n, good, &pr, err, sizeof(err));

@@ -193,6 +193,11 @@ static int restore(const char *ns, const char *state_dir, const char *fault) {
          * snapshot read once (the plan the engine makes first) */
         if ((r = nft_watch_shared(&w, ns, 64u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
                 return r;
+        /* the agent's firewall check has hashed a ruleset before (mark_good): the digest the
+         * restore's record uses is loaded already */
+        const char *hash;
+        if ((r = nft_watch_hash(w, &hash)) < 0)
+                return r;
         if (fault) {
                 char cmd[1024];
                 unsigned full = nft_watch_full_reads(w);

@@ -12,11 +12,17 @@
 #include "nft_ruleset.h"
 #include "tap.h"
 
+/* The data an expression points to until the pool copies it. */
+static uint8_t data_store[64][NFTR_DATA_MAX];
+static size_t data_next;
+
 static nftr_expr cmp_u32(uint32_t v) {
         nftr_expr x = { .kind = NFTR_EXPR_CMP, .sreg = NFT_REG_1, .op = NFT_CMP_EQ, .dir = 0xff };
+        uint8_t *b = data_store[data_next++ % ELEMENTSOF(data_store)];
         (void) snprintf(x.name, sizeof(x.name), "cmp");
-        x.data.len = 4;
-        memcpy(x.data.b, &v, 4);
+        memset(b, 0, NFTR_DATA_MAX);
+        memcpy(b, &v, 4);
+        x.data = (nftr_bytes){ .len = 4, .b = b };
         return x;
 }
 
@@ -63,8 +69,13 @@ static void test_shared_between_models(void) {
         CHECK(a && b && a->chains[0].rules[7].exprs[0] == b->chains[0].rules[7].exprs[0] &&
                       a->chains[0].rules[7].exprs[1] == a->chains[0].rules[8].exprs[1],
               "rules and models point to one copy");
+        CHECK(a && b && a->chains[0].rules[7].exprs == b->chains[0].rules[7].exprs &&
+                      a->chains[0].rules[7].exprs != a->chains[0].rules[8].exprs,
+              "the same rule in both models shares one list, different rules do not");
         CHECK(nft_expr_pool_bytes() > 1001 * sizeof(nftr_expr), "bytes counted (%zu)", nft_expr_pool_bytes());
+        size_t lists_bytes = nft_expr_pool_bytes();
         nft_ruleset_free(a);
+        CHECK(nft_expr_pool_bytes() == lists_bytes, "the other model still holds every list (%zu)", nft_expr_pool_bytes());
         CHECK(nft_expr_pool_count() - before == one, "the other model still holds them all");
         CHECK(b && b->chains[0].rules[999].exprs[0]->data.len == 4, "and reads them");
         nft_ruleset_free(b);
@@ -76,11 +87,25 @@ static void test_equality(void) {
         nftr_expr a = cmp_u32(5), b = cmp_u32(5), c = jump("x"), d = jump("y"), e = accept();
         const nftr_expr *pa, *pb, *pc, *pd, *pe, *pf;
 
-        /* past the length: not part of the value, and zero in the copy */
-        b.data.b[10] = 0xaa;
+        /* past the length: not part of the value, and not kept */
+        ((uint8_t *) b.data.b)[10] = 0xaa;
         CHECK(nft_expr_pool_get(&a, &pa) == 0 && nft_expr_pool_get(&b, &pb) == 0 && pa == pb,
               "bytes past the data length do not count");
-        CHECK(pb->data.b[10] == 0, "and are zero in the stored copy");
+        CHECK(pb->data.b != b.data.b && memcmp(pb->data.b, a.data.b, 4) == 0, "the data is the pool's own copy");
+        {
+                nftr_expr small = cmp_u32(7), big = cmp_u32(8);
+                const nftr_expr *ps, *pg;
+                size_t b0 = nft_expr_pool_bytes(), b1, b2;
+                big.data.len = NFTR_DATA_MAX;
+                CHECK(nft_expr_pool_get(&small, &ps) == 0, "a 4-byte compare");
+                b1 = nft_expr_pool_bytes();
+                CHECK(nft_expr_pool_get(&big, &pg) == 0, "a 64-byte compare");
+                b2 = nft_expr_pool_bytes();
+                CHECK(b2 - b1 == (b1 - b0) + NFTR_DATA_MAX - 4, "each holds the bytes of its length alone (%zu, %zu)", b1 - b0,
+                      b2 - b1);
+                nft_expr_pool_put(ps);
+                nft_expr_pool_put(pg);
+        }
         CHECK(nft_expr_pool_get(&c, &pc) == 0 && nft_expr_pool_get(&d, &pd) == 0 && pc != pd && strcmp(pc->chain, "x") == 0 &&
                       strcmp(pd->chain, "y") == 0,
               "strings are compared by content and copied");

@@ -61,11 +61,21 @@ static nftr_expr payload(uint32_t base, uint32_t off, uint32_t len) {
         return x;
 }
 
+/* An expression points to its data until the model interns a copy: kept here till then. */
+static nftr_bytes kept(nftr_data d) {
+        static nftr_data ring[256];
+        static size_t next;
+        nftr_data *p = &ring[next++ % ELEMENTSOF(ring)];
+
+        *p = d;
+        return nftr_data_bytes(p);
+}
+
 static nftr_expr cmp(uint32_t op, nftr_data d) {
         nftr_expr x = mk(NFTR_EXPR_CMP, "cmp");
         x.sreg = NFT_REG_1;
         x.op = op;
-        x.data = d;
+        x.data = kept(d);
         return x;
 }
 
@@ -99,8 +109,8 @@ static nftr_expr bitwise_h32(uint32_t mask) {
         nftr_expr x = mk(NFTR_EXPR_BITWISE, "bitwise");
         x.sreg = x.dreg = NFT_REG_1;
         x.len = 4;
-        x.data = h32(mask);
-        x.data2 = h32(0);
+        x.data = kept(h32(mask));
+        x.data2 = kept(h32(0));
         x.has_dreg = true;
         return x;
 }
