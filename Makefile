@@ -58,7 +58,8 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # alone would cost ~4 MB of RSS in every ikeheald); its headers are still used. Nor is
 # libmicrohttpd, for the same reason (GnuTLS and its libraries): common/mhd_lib.c loads it when
 # an HTTP listener is first set up.
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libmicrohttpd,$(PKGS)) 2>/dev/null)
+# Nor is libyaml: common/yaml_lib.c loads it for each parse and unloads it after.
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libmicrohttpd yaml-0.1,$(PKGS)) 2>/dev/null)
 
 ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)

@@ -19,6 +19,11 @@
 #
 #   bench/footprint.sh [BUILD] [WINDOW]      (BUILD: plain build, default build/)
 #   PHASES="defaults" bench/footprint.sh …   one phase only
+#   BEFORE=DIR bench/footprint.sh …          also the build in DIR (an older ikeheald), at the same
+#                                            time in a lab of its own beside its own Monit (charon
+#                                            pushes its events to every VICI subscriber, so two
+#                                            agents on one gateway would wake each other); prints
+#                                            both side by side with their Monits at the end
 #   PROFILE=DIR bench/footprint.sh …         after each window, 20 s of `perf record -g` on
 #                                            ikeheald (DIR/perf-PHASE.data, its report in
 #                                            DIR/perf-PHASE.txt), then 20 s of `strace -c -f`
@@ -32,6 +37,42 @@ B=${1:-$top/build}
 WINDOW=${2:-60}
 [ "$(id -u)" = 0 ] || { echo "needs root (the lab)"; exit 1; }
 command -v monit >/dev/null || { echo "needs monit (make deps)"; exit 1; }
+
+if [ -n "${BEFORE:-}" ]; then # two runs at once, each in its own lab; then one table
+        R=$(mktemp -d /tmp/ikh-bench-fp2-XXXXXX)
+        BEFORE= RESULTS=$R/before.res PROFILE= "$0" "$BEFORE" "$WINDOW" >"$R/before.log" 2>&1 &
+        bp=$!
+        BEFORE= RESULTS=$R/after.res "$0" "$B" "$WINDOW" | tee "$R/after.log"
+        wait "$bp" || { cat "$R/before.log"; rm -rf "$R"; exit 1; }
+        echo
+        echo "before: $BEFORE/ikeheald, after: $B/ikeheald; each beside its own Monit, both at once"
+        python3 - "$R/before.res" "$R/after.res" <<'PY'
+import sys
+rows = {}
+for tag, path in (("before", sys.argv[1]), ("after", sys.argv[2])):
+    for line in open(path):
+        f = line.split()
+        rows.setdefault(f[0], {})[tag] = (int(f[1]), list(map(int, f[2:])))
+def ratio(a, b):
+    return f"{a / b:5.2f}" if b else "  n/a"
+for name, r in rows.items():
+    if "before" not in r or "after" not in r:
+        continue
+    window = r["after"][0]
+    print(f"phase {name} ({window} s)        before  its monit      after  its monit  after/before  after/monit")
+    def line(what, b, bm, a, am, fmt):
+        print(f"  {what:20s} {fmt(b):>9s} {fmt(bm):>10s} {fmt(a):>10s} {fmt(am):>10s}        {ratio(a, b)}        {ratio(a, am)}")
+    bv, av = r["before"][1], r["after"][1]
+    bw, aw = r["before"][0], r["after"][0]
+    cpu = lambda ns, w: ns / 1e7 / w
+    line("CPU (% of one core)", cpu(bv[0], bw), cpu(bv[1], bw), cpu(av[0], aw), cpu(av[1], aw), lambda x: f"{x:.3f}")
+    line("wake-ups per second", bv[2] / bw, bv[3] / bw, av[2] / aw, av[3] / aw, lambda x: f"{x:.1f}")
+    for i, what in enumerate(["RSS (KiB)", "  anonymous", "  file-backed", "PSS (KiB)", "shared libraries"]):
+        line(what, bv[4 + i], bv[9 + i], av[4 + i], av[9 + i], lambda x: f"{x:d}")
+PY
+        rm -rf "$R"
+        exit 0
+fi
 . "$top/tests/lab/lab.sh"
 D=$(mktemp -d /tmp/ikh-bench-fp-XXXXXX)
 IKH=
@@ -158,6 +199,8 @@ phase() { # NAME IKEHEAL_INTERVAL MONIT_SECONDS
         sleep "$WINDOW"
         i1=$(runtime_ns "$IKH"); m1=$(runtime_ns "$MON")
         iw1=$(wakeups "$IKH"); mw1=$(wakeups "$MON")
+        [ -z "${RESULTS:-}" ] || echo "$1 $WINDOW $((i1 - i0)) $((m1 - m0)) $((iw1 - iw0)) $((mw1 - mw0))" \
+                $(memory "$IKH") $(memory "$MON") >>"$RESULTS"
         python3 - "$1" "$WINDOW" "$((i1 - i0))" "$((m1 - m0))" "$((iw1 - iw0))" "$((mw1 - mw0))" \
                 $(memory "$IKH") $(memory "$MON") <<'PY'
 import sys

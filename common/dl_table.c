@@ -8,6 +8,12 @@
 typedef void (*generic_fn)(void);
 
 int dl_table_load(const char *soname, const dl_symbol *syms, size_t n, void *table) {
+        void *h;
+
+        return dl_table_open(soname, syms, n, table, &h);
+}
+
+int dl_table_open(const char *soname, const dl_symbol *syms, size_t n, void *table, void **ret_handle) {
         void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 
         if (!h)
@@ -21,5 +27,11 @@ int dl_table_load(const char *soname, const dl_symbol *syms, size_t n, void *tab
                 generic_fn f = (generic_fn) dlsym(h, syms[i].name);
                 memcpy((char *) table + syms[i].offset, &f, sizeof(f));
         }
+        *ret_handle = h;
         return 0;
+}
+
+void dl_table_close(void *handle) {
+        if (handle)
+                (void) dlclose(handle);
 }

@@ -1,6 +1,7 @@
 /* A library loaded on first use instead of linked (libcurl, libmicrohttpd, libpcap: what a
- * feature that is not configured should not cost every ikeheald): its functions resolved at
- * once into a table of pointers the forwarders call through. Does not log. */
+ * feature that is not configured should not cost every ikeheald; libyaml, needed only while a
+ * file is parsed): its functions resolved at once into a table of pointers the forwarders call
+ * through. Does not log. */
 #pragma once
 
 #include <stddef.h>
@@ -15,3 +16,7 @@ typedef struct dl_symbol {
  * -ELIBACC: it cannot be loaded; -ELIBBAD: a function is missing (nothing is stored then, and
  * the library is closed again). */
 int dl_table_load(const char *soname, const dl_symbol *syms, size_t n, void *table);
+/* The same, for a library that is closed again when no longer needed: *ret_handle is for
+ * dl_table_close(), after which nothing in the table may be called. */
+int dl_table_open(const char *soname, const dl_symbol *syms, size_t n, void *table, void **ret_handle);
+void dl_table_close(void *handle);

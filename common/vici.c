@@ -62,6 +62,8 @@ struct vici_client {
         subscription subs[VICI_CLIENT_SUBSCRIPTIONS_MAX];
         size_t n_subs;
 
+        bool events_deferred; /* vici_client_defer_events() */
+
         unsigned dispatching; /* nesting of loop entries, see the top */
         bool dead;            /* freed from inside a callback */
 };
@@ -134,6 +136,12 @@ static int io_update(vici_client *c) {
 
         if (!c->io)
                 return 0;
+        /* Nothing owed: what charon pushes waits in the socket until a request goes out (its
+         * answer comes after everything sent before it) or charon closes the connection
+         * (EPOLLRDHUP, and EPOLLHUP that epoll always reports), so an idle link does not wake
+         * the loop for every event. */
+        if (c->events_deferred && c->connected && !c->ops.head)
+                events = EPOLLRDHUP;
         if (c->connecting || c->wlen > 0)
                 events |= EPOLLOUT;
         if (c->connecting)
@@ -198,6 +206,8 @@ static bool op_advance(vici_client *c, vici_op *op, int from) {
         timer_disarm(&c->timeout_timer);
         vici_op_free(vici_op_queue_pop(&c->ops));
         client_kick(c);
+        if (!c->dead && !c->ops.head)
+                (void) io_update(c);
         return !c->dead;
 }
 
@@ -508,7 +518,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 (void) dispatch_leave(c);
                 return 0;
         }
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 r = client_read(c);
         if (r == 0 && c->connected && (revents & EPOLLOUT))
                 r = client_flush(c);
@@ -755,4 +765,11 @@ void vici_client_set_packet_hook(vici_client *c, vici_packet_cb cb, void *userda
                 return;
         c->packet_cb = cb;
         c->packet_userdata = userdata;
+}
+
+int vici_client_defer_events(vici_client *c, bool defer) {
+        if (!c || c->events_deferred == defer)
+                return 0;
+        c->events_deferred = defer;
+        return io_update(c);
 }

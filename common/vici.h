@@ -101,5 +101,10 @@ void vici_client_forget(vici_client *c, const void *userdata);
 /* A persistent subscription, kept across reconnects. Several callbacks may subscribe to the
  * same event. An event charon does not know (EVENT_UNKNOWN) is simply never delivered. */
 int vici_client_subscribe(vici_client *c, const char *event, vici_event_cb cb, void *userdata);
+/* Deferred events: while no request is queued or in flight, pushed events stay in the socket
+ * instead of waking the loop; they are delivered, in order, before the answer to the next
+ * request, or before the disconnect when charon closes the connection (which is seen at once).
+ * For an owner whose listeners can wait for its next request. Off by default. */
+int vici_client_defer_events(vici_client *c, bool defer);
 /* Observe every received packet (NULL to stop). */
 void vici_client_set_packet_hook(vici_client *c, vici_packet_cb cb, void *userdata);

@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "file_read.h"
+#include "yaml_lib.h"
 #include "yaml_tree.h"
 
 void ydiag_init(ydiag *d, const char *file) {
@@ -121,6 +122,7 @@ bool ynode_is_null(const ynode *n) {
 }
 
 typedef struct builder {
+        const yaml_lib *y;
         yaml_parser_t parser;
         ydiag *d;
         size_t n_nodes;
@@ -153,7 +155,7 @@ static int node_append(ynode *parent, ynode *child) {
 }
 
 static int next_event(builder *b, yaml_event_t *ev) {
-        if (!yaml_parser_parse(&b->parser, ev)) {
+        if (!b->y->parser_parse(&b->parser, ev)) {
                 const yaml_mark_t *m = &b->parser.problem_mark;
                 ydiag_add_at(b->d, (unsigned) m->line + 1, (unsigned) m->column + 1, "%s%s%s",
                              b->parser.problem ? b->parser.problem : "syntax error",
@@ -174,11 +176,11 @@ static int parse_children(builder *b, ynode *n, yaml_event_type_t end, unsigned 
                 if (r < 0)
                         return r;
                 if (ev.type == end) {
-                        yaml_event_delete(&ev);
+                        b->y->event_delete(&ev);
                         return 0;
                 }
                 r = parse_node(b, &ev, depth + 1, &child);
-                yaml_event_delete(&ev);
+                b->y->event_delete(&ev);
                 if (r < 0)
                         return r;
                 if (n->type == YNODE_MAP && (n->n_items % 2) == 0) {
@@ -287,35 +289,43 @@ int ytree_parse_buffer(const void *buf, size_t len, ydiag *d, ynode **ret) {
                 ydiag_add_at(d, 1, 1, "file is larger than %u bytes", YTREE_FILE_MAX);
                 return -E2BIG;
         }
-        if (!yaml_parser_initialize(&b.parser))
+        r = yaml_lib_get(&b.y);
+        if (r < 0) {
+                ydiag_add_at(d, 1, 1, r == -ELIBACC ? "cannot load " YAML_SONAME " to read YAML"
+                                                    : YAML_SONAME " lacks a function ikeheal calls");
+                return r;
+        }
+        if (!b.y->parser_initialize(&b.parser)) {
+                yaml_lib_put();
                 return -ENOMEM;
-        yaml_parser_set_input_string(&b.parser, buf, len);
+        }
+        b.y->parser_set_input_string(&b.parser, buf, len);
 
         /* STREAM-START, then either STREAM-END (empty) or one DOCUMENT. */
         r = next_event(&b, &ev);
         if (r < 0)
                 goto out;
-        yaml_event_delete(&ev);
+        b.y->event_delete(&ev);
         r = next_event(&b, &ev);
         if (r < 0)
                 goto out;
         if (ev.type == YAML_STREAM_END_EVENT) {
-                yaml_event_delete(&ev);
+                b.y->event_delete(&ev);
                 *ret = NULL;
                 goto out;
         }
-        yaml_event_delete(&ev); /* DOCUMENT-START */
+        b.y->event_delete(&ev); /* DOCUMENT-START */
         r = next_event(&b, &ev);
         if (r < 0)
                 goto out;
         r = parse_node(&b, &ev, 0, &root);
-        yaml_event_delete(&ev);
+        b.y->event_delete(&ev);
         if (r < 0)
                 goto out;
         r = next_event(&b, &ev); /* DOCUMENT-END */
         if (r < 0)
                 goto out;
-        yaml_event_delete(&ev);
+        b.y->event_delete(&ev);
         r = next_event(&b, &ev);
         if (r < 0)
                 goto out;
@@ -325,11 +335,12 @@ int ytree_parse_buffer(const void *buf, size_t len, ydiag *d, ynode **ret) {
                              "only one YAML document per file is allowed");
                 r = -EINVAL;
         }
-        yaml_event_delete(&ev);
+        b.y->event_delete(&ev);
         if (r == 0)
                 *ret = TAKE_PTR(root);
 out:
-        yaml_parser_delete(&b.parser);
+        b.y->parser_delete(&b.parser);
+        yaml_lib_put();
         return r;
 }
 

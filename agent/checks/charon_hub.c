@@ -17,6 +17,7 @@ struct charon_listener {
         charon_event_cb ecb;
         charon_state_cb scb;
         void *userdata;
+        charon_delivery delivery;
         bool dead;
 };
 
@@ -27,7 +28,45 @@ struct charon_hub {
         bool connected;
         int last_reason;
         uint64_t since_usec;
+        bool deferrable; /* the last answer given to demand() */
+        void (*demand)(void *userdata);
+        void *demand_userdata;
 };
+
+bool charon_hub_events_deferrable(const charon_hub *h) {
+        bool asks = false;
+
+        for (const charon_listener *l = h->head; l; l = l->next) {
+                if (l->dead || !l->ecb)
+                        continue;
+                if (l->delivery == CHARON_DELIVER_NOW)
+                        return false;
+                asks = asks || l->delivery == CHARON_DELIVER_LATER_ASKS;
+        }
+        return asks;
+}
+
+/* Tell the link when the answer of charon_hub_events_deferrable() changed. */
+static void demand_update(charon_hub *h) {
+        bool d = charon_hub_events_deferrable(h);
+
+        if (d == h->deferrable)
+                return;
+        h->deferrable = d;
+        if (h->demand)
+                h->demand(h->demand_userdata);
+}
+
+void charon_hub_on_demand(charon_hub *h, void (*cb)(void *userdata), void *userdata) {
+        h->demand = cb;
+        h->demand_userdata = userdata;
+        h->deferrable = charon_hub_events_deferrable(h);
+}
+
+void charon_listener_set_delivery(charon_listener *l, charon_delivery d) {
+        l->delivery = d;
+        demand_update(l->hub);
+}
 
 int charon_hub_new(charon_hub **ret) {
         charon_hub *h = calloc(1, sizeof(*h));
@@ -93,17 +132,22 @@ int charon_hub_listen(charon_hub *h, const char *event, charon_event_cb ecb, cha
                 l->prev = t;
         }
         *ret = l;
+        demand_update(h);
         return 0;
 }
 
 charon_listener *charon_listener_free(charon_listener *l) {
+        charon_hub *h;
+
         if (!l)
                 return NULL;
-        if (l->hub->depth > 0) {
+        h = l->hub;
+        if (h->depth > 0) {
                 l->dead = true;
-                l->hub->have_dead = true;
+                h->have_dead = true;
         } else
                 listener_unlink(l);
+        demand_update(h);
         return NULL;
 }
 

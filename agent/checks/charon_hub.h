@@ -36,8 +36,23 @@ int charon_hub_listen(charon_hub *h, const char *event, charon_event_cb ecb, cha
                       void *userdata, charon_listener **ret);
 charon_listener *charon_listener_free(charon_listener *l);
 DEFINE_FREE_FUNC(charon_listener, charon_listener_free);
+/* How soon a listener needs its events. charon answers a request only after every event it
+ * sent before it, and a closed connection is seen at once, so events may wait in the socket
+ * until the next request. While no listener needs them at once and one of them asks charon
+ * something regularly, the link leaves pushed events unread until then instead of waking the
+ * loop for each. */
+typedef enum charon_delivery {
+        CHARON_DELIVER_NOW,        /* the default: as they come */
+        CHARON_DELIVER_LATER,      /* may wait for anyone's next request */
+        CHARON_DELIVER_LATER_ASKS, /* may wait, and the owner asks charon regularly (a heartbeat) */
+} charon_delivery;
+void charon_listener_set_delivery(charon_listener *l, charon_delivery d);
 
 /* For the VICI client's owner (the agent, or a test tool): */
+/* True when no event listener needs its events at once and one of them asks regularly. */
+bool charon_hub_events_deferrable(const charon_hub *h);
+/* cb runs whenever charon_hub_events_deferrable() changes (one callback; NULL: none). */
+void charon_hub_on_demand(charon_hub *h, void (*cb)(void *userdata), void *userdata);
 void charon_hub_emit_event(charon_hub *h, const char *event, const vici_node *msg);
 void charon_hub_emit_state(charon_hub *h, bool connected, int reason);
 bool charon_hub_connected(const charon_hub *h);

@@ -66,6 +66,14 @@ static void on_state(vici_client *c, bool connected, int reason, void *userdata)
                 l->changed(l->userdata);
 }
 
+/* The listeners now can or cannot wait for pushed events (charon_hub.h). */
+static void on_demand(void *userdata) {
+        charon_link *l = userdata;
+
+        if (l->vici)
+                (void) vici_client_defer_events(l->vici, charon_hub_events_deferrable(l->hub));
+}
+
 int charon_link_start(charon_link *l, sd_event *e, const charon_link_params *p) {
         static const char *const events[] = { "ike-updown", "child-updown", "log" };
         int r;
@@ -83,6 +91,8 @@ int charon_link_start(charon_link *l, sd_event *e, const charon_link_params *p) 
                 if (r < 0)
                         return r;
         }
+        charon_hub_on_demand(l->hub, on_demand, l);
+        on_demand(l);
         return vici_client_start(l->vici);
 }
 

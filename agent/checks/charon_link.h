@@ -1,6 +1,8 @@
 /* charon's VICI link as the agent keeps it: one client that reconnects with backoff, the events
  * the checks need (ike-updown, child-updown, log) fanned out to the charon hub with the link's
- * state, and counters of what charon pushed, for `ikehealctl status`. */
+ * state, and counters of what charon pushed, for `ikehealctl status`. While every listener of
+ * the hub can wait for its events (charon_listener_set_delivery()), the client leaves them in
+ * the socket until the next request, and so do the counters. */
 #pragma once
 
 #include <stdbool.h>

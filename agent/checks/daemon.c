@@ -187,6 +187,11 @@ static int daemon_attach(void *state, check *c, const check_env *env) {
                 r = charon_hub_listen(env->hub, "log", on_log, on_state, s, &s->listener);
                 if (r < 0)
                         return r;
+                /* charon's lines are kept for the evidence, and its stop notice is read when
+                 * the socket closes, after every line before it; the heartbeat's request reads
+                 * them at least once a heartbeat. Nothing here needs a line the moment it comes. */
+                charon_listener_set_delivery(s->listener, s->heartbeat_usec > 0 && env->vici ? CHARON_DELIVER_LATER_ASKS
+                                                                                              : CHARON_DELIVER_NOW);
                 if (!charon_hub_connected(env->hub))
                         s->disconnected_usec = mono_usec();
         }

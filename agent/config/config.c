@@ -15,6 +15,7 @@
 #include "config.h"
 #include "file_read.h"
 #include "yaml_bind.h"
+#include "yaml_lib.h"
 
 #define OFF(f) offsetof(ikeheal_config, f)
 
@@ -339,7 +340,14 @@ int config_load(const char *path, ikeheal_config **ret, char **ret_error) {
                         *ret_error = NULL;
                 return r;
         }
-        return config_build(path, &st, buf, len, ret, ret_error);
+        /* one load of libyaml for the file and every runbook and drill file it names (a failure
+         * to load it is reported by the first parse) */
+        const yaml_lib *y = NULL;
+        bool held = yaml_lib_get(&y) >= 0;
+        r = config_build(path, &st, buf, len, ret, ret_error);
+        if (held)
+                yaml_lib_put();
+        return r;
 }
 
 int config_parse_buffer(const char *name, const void *buf, size_t len, ikeheal_config **ret,

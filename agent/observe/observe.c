@@ -81,6 +81,9 @@ int observe_new(observe **ret, const observe_deps *deps) {
                         r = charon_hub_listen(deps->hub, "child-updown", on_ike, NULL, o, &o->child_listener);
                 if (r < 0)
                         return r;
+                /* counters for a scrape: they may trail charon by one of someone's requests */
+                charon_listener_set_delivery(o->ike_listener, CHARON_DELIVER_LATER);
+                charon_listener_set_delivery(o->child_listener, CHARON_DELIVER_LATER);
         }
         /* what holds since before this start: open incidents, a drain */
         observe_health_incident(o, NULL);

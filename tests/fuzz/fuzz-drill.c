@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "agent/config/drill.h"
+#include "yaml_lib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,6 +14,11 @@ static char *checks[] = { "daemon", "firewall", "ike_probe", "clock", NULL };
 static char *runbooks[] = { "daemon-restart", "firewall-restore", NULL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        static const yaml_lib *held;
+
+        /* keep libyaml loaded across inputs rather than load it for each parse */
+        if (!held)
+                (void) yaml_lib_get(&held);
         const drill_ctx ctx = { .checks = checks, .runbooks = runbooks };
         drill *dr = NULL;
         ydiag d;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "agent/config/runbook.h"
+#include "yaml_lib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,6 +14,11 @@ static const char *fact(void *userdata, const char *check_name, const char *key)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        static const yaml_lib *held;
+
+        /* keep libyaml loaded across inputs rather than load it for each parse */
+        if (!held)
+                (void) yaml_lib_get(&held);
         runbook *rb = NULL;
         ydiag d;
 

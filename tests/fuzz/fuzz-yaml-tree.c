@@ -7,10 +7,16 @@
 
 #include "agent/config/config.h"
 #include "yaml_bind.h"
+#include "yaml_lib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        static const yaml_lib *held;
+
+        /* keep libyaml loaded across inputs rather than load it for each parse */
+        if (!held)
+                (void) yaml_lib_get(&held);
         ynode *root = NULL;
         ydiag d;
 

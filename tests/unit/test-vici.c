@@ -205,6 +205,7 @@ typedef struct obs {
         unsigned connects, disconnects;
         int last_reason;
         unsigned logs;
+        unsigned logs_at_reply, logs_at_disconnect; /* o.logs when the last reply / disconnect came */
         unsigned items;
         int errors[128];
         char replies[128][16];
@@ -221,6 +222,7 @@ static void on_state(vici_client *c, bool connected, int reason, void *userdata)
         else {
                 o.disconnects++;
                 o.last_reason = reason;
+                o.logs_at_disconnect = o.logs;
         }
 }
 
@@ -239,6 +241,7 @@ static void on_reply(vici_client *c, int error, const vici_node *reply, void *us
         (void) snprintf(o.replies[o.n_replies], sizeof(o.replies[0]), "%s",
                         error ? "" : vici_node_str(reply, "version") ?: vici_node_str(reply, "done") ?: "?");
         o.n_replies++;
+        o.logs_at_reply = o.logs;
 }
 
 static void on_reply_free(vici_client *c, int error, const vici_node *reply, void *userdata) {
@@ -410,6 +413,42 @@ int main(void) {
                 queued++;
         CHECK(queued == VICI_CLIENT_QUEUE_MAX, "queue holds %u requests, then -ENOBUFS", queued);
         CHECK(RUN_UNTIL(o.n_replies == queued, 3000), "all %u answered", queued);
+
+        /* deferred events: pushed events wait in the socket until the next request's answer,
+         * which comes after them; a close is seen at once, after the events before it */
+        reset_obs();
+        CHECK(vici_client_defer_events(client, true) == 0, "events deferred");
+        srv_send_kv(VICI_EVENT, "log", "msg", "one");
+        srv_send_kv(VICI_EVENT, "log", "msg", "two");
+        (void) RUN_UNTIL(false, 100);
+        CHECK(o.logs == 0, "idle: 2 pushed events left unread (%u delivered)", o.logs);
+        CHECK(vici_client_command(client, "version", NULL, 0, on_reply, NULL) == 0, "a request");
+        CHECK(RUN_UNTIL(o.n_replies == 1, 1000) && o.errors[0] == 0 && o.logs_at_reply == 2,
+              "both events delivered before its answer (%u)", o.logs_at_reply);
+        srv_send_kv(VICI_EVENT, "log", "msg", "three");
+        (void) RUN_UNTIL(false, 50);
+        CHECK(o.logs == 2, "idle again: the next event waits (%u delivered)", o.logs);
+        {
+                unsigned d = o.disconnects, cn = o.connects;
+                uint64_t t0 = now();
+                srv_close_conn();
+                CHECK(RUN_UNTIL(o.disconnects > d, 1000) && o.last_reason == -ECONNRESET &&
+                              o.logs_at_disconnect == 3,
+                      "the close seen after %llu ms, the waiting event delivered before it (%u)",
+                      (unsigned long long) ((now() - t0) / USEC_PER_MSEC), o.logs_at_disconnect);
+                CHECK(RUN_UNTIL(o.connects > cn && strstr(srv.log, "REG ike-updown"), 2000),
+                      "reconnected with events deferred, subscriptions registered again");
+        }
+        reset_obs();
+        /* answered after the registrations: nothing is in flight any more */
+        CHECK(vici_client_command(client, "version", NULL, 0, on_reply, NULL) == 0 &&
+                      RUN_UNTIL(o.n_replies == 1, 1000),
+              "a request answered");
+        srv_send_kv(VICI_EVENT, "log", "msg", "four");
+        (void) RUN_UNTIL(false, 50);
+        CHECK(o.logs == 0, "after the reconnect the events still wait (%u delivered)", o.logs);
+        CHECK(vici_client_defer_events(client, false) == 0 && RUN_UNTIL(o.logs == 1, 1000),
+              "deferral off: the waiting event is read at once (%u)", o.logs);
 
         /* every way a connection ends */
         check_reset("silent", -ETIMEDOUT, -ETIMEDOUT);
