@@ -203,8 +203,7 @@ static void refuse_at_accept(http_server *s, int fd, const struct sockaddr *addr
 static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *userdata) {
         http_server *s = userdata;
 
-        /* a bounded batch per wakeup, so a flood of connections cannot starve the loop; their
-         * requests are served by the dispatches of libmicrohttpd's own source, not this one */
+        /* a bounded batch per wakeup, so a flood of connections cannot starve the loop */
         for (int i = 0; i < 16; i++) {
                 struct sockaddr_storage ss;
                 socklen_t len = sizeof(ss);
@@ -222,7 +221,7 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
                         report(s, peer, NULL, NULL, 503, "connection not taken by the HTTP library");
                 }
         }
-        reschedule(s);
+        run(s);
         return 0;
 }
 
