@@ -10,7 +10,9 @@
 #    only with http.metrics_per_peer) and the sas check's own run time (what /metrics reads is
 #    what that run fetched; a scrape never asks charon and never runs a check).
 # 2. The control socket's `status` round trip (tests/tools/ctl-latency.py, every 20 ms, 10 s per
-#    window), at CHILD_SAS with the per-peer series on: idle; while SCRAPERS clients (default
+#    window), at the lab's 2 CHILD SAs (`status` asks charon for a list-sas: at 2,000 CHILD SAs
+#    its round trip is charon's, seconds on a loaded machine) with the per-peer series on, for
+#    two fresh ikeheald of a build: idle; while SCRAPERS clients (default
 #    100) scrape another ikeheald of the same build as fast as they can (what the machine's load
 #    alone costs: the same clients, the same work, another process); and while they scrape this
 #    one (what serving them costs the agent's loop). With BEFORE (another build directory, e.g.
@@ -42,7 +44,7 @@ cleanup() {
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
         for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
         agent_stop
-        [ -z "${PROFILE:-}" ] || cp "$D/agent.log" "$PROFILE/agent.log"
+        [ -z "${PROFILE:-}" ] || cp "$D/agent.log" "$D"/t.log "$PROFILE/" 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
         rm -rf "$D"
 }
@@ -113,27 +115,6 @@ measure lab
 per_peer true
 measure lab_pp
 per_peer false
-per=$(((CHILD_SAS + IKES - 1) / IKES))
-add_child_sas "$IKES" "$per" || echo "(fewer CHILD SAs than asked: see above)"
-measure big
-per_peer true
-measure big_pp
-cols=(lab lab_pp big big_pp)
-printf '%-34s %14s %14s %14s %14s\n' "" "lab" "lab, per peer" "bulk" "bulk, per peer"
-row() { # TITLE KEY
-        printf '%-34s' "$1"
-        for c in "${cols[@]}"; do printf ' %14s' "${fig[$c,$2]}"; done
-        printf '\n'
-}
-row "CHILD SAs installed" sas
-row "scrape median (ms)" med
-row "scrape p99 (ms)" p99
-row "exposition (bytes)" bytes
-row "samples" samples
-row "per-peer byte series" peer
-row "promtool check metrics" promtool
-row "sas check run feeding it (ms)" sas_s
-
 lat() { # SOCKET SECONDS → "p50 p99 n" (ms, ms, answers)
         python3 "$top/tests/tools/ctl-latency.py" "$1" "$2" 0.02 |
                 python3 -c 'import sys
@@ -172,34 +153,53 @@ stop_scrape() {
 }
 rate() { awk '{printf "%.0f", $1 / $2}' "$1" 2>/dev/null || echo "?"; }
 
-# the windows for one build: this agent ($D/a.yaml) and another ikeheald of the same build
+# An ikeheald of BUILD on $D/NAME.yaml (its own port and socket), once its sas check reported.
+spawn() { # NAME BUILD PORT → its pid in $spawned
+        config "$1" "$3" true
+        "$2/ikeheald" -c "$D/$1.yaml" --log-target=stderr >"$D/$1.log" 2>&1 &
+        spawned=$!
+        pids+=($spawned)
+        for ((i = 0; i < 1200; i++)); do # at most a minute: at start it reads every CHILD SA
+                curl -fsS "http://127.0.0.1:$3/metrics" 2>/dev/null | grep -q '^ikeheal_check_duration_seconds{check="sas"' &&
+                        return 0
+                sleep 0.05
+        done
+        echo "($1: no sas check in its /metrics after a minute)"
+}
+unspawn() { # PID (the newest of pids)
+        kill "$1" 2>/dev/null
+        wait "$1" 2>/dev/null || true
+        unset 'pids[-1]'
+}
+
+# the windows for one build: two fresh ikeheald of it, "this" (measured) and "other" (scraped
+# for the machine's load alone)
 windows() { # LABEL BUILD
-        local other idle other_s this_s
-        other=$(free_port)
-        config b "$other" true
-        "$2/ikeheald" -c "$D/b.yaml" --log-target=stderr >"$D/b.log" 2>&1 &
-        pids+=($!)
-        local bpid=$!
-        for ((i = 0; i < 100; i++)); do curl -fsS -o /dev/null "http://127.0.0.1:$other/metrics" 2>/dev/null && break; sleep 0.05; done
-        idle=$(lat "$D/a.sock" 10)
-        scrape "$other" "$D/scrapes-other"
+        local p_this p_other this_pid other_pid idle other_s this_s
+        p_this=$(free_port)
+        p_other=$(free_port)
+        spawn t "$2" "$p_this"
+        this_pid=$spawned
+        spawn o "$2" "$p_other"
+        other_pid=$spawned
+        idle=$(lat "$D/t.sock" 10)
+        scrape "$p_other" "$D/scrapes-other"
         sleep 1
-        other_s=$(lat "$D/a.sock" 10)
+        other_s=$(lat "$D/t.sock" 10)
         stop_scrape
-        scrape "$port" "$D/scrapes-this"
+        scrape "$p_this" "$D/scrapes-this"
         sleep 1
-        this_s=$(lat "$D/a.sock" 10)
+        this_s=$(lat "$D/t.sock" 10)
         if [ -n "${PROFILE:-}" ] && [ "$1" = this ]; then
                 mkdir -p "$PROFILE"
-                perf record -q -F 4999 -g -p "$AGENT_PID" -o "$PROFILE/perf.data" -- sleep 10 >/dev/null 2>&1 || true
+                perf record -q -F 4999 -g -p "$this_pid" -o "$PROFILE/perf.data" -- sleep 10 >/dev/null 2>&1 || true
                 perf report -q -i "$PROFILE/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
                         grep -E '^ +[0-9.]+%' | head -60 >"$PROFILE/perf.txt" || true
-                timeout -s INT 10 strace -c -f -p "$AGENT_PID" -o "$PROFILE/strace.txt" >/dev/null 2>&1 || true
+                timeout -s INT 10 strace -c -f -p "$this_pid" -o "$PROFILE/strace.txt" >/dev/null 2>&1 || true
         fi
         stop_scrape
-        kill "$bpid" 2>/dev/null
-        wait "$bpid" 2>/dev/null || true
-        unset 'pids[-1]'
+        unspawn "$other_pid"
+        unspawn "$this_pid"
         set -- "$1" $idle $other_s $this_s
         # $2 $3 $4: idle p50 p99 n; $5 $6 $7: scraping the other; $8 $9 ${10}: scraping this one
         printf '%-8s %6s / %-7s %6s / %-7s %6s / %-7s %5s / %-6s   %6s / %-6s\n' "$1" "$2" "$3" "$5" "$6" "$8" "$9" \
@@ -209,16 +209,32 @@ windows() { # LABEL BUILD
 }
 
 echo
-echo "control socket 'status' round trip (ms), asked every 20 ms for 10 s per window, at ${fig[big_pp,sas]} CHILD SAs"
+echo "control socket 'status' round trip (ms), asked every 20 ms for 10 s per window, at the lab's ${fig[lab,sas]} CHILD SAs"
 echo "(per-peer series on); $SCRAPERS clients scrape as fast as they can; load $(cut -d' ' -f1-3 /proc/loadavg):"
 printf '%-8s %16s %16s %16s %14s   %15s\n' "" "idle p50 / p99" "scraping other" "scraping this" "this/idle" "scrapes/s o/t"
-if [ -n "$BEFORE" ]; then
-        agent_stop
-        agent_start "$D" "$D/a.yaml" "$BEFORE"
-        windows before "$BEFORE"
-        agent_stop
-        agent_start "$D" "$D/a.yaml" "$B"
-fi
+[ -z "$BEFORE" ] || windows before "$BEFORE"
 windows this "$B"
 [ -z "$BEFORE" ] || echo "(before: $BEFORE; this: $B)"
 [ -z "${PROFILE:-}" ] || echo "profile: $PROFILE/perf.txt, $PROFILE/strace.txt"
+echo
+per=$(((CHILD_SAS + IKES - 1) / IKES))
+add_child_sas "$IKES" "$per" || echo "(fewer CHILD SAs than asked: see above)"
+measure big
+per_peer true
+measure big_pp
+cols=(lab lab_pp big big_pp)
+printf '%-34s %14s %14s %14s %14s\n' "" "lab" "lab, per peer" "bulk" "bulk, per peer"
+row() { # TITLE KEY
+        printf '%-34s' "$1"
+        for c in "${cols[@]}"; do printf ' %14s' "${fig[$c,$2]}"; done
+        printf '\n'
+}
+row "CHILD SAs installed" sas
+row "scrape median (ms)" med
+row "scrape p99 (ms)" p99
+row "exposition (bytes)" bytes
+row "samples" samples
+row "per-peer byte series" peer
+row "promtool check metrics" promtool
+row "sas check run feeding it (ms)" sas_s
+
