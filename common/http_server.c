@@ -31,7 +31,18 @@ typedef struct route {
         unsigned char token_sha[SHA256_LEN];
         http_handler_fn fn;
         void *userdata;
+        bool shared;                  /* http_server_share() */
+        struct MHD_Response *cached;  /* its reply in this dispatch (NULL: none yet) */
+        unsigned cached_status;
 } route;
+
+typedef struct request_state request_state;
+
+/* A request whose handler waits for a later dispatch (suspended in libmicrohttpd). */
+typedef struct waiter {
+        struct MHD_Connection *conn;
+        request_state *st;
+} waiter;
 
 typedef struct listener {
         int fd;
@@ -51,14 +62,21 @@ struct http_server {
         size_t n_listeners;
         http_refusal_fn on_refusal;
         void *refusal_userdata;
+        /* the handler budget of a dispatch (limits.handlers_per_run) */
+        unsigned handled;          /* handlers run in this dispatch */
+        unsigned resumed;          /* requests resumed for their turn, not answered yet */
+        waiter *waiting;           /* a ring, oldest first; room for every connection */
+        size_t waiting_size, waiting_head, n_waiting;
+        sd_event_source *resume;   /* resumes the next ones, a dispatch of its own */
 };
 
-typedef struct request_state {
-        const route *route;
+struct request_state {
+        route *route;
         char *body;
         size_t len, size, discarded;
         bool too_large;
-} request_state;
+        enum { TURN_NOW, TURN_WAITING, TURN_RESUMED } turn;
+};
 
 static int sha256(const void *data, size_t len, unsigned char out[static SHA256_LEN]) {
         unsigned int n = 0;
@@ -76,8 +94,19 @@ static void peer_string(const struct sockaddr *addr, char *buf, size_t size) {
                 (void) snprintf(buf, size, "?");
 }
 
+/* Forgets the replies shared in this dispatch: at its end, and before anything runs that may
+ * change what they show (a handler, a refusal report). */
+static void drop_shared(http_server *s) {
+        for (size_t i = 0; i < s->n_routes; i++)
+                if (s->routes[i].cached) {
+                        MHD_destroy_response(s->routes[i].cached); /* queued ones hold their own reference */
+                        s->routes[i].cached = NULL;
+                }
+}
+
 static void report(http_server *s, const char *peer, const char *method, const char *path, unsigned status,
                    const char *reason) {
+        drop_shared(s);
         if (s->on_refusal)
                 s->on_refusal(&(http_refusal){ .peer = peer, .method = method, .path = path, .status = status,
                                                .reason = reason },
@@ -102,7 +131,50 @@ static void reschedule(http_server *s) {
 
 static void run(http_server *s) {
         (void) MHD_run(s->mhd);
+        drop_shared(s);
+        s->handled = 0;
+        if (s->n_waiting > 0)
+                (void) sd_event_source_set_enabled(s->resume, SD_EVENT_ONESHOT);
         reschedule(s);
+}
+
+/* The oldest waiting requests, up to a dispatch's budget, get their turn. */
+static int on_resume(sd_event_source *src, void *userdata) {
+        http_server *s = userdata;
+
+        for (unsigned i = 0; i < s->limits.handlers_per_run && s->n_waiting > 0; i++) {
+                waiter *w = &s->waiting[s->waiting_head];
+                s->waiting_head = (s->waiting_head + 1) % s->waiting_size;
+                s->n_waiting--;
+                w->st->turn = TURN_RESUMED;
+                s->resumed++;
+                MHD_resume_connection(w->conn); /* its handler is called again in the next run */
+        }
+        run(s);
+        return 0;
+}
+
+/* Whether the request must wait for a later dispatch: this one's budget is spent, or others
+ * wait already (who came first is served first). A resumed request does not wait again. */
+static bool must_wait(http_server *s, const request_state *st) {
+        return st->turn != TURN_RESUMED &&
+               (s->handled >= s->limits.handlers_per_run || s->n_waiting > 0 || s->resumed > 0) &&
+               s->n_waiting < s->waiting_size;
+}
+
+static enum MHD_Result wait_turn(http_server *s, struct MHD_Connection *conn, request_state *st) {
+        MHD_suspend_connection(conn);
+        s->waiting[(s->waiting_head + s->n_waiting) % s->waiting_size] = (waiter){ .conn = conn, .st = st };
+        s->n_waiting++;
+        st->turn = TURN_WAITING;
+        return MHD_YES;
+}
+
+/* The request's turn has come (or it needed none). */
+static void take_turn(http_server *s, request_state *st) {
+        if (st->turn == TURN_RESUMED && s->resumed > 0)
+                s->resumed--;
+        st->turn = TURN_NOW;
 }
 
 static int on_mhd_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -132,7 +204,7 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
         http_server *s = userdata;
 
         /* a bounded batch per wakeup, so a flood of connections cannot starve the loop */
-        for (int i = 0; i < 32; i++) {
+        for (int i = 0; i < 16; i++) {
                 struct sockaddr_storage ss;
                 socklen_t len = sizeof(ss);
                 int fd = accept4(lfd, (struct sockaddr *) &ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -171,30 +243,42 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        http_server *s = cls;
         request_state *st = *con_cls;
 
         if (st) {
+                take_turn(s, st); /* a resumed request whose client went away */
                 free(st->body);
                 free(st);
                 *con_cls = NULL;
         }
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type, char *body,
-                             size_t len, const char *header, const char *value) {
+/* A response owning body (freed with it, also on failure). */
+static struct MHD_Response *response_new(const char *content_type, char *body, size_t len, const char *header,
+                                         const char *value) {
         struct MHD_Response *resp;
-        enum MHD_Result r;
 
         resp = body ? MHD_create_response_from_buffer_with_free_callback(len, body, free)
                     : MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
         if (!resp) {
                 free(body);
-                return MHD_NO;
+                return NULL;
         }
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                        content_type ? content_type : "text/plain; charset=utf-8");
         if (header)
                 (void) MHD_add_response_header(resp, header, value);
+        return resp;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type, char *body,
+                             size_t len, const char *header, const char *value) {
+        struct MHD_Response *resp = response_new(content_type, body, len, header, value);
+        enum MHD_Result r;
+
+        if (!resp)
+                return MHD_NO;
         r = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return r;
@@ -213,7 +297,7 @@ static enum MHD_Result refuse(http_server *s, struct MHD_Connection *conn, const
 
 /* The route for method and path; *ret_allow lists the methods of the path when only the
  * method did not match. */
-static const route *find_route(http_server *s, const char *method, const char *path, char *allow, size_t size) {
+static route *find_route(http_server *s, const char *method, const char *path, char *allow, size_t size) {
         size_t used = 0;
 
         allow[0] = '\0';
@@ -247,7 +331,7 @@ static enum MHD_Result admit(http_server *s, struct MHD_Connection *conn, reques
         const char *auth, *cl;
         char allow[128], retry[16];
         unsigned retry_sec = 1;
-        const route *rt;
+        route *rt;
 
         if (!http_clients_take(s->clients, addr, mono_usec(), &retry_sec)) {
                 (void) snprintf(retry, sizeof(retry), "%u", retry_sec);
@@ -289,6 +373,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         const struct sockaddr *addr = ci ? ci->client_addr : NULL;
         char peer[INET6_ADDRSTRLEN];
         http_reply reply = { .status = 200 };
+        route *rt;
         int r;
 
         peer_string(addr, peer, sizeof(peer));
@@ -325,15 +410,31 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (st->too_large)
                 return refuse(s, conn, peer, method, url, 413, "request body too large", NULL, NULL);
 
-        r = st->route->fn(&(http_request){ .method = st->route->method, .path = url, .peer = peer,
-                                           .body = st->body ? st->body : "", .body_len = st->len, .conn = conn },
-                          &reply, st->route->userdata);
+        rt = st->route;
+        if (rt->cached) { /* a shared reply, made earlier in this dispatch */
+                take_turn(s, st);
+                return MHD_queue_response(conn, rt->cached_status, rt->cached);
+        }
+        if (must_wait(s, st))
+                return wait_turn(s, conn, st);
+        take_turn(s, st);
+        s->handled++;
+        drop_shared(s); /* the handler may change what they show */
+        r = rt->fn(&(http_request){ .method = rt->method, .path = url, .peer = peer,
+                                    .body = st->body ? st->body : "", .body_len = st->len, .conn = conn },
+                   &reply, rt->userdata);
         if (r < 0) {
                 free(reply.body);
                 return queue(conn, 500, NULL, strdup("500 internal error\n"), strlen("500 internal error\n"), NULL, NULL);
         }
-        return queue(conn, reply.status ? reply.status : 200, reply.content_type, reply.body,
-                     reply.body ? reply.body_len : 0, NULL, NULL);
+        if (!rt->shared)
+                return queue(conn, reply.status ? reply.status : 200, reply.content_type, reply.body,
+                             reply.body ? reply.body_len : 0, NULL, NULL);
+        rt->cached = response_new(reply.content_type, reply.body, reply.body ? reply.body_len : 0, NULL, NULL);
+        if (!rt->cached)
+                return MHD_NO;
+        rt->cached_status = reply.status ? reply.status : 200;
+        return MHD_queue_response(conn, rt->cached_status, rt->cached);
 }
 
 int http_server_new(http_server **ret, sd_event *e, const http_server_limits *limits) {
@@ -360,12 +461,19 @@ int http_server_new(http_server **ret, sd_event *e, const http_server_limits *li
                 s->limits.rate_burst = s->limits.rate_per_sec;
         if (!s->limits.timeout_sec)
                 s->limits.timeout_sec = 10;
+        if (!s->limits.handlers_per_run)
+                s->limits.handlers_per_run = 8;
+        s->waiting_size = (size_t) s->limits.max_connections + 1; /* libmicrohttpd's own limit */
+        s->waiting = calloc(s->waiting_size, sizeof(*s->waiting));
+        if (!s->waiting)
+                return -ENOMEM;
         r = http_clients_new(&s->clients,
                              s->limits.max_connections * 4 > CLIENTS_MIN ? s->limits.max_connections * 4 : CLIENTS_MIN,
                              s->limits.rate_per_sec, s->limits.rate_burst);
         if (r < 0)
                 return r;
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_access, s,
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+                                  on_access, s,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) s->limits.timeout_sec,
                                   /* ours is checked at accept; this one only backs it up */
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned int) s->limits.max_connections + 1,
@@ -386,8 +494,13 @@ int http_server_new(http_server **ret, sd_event *e, const http_server_limits *li
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_OFF);
+        r = sd_event_add_defer(e, &s->resume, on_resume, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->resume, SD_EVENT_OFF);
         (void) sd_event_source_set_priority(s->mhd_io, s->limits.priority);
         (void) sd_event_source_set_priority(s->mhd_timer, s->limits.priority);
+        (void) sd_event_source_set_priority(s->resume, s->limits.priority);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -400,10 +513,16 @@ http_server *http_server_free(http_server *s) {
                 (void) close(s->listeners[i].fd);
         }
         free(s->listeners);
+        drop_shared(s);
+        /* libmicrohttpd closes no suspended connection: resumed, they are closed with the rest */
+        for (; s->n_waiting > 0; s->n_waiting--, s->waiting_head = (s->waiting_head + 1) % s->waiting_size)
+                MHD_resume_connection(s->waiting[s->waiting_head].conn);
         if (s->mhd)
                 MHD_stop_daemon(s->mhd); /* closes the connections: its callbacks still see s */
         sd_event_source_disable_unref(s->mhd_io);
         sd_event_source_disable_unref(s->mhd_timer);
+        sd_event_source_disable_unref(s->resume);
+        free(s->waiting);
         for (size_t i = 0; i < s->n_routes; i++) {
                 free(s->routes[i].method);
                 free(s->routes[i].path);
@@ -538,6 +657,15 @@ int http_server_handle(http_server *s, const char *method, const char *path, con
         }
         s->n_routes++;
         return 0;
+}
+
+int http_server_share(http_server *s, const char *method, const char *path) {
+        for (size_t i = 0; i < s->n_routes; i++)
+                if (strcmp(s->routes[i].method, method) == 0 && strcmp(s->routes[i].path, path) == 0) {
+                        s->routes[i].shared = true;
+                        return 0;
+                }
+        return -ENOENT;
 }
 
 void http_server_on_refusal(http_server *s, http_refusal_fn fn, void *userdata) {

@@ -35,6 +35,10 @@ typedef struct http_server_limits {
         unsigned rate_per_sec;    /* requests per client and second; 0: unlimited */
         unsigned rate_burst;      /* requests a client may make at once; 0: rate_per_sec */
         unsigned timeout_sec;     /* an idle connection is closed after; 0: 10 */
+        unsigned handlers_per_run; /* handlers called in one dispatch; 0: 8. Requests past it wait
+                                    * (suspended, in order of arrival) for the next dispatches, so
+                                    * a crowd of requests is served between the loop's other work
+                                    * rather than in one long dispatch */
         int64_t priority;         /* of its event sources (sd-event: larger runs later); 0: normal.
                                    * A larger one keeps a flood of requests from delaying what
                                    * else the loop serves */
@@ -85,6 +89,14 @@ int http_server_listen(http_server *s, const char *address, uint16_t *ret_port);
  * with '/' or an empty token. */
 int http_server_handle(http_server *s, const char *method, const char *path, const char *token,
                        http_handler_fn fn, void *userdata);
+/* Shares the reply of method on path between the requests of one dispatch of the listener (one
+ * MHD_run(): the requests of every connection that was ready): its handler runs for the first,
+ * the others get the same status and body. For a handler that answers every request alike from
+ * state the loop holds: nothing else of the loop runs within a dispatch, and the shared reply is
+ * forgotten before any other handler runs and before a refusal is reported (either may change
+ * that state), and at the dispatch's end — so it is never older than the dispatch. -ENOENT for
+ * a route not served. */
+int http_server_share(http_server *s, const char *method, const char *path);
 void http_server_on_refusal(http_server *s, http_refusal_fn fn, void *userdata);
 
 /* A request header (case-insensitive name), NULL if absent. Only during the handler. */

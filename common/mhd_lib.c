@@ -42,6 +42,8 @@ static struct {
         void (*destroy_response)(struct MHD_Response *response);
         const char *(*lookup_connection_value)(struct MHD_Connection *connection, enum MHD_ValueKind kind,
                                                const char *key);
+        void (*suspend_connection)(struct MHD_Connection *connection);
+        void (*resume_connection)(struct MHD_Connection *connection);
 } lib;
 
 static const dl_symbol symbols[] = {
@@ -60,6 +62,8 @@ static const dl_symbol symbols[] = {
         SYM(queue_response, "MHD_queue_response"),
         SYM(destroy_response, "MHD_destroy_response"),
         SYM(lookup_connection_value, "MHD_lookup_connection_value"),
+        SYM(suspend_connection, "MHD_suspend_connection"),
+        SYM(resume_connection, "MHD_resume_connection"),
 #undef SYM
 };
 
@@ -184,4 +188,14 @@ void MHD_destroy_response(struct MHD_Response *response) {
 
 const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind, const char *key) {
         return mhd_lib_loaded() ? lib.lookup_connection_value(connection, kind, key) : NULL;
+}
+
+void MHD_suspend_connection(struct MHD_Connection *connection) {
+        if (mhd_lib_loaded())
+                lib.suspend_connection(connection);
+}
+
+void MHD_resume_connection(struct MHD_Connection *connection) {
+        if (mhd_lib_loaded())
+                lib.resume_connection(connection);
 }

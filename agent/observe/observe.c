@@ -202,6 +202,10 @@ static int server_build(observe *o, const http_config *c, http_server **ret, uin
         }
         http_server_on_refusal(s, on_refusal, o);
         r = http_server_handle(s, "GET", http_endpoint_path(HTTP_EP_METRICS), c->token[HTTP_EP_METRICS], on_metrics, o);
+        /* one exposition for every scrape of a dispatch: a hundred scrapers ready at once cost
+         * one render, not a hundred */
+        if (r >= 0)
+                r = http_server_share(s, "GET", http_endpoint_path(HTTP_EP_METRICS));
         if (r >= 0)
                 r = http_server_handle(s, "GET", http_endpoint_path(HTTP_EP_HEALTHZ), c->token[HTTP_EP_HEALTHZ],
                                        observe_on_healthz, o);

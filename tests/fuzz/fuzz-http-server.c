@@ -2,8 +2,9 @@
  * connection per input to a server on this process's own sd-event loop, the input written and
  * the client's side shut for writing, the loop run until the server has answered and closed.
  * This covers what the module decides itself (routes, methods, bearer tokens, Content-Length
- * and body limits, the handler's reply) on top of libmicrohttpd's parsing; the answer must be
- * an HTTP status line or nothing.
+ * and body limits, the handler's reply, a reply shared by the requests of a dispatch and the
+ * handler budget of one) on top of libmicrohttpd's parsing; the answer must be an HTTP status
+ * line or nothing.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,9 +33,13 @@ static void setup(void) {
         if (server)
                 return;
         if (sd_event_new(&event) < 0 ||
-            http_server_new(&server, event, &(http_server_limits){ .max_body = 512, .max_per_client = 64, .timeout_sec = 1 }) < 0 ||
+            http_server_new(&server, event, &(http_server_limits){ .max_body = 512, .max_per_client = 64, .timeout_sec = 1,
+                                                                    .handlers_per_run = 1 }) < 0 ||
             http_server_listen(server, "127.0.0.1:0", &port) < 0 ||
             http_server_handle(server, "GET", "/metrics", NULL, on_echo, NULL) < 0 ||
+            /* pipelined requests of one input share a reply or wait for their turn */
+            http_server_share(server, "GET", "/metrics") < 0 ||
+            http_server_handle(server, "GET", "/other", NULL, on_echo, NULL) < 0 ||
             http_server_handle(server, "POST", "/alerts", "tok", on_echo, NULL) < 0)
                 abort();
 }

@@ -8,6 +8,8 @@
 #   promtool               the agent's exposition passes `promtool check metrics`
 #   per peer               no per-peer series by default; with http.metrics_per_peer (a reload)
 #                          bytes/packets per peer identity and CHILD_SA, still promtool clean
+#   scrapers               while 50 clients scrape /metrics as fast as they can, the control
+#                          socket answers every `status` (figures: its round trip, the scrapes)
 #   through Prometheus     its HTTP API gives the established IKE SA count (2 clients) and a
 #                          probe latency (count and a quantile of the UDP 500 histogram)
 #   an injected fault      nftables drops UDP 4500 on the gateway: the incident metric turns
@@ -122,6 +124,43 @@ if [ "$peers" -ge 2 ] && promtool check metrics < "$D/metrics.peers" > "$D/promt
 else
         bad "per-peer series ($peers peers): $(grep '^ikeheal_peer' "$D/metrics.peers" | head -5) $(cat "$D/promtool")"
 fi
+
+# --- 50 clients scrape as fast as they can; the control socket answers all the while ---
+config "$port" "  metrics_per_peer: true
+  rate_per_second: 0
+  max_connections_per_client: 64" > "$D/c.yaml"
+out=$(agent_ctl reload 2>&1) || bad "reload: $out"
+python3 - "$port" 50 4 "$D/scrapes" <<'PY' &
+import http.client, sys, threading, time
+port, n, secs, out = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+ok, other, end = [0] * n, [0] * n, time.monotonic() + secs
+def scrape(k):
+    while time.monotonic() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", "/metrics"); r = c.getresponse(); r.read(); c.close()
+            if r.status == 200: ok[k] += 1
+            else: other[k] += 1
+        except Exception:
+            other[k] += 1
+            time.sleep(0.01)
+ts = [threading.Thread(target=scrape, args=(k,)) for k in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+open(out, "w").write("%d %d %d\n" % (sum(ok), sum(other), sum(1 for v in ok if v)))
+PY
+scrapers=$!
+sleep 0.5
+python3 "$top/tests/tools/ctl-latency.py" "$D/ctl.sock" 3 0.05 > "$D/ctl-latency"
+wait "$scrapers"
+read -r served failed clients < "$D/scrapes" || served=0
+answered=$(grep -c '^[0-9]' "$D/ctl-latency")
+lost=$(grep -c FAIL "$D/ctl-latency")
+[ "$lost" = 0 ] && [ "$answered" -gt 0 ] && [ "${served:-0}" -gt 0 ] &&
+        ok "control socket answered all $answered status requests while 50 clients scraped ($served scrapes, ${clients:-0} clients served)" ||
+        bad "status while scraped: $answered answered, $lost not within 5 s; scrapes '$served' ok, '$failed' not"
+echo "figure: status round trip while 50 clients scrape: $(sort -n "$D/ctl-latency" | grep '^[0-9]' |
+        awk '{a[NR]=$1} END {printf "p50 %.1f ms, max %.1f ms", a[int((NR+1)/2)]/1000, a[NR]/1000}'); $served scrapes in 4 s, ${failed:-?} not 200"
 
 # --- Prometheus scrapes the agent ---
 mkdir -p "$D/prom"

@@ -3,8 +3,9 @@
  * WWW-Authenticate, 403, 413 by Content-Length and chunked, 429 with Retry-After, 503 at
  * accept, libmicrohttpd's 400), HEAD without a body, the refusal reports, an idle connection
  * closed after the timeout, slow clients that hold connections open (slowloris, and one that
- * reads nothing of a 4 MiB answer) while another client is served at once, and 100 clients
- * asking at once. */
+ * reads nothing of a 4 MiB answer) while another client is served at once, 100 clients
+ * asking at once, one reply shared by the requests of a dispatch, and the handler budget of a
+ * dispatch (the requests past it answered in later dispatches, in order). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,23 @@ static int on_fail(const http_request *req, http_reply *reply, void *userdata) {
         return -EIO;
 }
 
+/* The loop's iteration in every answer: requests answered in one dispatch show the same one. */
+static sd_event *loop;
+static unsigned calls;
+static int on_iteration(const http_request *req, http_reply *reply, void *userdata) {
+        uint64_t it = 0;
+        char b[64];
+
+        (void) sd_event_get_iteration(loop, &it);
+        int n = snprintf(b, sizeof(b), "iteration %llu call %u\n", (unsigned long long) it, ++calls);
+        return http_reply_set(reply, 200, NULL, b, (size_t) n);
+}
+
+static int on_exit_loop(const http_request *req, http_reply *reply, void *userdata) {
+        (void) sd_event_exit(loop, 0);
+        return http_reply_set(reply, 200, NULL, "bye\n", 4);
+}
+
 static void on_refusal(const http_refusal *r, void *userdata) {
         int fd = *(int *) userdata;
         char line[256];
@@ -78,12 +96,17 @@ static void serve(const http_server_limits *limits, int port_fd, int report_fd, 
         int r;
 
         r = sd_event_new(&e);
+        loop = e;
         if (r >= 0) r = http_server_new(&s, e, limits);
         if (r >= 0) r = http_server_listen(s, "127.0.0.1:0", &port);
         if (r >= 0) r = http_server_handle(s, "GET", "/metrics", NULL, on_metrics, NULL);
         if (r >= 0) r = http_server_handle(s, "POST", "/alerts", TOKEN, on_alerts, NULL);
         if (r >= 0) r = http_server_handle(s, "GET", "/fail", NULL, on_fail, NULL);
         if (r >= 0) r = http_server_handle(s, "GET", "/big", NULL, on_big, NULL);
+        if (r >= 0) r = http_server_handle(s, "GET", "/iteration", NULL, on_iteration, NULL);
+        if (r >= 0) r = http_server_handle(s, "GET", "/shared", NULL, on_iteration, NULL);
+        if (r >= 0) r = http_server_share(s, "GET", "/shared");
+        if (r >= 0) r = http_server_handle(s, "GET", "/exit", NULL, on_exit_loop, NULL);
         if (r >= 0) r = sd_event_add_io(e, &stop, stop_fd, EPOLLIN, on_stop, NULL);
         if (r >= 0) {
                 http_server_on_refusal(s, on_refusal, &report_fd);
@@ -376,6 +399,99 @@ static void test_many_clients(void) {
         CHECK(stop_server(&p) == 0, "server exited cleanly");
 }
 
+/* N requests for path sent while the server is stopped (SIGSTOP), so that they are all ready in
+ * its first dispatches; the answers' bodies in bodies[], their count returned. */
+enum { BATCH = 16 }; /* the listener's accept batch: all of them reach one dispatch */
+static int batch(server_proc *p, const char *const paths[BATCH], char bodies[BATCH][128]) {
+        int fds[BATCH], ok = 0;
+
+        (void) kill(p->pid, SIGSTOP);
+        for (int i = 0; i < BATCH; i++) {
+                char req[128], src[32];
+                (void) snprintf(src, sizeof(src), "127.0.6.%d", i + 1);
+                int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", paths[i]);
+                fds[i] = connect_from(src, p->port); /* the kernel completes the handshake */
+                if (fds[i] >= 0)
+                        (void) !write(fds[i], req, (size_t) n);
+        }
+        (void) kill(p->pid, SIGCONT);
+        for (int i = 0; i < BATCH; i++) {
+                char resp[1024];
+                bodies[i][0] = '\0';
+                if (fds[i] < 0)
+                        continue;
+                read_all(fds[i], resp, sizeof(resp));
+                close(fds[i]);
+                const char *b = strstr(resp, "\r\n\r\n");
+                if (strncmp(resp, "HTTP/1.1 200", 12) == 0 && b) {
+                        (void) snprintf(bodies[i], 128, "%s", b + 4);
+                        ok++;
+                }
+        }
+        return ok;
+}
+
+/* How many answers came from one handler call, at most; and how many calls there were. */
+static unsigned calls_in(char bodies[BATCH][128], unsigned *ret_per_iteration_max, unsigned *ret_distinct) {
+        unsigned max_same = 0, distinct = 0, per_it_max = 0;
+
+        for (int i = 0; i < BATCH; i++) {
+                unsigned same = 0, same_it = 0, first = 1;
+                unsigned long long it = 0, c = 0, it2 = 0, c2 = 0;
+                if (sscanf(bodies[i], "iteration %llu call %llu", &it, &c) != 2)
+                        continue;
+                for (int k = 0; k < BATCH; k++)
+                        if (sscanf(bodies[k], "iteration %llu call %llu", &it2, &c2) == 2) {
+                                same += c2 == c;
+                                if (it2 == it && c2 != c)
+                                        same_it++; /* another call in the same iteration */
+                                if (k < i && c2 == c)
+                                        first = 0;
+                        }
+                distinct += first;
+                if (same > max_same)
+                        max_same = same;
+                if (first && same_it + 1 > per_it_max)
+                        per_it_max = same_it + 1;
+        }
+        *ret_per_iteration_max = per_it_max;
+        *ret_distinct = distinct;
+        return max_same;
+}
+
+static void test_shared_and_budget(void) {
+        server_proc p = start(&(http_server_limits){ .max_connections = 64, .max_per_client = 4, .timeout_sec = 30,
+                                                     .handlers_per_run = 2 });
+        const char *paths[BATCH];
+        char bodies[BATCH][128];
+        unsigned per_it, distinct, most;
+        int ok;
+
+        CHECK(p.pid > 0, "server started");
+        for (int i = 0; i < BATCH; i++)
+                paths[i] = "/shared";
+        ok = batch(&p, paths, bodies);
+        most = calls_in(bodies, &per_it, &distinct);
+        CHECK(ok == BATCH && most > 1, "shared route, %d requests in one dispatch: %d answered, %u handler call(s), "
+              "up to %u answers from one", BATCH, ok, distinct, most);
+        printf("figure: %d requests ready at once for a shared reply: %u handler call(s)\n", BATCH, distinct);
+
+        for (int i = 0; i < BATCH; i++)
+                paths[i] = "/iteration";
+        ok = batch(&p, paths, bodies);
+        most = calls_in(bodies, &per_it, &distinct);
+        CHECK(ok == BATCH && distinct == BATCH && most == 1, "unshared route: %d answered, %u handler calls", ok, distinct);
+        CHECK(per_it <= 2, "at most 2 handler calls (the budget) in one dispatch: %u", per_it);
+
+        /* the loop stops in a handler while requests wait for their turn: the server is freed
+         * with suspended connections, which libmicrohttpd must get back first */
+        for (int i = 0; i < BATCH; i++)
+                paths[i] = i == 1 ? "/exit" : "/iteration";
+        ok = batch(&p, paths, bodies);
+        printf("# %d of %d answered before the loop stopped\n", ok, BATCH);
+        CHECK(stop_server(&p) == 0, "server exited cleanly with requests waiting for their turn");
+}
+
 static void test_limits(void) {
         server_proc p = start(&(http_server_limits){ .rate_per_sec = 1, .rate_burst = 3, .max_connections = 2,
                                                      .max_per_client = 2, .timeout_sec = 30 });
@@ -434,6 +550,7 @@ int main(void) {
         test_answers();
         test_slow_clients();
         test_many_clients();
+        test_shared_and_budget();
         test_limits();
         return TAP_END();
 }
