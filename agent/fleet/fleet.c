@@ -113,6 +113,7 @@ static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const cha
                             f->paused ? "paused fleet-wide" : "no longer paused fleet-wide", f->paused ? ": " : "",
                             f->pause_reason);
         }
+        fleet_gate_pause_check(f);
 }
 
 static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
@@ -147,6 +148,7 @@ static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const ch
                 else
                         fleet_audit(f, "fleet_freeze", "fleet %s: the freeze was lifted", f->prefix);
         }
+        fleet_gate_pause_check(f);
 }
 
 static int record_put(fleet *f) {
@@ -362,6 +364,7 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
         if (!c->enabled) {
                 fleet_gate_release_all(f); /* no fleet any more: what waited for it goes on */
                 fleet_drill_leave(f);
+                fleet_gate_pause_check(f); /* a fleet pause is no more */
                 return 0;
         }
         (void) snprintf(f->prefix, sizeof(f->prefix), "%s", c->prefix);

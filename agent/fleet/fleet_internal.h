@@ -60,6 +60,7 @@ struct fleet {
         bool lease_lost_said, unreachable_said;
 
         bool paused;
+        bool gate_was_paused;        /* the pause or freeze in force at the last look */
         char pause_reason[256];
         uint64_t freeze_until_usec;
         char freeze_reason[256];
@@ -103,6 +104,9 @@ void fleet_gate_tick(fleet *f);
 void fleet_gate_lease_lost(fleet *f);
 /* Ask the engine to try again every run waiting at the gate (the configuration changed). */
 void fleet_gate_recheck(fleet *f);
+/* The fleet's pause or freeze may have lifted (a read of their keys, a freeze's end, the fleet
+ * left): then what it only proposed is decided again (engine_redecide_proposed). */
+void fleet_gate_pause_check(fleet *f);
 /* Forget every hold and let the runs that waited go on (the fleet was left). */
 void fleet_gate_release_all(fleet *f);
 unsigned fleet_gate_held(const fleet *f);

@@ -8,6 +8,7 @@
 #        holder), then takes it and runs its step; the two steps never overlap
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
 #   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
+#        (the proposed run decided again at its own grade: it runs after the resume, audited)
 #   both agents asked to drill at once (a fault in a namespace of each agent's own) → one drill
 #        runs, the other waits for the fleet's drill slot (drill status, audit), then runs; the two
 #        never overlap
@@ -300,11 +301,20 @@ wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
         ok "paused fleet-wide: the auto runbook is only proposed" || bad "while paused: $(run_state "$other")"
 ctl "$other" fleet status | grep -q "paused: yes" && ok "fleet status says paused" || bad "status: $(ctl "$other" fleet status)"
 [ "$(gauge "$other" ikeheal_fleet_paused)" = 1 ] && ok "/metrics: ikeheal_fleet_paused 1" || bad "paused gauge: $(gauge "$other" ikeheal_fleet_paused)"
+[ "$(starts)" = 0 ] && ok "nothing ran while paused" || bad "steps while paused: $(cat "$R/marks/steps")"
+tr=$(date +%s%N)
 ctl "$other" fleet resume >/dev/null || bad "fleet resume refused"
 wait_for 10000 audit_has "$other" "fleet_resume" && ok "fleet resume reached the agent" || bad "no fleet_resume record"
+# what the pause only proposed is decided again at its own grade (auto): it runs and heals
+wait_for 20000 eval '[ "$(run_state "$other")" = succeeded ]' &&
+        ok "resumed: the run proposed during the pause was decided again at its own grade and healed" ||
+        bad "after the resume: $(run_state "$other"); $(ctl "$other" audit 10 | tail -4)"
+audit_has "$other" "was only proposed while paused: the fleet's pause or freeze lifted, decided again at its own grade (auto)" &&
+        ok "… audited ($(ctl "$other" audit 200 | grep -o 'run [0-9]* runbook fw-fleet (incident [0-9]*) was only proposed.*' | tail -1 | cut -c1-150))" ||
+        bad "no 'decided again' record: $(ctl "$other" audit 20 | grep -i -E 'plan|fleet' | tail -4)"
+[ "$(starts)" = 1 ] && [ "$(awk '/^start/ {print $3; exit}' "$R/marks/steps")" -gt "$tr" ] &&
+        ok "its step ran once, after the resume" || bad "steps: $(cat "$R/marks/steps") (resume at $tr)"
 fault_off
-wait_for 15000 eval '[ "$(run_state "$other")" = cancelled ]' || bad "the proposed run: $(run_state "$other")"
-[ "$(starts)" = 0 ] && ok "nothing ran while paused" || bad "steps while paused: $(cat "$R/marks/steps")"
 
 # --- no quorum: the step is held, said, never taken, then escalated -------------------------------
 etcd_stop_member "$D/etcd" 2
