@@ -288,6 +288,14 @@ int etcd_get_prefix(etcd_client *c, const char *prefix, etcd_cb cb, void *userda
         return submit(c, "/v3/kv/range", printf_alloc("{\"key\":\"%s\",\"range_end\":\"%s\"}", k, e), cb, userdata);
 }
 
+int etcd_count_prefix(etcd_client *c, const char *prefix, etcd_cb cb, void *userdata) {
+        _cleanup_(freep) char *end = prefix_end(prefix), *k = b64(prefix), *e = end ? b64(end) : NULL;
+        if (!k || !e)
+                return -ENOMEM;
+        return submit(c, "/v3/kv/range",
+                      printf_alloc("{\"key\":\"%s\",\"range_end\":\"%s\",\"count_only\":true}", k, e), cb, userdata);
+}
+
 int etcd_delete(etcd_client *c, const char *key, etcd_cb cb, void *userdata) {
         _cleanup_(freep) char *k = b64(key);
         if (!k)

@@ -36,6 +36,8 @@ int etcd_lease_revoke(etcd_client *c, int64_t id, etcd_cb cb, void *userdata);
 /* lease 0: none. */
 int etcd_put(etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb, void *userdata);
 int etcd_get_prefix(etcd_client *c, const char *prefix, etcd_cb cb, void *userdata);
+/* How many keys under `prefix` (reply->count), their values not sent. */
+int etcd_count_prefix(etcd_client *c, const char *prefix, etcd_cb cb, void *userdata);
 int etcd_delete(etcd_client *c, const char *key, etcd_cb cb, void *userdata);
 /* Create `key` with `value` under `lease` only if it does not exist: reply->succeeded, else
  * reply->kvs[0] is who has it. */

@@ -81,7 +81,7 @@ const json_shape json_shape_drills = {
                         REC("incident"), REC("run"), REC("approval_wait_ms"), "scores.*.score", "scores.*.runs",
                         "scores.*.passed"),
         .times_usec = LIST("drills.*.last_started", REC("started"), REC("finished"), REC("fault.deadline"),
-                           REC("t.*"), REC("pending")),
+                           REC("t.*"), REC("pending"), "waiting.since"),
         .collections = (const json_collection[]){ { "drills", "name" }, { "history", "id" }, { "scores", "class" },
                                                   { NULL } },
 };

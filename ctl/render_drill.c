@@ -160,6 +160,8 @@ void render_drills(FILE *f, const vici_node *body) {
                 history(f, n, vici_node_get(body, "scores"));
         else if ((n = vici_node_get(body, "active")))
                 one(f, n);
-        else
+        else if (!vici_node_get(body, "waiting"))
                 fprintf(f, "no drill in progress\n");
+        if ((n = vici_node_get(body, "waiting")))
+                fprintf(f, "drill %s (asked by %s) waits: %s\n", s(n, "drill"), s(n, "requested_by"), s(n, "why"));
 }

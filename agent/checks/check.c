@@ -28,6 +28,9 @@ struct check {
         check_run *run;            /* in flight, or NULL */
         unsigned attempt;          /* 0 = first try of this cycle */
         bool rerun;                /* a trigger arrived while running */
+        bool telling;              /* the observer is being told of c->last: a trigger waits (a
+                                    * check that ran synchronously would free the finding the
+                                    * observer's later listeners still read) */
         uint64_t run_started_usec; /* CLOCK_REALTIME */
         uint64_t runs;
         check_state hysteresis;
@@ -64,8 +67,10 @@ static void check_finish(check *c, finding *f) {
         changed = check_state_feed(&c->hysteresis, f->status);
         finding_free(c->last);
         c->last = f;
+        c->telling = true;
         if (c->observer)
                 c->observer(c, f, changed, c->userdata);
+        c->telling = false;
         if (c->rerun) {
                 c->rerun = false;
                 (void) check_begin(c);
@@ -235,7 +240,7 @@ int check_start(check *c) {
 }
 
 int check_trigger(check *c) {
-        if (c->run) {
+        if (c->run || c->telling) {
                 c->rerun = true;
                 return 0;
         }

@@ -28,6 +28,7 @@ static const yfield fields[] = {
         { "slot_wait", YF_DURATION, OFF(slot_wait_usec), .min = USEC_PER_SEC, .max = 24 * 3600 * USEC_PER_SEC },
         { "vrrp_group", YF_STRING, OFF(vrrp_group) },
         { "on_partition", YF_STRV, OFF(on_partition), .max = 64 },
+        { "drill_wait", YF_DURATION, OFF(drill_wait_usec), .min = USEC_PER_SEC, .max = 24 * 3600 * USEC_PER_SEC },
         {}
 };
 
@@ -38,6 +39,7 @@ void fleet_config_init(fleet_config *c) {
                 .slots_fleet = 1,
                 .slots_group = 1,
                 .slot_wait_usec = 5 * 60 * USEC_PER_SEC,
+                .drill_wait_usec = 15 * 60 * USEC_PER_SEC,
         };
 }
 

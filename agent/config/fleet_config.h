@@ -13,6 +13,8 @@
  *     slot_wait: 5m              # a step waits this long for a slot (or for etcd), then the
  *                                # run is escalated (1s..24h)
  *     on_partition: [name]       # runbooks whose disruptive steps may go on without etcd
+ *     drill_wait: 15m            # a drill waits this long for the fleet's drill slot (one
+ *                                # drill at a time in the fleet), then is not started (1s..24h)
  *
  * Names (name, vrrp_group) are 1-63 characters of letters, digits, '.', '_' and '-'; the prefix
  * starts with '/' and is kept ending with '/'. */
@@ -37,6 +39,7 @@ typedef struct fleet_config {
         uint64_t timeout_usec;
         uint32_t slots_fleet, slots_group;
         uint64_t slot_wait_usec;
+        uint64_t drill_wait_usec;
         char *vrrp_group;          /* NULL: none */
         char **on_partition;       /* runbook names; NULL-terminated or NULL */
         const ynode *node;         /* the section (positions for later errors) */

@@ -383,6 +383,7 @@ static int runbook_bind(const ynode *root, runbook *rb, const runbook_ctx *ctx, 
                 r = rb_cond_bind(n, 0, &count, d, &rb->match);
                 if (r == -ENOMEM)
                         return r;
+                rb->timed = rb_cond_next_open_for(rb->match, 0) != 0;
         }
         if ((n = ynode_get(root, "cooldown")))
                 (void) ybind_scalar_duration(n, d, 0, 7 * 24 * 3600 * USEC_PER_SEC, &rb->cooldown_usec);

@@ -58,6 +58,7 @@ typedef enum rb_cond_op {
         RC_CHECK,    /* the check that found the root cause */
         RC_PEER,     /* a peer of the incident matches a glob */
         RC_FACT,     /* a fact of a check's last finding */
+        RC_OPEN_FOR, /* the incident has been open at least this long */
 } rb_cond_op;
 
 typedef enum rb_fact_test {
@@ -76,6 +77,7 @@ struct rb_cond {
         char *check, *key;  /* FACT */
         rb_fact_test test;
         char *value;        /* FACT: EQUALS / MATCHES */
+        uint64_t usec;      /* OPEN_FOR */
 };
 
 typedef struct rb_step {
@@ -124,6 +126,7 @@ typedef struct runbook {
         unsigned notify_on;     /* bit per runbook_event (`notify.when`) */
         char *warnings;         /* "FILE:LINE:COL: warning: …" lines (a deprecated key); NULL if none */
         unsigned n_warnings;
+        bool timed;             /* its match names open_for: it is decided again as the incident ages */
 } runbook;
 
 /* What a runbook is checked against. Any pointer may be NULL: that reference is not checked
@@ -159,6 +162,7 @@ const char *runbook_template_bad(const char *s);
 typedef struct rb_subject {
         const char *cls, *scope, *reason, *severity, *check;
         const char *peers; /* comma-separated */
+        uint64_t open_usec; /* how long the incident has been open (0: not looked at: no open_for holds) */
         const char *(*fact)(void *userdata, const char *check, const char *key);
         void *userdata;
 } rb_subject;
@@ -182,6 +186,9 @@ const runbook *runbook_set_get(const runbook_set *s, size_t i);
 const runbook *runbook_set_find(const runbook_set *s, const char *name);
 /* The best match (highest priority, then name), or NULL. */
 const runbook *runbook_set_match(const runbook_set *s, const rb_subject *subj);
+/* The smallest `open_for` of any runbook of the set that is longer than OPEN_USEC, or 0: when an
+ * incident open that long must be decided again. */
+uint64_t runbook_set_next_open_for(const runbook_set *s, uint64_t open_usec);
 /* SHA-256 over every runbook's file hash: did a reload change anything? */
 const char *runbook_set_hash(const runbook_set *s);
 

@@ -1,6 +1,6 @@
 /* A runbook's `match`: conditions over the incident (class, scope, reason, severity, the check
- * that found the root cause, its peers) and over checks' findings (facts), combined with
- * all / any / not. Several keys in one mapping must all hold:
+ * that found the root cause, its peers, how long it has been open) and over checks' findings
+ * (facts), combined with all / any / not. Several keys in one mapping must all hold:
  *
  *   match:
  *     class: firewall                     # or a list: any of them
@@ -9,6 +9,10 @@
  *     any:
  *       - reason: udp4500_dropped
  *       - fact: {check: firewall, key: chain, matches: "inet filter *"}
+ *
+ * `open_for: 2m` holds once the incident has been open that long: what to do when the runbooks
+ * that match a younger incident have not healed it in time. The engine decides the incident
+ * again when that age is reached (runbook_set_next_open_for()).
  *
  * Values are checked at parse time (a class that does not exist is an error, not a runbook
  * that silently never matches). */
@@ -27,10 +31,16 @@ static const struct {
 } leaf_keys[] = {
         { "class", RC_CLASS },   { "scope", RC_SCOPE }, { "reason", RC_REASON }, { "severity", RC_SEVERITY },
         { "check", RC_CHECK },   { "peer", RC_PEER },   { "fact", RC_FACT },     { "all", RC_ALL },
-        { "any", RC_ANY },       { "not", RC_NOT },
+        { "any", RC_ANY },       { "not", RC_NOT },     { "open_for", RC_OPEN_FOR },
 };
 
-static const char *const cond_keys[] = { "class", "scope", "reason", "severity", "check", "peer", "fact", "all", "any", "not", NULL };
+static const char *const cond_keys[] = { "class", "scope", "reason", "severity", "check", "peer", "fact", "all", "any", "not",
+                                         "open_for", NULL };
+
+/* Bounds of open_for: under a second the engine's own turn is the delay; past a week an
+ * incident is a human's long before. */
+#define OPEN_FOR_MIN_USEC USEC_PER_SEC
+#define OPEN_FOR_MAX_USEC (7ULL * 24 * 3600 * USEC_PER_SEC)
 
 rb_cond *rb_cond_free(rb_cond *c) {
         if (!c)
@@ -218,6 +228,10 @@ static int bind_leaf(const ynode *k, const ynode *v, unsigned depth, unsigned *c
                 return r;
         case RC_FACT:
                 return bind_fact(c, v, d);
+        case RC_OPEN_FOR:
+                if (!ybind_need(v, YNODE_SCALAR, d, "open_for"))
+                        return -EINVAL;
+                return ybind_scalar_duration(v, d, OPEN_FOR_MIN_USEC, OPEN_FOR_MAX_USEC, &c->usec);
         default:
                 return bind_values(c, v, d);
         }
@@ -290,8 +304,25 @@ static bool eval(const rb_cond *c, const rb_subject *s) {
                         return v == NULL;
                 }
                 return false;
+        case RC_OPEN_FOR:
+                return s->open_usec >= c->usec;
         }
         return false;
+}
+
+uint64_t rb_cond_next_open_for(const rb_cond *c, uint64_t open_usec) {
+        uint64_t best = 0;
+
+        if (!c)
+                return 0;
+        if (c->op == RC_OPEN_FOR && c->usec > open_usec)
+                return c->usec;
+        for (size_t i = 0; i < c->n_kids; i++) {
+                uint64_t t = rb_cond_next_open_for(c->kids[i], open_usec);
+                if (t && (!best || t < best))
+                        best = t;
+        }
+        return best;
 }
 
 bool runbook_matches(const runbook *rb, const rb_subject *s) {

@@ -168,6 +168,17 @@ const runbook *runbook_set_match(const runbook_set *s, const rb_subject *subj) {
         return best;
 }
 
+uint64_t runbook_set_next_open_for(const runbook_set *s, uint64_t open_usec) {
+        uint64_t best = 0;
+
+        for (size_t i = 0; s && i < s->n; i++) {
+                uint64_t t = rb_cond_next_open_for(s->items[i]->match, open_usec);
+                if (t && (!best || t < best))
+                        best = t;
+        }
+        return best;
+}
+
 const char *runbook_set_hash(const runbook_set *s) {
         return s ? s->hash : "";
 }

@@ -332,7 +332,7 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         }
         r = drill_runner_new(&a->drills,
                              &(drill_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
-                                            .engine = a->engine, .notifier = a->notifier,
+                                            .engine = a->engine, .notifier = a->notifier, .fleet = a->fleet,
                                             .audit = on_triage_audit, .audit_userdata = a },
                              a->config);
         if (r < 0) {
@@ -351,6 +351,7 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         r = observe_new(&a->observe,
                         &(observe_deps){ .event = a->event, .triage = a->triage, .incidents = a->incidents,
                                          .engine = a->engine, .drills = a->drills, .audit_log = &a->audit,
+                                         .fleet = a->fleet,
                                          .hub = check_host_hub(a->checkhost), .notifier = a->notifier,
                                          .audit = on_triage_audit,
                                          .audit_userdata = a, .start_real_usec = a->start_real_usec,

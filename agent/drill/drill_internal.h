@@ -6,6 +6,7 @@
 
 #include "agent/config/config.h"
 #include "agent/drill/drill_run.h"
+#include "agent/fleet/fleet.h"
 #include "now.h"
 #include "record_store.h"
 
@@ -45,6 +46,17 @@ struct drill_runner {
         void (*stop_done)(void *userdata);
         void *stop_userdata;
         bool stopping;
+
+        fleet *fleet;               /* the drill slot, one drill at a time in the fleet (NULL: none) */
+        bool slot_held;             /* … held for the active drill */
+        struct drill_wait {         /* a start waiting for that slot */
+                bool on;
+                char name[DRILL_NAME_MAX + 1];
+                bool scheduled;
+                uint32_t uid;
+                char user[64];
+                uint64_t since_usec; /* CLOCK_REALTIME */
+        } wait;
 };
 
 /* drill_audit.c */

@@ -45,6 +45,10 @@ void drill_runtime_clear(drill_runner *dr) {
         dr->call = action_call_free(dr->call);
         dr->end_pending = false;
         dr->end_note[0] = 0;
+        if (dr->slot_held) {
+                fleet_drill_release(dr->fleet);
+                dr->slot_held = false;
+        }
 }
 
 static const action_env *env_of(drill_runner *dr) {
@@ -388,6 +392,57 @@ static int dry_run(drill_runner *dr, const drill *d, char *out, size_t n) {
         return 0;
 }
 
+/* The fleet's drill slot came (or the wait ended): decide the start again, as asked. */
+static void on_slot(void *userdata, int error, const char *fwhy) {
+        drill_runner *dr = userdata;
+        struct drill_wait w = dr->wait;
+        engine_who who = { .uid = w.uid, .user = w.user, .approver = true };
+        char why[1024];
+        uint64_t id = 0;
+
+        dr->wait = (struct drill_wait){};
+        if (error < 0) {
+                log_notice("drill %s not started: %s", w.name, fwhy);
+                drill_audit(dr, "drill", "drill %s not started: %s", w.name, fwhy);
+                return;
+        }
+        dr->slot_held = true;
+        if (drill_start(dr, w.name, false, w.scheduled, &who, &id, why, sizeof(why)) < 0) {
+                log_notice("drill %s not started once it held the fleet's drill slot: %s", w.name, why);
+                drill_audit(dr, "drill", "drill %s not started once it held the fleet's drill slot: %s", w.name, why);
+                if (!dr->active && dr->slot_held) {
+                        fleet_drill_release(dr->fleet);
+                        dr->slot_held = false;
+                }
+        }
+}
+
+/* In a fleet, a drill starts only holding the fleet's drill slot: 1 go on (no fleet, or held),
+ * 0 waiting for it (said), <0 refused. */
+static int take_slot(drill_runner *dr, const drill *d, bool scheduled, const engine_who *who, char *why, size_t n) {
+        char fwhy[512];
+        int k;
+
+        if (dr->slot_held)
+                return 1;
+        k = fleet_drill_take(dr->fleet, d->name, on_slot, dr, fwhy, sizeof(fwhy));
+        if (k == 1)
+                return 1;
+        if (k < 0) {
+                drill_audit(dr, "drill", "drill %s requested by uid %u (%s) not started: %s", d->name, who->uid, who->user,
+                            fwhy);
+                return refuse(why, n, k, "refused: %s", fwhy);
+        }
+        dr->wait = (struct drill_wait){ .on = true, .scheduled = scheduled, .uid = who->uid, .since_usec = real_usec() };
+        (void) snprintf(dr->wait.name, sizeof(dr->wait.name), "%s", d->name);
+        (void) snprintf(dr->wait.user, sizeof(dr->wait.user), "%s", who->user);
+        drill_audit(dr, "drill", "drill %s requested by uid %u (%s)%s waits for the fleet's drill slot (one drill at a "
+                    "time in the fleet): %s", d->name, who->uid, who->user, scheduled ? " on schedule" : "", fwhy);
+        (void) snprintf(why, n, "drill %s waits for the fleet's drill slot (one drill at a time in the fleet); it starts "
+                        "once it holds it (ikehealctl drill status)", d->name);
+        return 0;
+}
+
 int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, const engine_who *who, uint64_t *ret_id,
                 char *why, size_t n) {
         const ikeheal_config *cfg = dr->config;
@@ -408,6 +463,9 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
         if (dr->active)
                 return refuse(why, n, -EBUSY, "refused: drill %llu (%s) is in progress (%s)",
                               (unsigned long long) dr->active->id, dr->active->name, drill_phase_to_string(dr->active->phase));
+        if (dr->wait.on)
+                return refuse(why, n, -EBUSY, "refused: drill %s waits for the fleet's drill slot (ikehealctl drill "
+                              "status; drill abort to stop waiting)", dr->wait.name);
         if ((inc = active_incident(dr)))
                 return refuse(why, n, -EBUSY, "refused: incident %llu (%s, %s) is active; a drill never starts on an "
                               "unhealthy gateway", (unsigned long long) inc->id, fault_class_to_string(inc->cls),
@@ -427,6 +485,10 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
         if (dry) {
                 drill_audit(dr, "drill", "dry run of drill %s by uid %u (%s)", d->name, who->uid, who->user);
                 return dry_run(dr, d, why, n);
+        }
+        if ((k = take_slot(dr, d, scheduled, who, why, n)) <= 0) {
+                *ret_id = 0;
+                return k;
         }
 
         if (!(r = calloc(1, sizeof(*r))))
@@ -499,6 +561,15 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
 int drill_abort(drill_runner *dr, const char *reason, const engine_who *who, char *why, size_t n) {
         drill_rec *r = dr->active;
 
+        if (!r && dr->wait.on) {
+                drill_audit(dr, "drill", "drill %s: its wait for the fleet's drill slot aborted by uid %u (%s): %s",
+                            dr->wait.name, who->uid, who->user, reason);
+                (void) snprintf(why, n, "drill %s no longer waits for the fleet's drill slot; it is not started",
+                                dr->wait.name);
+                dr->wait = (struct drill_wait){};
+                fleet_drill_release(dr->fleet);
+                return 0;
+        }
         if (!r)
                 return refuse(why, n, -ENOENT, "no drill is in progress");
         drill_audit(dr, "drill", "drill %llu (%s) abort requested by uid %u (%s): %s", (unsigned long long) r->id, r->name,

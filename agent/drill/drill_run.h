@@ -3,6 +3,9 @@
  *
  *   start ─► refused unless drills are enabled, the drill exists, none is running, no incident
  *            is active, remediation is not paused and the steady state holds now
+ *   slot  ─► in a fleet (fleet:), the fleet's drill slot first (one drill at a time in the
+ *            fleet): the start waits for it (drill status, audit) at most fleet.drill_wait, then
+ *            is decided again as above; without a live etcd lease it is refused
  *   record ─► the fault (injector parameters, hard deadline) written durably (drills.log,
  *            fdatasync) BEFORE it is applied
  *   inject ─► watch: first failing finding, incident opened (class, scope), the runbook's run
@@ -43,6 +46,7 @@ typedef struct finding finding;
 typedef struct incident incident;
 typedef struct run run;
 typedef struct engine_who engine_who;
+typedef struct fleet fleet;
 
 typedef enum drill_phase {
         DRILL_INJECTING,  /* fault recorded, apply in flight */
@@ -117,6 +121,7 @@ typedef struct drill_deps {
         incident_store *incidents;
         engine *engine;
         notifier *notifier;         /* may be NULL */
+        fleet *fleet;               /* may be NULL: the drill slot of the fleet (one drill at a time) */
         /* one record on the audit trail */
         void (*audit)(void *userdata, const char *kind, const char *text);
         void *audit_userdata;
@@ -149,6 +154,10 @@ int drill_start(drill_runner *dr, const char *name, bool dry_run, bool scheduled
                 uint64_t *ret_id, char *why, size_t n);
 int drill_abort(drill_runner *dr, const char *reason, const engine_who *who, char *why, size_t n);
 const drill_rec *drill_active(const drill_runner *dr);
+/* A start waiting for the fleet's drill slot: its drill, who asked, since when (CLOCK_REALTIME)
+ * and what it waits for; false if none. */
+bool drill_waiting(const drill_runner *dr, const char **ret_name, const char **ret_user, uint64_t *ret_since,
+                   char *why, size_t n);
 size_t drill_history(const drill_runner *dr);
 const drill_rec *drill_history_get(const drill_runner *dr, size_t i); /* newest first */
 const drill_rec *drill_history_find(const drill_runner *dr, uint64_t id);

@@ -3,6 +3,7 @@
  * incident from the rate limits); started after the loop runs, reconfigured on reload, stopped
  * before the agent exits; and the read access the verbs use. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "agent/config/config.h"
@@ -38,6 +39,7 @@ int drill_runner_new(drill_runner **ret, const drill_deps *deps, const ikeheal_c
         dr->incidents = deps->incidents;
         dr->engine = deps->engine;
         dr->notifier = deps->notifier;
+        dr->fleet = deps->fleet;
         dr->audit = deps->audit;
         dr->audit_userdata = deps->audit_userdata;
         dr->config = config;
@@ -64,6 +66,8 @@ drill_runner *drill_runner_free(drill_runner *dr) {
         engine_unsubscribe(dr->engine, dr);
         engine_set_exempt(dr->engine, NULL, NULL);
         drill_runtime_clear(dr);
+        if (dr->wait.on)
+                fleet_drill_release(dr->fleet);
         dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
         for (size_t i = 0; i < dr->n_recs; i++)
                 drill_rec_free(dr->recs[i]);
@@ -93,6 +97,18 @@ bool drill_runner_stop(drill_runner *dr, void (*done)(void *userdata), void *use
 
 const drill_rec *drill_active(const drill_runner *dr) {
         return dr->active;
+}
+
+bool drill_waiting(const drill_runner *dr, const char **ret_name, const char **ret_user, uint64_t *ret_since,
+                   char *why, size_t n) {
+        if (!dr->wait.on)
+                return false;
+        *ret_name = dr->wait.name;
+        *ret_user = dr->wait.user;
+        *ret_since = dr->wait.since_usec;
+        if (!fleet_drill_waiting(dr->fleet, why, n))
+                (void) snprintf(why, n, "waiting for the fleet's drill slot");
+        return true;
 }
 
 size_t drill_history(const drill_runner *dr) {

@@ -24,7 +24,7 @@ static void tick(drill_runner *dr) {
         const drill_config *c = &dr->config->drills;
         uint64_t now = real_usec();
 
-        if (!c->enabled || dr->active)
+        if (!c->enabled || dr->active || dr->wait.on)
                 return;
         for (size_t i = 0; i < c->n_schedule; i++) {
                 const drill_schedule *s = &c->schedule[i];

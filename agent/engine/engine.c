@@ -60,7 +60,9 @@ static const char *fact_lookup(void *userdata, const char *check_name, const cha
         return f ? finding_fact_get(f, key) : NULL;
 }
 
-const runbook *engine_match(engine *e, const incident *inc) {
+/* The best runbook for the incident as if it had been open for OPEN_USEC (0: only runbooks
+ * without open_for can match). */
+static const runbook *match_at(engine *e, const incident *inc, uint64_t open_usec) {
         rb_subject s = {
                 .cls = fault_class_to_string(inc->cls),
                 .scope = fault_scope_to_string(inc->scope),
@@ -68,10 +70,20 @@ const runbook *engine_match(engine *e, const incident *inc) {
                 .severity = inc->severity == CHECK_FAIL ? "fail" : "warn",
                 .check = inc->root_check,
                 .peers = inc->peers,
+                .open_usec = open_usec,
                 .fact = fact_lookup,
                 .userdata = e,
         };
         return runbook_set_match(e->config->runbooks, &s);
+}
+
+static uint64_t open_for(const incident *inc) {
+        uint64_t now = real_usec();
+        return now > inc->opened_usec ? now - inc->opened_usec : 0;
+}
+
+const runbook *engine_match(engine *e, const incident *inc) {
+        return match_at(e, inc, open_for(inc));
 }
 
 void engine_incident_signature(const incident *inc, char *buf, size_t size) {
@@ -100,6 +112,29 @@ static bool failed_for(const engine *e, uint64_t incident_id, const char *name) 
         return false;
 }
 
+/* Did runbook NAME get a run for the incident (in any state)? */
+static bool ran_for(const engine *e, uint64_t incident_id, const char *name) {
+        for (size_t i = 0; i < e->n_runs; i++)
+                if (e->runs[i]->incident == incident_id && strcmp(e->runs[i]->runbook, name) == 0)
+                        return true;
+        return false;
+}
+
+/* A runbook with open_for in its match, matching now and not yet run for the incident: what to
+ * do when the incident outlived the local runbooks (a failover). It is decided beside them —
+ * whatever ran or runs for the incident, even when it went to a human — once per incident. */
+static const runbook *timed_match(engine *e, const incident *inc) {
+        const runbook *rb = engine_match(e, inc);
+        return rb && rb->timed && !ran_for(e, inc->id, rb->name) ? rb : NULL;
+}
+
+/* Look at the incident again when it reaches the next open_for of the set. */
+static void recheck_when_older(engine *e, const incident *inc) {
+        uint64_t next = runbook_set_next_open_for(e->config->runbooks, open_for(inc));
+        if (next)
+                engine_recheck_at(e, inc->opened_usec + next);
+}
+
 static uint64_t last_finished(engine *e, const char *name) {
         uint64_t t = 0;
         for (size_t i = 0; i < e->n_runs; i++)
@@ -113,7 +148,7 @@ static uint64_t last_finished(engine *e, const char *name) {
 static void recheck(engine *e) {
         for (size_t i = 0; i < incident_store_size(e->incidents); i++) {
                 const incident *inc = incident_store_get(e->incidents, i);
-                if (inc->state == INCIDENT_OPEN || inc->state == INCIDENT_REMEDIATING)
+                if (inc->state == INCIDENT_OPEN || inc->state == INCIDENT_REMEDIATING || inc->state == INCIDENT_ESCALATED)
                         engine_incident(e, inc->id, false);
         }
 }
@@ -147,13 +182,19 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                 }
                 return;
         }
+        recheck_when_older(e, inc);
+        if ((rb = timed_match(e, inc))) {
+                log_info("incident %llu open for %llus: runbook %s matches it now", (unsigned long long) incident_id,
+                         (unsigned long long) (open_for(inc) / USEC_PER_SEC), rb->name);
+                goto decide;
+        }
         if (inc->state == INCIDENT_ESCALATED)
                 return; /* a human's now */
         /* The incident changed since its plan was offered (a broken configuration joined a file
          * mode in the same class): a plan still waiting for an approver or an operator that is
          * no longer the one that matches is superseded, and the incident decided afresh. */
         if (last && (last->state == RUN_PENDING || last->state == RUN_PROPOSED) && !last->operator_run) {
-                const runbook *now = engine_match(e, inc);
+                const runbook *now = match_at(e, inc, 0);
                 if (now && strcmp(now->name, last->runbook) != 0 && !failed_for(e, incident_id, now->name)) {
                         engine_run_finish(e, last, RUN_CANCELLED, "superseded: incident %llu now matches runbook %s",
                                           (unsigned long long) incident_id, now->name);
@@ -176,9 +217,10 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                                                  last->runbook, (unsigned long long) last->id);
                 return;
         }
-        rb = engine_match(e, inc);
+        rb = match_at(e, inc, 0);
         if (!rb)
                 return;
+decide:
         if (engine_held_by_clock(e, inc, rb)) {
                 if (opened)
                         engine_audit(e, "policy", "incident %llu: runbook %s held until the clock incident is resolved "

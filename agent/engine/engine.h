@@ -237,6 +237,11 @@ int engine_run(engine *e, const char *runbook, uint64_t incident_id, const engin
 int engine_measure_revert(engine *e, uint64_t id, const engine_who *who, char *why, size_t n);
 int engine_measure_extend(engine *e, uint64_t id, uint64_t by_usec, const engine_who *who, char *why, size_t n);
 int engine_pause(engine *e, bool pause, const char *reason, const engine_who *who);
+/* A pause ended (here, or the gate's floor's: the fleet's pause or freeze lifted): every run
+ * that was only proposed because of it (its runbook is auto or approve) is cancelled and its
+ * incident decided again at the runbook's own grade, audited with WHY. Nothing while still
+ * paused. */
+void engine_redecide_proposed(engine *e, const char *why);
 bool engine_paused(const engine *e, const char **ret_reason);
 
 /* Read access for verbs. */

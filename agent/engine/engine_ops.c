@@ -183,14 +183,23 @@ int engine_pause(engine *e, bool pause, const char *reason, const engine_who *wh
                      pause ? "paused" : "resumed (circuit breakers reset)", who->uid, who->user, reason && reason[0] ? ": " : "",
                      reason ? reason : "");
         int r = engine_persist_meta(e);
-        if (!pause) {
-                /* what the pause only proposed is decided again, now unpaused */
-                for (size_t i = 0; i < e->n_runs; i++)
-                        if (e->runs[i]->state == RUN_PROPOSED && !e->runs[i]->operator_run && e->runs[i]->rb &&
-                            e->runs[i]->rb->grade != GRADE_MANUAL)
-                                engine_run_finish(e, e->runs[i], RUN_CANCELLED, "remediation resumed: decided again");
-                engine_recheck_at(e, real_usec());
-        }
+        if (!pause)
+                engine_redecide_proposed(e, "remediation resumed");
         return r;
+}
+
+void engine_redecide_proposed(engine *e, const char *why) {
+        if (engine_paused_now(e))
+                return; /* still paused (here or by the gate's floor): they would only be proposed again */
+        for (size_t i = 0; i < e->n_runs; i++) {
+                run *r = e->runs[i];
+                if (r->state != RUN_PROPOSED || r->operator_run || !r->rb || r->rb->grade == GRADE_MANUAL)
+                        continue;
+                engine_audit(e, "plan", "run %llu runbook %s (incident %llu) was only proposed while paused: %s, decided "
+                             "again at its own grade (%s)", (unsigned long long) r->id, r->runbook,
+                             (unsigned long long) r->incident, why, grade_to_string(r->rb->grade));
+                engine_run_finish(e, r, RUN_CANCELLED, "%s: decided again", why);
+        }
+        engine_recheck_at(e, real_usec());
 }
 

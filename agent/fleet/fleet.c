@@ -45,6 +45,7 @@ static void lease_lost(fleet *f, const char *why) {
         f->lease = 0;
         f->lease_alive_until = 0;
         fleet_gate_lease_lost(f);
+        fleet_drill_lease_lost(f);
 }
 
 static void on_granted(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
@@ -60,6 +61,7 @@ static void on_granted(etcd_client *c, int error, const etcd_reply *rep, const c
         fleet_audit(f, "fleet", "lease %" PRId64 " granted (TTL %" PRId64 "s): %s is in fleet %s", f->lease, rep->ttl,
                     f->name, f->prefix);
         fleet_gate_tick(f); /* waits for a lease go on at once */
+        fleet_drill_tick(f);
 }
 
 static void on_renewed(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
@@ -111,6 +113,7 @@ static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const cha
                             f->paused ? "paused fleet-wide" : "no longer paused fleet-wide", f->paused ? ": " : "",
                             f->pause_reason);
         }
+        fleet_gate_pause_check(f);
 }
 
 static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
@@ -145,6 +148,7 @@ static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const ch
                 else
                         fleet_audit(f, "fleet_freeze", "fleet %s: the freeze was lifted", f->prefix);
         }
+        fleet_gate_pause_check(f);
 }
 
 static int record_put(fleet *f) {
@@ -176,6 +180,19 @@ static int record_put(fleet *f) {
                 return -ENOMEM;
         return etcd_put(f->etcd, key, json, f->lease, on_put, f);
 }
+
+/* The records are counted (count_only: no values sent) about every GATEWAYS_COUNT_USEC: how
+ * many gateways the fleet has is a gauge, not worth a read of every record at each renewal. */
+#define GATEWAYS_COUNT_USEC (30 * USEC_PER_SEC)
+
+static void on_count(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        fleet *f = userdata;
+        f->counting = false;
+        if (error == 0 && rep)
+                f->gateways = rep->count;
+}
+
+static uint64_t tick_usec(const fleet *f);
 
 static void fleet_send(fleet *f) {
         char key[FLEET_PREFIX_MAX + 16];
@@ -210,6 +227,11 @@ static void fleet_send(fleet *f) {
                 (void) snprintf(key, sizeof(key), "%sfreeze", f->prefix);
                 f->reading_freeze = etcd_get_prefix(f->etcd, key, on_freeze, f) >= 0;
         }
+        if (!f->counting && (f->gateways < 0 || ++f->count_ticks * tick_usec(f) >= GATEWAYS_COUNT_USEC)) {
+                (void) snprintf(key, sizeof(key), "%sgateways/", f->prefix);
+                f->counting = etcd_count_prefix(f->etcd, key, on_count, f) >= 0;
+                f->count_ticks = 0;
+        }
 }
 
 static uint64_t tick_usec(const fleet *f) {
@@ -221,6 +243,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         fleet *f = userdata;
         fleet_send(f);
         fleet_gate_tick(f);
+        fleet_drill_tick(f);
         (void) sd_event_source_set_time(s, usec + tick_usec(f));
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
@@ -241,6 +264,7 @@ int fleet_new(fleet **ret, const fleet_deps *deps) {
         if (!f)
                 return -ENOMEM;
         f->event = sd_event_ref(deps->event);
+        f->gateways = -1;
         f->triage = deps->triage;
         f->incidents = deps->incidents;
         f->engine = deps->engine;
@@ -261,7 +285,8 @@ int fleet_new(fleet **ret, const fleet_deps *deps) {
 static void fleet_stop(fleet *f) {
         f->tick = sd_event_source_disable_unref(f->tick);
         f->etcd = etcd_client_free(f->etcd); /* abandons what is in flight: no callbacks */
-        f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = false;
+        f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = f->counting = false;
+        f->gateways = -1;
         for (size_t i = 0; i < FLEET_CONTROLS_MAX; i++)
                 f->controls[i].busy = false; /* abandoned with the client */
         for (size_t i = 0; i < FLEET_HOLDS_MAX; i++) {
@@ -269,9 +294,11 @@ static void fleet_stop(fleet *f) {
                         f->holds[i] = (fleet_hold){}; /* its run ended; what it took frees itself with the lease */
                 f->holds[i].inflight = false;
         }
+        fleet_drill_stopped(f);
         if (f->lease) {
                 f->lease = 0;
                 fleet_gate_lease_lost(f);
+                fleet_drill_lease_lost(f);
         }
         f->paused = false;
         f->freeze_until_usec = 0;
@@ -322,6 +349,7 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
         f->slots_fleet = c->slots_fleet;
         f->slots_group = c->slots_group;
         f->slot_wait_usec = c->slot_wait_usec;
+        f->drill_wait_usec = c->drill_wait_usec;
         (void) snprintf(f->group, sizeof(f->group), "%s", c->vrrp_group ? c->vrrp_group : "");
         (void) snprintf(f->state_dir, sizeof(f->state_dir), "%s", state_dir ? state_dir : "");
         if (!restart) {
@@ -335,6 +363,8 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
         (void) snprintf(f->endpoints_joined, sizeof(f->endpoints_joined), "%s", joined);
         if (!c->enabled) {
                 fleet_gate_release_all(f); /* no fleet any more: what waited for it goes on */
+                fleet_drill_leave(f);
+                fleet_gate_pause_check(f); /* a fleet pause is no more */
                 return 0;
         }
         (void) snprintf(f->prefix, sizeof(f->prefix), "%s", c->prefix);
@@ -360,7 +390,8 @@ void fleet_status_get(const fleet *f, fleet_status *ret) {
         *ret = (fleet_status){ .enabled = f->enabled, .lease_alive = fleet_lease_alive(f), .lease = f->lease,
                                .paused = f->paused, .freeze_until_usec = f->freeze_until_usec,
                                .slots_held = fleet_gate_held(f), .waiting = fleet_gate_waiting(f),
-                               .requests = f->etcd ? etcd_client_requests(f->etcd) : 0 };
+                               .requests = f->etcd ? etcd_client_requests(f->etcd) : 0, .gateways = f->gateways,
+                               .drill_slot_held = fleet_drill_held(f), .drill_waiting = fleet_drill_waiting(f, NULL, 0) };
         (void) snprintf(ret->name, sizeof(ret->name), "%s", f->name);
         (void) snprintf(ret->prefix, sizeof(ret->prefix), "%s", f->prefix);
         (void) snprintf(ret->last_error, sizeof(ret->last_error), "%s", f->last_error);

@@ -5,6 +5,7 @@
  *   └─ <prefix>slots/fleet/<i>         K slots for disruptive steps in the whole fleet, and
  *      <prefix>slots/group/<g>/<i>     K in the VRRP group: taken by a run before such a step,
  *                                      under the lease, so a dead agent's slot frees itself
+ *   └─ <prefix>slots/drill/0           one chaos drill at a time in the fleet
  *   <prefix>pause, <prefix>freeze      read every renewal: while set (a freeze until its end
  *                                      time, "UNIX_SECONDS reason") grades are raised as by a
  *                                      local pause
@@ -56,6 +57,8 @@ typedef struct fleet_status {
         uint64_t freeze_until_usec;  /* CLOCK_REALTIME; 0: none */
         unsigned slots_held, waiting;
         uint64_t requests;           /* sent to etcd */
+        int64_t gateways;            /* records of the fleet at the last count (every ~30 s); -1 unknown */
+        bool drill_slot_held, drill_waiting;
 } fleet_status;
 void fleet_status_get(const fleet *f, fleet_status *ret);
 
@@ -67,5 +70,19 @@ typedef enum fleet_control {
 /* Write (or delete) the fleet's pause or freeze key for every agent of the fleet, `who` asking;
  * audited when etcd answers. until_usec: the freeze's end (CLOCK_REALTIME). -ENOTCONN (not in
  * a fleet), -EHOSTUNREACH (etcd not reached lately), -EINVAL, with `why`. */
+/* The fleet's drill slot: one drill at a time in the whole fleet (<prefix>slots/drill/0, under
+ * the lease, so a dead agent's slot frees itself). fleet_drill_take(): 1 no fleet, go on now;
+ * 0 waiting: done(userdata, error, why) is called once — 0 the slot is held, -ETIMEDOUT not
+ * within fleet.drill_wait, -ECANCELED the fleet was left; <0 refused now, with why:
+ * -EHOSTUNREACH no live lease (etcd unreachable), -EBUSY this agent's slot is taken or waited
+ * for already. */
+typedef void (*fleet_drill_cb)(void *userdata, int error, const char *why);
+int fleet_drill_take(fleet *f, const char *drill, fleet_drill_cb done, void *userdata, char *why, size_t n);
+/* Give the slot back, or stop waiting (done is not called). */
+void fleet_drill_release(fleet *f);
+/* Waiting for the drill slot? Then why (what it waits for). */
+bool fleet_drill_waiting(const fleet *f, char *why, size_t n);
+bool fleet_drill_held(const fleet *f);
+
 int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t until_usec, const char *who, char *why,
                        size_t n);

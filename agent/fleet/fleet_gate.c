@@ -179,6 +179,17 @@ static bool gate_paused(void *userdata) {
         return f->enabled && (f->paused || (f->freeze_until_usec && real_usec() < f->freeze_until_usec));
 }
 
+void fleet_gate_pause_check(fleet *f) {
+        bool now = gate_paused(f);
+
+        if (f->gate_was_paused && !now && f->engine) {
+                f->gate_was_paused = false;
+                fleet_audit(f, "fleet", "the fleet's pause or freeze lifted: runs it only proposed are decided again");
+                engine_redecide_proposed(f->engine, "the fleet's pause or freeze lifted");
+        }
+        f->gate_was_paused = now;
+}
+
 static void on_run_changed(const run *r, void *userdata) {
         fleet *f = userdata;
         fleet_hold *h = hold_find(f, r->id);
@@ -197,6 +208,8 @@ void fleet_gate_tick(fleet *f) {
         uint64_t now = mono_usec(), late[FLEET_HOLDS_MAX];
         char whys[FLEET_HOLDS_MAX][320];
         size_t n_late = 0;
+
+        fleet_gate_pause_check(f); /* a freeze ends by the clock */
 
         for (size_t i = 0; i < FLEET_HOLDS_MAX; i++) {
                 fleet_hold *h = &f->holds[i];

@@ -1,5 +1,5 @@
 /* Shared by the fleet's files, in floors: fleet_base.c (audit, the lease's life) ← fleet_gate.c
- * (slots: the engine's gate, waiting, giving back) ← fleet.c (lease, record, pause and freeze
+ * (slots: the engine's gate, waiting, giving back) and fleet_drill.c (the drill slot) ← fleet.c (lease, record, pause and freeze
  * keys, configuration). */
 #pragma once
 
@@ -53,17 +53,32 @@ struct fleet {
         int64_t lease;               /* 0: none */
         uint64_t lease_alive_until;  /* CLOCK_MONOTONIC: a renewal sent before it said TTL left */
         uint64_t renew_sent;
-        bool granting, renewing, putting, reading_pause, reading_freeze;
+        bool granting, renewing, putting, reading_pause, reading_freeze, counting;
+        int64_t gateways;            /* records under <prefix>gateways/ at the last count; -1 unknown */
+        unsigned count_ticks;        /* renewals since that count */
         char last_error[256];
         bool lease_lost_said, unreachable_said;
 
         bool paused;
+        bool gate_was_paused;        /* the pause or freeze in force at the last look */
         char pause_reason[256];
         uint64_t freeze_until_usec;
         char freeze_reason[256];
 
         char vrrp_role[16];
         fleet_hold holds[FLEET_HOLDS_MAX];
+        uint64_t drill_wait_usec;
+        struct fleet_drill_slot {
+                bool on;                 /* taken or waited for */
+                bool have, inflight;
+                bool dropped;            /* given back (or lost) while a request was on its way */
+                int64_t lease;           /* the lease it was taken under */
+                char drill[72];
+                char why[320];           /* what it waits for */
+                uint64_t since_usec, deadline_usec; /* CLOCK_MONOTONIC */
+                fleet_drill_cb done;
+                void *userdata;
+        } drill;
         fleet_control_req controls[FLEET_CONTROLS_MAX];
 };
 
@@ -71,6 +86,15 @@ struct fleet {
 /* Renewed, and etcd said so, within the lease's TTL: only then are slots held. */
 bool fleet_lease_alive(const fleet *f);
 void fleet_audit(fleet *f, const char *kind, const char *fmt, ...) _printf_(3, 4);
+
+/* fleet_drill.c */
+/* Every renewal: retry the drill slot's wait, end it after fleet.drill_wait. */
+void fleet_drill_tick(fleet *f);
+void fleet_drill_lease_lost(fleet *f);
+/* The etcd client was dropped with what was in flight. */
+void fleet_drill_stopped(fleet *f);
+/* No fleet any more: a waiting drill is told (-ECANCELED). */
+void fleet_drill_leave(fleet *f);
 
 /* fleet_gate.c */
 int fleet_gate_attach(fleet *f);
@@ -80,6 +104,9 @@ void fleet_gate_tick(fleet *f);
 void fleet_gate_lease_lost(fleet *f);
 /* Ask the engine to try again every run waiting at the gate (the configuration changed). */
 void fleet_gate_recheck(fleet *f);
+/* The fleet's pause or freeze may have lifted (a read of their keys, a freeze's end, the fleet
+ * left): then what it only proposed is decided again (engine_redecide_proposed). */
+void fleet_gate_pause_check(fleet *f);
 /* Forget every hold and let the runs that waited go on (the fleet was left). */
 void fleet_gate_release_all(fleet *f);
 unsigned fleet_gate_held(const fleet *f);

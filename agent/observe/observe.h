@@ -20,6 +20,7 @@ typedef struct triage triage;
 typedef struct incident_store incident_store;
 typedef struct engine engine;
 typedef struct drill_runner drill_runner;
+typedef struct fleet fleet;
 typedef struct audit_trail audit_trail;
 typedef struct charon_hub charon_hub;
 typedef struct notifier notifier;
@@ -31,6 +32,7 @@ typedef struct observe_deps {
         incident_store *incidents;
         engine *engine;
         drill_runner *drills;     /* may be NULL */
+        fleet *fleet;             /* may be NULL */
         audit_trail **audit_log;  /* the agent's (its head sequence); may point at NULL */
         charon_hub *hub;          /* may be NULL */
         notifier *notifier;       /* incident webhooks and Alertmanager (may be NULL) */

@@ -15,6 +15,7 @@ typedef struct check check;
 typedef struct finding finding;
 typedef struct incident incident;
 typedef struct run run;
+typedef struct prom_text prom_text;
 
 #define OBSERVE_PROBES_MAX 64u
 #define OBSERVE_CHECKS_MAX 64u
@@ -142,3 +143,6 @@ void observe_am_run(observe *o, const run *r);
 
 /* GET /metrics: the exposition (malloc'ed) and its length. */
 int observe_metrics_render(observe *o, char **ret_text, size_t *ret_len);
+
+/* observe_fleet.c: the fleet's gauges (nothing without a fleet). */
+void observe_fleet_metrics(observe *o, prom_text *p);

@@ -378,6 +378,7 @@ int observe_metrics_render(observe *o, char **ret_text, size_t *ret_len) {
         incident_metrics(o, p);
         engine_metrics(o, p);
         drill_metrics(o, p);
+        observe_fleet_metrics(o, p);
         process_metrics(o, p);
         return prom_text_finish(p, ret_text, ret_len);
 }

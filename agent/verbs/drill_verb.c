@@ -97,9 +97,20 @@ static int drills_handler(control_request *req, vici_builder *b, void *userdata)
                 return 0;
         }
         if (strcmp(op, "status") == 0) {
+                const char *wname, *wuser;
+                uint64_t wsince;
+                char wwhy[512];
                 if ((r = drill_active(v->drills))) {
                         vici_builder_begin_section(b, "active");
                         drill_rec_to_vici(r, b);
+                        vici_builder_end_section(b);
+                }
+                if (drill_waiting(v->drills, &wname, &wuser, &wsince, wwhy, sizeof(wwhy))) {
+                        vici_builder_begin_section(b, "waiting");
+                        vici_builder_add_str(b, "drill", wname);
+                        vici_builder_add_str(b, "requested_by", wuser);
+                        vici_builder_add_fmt(b, "since", "%llu", (unsigned long long) wsince);
+                        vici_builder_add_str(b, "why", wwhy);
                         vici_builder_end_section(b);
                 }
                 return 0;

@@ -12,6 +12,9 @@
 #   hand back           the measure expires while A's charon is still down: the revert waits (VIP
 #                       stays on B); A's charon started again: the VIP comes back to A only after
 #                       it answered for the hold (5 s)
+#   not healed in time  runbooks/failover-unhealed.yaml (open_for 3 s, grade auto) beside a local
+#                       runbook that heals nothing: one crash (not a loop), the local runbook runs
+#                       at once, the failover only once the incident is 3 s old; the VIP moves
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -153,6 +156,57 @@ pair_wait_role "$D/p" gw MASTER 30000 && back=$(($(ms) - th)) || { back=-1; bad 
 wait_for 5000 eval '[ "$(measure_state)" = reverted ]' && ok "measure reverted" || bad "measure state '$(measure_state)'"
 wait_for 5000 role_is MASTER && ok "role fact: MASTER again" || bad "role fact '$(fact vrrp role)'"
 agent_ctl audit 200 2>/dev/null | grep -i "failover" | tail -4 | cut -c1-220 | sed 's/^/     | /'
+
+# --- not healed locally in time: failover-unhealed (open_for 3 s) --------------------------------
+# A fresh agent (no crash history: one crash is not a loop) with a local runbook that only tells
+# (it heals nothing) and the shipped failover-unhealed, open_for 3 s, grade auto.
+agent_stop || bad "agent exit status"
+rm -rf "$D/state"
+sed -e 's/^grade: approve/grade: auto/' -e 's/open_for: 2m/open_for: 3s/' -e 's/params: {hold: 2m}/params: {hold: 5s}/' \
+        -e 's/expires_in: 30m/expires_in: 20s/' "$top/runbooks/failover-unhealed.yaml" >"$D/rb/failover-unhealed.yaml"
+grep -q "open_for: 3s" "$D/rb/failover-unhealed.yaml" || bad "failover-unhealed not adapted for the test"
+cat >"$D/rb/crashed-tell.yaml" <<'RB'
+version: 1
+name: crashed-tell
+match: {class: daemon, not: {reason: crash_loop}}
+grade: observe
+steps: [{name: tell, action: notify, params: {message: "charon down: ${incident.summary}"}}]
+RB
+agent_start "$D" "$D/c.yaml" "$B" || exit 1
+agent_wait_checks 8000 || bad "checks did not all report"
+wait_for 5000 role_is MASTER || bad "role fact '$(fact vrrp role)'"
+kill -KILL "$GW_PID"
+tk=$(ms)
+wait_for 5000 daemon_incident || bad "no daemon incident after the crash"
+wait_for 5000 eval '[ "$(agent_run_of crashed-tell | cut -d" " -f2)" = observed ]' &&
+        ok "the local runbook ran first (observed: it heals nothing)" || bad "local run: $(agent_run_of crashed-tell)"
+wait_for 15000 eval '[ -n "$(agent_run_of failover-unhealed)" ]'
+tu=$(ms)
+# the incident's opening (µs) and the run's creation (s): created no earlier than opened + 3 s
+read -r opened_ms created_s < <( { agent_ctl incidents --json; echo; agent_ctl runs --json; } 2>/dev/null | python3 -c '
+import json, sys
+from datetime import datetime
+t, dec, docs, i = sys.stdin.read(), json.JSONDecoder(), [], 0
+while len(docs) < 2:
+    while t[i].isspace():
+        i += 1
+    d, i = dec.raw_decode(t, i)
+    docs.append(d)
+inc = [i for i in docs[0]["incidents"] or [] if i["class"] == "daemon"][0]
+run = [r for r in docs[1]["runs"] or [] if r["runbook"] == "failover-unhealed"][0]
+ts = lambda x: datetime.fromisoformat(x.replace("Z", "+00:00")).timestamp()
+print(int(ts(inc["opened"]) * 1000), int(ts(run["created"])))')
+[ -n "$created_s" ] && [ "$created_s" -ge $((opened_ms / 1000 + 3)) ] &&
+        ok "failover-unhealed decided once the incident was 3 s old (open_for)" ||
+        bad "failover-unhealed: opened ${opened_ms:-?} ms, created ${created_s:-?} s: $(agent_run_of failover-unhealed)"
+echo "figure: failover-unhealed run created $((created_s - opened_ms / 1000)) s (whole seconds) after its incident opened (open_for 3 s); seen by this test's poll $((tu - tk)) ms after the crash"
+wait_for 15000 eval '[ "$(agent_run_of failover-unhealed | cut -d" " -f2)" = succeeded ]' &&
+        ok "failover-unhealed run succeeded" || bad "failover-unhealed run: $(agent_run_of failover-unhealed)"
+[ "$(cat "$GW_WEIGHT")" = -100 ] && pair_wait_role "$D/p" gb MASTER 15000 && ok "weight -100, VIP on B" ||
+        bad "weight $(cat "$GW_WEIGHT"), B $(pair_role "$D/p" gb)"
+[ "$(agent_run_of crashed-tell | cut -d" " -f2)" = observed ] && ok "the local run is still there, untouched" ||
+        bad "local run now: $(agent_run_of crashed-tell)"
+agent_ctl audit 200 2>/dev/null | grep -i "failover-unhealed" | head -3 | cut -c1-220 | sed 's/^/     | /'
 agent_stop || bad "agent exit status"
 grep -E "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error" "$D/agent.log" && bad "sanitizer report in agent.log"
 testlib_end

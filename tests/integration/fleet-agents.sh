@@ -8,9 +8,13 @@
 #        holder), then takes it and runs its step; the two steps never overlap
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
 #   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
-#   etcd without quorum (2 of 3 members stopped) → the step is held, the agent says why, no step
-#        is taken, and the run is escalated at fleet.slot_wait; a reload that names the runbook in
-#        fleet.on_partition lets a held step go on
+#        (the proposed run decided again at its own grade: it runs after the resume, audited)
+#   both agents asked to drill at once (a fault in a namespace of each agent's own) → one drill
+#        runs, the other waits for the fleet's drill slot (drill status, audit), then runs; the two
+#        never overlap
+#   etcd without quorum (2 of 3 members stopped) → a drill is refused (etcd unavailable); the step
+#        is held, the agent says why, no step is taken, and the run is escalated at
+#        fleet.slot_wait; a reload that names the runbook in fleet.on_partition lets a held step go on
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -20,13 +24,18 @@ testlib_need_root
 D=$(mktemp -d /tmp/ikh-fleet-agents-XXXXXX)
 R=/run/ikh-fleet-$$ # root-owned, 0755 all the way: scripts may run from here
 PREFIX=/ikh-fa-$$/
-declare -A PID SOCK
+declare -A PID SOCK PORT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT[gwa]=$(free_port)
+PORT[gwb]=$(free_port)
 cleanup() {
         local n
         for n in "${!PID[@]}"; do [ -n "${PID[$n]}" ] && kill -TERM "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null; done
         [ -s "$R/marks/hold.pid" ] && kill "$(cat "$R/marks/hold.pid")" 2>/dev/null
         [ -n "${GW_NS:-}" ] && ip netns exec "$GW_NS" nft delete table inet ikhfault 2>/dev/null
         lab_down "$D/lab" >/dev/null 2>&1
+        ip netns del "ikhfd-gwa-$$" 2>/dev/null
+        ip netns del "ikhfd-gwb-$$" 2>/dev/null
         etcd_down "$D/etcd"
         [ "${KEEP:-}" ] || rm -rf "$D" "$R"
 }
@@ -61,6 +70,8 @@ echo "end \$1 \$(date +%s%N)" >>$R/marks/steps
 exit 0
 SH
 chmod 0755 "$R/scripts/slow-fix.sh"
+printf '#!/bin/sh\nsleep 2\nip netns exec "$1" nft delete table inet ikeheal_drill\n' >"$R/scripts/fd-fix.sh"
+chmod 0755 "$R/scripts/fd-fix.sh"
 cat >"$R/runbooks/fw-fleet.yaml" <<YAML
 version: 1
 name: fw-fleet
@@ -83,6 +94,40 @@ start() { # NAME
         # each agent names itself in its step's argument: its own runbook directory
         install -d -m 0755 "$R/rb-$n"
         sed "s/args: \[NAME\]/args: [$n]/" "$R/runbooks/fw-fleet.yaml" >"$R/rb-$n/fw-fleet.yaml"
+        # its drill: IKE dropped in a namespace of its own (the other agent does not see it),
+        # healed by a runbook of its own that takes 2 s (not disruptive: no fleet slot)
+        ip netns add "ikhfd-$n-$$" || return 1
+        cat >"$R/rb-$n/fd-fix.yaml" <<YAML
+version: 1
+name: fd-fix
+match: {check: fwdrill}
+priority: 90
+grade: auto
+steps:
+  - name: fix
+    action: exec
+    params: {script: $R/scripts/fd-fix.sh, args: [ikhfd-$n-$$]}
+    timeout: 20s
+    verify: {check: fwdrill, within: 10s}
+YAML
+        mkdir -p "$D/$n/drills"
+        cat >"$D/$n/drills/fd.yaml" <<YAML
+version: 1
+name: fd
+description: "fleet test: IKE dropped in the agent's own namespace"
+class: firewall
+steady_state: {checks: [fwdrill], within: 20s}
+fault:
+  kind: nft_drop
+  params: {netns: ikhfd-$n-$$, udp_ports: [500, 4500]}
+  expires_in: 2m
+expect:
+  class: firewall
+  runbook: fd-fix
+  detect_within: 15s
+  recover_within: 30s
+abort: {after: 1m}
+YAML
         cat >"$D/$n/c.yaml" <<YAML
 agent:
   state_dir: $D/$n/state
@@ -98,6 +143,14 @@ check_defaults: {interval: 1s, timeout: 3s, rise: 1, fall: 1}
 checks:
   - kind: firewall
     params: {netns: $GW_NS}
+  - kind: firewall
+    name: fwdrill
+    params: {netns: ikhfd-$n-$$}
+drills:
+  enabled: true
+  dirs: [$D/$n/drills]
+http:
+  listen: ["127.0.0.1:${PORT[$n]}"]
 policy:
   budget: {runs: 20, window: 1h}
   flap: {opens: 30, window: 10m}
@@ -110,6 +163,7 @@ fleet:
   timeout: 500ms
   slots: {fleet: 1}
   slot_wait: 8s
+  drill_wait: 1m
 YAML
         agent_start "$D/$n" "$D/$n/c.yaml" "$B" || return 1
         PID[$n]=$AGENT_PID SOCK[$n]=$AGENT_SOCK
@@ -134,6 +188,16 @@ wait_for 8000 eval '[ "$(etcd_keys "${PREFIX}gateways/" | wc -l)" = 2 ]' &&
 rec=$(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get "${PREFIX}gateways/gwa" --print-value-only 2>/dev/null)
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["name"]=="gwa" and r["health"] in ("healthy","degraded") and "incidents" in r and "vrrp_role" in r' "$rec" 2>/dev/null &&
         ok "the record says health, incidents, VRRP role: $(cut -c1-140 <<<"$rec")" || bad "record: $rec"
+gauge() { # NAME METRIC → its value in NAME's /metrics
+        curl -fsS --max-time 5 "http://127.0.0.1:${PORT[$1]}/metrics" 2>/dev/null | awk -v m="$2" '$1 == m {print $2}'; }
+wait_for 10000 eval '[ "$(gauge gwa ikeheal_fleet_gateways)" = 2 ]' && [ "$(gauge gwa ikeheal_fleet_lease_alive)" = 1 ] &&
+        [ "$(gauge gwa ikeheal_fleet_paused)" = 0 ] && [ "$(gauge gwa ikeheal_fleet_slots_held)" = 0 ] &&
+        ok "/metrics: fleet gauges ($(curl -fsS "http://127.0.0.1:${PORT[gwa]}/metrics" | grep '^ikeheal_fleet' | tr '\n' ' ' | cut -c1-230))" ||
+        bad "fleet gauges: $(curl -fsS "http://127.0.0.1:${PORT[gwa]}/metrics" | grep '^ikeheal_fleet' | tr '\n' ' ')"
+if command -v promtool >/dev/null; then
+        curl -fsS --max-time 5 "http://127.0.0.1:${PORT[gwa]}/metrics" >"$D/metrics" && promtool check metrics <"$D/metrics" >"$D/promtool" 2>&1 &&
+                ok "promtool check metrics: clean with the fleet's gauges" || bad "promtool: $(head -5 "$D/promtool")"
+fi
 
 # --- the same fault on both, K=1: one heals, the other waits, then runs ----------------------------
 : >"$R/marks/steps"
@@ -156,6 +220,51 @@ audit_has "$second" "took fleet slot" && audit_has "$first" "gives back its flee
         ok "$first gave its slot back, $second took it ($(ctl "$second" audit 200 | grep -o 'took fleet slot.*' | tail -1))" || bad "no slot hand-over in the audit"
 wait_for 15000 eval '[ "$(run_state gwa)" = succeeded ] && [ "$(run_state gwb)" = succeeded ]' &&
         ok "both runs succeeded (figure: $(($(ms) - t0)) ms for both)" || bad "runs: gwa $(run_state gwa), gwb $(run_state gwb)"
+
+# --- drills: one at a time in the fleet ---------------------------------------------------------------
+active() { ctl "$1" incidents --json | python3 -c '
+import json, sys
+print(sum(1 for x in json.load(sys.stdin).get("incidents") or [] if x.get("state") != "resolved"))'; }
+drill_json() { ctl "$1" drill "${@:2}" --json 2>/dev/null; }
+wait_for 15000 eval '[ "$(active gwa)" = 0 ] && [ "$(active gwb)" = 0 ]' || bad "incidents still active before the drills"
+td=$(ms)
+ctl gwa drill run fd >"$D/drill-gwa.out" 2>&1 &
+pa=$!
+ctl gwb drill run fd >"$D/drill-gwb.out" 2>&1 &
+pb=$!
+wait $pa && wait $pb && ok "both agents took a drill request at once ($(head -c 100 "$D/drill-gwa.out") | $(head -c 100 "$D/drill-gwb.out"))" ||
+        bad "drill requests: $(cat "$D/drill-gwa.out" "$D/drill-gwb.out")"
+waiter() { local n; for n in gwa gwb; do drill_json "$n" status | grep -q '"waiting"' && { echo "$n"; return 0; }; done; return 1; }
+w=
+wait_for 10000 waiter >/dev/null && w=$(waiter) &&
+        ok "$w waits (drill status: $(drill_json "$w" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["waiting"]["why"])' | cut -c1-120))" ||
+        bad "no drill waits: $(drill_json gwa status | head -c 300) $(drill_json gwb status | head -c 300)"
+drilled() { drill_json "$1" report | python3 -c '
+import json, sys
+h = [x for x in json.load(sys.stdin).get("history") or [] if x["drill"] == "fd"]
+print(h[0]["phase"] if h else "")'; }
+wait_for 60000 eval '[ "$(drilled gwa)" = passed ] && [ "$(drilled gwb)" = passed ]' &&
+        ok "both drills passed, one after the other (figure: $(($(ms) - td)) ms for both)" ||
+        bad "drills: gwa '$(drilled gwa)', gwb '$(drilled gwb)'; $(ctl gwa audit 20 | grep -i drill | tail -3)"
+python3 - "$(drill_json gwa report)" "$(drill_json gwb report)" <<'PY' && ok "the two drills did not overlap" || bad "the drills overlapped"
+import json, sys
+from datetime import datetime
+ts = lambda x: datetime.fromisoformat(x.replace("Z", "+00:00")).timestamp()
+span = []
+for doc in sys.argv[1:]:
+    h = [x for x in json.loads(doc).get("history") or [] if x["drill"] == "fd"][0]
+    span.append((ts(h["started"]), ts(h["finished"])))
+span.sort()
+print("    spans:", [(round(a % 1000, 2), round(b % 1000, 2)) for a, b in span])
+sys.exit(0 if span[0][1] <= span[1][0] else 1)
+PY
+[ -n "$w" ] || w=$(audit_has gwa "drill fd waits: waiting for the fleet's drill slot: all 1" && echo gwa || echo gwb)
+o=$( [ "$w" = gwa ] && echo gwb || echo gwa)
+audit_has "$w" "drill fd waits: waiting for the fleet's drill slot: all 1 slot(s) held (slot 0: $o/drill-fd)" &&
+        audit_has "$w" "drill fd took the fleet's drill slot after" &&
+        audit_has "$o" "drill fd gives back the fleet's drill slot" &&
+        ok "the audit shows the wait and the hand-over ($(ctl "$w" audit 200 | grep -o 'drill fd waits: .*' | head -1 | cut -c1-110); $(ctl "$w" audit 200 | grep -o 'took the fleet.s drill slot after.*' | tail -1))" ||
+        bad "audit: $(ctl "$w" audit 40 | grep -i 'drill' | tail -5)"
 
 # --- the holder dies mid-step: its lease lapses, the other proceeds --------------------------------
 : >"$R/marks/steps"
@@ -191,15 +300,31 @@ fault_on
 wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
         ok "paused fleet-wide: the auto runbook is only proposed" || bad "while paused: $(run_state "$other")"
 ctl "$other" fleet status | grep -q "paused: yes" && ok "fleet status says paused" || bad "status: $(ctl "$other" fleet status)"
+[ "$(gauge "$other" ikeheal_fleet_paused)" = 1 ] && ok "/metrics: ikeheal_fleet_paused 1" || bad "paused gauge: $(gauge "$other" ikeheal_fleet_paused)"
+[ "$(starts)" = 0 ] && ok "nothing ran while paused" || bad "steps while paused: $(cat "$R/marks/steps")"
+tr=$(date +%s%N)
 ctl "$other" fleet resume >/dev/null || bad "fleet resume refused"
 wait_for 10000 audit_has "$other" "fleet_resume" && ok "fleet resume reached the agent" || bad "no fleet_resume record"
+# what the pause only proposed is decided again at its own grade (auto): it runs and heals
+wait_for 20000 eval '[ "$(run_state "$other")" = succeeded ]' &&
+        ok "resumed: the run proposed during the pause was decided again at its own grade and healed" ||
+        bad "after the resume: $(run_state "$other"); $(ctl "$other" audit 10 | tail -4)"
+audit_has "$other" "was only proposed while paused: the fleet's pause or freeze lifted, decided again at its own grade (auto)" &&
+        ok "… audited ($(ctl "$other" audit 200 | grep -o 'run [0-9]* runbook fw-fleet (incident [0-9]*) was only proposed.*' | tail -1 | cut -c1-150))" ||
+        bad "no 'decided again' record: $(ctl "$other" audit 20 | grep -i -E 'plan|fleet' | tail -4)"
+[ "$(starts)" = 1 ] && [ "$(awk '/^start/ {print $3; exit}' "$R/marks/steps")" -gt "$tr" ] &&
+        ok "its step ran once, after the resume" || bad "steps: $(cat "$R/marks/steps") (resume at $tr)"
 fault_off
-wait_for 15000 eval '[ "$(run_state "$other")" = cancelled ]' || bad "the proposed run: $(run_state "$other")"
-[ "$(starts)" = 0 ] && ok "nothing ran while paused" || bad "steps while paused: $(cat "$R/marks/steps")"
 
 # --- no quorum: the step is held, said, never taken, then escalated -------------------------------
 etcd_stop_member "$D/etcd" 2
 etcd_stop_member "$D/etcd" 3
+lease_dead() { ctl "$other" fleet status --json | python3 -c 'import json,sys; sys.exit(1 if json.load(sys.stdin)["lease_alive"] else 0)'; }
+wait_for 10000 lease_dead || bad "the lease still counts as alive without quorum"
+drill_refused() { ! ctl "$other" drill run fd >"$D/drill-nq.out" 2>&1 && grep -q "etcd unavailable" "$D/drill-nq.out"; }
+drill_refused && ok "no quorum: a drill is refused ($(cut -c1-140 "$D/drill-nq.out"))" ||
+        bad "drill without quorum: $(cat "$D/drill-nq.out")"
+[ "$(drill_json "$other" report | grep -c '"drill": "fd"')" = 1 ] && ok "… and not started" || bad "a drill started without quorum"
 : >"$R/marks/steps"
 fault_on
 wait_for 20000 audit_has "$other" "waits: held: etcd unavailable" &&
@@ -213,9 +338,6 @@ wait_for 20000 eval '[ "$(run_state "$other")" = escalated ]' &&
 # --- fleet.on_partition (added by a reload): a step held for etcd goes on ---------------------------
 wait_for 15000 eval '[ "$(run_state "$other")" = escalated ]' || true
 fault_off
-active() { ctl "$1" incidents --json | python3 -c '
-import json, sys
-print(sum(1 for x in json.load(sys.stdin).get("incidents") or [] if x.get("state") != "resolved"))'; }
 wait_for 15000 eval '[ "$(active "$other")" = 0 ]' || bad "the incident did not resolve"
 fault_on
 wait_for 20000 eval '[ "$(ctl "$other" audit 200 | grep -c "waits: held: etcd unavailable")" -ge 2 ]' ||

@@ -56,6 +56,8 @@ typedef struct seen {
         char summary[128];
         unsigned stop_after;
         sd_event *e;
+        bool retrigger;              /* trigger the check from inside the first finding's observer */
+        char after[128];             /* that finding's summary, read after the trigger */
 } seen;
 
 static void observe(check *c, const finding *f, bool changed, void *userdata) {
@@ -66,6 +68,10 @@ static void observe(check *c, const finding *f, bool changed, void *userdata) {
         snprintf(s->summary, sizeof(s->summary), "%s", f->summary ? f->summary : "");
         if (s->stop_after && s->findings >= s->stop_after)
                 (void) sd_event_exit(s->e, 0);
+        if (s->retrigger && s->findings == 1) {
+                (void) check_trigger(c);
+                snprintf(s->after, sizeof(s->after), "%s", f->summary ? f->summary : "");
+        }
 }
 
 static check_env env;
@@ -93,6 +99,18 @@ int main(void) {
                 CHECK(check_start(c) == 0, "start");
                 CHECK(sc.starts == 3 && sn.findings == 1 && sn.last == CHECK_OK,
                       "2 retries then ok: 3 attempts, 1 finding (ok) [%u attempts]", sc.starts);
+                check_free(c);
+        }
+        { /* a trigger from inside the observer of a check that completes synchronously: the
+           * finding being told stays valid (later listeners read it), the new run comes after */
+                static const check_status r[] = { CHECK_FAIL, CHECK_OK };
+                script sc = { .results = r, .n = 2 };
+                seen sn = { .retrigger = true };
+                check *c = make(e, &sc, (check_schedule){}, &sn);
+                (void) check_start(c);
+                CHECK(strcmp(sn.after, "scripted 0") == 0, "the finding told is intact after the trigger: '%s'", sn.after);
+                CHECK(sc.starts == 2 && sn.findings == 2 && sn.last == CHECK_OK,
+                      "the trigger ran once the observer returned (%u starts, %u findings)", sc.starts, sn.findings);
                 check_free(c);
         }
         { /* retries exhausted: the failure counts */

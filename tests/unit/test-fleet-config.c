@@ -39,9 +39,9 @@ int main(void) {
         CHECK(c && !strcmp(c->fleet.prefix, "/ikeheal/") && !strcmp(c->fleet.name, "gw-1"), "default prefix, the name given");
         CHECK(c && c->fleet.lease_ttl_usec == 10 * USEC_PER_SEC && c->fleet.timeout_usec == 2 * USEC_PER_SEC &&
                       c->fleet.slots_fleet == 1 && c->fleet.slots_group == 1 && !c->fleet.vrrp_group &&
-                      c->fleet.slot_wait_usec == 300 * USEC_PER_SEC &&
+                      c->fleet.slot_wait_usec == 300 * USEC_PER_SEC && c->fleet.drill_wait_usec == 900 * USEC_PER_SEC &&
                       !c->fleet.on_partition,
-              "defaults: lease 10s, timeout 2s, one slot in the fleet and in the group, no group, wait 5m");
+              "defaults: lease 10s, timeout 2s, one slot in the fleet and in the group, no group, wait 5m, drills 15m");
         config_free(c);
         free(err);
 
@@ -82,6 +82,7 @@ int main(void) {
         expect("fleet:\n  endpoints: [\"http://a:1\"]\n  slots: {fleet: 65}\n", "f.yaml:3:18: ");
         expect("fleet:\n  endpoints: [\"http://a:1\"]\n  slots: {pair: 1}\n", "f.yaml:3:11: unknown key 'pair'");
         expect("fleet:\n  endpoints: [\"http://a:1\"]\n  slot_wait: 0s\n", "f.yaml:3:14: ");
+        expect("fleet:\n  endpoints: [\"http://a:1\"]\n  drill_wait: 2d\n", "f.yaml:3:15: ");
         expect("fleet:\n  endpoints: [\"http://a:1\"]\n  bogus: 1\n", "f.yaml:3:3: unknown key 'bogus'");
         expect("fleet:\n  endpoints: [\"http://a:1\"]\n  on_partition: [\"\"]\n", "f.yaml:3:18: fleet.on_partition: '' is not");
         expect("fleet: [1]\n", "f.yaml:1:8: expected a mapping");

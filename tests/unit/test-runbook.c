@@ -165,6 +165,10 @@ static void test_notify_on(void) {
         ydiag_done(&d);
 }
 
+static const char *vrrp_master(void *userdata, const char *check_name, const char *key) {
+        return strcmp(check_name, "vrrp") == 0 && strcmp(key, "role") == 0 ? "MASTER" : NULL;
+}
+
 static void test_shipped(void) {
         char *dirs[] = { "runbooks", NULL }, *err = NULL;
         runbook_set *set = NULL;
@@ -184,7 +188,76 @@ static void test_shipped(void) {
         m = set ? runbook_set_match(set, &s) : NULL;
         CHECK(m && strcmp(m->name, "auth-rollback") == 0, "global auth failures are auth-rollback's: %s",
               m ? m->name : "none");
+        /* A pair's master: a crash loop fails over at once; any other global failure once it has
+         * been open for two minutes. */
+        rb_subject pair = { .cls = "daemon", .scope = "global", .severity = "fail", .reason = "crash_loop",
+                            .check = "daemon", .peers = "", .fact = vrrp_master };
+        m = set ? runbook_set_match(set, &pair) : NULL;
+        CHECK(m && strcmp(m->name, "failover") == 0, "a master's crash loop is failover's: %s", m ? m->name : "none");
+        pair.open_usec = 10 * 60 * USEC_PER_SEC;
+        m = set ? runbook_set_match(set, &pair) : NULL;
+        CHECK(m && strcmp(m->name, "failover") == 0, "…however old: %s", m ? m->name : "none");
+        pair.cls = "firewall";
+        pair.reason = "udp500_dropped";
+        pair.check = "firewall";
+        pair.open_usec = 119 * USEC_PER_SEC;
+        m = set ? runbook_set_match(set, &pair) : NULL;
+        CHECK(!m || strcmp(m->name, "failover-unhealed") != 0, "a master's firewall outage open 119 s: local (%s)",
+              m ? m->name : "none");
+        pair.open_usec = 120 * USEC_PER_SEC;
+        m = set ? runbook_set_match(set, &pair) : NULL;
+        CHECK(m && strcmp(m->name, "failover-unhealed") == 0 && m->timed, "…open 2 min: failover-unhealed: %s",
+              m ? m->name : "none");
+        pair.fact = NULL;
+        m = set ? runbook_set_match(set, &pair) : NULL;
+        CHECK(!m || strcmp(m->name, "failover-unhealed") != 0, "…not on a gateway without a VRRP role (%s)",
+              m ? m->name : "none");
         runbook_set_free(set);
+}
+
+/* open_for: a runbook that only matches an incident open that long; the set says when an
+ * incident must be looked at again. */
+static void test_open_for(void) {
+        char dir[] = "/tmp/test-runbook-XXXXXX", p[600];
+        const char *local = "version: 1\nname: restart\nmatch: {class: daemon}\ngrade: observe\npriority: 50\n"
+                            "steps: [{name: tell, action: notify, params: {message: hi}}]\n";
+        const char *late = "version: 1\nname: late\nmatch: {scope: global, any: [{open_for: 90s}, {open_for: 30s, class: firewall}]}\n"
+                           "grade: observe\npriority: 90\nsteps: [{name: tell, action: notify, params: {message: hi}}]\n";
+        char *dirs[] = { dir, NULL }, *err = NULL;
+        runbook_set *set = NULL;
+        const runbook *m;
+
+        if (!mkdtemp(dir))
+                return;
+        (void) snprintf(p, sizeof(p), "%s/a.yaml", dir);
+        (void) atomic_file_write(p, local, strlen(local), 0644);
+        (void) snprintf(p, sizeof(p), "%s/b.yaml", dir);
+        (void) atomic_file_write(p, late, strlen(late), 0644);
+        CHECK(runbook_set_load(dirs, &ctx, &set, &err) == 0, "open_for parses (%s)", err ? err : "");
+        CHECK(set && !runbook_set_find(set, "restart")->timed && runbook_set_find(set, "late")->timed,
+              "a runbook naming open_for is timed, the other not");
+        rb_subject s = { .cls = "daemon", .scope = "global", .severity = "fail" };
+        m = runbook_set_match(set, &s);
+        CHECK(m && strcmp(m->name, "restart") == 0, "a new incident: the local runbook");
+        s.open_usec = 89 * USEC_PER_SEC;
+        m = runbook_set_match(set, &s);
+        CHECK(m && strcmp(m->name, "restart") == 0, "open 89 s: still the local one");
+        s.open_usec = 90 * USEC_PER_SEC;
+        m = runbook_set_match(set, &s);
+        CHECK(m && strcmp(m->name, "late") == 0, "open 90 s: the timed one (higher priority)");
+        CHECK(runbook_set_next_open_for(set, 0) == 30 * USEC_PER_SEC, "next age to look again: 30 s (any class)");
+        CHECK(runbook_set_next_open_for(set, 30 * USEC_PER_SEC) == 90 * USEC_PER_SEC, "after 30 s: 90 s");
+        CHECK(runbook_set_next_open_for(set, 90 * USEC_PER_SEC) == 0, "after 90 s: nothing more");
+        s.cls = "firewall";
+        s.open_usec = 30 * USEC_PER_SEC;
+        m = runbook_set_match(set, &s);
+        CHECK(m && strcmp(m->name, "late") == 0, "a firewall incident open 30 s: the timed one");
+        runbook_set_free(set);
+        (void) unlink(p);
+        (void) snprintf(p, sizeof(p), "%s/a.yaml", dir);
+        (void) unlink(p);
+        (void) rmdir(dir);
+        free(err);
 }
 
 int main(void) {
@@ -199,6 +272,7 @@ int main(void) {
         test_sets();
         test_notify_on();
         test_shipped();
+        test_open_for();
         notify_config_done(&notify);
         return TAP_END();
 }
