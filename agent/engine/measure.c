@@ -99,8 +99,11 @@ static int on_hold(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         k = action_hold(&m->params, &e->env, why, sizeof(why));
-        if (k >= 0)
-                return sd_event_source_set_time_relative(s, ACTION_HOLD_INTERVAL_USEC);
+        if (k >= 0) {
+                /* a fired timer is off: set its next time and turn it on again */
+                int r = sd_event_source_set_time_relative(s, ACTION_HOLD_INTERVAL_USEC);
+                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
         m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
         if (!why[0])
                 (void) snprintf(why, sizeof(why), "%s", strerror(-k));

@@ -135,6 +135,7 @@ handshake
 mkdir -p "$SMALL" && mount -t tmpfs -o size=4m "ikh-evr-$$" "$SMALL" || bad "cannot mount a small tmpfs"
 agent_ctl run log-raise-small --wait >"$D/run.out" 2>&1 && [ -e "$DROPIN" ] && ok "raised with 4M free, budget 2M" ||
         bad "log-raise-small: $(cat "$D/run.out")"
+sleep 4.5 # past two hold checks (every 2 s): the check must come back, not be asked once
 t0=$(date +%s%N)
 dd if=/dev/zero of="$SMALL/fill" bs=1M count=3 status=none 2>/dev/null
 for _ in $(seq 100); do [ -e "$DROPIN" ] || break; sleep 0.1; done
