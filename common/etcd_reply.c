@@ -83,6 +83,49 @@ static int bytes_of(ctx *c, json_object *o, const char *field, size_t max, char 
         return 0;
 }
 
+static int kv_of(ctx *c, json_object *kv, const char *where, etcd_kv *e) {
+        json_object *v;
+        char f[96];
+        int r;
+
+        (void) snprintf(f, sizeof(f), "%s.key", where);
+        if ((r = bytes_of(c, json_object_object_get_ex(kv, "key", &v) ? v : NULL, f, ETCD_KEY_MAX, &e->key)) < 0)
+                return r;
+        (void) snprintf(f, sizeof(f), "%s.value", where);
+        if ((r = bytes_of(c, json_object_object_get_ex(kv, "value", &v) ? v : NULL, f, ETCD_VALUE_MAX, &e->value)) < 0)
+                return r;
+        (void) snprintf(f, sizeof(f), "%s.create_revision", where);
+        if ((r = int64_of(c, json_object_object_get_ex(kv, "create_revision", &v) ? v : NULL, f, &e->create_revision)) < 0)
+                return r;
+        (void) snprintf(f, sizeof(f), "%s.mod_revision", where);
+        if ((r = int64_of(c, json_object_object_get_ex(kv, "mod_revision", &v) ? v : NULL, f, &e->mod_revision)) < 0)
+                return r;
+        (void) snprintf(f, sizeof(f), "%s.lease", where);
+        return int64_of(c, json_object_object_get_ex(kv, "lease", &v) ? v : NULL, f, &e->lease);
+}
+
+int etcd_kv_parse(struct json_object *kv, const char *where, etcd_kv *ret, char *error) {
+        char scratch[ETCD_ERROR_MAX];
+        ctx c = { .error = error ? error : scratch };
+        etcd_kv e = {};
+        int r;
+
+        if (!json_object_is_type(kv, json_type_object))
+                return bad(&c, -EBADMSG, "%s: expected an object", where);
+        if ((r = kv_of(&c, kv, where, &e)) < 0) {
+                etcd_kv_done(&e);
+                return r;
+        }
+        *ret = e;
+        return 0;
+}
+
+void etcd_kv_done(etcd_kv *kv) {
+        free(kv->key);
+        free(kv->value);
+        *kv = (etcd_kv){};
+}
+
 static int kvs_of(ctx *c, json_object *arr, const char *where, etcd_reply *out) {
         size_t n;
         char f[64];
@@ -101,26 +144,13 @@ static int kvs_of(ctx *c, json_object *arr, const char *where, etcd_reply *out) 
         if (!out->kvs)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                json_object *kv = json_object_array_get_idx(arr, i), *v;
+                json_object *kv = json_object_array_get_idx(arr, i);
                 etcd_kv *e = &out->kvs[out->n_kvs];
                 if (!json_object_is_type(kv, json_type_object))
                         return bad(c, -EBADMSG, "%s[%zu]: expected an object", where, i);
                 out->n_kvs++;
-                (void) snprintf(f, sizeof(f), "%s[%zu].key", where, i);
-                if ((r = bytes_of(c, json_object_object_get_ex(kv, "key", &v) ? v : NULL, f, ETCD_KEY_MAX, &e->key)) < 0)
-                        return r;
-                (void) snprintf(f, sizeof(f), "%s[%zu].value", where, i);
-                if ((r = bytes_of(c, json_object_object_get_ex(kv, "value", &v) ? v : NULL, f, ETCD_VALUE_MAX, &e->value)) < 0)
-                        return r;
-                (void) snprintf(f, sizeof(f), "%s[%zu].create_revision", where, i);
-                if ((r = int64_of(c, json_object_object_get_ex(kv, "create_revision", &v) ? v : NULL, f,
-                                  &e->create_revision)) < 0)
-                        return r;
-                (void) snprintf(f, sizeof(f), "%s[%zu].mod_revision", where, i);
-                if ((r = int64_of(c, json_object_object_get_ex(kv, "mod_revision", &v) ? v : NULL, f, &e->mod_revision)) < 0)
-                        return r;
-                (void) snprintf(f, sizeof(f), "%s[%zu].lease", where, i);
-                if ((r = int64_of(c, json_object_object_get_ex(kv, "lease", &v) ? v : NULL, f, &e->lease)) < 0)
+                (void) snprintf(f, sizeof(f), "%s[%zu]", where, i);
+                if ((r = kv_of(c, kv, f, e)) < 0)
                         return r;
         }
         return 0;

@@ -42,4 +42,10 @@ typedef struct etcd_reply {
  * NULL) saying where. An error reply of etcd is a success here (is_error set). */
 int etcd_reply_parse(const char *data, size_t len, etcd_reply **ret, char *error);
 etcd_reply *etcd_reply_free(etcd_reply *r);
+
+/* One key-value object of a reply or of a watch event (common/etcd_watch.h), checked as above;
+ * `where` names it in errors ("events[0].kv"). etcd_kv_done() frees what it holds. */
+struct json_object;
+int etcd_kv_parse(struct json_object *kv, const char *where, etcd_kv *ret, char *error);
+void etcd_kv_done(etcd_kv *kv);
 DEFINE_FREE_FUNC(etcd_reply, etcd_reply_free);
