@@ -24,6 +24,7 @@ struct etcd_client {
         uint64_t requests;
         unsigned seed; /* rand_r(): which free slot to try (per client, not the process's) */
         request *head;
+        etcd_watch *watches;
 };
 
 struct request {
@@ -93,6 +94,8 @@ int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint
 etcd_client *etcd_client_free(etcd_client *c) {
         if (!c)
                 return NULL;
+        while (c->watches)
+                etcd_watch_close(c->watches);
         while (c->head) {
                 if (c->head->abandon)
                         c->head->abandon(c->head->userdata);
@@ -453,4 +456,129 @@ int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char
         if ((r = slot_read(c, t)) < 0)
                 slot_try_free(t);
         return r;
+}
+
+/* ---- watches ---- */
+
+struct etcd_watch {
+        etcd_client *client;
+        etcd_watch *prev, *next;
+        CURL *easy;
+        char *body;
+        size_t endpoint;
+        etcd_watch_parser *parser;
+        etcd_watch_msg_fn on_msg;
+        etcd_watch_end_fn on_end;
+        void *userdata;
+        int end_error;                 /* why the stream was cut from this side */
+        char why[ETCD_ERROR_MAX + 64];
+};
+
+void etcd_watch_close(etcd_watch *w) {
+        if (!w)
+                return;
+        if (w->easy) {
+                curl_glue_remove(w->client->glue, w->easy);
+                curl_easy_cleanup(w->easy);
+        }
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (w->client->watches == w)
+                w->client->watches = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        etcd_watch_parser_free(w->parser);
+        free(w->body);
+        free(w);
+}
+
+const char *etcd_watch_endpoint(const etcd_watch *w) {
+        return w->client->endpoints[w->endpoint];
+}
+
+static int watch_on_msg(const etcd_watch_msg *m, void *userdata) {
+        etcd_watch *w = userdata;
+        if (m->is_error) {
+                (void) snprintf(w->why, sizeof(w->why), "%s: etcd ended the watch: %s (code %d)", etcd_watch_endpoint(w),
+                                m->message, m->code);
+                return w->end_error = -EIO;
+        }
+        if (m->canceled) {
+                (void) snprintf(w->why, sizeof(w->why), "%s: etcd cancelled the watch%s%s", etcd_watch_endpoint(w),
+                                m->cancel_reason[0] ? ": " : "", m->cancel_reason);
+                return w->end_error = -ECANCELED;
+        }
+        w->on_msg(w, m, w->userdata);
+        return 0;
+}
+
+static size_t watch_on_body(char *ptr, size_t size, size_t n, void *userdata) {
+        etcd_watch *w = userdata;
+        char err[ETCD_ERROR_MAX];
+        int r = etcd_watch_parser_feed(w->parser, ptr, size * n, watch_on_msg, w, err);
+        if (r < 0 && !w->end_error) {
+                (void) snprintf(w->why, sizeof(w->why), "%s: the watch stream does not parse: %s", etcd_watch_endpoint(w), err);
+                w->end_error = r == -ENOMEM ? r : -EBADMSG;
+        }
+        return r < 0 ? 0 : size * n; /* 0: libcurl ends the transfer */
+}
+
+static void watch_on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
+        etcd_watch *w = userdata;
+        int error = w->end_error;
+
+        curl_easy_cleanup(easy);
+        w->easy = NULL;
+        if (!error) {
+                error = result == CURLE_OK ? -ECONNRESET : -EHOSTUNREACH;
+                (void) snprintf(w->why, sizeof(w->why), "%s: %s", etcd_watch_endpoint(w),
+                                result == CURLE_OK ? "the server ended the watch stream" : curl_easy_strerror(result));
+        }
+        w->on_end(w, error, w->why, w->userdata);
+        etcd_watch_close(w);
+}
+
+int etcd_watch_open(etcd_client *c, const char *key, unsigned attempt, etcd_watch_msg_fn on_msg, etcd_watch_end_fn on_end,
+                    void *userdata, etcd_watch **ret) {
+        _cleanup_(freep) char *k = b64(key);
+        char url[512];
+        etcd_watch *w;
+        int r;
+
+        if (!k)
+                return -ENOMEM;
+        if (!(w = calloc(1, sizeof(*w))))
+                return -ENOMEM;
+        w->client = c;
+        w->on_msg = on_msg;
+        w->on_end = on_end;
+        w->userdata = userdata;
+        w->endpoint = attempt % c->n_endpoints;
+        w->next = c->watches;
+        if (c->watches)
+                c->watches->prev = w;
+        c->watches = w;
+        if (!(w->body = printf_alloc("{\"create_request\":{\"key\":\"%s\"}}", k)) || etcd_watch_parser_new(&w->parser) < 0 ||
+            !(w->easy = curl_easy_init())) {
+                etcd_watch_close(w);
+                return -ENOMEM;
+        }
+        (void) snprintf(url, sizeof(url), "%s/v3/watch", c->endpoints[w->endpoint]);
+        c->requests++;
+        (void) curl_easy_setopt(w->easy, CURLOPT_URL, url);
+        (void) curl_easy_setopt(w->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+        (void) curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, w->body);
+        (void) curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, watch_on_body);
+        (void) curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
+        (void) curl_easy_setopt(w->easy, CURLOPT_NOSIGNAL, 1L);
+        (void) curl_easy_setopt(w->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) (c->timeout_usec / 1000));
+        (void) curl_easy_setopt(w->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+        (void) curl_easy_setopt(w->easy, CURLOPT_TCP_KEEPIDLE, 10L);
+        (void) curl_easy_setopt(w->easy, CURLOPT_TCP_KEEPINTVL, 5L);
+        if ((r = curl_glue_add(c->glue, w->easy, watch_on_done, w)) < 0) {
+                etcd_watch_close(w);
+                return r;
+        }
+        *ret = w;
+        return 0;
 }

@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "etcd_reply.h"
+#include "etcd_watch.h"
 #include "macro.h"
 
 #define ETCD_ENDPOINTS_MAX 8u
@@ -49,3 +50,22 @@ int etcd_create(etcd_client *c, const char *key, const char *value, int64_t leas
 typedef void (*etcd_slot_cb)(etcd_client *c, int error, unsigned slot, const char *why, void *userdata);
 int etcd_slot_acquire(etcd_client *c, const char *prefix, unsigned k, const char *holder, int64_t lease,
                       etcd_slot_cb cb, void *userdata);
+
+/* A watch of one key (POST /v3/watch): a long-lived HTTP response through the client's loop,
+ * read by common/etcd_watch.h as it arrives. Only one endpoint is asked, endpoints[attempt % N]:
+ * the caller reopens a stream that ended, on the next one, when it sees fit. Connecting is
+ * bounded by the client's timeout; the open stream is not (it is quiet while the key does not
+ * change), TCP keepalives find a peer that is gone. on_msg: each message of the stream (created,
+ * events) — it must not free the watch; on_end: the stream ended (error: -ECONNRESET the server
+ * closed it, -EHOSTUNREACH not reached, -EIO etcd ended it with an error, -ECANCELED etcd
+ * cancelled the watch, -EBADMSG the stream does not parse; `why` says more), called once; the
+ * watch is freed when it returns (it must neither close the watch nor free the client). etcd_watch_close() ends one without a callback; the client's end
+ * ends them all. */
+typedef struct etcd_watch etcd_watch;
+typedef void (*etcd_watch_msg_fn)(etcd_watch *w, const etcd_watch_msg *msg, void *userdata);
+typedef void (*etcd_watch_end_fn)(etcd_watch *w, int error, const char *why, void *userdata);
+int etcd_watch_open(etcd_client *c, const char *key, unsigned attempt, etcd_watch_msg_fn on_msg, etcd_watch_end_fn on_end,
+                    void *userdata, etcd_watch **ret);
+void etcd_watch_close(etcd_watch *w);
+/* The endpoint the watch was opened on. */
+const char *etcd_watch_endpoint(const etcd_watch *w);

@@ -94,5 +94,5 @@ const json_shape json_shape_evidence = {
 
 /* fleet status */
 const json_shape json_shape_fleet = {
-        .numbers = LIST("lease", "slots_held", "waiting", "requests"),
+        .numbers = LIST("lease", "slots_held", "waiting", "requests", "watch_events"),
 };

@@ -2,7 +2,8 @@
  * (agent/fleet/fleet.h). Everything is driven by one timer, every third of the lease's TTL: renew
  * the lease (or grant one), write the record under it, read the pause and freeze keys, and let
  * the gate retry or give up its waits. Each kind of request is sent only once the previous one
- * of its kind answered, so a slow etcd never piles requests up. */
+ * of its kind answered, so a slow etcd never piles requests up. The pause and freeze keys are
+ * watched besides, so a change reaches the gate at once; the read stays their fallback. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -97,15 +98,10 @@ static const etcd_kv *exact(const fleet *f, const etcd_reply *rep, const char *l
         return NULL;
 }
 
-static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
-        fleet *f = userdata;
-        f->reading_pause = false;
-        if (error < 0 || rep->is_error) {
-                request_failed(f, "pause read", error, rep, why);
-                return;
-        }
-        request_ok(f);
-        const etcd_kv *kv = exact(f, rep, "pause");
+static const char *const key_leaf[] = { [FLEET_KEY_PAUSE] = "pause", [FLEET_KEY_FREEZE] = "freeze" };
+
+/* The pause key's state: kv its value, NULL deleted. */
+static void pause_apply(fleet *f, const etcd_kv *kv) {
         if (!!kv != f->paused || (kv && strncmp(kv->value, f->pause_reason, sizeof(f->pause_reason) - 1) != 0)) {
                 f->paused = !!kv;
                 (void) snprintf(f->pause_reason, sizeof(f->pause_reason), "%s", kv ? kv->value : "");
@@ -113,21 +109,12 @@ static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const cha
                             f->paused ? "paused fleet-wide" : "no longer paused fleet-wide", f->paused ? ": " : "",
                             f->pause_reason);
         }
-        fleet_gate_pause_check(f);
 }
 
-static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
-        fleet *f = userdata;
+static void freeze_apply(fleet *f, const etcd_kv *kv) {
         uint64_t until = 0;
         char reason[256] = "";
 
-        f->reading_freeze = false;
-        if (error < 0 || rep->is_error) {
-                request_failed(f, "freeze read", error, rep, why);
-                return;
-        }
-        request_ok(f);
-        const etcd_kv *kv = exact(f, rep, "freeze");
         if (kv) {
                 char *end = NULL;
                 unsigned long long s = strtoull(kv->value, &end, 10);
@@ -148,7 +135,148 @@ static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const ch
                 else
                         fleet_audit(f, "fleet_freeze", "fleet %s: the freeze was lifted", f->prefix);
         }
+}
+
+static void key_apply(fleet *f, unsigned which, const etcd_kv *kv) {
+        if (which == FLEET_KEY_PAUSE)
+                pause_apply(f, kv);
+        else
+                freeze_apply(f, kv);
+}
+
+/* A read of a key answered. A watch event applied while it was on its way is as new or newer
+ * (the read may have been answered before that change): the read is dropped, not applied over
+ * it. Otherwise the read is the truth, and its revision the one in force. */
+static void on_key_read(fleet *f, unsigned which, int error, const etcd_reply *rep, const char *why) {
+        struct fleet_key *k = &f->keys[which];
+        char what[32];
+
+        if (error < 0 || rep->is_error) {
+                (void) snprintf(what, sizeof(what), "%s read", key_leaf[which]);
+                request_failed(f, what, error, rep, why);
+                return;
+        }
+        request_ok(f);
+        if (k->changes == k->read_changes) {
+                k->rev = rep->revision;
+                key_apply(f, which, exact(f, rep, key_leaf[which]));
+        }
         fleet_gate_pause_check(f);
+}
+
+static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        fleet *f = userdata;
+        f->reading_pause = false;
+        on_key_read(f, FLEET_KEY_PAUSE, error, rep, why);
+}
+
+static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        fleet *f = userdata;
+        f->reading_freeze = false;
+        on_key_read(f, FLEET_KEY_FREEZE, error, rep, why);
+}
+
+static void key_read(fleet *f, unsigned which) {
+        bool *reading = which == FLEET_KEY_PAUSE ? &f->reading_pause : &f->reading_freeze;
+        char key[FLEET_PREFIX_MAX + 16];
+
+        if (*reading || !f->etcd)
+                return;
+        (void) snprintf(key, sizeof(key), "%s%s", f->prefix, key_leaf[which]);
+        f->keys[which].read_changes = f->keys[which].changes;
+        *reading = etcd_get_prefix(f->etcd, key, which == FLEET_KEY_PAUSE ? on_pause : on_freeze, f) >= 0;
+}
+
+/* ---- the watches ----
+ *
+ * One stream per key, each on an endpoint of its own choosing (the next one at each reopen). A
+ * change is applied at once, unless the state in force is newer (a read answered after the
+ * change was made: the stream lags). A stream that ends is reopened after a backoff that
+ * doubles while opens fail; once etcd confirms it, the key is read again (what changed while
+ * no stream was open). */
+
+#define WATCH_BACKOFF_MIN_USEC (250 * USEC_PER_MSEC)
+#define WATCH_BACKOFF_MAX_USEC (15 * USEC_PER_SEC)
+
+static void watch_open(struct fleet_key *k);
+
+static int on_watch_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        watch_open(userdata);
+        return 0;
+}
+
+static void watch_retry_later(struct fleet_key *k) {
+        fleet *f = k->fleet;
+        uint64_t at = mono_usec() + k->backoff_usec;
+
+        if (k->retry) {
+                (void) sd_event_source_set_time(k->retry, at);
+                (void) sd_event_source_set_enabled(k->retry, SD_EVENT_ONESHOT);
+        } else if (sd_event_add_time(f->event, &k->retry, CLOCK_MONOTONIC, at, 10 * USEC_PER_MSEC, on_watch_retry, k) < 0)
+                log_warning("fleet: cannot schedule the reopening of the %s watch, ignoring: the renewal's read stands in",
+                            key_leaf[k->which]);
+}
+
+static void on_watch_msg(etcd_watch *w, const etcd_watch_msg *m, void *userdata) {
+        struct fleet_key *k = userdata;
+        fleet *f = k->fleet;
+        size_t n = strlen(f->prefix);
+
+        if (m->created && !k->created) {
+                k->created = true;
+                k->backoff_usec = 0;
+                key_read(f, k->which);
+        }
+        for (size_t i = 0; i < m->n_events; i++) {
+                const etcd_watch_event *e = &m->events[i];
+                if (strncmp(e->kv.key, f->prefix, n) != 0 || strcmp(e->kv.key + n, key_leaf[k->which]) != 0)
+                        continue;
+                f->watch_events++;
+                if (e->kv.mod_revision <= k->rev)
+                        continue; /* the state in force is newer */
+                k->rev = e->kv.mod_revision;
+                k->changes++;
+                key_apply(f, k->which, e->is_delete ? NULL : &e->kv);
+        }
+        if (m->n_events)
+                fleet_gate_pause_check(f);
+}
+
+static void on_watch_end(etcd_watch *w, int error, const char *why, void *userdata) {
+        struct fleet_key *k = userdata;
+
+        k->watch = NULL;
+        if (k->created)
+                log_warning("fleet: the watch of %s%s ended (%s); reopening it, the renewal's read stands in meanwhile",
+                            k->fleet->prefix, key_leaf[k->which], why);
+        k->backoff_usec = k->created ? WATCH_BACKOFF_MIN_USEC
+                          : k->backoff_usec < WATCH_BACKOFF_MIN_USEC ? WATCH_BACKOFF_MIN_USEC
+                          : k->backoff_usec * 2 > WATCH_BACKOFF_MAX_USEC ? WATCH_BACKOFF_MAX_USEC
+                                                                          : k->backoff_usec * 2;
+        k->created = false;
+        watch_retry_later(k);
+}
+
+static void watch_open(struct fleet_key *k) {
+        fleet *f = k->fleet;
+        char key[FLEET_PREFIX_MAX + 16];
+
+        if (!f->etcd || k->watch)
+                return;
+        (void) snprintf(key, sizeof(key), "%s%s", f->prefix, key_leaf[k->which]);
+        if (etcd_watch_open(f->etcd, key, k->attempt++, on_watch_msg, on_watch_end, k, &k->watch) < 0) {
+                k->backoff_usec = WATCH_BACKOFF_MAX_USEC;
+                watch_retry_later(k);
+        }
+}
+
+static void watches_stop(fleet *f) {
+        for (unsigned i = 0; i < ELEMENTSOF(f->keys); i++) {
+                struct fleet_key *k = &f->keys[i];
+                k->retry = sd_event_source_disable_unref(k->retry);
+                /* the streams end with the client */
+                *k = (struct fleet_key){ .fleet = f, .which = i };
+        }
 }
 
 static int record_put(fleet *f) {
@@ -219,14 +347,8 @@ static void fleet_send(fleet *f) {
         }
         if (fleet_lease_alive(f) && !f->putting)
                 f->putting = record_put(f) >= 0;
-        if (!f->reading_pause) {
-                (void) snprintf(key, sizeof(key), "%spause", f->prefix);
-                f->reading_pause = etcd_get_prefix(f->etcd, key, on_pause, f) >= 0;
-        }
-        if (!f->reading_freeze) {
-                (void) snprintf(key, sizeof(key), "%sfreeze", f->prefix);
-                f->reading_freeze = etcd_get_prefix(f->etcd, key, on_freeze, f) >= 0;
-        }
+        key_read(f, FLEET_KEY_PAUSE);
+        key_read(f, FLEET_KEY_FREEZE);
         if (!f->counting && (f->gateways < 0 || ++f->count_ticks * tick_usec(f) >= GATEWAYS_COUNT_USEC)) {
                 (void) snprintf(key, sizeof(key), "%sgateways/", f->prefix);
                 f->counting = etcd_count_prefix(f->etcd, key, on_count, f) >= 0;
@@ -265,6 +387,7 @@ int fleet_new(fleet **ret, const fleet_deps *deps) {
                 return -ENOMEM;
         f->event = sd_event_ref(deps->event);
         f->gateways = -1;
+        watches_stop(f);
         f->triage = deps->triage;
         f->incidents = deps->incidents;
         f->engine = deps->engine;
@@ -284,7 +407,8 @@ int fleet_new(fleet **ret, const fleet_deps *deps) {
 
 static void fleet_stop(fleet *f) {
         f->tick = sd_event_source_disable_unref(f->tick);
-        f->etcd = etcd_client_free(f->etcd); /* abandons what is in flight: no callbacks */
+        f->etcd = etcd_client_free(f->etcd); /* abandons what is in flight and the watches: no callbacks */
+        watches_stop(f);
         f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = f->counting = false;
         f->gateways = -1;
         for (size_t i = 0; i < FLEET_CONTROLS_MAX; i++)
@@ -382,6 +506,8 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
                 f->enabled = false;
                 return r;
         }
+        for (unsigned i = 0; i < ELEMENTSOF(f->keys); i++)
+                watch_open(&f->keys[i]);
         log_info("fleet: joining %s as %s through %s", f->prefix, f->name, f->endpoints_joined);
         return 0;
 }
@@ -391,7 +517,9 @@ void fleet_status_get(const fleet *f, fleet_status *ret) {
                                .paused = f->paused, .freeze_until_usec = f->freeze_until_usec,
                                .slots_held = fleet_gate_held(f), .waiting = fleet_gate_waiting(f),
                                .requests = f->etcd ? etcd_client_requests(f->etcd) : 0, .gateways = f->gateways,
-                               .drill_slot_held = fleet_drill_held(f), .drill_waiting = fleet_drill_waiting(f, NULL, 0) };
+                               .drill_slot_held = fleet_drill_held(f), .drill_waiting = fleet_drill_waiting(f, NULL, 0),
+                               .watching = f->keys[FLEET_KEY_PAUSE].created && f->keys[FLEET_KEY_FREEZE].created,
+                               .watch_events = f->watch_events };
         (void) snprintf(ret->name, sizeof(ret->name), "%s", f->name);
         (void) snprintf(ret->prefix, sizeof(ret->prefix), "%s", f->prefix);
         (void) snprintf(ret->last_error, sizeof(ret->last_error), "%s", f->last_error);
@@ -480,7 +608,7 @@ int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t 
                 (void) snprintf(why, n, "cannot send the request: %s", strerror(-r));
                 return r;
         }
-        (void) snprintf(why, n, "sent to etcd; every agent of fleet %s applies it at its next renewal (within %llu ms)",
+        (void) snprintf(why, n, "sent to etcd; every agent of fleet %s applies it as its watch sees it, or at its next renewal (within %llu ms)",
                         f->prefix, (unsigned long long) (tick_usec(f) / USEC_PER_MSEC));
         return 0;
 }

@@ -6,7 +6,8 @@
  *      <prefix>slots/group/<g>/<i>     K in the VRRP group: taken by a run before such a step,
  *                                      under the lease, so a dead agent's slot frees itself
  *   └─ <prefix>slots/drill/0           one chaos drill at a time in the fleet
- *   <prefix>pause, <prefix>freeze      read every renewal: while set (a freeze until its end
+ *   <prefix>pause, <prefix>freeze      watched (one stream each, reopened with backoff) and
+ *                                      read every renewal: while set (a freeze until its end
  *                                      time, "UNIX_SECONDS reason") grades are raised as by a
  *                                      local pause
  *
@@ -59,6 +60,8 @@ typedef struct fleet_status {
         uint64_t requests;           /* sent to etcd */
         int64_t gateways;            /* records of the fleet at the last count (every ~30 s); -1 unknown */
         bool drill_slot_held, drill_waiting;
+        bool watching;               /* both keys' watch streams are open (etcd confirmed them) */
+        uint64_t watch_events;       /* changes of the pause and freeze keys the watches brought */
 } fleet_status;
 void fleet_status_get(const fleet *f, fleet_status *ret);
 

@@ -9,6 +9,8 @@
 #define FLEET_HOLDS_MAX 32u /* runs waiting for or holding slots (the engine's active runs) */
 #define FLEET_CONTROLS_MAX 8u /* operators' pause/resume/freeze requests in flight */
 
+enum { FLEET_KEY_PAUSE, FLEET_KEY_FREEZE };
+
 typedef struct fleet fleet;
 typedef struct fleet_control_req {
         fleet *fleet;
@@ -58,6 +60,22 @@ struct fleet {
         unsigned count_ticks;        /* renewals since that count */
         char last_error[256];
         bool lease_lost_said, unreachable_said;
+
+        /* the pause and freeze keys, each watched by a stream of its own (fleet.c); the read at
+         * each renewal stays the fallback and the truth after a reconnect */
+        struct fleet_key {
+                fleet *fleet;
+                unsigned which;          /* FLEET_KEY_PAUSE, FLEET_KEY_FREEZE */
+                etcd_watch *watch;       /* NULL: not open (a retry is due) */
+                bool created;            /* etcd confirmed the watch */
+                unsigned attempt;        /* opens so far: which endpoint the next one asks */
+                uint64_t backoff_usec;
+                sd_event_source *retry;
+                int64_t rev;             /* the revision of the key's state in force */
+                uint64_t changes;        /* watch events applied: a read sent before one is stale */
+                uint64_t read_changes;   /* `changes` when the read in flight was sent */
+        } keys[2];
+        uint64_t watch_events;       /* events on the pause and freeze keys the watches brought */
 
         bool paused;
         bool gate_was_paused;        /* the pause or freeze in force at the last look */

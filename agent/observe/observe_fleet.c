@@ -34,6 +34,12 @@ void observe_fleet_metrics(observe *o, prom_text *p) {
                                  "gateway records in the fleet at the last count (about every 30 s), this one included");
                 prom_text_sample(p, NULL, 0, (double) st.gateways);
         }
+        prom_text_family(p, "ikeheal_fleet_watching", PROM_GAUGE,
+                         "1 while the watches of the fleet's pause and freeze keys are open (else they are read at each renewal only)");
+        prom_text_sample(p, NULL, 0, st.watching);
+        prom_text_family(p, "ikeheal_fleet_watch_events_total", PROM_COUNTER,
+                         "changes of the fleet's pause and freeze keys brought by the watches");
+        prom_text_sample(p, NULL, 0, (double) st.watch_events);
         prom_text_family(p, "ikeheal_fleet_etcd_requests_total", PROM_COUNTER, "requests sent to etcd since the fleet was joined");
         prom_text_sample(p, NULL, 0, (double) st.requests);
 }

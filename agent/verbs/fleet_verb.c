@@ -1,8 +1,9 @@
 /* The `fleet` verbs: `fleet_status` (read) shows this gateway in its fleet — its lease and
  * whether it is known alive, the slots it holds and the runs waiting for one, the fleet's pause
- * and freeze as this agent last read them, the last request etcd did not answer; `fleet` (write,
- * operators) pauses, resumes or freezes automatic remediation for every agent of the fleet,
- * through etcd. Audited with who asked once etcd answered. */
+ * and freeze as this agent last read or watched them (and whether its watches are open), the
+ * last request etcd did not answer; `fleet` (write, operators) pauses, resumes or freezes
+ * automatic remediation for every agent of the fleet, through etcd. Audited with who asked once
+ * etcd answered. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,8 @@ static int fleet_status_handler(control_request *req, vici_builder *b, void *use
         vici_builder_add_fmt(b, "slots_held", "%u", s.slots_held);
         vici_builder_add_fmt(b, "waiting", "%u", s.waiting);
         vici_builder_add_fmt(b, "requests", "%llu", (unsigned long long) s.requests);
+        vici_builder_add_str(b, "watching", s.watching ? "yes" : "no");
+        vici_builder_add_fmt(b, "watch_events", "%llu", (unsigned long long) s.watch_events);
         if (s.last_error[0])
                 vici_builder_add_str(b, "last_error", s.last_error);
         return 0;

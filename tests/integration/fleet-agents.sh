@@ -7,8 +7,11 @@
 #   the same fault on both → one takes the slot and heals, the other waits (audit names the
 #        holder), then takes it and runs its step; the two steps never overlap
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
-#   ikehealctl fleet status (JSON), fleet pause (the auto runbook only proposed), fleet resume
-#        (the proposed run decided again at its own grade: it runs after the resume, audited)
+#   ikehealctl fleet status (JSON), fleet pause (seen through the agent's watch of the key, the
+#        auto runbook only proposed), fleet resume (the proposed run decided again at its own
+#        grade: it runs after the resume, audited)
+#   the watch's etcd member restarted → the stream ends, is reopened, and a later pause is seen
+#        through it
 #   both agents asked to drill at once (a fault in a namespace of each agent's own) → one drill
 #        runs, the other waits for the fleet's drill slot (drill status, audit), then runs; the two
 #        never overlap
@@ -291,10 +294,23 @@ d = json.load(sys.stdin)
 assert d["enabled"] is True and d["name"] == sys.argv[1] and d["lease_alive"] is True and isinstance(d["lease"], int), d
 assert d["slots_held"] == 0 and d["waiting"] == 0 and d["paused"] is False, d' "$other" &&
         ok "fleet status --json: $(ctl "$other" fleet status --json | tr -d '\n ' | cut -c1-150)" || bad "fleet status: $(ctl "$other" fleet status --json)"
-t2=$(ms)
+fleet_field() { # NAME FIELD → its value in fleet status --json
+        ctl "$1" fleet status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1]))' "$2"; }
+wait_for 10000 eval '[ "$(fleet_field "$other" watching)" = True ]' && ok "$other watches the pause and freeze keys" ||
+        bad "no watch open: $(ctl "$other" fleet status --json | tr -d '\n ')"
+# when the agent applied the last pause: its audit record's time (the test's polling not counted)
+audit_file=$(ctl "$other" audit --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["path"])')
+pause_usec() { awk -F'\t' '$3 == "fleet_pause" {t = $2} END {print t + 0}' "$audit_file"; }
+us() { date +%s%6N; }
+ev0=$(fleet_field "$other" watch_events)
+t2=$(us)
 ctl "$other" fleet pause --reason "fleet test" >/dev/null || bad "fleet pause refused"
 wait_for 10000 audit_has "$other" "fleet_pause" &&
-        ok "fleet pause reached the agent (figure: $(($(ms) - t2)) ms; renewal every 667 ms)" || bad "no fleet_pause record"
+        echo "    figure: pause seen in $((($(pause_usec) - t2) / 1000)) ms from the command (renewal every 667 ms)" ||
+        bad "no fleet_pause record"
+wait_for 5000 eval '[ "$(fleet_field "$other" watch_events)" -gt "$ev0" ]' &&
+        ok "fleet pause reached the agent through its watch (watch_events $ev0 → $(fleet_field "$other" watch_events))" ||
+        bad "the watch brought no event: $(ctl "$other" fleet status --json | tr -d '\n ')"
 : >"$R/marks/steps"
 fault_on
 wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
@@ -315,6 +331,28 @@ audit_has "$other" "was only proposed while paused: the fleet's pause or freeze 
 [ "$(starts)" = 1 ] && [ "$(awk '/^start/ {print $3; exit}' "$R/marks/steps")" -gt "$tr" ] &&
         ok "its step ran once, after the resume" || bad "steps: $(cat "$R/marks/steps") (resume at $tr)"
 fault_off
+
+# --- the watch stream cut (its etcd member restarted): reopened, a later pause is still seen ------
+pauses() { ctl "$other" audit 200 2>/dev/null | grep -c "fleet_pause"; }
+etcd_stop_member "$D/etcd" 1
+etcd_start_member "$D/etcd" 1
+wait_for 10000 grep -q "the watch of ${PREFIX}pause ended" "$D/$other/agent.log" &&
+        ok "the watch's stream ended with its member: $(grep -m1 -o "the watch of ${PREFIX}pause ended.*" "$D/$other/agent.log" | cut -c1-140)" ||
+        bad "no end of the watch said: $(grep -i watch "$D/$other/agent.log" | tail -3)"
+wait_for 15000 eval '[ "$(fleet_field "$other" watching)" = True ]' && ok "… and reopened" ||
+        bad "the watch was not reopened: $(ctl "$other" fleet status --json | tr -d '\n ')"
+wait_for 20000 eval 'ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=2s endpoint health >/dev/null 2>&1' ||
+        bad "the cluster is not healthy again"
+ev0=$(fleet_field "$other" watch_events) p0=$(pauses)
+t3=$(us)
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s put "${PREFIX}pause" "after the cut" >/dev/null || bad "put of the pause key"
+wait_for 10000 eval '[ "$(pauses)" -gt "$p0" ]' &&
+        echo "    figure: pause seen in $((($(pause_usec) - t3) / 1000)) ms from etcdctl put, the stream reopened" ||
+        bad "the later pause was not seen"
+wait_for 5000 eval '[ "$(fleet_field "$other" watch_events)" -gt "$ev0" ]' && ctl "$other" fleet status | grep -q "after the cut" &&
+        ok "a pause after the cut is seen through the reopened watch" || bad "not through the watch: $(ctl "$other" fleet status --json | tr -d '\n ')"
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s del "${PREFIX}pause" >/dev/null || bad "delete of the pause key"
+wait_for 10000 eval '[ "$(fleet_field "$other" paused)" = False ]' && ok "… and its deletion" || bad "still paused"
 
 # --- no quorum: the step is held, said, never taken, then escalated -------------------------------
 etcd_stop_member "$D/etcd" 2

@@ -1,11 +1,13 @@
 /* The etcd client freed with requests in flight (the agent stopping, a reload that moves the
  * fleet): no callback runs, and what a slot acquisition owns is freed with it (LeakSanitizer
  * in the sanitizer build would say otherwise). The server is a listening socket that never
- * answers, on loopback. Also: bad endpoints refused. */
+ * answers, on loopback; the same for watch streams, one closed before. Also: bad endpoints
+ * refused. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +15,14 @@
 #include "tap.h"
 
 static int calls;
+
+static void on_watch_msg(etcd_watch *w, const etcd_watch_msg *m, void *userdata) {
+        calls++;
+}
+
+static void on_watch_end(etcd_watch *w, int error, const char *why, void *userdata) {
+        calls++;
+}
 
 static void on_reply(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
         calls++;
@@ -45,11 +55,18 @@ int main(void) {
         CHECK(etcd_slot_acquire(c, "/t/slots/", 2, "gw/run1", 7, on_slot, NULL) == 0, "a slot acquisition in flight");
         CHECK(etcd_slot_acquire(c, "/t/slots/", 0, "gw/run1", 7, on_slot, NULL) == -EINVAL, "K=0 refused");
         CHECK(etcd_put(c, "/t/gateways/gw", "{}", 7, on_reply, NULL) == 0, "a put in flight");
+        etcd_watch *w1 = NULL, *w2 = NULL, *w3 = NULL;
+        CHECK(etcd_watch_open(c, "/t/pause", 0, on_watch_msg, on_watch_end, NULL, &w1) == 0 && w1, "a watch open");
+        CHECK(etcd_watch_open(c, "/t/freeze", 3, on_watch_msg, on_watch_end, NULL, &w2) == 0 && w2 &&
+                      strcmp(etcd_watch_endpoint(w2), url) == 0,
+              "another (attempt 3 of one endpoint: that one)");
+        CHECK(etcd_watch_open(c, "/t/other", 0, on_watch_msg, on_watch_end, NULL, &w3) == 0, "a third");
+        etcd_watch_close(w3);
         for (int i = 0; i < 5; i++)
                 (void) sd_event_run(e, 20 * 1000); /* the requests go out; no answer comes */
-        CHECK(etcd_client_requests(c) == 2, "two requests sent (%llu)", (unsigned long long) etcd_client_requests(c));
+        CHECK(etcd_client_requests(c) == 5, "five requests sent (%llu)", (unsigned long long) etcd_client_requests(c));
         c = etcd_client_free(c);
-        CHECK(calls == 0, "freed with requests in flight: no callback");
+        CHECK(calls == 0, "freed with requests and watches in flight: no callback");
         sd_event_unref(e);
         close(fd);
         return TAP_END();
