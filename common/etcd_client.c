@@ -467,6 +467,11 @@ struct etcd_watch {
         char *body;
         size_t endpoint;
         etcd_watch_parser *parser;
+        /* what libcurl's write callback received, read by a defer source: the callbacks it
+         * leads to may send requests, which libcurl refuses from inside its own callbacks */
+        char *in;
+        size_t in_len, in_cap;
+        sd_event_source *defer;
         etcd_watch_msg_fn on_msg;
         etcd_watch_end_fn on_end;
         void *userdata;
@@ -488,6 +493,8 @@ void etcd_watch_close(etcd_watch *w) {
         if (w->next)
                 w->next->prev = w->prev;
         etcd_watch_parser_free(w->parser);
+        sd_event_source_disable_unref(w->defer);
+        free(w->in);
         free(w->body);
         free(w);
 }
@@ -512,30 +519,80 @@ static int watch_on_msg(const etcd_watch_msg *m, void *userdata) {
         return 0;
 }
 
+/* Bytes the server sent and not yet read: bounded, a stream that outruns its reader is cut. */
+#define WATCH_IN_MAX (2u * ETCD_WATCH_MSG_MAX)
+
 static size_t watch_on_body(char *ptr, size_t size, size_t n, void *userdata) {
         etcd_watch *w = userdata;
+        size_t add = size * n;
+
+        if (w->end_error)
+                return 0; /* 0: libcurl ends the transfer */
+        if (w->in_len + add > WATCH_IN_MAX) {
+                (void) snprintf(w->why, sizeof(w->why), "%s: the watch stream sends more than %u bytes unread",
+                                etcd_watch_endpoint(w), WATCH_IN_MAX);
+                w->end_error = -EMSGSIZE;
+                return 0;
+        }
+        if (w->in_len + add > w->in_cap) {
+                size_t cap = w->in_len + add < 4096 ? 4096 : (w->in_len + add) * 2;
+                char *b = realloc(w->in, cap);
+                if (!b)
+                        return 0;
+                w->in = b;
+                w->in_cap = cap;
+        }
+        memcpy(w->in + w->in_len, ptr, add);
+        w->in_len += add;
+        (void) sd_event_source_set_enabled(w->defer, SD_EVENT_ONESHOT);
+        return add;
+}
+
+/* Read what arrived: the messages go to on_msg. */
+static void watch_read(etcd_watch *w) {
         char err[ETCD_ERROR_MAX];
-        int r = etcd_watch_parser_feed(w->parser, ptr, size * n, watch_on_msg, w, err);
+        size_t len = w->in_len;
+
+        if (w->end_error || len == 0)
+                return;
+        w->in_len = 0;
+        int r = etcd_watch_parser_feed(w->parser, w->in, len, watch_on_msg, w, err);
         if (r < 0 && !w->end_error) {
                 (void) snprintf(w->why, sizeof(w->why), "%s: the watch stream does not parse: %s", etcd_watch_endpoint(w), err);
                 w->end_error = r == -ENOMEM ? r : -EBADMSG;
         }
-        return r < 0 ? 0 : size * n; /* 0: libcurl ends the transfer */
+}
+
+static void watch_end(etcd_watch *w, int error) {
+        if (w->easy) {
+                curl_glue_remove(w->client->glue, w->easy);
+                curl_easy_cleanup(w->easy);
+                w->easy = NULL;
+        }
+        w->on_end(w, error, w->why, w->userdata);
+        etcd_watch_close(w);
+}
+
+static int watch_on_defer(sd_event_source *s, void *userdata) {
+        etcd_watch *w = userdata;
+        watch_read(w);
+        if (w->end_error)
+                watch_end(w, w->end_error);
+        return 0;
 }
 
 static void watch_on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
         etcd_watch *w = userdata;
-        int error = w->end_error;
 
         curl_easy_cleanup(easy);
         w->easy = NULL;
-        if (!error) {
-                error = result == CURLE_OK ? -ECONNRESET : -EHOSTUNREACH;
+        watch_read(w); /* the stream's last bytes */
+        if (!w->end_error) {
+                w->end_error = result == CURLE_OK ? -ECONNRESET : -EHOSTUNREACH;
                 (void) snprintf(w->why, sizeof(w->why), "%s: %s", etcd_watch_endpoint(w),
                                 result == CURLE_OK ? "the server ended the watch stream" : curl_easy_strerror(result));
         }
-        w->on_end(w, error, w->why, w->userdata);
-        etcd_watch_close(w);
+        watch_end(w, w->end_error);
 }
 
 int etcd_watch_open(etcd_client *c, const char *key, unsigned attempt, etcd_watch_msg_fn on_msg, etcd_watch_end_fn on_end,
@@ -562,6 +619,11 @@ int etcd_watch_open(etcd_client *c, const char *key, unsigned attempt, etcd_watc
             !(w->easy = curl_easy_init())) {
                 etcd_watch_close(w);
                 return -ENOMEM;
+        }
+        if ((r = sd_event_add_defer(c->event, &w->defer, watch_on_defer, w)) < 0 ||
+            (r = sd_event_source_set_enabled(w->defer, SD_EVENT_OFF)) < 0) {
+                etcd_watch_close(w);
+                return r;
         }
         (void) snprintf(url, sizeof(url), "%s/v3/watch", c->endpoints[w->endpoint]);
         c->requests++;

@@ -1,16 +1,18 @@
 /* A fleet simulation against a real etcd, on the agent's etcd client (common/etcd_client.h):
  * N simulated gateways on one event loop, each with its lease (30 s, kept alive every 10 s; one
  * that lapses under load is taken again and counted), its record under
- * the lease, contending for K slots for a disruptive step, and polling the fleet's pause key.
+ * the lease, contending for K slots for a disruptive step, watching the fleet's pause key as
+ * the agent does, and polling another.
  *
  *   fleet-sim ENDPOINTS PREFIX N K
  *
  * Phases, each timed: register (lease + record for all N), slots (every gateway takes one of K
- * slots, holds it 50 ms, frees it; a busy answer is retried after 100 ms), pause (one key is
+ * slots, holds it 50 ms, frees it; a busy answer is retried after 100 ms), pause watched (each
+ * gateway opens a watch stream of <prefix>pause, on the endpoints in turn; once all are open the
+ * key is written: the time until every stream brought it), pause polled (<prefix>pause-poll is
  * written; each gateway reads it every 500 ms until it sees it: the time until all have).
  * Prints "figure: …" lines: etcd requests/s, slot acquisition latency p50/p99/max, pause
- * propagation. The pause is read by polling, not a watch: the JSON gateway's watch is a stream
- * the client does not speak yet. */
+ * propagation both ways. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +34,8 @@ typedef struct gw {
         uint64_t want_usec, got_usec, saw_pause_usec;
         unsigned slot;
         sd_event_source *timer;
+        etcd_watch *watch;
+        bool created, watch_done;
 } gw;
 
 struct sim {
@@ -41,6 +45,7 @@ struct sim {
         unsigned n, k, pending, errors, leases_lost;
         gw *gws;
         uint64_t phase_start, pause_written;
+        unsigned created;
         sd_event_source *keepalive;
         int phase;
 };
@@ -142,7 +147,56 @@ static void want_slot(gw *g) {
         }
 }
 
-/* ---- pause ---- */
+static void on_pause_written_watched(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        sim *s = userdata;
+        if (error < 0 || rep->is_error)
+                s->errors++;
+}
+
+/* ---- pause, watched ---- */
+static void watch_created(sim *s) {
+        char key[256];
+        if (++s->created < s->n)
+                return;
+        printf("figure: N=%u %u watch streams open in %.2f s\n", s->n, s->n, (double) (mono_usec() - s->phase_start) / 1e6);
+        fflush(stdout);
+        (void) snprintf(key, sizeof(key), "%spause", s->prefix);
+        s->pause_written = mono_usec(); /* sent: a stream may bring it before the put's answer */
+        if (etcd_put(s->etcd, key, "1", 0, on_pause_written_watched, s) < 0)
+                s->errors++;
+}
+
+static void on_wmsg(etcd_watch *w, const etcd_watch_msg *m, void *userdata) {
+        gw *g = userdata;
+        if (m->created && !g->created) {
+                g->created = true;
+                watch_created(g->s);
+        }
+        for (size_t i = 0; i < m->n_events; i++)
+                if (!m->events[i].is_delete && strcmp(m->events[i].kv.value, "1") == 0 && !g->watch_done) {
+                        g->watch_done = true;
+                        g->saw_pause_usec = mono_usec();
+                        one_done(g->s);
+                }
+}
+
+static void on_wend(etcd_watch *w, int error, const char *why, void *userdata) {
+        gw *g = userdata;
+        g->watch = NULL;
+        g->s->errors++;
+        if (g->s->errors < 5)
+                fprintf(stderr, "sim-%u: watch ended: %s\n", g->idx, why);
+        if (!g->created) {
+                g->created = true;
+                watch_created(g->s);
+        }
+        if (!g->watch_done) {
+                g->watch_done = true;
+                one_done(g->s);
+        }
+}
+
+/* ---- pause, polled ---- */
 static void poll_pause(gw *g);
 
 static int on_poll(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -164,7 +218,7 @@ static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const cha
 
 static void poll_pause(gw *g) {
         char key[256];
-        (void) snprintf(key, sizeof(key), "%spause", g->s->prefix);
+        (void) snprintf(key, sizeof(key), "%spause-poll", g->s->prefix);
         if (etcd_get_prefix(g->s->etcd, key, on_pause, g) < 0)
                 one_done(g->s);
 }
@@ -240,6 +294,33 @@ static void phase_done(sim *s) {
                 s->pending = s->n;
                 char key[256];
                 (void) snprintf(key, sizeof(key), "%spause", s->prefix);
+                for (unsigned i = 0; i < s->n; i++)
+                        if (etcd_watch_open(s->etcd, key, i, on_wmsg, on_wend, &s->gws[i], &s->gws[i].watch) < 0) {
+                                s->errors++;
+                                s->gws[i].created = s->gws[i].watch_done = true;
+                                watch_created(s);
+                                one_done(s);
+                        }
+                break;
+        }
+        case 2: {
+                uint64_t last = 0;
+                for (unsigned i = 0; i < s->n; i++) {
+                        last = s->gws[i].saw_pause_usec > last ? s->gws[i].saw_pause_usec : last;
+                        etcd_watch_close(s->gws[i].watch);
+                        s->gws[i].watch = NULL;
+                        s->gws[i].saw_pause_usec = 0;
+                }
+                report(s, "pause (watched)", req_mark);
+                printf("figure: N=%u fleet pause seen by all through their watches %.0f ms after its put was sent\n", s->n,
+                       s->pause_written && last > s->pause_written ? (last - s->pause_written) / 1e3 : 0.0);
+                s->phase = 3;
+                s->phase_start = mono_usec();
+                req_mark = etcd_client_requests(s->etcd);
+                s->pending = s->n;
+                char key[256];
+                (void) snprintf(key, sizeof(key), "%spause-poll", s->prefix);
+                s->pause_written = 0;
                 (void) etcd_put(s->etcd, key, "1", 0, on_pause_written, s);
                 for (unsigned i = 0; i < s->n; i++)
                         poll_pause(&s->gws[i]);
@@ -250,7 +331,7 @@ static void phase_done(sim *s) {
                 for (unsigned i = 0; i < s->n; i++)
                         last = s->gws[i].saw_pause_usec > last ? s->gws[i].saw_pause_usec : last;
                 report(s, "pause (polled every 500 ms)", req_mark);
-                printf("figure: N=%u fleet pause reached every gateway %.0f ms after it was written\n", s->n,
+                printf("figure: N=%u fleet pause (polled) reached every gateway %.0f ms after it was written\n", s->n,
                        s->pause_written && last > s->pause_written ? (last - s->pause_written) / 1e3 : 0.0);
                 (void) sd_event_exit(s->event, s->errors ? 1 : 0);
         }
@@ -288,8 +369,10 @@ int main(int argc, char **argv) {
                         return 1;
         }
         r = sd_event_loop(s.event);
-        for (unsigned i = 0; i < s.n; i++)
+        for (unsigned i = 0; i < s.n; i++) {
                 sd_event_source_disable_unref(s.gws[i].timer);
+                etcd_watch_close(s.gws[i].watch);
+        }
         sd_event_source_disable_unref(s.keepalive);
         etcd_client_free(s.etcd);
         sd_event_unref(s.event);

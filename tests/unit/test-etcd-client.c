@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,12 +17,47 @@
 
 static int calls;
 
+static void on_reply(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata);
+
 static void on_watch_msg(etcd_watch *w, const etcd_watch_msg *m, void *userdata) {
         calls++;
 }
 
 static void on_watch_end(etcd_watch *w, int error, const char *why, void *userdata) {
         calls++;
+}
+
+/* A watch stream served by hand: the created message, then the connection closed. From the
+ * message's callback a request is sent (as the fleet reads the key once a watch is created):
+ * it must be accepted, not refused as a call from inside libcurl's callbacks. */
+static int streamed_msgs, put_from_msg = 1, stream_end = 1;
+static etcd_client *stream_client;
+
+static void on_stream_msg(etcd_watch *w, const etcd_watch_msg *m, void *userdata) {
+        streamed_msgs += m->created;
+        put_from_msg = etcd_put(stream_client, "/t/x", "1", 0, on_reply, NULL);
+}
+
+static void on_stream_end(etcd_watch *w, int error, const char *why, void *userdata) {
+        stream_end = error;
+}
+
+static int on_request(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                                    "{\"result\":{\"header\":{\"revision\":\"5\"},\"created\":true}}\n";
+        char buf[4096];
+        (void) !read(fd, buf, sizeof(buf)); /* the request (small: one read) */
+        (void) !write(fd, reply, sizeof(reply) - 1);
+        sd_event_source_disable_unref(s);
+        close(fd);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c >= 0 && sd_event_add_io(sd_event_source_get_event(s), NULL, c, EPOLLIN, on_request, NULL) < 0)
+                close(c);
+        return 0;
 }
 
 static void on_reply(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
@@ -67,6 +103,31 @@ int main(void) {
         CHECK(etcd_client_requests(c) == 5, "five requests sent (%llu)", (unsigned long long) etcd_client_requests(c));
         c = etcd_client_free(c);
         CHECK(calls == 0, "freed with requests and watches in flight: no callback");
+
+        /* a served stream */
+        struct sockaddr_in sb = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t lb = sizeof(sb);
+        int sfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sd_event_source *src = NULL;
+        char surl[64];
+        CHECK(sfd >= 0 && bind(sfd, (struct sockaddr *) &sb, sizeof(sb)) == 0 && listen(sfd, 8) == 0 &&
+                      getsockname(sfd, (struct sockaddr *) &sb, &lb) == 0 &&
+                      sd_event_add_io(e, &src, sfd, EPOLLIN, on_accept, NULL) >= 0,
+              "a server that streams one watch message");
+        (void) snprintf(surl, sizeof(surl), "http://127.0.0.1:%u", (unsigned) ntohs(sb.sin_port));
+        char *seps[] = { surl, url, NULL };
+        etcd_watch *sw = NULL;
+        CHECK(etcd_client_new(&stream_client, e, seps, 5 * 1000000ULL) == 0 &&
+                      etcd_watch_open(stream_client, "/t/pause", 0, on_stream_msg, on_stream_end, NULL, &sw) == 0,
+              "a watch of the streaming server");
+        for (int i = 0; i < 100 && stream_end == 1; i++)
+                (void) sd_event_run(e, 20 * 1000);
+        CHECK(streamed_msgs == 1, "the created message came");
+        CHECK(put_from_msg == 0, "a request sent from the message's callback is accepted (%d)", put_from_msg);
+        CHECK(stream_end == -ECONNRESET, "the stream's end: the server closed it (%d)", stream_end);
+        stream_client = etcd_client_free(stream_client);
+        sd_event_source_disable_unref(src);
+        close(sfd);
         sd_event_unref(e);
         close(fd);
         return TAP_END();
