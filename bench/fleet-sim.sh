@@ -2,7 +2,8 @@
 # The fleet simulation: a real 3-member etcd cluster on loopback (tests/lab/etcd.sh), then
 # tests/tools/fleet-sim (the agent's etcd client) with N = 10, 100, 1000 simulated gateways
 # (or the N given), K = N/10 slots (at least 1). Prints the "figure:" lines: etcd requests/s,
-# slot acquisition latency, time for a fleet pause to reach every gateway.
+# slot acquisition latency, time for a fleet pause to reach every gateway — "pause seen by all
+# through their watches" (one watch stream per gateway, as each agent keeps) and by polling.
 #
 #   bench/fleet-sim.sh [BUILD] [N…]
 set -u

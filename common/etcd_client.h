@@ -4,7 +4,8 @@
  * timed out) goes to the next, each at most once. A fleet slot is one key of K under a prefix,
  * created in a transaction only if it does not exist, under the caller's lease: at most K
  * holders at once, and a holder whose lease lapses (its agent dead) frees its slot by itself.
- * This module does not log. */
+ * A watch is a long response read as it arrives (common/etcd_watch.h). This module does not
+ * log. */
 #pragma once
 
 #include <stdbool.h>

@@ -300,7 +300,7 @@ wait_for 10000 eval '[ "$(fleet_field "$other" watching)" = True ]' && ok "$othe
         bad "no watch open: $(ctl "$other" fleet status --json | tr -d '\n ')"
 # when the agent applied the last pause: its audit record's time (the test's polling not counted)
 audit_file=$(ctl "$other" audit --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["path"])')
-pause_usec() { awk -F'\t' '$3 == "fleet_pause" {t = $2} END {print t + 0}' "$audit_file"; }
+pause_usec() { awk -F'\t' '$3 == "fleet_pause" {t = $2} END {print (t == "" ? 0 : t)}' "$audit_file"; }
 us() { date +%s%6N; }
 ev0=$(fleet_field "$other" watch_events)
 t2=$(us)

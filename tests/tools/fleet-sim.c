@@ -262,6 +262,33 @@ static void report(sim *s, const char *phase, uint64_t req0) {
 
 static uint64_t req_mark;
 
+/* The watched pause seen by all: its figures, then the polled one. */
+static int poll_phase(sd_event_source *src, void *userdata) {
+        sim *s = userdata;
+        uint64_t last = 0;
+        char key[256];
+
+        for (unsigned i = 0; i < s->n; i++) {
+                last = s->gws[i].saw_pause_usec > last ? s->gws[i].saw_pause_usec : last;
+                etcd_watch_close(s->gws[i].watch);
+                s->gws[i].watch = NULL;
+                s->gws[i].saw_pause_usec = 0;
+        }
+        report(s, "pause (watched)", req_mark);
+        printf("figure: N=%u fleet pause seen by all through their watches %.0f ms after its put was sent\n", s->n,
+               s->pause_written && last > s->pause_written ? (last - s->pause_written) / 1e3 : 0.0);
+        s->phase = 3;
+        s->phase_start = mono_usec();
+        req_mark = etcd_client_requests(s->etcd);
+        s->pending = s->n;
+        (void) snprintf(key, sizeof(key), "%spause-poll", s->prefix);
+        s->pause_written = 0;
+        (void) etcd_put(s->etcd, key, "1", 0, on_pause_written, s);
+        for (unsigned i = 0; i < s->n; i++)
+                poll_pause(&s->gws[i]);
+        return 0;
+}
+
 static void phase_done(sim *s) {
         switch (s->phase) {
         case 0:
@@ -303,29 +330,10 @@ static void phase_done(sim *s) {
                         }
                 break;
         }
-        case 2: {
-                uint64_t last = 0;
-                for (unsigned i = 0; i < s->n; i++) {
-                        last = s->gws[i].saw_pause_usec > last ? s->gws[i].saw_pause_usec : last;
-                        etcd_watch_close(s->gws[i].watch);
-                        s->gws[i].watch = NULL;
-                        s->gws[i].saw_pause_usec = 0;
-                }
-                report(s, "pause (watched)", req_mark);
-                printf("figure: N=%u fleet pause seen by all through their watches %.0f ms after its put was sent\n", s->n,
-                       s->pause_written && last > s->pause_written ? (last - s->pause_written) / 1e3 : 0.0);
-                s->phase = 3;
-                s->phase_start = mono_usec();
-                req_mark = etcd_client_requests(s->etcd);
-                s->pending = s->n;
-                char key[256];
-                (void) snprintf(key, sizeof(key), "%spause-poll", s->prefix);
-                s->pause_written = 0;
-                (void) etcd_put(s->etcd, key, "1", 0, on_pause_written, s);
-                for (unsigned i = 0; i < s->n; i++)
-                        poll_pause(&s->gws[i]);
+        case 2:
+                /* the last event is being read from inside a watch: close them all afterwards */
+                (void) sd_event_add_defer(s->event, NULL, poll_phase, s);
                 break;
-        }
         default: {
                 uint64_t last = 0;
                 for (unsigned i = 0; i < s->n; i++)
