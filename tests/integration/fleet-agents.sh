@@ -193,10 +193,12 @@ python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["name"]=="gwa" 
         ok "the record says health, incidents, VRRP role: $(cut -c1-140 <<<"$rec")" || bad "record: $rec"
 gauge() { # NAME METRIC → its value in NAME's /metrics
         curl -fsS --max-time 5 "http://127.0.0.1:${PORT[$1]}/metrics" 2>/dev/null | awk -v m="$2" '$1 == m {print $2}'; }
-wait_for 10000 eval '[ "$(gauge gwa ikeheal_fleet_gateways)" = 2 ]' && [ "$(gauge gwa ikeheal_fleet_lease_alive)" = 1 ] &&
-        [ "$(gauge gwa ikeheal_fleet_paused)" = 0 ] && [ "$(gauge gwa ikeheal_fleet_slots_held)" = 0 ] &&
-        ok "/metrics: fleet gauges ($(curl -fsS "http://127.0.0.1:${PORT[gwa]}/metrics" | grep '^ikeheal_fleet' | tr '\n' ' ' | cut -c1-230))" ||
-        bad "fleet gauges: $(curl -fsS "http://127.0.0.1:${PORT[gwa]}/metrics" | grep '^ikeheal_fleet' | tr '\n' ' ')"
+# The records are counted at the start and then every 30 s: gwa may have counted itself alone,
+# gwb (started once gwa was up) normally counts both at once, at the latest 30 s later.
+wait_for 35000 eval '[ "$(gauge gwb ikeheal_fleet_gateways)" = 2 ]' && [ "$(gauge gwb ikeheal_fleet_lease_alive)" = 1 ] &&
+        [ "$(gauge gwb ikeheal_fleet_paused)" = 0 ] && [ "$(gauge gwb ikeheal_fleet_slots_held)" = 0 ] &&
+        ok "/metrics: fleet gauges ($(curl -fsS "http://127.0.0.1:${PORT[gwb]}/metrics" | grep '^ikeheal_fleet' | tr '\n' ' ' | cut -c1-230))" ||
+        bad "fleet gauges: $(curl -fsS "http://127.0.0.1:${PORT[gwb]}/metrics" | grep '^ikeheal_fleet' | tr '\n' ' ')"
 if command -v promtool >/dev/null; then
         curl -fsS --max-time 5 "http://127.0.0.1:${PORT[gwa]}/metrics" >"$D/metrics" && promtool check metrics <"$D/metrics" >"$D/promtool" 2>&1 &&
                 ok "promtool check metrics: clean with the fleet's gauges" || bad "promtool: $(head -5 "$D/promtool")"
