@@ -104,16 +104,6 @@ static void expr_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
         add(r, e);
 }
 
-static void expr_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        }
-        add(r, e);
-}
-
 /* the TCP option maxseg's size (kind 2, 2 bytes at offset 2): read into, or written from, reg 1 */
 static void expr_maxseg(struct nftnl_rule *r, bool write) {
         struct nftnl_expr *e = nftnl_expr_alloc("exthdr");
@@ -158,19 +148,19 @@ struct nftnl_rule *mss_rule_new(const mss_net *n, bool daddr, uint32_t mss, cons
                 nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
         }
         add(r, e);
-        expr_cmp(r, NFT_CMP_EQ, &proto, 1);
+        nft_expr_cmp(r, NFT_CMP_EQ, &proto, 1);
         /* IPv4: saddr at 12, daddr at 16; IPv6: saddr at 8, daddr at 24 */
         expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? (daddr ? 24 : 8) : (daddr ? 16 : 12), len);
         if (n->plen < len * 8)
                 expr_and(r, n->mask, len);
-        expr_cmp(r, NFT_CMP_EQ, n->addr, len);
+        nft_expr_cmp(r, NFT_CMP_EQ, n->addr, len);
         nft_expr_l4proto(r);
-        expr_cmp(r, NFT_CMP_EQ, &tcp, 1);
+        nft_expr_cmp(r, NFT_CMP_EQ, &tcp, 1);
         expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1); /* tcp flags */
         expr_and(r, &syn, 1);
-        expr_cmp(r, NFT_CMP_NEQ, &zero, 1);
+        nft_expr_cmp(r, NFT_CMP_NEQ, &zero, 1);
         expr_maxseg(r, false);
-        expr_cmp(r, NFT_CMP_GT, &be, 2);
+        nft_expr_cmp(r, NFT_CMP_GT, &be, 2);
         expr_imm(r, &be, 2);
         expr_maxseg(r, true);
         if (nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, tag))

@@ -31,14 +31,18 @@ void nft_expr_th_dport(struct nftnl_rule *r) {
         add(r, e);
 }
 
-void nft_expr_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len) {
+void nft_expr_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
         struct nftnl_expr *e = nftnl_expr_alloc("cmp");
         if (e) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
                 nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
         }
         add(r, e);
+}
+
+void nft_expr_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len) {
+        nft_expr_cmp(r, NFT_CMP_EQ, data, len);
 }
 
 void nft_expr_lookup(struct nftnl_rule *r, const char *set, uint32_t id) {

@@ -13,6 +13,8 @@
 void nft_expr_l4proto(struct nftnl_rule *r);
 /* the transport header's destination port (2 bytes at offset 2) → register 1 */
 void nft_expr_th_dport(struct nftnl_rule *r);
+/* register 1 OP data (an NFT_CMP_* operator; len bytes, network order) */
+void nft_expr_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
 /* register 1 == data (len bytes, network order) */
 void nft_expr_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len);
 /* register 1 in the set `name` (id: its NFTA_SET_ID when created in the same batch, else 0) */
