@@ -560,15 +560,11 @@ static int load_start(encap_state *s) {
                             dir, check_param(env, "config", "strongswan_conf"), false, on_loaded, s);
 }
 
-static int apply(encap_state *s, const action_params *p, const action_env *env) {
-        _cleanup_(freep) char *path = override_path(p, env), *text = NULL;
-        char *names[CONNS_MAX + 1] = { 0 };
+/* The connections the step is about, and charon there to ask: the detail says why not. */
+static int targets_reachable(encap_state *s, const action_params *p, const action_env *env) {
         char why[512] = "";
-        size_t size = 0;
         int r;
 
-        if (!path)
-                return -ENOMEM;
         if ((r = targets(p, env, s->conns, &s->n_conns, why, sizeof(why))) < 0) {
                 action_call_set_detail(s->call, "%s", why);
                 return r;
@@ -577,6 +573,19 @@ static int apply(encap_state *s, const action_params *p, const action_env *env) 
                 action_call_set_detail(s->call, "charon is not connected over VICI");
                 return -ENOTCONN;
         }
+        return 0;
+}
+
+static int apply(encap_state *s, const action_params *p, const action_env *env) {
+        _cleanup_(freep) char *path = override_path(p, env), *text = NULL;
+        char *names[CONNS_MAX + 1] = { 0 };
+        size_t size = 0;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        if ((r = targets_reachable(s, p, env)) < 0)
+                return r;
         /* one override, one owner: another encap measure's file (whose revert would undo this
          * one) or a file ikeheald did not write is not replaced */
         if (override_owned(path) != 0) {
@@ -615,7 +624,6 @@ static int revert(encap_state *s, const action_params *p, const action_env *env)
 
 static int verify(encap_state *s, const action_params *p, const action_env *env) {
         _cleanup_(freep) char *path = override_path(p, env);
-        char why[512] = "";
         int r;
 
         if (!path)
@@ -624,14 +632,8 @@ static int verify(encap_state *s, const action_params *p, const action_env *env)
                 action_call_set_detail(s->call, "%s is not in place", path);
                 return -EPROTO;
         }
-        if ((r = targets(p, env, s->conns, &s->n_conns, why, sizeof(why))) < 0) {
-                action_call_set_detail(s->call, "%s", why);
+        if ((r = targets_reachable(s, p, env)) < 0)
                 return r;
-        }
-        if (!s->vici || !vici_client_is_connected(s->vici)) {
-                action_call_set_detail(s->call, "charon is not connected over VICI");
-                return -ENOTCONN;
-        }
         s->phase = PHASE_POLL; /* no old SAs: every IKE_SA counts */
         return list_start(s);
 }
