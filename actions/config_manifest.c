@@ -1,9 +1,11 @@
 /* See config_manifest.h: reading the config check's manifest, strictly (a line that does not
  * parse makes the whole manifest unusable: restoring from half of one is worse than not). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actions/config_manifest.h"
 #include "atomic_file.h"
@@ -35,6 +37,19 @@ const config_manifest_entry *config_manifest_find(const config_manifest *m, cons
                 if (strcmp(m->e[i].path, path) == 0)
                         return &m->e[i];
         return NULL;
+}
+
+bool config_manifest_measure_text(const char *data, size_t len) {
+        size_t n = strlen(CONFIG_MEASURE_FILE_MARK);
+        return data && len >= n && memcmp(data, CONFIG_MEASURE_FILE_MARK, n) == 0;
+}
+
+bool config_manifest_measure_file(const char *path) {
+        char head[sizeof(CONFIG_MEASURE_FILE_MARK)];
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof(head) - 1);
+
+        return n > 0 && config_manifest_measure_text(head, (size_t) n);
 }
 
 void config_manifest_done(config_manifest *m) {

@@ -4,6 +4,7 @@
  * healthy (the last-good one). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 
@@ -33,3 +34,12 @@ int config_manifest_read(const char *path, config_manifest *ret);
 int config_manifest_add(config_manifest *m, const config_manifest_entry *e);
 const config_manifest_entry *config_manifest_find(const config_manifest *m, const char *path);
 void config_manifest_done(config_manifest *m);
+
+/* The line every file a temporary measure writes into the configuration begins with (psk_temp,
+ * encap, log_level). Such a file is the measure's, removed by its revert: no part of the
+ * configuration's state — not in a manifest (so never restored after its expiry), not removed
+ * by a rollback (the measure is still in force). */
+#define CONFIG_MEASURE_FILE_MARK "# Written by ikeheald"
+bool config_manifest_measure_text(const char *data, size_t len);
+/* The file at path begins with the mark (false when it cannot be read). */
+bool config_manifest_measure_file(const char *path);

@@ -6,7 +6,8 @@
  * file's content in a content-addressed store (<state_dir>/config-store/<sha256>). A rollback
  * restores every file whose content, mode or owner differs (temporary file in the same
  * directory, fsync, rename: each file is old or new, never half-written), and removes files of
- * the swanctl tree that appeared since. What it replaced is stored the same way first, with a
+ * the swanctl tree that appeared since — except a temporary measure's (config_manifest.h): its
+ * own revert removes it. What it replaced is stored the same way first, with a
  * manifest of its own (<check>.manifest.pre-rollback): the revert is the same operation back.
  *
  * Then `swanctl --load-all` runs as a child (actions/spawn.h) with a timeout, against charon's
@@ -121,7 +122,8 @@ static int extra_files(const char *dir, const config_manifest *good, config_mani
                     snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name) < (int) sizeof(path) && lstat(path, &st) == 0) {
                         if (S_ISDIR(st.st_mode))
                                 r = extra_files(path, good, out, depth + 1);
-                        else if (S_ISREG(st.st_mode) && !listed(good, path) && out->n < FILES_MAX)
+                        else if (S_ISREG(st.st_mode) && !listed(good, path) && !config_manifest_measure_file(path) &&
+                                 out->n < FILES_MAX)
                                 r = config_manifest_add(out, &(config_manifest_entry){ .hash = "-", .path = path });
                 }
                 free(list[i]);

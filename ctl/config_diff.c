@@ -96,8 +96,14 @@ static unsigned walk_added(const char *dir, const char *manifest, size_t len, un
                         if (S_ISDIR(st.st_mode))
                                 n += walk_added(p, manifest, len, depth + 1);
                         else if (S_ISREG(st.st_mode) && !memmem(manifest, len, needle, strlen(needle))) {
-                                printf("added     %s\n", p);
-                                n++;
+                                /* a temporary measure's file is no change of the configuration
+                                 * (the agent's config check does not count it either) */
+                                if (config_manifest_measure_file(p)) {
+                                        printf("measure   %s  (a temporary measure's, removed at its expiry)\n", p);
+                                } else {
+                                        printf("added     %s\n", p);
+                                        n++;
+                                }
                         }
                 }
                 free(list[j]);

@@ -326,7 +326,7 @@ static const ctl_command commands[] = {
                 .name = "revert",
                 .verb = PROTO_REVERT,
                 .args = "MEASURE",
-                .help = "Revert a temporary measure now.\n",
+                .help = "Revert a temporary measure now; one whose revert failed is tried again.\n",
                 .render_text = render_result,
                 .build = build_revert,
         },

@@ -15,6 +15,9 @@
  *                         the first such file)
  *   drift from the last good manifest
  *                       → WARN class=config_change reason=drift, changed/added/removed paths
+ *   a file a temporary measure wrote (psk_temp, encap, log_level: its first line is
+ *   CONFIG_MEASURE_FILE_MARK) is evidence and a fact (measure_files), not drift and never in
+ *   the manifest: the measure's revert removes it, and a rollback must not bring it back
  *   files changed and package-manager activity within `recent` (default 1h; the tails of
  *   params `package_logs`, dpkg's and apt's logs) → facts and evidence: "something changed"
  *
@@ -100,7 +103,7 @@ typedef struct walk {
         finding *f;
         char *buf;
         size_t len, cap, files;
-        unsigned unsafe, recent;
+        unsigned unsafe, recent, measures;
         time_t now;
 } walk;
 
@@ -144,6 +147,16 @@ static void file_in(walk *w, const char *path, const struct stat *st) {
                 w->unsafe++;
                 (void) finding_evidence(w->f, "%s: mode %04o%s", path, (unsigned) (st->st_mode & 07777),
                                         st->st_mode & 022 ? " (writable by others)" : " (a key readable by others)");
+        }
+        /* a temporary measure's file is no part of the configuration's state: not drift while the
+         * measure is in force, never recorded as last good (a rollback after its expiry would
+         * bring it back for good) */
+        if (data && config_manifest_measure_text(data, len)) {
+                w->measures++;
+                w->files--;
+                (void) finding_evidence(w->f, "%s: a temporary measure's (written by ikeheald, removed at its expiry)",
+                                        path);
+                return;
         }
         if (w->now - st->st_mtime <= (time_t) (w->s->recent_usec / USEC_PER_SEC)) {
                 w->recent++;
@@ -274,6 +287,8 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
 
         (void) finding_fact_set(w.f, "files", "%zu", w.files);
         (void) finding_fact_set(w.f, "recent_changes", "%u", w.recent);
+        if (w.measures)
+                (void) finding_fact_set(w.f, "measure_files", "%u", w.measures);
         (void) finding_fact_set(w.f, "packages_changed", "%u", pkgs);
         char swanctl_conf[4200], err[512] = "";
         snprintf(swanctl_conf, sizeof(swanctl_conf), "%s/swanctl.conf", s->swanctl_dir);

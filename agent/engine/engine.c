@@ -416,6 +416,8 @@ int engine_new(engine **ret, const engine_deps *deps, const ikeheal_config *conf
         }
         engine_reconfigure(e, config, NULL);
         r = engine_store_open(e, config->state_dir);
+        /* measures of a previous life still in force hold the last-good state from the start */
+        engine_hold_good_for_measures(e);
         if (r >= 0)
                 r = triage_subscribe(e->triage, &(triage_listener){ .finding = on_triage_finding,
                                                                     .incident = on_triage_incident,

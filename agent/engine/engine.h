@@ -262,4 +262,7 @@ const char *run_state_to_string(run_state s);
 const char *step_phase_to_string(step_phase p);
 const char *measure_state_to_string(measure_state s);
 bool measure_state_live(measure_state s);
+/* Its changes may still be on the gateway: live, or its revert failed (a human's, who can ask
+ * for the revert again). */
+bool measure_state_owed(measure_state s);
 bool run_state_active(run_state s);

@@ -159,6 +159,22 @@ bool measure_state_live(measure_state s) {
         return s == MEASURE_ARMING || s == MEASURE_ACTIVE || s == MEASURE_REVERTING;
 }
 
+bool measure_state_owed(measure_state s) {
+        return measure_state_live(s) || s == MEASURE_REVERT_FAILED;
+}
+
+/* A temporary measure's changes are not the gateway's own state: while one is in force the
+ * healthy gateway's last-good state is not recorded (a rollback to it would make the measure
+ * permanent, past its expiry). Asked again at every change of a measure. */
+void engine_hold_good_for_measures(engine *e) {
+        bool owed = false;
+
+        for (size_t i = 0; i < e->n_measures && !owed; i++)
+                owed = measure_state_owed(e->measures[i]->state);
+        if (e->triage)
+                triage_hold_good(e->triage, TRIAGE_HOLD_MEASURES, owed);
+}
+
 void measure_free_runtime(measure *m) {
         m->timer = sd_event_source_disable_unref(m->timer);
         m->hold_timer = sd_event_source_disable_unref(m->hold_timer);

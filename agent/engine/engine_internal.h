@@ -79,6 +79,7 @@ void engine_notify(engine *e, const run *r, runbook_event ev, const char *fmt, .
 void engine_escalate_incident(engine *e, uint64_t incident_id, const char *fmt, ...) _printf_(3, 4);
 void engine_run_clear_runtime(run *r);
 void engine_prune(engine *e);
+void engine_hold_good_for_measures(engine *e);
 
 /* "check|class|first peer" of an incident: the ledger's key. */
 void engine_incident_signature(const incident *inc, char *buf, size_t size);

@@ -492,7 +492,9 @@ int engine_store_run(engine *e, const run *r) {
 }
 
 int engine_persist_measure(engine *e, const measure *m) {
-        return persist(e, REC_MEASURE, m);
+        int r = persist(e, REC_MEASURE, m);
+        engine_hold_good_for_measures(e);
+        return r;
 }
 
 int engine_owed_update(engine *e, const measure *m) {

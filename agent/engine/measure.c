@@ -281,12 +281,16 @@ void measure_reconcile(engine *e) {
 int engine_measure_revert(engine *e, uint64_t id, const engine_who *who, char *why, size_t n) {
         measure *m = measure_lookup(e, id);
 
-        if (!m || !measure_state_live(m->state)) {
+        if (!m || !measure_state_owed(m->state)) {
                 (void) snprintf(why, n, "no measure %llu in force", (unsigned long long) id);
                 return -ENOENT;
         }
-        engine_audit(e, "revert_requested", "measure %llu (%s) revert requested by uid %u (%s)", (unsigned long long) id,
-                     m->kind, who->uid, who->user);
+        engine_audit(e, "revert_requested", "measure %llu (%s) revert requested%s by uid %u (%s)", (unsigned long long) id,
+                     m->kind, m->state == MEASURE_REVERT_FAILED ? " again (its revert had failed)" : "", who->uid, who->user);
+        /* a failed revert is tried again only when someone asks for it (its note said why it
+         * failed; they have fixed that) */
+        if (m->state == MEASURE_REVERT_FAILED)
+                m->state = MEASURE_ACTIVE;
         measure_revert(e, m, false, NULL, NULL);
         (void) snprintf(why, n, "measure %llu is being reverted", (unsigned long long) id);
         return 0;

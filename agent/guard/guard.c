@@ -106,7 +106,7 @@ static void release(guard *g) {
         free(g->runs_at);
         g->runs_at = NULL;
         g->n_runs = 0;
-        triage_hold_good(g->triage, false);
+        triage_hold_good(g->triage, TRIAGE_HOLD_GUARD, false);
         engine_hold(g, false);
 }
 
@@ -376,7 +376,7 @@ int guard_new(guard **ret, const guard_deps *deps, const ikeheal_config *config)
         g->have_rec = r >= 0;
         /* an unconfirmed change of a previous life must not become last good before start */
         if (g->have_rec && !guard_state_final(g->rec.state))
-                triage_hold_good(g->triage, true);
+                triage_hold_good(g->triage, TRIAGE_HOLD_GUARD, true);
         r = triage_subscribe(g->triage, &(triage_listener){ .finding = on_finding, .userdata = g });
         if (r < 0) {
                 free(g);
@@ -492,8 +492,12 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
         }
         for (size_t i = 0; g->engine && i < engine_measures(g->engine); i++) {
                 const measure *m = engine_measure_get(g->engine, i);
-                if (measure_state_live(m->state)) {
-                        (void) snprintf(why, n, "temporary measure %llu (%s) is in force", (unsigned long long) m->id, m->kind);
+                if (measure_state_owed(m->state)) {
+                        (void) snprintf(why, n, m->state == MEASURE_REVERT_FAILED
+                                                        ? "temporary measure %llu (%s) could not be reverted (once its "
+                                                          "cause is fixed: ikehealctl revert %llu)"
+                                                        : "temporary measure %llu (%s) is in force",
+                                        (unsigned long long) m->id, m->kind, (unsigned long long) m->id);
                         return why;
                 }
         }
@@ -557,7 +561,7 @@ int guard_begin(guard *g, const guard_begin_params *p, char *why, size_t n) {
         }
         g->rec = rec;
         g->have_rec = true;
-        triage_hold_good(g->triage, true);
+        triage_hold_good(g->triage, TRIAGE_HOLD_GUARD, true);
         engine_hold(g, true);
         (void) arm(g, rec.confirm_by_usec, on_confirm_timer);
         audit(g, "guarded change %llu begun by uid %u (%s)%s: %s; last-good point taken, %u peer(s) up%s; confirm within %s, "

@@ -24,6 +24,12 @@
 #include "log_ids.h"
 #include "now.h"
 
+/* Each check's run count at a moment, to tell when all of them have run since. */
+typedef struct run_marks {
+        uint64_t *runs;
+        size_t n;
+} run_marks;
+
 struct triage {
         sd_event *event;
         incident_store *incidents;
@@ -40,14 +46,14 @@ struct triage {
         bool healthy;               /* last diagnosis: every check OK, nothing active */
         sd_event_source *good_timer; /* healthy long enough: the checks keep their last-good state */
         bool good_recorded;         /* this healthy stretch's last-good state is recorded */
-        bool good_held;             /* a change not yet confirmed: nothing is recorded automatically */
+        unsigned good_holds;        /* triage_good_hold bits: nothing is recorded automatically */
+        run_marks good_runs;        /* the last hold lifted: no last-good until every check ran since */
         bool retrigger;             /* an incident opened: run every check again now */
         /* a resolution is pending: checks dropped transient evidence and run once more */
         uint64_t settle_deadline;   /* CLOCK_MONOTONIC; 0: not settling */
         bool settle_waiting;        /* settling waits for charon's start grace to end */
         uint64_t settle_wait_since; /* CLOCK_REALTIME: when that wait began */
-        uint64_t *settle_runs;      /* each check's run count when settling began */
-        size_t n_settle;
+        run_marks settle_runs;      /* each check's run count when settling began */
         sd_event_source *settle_timer;
 };
 
@@ -145,17 +151,36 @@ static void on_incident(const incident *i, incident_event ev, void *userdata) {
                         t->listeners[k].incident(i, ev, t->listeners[k].userdata);
 }
 
-/* Has every check run since the settle's rerun? (Never while still waiting for charon.) */
-static bool settled(triage *t) {
+static void run_marks_take(triage *t, run_marks *m) {
         size_t n = check_set_size(t->checks);
-        if (t->settle_waiting)
-                return false;
-        if (n != t->n_settle)
+
+        free(m->runs);
+        m->runs = calloc(n ? n : 1, sizeof(uint64_t));
+        m->n = m->runs ? n : 0;
+        for (size_t i = 0; i < m->n; i++)
+                m->runs[i] = check_runs(check_set_get(t->checks, i));
+}
+
+/* Has every check run since the marks were taken? (A check set of another size: it was built
+ * anew, every check has run since.) */
+static bool run_marks_passed(triage *t, const run_marks *m) {
+        size_t n = check_set_size(t->checks);
+        if (n != m->n)
                 return true;
         for (size_t i = 0; i < n; i++)
-                if (check_runs(check_set_get(t->checks, i)) <= t->settle_runs[i])
+                if (check_runs(check_set_get(t->checks, i)) <= m->runs[i])
                         return false;
         return true;
+}
+
+static void run_marks_clear(run_marks *m) {
+        free(m->runs);
+        *m = (run_marks){ 0 };
+}
+
+/* Has every check run since the settle's rerun? (Never while still waiting for charon.) */
+static bool settled(triage *t) {
+        return !t->settle_waiting && run_marks_passed(t, &t->settle_runs);
 }
 
 static int on_settle_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -211,15 +236,10 @@ static bool charon_ready(triage *t) {
 
 /* Phase 2: the checks drop transient evidence and all run once more. */
 static void settle_rerun(triage *t) {
-        size_t n = check_set_size(t->checks);
         uint64_t span = settle_span(t);
 
         t->settle_waiting = false;
-        free(t->settle_runs);
-        t->settle_runs = calloc(n ? n : 1, sizeof(uint64_t));
-        t->n_settle = t->settle_runs ? n : 0;
-        for (size_t i = 0; i < t->n_settle; i++)
-                t->settle_runs[i] = check_runs(check_set_get(t->checks, i));
+        run_marks_take(t, &t->settle_runs);
         t->settle_deadline = mono_usec() + span;
         t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
         (void) sd_event_add_time_relative(t->event, &t->settle_timer, CLOCK_MONOTONIC, span, USEC_PER_MSEC,
@@ -292,9 +312,10 @@ static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         char d[32];
 
         t->good_timer = sd_event_source_disable_unref(t->good_timer);
-        if (t->good_held) {
-                log_info("all %zu checks healthy, but a guarded change is not confirmed yet: the last-good state is "
-                         "not recorded", check_set_size(t->checks));
+        if (t->good_holds) {
+                log_info("all %zu checks healthy, but %s: the last-good state is not recorded", check_set_size(t->checks),
+                         t->good_holds & TRIAGE_HOLD_GUARD ? "a guarded change is not confirmed yet"
+                                                           : "a temporary measure is in force");
                 return 0;
         }
         log_info("all %zu checks healthy for %s: recording the last-good state", check_set_size(t->checks),
@@ -302,6 +323,14 @@ static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         check_set_mark_good(t->checks);
         t->good_recorded = true;
         return 0;
+}
+
+static void arm_good_timer(triage *t) {
+        t->good_timer = sd_event_source_disable_unref(t->good_timer);
+        if (t->params.last_good_after_usec == 0 ||
+            sd_event_add_time_relative(t->event, &t->good_timer, CLOCK_MONOTONIC, t->params.last_good_after_usec,
+                                       USEC_PER_MSEC, on_good_timer, t) < 0)
+                (void) on_good_timer(NULL, 0, t);
 }
 
 void triage_diagnose(triage *t) {
@@ -351,14 +380,18 @@ void triage_diagnose(triage *t) {
                 for (size_t i = 0; i < t->n_listeners; i++)
                         if (t->listeners[i].healthy)
                                 t->listeners[i].healthy(t->listeners[i].userdata);
+        /* after a hold was lifted, a stretch begins only with findings of runs made since: the
+         * ones before describe the gateway with the measure, fault or change still in place */
+        if (t->good_runs.runs) {
+                if (!run_marks_passed(t, &t->good_runs))
+                        healthy = false;
+                else
+                        run_marks_clear(&t->good_runs);
+        }
         if (healthy && !t->healthy) {
                 /* a state becomes "last good" only once it has held for a while: a snapshot taken
                  * in a lucky second between two failures would be restored later as the truth */
-                t->good_timer = sd_event_source_disable_unref(t->good_timer);
-                if (t->params.last_good_after_usec == 0 ||
-                    sd_event_add_time_relative(t->event, &t->good_timer, CLOCK_MONOTONIC, t->params.last_good_after_usec,
-                                               USEC_PER_MSEC, on_good_timer, t) < 0)
-                        (void) on_good_timer(NULL, 0, t);
+                arm_good_timer(t);
         }
         if (!healthy) {
                 t->good_timer = sd_event_source_disable_unref(t->good_timer);
@@ -434,8 +467,18 @@ void triage_mark_good(triage *t) {
         t->good_recorded = true;
 }
 
-void triage_hold_good(triage *t, bool hold) {
-        t->good_held = hold;
+void triage_hold_good(triage *t, triage_good_hold who, bool hold) {
+        unsigned was = t->good_holds;
+
+        t->good_holds = hold ? was | who : was & ~(unsigned) who;
+        /* the last hold lifted with nothing recorded in this stretch: a new stretch begins once
+         * every check has looked again (now), and is recorded after last_good_after as always */
+        if (was && !t->good_holds && !t->good_recorded && t->checks) {
+                t->good_timer = sd_event_source_disable_unref(t->good_timer);
+                t->healthy = false;
+                run_marks_take(t, &t->good_runs);
+                check_set_trigger_all(t->checks);
+        }
 }
 
 bool triage_good_recorded(const triage *t) {
@@ -505,7 +548,8 @@ triage *triage_free(triage *t) {
         t->diagnose_defer = sd_event_source_disable_unref(t->diagnose_defer);
         t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
         t->good_timer = sd_event_source_disable_unref(t->good_timer);
-        free(t->settle_runs);
+        run_marks_clear(&t->settle_runs);
+        run_marks_clear(&t->good_runs);
         free(t);
         return NULL;
 }

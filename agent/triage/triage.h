@@ -88,9 +88,16 @@ typedef struct diagnosis_input diagnosis_input;
 size_t triage_inputs(const triage *t, diagnosis_input *in, size_t max);
 /* The current state is the last good one (`accept`): the checks record it now. */
 void triage_mark_good(triage *t);
-/* While held, a healthy stretch records no last-good state (a change still to be confirmed must
- * not become what rollbacks return to); triage_mark_good() still records. */
-void triage_hold_good(triage *t, bool hold);
+/* Who holds the automatic last-good recording: while any does, a healthy stretch records
+ * nothing — a change still to be confirmed, or a temporary measure (past its expiry a rollback
+ * would put it back for good), must not become what rollbacks return to; triage_mark_good()
+ * still records (`accept` and the guard refuse in those cases themselves). When the last hold
+ * is lifted with nothing recorded, a stretch begins once every check has run again. */
+typedef enum triage_good_hold {
+        TRIAGE_HOLD_GUARD = 1u << 0,    /* a guarded change not confirmed yet */
+        TRIAGE_HOLD_MEASURES = 1u << 1, /* a temporary measure in force */
+} triage_good_hold;
+void triage_hold_good(triage *t, triage_good_hold who, bool hold);
 /* Has this healthy stretch's last-good state been recorded (or accepted)? */
 bool triage_good_recorded(const triage *t);
 

@@ -50,23 +50,30 @@ echo "connections { rw { local_addrs = " >>"$GW_SWANCTL_CONF"
 cp "$GW_SWANCTL_CONF" "$D/conf.broken"
 echo "# left by a package" >"$GW_SWANCTL_DIR/conf.d/zz-stray.conf" 2>/dev/null || { mkdir -p "$GW_SWANCTL_DIR/conf.d"; echo "# stray" >"$GW_SWANCTL_DIR/conf.d/zz-stray.conf"; }
 chmod 0644 "$GW_KEY"
+# a temporary measure's file (psk_temp, encap and log_level begin theirs so): its revert removes
+# it, a rollback leaves it, and it is no drift
+MEAS=$GW_SWANCTL_DIR/conf.d/zz-measure.conf
+printf '# Written by ikeheald (a measure with an expiry in this test): do not edit.\n' >"$MEAS"
 out=$(lab_swanctl "$D/lab" gw --load-all --noprompt 2>&1)
 grep -q "syntax error" <<<"$out" && ok "broken swanctl.conf loaded: every connection gone" || bad "swanctl: $out"
 agent_wait_incident daemon_config - 8000 >/dev/null && ok "daemon_config incident" || bad "no daemon_config incident"
 out=$("$B/ikehealctl" config diff "$D/state") && bad "config diff saw no change" ||
         { grep -q "changed   $GW_SWANCTL_CONF" <<<"$out" && grep -q "+ connections { rw { local_addrs =" <<<"$out" &&
-                grep -q "changed   $GW_KEY  (mode 0600 → 0644" <<<"$out" && grep -q "added     $GW_SWANCTL_DIR/conf.d/zz-stray.conf" <<<"$out" &&
-                ok "ikehealctl config diff: the edit line by line, the key's mode, the stray file" || bad "config diff: $out"; }
+                grep -q "changed   $GW_KEY  (mode 0600 → 0644" <<<"$out" && grep -q "added     $GW_SWANCTL_DIR/conf.d/zz-stray.conf" <<<"$out" && grep -q "measure   $MEAS" <<<"$out" &&
+                ok "ikehealctl config diff: the edit line by line, the key's mode, the stray file, the measure's file apart" || bad "config diff: $out"; }
 run_of() { agent_run_of config-rollback; }
 wait_run() { agent_wait_run config-rollback "$1" 30000; }
 res=$(wait_run pending) && ok "config-rollback proposed at approve grade" || bad "no pending rollback"
 plan=$(agent_ctl plan config-rollback)
 grep -q "restore $GW_SWANCTL_CONF" <<<"$plan" && grep -q "remove $GW_SWANCTL_DIR/conf.d/zz-stray.conf" <<<"$plan" &&
         grep -q "restore $GW_KEY" <<<"$plan" && ok "the plan lists every file it would restore or remove" || bad "plan: $plan"
+grep -q "zz-measure.conf" <<<"$plan" && bad "the plan would touch a measure's file: $plan" || ok "the plan leaves the measure's file alone"
 set -- $res
 agent_ctl approve "$1" "$3" >/dev/null && ok "approved" || bad "approve"
 res=$(wait_run succeeded) && ok "rolled back, loaded and verified" || bad "rollback: $(run_of)"
 mkdir -p "$D/now" && tar -C "$D/now" -xf "$D/good.tar"
+[ -e "$MEAS" ] && ok "the measure's file is still there" || bad "the rollback removed the measure's file"
+rm -f "$MEAS"
 diff -r "$D/now" "$GW_SWANCTL_DIR" >/dev/null && ok "the swanctl tree is byte-identical to the last-good one (stray file gone)" ||
         bad "tree differs: $(diff -r "$D/now" "$GW_SWANCTL_DIR" | head -3)"
 (cd "$GW_SWANCTL_DIR" && find . -type f -exec stat -c '%a %n' {} + | sort) | diff "$D/good.modes" - >/dev/null &&

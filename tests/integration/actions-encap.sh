@@ -118,6 +118,13 @@ agent_wait_checks 8000 || bad "checks did not all report"
 t0=$(date +%s%N)
 agent_ctl run encap-test --wait >"$D/run.out" 2>&1 && ok "encap-test run succeeded" || bad "run: $(cat "$D/run.out")"
 [ -e "$OVR" ] && child_encap && ok "override in place, CHILD_SA UDP-encapsulated" || bad "after the run: $(ls "$GW_SWANCTL_DIR/conf.d")"
+# the override is the measure's, not a change of the configuration: no drift, counted apart
+cfg=$(agent_ctl checks config --json 2>/dev/null | python3 -c 'import json,sys
+d={str(x["name"]): x for x in json.load(sys.stdin)["checks"] or []}["config"]
+f=d.get("facts",{}); v=f.get("drift","-")
+print(d.get("status"), f.get("measure_files",""), "no" if v in (False, "no") else v)')
+[ "$cfg" = "ok 1 no" ] && ok "config check: ok, the override counted as a measure's file, no drift" ||
+        bad "config check while the override is in force: $cfg ($(agent_ctl checks config))"
 for _ in $(seq 150); do agent_ctl measures all | grep -q "encap .*reverted " && break; sleep 0.1; done
 agent_ctl measures all | grep -q "encap .*reverted " && ok "measure reverted at its expiry" || bad "measures: $(agent_ctl measures all)"
 echo "figure: encap run to revert $((($(date +%s%N) - t0) / 1000000)) ms (expires_in 3s)"
