@@ -307,6 +307,21 @@ const measure *engine_measure_get(const engine *e, size_t i) {
         return i < e->n_measures ? e->measures[e->n_measures - 1 - i] : NULL;
 }
 
+bool engine_measure_owed(const engine *e, char *why, size_t n) {
+        for (size_t i = 0; i < e->n_measures; i++) {
+                const measure *m = e->measures[i];
+                if (measure_state_owed(m->state)) {
+                        (void) snprintf(why, n, m->state == MEASURE_REVERT_FAILED
+                                                        ? "temporary measure %llu (%s) could not be reverted (once its "
+                                                          "cause is fixed: ikehealctl revert %llu)"
+                                                        : "temporary measure %llu (%s) is in force",
+                                        (unsigned long long) m->id, m->kind, (unsigned long long) m->id);
+                        return true;
+                }
+        }
+        return false;
+}
+
 const policy_ledger *engine_ledger(const engine *e) {
         return e->ledger;
 }

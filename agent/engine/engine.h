@@ -250,6 +250,9 @@ const run *engine_run_get(const engine *e, size_t i); /* newest first */
 const run *engine_run_find(const engine *e, uint64_t id);
 size_t engine_measures(const engine *e);
 const measure *engine_measure_get(const engine *e, size_t i);
+/* Is a measure's change possibly still on the gateway (measure_state_owed())? Then true, with
+ * `why` saying which and what to do ("… is in force", "… could not be reverted (…)"). */
+bool engine_measure_owed(const engine *e, char *why, size_t n);
 const policy_ledger *engine_ledger(const engine *e);
 const action_env *engine_action_env(const engine *e);
 /* Established IKE_SAs (the sas check's last finding), for blast radius. */

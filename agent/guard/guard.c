@@ -490,17 +490,8 @@ const char *guard_refusal(const guard *g, char *why, size_t n) {
                         return why;
                 }
         }
-        for (size_t i = 0; g->engine && i < engine_measures(g->engine); i++) {
-                const measure *m = engine_measure_get(g->engine, i);
-                if (measure_state_owed(m->state)) {
-                        (void) snprintf(why, n, m->state == MEASURE_REVERT_FAILED
-                                                        ? "temporary measure %llu (%s) could not be reverted (once its "
-                                                          "cause is fixed: ikehealctl revert %llu)"
-                                                        : "temporary measure %llu (%s) is in force",
-                                        (unsigned long long) m->id, m->kind, (unsigned long long) m->id);
-                        return why;
-                }
-        }
+        if (g->engine && engine_measure_owed(g->engine, why, n))
+                return why;
         if (!checks || !check_set_size(checks))
                 return "no checks are running: there is nothing to verify a change with";
         for (size_t i = 0; i < check_set_size(checks); i++) {

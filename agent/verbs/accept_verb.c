@@ -40,17 +40,8 @@ static const char *refusal(const verbs_ctx *v, char *why, size_t n) {
                         return why;
                 }
         }
-        for (size_t i = 0; v->engine && i < engine_measures(v->engine); i++) {
-                const measure *m = engine_measure_get(v->engine, i);
-                if (measure_state_owed(m->state)) {
-                        (void) snprintf(why, n, m->state == MEASURE_REVERT_FAILED
-                                                        ? "temporary measure %llu (%s) could not be reverted (once its "
-                                                          "cause is fixed: ikehealctl revert %llu)"
-                                                        : "temporary measure %llu (%s) is in force",
-                                        (unsigned long long) m->id, m->kind, (unsigned long long) m->id);
-                        return why;
-                }
-        }
+        if (v->engine && engine_measure_owed(v->engine, why, n))
+                return why;
         if (v->drills && drill_active(v->drills))
                 return "a drill is in progress";
         if (v->guard && guard_active(v->guard))
