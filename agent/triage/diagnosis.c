@@ -307,9 +307,18 @@ int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out) {
         /* the probe failing with nothing on this host to blame: the boundary or the path —
          * unless charon has not answered anything since the probe began: a hung charon is
          * silent too, and the daemon check decides that first */
-        for (size_t i = 0; i < ns; i++)
-                if (sy[i].cls == FAULT_REACHABILITY && sy[i].explained_by == FAULT_NONE)
-                        sy[i].cls = daemon_unconfirmed(in, n, sy[i].in->finding) ? FAULT_NONE : FAULT_FIREWALL;
+        for (size_t i = 0; i < ns; i++) {
+                if (sy[i].cls != FAULT_REACHABILITY || sy[i].explained_by != FAULT_NONE)
+                        continue;
+                if (!daemon_unconfirmed(in, n, sy[i].in->finding)) {
+                        sy[i].cls = FAULT_FIREWALL;
+                        continue;
+                }
+                /* undecided, not gone: an incident the probe found before stays as it is */
+                sy[i].cls = FAULT_NONE;
+                if (out->n_withheld < DIAGNOSIS_WITHHELD_MAX)
+                        (void) snprintf(out->withheld[out->n_withheld++], sizeof(out->withheld[0]), "%s", sy[i].in->check);
+        }
 
         /* a tunnel is explained away only by a cause that stands as a problem of its own */
         for (size_t i = 0; i < ns; i++) {
@@ -418,6 +427,13 @@ void diagnosis_done(diagnosis *d) {
                 for (size_t j = 0; j < d->problems[i].n_evidence; j++)
                         free(d->problems[i].evidence[j]);
         d->n_problems = 0;
+}
+
+bool diagnosis_withheld(const diagnosis *d, const char *name) {
+        for (size_t i = 0; i < d->n_withheld; i++)
+                if (strcmp(d->withheld[i], name) == 0)
+                        return true;
+        return false;
 }
 
 const char *diagnosis_problem_signature(const diagnosis_problem *p) {

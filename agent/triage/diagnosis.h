@@ -20,12 +20,14 @@
  * Pure: no I/O, no clock, no logging; the agent feeds it and keeps incidents (incident.h). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/checks/finding.h"
 #include "fault.h"
 
 #define DIAGNOSIS_PROBLEMS_MAX 16u
+#define DIAGNOSIS_WITHHELD_MAX 8u
 #define DIAGNOSIS_EVIDENCE_MAX 24u
 
 /* One check's current state as diagnosis sees it. */
@@ -55,12 +57,19 @@ typedef struct diagnosis {
         size_t n_problems;
         fault_scope impact;          /* the worst scope of any FAIL problem */
         char recent_changes[512];    /* config_change evidence, shown with every problem */
+        /* checks whose failure this run neither counts nor clears: the IKE probe failed while
+         * charon has not answered here since it began (the daemon check decides that first) */
+        char withheld[DIAGNOSIS_WITHHELD_MAX][64];
+        size_t n_withheld;
 } diagnosis;
 
 /* Fill `out` (which the caller then releases with diagnosis_done). -ENOMEM only. Problems are
  * ordered: FAIL before WARN, global before local, then by the triage order of their class. */
 int diagnosis_run(const diagnosis_input *in, size_t n, diagnosis *out);
 void diagnosis_done(diagnosis *d);
+/* Was the failure of check `name` withheld this run (undecided: an incident it found stays as it is,
+ * neither resolving nor settling)? */
+bool diagnosis_withheld(const diagnosis *d, const char *name);
 
 /* A problem's identity across runs: its class (one root cause, one incident). */
 const char *diagnosis_problem_signature(const diagnosis_problem *p);

@@ -433,7 +433,7 @@ int incident_store_apply(incident_store *s, const diagnosis *d, const diagnosis_
                         continue;
                 for (size_t k = 0; k < d->n_problems && !present; k++)
                         present = d->problems[k].cls == i->cls;
-                if (present || !root_healthy(i, in, n_in))
+                if (present || !root_healthy(i, in, n_in) || diagnosis_withheld(d, i->root_check))
                         continue;
                 i->state = INCIDENT_RESOLVED;
                 i->resolved_usec = i->updated_usec = now_usec;
@@ -455,7 +455,7 @@ bool incident_store_would_resolve(const incident_store *s, const diagnosis *d, c
                         continue;
                 for (size_t k = 0; k < d->n_problems && !present; k++)
                         present = d->problems[k].cls == i->cls;
-                if (!present && root_healthy(i, in, n_in))
+                if (!present && root_healthy(i, in, n_in) && !diagnosis_withheld(d, i->root_check))
                         return true;
                 /* the check that found it is healthy again, but another still says so:
                  * perhaps only because it has not looked since */

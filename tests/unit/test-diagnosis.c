@@ -188,6 +188,38 @@ int main(void) {
         diagnosis_done(&d);
         reset(&w);
 
+        /* a boundary incident the probe found stays as it is while a later run is held: the
+         * held failure neither resolves it nor makes triage settle (run every check again) —
+         * with the probe every 0.5 s and charon asked every 1 s, every other run is held */
+        {
+                incident_store *hs = NULL;
+                add(&w, "daemon", "daemon", CHECK_OK, "answered_usec=2000000", NULL);
+                add(&w, "firewall", "firewall", CHECK_OK, NULL);
+                add(&w, "probe", "ike_probe", CHECK_FAIL, "class=reachability", NULL);
+                w.f[2]->started_usec = 1500000;
+                CHECK(incident_store_new(&hs, NULL, NULL) == 0 && diagnosis_run(w.in, w.n, &d) == 0 &&
+                              d.n_problems == 1 && incident_store_apply(hs, &d, w.in, w.n, 1000, NULL, NULL) == 0 &&
+                              incident_store_active(hs) == 1,
+                      "boundary incident opened");
+                diagnosis_done(&d);
+                w.f[2]->started_usec = 2500000; /* the next probe run began after charon's last answer */
+                CHECK(diagnosis_run(w.in, w.n, &d) == 0 && d.n_problems == 0 && diagnosis_withheld(&d, "probe"),
+                      "the next run is held (withheld: probe)");
+                CHECK(!incident_store_would_resolve(hs, &d, w.in, w.n), "held: the incident would not resolve (no settle)");
+                CHECK(incident_store_apply(hs, &d, w.in, w.n, 2000, NULL, NULL) == 0 && incident_store_active(hs) == 1,
+                      "held: the incident stays open");
+                diagnosis_done(&d);
+                w.in[2].reported = CHECK_OK;
+                w.f[2]->status = CHECK_OK;
+                CHECK(diagnosis_run(w.in, w.n, &d) == 0 && !diagnosis_withheld(&d, "probe") &&
+                              incident_store_would_resolve(hs, &d, w.in, w.n) &&
+                              incident_store_apply(hs, &d, w.in, w.n, 3000, NULL, NULL) == 0 && incident_store_active(hs) == 0,
+                      "the probe answered: resolved");
+                diagnosis_done(&d);
+                incident_store_free(hs);
+                reset(&w);
+        }
+
         /* clock skew explains an "expired" certificate */
         add(&w, "clock", "clock", CHECK_FAIL, "class=clock", "reason=skew", NULL);
         add(&w, "certs", "certificate", CHECK_FAIL, "class=certificate", "reason=expired", NULL);
