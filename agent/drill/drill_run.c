@@ -404,10 +404,14 @@ static void on_slot(void *userdata, int error, const char *fwhy) {
         if (error < 0) {
                 log_notice("drill %s not started: %s", w.name, fwhy);
                 drill_audit(dr, "drill", "drill %s not started: %s", w.name, fwhy);
+                if (w.fleet_claim)
+                        fleet_drills_unclaim(dr->fleet, w.name);
                 return;
         }
         dr->slot_held = true;
         if (drill_start(dr, w.name, false, w.scheduled, &who, &id, why, sizeof(why)) < 0) {
+                if (w.fleet_claim)
+                        fleet_drills_unclaim(dr->fleet, w.name);
                 log_notice("drill %s not started once it held the fleet's drill slot: %s", w.name, why);
                 drill_audit(dr, "drill", "drill %s not started once it held the fleet's drill slot: %s", w.name, why);
                 if (!dr->active && dr->slot_held) {
