@@ -17,7 +17,8 @@
 #        never overlap
 #   the fleet's drill schedule (<prefix>drills/schedule, every 1h) written → one agent claims
 #        and runs the drill, the other does not; rewritten → neither runs it again within every;
-#        a bad value → refused, said in fleet status; a bad file → refused by ikehealctl's agent
+#        both paused, the record deleted → a claimed start refused gives its claim back; a bad
+#        value → refused, said in fleet status; a bad file → refused by ikehealctl's agent
 #   etcd without quorum (2 of 3 members stopped) → a drill is refused (etcd unavailable); the step
 #        is held, the agent says why, no step is taken, and the run is escalated at
 #        fleet.slot_wait; a reload that names the runbook in fleet.on_partition lets a held step go on
@@ -317,6 +318,19 @@ sleep 3
 [ $(($(fd_count gwa) + $(fd_count gwb))) = $((na + nb + 1)) ] &&
         ok "rewritten within every: neither agent runs it again ($idle: $(ctl "$idle" fleet drills --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["schedule"][0].get("fleet"))'))" ||
         bad "a drill ran again within every: gwa $(fd_count gwa), gwb $(fd_count gwb)"
+# a claimed start refused here gives its claim back: both agents paused locally (a drill is
+# refused while paused), the record deleted (due again), the key rewritten (both look at once)
+ctl gwa pause --reason "give-back test" >/dev/null && ctl gwb pause --reason "give-back test" >/dev/null || bad "local pause refused"
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s del "${PREFIX}drills/last/fd" >/dev/null || bad "delete of the record"
+ctl gwa fleet drill-schedule set - <<<"$sched
+# while paused" >/dev/null || bad "third set refused"
+record() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s get "${PREFIX}drills/last/fd" --print-value-only 2>/dev/null; }
+gave_back() { audit_has gwa "the claim is given back" || audit_has gwb "the claim is given back"; }
+wait_for 15000 gave_back && wait_for 5000 eval '[ -z "$(record)" ]' &&
+        ok "a claimed start refused here (paused) gives its claim back: the record is gone again ($(ctl gwa audit 200 | grep -o 'fleet-scheduled drill fd not started: refused: automatic.*' | tail -1 | cut -c1-90))" ||
+        bad "give-back: record '$(record)'; $(ctl gwa audit 20 | grep -i -E 'drill|claim' | tail -3 | cut -c1-160)"
+[ $(($(fd_count gwa) + $(fd_count gwb))) = $((na + nb + 1)) ] && ok "… and no drill ran while paused" || bad "a drill ran while paused"
+ctl gwa resume >/dev/null && ctl gwb resume >/dev/null || bad "resume refused"
 # a value that does not parse: refused, said in fleet status, nothing of it applied
 ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s put -- "${PREFIX}drills/schedule" \
         '- drill: fd
