@@ -476,6 +476,14 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
                               incident_state_to_string(inc->state));
         if (engine_paused(dr->engine, &reason))
                 return refuse(why, n, -EBUSY, "refused: automatic remediation is paused (%s)", reason);
+        if (dr->fleet) {
+                /* a fleet's pause or freeze stops drills as a local pause does */
+                fleet_status fs;
+                fleet_status_get(dr->fleet, &fs);
+                if (fs.enabled && (fs.paused || (fs.freeze_until_usec && real_usec() < fs.freeze_until_usec)))
+                        return refuse(why, n, -EBUSY, "refused: automatic remediation is %s fleet-wide (%s)",
+                                      fs.paused ? "paused" : "frozen", fs.pause_reason);
+        }
         if (d->expect_runbook && !runbook_set_find(cfg->runbooks, d->expect_runbook))
                 return refuse(why, n, -ENOENT, "refused: runbook %s is not loaded", d->expect_runbook);
         if (!steady_now(dr, d, why, n))

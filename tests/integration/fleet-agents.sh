@@ -8,7 +8,7 @@
 #        holder), then takes it and runs its step; the two steps never overlap
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
 #   ikehealctl fleet status (JSON), fleet pause (seen through the agent's watch of the key, the
-#        auto runbook only proposed), fleet resume (the proposed run decided again at its own
+#        auto runbook only proposed, a drill refused), fleet resume (the proposed run decided again at its own
 #        grade: it runs after the resume, audited)
 #   the watch's etcd member restarted → the stream ends, is reopened, and a later pause is seen
 #        through it
@@ -388,6 +388,9 @@ wait_for 10000 audit_has "$other" "fleet_pause" &&
 wait_for 5000 eval '[ "$(fleet_field "$other" watch_events)" -gt "$ev0" ]' &&
         ok "fleet pause reached the agent through its watch (watch_events $ev0 → $(fleet_field "$other" watch_events))" ||
         bad "the watch brought no event: $(ctl "$other" fleet status --json | tr -d '\n ')"
+wait_for 15000 eval '[ "$(active "$other")" = 0 ]' || bad "an incident still active before the drill"
+! ctl "$other" drill run fd >"$D/drill-paused.out" 2>&1 && grep -q "paused fleet-wide" "$D/drill-paused.out" &&
+        ok "paused fleet-wide: a drill is refused ($(cut -c1-100 "$D/drill-paused.out"))" || bad "drill while paused fleet-wide: $(cat "$D/drill-paused.out")"
 : >"$R/marks/steps"
 fault_on
 wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
