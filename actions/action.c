@@ -311,6 +311,11 @@ int action_hold(const action_params *p, const action_env *env, char *why, size_t
         return p->ops->hold(p, env, why, why_size);
 }
 
+uint64_t action_revert_timeout(const action_params *p, uint64_t dflt) {
+        uint64_t t = p->ops && p->ops->revert_timeout ? p->ops->revert_timeout(p) : 0;
+        return t > dflt ? t : dflt;
+}
+
 int action_plan_add(action_plan *p, const char *fmt, ...) {
         va_list ap;
         int n;

@@ -83,6 +83,10 @@ typedef struct action_env {
          * check_userdata): what a precondition may know of the gateway now without asking
          * charon (the tunnels check's `udp_encap`); may be NULL */
         const char *(*check_fact)(void *userdata, const char *check, const char *key);
+        /* Is this gateway healthy now, as the agent sees it (called with check_userdata)? 0: yes;
+         * >0 with `why` filled: not (what is still wrong). What a measure taken because this
+         * gateway was sick (failover) waits for before it is undone. May be NULL. */
+        int (*gateway_healthy)(void *userdata, char *why, size_t why_size);
 } action_env;
 
 typedef enum action_op {
@@ -121,6 +125,9 @@ struct action_ops {
          * measure is active; <0 (-errno) with `why` filled: the engine reverts it early. Cheap,
          * no side effect. */
         int (*hold)(const action_params *p, const action_env *env, char *why, size_t why_size);
+        /* Optional: how long a revert of these parameters may take when it waits for something
+         * longer than the default (failover: its hold of continuous health). 0: the default. */
+        uint64_t (*revert_timeout)(const action_params *p);
         /* Describe the effects (action_plan_add); no side effect. */
         int (*plan)(const action_params *p, const action_env *env, action_op op, action_plan *out);
         /* Begin op (ACTION_VERIFY / ACTION_REVERT only if supported: see below); finish with
@@ -155,6 +162,8 @@ int action_precondition(const action_params *p, const action_env *env, char *why
 #define ACTION_HOLD_INTERVAL_USEC (2 * 1000000ull)
 /* ops->hold, or 0 if the kind has none. */
 int action_hold(const action_params *p, const action_env *env, char *why, size_t why_size);
+/* ops->revert_timeout when it gives more than dflt, else dflt. */
+uint64_t action_revert_timeout(const action_params *p, uint64_t dflt);
 
 int action_plan_add(action_plan *p, const char *fmt, ...) _printf_(2, 3);
 /* ops->plan, or a line saying the kind cannot describe itself. */

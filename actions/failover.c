@@ -9,12 +9,20 @@
  * clients onto a sick gateway is worse than leaving them. Then it writes -`lower_by` to the
  * file atomically (temporary file, rename), and keepalived's inotify watch sees the new value.
  *
- * The revert (the measure's expiry, an operator's revert, a rollback) writes 0 back, but only
- * after charon here has answered a VICI request every half second for `hold` without a break:
- * a gateway that is still down must not pull the clients back, and one that flaps must not
- * bounce the VIP. If that does not happen within the revert's time, the revert fails, the
- * priority stays lowered and the engine calls a human. A file already at 0 (the apply never
- * wrote, or a revert already did) is nothing to undo. */
+ * The measure does not wait for its expiry once this gateway is healthy again: its hold check
+ * (every few seconds while it is in force) asks the agent (action_env's gateway_healthy:
+ * charon's VICI link up, no active incident of global scope at severity fail) and, when it is,
+ * says the measure may end, and the engine reverts it early. `return_when_healthy: false` keeps
+ * the address away until the expiry or an operator's revert (a planned hand-over).
+ *
+ * The revert (early, the measure's expiry, an operator's revert, a rollback) writes 0 back, but
+ * only after charon here has answered a VICI request every half second for `hold` and the agent
+ * has called this gateway healthy at each of those answers, without a break: a gateway that is
+ * still down must not pull the clients back, and one that flaps (heals, fails again within the
+ * hold) must not bounce the VIP — a break starts the hold again. If that does not happen within
+ * the revert's time (the hold plus a minute), the revert fails, the priority stays lowered and
+ * the engine calls a human. A file already at 0 (the apply never wrote, or a revert already
+ * did) is nothing to undo. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +36,7 @@
 #include "now.h"
 #include "vici.h"
 
-enum { P_WEIGHT_FILE, P_LOWER_BY, P_STANDBY_URL, P_STANDBY_TIMEOUT, P_HOLD, P_CHECK, _P_MAX };
+enum { P_WEIGHT_FILE, P_LOWER_BY, P_STANDBY_URL, P_STANDBY_TIMEOUT, P_HOLD, P_CHECK, P_RETURN_WHEN_HEALTHY, _P_MAX };
 
 static const action_param_spec params[] = {
         [P_WEIGHT_FILE] = { "weight_file", AP_PATH, false },
@@ -37,10 +45,13 @@ static const action_param_spec params[] = {
         [P_STANDBY_TIMEOUT] = { "standby_timeout", AP_DURATION, false, 100 * USEC_PER_MSEC, 30 * USEC_PER_SEC },
         [P_HOLD] = { "hold", AP_DURATION, false, USEC_PER_SEC, 10 * 60 * USEC_PER_SEC },
         [P_CHECK] = { "check", AP_STRING, false },
+        [P_RETURN_WHEN_HEALTHY] = { "return_when_healthy", AP_BOOL, false },
         [_P_MAX] = { 0 },
 };
 
 #define HEALTH_PERIOD_USEC (500 * USEC_PER_MSEC)
+/* how long a revert may wait for this gateway to become healthy, on top of its hold */
+#define REVERT_WAIT_USEC (60 * USEC_PER_SEC)
 #define WEIGHT_FILE_MAX 64u
 
 typedef struct failover_state {
@@ -76,6 +87,10 @@ static unsigned lower_by(const action_params *p) {
 
 static uint64_t hold(const action_params *p) {
         return p->v[P_HOLD].set ? p->v[P_HOLD].num : 30 * USEC_PER_SEC;
+}
+
+static bool return_when_healthy(const action_params *p) {
+        return !p->v[P_RETURN_WHEN_HEALTHY].set || p->v[P_RETURN_WHEN_HEALTHY].num;
 }
 
 static uint64_t standby_timeout(const action_params *p) {
@@ -249,12 +264,22 @@ static void on_version(vici_client *c, int error, const vici_node *reply, void *
                 again(s);
                 return;
         }
+        const action_env *env = action_call_env(s->call);
+        char why[192];
+        if (env->gateway_healthy && env->gateway_healthy(env->check_userdata, why, sizeof(why)) != 0) {
+                s->healthy_since = 0;
+                s->answers = 0;
+                action_call_set_detail(s->call, "charon here answers, but this gateway is not healthy (%s): the priority "
+                                       "stays lowered", why);
+                again(s);
+                return;
+        }
         if (!s->healthy_since)
                 s->healthy_since = mono_usec();
         s->answers++;
         if (mono_usec() - s->healthy_since < hold(p)) {
-                action_call_set_detail(s->call, "charon here answers (%u times in a row); holding for %s before the "
-                                       "priority is restored",
+                action_call_set_detail(s->call, "charon here answers and this gateway is healthy (%u times in a row); "
+                                       "holding for %s before the priority is restored",
                                        s->answers, duration_format(hold(p), d, sizeof(d)));
                 again(s);
                 return;
@@ -309,6 +334,24 @@ static int revert(failover_state *s, const action_params *p) {
         return 0;
 }
 
+/* While the measure is in force: may it stay? Not once this gateway is healthy again — the
+ * engine then reverts it early, and the revert's hold keeps a gateway that fails again within it
+ * from pulling the clients back. */
+static int failover_hold(const action_params *p, const action_env *env, char *why, size_t n) {
+        char w[192], d[32];
+
+        if (!return_when_healthy(p) || !env || !env->gateway_healthy || env->gateway_healthy(env->check_userdata, w, sizeof(w)) != 0)
+                return 0;
+        (void) snprintf(why, n, "failover: this gateway healthy again (charon's VICI link up, no active global incident "
+                        "at severity fail): reverted early, VIP back after hold (%s of continuous health)",
+                        duration_format(hold(p), d, sizeof(d)));
+        return -ECANCELED;
+}
+
+static uint64_t failover_revert_timeout(const action_params *p) {
+        return hold(p) + REVERT_WAIT_USEC;
+}
+
 static int failover_start(void *state, action_call *call, action_op op) {
         failover_state *s = state;
         char why[256];
@@ -335,8 +378,11 @@ static int failover_plan(const action_params *p, const action_env *env, action_o
         char d[32], t[32];
 
         if (op == ACTION_REVERT)
-                return action_plan_add(out, "  once charon here has answered VICI for %s without a break, write 0 to %s "
-                                       "(this gateway's VRRP priority restored: it takes the virtual address back)",
+                return action_plan_add(out, "  %sonce charon here has answered VICI and this gateway has been healthy "
+                                       "for %s without a break, write 0 to %s (this gateway's VRRP priority restored: it "
+                                       "takes the virtual address back)",
+                                       return_when_healthy(p) ? "as soon as this gateway is healthy again (not only at the "
+                                                                "expiry): " : "",
                                        duration_format(hold(p), d, sizeof(d)), wfile(p, env));
         out->disruptive = true; /* every session moves to the standby */
         return action_plan_add(out, "  GET %s: the standby must answer 2xx within %s, else no failover\n"
@@ -359,6 +405,8 @@ const action_ops action_failover = {
         .state_size = sizeof(failover_state),
         .validate = failover_validate,
         .precondition = failover_precondition,
+        .hold = failover_hold,
+        .revert_timeout = failover_revert_timeout,
         .plan = failover_plan,
         .start = failover_start,
         .cancel = failover_cancel,

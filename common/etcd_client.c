@@ -318,6 +318,23 @@ int etcd_create(etcd_client *c, const char *key, const char *value, int64_t leas
                       cb, userdata);
 }
 
+int etcd_put_if(etcd_client *c, const char *key, const char *value, int64_t mod_revision, etcd_cb cb, void *userdata) {
+        _cleanup_(freep) char *k = b64(key), *v = value ? b64(value) : NULL, *cmp = NULL, *op = NULL;
+        if (!k || (value && !v))
+                return -ENOMEM;
+        cmp = mod_revision > 0 ? printf_alloc("{\"target\":\"MOD\",\"key\":\"%s\",\"mod_revision\":\"%" PRId64 "\"}", k,
+                                              mod_revision)
+                               : printf_alloc("{\"target\":\"CREATE\",\"key\":\"%s\",\"create_revision\":\"0\"}", k);
+        op = value ? printf_alloc("{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}}", k, v)
+                   : printf_alloc("{\"request_delete_range\":{\"key\":\"%s\"}}", k);
+        if (!cmp || !op)
+                return -ENOMEM;
+        return submit(c, "/v3/kv/txn",
+                      printf_alloc("{\"compare\":[%s],\"success\":[%s],\"failure\":[{\"request_range\":{\"key\":\"%s\"}}]}", cmp,
+                                   op, k),
+                      cb, userdata);
+}
+
 /* ---- slots ----
  *
  * One read of the slot keys, then a create on a free index: two requests when a slot is free,

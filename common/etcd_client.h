@@ -45,6 +45,12 @@ int etcd_delete(etcd_client *c, const char *key, etcd_cb cb, void *userdata);
  * reply->kvs[0] is who has it. */
 int etcd_create(etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb, void *userdata);
 
+/* Put `value` at `key` (NULL: delete the key) only if the key is still as the caller read it:
+ * `mod_revision` its mod_revision then, 0 when it was absent. reply->succeeded says whether the
+ * compare held, reply->revision is then the change's revision (the key's new mod_revision);
+ * otherwise reply->kvs holds the key as it is now (none: absent). */
+int etcd_put_if(etcd_client *c, const char *key, const char *value, int64_t mod_revision, etcd_cb cb, void *userdata);
+
 /* Take one of K (at most 64) slots <prefix>0 … <prefix>K-1 for `holder` under `lease`: the slot
  * keys are read, then a free one is created (one the holder has already counts). The callback's error: 0 (the slot taken, its index in `slot`),
  * -EBUSY (all K held by others: `why` names them), or a request's error. */

@@ -41,6 +41,7 @@ int ctl_evidence_export(const char *socket_path, const vici_node *list, uint64_t
 /* ctl/fleet_cmds.c: `fleet pause|resume|freeze`, `fleet status` */
 int build_fleet(int argc, char **argv, vici_builder *b);
 int build_fleet_status(int argc, char **argv, vici_builder *b);
+int build_fleet_drills(int argc, char **argv, vici_builder *b);
 
 /* `config diff [STATE_DIR]` (no agent): 0 unchanged, 1 changed or error, 2 usage. */
 int ctl_config_diff(int argc, char **argv);

@@ -94,5 +94,11 @@ const json_shape json_shape_evidence = {
 
 /* fleet status */
 const json_shape json_shape_fleet = {
-        .numbers = LIST("lease", "slots_held", "waiting", "requests", "watch_events"),
+        .numbers = LIST("lease", "slots_held", "waiting", "requests", "watch_events", "drill_schedule"),
+};
+
+/* fleet drills */
+const json_shape json_shape_fleet_drills = {
+        .numbers = LIST("entries"),
+        .collections = (const json_collection[]){ { "schedule", "index" }, { NULL } },
 };

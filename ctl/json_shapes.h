@@ -9,3 +9,4 @@ extern const json_shape json_shape_status, json_shape_checks, json_shape_inciden
         json_shape_drill, json_shape_drills, json_shape_plain;
 extern const json_shape json_shape_evidence;
 extern const json_shape json_shape_fleet;
+extern const json_shape json_shape_fleet_drills;

@@ -370,15 +370,28 @@ static const ctl_command commands[] = {
         {
                 .name = "fleet",
                 .verb = PROTO_FLEET,
-                .args = "status | pause --reason TEXT | resume | freeze --for DURATION --reason TEXT",
+                .args = "status | drills | pause --reason TEXT | resume | freeze --for DURATION --reason TEXT |\n"
+                        "       drill-schedule set FILE|- | drill-schedule clear",
                 .help = "The fleet this gateway coordinates with through etcd (the fleet: section). 'status'\n"
                         "shows this agent's lease (and whether it is known alive), the fleet slots it holds,\n"
                         "runs waiting for one, the fleet's pause or freeze as last read, and the last\n"
                         "request etcd did not answer. 'pause' and 'freeze' raise every agent's grades as a\n"
                         "local pause does (the freeze until its end), 'resume' lifts both; each is written\n"
-                        "to etcd and applied by every agent at its next lease renewal. Operators; audited.\n",
+                        "to etcd and applied by every agent at its next lease renewal. Operators; audited.\n"
+                        "'drills' shows the fleet's drill schedule (<prefix>drills/schedule: entries as\n"
+                        "drills.schedule, run by every agent besides its own, each start claimed in etcd so\n"
+                        "that 'every' holds fleet-wide); 'drill-schedule set FILE' (or - for standard input)\n"
+                        "writes it, checked first (one that does not parse is not written); 'clear' removes it.\n",
                 .render_text = render_result,
                 .build = build_fleet,
+        },
+        {
+                .name = "fleet_drills",
+                .verb = PROTO_FLEET_STATUS,
+                .args = "",
+                .help = "The fleet's drill schedule as this agent holds it: fleet drills (see 'help fleet').\n",
+                .json = &json_shape_fleet_drills,
+                .build = build_fleet_drills,
         },
         {
                 .name = "fleet_status",
@@ -777,6 +790,8 @@ int main(int argc, char **argv) {
         if (strcmp(argv[optind], "fleet") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "status") == 0) {
                 argv[++optind] = (char *) "fleet_status";
         }
+        if (strcmp(argv[optind], "fleet") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "drills") == 0)
+                argv[++optind] = (char *) "fleet_drills";
         cmd = command_find(argv[optind]);
         if (!cmd) {
                 if (proto_verb_from_string(argv[optind]) >= 0)

@@ -26,7 +26,7 @@ bool drill_class_valid(const char *s) {
 }
 
 /* Like a runbook name, plus '.' (drills are often named after what they break: "crl-1.2"). */
-static bool name_valid(const char *s) {
+bool drill_name_valid(const char *s) {
         size_t n = strlen(s);
 
         if (n == 0 || n > DRILL_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
@@ -286,7 +286,7 @@ static int drill_bind(const ynode *root, drill *dr, const drill_ctx *ctx, ydiag 
         if ((n = ybind_field(root, "name", true, d)) && ybind_scalar_dup(n, d, "name", &dr->name) == 0) {
                 dr->name_line = n->line;
                 dr->name_col = n->col;
-                if (!name_valid(dr->name))
+                if (!drill_name_valid(dr->name))
                         ydiag_add(d, n, "name '%s': expected [a-z0-9][a-z0-9_.-]*, at most %u characters", YQ(dr->name),
                                   DRILL_NAME_MAX);
         }

@@ -47,6 +47,8 @@
 #define DRILL_FILE_MAX (32u * 1024u)
 #define DRILL_SET_MAX 64u
 #define DRILL_NAME_MAX 64u
+/* A drill's name: [a-z0-9][a-z0-9_.-]*, at most DRILL_NAME_MAX. */
+bool drill_name_valid(const char *s);
 #define DRILL_CHECKS_MAX 16u
 #define DRILL_FAULT_MAX_USEC (3600ULL * 1000000ULL)        /* fault.expires_in at most */
 #define DRILL_STEADY_WITHIN_DEFAULT (60ULL * 1000000ULL)

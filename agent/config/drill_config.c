@@ -7,6 +7,7 @@
 #include "agent/config/drill.h"
 #include "agent/config/drill_config.h"
 #include "duration.h"
+#include "yaml_tree.h"
 #include "yaml_bind.h"
 
 #define OFF(f) offsetof(drill_config, f)
@@ -55,6 +56,77 @@ static int bind_entry(const ynode *m, drill_schedule *s, ydiag *d) {
         return r;
 }
 
+void drill_schedule_free(drill_schedule *s, size_t n) {
+        for (size_t i = 0; s && i < n; i++)
+                free(s[i].drill);
+        free(s);
+}
+
+/* A sequence of entries (the section's `schedule`, or a fleet's key): NULL or null: none. */
+static int bind_schedule(const ynode *sched, drill_schedule **ret, size_t *ret_n, ydiag *d) {
+        drill_schedule *v = NULL;
+        int r = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (!sched || ynode_is_null(sched))
+                return 0;
+        if (sched->type != YNODE_SEQ || sched->n_items > DRILL_SCHEDULE_MAX) {
+                ydiag_add(d, sched, "schedule: expected a sequence of at most %u entries", DRILL_SCHEDULE_MAX);
+                return -EINVAL;
+        }
+        if (!sched->n_items)
+                return 0;
+        if (!(v = calloc(sched->n_items, sizeof(*v))))
+                return -ENOMEM;
+        for (size_t i = 0; i < sched->n_items; i++) {
+                int k = bind_entry(sched->items[i], &v[i], d);
+                if (k == -ENOMEM) {
+                        drill_schedule_free(v, sched->n_items);
+                        return k;
+                }
+                if (k < 0)
+                        r = k;
+        }
+        *ret = v;
+        *ret_n = sched->n_items;
+        return r;
+}
+
+int drill_schedule_parse(const char *text, size_t len, drill_schedule **ret, size_t *ret_n, ydiag *d) {
+        _cleanup_(ynode_freep) ynode *root = NULL;
+        drill_schedule *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (len > DRILL_SCHEDULE_TEXT_MAX) {
+                ydiag_add_at(d, 1, 1, "a drill schedule of %zu bytes: at most %u", len, DRILL_SCHEDULE_TEXT_MAX);
+                return -EMSGSIZE;
+        }
+        if ((r = ytree_parse_buffer(text, len, d, &root)) < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        if (!root || ynode_is_null(root) || root->type != YNODE_SEQ) {
+                ydiag_add_at(d, root ? root->line : 1, root ? root->col : 1,
+                             "expected a sequence of entries (drill, every, window), as drills.schedule");
+                return -EINVAL;
+        }
+        r = bind_schedule(root, &v, &n, d);
+        for (size_t i = 0; r != -ENOMEM && i < n; i++)
+                if (v[i].drill && !drill_name_valid(v[i].drill)) {
+                        /* the name becomes part of an etcd key (the fleet's record of its last start) */
+                        ydiag_add_at(d, v[i].line, v[i].col, "drill: '%s' is not a drill's name ([a-z0-9][a-z0-9_.-]*, at "
+                                     "most %u characters)", YQ(v[i].drill), DRILL_NAME_MAX);
+                        r = -EINVAL;
+                }
+        if (r < 0) {
+                drill_schedule_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 int drill_config_bind(const ynode *node, drill_config *c, ydiag *d) {
         drill_config n = { .auto_approve = false, .history = DRILL_HISTORY_DEFAULT };
         const ynode *sched;
@@ -73,27 +145,14 @@ int drill_config_bind(const ynode *node, drill_config *c, ydiag *d) {
                 }
         }
         sched = n.schedule_node;
-        if (sched && !ynode_is_null(sched)) {
-                if (sched->type != YNODE_SEQ || sched->n_items > DRILL_SCHEDULE_MAX) {
-                        ydiag_add(d, sched, "schedule: expected a sequence of at most %u entries", DRILL_SCHEDULE_MAX);
-                        r = -EINVAL;
-                } else if (sched->n_items) {
-                        n.schedule = calloc(sched->n_items, sizeof(*n.schedule));
-                        if (!n.schedule) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                        n.n_schedule = sched->n_items;
-                        for (size_t i = 0; i < sched->n_items; i++) {
-                                int k = bind_entry(sched->items[i], &n.schedule[i], d);
-                                if (k == -ENOMEM) {
-                                        r = k;
-                                        goto fail;
-                                }
-                                if (k < 0)
-                                        r = k;
-                        }
+        {
+                int k = bind_schedule(sched, &n.schedule, &n.n_schedule, d);
+                if (k == -ENOMEM) {
+                        r = k;
+                        goto fail;
                 }
+                if (k < 0)
+                        r = k;
         }
         if (r < 0)
                 goto fail;
@@ -107,8 +166,6 @@ fail:
 
 void drill_config_done(drill_config *c) {
         strv_free(c->dirs);
-        for (size_t i = 0; i < c->n_schedule; i++)
-                free(c->schedule[i].drill);
-        free(c->schedule);
+        drill_schedule_free(c->schedule, c->n_schedule);
         *c = (drill_config){ 0 };
 }

@@ -42,6 +42,14 @@ typedef struct drill_config {
         const ynode *schedule_node; /* while binding only */
 } drill_config;
 
+/* A drill schedule as text (the fleet's <prefix>drills/schedule key): a YAML (or JSON) sequence
+ * of entries exactly as drills.schedule's, at most DRILL_SCHEDULE_TEXT_MAX bytes. All or
+ * nothing: on any error (in d, at line:col of the text) nothing is returned. -EINVAL,
+ * -EMSGSIZE, -ENOMEM. */
+#define DRILL_SCHEDULE_TEXT_MAX 8192u
+int drill_schedule_parse(const char *text, size_t len, drill_schedule **ret, size_t *ret_n, ydiag *d);
+void drill_schedule_free(drill_schedule *s, size_t n);
+
 /* Bind a `drills:` mapping (NULL: the defaults) strictly; errors in d. */
 int drill_config_bind(const ynode *node, drill_config *c, ydiag *d);
 void drill_config_done(drill_config *c);

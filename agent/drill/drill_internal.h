@@ -56,7 +56,14 @@ struct drill_runner {
                 uint32_t uid;
                 char user[64];
                 uint64_t since_usec; /* CLOCK_REALTIME */
+                bool fleet_claim;    /* a fleet-scheduled start: its claim is given back if refused */
         } wait;
+        bool fleet_subscribed;      /* to the fleet's drill schedule */
+        bool claiming;              /* a claim of a fleet-scheduled start on its way */
+        char claim_drill[DRILL_NAME_MAX + 1];
+        char fleet_said[600];       /* the last refusal of a fleet-scheduled start said */
+        bool fleet_unknown_said;    /* an entry naming no drill here said (until the schedule changes) */
+        size_t fleet_next;          /* the fleet's entry a look goes on with */
 };
 
 /* drill_audit.c */

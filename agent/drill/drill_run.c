@@ -404,10 +404,14 @@ static void on_slot(void *userdata, int error, const char *fwhy) {
         if (error < 0) {
                 log_notice("drill %s not started: %s", w.name, fwhy);
                 drill_audit(dr, "drill", "drill %s not started: %s", w.name, fwhy);
+                if (w.fleet_claim)
+                        fleet_drills_unclaim(dr->fleet, w.name);
                 return;
         }
         dr->slot_held = true;
         if (drill_start(dr, w.name, false, w.scheduled, &who, &id, why, sizeof(why)) < 0) {
+                if (w.fleet_claim)
+                        fleet_drills_unclaim(dr->fleet, w.name);
                 log_notice("drill %s not started once it held the fleet's drill slot: %s", w.name, why);
                 drill_audit(dr, "drill", "drill %s not started once it held the fleet's drill slot: %s", w.name, why);
                 if (!dr->active && dr->slot_held) {
@@ -472,6 +476,14 @@ int drill_start(drill_runner *dr, const char *name, bool dry, bool scheduled, co
                               incident_state_to_string(inc->state));
         if (engine_paused(dr->engine, &reason))
                 return refuse(why, n, -EBUSY, "refused: automatic remediation is paused (%s)", reason);
+        if (dr->fleet) {
+                /* a fleet's pause or freeze stops drills as a local pause does */
+                fleet_status fs;
+                fleet_status_get(dr->fleet, &fs);
+                if (fs.enabled && (fs.paused || (fs.freeze_until_usec && real_usec() < fs.freeze_until_usec)))
+                        return refuse(why, n, -EBUSY, "refused: automatic remediation is %s fleet-wide (%s)",
+                                      fs.paused ? "paused" : "frozen", fs.pause_reason);
+        }
         if (d->expect_runbook && !runbook_set_find(cfg->runbooks, d->expect_runbook))
                 return refuse(why, n, -ENOENT, "refused: runbook %s is not loaded", d->expect_runbook);
         if (!steady_now(dr, d, why, n))

@@ -68,6 +68,7 @@ drill_runner *drill_runner_free(drill_runner *dr) {
         drill_runtime_clear(dr);
         if (dr->wait.on)
                 fleet_drill_release(dr->fleet);
+        fleet_drills_forget(dr->fleet, dr);
         dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
         for (size_t i = 0; i < dr->n_recs; i++)
                 drill_rec_free(dr->recs[i]);
@@ -128,7 +129,7 @@ const drill_rec *drill_history_find(const drill_runner *dr, uint64_t id) {
 
 void drill_runner_reconfigure(drill_runner *dr, const ikeheal_config *config) {
         dr->config = config;
-        if (!dr->config->drills.enabled || !dr->config->drills.n_schedule)
+        if (!dr->config->drills.enabled || (!dr->config->drills.n_schedule && !dr->fleet))
                 dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
         drill_schedule_start(dr);
 }

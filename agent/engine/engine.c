@@ -423,7 +423,7 @@ int engine_new(engine **ret, const engine_deps *deps, const ikeheal_config *conf
         e->audit_userdata = deps->audit_userdata;
         e->env = (action_env){ .event = e->event, .notify = engine_notify_cb, .notify_userdata = e,
                                .check_param = check_param, .check_userdata = e,
-                               .check_fact = fact_lookup };
+                               .check_fact = fact_lookup, .gateway_healthy = engine_gateway_healthy };
         r = policy_ledger_new(&e->ledger);
         if (r < 0) {
                 free(e);

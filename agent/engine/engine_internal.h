@@ -57,6 +57,9 @@ struct engine {
 /* Fill ctx for a call: incident, run, step, phase. Returns ctx->v. */
 char *const *call_context_fill(call_context *ctx, uint64_t incident_id, uint64_t run_id, const char *step, const char *phase);
 
+/* engine_health.c: action_env's gateway_healthy (userdata: the engine) */
+int engine_gateway_healthy(void *userdata, char *why, size_t n);
+
 /* engine_store.c */
 int engine_store_open(engine *e, const char *state_dir);
 /* Write a run's record (engine_persist_run() also tells the listeners). */

@@ -468,7 +468,8 @@ static void rollback_next(engine *e, run *r) {
                         continue;
                 }
                 r->call = action_call_free(r->call);
-                k = action_call_new(&r->call, &rs->params, &e->env, ACTION_REVERT, RUNBOOK_STEP_TIMEOUT_DEFAULT,
+                k = action_call_new(&r->call, &rs->params, &e->env, ACTION_REVERT,
+                                    action_revert_timeout(&rs->params, RUNBOOK_STEP_TIMEOUT_DEFAULT),
                                     call_context_fill(&r->ctx, r->incident, r->id, rs->name, "revert"), on_revert_done, r);
                 if (k < 0) {
                         reverted(e, r, k, "cannot start");

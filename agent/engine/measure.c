@@ -235,7 +235,8 @@ void measure_revert(engine *e, measure *m, bool expiry, measure_done_cb done, vo
         m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
         m->state = MEASURE_REVERTING;
         (void) engine_persist_measure(e, m);
-        k = action_call_new(&m->call, &m->params, &e->env, ACTION_REVERT, RUNBOOK_STEP_TIMEOUT_DEFAULT,
+        k = action_call_new(&m->call, &m->params, &e->env, ACTION_REVERT,
+                            action_revert_timeout(&m->params, RUNBOOK_STEP_TIMEOUT_DEFAULT),
                             call_context_fill(&m->ctx, m->incident, m->run, m->step, "revert"), on_revert_done, m);
         if (k < 0)
                 measure_reverted(m, k, "cannot start the revert");

@@ -1,9 +1,10 @@
-/* The fleet's lease, this gateway's record, the pause and freeze keys, and the configuration
- * (agent/fleet/fleet.h). Everything is driven by one timer, every third of the lease's TTL: renew
- * the lease (or grant one), write the record under it, read the pause and freeze keys, and let
- * the gate retry or give up its waits. Each kind of request is sent only once the previous one
- * of its kind answered, so a slow etcd never piles requests up. The pause and freeze keys are
- * watched besides, so a change reaches the gate at once; the read stays their fallback. */
+/* The fleet's lease, this gateway's record, the pause, freeze and drill schedule keys, and the
+ * configuration (agent/fleet/fleet.h). Everything is driven by one timer, every third of the
+ * lease's TTL: renew the lease (or grant one), write the record under it, read the three keys,
+ * and let the gate retry or give up its waits. Each kind of request is sent only once the
+ * previous one of its kind answered, so a slow etcd never piles requests up. The keys are
+ * watched besides, so a change reaches the gate (or the drill schedule, fleet_drills.c) at once;
+ * the read stays their fallback. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -89,7 +90,7 @@ static void on_put(etcd_client *c, int error, const etcd_reply *rep, const char 
                 request_ok(f);
 }
 
-/* The value under <prefix>pause or <prefix>freeze, if that exact key is there. */
+/* The value under <prefix>pause, <prefix>freeze or <prefix>drills/schedule, if that exact key is there. */
 static const etcd_kv *exact(const fleet *f, const etcd_reply *rep, const char *leaf) {
         size_t n = strlen(f->prefix);
         for (size_t i = 0; i < rep->n_kvs; i++)
@@ -98,7 +99,8 @@ static const etcd_kv *exact(const fleet *f, const etcd_reply *rep, const char *l
         return NULL;
 }
 
-static const char *const key_leaf[] = { [FLEET_KEY_PAUSE] = "pause", [FLEET_KEY_FREEZE] = "freeze" };
+static const char *const key_leaf[] = { [FLEET_KEY_PAUSE] = "pause", [FLEET_KEY_FREEZE] = "freeze",
+                                        [FLEET_KEY_DRILLS] = "drills/schedule" };
 
 /* The pause key's state: kv its value, NULL deleted. */
 static void pause_apply(fleet *f, const etcd_kv *kv) {
@@ -140,8 +142,10 @@ static void freeze_apply(fleet *f, const etcd_kv *kv) {
 static void key_apply(fleet *f, unsigned which, const etcd_kv *kv) {
         if (which == FLEET_KEY_PAUSE)
                 pause_apply(f, kv);
-        else
+        else if (which == FLEET_KEY_FREEZE)
                 freeze_apply(f, kv);
+        else
+                fleet_drills_apply(f, kv);
 }
 
 /* A read of a key answered. A watch event applied while it was on its way is as new or newer
@@ -176,15 +180,25 @@ static void on_freeze(etcd_client *c, int error, const etcd_reply *rep, const ch
         on_key_read(f, FLEET_KEY_FREEZE, error, rep, why);
 }
 
+static void on_drills(etcd_client *c, int error, const etcd_reply *rep, const char *why, void *userdata) {
+        fleet *f = userdata;
+        f->reading_drills = false;
+        on_key_read(f, FLEET_KEY_DRILLS, error, rep, why);
+}
+
 static void key_read(fleet *f, unsigned which) {
-        bool *reading = which == FLEET_KEY_PAUSE ? &f->reading_pause : &f->reading_freeze;
-        char key[FLEET_PREFIX_MAX + 16];
+        bool *reading = which == FLEET_KEY_PAUSE ? &f->reading_pause : which == FLEET_KEY_FREEZE ? &f->reading_freeze
+                                                                                                 : &f->reading_drills;
+        char key[FLEET_PREFIX_MAX + 24];
 
         if (*reading || !f->etcd)
                 return;
         (void) snprintf(key, sizeof(key), "%s%s", f->prefix, key_leaf[which]);
         f->keys[which].read_changes = f->keys[which].changes;
-        *reading = etcd_get_prefix(f->etcd, key, which == FLEET_KEY_PAUSE ? on_pause : on_freeze, f) >= 0;
+        *reading = etcd_get_prefix(f->etcd, key, which == FLEET_KEY_PAUSE    ? on_pause
+                                                 : which == FLEET_KEY_FREEZE ? on_freeze
+                                                                             : on_drills,
+                                   f) >= 0;
 }
 
 /* ---- the watches ----
@@ -259,7 +273,7 @@ static void on_watch_end(etcd_watch *w, int error, const char *why, void *userda
 
 static void watch_open(struct fleet_key *k) {
         fleet *f = k->fleet;
-        char key[FLEET_PREFIX_MAX + 16];
+        char key[FLEET_PREFIX_MAX + 24];
 
         if (!f->etcd || k->watch)
                 return;
@@ -349,6 +363,7 @@ static void fleet_send(fleet *f) {
                 f->putting = record_put(f) >= 0;
         key_read(f, FLEET_KEY_PAUSE);
         key_read(f, FLEET_KEY_FREEZE);
+        key_read(f, FLEET_KEY_DRILLS);
         if (!f->counting && (f->gateways < 0 || ++f->count_ticks * tick_usec(f) >= GATEWAYS_COUNT_USEC)) {
                 (void) snprintf(key, sizeof(key), "%sgateways/", f->prefix);
                 f->counting = etcd_count_prefix(f->etcd, key, on_count, f) >= 0;
@@ -409,7 +424,8 @@ static void fleet_stop(fleet *f) {
         f->tick = sd_event_source_disable_unref(f->tick);
         f->etcd = etcd_client_free(f->etcd); /* abandons what is in flight and the watches: no callbacks */
         watches_stop(f);
-        f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = f->counting = false;
+        f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = f->reading_drills = f->counting = false;
+        fleet_drills_stopped(f);
         f->gateways = -1;
         for (size_t i = 0; i < FLEET_CONTROLS_MAX; i++)
                 f->controls[i].busy = false; /* abandoned with the client */
@@ -518,8 +534,10 @@ void fleet_status_get(const fleet *f, fleet_status *ret) {
                                .slots_held = fleet_gate_held(f), .waiting = fleet_gate_waiting(f),
                                .requests = f->etcd ? etcd_client_requests(f->etcd) : 0, .gateways = f->gateways,
                                .drill_slot_held = fleet_drill_held(f), .drill_waiting = fleet_drill_waiting(f, NULL, 0),
-                               .watching = f->keys[FLEET_KEY_PAUSE].created && f->keys[FLEET_KEY_FREEZE].created,
-                               .watch_events = f->watch_events };
+                               .watching = f->keys[FLEET_KEY_PAUSE].created && f->keys[FLEET_KEY_FREEZE].created &&
+                                           f->keys[FLEET_KEY_DRILLS].created,
+                               .watch_events = f->watch_events, .drills = f->drills.n };
+        (void) snprintf(ret->drills_error, sizeof(ret->drills_error), "%s", f->drills.error);
         (void) snprintf(ret->name, sizeof(ret->name), "%s", f->name);
         (void) snprintf(ret->prefix, sizeof(ret->prefix), "%s", f->prefix);
         (void) snprintf(ret->last_error, sizeof(ret->last_error), "%s", f->last_error);
@@ -549,7 +567,7 @@ static fleet_control_req *control_req_get(fleet *f) {
 
 int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t until_usec, const char *who, char *why,
                        size_t n) {
-        char key[FLEET_PREFIX_MAX + 16], value[320];
+        char key[FLEET_PREFIX_MAX + 24], value[320];
         fleet_control_req *q, *q2 = NULL;
         int r;
 
@@ -561,7 +579,22 @@ int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t 
                 (void) snprintf(why, n, "etcd is not reached (%s)", f->last_error);
                 return -EHOSTUNREACH;
         }
-        if (op != FLEET_RESUME && (!reason || !reason[0] || strlen(reason) > 200)) {
+        if (op == FLEET_DRILLS_SET) {
+                _cleanup_(freep) char *msgs = NULL;
+                drill_schedule *v = NULL;
+                size_t k = 0;
+                ydiag d;
+                ydiag_init(&d, "drill schedule");
+                r = reason ? drill_schedule_parse(reason, strlen(reason), &v, &k, &d) : -EINVAL;
+                drill_schedule_free(v, k);
+                if (r < 0) {
+                        msgs = ydiag_join(&d);
+                        (void) snprintf(why, n, "refused, nothing written: %s", msgs ? msgs : strerror(-r));
+                        ydiag_done(&d);
+                        return r == -ENOMEM ? r : -EINVAL;
+                }
+                ydiag_done(&d);
+        } else if (op != FLEET_RESUME && op != FLEET_DRILLS_CLEAR && (!reason || !reason[0] || strlen(reason) > 200)) {
                 (void) snprintf(why, n, "a reason of 1-200 characters is required");
                 return -EINVAL;
         }
@@ -587,6 +620,16 @@ int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t 
                 (void) snprintf(q->text, sizeof(q->text), "fleet %s frozen by %s until %llu (unix seconds): %s", f->prefix,
                                 who, (unsigned long long) (until_usec / USEC_PER_SEC), reason);
                 r = etcd_put(f->etcd, key, value, 0, on_control, q);
+                break;
+        case FLEET_DRILLS_SET:
+                (void) snprintf(key, sizeof(key), "%sdrills/schedule", f->prefix);
+                (void) snprintf(q->text, sizeof(q->text), "fleet %s drill schedule set by %s", f->prefix, who);
+                r = etcd_put(f->etcd, key, reason, 0, on_control, q);
+                break;
+        case FLEET_DRILLS_CLEAR:
+                (void) snprintf(key, sizeof(key), "%sdrills/schedule", f->prefix);
+                (void) snprintf(q->text, sizeof(q->text), "fleet %s drill schedule cleared by %s", f->prefix, who);
+                r = etcd_delete(f->etcd, key, on_control, q);
                 break;
         default:
                 (void) snprintf(key, sizeof(key), "%spause", f->prefix);

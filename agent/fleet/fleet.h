@@ -10,6 +10,10 @@
  *                                      read every renewal: while set (a freeze until its end
  *                                      time, "UNIX_SECONDS reason") grades are raised as by a
  *                                      local pause
+ *   <prefix>drills/schedule            watched and read the same way: drills every agent runs
+ *                                      on schedule (agent/fleet/fleet_drills.c)
+ *   <prefix>drills/last/<drill>        a drill's last start on that schedule, claimed in a
+ *                                      transaction so that its `every` holds fleet-wide
  *
  * It sits above the engine: it sets the engine's gate (engine_set_gate) and learns of each run's
  * end by subscription, when the run's slots are given back. Without a lease known to be alive
@@ -18,6 +22,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
@@ -61,7 +66,9 @@ typedef struct fleet_status {
         int64_t gateways;            /* records of the fleet at the last count (every ~30 s); -1 unknown */
         bool drill_slot_held, drill_waiting;
         bool watching;               /* both keys' watch streams are open (etcd confirmed them) */
-        uint64_t watch_events;       /* changes of the pause and freeze keys the watches brought */
+        uint64_t watch_events;       /* changes of the pause, freeze and drill schedule keys the watches brought */
+        size_t drills;               /* entries of the fleet's drill schedule in force */
+        char drills_error[768];      /* why its value was refused ("" it was not) */
 } fleet_status;
 void fleet_status_get(const fleet *f, fleet_status *ret);
 
@@ -69,6 +76,8 @@ typedef enum fleet_control {
         FLEET_PAUSE,   /* <prefix>pause = reason */
         FLEET_RESUME,  /* <prefix>pause and <prefix>freeze deleted */
         FLEET_FREEZE,  /* <prefix>freeze = "UNIX_SECONDS reason" */
+        FLEET_DRILLS_SET,   /* <prefix>drills/schedule = the schedule (`reason`: its text, checked first) */
+        FLEET_DRILLS_CLEAR, /* <prefix>drills/schedule deleted */
 } fleet_control;
 /* Write (or delete) the fleet's pause or freeze key for every agent of the fleet, `who` asking;
  * audited when etcd answers. until_usec: the freeze's end (CLOCK_REALTIME). -ENOTCONN (not in
@@ -86,6 +95,37 @@ void fleet_drill_release(fleet *f);
 /* Waiting for the drill slot? Then why (what it waits for). */
 bool fleet_drill_waiting(const fleet *f, char *why, size_t n);
 bool fleet_drill_held(const fleet *f);
+
+/* The fleet's drill schedule (<prefix>drills/schedule, agent/fleet/fleet_drills.c): drills every
+ * agent runs on schedule besides its own, each claimed in etcd first so that `every` holds for
+ * the whole fleet. fleet_drills(): the entries in force (none while the key is absent or its
+ * value refused); fleet_drills_error(): why it was refused ("" it was not); fleet_drills_text():
+ * the key's value (NULL: none). fleet_drills_subscribe(): cb is called whenever the schedule in
+ * force changes (one subscriber; NULL to stop); fleet_drills_forget() drops the subscription and
+ * the claim callback of `userdata`. */
+typedef struct drill_schedule drill_schedule;
+size_t fleet_drills(const fleet *f, const drill_schedule **ret);
+const char *fleet_drills_error(const fleet *f);
+const char *fleet_drills_text(const fleet *f);
+void fleet_drills_subscribe(fleet *f, void (*cb)(void *userdata), void *userdata);
+void fleet_drills_forget(fleet *f, void *userdata);
+/* Claim the fleet's next start of `drill` (at most one per every_usec in the whole fleet):
+ * 0 asked — done(userdata, r, why) once: r 1 claimed (this gateway starts it now: the start is
+ * recorded in etcd), 0 not due (why: where and when it last started, or who claimed it first),
+ * <0 an error (-EBADMSG the record does not parse, an etcd error, -ECANCELED the fleet left);
+ * <0 refused now, with why (-ENOTCONN no fleet, -EBUSY a claim on its way, -EHOSTUNREACH no
+ * live lease). */
+typedef void (*fleet_claim_cb)(void *userdata, int r, const char *why);
+int fleet_drills_claim(fleet *f, const char *drill, uint64_t every_usec, fleet_claim_cb done, void *userdata, char *why,
+                       size_t n);
+/* The claimed start of `drill` was not made here (refused): give the claim back (the record
+ * restored as it was, unless it changed since). */
+void fleet_drills_unclaim(fleet *f, const char *drill);
+/* What this agent last learnt of `drill`'s fleet record (NULL: nothing yet). */
+const char *fleet_drills_seen(const fleet *f, const char *drill);
+/* "UNIX_SECONDS GATEWAY", a drill's fleet record: its start (CLOCK_REALTIME µs) and where.
+ * -EBADMSG when it is not exactly that. */
+int fleet_drill_last_parse(const char *value, uint64_t *ret_usec, char *gateway, size_t n);
 
 int fleet_control_send(fleet *f, fleet_control op, const char *reason, uint64_t until_usec, const char *who, char *why,
                        size_t n);

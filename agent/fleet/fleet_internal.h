@@ -1,15 +1,18 @@
 /* Shared by the fleet's files, in floors: fleet_base.c (audit, the lease's life) ← fleet_gate.c
- * (slots: the engine's gate, waiting, giving back) and fleet_drill.c (the drill slot) ← fleet.c (lease, record, pause and freeze
- * keys, configuration). */
+ * (slots: the engine's gate, waiting, giving back), fleet_drill.c (the drill slot) and
+ * fleet_drills.c (the drill schedule key and its claims) ← fleet.c (lease, record, pause,
+ * freeze and drill schedule keys, configuration). */
 #pragma once
 
+#include "agent/config/drill_config.h"
 #include "agent/fleet/fleet.h"
 #include "etcd_client.h"
 
 #define FLEET_HOLDS_MAX 32u /* runs waiting for or holding slots (the engine's active runs) */
 #define FLEET_CONTROLS_MAX 8u /* operators' pause/resume/freeze requests in flight */
+#define FLEET_DRILL_NAME_SIZE 72u /* a drill's name (at most 64 characters) and its NUL */
 
-enum { FLEET_KEY_PAUSE, FLEET_KEY_FREEZE };
+enum { FLEET_KEY_PAUSE, FLEET_KEY_FREEZE, FLEET_KEY_DRILLS, _FLEET_KEY_MAX };
 
 typedef struct fleet fleet;
 typedef struct fleet_control_req {
@@ -55,7 +58,7 @@ struct fleet {
         int64_t lease;               /* 0: none */
         uint64_t lease_alive_until;  /* CLOCK_MONOTONIC: a renewal sent before it said TTL left */
         uint64_t renew_sent;
-        bool granting, renewing, putting, reading_pause, reading_freeze, counting;
+        bool granting, renewing, putting, reading_pause, reading_freeze, reading_drills, counting;
         int64_t gateways;            /* records under <prefix>gateways/ at the last count; -1 unknown */
         unsigned count_ticks;        /* renewals since that count */
         char last_error[256];
@@ -74,7 +77,7 @@ struct fleet {
                 int64_t rev;             /* the revision of the key's state in force */
                 uint64_t changes;        /* watch events applied: a read sent before one is stale */
                 uint64_t read_changes;   /* `changes` when the read in flight was sent */
-        } keys[2];
+        } keys[_FLEET_KEY_MAX];
         uint64_t watch_events;       /* events on the pause and freeze keys the watches brought */
 
         bool paused;
@@ -98,6 +101,36 @@ struct fleet {
                 void *userdata;
         } drill;
         fleet_control_req controls[FLEET_CONTROLS_MAX];
+
+        /* the fleet's drill schedule (fleet_drills.c) */
+        struct fleet_drills {
+                char *text;              /* the key's value in force (NULL: no key) */
+                drill_schedule *entries; /* none while the key is absent or refused */
+                size_t n;
+                char error[768];         /* why the value was refused ("" it was not) */
+                void (*changed)(void *userdata); /* the drill runner's subscription */
+                void *userdata;
+                struct fleet_claim {     /* a claim on its way (one at a time) */
+                        bool busy;
+                        char drill[FLEET_DRILL_NAME_SIZE];
+                        uint64_t every_usec;
+                        fleet_claim_cb done;
+                        void *userdata;
+                        bool had_prev;   /* the record as read: there, and its value */
+                        char prev[FLEET_NAME_MAX + 32];
+                } claim;
+                struct fleet_drill_last { /* the last claim made, until its start is known */
+                        char drill[FLEET_DRILL_NAME_SIZE];
+                        int64_t rev;     /* the record's mod_revision after the claim */
+                        bool had_prev;
+                        char prev[FLEET_NAME_MAX + 32];
+                } last;
+                struct fleet_drill_seen { /* what this agent last learnt of a drill's record */
+                        char drill[FLEET_DRILL_NAME_SIZE];
+                        char text[200];
+                } seen[DRILL_SCHEDULE_MAX];
+                unsigned seen_next;
+        } drills;
 };
 
 /* fleet_base.c */
@@ -113,6 +146,12 @@ void fleet_drill_lease_lost(fleet *f);
 void fleet_drill_stopped(fleet *f);
 /* No fleet any more: a waiting drill is told (-ECANCELED). */
 void fleet_drill_leave(fleet *f);
+
+/* fleet_drills.c */
+/* The <prefix>drills/schedule key's state (NULL: deleted), read or watched. */
+void fleet_drills_apply(fleet *f, const etcd_kv *kv);
+/* The etcd client was dropped with what was in flight, or the fleet left. */
+void fleet_drills_stopped(fleet *f);
 
 /* fleet_gate.c */
 int fleet_gate_attach(fleet *f);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Failover in a real keepalived pair (tests/lab/pair.sh), the agent on gateway A with the vrrp
 # check (keepalived's notify FIFO) and the shipped runbook runbooks/failover.yaml (grade auto,
-# a 5 s hold and a 20 s expiry for the test):
+# an 8 s hold and a 10 min expiry for the test: the VIP can only come back early):
 #
 #   role fact           the vrrp check says MASTER on A (the FIFO's lines since keepalived began)
 #   standby unhealthy   B's charon stopped, A's charon crash-loops: the failover step asks B's
@@ -9,12 +9,16 @@
 #                       and the incident goes to a human
 #   failover            B healthy, the same crash loop: weight -100 → VIP on B, the role fact
 #                       turns BACKUP, the client reconnects to the VIP and lands on B
-#   hand back           the measure expires while A's charon is still down: the revert waits (VIP
-#                       stays on B); A's charon started again: the VIP comes back to A only after
-#                       it answered for the hold (5 s)
-#   not healed in time  runbooks/failover-unhealed.yaml (open_for 3 s, grade auto) beside a local
-#                       runbook that heals nothing: one crash (not a loop), the local runbook runs
-#                       at once, the failover only once the incident is 3 s old; the VIP moves
+#   hand back early     A's charon still down: the measure stays in force; started again: the
+#                       measure ends early (audited), and its revert holds; A's charon killed
+#                       within the hold: the VIP stays on B; started again: the VIP comes back
+#                       only after A was healthy for the whole hold (8 s), long before the expiry
+#   not healed in time  runbooks/failover-unhealed.yaml (open_for 3 s, grade auto, expiry 10 s)
+#                       beside a local runbook that heals nothing: one crash (not a loop), the
+#                       local runbook runs at once, the failover only once the incident is 3 s
+#                       old; the VIP moves
+#   hand back at expiry the measure expires while A's charon is still down: the revert waits (VIP
+#                       stays on B); A's charon started again: the VIP comes back after the hold
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -27,7 +31,7 @@ cleanup() {
         agent_stop >/dev/null 2>&1
         [ -n "$HP" ] && kill "$HP" 2>/dev/null && wait "$HP" 2>/dev/null
         pair_down "$D/p" >/dev/null 2>&1
-        rm -rf "$D"
+        [ "${KEEP:-}" ] || rm -rf "$D"
 }
 trap cleanup EXIT
 ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -74,9 +78,9 @@ wait_for 20000 test -s "$D/health.port" || { echo "health endpoint did not start
 URL=http://127.0.0.1:$(cat "$D/health.port")/healthz
 
 mkdir -p "$D/rb"
-sed -e 's/^grade: approve/grade: auto/' -e 's/params: {hold: 2m}/params: {hold: 5s}/' -e 's/expires_in: 30m/expires_in: 20s/' \
+sed -e 's/^grade: approve/grade: auto/' -e 's/params: {hold: 2m}/params: {hold: 8s}/' -e 's/expires_in: 30m/expires_in: 10m/' \
         -e 's/^budget: .*/budget: {runs: 5, window: 1h}/' "$top/runbooks/failover.yaml" >"$D/rb/failover.yaml"
-grep -q "hold: 5s" "$D/rb/failover.yaml" && grep -q "expires_in: 20s" "$D/rb/failover.yaml" || bad "runbook not adapted for the test"
+grep -q "hold: 8s" "$D/rb/failover.yaml" && grep -q "expires_in: 10m" "$D/rb/failover.yaml" || bad "runbook not adapted for the test"
 {
         agent_yaml_head "$D" "$D/rb" | sed 's/^  unit: none/  unit: none\n  reconnect_min: 50ms\n  reconnect_max: 400ms/'
         cat <<YAML
@@ -140,18 +144,36 @@ t1=$(ms)
 lab_connect "$D/p" 1 && [ "$(pair_swanctl "$D/p" gb --list-sas | grep -c INSTALLED)" -ge 1 ] &&
         ok "the client reconnects to the VIP and lands on B ($(($(ms) - t1)) ms)" || bad "client not on B"
 
-# --- hand back: not before A is healthy, and only after the hold --------------------------------
-wait_for 30000 eval '[ "$(measure_state)" = reverting ]' && ok "measure expired: reverting while A's charon is down" ||
-        bad "measure state '$(measure_state)'"
-sleep 3
-[ "$(cat "$GW_WEIGHT")" = -100 ] && [ "$(pair_role "$D/p" gb)" = MASTER ] &&
-        ok "A still down 3 s into the revert: weight stays -100, the VIP stays on B" ||
-        bad "revert did not wait: weight $(cat "$GW_WEIGHT"), B $(pair_role "$D/p" gb)"
+# --- hand back early: once A is healthy, after the hold, long before the 10 min expiry --------
+sleep 3 # more than the measure's hold check period (2 s): A still down must not end it
+[ "$(measure_state)" = active ] && [ "$(cat "$GW_WEIGHT")" = -100 ] &&
+        ok "A still down: the measure stays in force (weight -100, VIP on B)" ||
+        bad "measure '$(measure_state)', weight $(cat "$GW_WEIGHT")"
 lab_start "$D/p" gw >/dev/null || bad "A's charon restart"
 . "$D/p/lab.env"
 th=$(ms)
-pair_wait_role "$D/p" gw MASTER 30000 && back=$(($(ms) - th)) || { back=-1; bad "VIP did not come back to A"; }
-[ "$back" -ge 5000 ] && ok "VIP back on A $back ms after charon came back (hold 5 s)" || bad "VIP back after $back ms, before the hold"
+wait_for 15000 eval '[ "$(measure_state)" = reverting ]' && ok "A healthy again: the measure ends early ($(($(ms) - th)) ms)" ||
+        bad "measure state '$(measure_state)' after A healed"
+# heals and fails again within the hold: the hold starts again, the VIP stays on B (killed as
+# soon as the revert is seen: the hold is 8 s, the test's own look may lag a few seconds)
+tk=$(ms)
+[ "$(cat "$GW_WEIGHT")" = -100 ] || bad "the revert ended before the test could break A again (weight $(cat "$GW_WEIGHT"))"
+kill -KILL "$GW_PID"
+wait_for 3000 gone "$GW_PID"
+agent_ctl audit 200 2>/dev/null | grep -q "this gateway healthy again.*reverted early, VIP back after hold" &&
+        ok "… audited: this gateway healthy again, reverted early, VIP back after hold" || bad "no early-revert audit record"
+left=$((9 - ($(ms) - tk) / 1000)) # past the end of the first hold (8 s from the revert's start)
+[ "$left" -gt 0 ] && sleep "$left"
+[ "$(cat "$GW_WEIGHT")" = -100 ] && [ "$(pair_role "$D/p" gb)" = MASTER ] &&
+        ok "A failed again within the hold: weight stays -100, the VIP stays on B" ||
+        bad "flap bounced the VIP: weight $(cat "$GW_WEIGHT"), B $(pair_role "$D/p" gb)"
+lab_start "$D/p" gw >/dev/null || bad "A's charon restart"
+. "$D/p/lab.env"
+th=$(ms)
+pair_wait_role "$D/p" gw MASTER 40000 && back=$(($(ms) - th)) || { back=-1; bad "VIP did not come back to A"; }
+[ "$back" -ge 8000 ] && ok "VIP back on A $back ms after charon came back (hold 8 s, expiry 10 min)" ||
+        bad "VIP back after $back ms, before the hold"
+echo "figure: VIP back $(((back + 500) / 1000)) s after charon healed (hold 8 s)"
 [ "$(cat "$GW_WEIGHT")" = 0 ] && ok "weight file 0 again" || bad "weight file $(cat "$GW_WEIGHT")"
 wait_for 5000 eval '[ "$(measure_state)" = reverted ]' && ok "measure reverted" || bad "measure state '$(measure_state)'"
 wait_for 5000 role_is MASTER && ok "role fact: MASTER again" || bad "role fact '$(fact vrrp role)'"
@@ -163,7 +185,7 @@ agent_ctl audit 200 2>/dev/null | grep -i "failover" | tail -4 | cut -c1-220 | s
 agent_stop || bad "agent exit status"
 rm -rf "$D/state"
 sed -e 's/^grade: approve/grade: auto/' -e 's/open_for: 2m/open_for: 3s/' -e 's/params: {hold: 2m}/params: {hold: 5s}/' \
-        -e 's/expires_in: 30m/expires_in: 20s/' "$top/runbooks/failover-unhealed.yaml" >"$D/rb/failover-unhealed.yaml"
+        -e 's/expires_in: 30m/expires_in: 10s/' "$top/runbooks/failover-unhealed.yaml" >"$D/rb/failover-unhealed.yaml"
 grep -q "open_for: 3s" "$D/rb/failover-unhealed.yaml" || bad "failover-unhealed not adapted for the test"
 cat >"$D/rb/crashed-tell.yaml" <<'RB'
 version: 1
@@ -207,6 +229,20 @@ wait_for 15000 eval '[ "$(agent_run_of failover-unhealed | cut -d" " -f2)" = suc
 [ "$(agent_run_of crashed-tell | cut -d" " -f2)" = observed ] && ok "the local run is still there, untouched" ||
         bad "local run now: $(agent_run_of crashed-tell)"
 agent_ctl audit 200 2>/dev/null | grep -i "failover-unhealed" | head -3 | cut -c1-220 | sed 's/^/     | /'
+
+# --- hand back at the expiry: not before A is healthy, and only after the hold ------------------
+wait_for 20000 eval '[ "$(measure_state)" = reverting ]' && ok "measure expired: reverting while A's charon is down" ||
+        bad "measure state '$(measure_state)'"
+sleep 3
+[ "$(cat "$GW_WEIGHT")" = -100 ] && [ "$(pair_role "$D/p" gb)" = MASTER ] &&
+        ok "A still down 3 s into the revert: weight stays -100, the VIP stays on B" ||
+        bad "revert did not wait: weight $(cat "$GW_WEIGHT"), B $(pair_role "$D/p" gb)"
+lab_start "$D/p" gw >/dev/null || bad "A's charon restart"
+. "$D/p/lab.env"
+th=$(ms)
+pair_wait_role "$D/p" gw MASTER 30000 && back=$(($(ms) - th)) || { back=-1; bad "VIP did not come back to A"; }
+[ "$back" -ge 5000 ] && ok "VIP back on A $back ms after charon came back (hold 5 s)" || bad "VIP back after $back ms, before the hold"
+wait_for 5000 eval '[ "$(measure_state)" = reverted ]' && ok "measure reverted" || bad "measure state '$(measure_state)'"
 agent_stop || bad "agent exit status"
 grep -E "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error" "$D/agent.log" && bad "sanitizer report in agent.log"
 testlib_end

@@ -8,13 +8,17 @@
 #        holder), then takes it and runs its step; the two steps never overlap
 #   the agent holding the slot SIGKILLed mid-step → its lease lapses → the other proceeds
 #   ikehealctl fleet status (JSON), fleet pause (seen through the agent's watch of the key, the
-#        auto runbook only proposed), fleet resume (the proposed run decided again at its own
+#        auto runbook only proposed, a drill refused), fleet resume (the proposed run decided again at its own
 #        grade: it runs after the resume, audited)
 #   the watch's etcd member restarted → the stream ends, is reopened, and a later pause is seen
 #        through it
 #   both agents asked to drill at once (a fault in a namespace of each agent's own) → one drill
 #        runs, the other waits for the fleet's drill slot (drill status, audit), then runs; the two
 #        never overlap
+#   the fleet's drill schedule (<prefix>drills/schedule, every 1h) written → one agent claims
+#        and runs the drill, the other does not; rewritten → neither runs it again within every;
+#        both paused, the record deleted → a claimed start refused gives its claim back; a bad
+#        value → refused, said in fleet status; a bad file → refused by ikehealctl's agent
 #   etcd without quorum (2 of 3 members stopped) → a drill is refused (etcd unavailable); the step
 #        is held, the agent says why, no step is taken, and the run is escalated at
 #        fleet.slot_wait; a reload that names the runbook in fleet.on_partition lets a held step go on
@@ -271,6 +275,79 @@ audit_has "$w" "drill fd waits: waiting for the fleet's drill slot: all 1 slot(s
         ok "the audit shows the wait and the hand-over ($(ctl "$w" audit 200 | grep -o 'drill fd waits: .*' | head -1 | cut -c1-110); $(ctl "$w" audit 200 | grep -o 'took the fleet.s drill slot after.*' | tail -1))" ||
         bad "audit: $(ctl "$w" audit 40 | grep -i 'drill' | tail -5)"
 
+fleet_field() { # NAME FIELD → its value in fleet status --json
+        ctl "$1" fleet status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1]))' "$2"; }
+# --- the fleet's drill schedule: one gateway runs it, every holds fleet-wide ----------------------
+fd_count() { drill_json "$1" report | python3 -c '
+import json, sys
+print(sum(1 for x in json.load(sys.stdin).get("history") or [] if x["drill"] == "fd"))'; }
+wait_for 15000 eval '[ "$(active gwa)" = 0 ] && [ "$(active gwb)" = 0 ]' || bad "incidents still active before the schedule"
+na=$(fd_count gwa) nb=$(fd_count gwb)
+sched='- drill: fd
+  every: 1h
+  window: {days: [sun, mon, tue, wed, thu, fri, sat], from: "00:00", to: "24:00", timezone: utc}'
+ts=$(ms)
+ctl gwa fleet drill-schedule set - <<<"$sched" >/dev/null || bad "fleet drill-schedule set refused"
+wait_for 20000 eval '[ $(($(fd_count gwa) + $(fd_count gwb))) -gt $((na + nb)) ]' ||
+        bad "no fleet-scheduled drill started: $(ctl gwa fleet drills | tr '\n' ' ') $(ctl gwa audit 20 | grep -i drill | tail -3)"
+runner=$( [ "$(fd_count gwa)" -gt "$na" ] && echo gwa || echo gwb)
+idle=$( [ "$runner" = gwa ] && echo gwb || echo gwa)
+echo "    figure: fleet-scheduled drill started $(drill_json "$runner" report | python3 -c '
+import json, sys
+from datetime import datetime
+h = [x for x in json.load(sys.stdin).get("history") or [] if x["drill"] == "fd"][0]
+print(int(datetime.fromisoformat(h["started"].replace("Z", "+00:00")).timestamp() * 1000) - int(sys.argv[1]))' "$ts") ms after the schedule was written (its record's start)"
+wait_for 60000 eval '[ "$(drilled "$runner")" = passed ]' &&
+        ok "the schedule key written: $runner ran drill fd ($(drill_json "$runner" report | python3 -c '
+import json, sys
+h = [x for x in json.load(sys.stdin).get("history") or [] if x["drill"] == "fd"][0]
+print("requested by", h.get("requested_by"), "scheduled", h.get("scheduled"))'))" || bad "$runner's drill: '$(drilled "$runner")'"
+audit_has "$runner" "fleet-scheduled drill fd claimed for this gateway" && ok "… claimed in etcd first (audited)" ||
+        bad "no claim in $runner's audit"
+[ "$(fd_count "$idle")" = "$( [ "$idle" = gwa ] && echo "$na" || echo "$nb")" ] &&
+        ok "$idle did not run it: $(ctl "$idle" fleet drills --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["schedule"][0].get("fleet"))')" ||
+        bad "$idle ran it too"
+last=$(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get "${PREFIX}drills/last/fd" --print-value-only 2>/dev/null)
+[ "${last#* }" = "$runner" ] && ok "the fleet's record of its start: ${PREFIX}drills/last/fd = $last" || bad "record: '$last'"
+# the key rewritten (both agents look again at once): within every, nobody runs it again
+ctl gwb fleet drill-schedule set - <<<"$sched
+# rewritten" >/dev/null || bad "second set refused"
+wait_for 5000 eval 'ctl gwa fleet drills --json | grep -q "# rewritten" && ctl gwb fleet drills --json | grep -q "# rewritten"' ||
+        bad "the rewritten key not seen"
+sleep 3
+[ $(($(fd_count gwa) + $(fd_count gwb))) = $((na + nb + 1)) ] &&
+        ok "rewritten within every: neither agent runs it again ($idle: $(ctl "$idle" fleet drills --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["schedule"][0].get("fleet"))'))" ||
+        bad "a drill ran again within every: gwa $(fd_count gwa), gwb $(fd_count gwb)"
+# a claimed start refused here gives its claim back: both agents paused locally (a drill is
+# refused while paused), the record deleted (due again), the key rewritten (both look at once)
+ctl gwa pause --reason "give-back test" >/dev/null && ctl gwb pause --reason "give-back test" >/dev/null || bad "local pause refused"
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s del "${PREFIX}drills/last/fd" >/dev/null || bad "delete of the record"
+ctl gwa fleet drill-schedule set - <<<"$sched
+# while paused" >/dev/null || bad "third set refused"
+record() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s get "${PREFIX}drills/last/fd" --print-value-only 2>/dev/null; }
+gave_back() { audit_has gwa "the claim is given back" || audit_has gwb "the claim is given back"; }
+wait_for 15000 gave_back && wait_for 5000 eval '[ -z "$(record)" ]' &&
+        ok "a claimed start refused here (paused) gives its claim back: the record is gone again ($(ctl gwa audit 200 | grep -o 'fleet-scheduled drill fd not started: refused: automatic.*' | tail -1 | cut -c1-90))" ||
+        bad "give-back: record '$(record)'; $(ctl gwa audit 20 | grep -i -E 'drill|claim' | tail -3 | cut -c1-160)"
+[ $(($(fd_count gwa) + $(fd_count gwb))) = $((na + nb + 1)) ] && ok "… and no drill ran while paused" || bad "a drill ran while paused"
+ctl gwa resume >/dev/null && ctl gwb resume >/dev/null || bad "resume refused"
+# a value that does not parse: refused, said in fleet status, nothing of it applied
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s put -- "${PREFIX}drills/schedule" \
+        '- drill: fd
+  every: 10m
+  window: {days: [sun], from: "02:00", to: "04:00"}' >/dev/null || bad "put of a bad schedule"
+sched_err() { fleet_field "$1" drill_schedule_error; }
+wait_for 5000 eval 'sched_err gwa | grep -q refused && sched_err gwb | grep -q refused' &&
+        ok "a bad value refused, said in fleet status: $(sched_err gwa | cut -c1-150)" || bad "bad value: '$(sched_err gwa)'"
+[ "$(fleet_field gwa drill_schedule)" = 0 ] && ok "… nothing of it in force (0 entries)" || bad "entries: $(fleet_field gwa drill_schedule)"
+audit_has gwb "the drill schedule is refused" && ok "… and audited" || bad "no audit of the refusal"
+printf -- '- drill: ../x\n  every: 1h\n' >"$D/bad-schedule.yaml"
+! ctl gwa fleet drill-schedule set "$D/bad-schedule.yaml" >"$D/set-bad.out" 2>&1 && grep -q "refused, nothing written" "$D/set-bad.out" &&
+        ok "fleet drill-schedule set of a bad file: refused by the agent ($(head -c 150 "$D/set-bad.out"))" || bad "set bad: $(cat "$D/set-bad.out")"
+ctl gwa fleet drill-schedule clear >/dev/null || bad "clear refused"
+wait_for 5000 eval '[ "$(sched_err gwa)" = None ] && [ "$(sched_err gwb)" = None ]' && ok "fleet drill-schedule clear: no schedule, no error" ||
+        bad "after clear: $(sched_err gwa)"
+
 # --- the holder dies mid-step: its lease lapses, the other proceeds --------------------------------
 : >"$R/marks/steps"
 touch "$R/marks/hold"
@@ -296,8 +373,6 @@ d = json.load(sys.stdin)
 assert d["enabled"] is True and d["name"] == sys.argv[1] and d["lease_alive"] is True and isinstance(d["lease"], int), d
 assert d["slots_held"] == 0 and d["waiting"] == 0 and d["paused"] is False, d' "$other" &&
         ok "fleet status --json: $(ctl "$other" fleet status --json | tr -d '\n ' | cut -c1-150)" || bad "fleet status: $(ctl "$other" fleet status --json)"
-fleet_field() { # NAME FIELD → its value in fleet status --json
-        ctl "$1" fleet status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1]))' "$2"; }
 wait_for 10000 eval '[ "$(fleet_field "$other" watching)" = True ]' && ok "$other watches the pause and freeze keys" ||
         bad "no watch open: $(ctl "$other" fleet status --json | tr -d '\n ')"
 # when the agent applied the last pause: its audit record's time (the test's polling not counted)
@@ -313,6 +388,9 @@ wait_for 10000 audit_has "$other" "fleet_pause" &&
 wait_for 5000 eval '[ "$(fleet_field "$other" watch_events)" -gt "$ev0" ]' &&
         ok "fleet pause reached the agent through its watch (watch_events $ev0 → $(fleet_field "$other" watch_events))" ||
         bad "the watch brought no event: $(ctl "$other" fleet status --json | tr -d '\n ')"
+wait_for 15000 eval '[ "$(active "$other")" = 0 ]' || bad "an incident still active before the drill"
+! ctl "$other" drill run fd >"$D/drill-paused.out" 2>&1 && grep -q "paused fleet-wide" "$D/drill-paused.out" &&
+        ok "paused fleet-wide: a drill is refused ($(cut -c1-100 "$D/drill-paused.out"))" || bad "drill while paused fleet-wide: $(cat "$D/drill-paused.out")"
 : >"$R/marks/steps"
 fault_on
 wait_for 15000 eval '[ "$(run_state "$other")" = proposed ]' &&
@@ -361,10 +439,11 @@ etcd_stop_member "$D/etcd" 2
 etcd_stop_member "$D/etcd" 3
 lease_dead() { ctl "$other" fleet status --json | python3 -c 'import json,sys; sys.exit(1 if json.load(sys.stdin)["lease_alive"] else 0)'; }
 wait_for 10000 lease_dead || bad "the lease still counts as alive without quorum"
+fds=$(drill_json "$other" report | grep -c '"drill": "fd"')
 drill_refused() { ! ctl "$other" drill run fd >"$D/drill-nq.out" 2>&1 && grep -q "etcd unavailable" "$D/drill-nq.out"; }
 drill_refused && ok "no quorum: a drill is refused ($(cut -c1-140 "$D/drill-nq.out"))" ||
         bad "drill without quorum: $(cat "$D/drill-nq.out")"
-[ "$(drill_json "$other" report | grep -c '"drill": "fd"')" = 1 ] && ok "… and not started" || bad "a drill started without quorum"
+[ "$(drill_json "$other" report | grep -c '"drill": "fd"')" = "$fds" ] && ok "… and not started" || bad "a drill started without quorum"
 : >"$R/marks/steps"
 fault_on
 wait_for 20000 audit_has "$other" "waits: held: etcd unavailable" &&
