@@ -12,9 +12,9 @@
 #        grade: it runs after the resume, audited)
 #   the watch's etcd member restarted → the stream ends, is reopened, and a later pause is seen
 #        through it
-#   both agents asked to drill at once (a fault in a namespace of each agent's own) → one drill
-#        runs, the other waits for the fleet's drill slot (drill status, audit), then runs; the two
-#        never overlap
+#   both agents asked to drill at once (a fault in a namespace of each agent's own) while the
+#        test holds the fleet's drill slot → both wait (drill status, audit); released → one drill
+#        runs, the other waits for it, then runs; the two never overlap
 #   the fleet's drill schedule (<prefix>drills/schedule, every 1h) written → one agent claims
 #        and runs the drill, the other does not; rewritten → neither runs it again within every;
 #        both paused, the record deleted → a claimed start refused gives its claim back; a bad
@@ -236,6 +236,10 @@ import json, sys
 print(sum(1 for x in json.load(sys.stdin).get("incidents") or [] if x.get("state") != "resolved"))'; }
 drill_json() { ctl "$1" drill "${@:2}" --json 2>/dev/null; }
 wait_for 15000 eval '[ "$(active gwa)" = 0 ] && [ "$(active gwb)" = 0 ]' || bad "incidents still active before the drills"
+# the test holds the drill slot itself first, so that both requests wait and are seen waiting
+# (a wait only the first drill's few seconds long can pass between two polls on a loaded machine)
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s put "${PREFIX}slots/drill/0" "test/hold" >/dev/null ||
+        bad "put of the drill slot"
 td=$(ms)
 ctl gwa drill run fd >"$D/drill-gwa.out" 2>&1 &
 pa=$!
@@ -243,11 +247,12 @@ ctl gwb drill run fd >"$D/drill-gwb.out" 2>&1 &
 pb=$!
 wait $pa && wait $pb && ok "both agents took a drill request at once ($(head -c 100 "$D/drill-gwa.out") | $(head -c 100 "$D/drill-gwb.out"))" ||
         bad "drill requests: $(cat "$D/drill-gwa.out" "$D/drill-gwb.out")"
-waiter() { local n; for n in gwa gwb; do drill_json "$n" status | grep -q '"waiting"' && { echo "$n"; return 0; }; done; return 1; }
-w=
-wait_for 10000 waiter >/dev/null && w=$(waiter) &&
-        ok "$w waits (drill status: $(drill_json "$w" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["waiting"]["why"])' | cut -c1-120))" ||
-        bad "no drill waits: $(drill_json gwa status | head -c 300) $(drill_json gwb status | head -c 300)"
+both_wait() { drill_json gwa status | grep -q '"waiting"' && drill_json gwb status | grep -q '"waiting"'; }
+wait_for 10000 both_wait &&
+        ok "both wait while the slot is held (drill status: $(drill_json gwa status | python3 -c 'import json,sys; print(json.load(sys.stdin)["waiting"]["why"])' | cut -c1-120))" ||
+        bad "not both waiting: $(drill_json gwa status | head -c 300) $(drill_json gwb status | head -c 300)"
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s del "${PREFIX}slots/drill/0" >/dev/null ||
+        bad "delete of the drill slot"
 drilled() { drill_json "$1" report | python3 -c '
 import json, sys
 h = [x for x in json.load(sys.stdin).get("history") or [] if x["drill"] == "fd"]
@@ -267,9 +272,15 @@ span.sort()
 print("    spans:", [(round(a % 1000, 2), round(b % 1000, 2)) for a, b in span])
 sys.exit(0 if span[0][1] <= span[1][0] else 1)
 PY
-[ -n "$w" ] || w=$(audit_has gwa "drill fd waits: waiting for the fleet's drill slot: all 1" && echo gwa || echo gwb)
+# the second to run: the one whose drill started later; it took the slot after waiting
+w=$(python3 - "$(drill_json gwa report)" "$(drill_json gwb report)" <<'PY'
+import json, sys
+st = [[x for x in json.loads(d).get("history") or [] if x["drill"] == "fd"][0]["started"] for d in sys.argv[1:]]
+print("gwa" if st[0] > st[1] else "gwb")
+PY
+)
 o=$( [ "$w" = gwa ] && echo gwb || echo gwa)
-audit_has "$w" "drill fd waits: waiting for the fleet's drill slot: all 1 slot(s) held (slot 0: $o/drill-fd)" &&
+audit_has "$w" "drill fd waits: waiting for the fleet's drill slot: all 1 slot(s) held (slot 0: test/hold)" &&
         audit_has "$w" "drill fd took the fleet's drill slot after" &&
         audit_has "$o" "drill fd gives back the fleet's drill slot" &&
         ok "the audit shows the wait and the hand-over ($(ctl "$w" audit 200 | grep -o 'drill fd waits: .*' | head -1 | cut -c1-110); $(ctl "$w" audit 200 | grep -o 'took the fleet.s drill slot after.*' | tail -1))" ||
