@@ -4,8 +4,9 @@
 # script in tests/integration/. Exit code 0 = pass, 77 = skipped (with a reason), anything else =
 # fail. Each test's output goes to $LOGDIR/NAME.log; a failure prints its tail.
 # Ends with one line "N passed, N failed, N skipped" and exits non-zero on any failure.
-# The fuzz targets run at the lowest CPU priority beside the integration scripts (which mostly
-# wait on charon, timers and the network): they take only the CPU the scripts leave idle.
+# The unit tests run beside the integration scripts, one at a time; so do the fuzz targets, at
+# the lowest CPU priority (the scripts mostly wait on charon, timers and the network): they take
+# only the CPU the scripts leave idle.
 # Integration scripts may run several at a time (TEST_JOBS), except those that must run alone.
 #
 #   tests/run.sh SAN_BUILD PLAIN_BUILD [FILTER]     FILTER: a substring of test names to run
@@ -21,6 +22,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 LOGDIR=${LOGDIR:-$san/test-logs}
 mkdir -p "$LOGDIR"
+# The tests' python3 is the distribution's (/usr/bin/python3, with the python3-yaml and
+# python3-jsonschema that `make deps` installs), not whatever comes first on PATH: a version
+# manager's shim there (a shell script that resolves the version on every call) costs ~17× the
+# interpreter's own start, and the scripts start python3 in every poll of the agent.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+        mkdir -p "$san/test-bin" && ln -sfn /usr/bin/python3 "$san/test-bin/python3" &&
+                export PATH=$san/test-bin:$PATH
+fi
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 
@@ -46,9 +55,17 @@ run() { # name, command…
 
 # The floors and circles rule of ARCHITECTURE.md, on the plain build's objects.
 run "layout" python3 tests/layout/check.py "$plain/obj"
-for t in "$san"/tests/test-*; do
-        [ -x "$t" ] && run "unit/${t##*/}" "$t"
-done
+# The unit tests run one at a time beside the integration scripts (which mostly wait on charon,
+# timers and the network), at normal priority: the longest of them (the nftables ones with tens of
+# thousands of rules, under ASan) are CPU-bound and would otherwise hold every script back. Each
+# unit test has its own network namespace, files and sockets, as each lab has.
+unit_all() {
+        for t in "$san"/tests/test-*; do
+                [ -x "$t" ] && run "unit/${t##*/}" "$t"
+        done
+}
+unit_all &
+units=$!
 fuzz_all() {
         for f in "$san"/fuzz/fuzz-*; do
                 [ -x "$f" ] || continue
@@ -83,6 +100,7 @@ for s in tests/integration/*.sh; do
         [ -n "$filter" ] && [[ $name != *"$filter"* ]] && continue
         if grep -q '^# run: alone$' "$s"; then
                 reap 1
+                [ -n "$units" ] && { wait "$units"; units=; } # alone: no unit test beside it either
                 run "$name" "$s"
                 continue
         fi
@@ -92,6 +110,7 @@ for s in tests/integration/*.sh; do
 done
 reap 1
 
+[ -n "$units" ] && wait "$units"
 wait "$fuzzing"
 count() { grep -c "^$1 " "$RESULTS"; }
 fail=$(count fail)
