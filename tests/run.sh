@@ -56,9 +56,9 @@ run() { # name, command…
 # The floors and circles rule of ARCHITECTURE.md, on the plain build's objects.
 run "layout" python3 tests/layout/check.py "$plain/obj"
 # The unit tests run one at a time beside the integration scripts (which mostly wait on charon,
-# timers and the network), at normal priority: the longest of them (the nftables ones with tens of
-# thousands of rules, under ASan) are CPU-bound and would otherwise hold every script back. Each
-# unit test has its own network namespace, files and sockets, as each lab has.
+# timers and the network), at normal priority: run before the scripts, their wall time (most of
+# it waiting too: timeouts, fsyncs, a real agent's answers) held every script back. Each unit
+# test has its own network namespace, files and sockets, as each lab has.
 unit_all() {
         for t in "$san"/tests/test-*; do
                 [ -x "$t" ] && run "unit/${t##*/}" "$t"
@@ -118,8 +118,10 @@ for s in tests/integration/*.sh; do
         [ -n "$filter" ] && [[ $name != *"$filter"* ]] && continue
         if grep -q '^# run: alone$' "$s"; then
                 reap 1
-                [ -n "$units" ] && { wait "$units"; units=; } # alone: no unit test beside it either
-                if [ "$name" = integration/systemd-package ] && [ -n "$deb_build" ]; then
+                # alone: no unit test and no package build beside it either (only the fuzz lane,
+                # at nice 19, as before)
+                [ -n "$units" ] && { wait "$units"; units=; }
+                if [ -n "$deb_build" ]; then
                         wait "$deb_build" && IKEHEAL_DEB=$(ls "$deb_dir"/deb/ikeheal_*.deb 2>/dev/null | head -1) &&
                                 [ -n "$IKEHEAL_DEB" ] && export IKEHEAL_DEB ||
                                 echo "make deb beside the tests failed (see $LOGDIR/make-deb.log): the package test builds its own"
