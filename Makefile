@@ -159,12 +159,12 @@ bench-deps:
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "bench-deps: all Debian packages present"; fi
 
-# The builds use every core (the tests after them run one at a time).
+# The builds use every core (the tests after them run one at a time). The fuzz targets and the
+# Debian package are built by tests/run.sh beside the integration scripts, at a low priority.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
 	$(MAKE) -j$(JOBS) BUILD=build all build/tests/test-nft-batch
 	$(MAKE) -j$(JOBS) SANITIZE=address,undefined BUILD=build-san tests
-	$(MAKE) -j$(JOBS) BUILD=build-san fuzz
 	tests/run.sh build-san build
 
 bench: deps bench-deps

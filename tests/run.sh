@@ -4,8 +4,9 @@
 # script in tests/integration/. Exit code 0 = pass, 77 = skipped (with a reason), anything else =
 # fail. Each test's output goes to $LOGDIR/NAME.log; a failure prints its tail.
 # Ends with one line "N passed, N failed, N skipped" and exits non-zero on any failure.
-# The fuzz targets run at the lowest CPU priority beside the integration scripts (which mostly
-# wait on charon, timers and the network): they take only the CPU the scripts leave idle.
+# The unit tests run beside the integration scripts, one at a time; so do the fuzz targets, at
+# the lowest CPU priority (the scripts mostly wait on charon, timers and the network): they take
+# only the CPU the scripts leave idle.
 # Integration scripts may run several at a time (TEST_JOBS), except those that must run alone.
 #
 #   tests/run.sh SAN_BUILD PLAIN_BUILD [FILTER]     FILTER: a substring of test names to run
@@ -21,6 +22,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 LOGDIR=${LOGDIR:-$san/test-logs}
 mkdir -p "$LOGDIR"
+# The tests' python3 is the distribution's (/usr/bin/python3, with the python3-yaml and
+# python3-jsonschema that `make deps` installs), not whatever comes first on PATH: a version
+# manager's shim there (a shell script that resolves the version on every call) costs ~17× the
+# interpreter's own start, and the scripts start python3 in every poll of the agent.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+        mkdir -p "$san/test-bin" && ln -sfn /usr/bin/python3 "$san/test-bin/python3" &&
+                export PATH=$san/test-bin:$PATH
+fi
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 
@@ -46,10 +55,36 @@ run() { # name, command…
 
 # The floors and circles rule of ARCHITECTURE.md, on the plain build's objects.
 run "layout" python3 tests/layout/check.py "$plain/obj"
-for t in "$san"/tests/test-*; do
-        [ -x "$t" ] && run "unit/${t##*/}" "$t"
-done
+# The unit tests run one at a time beside the integration scripts (which mostly wait on charon,
+# timers and the network), at normal priority: run before the scripts, their wall time (most of
+# it waiting too: timeouts, fsyncs, a real agent's answers) held every script back. Each unit
+# test has its own network namespace, files and sockets, as each lab has.
+unit_all() {
+        for t in "$san"/tests/test-*; do
+                [ -x "$t" ] && run "unit/${t##*/}" "$t"
+        done
+}
+unit_all &
+units=$!
+# The Debian package that systemd-package installs is built from this tree beside the tests too,
+# at a lower priority (the package test is one of the last scripts; its own `make deb` would
+# take minutes of the suite's time alone), unless the caller names one in IKEHEAL_DEB.
+deb_build=
+if [ -z "${IKEHEAL_DEB:-}" ] && [ -x tests/integration/systemd-package.sh ] &&
+        { [ -z "$filter" ] || [[ integration/systemd-package == *"$filter"* ]]; }; then
+        deb_dir=$san/deb-suite
+        nice -n 10 make deb BUILD="$deb_dir" >"$LOGDIR/make-deb.log" 2>&1 </dev/null &
+        deb_build=$!
+fi
 fuzz_all() {
+        # The targets are built here, at the lowest priority beside the integration scripts, not
+        # before the tests: a third compile of the whole library (clang, coverage, ASan), ~40 % of
+        # the three builds' CPU, which the waiting scripts leave idle. Up to date: nothing to do.
+        # A failed build fails the suite and replays no stale target.
+        if [ -z "$filter" ] || [[ $filter == *fuzz* ]]; then
+                filter= run "fuzz/build" nice -n 19 make -j"$(nproc 2>/dev/null || echo 2)" BUILD="${san#"$PWD"/}" fuzz
+                grep -q '^fail fuzz/build$' "$RESULTS" && return
+        fi
         for f in "$san"/fuzz/fuzz-*; do
                 [ -x "$f" ] || continue
                 corpus=tests/fuzz/corpus/${f##*/fuzz-}
@@ -83,6 +118,15 @@ for s in tests/integration/*.sh; do
         [ -n "$filter" ] && [[ $name != *"$filter"* ]] && continue
         if grep -q '^# run: alone$' "$s"; then
                 reap 1
+                # alone: no unit test and no package build beside it either (only the fuzz lane,
+                # at nice 19, as before)
+                [ -n "$units" ] && { wait "$units"; units=; }
+                if [ -n "$deb_build" ]; then
+                        wait "$deb_build" && IKEHEAL_DEB=$(ls "$deb_dir"/deb/ikeheal_*.deb 2>/dev/null | head -1) &&
+                                [ -n "$IKEHEAL_DEB" ] && export IKEHEAL_DEB ||
+                                echo "make deb beside the tests failed (see $LOGDIR/make-deb.log): the package test builds its own"
+                        deb_build=
+                fi
                 run "$name" "$s"
                 continue
         fi
@@ -92,6 +136,8 @@ for s in tests/integration/*.sh; do
 done
 reap 1
 
+[ -n "$units" ] && wait "$units"
+[ -n "$deb_build" ] && wait "$deb_build"
 wait "$fuzzing"
 count() { grep -c "^$1 " "$RESULTS"; }
 fail=$(count fail)
