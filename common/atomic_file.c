@@ -40,7 +40,7 @@ int atomic_file_sync_dir(const char *dir) {
         return r;
 }
 
-static int fsync_dir_of(const char *path) {
+int atomic_file_sync_dir_of(const char *path) {
         _cleanup_(freep) char *copy = strdup(path);
 
         if (!copy)
@@ -73,7 +73,7 @@ static int replace(const char *path, const void *buf, size_t len, mode_t mode, b
                 (void) unlink(tmp);
                 return r;
         }
-        return fsync_dir_of(path);
+        return atomic_file_sync_dir_of(path);
 }
 
 int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode) {

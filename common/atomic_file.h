@@ -10,6 +10,8 @@
 int atomic_file_write_all(int fd, const void *buf, size_t len);
 /* fsync a directory (a new or removed entry in it made durable). */
 int atomic_file_sync_dir(const char *dir);
+/* fsync the directory a file is in (the file's new entry made durable). */
+int atomic_file_sync_dir_of(const char *path);
 /* 0 or -errno; on failure the target is untouched and no temporary file is left. */
 int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode);
 /* The same, the file owned by uid:gid (a live file replaced as its owner had it). */

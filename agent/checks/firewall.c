@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "actions/nft_restore_record.h"
 #include "agent/checks/check_debounce.h"
 #include "agent/checks/firewall.h"
 #include "atomic_file.h"
@@ -271,7 +272,8 @@ static int firewall_start(void *state, const check_env *env, check_run *run) {
  * the one kept already (a reload with the same content writes nothing). */
 static void firewall_mark_good(void *state, const check_env *env) {
         firewall_state *s = state;
-        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin"), *text = NULL;
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin"), *text = NULL,
+                             *pr = snap_path(s, "restore");
         const nft_ruleset *rs = s->watch ? nft_watch_ruleset(s->watch) : NULL;
         nft_ruleset *good = NULL;
         const uint8_t *raw;
@@ -302,6 +304,11 @@ static void firewall_mark_good(void *state, const check_env *env) {
                 nft_ruleset_free(good);
                 return;
         }
+        /* the slot nft_restore keeps its record in, made once while nothing waits on it: a
+         * restore then makes its record durable with one fdatasync() (failing here, the first
+         * restore makes it) */
+        if (pr)
+                (void) nft_restore_record_prepare(pr);
         nft_ruleset_free(s->good);
         s->good = good;
         snprintf(s->good_hash, sizeof(s->good_hash), "%s", hash);

@@ -49,6 +49,7 @@
 #include "actions/action.h"
 #include "actions/nft_batch.h"
 #include "actions/nft_expr.h"
+#include "actions/nft_restore_record.h"
 #include "yaml_tree.h"
 #include "now.h"
 #include "nft_diff.h"
@@ -193,6 +194,13 @@ static int restore(const char *ns, const char *state_dir, const char *fault) {
          * snapshot read once (the plan the engine makes first) */
         if ((r = nft_watch_shared(&w, ns, 64u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
                 return r;
+        /* the firewall check's mark_good made the slot the restore's record goes to */
+        {
+                char rec[4096];
+                (void) snprintf(rec, sizeof(rec), "%s/snapshots/firewall.nft.restore", state_dir);
+                if ((r = nft_restore_record_prepare(rec)) < 0)
+                        return r;
+        }
         /* the agent's firewall check has hashed a ruleset before (mark_good): the digest the
          * restore's record uses is loaded already */
         const char *hash;
