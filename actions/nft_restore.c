@@ -163,9 +163,10 @@ static int snapshot_get(const char *path, const snapshot **ret, char *why, size_
 }
 
 /* The ruleset now, through the watch this process shares for the namespace: when the firewall
- * check has read this generation already, nothing is read again. `w` holds the reference. */
+ * check has read this generation already, nothing is read again. `w` holds the reference. No
+ * dump is kept for the restore: it reads the tables it changes (nft_watch_raw_tables()). */
 static int ruleset_now(const char *ns, nft_watch **w, const nft_ruleset **ret) {
-        int r = *w ? 0 : nft_watch_shared(w, ns, SNAPSHOT_MAX);
+        int r = *w ? 0 : nft_watch_shared(w, ns, 0);
         if (r >= 0)
                 r = nft_watch_refresh(*w, NULL);
         if (r < 0)
@@ -272,6 +273,7 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
         char why[2048], what[1500], cur[NFT_DIFF_OBJECTS_MAX][2 * NFT_RULESET_HASH_SIZE + 1];
         nft_table_key keys[NFT_DIFF_OBJECTS_MAX];
+        nft_restore_record_sync *sync = NULL;
         size_t raw_len = 0, pre_len = 0, drift_n = 0;
         FILE *f;
         int r;
@@ -289,9 +291,9 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                                        r == -ESRCH ? "the drop is not in anything changed since last good: " : "", d->err);
                 return r;
         }
-        (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
-        *ret_drift = drift_n;
         if (d->n == 0) {
+                (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+                *ret_drift = drift_n;
                 (void) nft_restore_record_clear(rec_path); /* a revert must only ever undo what this apply did: nothing */
                 action_call_set_detail(call, "nothing drops IKE (generation %u): nothing to restore%s%s", now->generation,
                                        drift_n ? "; drift left alone: " : "", drift_n ? drift : "");
@@ -324,19 +326,32 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         nft_restore_record_done(rec);
         rec->msgs = (uint8_t *) TAKE_PTR(pre_buf);
         rec->msgs_len = pre_len;
-        if ((r = nft_restore_record_write(rec_path, rec)) < 0) {
+        /* the record's sync runs while the batch, the drift and the texts are built; nothing is
+         * sent before it has returned: never a change without its revert's material on disk */
+        if ((r = nft_restore_record_write_begin(rec_path, rec, &sync)) < 0) {
                 action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
                                        rec_path, strerror(-r));
                 return r;
         }
-
-        if ((r = nft_batch_new(&b, now->generation)) < 0 ||
-            (r = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why))) < 0) {
-                (void) nft_restore_record_clear(rec_path);
-                action_call_set_detail(call, "cannot restore: %s; nothing changed", why);
+        (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+        *ret_drift = drift_n;
+        int e = nft_batch_new(&b, now->generation);
+        if (e < 0)
+                (void) snprintf(why, sizeof(why), "%s", strerror(-e));
+        else
+                e = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why));
+        objects_text(now, d->objs, d->n, what, sizeof(what));
+        if ((r = nft_restore_record_write_end(sync)) < 0) {
+                (void) nft_restore_record_clear(rec_path); /* nothing was sent: it describes nothing */
+                action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
+                                       rec_path, strerror(-r));
                 return r;
         }
-        objects_text(now, d->objs, d->n, what, sizeof(what));
+        if (e < 0) {
+                (void) nft_restore_record_clear(rec_path);
+                action_call_set_detail(call, "cannot restore: %s; nothing changed", why);
+                return e;
+        }
         r = nft_batch_commit(b, ns, why, sizeof(why));
         if (r == -ERESTART) {
                 (void) nft_restore_record_clear(rec_path);

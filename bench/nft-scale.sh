@@ -20,12 +20,12 @@
 #   above start        that peak less the process's RSS before its first read (the program and its
 #                      libraries), and that as a multiple of the dump: what the ruleset costs, with
 #                      the kept dump itself (1x) in it
-#   held               that process's RSS after the runs: the live and the last-good model, the kept
-#                      dump released as the firewall check does once its snapshot is written
+#   held               that process's RSS after the runs: the live and the last-good model (a build
+#                      whose check keeps the dump until its snapshot is written: that released)
 #
 # The dump is the ruleset's netlink messages as the kernel sends them (NEWTABLE, NEWCHAIN,
-# NEWSET, NEWSETELEM, NEWRULE), back to back: what the check keeps for its snapshot and what the
-# snapshot file holds (its size).
+# NEWSET, NEWSETELEM, NEWRULE), back to back: what the check writes to its snapshot (the
+# snapshot file's size).
 #
 # With NFT_SCALE_BEFORE=DIR (a build directory of the code to compare with, holding
 # tools/nft-bench and tools/nft-view, e.g. main's build/), each size gets a second row, "before",
@@ -91,6 +91,8 @@ measure() {
         rm -rf "$D/state"
         mkdir -p "$D/state/snapshots"
         "$T/tools/nft-view" --netns "$NS" --quiet --save-messages "$D/state/snapshots/firewall.nft.bin" >/dev/null
+        # durable, as the firewall check writes it: a restore's own sync must not wait for it
+        sync "$D/state/snapshots/firewall.nft.bin"
         "$T/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-min.nft" >"$D/min" || true
         "$T/tools/nft-bench" restore "$NS" "$D/state" "$D/fault-worst.nft" >"$D/worst" || true
         n -f "$D/fault-min.nft"
@@ -131,5 +133,5 @@ echo "(restore: wall of the apply, CPU in brackets; ratio: nft -f wall / minimal
 echo " check change/input: followed from notifications, full re-read: the same run reading the ruleset whole;"
 echo " peak RSS of the check's process, above start: less its RSS before the first read ($(field base_rss_kib "$D/check") KiB at the last size), and that over the dump;"
 echo " held: its RSS after the runs (both models, the dump released); dump: raw netlink bytes of the ruleset)"
-echo "(held with the dump still kept, at the last size: $(($(field held_dump_kib "$D/check") / 1024)) MiB)"
+echo "(held with the dump still kept, at the last size: $(($(field held_dump_kib "$D/check") / 1024)) MiB; the same as held when the check keeps no dump)"
 echo "(expressions in the live model, and distinct ones the process holds once for every model, at the last size: $(field exprs "$D/check"))"
