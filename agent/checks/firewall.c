@@ -140,13 +140,12 @@ static int monitor_open(firewall_state *s) {
 }
 
 static void load_good(firewall_state *s) {
-        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pb = snap_path(s, "bin"), *hash = NULL, *bin = NULL;
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pb = snap_path(s, "bin"), *hash = NULL;
         nft_ruleset *good = NULL;
-        size_t len = 0;
 
-        /* the hash vouches for the dump beside it: without it, there is no last-good state */
-        if (!ph || !pb || atomic_file_read(ph, 128, &hash, NULL) < 0 || atomic_file_read(pb, DUMP_KEEP_MAX, &bin, &len) < 0 ||
-            nft_ruleset_from_messages((const uint8_t *) bin, len, &good) < 0)
+        /* the hash vouches for the dump beside it: without it, there is no last-good state. The
+         * dump is read through a small buffer as the model is built, never held whole */
+        if (!ph || !pb || atomic_file_read(ph, 128, &hash, NULL) < 0 || nft_ruleset_from_file(pb, DUMP_KEEP_MAX, &good) < 0)
                 return;
         nft_ruleset_free(s->good);
         s->good = good;

@@ -114,6 +114,16 @@ int main(void) {
         (void) snprintf(path, sizeof(path), "%s/snapshots/firewall.nft.bin", dir);
         f = fopen(path, "we");
         CHECK(f && nft_ruleset_dump(ns, save, f, &rs) == 0 && fclose(f) == 0, "its dump kept as the last-good snapshot");
+        {
+                /* read back through a small buffer (as the firewall check loads it): the same model */
+                nft_ruleset *back = NULL;
+                char h1[2 * NFT_RULESET_HASH_SIZE + 1] = "", h2[2 * NFT_RULESET_HASH_SIZE + 1] = "";
+                CHECK(rs && nft_ruleset_from_file(path, 64u << 20, &back) == 0 && nft_ruleset_hash_hex(back, h1) == 0 &&
+                              nft_ruleset_hash_hex(rs, h2) == 0 && strcmp(h1, h2) == 0 && back->n_rules_total == 10000,
+                      "the snapshot file read message by message gives the same ruleset");
+                CHECK(nft_ruleset_from_file(path, 1u << 20, &back) == -EFBIG, "and is refused beyond its limit");
+                nft_ruleset_free(back);
+        }
         rs = nft_ruleset_free(rs);
 
         /* the worst case: a drop at the top of the 8,000-rule chain — the chain goes back whole */
