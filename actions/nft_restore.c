@@ -273,7 +273,6 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         _cleanup_(freep) decision *d = calloc(1, sizeof(*d));
         char why[2048], what[1500], cur[NFT_DIFF_OBJECTS_MAX][2 * NFT_RULESET_HASH_SIZE + 1];
         nft_table_key keys[NFT_DIFF_OBJECTS_MAX];
-        nft_restore_record_sync *sync = NULL;
         size_t raw_len = 0, pre_len = 0, drift_n = 0;
         FILE *f;
         int r;
@@ -326,32 +325,24 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         nft_restore_record_done(rec);
         rec->msgs = (uint8_t *) TAKE_PTR(pre_buf);
         rec->msgs_len = pre_len;
-        /* the record's sync runs while the batch, the drift and the texts are built; nothing is
-         * sent before it has returned: never a change without its revert's material on disk */
-        if ((r = nft_restore_record_write_begin(rec_path, rec, &sync)) < 0) {
+        /* durable before anything is sent: never a change without its revert's material on disk */
+        if ((r = nft_restore_record_write(rec_path, rec)) < 0) {
                 action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
                                        rec_path, strerror(-r));
                 return r;
         }
         (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
         *ret_drift = drift_n;
-        int e = nft_batch_new(&b, now->generation);
-        if (e < 0)
-                (void) snprintf(why, sizeof(why), "%s", strerror(-e));
+        if ((r = nft_batch_new(&b, now->generation)) < 0)
+                (void) snprintf(why, sizeof(why), "%s", strerror(-r));
         else
-                e = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why));
-        objects_text(now, d->objs, d->n, what, sizeof(what));
-        if ((r = nft_restore_record_write_end(sync)) < 0) {
-                (void) nft_restore_record_clear(rec_path); /* nothing was sent: it describes nothing */
-                action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
-                                       rec_path, strerror(-r));
-                return r;
-        }
-        if (e < 0) {
+                r = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why));
+        if (r < 0) {
                 (void) nft_restore_record_clear(rec_path);
                 action_call_set_detail(call, "cannot restore: %s; nothing changed", why);
-                return e;
+                return r;
         }
+        objects_text(now, d->objs, d->n, what, sizeof(what));
         r = nft_batch_commit(b, ns, why, sizeof(why));
         if (r == -ERESTART) {
                 (void) nft_restore_record_clear(rec_path);

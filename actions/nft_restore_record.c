@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,87 +90,38 @@ static int slot_open(const char *path, bool create, bool *ret_new) {
         return fd;
 }
 
-struct nft_restore_record_sync {
-        int fd;
-        bool thread;
-        pthread_t t;
-        int result;
-};
-
-static void *sync_thread(void *userdata) {
-        nft_restore_record_sync *y = userdata;
-        y->result = fdatasync(y->fd) < 0 ? -errno : 0;
-        return NULL;
-}
-
-/* Header and body at the slot's start. A new slot is padded with zeros to its room (blocks that
- * later records overwrite in place) and made durable with its directory entry at once; else one
- * fdatasync() (the size too, should the record outgrow the slot) is started on a thread of its
- * own, so the caller can prepare what it will send while the disk works; *ret waits for it. */
-static int slot_write_begin(const char *path, const char *head, size_t head_len, const void *body, size_t len,
-                            nft_restore_record_sync **ret) {
+/* Header and body at the slot's start; a new slot padded with zeros to its room (blocks that
+ * later records overwrite in place) and made durable with its directory entry; else one
+ * fdatasync() (the size too, should the record outgrow the slot). */
+static int slot_write(const char *path, const char *head, size_t head_len, const void *body, size_t len) {
         _cleanup_(closep) int fd = -1;
-        _cleanup_(freep) nft_restore_record_sync *y = calloc(1, sizeof(*y));
         bool made;
         int r;
 
-        if (!y)
-                return -ENOMEM;
         fd = slot_open(path, true, &made);
         if (fd < 0)
                 return fd;
         if ((r = pwrite_all(fd, head, head_len, 0)) < 0 || (r = pwrite_all(fd, body, len, (off_t) head_len)) < 0)
                 goto fail;
-        if (made) {
-                if (head_len + len < NFT_RESTORE_RECORD_ROOM) {
-                        size_t pad = NFT_RESTORE_RECORD_ROOM - head_len - len;
-                        _cleanup_(freep) char *zeros = calloc(1, pad);
-                        if (!zeros) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                        if ((r = pwrite_all(fd, zeros, pad, (off_t) (head_len + len))) < 0)
-                                goto fail;
-                }
-                if (fsync(fd) < 0) {
-                        r = -errno;
+        if (made && head_len + len < NFT_RESTORE_RECORD_ROOM) {
+                size_t pad = NFT_RESTORE_RECORD_ROOM - head_len - len;
+                _cleanup_(freep) char *zeros = calloc(1, pad);
+                if (!zeros) {
+                        r = -ENOMEM;
                         goto fail;
                 }
-                y->fd = -1;
-                y->result = atomic_file_sync_dir_of(path);
-                *ret = TAKE_PTR(y);
-                return 0;
+                if ((r = pwrite_all(fd, zeros, pad, (off_t) (head_len + len))) < 0)
+                        goto fail;
         }
-        y->fd = TAKE_FD(fd);
-        y->thread = pthread_create(&y->t, NULL, sync_thread, y) == 0;
-        if (!y->thread)
-                (void) sync_thread(y);
-        *ret = TAKE_PTR(y);
-        return 0;
+        if ((made ? fsync(fd) : fdatasync(fd)) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return made ? atomic_file_sync_dir_of(path) : 0;
 fail:
         if (made)
                 (void) unlink(path);
         return r;
-}
-
-int nft_restore_record_write_end(nft_restore_record_sync *y) {
-        int r;
-
-        if (!y)
-                return -EINVAL;
-        if (y->thread)
-                (void) pthread_join(y->t, NULL);
-        if (y->fd >= 0)
-                (void) close(y->fd);
-        r = y->result;
-        free(y);
-        return r;
-}
-
-static int slot_write(const char *path, const char *head, size_t head_len, const void *body, size_t len) {
-        nft_restore_record_sync *y = NULL;
-        int r = slot_write_begin(path, head, head_len, body, len, &y);
-        return r < 0 ? r : nft_restore_record_write_end(y);
 }
 
 int nft_restore_record_prepare(const char *path) {
@@ -190,7 +140,7 @@ int nft_restore_record_prepare(const char *path) {
         return slot_write(path, head, (size_t) n, "", 0);
 }
 
-int nft_restore_record_write_begin(const char *path, const nft_restore_record *rec, nft_restore_record_sync **ret) {
+int nft_restore_record_write(const char *path, const nft_restore_record *rec) {
         _cleanup_(freep) char *buf = NULL;
         char head[128];
         size_t len = 0;
@@ -213,13 +163,7 @@ int nft_restore_record_write_begin(const char *path, const nft_restore_record *r
                 return -ENOMEM;
         if ((n = header(buf, len, head, sizeof(head))) < 0)
                 return n;
-        return slot_write_begin(path, head, (size_t) n, buf, len, ret);
-}
-
-int nft_restore_record_write(const char *path, const nft_restore_record *rec) {
-        nft_restore_record_sync *y = NULL;
-        int r = nft_restore_record_write_begin(path, rec, &y);
-        return r < 0 ? r : nft_restore_record_write_end(y);
+        return slot_write(path, head, (size_t) n, buf, len);
 }
 
 int nft_restore_record_clear(const char *path) {

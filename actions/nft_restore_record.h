@@ -15,7 +15,7 @@
  * The file is a slot written in place: made once (nft_restore_record_prepare(), or the first
  * write), with room for a record of a few tables, its directory entry made durable then; a
  * record is then durable with one write and one fdatasync() — no new file, no rename, no
- * directory to sync while a restore waits (and the restore builds its batch meanwhile). A write cut short (a crash before the sync returned)
+ * directory to sync while a restore waits. A write cut short (a crash before the sync returned)
  * leaves a body that does not match its length or digest: the restore that wrote it never sent
  * its change (the change is sent only once the record is durable), so such a record reads as
  * "not written to its end" and means nothing was changed. A cleared slot (length 0) is no record.
@@ -51,14 +51,6 @@ int nft_restore_record_prepare(const char *path);
 /* Write rec (with its messages) into the slot at path, made if there is none; durable when it
  * returns 0. On failure the slot may hold a record cut short (read as not written to its end). */
 int nft_restore_record_write(const char *path, const nft_restore_record *rec);
-/* The same in two steps: _begin() writes the record into the slot and starts its fdatasync()
- * on a thread of its own (a new slot is made durable at once), so the caller can build what it
- * will send while the disk works; _end() waits: the record is durable when it returns 0. The
- * thread does nothing but the sync, on a descriptor no one else uses. Every _begin() that
- * returned 0 needs its _end(), which frees the handle. */
-typedef struct nft_restore_record_sync nft_restore_record_sync;
-int nft_restore_record_write_begin(const char *path, const nft_restore_record *rec, nft_restore_record_sync **ret);
-int nft_restore_record_write_end(nft_restore_record_sync *sync);
 /* Empty the slot: no record from now on (nothing to put back). Not synced: a crash may bring
  * back the record before it, as an unlink not synced would; an interrupted clear reads as a
  * record not written to its end. 0 also when there is no slot. */
