@@ -8,7 +8,8 @@
  * fresh try).
  *
  * Before the change is sent, the objects as they are and the state each will have are written
- * to <check>.nft.restore (actions/nft_restore_record.h). When the kernel's answer is lost, the
+ * to <check>.nft.restore (actions/nft_restore_record.h: a slot written in place, durable with
+ * one fdatasync(); a record that is served or describes nothing is cleared). When the kernel's answer is lost, the
  * ruleset is read again and the objects' states say whether it was applied; the record is never
  * dropped before the outcome is known.
  *
@@ -162,9 +163,10 @@ static int snapshot_get(const char *path, const snapshot **ret, char *why, size_
 }
 
 /* The ruleset now, through the watch this process shares for the namespace: when the firewall
- * check has read this generation already, nothing is read again. `w` holds the reference. */
+ * check has read this generation already, nothing is read again. `w` holds the reference. No
+ * dump is kept for the restore: it reads the tables it changes (nft_watch_raw_tables()). */
 static int ruleset_now(const char *ns, nft_watch **w, const nft_ruleset **ret) {
-        int r = *w ? 0 : nft_watch_shared(w, ns, SNAPSHOT_MAX);
+        int r = *w ? 0 : nft_watch_shared(w, ns, 0);
         if (r >= 0)
                 r = nft_watch_refresh(*w, NULL);
         if (r < 0)
@@ -288,10 +290,10 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                                        r == -ESRCH ? "the drop is not in anything changed since last good: " : "", d->err);
                 return r;
         }
-        (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
-        *ret_drift = drift_n;
         if (d->n == 0) {
-                (void) unlink(rec_path); /* a revert must only ever undo what this apply did: nothing */
+                (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+                *ret_drift = drift_n;
+                (void) nft_restore_record_clear(rec_path); /* a revert must only ever undo what this apply did: nothing */
                 action_call_set_detail(call, "nothing drops IKE (generation %u): nothing to restore%s%s", now->generation,
                                        drift_n ? "; drift left alone: " : "", drift_n ? drift : "");
                 return 0;
@@ -323,26 +325,31 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         nft_restore_record_done(rec);
         rec->msgs = (uint8_t *) TAKE_PTR(pre_buf);
         rec->msgs_len = pre_len;
+        /* durable before anything is sent: never a change without its revert's material on disk */
         if ((r = nft_restore_record_write(rec_path, rec)) < 0) {
                 action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
                                        rec_path, strerror(-r));
                 return r;
         }
-
-        if ((r = nft_batch_new(&b, now->generation)) < 0 ||
-            (r = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why))) < 0) {
-                (void) unlink(rec_path);
+        (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
+        *ret_drift = drift_n;
+        if ((r = nft_batch_new(&b, now->generation)) < 0)
+                (void) snprintf(why, sizeof(why), "%s", strerror(-r));
+        else
+                r = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why));
+        if (r < 0) {
+                (void) nft_restore_record_clear(rec_path);
                 action_call_set_detail(call, "cannot restore: %s; nothing changed", why);
                 return r;
         }
         objects_text(now, d->objs, d->n, what, sizeof(what));
         r = nft_batch_commit(b, ns, why, sizeof(why));
         if (r == -ERESTART) {
-                (void) unlink(rec_path);
+                (void) nft_restore_record_clear(rec_path);
                 return r;
         }
         if (r < 0) {
-                (void) unlink(rec_path); /* refused whole by the kernel: the record describes nothing */
+                (void) nft_restore_record_clear(rec_path); /* refused whole by the kernel: the record describes nothing */
                 action_call_set_detail(call, "restore refused, nothing changed: %s", why);
                 return r;
         }
@@ -357,7 +364,7 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                 if (count_equal(cur, rec->post, d->n) != d->n) {
                         bool none = count_equal(cur, rec->pre, d->n) == d->n && after->generation == now->generation;
                         if (none)
-                                (void) unlink(rec_path);
+                                (void) nft_restore_record_clear(rec_path);
                         action_call_set_detail(call, "%s; read again: %s", why,
                                                none ? "not applied, nothing changed"
                                                     : "the objects are neither as before nor as restored (changed meanwhile?); the "
@@ -514,7 +521,7 @@ static int revert_once(const action_params *p, action_call *call, const nft_rest
                         return r;
                 }
         }
-        (void) unlink(rec_path); /* served */
+        (void) nft_restore_record_clear(rec_path); /* served */
         objects_text(now, back, n_back, why, sizeof(why));
         action_call_set_detail(call, "%s%s%s%s", n_back ? "put back as before the restore: " : "nothing put back",
                                n_back ? why : "", w ? "; left as restored: " : "", kept);
@@ -533,6 +540,11 @@ static int revert(const action_params *p, action_call *call) {
         r = nft_restore_record_read(rec_path, rec, why, sizeof(why));
         if (r == -ENOENT) {
                 action_call_set_detail(call, "nothing to put back: the restore did not change the ruleset");
+                return 0;
+        }
+        if (r == -ENODATA) {
+                /* a change is sent only once its record is durable: cut short, nothing was sent */
+                action_call_set_detail(call, "nothing to put back: %s", why);
                 return 0;
         }
         if (r < 0) {

@@ -40,7 +40,7 @@ int atomic_file_sync_dir(const char *dir) {
         return r;
 }
 
-static int fsync_dir_of(const char *path) {
+int atomic_file_sync_dir_of(const char *path) {
         _cleanup_(freep) char *copy = strdup(path);
 
         if (!copy)
@@ -48,20 +48,28 @@ static int fsync_dir_of(const char *path) {
         return atomic_file_sync_dir(dirname(copy));
 }
 
-/* own: also give the file uid:gid (before the rename: it never appears with the wrong owner) */
-static int replace(const char *path, const void *buf, size_t len, mode_t mode, bool own, uid_t uid, gid_t gid) {
+int atomic_file_begin(const char *path, char **ret_tmp) {
         _cleanup_(freep) char *tmp = NULL;
-        int fd, r;
+        int fd;
 
         if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
                 return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, own ? 0600 : mode);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
-        r = atomic_file_write_all(fd, buf, len);
-        if (r >= 0 && own && fchown(fd, uid, gid) < 0)
-                r = -errno;
-        if (r >= 0 && fchmod(fd, mode) < 0) /* the umask must not widen or narrow it */
+        *ret_tmp = TAKE_PTR(tmp);
+        return fd;
+}
+
+void atomic_file_abort(int fd, const char *tmp) {
+        (void) close(fd);
+        (void) unlink(tmp);
+}
+
+int atomic_file_commit(int fd, const char *tmp, const char *path, mode_t mode) {
+        int r = 0;
+
+        if (fchmod(fd, mode) < 0) /* the umask must not widen or narrow it */
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
@@ -73,7 +81,24 @@ static int replace(const char *path, const void *buf, size_t len, mode_t mode, b
                 (void) unlink(tmp);
                 return r;
         }
-        return fsync_dir_of(path);
+        return atomic_file_sync_dir_of(path);
+}
+
+/* own: also give the file uid:gid (before the rename: it never appears with the wrong owner) */
+static int replace(const char *path, const void *buf, size_t len, mode_t mode, bool own, uid_t uid, gid_t gid) {
+        _cleanup_(freep) char *tmp = NULL;
+        int fd = atomic_file_begin(path, &tmp), r;
+
+        if (fd < 0)
+                return fd;
+        r = atomic_file_write_all(fd, buf, len);
+        if (r >= 0 && own && fchown(fd, uid, gid) < 0)
+                r = -errno;
+        if (r < 0) {
+                atomic_file_abort(fd, tmp);
+                return r;
+        }
+        return atomic_file_commit(fd, tmp, path, mode);
 }
 
 int atomic_file_write(const char *path, const void *buf, size_t len, mode_t mode) {

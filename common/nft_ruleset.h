@@ -222,6 +222,10 @@ int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh);
 /* A model from messages kept back to back (a saved dump): -EBADMSG for anything malformed or
  * of another type. */
 int nft_ruleset_from_messages(const uint8_t *buf, size_t len, nft_ruleset **ret);
+/* The same from a file of them (at most `max` bytes, else -EFBIG), read through a small buffer
+ * while the model is built: the file is never held whole in memory. A symlink is followed; the
+ * open never blocks and takes a regular file only (common/file_read.h). */
+int nft_ruleset_from_file(const char *path, size_t max, nft_ruleset **ret);
 
 /* Called with every message the dump receives (for keeping a snapshot, capturing fuzz corpora,
  * debugging); with NULL when the dump starts over because the ruleset changed during it: the

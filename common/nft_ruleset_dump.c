@@ -169,6 +169,10 @@ typedef struct tables_ctx {
         size_t n_keys;
         nft_ruleset_msg_fn on_msg;
         void *userdata;
+        /* the table a request names, NULL for one of all: a kernel that ignores the table filter
+         * answers with every table of the family, and two tables of one family asked for must
+         * not give each other's objects twice */
+        const nft_table_key *only;
         /* the named and anonymous sets of those tables: their elements are asked for one by one */
         set_ref *sets;
         size_t n_sets;
@@ -196,7 +200,7 @@ static int tables_cb(const struct nlmsghdr *nlh, void *data) {
         tables_ctx *c = data;
         char name[NFTR_NAME_MAX];
         nftr_attr_tab t;
-        int r = nftr_msg_in_tables(nlh, c->keys, c->n_keys, &t);
+        int r = nftr_msg_in_tables(nlh, c->only ? c->only : c->keys, c->only ? 1 : c->n_keys, &t);
 
         if (r < 0) {
                 c->error = r;
@@ -265,7 +269,10 @@ static int tables_once(struct mnl_socket *nl, uint8_t *buf, uint32_t *seq, table
                         nlh = nftnl_nlmsg_build_hdr((char *) req, types[i], (uint16_t) c->keys[k].family, NLM_F_DUMP | NLM_F_ACK,
                                                     ++*seq);
                         mnl_attr_put_strz(nlh, table_attr[i], c->keys[k].name);
-                        if ((r = tables_request(nl, buf, nlh, c)) < 0)
+                        c->only = &c->keys[k];
+                        r = tables_request(nl, buf, nlh, c);
+                        c->only = NULL;
+                        if (r < 0)
                                 return r;
                 }
         for (size_t i = 0; i < c->n_sets; i++) {

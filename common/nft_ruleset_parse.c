@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "file_read.h"
 #include "nft_ruleset.h"
 #include "nft_ruleset_private.h"
 
@@ -535,6 +538,74 @@ int nft_ruleset_from_messages(const uint8_t *buf, size_t len, nft_ruleset **ret)
                 if (r < 0)
                         return r == -EOPNOTSUPP ? -EBADMSG : r;
                 off += NLMSG_ALIGN(nlh->nlmsg_len);
+        }
+        *ret = TAKE_PTR(rs);
+        return 0;
+}
+
+/* A saved dump read through a buffer this size (grown for a larger message): the model is built
+ * as the file is read, never the whole file in memory beside it. */
+#define FILE_CHUNK (64u * 1024u)
+
+int nft_ruleset_from_file(const char *path, size_t max, nft_ruleset **ret) {
+        _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t cap = FILE_CHUNK, have = 0, total = 0;
+        struct stat st;
+        int r;
+
+        fd = file_read_open(path, FILE_READ_FOLLOW, &st);
+        if (fd < 0)
+                return fd;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        if ((r = nft_ruleset_new(&rs)) < 0)
+                return r;
+        if (!(buf = malloc(cap)))
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + have, cap - have);
+                size_t off = 0;
+
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                if ((total += (size_t) n) > max)
+                        return -EFBIG;
+                have += (size_t) n;
+                /* every whole message in the buffer; the last one of the file may lack its padding */
+                while (have - off >= sizeof(struct nlmsghdr)) {
+                        const struct nlmsghdr *nlh = (const struct nlmsghdr *) (buf + off);
+                        size_t need = NLMSG_ALIGN(nlh->nlmsg_len);
+
+                        if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) || (uint64_t) nlh->nlmsg_len > (uint64_t) st.st_size)
+                                return -EBADMSG;
+                        if (need > have - off && !(n == 0 && nlh->nlmsg_len <= have - off))
+                                break;
+                        r = nft_ruleset_add_nlmsg(rs, nlh);
+                        if (r < 0)
+                                return r == -EOPNOTSUPP ? -EBADMSG : r;
+                        off += need < have - off ? need : have - off;
+                }
+                memmove(buf, buf + off, have - off);
+                have -= off;
+                if (n == 0) {
+                        if (have > 0)
+                                return -EBADMSG; /* a message cut short */
+                        break;
+                }
+                if (have == cap) { /* one message larger than the buffer */
+                        uint8_t *p;
+                        if (cap >= max)
+                                return -EFBIG;
+                        if (!(p = realloc(buf, cap * 2)))
+                                return -ENOMEM;
+                        buf = p;
+                        cap *= 2;
+                }
         }
         *ret = TAKE_PTR(rs);
         return 0;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "netns.h"
 #include "nft_change.h"
 #include "nft_ruleset_private.h"
@@ -21,6 +22,11 @@
  * overruns it (ENOBUFS) and the model is read again, which is what it would cost anyway. */
 #define MONITOR_RCVBUF (4 << 20)
 #define MONITOR_READ_SIZE (64u * 1024u)
+/* The messages of the tables a restore changes: up to a whole ruleset's (a 50,000-rule table
+ * dumps ~23 MiB). */
+#define RAW_TABLES_MAX (64u << 20)
+/* nft_watch_dump_to()'s writes, gathered */
+#define SPOOL_BUF (64u * 1024u)
 
 struct nft_watch {
         unsigned n_ref;
@@ -411,7 +417,7 @@ static void copy_msg(const struct nlmsghdr *nlh, void *userdata) {
 }
 
 int nft_watch_raw_tables(nft_watch *w, const nft_table_key *keys, size_t n, uint8_t **ret, size_t *ret_len) {
-        rawcopy b = { .max = w->raw_max > PENDING_MAX ? w->raw_max : PENDING_MAX };
+        rawcopy b = { .max = w->raw_max > RAW_TABLES_MAX ? w->raw_max : RAW_TABLES_MAX };
         uint32_t gen;
         int r = 0;
 
@@ -440,6 +446,85 @@ int nft_watch_raw_tables(nft_watch *w, const nft_table_key *keys, size_t n, uint
         }
         *ret = b.p;
         *ret_len = b.len;
+        return 0;
+}
+
+typedef struct spool {
+        int fd;
+        uint8_t *buf;
+        size_t len, total, max;
+        int error;
+} spool;
+
+static void spool_flush(spool *sp) {
+        int r;
+        if (sp->error || sp->len == 0)
+                return;
+        if ((r = atomic_file_write_all(sp->fd, sp->buf, sp->len)) < 0)
+                sp->error = r;
+        sp->len = 0;
+}
+
+static void spool_msg(const struct nlmsghdr *nlh, void *userdata) {
+        static const uint8_t pad[NLMSG_ALIGNTO];
+        spool *sp = userdata;
+        size_t n;
+
+        if (!nlh) { /* the dump starts over: so does the file */
+                sp->len = sp->total = 0;
+                if (!sp->error && (lseek(sp->fd, 0, SEEK_SET) < 0 || ftruncate(sp->fd, 0) < 0))
+                        sp->error = -errno;
+                return;
+        }
+        n = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (sp->error)
+                return;
+        if (sp->total + n > sp->max) {
+                sp->error = -E2BIG;
+                return;
+        }
+        if (sp->len + n > SPOOL_BUF)
+                spool_flush(sp);
+        if (n > SPOOL_BUF) { /* larger than the buffer: straight through */
+                int r = atomic_file_write_all(sp->fd, nlh, nlh->nlmsg_len);
+                if (r >= 0)
+                        r = atomic_file_write_all(sp->fd, pad, n - nlh->nlmsg_len);
+                if (r < 0)
+                        sp->error = r;
+        } else {
+                memcpy(sp->buf + sp->len, nlh, nlh->nlmsg_len);
+                memset(sp->buf + sp->len + nlh->nlmsg_len, 0, n - nlh->nlmsg_len);
+                sp->len += n;
+        }
+        sp->total += n;
+}
+
+int nft_watch_dump_to(nft_watch *w, int fd, size_t max, nft_ruleset **ret, size_t *ret_len) {
+        _cleanup_(freep) uint8_t *buf = malloc(SPOOL_BUF);
+        spool sp = { .fd = fd, .buf = buf, .max = max };
+        nft_ruleset *rs = NULL;
+        int r;
+
+        if (!w->rs)
+                return -EINVAL;
+        if (!buf)
+                return -ENOMEM;
+        if (!w->nl && (r = nft_ruleset_socket_open(w->netns, &w->nl)) < 0)
+                return r;
+        r = nft_ruleset_dump_socket(w->nl, spool_msg, &sp, &rs);
+        if (r < 0) {
+                (void) mnl_socket_close(w->nl);
+                w->nl = NULL;
+                return r;
+        }
+        spool_flush(&sp);
+        if (sp.error || rs->generation != w->rs->generation) {
+                nft_ruleset_free(rs);
+                return sp.error ? sp.error : -ESTALE;
+        }
+        *ret = rs;
+        if (ret_len)
+                *ret_len = sp.total;
         return 0;
 }
 

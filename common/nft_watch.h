@@ -49,6 +49,13 @@ int nft_watch_raw(nft_watch *w, const uint8_t **ret, size_t *ret_len);
 /* The kept dump is not needed any more (a snapshot of it has been written): freed now, read
  * again by nft_watch_raw() if asked. A dump that the model has moved past is freed anyway. */
 void nft_watch_raw_release(nft_watch *w);
+/* The ruleset read afresh over the watch's socket, its messages as the kernel gives them written
+ * to fd as they arrive (the file truncated whenever the dump starts over) instead of kept in
+ * memory — at most `max` bytes, else -E2BIG — and its model into *ret (expressions interned:
+ * it shares them with the watch's model), the bytes written into *ret_len (may be NULL): what a
+ * snapshot is made of, at the cost of the model alone. -ESTALE when that is not the generation
+ * of the watch's model (the ruleset moved since it was judged). The watch's model is untouched. */
+int nft_watch_dump_to(nft_watch *w, int fd, size_t max, nft_ruleset **ret, size_t *ret_len);
 /* The raw messages of some tables alone, as of the model's generation, into a buffer of the
  * caller's (free()): from the kept dump while it is the model's, else asked of the kernel for
  * those tables only (nft_ruleset_dump_tables()) — a restore keeps what it changes without the

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "actions/nft_restore_record.h"
 #include "agent/checks/check_debounce.h"
 #include "agent/checks/firewall.h"
 #include "atomic_file.h"
@@ -47,7 +48,7 @@
 #include "yaml_bind.h"
 
 #define DEBOUNCE_USEC (20 * USEC_PER_MSEC)
-/* raw dump bytes kept for the snapshot: a 50,000-rule ruleset dumps ~23 MiB */
+/* the largest snapshot dump written or read back: a 50,000-rule ruleset dumps ~23 MiB */
 #define DUMP_KEEP_MAX (64u * 1024u * 1024u)
 
 typedef struct firewall_state {
@@ -139,13 +140,12 @@ static int monitor_open(firewall_state *s) {
 }
 
 static void load_good(firewall_state *s) {
-        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pb = snap_path(s, "bin"), *hash = NULL, *bin = NULL;
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pb = snap_path(s, "bin"), *hash = NULL;
         nft_ruleset *good = NULL;
-        size_t len = 0;
 
-        /* the hash vouches for the dump beside it: without it, there is no last-good state */
-        if (!ph || !pb || atomic_file_read(ph, 128, &hash, NULL) < 0 || atomic_file_read(pb, DUMP_KEEP_MAX, &bin, &len) < 0 ||
-            nft_ruleset_from_messages((const uint8_t *) bin, len, &good) < 0)
+        /* the hash vouches for the dump beside it: without it, there is no last-good state. The
+         * dump is read through a small buffer as the model is built, never held whole */
+        if (!ph || !pb || atomic_file_read(ph, 128, &hash, NULL) < 0 || nft_ruleset_from_file(pb, DUMP_KEEP_MAX, &good) < 0)
                 return;
         nft_ruleset_free(s->good);
         s->good = good;
@@ -248,7 +248,8 @@ static int firewall_start(void *state, const check_env *env, check_run *run) {
         r = finding_new(&f);
         if (r < 0)
                 return r;
-        r = s->watch ? 0 : nft_watch_shared(&s->watch, s->netns, DUMP_KEEP_MAX);
+        /* no dump kept: mark_good reads the one it keeps straight into its file */
+        r = s->watch ? 0 : nft_watch_shared(&s->watch, s->netns, 0);
         if (r >= 0)
                 r = nft_watch_refresh(s->watch, NULL);
         if (r < 0) {
@@ -271,12 +272,12 @@ static int firewall_start(void *state, const check_env *env, check_run *run) {
  * the one kept already (a reload with the same content writes nothing). */
 static void firewall_mark_good(void *state, const check_env *env) {
         firewall_state *s = state;
-        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin"), *text = NULL;
+        _cleanup_(freep) char *ph = snap_path(s, "hash"), *pt = snap_path(s, "txt"), *pb = snap_path(s, "bin"), *text = NULL,
+                             *pr = snap_path(s, "restore"), *tmp = NULL;
         const nft_ruleset *rs = s->watch ? nft_watch_ruleset(s->watch) : NULL;
         nft_ruleset *good = NULL;
-        const uint8_t *raw;
         const char *hash;
-        size_t len = 0;
+        int fd;
 
         if (!rs || !ph || !pt || !pb || (s->marked && s->marked_gen == rs->generation))
                 return;
@@ -285,32 +286,37 @@ static void firewall_mark_good(void *state, const check_env *env) {
         if (strcmp(hash, s->good_hash) == 0) {
                 s->marked = true;
                 s->marked_gen = rs->generation;
-                nft_watch_raw_release(s->watch); /* that snapshot is on disk already */
                 return;
         }
-        /* a new last-good ruleset: its dump as the kernel gives it, read again if the watch has
-         * followed changes since its own (the hash stays: same generation, same content) */
-        if (nft_watch_raw(s->watch, &raw, &len) < 0 || !(rs = nft_watch_ruleset(s->watch)) ||
-            nft_watch_hash(s->watch, &hash) < 0)
+        /* a new last-good ruleset: its dump as the kernel gives it goes straight into the
+         * snapshot's file as it is read — never held in memory, megabytes at thousands of rules —
+         * and the same read gives the last-good model, which shares the live model's expressions.
+         * The generation must be the one judged healthy (else: the next healthy run marks it) */
+        if ((fd = atomic_file_begin(pb, &tmp)) < 0)
                 return;
-        if (nft_ruleset_format(rs, NFT_RULESET_FORMAT_CANONICAL, &text) < 0 ||
-            nft_ruleset_from_messages(raw, len, &good) < 0)
-                return;
-        /* text and dump first, the hash last: a hash on disk vouches for the files beside it */
-        if (atomic_file_write(pt, text, strlen(text), 0600) < 0 || atomic_file_write(pb, raw, len, 0600) < 0 ||
-            atomic_file_write(ph, hash, strlen(hash), 0600) < 0) {
+        if (nft_watch_dump_to(s->watch, fd, DUMP_KEEP_MAX, &good, NULL) < 0 ||
+            nft_ruleset_format(rs, NFT_RULESET_FORMAT_CANONICAL, &text) < 0 ||
+            atomic_file_write(pt, text, strlen(text), 0600) < 0) {
+                atomic_file_abort(fd, tmp);
                 nft_ruleset_free(good);
                 return;
         }
+        /* text and dump first, the hash last: a hash on disk vouches for the files beside it */
+        if (atomic_file_commit(fd, tmp, pb, 0600) < 0 || atomic_file_write(ph, hash, strlen(hash), 0600) < 0) {
+                nft_ruleset_free(good);
+                return;
+        }
+        /* the slot nft_restore keeps its record in, made once while nothing waits on it: a
+         * restore then makes its record durable with one fdatasync() (failing here, the first
+         * restore makes it) */
+        if (pr)
+                (void) nft_restore_record_prepare(pr);
         nft_ruleset_free(s->good);
         s->good = good;
         snprintf(s->good_hash, sizeof(s->good_hash), "%s", hash);
         s->have_drift = false;
         s->marked = true;
         s->marked_gen = rs->generation;
-        /* on disk now: the dump held in memory (megabytes at thousands of rules) serves nothing
-         * more — a restore reads the few tables it changes */
-        nft_watch_raw_release(s->watch);
 }
 
 static void firewall_done(void *state) {

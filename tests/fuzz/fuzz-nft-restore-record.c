@@ -2,7 +2,8 @@
  * a firewall change from this file in the state directory, so whatever is there must parse or
  * be refused with path:line:col, never read past its end. The input is the file; a record that
  * parses is written back with nft_restore_record_write() and must read again to the same
- * generation, objects, states and messages. Seeds: records as the writer makes them.
+ * generation, objects, states and messages. Seeds: records as the writer makes them (version 2
+ * with its slot's room, version 1), a version-2 record cut short and one with a wrong digest.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -7,13 +7,16 @@
  * hashed, so the evaluator's walk over odd models (missing sets, loops, bad registers) is
  * covered too; and compared (common/nft_diff.c) with an empty ruleset and with the model of the
  * first half of the messages: which objects break IKE, the drift, each object's state, the
- * overlay of one model's objects over the other.
+ * overlay of one model's objects over the other. The same bytes as a saved file, read through a
+ * small buffer (nft_ruleset_from_file()), must give what nft_ruleset_from_messages() gives.
  */
 #include <linux/netfilter.h>
 #include <linux/netlink.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nft_diff.h"
 #include "nft_ruleset.h"
@@ -52,6 +55,35 @@ static void diff(const nft_ruleset *now, const nft_ruleset *good) {
         (void) nft_diff_passes(now, good, objs, n, good, &pr, err, sizeof(err));
         if (nft_diff_drift(now, good, objs, n, 4, &text, &count) == 0)
                 free(text);
+}
+
+/* A saved dump read whole and read from its file: the same answer, the same ruleset. */
+static void from_file(const uint8_t *data, size_t size) {
+        static char path[64];
+        nft_ruleset *a = NULL, *b = NULL;
+        uint8_t ha[NFT_RULESET_HASH_SIZE], hb[NFT_RULESET_HASH_SIZE];
+        uint8_t *copy = malloc(size ? size : 1); /* aligned, as a file's bytes read into memory */
+        FILE *f;
+        int ra, rb;
+
+        if (!path[0])
+                snprintf(path, sizeof(path), "/tmp/fuzz-nft-ruleset-%d", (int) getpid());
+        if (!copy || !(f = fopen(path, "w")))
+                abort();
+        if (size && fwrite(data, size, 1, f) != 1)
+                abort();
+        fclose(f);
+        memcpy(copy, data, size);
+        ra = nft_ruleset_from_messages(copy, size, &a);
+        rb = nft_ruleset_from_file(path, 64u << 20, &b);
+        if ((ra < 0) != (rb < 0))
+                abort();
+        if (ra == 0 && (nft_ruleset_hash(a, ha) < 0 || nft_ruleset_hash(b, hb) < 0 || memcmp(ha, hb, sizeof(ha)) != 0))
+                abort();
+        nft_ruleset_free(a);
+        nft_ruleset_free(b);
+        free(copy);
+        (void) unlink(path);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -103,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         diff(rs, empty);
         diff(rs, half);
         diff(half, rs);
+        from_file(data, size);
 out:
         nft_ruleset_free(rs);
         nft_ruleset_free(half);

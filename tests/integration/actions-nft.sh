@@ -59,6 +59,7 @@ agent_wait_checks 8000 || bad "checks did not all report"
 t0=$(ms)
 until [ -s "$D/state/snapshots/firewall.nft.hash" ]; do [ $(($(ms) - t0)) -gt 8000 ] && break; sleep 0.1; done
 [ -s "$D/state/snapshots/firewall.nft.bin" ] && ok "healthy: last-good ruleset recorded" || bad "no snapshot"
+[ -s "$D/state/snapshots/firewall.nft.restore" ] && ok "with the slot the restore's record goes to" || bad "no record slot made at mark_good"
 lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
 lab_disconnect "$D/lab" 1 >/dev/null
 

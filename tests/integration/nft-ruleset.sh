@@ -15,6 +15,9 @@
 #   a quota on 500                                → unknown, naming the rule and "quota"
 #   generation and hash: equal hash after an identical reload (generation moves on), both change
 #   when the ruleset changes, neither changes without a reload
+#   the firewall check's mark_good (tests/tools/check-run): the snapshot written as the ruleset is
+#   read, its hash and the restore's record slot; a new process loads it back (no drift), and a
+#   table added since is drift
 #
 # Set IKEHEAL_CAPTURE_CORPUS=DIR to keep the raw netlink dumps (the fuzz corpus is
 # tests/fuzz/corpus/nft-ruleset). Exit 0 pass, 1 fail, 77 skip.
@@ -255,6 +258,28 @@ table inet filter {
 view unknown
 expect "quota" ip udp/500 unknown 'uses quota' 'chain="inet filter/input"'
 expect "quota" ip udp/4500 accept
+
+# --- the firewall check's last-good snapshot: written as it is read, loaded back message by message ---
+crun=$build/tools/check-run
+[ -x "$crun" ] || crun=${IKEHEAL_BUILD_PLAIN:-build}/tools/check-run
+if [ -x "$crun" ]; then
+        SD=$(mktemp -d /tmp/ikh-nftv-state-XXXXXX)
+        mkdir -p "$SD/snapshots" # as the agent makes its state directory
+        echo "netns: $NS" >"$SD/p.yaml"
+        load <<<"$GOOD"
+        "$crun" --state-dir "$SD" --mark-good firewall "$SD/p.yaml" >"$SD/out1" 2>&1
+        [ -s "$SD/snapshots/firewall.nft.bin" ] && [ -s "$SD/snapshots/firewall.nft.hash" ] && [ -s "$SD/snapshots/firewall.nft.restore" ] &&
+                pass "mark_good: the snapshot, its hash and the restore's record slot" || fail "mark_good wrote: $(ls "$SD/snapshots" 2>&1)"
+        "$tool" --netns "$NS" --quiet --save-messages "$SD/dump.bin" >/dev/null 2>&1
+        [ "$(stat -c %s "$SD/snapshots/firewall.nft.bin")" = "$(stat -c %s "$SD/dump.bin")" ] &&
+                pass "the snapshot is a whole dump of the ruleset (as long as nft-view's)" || fail "the snapshot's size is not a dump's"
+        "$crun" --state-dir "$SD" firewall "$SD/p.yaml" >"$SD/out2" 2>&1
+        grep -q "fact drift=no" "$SD/out2" && pass "a new process loads it: no drift" || fail "reload: $(grep -E 'drift|summary' "$SD/out2")"
+        ip netns exec "$NS" nft add table inet drifted
+        "$crun" --state-dir "$SD" firewall "$SD/p.yaml" >"$SD/out3" 2>&1
+        grep -q "fact drift=yes" "$SD/out3" && pass "and sees a table added since as drift" || fail "drift: $(grep -E 'drift|summary' "$SD/out3")"
+        rm -rf "$SD"
+fi
 
 # --- the tool in a namespace that does not exist ---
 if "$tool" --netns "$NS-missing" --quiet >/dev/null 2>&1; then

@@ -6,7 +6,7 @@
  *
  * prints, one per line:
  *   rules N
- *   dump_kib K                     (the raw netlink dump)
+ *   dump_kib K                     (the raw netlink dump: the snapshot file's size)
  *   idle_us U                      (CPU per run, the ruleset unchanged)
  *   change_us C                    (CPU per run, each after a change: a table added or removed)
  *   input_change_us I              (the same after a change on the input path: a rule inserted at
@@ -16,11 +16,12 @@
  *                                   on a first run or when notifications were lost)
  *   exprs E D                      (expressions in the live model, and distinct ones held by
  *                                   the process: common/nft_expr_pool.h)
- *   rss_kib R                      (peak resident set of this process)
+ *   rss_kib R                      (peak resident set of this process: the check's first read,
+ *                                   its mark_good — the ruleset read again straight into a
+ *                                   snapshot file, the last-good model with it — and the runs)
  *   held_kib H                     (resident after the runs: the live model, the last-good one
- *                                   and what they share, the kept dump released as the firewall
- *                                   check does once its snapshot is written)
- *   held_dump_kib H                (the same just before, the dump read back and kept)
+ *                                   and what they share; no dump is kept)
+ *   held_dump_kib H                (the same: there is no dump to keep)
  *   base_rss_kib B                 (the same before the first read)
  *
  *   nft-bench restore NETNS STATE_DIR [FAULT_FILE]
@@ -49,6 +50,7 @@
 #include "actions/action.h"
 #include "actions/nft_batch.h"
 #include "actions/nft_expr.h"
+#include "actions/nft_restore_record.h"
 #include "yaml_tree.h"
 #include "now.h"
 #include "nft_diff.h"
@@ -191,8 +193,15 @@ static int restore(const char *ns, const char *state_dir, const char *fault) {
                 return -EINVAL;
         /* what the agent has before the step: the check's read of the faulty ruleset, and the
          * snapshot read once (the plan the engine makes first) */
-        if ((r = nft_watch_shared(&w, ns, 64u << 20)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
+        if ((r = nft_watch_shared(&w, ns, 0)) < 0 || (r = nft_watch_refresh(w, NULL)) < 0)
                 return r;
+        /* the firewall check's mark_good made the slot the restore's record goes to */
+        {
+                char rec[4096];
+                (void) snprintf(rec, sizeof(rec), "%s/snapshots/firewall.nft.restore", state_dir);
+                if ((r = nft_restore_record_prepare(rec)) < 0)
+                        return r;
+        }
         /* the agent's firewall check has hashed a ruleset before (mark_good): the digest the
          * restore's record uses is loaded already */
         const char *hash;
@@ -242,15 +251,15 @@ int main(int argc, char **argv) {
                 return 2;
         }
         base_rss = rss_kib();
-        if ((r = nft_watch_new(&w, argv[2], 64u << 20)) < 0 || (r = run(w)) < 0) {
-                fprintf(stderr, "nft-bench: %s\n", strerror(-r));
+        /* as the firewall check: no dump kept; its mark_good reads the ruleset once more straight
+         * into the snapshot's file (here a temporary file), and the last-good model with it */
+        FILE *snap = tmpfile();
+        if (!snap || (r = nft_watch_new(&w, argv[2], 0)) < 0 || (r = run(w)) < 0 ||
+            (r = nft_watch_dump_to(w, fileno(snap), 64u << 20, &good, &dump)) < 0) {
+                fprintf(stderr, "nft-bench: %s\n", strerror(snap ? -r : errno));
                 return 1;
         }
-        const uint8_t *raw = NULL;
-        if (nft_watch_raw(w, &raw, &dump) >= 0 && (r = nft_ruleset_from_messages(raw, dump, &good)) < 0) {
-                fprintf(stderr, "nft-bench: %s\n", strerror(-r));
-                return 1;
-        }
+        (void) fclose(snap);
         for (int i = 0; i < runs; i++) {
                 t = cpu_us();
                 r = run(w);
@@ -277,18 +286,9 @@ int main(int argc, char **argv) {
         if (runs % 2 && r >= 0)
                 (void) touch_input(argv[2], nft_watch_ruleset(w), false);
         /* the peak of the check's own work, before the baseline reads a second model; and what
-         * it holds now, its dump released (the firewall check releases it after its snapshot) */
+         * it holds now (no dump: held_dump, "with the dump kept", is the same) */
         rss = rss_kib();
-        {
-                /* the runs after changes released the dump already: read it back, as a check that
-                 * had just written its snapshot still held it */
-                const uint8_t *again = NULL;
-                size_t again_len = 0;
-                (void) nft_watch_raw(w, &again, &again_len);
-        }
-        held_dump = rss_now_kib();
-        nft_watch_raw_release(w);
-        held = rss_now_kib();
+        held = held_dump = rss_now_kib();
         for (int i = 0; i < 3 && r >= 0; i++) {
                 _cleanup_(nft_watch_freep) nft_watch *fresh = NULL;
                 t = cpu_us();

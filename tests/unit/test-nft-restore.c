@@ -4,8 +4,11 @@
  * asked for every message into a tiny receive buffer: ENOBUFS after the kernel applied it), the
  * restore reads the ruleset again and reports what it finds — restored — never "nothing
  * changed", and keeps its record for the revert; and, as in the agent, after the fault was
- * followed from notifications, it reads only the table it changes for that record. Needs root, `ip` and `nft` (skipped otherwise). */
+ * followed from notifications, it reads only the table it changes for that record; a served
+ * record is cleared in its slot, and a record cut short puts nothing back. Needs root, `ip` and
+ * `nft` (skipped otherwise). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 
 #include "actions/action.h"
 #include "actions/nft_batch.h"
+#include "actions/nft_restore_record.h"
 #include "nft_ruleset.h"
 #include "nft_watch.h"
 #include "tap.h"
@@ -110,6 +114,16 @@ int main(void) {
         (void) snprintf(path, sizeof(path), "%s/snapshots/firewall.nft.bin", dir);
         f = fopen(path, "we");
         CHECK(f && nft_ruleset_dump(ns, save, f, &rs) == 0 && fclose(f) == 0, "its dump kept as the last-good snapshot");
+        {
+                /* read back through a small buffer (as the firewall check loads it): the same model */
+                nft_ruleset *back = NULL;
+                char h1[2 * NFT_RULESET_HASH_SIZE + 1] = "", h2[2 * NFT_RULESET_HASH_SIZE + 1] = "";
+                CHECK(rs && nft_ruleset_from_file(path, 64u << 20, &back) == 0 && nft_ruleset_hash_hex(back, h1) == 0 &&
+                              nft_ruleset_hash_hex(rs, h2) == 0 && strcmp(h1, h2) == 0 && back->n_rules_total == 10000,
+                      "the snapshot file read message by message gives the same ruleset");
+                CHECK(nft_ruleset_from_file(path, 1u << 20, &back) == -EFBIG, "and is refused beyond its limit");
+                nft_ruleset_free(back);
+        }
         rs = nft_ruleset_free(rs);
 
         /* the worst case: a drop at the top of the 8,000-rule chain — the chain goes back whole */
@@ -151,6 +165,32 @@ int main(void) {
                 r = run(ACTION_REVERT, detail, sizeof(detail));
                 CHECK(r == 0 && strstr(detail, "left as restored") && strstr(detail, "would drop") && rules() == 10000,
                       "the record held the chain as it was, drop rule and all: %d %s", r, detail);
+        }
+
+        /* the record is a slot written in place: served, it is cleared (no record), the file stays;
+         * a record cut short (a crash before its sync returned) was never acted on: the revert
+         * puts nothing back and says why */
+        {
+                nft_restore_record rec = {};
+                char why[512];
+                struct stat st0, st;
+                int fd;
+
+                (void) snprintf(path, sizeof(path), "%s/snapshots/firewall.nft.restore", dir);
+                CHECK(stat(path, &st0) == 0 && nft_restore_record_read(path, &rec, why, sizeof(why)) == -ENOENT,
+                      "a served record is cleared, its slot kept");
+                CHECK(sh("ip netns exec %s nft insert rule inet filter input udp dport 500 drop", ns) == 0, "the fault again");
+                r = run(ACTION_APPLY, detail, sizeof(detail));
+                CHECK(r == 0 && stat(path, &st) == 0 && st.st_ino == st0.st_ino && nft_restore_record_read(path, &rec, why, sizeof(why)) == 0,
+                      "restored, its record in the same slot: %d %s", r, detail);
+                nft_restore_record_done(&rec);
+                fd = open(path, O_WRONLY | O_CLOEXEC);
+                CHECK(fd >= 0 && pwrite(fd, "\xff", 1, 300) == 1, "the record's body damaged as by a write cut short");
+                if (fd >= 0)
+                        close(fd);
+                r = run(ACTION_REVERT, detail, sizeof(detail));
+                CHECK(r == 0 && strstr(detail, "nothing to put back") && strstr(detail, "not written to its end") && rules() == 10000,
+                      "the revert puts nothing back: %d %s", r, detail);
         }
 
         (void) sh("ip netns del %s", ns);

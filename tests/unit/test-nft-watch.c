@@ -298,10 +298,57 @@ static void test_raw_tables(void) {
                       "and the whole dump is read again when asked for");
         }
         {
+                /* the dump written to a file as it is read (a snapshot's, nothing kept): the same
+                 * bytes as a dump kept in memory, and a model of the same content */
+                _cleanup_(nft_ruleset_freep) nft_ruleset *model = NULL, *back = NULL;
+                _cleanup_(freep) uint8_t *file = NULL;
+                const uint8_t *all = NULL;
+                char h0[2 * NFT_RULESET_HASH_SIZE + 1] = "", h1[2 * NFT_RULESET_HASH_SIZE + 1] = "",
+                     h2[2 * NFT_RULESET_HASH_SIZE + 1] = "";
+                size_t all_len = 0, len = 0;
+                unsigned reads = nft_watch_full_reads(followed);
+                FILE *f = tmpfile();
+
+                CHECK(f && nft_watch_dump_to(followed, fileno(f), 1u << 20, &model, &len) == 0 && len > 0 &&
+                              nft_watch_full_reads(followed) == reads,
+                      "the ruleset dumped straight into a file (%zu bytes), the watch's model left as it is", len);
+                CHECK(nft_watch_raw(kept, &all, &all_len) == 0 && all_len == len && (file = malloc(len)) &&
+                              pread(fileno(f), file, len, 0) == (ssize_t) len && nft_ruleset_from_messages(file, len, &back) == 0 &&
+                              nft_ruleset_hash_hex(back, h0) == 0,
+                      "the file holds a whole dump, as long as one kept in memory (%zu bytes)", all_len);
+                CHECK(model && nft_ruleset_hash_hex(model, h1) == 0 && nft_ruleset_hash_hex(nft_watch_ruleset(followed), h2) == 0 &&
+                              strcmp(h1, h2) == 0 && strcmp(h0, h2) == 0 && model->generation == nft_watch_ruleset(followed)->generation,
+                      "it and the model read with it are the watch's ruleset, of the same generation");
+                CHECK(f && nft_watch_dump_to(followed, fileno(f), 1024, &model, &len) == -E2BIG, "beyond its limit: -E2BIG");
+                if (f)
+                        (void) fclose(f);
+        }
+        {
+                _cleanup_(nft_ruleset_freep) nft_ruleset *model = NULL;
                 _cleanup_(freep) uint8_t *raw = NULL;
                 size_t len = 0;
+                FILE *f = tmpfile();
                 CHECK(nft("add rule ip other c tcp dport 443 accept\n") == 0 && nft_watch_raw_tables(followed, &other, 1, &raw, &len) == -ESTALE,
                       "after a change the model has not followed: refused (-ESTALE)");
+                CHECK(f && nft_watch_dump_to(followed, fileno(f), 1u << 20, &model, &len) == -ESTALE && !model,
+                      "and no snapshot of a ruleset other than the one judged (-ESTALE)");
+                if (f)
+                        (void) fclose(f);
+        }
+        {
+                /* two tables of one family (the kernel answers a chain dump with every table of the
+                 * family): each table's objects once, parsed as a ruleset without a clash */
+                _cleanup_(nft_ruleset_freep) nft_ruleset *two = NULL;
+                _cleanup_(freep) uint8_t *raw = NULL;
+                nft_table_key pair[2] = { filter, { NFPROTO_INET, "second" } };
+                size_t len = 0;
+                CHECK(nft("table inet second {\n chain c { type filter hook input priority -5; policy accept;\n udp dport 4500 drop\n }\n}\n") == 0 &&
+                              nft_watch_refresh(followed, NULL) == 0,
+                      "a second inet table, followed");
+                int r = nft_watch_raw_tables(followed, pair, 2, &raw, &len);
+                CHECK(r == 0 && nft_ruleset_from_messages(raw, len, &two) == 0 && two->n_tables == 2,
+                      "two tables of one family asked: each object once (%d, %zu tables)", r, two ? two->n_tables : 0);
+                CHECK(nft("delete table inet second\n") == 0 && nft_watch_refresh(followed, NULL) == 0, "it goes again");
         }
         CHECK(nft("delete table ip other\n") == 0, "the second table goes");
 }
