@@ -43,12 +43,18 @@ agent_start() { # DIR CONFIG [BUILD]
         "$b/ikeheald" -c "$conf" --log-target=stderr >"$dir/agent.log" 2>&1 &
         AGENT_PID=$!
         local t0; t0=$(_agent_ms)
-        # a socket left by a killed agent exists before the new one listens: wait for an answer
+        # a socket left by a killed agent exists before the new one listens: wait for an answer.
+        # How fast the sanitizer build starts is not what any test asserts: on a loaded 2-core
+        # machine it took over 5 s (the ASan runtime, the state logs replayed and synced), while
+        # the process lived and then answered. So the wait lasts while the agent lives, up to 30 s
+        # (a start that hangs still fails), and a slow start is said as a figure.
         until [ -S "$AGENT_SOCK" ] && "$b/ikehealctl" --socket "$AGENT_SOCK" --timeout 1 status >/dev/null 2>&1; do
                 kill -0 "$AGENT_PID" 2>/dev/null || { _agent_err "ikeheald exited:"; tail -20 "$dir/agent.log" >&2; AGENT_PID=; return 1; }
-                [ $(($(_agent_ms) - t0)) -gt 5000 ] && { _agent_err "no answer on the control socket after 5 s"; return 1; }
+                [ $(($(_agent_ms) - t0)) -gt 30000 ] && { _agent_err "no answer on the control socket after 30 s"; return 1; }
                 sleep 0.02
         done
+        [ $(($(_agent_ms) - t0)) -gt 5000 ] && echo "figure: ikeheald answered $(($(_agent_ms) - t0)) ms after its start (a slow start)"
+        return 0
 }
 
 agent_stop() {
