@@ -14,27 +14,13 @@
 #include <unistd.h>
 
 #include "actions/action.h"
+#include "action_bind.h"
 #include "actions/registry.h"
 #include "atomic_file.h"
 #include "tap.h"
 
 static char root[64];
 static sd_event *ev;
-
-static int bind_text(const action_ops *ops, const char *yaml, action_params *p, char **ret_err) {
-        ynode *n = NULL;
-        ydiag d;
-        int r;
-
-        ydiag_init(&d, "t.yaml");
-        r = ytree_parse_buffer(yaml, strlen(yaml), &d, &n);
-        if (r >= 0)
-                r = action_params_bind(ops, n, p, &d);
-        *ret_err = ydiag_join(&d);
-        ydiag_done(&d);
-        ynode_free(n);
-        return r;
-}
 
 static void test_params(void) {
         static const struct {
@@ -53,12 +39,12 @@ static void test_params(void) {
         char *err = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                int r = bind_text(&action_exec, bad[i].yaml, &p, &err);
+                int r = action_bind_yaml(&action_exec, bad[i].yaml, &p, &err);
                 CHECK(r < 0 && err && strstr(err, bad[i].want), "bad params %zu: want '%s', got '%s'", i, bad[i].want,
                       err ? err : "");
                 free(err);
         }
-        CHECK(bind_text(&action_exec, "script: /x/a.sh\nargs: [one, 'two words']\nrevert: /x/b.sh\ndisruptive: true\n",
+        CHECK(action_bind_yaml(&action_exec, "script: /x/a.sh\nargs: [one, 'two words']\nrevert: /x/b.sh\ndisruptive: true\n",
                         &p, &err) == 0,
               "good params");
         free(err);
@@ -127,7 +113,7 @@ static void script(const char *name, const char *body, mode_t mode) {
 static void params_for(action_params *p, const char *name, const char *extra) {
         char yaml[512], *err = NULL;
         snprintf(yaml, sizeof(yaml), "script: %s/%s\n%s", root, name, extra);
-        if (bind_text(&action_exec, yaml, p, &err) < 0)
+        if (action_bind_yaml(&action_exec, yaml, p, &err) < 0)
                 fprintf(stderr, "bind: %s\n", err ? err : "?");
         free(err);
 }
@@ -250,7 +236,7 @@ static void test_notify(void) {
         result res = { 0 };
         char *err = NULL;
 
-        CHECK(bind_text(&action_notify, "message: hi\nevent: tell\n", &p, &err) == 0, "notify params");
+        CHECK(action_bind_yaml(&action_notify, "message: hi\nevent: tell\n", &p, &err) == 0, "notify params");
         free(err);
         CHECK(action_call_new(&c, &p, &env, ACTION_APPLY, 0, NULL, on_done, &res) == 0, "notify call");
         while (!res.done)
@@ -284,7 +270,7 @@ static void test_file_mode(void) {
         CHECK(atomic_file_write(key, "k\n", 2, 0600) >= 0 && atomic_file_write(conf, "c\n", 2, 0644) >= 0, "files");
         snprintf(man, sizeof(man), "%s/state", dir);
         env.state_dir = man;
-        CHECK(bind_text(&action_file_mode, "{}", &p, &err) == 0 && bind_text(&action_config_rollback, "{}", &cr, &err) == 0,
+        CHECK(action_bind_yaml(&action_file_mode, "{}", &p, &err) == 0 && action_bind_yaml(&action_config_rollback, "{}", &cr, &err) == 0,
               "file_mode and config_rollback params");
         free(err);
         err = NULL;
@@ -356,11 +342,11 @@ static void test_params_quoted(void) {
         char *err = NULL;
         int r;
 
-        r = bind_text(&action_exec, "script: \"x\\n\\e[31mred\"\n", &p, &err);
+        r = action_bind_yaml(&action_exec, "script: \"x\\n\\e[31mred\"\n", &p, &err);
         CHECK(r < 0 && err && strstr(err, "got 'x??[31mred'") && !strchr(err, '\033') && !strstr(err, "x\n"),
               "a path with a newline and an escape is quoted: %s", err ? err : "");
         free(err);
-        r = bind_text(&action_exec, "script: /x\n\"scr\\nip\\e\": /y\n", &p, &err);
+        r = action_bind_yaml(&action_exec, "script: /x\n\"scr\\nip\\e\": /y\n", &p, &err);
         CHECK(r < 0 && err && strstr(err, "unknown key 'scr?ip?'") && !strchr(err, '\033'),
               "an unknown key with control characters is quoted: %s", err ? err : "");
         free(err);

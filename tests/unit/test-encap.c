@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "actions/action.h"
+#include "action_bind.h"
 #include "actions/registry.h"
 #include "atomic_file.h"
 #include "tap.h"
@@ -25,20 +26,6 @@ static const char *check_fact(void *userdata, const char *check, const char *key
         if (strcmp(check, "tunnels") != 0)
                 return NULL;
         return strcmp(key, "up") == 0 ? fact_up : strcmp(key, "udp_encap") == 0 ? fact_encap : NULL;
-}
-
-static int bind_text(const char *yaml, action_params *p) {
-        ynode *n = NULL;
-        ydiag d;
-        int r;
-
-        ydiag_init(&d, "t.yaml");
-        r = ytree_parse_buffer(yaml, strlen(yaml), &d, &n);
-        if (r >= 0)
-                r = action_params_bind(&action_encap, n, p, &d);
-        ydiag_done(&d);
-        ynode_free(n);
-        return r;
 }
 
 static void test_render(void) {
@@ -76,9 +63,9 @@ static void test_precondition(void) {
 
         (void) snprintf(conf, sizeof(conf), "/tmp/test-encap-%d.conf", (int) getpid());
         CHECK(atomic_file_write(conf, text, strlen(text), 0600) >= 0, "swanctl.conf written");
-        CHECK(bind_text("peers: peer.lab.test@198.18.4.6\n", &p) == 0, "params by peer");
-        CHECK(bind_text("conn: [other]\n", &q) == 0, "params by connection");
-        CHECK(bind_text("peers: nobody.example\n", &r) == 0, "params for an unknown peer");
+        CHECK(action_bind_yaml(&action_encap, "peers: peer.lab.test@198.18.4.6\n", &p, NULL) == 0, "params by peer");
+        CHECK(action_bind_yaml(&action_encap, "conn: [other]\n", &q, NULL) == 0, "params by connection");
+        CHECK(action_bind_yaml(&action_encap, "peers: nobody.example\n", &r, NULL) == 0, "params for an unknown peer");
 
         fact_up = "s2s/net,other/lan";
         fact_encap = "s2s/net";
@@ -102,7 +89,7 @@ static void test_precondition(void) {
               "plan: only s2s, disruptive:\n%s", plan.text);
         action_params t = { 0 };
         plan = (action_plan){ 0 };
-        CHECK(bind_text("peers: ${incident.peers}\n", &t) == 0 && action_plan_make(&t, &env, ACTION_APPLY, &plan) == 0 &&
+        CHECK(action_bind_yaml(&action_encap, "peers: ${incident.peers}\n", &t, NULL) == 0 && action_plan_make(&t, &env, ACTION_APPLY, &plan) == 0 &&
                       plan.disruptive && strstr(plan.text, "found when the step starts"),
               "a runbook's plan before the step starts: %s", plan.text);
         action_params_done(&t);

@@ -9,6 +9,7 @@
 
 #include "actions/action.h"
 #include "actions/registry.h"
+#include "action_bind.h"
 #include "now.h"
 #include "tap.h"
 
@@ -27,20 +28,6 @@ static int gateway_healthy(void *userdata, char *why, size_t n) {
         return healthy;
 }
 
-static int bind_text(const char *yaml, action_params *p) {
-        ynode *n = NULL;
-        ydiag d;
-        int r;
-
-        ydiag_init(&d, "t.yaml");
-        r = ytree_parse_buffer(yaml, strlen(yaml), &d, &n);
-        if (r >= 0)
-                r = action_params_bind(&action_failover, n, p, &d);
-        ydiag_done(&d);
-        ynode_free(n);
-        return r;
-}
-
 int main(void) {
         action_env env = { .check_param = check_param, .gateway_healthy = gateway_healthy };
         action_env blind = { .check_param = check_param };
@@ -48,9 +35,9 @@ int main(void) {
         action_plan plan = { 0 };
         char why[512];
 
-        CHECK(bind_text("hold: 2m\n", &p) == 0, "params: hold 2m");
-        CHECK(bind_text("hold: 5s\nreturn_when_healthy: false\n", &q) == 0, "params: return_when_healthy false");
-        CHECK(bind_text("{}\n", &dflt) == 0, "params: the defaults");
+        CHECK(action_bind_yaml(&action_failover, "hold: 2m\n", &p, NULL) == 0, "params: hold 2m");
+        CHECK(action_bind_yaml(&action_failover, "hold: 5s\nreturn_when_healthy: false\n", &q, NULL) == 0, "params: return_when_healthy false");
+        CHECK(action_bind_yaml(&action_failover, "{}\n", &dflt, NULL) == 0, "params: the defaults");
 
         healthy = 1;
         CHECK(action_hold(&p, &env, why, sizeof(why)) == 0, "this gateway still sick: the measure stays");
