@@ -223,6 +223,14 @@ static void test_defer(void) {
         CHECK(i == 50 && r.calls == 51 && !rg.calls, "defer: EV_ON ran in each of 50 iterations, which never slept (%u calls)",
               r.calls);
         printf("figure: 50 iterations of an EV_ON defer: %llu µs\n", (unsigned long long) t);
+
+        /* a defer always on does not starve a timer */
+        rg = (tm_rec){ .clock = CLOCK_MONOTONIC };
+        uint64_t at = now_usec(CLOCK_MONOTONIC) + 50 * MSEC;
+        CHECK(ev_source_set_time(guard, at) >= 0 && ev_source_set_enabled(guard, EV_ONESHOT) >= 0,
+              "defer: a timer at +50 ms beside it");
+        run_until(e, &rg.calls, 1, 2 * SEC);
+        check_fired("defer: the timer beside an EV_ON defer", &rg, 0, at, 0);
         guard = ev_source_unref(guard);
         s = ev_source_unref(s);
         ev_unref(e);
@@ -366,12 +374,28 @@ static void test_inotify(void) {
         snprintf(path, sizeof(path), "%s/missing/dir", a);
         CHECK(ev_add_inotify(e, &x, path, IN_CREATE, on_inotify, &ra) == -ENOENT && x == sa,
               "inotify: a missing path is -ENOENT, ret untouched");
+        sa = ev_source_unref(sa);
+        sb = ev_source_unref(sb);
+        ev_unref(e);
+        (void) rmdir(a);
+        (void) rmdir(b);
+}
 
-        /* two sources on one directory stay independent: their masks, and one's removal */
-        ino_rec rd = {};
-        ev_source *sd = NULL;
-        ra = (ino_rec){};
-        CHECK(ev_add_inotify(e, &sd, a, IN_DELETE, on_inotify, &rd) == 0, "inotify: a second watch of one directory");
+/* Two sources on one directory (inotify gives both one watch descriptor) stay independent: each
+ * gets its own mask's events, and one's removal leaves the other watching. Last in this test: a
+ * loop that spins here hides no other case. */
+static void test_inotify_shared(void) {
+        char a[] = "/tmp/test-ev.XXXXXX", path[64];
+        ev_loop *e = NULL;
+        ev_source *sa = NULL, *sd = NULL;
+        ino_rec ra = {}, rd = {};
+        int fd;
+
+        if (!mkdtemp(a) || ev_new(&e) < 0)
+                return;
+        CHECK(ev_add_inotify(e, &sa, a, IN_CREATE, on_inotify, &ra) == 0 &&
+                      ev_add_inotify(e, &sd, a, IN_DELETE, on_inotify, &rd) == 0,
+              "inotify shared: two watches of one directory, IN_CREATE and IN_DELETE");
         snprintf(path, sizeof(path), "%s/again", a);
         if ((fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0)
                 close(fd);
@@ -379,42 +403,57 @@ static void test_inotify(void) {
         run_until(e, &rd.calls, 1, 2 * SEC);
         run_for(e, 20 * MSEC);
         CHECK(ra.calls == 1 && (ra.mask & IN_CREATE) && rd.calls == 1 && (rd.mask & IN_DELETE),
-              "inotify: each source of one directory gets its own mask's events (create %u, delete %u)", ra.calls,
-              rd.calls);
+              "inotify shared: each source gets its own mask's events (create %u, delete %u)", ra.calls, rd.calls);
         sa = ev_source_unref(sa);
         if ((fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0)
                 close(fd);
         (void) unlink(path);
         run_until(e, &rd.calls, 2, 2 * SEC);
-        CHECK(rd.calls == 2 && ra.calls == 1, "inotify: one source gone, the other still watches (%u)", rd.calls);
+        CHECK(rd.calls == 2 && ra.calls == 1, "inotify shared: one source gone, the other still watches (%u)", rd.calls);
         sd = ev_source_unref(sd);
-        sb = ev_source_unref(sb);
         ev_unref(e);
         (void) rmdir(a);
-        (void) rmdir(b);
 }
 
 /* ---- exit, ev_now ---- */
 
+/* A timer that adds a readable fd's source, then exits: after the exit, ev_run() must not
+ * dispatch it. */
+typedef struct exit_rec {
+        unsigned destroys;
+        int code, fd;
+        ev_source *io;
+        io_rec *r;
+} exit_rec;
+
+static int on_time_exit_add(ev_source *s, uint64_t usec, void *userdata) {
+        exit_rec *x = userdata;
+        (void) ev_add_io(ev_source_get_loop(s), &x->io, x->fd, EPOLLIN, on_io, x->r);
+        return ev_exit(ev_source_get_loop(s), x->code);
+}
+
 static void test_exit(void) {
         ev_loop *e = NULL;
-        ev_source *d = NULL, *t = NULL;
-        cnt_rec rd = {};
-        int code = 7;
+        ev_source *t = NULL;
+        io_rec r = {};
+        int p[2];
 
-        if (ev_new(&e) < 0)
+        if (ev_new(&e) < 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
                 return;
-        CHECK(ev_add_time_relative(e, &t, CLOCK_MONOTONIC, 30 * MSEC, 0, on_time_exit, &code) == 0 &&
-                      ev_add_defer(e, &d, on_defer, &rd) == 0 && ev_source_set_enabled(d, EV_ON) >= 0,
-              "exit: a timer that exits with 7, a busy defer");
+        exit_rec x = { .code = 7, .fd = p[0], .r = &r };
+        (void) !write(p[1], "x", 1);
+        CHECK(ev_add_time_relative(e, &t, CLOCK_MONOTONIC, 30 * MSEC, 0, on_time_exit_add, &x) == 0,
+              "exit: a timer that adds a readable fd's source and exits with 7");
         CHECK(ev_loop_run(e) == 7, "exit: ev_loop_run returns the code given to ev_exit");
-        unsigned calls = rd.calls;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-        CHECK(run1(e, EV_TIME_INFINITY) == 0 && rd.calls == calls, "exit: ev_run afterwards returns 0, dispatches nothing");
+        CHECK(x.io && run1(e, EV_TIME_INFINITY) == 0 && r.calls == 0,
+              "exit: ev_run afterwards returns 0, dispatches nothing (%u)", r.calls);
         CHECK(now_usec(CLOCK_MONOTONIC) - t0 < SLACK, "exit: at once");
-        d = ev_source_unref(d);
+        x.io = ev_source_unref(x.io);
         t = ev_source_unref(t);
         ev_unref(e);
+        close(p[0]);
+        close(p[1]);
 }
 
 static void test_now(void) {
@@ -501,7 +540,6 @@ static unsigned count_pings(int fd, unsigned *others) {
         return pings;
 }
 
-/* Runs a loop for `usec` with the watchdog asked as the environment says; returns its pings. */
 /* A callback that blocks the loop: no ping may be sent meanwhile (a ping proves that the loop
  * turns, so a watchdog beside the loop, in a thread or a timer signal, fails here). */
 typedef struct block_rec {
@@ -524,21 +562,19 @@ static int on_block(ev_source *s, void *userdata) {
  * always on (busy) or one that blocks once (block); returns its pings. */
 static int watchdog_run(int fd, uint64_t usec, int *ret_set, unsigned *others, bool busy, block_rec *block) {
         ev_loop *e = NULL;
-        ev_source *t = NULL, *d = NULL;
+        ev_source *d = NULL;
         cnt_rec rd = {};
-        int code = 0, pings;
+        int pings = -1;
 
         if (ev_new(&e) < 0)
                 return -1;
         (void) count_pings(fd, others);
         *ret_set = ev_set_watchdog(e, true);
-        if (ev_add_time_relative(e, &t, CLOCK_MONOTONIC, usec, 0, on_time_exit, &code) < 0 ||
-            (busy && (ev_add_defer(e, &d, on_defer, &rd) < 0 || ev_source_set_enabled(d, EV_ON) < 0)) ||
-            (block && ev_add_defer(e, &d, on_block, block) < 0) || ev_loop_run(e) != 0)
-                pings = -1;
-        else
+        if ((!busy || (ev_add_defer(e, &d, on_defer, &rd) >= 0 && ev_source_set_enabled(d, EV_ON) >= 0)) &&
+            (!block || ev_add_defer(e, &d, on_block, block) >= 0)) {
+                run_for(e, usec);
                 pings = (int) count_pings(fd, others);
-        t = ev_source_unref(t);
+        }
         d = ev_source_unref(d);
         ev_unref(e);
         return pings;
@@ -610,5 +646,6 @@ int main(void) {
         test_exit();
         test_now();
         test_watchdog();
+        test_inotify_shared();
         return TAP_END();
 }
