@@ -253,6 +253,9 @@ static int on_prio_time(ev_source *s, uint64_t usec, void *userdata) {
         return on_prio_defer(s, userdata);
 }
 
+/* Sources pending in one iteration run lowest priority first, whatever their kind or the order
+ * they were added in. The order among equal priorities (sd-event: the order they became pending)
+ * is not asserted: ev.h does not promise it. */
 static void test_priority(void) {
         static int prio[] = { 10, EV_PRIORITY_IMPORTANT, 0, -7, 5, EV_PRIORITY_IDLE };
         static const int want[] = { EV_PRIORITY_IMPORTANT, -7, 0, 5, 10, EV_PRIORITY_IDLE };
