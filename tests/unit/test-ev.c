@@ -548,7 +548,7 @@ static unsigned count_pings(int fd, unsigned *others) {
 typedef struct block_rec {
         unsigned destroys;
         int fd;
-        unsigned during, others;
+        unsigned others;
         int pings_during;
 } block_rec;
 
@@ -561,23 +561,40 @@ static int on_block(ev_source *s, void *userdata) {
         return 0;
 }
 
+/* The test's end of the notify socket, read on the loop itself: the datagrams queued on a socket
+ * nobody reads are few (net.unix.max_dgram_qlen, 10 by default), then the sender blocks. */
+typedef struct ping_rec {
+        unsigned destroys;
+        unsigned pings, others;
+} ping_rec;
+
+static int on_ping(ev_source *s, int fd, uint32_t revents, void *userdata) {
+        ping_rec *p = userdata;
+        p->pings += count_pings(fd, &p->others);
+        return 0;
+}
+
 /* Runs a loop for `usec` with the watchdog asked as the environment says, beside a defer that is
  * always on (busy) or one that blocks once (block); returns its pings. */
 static int watchdog_run(int fd, uint64_t usec, int *ret_set, unsigned *others, bool busy, block_rec *block) {
         ev_loop *e = NULL;
-        ev_source *d = NULL;
+        ev_source *d = NULL, *rx = NULL;
         cnt_rec rd = {};
+        ping_rec p = {};
         int pings = -1;
 
         if (ev_new(&e) < 0)
                 return -1;
         (void) count_pings(fd, others);
         *ret_set = ev_set_watchdog(e, true);
-        if ((!busy || (ev_add_defer(e, &d, on_defer, &rd) >= 0 && ev_source_set_enabled(d, EV_ON) >= 0)) &&
+        if (ev_add_io(e, &rx, fd, EPOLLIN, on_ping, &p) >= 0 &&
+            (!busy || (ev_add_defer(e, &d, on_defer, &rd) >= 0 && ev_source_set_enabled(d, EV_ON) >= 0)) &&
             (!block || ev_add_defer(e, &d, on_block, block) >= 0)) {
                 run_for(e, usec);
-                pings = (int) count_pings(fd, others);
+                pings = (int) (p.pings + count_pings(fd, others));
+                *others += p.others;
         }
+        rx = ev_source_unref(rx);
         d = ev_source_unref(d);
         ev_unref(e);
         return pings;
@@ -612,6 +629,15 @@ static void test_watchdog(void) {
         CHECK(pings >= 3, "watchdog: WATCHDOG=1 every 100 to 200 ms while an idle loop runs: %d in %llu ms", pings,
               (unsigned long long) (t / MSEC));
         printf("figure: watchdog pings at WATCHDOG_USEC=400000: %d in %llu ms\n", pings, (unsigned long long) (t / MSEC));
+
+        /* "a quarter to half of WATCHDOG_USEC": at 100 ms, an idle loop pings every 25 to 50 ms,
+         * at least 20 times in 1 s less the scheduling delays; at least 16 is asked (a mean
+         * interval of 62 ms at most), which pings at half to three quarters (13 to 20) miss. */
+        setenv("WATCHDOG_USEC", "100000", 1);
+        pings = watchdog_run(fd, SEC, &set, &others, false, NULL);
+        CHECK(pings >= 16, "watchdog: asked for 100 ms, an idle loop pings every 25 to 50 ms: %d in 1 s", pings);
+        printf("figure: watchdog pings at WATCHDOG_USEC=100000: %d in 1 s\n", pings);
+        setenv("WATCHDOG_USEC", "400000", 1);
 
         pings = watchdog_run(fd, SEC, &set, &others, true, NULL);
         CHECK(pings >= 3, "watchdog: and while the loop is busy with an EV_ON defer: %d in 1 s", pings);
