@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -172,6 +173,16 @@ static int on_prepare(ev_source *s, void *userdata) {
         return ev_source_set_io_events(s, EPOLLOUT);
 }
 
+/* A prepare callback that counts in its source's userdata. */
+static int on_prepare_count(ev_source *s, void *userdata) {
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+static int on_io_ignore(ev_source *s, int fd, uint32_t revents, void *userdata) {
+        return 0;
+}
+
 static void test_prepare(void) {
         ev_loop *e = NULL;
         ev_source *s = NULL;
@@ -192,6 +203,29 @@ static void test_prepare(void) {
         s = ev_source_unref(s);
         close(sv[0]);
         close(sv[1]);
+
+        /* every source's prepare callback runs, however many sources have one */
+        enum { N_PREP = 40 };
+        ev_source *many[N_PREP] = {};
+        unsigned counts[N_PREP] = {}, ran = 0, added = 0;
+        for (unsigned i = 0; i < N_PREP; i++) {
+                int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+                if (fd < 0 || ev_add_io(e, &many[i], fd, EPOLLIN, on_io_ignore, &counts[i]) < 0) {
+                        if (fd >= 0)
+                                close(fd);
+                        break;
+                }
+                if (ev_source_set_io_fd_own(many[i], true) < 0 || ev_source_set_prepare(many[i], on_prepare_count) < 0)
+                        break;
+                added++;
+        }
+        (void) run1(e, 0);
+        for (unsigned i = 0; i < added; i++)
+                ran += counts[i] == 1;
+        CHECK(added == N_PREP && ran == N_PREP, "prepare: each of %u sources' prepare callbacks ran once (%u did)", added,
+              ran);
+        for (unsigned i = 0; i < N_PREP; i++)
+                many[i] = ev_source_unref(many[i]);
         ev_unref(e);
 }
 
@@ -326,6 +360,11 @@ static void test_signal(void) {
         raise(SIGUSR1);
         run_until(e, &r.calls, 2, 2 * SEC);
         CHECK(r.calls == 2, "signal: and again");
+        CHECK(ev_source_set_enabled(s, EV_ONESHOT) >= 0, "signal: set EV_ONESHOT");
+        raise(SIGUSR1);
+        run_until(e, &r.calls, 3, 2 * SEC);
+        CHECK(r.calls == 3 && r.signo == SIGUSR1 && ev_source_get_enabled(s, &en) >= 0 && en == EV_OFF,
+              "signal: a one-shot source called, then off (%u calls, enabled %d)", r.calls, en);
         s = ev_source_unref(s);
         ev_unref(e);
 }
@@ -371,6 +410,19 @@ static void test_inotify(void) {
                 close(fd);
         run_until(e, &ra.calls, 1, 2 * SEC);
         CHECK(ra.calls == 1 && strcmp(ra.name, "world") == 0, "inotify: and the other ('%s')", ra.name);
+        (void) unlink(path);
+
+        /* one-shot: called once, then off (its event is not swallowed by turning it off) */
+        int en = 99;
+        rb = (ino_rec){};
+        CHECK(ev_source_set_enabled(sb, EV_ONESHOT) >= 0, "inotify: set EV_ONESHOT");
+        snprintf(path, sizeof(path), "%s/once", b);
+        if ((fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0)
+                close(fd);
+        run_until(e, &rb.calls, 1, 2 * SEC);
+        CHECK(rb.calls == 1 && strcmp(rb.name, "once") == 0, "inotify: a one-shot source called ('%s', %u calls)", rb.name,
+              rb.calls);
+        CHECK(ev_source_get_enabled(sb, &en) >= 0 && en == EV_OFF, "inotify: then off (%d)", en);
         (void) unlink(path);
 
         x = sa;
