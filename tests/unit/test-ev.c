@@ -579,6 +579,21 @@ static void test_loop(void) {
         a = ev_unref(a);
 }
 
+/* A loop to which no source was ever added: an iteration has nothing to wait for but its
+ * timeout, and nothing to dispatch. Last in this test: under UBSan an error aborts the binary. */
+static void test_loop_empty(void) {
+        ev_loop *e = NULL;
+        uint64_t t;
+
+        if (ev_new(&e) < 0)
+                return;
+        CHECK(run1(e, 0) == 0, "empty loop: ev_run(e, 0) returns 0");
+        t = now_usec(CLOCK_MONOTONIC);
+        CHECK(run1(e, 20 * MSEC) == 0 && now_usec(CLOCK_MONOTONIC) - t < 20 * MSEC + SLACK,
+              "empty loop: ev_run(e, 20 ms) returns 0 after its timeout");
+        ev_unref(e);
+}
+
 /* ---- the watchdog ---- */
 
 static unsigned count_pings(int fd, unsigned *others) {
@@ -728,5 +743,6 @@ int main(void) {
         test_now();
         test_watchdog();
         test_inotify_shared();
+        test_loop_empty();
         return TAP_END();
 }
