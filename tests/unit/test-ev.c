@@ -152,6 +152,13 @@ static void test_io(void) {
               "io: owned, then not");
         s = ev_source_unref(s);
         CHECK(fd_open(p[0]), "io: fd no longer owned is left open");
+        /* a descriptor epoll refuses (a regular file): an error, nothing half-applied */
+        int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        ev_source *y = (ev_source *) &r;
+        CHECK(f >= 0 && ev_add_io(e, &y, f, EPOLLIN, on_io, &r) == -EPERM && y == (ev_source *) &r && fd_open(f),
+              "io: a regular file is refused with -EPERM, ret untouched, the fd left to the caller");
+        if (f >= 0)
+                close(f);
         /* a floating owner: the loop closes it when it frees the source, with itself */
         r = (io_rec){};
         CHECK(ev_add_io(e, &s, p[0], EPOLLIN, on_io, &r) == 0 && ev_source_set_io_fd_own(s, true) >= 0 &&
