@@ -2,6 +2,7 @@
  * their accuracy, one-shot by default and off inside their callback, re-armed from it, moved while
  * pending (later and earlier), due at 0, on CLOCK_REALTIME, relative to ev_now(), exact with
  * accuracy 0 or 1, and coalesced into one wake-up when their windows overlap. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,16 @@ static void test_time(void) {
                       (long long) (r.at[i] - r.now[i - 1]));
         run_for(e, 100 * MSEC);
         CHECK(r.calls == 3, "time: and not again");
+
+        /* a callback that re-arms its timer but returns < 0: the error wins, the timer is off */
+        r = (tm_rec){ .clock = CLOCK_MONOTONIC, .rearm = 1, .rearm_usec = 30 * MSEC, .ret = -EIO };
+        CHECK(ev_source_set_time_relative(s, 10 * MSEC) >= 0 && ev_source_set_enabled(s, EV_ONESHOT) >= 0,
+              "time: armed, its callback re-arms it and fails");
+        run_until(e, &r.calls, 1, 2 * SEC);
+        CHECK(r.calls == 1 && ev_source_get_enabled(s, &en) >= 0 && en == EV_OFF,
+              "time: callback < 0 turned it off though it re-armed itself (enabled %d)", en);
+        run_for(e, 100 * MSEC);
+        CHECK(r.calls == 1, "time: and it did not fire again");
 
         /* get_time returns what was set; set_time on a pending source moves it later */
         CHECK(ev_source_set_time(s, 123456789) >= 0 && ev_source_get_time(s, &got) >= 0 && got == 123456789,
