@@ -232,7 +232,7 @@ static int test_gone(int fd) {
         return fd;
 }
 
-/* every descriptor this process has that is a socket is close-on-exec */
+/* every socket this process opened (its own and the kept one) is close-on-exec */
 static void test_cloexec(void) {
         DIR *d = opendir("/proc/self/fd");
         struct dirent *e;
@@ -241,7 +241,7 @@ static void test_cloexec(void) {
         while (d && (e = readdir(d))) {
                 struct stat st;
                 int f = atoi(e->d_name);
-                if (e->d_name[0] == '.' || f == dirfd(d) || fstat(f, &st) < 0 || !S_ISSOCK(st.st_mode))
+                if (e->d_name[0] == '.' || f <= STDERR_FILENO || f == dirfd(d) || fstat(f, &st) < 0 || !S_ISSOCK(st.st_mode))
                         continue;
                 sockets++;
                 leaky += !(fcntl(f, F_GETFD) & FD_CLOEXEC);

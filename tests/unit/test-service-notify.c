@@ -114,6 +114,18 @@ static void test_notify(void) {
         CHECK(service_notify("READY=1") == -EINVAL, "a path longer than sun_path: -EINVAL");
         longp[0] = '@';
         CHECK(service_notify("READY=1") == -EINVAL, "an abstract name longer than sun_path: -EINVAL");
+        /* the boundary: 107 bytes and the NUL fit sun_path[108], 108 do not */
+        char edge[109];
+        memset(edge, 'e', 108);
+        edge[0] = '/';
+        edge[107] = '\0';
+        setenv("NOTIFY_SOCKET", edge, 1);
+        int e107 = service_notify("READY=1");
+        CHECK(e107 == -ENOENT, "a 107-byte path is taken (nothing there: -ENOENT, %d)", e107);
+        edge[107] = 'e';
+        edge[108] = '\0';
+        setenv("NOTIFY_SOCKET", edge, 1);
+        CHECK(service_notify("READY=1") == -EINVAL, "a 108-byte path: -EINVAL");
         setenv("NOTIFY_SOCKET", "relative/notify", 1);
         CHECK(service_notify("READY=1") == -EINVAL, "a relative path: -EINVAL");
         setenv("NOTIFY_SOCKET", "@", 1);
