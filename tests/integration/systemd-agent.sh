@@ -3,7 +3,8 @@
 # ikeheald as a real Type=notify service under real systemd (a booted Debian 12 container, see
 # tests/systemd/): the shipped unit and tmpfiles verified, READY before `systemctl start` returns,
 # the hardening in force on the running process, structured journal records (and journald
-# taking common/journal_send.c's own: a field with a newline, 300 KiB through a sealed memfd), charon in the
+# taking common/journal_send.c's own: a field with a newline, 300 KiB through a sealed memfd; PID 1
+# taking common/service_notify.c's READY=1, STATUS= and its watchdog period), charon in the
 # container seen over VICI, the watchdog killing a stopped agent and systemd restarting it, a
 # reload with a bad config keeping the old one, real second uids refused or allowed by group, a
 # clean SIGTERM stop, and a start refused on a bad config. charon hung (SIGSTOP, and a stop
@@ -158,6 +159,19 @@ ok=len(recs)==1 and text(recs[0].get("MESSAGE"))=="journal-send "+sys.argv[2] an
    and text(recs[0].get("IKEHEAL_TEST"))=="two\nlines" and text(recs[0].get("BIG"))==big
 sys.exit(0 if ok else 1)' "$D/js.json" "$JT"
 echo "     figure: a 300 KiB record through a sealed memfd, sent → seen by journalctl: $dt ms"
+
+# --- 1c. the real PID 1 takes common/service_notify.c's messages ------------------------------
+# a transient Type=notify unit is active only once its process sent READY=1; the watchdog period
+# systemd gave it ($WATCHDOG_USEC, $WATCHDOG_PID) comes back in its STATUS=
+SN=ikh-service-notify-$$
+t=$(date +%s%N)
+out=$(ct_exec systemd-run -q --unit="$SN" -p Type=notify -p WatchdogSec=30s -p TimeoutStartSec=10s \
+        /opt/ikeheal/bin/tools/service-notify --wait READY=1 2>&1)
+check "Type=notify: the start returned once READY=1 came ($(ms "$t") ms), active${out:+: $out}" \
+        test "$(ct_exec systemctl show -p ActiveState --value "$SN")" = active
+out=$(ct_exec systemctl show -p StatusText --value "$SN")
+check "STATUS= from service_notifyf with the watchdog period read back: '$out'" test "$out" = "watchdog 30000000"
+ct_exec systemctl stop "$SN"
 
 # --- 2. charon over VICI ---------------------------------------------------------------------
 ct_wait 10 charon_connected
