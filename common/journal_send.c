@@ -1,6 +1,7 @@
 /* See journal_send.h. One socket is kept for the process, connected to journald on first use;
  * an error that says journald's socket went away (journald restarted, or is not running) closes
- * it, and the record is tried once more on a fresh one. The send blocks as sd_journal_sendv()'s
+ * it, and a record that failed on a socket kept from before is tried once more on a fresh one
+ * (a socket just made has nothing stale to replace). The send blocks as sd_journal_sendv()'s
  * does: journald reads its socket promptly, and a record must not be dropped because its queue
  * was momentarily full. */
 #include <errno.h>
