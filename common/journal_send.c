@@ -99,14 +99,14 @@ static int payload_build(const struct iovec *iov, int n, char **ret, size_t *ret
 
 static int journal_connect(void) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t len = offsetof(struct sockaddr_un, sun_path) + strlen(journal_path) + 1;
         _cleanup_(closep) int fd = -1;
 
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
         strcpy(sa.sun_path, journal_path);
-        if (connect(fd, (struct sockaddr *) &sa,
-                    (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) < 0)
+        if (connect(fd, (struct sockaddr *) &sa, (socklen_t) len) < 0)
                 return -errno;
         return TAKE_FD(fd);
 }
