@@ -101,6 +101,9 @@ struct ev_loop {
         uint64_t real_armed; /* what it is armed for; NOT_ARMED */
         ev_source *sources;
         size_t n_sources, n_prepare, n_defer;
+        ev_source **prepare_list; /* run_prepare()'s, while it runs */
+        size_t cap_prepare;
+        bool in_prepare;
         ev_source **pending;
         size_t n_pending, cap_pending;
         uint64_t seq, iteration;
@@ -435,8 +438,20 @@ int ev_source_set_destroy_callback(ev_source *s, ev_destroy_handler cb) {
 }
 
 int ev_source_set_prepare(ev_source *s, ev_handler cb) {
-        if (!s->loop)
+        ev_loop *e = s->loop;
+
+        if (!e)
                 return -ESTALE;
+        if (cb && !s->prepare && e->in_prepare)
+                return -EBUSY; /* run_prepare() walks the list it would grow */
+        if (cb && !s->prepare && e->cap_prepare < e->n_prepare + 1) {
+                size_t cap = max_size(4, e->cap_prepare * 2);
+                ev_source **l = reallocarray(e->prepare_list, cap, sizeof(*l));
+                if (!l)
+                        return -ENOMEM;
+                e->prepare_list = l;
+                e->cap_prepare = cap;
+        }
         s->loop->n_prepare += !!cb - !!s->prepare;
         s->prepare = cb;
         return 0;
@@ -679,6 +694,7 @@ static void loop_free(ev_loop *e) {
                 for (int k = 0; k < 2; k++)
                         free(e->clocks[c].by[k].v);
         free(e->pending);
+        free(e->prepare_list);
         safe_close(e->real_tfd);
         safe_close(e->epfd);
         if (default_loop == e)
@@ -756,12 +772,25 @@ static uint64_t sleep_between(const ev_loop *e, uint64_t a, uint64_t b) {
         return b;
 }
 
+/* The latest time among the timers due by `deadline` (a walk of the time heap that stops below
+ * every node due later). */
+static uint64_t latest_due(const heap *h, size_t i, uint64_t deadline) {
+        if (i >= h->n || h->v[i]->time.next > deadline)
+                return 0;
+        uint64_t a = latest_due(h, 2 * i + 1, deadline), b = latest_due(h, 2 * i + 2, deadline);
+        uint64_t m = a > b ? a : b;
+        return m > h->v[i]->time.next ? m : h->v[i]->time.next;
+}
+
+/* One wake-up for every timer whose window holds the earliest deadline: not before the latest of
+ * their times, not after that deadline. */
 static uint64_t clock_wake(const ev_loop *e, int clk) {
         const heap *by = e->clocks[clk].by;
 
         if (by[0].n == 0)
                 return UINT64_MAX;
-        return sleep_between(e, heap_key(by[0].v[0], 0), heap_key(by[1].v[0], 1));
+        uint64_t deadline = heap_key(by[1].v[0], 1);
+        return sleep_between(e, latest_due(&by[0], 0, deadline), deadline);
 }
 
 static int arm_realtime(ev_loop *e, uint64_t wake) {
@@ -789,19 +818,21 @@ static int arm_realtime(ev_loop *e, uint64_t wake) {
 }
 
 static void run_prepare(ev_loop *e) {
-        ev_source *list[16];
+        ev_source **list = e->prepare_list; /* room for every source with a prepare callback */
         size_t n = 0;
 
-        for (ev_source *s = e->sources; s && n < ELEMENTSOF(list); s = s->next)
+        for (ev_source *s = e->sources; s && n < e->n_prepare; s = s->next)
                 if (s->prepare && s->enabled != EV_OFF) {
                         s->busy++;
                         list[n++] = s;
                 }
+        e->in_prepare = true;
         for (size_t i = 0; i < n; i++) {
                 ev_source *s = list[i];
                 if (s->loop && s->prepare && s->enabled != EV_OFF && s->prepare(s, s->userdata) < 0)
                         (void) ev_source_set_enabled(s, EV_OFF);
         }
+        e->in_prepare = false;
         for (size_t i = 0; i < n; i++)
                 if (--list[i]->busy == 0 && list[i]->n_ref == 0)
                         source_free(list[i]);
@@ -815,8 +846,8 @@ static int64_t wait_ns(ev_loop *e, uint64_t timeout_usec) {
                 if (s->kind == KIND_DEFER && s->enabled != EV_OFF)
                         return 0;
         if (e->watchdog_period)
-                wake = min_u64(wake, sleep_between(e, e->watchdog_last + e->watchdog_period / 2,
-                                               e->watchdog_last + e->watchdog_period * 3 / 4));
+                wake = min_u64(wake, sleep_between(e, e->watchdog_last + e->watchdog_period / 4,
+                                                   e->watchdog_last + e->watchdog_period / 2));
         if (timeout_usec != EV_TIME_INFINITY)
                 limit = timeout_usec;
         if (wake != UINT64_MAX) {
@@ -879,7 +910,8 @@ static int dispatch_one(ev_source *s) {
         case KIND_INOTIFY: {
                 char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
                 ssize_t n = read(s->inotify.fd, buf, sizeof(buf));
-                for (ssize_t off = 0; n > 0 && off < n && s->loop && s->enabled != EV_OFF;) {
+                /* the first event even to a one-shot source (turned off before its dispatch) */
+                for (ssize_t off = 0; n > 0 && off < n && s->loop && (off == 0 || s->enabled != EV_OFF);) {
                         const struct inotify_event *ie = (const struct inotify_event *) (buf + off);
                         int r = s->inotify.cb(s, ie, s->userdata);
                         if (r < 0)
@@ -896,6 +928,8 @@ static int dispatch(ev_loop *e) {
         size_t n = e->n_pending;
         int dispatched = 0;
 
+        if (n == 0)
+                return 0;
         qsort(e->pending, n, sizeof(*e->pending), pending_cmp);
         for (size_t i = 0; i < n; i++) {
                 ev_source *s = e->pending[i];

@@ -8,10 +8,11 @@
  *    a source added with ret == NULL, or made floating, is owned by the loop instead;
  *  - time and defer sources start EV_ONESHOT, the others EV_ON; a one-shot source is turned
  *    off just before its callback runs; a callback that returns < 0 turns its source off;
- *  - a timer fires at its time, or up to `accuracy` later: the loop picks one wake-up for all
- *    timers whose windows overlap, preferring times aligned to 250 ms, 1 s, 10 s and 1 min
- *    boundaries (shifted by a per-boot perturbation), so timers of independent modules share
- *    wake-ups; CLOCK_REALTIME timers follow steps of the wall clock;
+ *  - a timer fires at its time, or up to `accuracy` later (0 means sd-event's default, 250 ms;
+ *    1 µs is "exact"): the loop wakes once for every timer whose window holds the earliest
+ *    deadline, at the latest of their times or later, preferring a point aligned to 250 ms, 1 s,
+ *    10 s and 1 min boundaries (shifted by a per-boot perturbation), so that timers of
+ *    independent modules share wake-ups; CLOCK_REALTIME timers follow steps of the wall clock;
  *  - ev_now() is the time the current iteration woke up, the base of *_relative times;
  *  - with ev_set_watchdog(), the loop itself sends WATCHDOG=1 to systemd at a quarter to half
  *    of WATCHDOG_USEC: a ping proves that the loop turns.
@@ -47,7 +48,6 @@ enum {
 #define EV_TIME_INFINITY UINT64_MAX
 
 typedef int (*ev_io_handler)(ev_source *s, int fd, uint32_t revents, void *userdata);
-/* accuracy 0 means the default, 250 ms, as in sd-event. */
 typedef int (*ev_time_handler)(ev_source *s, uint64_t usec, void *userdata);
 typedef int (*ev_handler)(ev_source *s, void *userdata);
 typedef int (*ev_signal_handler)(ev_source *s, const struct signalfd_siginfo *si, void *userdata);
