@@ -21,6 +21,9 @@
 #define SEC (1000 * MSEC)
 /* The scheduling delay allowed on a loaded machine beyond a timer's accuracy. */
 #define SLACK (250 * MSEC)
+/* Accuracies: 1 µs is "exact"; 0 means sd-event's default window, 250 ms. */
+#define EXACT 1
+#define DEFAULT_ACCURACY (250 * MSEC)
 
 static unsigned g_iter; /* ev_run() calls so far: which wake-up a callback ran in */
 

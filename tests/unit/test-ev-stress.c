@@ -1,7 +1,8 @@
 /* The event loop (common/ev.h) under many sources at once, with a fixed random seed
  * (TEST_EV_SEED overrides it), printed: 1,000 timers with random times and accuracies whose
  * callbacks re-arm themselves, move, turn off or drop others (each fires at most once per arming,
- * never before its time, never after its last reference went), then 200 pipes written at random
+ * never before its time nor past its window and the slack, never after its last reference went),
+ * then 200 pipes written at random
  * whose sources drop or turn off others (each live source reads all that was written to it, owned
  * descriptors are closed with their source). */
 #include <fcntl.h>
@@ -35,7 +36,7 @@ typedef struct st_pipe {
 static st_timer timers[N_TIMERS];
 static st_pipe pipes[N_PIPES];
 static struct {
-        unsigned early, unarmed, dead, armed, rearms, unrefs, moves, offs, fires;
+        unsigned early, late, unarmed, dead, armed, rearms, unrefs, moves, offs, fires;
         uint64_t worst_late;
 } st;
 
@@ -57,6 +58,7 @@ static uint64_t rnd_accuracy(void) {
 static int on_stress_time(ev_source *s, uint64_t usec, void *userdata) {
         st_timer *t = userdata, *o = &timers[rnd(N_TIMERS)];
         uint64_t n = loop_now(ev_source_get_loop(s), CLOCK_MONOTONIC), c = now_usec(CLOCK_MONOTONIC);
+        uint64_t window = t->accuracy ?: DEFAULT_ACCURACY;
 
         if (!t->alive) {
                 st.dead++;
@@ -71,8 +73,10 @@ static int on_stress_time(ev_source *s, uint64_t usec, void *userdata) {
         }
         if (n < t->at || c < t->at)
                 st.early++;
-        else if (n - t->at > t->accuracy && n - t->at - t->accuracy > st.worst_late)
-                st.worst_late = n - t->at - t->accuracy;
+        else if (n - t->at > window) {
+                st.worst_late = n - t->at - window > st.worst_late ? n - t->at - window : st.worst_late;
+                st.late += n - t->at > window + SLACK;
+        }
 
         switch (rnd(8)) {
         case 0: /* drop itself */
@@ -170,6 +174,7 @@ static void test_stress(unsigned seed) {
                 wakeups++;
         CHECK(st.armed == 0, "stress: every armed timer fired (%u left)", st.armed);
         CHECK(st.early == 0, "stress: none before its time (%u early)", st.early);
+        CHECK(st.late == 0, "stress: none later than its accuracy (0: 250 ms) and the slack (%u late)", st.late);
         CHECK(st.unarmed == 0, "stress: none fired twice for one arming, or after being turned off (%u)", st.unarmed);
         CHECK(st.dead == 0, "stress: none called after its last reference went (%u)", st.dead);
         printf("figure: stress timers: %u fires (%u re-armed, %u moved, %u turned off, %u unref'd by others) in %u "
