@@ -3,7 +3,6 @@
  * SIGTERM. Everything runs on one sd-event loop; the watchdog is kept from that same loop, so a
  * wedged loop is exactly what gets us restarted. */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,18 +28,6 @@
 #include "log_ids.h"
 #include "now.h"
 #include "service_notify.h"
-
-/* Parsing the configuration, runbooks and drills and the checks' first runs leave free chunks
- * all over the heap, which glibc returns to the kernel only from its top: once they are done,
- * their pages go back (malloc_trim releases every free page, wherever it lies). */
-static int on_trim(ev_source *s, uint64_t usec, void *userdata) {
-        (void) malloc_trim(0);
-        return 0;
-}
-
-static void trim_later(agent *a) {
-        (void) ev_add_time_relative(a->event, NULL, CLOCK_MONOTONIC, AGENT_TRIM_USEC, USEC_PER_SEC, on_trim, a);
-}
 
 static void on_charon_changed(void *userdata) {
         agent_notify_status(userdata);
@@ -195,7 +182,6 @@ int agent_reload(agent *a, char **ret_error) {
                     a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
                     runbook_set_hash(a->config->runbooks));
         (void) service_notify("READY=1\nSTATUS=running");
-        trim_later(a);
         a->reload_rejected = false;
         a->status_sent[0] = 0;
         agent_notify_status(a);
@@ -423,7 +409,6 @@ int agent_run(agent *a) {
         (void) drill_runner_start(a->drills);
         (void) guard_start(a->guard);
         (void) service_notifyf("READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
-        trim_later(a);
         r = ev_loop_run(a->event);
         agent_audit(a, "agent", "ikeheald stopping");
         if (r < 0)

@@ -84,5 +84,3 @@ void agent_audit(agent *a, const char *kind, const char *fmt, ...) _printf_(3, 4
 void agent_notify_status(agent *a);
 /* On SIGTERM with a drill running: how long its fault's removal may delay the exit. */
 #define AGENT_STOP_DRILL_USEC (15ULL * 1000000ULL)
-/* After a start or a reload, when the heap's free pages go back to the kernel (agent.c). */
-#define AGENT_TRIM_USEC (5ULL * 1000000ULL)
