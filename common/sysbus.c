@@ -89,8 +89,10 @@ sd_bus *sysbus_get(sysbus *b) {
         return NULL;
 }
 
-int sysbus_error(const sysbus *b, const char **ret_why) {
-        if (ret_why)
-                *ret_why = b->error ? b->why : NULL;
+int sysbus_error(const sysbus *b) {
         return b->error;
+}
+
+const char *sysbus_reason(const sysbus *b) {
+        return b->error ? b->why : NULL;
 }

@@ -30,6 +30,7 @@ DEFINE_FREE_FUNC(sysbus, sysbus_free);
 /* The connected bus, connecting on the first call; NULL if it cannot be had now (b may be NULL:
  * no bus here). */
 sd_bus *sysbus_get(sysbus *b);
-/* 0 if the bus was had or not yet asked for; else the last attempt's -errno, with *ret_why
- * (may be NULL) a static string saying which step failed. */
-int sysbus_error(const sysbus *b, const char **ret_why);
+/* 0 if the bus was had or not yet asked for; else the last attempt's -errno. */
+int sysbus_error(const sysbus *b);
+/* Which step of the last attempt failed (a static string), or NULL if it did not fail. */
+const char *sysbus_reason(const sysbus *b);
