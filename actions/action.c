@@ -25,7 +25,7 @@ struct action_call {
         int result;
         action_done_cb cb;
         void *userdata;
-        sd_event_source *timeout, *defer;
+        ev_source *timeout, *defer;
         char detail[ACTION_DETAIL_MAX];
 };
 
@@ -344,11 +344,11 @@ int action_plan_make(const action_params *p, const action_env *env, action_op op
 
 /* The call. */
 
-static int on_defer(sd_event_source *s, void *userdata) {
+static int on_defer(ev_source *s, void *userdata) {
         action_call *c = userdata;
         action_done_cb cb = c->cb;
 
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) ev_source_set_enabled(s, EV_OFF);
         c->cb = NULL; /* exactly once; the callback may free the call */
         if (cb)
                 cb(c, c->result, c->userdata);
@@ -361,12 +361,12 @@ static void finish(action_call *c, int result) {
         c->finished = true;
         c->result = result;
         c->running = false;
-        c->timeout = sd_event_source_disable_unref(c->timeout);
+        c->timeout = ev_source_disable_unref(c->timeout);
         if (c->defer)
-                (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+                (void) ev_source_set_enabled(c->defer, EV_ONESHOT);
 }
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timeout(ev_source *s, uint64_t usec, void *userdata) {
         action_call *c = userdata;
         char d[32];
 
@@ -392,11 +392,11 @@ int action_call_new(action_call **ret, const action_params *p, const action_env 
                 free(c);
                 return -ENOMEM;
         }
-        r = sd_event_add_defer(env->event, &c->defer, on_defer, c);
+        r = ev_add_defer(env->event, &c->defer, on_defer, c);
         if (r >= 0)
-                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+                r = ev_source_set_enabled(c->defer, EV_OFF);
         if (r >= 0 && timeout_usec)
-                r = sd_event_add_time_relative(env->event, &c->timeout, CLOCK_MONOTONIC, timeout_usec, USEC_PER_MSEC,
+                r = ev_add_time_relative(env->event, &c->timeout, CLOCK_MONOTONIC, timeout_usec, USEC_PER_MSEC,
                                                on_timeout, c);
         if (r < 0) {
                 action_call_free(c);
@@ -425,8 +425,8 @@ action_call *action_call_free(action_call *c) {
         if (c->state && c->params->ops->done)
                 c->params->ops->done(c->state);
         free(c->state);
-        sd_event_source_disable_unref(c->timeout);
-        sd_event_source_disable_unref(c->defer);
+        ev_source_disable_unref(c->timeout);
+        ev_source_disable_unref(c->defer);
         free(c);
         return NULL;
 }

@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 #include "vici_msg.h"
 #include "yaml_tree.h"
@@ -64,7 +64,7 @@ typedef struct action_params {
 
 /* What the agent lends actions (the engine fills it; tests make their own). */
 typedef struct action_env {
-        sd_event *event;
+        ev_loop *event;
         const char *exec_dir;    /* root of the scripts `exec` may run (root-owned, 0755) */
         const char *state_dir;
         /* `notify`: hand a message to the agent's notifier (journal + webhooks); may be NULL */

@@ -52,7 +52,7 @@ typedef struct capture_state {
         action_call *call;
         pcap_t *pcap;
         pcap_dumper_t *dumper;
-        sd_event_source *io, *timer;
+        ev_source *io, *timer;
         char path[512];
         uint64_t packets, bytes, max_packets, max_bytes;
         const char *ended; /* what ended it */
@@ -111,8 +111,8 @@ static int capture_plan(const action_params *p, const action_env *env, action_op
 static void finish(capture_state *s, int r) {
         int fr = 0;
 
-        s->io = sd_event_source_disable_unref(s->io);
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->io = ev_source_disable_unref(s->io);
+        s->timer = ev_source_disable_unref(s->timer);
         if (s->dumper) {
                 fr = pcap_dump_flush(s->dumper) < 0 ? -EIO : 0;
                 pcap_dump_close(s->dumper);
@@ -148,7 +148,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
                 s->ended = "the packet limit";
 }
 
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_io(ev_source *src, int fd, uint32_t revents, void *userdata) {
         capture_state *s = userdata;
         int n = pcap_dispatch(s->pcap, (int) (s->max_packets - s->packets), on_packet, (u_char *) s);
 
@@ -163,7 +163,7 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_timer(ev_source *src, uint64_t usec, void *userdata) {
         capture_state *s = userdata;
         /* what is queued already belongs to the window */
         (void) pcap_dispatch(s->pcap, (int) (s->max_packets - s->packets), on_packet, (u_char *) s);
@@ -269,8 +269,8 @@ static int capture_start(void *state, action_call *call, action_op op) {
                 (void) fclose(f);
                 goto pcap_failed;
         }
-        if ((r = sd_event_add_io(env->event, &s->io, fd, EPOLLIN, on_io, s)) < 0 ||
-            (r = sd_event_add_time_relative(env->event, &s->timer, CLOCK_MONOTONIC, duration_of(p), 0, on_timer, s)) < 0) {
+        if ((r = ev_add_io(env->event, &s->io, fd, EPOLLIN, on_io, s)) < 0 ||
+            (r = ev_add_time_relative(env->event, &s->timer, CLOCK_MONOTONIC, duration_of(p), 0, on_timer, s)) < 0) {
                 action_call_set_detail(call, "cannot watch the capture: %s", strerror(-r));
                 goto failed_r;
         }

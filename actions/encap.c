@@ -90,7 +90,7 @@ typedef struct encap_state {
         phase phase;
         vici_client *vici;
         spawn *child;
-        sd_event_source *timer;
+        ev_source *timer;
         uint64_t deadline;
         encap_conn conns[CONNS_MAX];
         size_t n_conns;
@@ -342,7 +342,7 @@ static bool encap_supports(const action_params *p, action_op op) {
 /* ---- running ---- */
 
 static void finish(encap_state *s, int r) {
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         action_call_done(s->call, r);
 }
 
@@ -407,11 +407,11 @@ static void on_poll_error(encap_state *s, int error) {
         finish(s, error);
 }
 
-static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_timer(ev_source *src, uint64_t usec, void *userdata) {
         encap_state *s = userdata;
         int r;
 
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         if ((r = list_start(s)) < 0)
                 on_poll_error(s, r);
         return 0;
@@ -473,7 +473,7 @@ static void judge_poll(encap_state *s) {
                 finish(s, s->op == ACTION_VERIFY ? -EPROTO : -ETIMEDOUT);
                 return;
         }
-        if (sd_event_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, POLL_USEC,
+        if (ev_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, POLL_USEC,
                                        10 * USEC_PER_MSEC, on_timer, s) < 0)
                 finish(s, -ENOMEM);
 }
@@ -649,7 +649,7 @@ static int encap_start(void *state, action_call *call, action_op op) {
 
 static void encap_cancel(void *state) {
         encap_state *s = state;
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         s->child = spawn_free(s->child);
         if (s->vici)
                 vici_client_forget(s->vici, s);

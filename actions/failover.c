@@ -58,7 +58,7 @@ typedef struct failover_state {
         action_call *call;
         curl_glue *glue;
         CURL *easy;
-        sd_event_source *timer;
+        ev_source *timer;
         bool vici_asked;
         uint64_t healthy_since; /* CLOCK_MONOTONIC µs of the first answer of this healthy stretch */
         unsigned answers;
@@ -164,7 +164,7 @@ static void stop(failover_state *s) {
                 curl_easy_cleanup(s->easy);
                 s->easy = NULL;
         }
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         if (s->vici_asked && env && env->vici)
                 vici_client_forget(env->vici, s);
         s->vici_asked = false;
@@ -236,15 +236,15 @@ static int apply(failover_state *s, const action_params *p, const action_env *en
 
 static void ask(failover_state *s);
 
-static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_tick(ev_source *src, uint64_t usec, void *userdata) {
         failover_state *s = userdata;
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         ask(s);
         return 0;
 }
 
 static void again(failover_state *s) {
-        if (sd_event_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, HEALTH_PERIOD_USEC, 0,
+        if (ev_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, HEALTH_PERIOD_USEC, 0,
                                        on_tick, s) < 0)
                 finish(s, -ENOMEM);
 }

@@ -13,10 +13,10 @@
 #include "actions/spawn.h"
 
 struct spawn {
-        sd_event *event;
+        ev_loop *event;
         pid_t pid;
         int pidfd, out_fd;
-        sd_event_source *pid_src, *out_src;
+        ev_source *pid_src, *out_src;
         char out[SPAWN_OUTPUT_KEEP];
         size_t out_len;
         bool out_cut;
@@ -49,7 +49,7 @@ static void drain(spawn *s) {
                 keep_output(s, buf, (size_t) k);
 }
 
-static int on_output(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_output(ev_source *src, int fd, uint32_t revents, void *userdata) {
         spawn *s = userdata;
         char buf[4096];
         ssize_t k = read(fd, buf, sizeof(buf));
@@ -57,7 +57,7 @@ static int on_output(sd_event_source *src, int fd, uint32_t revents, void *userd
         if (k > 0)
                 keep_output(s, buf, (size_t) k);
         else if (k == 0 || (errno != EAGAIN && errno != EINTR))
-                s->out_src = sd_event_source_disable_unref(s->out_src);
+                s->out_src = ev_source_disable_unref(s->out_src);
         return 0;
 }
 
@@ -79,7 +79,7 @@ static void output_line(spawn *s, char *line, size_t n) {
         line[w] = 0;
 }
 
-static int on_exit_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_exit_pidfd(ev_source *src, int fd, uint32_t revents, void *userdata) {
         spawn *s = userdata;
         char out[SPAWN_OUTPUT_KEEP + 8];
         siginfo_t si = { 0 };
@@ -87,7 +87,7 @@ static int on_exit_pidfd(sd_event_source *src, int fd, uint32_t revents, void *u
         if (waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
                 return 0; /* not yet */
         s->pid = 0;
-        s->pid_src = sd_event_source_disable_unref(s->pid_src);
+        s->pid_src = ev_source_disable_unref(s->pid_src);
         /* what it left running in its group goes with it */
         (void) kill(-si.si_pid, SIGKILL);
         drain(s);
@@ -114,7 +114,7 @@ static _Noreturn void child(int exe_fd, int out_fd, int null_fd, char *const arg
         _exit(127);
 }
 
-int spawn_start(spawn **ret, sd_event *e, int exe_fd, char *const argv[], char *const envp[], spawn_done_cb cb,
+int spawn_start(spawn **ret, ev_loop *e, int exe_fd, char *const argv[], char *const envp[], spawn_done_cb cb,
                 void *userdata) {
         _cleanup_(closep) int null_fd = -1;
         int pipefd[2], r;
@@ -124,7 +124,7 @@ int spawn_start(spawn **ret, sd_event *e, int exe_fd, char *const argv[], char *
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        *s = (spawn){ .event = sd_event_ref(e), .pidfd = -1, .out_fd = -1, .cb = cb, .userdata = userdata };
+        *s = (spawn){ .event = ev_ref(e), .pidfd = -1, .out_fd = -1, .cb = cb, .userdata = userdata };
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
                 r = -errno;
@@ -146,9 +146,9 @@ int spawn_start(spawn **ret, sd_event *e, int exe_fd, char *const argv[], char *
         s->out_fd = pipefd[0];
         (void) fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
         s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        r = s->pidfd < 0 ? -errno : sd_event_add_io(e, &s->pid_src, s->pidfd, EPOLLIN, on_exit_pidfd, s);
+        r = s->pidfd < 0 ? -errno : ev_add_io(e, &s->pid_src, s->pidfd, EPOLLIN, on_exit_pidfd, s);
         if (r >= 0)
-                r = sd_event_add_io(e, &s->out_src, s->out_fd, EPOLLIN, on_output, s);
+                r = ev_add_io(e, &s->out_src, s->out_fd, EPOLLIN, on_output, s);
         if (r < 0) {
                 if (s->pidfd < 0) { /* cannot watch it: it must not outlive us unseen */
                         (void) kill(-pid, SIGKILL);
@@ -164,15 +164,15 @@ int spawn_start(spawn **ret, sd_event *e, int exe_fd, char *const argv[], char *
 
 /* A process killed on free is reaped when it is gone, without blocking the loop. */
 typedef struct reaper {
-        sd_event_source *src;
+        ev_source *src;
 } reaper;
 
-static int on_reap(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_reap(ev_source *src, int fd, uint32_t revents, void *userdata) {
         reaper *rp = userdata;
         siginfo_t si = { 0 };
 
         if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0) {
-                sd_event_source_disable_unref(rp->src);
+                ev_source_disable_unref(rp->src);
                 free(rp);
         }
         return 0;
@@ -184,15 +184,15 @@ spawn *spawn_free(spawn *s) {
 
         if (!s)
                 return NULL;
-        s->pid_src = sd_event_source_disable_unref(s->pid_src);
-        s->out_src = sd_event_source_disable_unref(s->out_src);
+        s->pid_src = ev_source_disable_unref(s->pid_src);
+        s->out_src = ev_source_disable_unref(s->out_src);
         if (s->pid > 0) {
                 (void) kill(-s->pid, SIGKILL);
                 (void) kill(s->pid, SIGKILL);
                 if (s->pidfd >= 0 && waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0 &&
                     (rp = calloc(1, sizeof(*rp)))) {
-                        if (sd_event_add_io(s->event, &rp->src, s->pidfd, EPOLLIN, on_reap, rp) >= 0) {
-                                (void) sd_event_source_set_io_fd_own(rp->src, true);
+                        if (ev_add_io(s->event, &rp->src, s->pidfd, EPOLLIN, on_reap, rp) >= 0) {
+                                (void) ev_source_set_io_fd_own(rp->src, true);
                                 s->pidfd = -1; /* the reaper owns it now */
                         } else
                                 free(rp);
@@ -202,7 +202,7 @@ spawn *spawn_free(spawn *s) {
                 close(s->pidfd);
         if (s->out_fd >= 0)
                 close(s->out_fd);
-        sd_event_unref(s->event);
+        ev_unref(s->event);
         free(s);
         return NULL;
 }

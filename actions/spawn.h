@@ -7,8 +7,8 @@
 #pragma once
 
 #include <signal.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 
 #define SPAWN_OUTPUT_KEEP 960u
@@ -21,7 +21,7 @@ typedef struct spawn spawn;
 typedef void (*spawn_done_cb)(spawn *s, int code, int status, const char *output, void *userdata);
 
 /* exe_fd is duplicated (the caller keeps its own). argv/envp are copied by exec. */
-int spawn_start(spawn **ret, sd_event *e, int exe_fd, char *const argv[], char *const envp[], spawn_done_cb cb,
+int spawn_start(spawn **ret, ev_loop *e, int exe_fd, char *const argv[], char *const envp[], spawn_done_cb cb,
                 void *userdata);
 spawn *spawn_free(spawn *s);
 DEFINE_FREE_FUNC(spawn, spawn_free);

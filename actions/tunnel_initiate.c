@@ -54,7 +54,7 @@ typedef enum phase {
 typedef struct ti_state {
         action_call *call;
         vici_client *vici;
-        sd_event_source *timer;
+        ev_source *timer;
         action_op op;
         phase phase;
         int list_error;
@@ -170,7 +170,7 @@ static int ti_plan(const action_params *p, const action_env *env, action_op op, 
 }
 
 static void finish(ti_state *s, int r) {
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         action_call_done(s->call, r);
 }
 
@@ -195,11 +195,11 @@ static void list_names(const ti_state *s, bool want_up, char *buf, size_t size) 
 
 static int list_start(ti_state *s);
 
-static int on_poll_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_poll_timer(ev_source *src, uint64_t usec, void *userdata) {
         ti_state *s = userdata;
         int r;
 
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         if ((r = list_start(s)) < 0)
                 finish(s, r);
         return 0;
@@ -208,10 +208,10 @@ static int on_poll_timer(sd_event_source *src, uint64_t usec, void *userdata) {
 static void initiate_next(ti_state *s);
 
 /* A peer that does not answer is tried again after a pause that doubles, not hammered. */
-static int on_backoff_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_backoff_timer(ev_source *src, uint64_t usec, void *userdata) {
         ti_state *s = userdata;
 
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         s->attempt++;
         s->backoff *= 2;
         s->deadline = mono_usec() + wait_of(action_call_params(s->call));
@@ -271,7 +271,7 @@ static void judge(ti_state *s) {
         if (s->seen_trying && !trying)
                 s->deadline = mono_usec();
         if (mono_usec() >= s->deadline && s->attempt < attempts_of(p)) {
-                if (sd_event_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, s->backoff,
+                if (ev_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, s->backoff,
                                                10 * USEC_PER_MSEC, on_backoff_timer, s) < 0)
                         finish(s, -ENOMEM);
                 return;
@@ -283,7 +283,7 @@ static void judge(ti_state *s) {
                 finish(s, -ETIMEDOUT);
                 return;
         }
-        if (sd_event_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, POLL_USEC,
+        if (ev_add_time_relative(action_call_env(s->call)->event, &s->timer, CLOCK_MONOTONIC, POLL_USEC,
                                        10 * USEC_PER_MSEC, on_poll_timer, s) < 0)
                 finish(s, -ENOMEM);
 }
@@ -407,7 +407,7 @@ static int ti_start(void *state, action_call *call, action_op op) {
 
 static void ti_cancel(void *state) {
         ti_state *s = state;
-        s->timer = sd_event_source_disable_unref(s->timer);
+        s->timer = ev_source_disable_unref(s->timer);
         if (s->vici)
                 vici_client_forget(s->vici, s);
 }

@@ -54,7 +54,7 @@ typedef struct unit_state {
         sd_bus *bus;
         unit_job *job;
         sd_bus_slot *call_slot, *kill_slot;
-        sd_event_source *retry, *stop_timer;
+        ev_source *retry, *stop_timer;
         unit_phase phase;
         bool killed;          /* the bounded stop ran out: SIGKILL sent */
         bool vici_asked;      /* verify: a VICI request is outstanding */
@@ -124,8 +124,8 @@ static void unit_cancel(void *state) {
         s->call_slot = sd_bus_slot_unref(s->call_slot);
         s->kill_slot = sd_bus_slot_unref(s->kill_slot);
         s->job = unit_job_free(s->job);
-        s->retry = sd_event_source_disable_unref(s->retry);
-        s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+        s->retry = ev_source_disable_unref(s->retry);
+        s->stop_timer = ev_source_disable_unref(s->stop_timer);
         if (s->vici_asked && env && env->vici)
                 vici_client_forget(env->vici, s);
         s->vici_asked = false;
@@ -150,11 +150,11 @@ static int on_kill(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
 }
 
 /* The bounded stop ran out: SIGKILL every process of the unit; the stop job then completes. */
-static int on_stop_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_stop_timeout(ev_source *src, uint64_t usec, void *userdata) {
         unit_state *s = userdata;
         int r;
 
-        s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+        s->stop_timer = ev_source_disable_unref(s->stop_timer);
         s->killed = true;
         r = sd_bus_call_method_async(s->bus, &s->kill_slot, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit", on_kill, s, "ssi",
                                      call_unit(s), "all", (int32_t) SIGKILL);
@@ -172,7 +172,7 @@ static int begin_job(unit_state *s) {
         s->stop_began = mono_usec();
         r = unit_job_run(s->job, "StopUnit", call_unit(s));
         if (r >= 0)
-                r = sd_event_add_time_relative(action_call_env(s->call)->event, &s->stop_timer, CLOCK_MONOTONIC,
+                r = ev_add_time_relative(action_call_env(s->call)->event, &s->stop_timer, CLOCK_MONOTONIC,
                                                p->v[P_STOP_TIMEOUT].num, USEC_PER_MSEC, on_stop_timeout, s);
         return r;
 }
@@ -193,7 +193,7 @@ static void on_job(unit_job *j, int r, const char *detail, void *userdata) {
         char d[32];
 
         if (s->phase == PH_JOB && bounded(action_call_params(s->call))) {
-                s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+                s->stop_timer = ev_source_disable_unref(s->stop_timer);
                 if (r < 0) {
                         action_call_set_detail(s->call, "stop: %s", detail);
                         finish(s, r);
@@ -217,10 +217,10 @@ static void on_job(unit_job *j, int r, const char *detail, void *userdata) {
 
 static void verify_vici(unit_state *s);
 
-static int on_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_retry(ev_source *src, uint64_t usec, void *userdata) {
         unit_state *s = userdata;
         int r;
-        s->retry = sd_event_source_disable_unref(s->retry);
+        s->retry = ev_source_disable_unref(s->retry);
         if (s->phase == PH_VICI) {
                 verify_vici(s);
                 return 0;
@@ -231,7 +231,7 @@ static int on_retry(sd_event_source *src, uint64_t usec, void *userdata) {
 }
 
 static void retry_later(unit_state *s) {
-        if (sd_event_add_time_relative(action_call_env(s->call)->event, &s->retry, CLOCK_MONOTONIC, 200 * USEC_PER_MSEC, 0,
+        if (ev_add_time_relative(action_call_env(s->call)->event, &s->retry, CLOCK_MONOTONIC, 200 * USEC_PER_MSEC, 0,
                                        on_retry, s) < 0)
                 finish(s, -ENOMEM);
 }

@@ -18,9 +18,9 @@ struct transfer {
 };
 
 struct curl_glue {
-        sd_event *event;
+        ev_loop *event;
         CURLM *multi;
-        sd_event_source *timer;
+        ev_source *timer;
         transfer *running;
 };
 
@@ -56,7 +56,7 @@ static void collect(curl_glue *g) {
         }
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
         curl_glue *g = userdata;
         int action = 0, running;
 
@@ -73,12 +73,12 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         curl_glue *g = userp;
-        sd_event_source *s = socketp;
+        ev_source *s = socketp;
         uint32_t events = 0;
 
         if (what == CURL_POLL_REMOVE) {
                 if (s) {
-                        sd_event_source_disable_unref(s);
+                        ev_source_disable_unref(s);
                         (void) curl_multi_assign(g->multi, fd, NULL);
                 }
                 return 0;
@@ -88,14 +88,14 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
                 events |= EPOLLOUT;
         if (s)
-                return sd_event_source_set_io_events(s, events) < 0 ? -1 : 0;
-        if (sd_event_add_io(g->event, &s, fd, events, on_io, g) < 0)
+                return ev_source_set_io_events(s, events) < 0 ? -1 : 0;
+        if (ev_add_io(g->event, &s, fd, events, on_io, g) < 0)
                 return -1;
         (void) curl_multi_assign(g->multi, fd, s);
         return 0;
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
         curl_glue *g = userdata;
         int running;
 
@@ -109,20 +109,20 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
 
         if (timeout_ms < 0) {
                 if (g->timer)
-                        (void) sd_event_source_set_enabled(g->timer, SD_EVENT_OFF);
+                        (void) ev_source_set_enabled(g->timer, EV_OFF);
                 return 0;
         }
         uint64_t usec = (uint64_t) timeout_ms * USEC_PER_MSEC;
         if (!g->timer)
-                return sd_event_add_time_relative(g->event, &g->timer, CLOCK_MONOTONIC, usec, USEC_PER_MSEC,
+                return ev_add_time_relative(g->event, &g->timer, CLOCK_MONOTONIC, usec, USEC_PER_MSEC,
                                                   on_timer, g) < 0 ? -1 : 0;
-        if (sd_event_source_set_time_relative(g->timer, usec) < 0 ||
-            sd_event_source_set_enabled(g->timer, SD_EVENT_ONESHOT) < 0)
+        if (ev_source_set_time_relative(g->timer, usec) < 0 ||
+            ev_source_set_enabled(g->timer, EV_ONESHOT) < 0)
                 return -1;
         return 0;
 }
 
-int curl_glue_new(curl_glue **ret, sd_event *e) {
+int curl_glue_new(curl_glue **ret, ev_loop *e) {
         curl_glue *g;
         int r;
 
@@ -139,7 +139,7 @@ int curl_glue_new(curl_glue **ret, sd_event *e) {
                 free(g);
                 return -ENOMEM;
         }
-        g->event = sd_event_ref(e);
+        g->event = ev_ref(e);
         (void) curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
         (void) curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
         (void) curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
@@ -167,8 +167,8 @@ curl_glue *curl_glue_free(curl_glue *g) {
         while (g->running)
                 curl_glue_remove(g, g->running->easy);
         curl_multi_cleanup(g->multi); /* its sockets' sources were removed via CURL_POLL_REMOVE */
-        sd_event_source_disable_unref(g->timer);
-        sd_event_unref(g->event);
+        ev_source_disable_unref(g->timer);
+        ev_unref(g->event);
         free(g);
         return NULL;
 }

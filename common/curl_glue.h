@@ -4,8 +4,8 @@
 #pragma once
 
 #include <curl/curl.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 
 typedef struct curl_glue curl_glue;
@@ -15,7 +15,7 @@ typedef struct curl_glue curl_glue;
 typedef void (*curl_glue_done_cb)(curl_glue *g, CURL *easy, CURLcode result, void *userdata);
 
 /* Loads libcurl if it is not yet (common/curl_lib.h). 0, -ENOMEM, or curl_lib_load()'s error. */
-int curl_glue_new(curl_glue **ret, sd_event *e);
+int curl_glue_new(curl_glue **ret, ev_loop *e);
 /* Removes (without callbacks) every transfer still running. */
 curl_glue *curl_glue_free(curl_glue *g);
 DEFINE_FREE_FUNC(curl_glue, curl_glue_free);

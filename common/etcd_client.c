@@ -16,7 +16,7 @@
 typedef struct request request;
 
 struct etcd_client {
-        sd_event *event;
+        ev_loop *event;
         curl_glue *glue;
         char *endpoints[ETCD_ENDPOINTS_MAX];
         size_t n_endpoints;
@@ -60,7 +60,7 @@ static void request_free(request *q) {
         free(q);
 }
 
-int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint64_t timeout_usec) {
+int etcd_client_new(etcd_client **ret, ev_loop *e, char *const *endpoints, uint64_t timeout_usec) {
         etcd_client *c;
         int r;
 
@@ -69,7 +69,7 @@ int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->event = sd_event_ref(e);
+        c->event = ev_ref(e);
         c->timeout_usec = timeout_usec ? timeout_usec : 5 * 1000000ULL;
         c->seed = (unsigned) getpid() ^ (unsigned) (uintptr_t) c ^ (unsigned) time(NULL);
         for (size_t i = 0; endpoints[i]; i++) {
@@ -104,7 +104,7 @@ etcd_client *etcd_client_free(etcd_client *c) {
         c->glue = curl_glue_free(c->glue);
         for (size_t i = 0; i < c->n_endpoints; i++)
                 free(c->endpoints[i]);
-        sd_event_unref(c->event);
+        ev_unref(c->event);
         free(c);
         return NULL;
 }
@@ -488,7 +488,7 @@ struct etcd_watch {
          * leads to may send requests, which libcurl refuses from inside its own callbacks */
         char *in;
         size_t in_len, in_cap;
-        sd_event_source *defer;
+        ev_source *defer;
         etcd_watch_msg_fn on_msg;
         etcd_watch_end_fn on_end;
         void *userdata;
@@ -510,7 +510,7 @@ void etcd_watch_close(etcd_watch *w) {
         if (w->next)
                 w->next->prev = w->prev;
         etcd_watch_parser_free(w->parser);
-        sd_event_source_disable_unref(w->defer);
+        ev_source_disable_unref(w->defer);
         free(w->in);
         free(w->body);
         free(w);
@@ -561,7 +561,7 @@ static size_t watch_on_body(char *ptr, size_t size, size_t n, void *userdata) {
         }
         memcpy(w->in + w->in_len, ptr, add);
         w->in_len += add;
-        (void) sd_event_source_set_enabled(w->defer, SD_EVENT_ONESHOT);
+        (void) ev_source_set_enabled(w->defer, EV_ONESHOT);
         return add;
 }
 
@@ -590,7 +590,7 @@ static void watch_end(etcd_watch *w, int error) {
         etcd_watch_close(w);
 }
 
-static int watch_on_defer(sd_event_source *s, void *userdata) {
+static int watch_on_defer(ev_source *s, void *userdata) {
         etcd_watch *w = userdata;
         watch_read(w);
         if (w->end_error)
@@ -637,8 +637,8 @@ int etcd_watch_open(etcd_client *c, const char *key, unsigned attempt, etcd_watc
                 etcd_watch_close(w);
                 return -ENOMEM;
         }
-        if ((r = sd_event_add_defer(c->event, &w->defer, watch_on_defer, w)) < 0 ||
-            (r = sd_event_source_set_enabled(w->defer, SD_EVENT_OFF)) < 0) {
+        if ((r = ev_add_defer(c->event, &w->defer, watch_on_defer, w)) < 0 ||
+            (r = ev_source_set_enabled(w->defer, EV_OFF)) < 0) {
                 etcd_watch_close(w);
                 return r;
         }

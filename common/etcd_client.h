@@ -10,10 +10,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "etcd_reply.h"
 #include "etcd_watch.h"
+#include "ev.h"
 #include "macro.h"
 
 #define ETCD_ENDPOINTS_MAX 8u
@@ -25,7 +25,7 @@ typedef struct etcd_client etcd_client;
 typedef void (*etcd_cb)(etcd_client *c, int error, const etcd_reply *reply, const char *why, void *userdata);
 
 /* endpoints: "http://HOST:PORT", NULL-terminated, at most ETCD_ENDPOINTS_MAX. */
-int etcd_client_new(etcd_client **ret, sd_event *e, char *const *endpoints, uint64_t timeout_usec);
+int etcd_client_new(etcd_client **ret, ev_loop *e, char *const *endpoints, uint64_t timeout_usec);
 /* Abandons every request in flight (no callbacks). */
 etcd_client *etcd_client_free(etcd_client *c);
 DEFINE_FREE_FUNC(etcd_client, etcd_client_free);

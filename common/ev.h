@@ -19,12 +19,15 @@
  * Errors are -errno. */
 #pragma once
 
+#include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h> /* io events are epoll's */
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
 #include <time.h>
-
-struct inotify_event;
-struct signalfd_siginfo;
 
 typedef struct ev_loop ev_loop;
 typedef struct ev_source ev_source;
@@ -44,6 +47,7 @@ enum {
 #define EV_TIME_INFINITY UINT64_MAX
 
 typedef int (*ev_io_handler)(ev_source *s, int fd, uint32_t revents, void *userdata);
+/* accuracy 0 means the default, 250 ms, as in sd-event. */
 typedef int (*ev_time_handler)(ev_source *s, uint64_t usec, void *userdata);
 typedef int (*ev_handler)(ev_source *s, void *userdata);
 typedef int (*ev_signal_handler)(ev_source *s, const struct signalfd_siginfo *si, void *userdata);
@@ -63,6 +67,8 @@ int ev_run(ev_loop *e, uint64_t timeout_usec);
 /* Iterations until ev_exit(); returns the code given to it. */
 int ev_loop_run(ev_loop *e);
 int ev_exit(ev_loop *e, int code);
+/* The number of the current iteration (counted from 1 by ev_run). */
+int ev_get_iteration(ev_loop *e, uint64_t *ret);
 /* The time this iteration woke up (or, before the first, now); clock is CLOCK_MONOTONIC or
  * CLOCK_REALTIME. */
 int ev_now(ev_loop *e, clockid_t clock, uint64_t *ret);

@@ -46,13 +46,13 @@ typedef struct waiter {
 
 typedef struct listener {
         int fd;
-        sd_event_source *source;
+        ev_source *source;
 } listener;
 
 struct http_server {
-        sd_event *event;
+        ev_loop *event;
         struct MHD_Daemon *mhd;
-        sd_event_source *mhd_io, *mhd_timer;
+        ev_source *mhd_io, *mhd_timer;
         http_server_limits limits;
         http_clients *clients;
         unsigned open; /* connections libmicrohttpd holds */
@@ -67,7 +67,7 @@ struct http_server {
         unsigned resumed;          /* requests resumed for their turn, not answered yet */
         waiter *waiting;           /* a ring, oldest first; room for every connection */
         size_t waiting_size, waiting_head, n_waiting;
-        sd_event_source *resume;   /* resumes the next ones, a dispatch of its own */
+        ev_source *resume;   /* resumes the next ones, a dispatch of its own */
 };
 
 struct request_state {
@@ -119,14 +119,14 @@ static void reschedule(http_server *s) {
         uint64_t now = 0;
 
         if (MHD_get_timeout(s->mhd, &ms) != MHD_YES) {
-                (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_OFF);
+                (void) ev_source_set_enabled(s->mhd_timer, EV_OFF);
                 return;
         }
-        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        (void) ev_now(s->event, CLOCK_MONOTONIC, &now);
         if (ms > UINT32_MAX)
                 ms = UINT32_MAX;
-        (void) sd_event_source_set_time(s->mhd_timer, now + (uint64_t) ms * USEC_PER_MSEC);
-        (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_ONESHOT);
+        (void) ev_source_set_time(s->mhd_timer, now + (uint64_t) ms * USEC_PER_MSEC);
+        (void) ev_source_set_enabled(s->mhd_timer, EV_ONESHOT);
 }
 
 static void run(http_server *s) {
@@ -134,12 +134,12 @@ static void run(http_server *s) {
         drop_shared(s);
         s->handled = 0;
         if (s->n_waiting > 0)
-                (void) sd_event_source_set_enabled(s->resume, SD_EVENT_ONESHOT);
+                (void) ev_source_set_enabled(s->resume, EV_ONESHOT);
         reschedule(s);
 }
 
 /* The oldest waiting requests, up to a dispatch's budget, get their turn. */
-static int on_resume(sd_event_source *src, void *userdata) {
+static int on_resume(ev_source *src, void *userdata) {
         http_server *s = userdata;
 
         for (unsigned i = 0; i < s->limits.handlers_per_run && s->n_waiting > 0; i++) {
@@ -177,12 +177,12 @@ static void take_turn(http_server *s, request_state *st) {
         st->turn = TURN_NOW;
 }
 
-static int on_mhd_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_mhd_io(ev_source *src, int fd, uint32_t revents, void *userdata) {
         run(userdata);
         return 0;
 }
 
-static int on_mhd_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_mhd_timer(ev_source *src, uint64_t usec, void *userdata) {
         run(userdata);
         return 0;
 }
@@ -200,7 +200,7 @@ static void refuse_at_accept(http_server *s, int fd, const struct sockaddr *addr
         report(s, peer, NULL, NULL, 503, reason);
 }
 
-static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *userdata) {
+static int on_accept(ev_source *src, int lfd, uint32_t revents, void *userdata) {
         http_server *s = userdata;
 
         /* a bounded batch per wakeup, so a flood of connections cannot starve the loop */
@@ -437,7 +437,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_queue_response(conn, rt->cached_status, rt->cached);
 }
 
-int http_server_new(http_server **ret, sd_event *e, const http_server_limits *limits) {
+int http_server_new(http_server **ret, ev_loop *e, const http_server_limits *limits) {
         _cleanup_(http_server_freep) http_server *s = NULL;
         const union MHD_DaemonInfo *info;
         int r;
@@ -448,7 +448,7 @@ int http_server_new(http_server **ret, sd_event *e, const http_server_limits *li
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->event = sd_event_ref(e);
+        s->event = ev_ref(e);
         if (limits)
                 s->limits = *limits;
         if (!s->limits.max_body)
@@ -487,20 +487,20 @@ int http_server_new(http_server **ret, sd_event *e, const http_server_limits *li
         info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return -EIO;
-        r = sd_event_add_io(e, &s->mhd_io, info->epoll_fd, EPOLLIN, on_mhd_io, s);
+        r = ev_add_io(e, &s->mhd_io, info->epoll_fd, EPOLLIN, on_mhd_io, s);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(e, &s->mhd_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_mhd_timer, s);
+        r = ev_add_time(e, &s->mhd_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_mhd_timer, s);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_OFF);
-        r = sd_event_add_defer(e, &s->resume, on_resume, s);
+        (void) ev_source_set_enabled(s->mhd_timer, EV_OFF);
+        r = ev_add_defer(e, &s->resume, on_resume, s);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(s->resume, SD_EVENT_OFF);
-        (void) sd_event_source_set_priority(s->mhd_io, s->limits.priority);
-        (void) sd_event_source_set_priority(s->mhd_timer, s->limits.priority);
-        (void) sd_event_source_set_priority(s->resume, s->limits.priority);
+        (void) ev_source_set_enabled(s->resume, EV_OFF);
+        (void) ev_source_set_priority(s->mhd_io, s->limits.priority);
+        (void) ev_source_set_priority(s->mhd_timer, s->limits.priority);
+        (void) ev_source_set_priority(s->resume, s->limits.priority);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -509,7 +509,7 @@ http_server *http_server_free(http_server *s) {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < s->n_listeners; i++) {
-                sd_event_source_disable_unref(s->listeners[i].source);
+                ev_source_disable_unref(s->listeners[i].source);
                 (void) close(s->listeners[i].fd);
         }
         free(s->listeners);
@@ -519,9 +519,9 @@ http_server *http_server_free(http_server *s) {
                 MHD_resume_connection(s->waiting[s->waiting_head].conn);
         if (s->mhd)
                 MHD_stop_daemon(s->mhd); /* closes the connections: its callbacks still see s */
-        sd_event_source_disable_unref(s->mhd_io);
-        sd_event_source_disable_unref(s->mhd_timer);
-        sd_event_source_disable_unref(s->resume);
+        ev_source_disable_unref(s->mhd_io);
+        ev_source_disable_unref(s->mhd_timer);
+        ev_source_disable_unref(s->resume);
         free(s->waiting);
         for (size_t i = 0; i < s->n_routes; i++) {
                 free(s->routes[i].method);
@@ -531,7 +531,7 @@ http_server *http_server_free(http_server *s) {
                 OPENSSL_cleanse(s->routes, s->n_routes * sizeof(*s->routes));
         free(s->routes);
         http_clients_free(s->clients);
-        sd_event_unref(s->event);
+        ev_unref(s->event);
         free(s);
         return NULL;
 }
@@ -614,12 +614,12 @@ int http_server_listen(http_server *s, const char *address, uint16_t *ret_port) 
         s->listeners = l;
         l = &s->listeners[s->n_listeners];
         *l = (listener){ .fd = fd };
-        r = sd_event_add_io(s->event, &l->source, fd, EPOLLIN, on_accept, s);
+        r = ev_add_io(s->event, &l->source, fd, EPOLLIN, on_accept, s);
         if (r < 0) {
                 (void) close(fd);
                 return r;
         }
-        (void) sd_event_source_set_priority(l->source, s->limits.priority);
+        (void) ev_source_set_priority(l->source, s->limits.priority);
         s->n_listeners++;
         if (ret_port)
                 *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port

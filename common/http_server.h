@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 
 typedef struct http_server http_server;
@@ -76,7 +76,7 @@ typedef void (*http_refusal_fn)(const http_refusal *r, void *userdata);
 
 /* Loads libmicrohttpd first (common/mhd_lib.h): its -errno when that fails, mhd_lib_error()
  * saying why. */
-int http_server_new(http_server **ret, sd_event *e, const http_server_limits *limits);
+int http_server_new(http_server **ret, ev_loop *e, const http_server_limits *limits);
 /* Closes every connection and listening socket. */
 http_server *http_server_free(http_server *s);
 DEFINE_FREE_FUNC(http_server, http_server_free);

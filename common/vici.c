@@ -36,7 +36,7 @@ typedef struct subscription {
 } subscription;
 
 struct vici_client {
-        sd_event *event;
+        ev_loop *event;
         char *path;
         uint64_t timeout_usec, backoff_min_usec, backoff_max_usec, backoff_usec;
         vici_state_cb state_cb;
@@ -50,7 +50,7 @@ struct vici_client {
         int last_error;
         pid_t peer_pid;        /* charon's pid (SO_PEERCRED) on this connection; 0: unknown */
         uint64_t progress_usec; /* CLOCK_MONOTONIC of the last answer or streamed item */
-        sd_event_source *io, *timeout_timer, *retry_timer, *kick_source;
+        ev_source *io, *timeout_timer, *retry_timer, *kick_source;
 
         uint8_t *rbuf;
         size_t rlen, rsize;
@@ -84,7 +84,7 @@ static void client_really_free(vici_client *c) {
         vici_op_queue_clear(&c->ops);
         for (size_t i = 0; i < c->n_subs; i++)
                 free(c->subs[i].event);
-        sd_event_unref(c->event);
+        ev_unref(c->event);
         free(c->rbuf);
         free(c->wbuf);
         free(c->path);
@@ -106,27 +106,27 @@ static bool dispatch_leave(vici_client *c) {
 
 /* ---- timers ---- */
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata);
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_timeout(ev_source *s, uint64_t usec, void *userdata);
+static int on_retry(ev_source *s, uint64_t usec, void *userdata);
 
 /* From the clock now, not from the loop iteration's timestamp: a request queued at the end of
  * a busy iteration still gets its whole timeout. */
-static int timer_arm(vici_client *c, sd_event_source **s, uint64_t usec,
-                     sd_event_time_handler_t handler) {
+static int timer_arm(vici_client *c, ev_source **s, uint64_t usec,
+                     ev_time_handler handler) {
         uint64_t at = mono_usec() + usec;
         int r;
 
         if (*s) {
-                r = sd_event_source_set_time(*s, at);
+                r = ev_source_set_time(*s, at);
                 if (r >= 0)
-                        r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+                        r = ev_source_set_enabled(*s, EV_ONESHOT);
                 return r;
         }
-        return sd_event_add_time(c->event, s, CLOCK_MONOTONIC, at, 0, handler, c);
+        return ev_add_time(c->event, s, CLOCK_MONOTONIC, at, 0, handler, c);
 }
 
-static void timer_disarm(sd_event_source **s) {
-        *s = sd_event_source_disable_unref(*s);
+static void timer_disarm(ev_source **s) {
+        *s = ev_source_disable_unref(*s);
 }
 
 /* ---- output ---- */
@@ -146,7 +146,7 @@ static int io_update(vici_client *c) {
                 events |= EPOLLOUT;
         if (c->connecting)
                 events = EPOLLOUT;
-        return sd_event_source_set_io_events(c->io, events);
+        return ev_source_set_io_events(c->io, events);
 }
 
 static int client_flush(vici_client *c) {
@@ -399,7 +399,7 @@ static void client_schedule_retry(vici_client *c) {
 }
 
 static void client_close(vici_client *c) {
-        c->io = sd_event_source_disable_unref(c->io);
+        c->io = ev_source_disable_unref(c->io);
         if (c->fd >= 0)
                 (void) close(c->fd);
         c->fd = -1;
@@ -433,7 +433,7 @@ static void client_disconnect(vici_client *c, int reason) {
                 client_schedule_retry(c);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_io(ev_source *s, int fd, uint32_t revents, void *userdata);
 
 static void client_connected(vici_client *c) {
         struct ucred cred = {};
@@ -479,7 +479,7 @@ static void client_connect(vici_client *c) {
                 client_disconnect(c, -errno);
                 return;
         }
-        r = sd_event_add_io(c->event, &c->io, c->fd, EPOLLIN, on_io, c);
+        r = ev_add_io(c->event, &c->io, c->fd, EPOLLIN, on_io, c);
         if (r < 0) {
                 client_disconnect(c, r);
                 return;
@@ -501,7 +501,7 @@ static void client_connect(vici_client *c) {
         client_connected(c);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
         vici_client *c = userdata;
         int r = 0;
 
@@ -528,7 +528,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timeout(ev_source *s, uint64_t usec, void *userdata) {
         vici_client *c = userdata;
         vici_op *op = c->ops.head;
         int queued = 0;
@@ -548,11 +548,11 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_kick(sd_event_source *s, void *userdata) {
+static int on_kick(ev_source *s, void *userdata) {
         vici_client *c = userdata;
 
         dispatch_enter(c);
-        c->kick_source = sd_event_source_disable_unref(c->kick_source);
+        c->kick_source = ev_source_disable_unref(c->kick_source);
         client_kick(c);
         (void) dispatch_leave(c);
         return 0;
@@ -565,13 +565,13 @@ static int client_kick_later(vici_client *c) {
 
         if (c->kick_source)
                 return 0;
-        r = sd_event_add_defer(c->event, &c->kick_source, on_kick, c);
+        r = ev_add_defer(c->event, &c->kick_source, on_kick, c);
         if (r < 0)
                 return r;
-        return sd_event_source_set_enabled(c->kick_source, SD_EVENT_ONESHOT);
+        return ev_source_set_enabled(c->kick_source, EV_ONESHOT);
 }
 
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_retry(ev_source *s, uint64_t usec, void *userdata) {
         vici_client *c = userdata;
 
         dispatch_enter(c);
@@ -583,7 +583,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- API ---- */
 
-int vici_client_new(vici_client **ret, sd_event *e, const char *path, uint64_t timeout_usec,
+int vici_client_new(vici_client **ret, ev_loop *e, const char *path, uint64_t timeout_usec,
                     uint64_t backoff_min_usec, uint64_t backoff_max_usec, vici_state_cb cb,
                     void *userdata) {
         vici_client *c;
@@ -601,7 +601,7 @@ int vici_client_new(vici_client **ret, sd_event *e, const char *path, uint64_t t
                 free(c);
                 return -ENOMEM;
         }
-        c->event = sd_event_ref(e);
+        c->event = ev_ref(e);
         c->fd = -1;
         c->timeout_usec = timeout_usec;
         c->backoff_min_usec = c->backoff_usec = backoff_min_usec;
@@ -617,7 +617,7 @@ vici_client *vici_client_free(vici_client *c) {
                 return NULL;
         client_close(c);
         timer_disarm(&c->retry_timer);
-        c->kick_source = sd_event_source_disable_unref(c->kick_source);
+        c->kick_source = ev_source_disable_unref(c->kick_source);
         vici_op_queue_clear(&c->ops);
         c->state_cb = NULL;
         c->packet_cb = NULL;

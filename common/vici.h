@@ -37,8 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 #include "vici_msg.h"
 
@@ -61,7 +61,7 @@ typedef void (*vici_state_cb)(vici_client *c, bool connected, int reason, void *
 typedef void (*vici_packet_cb)(vici_client *c, const uint8_t *packet, size_t len, void *userdata);
 
 /* `path` is the UNIX socket (e.g. /run/charon.vici); the timeout applies to each request. */
-int vici_client_new(vici_client **ret, sd_event *e, const char *path, uint64_t timeout_usec,
+int vici_client_new(vici_client **ret, ev_loop *e, const char *path, uint64_t timeout_usec,
                     uint64_t backoff_min_usec, uint64_t backoff_max_usec, vici_state_cb cb,
                     void *userdata);
 vici_client *vici_client_free(vici_client *c);

@@ -36,7 +36,7 @@ typedef struct daemon_state {
         action_call *call;
         unit_job *job;
         sd_bus_slot *slot;
-        sd_event_source *poll;
+        ev_source *poll;
         pid_t pid;
 } daemon_state;
 
@@ -107,16 +107,16 @@ static int read_pid(const action_params *p, pid_t *ret) {
 static void finish(daemon_state *s, int r) {
         s->job = unit_job_free(s->job);
         s->slot = sd_bus_slot_unref(s->slot);
-        s->poll = sd_event_source_disable_unref(s->poll);
+        s->poll = ev_source_disable_unref(s->poll);
         action_call_done(s->call, r);
 }
 
 /* apply without a unit: done when the process is gone */
-static int on_poll(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_poll(ev_source *src, uint64_t usec, void *userdata) {
         daemon_state *s = userdata;
 
         if (is_charon(s->pid))
-                return sd_event_source_set_time_relative(src, POLL_USEC) < 0 ? (finish(s, -EIO), 0) : 0;
+                return ev_source_set_time_relative(src, POLL_USEC) < 0 ? (finish(s, -EIO), 0) : 0;
         finish(s, 0);
         return 0;
 }
@@ -147,7 +147,7 @@ static int by_pid(daemon_state *s, const action_params *p, action_op op) {
         }
         action_call_set_detail(s->call, "SIG%s sent to charon (pid %d, from %s); it is gone", kill_of(p) ? "KILL" : "TERM",
                                (int) s->pid, f);
-        return sd_event_add_time_relative(action_call_env(s->call)->event, &s->poll, CLOCK_MONOTONIC, POLL_USEC, 0, on_poll, s);
+        return ev_add_time_relative(action_call_env(s->call)->event, &s->poll, CLOCK_MONOTONIC, POLL_USEC, 0, on_poll, s);
 }
 
 static void on_job(unit_job *j, int r, const char *detail, void *userdata) {
@@ -232,7 +232,7 @@ static void daemon_cancel(void *state) {
         daemon_state *s = state;
         s->job = unit_job_free(s->job);
         s->slot = sd_bus_slot_unref(s->slot);
-        s->poll = sd_event_source_disable_unref(s->poll);
+        s->poll = ev_source_disable_unref(s->poll);
 }
 
 static int daemon_plan(const action_params *p, const action_env *env, action_op op, action_plan *out) {

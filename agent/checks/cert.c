@@ -53,9 +53,9 @@ typedef struct cert_state {
         check *check;
         const check_env *env;
         int inotify_fd;
-        sd_event_source *watch;
+        ev_source *watch;
         check_debounce debounce;
-        sd_event_source *instant; /* the next validity instant of any certificate */
+        ev_source *instant; /* the next validity instant of any certificate */
 } cert_state;
 
 #define WATCH_DEBOUNCE_USEC (100 * USEC_PER_MSEC)
@@ -416,7 +416,7 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
 /* ---- push: a changed file in the tree runs the check (a replaced certificate is seen before
  * the first peer trips over it) ---- */
 
-static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_watch(ev_source *src, int fd, uint32_t revents, void *userdata) {
         cert_state *s = userdata;
         char buf[4096];
         while (read(fd, buf, sizeof(buf)) > 0)
@@ -425,19 +425,19 @@ static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-static int on_instant(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_instant(ev_source *src, uint64_t usec, void *userdata) {
         cert_state *s = userdata;
-        s->instant = sd_event_source_disable_unref(s->instant);
+        s->instant = ev_source_disable_unref(s->instant);
         (void) check_trigger(s->check);
         return 0;
 }
 
 /* A CLOCK_REALTIME timer follows the wall clock (and its steps), as notAfter does. */
 static void arm_instant(cert_state *s, const check_env *env, time_t next) {
-        s->instant = sd_event_source_disable_unref(s->instant);
+        s->instant = ev_source_disable_unref(s->instant);
         if (!next || !s->check || !env->event)
                 return;
-        (void) sd_event_add_time(env->event, &s->instant, CLOCK_REALTIME, (uint64_t) next * USEC_PER_SEC, USEC_PER_MSEC,
+        (void) ev_add_time(env->event, &s->instant, CLOCK_REALTIME, (uint64_t) next * USEC_PER_SEC, USEC_PER_MSEC,
                                  on_instant, s);
 }
 
@@ -458,7 +458,7 @@ static int cert_attach(void *state, check *c, const check_env *env) {
         }
         for (size_t i = 0; s->standby && s->standby[i]; i++)
                 (void) inotify_add_watch(s->inotify_fd, s->standby[i], IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
-        return sd_event_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
+        return ev_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
 }
 
 static int cert_start(void *state, const check_env *env, check_run *run) {
@@ -507,9 +507,9 @@ static int cert_start(void *state, const check_env *env, check_run *run) {
 
 static void cert_done(void *state) {
         cert_state *s = state;
-        s->watch = sd_event_source_disable_unref(s->watch);
+        s->watch = ev_source_disable_unref(s->watch);
         check_debounce_done(&s->debounce);
-        s->instant = sd_event_source_disable_unref(s->instant);
+        s->instant = ev_source_disable_unref(s->instant);
         if (s->inotify_fd >= 0)
                 close(s->inotify_fd);
         free(s->swanctl_dir);

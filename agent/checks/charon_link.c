@@ -74,7 +74,7 @@ static void on_demand(void *userdata) {
                 (void) vici_client_defer_events(l->vici, charon_hub_events_deferrable(l->hub));
 }
 
-int charon_link_start(charon_link *l, sd_event *e, const charon_link_params *p) {
+int charon_link_start(charon_link *l, ev_loop *e, const charon_link_params *p) {
         static const char *const events[] = { "ike-updown", "child-updown", "log" };
         int r;
 

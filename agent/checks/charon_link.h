@@ -7,7 +7,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
+
+#include "ev.h"
 
 typedef struct vici_client vici_client;
 typedef struct charon_hub charon_hub;
@@ -40,6 +41,6 @@ typedef struct charon_link {
 
 /* Create the client for p and start connecting; the hub hears every event and the first
  * outcome. l->hub, l->changed and l->userdata are set by the caller beforehand. */
-int charon_link_start(charon_link *l, sd_event *e, const charon_link_params *p);
+int charon_link_start(charon_link *l, ev_loop *e, const charon_link_params *p);
 /* Drop the client (a reload that changed the socket or its timing, or the end). */
 void charon_link_stop(charon_link *l);

@@ -21,10 +21,10 @@ struct check {
         void *state;
         check_schedule sched;
         const check_env *env;
-        sd_event *event;
+        ev_loop *event;
         bool attached;
-        sd_event_source *interval_timer;
-        sd_event_source *timeout_timer;
+        ev_source *interval_timer;
+        ev_source *timeout_timer;
         check_run *run;            /* in flight, or NULL */
         unsigned attempt;          /* 0 = first try of this cycle */
         bool rerun;                /* a trigger arrived while running */
@@ -45,7 +45,7 @@ static void check_finish(check *c, finding *f) {
         bool changed;
 
         c->run = NULL;
-        c->timeout_timer = sd_event_source_disable_unref(c->timeout_timer);
+        c->timeout_timer = ev_source_disable_unref(c->timeout_timer);
 
         if (f->status != CHECK_OK && c->attempt < c->sched.retries) {
                 /* a retry belongs to the same cycle: the result counts once */
@@ -104,7 +104,7 @@ int check_run_unknown(check_run *run, const char *fmt, ...) {
         return 0;
 }
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timeout(ev_source *s, uint64_t usec, void *userdata) {
         check *c = userdata;
         finding *f = NULL;
 
@@ -136,7 +136,7 @@ static int check_begin(check *c) {
         c->run = run;
         c->run_started_usec = real_usec();
         if (c->sched.timeout_usec > 0) {
-                r = sd_event_add_time_relative(c->event, &c->timeout_timer, CLOCK_MONOTONIC,
+                r = ev_add_time_relative(c->event, &c->timeout_timer, CLOCK_MONOTONIC,
                                                c->sched.timeout_usec, 1000, on_timeout, c);
                 if (r < 0) {
                         c->run = NULL;
@@ -149,7 +149,7 @@ static int check_begin(check *c) {
                 /* could not start: that is itself the finding, with the reason */
                 c->run = NULL;
                 free(run);
-                c->timeout_timer = sd_event_source_disable_unref(c->timeout_timer);
+                c->timeout_timer = ev_source_disable_unref(c->timeout_timer);
                 if (finding_new(&f) < 0)
                         return -ENOMEM;
                 (void) finding_set(f, CHECK_UNKNOWN, "could not run: %s", strerror(-r));
@@ -159,13 +159,13 @@ static int check_begin(check *c) {
         return 0;
 }
 
-static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_interval(ev_source *s, uint64_t usec, void *userdata) {
         check *c = userdata;
         int r;
 
-        r = sd_event_source_set_time_relative(s, c->sched.interval_usec);
+        r = ev_source_set_time_relative(s, c->sched.interval_usec);
         if (r >= 0)
-                r = sd_event_source_set_enabled(s, SD_EVENT_ON);
+                r = ev_source_set_enabled(s, EV_ON);
         (void) check_trigger(c);
         return r < 0 ? r : 0;
 }
@@ -188,7 +188,7 @@ int check_new(check **ret, const check_env *env, const char *name, const check_o
         c->ops = ops;
         c->sched = *sched;
         c->env = env;
-        c->event = sd_event_ref(env->event);
+        c->event = ev_ref(env->event);
         c->observer = observer;
         c->userdata = userdata;
         check_state_init(&c->hysteresis, sched->rise, sched->fall);
@@ -206,9 +206,9 @@ check *check_free(check *c) {
         }
         if (c->ops->done)
                 c->ops->done(c->state);
-        sd_event_source_disable_unref(c->interval_timer);
-        sd_event_source_disable_unref(c->timeout_timer);
-        sd_event_unref(c->event);
+        ev_source_disable_unref(c->interval_timer);
+        ev_source_disable_unref(c->timeout_timer);
+        ev_unref(c->event);
         finding_free(c->last);
         free(c->state);
         free(c->name);
@@ -230,7 +230,7 @@ int check_start(check *c) {
         }
         c->attached = true;
         if (c->sched.interval_usec > 0) {
-                r = sd_event_add_time_relative(c->event, &c->interval_timer, CLOCK_MONOTONIC,
+                r = ev_add_time_relative(c->event, &c->interval_timer, CLOCK_MONOTONIC,
                                                c->sched.interval_usec, c->sched.interval_usec / 50,
                                                on_interval, c);
                 if (r < 0)

@@ -12,10 +12,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/check_state.h"
 #include "agent/checks/finding.h"
+#include "ev.h"
 #include "yaml_tree.h"
 
 typedef struct check check;
@@ -37,7 +37,7 @@ typedef struct check_charon {
 } check_charon;
 
 typedef struct check_env {
-        sd_event *event;
+        ev_loop *event;
         check_charon charon;
         vici_client *vici;     /* charon's VICI connection (may be disconnected) */
         charon_hub *hub;       /* charon's pushed events and connection state */

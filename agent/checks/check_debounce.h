@@ -4,16 +4,16 @@
 #pragma once
 
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/check.h"
+#include "ev.h"
 
 typedef struct check_debounce {
         check *check;
-        sd_event_source *timer; /* armed: a run is due */
+        ev_source *timer; /* armed: a run is due */
 } check_debounce;
 
 /* An event came: run c delay_usec from now, unless a run is already due. A timer that cannot
  * be armed leaves the check to its interval. */
-void check_debounce_kick(check_debounce *d, sd_event *e, check *c, uint64_t delay_usec);
+void check_debounce_kick(check_debounce *d, ev_loop *e, check *c, uint64_t delay_usec);
 void check_debounce_done(check_debounce *d);

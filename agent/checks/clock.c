@@ -34,7 +34,7 @@ typedef struct server {
         struct sockaddr_storage addr;
         socklen_t addr_len;
         char label[64];
-        sd_event_source *io;
+        ev_source *io;
         uint64_t sent_usec;
         bool done, ok;
         sntp_result res;
@@ -47,7 +47,7 @@ typedef struct clock_state {
 
         server servers[SERVERS_MAX];
         size_t n_servers, n_pending;
-        sd_event_source *timer;
+        ev_source *timer;
         sd_bus_slot *slot;
         int ntp_synchronized; /* -1 unknown */
         bool bus_pending;
@@ -123,8 +123,8 @@ static int clock_parse(void *state, const ynode *params, ydiag *d) {
 
 static void servers_stop(clock_state *s) {
         for (size_t i = 0; i < s->n_servers; i++)
-                s->servers[i].io = sd_event_source_disable_unref(s->servers[i].io);
-        s->timer = sd_event_source_disable_unref(s->timer);
+                s->servers[i].io = ev_source_disable_unref(s->servers[i].io);
+        s->timer = ev_source_disable_unref(s->timer);
         s->slot = sd_bus_slot_unref(s->slot);
         s->n_pending = 0;
         s->bus_pending = false;
@@ -209,7 +209,7 @@ static void maybe_finish(clock_state *s) {
                 finish(s);
 }
 
-static int on_answer(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_answer(ev_source *src, int fd, uint32_t revents, void *userdata) {
         server *v = userdata;
         clock_state *s = v->owner;
         uint8_t buf[128];
@@ -222,13 +222,13 @@ static int on_answer(sd_event_source *src, int fd, uint32_t revents, void *userd
                 return 0; /* not our answer: keep waiting until the timeout */
         v->ok = n >= 0;
         v->done = true;
-        v->io = sd_event_source_disable_unref(v->io);
+        v->io = ev_source_disable_unref(v->io);
         s->n_pending--;
         maybe_finish(s);
         return 0;
 }
 
-static int on_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_timeout(ev_source *src, uint64_t usec, void *userdata) {
         clock_state *s = userdata;
         s->n_pending = 0;
         s->bus_pending = false;
@@ -269,15 +269,15 @@ static int clock_start(void *state, const check_env *env, check_run *run) {
                 if (fd < 0)
                         continue;
                 if (connect(fd, (struct sockaddr *) &v->addr, v->addr_len) < 0 ||
-                    sd_event_add_io(env->event, &v->io, fd, EPOLLIN, on_answer, v) < 0) {
+                    ev_add_io(env->event, &v->io, fd, EPOLLIN, on_answer, v) < 0) {
                         close(fd);
                         continue;
                 }
-                (void) sd_event_source_set_io_fd_own(v->io, true);
+                (void) ev_source_set_io_fd_own(v->io, true);
                 v->sent_usec = real_usec();
                 sntp_request(v->sent_usec, pkt);
                 if (send(fd, pkt, sizeof(pkt), 0) != (ssize_t) sizeof(pkt)) {
-                        v->io = sd_event_source_disable_unref(v->io);
+                        v->io = ev_source_disable_unref(v->io);
                         continue;
                 }
                 s->n_pending++;
@@ -293,7 +293,7 @@ static int clock_start(void *state, const check_env *env, check_run *run) {
                 finish(s);
                 return 0;
         }
-        r = sd_event_add_time_relative(env->event, &s->timer, CLOCK_MONOTONIC, s->timeout_usec, USEC_PER_MSEC,
+        r = ev_add_time_relative(env->event, &s->timer, CLOCK_MONOTONIC, s->timeout_usec, USEC_PER_MSEC,
                                        on_timeout, s);
         if (r < 0) {
                 servers_stop(s);

@@ -58,7 +58,7 @@ typedef struct config_drift_state {
         check *check;
         const check_env *env;
         int inotify_fd;
-        sd_event_source *watch;
+        ev_source *watch;
         check_debounce debounce;
         char *manifest; /* of the latest run, for mark_good */
         bool unparsable; /* the latest run found a file that does not parse */
@@ -378,7 +378,7 @@ static void config_drift_mark_good(void *state, const check_env *env) {
         config_manifest_done(&m);
 }
 
-static int on_watch(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_watch(ev_source *src, int fd, uint32_t revents, void *userdata) {
         config_drift_state *s = userdata;
         char buf[4096];
         while (read(fd, buf, sizeof(buf)) > 0)
@@ -403,12 +403,12 @@ static int config_drift_attach(void *state, check *c, const check_env *env) {
                                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE | IN_ATTRIB);
         }
         (void) inotify_add_watch(s->inotify_fd, s->strongswan_conf, IN_CLOSE_WRITE | IN_ATTRIB);
-        return sd_event_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
+        return ev_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
 }
 
 static void config_drift_done(void *state) {
         config_drift_state *s = state;
-        s->watch = sd_event_source_disable_unref(s->watch);
+        s->watch = ev_source_disable_unref(s->watch);
         check_debounce_done(&s->debounce);
         if (s->inotify_fd >= 0)
                 close(s->inotify_fd);

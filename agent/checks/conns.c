@@ -45,7 +45,7 @@ typedef struct conns_state {
         names good;      /* last-good set */
         names loaded;    /* being collected by the run in flight */
         check_run *run;
-        sd_event_source *grace; /* after charon (re)connected: judge when it is over */
+        ev_source *grace; /* after charon (re)connected: judge when it is over */
 } conns_state;
 
 static const yfield conns_fields[] = {
@@ -117,18 +117,18 @@ static void on_log(const char *event, const vici_node *msg, void *userdata) {
  * in ExecStartPost). Missing connections within charon.start_grace of a (re)connect are not a
  * fault yet (UNKNOWN); every expected one loaded ends the grace at once. */
 
-static int on_grace(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_grace(ev_source *src, uint64_t usec, void *userdata) {
         conns_state *s = userdata;
-        s->grace = sd_event_source_disable_unref(s->grace);
+        s->grace = ev_source_disable_unref(s->grace);
         (void) check_trigger(s->check);
         return 0;
 }
 
 static void on_state(bool connected, int reason, void *userdata) {
         conns_state *s = userdata;
-        s->grace = sd_event_source_disable_unref(s->grace);
+        s->grace = ev_source_disable_unref(s->grace);
         if (connected && s->env->charon.start_grace_usec)
-                (void) sd_event_add_time_relative(s->env->event, &s->grace, CLOCK_MONOTONIC,
+                (void) ev_add_time_relative(s->env->event, &s->grace, CLOCK_MONOTONIC,
                                                   s->env->charon.start_grace_usec, 10 * USEC_PER_MSEC,
                                                   on_grace, s);
 }
@@ -212,7 +212,7 @@ static void on_done(vici_client *c, int error, const vici_node *reply, void *use
                 (void) finding_fact_set(f, CHECK_FACT_REASON, "no_conns");
         } else {
                 (void) finding_set(f, CHECK_OK, "%zu connection(s) loaded: %s", s->loaded.n, loaded);
-                s->grace = sd_event_source_disable_unref(s->grace); /* loaded: the start is over */
+                s->grace = ev_source_disable_unref(s->grace); /* loaded: the start is over */
         }
 deliver:
         if (s->run) {
@@ -275,7 +275,7 @@ static void conns_done(void *state) {
         if (s->env)
                 vici_client_forget(s->env->vici, s);
         charon_listener_free(s->listener);
-        s->grace = sd_event_source_disable_unref(s->grace);
+        s->grace = ev_source_disable_unref(s->grace);
         names_clear(&s->good);
         names_clear(&s->loaded);
         strv_free(s->expected);

@@ -129,9 +129,9 @@ static void on_log(const char *event, const vici_node *msg, void *userdata) {
                 s->n_log++;
 }
 
-static int on_settle(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_settle(ev_source *src, uint64_t usec, void *userdata) {
         daemon_state *s = userdata;
-        s->settle = sd_event_source_disable_unref(s->settle);
+        s->settle = ev_source_disable_unref(s->settle);
         (void) check_trigger(s->check);
         return 0;
 }
@@ -150,16 +150,16 @@ static void on_state(bool connected, int reason, void *userdata) {
                 uint64_t settle = (s->env->charon.reconnect_min_usec ? s->env->charon.reconnect_min_usec : 100 * USEC_PER_MSEC) +
                                   SETTLE_SLACK_USEC;
                 if (!s->settle)
-                        (void) sd_event_add_time_relative(s->env->event, &s->settle, CLOCK_MONOTONIC, settle,
+                        (void) ev_add_time_relative(s->env->event, &s->settle, CLOCK_MONOTONIC, settle,
                                                           5 * USEC_PER_MSEC, on_settle, s);
         }
         (void) check_trigger(s->check);
 }
 
-static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_pidfd(ev_source *src, int fd, uint32_t revents, void *userdata) {
         daemon_state *s = userdata;
         s->pid_exited = true;
-        s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+        s->pidfd_source = ev_source_disable_unref(s->pidfd_source);
         if (s->pending)
                 run_evaluate(s);
         else
@@ -167,11 +167,11 @@ static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-static int on_heartbeat(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_heartbeat(ev_source *src, uint64_t usec, void *userdata) {
         daemon_state *s = userdata;
-        int r = sd_event_source_set_time_relative(src, s->heartbeat_usec);
+        int r = ev_source_set_time_relative(src, s->heartbeat_usec);
         if (r >= 0)
-                r = sd_event_source_set_enabled(src, SD_EVENT_ON);
+                r = ev_source_set_enabled(src, EV_ON);
         (void) check_trigger(s->check);
         return r < 0 ? r : 0;
 }
@@ -196,7 +196,7 @@ static int daemon_attach(void *state, check *c, const check_env *env) {
                         s->disconnected_usec = mono_usec();
         }
         if (s->heartbeat_usec > 0 && env->vici) {
-                r = sd_event_add_time_relative(env->event, &s->heartbeat, CLOCK_MONOTONIC, s->heartbeat_usec,
+                r = ev_add_time_relative(env->event, &s->heartbeat, CLOCK_MONOTONIC, s->heartbeat_usec,
                                                s->heartbeat_usec / 20, on_heartbeat, s);
                 if (r < 0)
                         return r;
@@ -227,7 +227,7 @@ static void pid_watch(daemon_state *s, pid_t pid) {
 
         if (pid == s->watched_pid && (s->pidfd_source || s->pid_exited))
                 return;
-        s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+        s->pidfd_source = ev_source_disable_unref(s->pidfd_source);
         s->watched_pid = pid;
         s->pid_exited = false;
         fd = (int) syscall(SYS_pidfd_open, pid, 0);
@@ -235,11 +235,11 @@ static void pid_watch(daemon_state *s, pid_t pid) {
                 s->pid_exited = errno == ESRCH;
                 return;
         }
-        if (sd_event_add_io(s->env->event, &s->pidfd_source, fd, EPOLLIN, on_pidfd, s) < 0) {
+        if (ev_add_io(s->env->event, &s->pidfd_source, fd, EPOLLIN, on_pidfd, s) < 0) {
                 close(fd);
                 return;
         }
-        (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
+        (void) ev_source_set_io_fd_own(s->pidfd_source, true);
 }
 
 static void stat_close(daemon_state *s) {
@@ -308,7 +308,7 @@ static void run_finish(daemon_state *s) {
         finding *f = TAKE_PTR(s->pending);
         check_run *run = TAKE_PTR(s->run);
 
-        s->wait_timer = sd_event_source_disable_unref(s->wait_timer);
+        s->wait_timer = ev_source_disable_unref(s->wait_timer);
         if (!f)
                 return;
         daemon_verdict(s, f);
@@ -319,9 +319,9 @@ static void run_finish(daemon_state *s) {
                 finding_free(f);
 }
 
-static int on_wait_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_wait_timer(ev_source *src, uint64_t usec, void *userdata) {
         daemon_state *s = userdata;
-        s->wait_timer = sd_event_source_disable_unref(s->wait_timer);
+        s->wait_timer = ev_source_disable_unref(s->wait_timer);
         s->waited = true;
         run_evaluate(s);
         return 0;
@@ -369,8 +369,8 @@ static void run_evaluate(daemon_state *s) {
                 run_finish(s);
                 return;
         }
-        s->wait_timer = sd_event_source_disable_unref(s->wait_timer);
-        if (sd_event_add_time(s->env->event, &s->wait_timer, CLOCK_MONOTONIC, until, USEC_PER_MSEC, on_wait_timer, s) < 0)
+        s->wait_timer = ev_source_disable_unref(s->wait_timer);
+        if (ev_add_time(s->env->event, &s->wait_timer, CLOCK_MONOTONIC, until, USEC_PER_MSEC, on_wait_timer, s) < 0)
                 run_finish(s);
 }
 
@@ -407,7 +407,7 @@ static int daemon_start(void *state, const check_env *env, check_run *run) {
 static void daemon_cancel(void *state) {
         daemon_state *s = state;
         daemon_props_cancel(s);
-        s->wait_timer = sd_event_source_disable_unref(s->wait_timer);
+        s->wait_timer = ev_source_disable_unref(s->wait_timer);
         s->pending = finding_free(s->pending);
         s->run = NULL;
 }
@@ -418,10 +418,10 @@ static void daemon_done(void *state) {
         if (s->env && s->env->vici)
                 vici_client_forget(s->env->vici, s);
         daemon_props_done_unit(s);
-        s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+        s->pidfd_source = ev_source_disable_unref(s->pidfd_source);
         stat_close(s);
-        s->settle = sd_event_source_disable_unref(s->settle);
-        s->heartbeat = sd_event_source_disable_unref(s->heartbeat);
+        s->settle = ev_source_disable_unref(s->settle);
+        s->heartbeat = ev_source_disable_unref(s->heartbeat);
         charon_listener_free(s->listener);
         free(s->unit);
         free(s->pidfile);

@@ -46,14 +46,14 @@ typedef struct daemon_state {
         check *check;
         const check_env *env;
         charon_listener *listener;
-        sd_event_source *heartbeat;
+        ev_source *heartbeat;
 
         /* the run in flight */
         check_run *run;
         finding *pending;
         uint64_t run_started;
         bool waited;                 /* the wait timer fired: decide with what there is */
-        sd_event_source *wait_timer;
+        ev_source *wait_timer;
         bool last_ok;                /* the last verdict was OK */
 
         /* the liveness request */
@@ -79,7 +79,7 @@ typedef struct daemon_state {
         /* the process */
         pid_t vici_pid;              /* the VICI socket's peer, last seen */
         const char *pid_source;      /* "unit", "pidfile", "vici" */
-        sd_event_source *pidfd_source;
+        ev_source *pidfd_source;
         pid_t watched_pid;
         bool pid_exited;
         pid_t stat_pid;              /* stat_fd is open on this process's /proc/PID/stat; 0: none */
@@ -111,7 +111,7 @@ typedef struct daemon_state {
         unsigned log_head, n_log;
         uint64_t disconnected_usec;  /* CLOCK_MONOTONIC */
         uint64_t connected_rt_usec;  /* CLOCK_REALTIME of the last connect (a fact) */
-        sd_event_source *settle;     /* re-run once the reconnect attempt has spoken */
+        ev_source *settle;     /* re-run once the reconnect attempt has spoken */
 } daemon_state;
 
 /* daemon_state.c */

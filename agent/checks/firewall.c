@@ -58,7 +58,7 @@ typedef struct firewall_state {
 
         check *check;
         const check_env *env;
-        sd_event_source *monitor;
+        ev_source *monitor;
         check_debounce debounce;
         nft_watch *watch;
 
@@ -107,7 +107,7 @@ static char *snap_path(const firewall_state *s, const char *suffix) {
 
 /* ---- push: the nftables multicast group ---- */
 
-static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_monitor(ev_source *src, int fd, uint32_t revents, void *userdata) {
         firewall_state *s = userdata;
         uint8_t buf[8192];
 
@@ -131,12 +131,12 @@ static int monitor_open(firewall_state *s) {
                 close(fd);
                 return r;
         }
-        r = sd_event_add_io(s->env->event, &s->monitor, fd, EPOLLIN, on_monitor, s);
+        r = ev_add_io(s->env->event, &s->monitor, fd, EPOLLIN, on_monitor, s);
         if (r < 0) {
                 close(fd);
                 return r;
         }
-        return sd_event_source_set_io_fd_own(s->monitor, true);
+        return ev_source_set_io_fd_own(s->monitor, true);
 }
 
 static void load_good(firewall_state *s) {
@@ -321,7 +321,7 @@ static void firewall_mark_good(void *state, const check_env *env) {
 
 static void firewall_done(void *state) {
         firewall_state *s = state;
-        s->monitor = sd_event_source_disable_unref(s->monitor);
+        s->monitor = ev_source_disable_unref(s->monitor);
         check_debounce_done(&s->debounce);
         nft_watch_free(s->watch);
         nft_ruleset_free(s->good);

@@ -22,7 +22,7 @@
 
 struct icmp_probe {
         icmp_probe_options o;
-        sd_event_source *io, *timer;
+        ev_source *io, *timer;
         int fd;
         uint16_t id;
         unsigned sent, ticks; /* copies that left; copies tried (the next one's sequence) */
@@ -47,8 +47,8 @@ const char *icmp_probe_verdict_to_string(icmp_probe_verdict v) {
 /* Deliver once; the callback may free p. */
 static void finish(icmp_probe *p, icmp_probe_result *r) {
         r->sent = p->sent;
-        p->io = sd_event_source_disable_unref(p->io);
-        p->timer = sd_event_source_disable_unref(p->timer);
+        p->io = ev_source_disable_unref(p->io);
+        p->timer = ev_source_disable_unref(p->timer);
         p->cb(p, r, p->userdata);
 }
 
@@ -72,7 +72,7 @@ static int send_one(icmp_probe *p) {
         return 0;
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
         icmp_probe *p = userdata;
         int r;
 
@@ -94,12 +94,12 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t next = p->start_usec + p->o.timeout_usec;
         if (p->ticks < p->o.count && p->start_usec + p->ticks * p->o.interval_usec < next)
                 next = p->start_usec + p->ticks * p->o.interval_usec;
-        (void) sd_event_source_set_time(s, next);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        (void) ev_source_set_time(s, next);
+        (void) ev_source_set_enabled(s, EV_ONESHOT);
         return 0;
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
         icmp_probe *p = userdata;
         uint8_t buf[ICMP_ECHO_MAX_TOTAL + 1];
         uint16_t seq;
@@ -153,7 +153,7 @@ static int setup(icmp_probe *p) {
         return 0;
 }
 
-int icmp_probe_start(icmp_probe **ret, sd_event *event, const icmp_probe_options *o, icmp_probe_cb cb, void *userdata) {
+int icmp_probe_start(icmp_probe **ret, ev_loop *event, const icmp_probe_options *o, icmp_probe_cb cb, void *userdata) {
         icmp_probe *p;
         int r;
 
@@ -173,12 +173,12 @@ int icmp_probe_start(icmp_probe **ret, sd_event *event, const icmp_probe_options
         p->o.netns = NULL; /* the caller's string: used once, by setup() */
         if (r < 0)
                 p->pending_error = -r;
-        else if ((r = sd_event_add_io(event, &p->io, p->fd, EPOLLIN, on_io, p)) < 0) {
+        else if ((r = ev_add_io(event, &p->io, p->fd, EPOLLIN, on_io, p)) < 0) {
                 icmp_probe_free(p);
                 return r;
         }
         /* the first copy leaves from the first tick, so errors and results come from the loop */
-        r = sd_event_add_time(event, &p->timer, CLOCK_MONOTONIC, p->start_usec, TIMER_ACCURACY_USEC, on_timer, p);
+        r = ev_add_time(event, &p->timer, CLOCK_MONOTONIC, p->start_usec, TIMER_ACCURACY_USEC, on_timer, p);
         if (r < 0) {
                 icmp_probe_free(p);
                 return r;
@@ -190,8 +190,8 @@ int icmp_probe_start(icmp_probe **ret, sd_event *event, const icmp_probe_options
 icmp_probe *icmp_probe_free(icmp_probe *p) {
         if (!p)
                 return NULL;
-        p->io = sd_event_source_disable_unref(p->io);
-        p->timer = sd_event_source_disable_unref(p->timer);
+        p->io = ev_source_disable_unref(p->io);
+        p->timer = ev_source_disable_unref(p->timer);
         if (p->fd >= 0)
                 (void) close(p->fd);
         free(p);

@@ -17,8 +17,8 @@
 
 #include <netinet/in.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 
 #define ICMP_PROBE_COUNT_MAX 8u
@@ -53,7 +53,7 @@ typedef void (*icmp_probe_cb)(icmp_probe *p, const icmp_probe_result *r, void *u
 
 /* Start a probe. 0, or -EINVAL for bad options (nothing is started). Errors of the socket are
  * results (ERROR), delivered from the loop. */
-int icmp_probe_start(icmp_probe **ret, sd_event *event, const icmp_probe_options *o, icmp_probe_cb cb, void *userdata);
+int icmp_probe_start(icmp_probe **ret, ev_loop *event, const icmp_probe_options *o, icmp_probe_cb cb, void *userdata);
 /* Stops it (no callback). NULL-safe; returns NULL. */
 icmp_probe *icmp_probe_free(icmp_probe *p);
 DEFINE_FREE_FUNC(icmp_probe, icmp_probe_free);

@@ -32,8 +32,8 @@
 #define RX_SIZE (IKEV2_MSG_MAX_SIZE + NATT_MARKER_SIZE + 1)
 
 struct ike_probe {
-        sd_event *event;
-        sd_event_source *io, *timer;
+        ev_loop *event;
+        ev_source *io, *timer;
         int fd;
         bool natt, done;
         int pending_error; /* from connect() or the first send(): delivered on the first tick */
@@ -71,8 +71,8 @@ static int open_socket(int family, const char *netns) {
 
 static void probe_stop(ike_probe *p) {
         p->done = true;
-        p->io = sd_event_source_disable_unref(p->io);
-        p->timer = sd_event_source_disable_unref(p->timer);
+        p->io = ev_source_disable_unref(p->io);
+        p->timer = ev_source_disable_unref(p->timer);
 }
 
 /* Deliver once. The callback may free p, so nothing touches p afterwards. */
@@ -128,7 +128,7 @@ static void finish_deadline(ike_probe *p);
 static bool drain(ike_probe *p, uint32_t revents);
 
 /* Resends at start + k × interval (k = 1 … max_attempts − 1), then the deadline. */
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
         ike_probe *p = userdata;
         uint64_t next;
         int r;
@@ -155,9 +155,9 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         next = p->deadline_usec;
         if (p->ticks < p->max_attempts && p->start_usec + p->ticks * p->interval_usec < next)
                 next = p->start_usec + p->ticks * p->interval_usec;
-        r = sd_event_source_set_time(s, next);
+        r = ev_source_set_time(s, next);
         if (r >= 0)
-                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                r = ev_source_set_enabled(s, EV_ONESHOT);
         if (r < 0)
                 finish_errno(p, -r, "probe timer");
         return 0;
@@ -312,7 +312,7 @@ static bool drain(ike_probe *p, uint32_t revents) {
         return false;
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
         (void) drain(userdata, revents);
         return 0;
 }
@@ -338,7 +338,7 @@ ike_probe *ike_probe_free(ike_probe *p) {
         if (!p)
                 return NULL;
         probe_stop(p);
-        p->event = sd_event_unref(p->event);
+        p->event = ev_unref(p->event);
         if (p->fd >= 0)
                 (void) close(p->fd);
         free(p->pkt);
@@ -373,7 +373,7 @@ static int check_options(const ike_probe_options *o) {
         return 0;
 }
 
-int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ike_probe_cb cb,
+int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike_probe_cb cb,
                     void *userdata) {
         _cleanup_(ike_probe_freep) ike_probe *p = NULL;
         ikev2_msg_request *req = NULL;
@@ -393,7 +393,7 @@ int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ik
         if (!p)
                 return -ENOMEM;
         p->fd = -1;
-        p->event = sd_event_ref(e);
+        p->event = ev_ref(e);
         p->natt = o->natt;
         p->cb = cb;
         p->userdata = userdata;
@@ -463,7 +463,7 @@ int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ik
         now = mono_usec();
         p->start_usec = now;
         p->deadline_usec = now + o->timeout_usec;
-        r = sd_event_add_io(e, &p->io, p->fd, EPOLLIN, on_io, p);
+        r = ev_add_io(e, &p->io, p->fd, EPOLLIN, on_io, p);
         if (r < 0)
                 return r;
         /* The first copy goes now; whatever comes of it is read from the loop, so cb never
@@ -476,15 +476,13 @@ int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ik
                 }
                 p->ticks = 1;
         }
-        r = sd_event_add_time(e, &p->timer, CLOCK_MONOTONIC,
+        r = ev_add_time(e, &p->timer, CLOCK_MONOTONIC,
                               p->pending_error          ? now
                               : p->max_attempts > 1 ? now + p->interval_usec
                                                         : p->deadline_usec,
                               TIMER_ACCURACY_USEC, on_timer, p);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(p->io, "ike-probe-io");
-        (void) sd_event_source_set_description(p->timer, "ike-probe-timer");
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -32,8 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "ikev2_msg.h"
 #include "macro.h"
 
@@ -98,7 +98,7 @@ typedef void (*ike_probe_cb)(ike_probe *p, const ike_probe_result *result, void 
 /* Start a probe on `e`. 0, or -EINVAL (options, netns name), -ENOENT (no such netns), -EPERM,
  * -ENOMEM, -EIO (OpenSSL), or a socket error. A socket error that is the verdict itself (no
  * route) is not returned here but delivered as UNREACHABLE through cb. */
-int ike_probe_start(ike_probe **ret, sd_event *e, const ike_probe_options *o, ike_probe_cb cb,
+int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike_probe_cb cb,
                     void *userdata);
 /* Cancel (no callback) and release. NULL-safe; returns NULL. */
 ike_probe *ike_probe_free(ike_probe *p);

@@ -70,7 +70,7 @@ typedef struct logs_state {
         charon_listener *listener, *updown_listener;
         logs_tail *tail;
         bool tail_failed;
-        sd_event_source *coalesce, *save_timer;
+        ev_source *coalesce, *save_timer;
         char *store_path;
         bool dirty;
 
@@ -109,9 +109,9 @@ static int logs_parse(void *state, const ynode *params, ydiag *d) {
 
 /* ---- coalescing: runs and saves ---- */
 
-static int on_coalesce(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_coalesce(ev_source *src, uint64_t usec, void *userdata) {
         logs_state *s = userdata;
-        s->coalesce = sd_event_source_disable_unref(s->coalesce);
+        s->coalesce = ev_source_disable_unref(s->coalesce);
         (void) check_trigger(s->check);
         return 0;
 }
@@ -119,12 +119,12 @@ static int on_coalesce(sd_event_source *src, uint64_t usec, void *userdata) {
 /* Run now for news, else at most once per LOGS_COALESCE_USEC. */
 static void run_soon(logs_state *s, bool now) {
         if (now) {
-                s->coalesce = sd_event_source_disable_unref(s->coalesce);
+                s->coalesce = ev_source_disable_unref(s->coalesce);
                 (void) check_trigger(s->check);
                 return;
         }
         if (!s->coalesce && s->env &&
-            sd_event_add_time_relative(s->env->event, &s->coalesce, CLOCK_MONOTONIC, LOGS_COALESCE_USEC,
+            ev_add_time_relative(s->env->event, &s->coalesce, CLOCK_MONOTONIC, LOGS_COALESCE_USEC,
                                        10 * USEC_PER_MSEC, on_coalesce, s) < 0)
                 (void) check_trigger(s->check);
 }
@@ -136,9 +136,9 @@ static void save_now(logs_state *s) {
                                        clock_usec(CLOCK_REALTIME));
 }
 
-static int on_save(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_save(ev_source *src, uint64_t usec, void *userdata) {
         logs_state *s = userdata;
-        s->save_timer = sd_event_source_disable_unref(s->save_timer);
+        s->save_timer = ev_source_disable_unref(s->save_timer);
         save_now(s);
         return 0;
 }
@@ -148,7 +148,7 @@ static void save_soon(logs_state *s) {
         s->dirty = true;
         if (!s->store_path || s->save_timer || !s->env)
                 return;
-        if (sd_event_add_time_relative(s->env->event, &s->save_timer, CLOCK_MONOTONIC, LOGS_SAVE_USEC,
+        if (ev_add_time_relative(s->env->event, &s->save_timer, CLOCK_MONOTONIC, LOGS_SAVE_USEC,
                                        100 * USEC_PER_MSEC, on_save, s) < 0)
                 save_now(s);
 }
@@ -500,8 +500,8 @@ static void logs_done(void *state) {
         charon_listener_free(s->listener);
         charon_listener_free(s->updown_listener);
         s->tail = logs_tail_free(s->tail);
-        s->coalesce = sd_event_source_disable_unref(s->coalesce);
-        s->save_timer = sd_event_source_disable_unref(s->save_timer);
+        s->coalesce = ev_source_disable_unref(s->coalesce);
+        s->save_timer = ev_source_disable_unref(s->save_timer);
         free(s->store_path);
         strv_free(s->journal_units);
         strv_free(s->files);

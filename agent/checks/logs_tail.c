@@ -33,15 +33,15 @@ typedef struct tail_file {
 } tail_file;
 
 struct logs_tail {
-        sd_event *event;
+        ev_loop *event;
         logs_tail_line_cb cb;
         void *userdata;
         tail_file files[LOGS_TAIL_FILES_MAX];
         size_t n_files;
         int inotify_fd;
-        sd_event_source *inotify_source, *poll_timer, *more_source;
+        ev_source *inotify_source, *poll_timer, *more_source;
         sd_journal *journal;
-        sd_event_source *journal_source;
+        ev_source *journal_source;
         bool journal_wanted, journal_more;
         char *chunk;
 };
@@ -120,7 +120,7 @@ static void journal_read(logs_tail *t, uint64_t deadline) {
         }
 }
 
-static int on_more(sd_event_source *s, void *userdata);
+static int on_more(ev_source *s, void *userdata);
 
 void logs_tail_pump(logs_tail *t) {
         uint64_t deadline = mono_usec() + LOGS_TAIL_BUDGET_USEC;
@@ -134,17 +134,17 @@ void logs_tail_pump(logs_tail *t) {
         more |= t->journal_more;
         if (!more)
                 return;
-        if (!t->more_source && sd_event_add_defer(t->event, &t->more_source, on_more, t) < 0)
+        if (!t->more_source && ev_add_defer(t->event, &t->more_source, on_more, t) < 0)
                 return; /* the next inotify event or the poll timer carries on */
-        (void) sd_event_source_set_enabled(t->more_source, SD_EVENT_ONESHOT);
+        (void) ev_source_set_enabled(t->more_source, EV_ONESHOT);
 }
 
-static int on_more(sd_event_source *s, void *userdata) {
+static int on_more(ev_source *s, void *userdata) {
         logs_tail_pump(userdata);
         return 0;
 }
 
-static int on_inotify(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_inotify(ev_source *src, int fd, uint32_t revents, void *userdata) {
         logs_tail *t = userdata;
         char buf[4096];
 
@@ -154,14 +154,14 @@ static int on_inotify(sd_event_source *src, int fd, uint32_t revents, void *user
         return 0;
 }
 
-static int on_poll(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_poll(ev_source *src, uint64_t usec, void *userdata) {
         /* rotation creates a new inode inotify on the old one cannot see; look once a second */
         logs_tail_pump(userdata);
-        (void) sd_event_source_set_time_relative(src, USEC_PER_SEC);
-        return sd_event_source_set_enabled(src, SD_EVENT_ON);
+        (void) ev_source_set_time_relative(src, USEC_PER_SEC);
+        return ev_source_set_enabled(src, EV_ON);
 }
 
-static int on_journal(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_journal(ev_source *src, int fd, uint32_t revents, void *userdata) {
         logs_tail *t = userdata;
         (void) sd_journal_process(t->journal);
         logs_tail_pump(t);
@@ -191,7 +191,7 @@ static int journal_open(logs_tail *t, char *const *units) {
         fd = sd_journal_get_fd(t->journal);
         if (fd < 0)
                 return fd;
-        return sd_event_add_io(t->event, &t->journal_source, fd, (uint32_t) sd_journal_get_events(t->journal),
+        return ev_add_io(t->event, &t->journal_source, fd, (uint32_t) sd_journal_get_events(t->journal),
                                on_journal, t);
 }
 
@@ -214,21 +214,21 @@ static int files_open(logs_tail *t, char *const *files) {
                 }
                 (void) inotify_add_watch(t->inotify_fd, f->path, IN_MODIFY);
         }
-        r = sd_event_add_io(t->event, &t->inotify_source, t->inotify_fd, EPOLLIN, on_inotify, t);
+        r = ev_add_io(t->event, &t->inotify_source, t->inotify_fd, EPOLLIN, on_inotify, t);
         if (r < 0)
                 return r;
-        return sd_event_add_time_relative(t->event, &t->poll_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
+        return ev_add_time_relative(t->event, &t->poll_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
                                           100 * USEC_PER_MSEC, on_poll, t);
 }
 
-int logs_tail_new(logs_tail **ret, sd_event *e, char *const *files, char *const *units, logs_tail_line_cb cb,
+int logs_tail_new(logs_tail **ret, ev_loop *e, char *const *files, char *const *units, logs_tail_line_cb cb,
                   void *userdata) {
         logs_tail *t = calloc(1, sizeof(*t));
         int r;
 
         if (!t)
                 return -ENOMEM;
-        t->event = sd_event_ref(e);
+        t->event = ev_ref(e);
         t->cb = cb;
         t->userdata = userdata;
         t->inotify_fd = -1;
@@ -242,7 +242,7 @@ int logs_tail_new(logs_tail **ret, sd_event *e, char *const *files, char *const 
         if (units && units[0]) {
                 t->journal_wanted = true;
                 if (journal_open(t, units) < 0) {
-                        t->journal_source = sd_event_source_disable_unref(t->journal_source);
+                        t->journal_source = ev_source_disable_unref(t->journal_source);
                         sd_journal_close(t->journal);
                         t->journal = NULL;
                 }
@@ -261,11 +261,11 @@ int logs_tail_new(logs_tail **ret, sd_event *e, char *const *files, char *const 
 logs_tail *logs_tail_free(logs_tail *t) {
         if (!t)
                 return NULL;
-        t->journal_source = sd_event_source_disable_unref(t->journal_source);
+        t->journal_source = ev_source_disable_unref(t->journal_source);
         sd_journal_close(t->journal);
-        t->inotify_source = sd_event_source_disable_unref(t->inotify_source);
-        t->poll_timer = sd_event_source_disable_unref(t->poll_timer);
-        t->more_source = sd_event_source_disable_unref(t->more_source);
+        t->inotify_source = ev_source_disable_unref(t->inotify_source);
+        t->poll_timer = ev_source_disable_unref(t->poll_timer);
+        t->more_source = ev_source_disable_unref(t->more_source);
         if (t->inotify_fd >= 0)
                 close(t->inotify_fd);
         for (size_t i = 0; i < t->n_files; i++) {
@@ -274,7 +274,7 @@ logs_tail *logs_tail_free(logs_tail *t) {
                 free(t->files[i].path);
         }
         free(t->chunk);
-        sd_event_unref(t->event);
+        ev_unref(t->event);
         free(t);
         return NULL;
 }

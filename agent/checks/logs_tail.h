@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
+
+#include "ev.h"
 
 #define LOGS_TAIL_BUDGET_USEC 5000u
 #define LOGS_TAIL_FILES_MAX 8u
@@ -19,7 +20,7 @@ typedef void (*logs_tail_line_cb)(const char *line, size_t len, void *userdata);
 
 /* files, units: NULL-terminated, either may be NULL. A source that cannot be opened now is not
  * an error: a file is looked for again every second, the journal is reported unavailable. */
-int logs_tail_new(logs_tail **ret, sd_event *e, char *const *files, char *const *units, logs_tail_line_cb cb,
+int logs_tail_new(logs_tail **ret, ev_loop *e, char *const *files, char *const *units, logs_tail_line_cb cb,
                   void *userdata);
 logs_tail *logs_tail_free(logs_tail *t);
 /* Units were asked for but the journal could not be opened. */

@@ -92,7 +92,7 @@ typedef struct revocation_state {
         time_t next;           /* the next instant a local CRL's verdict changes (0: none) */
 
         check *check;
-        sd_event_source *instant;
+        ev_source *instant;
 } revocation_state;
 
 #define ROFF(f) offsetof(revocation_state, f)
@@ -455,17 +455,17 @@ static void add_cdps(revocation_state *s, X509 *cert) {
         sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
 }
 
-static int on_instant(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_instant(ev_source *src, uint64_t usec, void *userdata) {
         revocation_state *s = userdata;
-        s->instant = sd_event_source_disable_unref(s->instant);
+        s->instant = ev_source_disable_unref(s->instant);
         (void) check_trigger(s->check);
         return 0;
 }
 
 static void arm_instant(revocation_state *s, const check_env *env) {
-        s->instant = sd_event_source_disable_unref(s->instant);
+        s->instant = ev_source_disable_unref(s->instant);
         if (s->next && s->check && env->event)
-                (void) sd_event_add_time(env->event, &s->instant, CLOCK_REALTIME, (uint64_t) s->next * USEC_PER_SEC,
+                (void) ev_add_time(env->event, &s->instant, CLOCK_REALTIME, (uint64_t) s->next * USEC_PER_SEC,
                                          USEC_PER_MSEC, on_instant, s);
 }
 
@@ -565,7 +565,7 @@ static void revocation_cancel(void *state) {
 static void revocation_done(void *state) {
         revocation_state *s = state;
         revocation_cancel(s);
-        s->instant = sd_event_source_disable_unref(s->instant);
+        s->instant = ev_source_disable_unref(s->instant);
         s->glue = curl_glue_free(s->glue);
         free(s->swanctl_dir);
         strv_free(s->crls);

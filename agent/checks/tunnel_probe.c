@@ -65,7 +65,7 @@ void tunnel_probes_stop(tunnel_probes *tp) {
         tp->pending = 0;
 }
 
-int tunnel_probes_start(tunnel_probes *tp, sd_event *event, const tunnel_probe_params *pp,
+int tunnel_probes_start(tunnel_probes *tp, ev_loop *event, const tunnel_probe_params *pp,
                         void (*done)(void *userdata), void *userdata) {
         int r;
 

@@ -17,10 +17,10 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/finding.h"
 #include "agent/checks/icmp_probe.h"
+#include "ev.h"
 #include "tunnel_set.h"
 #include "yaml_tree.h"
 
@@ -61,7 +61,7 @@ typedef struct tunnel_probe_params {
 int tunnel_probes_parse(tunnel_probes *tp, char *const *specs, const ynode *node, ydiag *d);
 /* Start every probe; tp->done(userdata) is called from the loop once all have ended. The number
  * of echoes started (0: none, done is not called), or -errno. */
-int tunnel_probes_start(tunnel_probes *tp, sd_event *event, const tunnel_probe_params *pp,
+int tunnel_probes_start(tunnel_probes *tp, ev_loop *event, const tunnel_probe_params *pp,
                         void (*done)(void *userdata), void *userdata);
 void tunnel_probes_stop(tunnel_probes *tp);
 /* Judge installed tunnel t by its probe's results: fact "CONNECTION/CHILD.probe" and, for a

@@ -84,7 +84,7 @@ typedef struct tunnels_state {
         const check_env *env;
         charon_listener *log_listener, *ike_listener, *child_listener;
         check_debounce debounce;
-        sd_event_source *recheck; /* a tunnel's grace ends: judge it then, not at the interval */
+        ev_source *recheck; /* a tunnel's grace ends: judge it then, not at the interval */
         check_run *run;
         int list_error;     /* list-conns failed */
         char conf_error[256]; /* swanctl.conf could not be read */
@@ -310,16 +310,16 @@ static bool watched(const tunnel *t) {
         return (t->origin & TUNNEL_FROM_LIST) || t->loaded;
 }
 
-static int on_recheck(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_recheck(ev_source *src, uint64_t usec, void *userdata) {
         tunnels_state *s = userdata;
-        s->recheck = sd_event_source_disable_unref(s->recheck);
+        s->recheck = ev_source_disable_unref(s->recheck);
         (void) check_trigger(s->check);
         return 0;
 }
 
 static void recheck_in(tunnels_state *s, uint64_t usec) {
         if (!s->recheck)
-                (void) sd_event_add_time_relative(s->env->event, &s->recheck, CLOCK_MONOTONIC, usec,
+                (void) ev_add_time_relative(s->env->event, &s->recheck, CLOCK_MONOTONIC, usec,
                                                   10 * USEC_PER_MSEC, on_recheck, s);
 }
 
@@ -563,7 +563,7 @@ static void tunnels_done(void *state) {
                 vici_client_forget(s->env->vici, s);
         tunnel_probes_stop(&s->probes);
         check_debounce_done(&s->debounce);
-        s->recheck = sd_event_source_disable_unref(s->recheck);
+        s->recheck = ev_source_disable_unref(s->recheck);
         charon_listener_free(s->log_listener);
         charon_listener_free(s->ike_listener);
         charon_listener_free(s->child_listener);

@@ -52,7 +52,7 @@ typedef struct vrrp_check_state {
 
         check *check;
         int fd;
-        sd_event_source *io;
+        ev_source *io;
         char buf[VRRP_LINE_MAX + 2];
         size_t len;
         bool skipping; /* inside a line too long to be one: drop up to its newline */
@@ -156,7 +156,7 @@ static void line(vrrp_check_state *s, const char *l, size_t n) {
         s->priority = ev.priority;
 }
 
-static int on_readable(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_readable(ev_source *src, int fd, uint32_t revents, void *userdata) {
         vrrp_check_state *s = userdata;
         vrrp_state before = s->state;
 
@@ -209,7 +209,7 @@ static int open_fifo(vrrp_check_state *s, const check_env *env) {
                 return -EPERM;
         }
         s->fd = fd;
-        if (sd_event_add_io(env->event, &s->io, fd, EPOLLIN, on_readable, s) < 0) {
+        if (ev_add_io(env->event, &s->io, fd, EPOLLIN, on_readable, s) < 0) {
                 (void) snprintf(s->error, sizeof(s->error), "cannot watch %.150s", s->fifo);
                 return -ENOMEM;
         }
@@ -269,7 +269,7 @@ static void vrrp_cancel(void *state) {
 
 static void vrrp_done(void *state) {
         vrrp_check_state *s = state;
-        s->io = sd_event_source_disable_unref(s->io);
+        s->io = ev_source_disable_unref(s->io);
         if (s->fd >= 0)
                 close(s->fd);
         s->fd = -1;

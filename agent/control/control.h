@@ -22,9 +22,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <systemd/sd-event.h>
 
 #include "agent/config/config.h"
+#include "ev.h"
 #include "proto.h"
 #include "vici_msg.h"
 
@@ -62,7 +62,7 @@ typedef int (*control_handler)(control_request *req, vici_builder *reply, void *
  * not a socket at that path is -EEXIST (never unlinked). The socket gets cfg->control_mode and
  * is chowned to root:cfg->control_group (-ENOENT if that group does not exist). `cfg` is
  * borrowed: it must outlive the server or be replaced by control_server_set_config(). */
-int control_server_new(control_server **ret, sd_event *e, const ikeheal_config *cfg);
+int control_server_new(control_server **ret, ev_loop *e, const ikeheal_config *cfg);
 /* Closes every connection (pending requests are detached) and removes the socket file if it is
  * still the one we created. */
 control_server *control_server_free(control_server *s);

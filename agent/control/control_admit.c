@@ -108,20 +108,20 @@ static void refusals_log(control_refusals *f) {
                    counted < f->n ? ", others" : "", f->last_reason ? f->last_reason : "-");
 }
 
-static int on_refusals_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+static int on_refusals_timer(ev_source *es, uint64_t usec, void *userdata) {
         control_server *s = userdata;
         control_refusals *f = &s->refusals;
 
         if (f->n == 0) {
                 /* a quiet interval: the next refusal is said at once again */
-                f->timer = sd_event_source_disable_unref(f->timer);
+                f->timer = ev_source_disable_unref(f->timer);
                 return 0;
         }
         refusals_log(f);
         f->n = f->n_uids = 0;
-        if (sd_event_source_set_time_relative(es, f->interval_usec) < 0 ||
-            sd_event_source_set_enabled(es, SD_EVENT_ONESHOT) < 0)
-                f->timer = sd_event_source_disable_unref(f->timer);
+        if (ev_source_set_time_relative(es, f->interval_usec) < 0 ||
+            ev_source_set_enabled(es, EV_ONESHOT) < 0)
+                f->timer = ev_source_disable_unref(f->timer);
         return 0;
 }
 
@@ -138,7 +138,7 @@ static void refusal_note(control_server *s, const control_peer *p, const char *w
                 log_notice("control: refused a connection of uid %u pid %d: %s (further refusals are summed "
                            "up every %s)",
                            (unsigned) p->uid, (int) p->pid, msg, duration_format(f->interval_usec, a, sizeof(a)));
-                (void) sd_event_add_time_relative(s->event, &f->timer, CLOCK_MONOTONIC, f->interval_usec, 0,
+                (void) ev_add_time_relative(s->event, &f->timer, CLOCK_MONOTONIC, f->interval_usec, 0,
                                                   on_refusals_timer, s);
                 return;
         }
@@ -262,15 +262,15 @@ static void accept_one(control_server *s, int cfd) {
                 log_warning_errno(r, "control: cannot set up a connection, ignoring");
 }
 
-static int on_backoff(sd_event_source *es, uint64_t usec, void *userdata) {
+static int on_backoff(ev_source *es, uint64_t usec, void *userdata) {
         control_server *s = userdata;
 
-        s->backoff_timer = sd_event_source_disable_unref(s->backoff_timer);
-        (void) sd_event_source_set_enabled(s->listen_source, SD_EVENT_ON);
+        s->backoff_timer = ev_source_disable_unref(s->backoff_timer);
+        (void) ev_source_set_enabled(s->listen_source, EV_ON);
         return 0;
 }
 
-int control_admit_on_listen(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+int control_admit_on_listen(ev_source *es, int fd, uint32_t revents, void *userdata) {
         control_server *s = userdata;
 
         for (int i = 0; i < CONTROL_ACCEPT_BATCH; i++) {
@@ -281,9 +281,9 @@ int control_admit_on_listen(sd_event_source *es, int fd, uint32_t revents, void 
                         if (errno == EAGAIN)
                                 return 0;
                         log_warning_errno(errno, "control: accept() failed, pausing for 1s");
-                        (void) sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
+                        (void) ev_source_set_enabled(s->listen_source, EV_OFF);
                         if (!s->backoff_timer)
-                                (void) sd_event_add_time_relative(s->event, &s->backoff_timer, CLOCK_MONOTONIC,
+                                (void) ev_add_time_relative(s->event, &s->backoff_timer, CLOCK_MONOTONIC,
                                                                   CONTROL_ACCEPT_BACKOFF_USEC, 0, on_backoff, s);
                         return 0;
                 }
@@ -298,10 +298,10 @@ void control_admit_done_refusals(control_server *s) {
         if (f->n > 0)
                 refusals_log(f);
         f->n = f->n_uids = 0;
-        f->timer = sd_event_source_disable_unref(f->timer);
+        f->timer = ev_source_disable_unref(f->timer);
 }
 
 void control_admit_done(control_server *s) {
         control_admit_done_refusals(s);
-        s->backoff_timer = sd_event_source_disable_unref(s->backoff_timer);
+        s->backoff_timer = ev_source_disable_unref(s->backoff_timer);
 }

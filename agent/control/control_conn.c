@@ -294,7 +294,7 @@ int control_conn_update(control_conn *c) {
                 events |= EPOLLOUT;
         else if (!c->current && !c->closing)
                 events |= EPOLLIN;
-        r = sd_event_source_set_io_events(c->io, events);
+        r = ev_source_set_io_events(c->io, events);
         if (r < 0)
                 return r;
 
@@ -303,15 +303,15 @@ int control_conn_update(control_conn *c) {
          * or a client trickling a byte at a time could hold its slot for ever. */
         if (c->current || c->server->request_usec == 0) {
                 c->timer_armed = false;
-                return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+                return ev_source_set_enabled(c->timer, EV_OFF);
         }
         if (c->timer_armed)
                 return 0;
-        r = sd_event_source_set_time_relative(c->timer, c->server->request_usec);
+        r = ev_source_set_time_relative(c->timer, c->server->request_usec);
         if (r < 0)
                 return r;
         c->timer_armed = true;
-        return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+        return ev_source_set_enabled(c->timer, EV_ONESHOT);
 }
 
 /* Handle every complete buffered frame we may handle now, then update the event mask. */
@@ -358,7 +358,7 @@ static int conn_dispatch(control_conn *c) {
         return control_conn_update(c);
 }
 
-static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+static int on_conn_io(ev_source *es, int fd, uint32_t revents, void *userdata) {
         control_conn *c = userdata;
         int r = 0;
 
@@ -378,7 +378,7 @@ static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userd
         return 0;
 }
 
-static int on_conn_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+static int on_conn_timer(ev_source *es, uint64_t usec, void *userdata) {
         control_conn *c = userdata;
 
         log_debug("control: closing the connection of uid %u pid %d: no complete request (or its answer not "
@@ -399,8 +399,8 @@ void control_conn_free(control_conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_conns--;
-        sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->timer);
+        ev_source_disable_unref(c->io);
+        ev_source_disable_unref(c->timer);
         if (c->fd >= 0)
                 (void) close(c->fd);
         free(c->peer.groups);
@@ -429,13 +429,13 @@ int control_conn_new(control_server *s, int fd, control_peer *peer, bool privile
         s->conns = c;
         s->n_conns++;
 
-        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
+        r = ev_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
         if (r >= 0)
-                r = sd_event_add_time_relative(s->event, &c->timer, CLOCK_MONOTONIC,
+                r = ev_add_time_relative(s->event, &c->timer, CLOCK_MONOTONIC,
                                                s->request_usec ?: CONTROL_REQUEST_TIMEOUT_USEC, 0,
                                                on_conn_timer, c);
         if (r >= 0)
-                r = sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+                r = ev_source_set_enabled(c->timer, EV_OFF);
         if (r >= 0)
                 r = control_conn_update(c);
         if (r < 0) {

@@ -13,8 +13,8 @@ struct control_conn {
         control_server *server;
         control_conn *prev, *next; /* newest first: the list's tail is the oldest connection */
         int fd;
-        sd_event_source *io;
-        sd_event_source *timer;
+        ev_source *io;
+        ev_source *timer;
         control_peer peer;
         bool privileged;   /* root, an operator or an approver when it connected */
         bool timer_armed;  /* the request deadline runs (it is not pushed back by input) */
@@ -34,7 +34,7 @@ typedef struct control_slot {
 
 /* Refused connections of one interval, said in one line when it ends. */
 typedef struct control_refusals {
-        sd_event_source *timer; /* runs while an interval has refusals to sum up */
+        ev_source *timer; /* runs while an interval has refusals to sum up */
         unsigned n;             /* refused since the last line */
         unsigned n_uids;        /* distinct uids among them (up to ELEMENTSOF(uids)) */
         uid_t uids[4];
@@ -45,14 +45,14 @@ typedef struct control_refusals {
 } control_refusals;
 
 struct control_server {
-        sd_event *event;
+        ev_loop *event;
         const ikeheal_config *cfg;
         char *path;
         int fd;
         dev_t dev;
         ino_t ino;
-        sd_event_source *listen_source;
-        sd_event_source *backoff_timer;
+        ev_source *listen_source;
+        ev_source *backoff_timer;
         control_slot slots[_PROTO_VERB_MAX];
         control_conn *conns;
         unsigned n_conns;
@@ -86,7 +86,7 @@ bool control_auth_check(const ikeheal_config *cfg, const control_peer *p, bool w
                         size_t why_size, const char *verb);
 
 /* control_admit.c: the listening socket's callback (accept, identify, admit or refuse). */
-int control_admit_on_listen(sd_event_source *es, int fd, uint32_t revents, void *userdata);
+int control_admit_on_listen(ev_source *es, int fd, uint32_t revents, void *userdata);
 /* control_admit.c: end the refusals' interval now (its summary said if it has one). */
 void control_admit_done_refusals(control_server *s);
 /* control_admit.c: drop the timers of admission (server teardown). */

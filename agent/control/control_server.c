@@ -85,7 +85,7 @@ static int control_apply_mode(control_server *s, const ikeheal_config *cfg) {
         return 0;
 }
 
-int control_server_new(control_server **ret, sd_event *e, const ikeheal_config *cfg) {
+int control_server_new(control_server **ret, ev_loop *e, const ikeheal_config *cfg) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         control_server *s;
         struct stat st;
@@ -100,7 +100,7 @@ int control_server_new(control_server **ret, sd_event *e, const ikeheal_config *
         if (!s)
                 return -ENOMEM;
         s->fd = -1;
-        s->event = sd_event_ref(e);
+        s->event = ev_ref(e);
         s->cfg = cfg;
         s->request_usec = CONTROL_REQUEST_TIMEOUT_USEC;
         s->path = strdup(cfg->control_socket);
@@ -143,7 +143,7 @@ int control_server_new(control_server **ret, sd_event *e, const ikeheal_config *
                 r = -errno;
                 goto fail_unlink;
         }
-        r = sd_event_add_io(e, &s->listen_source, s->fd, EPOLLIN, control_admit_on_listen, s);
+        r = ev_add_io(e, &s->listen_source, s->fd, EPOLLIN, control_admit_on_listen, s);
         if (r < 0)
                 goto fail_unlink;
         *ret = s;
@@ -164,14 +164,14 @@ control_server *control_server_free(control_server *s) {
                 return NULL;
         while (s->conns)
                 control_conn_free(s->conns);
-        sd_event_source_disable_unref(s->listen_source);
+        ev_source_disable_unref(s->listen_source);
         control_admit_done(s);
         if (s->fd >= 0)
                 (void) close(s->fd);
         if (s->path && s->ino != 0 && lstat(s->path, &st) == 0 && st.st_dev == s->dev &&
             st.st_ino == s->ino)
                 (void) unlink(s->path);
-        sd_event_unref(s->event);
+        ev_unref(s->event);
         free(s->path);
         free(s);
         return NULL;

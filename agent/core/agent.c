@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "agent/core/agent.h"
@@ -28,6 +27,7 @@
 #include "log.h"
 #include "log_ids.h"
 #include "now.h"
+#include "service_notify.h"
 
 static void on_charon_changed(void *userdata) {
         agent_notify_status(userdata);
@@ -85,7 +85,7 @@ static int reload_refused(agent *a, int r, char *err, char **ret_error) {
                 *ret_error = err;
         else
                 free(err);
-        (void) sd_notify(false, "READY=1\nSTATUS=running (last reload rejected)");
+        (void) service_notify("READY=1\nSTATUS=running (last reload rejected)");
         a->reload_rejected = true;
         a->status_sent[0] = 0;
         return r;
@@ -96,7 +96,7 @@ int agent_reload(agent *a, char **ret_error) {
         char *err = NULL;
         int r;
 
-        (void) sd_notify(false, "RELOADING=1\nSTATUS=reloading configuration");
+        (void) service_notify("RELOADING=1\nSTATUS=reloading configuration");
         r = config_load(a->config->path, &next, &err);
         if (r >= 0 && (r = config_reload_check(a->config, next, &err)) < 0)
                 next = config_free(next); /* a changed audit key: refused whole */
@@ -181,7 +181,7 @@ int agent_reload(agent *a, char **ret_error) {
         agent_audit(a, "reload", "configuration reloaded from %s (%zu checks, %zu runbooks, set %s)",
                     a->config->path, a->config->n_checks, runbook_set_size(a->config->runbooks),
                     runbook_set_hash(a->config->runbooks));
-        (void) sd_notify(false, "READY=1\nSTATUS=running");
+        (void) service_notify("READY=1\nSTATUS=running");
         a->reload_rejected = false;
         a->status_sent[0] = 0;
         agent_notify_status(a);
@@ -200,24 +200,24 @@ void agent_notify_status(agent *a) {
                         a->reload_rejected ? "; last reload rejected" : "");
         if (strcmp(text, a->status_sent) == 0)
                 return;
-        (void) sd_notify(false, text);
+        (void) service_notify(text);
         memcpy(a->status_sent, text, sizeof(text));
 }
 
 static void on_drills_stopped(void *userdata) {
         agent *a = userdata;
-        (void) sd_event_exit(a->event, 0);
+        (void) ev_exit(a->event, 0);
 }
 
-static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_stop_timeout(ev_source *s, uint64_t usec, void *userdata) {
         agent *a = userdata;
         log_error("the drill's fault is still being removed after %llu s: stopping anyway (it is removed at the "
                   "next start, or by its deadline)", (unsigned long long) (AGENT_STOP_DRILL_USEC / USEC_PER_SEC));
-        (void) sd_event_exit(a->event, 0);
+        (void) ev_exit(a->event, 0);
         return 0;
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static int on_signal(ev_source *s, const struct signalfd_siginfo *si, void *userdata) {
         agent *a = userdata;
 
         switch (si->ssi_signo) {
@@ -227,16 +227,16 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         case SIGTERM:
         case SIGINT:
                 log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-                (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+                (void) service_notify("STOPPING=1\nSTATUS=stopping");
                 /* a drill's fault goes before we do (bounded: its deadline and the next start
                  * still cover a revert that hangs) */
                 if (a->drills && drill_runner_stop(a->drills, on_drills_stopped, a)) {
                         log_notice("removing the running drill's fault before stopping");
-                        if (sd_event_add_time_relative(a->event, NULL, CLOCK_MONOTONIC, AGENT_STOP_DRILL_USEC, USEC_PER_SEC,
+                        if (ev_add_time_relative(a->event, NULL, CLOCK_MONOTONIC, AGENT_STOP_DRILL_USEC, USEC_PER_SEC,
                                                        on_stop_timeout, a) >= 0)
                                 break;
                 }
-                (void) sd_event_exit(a->event, 0);
+                (void) ev_exit(a->event, 0);
                 break;
         }
         return 0;
@@ -284,7 +284,7 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
         a->start_mono_usec = mono_usec();
         a->start_real_usec = real_usec();
 
-        r = sd_event_default(&a->event);
+        r = ev_default(&a->event);
         if (r < 0)
                 goto fail;
         sigemptyset(&mask);
@@ -295,12 +295,12 @@ int agent_new(agent **ret, ikeheal_config *config, int log_level_override) {
                 goto fail;
         }
         for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
-                r = sd_event_add_signal(a->event, NULL, signals[i], on_signal, a);
+                r = ev_add_signal(a->event, NULL, signals[i], on_signal, a);
                 if (r < 0)
                         goto fail;
         }
         /* Pings at a fraction of WATCHDOG_USEC from the loop itself; a no-op outside systemd. */
-        r = sd_event_set_watchdog(a->event, true);
+        r = ev_set_watchdog(a->event, true);
         if (r < 0)
                 log_warning_errno(r, "cannot enable the systemd watchdog, ignoring");
 
@@ -408,8 +408,8 @@ int agent_run(agent *a) {
         (void) engine_start(a->engine);
         (void) drill_runner_start(a->drills);
         (void) guard_start(a->guard);
-        (void) sd_notifyf(false, "READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
-        r = sd_event_loop(a->event);
+        (void) service_notifyf("READY=1\nSTATUS=running\nMAINPID=%lu", (unsigned long) getpid());
+        r = ev_loop_run(a->event);
         agent_audit(a, "agent", "ikeheald stopping");
         if (r < 0)
                 return log_error_errno(r, "event loop failed");
@@ -435,7 +435,7 @@ agent *agent_free(agent *a) {
         audit_trail_free(a->audit);
         control_server_free(a->control);
         charon_link_stop(&a->link);
-        sd_event_unref(a->event);
+        ev_unref(a->event);
         config_free(a->config);
         free(a);
         return NULL;

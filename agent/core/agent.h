@@ -4,12 +4,12 @@
 #pragma once
 
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/charon_link.h"
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
 #include "agent/verbs/verbs.h"
+#include "ev.h"
 #include "vici_msg.h"
 
 typedef struct vici_client vici_client;
@@ -30,7 +30,7 @@ typedef struct run run;
 typedef struct status_query status_query;
 
 typedef struct agent {
-        sd_event *event;
+        ev_loop *event;
         ikeheal_config *config;
         int log_level_override; /* <0: follow config */
         control_server *control;

@@ -2,7 +2,7 @@
  * records) and drill_report.c (verdicts, scores, rendering). */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "ev.h"
 
 #include "agent/config/config.h"
 #include "agent/drill/drill_run.h"
@@ -11,7 +11,7 @@
 #include "record_store.h"
 
 struct drill_runner {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;             /* incidents' life cycle, the running checks */
         incident_store *incidents;
         engine *engine;
@@ -36,9 +36,9 @@ struct drill_runner {
         bool end_pending;           /* end once the revert in flight returns */
         drill_phase end_phase;
         char end_note[384];
-        sd_event_source *deadline_timer, *abort_timer, *settle_timer, *approve_defer, *schedule_timer;
-        sd_event_source *give_up_timer; /* recover_within + its margin: the drill cannot pass any more */
-        sd_event_source *retry_timer;   /* a failed removal of the fault, tried again */
+        ev_source *deadline_timer, *abort_timer, *settle_timer, *approve_defer, *schedule_timer;
+        ev_source *give_up_timer; /* recover_within + its margin: the drill cannot pass any more */
+        ev_source *retry_timer;   /* a failed removal of the fault, tried again */
         uint64_t retry_usec;            /* its current backoff */
         bool retried;
         uint64_t schedule_refused;  /* last refused scheduled start (CLOCK_REALTIME) */

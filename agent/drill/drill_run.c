@@ -34,12 +34,12 @@ void drill_runtime_clear(drill_runner *dr) {
         strv_free(dr->abort_checks);
         strv_free(dr->tolerate);
         dr->steady = dr->abort_checks = dr->tolerate = NULL;
-        dr->deadline_timer = sd_event_source_disable_unref(dr->deadline_timer);
-        dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
-        dr->give_up_timer = sd_event_source_disable_unref(dr->give_up_timer);
-        dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
-        dr->approve_defer = sd_event_source_disable_unref(dr->approve_defer);
-        dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
+        dr->deadline_timer = ev_source_disable_unref(dr->deadline_timer);
+        dr->abort_timer = ev_source_disable_unref(dr->abort_timer);
+        dr->give_up_timer = ev_source_disable_unref(dr->give_up_timer);
+        dr->settle_timer = ev_source_disable_unref(dr->settle_timer);
+        dr->approve_defer = ev_source_disable_unref(dr->approve_defer);
+        dr->retry_timer = ev_source_disable_unref(dr->retry_timer);
         dr->retry_usec = 0;
         dr->retried = false;
         dr->call = action_call_free(dr->call);
@@ -104,10 +104,10 @@ static void finish(drill_runner *dr) {
         drill_reconcile_next(dr);
 }
 
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_retry(ev_source *s, uint64_t usec, void *userdata) {
         drill_runner *dr = userdata;
 
-        dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
+        dr->retry_timer = ev_source_disable_unref(dr->retry_timer);
         if (dr->active && dr->active->fault_state == DF_REVERT_FAILED) {
                 dr->active->fault_state = DF_ACTIVE;
                 drill_fault_revert(dr, "trying again to remove the fault");
@@ -142,8 +142,8 @@ static void revert_failed(drill_runner *dr, int result, const char *detail) {
         }
         r->phase = DRILL_ENDING;
         drill_save(dr);
-        dr->retry_timer = sd_event_source_disable_unref(dr->retry_timer);
-        if (sd_event_add_time_relative(dr->event, &dr->retry_timer, CLOCK_MONOTONIC, dr->retry_usec, USEC_PER_SEC,
+        dr->retry_timer = ev_source_disable_unref(dr->retry_timer);
+        if (ev_add_time_relative(dr->event, &dr->retry_timer, CLOCK_MONOTONIC, dr->retry_usec, USEC_PER_SEC,
                                        on_retry, dr) < 0)
                 log_error("drill %llu: cannot arm the retry; the fault is removed at the next start", (unsigned long long) r->id);
 }
@@ -157,7 +157,7 @@ static void on_reverted(action_call *call, int result, void *userdata) {
         if (result >= 0)
                 r->t[DM_FAULT_REMOVED] = real_usec();
         drill_save(dr);
-        dr->deadline_timer = sd_event_source_disable_unref(dr->deadline_timer);
+        dr->deadline_timer = ev_source_disable_unref(dr->deadline_timer);
         if (result < 0) {
                 revert_failed(dr, result, detail);
                 dr->call = action_call_free(dr->call); /* `detail` pointed into it */
@@ -211,20 +211,20 @@ void drill_end(drill_runner *dr, drill_phase how, const char *fmt, ...) {
         dr->end_pending = true;
         dr->end_phase = how;
         r->phase = DRILL_ENDING;
-        dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
-        dr->give_up_timer = sd_event_source_disable_unref(dr->give_up_timer);
-        dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
-        dr->approve_defer = sd_event_source_disable_unref(dr->approve_defer);
+        dr->abort_timer = ev_source_disable_unref(dr->abort_timer);
+        dr->give_up_timer = ev_source_disable_unref(dr->give_up_timer);
+        dr->settle_timer = ev_source_disable_unref(dr->settle_timer);
+        dr->approve_defer = ev_source_disable_unref(dr->approve_defer);
         drill_save(dr);
         drill_fault_revert(dr, dr->end_note[0] ? dr->end_note : "the drill is over");
 }
 
 /* ---- timers ------------------------------------------------------------------------------- */
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_deadline(ev_source *s, uint64_t usec, void *userdata) {
         drill_runner *dr = userdata;
 
-        dr->deadline_timer = sd_event_source_disable_unref(dr->deadline_timer);
+        dr->deadline_timer = ev_source_disable_unref(dr->deadline_timer);
         if (dr->active && dr->active->phase < DRILL_ENDING)
                 drill_end(dr, DRILL_FAILED, "the fault's deadline was reached");
         else if (dr->active)
@@ -232,11 +232,11 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_abort_after(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_abort_after(ev_source *s, uint64_t usec, void *userdata) {
         drill_runner *dr = userdata;
         char d[32];
 
-        dr->abort_timer = sd_event_source_disable_unref(dr->abort_timer);
+        dr->abort_timer = ev_source_disable_unref(dr->abort_timer);
         drill_end(dr, DRILL_FAILED, "given up after %s (abort.after)", duration_format(dr->abort_after_usec, d, sizeof(d)));
         return 0;
 }
@@ -245,12 +245,12 @@ static uint64_t give_up_margin(uint64_t recover_within_usec) {
         return recover_within_usec / 2 > DRILL_GIVE_UP_MIN ? recover_within_usec / 2 : DRILL_GIVE_UP_MIN;
 }
 
-static int on_give_up(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_give_up(ev_source *s, uint64_t usec, void *userdata) {
         drill_runner *dr = userdata;
         drill_rec *r = dr->active;
         char a[32], b[32];
 
-        dr->give_up_timer = sd_event_source_disable_unref(dr->give_up_timer);
+        dr->give_up_timer = ev_source_disable_unref(dr->give_up_timer);
         if (r && r->phase < DRILL_ENDING)
                 drill_end(dr, DRILL_FAILED, "not recovered within recover_within %s and a margin of %s: given up",
                           duration_format(r->recover_within_usec, a, sizeof(a)),
@@ -258,9 +258,9 @@ static int on_give_up(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void arm_realtime(drill_runner *dr, sd_event_source **s, uint64_t when, sd_event_time_handler_t cb) {
-        *s = sd_event_source_disable_unref(*s);
-        if (sd_event_add_time(dr->event, s, CLOCK_REALTIME, when, 10 * USEC_PER_MSEC, cb, dr) < 0)
+static void arm_realtime(drill_runner *dr, ev_source **s, uint64_t when, ev_time_handler cb) {
+        *s = ev_source_disable_unref(*s);
+        if (ev_add_time(dr->event, s, CLOCK_REALTIME, when, 10 * USEC_PER_MSEC, cb, dr) < 0)
                 log_error("drill: cannot arm a timer; the fault is still removed at the next start or by its own timeout");
 }
 
@@ -662,11 +662,11 @@ void drill_try_steady(drill_runner *dr) {
         drill_end(dr, DRILL_PASSED, "%s", "");
 }
 
-static int on_settle_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_settle_timeout(ev_source *s, uint64_t usec, void *userdata) {
         drill_runner *dr = userdata;
         char d[32];
 
-        dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
+        dr->settle_timer = ev_source_disable_unref(dr->settle_timer);
         drill_end(dr, DRILL_FAILED, "the steady state was not back within %s of recovery",
                   duration_format(dr->steady_within_usec, d, sizeof(d)));
         return 0;
@@ -678,8 +678,8 @@ void drill_settle(drill_runner *dr) {
         r->phase = DRILL_SETTLING;
         dr->settle_since = real_usec();
         drill_save(dr);
-        dr->settle_timer = sd_event_source_disable_unref(dr->settle_timer);
-        if (sd_event_add_time_relative(dr->event, &dr->settle_timer, CLOCK_MONOTONIC, dr->steady_within_usec,
+        dr->settle_timer = ev_source_disable_unref(dr->settle_timer);
+        if (ev_add_time_relative(dr->event, &dr->settle_timer, CLOCK_MONOTONIC, dr->steady_within_usec,
                                        10 * USEC_PER_MSEC, on_settle_timeout, dr) < 0)
                 log_warning("drill %llu: cannot arm the settle timer; abort.after still bounds it", (unsigned long long) r->id);
         /* the steady-state checks answer now rather than at their next interval */

@@ -40,7 +40,7 @@ typedef struct ikeheal_config ikeheal_config;
 typedef struct incident_store incident_store;
 typedef struct notifier notifier;
 typedef struct triage triage;
-typedef struct sd_event sd_event;
+typedef struct ev_loop ev_loop;
 typedef struct check check;
 typedef struct finding finding;
 typedef struct incident incident;
@@ -116,7 +116,7 @@ typedef struct drill_runner drill_runner;
 
 /* What the runner uses; borrowed, they outlive it. */
 typedef struct drill_deps {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         incident_store *incidents;
         engine *engine;

@@ -69,7 +69,7 @@ drill_runner *drill_runner_free(drill_runner *dr) {
         if (dr->wait.on)
                 fleet_drill_release(dr->fleet);
         fleet_drills_forget(dr->fleet, dr);
-        dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
+        dr->schedule_timer = ev_source_disable_unref(dr->schedule_timer);
         for (size_t i = 0; i < dr->n_recs; i++)
                 drill_rec_free(dr->recs[i]);
         free(dr->recs);
@@ -85,7 +85,7 @@ int drill_runner_start(drill_runner *dr) {
 }
 
 bool drill_runner_stop(drill_runner *dr, void (*done)(void *userdata), void *userdata) {
-        dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
+        dr->schedule_timer = ev_source_disable_unref(dr->schedule_timer);
         if (!dr->active)
                 return false;
         dr->stopping = true;
@@ -130,6 +130,6 @@ const drill_rec *drill_history_find(const drill_runner *dr, uint64_t id) {
 void drill_runner_reconfigure(drill_runner *dr, const ikeheal_config *config) {
         dr->config = config;
         if (!dr->config->drills.enabled || (!dr->config->drills.n_schedule && !dr->fleet))
-                dr->schedule_timer = sd_event_source_disable_unref(dr->schedule_timer);
+                dr->schedule_timer = ev_source_disable_unref(dr->schedule_timer);
         drill_schedule_start(dr);
 }

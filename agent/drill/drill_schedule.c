@@ -151,12 +151,12 @@ static void on_fleet_schedule(void *userdata) {
         tick(dr);
 }
 
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_tick(ev_source *s, uint64_t usec, void *userdata) {
         drill_runner *dr = userdata;
 
         tick(dr);
-        (void) sd_event_source_set_time_relative(s, DRILL_SCHEDULE_TICK);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) ev_source_set_time_relative(s, DRILL_SCHEDULE_TICK);
+        (void) ev_source_set_enabled(s, EV_ON);
         return 0;
 }
 
@@ -167,7 +167,7 @@ void drill_schedule_start(drill_runner *dr) {
         }
         if (dr->schedule_timer || (!dr->config->drills.n_schedule && !dr->fleet))
                 return;
-        if (sd_event_add_time_relative(dr->event, &dr->schedule_timer, CLOCK_MONOTONIC, DRILL_SCHEDULE_TICK,
+        if (ev_add_time_relative(dr->event, &dr->schedule_timer, CLOCK_MONOTONIC, DRILL_SCHEDULE_TICK,
                                        USEC_PER_SEC, on_tick, dr) < 0)
                 log_warning("cannot arm the drill schedule's timer: scheduled drills will not run");
 }

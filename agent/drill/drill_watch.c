@@ -96,14 +96,14 @@ uint64_t drill_of_incident(const drill_runner *dr, uint64_t incident_id) {
         return dr && drill_watching(dr) && incident_id && dr->active->incident == incident_id ? dr->active->id : 0;
 }
 
-static int on_approve(sd_event_source *s, void *userdata) {
+static int on_approve(ev_source *s, void *userdata) {
         drill_runner *dr = userdata;
         const run *rn;
         drill_rec *r = dr->active;
         char who_name[64], why[256];
         engine_who who;
 
-        dr->approve_defer = sd_event_source_disable_unref(dr->approve_defer);
+        dr->approve_defer = ev_source_disable_unref(dr->approve_defer);
         if (!drill_watching(dr) || !(rn = engine_run_find(dr->engine, dr->approve_run)) || rn->state != RUN_PENDING)
                 return 0;
         (void) snprintf(who_name, sizeof(who_name), "drill %llu", (unsigned long long) r->id);
@@ -140,7 +140,7 @@ void drill_run_changed(drill_runner *dr, const run *rn) {
                 }
                 if (dr->auto_approve && strcmp(rn->runbook, r->expect_runbook) == 0 && !dr->approve_defer) {
                         dr->approve_run = rn->id;
-                        if (sd_event_add_defer(dr->event, &dr->approve_defer, on_approve, dr) < 0)
+                        if (ev_add_defer(dr->event, &dr->approve_defer, on_approve, dr) < 0)
                                 log_warning("drill %llu: cannot schedule its approval", (unsigned long long) r->id);
                 }
                 break;

@@ -363,12 +363,12 @@ static const char *check_param(void *userdata, const char *name, const char *key
 
 /* Incidents change inside the incident store's reconciliation; the engine acts after it returns
  * (its own state changes to incidents would otherwise re-enter the store mid-reconciliation). */
-static int on_queue_defer(sd_event_source *s, void *userdata) {
+static int on_queue_defer(ev_source *s, void *userdata) {
         engine *e = userdata;
         struct engine_queue_item *q = e->queue;
         size_t n = e->n_queue;
 
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) ev_source_set_enabled(s, EV_OFF);
         e->queue = NULL;
         e->n_queue = 0;
         for (size_t i = 0; i < n; i++)
@@ -394,9 +394,9 @@ static void on_triage_incident(const incident *i, incident_event ev, void *userd
         }
         q[e->n_queue++] = (struct engine_queue_item){ .id = i->id, .opened = opened };
         e->queue = q;
-        if (!e->queue_defer && sd_event_add_defer(e->event, &e->queue_defer, on_queue_defer, e) < 0)
+        if (!e->queue_defer && ev_add_defer(e->event, &e->queue_defer, on_queue_defer, e) < 0)
                 return;
-        (void) sd_event_source_set_enabled(e->queue_defer, SD_EVENT_ONESHOT);
+        (void) ev_source_set_enabled(e->queue_defer, EV_ONESHOT);
 }
 
 static void on_triage_finding(check *c, const finding *f, void *userdata) {
@@ -458,8 +458,8 @@ engine *engine_free(engine *e) {
                 free(e->measures[i]);
         }
         free(e->measures);
-        sd_event_source_disable_unref(e->recheck);
-        sd_event_source_disable_unref(e->queue_defer);
+        ev_source_disable_unref(e->recheck);
+        ev_source_disable_unref(e->queue_defer);
         free(e->queue);
         triage_unsubscribe(e->triage, e);
         policy_ledger_free(e->ledger);

@@ -117,8 +117,8 @@ typedef struct run {
         runbook_set *set;           /* a reference: the runbook stays valid across reloads */
         const runbook *rb;
         action_call *call;
-        sd_event_source *timer;     /* approval expiry, verify deadline */
-        sd_event_source *retrigger; /* verify: ask the check again shortly */
+        ev_source *timer;     /* approval expiry, verify deadline */
+        ev_source *retrigger; /* verify: ask the check again shortly */
         uint64_t verify_after_usec; /* a check's finding must be newer than this */
         uint64_t verify_deadline;   /* CLOCK_MONOTONIC */
         bool verify_check_ok, verify_action_ok;
@@ -152,8 +152,8 @@ struct measure {
 
         /* runtime only */
         engine *engine;
-        sd_event_source *timer;
-        sd_event_source *hold_timer; /* the kind's hold check, while active */
+        ev_source *timer;
+        ev_source *hold_timer; /* the kind's hold check, while active */
         action_call *call;
         call_context ctx;
         bool expiry;               /* the revert in flight is the expiry (not an operator's) */
@@ -165,7 +165,7 @@ struct measure {
 
 /* What the engine uses; borrowed, they outlive it. */
 typedef struct engine_deps {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         incident_store *incidents;
         notifier *notifier;         /* may be NULL */

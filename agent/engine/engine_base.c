@@ -127,8 +127,8 @@ run *engine_run_lookup(engine *e, uint64_t id) {
 void engine_run_clear_runtime(run *r) {
         r->call = action_call_free(r->call);
         action_params_done(&r->recovery_params); /* what that call used */
-        r->timer = sd_event_source_disable_unref(r->timer);
-        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        r->timer = ev_source_disable_unref(r->timer);
+        r->retrigger = ev_source_disable_unref(r->retrigger);
 }
 
 /* The per-runbook budget, if the runbook sets one, on top of the policy. */
@@ -176,8 +176,8 @@ void engine_hold_good_for_measures(engine *e) {
 }
 
 void measure_free_runtime(measure *m) {
-        m->timer = sd_event_source_disable_unref(m->timer);
-        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        m->timer = ev_source_disable_unref(m->timer);
+        m->hold_timer = ev_source_disable_unref(m->hold_timer);
         m->call = action_call_free(m->call);
 }
 
@@ -200,10 +200,10 @@ char *const *call_context_fill(call_context *ctx, uint64_t incident_id, uint64_t
 }
 
 /* The cooldown timer: engine.c says what looking again means (e->recheck_fn). */
-static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_recheck(ev_source *s, uint64_t usec, void *userdata) {
         engine *e = userdata;
 
-        e->recheck = sd_event_source_disable_unref(e->recheck);
+        e->recheck = ev_source_disable_unref(e->recheck);
         if (e->recheck_fn)
                 e->recheck_fn(e);
         return 0;
@@ -211,8 +211,8 @@ static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void engine_recheck_at(engine *e, uint64_t when) {
         uint64_t cur = 0;
-        if (e->recheck && sd_event_source_get_time(e->recheck, &cur) >= 0 && cur <= when)
+        if (e->recheck && ev_source_get_time(e->recheck, &cur) >= 0 && cur <= when)
                 return;
-        e->recheck = sd_event_source_disable_unref(e->recheck);
-        (void) sd_event_add_time(e->event, &e->recheck, CLOCK_REALTIME, when, 100 * USEC_PER_MSEC, on_recheck, e);
+        e->recheck = ev_source_disable_unref(e->recheck);
+        (void) ev_add_time(e->event, &e->recheck, CLOCK_REALTIME, when, 100 * USEC_PER_MSEC, on_recheck, e);
 }

@@ -10,7 +10,7 @@
 #include "record_store.h"
 
 struct engine {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;             /* incidents' life cycle, the running checks */
         incident_store *incidents;
         notifier *notifier;         /* NULL: none */
@@ -28,7 +28,7 @@ struct engine {
         bool paused;
         char pause_reason[256];
         action_env env;
-        sd_event_source *recheck;   /* cooldowns: look at active incidents again */
+        ev_source *recheck;   /* cooldowns: look at active incidents again */
         void (*recheck_fn)(engine *e); /* what looking again means (engine.c) */
         uint64_t undecodable;       /* records replay could not read */
         bool started;
@@ -46,7 +46,7 @@ struct engine {
                 bool opened;
         } *queue;
         size_t n_queue;
-        sd_event_source *queue_defer;
+        ev_source *queue_defer;
         engine_listener listeners[ENGINE_LISTENERS_MAX];
         size_t n_listeners;
         engine_exempt_fn exempt;    /* incidents kept out of the rate limits (drills' faults) */

@@ -97,7 +97,7 @@ int engine_approve(engine *e, uint64_t run_id, const char *plan_hash, const engi
                                 r->approvers_needed);
                 return 0;
         }
-        r->timer = sd_event_source_disable_unref(r->timer);
+        r->timer = ev_source_disable_unref(r->timer);
         r->state = RUN_RUNNING;
         (void) engine_persist_run(e, r);
         (void) snprintf(why, n, "approved: run %llu starts", (unsigned long long) run_id);

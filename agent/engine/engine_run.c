@@ -195,8 +195,8 @@ static void run_succeeded(engine *e, run *r) {
 static void step_verified(engine *e, run *r) {
         run_step *rs = &r->steps[r->step];
 
-        r->timer = sd_event_source_disable_unref(r->timer);
-        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        r->timer = ev_source_disable_unref(r->timer);
+        r->retrigger = ev_source_disable_unref(r->retrigger);
         r->verify_deadline = 0;
         rs->phase = PHASE_VERIFIED;
         r->updated_usec = real_usec();
@@ -217,14 +217,14 @@ static void maybe_verified(engine *e, run *r) {
         step_verified(e, r);
 }
 
-static int on_verify_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_verify_timeout(ev_source *src, uint64_t usec, void *userdata) {
         run *r = userdata;
         const rb_step *s = &r->rb->steps[r->step];
         check *c = s->verify_check ? check_set_find(triage_checks(r->engine->triage), s->verify_check) : NULL;
         const finding *f = c ? check_last_finding(c) : NULL;
         char d[32];
 
-        r->timer = sd_event_source_disable_unref(r->timer);
+        r->timer = ev_source_disable_unref(r->timer);
         r->steps[r->step].phase = PHASE_FAILED;
         run_rollback(r->engine, r, "step %s not verified within %s%s%s%s%s", s->name,
                      duration_format(s->verify_within_usec, d, sizeof(d)),
@@ -234,12 +234,12 @@ static int on_verify_timeout(sd_event_source *src, uint64_t usec, void *userdata
         return 0;
 }
 
-static int on_retrigger(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_retrigger(ev_source *src, uint64_t usec, void *userdata) {
         run *r = userdata;
         const rb_step *s = &r->rb->steps[r->step];
         check *c = check_set_find(triage_checks(r->engine->triage), s->verify_check);
 
-        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        r->retrigger = ev_source_disable_unref(r->retrigger);
         if (c)
                 (void) check_trigger(c);
         return 0;
@@ -261,7 +261,7 @@ void run_verify_finding(engine *e, run *r, const char *check_name) {
         }
         /* not yet: the fix may take a moment (charon reloading); ask again shortly */
         if (!r->retrigger)
-                (void) sd_event_add_time_relative(e->event, &r->retrigger, CLOCK_MONOTONIC, VERIFY_RETRIGGER_USEC,
+                (void) ev_add_time_relative(e->event, &r->retrigger, CLOCK_MONOTONIC, VERIFY_RETRIGGER_USEC,
                                                   50 * USEC_PER_MSEC, on_retrigger, r);
 }
 
@@ -288,8 +288,8 @@ static void start_verify(engine *e, run *r) {
         r->verify_deadline = mono_usec() + s->verify_within_usec;
         r->verify_check_ok = !s->verify_check;
         r->verify_action_ok = !s->verify_action;
-        r->timer = sd_event_source_disable_unref(r->timer);
-        (void) sd_event_add_time(e->event, &r->timer, CLOCK_MONOTONIC, r->verify_deadline, USEC_PER_MSEC,
+        r->timer = ev_source_disable_unref(r->timer);
+        (void) ev_add_time(e->event, &r->timer, CLOCK_MONOTONIC, r->verify_deadline, USEC_PER_MSEC,
                                  on_verify_timeout, r);
         if (s->verify_action) {
                 r->call = action_call_free(r->call);
@@ -513,8 +513,8 @@ void run_rollback(engine *e, run *r, const char *fmt, ...) {
         va_end(ap);
         /* whatever was in flight (a verify) must not complete into the rollback */
         r->call = action_call_free(r->call);
-        r->timer = sd_event_source_disable_unref(r->timer);
-        r->retrigger = sd_event_source_disable_unref(r->retrigger);
+        r->timer = ev_source_disable_unref(r->timer);
+        r->retrigger = ev_source_disable_unref(r->retrigger);
         r->verify_deadline = 0;
         r->state = RUN_ROLLING_BACK;
         r->rollback_pos = 0;
@@ -596,7 +596,7 @@ static void plan_of(engine *e, run *r) {
         }
 }
 
-static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_approval_expired(ev_source *s, uint64_t usec, void *userdata);
 
 static void engine_pend(engine *e, run *r, const char *why) {
         const policy_config *p = &e->config->policy;
@@ -609,8 +609,8 @@ static void engine_pend(engine *e, run *r, const char *why) {
         r->updated_usec = real_usec();
         (void) snprintf(r->why, sizeof(r->why), "%s", why);
         plan_of(e, r);
-        r->timer = sd_event_source_disable_unref(r->timer);
-        (void) sd_event_add_time(e->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
+        r->timer = ev_source_disable_unref(r->timer);
+        (void) ev_add_time(e->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
                                  on_approval_expired, r);
         (void) engine_persist_run(e, r);
         engine_audit(e, "approval_requested", "run %llu runbook %s (step %zu %s) waits for %u approver%s within %s, plan %s: %s",
@@ -622,7 +622,7 @@ static void engine_pend(engine *e, run *r, const char *why) {
                 (void) triage_incident_set_state(e->triage, r->incident, INCIDENT_REMEDIATING, "runbook waits for approval");
 }
 
-static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_approval_expired(ev_source *s, uint64_t usec, void *userdata) {
         run *r = userdata;
         engine *e = r->engine;
 
@@ -638,12 +638,12 @@ static int on_approval_expired(sd_event_source *s, uint64_t usec, void *userdata
 }
 
 void engine_reschedule_approval(engine *e, run *r) {
-        r->timer = sd_event_source_disable_unref(r->timer);
+        r->timer = ev_source_disable_unref(r->timer);
         if (r->approval_expires_usec <= real_usec()) {
                 (void) on_approval_expired(NULL, 0, r);
                 return;
         }
-        (void) sd_event_add_time(e->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
+        (void) ev_add_time(e->event, &r->timer, CLOCK_REALTIME, r->approval_expires_usec, USEC_PER_MSEC,
                                  on_approval_expired, r);
 }
 

@@ -83,28 +83,28 @@ measure *measure_new(engine *e, run *r, const rb_step *s, const action_params *p
         return m;
 }
 
-static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_expiry(ev_source *s, uint64_t usec, void *userdata);
 static void measure_reverted(measure *m, int result, const char *detail);
 
 /* A kind with a hold check (log_level: the disk budget) is asked every few seconds whether
  * its measure may stay; when not, the measure ends early, reverted as an operator's revert is. */
-static int on_hold(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_hold(ev_source *s, uint64_t usec, void *userdata) {
         measure *m = userdata;
         engine *e = m->engine;
         char why[256];
         int k;
 
         if (m->state != MEASURE_ACTIVE || m->call) {
-                m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+                m->hold_timer = ev_source_disable_unref(m->hold_timer);
                 return 0;
         }
         k = action_hold(&m->params, &e->env, why, sizeof(why));
         if (k >= 0) {
                 /* a fired timer is off: set its next time and turn it on again */
-                int r = sd_event_source_set_time_relative(s, ACTION_HOLD_INTERVAL_USEC);
-                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                int r = ev_source_set_time_relative(s, ACTION_HOLD_INTERVAL_USEC);
+                return r < 0 ? r : ev_source_set_enabled(s, EV_ONESHOT);
         }
-        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        m->hold_timer = ev_source_disable_unref(m->hold_timer);
         if (!why[0])
                 (void) snprintf(why, sizeof(why), "%s", strerror(-k));
         log_notice("measure %llu (%s) cannot stay: %s; reverting it early", (unsigned long long) m->id, m->kind, why);
@@ -116,13 +116,13 @@ static int on_hold(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void arm(engine *e, measure *m) {
-        m->timer = sd_event_source_disable_unref(m->timer);
-        if (sd_event_add_time(e->event, &m->timer, CLOCK_REALTIME, m->expires_usec, 10 * USEC_PER_MSEC, on_expiry, m) < 0)
+        m->timer = ev_source_disable_unref(m->timer);
+        if (ev_add_time(e->event, &m->timer, CLOCK_REALTIME, m->expires_usec, 10 * USEC_PER_MSEC, on_expiry, m) < 0)
                 log_error("measure %llu: cannot arm its expiry timer; it will be reverted at the next start",
                           (unsigned long long) m->id);
-        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        m->hold_timer = ev_source_disable_unref(m->hold_timer);
         if (m->params.ops && m->params.ops->hold &&
-            sd_event_add_time_relative(e->event, &m->hold_timer, CLOCK_MONOTONIC, ACTION_HOLD_INTERVAL_USEC,
+            ev_add_time_relative(e->event, &m->hold_timer, CLOCK_MONOTONIC, ACTION_HOLD_INTERVAL_USEC,
                                        100 * USEC_PER_MSEC, on_hold, m) < 0)
                 log_error("measure %llu: cannot arm its hold check; it stays until its expiry", (unsigned long long) m->id);
 }
@@ -231,8 +231,8 @@ void measure_revert(engine *e, measure *m, bool expiry, measure_done_cb done, vo
                         done(e, m, m->state == MEASURE_REVERTED ? 0 : -EIO, userdata);
                 return;
         }
-        m->timer = sd_event_source_disable_unref(m->timer);
-        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        m->timer = ev_source_disable_unref(m->timer);
+        m->hold_timer = ev_source_disable_unref(m->hold_timer);
         m->state = MEASURE_REVERTING;
         (void) engine_persist_measure(e, m);
         k = action_call_new(&m->call, &m->params, &e->env, ACTION_REVERT,
@@ -242,10 +242,10 @@ void measure_revert(engine *e, measure *m, bool expiry, measure_done_cb done, vo
                 measure_reverted(m, k, "cannot start the revert");
 }
 
-static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_expiry(ev_source *s, uint64_t usec, void *userdata) {
         measure *m = userdata;
 
-        m->timer = sd_event_source_disable_unref(m->timer);
+        m->timer = ev_source_disable_unref(m->timer);
         log_notice("measure %llu (%s) expires now: reverting", (unsigned long long) m->id, m->kind);
         measure_revert(m->engine, m, true, NULL, NULL);
         return 0;

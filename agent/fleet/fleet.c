@@ -214,7 +214,7 @@ static void key_read(fleet *f, unsigned which) {
 
 static void watch_open(struct fleet_key *k);
 
-static int on_watch_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_watch_retry(ev_source *s, uint64_t usec, void *userdata) {
         watch_open(userdata);
         return 0;
 }
@@ -224,9 +224,9 @@ static void watch_retry_later(struct fleet_key *k) {
         uint64_t at = mono_usec() + k->backoff_usec;
 
         if (k->retry) {
-                (void) sd_event_source_set_time(k->retry, at);
-                (void) sd_event_source_set_enabled(k->retry, SD_EVENT_ONESHOT);
-        } else if (sd_event_add_time(f->event, &k->retry, CLOCK_MONOTONIC, at, 10 * USEC_PER_MSEC, on_watch_retry, k) < 0)
+                (void) ev_source_set_time(k->retry, at);
+                (void) ev_source_set_enabled(k->retry, EV_ONESHOT);
+        } else if (ev_add_time(f->event, &k->retry, CLOCK_MONOTONIC, at, 10 * USEC_PER_MSEC, on_watch_retry, k) < 0)
                 log_warning("fleet: cannot schedule the reopening of the %s watch, ignoring: the renewal's read stands in",
                             key_leaf[k->which]);
 }
@@ -287,7 +287,7 @@ static void watch_open(struct fleet_key *k) {
 static void watches_stop(fleet *f) {
         for (unsigned i = 0; i < ELEMENTSOF(f->keys); i++) {
                 struct fleet_key *k = &f->keys[i];
-                k->retry = sd_event_source_disable_unref(k->retry);
+                k->retry = ev_source_disable_unref(k->retry);
                 /* the streams end with the client */
                 *k = (struct fleet_key){ .fleet = f, .which = i };
         }
@@ -376,13 +376,13 @@ static uint64_t tick_usec(const fleet *f) {
         return t < 500 * USEC_PER_MSEC ? 500 * USEC_PER_MSEC : t;
 }
 
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_tick(ev_source *s, uint64_t usec, void *userdata) {
         fleet *f = userdata;
         fleet_send(f);
         fleet_gate_tick(f);
         fleet_drill_tick(f);
-        (void) sd_event_source_set_time(s, usec + tick_usec(f));
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) ev_source_set_time(s, usec + tick_usec(f));
+        (void) ev_source_set_enabled(s, EV_ON);
         return 0;
 }
 
@@ -400,7 +400,7 @@ int fleet_new(fleet **ret, const fleet_deps *deps) {
 
         if (!f)
                 return -ENOMEM;
-        f->event = sd_event_ref(deps->event);
+        f->event = ev_ref(deps->event);
         f->gateways = -1;
         watches_stop(f);
         f->triage = deps->triage;
@@ -421,7 +421,7 @@ int fleet_new(fleet **ret, const fleet_deps *deps) {
 }
 
 static void fleet_stop(fleet *f) {
-        f->tick = sd_event_source_disable_unref(f->tick);
+        f->tick = ev_source_disable_unref(f->tick);
         f->etcd = etcd_client_free(f->etcd); /* abandons what is in flight and the watches: no callbacks */
         watches_stop(f);
         f->granting = f->renewing = f->putting = f->reading_pause = f->reading_freeze = f->reading_drills = f->counting = false;
@@ -455,7 +455,7 @@ fleet *fleet_free(fleet *f) {
         if (f->triage)
                 triage_unsubscribe(f->triage, f);
         strv_free(f->on_partition);
-        sd_event_unref(f->event);
+        ev_unref(f->event);
         free(f);
         return NULL;
 }
@@ -516,7 +516,7 @@ int fleet_configure(fleet *f, const fleet_config *c, const char *state_dir) {
                 f->enabled = false;
                 return r;
         }
-        r = sd_event_add_time(f->event, &f->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, f);
+        r = ev_add_time(f->event, &f->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, f);
         if (r < 0) {
                 f->etcd = etcd_client_free(f->etcd);
                 f->enabled = false;

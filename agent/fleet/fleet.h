@@ -24,9 +24,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/config/fleet_config.h"
+#include "ev.h"
 #include "macro.h"
 
 typedef struct fleet fleet;
@@ -36,7 +36,7 @@ typedef struct engine engine;
 
 /* What the fleet uses; borrowed, they outlive it. */
 typedef struct fleet_deps {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;             /* the VRRP role (the vrrp check's findings) */
         incident_store *incidents;  /* active incidents by class, for the record */
         engine *engine;             /* its gate; its runs (drills, slots given back at a run's end) */

@@ -35,7 +35,7 @@ typedef struct fleet_hold {
 } fleet_hold;
 
 struct fleet {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         incident_store *incidents;
         engine *engine;
@@ -54,7 +54,7 @@ struct fleet {
         char state_dir[256];
 
         etcd_client *etcd;
-        sd_event_source *tick;
+        ev_source *tick;
         int64_t lease;               /* 0: none */
         uint64_t lease_alive_until;  /* CLOCK_MONOTONIC: a renewal sent before it said TTL left */
         uint64_t renew_sent;
@@ -73,7 +73,7 @@ struct fleet {
                 bool created;            /* etcd confirmed the watch */
                 unsigned attempt;        /* opens so far: which endpoint the next one asks */
                 uint64_t backoff_usec;
-                sd_event_source *retry;
+                ev_source *retry;
                 int64_t rev;             /* the revision of the key's state in force */
                 uint64_t changes;        /* watch events applied: a read sent before one is stale */
                 uint64_t read_changes;   /* `changes` when the read in flight was sent */

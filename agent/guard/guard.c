@@ -29,7 +29,7 @@
 #define GUARD_REPORT_GRACE_USEC (60 * USEC_PER_SEC)
 
 struct guard {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         incident_store *incidents;
         engine *engine;
@@ -41,7 +41,7 @@ struct guard {
 
         guard_rec rec;
         bool have_rec;
-        sd_event_source *timer;
+        ev_source *timer;
         guard_rollback *rollback;
         /* each check's runs at the confirmation: a verification needs a run after it */
         check_set *runs_of;
@@ -91,9 +91,9 @@ static void engine_hold(guard *g, bool hold) {
         (void) engine_pause(g->engine, hold, reason, &who);
 }
 
-static int arm(guard *g, uint64_t at_real_usec, sd_event_time_handler_t cb) {
-        g->timer = sd_event_source_disable_unref(g->timer);
-        int r = sd_event_add_time(g->event, &g->timer, CLOCK_REALTIME, at_real_usec, 100 * USEC_PER_MSEC, cb, g);
+static int arm(guard *g, uint64_t at_real_usec, ev_time_handler cb) {
+        g->timer = ev_source_disable_unref(g->timer);
+        int r = ev_add_time(g->event, &g->timer, CLOCK_REALTIME, at_real_usec, 100 * USEC_PER_MSEC, cb, g);
         if (r < 0)
                 log_error_errno(r, "guard %llu: cannot arm its timer", (unsigned long long) g->rec.id);
         return r;
@@ -101,7 +101,7 @@ static int arm(guard *g, uint64_t at_real_usec, sd_event_time_handler_t cb) {
 
 /* The guard is over: the last-good recording and automatic remediation are released. */
 static void release(guard *g) {
-        g->timer = sd_event_source_disable_unref(g->timer);
+        g->timer = ev_source_disable_unref(g->timer);
         guard_peers_cancel(&g->back, charon(g));
         free(g->runs_at);
         g->runs_at = NULL;
@@ -158,7 +158,7 @@ static void rollback(guard *g, const char *fmt, ...) {
 
         if (guard_state_final(g->rec.state) || g->rollback)
                 return;
-        g->timer = sd_event_source_disable_unref(g->timer);
+        g->timer = ev_source_disable_unref(g->timer);
         va_start(ap, fmt);
         (void) vsnprintf(g->rec.outcome, sizeof(g->rec.outcome), fmt, ap);
         va_end(ap);
@@ -245,7 +245,7 @@ static void on_peers_back(int result, guard_peers *p, void *userdata) {
         keep(g);
 }
 
-static int on_verify_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_verify_timer(ev_source *s, uint64_t usec, void *userdata);
 
 /* Every check is healthy: are the peers that were up at the begin up again? */
 static void peers_verify(guard *g) {
@@ -273,7 +273,7 @@ static void peers_verify(guard *g) {
         (void) arm(g, real_usec() + USEC_PER_SEC, on_verify_timer);
 }
 
-static int on_verify_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_verify_timer(ev_source *s, uint64_t usec, void *userdata) {
         guard *g = userdata;
         bool unreported;
         check *c;
@@ -298,7 +298,7 @@ static int on_verify_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_confirm_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_confirm_timer(ev_source *s, uint64_t usec, void *userdata) {
         guard *g = userdata;
         char d[32];
 
@@ -390,7 +390,7 @@ guard *guard_free(guard *g) {
         if (!g)
                 return NULL;
         triage_unsubscribe(g->triage, g);
-        g->timer = sd_event_source_disable_unref(g->timer);
+        g->timer = ev_source_disable_unref(g->timer);
         if (g->roster.busy && g->roster_done) {
                 /* a begin waits for it: it is answered, not left hanging */
                 guard_peers_cancel(&g->roster, charon(g));

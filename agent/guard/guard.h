@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 
 typedef struct triage triage;
@@ -72,7 +72,7 @@ typedef struct guard_rec {
 } guard_rec;
 
 typedef struct guard_deps {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         incident_store *incidents;
         engine *engine;

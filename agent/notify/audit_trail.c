@@ -37,7 +37,7 @@ static int key_read(const char *path, char **ret, size_t *ret_len) {
 
 /* The log does not verify: say so loudly (journal at error level, a webhook), keep it aside
  * with its head and rotated files, and begin a new chain with a record saying why. */
-static int broken(audit_trail *t, sd_event *e, notifier *const *webhooks, const char *key, size_t key_len) {
+static int broken(audit_trail *t, ev_loop *e, notifier *const *webhooks, const char *key, size_t key_len) {
         audit_verify_result v = {};
         char aside[600], where[700];
         int r;
@@ -65,7 +65,7 @@ static int broken(audit_trail *t, sd_event *e, notifier *const *webhooks, const 
         return 0;
 }
 
-static int trail_open(audit_trail *t, sd_event *e, notifier *const *webhooks, const audit_trail_params *p) {
+static int trail_open(audit_trail *t, ev_loop *e, notifier *const *webhooks, const audit_trail_params *p) {
         _cleanup_(freep) char *key = NULL;
         size_t key_len = 0;
         int r;
@@ -95,7 +95,7 @@ static int trail_open(audit_trail *t, sd_event *e, notifier *const *webhooks, co
         return 0;
 }
 
-int audit_trail_open(audit_trail **ret, sd_event *e, notifier *const *webhooks, const audit_trail_params *p) {
+int audit_trail_open(audit_trail **ret, ev_loop *e, notifier *const *webhooks, const audit_trail_params *p) {
         _cleanup_(audit_trail_freep) audit_trail *t = calloc(1, sizeof(*t));
         int r;
 

@@ -12,9 +12,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/notify/notifier.h"
+#include "ev.h"
 #include "macro.h"
 
 typedef struct audit_trail audit_trail;
@@ -29,7 +29,7 @@ typedef struct audit_trail_params {
 /* Open (or begin) the log; a damaged one is kept aside and said to the journal and, on the
  * loop's first iteration, to every webhook of the notifier at *webhooks (see notify_later.h).
  * Logs its errors; returns -errno. */
-int audit_trail_open(audit_trail **ret, sd_event *e, notifier *const *webhooks, const audit_trail_params *p);
+int audit_trail_open(audit_trail **ret, ev_loop *e, notifier *const *webhooks, const audit_trail_params *p);
 audit_trail *audit_trail_free(audit_trail *t);
 DEFINE_FREE_FUNC(audit_trail, audit_trail_free);
 

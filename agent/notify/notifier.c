@@ -37,12 +37,12 @@ struct delivery {
         uint64_t timeout_usec, backoff_usec;
         uint32_t retries, attempt; /* attempt: retries started so far */
         CURL *easy;                /* in flight */
-        sd_event_source *retry;    /* waiting for the next attempt */
+        ev_source *retry;    /* waiting for the next attempt */
         char error[CURL_ERROR_SIZE];
 };
 
 struct notifier {
-        sd_event *event;
+        ev_loop *event;
         curl_glue *glue;
         notify_config cfg;
         struct curl_slist *headers;
@@ -103,7 +103,7 @@ static void delivery_free(delivery *d) {
                 curl_glue_remove(n->glue, d->easy);
                 curl_easy_cleanup(d->easy);
         }
-        sd_event_source_disable_unref(d->retry);
+        ev_source_disable_unref(d->retry);
         *(d->prev ? &d->prev->next : &n->head) = d->next;
         *(d->next ? &d->next->prev : &n->tail) = d->prev;
         n->n_queued--;
@@ -206,7 +206,7 @@ static int attempt_start(delivery *d) {
         return 0;
 }
 
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_retry(ev_source *s, uint64_t usec, void *userdata);
 
 static const char *start_error(int r) {
         return curl_lib_error() ?: strerror(-r);
@@ -220,7 +220,7 @@ static bool attempt_failed(delivery *d, const char *why) {
         if (d->attempt < d->retries) {
                 uint64_t delay = d->backoff_usec
                                  << d->attempt; /* retries ≤ 10, backoff ≤ 1h: no overflow */
-                int r = sd_event_add_time_relative(n->event, &d->retry, CLOCK_MONOTONIC, delay,
+                int r = ev_add_time_relative(n->event, &d->retry, CLOCK_MONOTONIC, delay,
                                                    USEC_PER_MSEC, on_retry, d);
                 if (r >= 0) {
                         log_debug("notify: webhook %s: %s failed (%s), retrying in %llums",
@@ -238,12 +238,12 @@ static bool attempt_failed(delivery *d, const char *why) {
         return false;
 }
 
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_retry(ev_source *s, uint64_t usec, void *userdata) {
         delivery *d = userdata;
         notifier *n = d->owner;
         int r;
 
-        d->retry = sd_event_source_disable_unref(d->retry);
+        d->retry = ev_source_disable_unref(d->retry);
         d->attempt++;
         n->stats.retried++;
         r = attempt_start(d);
@@ -425,14 +425,14 @@ int notifier_set_config(notifier *n, const notify_config *cfg) {
         return 0;
 }
 
-int notifier_new(notifier **ret, sd_event *e, const notify_config *cfg) {
+int notifier_new(notifier **ret, ev_loop *e, const notify_config *cfg) {
         notifier *n = calloc(1, sizeof(*n));
         int r;
 
         if (!n)
                 return -ENOMEM;
         notify_config_init(&n->cfg);
-        n->event = sd_event_ref(e);
+        n->event = ev_ref(e);
         r = config_copy(&n->cfg, cfg);
         if (r < 0)
                 goto fail;
@@ -452,7 +452,7 @@ notifier *notifier_free(notifier *n) {
         curl_glue_free(n->glue);
         curl_slist_free_all(n->headers);
         notify_config_done(&n->cfg);
-        sd_event_unref(n->event);
+        ev_unref(n->event);
         free(n);
         return NULL;
 }

@@ -41,8 +41,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
+#include "ev.h"
 #include "macro.h"
 #include "yaml_tree.h"
 
@@ -118,7 +118,7 @@ typedef struct notifier_stats {
 typedef struct notifier notifier;
 
 /* `cfg` is copied. */
-int notifier_new(notifier **ret, sd_event *e, const notify_config *cfg);
+int notifier_new(notifier **ret, ev_loop *e, const notify_config *cfg);
 /* Transfers in flight are abandoned. */
 notifier *notifier_free(notifier *n);
 DEFINE_FREE_FUNC(notifier, notifier_free);

@@ -18,17 +18,20 @@ static void later_free(void *userdata) {
         free(l);
 }
 
-static int on_defer(sd_event_source *s, void *userdata) {
+static int on_defer(ev_source *s, void *userdata) {
         later *l = userdata;
         notify_message m = { .event = l->event, .text = l->text };
 
         if (*l->where)
                 (void) notifier_send(*l->where, NULL, &m);
-        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        /* sent: the loop lets go of the source, which is freed with the message once this
+         * callback returns */
+        (void) ev_source_set_floating(s, false);
+        return 0;
 }
 
-void notifier_send_later(notifier *const *where, sd_event *e, const char *event, const char *text) {
-        sd_event_source *s = NULL;
+void notifier_send_later(notifier *const *where, ev_loop *e, const char *event, const char *text) {
+        ev_source *s = NULL;
         later *l = calloc(1, sizeof(*l));
 
         if (!l || !(l->event = strdup(event)) || !(l->text = strdup(text))) {
@@ -38,22 +41,22 @@ void notifier_send_later(notifier *const *where, sd_event *e, const char *event,
                 return;
         }
         l->where = where;
-        /* floating: the loop owns it and frees the message with it */
-        if (sd_event_add_defer(e, &s, on_defer, l) < 0) {
+        /* floating: the loop owns it until it has run, and frees the message with it */
+        if (ev_add_defer(e, &s, on_defer, l) < 0) {
                 later_free(l);
                 log_warning("cannot queue the webhook for '%s', ignoring", event);
                 return;
         }
-        if (sd_event_source_set_destroy_callback(s, later_free) < 0) {
-                sd_event_source_disable_unref(s);
+        if (ev_source_set_destroy_callback(s, later_free) < 0) {
+                ev_source_disable_unref(s);
                 later_free(l);
                 log_warning("cannot queue the webhook for '%s', ignoring", event);
                 return;
         }
-        if (sd_event_source_set_floating(s, 1) < 0) {
-                sd_event_source_disable_unref(s); /* frees l */
+        if (ev_source_set_floating(s, 1) < 0) {
+                ev_source_disable_unref(s); /* frees l */
                 log_warning("cannot queue the webhook for '%s', ignoring", event);
                 return;
         }
-        sd_event_source_unref(s);
+        ev_source_unref(s);
 }

@@ -3,11 +3,11 @@
  * sent on the event loop's first iteration, through the notifier found then. */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "ev.h"
 
 #include "agent/notify/notifier.h"
 
 /* Queue `text` as event `event` ([a-z_]+) to every webhook of the notifier at *where once the
  * loop `e` runs (`where` must outlive the loop's iterations; a NULL notifier then: nothing is
  * sent). Failures are logged. */
-void notifier_send_later(notifier *const *where, sd_event *e, const char *event, const char *text);
+void notifier_send_later(notifier *const *where, ev_loop *e, const char *event, const char *text);

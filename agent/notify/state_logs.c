@@ -16,7 +16,7 @@ static void say_damaged(const char *dir, const char *name, const statelog_check_
                   (unsigned long long) c->records);
 }
 
-int state_logs_vet(const char *dir, bool reset_state, audit_trail *audit, notifier *const *webhooks, sd_event *e) {
+int state_logs_vet(const char *dir, bool reset_state, audit_trail *audit, notifier *const *webhooks, ev_loop *e) {
         unsigned damaged = 0, reset = 0;
         int r;
 

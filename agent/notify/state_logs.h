@@ -9,10 +9,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
 
 #include "agent/notify/audit_trail.h"
 #include "agent/notify/notifier.h"
+#include "ev.h"
 #include "statelog.h"
 
 /* The state logs' names, NULL-terminated. */
@@ -21,7 +21,7 @@ extern const char *const state_log_names[];
 /* Check every state log in `dir` (the audit trail must be open: a reset is audited to it and
  * said to the webhooks of *webhooks on the loop's first iteration). `reset`: --reset-state. 0, or
  * -EUCLEAN with each damaged log logged at error level. */
-int state_logs_vet(const char *dir, bool reset, audit_trail *audit, notifier *const *webhooks, sd_event *e);
+int state_logs_vet(const char *dir, bool reset, audit_trail *audit, notifier *const *webhooks, ev_loop *e);
 /* A store opened its log: warn of a torn tail it cut and of the records it could not decode. */
 void state_log_report(const statelog *l, uint64_t undecodable);
 /* A store's open failed with r: say why (for -EBADMSG, what statelog_check() finds) and

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/charon_hub.h"
 #include "agent/engine/engine.h"
 #include "agent/observe/observe_internal.h"
 #include "agent/triage/triage.h"
+#include "ev.h"
 #include "http_server.h"
 #include "log.h"
 #include "mhd_lib.h"
@@ -110,9 +110,9 @@ observe *observe_free(observe *o) {
         charon_listener_free(o->child_listener);
         http_server_free(o->server);
         http_config_done(&o->config);
-        sd_event_source_disable_unref(o->drain_timer);
-        sd_event_source_disable_unref(o->drain_watch);
-        sd_event_source_disable_unref(o->am_timer);
+        ev_source_disable_unref(o->drain_timer);
+        ev_source_disable_unref(o->drain_watch);
+        ev_source_disable_unref(o->am_timer);
         free(o->state_dir_copy);
         free(o);
         return NULL;
@@ -185,7 +185,7 @@ static int server_build(observe *o, const http_config *c, http_server **ret, uin
                 .timeout_sec = (unsigned) (c->timeout_usec / USEC_PER_SEC),
                 /* below everything else on the loop: scrapers wait, the control socket, charon's
                  * events and the checks do not */
-                .priority = SD_EVENT_PRIORITY_IDLE,
+                .priority = EV_PRIORITY_IDLE,
         };
         int r;
 

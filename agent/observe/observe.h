@@ -15,7 +15,7 @@
 #include "macro.h"
 
 typedef struct observe observe;
-typedef struct sd_event sd_event;
+typedef struct ev_loop ev_loop;
 typedef struct triage triage;
 typedef struct incident_store incident_store;
 typedef struct engine engine;
@@ -27,7 +27,7 @@ typedef struct notifier notifier;
 
 /* What the room reads; borrowed, they outlive it. */
 typedef struct observe_deps {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         incident_store *incidents;
         engine *engine;

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "agent/engine/engine.h"
@@ -25,6 +24,7 @@
 #include "agent/observe/observe_internal.h"
 #include "agent/triage/incident.h"
 #include "am_alert_body.h"
+#include "ev.h"
 #include "log.h"
 #include "now.h"
 
@@ -234,7 +234,7 @@ static void resend(observe *o, const notify_alertmanager *a) {
         }
 }
 
-static int on_am_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_am_timer(ev_source *s, uint64_t usec, void *userdata) {
         observe *o = userdata;
         const notify_alertmanager *a = notifier_alertmanager(o->deps.notifier);
 
@@ -243,8 +243,8 @@ static int on_am_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         else
                 for (size_t k = 0; k < o->n_told; k++)
                         o->told[k].pushed = false; /* a later Alertmanager holds none of them */
-        (void) sd_event_source_set_time_relative(s, a ? a->resend_usec : AM_IDLE_USEC);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) ev_source_set_time_relative(s, a ? a->resend_usec : AM_IDLE_USEC);
+        (void) ev_source_set_enabled(s, EV_ON);
         return 0;
 }
 
@@ -252,6 +252,6 @@ int observe_am_start(observe *o) {
         if (!o->deps.notifier)
                 return 0;
         /* the first look on the loop's first iteration: open incidents of before this start */
-        return sd_event_add_time_relative(o->deps.event, &o->am_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_am_timer,
+        return ev_add_time_relative(o->deps.event, &o->am_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_am_timer,
                                           o);
 }

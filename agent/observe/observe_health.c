@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <systemd/sd-event.h>
 
 #include "agent/observe/observe_internal.h"
 #include "agent/triage/incident.h"
+#include "ev.h"
 #include "http_server.h"
 #include "log.h"
 #include "now.h"
@@ -101,7 +101,7 @@ void observe_health_incident(observe *o, const incident *i) {
         health_render(o);
 }
 
-static int on_drain_expiry(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_drain_expiry(ev_source *s, uint64_t usec, void *userdata);
 
 /* Take what <state_dir>/drain says now (and end an operator's drain past its expiry). */
 void observe_drain_reload(observe *o) {
@@ -109,7 +109,7 @@ void observe_drain_reload(observe *o) {
         bool was = o->drained;
         int r;
 
-        o->drain_timer = sd_event_source_disable_unref(o->drain_timer);
+        o->drain_timer = ev_source_disable_unref(o->drain_timer);
         r = o->deps.state_dir ? drain_file_read(o->deps.state_dir, &s) : -ENOENT;
         if (r == -EBADMSG) {
                 log_warning("%s/" DRAIN_FILE_NAME " is not a drain this agent wrote: removing it", o->deps.state_dir);
@@ -124,7 +124,7 @@ void observe_drain_reload(observe *o) {
                         if (o->deps.audit)
                                 o->deps.audit(o->deps.audit_userdata, "undrain", "the drain expired");
                 } else if (s.until_usec &&
-                           sd_event_add_time(o->deps.event, &o->drain_timer, CLOCK_REALTIME, s.until_usec, 1000,
+                           ev_add_time(o->deps.event, &o->drain_timer, CLOCK_REALTIME, s.until_usec, 1000,
                                              on_drain_expiry, o) < 0)
                         log_warning("cannot arm the drain's expiry: it ends at the next restart or `undrain`");
         }
@@ -133,7 +133,7 @@ void observe_drain_reload(observe *o) {
         health_render(o);
 }
 
-static int on_drain_expiry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_drain_expiry(ev_source *s, uint64_t usec, void *userdata) {
         observe *o = userdata;
         observe_drain_reload(o); /* removes it: its expiry has passed */
         return 0;
@@ -195,7 +195,7 @@ int observe_on_healthz(const http_request *req, http_reply *reply, void *userdat
         return http_reply_set(reply, o->health_status, "application/json", o->health_body, o->health_len);
 }
 
-static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+static int on_state_dir(ev_source *s, const struct inotify_event *ev, void *userdata) {
         observe *o = userdata;
         if (ev->len > 0 && strcmp(ev->name, DRAIN_FILE_NAME) == 0)
                 observe_drain_reload(o);
@@ -205,6 +205,6 @@ static int on_state_dir(sd_event_source *s, const struct inotify_event *ev, void
 int observe_drain_watch(observe *o) {
         if (!o->deps.state_dir)
                 return 0;
-        return sd_event_add_inotify(o->deps.event, &o->drain_watch, o->deps.state_dir,
+        return ev_add_inotify(o->deps.event, &o->drain_watch, o->deps.state_dir,
                                     IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_ONLYDIR, on_state_dir, o);
 }

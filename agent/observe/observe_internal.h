@@ -87,13 +87,13 @@ struct observe {
         char outage_class[32], outage_summary[256];
         bool drained;
         drain_state drain;
-        struct sd_event_source *drain_timer, *drain_watch;
+        struct ev_source *drain_timer, *drain_watch;
 
         /* webhooks for every incident change (observe_hooks.c) and the incidents pushed to
          * Alertmanager (observe_am.c) */
         observe_told told[OBSERVE_TOLD_MAX];
         size_t n_told;
-        struct sd_event_source *am_timer;
+        struct ev_source *am_timer;
 };
 
 /* The latency buckets (seconds) of probes and of TTD/TTR. */

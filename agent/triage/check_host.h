@@ -6,10 +6,10 @@
 #pragma once
 
 #include <systemd/sd-bus.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
+#include "ev.h"
 
 typedef struct check_host check_host;
 typedef struct check_set check_set;
@@ -18,7 +18,7 @@ typedef struct vici_client vici_client;
 
 /* Create the hub, connect to the system bus (without one, unit and timedated facts are
  * unavailable: said, ignored) and prepare the state directory. Logs what fails. */
-int check_host_new(check_host **ret, sd_event *e, const ikeheal_config *config);
+int check_host_new(check_host **ret, ev_loop *e, const ikeheal_config *config);
 check_host *check_host_free(check_host *h);
 charon_hub *check_host_hub(const check_host *h);
 sd_bus *check_host_bus(const check_host *h);

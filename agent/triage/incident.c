@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-event.h>
 #include <time.h>
 
 #include "agent/triage/incident.h"
+#include "ev.h"
 #include "now.h"
 #include "record_store.h"
 
@@ -21,8 +21,8 @@ struct incident_store {
         uint64_t next_id;
         record_store store; /* its log NULL: memory only */
         /* held updates are written when their interval ends */
-        sd_event *event;
-        sd_event_source *flush_timer;
+        ev_loop *event;
+        ev_source *flush_timer;
         incident_cb flush_cb;
         void *flush_userdata;
 };
@@ -262,8 +262,8 @@ int incident_store_new(incident_store **ret, const char *state_dir, uint64_t *re
 incident_store *incident_store_free(incident_store *s) {
         if (!s)
                 return NULL;
-        s->flush_timer = sd_event_source_disable_unref(s->flush_timer);
-        sd_event_unref(s->event);
+        s->flush_timer = ev_source_disable_unref(s->flush_timer);
+        ev_unref(s->event);
         for (size_t i = 0; i < s->n; i++) {
                 if (s->items[i].coalesced)
                         (void) store_persist(s, &s->items[i]); /* what was held is not lost */
@@ -340,10 +340,10 @@ int incident_store_flush(incident_store *s, uint64_t now_usec, incident_cb cb, v
         return ret;
 }
 
-static int on_flush(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_flush(ev_source *src, uint64_t usec, void *userdata) {
         incident_store *s = userdata;
 
-        s->flush_timer = sd_event_source_disable_unref(s->flush_timer);
+        s->flush_timer = ev_source_disable_unref(s->flush_timer);
         (void) incident_store_flush(s, real_usec(), s->flush_cb, s->flush_userdata);
         for (size_t j = 0; j < s->n; j++)
                 if (s->items[j].coalesced) {
@@ -356,12 +356,12 @@ static int on_flush(sd_event_source *src, uint64_t usec, void *userdata) {
 static void flush_arm(incident_store *s) {
         if (!s->event || s->flush_timer)
                 return;
-        (void) sd_event_add_time_relative(s->event, &s->flush_timer, CLOCK_MONOTONIC, INCIDENT_COALESCE_USEC,
+        (void) ev_add_time_relative(s->event, &s->flush_timer, CLOCK_MONOTONIC, INCIDENT_COALESCE_USEC,
                                           50 * USEC_PER_MSEC, on_flush, s);
 }
 
-int incident_store_attach_event(incident_store *s, sd_event *e, incident_cb cb, void *userdata) {
-        s->event = sd_event_ref(e);
+int incident_store_attach_event(incident_store *s, ev_loop *e, incident_cb cb, void *userdata) {
+        s->event = ev_ref(e);
         s->flush_cb = cb;
         s->flush_userdata = userdata;
         return 0;

@@ -73,7 +73,7 @@ typedef enum incident_event {
 typedef struct incident_store incident_store;
 /* For INCIDENT_UPDATED, i->coalesced says how many updates this record carries beyond one. */
 typedef void (*incident_cb)(const incident *i, incident_event ev, void *userdata);
-typedef struct sd_event sd_event;
+typedef struct ev_loop ev_loop;
 
 /* `state_dir` NULL: memory only (tests, --check-config). Otherwise the log
  * <state_dir>/incidents.log is opened (created) and replayed; *ret_dropped (if non-NULL) says
@@ -81,7 +81,7 @@ typedef struct sd_event sd_event;
 int incident_store_new(incident_store **ret, const char *state_dir, uint64_t *ret_dropped);
 incident_store *incident_store_free(incident_store *s);
 /* Write held updates when their interval ends, on this loop, reporting them to cb. */
-int incident_store_attach_event(incident_store *s, sd_event *e, incident_cb cb, void *userdata);
+int incident_store_attach_event(incident_store *s, ev_loop *e, incident_cb cb, void *userdata);
 /* Write the held updates whose interval ended by now (now: CLOCK_REALTIME µs). */
 int incident_store_flush(incident_store *s, uint64_t now_usec, incident_cb cb, void *userdata);
 DEFINE_FREE_FUNC(incident_store, incident_store_free);

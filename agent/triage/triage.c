@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-event.h>
 
 #include "agent/checks/charon_hub.h"
 #include "agent/checks/check_set.h"
@@ -20,6 +19,7 @@
 #include "agent/triage/diagnosis.h"
 #include "agent/triage/triage.h"
 #include "duration.h"
+#include "ev.h"
 #include "log.h"
 #include "log_ids.h"
 #include "now.h"
@@ -31,7 +31,7 @@ typedef struct run_marks {
 } run_marks;
 
 struct triage {
-        sd_event *event;
+        ev_loop *event;
         incident_store *incidents;
         charon_hub *hub;
         void (*audit)(void *userdata, const char *kind, const char *text);
@@ -42,9 +42,9 @@ struct triage {
         size_t n_listeners;
 
         check_set *checks;          /* borrowed: the running set */
-        sd_event_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
+        ev_source *diagnose_defer; /* one diagnosis per loop iteration, however many findings */
         bool healthy;               /* last diagnosis: every check OK, nothing active */
-        sd_event_source *good_timer; /* healthy long enough: the checks keep their last-good state */
+        ev_source *good_timer; /* healthy long enough: the checks keep their last-good state */
         bool good_recorded;         /* this healthy stretch's last-good state is recorded */
         unsigned good_holds;        /* triage_good_hold bits: nothing is recorded automatically */
         run_marks good_runs;        /* the last hold lifted: no last-good until every check ran since */
@@ -54,7 +54,7 @@ struct triage {
         bool settle_waiting;        /* settling waits for charon's start grace to end */
         uint64_t settle_wait_since; /* CLOCK_REALTIME: when that wait began */
         run_marks settle_runs;      /* each check's run count when settling began */
-        sd_event_source *settle_timer;
+        ev_source *settle_timer;
 };
 
 static void audit(triage *t, const char *kind, const char *fmt, ...) _printf_(3, 4);
@@ -183,9 +183,9 @@ static bool settled(triage *t) {
         return !t->settle_waiting && run_marks_passed(t, &t->settle_runs);
 }
 
-static int on_settle_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_settle_deadline(ev_source *s, uint64_t usec, void *userdata) {
         triage *t = userdata;
-        t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
+        t->settle_timer = ev_source_disable_unref(t->settle_timer);
         triage_schedule(t);
         return 0;
 }
@@ -241,8 +241,8 @@ static void settle_rerun(triage *t) {
         t->settle_waiting = false;
         run_marks_take(t, &t->settle_runs);
         t->settle_deadline = mono_usec() + span;
-        t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
-        (void) sd_event_add_time_relative(t->event, &t->settle_timer, CLOCK_MONOTONIC, span, USEC_PER_MSEC,
+        t->settle_timer = ev_source_disable_unref(t->settle_timer);
+        (void) ev_add_time_relative(t->event, &t->settle_timer, CLOCK_MONOTONIC, span, USEC_PER_MSEC,
                                           on_settle_deadline, t);
         check_set_forget(t->checks);
         check_set_trigger_all(t->checks);
@@ -252,12 +252,12 @@ static void settle_rerun(triage *t) {
 
 /* While waiting: ask the conns and daemon checks again every 100 ms (charon does not push a
  * load). */
-static int on_settle_wait(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_settle_wait(ev_source *s, uint64_t usec, void *userdata) {
         triage *t = userdata;
         uint64_t left = charon_start_left(t);
 
-        t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
-        if (left == 0 || sd_event_add_time_relative(t->event, &t->settle_timer, CLOCK_MONOTONIC,
+        t->settle_timer = ev_source_disable_unref(t->settle_timer);
+        if (left == 0 || ev_add_time_relative(t->event, &t->settle_timer, CLOCK_MONOTONIC,
                                                     left < SETTLE_POLL_USEC ? left : SETTLE_POLL_USEC,
                                                     USEC_PER_MSEC, on_settle_wait, t) < 0) {
                 settle_rerun(t);
@@ -284,7 +284,7 @@ static void settle_begin(triage *t) {
         t->settle_waiting = true;
         t->settle_wait_since = real_usec();
         t->settle_deadline = mono_usec() + wait + settle_span(t);
-        t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
+        t->settle_timer = ev_source_disable_unref(t->settle_timer);
         log_debug("charon came back within charon.start_grace: the checks run again once its connections "
                   "are loaded, at most in %s", duration_format(wait, d, sizeof(d)));
         (void) on_settle_wait(NULL, 0, t);
@@ -307,11 +307,11 @@ size_t triage_inputs(const triage *t, diagnosis_input *in, size_t max) {
         return n;
 }
 
-static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_good_timer(ev_source *s, uint64_t usec, void *userdata) {
         triage *t = userdata;
         char d[32];
 
-        t->good_timer = sd_event_source_disable_unref(t->good_timer);
+        t->good_timer = ev_source_disable_unref(t->good_timer);
         if (t->good_holds) {
                 log_info("all %zu checks healthy, but %s: the last-good state is not recorded", check_set_size(t->checks),
                          t->good_holds & TRIAGE_HOLD_GUARD ? "a guarded change is not confirmed yet"
@@ -326,9 +326,9 @@ static int on_good_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void arm_good_timer(triage *t) {
-        t->good_timer = sd_event_source_disable_unref(t->good_timer);
+        t->good_timer = ev_source_disable_unref(t->good_timer);
         if (t->params.last_good_after_usec == 0 ||
-            sd_event_add_time_relative(t->event, &t->good_timer, CLOCK_MONOTONIC, t->params.last_good_after_usec,
+            ev_add_time_relative(t->event, &t->good_timer, CLOCK_MONOTONIC, t->params.last_good_after_usec,
                                        USEC_PER_MSEC, on_good_timer, t) < 0)
                 (void) on_good_timer(NULL, 0, t);
 }
@@ -394,7 +394,7 @@ void triage_diagnose(triage *t) {
                 arm_good_timer(t);
         }
         if (!healthy) {
-                t->good_timer = sd_event_source_disable_unref(t->good_timer);
+                t->good_timer = ev_source_disable_unref(t->good_timer);
                 t->good_recorded = false;
         }
         t->healthy = healthy;
@@ -413,8 +413,8 @@ static void diagnose_and_tell(triage *t) {
                         t->listeners[i].diagnosed(t->listeners[i].userdata);
 }
 
-static int on_diagnose_defer(sd_event_source *s, void *userdata) {
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+static int on_diagnose_defer(ev_source *s, void *userdata) {
+        (void) ev_source_set_enabled(s, EV_OFF);
         diagnose_and_tell(userdata);
         return 0;
 }
@@ -441,11 +441,11 @@ void triage_on_finding(check *c, const finding *f, bool changed, void *userdata)
 
 void triage_schedule(triage *t) {
         if (!t->diagnose_defer &&
-            sd_event_add_defer(t->event, &t->diagnose_defer, on_diagnose_defer, t) < 0) {
+            ev_add_defer(t->event, &t->diagnose_defer, on_diagnose_defer, t) < 0) {
                 diagnose_and_tell(t);
                 return;
         }
-        (void) sd_event_source_set_enabled(t->diagnose_defer, SD_EVENT_ONESHOT);
+        (void) ev_source_set_enabled(t->diagnose_defer, EV_ONESHOT);
 }
 
 void triage_set_checks(triage *t, check_set *set) {
@@ -454,7 +454,7 @@ void triage_set_checks(triage *t, check_set *set) {
                 return;
         t->settle_deadline = 0;
         t->settle_waiting = false;
-        t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
+        t->settle_timer = ev_source_disable_unref(t->settle_timer);
         t->healthy = false;
 }
 
@@ -474,7 +474,7 @@ void triage_hold_good(triage *t, triage_good_hold who, bool hold) {
         /* the last hold lifted with nothing recorded in this stretch: a new stretch begins once
          * every check has looked again (now), and is recorded after last_good_after as always */
         if (was && !t->good_holds && !t->good_recorded && t->checks) {
-                t->good_timer = sd_event_source_disable_unref(t->good_timer);
+                t->good_timer = ev_source_disable_unref(t->good_timer);
                 t->healthy = false;
                 run_marks_take(t, &t->good_runs);
                 check_set_trigger_all(t->checks);
@@ -545,9 +545,9 @@ int triage_new(triage **ret, const triage_deps *deps, const triage_params *param
 triage *triage_free(triage *t) {
         if (!t)
                 return NULL;
-        t->diagnose_defer = sd_event_source_disable_unref(t->diagnose_defer);
-        t->settle_timer = sd_event_source_disable_unref(t->settle_timer);
-        t->good_timer = sd_event_source_disable_unref(t->good_timer);
+        t->diagnose_defer = ev_source_disable_unref(t->diagnose_defer);
+        t->settle_timer = ev_source_disable_unref(t->settle_timer);
+        t->good_timer = ev_source_disable_unref(t->good_timer);
         run_marks_clear(&t->settle_runs);
         run_marks_clear(&t->good_runs);
         free(t);

@@ -20,7 +20,7 @@ typedef struct check check;
 typedef struct check_set check_set;
 typedef struct finding finding;
 typedef struct charon_hub charon_hub;
-typedef struct sd_event sd_event;
+typedef struct ev_loop ev_loop;
 
 /* What triage tells its subscribers; any callback may be NULL. */
 typedef struct triage_listener {
@@ -37,7 +37,7 @@ typedef struct triage_listener {
 
 /* What triage uses. The incident store and the hub are borrowed and outlive triage. */
 typedef struct triage_deps {
-        sd_event *event;
+        ev_loop *event;
         incident_store *incidents;
         charon_hub *hub;            /* charon's state and when it last changed (its start grace) */
         /* one record on the audit trail */

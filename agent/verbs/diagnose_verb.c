@@ -28,7 +28,7 @@ struct diagnose_query {
         uint64_t *runs_before; /* per check index */
         size_t n;
         uint64_t started_usec; /* CLOCK_MONOTONIC */
-        sd_event_source *timer;
+        ev_source *timer;
         diagnose_query *next;
 };
 
@@ -42,7 +42,7 @@ static void query_unlink(diagnose_query *q) {
 
 static void query_free(diagnose_query *q) {
         query_unlink(q);
-        sd_event_source_disable_unref(q->timer);
+        ev_source_disable_unref(q->timer);
         control_request_unref(q->req);
         free(q->runs_before);
         free(q);
@@ -154,7 +154,7 @@ static int diagnose_report(const verbs_ctx *v, control_request *req, vici_builde
         return 0;
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_deadline(ev_source *s, uint64_t usec, void *userdata) {
         query_finish(userdata, NULL); /* with what is there; "complete" says no */
         return 0;
 }
@@ -191,7 +191,7 @@ int verbs_check_round(const verbs_ctx *v, control_request *req, vici_builder *b,
         wait += DIAGNOSE_SLACK_USEC;
         if (wait > DIAGNOSE_MAX_USEC)
                 wait = DIAGNOSE_MAX_USEC;
-        r = sd_event_add_time_relative(v->event, &q->timer, CLOCK_MONOTONIC, wait, 10 * USEC_PER_MSEC,
+        r = ev_add_time_relative(v->event, &q->timer, CLOCK_MONOTONIC, wait, 10 * USEC_PER_MSEC,
                                        on_deadline, q);
         if (r < 0) {
                 free(q->runs_before);

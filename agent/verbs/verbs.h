@@ -26,7 +26,7 @@ typedef struct verbs_figures {
 } verbs_figures;
 
 typedef struct verbs_ctx {
-        sd_event *event;
+        ev_loop *event;
         triage *triage;
         audit_trail *audit; /* NULL: the audit log is not open */
         incident_store *incidents;

@@ -164,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 while (recv(fds[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
                         ;
-                if (sd_event_run(the_agent->event, 0) < 0)
+                if (ev_run(the_agent->event, 0) < 0)
                         abort();
         }
         /* a client gone with an answer still owed: the agent must forget it safely */
@@ -172,6 +172,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 control_conn_free(server->conns);
         close(fds[1]);
         for (unsigned turn = 0; turn < 4; turn++)
-                (void) sd_event_run(the_agent->event, 0);
+                (void) ev_run(the_agent->event, 0);
         return 0;
 }

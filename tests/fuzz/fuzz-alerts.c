@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static sd_event *ev;
+static ev_loop *ev;
 static check_env env;
 static check *chk;
 
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!ev) {
                 ydiag d;
                 check_schedule sched = { .interval_usec = 3600 * USEC_PER_SEC, .timeout_usec = USEC_PER_SEC, .rise = 1, .fall = 1 };
-                if (sd_event_new(&ev) < 0)
+                if (ev_new(&ev) < 0)
                         abort();
                 env.event = ev;
                 if (check_new(&chk, &env, "alerts", &alerts_check_ops, &sched, observer, NULL) < 0)
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < w->n_alerts; i++)
                 (void) alerts_check_take(chk, &w->alerts[i], why, sizeof(why));
         (void) check_trigger(chk);
-        (void) sd_event_run(ev, 0);
+        (void) ev_run(ev, 0);
         am_webhook_free(w);
         return 0;
 }

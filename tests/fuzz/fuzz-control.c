@@ -24,7 +24,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static sd_event *loop;
+static ev_loop *loop;
 static control_server *server;
 static ikeheal_config cfg;
 static control_request *pending; /* a deferred request, answered on the next turn */
@@ -66,7 +66,7 @@ static void setup(void) {
         static char *readers[] = { "nogroup", NULL }, *operators[] = { "users", NULL };
 
         log_set_max_level(LOG_CRIT); /* the refusals and requests it logs would drown the output */
-        if (sd_event_new(&loop) < 0 || !(server = calloc(1, sizeof(*server))))
+        if (ev_new(&loop) < 0 || !(server = calloc(1, sizeof(*server))))
                 abort();
         cfg.reader_groups = readers;
         cfg.operator_groups = operators;
@@ -132,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         pending = NULL;
                         (void) control_request_reply(req, 0, NULL);
                 }
-                if (sd_event_run(loop, 0) < 0)
+                if (ev_run(loop, 0) < 0)
                         break;
         }
         while (server->conns)

@@ -19,7 +19,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static sd_event *event;
+static ev_loop *event;
 static http_server *server;
 static uint16_t port;
 
@@ -32,7 +32,7 @@ static int on_echo(const http_request *req, http_reply *reply, void *userdata) {
 static void setup(void) {
         if (server)
                 return;
-        if (sd_event_new(&event) < 0 ||
+        if (ev_new(&event) < 0 ||
             http_server_new(&server, event, &(http_server_limits){ .max_body = 512, .max_per_client = 64, .timeout_sec = 1,
                                                                     .handlers_per_run = 1 }) < 0 ||
             http_server_listen(server, "127.0.0.1:0", &port) < 0 ||
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         off += (size_t) n;
                 else if (n < 0 && errno != EAGAIN)
                         break;
-                (void) sd_event_run(event, 1000);
+                (void) ev_run(event, 1000);
         }
         (void) shutdown(fd, SHUT_WR);
         for (int i = 0; i < 2000; i++) {
@@ -83,13 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         got += (size_t) n;
                         continue;
                 }
-                (void) sd_event_run(event, 1000);
+                (void) ev_run(event, 1000);
         }
         if (got > 0 && (got < sizeof(head) || memcmp(head, "HTTP/1.", 7) != 0))
                 abort();
         close(fd);
         /* let the server see the close, so its connection count goes back down */
         for (int i = 0; i < 5; i++)
-                (void) sd_event_run(event, 0);
+                (void) ev_run(event, 0);
         return 0;
 }

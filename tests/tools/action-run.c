@@ -107,14 +107,14 @@ int main(int argc, char **argv) {
                 ydiag_done(&d);
                 return 1;
         }
-        if (sd_event_default(&env.event) < 0)
+        if (ev_default(&env.event) < 0)
                 return 1;
         vici_client *vici = NULL;
         if (env.vici_socket && vici_client_new(&vici, env.event, env.vici_socket, 5 * USEC_PER_SEC, 100 * USEC_PER_MSEC,
                                                USEC_PER_SEC, NULL, NULL) >= 0 && vici_client_start(vici) >= 0) {
                 t0 = now_ms();
                 while (!vici_client_is_connected(vici) && now_ms() - t0 < 5000)
-                        (void) sd_event_run(env.event, 100 * 1000);
+                        (void) ev_run(env.event, 100 * 1000);
                 env.vici = vici;
         }
         (void) action_plan_make(&p, &env, (action_op) op, &plan);
@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
                 if (action_call_new(&call, &p, &env, (action_op) op, timeout_ms * 1000, NULL, on_done, NULL) < 0)
                         result = -EIO;
                 while (call && !done)
-                        (void) sd_event_run(env.event, UINT64_MAX);
+                        (void) ev_run(env.event, UINT64_MAX);
                 if (call)
                         printf("result=%d ms=%llu\ndetail: %s\n", result, (unsigned long long) (now_ms() - t0),
                                action_call_detail(call));
@@ -134,6 +134,6 @@ int main(int argc, char **argv) {
         action_params_done(&p);
         ynode_free(root);
         ydiag_done(&d);
-        sd_event_unref(env.event);
+        ev_unref(env.event);
         return result < 0 ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* check-run: run one check of any registered kind, alone, on a real loop — the way tests
  * exercise a check against the lab without a whole agent. The check gets what the agent would
- * lend it (agent/checks/check.h's check_env): a VICI client feeding a charon hub (--vici), the system
- * bus when there is one, a state directory. Each finding is printed as one block:
+ * lend it (agent/checks/check.h's check_env): a VICI client feeding a charon hub (--vici) and a
+ * state directory; no system bus. Each finding is printed as one block:
  *
  *   finding N status=fail changed=yes ms=12
  *   summary: …
@@ -36,7 +36,7 @@
 #include "vici.h"
 
 typedef struct run {
-        sd_event *event;
+        ev_loop *event;
         unsigned count, seen;
         bool mark_good, marked;
         const char *ready;
@@ -74,7 +74,7 @@ static void on_finding(check *c, const finding *f, bool changed, void *userdata)
                         close(fd);
         }
         if (r->count && r->seen >= r->count)
-                (void) sd_event_exit(r->event, 0);
+                (void) ev_exit(r->event, 0);
 }
 
 /* charon answers one connection's requests in order, and the subscriptions are registered
@@ -96,8 +96,8 @@ static void on_vici_event(vici_client *v, const char *event, const vici_node *ms
         charon_hub_emit_event(userdata, event, msg);
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        return sd_event_exit(userdata, 0);
+static int on_deadline(ev_source *s, uint64_t usec, void *userdata) {
+        return ev_exit(userdata, 0);
 }
 
 static int usage(void) {
@@ -174,15 +174,11 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        if (sd_event_new(&r.event) < 0 || charon_hub_new(&hub) < 0)
+        if (ev_new(&r.event) < 0 || charon_hub_new(&hub) < 0)
                 return 1;
         env.event = r.event;
         env.hub = hub;
         env.state_dir = state_dir;
-        if (sd_bus_open_system(&bus) >= 0) {
-                (void) sd_bus_attach_event(bus, r.event, 0);
-                env.bus = bus;
-        }
         {
                 /* the defaults, with the VICI socket the checks should name */
                 _cleanup_(freep) char *text = NULL, *err = NULL;
@@ -216,7 +212,7 @@ int main(int argc, char **argv) {
         }
         ydiag_done(&d);
         if (watch_s)
-                (void) sd_event_add_time_relative(r.event, NULL, CLOCK_MONOTONIC,
+                (void) ev_add_time_relative(r.event, NULL, CLOCK_MONOTONIC,
                                                   (uint64_t) watch_s * USEC_PER_SEC, 1000,
                                                   on_deadline, r.event);
         r.t0 = mono_usec();
@@ -226,10 +222,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (!r.count || r.seen < r.count)
-                (void) sd_event_loop(r.event);
+                (void) ev_loop_run(r.event);
         c = check_free(c);
         vici = vici_client_free(vici);
         sd_bus_flush_close_unref(bus);
-        sd_event_unref(r.event);
+        ev_unref(r.event);
         return r.seen > 0 ? 0 : 1;
 }

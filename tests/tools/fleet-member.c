@@ -19,13 +19,13 @@
 #include "now.h"
 
 typedef struct member {
-        sd_event *event;
+        ev_loop *event;
         etcd_client *etcd;
         const char *prefix, *name;
         unsigned k;
         int64_t ttl, lease;
         uint64_t hold_usec, deadline_usec, started_usec;
-        sd_event_source *keepalive, *retry;
+        ev_source *keepalive, *retry;
         bool waiting_said, holding;
         char slot_key[512];
         char last_why[512];
@@ -34,20 +34,20 @@ typedef struct member {
 
 static void quit(member *m, int code) {
         m->exit_code = code;
-        (void) sd_event_exit(m->event, code);
+        (void) ev_exit(m->event, code);
 }
 
 static void try_slot(member *m);
 
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_retry(ev_source *s, uint64_t usec, void *userdata) {
         member *m = userdata;
-        m->retry = sd_event_source_disable_unref(m->retry);
+        m->retry = ev_source_disable_unref(m->retry);
         try_slot(m);
         return 0;
 }
 
 static void retry_in(member *m, uint64_t usec) {
-        if (sd_event_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC, usec, 0, on_retry, m) < 0)
+        if (ev_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC, usec, 0, on_retry, m) < 0)
                 quit(m, 1);
 }
 
@@ -58,9 +58,9 @@ static void on_released(etcd_client *c, int error, const etcd_reply *rep, const 
         quit(m, error < 0 ? 1 : 0);
 }
 
-static int on_hold_over(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_hold_over(ev_source *s, uint64_t usec, void *userdata) {
         member *m = userdata;
-        m->retry = sd_event_source_disable_unref(m->retry);
+        m->retry = ev_source_disable_unref(m->retry);
         if (etcd_delete(m->etcd, m->slot_key, on_released, m) < 0)
                 quit(m, 1);
         return 0;
@@ -74,7 +74,7 @@ static void on_slot(etcd_client *c, int error, unsigned slot, const char *why, v
                 fflush(stdout);
                 (void) snprintf(m->slot_key, sizeof(m->slot_key), "%sslots/%u", m->prefix, slot);
                 m->holding = true;
-                if (sd_event_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC, m->hold_usec, 0, on_hold_over, m) < 0)
+                if (ev_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC, m->hold_usec, 0, on_hold_over, m) < 0)
                         quit(m, 1);
                 return;
         }
@@ -111,11 +111,11 @@ static void on_keepalive(etcd_client *c, int error, const etcd_reply *rep, const
         }
 }
 
-static int on_keepalive_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_keepalive_timer(ev_source *s, uint64_t usec, void *userdata) {
         member *m = userdata;
         (void) etcd_lease_keepalive(m->etcd, m->lease, on_keepalive, m);
-        (void) sd_event_source_set_time_relative(s, (uint64_t) m->ttl * USEC_PER_SEC / 3);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) ev_source_set_time_relative(s, (uint64_t) m->ttl * USEC_PER_SEC / 3);
+        (void) ev_source_set_enabled(s, EV_ON);
         return 0;
 }
 
@@ -147,7 +147,7 @@ static void on_lease(etcd_client *c, int error, const etcd_reply *rep, const cha
         m->lease = rep->id;
         printf("lease %" PRId64 "\n", m->lease);
         fflush(stdout);
-        if (sd_event_add_time_relative(m->event, &m->keepalive, CLOCK_MONOTONIC, (uint64_t) m->ttl * USEC_PER_SEC / 3, 0,
+        if (ev_add_time_relative(m->event, &m->keepalive, CLOCK_MONOTONIC, (uint64_t) m->ttl * USEC_PER_SEC / 3, 0,
                                        on_keepalive_timer, m) < 0)
                 quit(m, 1);
         (void) snprintf(key, sizeof(key), "%sgateways/%s", m->prefix, m->name);
@@ -175,18 +175,18 @@ int main(int argc, char **argv) {
         m.ttl = atoi(argv[5]);
         m.hold_usec = (uint64_t) (atof(argv[6]) * USEC_PER_SEC);
         m.deadline_usec = (uint64_t) (atof(argv[7]) * USEC_PER_SEC);
-        if (sd_event_default(&m.event) < 0 || etcd_client_new(&m.etcd, m.event, eps, 3 * USEC_PER_SEC) < 0) {
+        if (ev_default(&m.event) < 0 || etcd_client_new(&m.etcd, m.event, eps, 3 * USEC_PER_SEC) < 0) {
                 fprintf(stderr, "fleet-member: cannot start\n");
                 return 1;
         }
         m.started_usec = mono_usec();
         if (etcd_lease_grant(m.etcd, m.ttl, on_lease, &m) < 0)
                 return 1;
-        r = sd_event_loop(m.event);
-        m.keepalive = sd_event_source_disable_unref(m.keepalive);
-        m.retry = sd_event_source_disable_unref(m.retry);
+        r = ev_loop_run(m.event);
+        m.keepalive = ev_source_disable_unref(m.keepalive);
+        m.retry = ev_source_disable_unref(m.retry);
         etcd_client_free(m.etcd);
-        sd_event_unref(m.event);
+        ev_unref(m.event);
         free(list);
         return r < 0 ? 1 : m.exit_code;
 }

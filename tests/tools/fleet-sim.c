@@ -33,20 +33,20 @@ typedef struct gw {
         int64_t lease;
         uint64_t want_usec, got_usec, saw_pause_usec;
         unsigned slot;
-        sd_event_source *timer;
+        ev_source *timer;
         etcd_watch *watch;
         bool created, watch_done;
 } gw;
 
 struct sim {
-        sd_event *event;
+        ev_loop *event;
         etcd_client *etcd;
         const char *prefix;
         unsigned n, k, pending, errors, leases_lost;
         gw *gws;
         uint64_t phase_start, pause_written;
         unsigned created;
-        sd_event_source *keepalive;
+        ev_source *keepalive;
         int phase;
 };
 
@@ -93,9 +93,9 @@ static void on_new_lease(etcd_client *c, int error, const etcd_reply *rep, const
         want_slot(g);
 }
 
-static int on_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_retry(ev_source *src, uint64_t usec, void *userdata) {
         gw *g = userdata;
-        g->timer = sd_event_source_disable_unref(g->timer);
+        g->timer = ev_source_disable_unref(g->timer);
         want_slot(g);
         return 0;
 }
@@ -107,10 +107,10 @@ static void on_freed(etcd_client *c, int error, const etcd_reply *rep, const cha
         one_done(g->s);
 }
 
-static int on_held(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_held(ev_source *src, uint64_t usec, void *userdata) {
         gw *g = userdata;
         char key[256];
-        g->timer = sd_event_source_disable_unref(g->timer);
+        g->timer = ev_source_disable_unref(g->timer);
         (void) snprintf(key, sizeof(key), "%sslots/%u", g->s->prefix, g->slot);
         if (etcd_delete(g->s->etcd, key, on_freed, g) < 0) {
                 g->s->errors++;
@@ -124,7 +124,7 @@ static void on_slot(etcd_client *c, int error, unsigned slot, const char *why, v
         if (error == 0) {
                 g->got_usec = mono_usec();
                 g->slot = slot;
-                (void) sd_event_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0, on_held, g);
+                (void) ev_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0, on_held, g);
                 return;
         }
         if (error != -EBUSY)
@@ -135,7 +135,7 @@ static void on_slot(etcd_client *c, int error, unsigned slot, const char *why, v
                 (void) etcd_lease_grant(g->s->etcd, LEASE_TTL, on_new_lease, g);
                 return;
         }
-        (void) sd_event_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC, 0, on_retry, g);
+        (void) ev_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC, 0, on_retry, g);
 }
 
 static void want_slot(gw *g) {
@@ -199,9 +199,9 @@ static void on_wend(etcd_watch *w, int error, const char *why, void *userdata) {
 /* ---- pause, polled ---- */
 static void poll_pause(gw *g);
 
-static int on_poll(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_poll(ev_source *src, uint64_t usec, void *userdata) {
         gw *g = userdata;
-        g->timer = sd_event_source_disable_unref(g->timer);
+        g->timer = ev_source_disable_unref(g->timer);
         poll_pause(g);
         return 0;
 }
@@ -213,7 +213,7 @@ static void on_pause(etcd_client *c, int error, const etcd_reply *rep, const cha
                 one_done(g->s);
                 return;
         }
-        (void) sd_event_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 500 * USEC_PER_MSEC, 0, on_poll, g);
+        (void) ev_add_time_relative(g->s->event, &g->timer, CLOCK_MONOTONIC, 500 * USEC_PER_MSEC, 0, on_poll, g);
 }
 
 static void poll_pause(gw *g) {
@@ -237,13 +237,13 @@ static void on_ka(etcd_client *c, int error, const etcd_reply *rep, const char *
                 g->s->errors++;
 }
 
-static int on_keepalive(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_keepalive(ev_source *src, uint64_t usec, void *userdata) {
         sim *s = userdata;
         for (unsigned i = 0; i < s->n; i++)
                 if (s->gws[i].lease)
                         (void) etcd_lease_keepalive(s->etcd, s->gws[i].lease, on_ka, &s->gws[i]);
-        (void) sd_event_source_set_time_relative(src, LEASE_TTL * USEC_PER_SEC / 3);
-        (void) sd_event_source_set_enabled(src, SD_EVENT_ON);
+        (void) ev_source_set_time_relative(src, LEASE_TTL * USEC_PER_SEC / 3);
+        (void) ev_source_set_enabled(src, EV_ON);
         return 0;
 }
 
@@ -263,7 +263,7 @@ static void report(sim *s, const char *phase, uint64_t req0) {
 static uint64_t req_mark;
 
 /* The watched pause seen by all: its figures, then the polled one. */
-static int poll_phase(sd_event_source *src, void *userdata) {
+static int poll_phase(ev_source *src, void *userdata) {
         sim *s = userdata;
         uint64_t last = 0;
         char key[256];
@@ -293,7 +293,7 @@ static void phase_done(sim *s) {
         switch (s->phase) {
         case 0:
                 report(s, "register (lease + record)", req_mark);
-                (void) sd_event_add_time_relative(s->event, &s->keepalive, CLOCK_MONOTONIC, LEASE_TTL * USEC_PER_SEC / 3, 0,
+                (void) ev_add_time_relative(s->event, &s->keepalive, CLOCK_MONOTONIC, LEASE_TTL * USEC_PER_SEC / 3, 0,
                                                   on_keepalive, s);
                 s->phase = 1;
                 s->phase_start = mono_usec();
@@ -332,7 +332,7 @@ static void phase_done(sim *s) {
         }
         case 2:
                 /* the last event is being read from inside a watch: close them all afterwards */
-                (void) sd_event_add_defer(s->event, NULL, poll_phase, s);
+                (void) ev_add_defer(s->event, NULL, poll_phase, s);
                 break;
         default: {
                 uint64_t last = 0;
@@ -341,7 +341,7 @@ static void phase_done(sim *s) {
                 report(s, "pause (polled every 500 ms)", req_mark);
                 printf("figure: N=%u fleet pause (polled) reached every gateway %.0f ms after it was written\n", s->n,
                        s->pause_written && last > s->pause_written ? (last - s->pause_written) / 1e3 : 0.0);
-                (void) sd_event_exit(s->event, s->errors ? 1 : 0);
+                (void) ev_exit(s->event, s->errors ? 1 : 0);
         }
         }
 }
@@ -364,7 +364,7 @@ int main(int argc, char **argv) {
         s.k = (unsigned) atoi(argv[4]);
         if (s.n == 0 || s.n > 100000 || s.k == 0 || s.k > 64 || !(s.gws = calloc(s.n, sizeof(*s.gws))))
                 return 2;
-        if (sd_event_default(&s.event) < 0 || etcd_client_new(&s.etcd, s.event, eps, 30 * USEC_PER_SEC) < 0)
+        if (ev_default(&s.event) < 0 || etcd_client_new(&s.etcd, s.event, eps, 30 * USEC_PER_SEC) < 0)
                 return 1;
         s.phase_start = mono_usec();
         s.pending = s.n;
@@ -376,14 +376,14 @@ int main(int argc, char **argv) {
                 if (etcd_lease_grant(s.etcd, LEASE_TTL, on_lease, g) < 0)
                         return 1;
         }
-        r = sd_event_loop(s.event);
+        r = ev_loop_run(s.event);
         for (unsigned i = 0; i < s.n; i++) {
-                sd_event_source_disable_unref(s.gws[i].timer);
+                ev_source_disable_unref(s.gws[i].timer);
                 etcd_watch_close(s.gws[i].watch);
         }
-        sd_event_source_disable_unref(s.keepalive);
+        ev_source_disable_unref(s.keepalive);
         etcd_client_free(s.etcd);
-        sd_event_unref(s.event);
+        ev_unref(s.event);
         free(s.gws);
         free(list);
         return r;

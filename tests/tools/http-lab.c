@@ -105,17 +105,17 @@ static void on_refusal(const http_refusal *r, void *userdata) {
                 r->path ? r->path : "-", r->reason);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        return sd_event_exit(sd_event_source_get_event(s), 0);
+static int on_signal(ev_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        return ev_exit(ev_source_get_loop(s), 0);
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        return sd_event_exit(sd_event_source_get_event(s), 0);
+static int on_deadline(ev_source *s, uint64_t usec, void *userdata) {
+        return ev_exit(ev_source_get_loop(s), 0);
 }
 
 static int serve(int argc, char **argv) {
         _cleanup_(http_server_freep) http_server *s = NULL;
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         lab l = { 0 };
         const char *token = NULL;
         uint16_t port = 0;
@@ -140,10 +140,10 @@ static int serve(int argc, char **argv) {
         sigaddset(&mask, SIGINT);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        r = sd_event_new(&e);
-        if (r >= 0) r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, NULL);
-        if (r >= 0) r = sd_event_add_signal(e, NULL, SIGINT, on_signal, NULL);
-        if (r >= 0) r = sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, strtoull(argv[4], NULL, 10) * USEC_PER_SEC,
+        r = ev_new(&e);
+        if (r >= 0) r = ev_add_signal(e, NULL, SIGTERM, on_signal, NULL);
+        if (r >= 0) r = ev_add_signal(e, NULL, SIGINT, on_signal, NULL);
+        if (r >= 0) r = ev_add_time_relative(e, NULL, CLOCK_MONOTONIC, strtoull(argv[4], NULL, 10) * USEC_PER_SEC,
                                                    USEC_PER_SEC, on_deadline, NULL);
         if (r >= 0) r = http_server_new(&s, e, &(http_server_limits){ .max_body = 256 * 1024, .rate_per_sec = 50 });
         if (r >= 0) r = http_server_listen(s, "127.0.0.1:0", &port);
@@ -156,9 +156,9 @@ static int serve(int argc, char **argv) {
                         r = -EIO;
         }
         if (r >= 0)
-                r = sd_event_loop(e);
+                r = ev_loop_run(e);
         s = http_server_free(s);
-        sd_event_unref(e);
+        ev_unref(e);
         fclose(l.log);
         return r;
 }

@@ -18,7 +18,7 @@
 #include "agent/checks/ike_probe.h"
 
 typedef struct run {
-        sd_event *event;
+        ev_loop *event;
         const char *capture;
         uint16_t port;
         int exit_code;
@@ -55,7 +55,7 @@ static void on_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
                         (void) fclose(f);
         }
         ctx->exit_code = r->verdict == IKE_PROBE_ANSWERED ? 0 : 2;
-        (void) sd_event_exit(ctx->event, 0);
+        (void) ev_exit(ctx->event, 0);
 }
 
 static void usage(void) {
@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
         ike_probe_options o = {.timeout_usec = 2 * USEC_PER_SEC, .retries = 2};
         struct sockaddr_storage ss = {0};
         run ctx = {.port = 500, .exit_code = 1};
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         ike_probe *p = NULL;
         unsigned long v;
         int c, r;
@@ -166,22 +166,22 @@ int main(int argc, char **argv) {
         }
         o.addr = (struct sockaddr *) &ss;
 
-        r = sd_event_new(&e);
+        r = ev_new(&e);
         if (r < 0) {
-                fprintf(stderr, "ike-probe: sd_event_new: %s\n", strerror(-r));
+                fprintf(stderr, "ike-probe: ev_new: %s\n", strerror(-r));
                 return 1;
         }
         ctx.event = e;
         r = ike_probe_start(&p, e, &o, on_result, &ctx);
         if (r < 0) {
                 fprintf(stderr, "ike-probe: cannot start: %s\n", strerror(-r));
-                sd_event_unref(e);
+                ev_unref(e);
                 return 1;
         }
-        r = sd_event_loop(e);
+        r = ev_loop_run(e);
         if (r < 0)
                 fprintf(stderr, "ike-probe: event loop: %s\n", strerror(-r));
         ike_probe_free(p);
-        sd_event_unref(e);
+        ev_unref(e);
         return ctx.exit_code;
 }

@@ -189,7 +189,7 @@ static int restore(const char *ns, const char *state_dir, const char *fault) {
         (void) snprintf(yaml, sizeof(yaml), "netns: %s\n", ns);
         ydiag_init(&d, "params");
         if (ytree_parse_buffer(yaml, strlen(yaml), &d, &root) < 0 || action_params_bind(action_find("nft_restore"), root, &p, &d) < 0 ||
-            sd_event_default(&env.event) < 0)
+            ev_default(&env.event) < 0)
                 return -EINVAL;
         /* what the agent has before the step: the check's read of the faulty ruleset, and the
          * snapshot read once (the plan the engine makes first) */
@@ -223,14 +223,14 @@ static int restore(const char *ns, const char *state_dir, const char *fault) {
         if ((r = action_call_new(&call, &p, &env, ACTION_APPLY, 30 * USEC_PER_SEC, NULL, on_done, NULL)) < 0)
                 return r;
         while (!done)
-                (void) sd_event_run(env.event, UINT64_MAX);
+                (void) ev_run(env.event, UINT64_MAX);
         printf("restore_us %ld\nrestore_wall_us %ld\nresult %d\ndetail %s\n", cpu_us() - c0, wall_us() - w0, result,
                action_call_detail(call));
         action_call_free(call);
         action_params_done(&p);
         ynode_free(root);
         ydiag_done(&d);
-        sd_event_unref(env.event);
+        ev_unref(env.event);
         return result;
 }
 

@@ -25,7 +25,7 @@
 #include "vici.h"
 
 typedef struct live {
-        sd_event *event;
+        ev_loop *event;
         vici_client *vici;
         const char *ready_file;
         const char *capture_dir;
@@ -51,7 +51,7 @@ static void fail(live *l, const char *what, int error) {
         fprintf(stderr, "vici-live: FAIL %s%s%s\n", what, error ? ": " : "",
                 error ? strerror(-error) : "");
         l->exit_code = 1;
-        (void) sd_event_exit(l->event, 1);
+        (void) ev_exit(l->event, 1);
 }
 
 static void check_phase_done(live *l);
@@ -214,7 +214,7 @@ static void check_phase_done(live *l) {
                 fflush(stdout);
                 if (l->once) {
                         l->exit_code = 0;
-                        (void) sd_event_exit(l->event, 0);
+                        (void) ev_exit(l->event, 0);
                         return;
                 }
                 l->phase = 2;
@@ -234,7 +234,7 @@ static void check_phase_done(live *l) {
                        "subscription renewed (%u events)\n",
                        strerror(-l->disconnect_reason), l->last_version, l->logs_phase[2]);
                 l->exit_code = 0;
-                (void) sd_event_exit(l->event, 0);
+                (void) ev_exit(l->event, 0);
         }
 }
 
@@ -304,7 +304,7 @@ static void on_packet(vici_client *c, const uint8_t *pkt, size_t len, void *user
                 (void) fclose(f);
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_deadline(ev_source *s, uint64_t usec, void *userdata) {
         live *l = userdata;
 
         fprintf(stderr,
@@ -330,7 +330,7 @@ int main(int argc, char **argv) {
         live l = {.phase = 1, .exit_code = -1};
         const char *path = NULL;
         unsigned long timeout_ms = 2000, deadline_s = 30, bmin = 50, bmax = 400;
-        sd_event_source *deadline = NULL;
+        ev_source *deadline = NULL;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -372,7 +372,7 @@ int main(int argc, char **argv) {
         }
         setvbuf(stdout, NULL, _IOLBF, 0);
 
-        r = sd_event_new(&l.event);
+        r = ev_new(&l.event);
         if (r >= 0)
                 r = vici_client_new(&l.vici, l.event, path, timeout_ms * USEC_PER_MSEC,
                                     bmin * USEC_PER_MSEC, bmax * USEC_PER_MSEC, on_state, &l);
@@ -383,17 +383,17 @@ int main(int argc, char **argv) {
                 r = vici_client_start(l.vici);
         }
         if (r >= 0)
-                r = sd_event_add_time_relative(l.event, &deadline, CLOCK_MONOTONIC,
+                r = ev_add_time_relative(l.event, &deadline, CLOCK_MONOTONIC,
                                                deadline_s * USEC_PER_SEC, 0, on_deadline, &l);
         if (r >= 0)
-                r = sd_event_loop(l.event);
+                r = ev_loop_run(l.event);
         if (r < 0) {
                 fprintf(stderr, "vici-live: %s\n", strerror(-r));
                 l.exit_code = 1;
         }
         printf("result %s\n", l.exit_code == 0 ? "PASS" : "FAIL");
-        sd_event_source_unref(deadline);
+        ev_source_unref(deadline);
         vici_client_free(l.vici);
-        sd_event_unref(l.event);
+        ev_unref(l.event);
         return l.exit_code == 0 ? 0 : 1;
 }

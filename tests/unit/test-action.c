@@ -20,7 +20,7 @@
 #include "tap.h"
 
 static char root[64];
-static sd_event *ev;
+static ev_loop *ev;
 
 static void test_params(void) {
         static const struct {
@@ -94,7 +94,7 @@ static int run_call(action_params *p, action_op op, uint64_t timeout, char *cons
                 return r;
         CHECK(!res->done, "the callback never runs inside action_call_new");
         while (!res->done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         clock_gettime(CLOCK_MONOTONIC, &z);
         if (ret_ms)
                 *ret_ms = (uint64_t) ((z.tv_sec - a.tv_sec) * 1000 + (z.tv_nsec - a.tv_nsec) / 1000000);
@@ -240,7 +240,7 @@ static void test_notify(void) {
         free(err);
         CHECK(action_call_new(&c, &p, &env, ACTION_APPLY, 0, NULL, on_done, &res) == 0, "notify call");
         while (!res.done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         CHECK(res.r == 0 && called == 1, "notify delivered once");
         action_call_free(c);
         action_params_done(&p);
@@ -294,7 +294,7 @@ static void test_file_mode(void) {
         action_call *c = NULL;
         CHECK(action_call_new(&c, &p, &env, ACTION_APPLY, USEC_PER_SEC, NULL, on_done, &res) == 0, "apply");
         while (!res.done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         CHECK(res.r == 0 && mode_of(key) == 0600 && mode_of(conf) == 0600,
               "apply: the key is 0600 again, swanctl.conf left as it is (%04o %04o): %s", mode_of(key), mode_of(conf),
               action_call_detail(c));
@@ -302,13 +302,13 @@ static void test_file_mode(void) {
         res = (result){ 0 };
         CHECK(action_call_new(&c, &p, &env, ACTION_VERIFY, USEC_PER_SEC, NULL, on_done, &res) == 0, "verify");
         while (!res.done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         CHECK(res.r == 0, "verify: %s", action_call_detail(c));
         c = action_call_free(c);
         res = (result){ 0 };
         CHECK(action_call_new(&c, &p, &env, ACTION_REVERT, USEC_PER_SEC, NULL, on_done, &res) == 0, "revert");
         while (!res.done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         CHECK(res.r == 0 && mode_of(key) == 0644 && mode_of(conf) == 0600, "revert: the key's mode from before is back (%04o)",
               mode_of(key));
         CHECK(strstr(action_call_detail(c), "1 of 1 file(s) given back"), "revert counts the file: %s", action_call_detail(c));
@@ -319,13 +319,13 @@ static void test_file_mode(void) {
         res = (result){ 0 };
         CHECK(action_call_new(&c, &p, &env, ACTION_APPLY, USEC_PER_SEC, NULL, on_done, &res) == 0, "apply again");
         while (!res.done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         c = action_call_free(c);
         CHECK(rename(key, moved) == 0, "the key moved away");
         res = (result){ 0 };
         CHECK(action_call_new(&c, &p, &env, ACTION_REVERT, USEC_PER_SEC, NULL, on_done, &res) == 0, "revert");
         while (!res.done)
-                (void) sd_event_run(ev, 100 * 1000);
+                (void) ev_run(ev, 100 * 1000);
         CHECK(res.r < 0 && strstr(action_call_detail(c), "0 of 1 file(s) given back") &&
                       strstr(action_call_detail(c), "stopped: No such file"),
               "a failed revert says 0 of 1 and why: %s", action_call_detail(c));
@@ -363,7 +363,7 @@ int main(void) {
         }
         /* under /run: root-owned 0755 all the way up, unlike /tmp */
         snprintf(root, sizeof(root), "/run/test-action-%d", (int) getpid());
-        if (mkdir(root, 0755) < 0 || sd_event_new(&ev) < 0)
+        if (mkdir(root, 0755) < 0 || ev_new(&ev) < 0)
                 return 1;
         test_exec();
         test_notify();
@@ -371,6 +371,6 @@ int main(void) {
         snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
         if (system(cmd) != 0)
                 fprintf(stderr, "cannot remove %s\n", root);
-        sd_event_unref(ev);
+        ev_unref(ev);
         return TAP_END();
 }

@@ -55,7 +55,7 @@ typedef struct seen {
         check_status last;
         char summary[128];
         unsigned stop_after;
-        sd_event *e;
+        ev_loop *e;
         bool retrigger;              /* trigger the check from inside the first finding's observer */
         char after[128];             /* that finding's summary, read after the trigger */
 } seen;
@@ -67,7 +67,7 @@ static void observe(check *c, const finding *f, bool changed, void *userdata) {
         s->last = f->status;
         snprintf(s->summary, sizeof(s->summary), "%s", f->summary ? f->summary : "");
         if (s->stop_after && s->findings >= s->stop_after)
-                (void) sd_event_exit(s->e, 0);
+                (void) ev_exit(s->e, 0);
         if (s->retrigger && s->findings == 1) {
                 (void) check_trigger(c);
                 snprintf(s->after, sizeof(s->after), "%s", f->summary ? f->summary : "");
@@ -76,7 +76,7 @@ static void observe(check *c, const finding *f, bool changed, void *userdata) {
 
 static check_env env;
 
-static check *make(sd_event *e, script *sc, check_schedule sched, seen *sn) {
+static check *make(ev_loop *e, script *sc, check_schedule sched, seen *sn) {
         check *c = NULL;
         env.event = e; /* check_new takes its own reference of the loop */
         if (check_new(&c, &env, "t", &script_ops, &sched, observe, sn) < 0)
@@ -86,9 +86,9 @@ static check *make(sd_event *e, script *sc, check_schedule sched, seen *sn) {
 }
 
 int main(void) {
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
 
-        if (sd_event_new(&e) < 0)
+        if (ev_new(&e) < 0)
                 return 1;
 
         { /* retries: fail, fail, ok within one cycle → one OK finding */
@@ -140,7 +140,7 @@ int main(void) {
                 check *c = make(e, &sc, (check_schedule){ .timeout_usec = 50 * USEC_PER_MSEC }, &sn);
                 (void) check_start(c);
                 CHECK(check_trigger(c) == 0 && sc.starts == 1, "trigger while running coalesces");
-                (void) sd_event_loop(e);
+                (void) ev_loop_run(e);
                 CHECK(sn.last == CHECK_UNKNOWN && strstr(sn.summary, "timed out") && sc.cancels == 1,
                       "hung run times out as unknown and is cancelled: %s", sn.summary);
                 /* the coalesced trigger started a second run after the timeout */
@@ -150,9 +150,9 @@ int main(void) {
                 CHECK(sc.held == NULL && sc.cancels == 2 && sn.findings == 1,
                       "free cancels the run in flight, no finding after free");
         }
-        /* an sd_event that exited cannot loop again: a fresh one */
-        e = sd_event_unref(e);
-        if (sd_event_new(&e) < 0)
+        /* an ev_loop that exited cannot loop again: a fresh one */
+        e = ev_unref(e);
+        if (ev_new(&e) < 0)
                 return 1;
         { /* interval + hysteresis: fall=2 */
                 static const check_status r[] = { CHECK_OK, CHECK_FAIL, CHECK_FAIL, CHECK_FAIL };
@@ -160,13 +160,13 @@ int main(void) {
                 seen sn = { .stop_after = 4, .e = e };
                 check *c = make(e, &sc, (check_schedule){ .interval_usec = 10 * USEC_PER_MSEC, .fall = 2 }, &sn);
                 (void) check_start(c);
-                (void) sd_event_loop(e);
+                (void) ev_loop_run(e);
                 CHECK(sn.findings == 4 && sn.changes == 2 && check_get_state(c)->reported == CHECK_FAIL,
                       "interval runs; ok then fail after 2 in a row: %u changes", sn.changes);
                 CHECK(check_runs(c) == 4 && check_last_finding(c) && strcmp(check_kind(c), "script") == 0,
                       "accessors");
                 check_free(c);
         }
-        sd_event_unref(e);
+        ev_unref(e);
         return TAP_END();
 }

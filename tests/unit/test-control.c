@@ -19,13 +19,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <systemd/sd-event.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/control/control.h"
 #include "atomic_file.h"
+#include "ev.h"
 #include "log.h"
 #include "proto.h"
 #include "tap.h"
@@ -33,7 +34,7 @@
 #define NOBODY 65534
 #define TIMEOUT (5 * USEC_PER_SEC)
 
-static sd_event *loop;
+static ev_loop *loop;
 
 /* ---- server side: handlers ---- */
 
@@ -52,18 +53,18 @@ static int on_status(control_request *req, vici_builder *reply, void *userdata) 
 typedef struct deferred {
         control_request *req;
         vici_builder *reply;
-        sd_event_source *timer;
+        ev_source *timer;
         int last_result; /* of the late control_request_reply() */
         unsigned started;
 } deferred;
 
-static int on_deferred_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_deferred_timer(ev_source *s, uint64_t usec, void *userdata) {
         deferred *d = userdata;
 
         vici_builder_add_str(d->reply, "config", "/etc/ikeheal/test.yaml");
         d->last_result = control_request_reply(d->req, 0, d->reply);
         d->req = NULL;
-        d->timer = sd_event_source_unref(d->timer);
+        d->timer = ev_source_unref(d->timer);
         return 0;
 }
 
@@ -76,7 +77,7 @@ static int on_reload(control_request *req, vici_builder *reply, void *userdata) 
         d->req = req;
         d->reply = reply;
         d->last_result = 1;
-        return sd_event_add_time_relative(loop, &d->timer, CLOCK_MONOTONIC, 250 * USEC_PER_MSEC, 0,
+        return ev_add_time_relative(loop, &d->timer, CLOCK_MONOTONIC, 250 * USEC_PER_MSEC, 0,
                                           on_deferred_timer, d);
 }
 
@@ -647,11 +648,11 @@ static int run_cli(void *arg) {
 
 /* ---- parent: run a child while the loop serves it ---- */
 
-/* The loop is run step by step rather than with sd_event_loop(): a loop that exited once is
+/* The loop is run step by step rather than with ev_loop_run(): a loop that exited once is
  * finished for good, and the test runs it many times. */
 static void run_until(const bool *done) {
         while (!*done)
-                if (sd_event_run(loop, UINT64_MAX) < 0)
+                if (ev_run(loop, UINT64_MAX) < 0)
                         break;
 }
 
@@ -660,16 +661,25 @@ typedef struct child_wait {
         bool done;
 } child_wait;
 
-static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        child_wait *w = userdata;
+typedef struct child_exit {
+        child_wait *w;
+        pid_t pid;
+} child_exit;
 
-        w->status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
-        w->done = true;
-        return 0;
+/* The child's pidfd turns readable when it exits: reap it then. */
+static int on_child(ev_source *s, int fd, uint32_t revents, void *userdata) {
+        child_exit *c = userdata;
+        siginfo_t si = {};
+
+        if (waitid(P_PID, (id_t) c->pid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                return 0;
+        c->w->status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        c->w->done = true;
+        return ev_source_set_enabled(s, EV_OFF);
 }
 
 static int spawn(const char *what, int (*fn)(void *), void *arg) {
-        sd_event_source *src = NULL;
+        ev_source *src = NULL;
         child_wait w = { .status = -1 };
         pid_t pid;
 
@@ -683,13 +693,18 @@ static int spawn(const char *what, int (*fn)(void *), void *arg) {
                 fflush(stdout);
                 _exit(r);
         }
-        if (sd_event_add_child(loop, &src, pid, WEXITED, on_child, &w) < 0) {
+        child_exit c = { .w = &w, .pid = pid };
+        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0 || ev_add_io(loop, &src, pidfd, EPOLLIN, on_child, &c) < 0) {
+                if (pidfd >= 0)
+                        close(pidfd);
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 return -1;
         }
+        (void) ev_source_set_io_fd_own(src, true);
         run_until(&w.done);
-        sd_event_source_unref(src);
+        ev_source_unref(src);
         CHECK(w.status == 0, "child '%s' passed (exit %d)", what, w.status);
         return w.status;
 }
@@ -723,16 +738,16 @@ static int run_outsider(void *arg) {
 }
 
 /* Run the loop for a while (to let deferred work finish). */
-static int on_stop(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_stop(ev_source *s, uint64_t usec, void *userdata) {
         *(bool *) userdata = true;
         return 0;
 }
 static void run_for(uint64_t usec) {
-        sd_event_source *t = NULL;
+        ev_source *t = NULL;
         bool done = false;
-        if (sd_event_add_time_relative(loop, &t, CLOCK_MONOTONIC, usec, 0, on_stop, &done) >= 0)
+        if (ev_add_time_relative(loop, &t, CLOCK_MONOTONIC, usec, 0, on_stop, &done) >= 0)
                 run_until(&done);
-        sd_event_source_unref(t);
+        ev_source_unref(t);
 }
 
 static int make_stale_socket(const char *path) {
@@ -786,7 +801,7 @@ int main(void) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
-        r = sd_event_new(&loop);
+        r = ev_new(&loop);
         CHECK(r >= 0, "event loop");
         if (r < 0)
                 return 1;
@@ -935,6 +950,6 @@ int main(void) {
         (void) unlink(notsock);
         (void) rmdir(runDir);
         (void) rmdir(dir);
-        sd_event_unref(loop);
+        ev_unref(loop);
         return TAP_END();
 }

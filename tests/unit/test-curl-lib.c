@@ -52,7 +52,7 @@ static void on_done(curl_glue *g, CURL *easy, CURLcode result, void *userdata) {
         k->result = result;
 }
 
-static CURLcode fetch(sd_event *e, curl_glue *g, const char *url, curl_off_t from, sink *k,
+static CURLcode fetch(ev_loop *e, curl_glue *g, const char *url, curl_off_t from, sink *k,
                       curl_off_t *ret_size) {
         CURL *easy = curl_easy_init();
 
@@ -71,7 +71,7 @@ static CURLcode fetch(sd_event *e, curl_glue *g, const char *url, curl_off_t fro
                 return CURLE_FAILED_INIT;
         }
         for (int i = 0; i < 500 && !k->done; i++)
-                (void) sd_event_run(e, 10 * USEC_PER_MSEC);
+                (void) ev_run(e, 10 * USEC_PER_MSEC);
         *ret_size = -1;
         (void) curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, ret_size);
         curl_easy_cleanup(easy);
@@ -83,14 +83,14 @@ int main(void) {
         char path[] = "/tmp/test-curl-lib-XXXXXX", url[64];
         notify_webhook w = {.name = (char *) "ops", .url = (char *) "http://127.0.0.1:9/hook"};
         notify_config none = {.queue_max = 4}, one = {.webhooks = &w, .n_webhooks = 1, .queue_max = 4};
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         notifier *n = NULL;
         curl_glue *g = NULL;
         curl_off_t size;
         sink k;
         int fd;
 
-        CHECK(sd_event_new(&e) >= 0, "sd_event_new");
+        CHECK(ev_new(&e) >= 0, "ev_new");
         CHECK(!curl_lib_loaded() && !curl_lib_error() && !libcurl_mapped(),
               "libcurl is not in the process at start");
 
@@ -121,6 +121,6 @@ int main(void) {
         CHECK(strlen(curl_easy_strerror(CURLE_FILESIZE_EXCEEDED)) > 0, "curl_easy_strerror");
         g = curl_glue_free(g);
         unlink(path);
-        sd_event_unref(e);
+        ev_unref(e);
         return TAP_END();
 }

@@ -42,20 +42,20 @@ static void on_stream_end(etcd_watch *w, int error, const char *why, void *userd
         stream_end = error;
 }
 
-static int on_request(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_request(ev_source *s, int fd, uint32_t revents, void *userdata) {
         static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
                                     "{\"result\":{\"header\":{\"revision\":\"5\"},\"created\":true}}\n";
         char buf[4096];
         (void) !read(fd, buf, sizeof(buf)); /* the request (small: one read) */
         (void) !write(fd, reply, sizeof(reply) - 1);
-        sd_event_source_disable_unref(s);
+        ev_source_disable_unref(s);
         close(fd);
         return 0;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_accept(ev_source *s, int fd, uint32_t revents, void *userdata) {
         int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-        if (c >= 0 && sd_event_add_io(sd_event_source_get_event(s), NULL, c, EPOLLIN, on_request, NULL) < 0)
+        if (c >= 0 && ev_add_io(ev_source_get_loop(s), NULL, c, EPOLLIN, on_request, NULL) < 0)
                 close(c);
         return 0;
 }
@@ -71,7 +71,7 @@ static void on_slot(etcd_client *c, int error, unsigned slot, const char *why, v
 int main(void) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t len = sizeof(sa);
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         etcd_client *c = NULL;
         char url[64];
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -80,7 +80,7 @@ int main(void) {
                       getsockname(fd, (struct sockaddr *) &sa, &len) == 0,
               "a silent server on loopback");
         (void) snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
-        CHECK(sd_event_new(&e) >= 0, "event loop");
+        CHECK(ev_new(&e) >= 0, "event loop");
 
         char *bad[] = { (char *) "127.0.0.1:2379", NULL }, *none[] = { NULL };
         CHECK(etcd_client_new(&c, e, bad, 0) == -EINVAL && !c, "an endpoint without http:// is refused");
@@ -99,7 +99,7 @@ int main(void) {
         CHECK(etcd_watch_open(c, "/t/other", 0, on_watch_msg, on_watch_end, NULL, &w3) == 0, "a third");
         etcd_watch_close(w3);
         for (int i = 0; i < 5; i++)
-                (void) sd_event_run(e, 20 * 1000); /* the requests go out; no answer comes */
+                (void) ev_run(e, 20 * 1000); /* the requests go out; no answer comes */
         CHECK(etcd_client_requests(c) == 5, "five requests sent (%llu)", (unsigned long long) etcd_client_requests(c));
         c = etcd_client_free(c);
         CHECK(calls == 0, "freed with requests and watches in flight: no callback");
@@ -108,11 +108,11 @@ int main(void) {
         struct sockaddr_in sb = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t lb = sizeof(sb);
         int sfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        sd_event_source *src = NULL;
+        ev_source *src = NULL;
         char surl[64];
         CHECK(sfd >= 0 && bind(sfd, (struct sockaddr *) &sb, sizeof(sb)) == 0 && listen(sfd, 8) == 0 &&
                       getsockname(sfd, (struct sockaddr *) &sb, &lb) == 0 &&
-                      sd_event_add_io(e, &src, sfd, EPOLLIN, on_accept, NULL) >= 0,
+                      ev_add_io(e, &src, sfd, EPOLLIN, on_accept, NULL) >= 0,
               "a server that streams one watch message");
         (void) snprintf(surl, sizeof(surl), "http://127.0.0.1:%u", (unsigned) ntohs(sb.sin_port));
         char *seps[] = { surl, url, NULL };
@@ -121,14 +121,14 @@ int main(void) {
                       etcd_watch_open(stream_client, "/t/pause", 0, on_stream_msg, on_stream_end, NULL, &sw) == 0,
               "a watch of the streaming server");
         for (int i = 0; i < 100 && stream_end == 1; i++)
-                (void) sd_event_run(e, 20 * 1000);
+                (void) ev_run(e, 20 * 1000);
         CHECK(streamed_msgs == 1, "the created message came");
         CHECK(put_from_msg == 0, "a request sent from the message's callback is accepted (%d)", put_from_msg);
         CHECK(stream_end == -ECONNRESET, "the stream's end: the server closed it (%d)", stream_end);
         stream_client = etcd_client_free(stream_client);
-        sd_event_source_disable_unref(src);
+        ev_source_disable_unref(src);
         close(sfd);
-        sd_event_unref(e);
+        ev_unref(e);
         close(fd);
         return TAP_END();
 }

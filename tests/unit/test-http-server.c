@@ -60,19 +60,19 @@ static int on_fail(const http_request *req, http_reply *reply, void *userdata) {
 }
 
 /* The loop's iteration in every answer: requests answered in one dispatch show the same one. */
-static sd_event *loop;
+static ev_loop *loop;
 static unsigned calls;
 static int on_iteration(const http_request *req, http_reply *reply, void *userdata) {
         uint64_t it = 0;
         char b[64];
 
-        (void) sd_event_get_iteration(loop, &it);
+        (void) ev_get_iteration(loop, &it);
         int n = snprintf(b, sizeof(b), "iteration %llu call %u\n", (unsigned long long) it, ++calls);
         return http_reply_set(reply, 200, NULL, b, (size_t) n);
 }
 
 static int on_exit_loop(const http_request *req, http_reply *reply, void *userdata) {
-        (void) sd_event_exit(loop, 0);
+        (void) ev_exit(loop, 0);
         return http_reply_set(reply, 200, NULL, "bye\n", 4);
 }
 
@@ -84,18 +84,18 @@ static void on_refusal(const http_refusal *r, void *userdata) {
         (void) !write(fd, line, (size_t) n);
 }
 
-static int on_stop(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        return sd_event_exit(sd_event_source_get_event(s), 0);
+static int on_stop(ev_source *s, int fd, uint32_t revents, void *userdata) {
+        return ev_exit(ev_source_get_loop(s), 0);
 }
 
 static void serve(const http_server_limits *limits, int port_fd, int report_fd, int stop_fd) {
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         http_server *s = NULL;
-        sd_event_source *stop = NULL;
+        ev_source *stop = NULL;
         uint16_t port = 0;
         int r;
 
-        r = sd_event_new(&e);
+        r = ev_new(&e);
         loop = e;
         if (r >= 0) r = http_server_new(&s, e, limits);
         if (r >= 0) r = http_server_listen(s, "127.0.0.1:0", &port);
@@ -107,15 +107,15 @@ static void serve(const http_server_limits *limits, int port_fd, int report_fd, 
         if (r >= 0) r = http_server_handle(s, "GET", "/shared", NULL, on_iteration, NULL);
         if (r >= 0) r = http_server_share(s, "GET", "/shared");
         if (r >= 0) r = http_server_handle(s, "GET", "/exit", NULL, on_exit_loop, NULL);
-        if (r >= 0) r = sd_event_add_io(e, &stop, stop_fd, EPOLLIN, on_stop, NULL);
+        if (r >= 0) r = ev_add_io(e, &stop, stop_fd, EPOLLIN, on_stop, NULL);
         if (r >= 0) {
                 http_server_on_refusal(s, on_refusal, &report_fd);
                 (void) !write(port_fd, &port, sizeof(port));
-                r = sd_event_loop(e);
+                r = ev_loop_run(e);
         }
-        sd_event_source_disable_unref(stop);
+        ev_source_disable_unref(stop);
         http_server_free(s);
-        sd_event_unref(e);
+        ev_unref(e);
         exit(r < 0 ? 1 : 0);
 }
 
@@ -521,11 +521,11 @@ static void test_limits(void) {
 }
 
 static void test_api(void) {
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         http_server *s = NULL;
         uint16_t port;
 
-        CHECK(sd_event_new(&e) >= 0 && http_server_new(&s, e, NULL) == 0, "new with default limits");
+        CHECK(ev_new(&e) >= 0 && http_server_new(&s, e, NULL) == 0, "new with default limits");
         CHECK(http_server_listen(s, "localhost:80", &port) == -EINVAL, "names are refused");
         CHECK(http_server_listen(s, "127.0.0.1", &port) == -EINVAL, "port required");
         CHECK(http_server_listen(s, "127.0.0.1:65536", &port) == -EINVAL, "port range");
@@ -541,7 +541,7 @@ static void test_api(void) {
         CHECK(http_server_handle(s, "GET", "m", NULL, on_metrics, NULL) == -EINVAL, "relative path");
         CHECK(http_server_handle(s, "POST", "/m", "", on_metrics, NULL) == -EINVAL, "empty token");
         http_server_free(s);
-        sd_event_unref(e);
+        ev_unref(e);
 }
 
 int main(void) {

@@ -25,7 +25,7 @@ typedef struct fake {
 } fake;
 
 typedef struct outcome {
-        sd_event *e;
+        ev_loop *e;
         bool called;
         ike_probe_result r;
         uint8_t response[64]; /* the first bytes of r.response, copied in the callback */
@@ -33,7 +33,7 @@ typedef struct outcome {
         bool free_in_cb;
 } outcome;
 
-static int fake_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int fake_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
         fake *f = userdata;
         uint8_t in[2048], out[64] = {0};
         struct sockaddr_storage from;
@@ -70,7 +70,7 @@ static int fake_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-static int fake_open(fake *f, sd_event *e, sd_event_source **src) {
+static int fake_open(fake *f, ev_loop *e, ev_source **src) {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t l = sizeof(a);
 
@@ -79,7 +79,7 @@ static int fake_open(fake *f, sd_event *e, sd_event_source **src) {
             getsockname(f->fd, (struct sockaddr *) &a, &l) < 0)
                 return -errno;
         f->port = ntohs(a.sin_port);
-        return src ? sd_event_add_io(e, src, f->fd, EPOLLIN, fake_io, f) : 0;
+        return src ? ev_add_io(e, src, f->fd, EPOLLIN, fake_io, f) : 0;
 }
 
 static void on_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
@@ -92,19 +92,19 @@ static void on_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
         o->r.response = NULL;
         if (o->free_in_cb)
                 o->p = ike_probe_free(p); /* must be safe from inside the callback */
-        (void) sd_event_exit(o->e, 0);
+        (void) ev_exit(o->e, 0);
 }
 
 static int probe_keys(fake_mode mode, bool natt, bool listen, unsigned retries, uint64_t timeout,
                       const ikev2_msg_keys *keys, outcome *o, fake *f) {
-        sd_event *e = NULL;
-        sd_event_source *src = NULL;
+        ev_loop *e = NULL;
+        ev_source *src = NULL;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int r;
 
         *o = (outcome){.free_in_cb = true};
         *f = (fake){.fd = -1, .mode = mode, .natt = natt};
-        r = sd_event_new(&e);
+        r = ev_new(&e);
         if (r < 0)
                 return r;
         o->e = e;
@@ -127,13 +127,13 @@ static int probe_keys(fake_mode mode, bool natt, bool listen, unsigned retries, 
         if (r < 0)
                 goto out;
         CHECK(!o->called, "no callback from inside ike_probe_start()");
-        r = sd_event_loop(e);
+        r = ev_loop_run(e);
 out:
         o->p = ike_probe_free(o->p);
-        sd_event_source_disable_unref(src);
+        ev_source_disable_unref(src);
         if (f->fd >= 0)
                 (void) close(f->fd);
-        sd_event_unref(e);
+        ev_unref(e);
         return r;
 }
 
@@ -147,10 +147,10 @@ static int probe_once(fake_mode mode, bool natt, bool listen, unsigned retries, 
 typedef struct stall {
         outcome *o;
         fake *f;
-        sd_event *e;
+        ev_loop *e;
 } stall;
 
-static int on_stall(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_stall(ev_source *s, uint64_t usec, void *userdata) {
         stall *st = userdata;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                                 .sin_port = htons(st->f->port)};
@@ -161,31 +161,31 @@ static int on_stall(sd_event_source *s, uint64_t usec, void *userdata) {
                                                  .addr_len = sizeof(a),
                                                  .timeout_usec = 200 * USEC_PER_MSEC},
                             on_result, st->o) < 0)
-                (void) sd_event_exit(st->e, 1);
+                (void) ev_exit(st->e, 1);
         return 0;
 }
 
 static void test_after_busy_iteration(void) {
         outcome o = {0};
         fake f = {.fd = -1, .mode = FAKE_ANSWER};
-        sd_event_source *src = NULL;
+        ev_source *src = NULL;
         stall st = {.o = &o, .f = &f};
 
-        if (sd_event_new(&st.e) < 0 || fake_open(&f, st.e, &src) < 0) {
+        if (ev_new(&st.e) < 0 || fake_open(&f, st.e, &src) < 0) {
                 CHECK(false, "set-up");
                 return;
         }
         o.e = st.e;
         o.free_in_cb = true;
-        (void) sd_event_add_time_relative(st.e, NULL, CLOCK_MONOTONIC, 0, 0, on_stall, &st);
-        (void) sd_event_loop(st.e);
+        (void) ev_add_time_relative(st.e, NULL, CLOCK_MONOTONIC, 0, 0, on_stall, &st);
+        (void) ev_loop_run(st.e);
         CHECK(o.called && o.r.verdict == IKE_PROBE_ANSWERED,
               "started after a 300 ms busy iteration with a 200 ms timeout: %s (%s)",
               o.called ? ike_probe_verdict_to_string(o.r.verdict) : "no verdict", o.r.detail);
         o.p = ike_probe_free(o.p);
-        sd_event_source_disable_unref(src);
+        ev_source_disable_unref(src);
         (void) close(f.fd);
-        sd_event_unref(st.e);
+        ev_unref(st.e);
 }
 
 /* The body of the first payload of `type` in an IKE message, or NULL. */
@@ -251,7 +251,7 @@ static void test_shared_keys(void) {
 int main(void) {
         outcome o;
         fake f;
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         ike_probe *p = NULL;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int r;
@@ -301,7 +301,7 @@ int main(void) {
                 uint8_t buf[2048];
                 ssize_t n;
 
-                (void) sd_event_new(&e);
+                (void) ev_new(&e);
                 CHECK(fake_open(&g, e, NULL) == 0, "a socket that only listens");
                 a.sin_port = htons(g.port);
                 r = ike_probe_start(&p, e,
@@ -314,11 +314,11 @@ int main(void) {
                       "IKE_SA_INIT sent from ike_probe_start() (%zd bytes)", n);
                 p = ike_probe_free(p);
                 (void) close(g.fd);
-                e = sd_event_unref(e);
+                e = ev_unref(e);
         }
 
         /* option checks */
-        (void) sd_event_new(&e);
+        (void) ev_new(&e);
         a.sin_port = htons(9);
         CHECK(ike_probe_start(
                       &p, e,
@@ -366,7 +366,7 @@ int main(void) {
                       "keys of another group than ke_group refused");
                 ikev2_msg_keys_free(keys);
         }
-        sd_event_unref(e);
+        ev_unref(e);
         CHECK(ike_probe_netns_name_valid("ih-ike-gw.1") == 0 &&
                       ike_probe_netns_name_valid("..") < 0 && ike_probe_netns_name_valid("") < 0 &&
                       ike_probe_netns_name_valid("a b") < 0,

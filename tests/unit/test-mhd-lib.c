@@ -40,7 +40,7 @@ int main(void) {
         static const char request[] = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Test: tap\r\nConnection: close\r\n\r\n";
         char buf[1024];
         size_t got = 0;
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         http_server *s = NULL;
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         uint16_t port = 0;
@@ -48,7 +48,7 @@ int main(void) {
 
         CHECK(!mhd_lib_loaded() && !mhd_lib_error() && !mapped("/libmicrohttpd") && !mapped("/libgnutls"),
               "libmicrohttpd and GnuTLS are not in the process at start");
-        CHECK(sd_event_new(&e) >= 0, "sd_event_new");
+        CHECK(ev_new(&e) >= 0, "ev_new");
         CHECK(http_server_new(&s, e, NULL) == 0, "http_server_new");
         CHECK(mhd_lib_loaded() && !mhd_lib_error() && mapped("/libmicrohttpd"),
               "libmicrohttpd loaded once a listener is set up");
@@ -61,11 +61,11 @@ int main(void) {
         CHECK(fd >= 0, "socket");
         (void) connect(fd, (struct sockaddr *) &sa, sizeof(sa)); /* EINPROGRESS */
         for (int i = 0; i < 200 && send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) < 0; i++)
-                (void) sd_event_run(e, 10 * USEC_PER_MSEC);
+                (void) ev_run(e, 10 * USEC_PER_MSEC);
         for (int i = 0; i < 300; i++) {
                 ssize_t n;
 
-                (void) sd_event_run(e, 10 * USEC_PER_MSEC);
+                (void) ev_run(e, 10 * USEC_PER_MSEC);
                 n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
                 if (n == 0)
                         break;
@@ -78,6 +78,6 @@ int main(void) {
         CHECK(strstr(buf, "\r\n\r\nhello tap from 127.0.0.1") != NULL,
               "the header looked up and the client's address read through them");
         s = http_server_free(s);
-        sd_event_unref(e);
+        ev_unref(e);
         return TAP_END();
 }

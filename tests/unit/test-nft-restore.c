@@ -64,19 +64,19 @@ static int run(action_op op, char *buf, size_t size) {
         (void) snprintf(yaml, sizeof(yaml), "netns: %s\n", ns);
         ydiag_init(&d, "params");
         if (ytree_parse_buffer(yaml, strlen(yaml), &d, &root) < 0 || action_params_bind(action_find("nft_restore"), root, &p, &d) < 0 ||
-            sd_event_default(&env.event) < 0)
+            ev_default(&env.event) < 0)
                 return -EINVAL;
         done = false;
         if (action_call_new(&call, &p, &env, op, 60 * USEC_PER_SEC, NULL, on_done, NULL) < 0)
                 return -EIO;
         while (!done)
-                (void) sd_event_run(env.event, UINT64_MAX);
+                (void) ev_run(env.event, UINT64_MAX);
         (void) snprintf(buf, size, "%s", action_call_detail(call));
         action_call_free(call);
         action_params_done(&p);
         ynode_free(root);
         ydiag_done(&d);
-        env.event = sd_event_unref(env.event);
+        env.event = ev_unref(env.event);
         return result;
 }
 

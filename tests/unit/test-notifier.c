@@ -30,7 +30,7 @@ typedef struct server server;
 typedef struct conn {
         server *srv;
         int fd;
-        sd_event_source *src;
+        ev_source *src;
         char buf[16384];
         size_t len;
         bool hung;
@@ -39,7 +39,7 @@ typedef struct conn {
 struct server {
         int fd;
         uint16_t port;
-        sd_event_source *src;
+        ev_source *src;
         int statuses[4]; /* per request, the last repeats; 0: never answer */
         size_t n_statuses;
         unsigned requests;
@@ -53,12 +53,12 @@ static void conn_close(conn *c) {
         for (size_t i = 0; i < ELEMENTSOF(c->srv->conns); i++)
                 if (c->srv->conns[i] == c)
                         c->srv->conns[i] = NULL;
-        sd_event_source_disable_unref(c->src);
+        ev_source_disable_unref(c->src);
         close(c->fd);
         free(c);
 }
 
-static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_conn(ev_source *s, int fd, uint32_t revents, void *userdata) {
         conn *c = userdata;
         server *srv = c->srv;
         ssize_t k = read(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
@@ -98,7 +98,7 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_accept(ev_source *s, int fd, uint32_t revents, void *userdata) {
         server *srv = userdata;
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         conn *c;
@@ -114,13 +114,13 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
         *c = (conn){.srv = srv, .fd = cfd};
         srv->conns[i] = c;
-        if (sd_event_add_io(sd_event_source_get_event(s), &c->src, cfd, EPOLLIN, on_conn, c) < 0)
+        if (ev_add_io(ev_source_get_loop(s), &c->src, cfd, EPOLLIN, on_conn, c) < 0)
                 conn_close(c);
         return 0;
 }
 
 /* A bound, unlistened port: connections are refused. With listen: the scripted server. */
-static int server_start(server *srv, sd_event *e, bool listening) {
+static int server_start(server *srv, ev_loop *e, bool listening) {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(a);
 
@@ -133,7 +133,7 @@ static int server_start(server *srv, sd_event *e, bool listening) {
                 return 0;
         if (listen(srv->fd, 16) < 0)
                 return -errno;
-        return sd_event_add_io(e, &srv->src, srv->fd, EPOLLIN, on_accept, srv);
+        return ev_add_io(e, &srv->src, srv->fd, EPOLLIN, on_accept, srv);
 }
 
 static void server_stop(server *srv) {
@@ -142,7 +142,7 @@ static void server_stop(server *srv) {
                         conn_close(srv->conns[i]);
         for (size_t i = 0; i < ELEMENTSOF(srv->bodies); i++)
                 free(srv->bodies[i]);
-        sd_event_source_disable_unref(srv->src);
+        ev_source_disable_unref(srv->src);
         if (srv->fd >= 0)
                 close(srv->fd);
 }
@@ -165,7 +165,7 @@ static notify_config hook(const char *name, uint16_t port, uint64_t timeout, uin
 }
 
 /* Turn the loop until nothing is pending (or `limit` passes); returns the time it took. */
-static uint64_t settle(sd_event *e, notifier *n, uint64_t limit) {
+static uint64_t settle(ev_loop *e, notifier *n, uint64_t limit) {
         uint64_t t0 = now_usec();
         notifier_stats s;
 
@@ -173,20 +173,20 @@ static uint64_t settle(sd_event *e, notifier *n, uint64_t limit) {
                 notifier_get_stats(n, &s);
                 if (s.queued == s.delivered + s.failed + s.dropped || now_usec() - t0 > limit)
                         return now_usec() - t0;
-                (void) sd_event_run(e, 20 * MSEC);
+                (void) ev_run(e, 20 * MSEC);
         }
 }
 
-static void run_for(sd_event *e, uint64_t usec) {
+static void run_for(ev_loop *e, uint64_t usec) {
         uint64_t t0 = now_usec();
         while (now_usec() - t0 < usec)
-                (void) sd_event_run(e, 10 * MSEC);
+                (void) ev_run(e, 10 * MSEC);
 }
 
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_tick(ev_source *s, uint64_t usec, void *userdata) {
         (*(unsigned *) userdata)++;
-        (void) sd_event_source_set_time_relative(s, 20 * MSEC);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        (void) ev_source_set_time_relative(s, 20 * MSEC);
+        (void) ev_source_set_enabled(s, EV_ONESHOT);
         return 0;
 }
 
@@ -434,7 +434,7 @@ static void test_config_alertmanager(void) {
 
 int main(void) {
         char host[HOST_NAME_MAX + 1] = "";
-        sd_event *e = NULL;
+        ev_loop *e = NULL;
         notifier *n = NULL;
         notifier_stats st;
         notify_config cfg;
@@ -445,7 +445,7 @@ int main(void) {
         test_render();
         test_render_incident();
         test_config_alertmanager();
-        if (sd_event_new(&e) < 0)
+        if (ev_new(&e) < 0)
                 return 1;
         (void) gethostname(host, sizeof(host) - 1);
 
@@ -545,10 +545,10 @@ int main(void) {
         }
         { /* a server that never answers: each attempt times out, the loop keeps turning */
                 server srv = {.statuses = {0}, .n_statuses = 1};
-                sd_event_source *tick = NULL;
+                ev_source *tick = NULL;
                 unsigned ticks = 0;
                 (void) server_start(&srv, e, true);
-                (void) sd_event_add_time_relative(e, &tick, CLOCK_MONOTONIC, 20 * MSEC, MSEC,
+                (void) ev_add_time_relative(e, &tick, CLOCK_MONOTONIC, 20 * MSEC, MSEC,
                                                   on_tick, &ticks);
                 cfg = hook("ops", srv.port, 200 * MSEC, 1, 50 * MSEC, 8);
                 (void) notifier_new(&n, e, &cfg);
@@ -564,7 +564,7 @@ int main(void) {
                       (unsigned long long) (t / MSEC));
                 CHECK(ticks >= 10, "a timer on the same loop kept firing meanwhile (%u ticks)",
                       ticks);
-                sd_event_source_disable_unref(tick);
+                ev_source_disable_unref(tick);
                 n = notifier_free(n);
                 server_stop(&srv);
         }
@@ -618,6 +618,6 @@ int main(void) {
                 server_stop(&srv);
                 server_stop(&dead);
         }
-        sd_event_unref(e);
+        ev_unref(e);
         return TAP_END();
 }

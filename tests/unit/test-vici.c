@@ -21,10 +21,10 @@
 /* ---- the fake charon ---- */
 
 typedef struct server {
-        sd_event *event;
+        ev_loop *event;
         char path[108];
         int listen_fd, fd;
-        sd_event_source *listen_src, *conn_src, *late_timer;
+        ev_source *listen_src, *conn_src, *late_timer;
         uint8_t buf[1 << 16];
         size_t len;
         char log[4096]; /* "REG log;CMD version;…" */
@@ -56,8 +56,8 @@ static void srv_send_kv(int type, const char *name, const char *key, const char 
 }
 
 static void srv_close_conn(void) {
-        srv.conn_src = sd_event_source_disable_unref(srv.conn_src);
-        srv.late_timer = sd_event_source_disable_unref(srv.late_timer);
+        srv.conn_src = ev_source_disable_unref(srv.conn_src);
+        srv.late_timer = ev_source_disable_unref(srv.late_timer);
         if (srv.fd >= 0)
                 close(srv.fd);
         srv.fd = -1;
@@ -66,8 +66,8 @@ static void srv_close_conn(void) {
         srv.registered_log = srv.registered_list = false;
 }
 
-static int srv_on_late(sd_event_source *s, uint64_t usec, void *userdata) {
-        srv.late_timer = sd_event_source_disable_unref(srv.late_timer);
+static int srv_on_late(ev_source *s, uint64_t usec, void *userdata) {
+        srv.late_timer = ev_source_disable_unref(srv.late_timer);
         srv.pending = false;
         srv_send_kv(VICI_CMD_RESPONSE, NULL, "version", "late");
         return 0;
@@ -110,7 +110,7 @@ static void srv_packet(const uint8_t *p, size_t len) {
                         srv_send_kv(VICI_CMD_RESPONSE, NULL, "version", "5.9.8");
                 else if (strcmp(name, "late") == 0) {
                         srv.pending = true;
-                        (void) sd_event_add_time_relative(srv.event, &srv.late_timer,
+                        (void) ev_add_time_relative(srv.event, &srv.late_timer,
                                                           CLOCK_MONOTONIC, 30 * USEC_PER_MSEC, 0,
                                                           srv_on_late, NULL);
                 } else if (strcmp(name, "list-sas") == 0 || strcmp(name, "list-logs") == 0) {
@@ -146,7 +146,7 @@ static void srv_packet(const uint8_t *p, size_t len) {
         free(name);
 }
 
-static int srv_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int srv_on_conn(ev_source *s, int fd, uint32_t revents, void *userdata) {
         ssize_t n = read(srv.fd, srv.buf + srv.len, sizeof(srv.buf) - srv.len);
         if (n <= 0) {
                 srv_close_conn();
@@ -167,14 +167,14 @@ static int srv_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
-static int srv_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int srv_on_accept(ev_source *s, int fd, uint32_t revents, void *userdata) {
         int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0)
                 return 0;
         srv_close_conn();
         srv.fd = c;
         srv.accepts++;
-        (void) sd_event_add_io(srv.event, &srv.conn_src, c, EPOLLIN, srv_on_conn, NULL);
+        (void) ev_add_io(srv.event, &srv.conn_src, c, EPOLLIN, srv_on_conn, NULL);
         return 0;
 }
 
@@ -186,13 +186,13 @@ static int srv_listen(void) {
         if (srv.listen_fd < 0 || bind(srv.listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
             listen(srv.listen_fd, 4) < 0)
                 return -errno;
-        return sd_event_add_io(srv.event, &srv.listen_src, srv.listen_fd, EPOLLIN, srv_on_accept,
+        return ev_add_io(srv.event, &srv.listen_src, srv.listen_fd, EPOLLIN, srv_on_accept,
                                NULL);
 }
 
 static void srv_stop(void) {
         srv_close_conn();
-        srv.listen_src = sd_event_source_disable_unref(srv.listen_src);
+        srv.listen_src = ev_source_disable_unref(srv.listen_src);
         if (srv.listen_fd >= 0)
                 close(srv.listen_fd);
         srv.listen_fd = -1;
@@ -214,7 +214,7 @@ typedef struct obs {
 
 static obs o;
 static vici_client *client;
-static sd_event *loop;
+static ev_loop *loop;
 
 static void on_state(vici_client *c, bool connected, int reason, void *userdata) {
         if (connected)
@@ -265,7 +265,7 @@ static uint64_t now(void) {
         ({                                                                                         \
                 uint64_t _end = now() + (ms) *USEC_PER_MSEC;                                       \
                 while (!(cond) && now() < _end)                                                    \
-                        (void) sd_event_run(loop, 10 * USEC_PER_MSEC);                             \
+                        (void) ev_run(loop, 10 * USEC_PER_MSEC);                             \
                 (cond);                                                                            \
         })
 
@@ -302,7 +302,7 @@ int main(void) {
         }
         (void) snprintf(srv.path, sizeof(srv.path), "%s/charon.vici", dir);
         srv.fd = srv.listen_fd = -1;
-        if (sd_event_new(&loop) < 0)
+        if (ev_new(&loop) < 0)
                 return 1;
         srv.event = loop;
 
@@ -491,13 +491,13 @@ int main(void) {
         CHECK(RUN_UNTIL(vici_client_is_connected(client), 1000), "connected");
         CHECK(vici_client_command(client, "late", NULL, 0, on_reply, NULL) == 0,
               "a late request in flight");
-        (void) sd_event_run(loop, 0);
+        (void) ev_run(loop, 0);
         client = vici_client_free(client);
         (void) RUN_UNTIL(false, 60);
         CHECK(o.n_replies == 1, "freed with a request in flight: no callback");
 
         srv_stop();
         (void) rmdir(dir);
-        sd_event_unref(loop);
+        ev_unref(loop);
         return TAP_END();
 }
