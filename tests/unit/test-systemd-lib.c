@@ -2,9 +2,11 @@
  * is (without libsystemd), so libsystemd must be absent from the process until a bus or journal
  * function is called — freeing nothing does not count. A library that cannot be loaded, or lacks
  * the functions, is refused as a whole with the reason, and every forwarder then fails cleanly.
- * The real library then loads: the journal reader opens, and on a private dbus-daemon standing in
- * for the system bus the forwarders hand every argument through — the variadic ones through
- * their va_list twins (several arguments of several types), method errors, and a signal match. */
+ * The logs check's journal source then says the journal is unavailable and why, and goes on.
+ * The real library then loads: the journal reader opens (the logs check's too), and on a
+ * private dbus-daemon standing in for the system bus the forwarders hand every argument
+ * through — the variadic ones through their va_list twins (several arguments of several types),
+ * method errors, and a signal match. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,7 +18,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-journal.h>
 
+#include "agent/checks/logs_tail.h"
 #include "bus_daemon.h"
+#include "ev.h"
 #include "now.h"
 #include "systemd_lib.h"
 #include "tap.h"
@@ -52,6 +56,33 @@ static int in_child(void (*body)(void)) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+static void on_line(const char *line, size_t len, void *userdata) {
+}
+
+/* The logs check's journal source: unavailable, with the reason, when libsystemd is not. */
+static void journal_source(bool expect_open) {
+        static char *const units[] = { (char *) "strongswan.service", NULL };
+        ev_loop *e = NULL;
+        logs_tail *t = NULL;
+
+        CHECK(ev_new(&e) >= 0 && logs_tail_new(&t, e, NULL, units, on_line, NULL) == 0 && t,
+              "the logs check's journal source made");
+        if (!t) {
+                ev_unref(e);
+                return;
+        }
+        if (expect_open)
+                CHECK(!logs_tail_journal_unavailable(t) && !logs_tail_journal_reason(t), "the journal opened");
+        else
+                CHECK(logs_tail_journal_unavailable(t) && logs_tail_journal_reason(t) &&
+                              strcmp(logs_tail_journal_reason(t), "cannot load " SYSTEMD_SONAME) == 0,
+                      "reported unavailable, with the reason: %s", logs_tail_journal_reason(t) ?: "(none)");
+        logs_tail_pump(t);
+        (void) ev_run(e, 0);
+        logs_tail_free(t);
+        ev_unref(e);
+}
+
 static void refused_as_missing(void) {
         sd_journal *j = NULL;
         sd_bus *bus = NULL;
@@ -68,6 +99,7 @@ static void refused_as_missing(void) {
               "the message accessors: NULL, a positive errno as libsystemd's");
         CHECK(!sd_bus_slot_unref(NULL) && !sd_bus_flush_close_unref(NULL), "destructors take NULL");
         sd_journal_close(NULL);
+        journal_source(false);
         CHECK(!libsystemd_mapped(), "nothing of libsystemd in the process");
 }
 
@@ -262,6 +294,7 @@ int main(void) {
                       "its descriptor and events for the loop");
                 sd_journal_close(j);
         }
+        journal_source(true);
         real_bus();
         return TAP_END();
 }
