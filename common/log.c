@@ -1,16 +1,15 @@
-/* The one log module. The target is chosen once at start-up: the journal (native protocol via
- * sd_journal_send, with structured fields) when stderr is the journal stream systemd gave us,
- * plain stderr otherwise. Messages above the max level are dropped before any formatting. */
+/* The one log module. The target is chosen once at start-up: the journal (its native protocol,
+ * spoken by journal_send.c, with structured fields) when stderr is the journal stream systemd
+ * gave us, plain stderr otherwise. Messages above the max level are dropped before any
+ * formatting. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-/* We pass the caller's CODE_FILE/CODE_LINE/CODE_FUNC ourselves; without this sd-journal.h's
- * macros add log.c's own location as a second value of each field. */
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
+#include <sys/uio.h>
 
+#include "journal_send.h"
 #include "log.h"
 
 static const char *log_ident = "ikehealctl";
@@ -118,7 +117,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                                 iov[n++] = (struct iovec){ cfn, strlen(cfn) };
                         for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++)
                                 iov[n++] = (struct iovec){ (void *) fields[i], strlen(fields[i]) };
-                        if (sd_journal_sendv(iov, (int) n) < 0)
+                        if (journal_sendv(iov, (int) n) < 0)
                                 fprintf(stderr, "<%d>%s\n", level, msg);
                         free(cf);
                         free(cfn);

@@ -2,7 +2,9 @@
 # run: alone
 # ikeheald as a real Type=notify service under real systemd (a booted Debian 12 container, see
 # tests/systemd/): the shipped unit and tmpfiles verified, READY before `systemctl start` returns,
-# the hardening in force on the running process, structured journal records, charon in the
+# the hardening in force on the running process, structured journal records (and journald
+# taking common/journal_send.c's own: a field with a newline, 300 KiB through a sealed memfd; PID 1
+# taking common/service_notify.c's READY=1, STATUS= and its watchdog period), charon in the
 # container seen over VICI, the watchdog killing a stopped agent and systemd restarting it, a
 # reload with a bad config keeping the old one, real second uids refused or allowed by group, a
 # clean SIGTERM stop, and a start refused on a bad config. charon hung (SIGSTOP, and a stop
@@ -134,6 +136,43 @@ check "hardening in force: CapBnd=000000000020300b NoNewPrivs=1 Seccomp=2 (seen:
         test "$hard" = "000000000020300b 1 2 "
 check "/ is read-only for the agent (ProtectSystem=strict)" \
         grep -Eq '^[^ ]+ / [^ ]+ ro[, ]' <(ct_exec cat /proc/$pid1/mounts)
+
+# --- 1b. the real journald takes common/journal_send.c's records ----------------------------
+# plain fields, a value with a newline (the binary-safe form), and a 300 KiB field: too large for
+# a datagram, so in a sealed memfd passed with SCM_RIGHTS
+JT=ikh-journal-send-$$
+t=$(date +%s%N)
+out=$(ct_exec /opt/ikeheal/bin/tools/journal-send --big 307200 "MESSAGE=journal-send $JT" \
+        "SYSLOG_IDENTIFIER=$JT" "PRIORITY=6" "IKEHEAL_TEST=two
+lines" 2>&1)
+check "journal-send: a 300 KiB record sent to journald${out:+: $out}" test -z "$out"
+# one cheap poll until journald has it (each journalctl reads the whole journal), then one look
+js_seen() { ct_exec journalctl -q -t "$JT" -o cat -n 1 --no-pager 2>/dev/null | grep -q .; }
+ct_wait 10 js_seen
+dt=$(ms "$t")
+ct_exec journalctl SYSLOG_IDENTIFIER="$JT" -o json --all --no-pager >"$D/js.json" 2>/dev/null
+check "journald stored it whole: MESSAGE, PRIORITY, IKEHEAL_TEST with its newline, BIG of 307200 bytes" \
+        python3 -c 'import json,sys
+def text(v): return bytes(v).decode() if isinstance(v, list) else v
+recs=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+big="".join("\n" if k % 1000 == 999 else chr(97 + k % 26) for k in range(307200))
+ok=len(recs)==1 and text(recs[0].get("MESSAGE"))=="journal-send "+sys.argv[2] and recs[0].get("PRIORITY")=="6" \
+   and text(recs[0].get("IKEHEAL_TEST"))=="two\nlines" and text(recs[0].get("BIG"))==big
+sys.exit(0 if ok else 1)' "$D/js.json" "$JT"
+echo "     figure: a 300 KiB record through a sealed memfd, sent → seen by journalctl: $dt ms"
+
+# --- 1c. the real PID 1 takes common/service_notify.c's messages ------------------------------
+# a transient Type=notify unit is active only once its process sent READY=1; the watchdog period
+# systemd gave it ($WATCHDOG_USEC, $WATCHDOG_PID) comes back in its STATUS=
+SN=ikh-service-notify-$$
+t=$(date +%s%N)
+out=$(ct_exec systemd-run -q --unit="$SN" -p Type=notify -p WatchdogSec=30s -p TimeoutStartSec=10s \
+        /opt/ikeheal/bin/tools/service-notify --wait READY=1 2>&1)
+check "Type=notify: the start returned once READY=1 came ($(ms "$t") ms), active${out:+: $out}" \
+        test "$(ct_exec systemctl show -p ActiveState --value "$SN")" = active
+out=$(ct_exec systemctl show -p StatusText --value "$SN")
+check "STATUS= from service_notifyf with the watchdog period read back: '$out'" test "$out" = "watchdog 30000000"
+ct_exec systemctl stop "$SN"
 
 # --- 2. charon over VICI ---------------------------------------------------------------------
 ct_wait 10 charon_connected
