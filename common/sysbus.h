@@ -23,7 +23,8 @@ typedef void (*sysbus_failed_cb)(int r, const char *why, void *userdata);
 
 /* Nothing is loaded or connected here. cb may be NULL. */
 int sysbus_new(sysbus **ret, ev_loop *e, sysbus_failed_cb cb, void *userdata);
-/* Flushes what is queued on the bus and closes it; every slot on it must be gone already. */
+/* Flushes what is queued on the bus and closes it; a slot still held on it sees a closed bus
+ * (its owner unrefs it as usual). */
 sysbus *sysbus_free(sysbus *b);
 DEFINE_FREE_FUNC(sysbus, sysbus_free);
 
