@@ -76,7 +76,8 @@ typedef struct action_env {
         const char *(*check_param)(void *userdata, const char *check, const char *key);
         void *check_userdata;
         const char *vici_socket; /* charon's VICI socket (swanctl --uri) */
-        struct sd_bus *bus;      /* the system bus (systemd units); NULL where there is none */
+        struct sysbus *bus;      /* the system bus (systemd units), connected on first need
+                                  * (common/sysbus.h); NULL where there is none */
         struct vici_client *vici; /* charon's VICI connection (common/vici.h); may be disconnected */
         const char *charon_unit; /* the unit running charon (charon.unit) */
         /* a fact of a configured check's last finding (NULL if none; called with

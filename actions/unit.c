@@ -26,6 +26,7 @@
 #include "actions/unit_job.h"
 #include "duration.h"
 #include "now.h"
+#include "sysbus.h"
 #include "vici.h"
 
 enum { P_UNIT, P_OPERATION, P_RESET_FAILED, P_STOP_TIMEOUT, _P_MAX };
@@ -304,13 +305,15 @@ static int unit_start(void *state, action_call *call, action_op op) {
         const action_env *env = action_call_env(call);
         int r;
 
-        *s = (unit_state){ .call = call, .env = env, .bus = env->bus };
+        *s = (unit_state){ .call = call, .env = env };
         if (strcmp(unit_of(p, env), "none") == 0) {
                 action_call_set_detail(call, "charon runs under no systemd unit here (charon.unit: none)");
                 return -ENOENT;
         }
+        s->bus = sysbus_get(env->bus);
         if (!s->bus) {
-                action_call_set_detail(call, "no system bus here");
+                action_call_set_detail(call, "no system bus here%s%s", env->bus ? ": " : "",
+                                       env->bus ? sysbus_reason(env->bus) ?: "" : "");
                 return -ENOTCONN;
         }
         r = unit_job_new(&s->job, s->bus, op == ACTION_VERIFY ? on_state : on_job, s);

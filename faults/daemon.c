@@ -17,6 +17,7 @@
 #include "actions/unit_job.h"
 #include "atomic_file.h"
 #include "faults/faults.h"
+#include "sysbus.h"
 
 enum { P_HOW, P_UNIT, P_PID_FILE, _P_MAX };
 
@@ -183,7 +184,7 @@ static void on_state(unit_job *j, int r, const char *state, void *userdata) {
         } else {
                 unit_job_free(s->job);
                 s->job = NULL;
-                if ((r = unit_job_new(&s->job, action_call_env(s->call)->bus, on_job, s)) < 0 ||
+                if ((r = unit_job_new(&s->job, sysbus_get(action_call_env(s->call)->bus), on_job, s)) < 0 ||
                     (r = unit_job_run(s->job, "StartUnit", u)) < 0)
                         finish(s, r);
         }
@@ -210,19 +211,22 @@ static int daemon_start(void *state, action_call *call, action_op op) {
         const action_params *p = action_call_params(call);
         const action_env *env = action_call_env(call);
         const char *u = unit_of(p, env);
+        sd_bus *bus;
         int r;
 
         *s = (daemon_state){ .call = call };
         if (!u)
                 return by_pid(s, p, op);
-        if (!env->bus) {
-                action_call_set_detail(call, "no system bus here to reach %s", u);
+        bus = sysbus_get(env->bus);
+        if (!bus) {
+                action_call_set_detail(call, "no system bus here to reach %s%s%s", u, env->bus ? ": " : "",
+                                       env->bus ? sysbus_reason(env->bus) ?: "" : "");
                 return -ENOTCONN;
         }
         if (op == ACTION_APPLY && kill_of(p))
-                return sd_bus_call_method_async(env->bus, &s->slot, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit", on_killed, s, "ssi",
+                return sd_bus_call_method_async(bus, &s->slot, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit", on_killed, s, "ssi",
                                                 u, "main", (int32_t) SIGKILL);
-        r = unit_job_new(&s->job, env->bus, op == ACTION_APPLY ? on_job : on_state, s);
+        r = unit_job_new(&s->job, bus, op == ACTION_APPLY ? on_job : on_state, s);
         if (r < 0)
                 return r;
         return op == ACTION_APPLY ? unit_job_run(s->job, "StopUnit", u) : unit_job_active_state(s->job, u);

@@ -22,7 +22,7 @@ typedef struct check check;
 typedef struct check_run check_run;
 typedef struct charon_hub charon_hub;
 typedef struct vici_client vici_client;
-typedef struct sd_bus sd_bus;
+typedef struct sysbus sysbus;
 
 /* What the agent lends its checks. Owned by the agent (or a test tool); outlives every check
  * built on it. Any pointer but `event` may be NULL where that resource does not exist here
@@ -41,7 +41,7 @@ typedef struct check_env {
         check_charon charon;
         vici_client *vici;     /* charon's VICI connection (may be disconnected) */
         charon_hub *hub;       /* charon's pushed events and connection state */
-        sd_bus *bus;           /* the system bus */
+        sysbus *bus;           /* the system bus, connected on first need (common/sysbus.h) */
         const char *state_dir; /* a check keeps its last-good snapshots under
                                 * <state_dir>/snapshots/<check name>.* */
 } check_env;

@@ -25,6 +25,7 @@
 #include "agent/checks/clock.h"
 #include "now.h"
 #include "sntp.h"
+#include "sysbus.h"
 #include "yaml_bind.h"
 
 #define SERVERS_MAX 8u
@@ -250,6 +251,7 @@ static int on_ntp_property(sd_bus_message *m, void *userdata, sd_bus_error *e) {
 
 static int clock_start(void *state, const check_env *env, check_run *run) {
         clock_state *s = state;
+        sd_bus *bus;
         int r;
 
         s->run = run;
@@ -282,8 +284,9 @@ static int clock_start(void *state, const check_env *env, check_run *run) {
                 }
                 s->n_pending++;
         }
-        if (env->bus) {
-                r = sd_bus_call_method_async(env->bus, &s->slot, "org.freedesktop.timedate1",
+        bus = sysbus_get(env->bus);
+        if (bus) {
+                r = sd_bus_call_method_async(bus, &s->slot, "org.freedesktop.timedate1",
                                              "/org/freedesktop/timedate1", "org.freedesktop.DBus.Properties", "Get",
                                              on_ntp_property, s, "ss", "org.freedesktop.timedate1",
                                              "NTPSynchronized");

@@ -391,7 +391,8 @@ static int daemon_start(void *state, const check_env *env, check_run *run) {
         s->run_started = mono_usec();
         s->props_done = daemon_props_done;
         s->waited = false;
-        if (env->bus && daemon_unit_name(s) && daemon_props_stale(s)) {
+        /* the bus is connected (and libsystemd loaded) only when a unit is to be read */
+        if (daemon_unit_name(s) && daemon_props_stale(s) && sysbus_get(env->bus)) {
                 s->props_busy = true;
                 r = daemon_props_refresh(s);
                 if (r >= 0)

@@ -11,6 +11,7 @@
 #include "agent/checks/check.h"
 #include "now.h"
 #include "proc_stat.h"
+#include "sysbus.h"
 
 #define DAEMON_STARTS_MAX 32u
 #define DAEMON_LOG_TAIL 4u

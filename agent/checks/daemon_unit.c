@@ -104,7 +104,7 @@ static int on_unit_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                 return 0;
         }
         /* then the Service interface: MainPID, NRestarts, ExecMain* */
-        r = sd_bus_call_method_async(s->env->bus, &s->call_slot, SD_DEST, s->props.path,
+        r = sd_bus_call_method_async(sysbus_get(s->env->bus), &s->call_slot, SD_DEST, s->props.path,
                                      "org.freedesktop.DBus.Properties", "GetAll", on_service_props, s, "s",
                                      "org.freedesktop.systemd1.Service");
         if (r < 0)
@@ -128,11 +128,11 @@ static int on_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                 snprintf(s->props.path, sizeof(s->props.path), "%s", path);
                 s->match_slot = sd_bus_slot_unref(s->match_slot);
                 /* push: every change of the unit's properties runs the check */
-                (void) sd_bus_match_signal_async(s->env->bus, &s->match_slot, SD_DEST, path,
+                (void) sd_bus_match_signal_async(sysbus_get(s->env->bus), &s->match_slot, SD_DEST, path,
                                                  "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                                  on_properties_changed, NULL, s);
         }
-        r = sd_bus_call_method_async(s->env->bus, &s->call_slot, SD_DEST, path, "org.freedesktop.DBus.Properties",
+        r = sd_bus_call_method_async(sysbus_get(s->env->bus), &s->call_slot, SD_DEST, path, "org.freedesktop.DBus.Properties",
                                      "GetAll", on_unit_props, s, "s", "org.freedesktop.systemd1.Unit");
         if (r < 0)
                 s->props_done(s);
@@ -140,7 +140,7 @@ static int on_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *e) {
 }
 
 int daemon_props_refresh(daemon_state *s) {
-        return sd_bus_call_method_async(s->env->bus, &s->call_slot, SD_DEST, "/org/freedesktop/systemd1",
+        return sd_bus_call_method_async(sysbus_get(s->env->bus), &s->call_slot, SD_DEST, "/org/freedesktop/systemd1",
                                         "org.freedesktop.systemd1.Manager", "LoadUnit", on_load_unit, s, "s",
                                         daemon_unit_name(s));
 }

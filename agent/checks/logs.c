@@ -409,8 +409,11 @@ static int logs_start(void *state, const check_env *env, check_run *run) {
         }
         (void) finding_fact_set(f, "lines", "%llu", (unsigned long long) s->lines);
         (void) finding_fact_set(f, "window_s", "%llu", (unsigned long long) (s->window_usec / USEC_PER_SEC));
-        if (s->tail_failed || (s->tail && logs_tail_journal_unavailable(s->tail)))
+        if (s->tail_failed || (s->tail && logs_tail_journal_unavailable(s->tail))) {
                 (void) finding_fact_set(f, "journal", "unavailable");
+                if (s->tail && logs_tail_journal_reason(s->tail))
+                        (void) finding_fact_set(f, "journal_error", "%s", logs_tail_journal_reason(s->tail));
+        }
         if (top == FAULT_NONE) {
                 if (s->resolution[0])
                         (void) finding_fact_set(f, "resolution", "%s", s->resolution);

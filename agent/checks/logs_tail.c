@@ -18,6 +18,7 @@
 #include "file_read.h"
 #include "macro.h"
 #include "now.h"
+#include "systemd_lib.h"
 
 #define CHUNK (64u * 1024u)
 #define JOURNAL_CHECK_EVERY 64u
@@ -43,6 +44,7 @@ struct logs_tail {
         sd_journal *journal;
         ev_source *journal_source;
         bool journal_wanted, journal_more;
+        int journal_error; /* why the journal could not be opened */
         char *chunk;
 };
 
@@ -241,7 +243,9 @@ int logs_tail_new(logs_tail **ret, ev_loop *e, char *const *files, char *const *
         }
         if (units && units[0]) {
                 t->journal_wanted = true;
-                if (journal_open(t, units) < 0) {
+                r = journal_open(t, units);
+                if (r < 0) {
+                        t->journal_error = r;
                         t->journal_source = ev_source_disable_unref(t->journal_source);
                         sd_journal_close(t->journal);
                         t->journal = NULL;
@@ -281,4 +285,11 @@ logs_tail *logs_tail_free(logs_tail *t) {
 
 bool logs_tail_journal_unavailable(const logs_tail *t) {
         return t->journal_wanted && !t->journal;
+}
+
+const char *logs_tail_journal_reason(const logs_tail *t) {
+        if (!logs_tail_journal_unavailable(t))
+                return NULL;
+        /* libsystemd refused (not installed, too old): its own words say which */
+        return systemd_lib_error() ?: strerror(-t->journal_error);
 }

@@ -25,5 +25,7 @@ int logs_tail_new(logs_tail **ret, ev_loop *e, char *const *files, char *const *
 logs_tail *logs_tail_free(logs_tail *t);
 /* Units were asked for but the journal could not be opened. */
 bool logs_tail_journal_unavailable(const logs_tail *t);
+/* Why (a static string), or NULL if it was opened or not asked for. */
+const char *logs_tail_journal_reason(const logs_tail *t);
 /* Read what is there now, within the budget (tests, and a check run that wants the latest). */
 void logs_tail_pump(logs_tail *t);

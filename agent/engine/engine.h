@@ -38,7 +38,7 @@ typedef struct engine engine;
 typedef struct ikeheal_config ikeheal_config;
 typedef struct incident_store incident_store;
 typedef struct notifier notifier;
-typedef struct sd_bus sd_bus;
+typedef struct sysbus sysbus;
 typedef struct triage triage;
 typedef struct vici_client vici_client;
 typedef struct policy_ledger policy_ledger;
@@ -169,7 +169,7 @@ typedef struct engine_deps {
         triage *triage;
         incident_store *incidents;
         notifier *notifier;         /* may be NULL */
-        sd_bus *bus;                /* may be NULL */
+        sysbus *bus;                /* may be NULL */
         /* one record on the audit trail */
         void (*audit)(void *userdata, const char *kind, const char *text);
         void *audit_userdata;

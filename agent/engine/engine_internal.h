@@ -14,7 +14,7 @@ struct engine {
         triage *triage;             /* incidents' life cycle, the running checks */
         incident_store *incidents;
         notifier *notifier;         /* NULL: none */
-        sd_bus *bus;                /* NULL: none */
+        sysbus *bus;                /* NULL: none */
         void (*audit)(void *userdata, const char *kind, const char *text);
         void *audit_userdata;
         const ikeheal_config *config; /* the one in force (engine_reconfigure) */

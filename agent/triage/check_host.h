@@ -5,23 +5,23 @@
  * dropped before the VICI client it may use goes away. */
 #pragma once
 
-#include <systemd/sd-bus.h>
-
 #include "agent/checks/check.h"
 #include "agent/config/config.h"
 #include "ev.h"
+#include "sysbus.h"
 
 typedef struct check_host check_host;
 typedef struct check_set check_set;
 typedef struct charon_hub charon_hub;
 typedef struct vici_client vici_client;
 
-/* Create the hub, connect to the system bus (without one, unit and timedated facts are
- * unavailable: said, ignored) and prepare the state directory. Logs what fails. */
+/* Create the hub and the system bus's handle (connected when a check or an action first needs
+ * it; where it cannot be, unit and timedated facts are unavailable: said then, once, ignored)
+ * and prepare the state directory. Logs what fails. */
 int check_host_new(check_host **ret, ev_loop *e, const ikeheal_config *config);
 check_host *check_host_free(check_host *h);
 charon_hub *check_host_hub(const check_host *h);
-sd_bus *check_host_bus(const check_host *h);
+sysbus *check_host_bus(const check_host *h);
 
 /* Build (not start) the checks of `config`, reporting findings to observer; on error *ret_error
  * says why. */

@@ -56,6 +56,9 @@ checks:
 YAML
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
+# nothing here asks systemd or the journal (charon.unit: none): libsystemd is never loaded
+grep -q '/libsystemd\.so' "/proc/$AGENT_PID/maps" && bad "libsystemd mapped, though nothing configured needs it" ||
+        ok "no libsystemd in the agent: nothing configured needs the system bus or the journal"
 t0=$(ms)
 until [ -s "$D/state/snapshots/firewall.nft.hash" ]; do [ $(($(ms) - t0)) -gt 8000 ] && break; sleep 0.1; done
 [ -s "$D/state/snapshots/firewall.nft.bin" ] && ok "healthy: last-good ruleset recorded" || bad "no snapshot"

@@ -9,7 +9,8 @@
 # reload with a bad config keeping the old one, real second uids refused or allowed by group, a
 # clean SIGTERM stop, and a start refused on a bad config. charon hung (SIGSTOP, and a stop
 # signal it ignores) restarted by daemon-restart through a bounded stop and SIGKILL, verified by
-# a VICI answer; a crash loop charon came back from warned about and never restarted. Uses the plain build (the container
+# a VICI answer; a crash loop charon came back from warned about and never restarted. The logs
+# check reads charon's unit from the journal. Uses the plain build (the container
 # has no sanitizer runtime). Exit 0 pass, 1 fail.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -465,6 +466,25 @@ check "bad config at start refused by ExecStartPre: '$(journal | grep -m1 "^$CFG
 check "and the unit is not active: $(prop ActiveState)/$(prop Result)" test "$(prop ActiveState)" != active
 ct_exec systemctl stop ikeheald.service
 ct_exec systemctl reset-failed ikeheald.service 2>/dev/null
+
+# --- 8. the logs check's journal source: a unit's lines read from the real journal ----------
+# (check-run: the logs check alone, as the agent runs it; libsystemd's journal reader loaded on
+# its first use). The lines come from a transient unit in charon's text format: its stdout is
+# the journal, under its own _SYSTEMD_UNIT.
+printf 'vici: false\njournal_units: [strongswan.service, ikh-loglines.service]\n' >"$(ct_path /tmp/ikh-logs.yaml)"
+rm -f "$(ct_path /tmp/ikh-logs.ready)"
+ct_exec /opt/ikeheal/bin/tools/check-run --watch 4 --interval 500 --ready /tmp/ikh-logs.ready logs /tmp/ikh-logs.yaml \
+        >"$D/logs.out" 2>&1 &
+lp=$!
+ct_wait 4 test -e "$(ct_path /tmp/ikh-logs.ready)"
+ct_exec systemd-run --quiet --unit=ikh-loglines.service sh -c \
+        'for i in 1 2 3; do echo "09[IKE] <gw|7> journal line $i of the logs check test"; done'
+wait "$lp"
+lines=$(sed -n 's/^fact lines=//p' "$D/logs.out" | sort -n | tail -1)
+check "logs check, journal_units: a unit's 3 lines read from the journal (${lines:-no} lines)" \
+        test "${lines:-0}" -ge 3
+check "and the journal was never reported unavailable$(grep -m1 '^fact journal_error=' "$D/logs.out" | sed 's/^/: /')" \
+        bash -c '! grep -q "^fact journal=unavailable" "$1"' _ "$D/logs.out"
 
 if [ $fails -gt 0 ]; then
         echo "--- the unit's own processes in the journal (last 40 lines):"

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +32,7 @@
 #include "agent/config/config.h"
 #include "agent/checks/check.h"
 #include "agent/checks/registry.h"
+#include "sysbus.h"
 #include "vici.h"
 
 typedef struct run {
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
         _cleanup_(ynode_freep) ynode *params = NULL;
         _cleanup_(check_freep) check *c = NULL;
         _cleanup_(config_freep) ikeheal_config *config = NULL;
-        sd_bus *bus = NULL;
+        sysbus *bus = NULL;
         const check_ops *ops;
         check_env env = {};
         ydiag d;
@@ -179,6 +179,9 @@ int main(int argc, char **argv) {
         env.event = r.event;
         env.hub = hub;
         env.state_dir = state_dir;
+        if (sysbus_new(&bus, r.event, NULL, NULL) < 0) /* connected when the check first needs it */
+                return 1;
+        env.bus = bus;
         {
                 /* the defaults, with the VICI socket the checks should name */
                 _cleanup_(freep) char *text = NULL, *err = NULL;
@@ -225,7 +228,7 @@ int main(int argc, char **argv) {
                 (void) ev_loop_run(r.event);
         c = check_free(c);
         vici = vici_client_free(vici);
-        sd_bus_flush_close_unref(bus);
+        sysbus_free(bus);
         ev_unref(r.event);
         return r.seen > 0 ? 0 : 1;
 }

@@ -1,0 +1,98 @@
+/* See sysbus.h. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bus_ev.h"
+#include "now.h"
+#include "systemd_lib.h"
+#include "sysbus.h"
+
+struct sysbus {
+        ev_loop *event;
+        sd_bus *bus;
+        bus_ev *driver;
+        sysbus_failed_cb failed_cb;
+        void *userdata;
+        int error;
+        const char *why;
+        uint64_t retry_usec; /* CLOCK_MONOTONIC: no attempt before */
+        bool told;
+};
+
+int sysbus_new(sysbus **ret, ev_loop *e, sysbus_failed_cb cb, void *userdata) {
+        sysbus *b = calloc(1, sizeof(*b));
+
+        if (!b)
+                return -ENOMEM;
+        b->event = ev_ref(e);
+        b->failed_cb = cb;
+        b->userdata = userdata;
+        *ret = b;
+        return 0;
+}
+
+sysbus *sysbus_free(sysbus *b) {
+        if (!b)
+                return NULL;
+        b->driver = bus_ev_free(b->driver);
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        ev_unref(b->event);
+        free(b);
+        return NULL;
+}
+
+static int connect_bus(sysbus *b) {
+        int r = systemd_lib_load();
+
+        if (r < 0) {
+                b->why = systemd_lib_error();
+                return r;
+        }
+        r = sd_bus_open_system(&b->bus);
+        if (r < 0) {
+                b->why = "cannot connect to the system bus";
+                return r;
+        }
+        r = bus_ev_new(&b->driver, b->event, b->bus);
+        if (r < 0) {
+                b->bus = sd_bus_flush_close_unref(b->bus);
+                b->why = "cannot drive the system bus on the event loop";
+                return r;
+        }
+        return 0;
+}
+
+sd_bus *sysbus_get(sysbus *b) {
+        uint64_t now;
+        int r;
+
+        if (!b)
+                return NULL;
+        if (b->bus)
+                return b->bus;
+        now = mono_usec();
+        if (b->error && now < b->retry_usec)
+                return NULL;
+        r = connect_bus(b);
+        if (r >= 0) {
+                b->error = 0;
+                b->why = NULL;
+                return b->bus;
+        }
+        b->error = r;
+        b->retry_usec = now + SYSBUS_RETRY_USEC;
+        if (!b->told) {
+                b->told = true;
+                if (b->failed_cb)
+                        b->failed_cb(r, b->why, b->userdata);
+        }
+        return NULL;
+}
+
+int sysbus_error(const sysbus *b) {
+        return b->error;
+}
+
+const char *sysbus_reason(const sysbus *b) {
+        return b->error ? b->why : NULL;
+}
