@@ -22,6 +22,11 @@
 
 #define CHUNK (64u * 1024u)
 #define JOURNAL_CHECK_EVERY 64u
+#define JOURNAL_LINE_MAX 4096 /* charon's own message buffer */
+
+static size_t min_size(size_t a, size_t b) {
+        return a < b ? a : b;
+}
 
 typedef struct tail_file {
         char *path;
@@ -102,9 +107,43 @@ static void file_read(logs_tail *t, tail_file *f, uint64_t deadline) {
         }
 }
 
-static void journal_read(logs_tail *t, uint64_t deadline) {
+/* A journal field's value ("NAME=value"), cut to fit buf; "" when the record has none. */
+static void journal_field(sd_journal *j, const char *name, char *buf, size_t size) {
+        size_t skip = strlen(name) + 1, len;
+        const void *data;
+
+        buf[0] = 0;
+        if (sd_journal_get_data(j, name, &data, &len) < 0 || len < skip)
+                return;
+        len = min_size(len - skip, size - 1);
+        memcpy(buf, (const char *) data + skip, len);
+        buf[len] = 0;
+}
+
+/* charon-systemd writes charon's message alone and its thread and subsystem as fields of their
+ * own (THREAD=, GROUP=), where charon's other loggers write "NN[GRP] message": the line is put
+ * back together so that the classifier reads both alike. Any other record is its MESSAGE. */
+static size_t journal_line(sd_journal *j, char *buf, size_t size) {
+        char group[8], thread[8];
         const void *data;
         size_t len;
+        int n;
+
+        journal_field(j, "GROUP", group, sizeof(group));
+        journal_field(j, "THREAD", thread, sizeof(thread));
+        if (sd_journal_get_data(j, "MESSAGE", &data, &len) < 0 || len <= 8)
+                return 0;
+        if (!group[0] || !thread[0]) {
+                len = min_size(len - 8, size);
+                memcpy(buf, (const char *) data + 8, len);
+                return len;
+        }
+        n = snprintf(buf, size, "%02d[%s] %.*s", atoi(thread), group, (int) min_size(len - 8, size), (const char *) data + 8);
+        return n < 0 ? 0 : min_size((size_t) n, size - 1);
+}
+
+static void journal_read(logs_tail *t, uint64_t deadline) {
+        char line[JOURNAL_LINE_MAX];
 
         t->journal_more = false;
         if (!t->journal)
@@ -113,8 +152,9 @@ static void journal_read(logs_tail *t, uint64_t deadline) {
                 int r = sd_journal_next(t->journal);
                 if (r <= 0)
                         return;
-                if (sd_journal_get_data(t->journal, "MESSAGE", &data, &len) >= 0 && len > 8)
-                        t->cb((const char *) data + 8, len - 8, t->userdata);
+                size_t len = journal_line(t->journal, line, sizeof(line));
+                if (len > 0)
+                        t->cb(line, len, t->userdata);
                 if (i % JOURNAL_CHECK_EVERY == 0 && mono_usec() >= deadline) {
                         t->journal_more = true;
                         return;

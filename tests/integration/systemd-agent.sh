@@ -470,7 +470,8 @@ ct_exec systemctl reset-failed ikeheald.service 2>/dev/null
 # --- 8. the logs check's journal source: a unit's lines read from the real journal ----------
 # (check-run: the logs check alone, as the agent runs it; libsystemd's journal reader loaded on
 # its first use). The lines come from a transient unit in charon's text format: its stdout is
-# the journal, under its own _SYSTEMD_UNIT.
+# the journal, under its own _SYSTEMD_UNIT; and one record as charon-systemd writes it (the
+# message alone, its thread and subsystem in THREAD= and GROUP=), which the check must classify.
 printf 'vici: false\njournal_units: [strongswan.service, ikh-loglines.service]\n' >"$(ct_path /tmp/ikh-logs.yaml)"
 rm -f "$(ct_path /tmp/ikh-logs.ready)"
 ct_exec /opt/ikeheal/bin/tools/check-run --watch 4 --interval 500 --ready /tmp/ikh-logs.ready logs /tmp/ikh-logs.yaml \
@@ -478,11 +479,16 @@ ct_exec /opt/ikeheal/bin/tools/check-run --watch 4 --interval 500 --ready /tmp/i
 lp=$!
 ct_wait 4 test -e "$(ct_path /tmp/ikh-logs.ready)"
 ct_exec systemd-run --quiet --unit=ikh-loglines.service sh -c \
-        'for i in 1 2 3; do echo "09[IKE] <gw|7> journal line $i of the logs check test"; done'
+        'for i in 1 2 3; do echo "09[IKE] <gw|7> journal line $i of the logs check test"; done
+         /opt/ikeheal/bin/tools/journal-send --linger 2 "MESSAGE=<gw|7> received AUTHENTICATION_FAILED notify error" \
+                GROUP=IKE THREAD=9 LEVEL=1 SYSLOG_IDENTIFIER=charon-systemd'
 wait "$lp"
 lines=$(sed -n 's/^fact lines=//p' "$D/logs.out" | sort -n | tail -1)
 check "logs check, journal_units: a unit's 3 lines read from the journal (${lines:-no} lines)" \
         test "${lines:-0}" -ge 3
+auth=$(sed -n 's/^fact authentication=//p' "$D/logs.out" | sort -n | tail -1)
+check "and charon-systemd's record (THREAD=, GROUP=) classified: authentication ${auth:-0}" \
+        test "${auth:-0}" -ge 1
 check "and the journal was never reported unavailable$(grep -m1 '^fact journal_error=' "$D/logs.out" | sed 's/^/: /')" \
         bash -c '! grep -q "^fact journal=unavailable" "$1"' _ "$D/logs.out"
 

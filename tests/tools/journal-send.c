@@ -1,14 +1,17 @@
 /* journal-send: send one record to the journal with common/journal_send.h, for the integration
  * tests (a real journald must take what the unit test's own socket took, the sealed memfd of a
  * large record included). Each argument is one field, "NAME=value"; --big N adds a field
- * BIG=… of N bytes (a–z repeated, a newline every 1000 bytes, so the binary-safe form too).
+ * BIG=… of N bytes (a–z repeated, a newline every 1000 bytes, so the binary-safe form too);
+ * --linger S stays S seconds after sending, so that journald still finds the sender's cgroup
+ * (its _SYSTEMD_UNIT) when it reads the record.
  *
- *   journal-send [--big N] FIELD=VALUE…
+ *   journal-send [--linger S] [--big N] FIELD=VALUE…
  *
  * Exit: 0 sent, 1 refused or not sent (the error on stderr). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "journal_send.h"
 
@@ -16,11 +19,16 @@ int main(int argc, char **argv) {
         struct iovec iov[64];
         size_t big = 0;
         char *b = NULL;
+        unsigned linger = 0;
         int n = 0, i = 1, r;
 
-        if (argc > 2 && strcmp(argv[1], "--big") == 0) {
-                big = strtoul(argv[2], NULL, 10);
-                i = 3;
+        if (argc > i + 1 && strcmp(argv[i], "--linger") == 0) {
+                linger = (unsigned) strtoul(argv[i + 1], NULL, 10);
+                i += 2;
+        }
+        if (argc > i + 1 && strcmp(argv[i], "--big") == 0) {
+                big = strtoul(argv[i + 1], NULL, 10);
+                i += 2;
         }
         if (big > 0) {
                 b = malloc(big + 5);
@@ -36,7 +44,7 @@ int main(int argc, char **argv) {
         for (; i < argc && n < (int) (sizeof(iov) / sizeof(iov[0])); i++)
                 iov[n++] = (struct iovec){ argv[i], strlen(argv[i]) };
         if (n == 0) {
-                fprintf(stderr, "usage: journal-send [--big N] FIELD=VALUE…\n");
+                fprintf(stderr, "usage: journal-send [--linger S] [--big N] FIELD=VALUE…\n");
                 return 1;
         }
         r = journal_sendv(iov, n);
@@ -45,5 +53,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "journal-send: %s\n", strerror(-r));
                 return 1;
         }
+        if (linger)
+                (void) sleep(linger);
         return 0;
 }
