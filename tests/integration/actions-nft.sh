@@ -10,6 +10,8 @@
 #   no last-good snapshot → restore fails → escalates to firewall-open-ports (approve) →
 #              approved → tagged accept rules at the top of the dropping chains → the client
 #              connects through the still-broken ruleset → `revert` deletes exactly those rules
+# The agent starts without the firewall check (libnftnl and libmnl are not mapped) and gets it
+# by a reload (they are mapped after its first run).
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
