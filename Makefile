@@ -62,7 +62,9 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # Nor is libsystemd (it links gcrypt, gpg-error, zstd, lzma, lz4 and cap): common/systemd_lib.c
 # loads it when the system bus or the journal's reader is first needed; the loop, sd_notify's
 # protocol and the journal's native protocol are the project's own.
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libmicrohttpd yaml-0.1 libsystemd,$(PKGS)) 2>/dev/null)
+# Nor are libnftnl and libmnl: common/nftnl_lib.c loads them when nftables is first talked to.
+# Nor is json-c: common/jsonc_lib.c loads it when JSON is first read or written.
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libmicrohttpd yaml-0.1 libsystemd libnftnl libmnl json-c,$(PKGS)) 2>/dev/null)
 
 ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)

@@ -32,6 +32,7 @@
 #include "actions/registry.h"
 #include "netns.h"
 #include "nft_ruleset.h"
+#include "nftnl_lib.h"
 #include "swconf.h"
 #include "swconf_peer.h"
 
@@ -210,7 +211,7 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
         }
         r = our_table(ns, tag_of(p), &gen, &rules, &tagged);
         if (r < 0 && r != -ENOENT) {
-                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot read the ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         if (r == 0 && tagged != rules) {

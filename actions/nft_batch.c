@@ -21,6 +21,7 @@
 
 #include "actions/nft_batch.h"
 #include "netns.h"
+#include "nftnl_lib.h"
 
 #define MSG_ROOM 65536u
 #define SEQ_BASE 0x1000u
@@ -43,8 +44,12 @@ void nft_batch_test_knobs(int rcvbuf, bool ack_each) {
 }
 
 int nft_batch_new(nft_batch **ret, uint32_t genid) {
-        nft_batch *b = calloc(1, sizeof(*b));
+        nft_batch *b;
+        int r = nftnl_lib_load(); /* a batch is built with libnftnl's and libmnl's forwarders */
 
+        if (r < 0)
+                return r;
+        b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
         b->genid = genid;
@@ -234,14 +239,14 @@ int nft_batch_commit(nft_batch *b, const char *netns, char *why, size_t why_size
 
         r = socket_in(netns, &nl);
         if (r < 0) {
-                (void) snprintf(why, why_size, "netlink socket%s%s: %s", netns ? " in " : "", netns ? netns : "", strerror(-r));
+                (void) snprintf(why, why_size, "netlink socket%s%s: %s", netns ? " in " : "", netns ? netns : "", nftnl_lib_strerror(r));
                 return r;
         }
         fd = mnl_socket_get_fd(nl);
         size_socket(fd, b, iov[0].iov_len + b->len + iov[2].iov_len);
         if (sendmsg(fd, &mh, 0) < 0) {
                 r = -errno;
-                (void) snprintf(why, why_size, "sending the batch (%zu messages): %s", b->n, strerror(-r));
+                (void) snprintf(why, why_size, "sending the batch (%zu messages): %s", b->n, nftnl_lib_strerror(r));
                 mnl_socket_close(nl);
                 return r;
         }

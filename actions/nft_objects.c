@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "actions/nft_objects.h"
+#include "nftnl_lib.h"
 
 #define MSG_ROOM 65536u
 #define ANON_NAME "__set%d" /* the kernel allocates the number */
@@ -401,7 +402,7 @@ int nft_msgs_emit(const nft_msgs *m, const nft_ruleset *model, const nft_object 
                 for (size_t i = 0; i < n && r >= 0; i++)
                         r = emit_one(m, model, &objs[i], now, b, ph, &set_id, &anon[i], why, why_size);
         if (r < 0 && !why[0])
-                say(why, why_size, "building the batch: %s", strerror(-r));
+                say(why, why_size, "building the batch: %s", nftnl_lib_strerror(r));
         return r;
 }
 

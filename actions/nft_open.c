@@ -23,6 +23,7 @@
 #include "actions/nft_expr.h"
 #include "actions/registry.h"
 #include "nft_ruleset.h"
+#include "nftnl_lib.h"
 #include "netns.h"
 #include "nft_verdict.h"
 
@@ -88,7 +89,7 @@ static int nft_open_plan(const action_params *p, const action_env *env, action_o
 
         if (r < 0)
                 return action_plan_add(out, "  cannot read the nftables ruleset%s%s now: %s", nft_action_netns(p, env) ? " in netns " : "",
-                                       nft_action_netns(p, env) ?: "", strerror(-r));
+                                       nft_action_netns(p, env) ?: "", nftnl_lib_strerror(r));
         if (op == ACTION_REVERT)
                 return action_plan_add(out, "  nftables: delete every rule commented \"%s\" (one transaction)", tag_of(p));
         if (op == ACTION_VERIFY)
@@ -174,7 +175,7 @@ static int open_once(const action_params *p, action_call *call) {
         int r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0) {
-                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot read the ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         size_t k = targets(rs, esp_of(p), t, why, sizeof(why));
@@ -240,7 +241,7 @@ static int revert_once(const action_params *p, action_call *call) {
         int r = nft_ruleset_dump(nft_action_netns(p, action_call_env(call)), NULL, NULL, &rs);
 
         if (r < 0) {
-                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot read the ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         if ((r = nft_batch_new(&b, rs->generation)) < 0)

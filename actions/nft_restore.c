@@ -35,6 +35,7 @@
 #include "netns.h"
 #include "nft_diff.h"
 #include "nft_ruleset.h"
+#include "nftnl_lib.h"
 #include "nft_watch.h"
 #include "snapshot.h"
 
@@ -127,7 +128,7 @@ static int snapshot_get(const char *path, const snapshot **ret, char *why, size_
 
         if (stat(path, &st) < 0) {
                 r = -errno;
-                (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, strerror(-r));
+                (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, nftnl_lib_strerror(r));
                 return r;
         }
         if (cache.path && strcmp(cache.path, path) == 0 && cache.st.st_ino == st.st_ino && cache.st.st_dev == st.st_dev &&
@@ -138,12 +139,12 @@ static int snapshot_get(const char *path, const snapshot **ret, char *why, size_
         }
         r = atomic_file_read(path, SNAPSHOT_MAX, &s.buf, &s.len);
         if (r < 0) {
-                (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, strerror(-r));
+                (void) snprintf(why, n, "no last-good snapshot (%s: %s)", path, nftnl_lib_strerror(r));
                 return r;
         }
         r = nft_msgs_new(&s.msgs, (const uint8_t *) s.buf, s.len, &s.model);
         if (r < 0) {
-                (void) snprintf(why, n, "snapshot %s is not a ruleset this agent can restore: %s", path, strerror(-r));
+                (void) snprintf(why, n, "snapshot %s is not a ruleset this agent can restore: %s", path, nftnl_lib_strerror(r));
                 snapshot_done(&s);
                 return r;
         }
@@ -225,7 +226,7 @@ static int decide(const action_params *p, const action_env *env, const nft_rules
         int r = snapshot_accepts(snap, &pr, &acc);
 
         if (r < 0) {
-                (void) snprintf(d->err, sizeof(d->err), "cannot evaluate the last-good ruleset: %s", strerror(-r));
+                (void) snprintf(d->err, sizeof(d->err), "cannot evaluate the last-good ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         r = nft_diff_broken_for(now, snap->model, &acc, d->objs, &d->n, d->why, d->err, sizeof(d->err));
@@ -281,7 +282,7 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
                 return -ENOMEM;
         r = ruleset_now(ns, &w, &now);
         if (r < 0) {
-                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot read the ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         r = decide(p, env, now, snap, d);
@@ -306,7 +307,7 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         if (r == -ESTALE)
                 return -ERESTART; /* changed since it was decided: decide again */
         if (r < 0) {
-                action_call_set_detail(call, "cannot read the tables it would change: %s; nothing changed", strerror(-r));
+                action_call_set_detail(call, "cannot read the tables it would change: %s; nothing changed", nftnl_lib_strerror(r));
                 return r;
         }
         rec->generation = now->generation;
@@ -328,13 +329,13 @@ static int apply_once(const action_params *p, action_call *call, const snapshot 
         /* durable before anything is sent: never a change without its revert's material on disk */
         if ((r = nft_restore_record_write(rec_path, rec)) < 0) {
                 action_call_set_detail(call, "cannot keep the objects as they are in %s before changing them: %s; nothing changed",
-                                       rec_path, strerror(-r));
+                                       rec_path, nftnl_lib_strerror(r));
                 return r;
         }
         (void) nft_diff_drift(now, snap->model, d->objs, d->n, DRIFT_LINES, &drift, &drift_n);
         *ret_drift = drift_n;
         if ((r = nft_batch_new(&b, now->generation)) < 0)
-                (void) snprintf(why, sizeof(why), "%s", strerror(-r));
+                (void) snprintf(why, sizeof(why), "%s", nftnl_lib_strerror(r));
         else
                 r = nft_msgs_emit(snap->msgs, snap->model, d->objs, d->n, now, b, why, sizeof(why));
         if (r < 0) {
@@ -423,14 +424,14 @@ static int verify(const action_params *p, action_call *call) {
         if (!bin)
                 return -ENOMEM;
         if ((r = ruleset_now(nft_action_netns(p, env), &w, &now)) < 0) {
-                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot read the ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         /* without a snapshot: every packet must pass */
         nft_diff_accepts acc;
         (void) snapshot_get(bin, &snap, why, sizeof(why));
         if ((r = snapshot_accepts(snap, &pr, &acc)) < 0) {
-                action_call_set_detail(call, "cannot evaluate the last-good ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot evaluate the last-good ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         r = nft_diff_passes_for(now, now, NULL, 0, &acc, why, sizeof(why));
@@ -462,7 +463,7 @@ static int revert_once(const action_params *p, action_call *call, const nft_rest
         int r;
 
         if ((r = ruleset_now(ns, &watch, &now)) < 0) {
-                action_call_set_detail(call, "cannot read the ruleset: %s", strerror(-r));
+                action_call_set_detail(call, "cannot read the ruleset: %s", nftnl_lib_strerror(r));
                 return r;
         }
         if ((r = states(now, rec->objs, rec->n, cur)) < 0)
@@ -476,7 +477,7 @@ static int revert_once(const action_params *p, action_call *call, const nft_rest
                         return -EBUSY;
                 }
         if ((r = nft_msgs_new(&pre_msgs, rec->msgs, rec->msgs_len, &pre)) < 0) {
-                action_call_set_detail(call, "the record %s holds no readable ruleset: %s", rec_path, strerror(-r));
+                action_call_set_detail(call, "the record %s holds no readable ruleset: %s", rec_path, nftnl_lib_strerror(r));
                 return r;
         }
         for (size_t i = 0; i < rec->n; i++) {
@@ -548,7 +549,7 @@ static int revert(const action_params *p, action_call *call) {
                 return 0;
         }
         if (r < 0) {
-                action_call_set_detail(call, "%s", r == -EBADMSG ? why : strerror(-r));
+                action_call_set_detail(call, "%s", r == -EBADMSG ? why : nftnl_lib_strerror(r));
                 return r;
         }
         for (int attempt = 0; attempt < ATTEMPTS; attempt++)
@@ -591,7 +592,7 @@ static int nft_restore_plan(const action_params *p, const action_env *env, actio
                 return action_plan_add(out, "  nftables: restore from %s — but %s", bin, why);
         if ((r = ruleset_now(ns, &w, &now)) < 0) {
                 return action_plan_add(out, "  nftables: cannot read the ruleset%s%s now: %s", ns ? " in netns " : "", ns ?: "",
-                                       strerror(-r));
+                                       nftnl_lib_strerror(r));
         }
         r = decide(p, env, now, snap, d);
         if (r < 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json_doc.h"
+#include "jsonc_lib.h"
 
 static void locate(const char *data, size_t off, unsigned *line, unsigned *col) {
         *line = 1;
@@ -22,9 +23,15 @@ int json_doc_parse(const char *data, size_t len, int max_depth, json_object **re
         json_tokener *tok;
         json_object *root;
         size_t end;
+        int r;
 
         if (len > INT32_MAX)
                 return -EMSGSIZE;
+        r = jsonc_lib_load();
+        if (r < 0) {
+                (void) snprintf(err, errlen, "%s", jsonc_lib_error());
+                return r;
+        }
         tok = json_tokener_new_ex(max_depth);
         if (!tok)
                 return -ENOMEM;

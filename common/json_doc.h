@@ -8,5 +8,6 @@
 #include <stddef.h>
 
 /* The value of data[0..len) into *ret (the caller puts it), or -EBADMSG with "LINE:COL: what"
- * in err, -ENOMEM, -EMSGSIZE past INT32_MAX bytes. */
+ * in err, -ENOMEM, -EMSGSIZE past INT32_MAX bytes; -ELIBACC/-ELIBBAD with the reason in err when
+ * json-c cannot be loaded. */
 int json_doc_parse(const char *data, size_t len, int max_depth, json_object **ret, char *err, size_t errlen);

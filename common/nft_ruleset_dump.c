@@ -19,6 +19,7 @@
 #include "netns.h"
 #include "nft_ruleset.h"
 #include "nft_ruleset_private.h"
+#include "nftnl_lib.h"
 
 /* ---- the dump ---- */
 
@@ -33,6 +34,11 @@ static int socket_open(const char *netns, struct mnl_socket **ret) {
         struct mnl_socket *nl;
         int fd, err;
 
+        /* before the socket: the parse that follows calls libmnl's forwarders, which would only
+         * fail quietly */
+        err = nftnl_lib_load();
+        if (err < 0)
+                return err;
         fd = netns_socket(netns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
         if (fd < 0)
                 return fd;

@@ -17,6 +17,7 @@
 #include "file_read.h"
 #include "nft_ruleset.h"
 #include "nft_ruleset_private.h"
+#include "nftnl_lib.h"
 
 /* ---- netlink attributes ---- */
 
@@ -525,8 +526,10 @@ int nft_ruleset_add_nlmsg(nft_ruleset *rs, const struct nlmsghdr *nlh) {
 
 int nft_ruleset_from_messages(const uint8_t *buf, size_t len, nft_ruleset **ret) {
         _cleanup_(nft_ruleset_freep) nft_ruleset *rs = NULL;
-        int r = nft_ruleset_new(&rs);
+        int r = nftnl_lib_load();
 
+        if (r >= 0)
+                r = nft_ruleset_new(&rs);
         if (r < 0)
                 return r;
         for (size_t off = 0; off < len;) {
@@ -555,6 +558,9 @@ int nft_ruleset_from_file(const char *path, size_t max, nft_ruleset **ret) {
         struct stat st;
         int r;
 
+        r = nftnl_lib_load(); /* the messages are parsed with libmnl's forwarders */
+        if (r < 0)
+                return r;
         fd = file_read_open(path, FILE_READ_FOLLOW, &st);
         if (fd < 0)
                 return fd;

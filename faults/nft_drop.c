@@ -28,6 +28,7 @@
 #include "faults/faults.h"
 #include "netns.h"
 #include "nft_ruleset.h"
+#include "nftnl_lib.h"
 
 enum { P_UDP_PORTS, P_ESP, P_NETNS, P_CHECK, P_TIMEOUT, _P_MAX };
 
@@ -254,6 +255,11 @@ static int apply(const action_params *p, action_call *call, const char *ns) {
                 action_call_set_detail(call, "no timeout: the element timeout comes from the drill's fault.expires_in");
                 return -EINVAL;
         }
+        r = nftnl_lib_load();
+        if (r < 0) {
+                action_call_set_detail(call, "%s", nftnl_lib_error());
+                return r;
+        }
         r = our_table(ns, &elems);
         if (r >= 0) {
                 action_call_set_detail(call, "table inet " TABLE " exists already (%zu element(s) left): a drill in progress, "
@@ -287,8 +293,11 @@ static int revert(action_call *call, const char *ns) {
                 action_call_set_detail(call, "no table inet " TABLE ": nothing to remove");
                 return 0;
         }
-        if (r < 0 || (r = nft_batch_new(&b, 0)) < 0)
+        if (r < 0 || (r = nft_batch_new(&b, 0)) < 0) {
+                if (nftnl_lib_error())
+                        action_call_set_detail(call, "%s", nftnl_lib_error());
                 return r;
+        }
         if ((t = nftnl_table_alloc())) {
                 nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
                 nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE);

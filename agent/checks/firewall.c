@@ -42,6 +42,7 @@
 #include "netns.h"
 #include "nft_diff.h"
 #include "nft_ruleset.h"
+#include "nftnl_lib.h"
 #include "nft_verdict.h"
 #include "nft_watch.h"
 #include "snapshot.h"
@@ -254,7 +255,7 @@ static int firewall_start(void *state, const check_env *env, check_run *run) {
                 r = nft_watch_refresh(s->watch, NULL);
         if (r < 0) {
                 (void) finding_set(f, CHECK_UNKNOWN, "cannot read the nftables ruleset%s%s: %s",
-                                   s->netns ? " in netns " : "", s->netns ? s->netns : "", strerror(-r));
+                                   s->netns ? " in netns " : "", s->netns ? s->netns : "", nftnl_lib_strerror(r));
                 check_run_done(run, f);
                 return 0;
         }

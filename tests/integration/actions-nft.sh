@@ -10,6 +10,8 @@
 #   no last-good snapshot → restore fails → escalates to firewall-open-ports (approve) →
 #              approved → tagged accept rules at the top of the dropping chains → the client
 #              connects through the still-broken ruleset → `revert` deletes exactly those rules
+# The agent starts without the firewall check (libnftnl and libmnl are not mapped) and gets it
+# by a reload (they are mapped after its first run).
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -38,6 +40,10 @@ table inet filter {
 NFT
 gwnft list ruleset >"$D/good.nft"
 
+write_config() { # [FIREWALL_CHECK]
+        local fw=""
+        [ "${1:-}" ] && fw="  - kind: firewall
+    params: {netns: $GW_NS}"
 cat >"$D/c.yaml" <<YAML
 agent:
   state_dir: $D/state
@@ -50,14 +56,24 @@ charon:
   unit: none
 check_defaults: {interval: 2s, timeout: 3s, rise: 1, fall: 1}
 checks:
-  - kind: firewall
-    params: {netns: $GW_NS}
+$fw
   - kind: daemon
 YAML
+}
+# first without the firewall check: nothing then talks to nftables
+write_config
 agent_start "$D" "$D/c.yaml" "$B" || exit 1
 agent_wait_checks 8000 || bad "checks did not all report"
+mapped() { grep -q "/$1\.so" "/proc/$AGENT_PID/maps"; }
+mapped libnftnl || mapped libmnl && bad "libnftnl or libmnl mapped, though nothing configured talks to nftables" ||
+        ok "no libnftnl, no libmnl in the agent before a firewall check is configured"
+write_config firewall
+out=$(agent_ctl reload 2>&1) || bad "reload with the firewall check: $out"
+agent_wait_checks 8000 || bad "checks did not all report"
+mapped libnftnl && mapped libmnl && ok "libnftnl and libmnl loaded by the first firewall check" ||
+        bad "libnftnl/libmnl not mapped after the firewall check ran"
 # nothing here asks systemd or the journal (charon.unit: none): libsystemd is never loaded
-grep -q '/libsystemd\.so' "/proc/$AGENT_PID/maps" && bad "libsystemd mapped, though nothing configured needs it" ||
+mapped libsystemd && bad "libsystemd mapped, though nothing configured needs it" ||
         ok "no libsystemd in the agent: nothing configured needs the system bus or the journal"
 t0=$(ms)
 until [ -s "$D/state/snapshots/firewall.nft.hash" ]; do [ $(($(ms) - t0)) -gt 8000 ] && break; sleep 0.1; done
