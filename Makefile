@@ -167,8 +167,11 @@ bench-deps:
 # The builds use every core (the tests after them run one at a time). The fuzz targets and the
 # Debian package are built by tests/run.sh beside the integration scripts, at a low priority.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# The plain build also gives the tools tests/integration/systemd-agent.sh runs inside its
+# container (which has no sanitizer runtime).
 check: deps
-	$(MAKE) -j$(JOBS) BUILD=build all build/tests/test-nft-batch
+	$(MAKE) -j$(JOBS) BUILD=build all build/tests/test-nft-batch \
+		build/tools/check-run build/tools/journal-send build/tools/service-notify
 	$(MAKE) -j$(JOBS) SANITIZE=address,undefined BUILD=build-san tests
 	tests/run.sh build-san build
 
