@@ -182,6 +182,12 @@ void engine_incident(engine *e, uint64_t incident_id, bool opened) {
                 }
                 return;
         }
+        /* No run is known for it (a state log reset, or its run pruned) but the measure one took
+         * for it is in force (taken back from its side record): that measure answers it until
+         * it is reverted, when the incident is decided afresh; a second run would stack a second
+         * measure on a fault nobody has seen since the restart. */
+        if (!last && measure_live_for(e, incident_id))
+                return;
         recheck_when_older(e, inc);
         if ((rb = timed_match(e, inc))) {
                 log_info("incident %llu open for %llus: runbook %s matches it now", (unsigned long long) incident_id,

@@ -130,4 +130,6 @@ void measure_revert(engine *e, measure *m, bool expiry, measure_done_cb done, vo
 void measure_reconcile(engine *e);
 /* Is a measure for this signature being reverted at its expiry right now? */
 bool measure_expiring(const engine *e, const char *signature);
+/* A measure taken for this incident is still in force. */
+bool measure_live_for(const engine *e, uint64_t incident_id);
 void measure_free_runtime(measure *m);

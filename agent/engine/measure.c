@@ -163,6 +163,13 @@ static void expired_aftermath(engine *e, measure *m) {
         engine_recheck_at(e, real_usec());
 }
 
+bool measure_live_for(const engine *e, uint64_t incident_id) {
+        for (size_t i = 0; i < e->n_measures; i++)
+                if (e->measures[i]->incident == incident_id && measure_state_live(e->measures[i]->state))
+                        return true;
+        return false;
+}
+
 bool measure_expiring(const engine *e, const char *signature) {
         for (size_t i = 0; i < e->n_measures; i++) {
                 const measure *m = e->measures[i];
