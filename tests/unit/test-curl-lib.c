@@ -13,20 +13,8 @@
 #include "curl_glue.h"
 #include "curl_lib.h"
 #include "agent/notify/notifier.h"
+#include "lib_test.h"
 #include "tap.h"
-
-static bool libcurl_mapped(void) {
-        char line[512];
-        bool found = false;
-        FILE *f = fopen("/proc/self/maps", "re");
-
-        if (!f)
-                return true; /* cannot tell: fail the "absent" checks rather than pass them */
-        while (!found && fgets(line, sizeof(line), f))
-                found = strstr(line, "/libcurl") != NULL;
-        fclose(f);
-        return found;
-}
 
 typedef struct sink {
         char buf[256];
@@ -91,16 +79,16 @@ int main(void) {
         int fd;
 
         CHECK(ev_new(&e) >= 0, "ev_new");
-        CHECK(!curl_lib_loaded() && !curl_lib_error() && !libcurl_mapped(),
+        CHECK(!curl_lib_loaded() && !curl_lib_error() && !lib_mapped("/libcurl"),
               "libcurl is not in the process at start");
 
         CHECK(notifier_new(&n, e, &none) == 0, "notifier without webhooks");
         CHECK(notifier_send(n, NULL, &msg) == 0, "a message to no webhook: nothing queued");
         n = notifier_free(n);
-        CHECK(!curl_lib_loaded() && !libcurl_mapped(), "libcurl still not loaded after it");
+        CHECK(!curl_lib_loaded() && !lib_mapped("/libcurl"), "libcurl still not loaded after it");
 
         CHECK(notifier_new(&n, e, &one) == 0, "notifier with a webhook");
-        CHECK(curl_lib_loaded() && libcurl_mapped() && !curl_lib_error(),
+        CHECK(curl_lib_loaded() && lib_mapped("/libcurl") && !curl_lib_error(),
               "libcurl loaded as soon as a webhook is configured");
         n = notifier_free(n);
         CHECK(curl_lib_load() == 0, "loading again is a no-op");

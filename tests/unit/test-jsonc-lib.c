@@ -15,39 +15,8 @@
 
 #include "json_doc.h"
 #include "jsonc_lib.h"
+#include "lib_test.h"
 #include "tap.h"
-
-static bool mapped(void) {
-        char line[512];
-        bool found = false;
-        FILE *f = fopen("/proc/self/maps", "re");
-
-        if (!f)
-                return true; /* cannot tell: fail the "absent" checks rather than pass them */
-        while (!found && fgets(line, sizeof(line), f))
-                found = strstr(line, "/libjson-c.so") != NULL;
-        fclose(f);
-        return found;
-}
-
-/* Run body in a child (the load result is once per process); its exit code is the number of
- * its failures. */
-static int in_child(void (*body)(void)) {
-        int status;
-        pid_t pid;
-
-        fflush(stdout);
-        pid = fork();
-        if (pid == 0) {
-                tap_failures = 0;
-                body();
-                fflush(stdout);
-                _exit(tap_failures ? 1 : 0);
-        }
-        if (pid < 0 || waitpid(pid, &status, 0) != pid)
-                return -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 static void forwarders_fail_cleanly(int err) {
         json_object *o = NULL;
@@ -69,13 +38,13 @@ static void forwarders_fail_cleanly(int err) {
 static void refused_missing(void) {
         CHECK(json_object_put(NULL) == 0, "releasing nothing");
         json_tokener_free(NULL);
-        CHECK(!mapped() && !jsonc_lib_loaded() && !jsonc_lib_error(), "not loaded at start, nor by releasing nothing");
+        CHECK(!lib_mapped("/libjson-c.so") && !jsonc_lib_loaded() && !jsonc_lib_error(), "not loaded at start, nor by releasing nothing");
         CHECK(jsonc_lib_load_as("libjson-c-absent.so.5") == -ELIBACC, "a missing library: -ELIBACC");
         CHECK(jsonc_lib_error() && strcmp(jsonc_lib_error(), "json-c could not be loaded: cannot load " JSONC_SONAME) == 0,
               "refused, the reason kept: %s", jsonc_lib_error() ?: "(none)");
         CHECK(jsonc_lib_load() == -ELIBACC, "later loads return the first result");
         forwarders_fail_cleanly(-ELIBACC);
-        CHECK(!mapped(), "nothing of json-c in the process");
+        CHECK(!lib_mapped("/libjson-c.so"), "nothing of json-c in the process");
 }
 
 static void refused_incomplete(void) {
@@ -93,7 +62,7 @@ static void real_library(void) {
 
         CHECK(json_doc_parse(text, sizeof(text) - 1, 8, &doc, why, sizeof(why)) == 0 && doc,
               "the real library loads on the first parse: %s", why);
-        CHECK(jsonc_lib_loaded() && mapped(), "now in the process");
+        CHECK(jsonc_lib_loaded() && lib_mapped("/libjson-c.so"), "now in the process");
         if (!doc)
                 return;
         json_object_object_foreach(doc, k, val) {
@@ -120,8 +89,8 @@ static void real_library(void) {
 }
 
 int main(void) {
-        CHECK(in_child(refused_missing) == 0, "a missing json-c: refused, every forwarder fails cleanly");
-        CHECK(in_child(refused_incomplete) == 0, "an incomplete library: refused");
-        CHECK(in_child(real_library) == 0, "the real library: loaded on first use, real calls work");
+        CHECK(lib_in_child(refused_missing) == 0, "a missing json-c: refused, every forwarder fails cleanly");
+        CHECK(lib_in_child(refused_incomplete) == 0, "an incomplete library: refused");
+        CHECK(lib_in_child(real_library) == 0, "the real library: loaded on first use, real calls work");
         return TAP_END();
 }

@@ -13,20 +13,8 @@
 
 #include "http_server.h"
 #include "mhd_lib.h"
+#include "lib_test.h"
 #include "tap.h"
-
-static bool mapped(const char *name) {
-        char line[512];
-        bool found = false;
-        FILE *f = fopen("/proc/self/maps", "re");
-
-        if (!f)
-                return true; /* cannot tell: fail the "absent" checks rather than pass them */
-        while (!found && fgets(line, sizeof(line), f))
-                found = strstr(line, name) != NULL;
-        fclose(f);
-        return found;
-}
 
 static int on_hello(const http_request *req, http_reply *reply, void *userdata) {
         const char *agent = http_request_header(req, "X-Test");
@@ -46,11 +34,11 @@ int main(void) {
         uint16_t port = 0;
         int fd;
 
-        CHECK(!mhd_lib_loaded() && !mhd_lib_error() && !mapped("/libmicrohttpd") && !mapped("/libgnutls"),
+        CHECK(!mhd_lib_loaded() && !mhd_lib_error() && !lib_mapped("/libmicrohttpd") && !lib_mapped("/libgnutls"),
               "libmicrohttpd and GnuTLS are not in the process at start");
         CHECK(ev_new(&e) >= 0, "ev_new");
         CHECK(http_server_new(&s, e, NULL) == 0, "http_server_new");
-        CHECK(mhd_lib_loaded() && !mhd_lib_error() && mapped("/libmicrohttpd"),
+        CHECK(mhd_lib_loaded() && !mhd_lib_error() && lib_mapped("/libmicrohttpd"),
               "libmicrohttpd loaded once a listener is set up");
         CHECK(mhd_lib_load() == 0, "loading again is a no-op");
         CHECK(http_server_handle(s, "GET", "/hello", NULL, on_hello, NULL) == 0, "a handler");

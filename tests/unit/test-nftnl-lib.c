@@ -23,39 +23,8 @@
 #include "nft_ruleset.h"
 #include "nft_watch.h"
 #include "nftnl_lib.h"
+#include "lib_test.h"
 #include "tap.h"
-
-static bool mapped(const char *name) {
-        char line[512];
-        bool found = false;
-        FILE *f = fopen("/proc/self/maps", "re");
-
-        if (!f)
-                return true; /* cannot tell: fail the "absent" checks rather than pass them */
-        while (!found && fgets(line, sizeof(line), f))
-                found = strstr(line, name) != NULL;
-        fclose(f);
-        return found;
-}
-
-/* Run body in a child (the load result is once per process); its exit code is the number of
- * its failures. */
-static int in_child(void (*body)(void)) {
-        int status;
-        pid_t pid;
-
-        fflush(stdout);
-        pid = fork();
-        if (pid == 0) {
-                tap_failures = 0;
-                body();
-                fflush(stdout);
-                _exit(tap_failures ? 1 : 0);
-        }
-        if (pid < 0 || waitpid(pid, &status, 0) != pid)
-                return -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 static void forwarders_fail_cleanly(int err) {
         nft_ruleset *rs = NULL;
@@ -84,14 +53,14 @@ static void forwarders_fail_cleanly(int err) {
 static void refused_missing_mnl(void) {
         nftnl_rule_free(NULL);
         nftnl_table_free(NULL);
-        CHECK(!mapped("/libnftnl.so") && !mapped("/libmnl.so") && !nftnl_lib_loaded() && !nftnl_lib_error(),
+        CHECK(!lib_mapped("/libnftnl.so") && !lib_mapped("/libmnl.so") && !nftnl_lib_loaded() && !nftnl_lib_error(),
               "not loaded at start, nor by freeing nothing");
         CHECK(nftnl_lib_load_as("libmnl-absent.so.0", NFTNL_SONAME) == -ELIBACC, "a missing libmnl: -ELIBACC");
         CHECK(nftnl_lib_error() && strcmp(nftnl_lib_error(), "libnftnl could not be loaded: cannot load " MNL_SONAME) == 0,
               "refused, the reason kept: %s", nftnl_lib_error() ?: "(none)");
         CHECK(nftnl_lib_load() == -ELIBACC, "later loads return the first result");
         forwarders_fail_cleanly(-ELIBACC);
-        CHECK(!mapped("/libnftnl.so") && !mapped("/libmnl.so"), "nothing of either library in the process");
+        CHECK(!lib_mapped("/libnftnl.so") && !lib_mapped("/libmnl.so"), "nothing of either library in the process");
 }
 
 static void refused_missing_nftnl(void) {
@@ -124,7 +93,7 @@ static void real_libraries(void) {
         int n = 0, seen = 0;
 
         CHECK(nftnl_lib_load() == 0 && nftnl_lib_loaded() && !nftnl_lib_error(), "the real libraries load");
-        CHECK(mapped("/libnftnl.so") && mapped("/libmnl.so"), "both now in the process");
+        CHECK(lib_mapped("/libnftnl.so") && lib_mapped("/libmnl.so"), "both now in the process");
         r = nftnl_rule_alloc();
         CHECK(r && nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "filter") == 0 &&
                       strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE) ?: "", "filter") == 0,
@@ -147,9 +116,9 @@ static void real_libraries(void) {
 }
 
 int main(void) {
-        CHECK(in_child(refused_missing_mnl) == 0, "a missing libmnl: refused, every forwarder fails cleanly");
-        CHECK(in_child(refused_missing_nftnl) == 0, "a missing libnftnl: refused as a whole");
-        CHECK(in_child(refused_incomplete) == 0, "an incomplete library: refused");
-        CHECK(in_child(real_libraries) == 0, "the real libraries: loaded on first use, real calls work");
+        CHECK(lib_in_child(refused_missing_mnl) == 0, "a missing libmnl: refused, every forwarder fails cleanly");
+        CHECK(lib_in_child(refused_missing_nftnl) == 0, "a missing libnftnl: refused as a whole");
+        CHECK(lib_in_child(refused_incomplete) == 0, "an incomplete library: refused");
+        CHECK(lib_in_child(real_libraries) == 0, "the real libraries: loaded on first use, real calls work");
         return TAP_END();
 }

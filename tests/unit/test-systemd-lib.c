@@ -23,39 +23,8 @@
 #include "ev.h"
 #include "now.h"
 #include "systemd_lib.h"
+#include "lib_test.h"
 #include "tap.h"
-
-static bool libsystemd_mapped(void) {
-        char line[512];
-        bool found = false;
-        FILE *f = fopen("/proc/self/maps", "re");
-
-        if (!f)
-                return true; /* cannot tell: fail the "absent" checks rather than pass them */
-        while (!found && fgets(line, sizeof(line), f))
-                found = strstr(line, "/libsystemd.so") != NULL;
-        fclose(f);
-        return found;
-}
-
-/* Run body in a child (the load result is once per process); its checks print there, and
- * its exit code is the number of its failures. */
-static int in_child(void (*body)(void)) {
-        int status;
-        pid_t pid;
-
-        fflush(stdout);
-        pid = fork();
-        if (pid == 0) {
-                tap_failures = 0; /* the child's own */
-                body();
-                fflush(stdout);
-                _exit(tap_failures ? 1 : 0);
-        }
-        if (pid < 0 || waitpid(pid, &status, 0) != pid)
-                return -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 static void on_line(const char *line, size_t len, void *userdata) {
 }
@@ -100,7 +69,7 @@ static void refused_as_missing(void) {
         CHECK(!sd_bus_slot_unref(NULL) && !sd_bus_flush_close_unref(NULL), "destructors take NULL");
         sd_journal_close(NULL);
         journal_source(false);
-        CHECK(!libsystemd_mapped(), "nothing of libsystemd in the process");
+        CHECK(!lib_mapped("/libsystemd.so"), "nothing of libsystemd in the process");
 }
 
 static void refused_as_incomplete(void) {
@@ -270,18 +239,18 @@ static void real_bus(void) {
 int main(void) {
         sd_journal *j = NULL;
 
-        CHECK(!systemd_lib_loaded() && !systemd_lib_error() && !libsystemd_mapped(),
+        CHECK(!systemd_lib_loaded() && !systemd_lib_error() && !lib_mapped("/libsystemd.so"),
               "libsystemd is not in the process at start");
-        CHECK(in_child(refused_as_missing) == 0, "a missing library is refused (in a child)");
-        CHECK(in_child(refused_as_incomplete) == 0, "an incomplete library is refused (in a child)");
+        CHECK(lib_in_child(refused_as_missing) == 0, "a missing library is refused (in a child)");
+        CHECK(lib_in_child(refused_as_incomplete) == 0, "an incomplete library is refused (in a child)");
 
         CHECK(!sd_bus_slot_unref(NULL) && !sd_bus_flush_close_unref(NULL), "destructors given NULL");
         sd_journal_close(NULL);
-        CHECK(!systemd_lib_loaded() && !libsystemd_mapped(), "freeing nothing does not load it");
+        CHECK(!systemd_lib_loaded() && !lib_mapped("/libsystemd.so"), "freeing nothing does not load it");
 
         CHECK(sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) >= 0 && j,
               "sd_journal_open loads the real library and opens the journal");
-        CHECK(systemd_lib_loaded() && !systemd_lib_error() && libsystemd_mapped(), "loaded and mapped");
+        CHECK(systemd_lib_loaded() && !systemd_lib_error() && lib_mapped("/libsystemd.so"), "loaded and mapped");
         CHECK(systemd_lib_load() == 0, "loading again is a no-op");
         if (j) {
                 CHECK(sd_journal_add_match(j, "_SYSTEMD_UNIT=ikeheal-none.service", 0) >= 0 &&
