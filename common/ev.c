@@ -78,6 +78,7 @@ struct ev_source {
                 } time;
                 struct {
                         ev_handler cb;
+                        ev_source *prev, *next; /* the loop's defer sources */
                 } defer;
                 struct {
                         int fd;
@@ -100,7 +101,8 @@ struct ev_loop {
         int real_tfd;        /* the realtime timers' wake-up; -1 until one is needed */
         uint64_t real_armed; /* what it is armed for; NOT_ARMED */
         ev_source *sources;
-        size_t n_sources, n_prepare, n_defer;
+        ev_source *defers; /* looked at in every iteration: a list of their own */
+        size_t n_sources, n_prepare;
         ev_source **prepare_list; /* run_prepare()'s, while it runs */
         size_t cap_prepare;
         bool in_prepare;
@@ -305,8 +307,14 @@ static void source_disconnect(ev_source *s) {
                 safe_close(fd);
         if (s->prepare)
                 e->n_prepare--;
-        if (s->kind == KIND_DEFER)
-                e->n_defer--;
+        if (s->kind == KIND_DEFER) {
+                if (s->defer.prev)
+                        s->defer.prev->defer.next = s->defer.next;
+                else
+                        e->defers = s->defer.next;
+                if (s->defer.next)
+                        s->defer.next->defer.prev = s->defer.prev;
+        }
         if (s->prev)
                 s->prev->next = s->next;
         else
@@ -578,7 +586,10 @@ int ev_add_defer(ev_loop *e, ev_source **ret, ev_handler cb, void *userdata) {
         if (!s)
                 return -ENOMEM;
         s->defer.cb = cb;
-        e->n_defer++;
+        s->defer.next = e->defers;
+        if (e->defers)
+                e->defers->defer.prev = s;
+        e->defers = s;
         return source_add(s, ret);
 }
 
@@ -842,8 +853,8 @@ static void run_prepare(ev_loop *e) {
 static int64_t wait_ns(ev_loop *e, uint64_t timeout_usec) {
         uint64_t wake = clock_wake(e, CLK_MONO), limit = UINT64_MAX;
 
-        for (ev_source *s = e->n_defer ? e->sources : NULL; s; s = s->next)
-                if (s->kind == KIND_DEFER && s->enabled != EV_OFF)
+        for (ev_source *s = e->defers; s; s = s->defer.next)
+                if (s->enabled != EV_OFF)
                         return 0;
         if (e->watchdog_period)
                 wake = min_u64(wake, sleep_between(e, e->watchdog_last + e->watchdog_period / 4,
@@ -887,8 +898,8 @@ static void collect(ev_loop *e, const struct epoll_event *evs, int n) {
                 while (h->n > 0 && h->v[0]->time.next <= e->now[c])
                         source_set_pending(h->v[0], true); /* leaves the heaps */
         }
-        for (ev_source *s = e->n_defer ? e->sources : NULL; s; s = s->next)
-                if (s->kind == KIND_DEFER && s->enabled != EV_OFF)
+        for (ev_source *s = e->defers; s; s = s->defer.next)
+                if (s->enabled != EV_OFF)
                         source_set_pending(s, true);
 }
 
