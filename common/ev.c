@@ -102,9 +102,9 @@ struct ev_loop {
         uint64_t real_armed; /* what it is armed for; NOT_ARMED */
         ev_source *sources;
         ev_source *defers; /* looked at in every iteration: a list of their own */
-        size_t n_sources, n_prepare;
-        ev_source **prepare_list; /* run_prepare()'s, while it runs */
-        size_t cap_prepare;
+        size_t n_sources;
+        ev_source **prepare_list; /* the sources with a prepare callback (NULL: left meanwhile) */
+        size_t n_prepare, cap_prepare;
         bool in_prepare;
         ev_source **pending;
         size_t n_pending, cap_pending;
@@ -285,6 +285,19 @@ static void source_free(ev_source *s) {
         free(s);
 }
 
+/* Out of the prepare list; while run_prepare() walks it, the slot is only emptied. */
+static void prepare_forget(ev_loop *e, ev_source *s) {
+        for (size_t i = 0; i < e->n_prepare; i++) {
+                if (e->prepare_list[i] != s)
+                        continue;
+                if (e->in_prepare)
+                        e->prepare_list[i] = NULL;
+                else
+                        e->prepare_list[i] = e->prepare_list[--e->n_prepare];
+                return;
+        }
+}
+
 static void source_disconnect(ev_source *s) {
         ev_loop *e = s->loop;
         int fd = source_fd(s);
@@ -306,7 +319,7 @@ static void source_disconnect(ev_source *s) {
         if ((s->kind == KIND_IO && s->io.own) || s->kind == KIND_SIGNAL || s->kind == KIND_INOTIFY)
                 safe_close(fd);
         if (s->prepare)
-                e->n_prepare--;
+                prepare_forget(e, s);
         if (s->kind == KIND_DEFER) {
                 if (s->defer.prev)
                         s->defer.prev->defer.next = s->defer.next;
@@ -450,17 +463,20 @@ int ev_source_set_prepare(ev_source *s, ev_handler cb) {
 
         if (!e)
                 return -ESTALE;
-        if (cb && !s->prepare && e->in_prepare)
-                return -EBUSY; /* run_prepare() walks the list it would grow */
-        if (cb && !s->prepare && e->cap_prepare < e->n_prepare + 1) {
-                size_t cap = max_size(4, e->cap_prepare * 2);
-                ev_source **l = reallocarray(e->prepare_list, cap, sizeof(*l));
-                if (!l)
-                        return -ENOMEM;
-                e->prepare_list = l;
-                e->cap_prepare = cap;
-        }
-        s->loop->n_prepare += !!cb - !!s->prepare;
+        if (cb && !s->prepare) {
+                if (e->in_prepare)
+                        return -EBUSY; /* run_prepare() walks the list it would grow */
+                if (e->cap_prepare < e->n_prepare + 1) {
+                        size_t cap = max_size(4, e->cap_prepare * 2);
+                        ev_source **l = reallocarray(e->prepare_list, cap, sizeof(*l));
+                        if (!l)
+                                return -ENOMEM;
+                        e->prepare_list = l;
+                        e->cap_prepare = cap;
+                }
+                e->prepare_list[e->n_prepare++] = s;
+        } else if (!cb && s->prepare)
+                prepare_forget(e, s);
         s->prepare = cb;
         return 0;
 }
@@ -829,24 +845,24 @@ static int arm_realtime(ev_loop *e, uint64_t wake) {
 }
 
 static void run_prepare(ev_loop *e) {
-        ev_source **list = e->prepare_list; /* room for every source with a prepare callback */
-        size_t n = 0;
+        size_t n = e->n_prepare, kept = 0;
 
-        for (ev_source *s = e->sources; s && n < e->n_prepare; s = s->next)
-                if (s->prepare && s->enabled != EV_OFF) {
-                        s->busy++;
-                        list[n++] = s;
-                }
         e->in_prepare = true;
         for (size_t i = 0; i < n; i++) {
-                ev_source *s = list[i];
-                if (s->loop && s->prepare && s->enabled != EV_OFF && s->prepare(s, s->userdata) < 0)
+                ev_source *s = e->prepare_list[i];
+                if (!s || s->enabled == EV_OFF)
+                        continue;
+                s->busy++;
+                if (s->prepare(s, s->userdata) < 0 && s->loop)
                         (void) ev_source_set_enabled(s, EV_OFF);
+                if (--s->busy == 0 && s->n_ref == 0)
+                        source_free(s);
         }
         e->in_prepare = false;
-        for (size_t i = 0; i < n; i++)
-                if (--list[i]->busy == 0 && list[i]->n_ref == 0)
-                        source_free(list[i]);
+        for (size_t i = 0; i < n; i++) /* the slots of sources that left meanwhile */
+                if (e->prepare_list[i])
+                        e->prepare_list[kept++] = e->prepare_list[i];
+        e->n_prepare = kept;
 }
 
 /* How long to wait, in ns (-1: no limit). */
