@@ -152,8 +152,43 @@ struct ikev2_msg_keys {
         EVP_MD_CTX *ctx;
 };
 
-/* Public value of a fresh key in the group's IKEv2 encoding: ECP x||y (RFC 5903), X25519 the
- * raw 32 bytes (RFC 8031). The private half is dropped: the exchange is never completed. */
+/* The X25519 u-coordinates of small order (RFC 7748 §7; the list libsodium refuses): a peer's
+ * shared secret with one of them is all zero and it must refuse the exchange. Little-endian. */
+static const uint8_t x25519_small_order[][32] = {
+        {0x00}, /* 0 */
+        {0x01}, /* 1 */
+        {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+         0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
+        {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
+         0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
+};
+
+bool ikev2_msg_x25519_usable(const uint8_t u[32]) {
+        uint8_t top = 0xff;
+
+        /* p − 1, p and p + 1 (p = 2^255 − 19: 0xec, 0xed, 0xee then 30 × 0xff, 0x7f) and
+         * anything above p, which is not canonical */
+        for (size_t i = 1; i < 31; i++)
+                top &= u[i];
+        if (top == 0xff && u[31] == 0x7f && u[0] >= 0xec)
+                return false;
+        if (u[31] & 0x80)
+                return false;
+        for (size_t i = 0; i < sizeof(x25519_small_order) / sizeof(x25519_small_order[0]); i++)
+                if (memcmp(u, x25519_small_order[i], 32) == 0)
+                        return false;
+        return true;
+}
+
+static int random_fill(uint8_t *buf, size_t n);
+
+/* A public value in the group's IKEv2 encoding: ECP x||y (RFC 5903) of a fresh key, X25519 the
+ * raw 32 bytes (RFC 8031). The exchange is never completed, so no private half is ever used:
+ * for X25519 any canonical u-coordinate of large order is a value a client could send (RFC
+ * 7748 §5: every 32-byte string is accepted, the peer's X25519 works on the curve and its
+ * twist alike), and drawing one costs a getrandom() instead of a key generation, which also
+ * keeps OpenSSL's X25519 code and key management out of the agent (~0.3 MiB of RSS). ECP
+ * needs a point on the curve: a real key. */
 static int make_ke(uint16_t group, uint8_t *out, size_t size, size_t *ret_len) {
         EVP_PKEY *pkey = NULL;
         int r = -EIO;
@@ -172,11 +207,14 @@ static int make_ke(uint16_t group, uint8_t *out, size_t size, size_t *ret_len) {
                 memcpy(out, pt + 1, 64); /* drop the uncompressed-point prefix */
                 *ret_len = 64;
         } else {
-                size_t len = size;
-
-                pkey = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-                if (!pkey || EVP_PKEY_get_raw_public_key(pkey, out, &len) != 1 || len != 32)
+                if (size < 32)
                         goto out;
+                do {
+                        r = random_fill(out, 32);
+                        if (r < 0)
+                                goto out;
+                        out[31] &= 0x7f;
+                } while (!ikev2_msg_x25519_usable(out));
                 *ret_len = 32;
         }
         r = 0;

@@ -89,10 +89,15 @@ typedef enum ikev2_msg_offer {
  * per request takes the key generation and OpenSSL's algorithm look-ups out of every probe. */
 typedef struct ikev2_msg_keys ikev2_msg_keys;
 
-/* A fresh key pair of `group` (0 = X25519, or IKEV2_GROUP_ECP256). 0, -EINVAL, -ENOMEM, -EIO. */
+/* A fresh public value of `group` (0 = X25519: a random u-coordinate of large order; or
+ * IKEV2_GROUP_ECP256: a generated key's point). 0, -EINVAL, -ENOMEM, -EIO. */
 int ikev2_msg_keys_new(ikev2_msg_keys **ret, uint16_t group);
 ikev2_msg_keys *ikev2_msg_keys_free(ikev2_msg_keys *k);
 uint16_t ikev2_msg_keys_group(const ikev2_msg_keys *k);
+
+/* Whether the 32 bytes are a canonical X25519 u-coordinate (below p = 2^255 − 19) outside the
+ * small-order points, with which a peer's shared secret would be all zero. */
+bool ikev2_msg_x25519_usable(const uint8_t u[32]);
 
 typedef struct ikev2_msg_init_options {
         uint16_t ke_group; /* IKEV2_GROUP_X25519 (0 = this default) or IKEV2_GROUP_ECP256 */

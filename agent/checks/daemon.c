@@ -248,8 +248,8 @@ static void stat_close(daemon_state *s) {
         s->stat_pid = 0;
 }
 
-/* The process's /proc/PID/stat, read through an fd kept open across runs (sampled on every
- * heartbeat, twice per run). The fd names the process it was opened for: when that one is gone
+/* The process's /proc/PID/stat, read through an fd kept open across runs (sampled once per run,
+ * again while the run waits). The fd names the process it was opened for: when that one is gone
  * the pid is opened again, as it may name another process now. */
 static int stat_sample(daemon_state *s, pid_t pid) {
         int r;
@@ -297,6 +297,7 @@ static void process_sample(daemon_state *s) {
                 return;
         pid_watch(s, pid);
         s->ps_error = stat_sample(s, pid);
+        s->sampled_usec = mono_usec();
         if (s->ps_error < 0 || proc_stat_exited(&s->ps))
                 return;
         daemon_identity_track(s, pid, s->ps.start_ticks);
@@ -357,7 +358,13 @@ static void run_evaluate(daemon_state *s) {
          * while the run waited) */
         if (s->answered_usec < s->run_started)
                 ping_send(s);
-        process_sample(s);
+        /* An answer to this run's request, after this run read the process, from a process
+         * whose pidfd has not signalled its exit: the answer says more than a second read of
+         * /proc a millisecond after the first (a run waiting for its answer, or resumed by
+         * anything else, reads it again). */
+        if (!(s->sampled_usec >= s->run_started && s->answered_usec >= s->sampled_usec &&
+              s->ps_error == 0 && !s->pid_exited))
+                process_sample(s);
         until = wait_until(s, now);
         if (until > now) {
                 /* never past the runner's own timeout: a verdict beats an "unknown: timed out" */

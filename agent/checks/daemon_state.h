@@ -87,6 +87,7 @@ typedef struct daemon_state {
         int stat_fd;
         proc_stat ps;                /* valid when ps_error == 0 */
         int ps_error;
+        uint64_t sampled_usec;       /* when ps was last read (mono); 0: never */
         uint64_t prev_cpu_ticks;
         uint64_t prev_cpu_usec;      /* when prev_cpu_ticks was read; 0: never */
         bool cpu_moved;              /* the process used CPU since the previous sample */

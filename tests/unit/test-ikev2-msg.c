@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "ikev2_msg.h"
 #include "tap.h"
 
@@ -257,6 +259,87 @@ static void test_request(uint16_t group, ikev2_msg_offer offer) {
         req = ikev2_msg_request_free(req);
 }
 
+/* OpenSSL's X25519 with a fresh private key and u as the peer's value: false when the shared
+ * secret is all zero (a small-order u), which OpenSSL refuses. */
+static bool x25519_derives(const uint8_t u[32]) {
+        EVP_PKEY *mine = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+        EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, u, 32);
+        EVP_PKEY_CTX *ctx = mine ? EVP_PKEY_CTX_new(mine, NULL) : NULL;
+        uint8_t secret[32];
+        size_t len = sizeof(secret);
+        bool ok = ctx && peer && EVP_PKEY_derive_init(ctx) == 1 &&
+                  EVP_PKEY_derive_set_peer(ctx, peer) == 1 &&
+                  EVP_PKEY_derive(ctx, secret, &len) == 1 && len == 32;
+
+        EVP_PKEY_CTX_free(ctx);
+        EVP_PKEY_free(peer);
+        EVP_PKEY_free(mine);
+        return ok;
+}
+
+/* The probe's X25519 value is drawn at random, not generated as a key: the values refused are
+ * exactly those a peer could not use, and the values drawn are ones it can. */
+static void test_x25519_value(void) {
+        static const uint8_t refused[][32] = {
+                {0x00},
+                {0x01},
+                {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+                 0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+                 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
+                {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1,
+                 0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c,
+                 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
+        };
+        uint8_t u[32];
+        unsigned bad = 0;
+
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+                CHECK(!ikev2_msg_x25519_usable(refused[i]) && !x25519_derives(refused[i]),
+                      "small-order u #%zu refused here and by OpenSSL's X25519", i);
+        /* p − 1 (order 2), p, p + 1: not canonical or small order */
+        for (uint8_t low = 0xec; low <= 0xee; low++) {
+                memset(u, 0xff, sizeof(u));
+                u[0] = low;
+                u[31] = 0x7f;
+                CHECK(!ikev2_msg_x25519_usable(u) && !x25519_derives(u),
+                      "u = p %+d refused here and by OpenSSL's X25519", (int) low - 0xed);
+        }
+        memset(u, 0xff, sizeof(u));
+        u[0] = 0xeb;
+        u[31] = 0x7f;
+        CHECK(ikev2_msg_x25519_usable(u) && x25519_derives(u), "u = p - 2 is usable");
+        memset(u, 0, sizeof(u));
+        u[0] = 9;
+        CHECK(ikev2_msg_x25519_usable(u) && x25519_derives(u), "the base point u = 9 is usable");
+        u[31] = 0x80;
+        CHECK(!ikev2_msg_x25519_usable(u), "the top bit set is refused (not canonical)");
+
+        /* the value a probe sends (offset 28 + SA's length + 8 of the request is KE data;
+         * found here by building requests and reading the KE payload) */
+        for (unsigned i = 0; i < 200; i++) {
+                ikev2_msg_keys *k = NULL;
+                ikev2_msg_request *req = NULL;
+                const uint8_t *ke;
+
+                if (ikev2_msg_keys_new(&k, 0) < 0 ||
+                    ikev2_msg_build_init(&(ikev2_msg_init_options){.keys = k}, &req) < 0) {
+                        bad++;
+                } else {
+                        /* header 28, then SA: its length at +2 */
+                        size_t sa_len = u16(req->data + 28 + 2);
+                        ke = req->data + 28 + sa_len + 8; /* KE header 4, group 2, reserved 2 */
+                        if (req->data[28 + sa_len + 4] != 0 ||
+                            req->data[28 + sa_len + 5] != IKEV2_GROUP_X25519 ||
+                            !ikev2_msg_x25519_usable(ke) || !x25519_derives(ke))
+                                bad++;
+                }
+                req = ikev2_msg_request_free(req);
+                k = ikev2_msg_keys_free(k);
+        }
+        CHECK(bad == 0, "200 drawn X25519 values sent in requests, each one a peer can use (%u not)",
+              bad);
+}
+
 int main(void) {
         ikev2_msg_response r;
         const char *why = NULL;
@@ -266,6 +349,7 @@ int main(void) {
 
         test_request(IKEV2_GROUP_X25519, IKEV2_MSG_OFFER_STATELESS);
         test_request(IKEV2_GROUP_ECP256, IKEV2_MSG_OFFER_STATELESS);
+        test_x25519_value();
         test_request(IKEV2_GROUP_ECP256, IKEV2_MSG_OFFER_FULL);
         CHECK(ikev2_msg_build_init(&(ikev2_msg_init_options){.ke_group = 14}, &a) == -EINVAL,
               "unsupported KE group refused");
