@@ -178,26 +178,29 @@ static int on_reap(ev_source *src, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-spawn *spawn_free(spawn *s) {
+void spawn_reap_later(ev_loop *e, pid_t pid, int *pidfd) {
         siginfo_t si = { 0 };
         reaper *rp;
 
+        (void) kill(-pid, SIGKILL);
+        (void) kill(pid, SIGKILL);
+        if (*pidfd >= 0 && waitid(P_PIDFD, (id_t) *pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0 &&
+            (rp = calloc(1, sizeof(*rp)))) {
+                if (ev_add_io(e, &rp->src, *pidfd, EPOLLIN, on_reap, rp) >= 0) {
+                        (void) ev_source_set_io_fd_own(rp->src, true);
+                        *pidfd = -1; /* the reaper owns it now */
+                } else
+                        free(rp);
+        }
+}
+
+spawn *spawn_free(spawn *s) {
         if (!s)
                 return NULL;
         s->pid_src = ev_source_disable_unref(s->pid_src);
         s->out_src = ev_source_disable_unref(s->out_src);
-        if (s->pid > 0) {
-                (void) kill(-s->pid, SIGKILL);
-                (void) kill(s->pid, SIGKILL);
-                if (s->pidfd >= 0 && waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0 &&
-                    (rp = calloc(1, sizeof(*rp)))) {
-                        if (ev_add_io(s->event, &rp->src, s->pidfd, EPOLLIN, on_reap, rp) >= 0) {
-                                (void) ev_source_set_io_fd_own(rp->src, true);
-                                s->pidfd = -1; /* the reaper owns it now */
-                        } else
-                                free(rp);
-                }
-        }
+        if (s->pid > 0)
+                spawn_reap_later(s->event, s->pid, &s->pidfd);
         if (s->pidfd >= 0)
                 close(s->pidfd);
         if (s->out_fd >= 0)

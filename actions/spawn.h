@@ -25,3 +25,9 @@ int spawn_start(spawn **ret, ev_loop *e, int exe_fd, char *const argv[], char *c
                 void *userdata);
 spawn *spawn_free(spawn *s);
 DEFINE_FREE_FUNC(spawn, spawn_free);
+
+/* Kill pid and its process group (SIGKILL) and reap it from the loop once it is gone, without
+ * blocking: the loop takes *pidfd over (set to -1) when the process has not exited yet; a
+ * process already gone is reaped here and *pidfd left to the caller to close. */
+void spawn_reap_later(ev_loop *e, pid_t pid, int *pidfd);
+

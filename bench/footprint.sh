@@ -12,8 +12,12 @@
 # Two phases of WINDOW seconds each (default 60), both daemons running at once:
 #   "1s"       every check every 1 s (Monit: set daemon 1), the probe at 0.5 s
 #   "defaults" ikeheald's defaults (30 s) with the probe at 0.5 s; Monit: set daemon 30
-# Printed per phase: CPU over the window as a share of one core (sum of the threads' scheduler
-# run time, /proc/PID/task/*/schedstat: exact, not tick-sampled), wake-ups per second (voluntary
+# Printed per phase: CPU over the window as a share of one core, of the daemon and of every child
+# it forked (ikeheald's certificate check surveys in a child): each daemon runs in a cgroup of its
+# own, whose CPU counter (cgroup v2 cpu.stat, or v1 cpuacct) is exact and keeps the children that
+# have exited; without a writable cgroup, the threads' scheduler run time (/proc/PID/task/*/
+# schedstat, exact) plus the reaped children's (/proc/PID/stat cutime + cstime, in clock ticks:
+# 10 ms steps, said in the output); wake-ups per second (voluntary
 # context switches), RSS split into anonymous and file-backed, PSS, and the shared libraries
 # mapped — ikeheald's figure, Monit's, and the ratio. Nothing is asserted.
 #
@@ -83,10 +87,34 @@ stop_pid() { # PID
         for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
         kill -KILL "$1" 2>/dev/null || true
 }
+CG_ROOT= CG_KIND= IKH_CG= MON_CG=
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        CG_ROOT=/sys/fs/cgroup CG_KIND=v2
+elif [ -f /sys/fs/cgroup/unified/cgroup.procs ] && [ -w /sys/fs/cgroup/unified ]; then
+        CG_ROOT=/sys/fs/cgroup/unified CG_KIND=v2
+elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ] && [ -w /sys/fs/cgroup/cpuacct ]; then
+        CG_ROOT=/sys/fs/cgroup/cpuacct CG_KIND=v1
+fi
+cg_join() { # NAME PID → the path of a new cgroup holding PID, or nothing (none to be had)
+        local cg
+        [ -n "$CG_ROOT" ] || return 0
+        cg=$CG_ROOT/ikh-bench-fp-$$-$1
+        if mkdir "$cg" 2>/dev/null && echo "$2" >"$cg/cgroup.procs" 2>/dev/null; then
+                echo "$cg"
+        else
+                rmdir "$cg" 2>/dev/null || true
+        fi
+}
+cg_remove() { # PATH: once its processes are gone
+        [ -n "$1" ] || return 0
+        for _ in $(seq 20); do rmdir "$1" 2>/dev/null && return 0; sleep 0.1; done
+}
 cleanup() {
         set +e # every step, whatever the one before returned
         stop_pid "$IKH"
         stop_pid "$MON"
+        cg_remove "$IKH_CG"
+        cg_remove "$MON_CG"
         lab_down "$D/lab" >/dev/null 2>&1
         rm -rf "$D"
 }
@@ -145,18 +173,32 @@ start_both() { # IKEHEAL_INTERVAL MONIT_SECONDS
         IKH=$!
         ip netns exec "$CL_NS" monit -I -c "$D/monitrc" >"$D/monit.out" 2>&1 &
         MON=$!
+        N_START=$((${N_START:-0} + 1))
+        IKH_CG=$(cg_join "ikeheald-$N_START" "$IKH")
+        MON_CG=$(cg_join "monit-$N_START" "$MON")
 }
 
 stop_both() {
         stop_pid "$IKH"
         stop_pid "$MON"
         wait "$IKH" "$MON" 2>/dev/null || true
-        IKH=
-        MON=
+        cg_remove "$IKH_CG"
+        cg_remove "$MON_CG"
+        IKH= MON= IKH_CG= MON_CG=
 }
 
 runtime_ns() { # PID: scheduler run time of every live thread, ns
         cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
+}
+cpu_ns() { # PID CGROUP: CPU of the process and of its children, ns
+        if [ -z "$2" ]; then
+                echo $(($(runtime_ns "$1") + $(awk -v hz="$(getconf CLK_TCK)" \
+                        '{printf "%d\n", ($16 + $17) * 1e9 / hz}' /proc/"$1"/stat)))
+        elif [ "$CG_KIND" = v2 ]; then
+                awk '/^usage_usec/ {printf "%d\n", $2 * 1000}' "$2/cpu.stat"
+        else
+                cat "$2/cpuacct.usage"
+        fi
 }
 wakeups() { # PID: voluntary context switches of every live thread
         cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'
@@ -194,10 +236,10 @@ phase() { # NAME IKEHEAL_INTERVAL MONIT_SECONDS
         start_both "$2" "$3"
         sleep 5 # start-up, first runs of every check
         kill -0 "$IKH" && kill -0 "$MON" || { echo "a daemon died:"; cat "$D/ikeheal.log" "$D/monit.out"; exit 1; }
-        i0=$(runtime_ns "$IKH"); m0=$(runtime_ns "$MON")
+        i0=$(cpu_ns "$IKH" "$IKH_CG"); m0=$(cpu_ns "$MON" "$MON_CG")
         iw0=$(wakeups "$IKH"); mw0=$(wakeups "$MON")
         sleep "$WINDOW"
-        i1=$(runtime_ns "$IKH"); m1=$(runtime_ns "$MON")
+        i1=$(cpu_ns "$IKH" "$IKH_CG"); m1=$(cpu_ns "$MON" "$MON_CG")
         iw1=$(wakeups "$IKH"); mw1=$(wakeups "$MON")
         [ -z "${RESULTS:-}" ] || echo "$1 $WINDOW $((i1 - i0)) $((m1 - m0)) $((iw1 - iw0)) $((mw1 - mw0))" \
                 $(memory "$IKH") $(memory "$MON") >>"$RESULTS"
@@ -224,6 +266,11 @@ PY
 }
 
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); monit $(monit -V | awk 'NR == 1 {print $NF}')"
+if [ -n "$CG_ROOT" ]; then
+        echo "CPU: each daemon's cgroup ($CG_KIND, $CG_ROOT), its children included"
+else
+        echo "CPU: threads' run time + reaped children's in clock ticks (no writable cgroup: 10 ms steps)"
+fi
 for p in ${PHASES:-1s defaults}; do
         case $p in
         1s) phase 1s 1s 1 ;;

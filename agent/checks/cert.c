@@ -21,7 +21,12 @@
  *
  * Standby problems are WARN with facts prefixed "standby_" (the service is not down, but the
  * fallback is broken). A file that cannot be read is evidence; with nothing readable at all the
- * verdict is UNKNOWN. Reads a few small local files on the loop (common/x509_file.h bounds them). */
+ * verdict is UNKNOWN. The survey — reading the files (common/x509_file.h bounds them) and every
+ * OpenSSL call — runs in a child process (agent/checks/check_child.h): OpenSSL's certificate,
+ * key and verification code and its caches stay out of the resident agent (~0.75 MiB of RSS),
+ * and a file that crashes the parser costs one run (UNKNOWN, with the signal), not the agent.
+ * A survey stands while no file it reads has changed and no verdict can have changed with the
+ * time (agent/checks/cert_cache.h): a run then costs a few stat() calls, not a child. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -38,6 +43,8 @@
 #include <unistd.h>
 
 #include "agent/checks/cert.h"
+#include "agent/checks/cert_cache.h"
+#include "agent/checks/check_child.h"
 #include "agent/checks/check_debounce.h"
 #include "x509_file.h"
 #include "yaml_bind.h"
@@ -56,6 +63,11 @@ typedef struct cert_state {
         ev_source *watch;
         check_debounce debounce;
         ev_source *instant; /* the next validity instant of any certificate */
+        check_child *child; /* the run's survey, in a child process */
+        check_run *run;
+        time_t survey_now;        /* the clock the survey judges by */
+        uint64_t survey_fingerprint; /* of the files, taken before the survey read them */
+        cert_cache cache;
 } cert_state;
 
 #define WATCH_DEBOUNCE_USEC (100 * USEC_PER_MSEC)
@@ -265,7 +277,7 @@ static void validity_instants(const cert_state *s, X509 *x, time_t now, verdict 
 static void judge(const cert_state *s, const material *m, size_t i, verdict *v) {
         X509 *x = m->certs[i];
         const char *path = m->cert_paths[i];
-        time_t now = x509_file_now();
+        time_t now = s->survey_now;
         int day, sec;
         char subject[256];
 
@@ -461,22 +473,19 @@ static int cert_attach(void *state, check *c, const check_env *env) {
         return ev_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
 }
 
-static int cert_start(void *state, const check_env *env, check_run *run) {
-        cert_state *s = state;
-        finding *f = NULL;
+/* The survey, in a child process (agent/checks/check_child.h): OpenSSL's certificate, key and
+ * verification code, and what it caches, stay out of the resident agent, and a file that
+ * crashes the parser costs a run, not the agent. */
+static void survey_all(void *userdata, finding *f) {
+        const cert_state *s = userdata;
         verdict live = { .status = CHECK_OK }, standby = { .status = CHECK_OK };
         size_t n = 0, n_standby = 0;
         unsigned unreadable = 0;
         time_t next = 0;
-        int r;
 
-        r = finding_new(&f);
-        if (r < 0)
-                return r;
         survey(s, f, NULL, "", &live, &n, &unreadable, &next);
         if (s->standby)
                 survey(s, f, s->standby, "standby_", &standby, &n_standby, &unreadable, &next);
-        arm_instant(s, env, next);
         if (next)
                 (void) finding_fact_set(f, "next_change_usec", "%llu", (unsigned long long) next * USEC_PER_SEC);
         (void) finding_fact_set(f, "certs", "%zu", n);
@@ -501,12 +510,62 @@ static int cert_start(void *state, const check_env *env, check_run *run) {
         } else
                 (void) finding_set(f, CHECK_OK, "%zu certificate(s) valid, chained, usable, with their keys%s", n,
                                    s->standby ? " (standby too)" : "");
-        check_run_done(run, f);
+}
+
+static void on_survey(check_child *c, finding *f, const char *why, void *userdata) {
+        cert_state *s = userdata;
+        check_run *run = TAKE_PTR(s->run);
+        const char *next;
+
+        s->child = check_child_free(s->child);
+        if (f) {
+                cert_cache_store(&s->cache, f, s->survey_fingerprint, s->survey_now);
+                next = finding_fact_get(f, "next_change_usec");
+                arm_instant(s, s->env, next ? (time_t) (strtoull(next, NULL, 10) / USEC_PER_SEC) : 0);
+        } else {
+                cert_cache_clear(&s->cache);
+                if (finding_new(&f) >= 0)
+                        (void) finding_set(f, CHECK_UNKNOWN, "the certificate survey did not finish: %s", why);
+        }
+        if (run && f)
+                check_run_done(run, f);
+        else
+                finding_free(f);
+}
+
+static int cert_start(void *state, const check_env *env, check_run *run) {
+        cert_state *s = state;
+        time_t now = x509_file_now();
+        uint64_t fingerprint = cert_cache_fingerprint(s->swanctl_dir, s->standby);
+        finding *f = NULL;
+        int r;
+
+        s->child = check_child_free(s->child);
+        /* nothing read has changed, nor any verdict with the time: the last survey stands (its
+         * instant timer is still armed) */
+        if (cert_cache_reuse(&s->cache, fingerprint, now, &f) == 0) {
+                check_run_done(run, f);
+                return 0;
+        }
+        s->survey_now = now;
+        s->survey_fingerprint = fingerprint;
+        r = check_child_start(&s->child, env->event, survey_all, on_survey, s);
+        if (r < 0)
+                return r;
+        s->run = run;
         return 0;
+}
+
+static void cert_cancel(void *state) {
+        cert_state *s = state;
+        s->child = check_child_free(s->child);
+        s->run = NULL;
 }
 
 static void cert_done(void *state) {
         cert_state *s = state;
+        cert_cancel(s);
+        cert_cache_clear(&s->cache);
         s->watch = ev_source_disable_unref(s->watch);
         check_debounce_done(&s->debounce);
         s->instant = ev_source_disable_unref(s->instant);
@@ -523,5 +582,6 @@ const check_ops cert_check_ops = {
         .parse = cert_parse,
         .attach = cert_attach,
         .start = cert_start,
+        .cancel = cert_cancel,
         .done = cert_done,
 };
