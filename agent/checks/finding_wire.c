@@ -124,9 +124,15 @@ int finding_unpack(const void *buf, size_t size, finding **ret) {
                 return r;
         f->status = (check_status) status;
         f->n_evidence_dropped = dropped;
-        while (i.left > 0) {
+        /* in the writer's order: the summary, the facts, the evidence */
+        for (int stage = 0; i.left > 0;) {
                 uint8_t tag = *i.p++;
+                int at = tag == 'T' ? 1 : tag == 'F' ? 2 : 3;
+
                 i.left--;
+                if (at < stage || (at == 1 && stage == 1))
+                        return -EBADMSG;
+                stage = at;
                 switch (tag) {
                 case 'T':
                         if (f->summary || !get_text(&i, a))

@@ -4,8 +4,10 @@
  * FINDING_EVIDENCE_MAX, FINDING_TEXT_MAX), and anything short, long or malformed is refused as
  * a whole (-EBADMSG), never half read.
  *
- *   "IHF1", status u8, dropped evidence u32, then records in order: 'T' summary, 'F' key value,
- *   'E' evidence line; each text a u32 length (little-endian) and its bytes. */
+ *   "IHF1", status u8, dropped evidence u32, then records in this order: at most one 'T'
+ *   summary, 'F' key value (each key once), 'E' evidence line; each text a u32 length
+ *   (little-endian) and its bytes. A finding has one form: what is read packs back to the same
+ *   bytes. */
 #pragma once
 
 #include <stddef.h>

@@ -109,6 +109,17 @@ int main(void) {
                 h->n_facts = 1; /* its fact, hidden above, freed with it */
                 finding_free(h);
         }
+        /* out of order: a fact before the summary, evidence before a fact */
+        {
+                static const char fact_first[] = "IHF1\0\0\0\0\0F\1\0\0\0k\1\0\0\0vT\1\0\0\0s";
+                static const char ev_first[] = "IHF1\0\0\0\0\0E\1\0\0\0eF\1\0\0\0k\1\0\0\0v";
+                CHECK(finding_unpack(fact_first, sizeof(fact_first) - 1, &g) == -EBADMSG,
+                      "a summary after a fact refused");
+                CHECK(finding_unpack(ev_first, sizeof(ev_first) - 1, &g) == -EBADMSG, "a fact after evidence refused");
+                CHECK(finding_unpack(fact_first, 9 + 11, &g) == 0 && g && g->n_facts == 1,
+                      "the same fact alone is read");
+                g = finding_free(g);
+        }
         finding_free(f);
         return TAP_END();
 }
