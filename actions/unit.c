@@ -125,6 +125,7 @@ static void unit_cancel(void *state) {
         s->call_slot = sd_bus_slot_unref(s->call_slot);
         s->kill_slot = sd_bus_slot_unref(s->kill_slot);
         s->job = unit_job_free(s->job);
+        s->bus = sd_bus_unref(s->bus);
         s->retry = ev_source_disable_unref(s->retry);
         s->stop_timer = ev_source_disable_unref(s->stop_timer);
         if (s->vici_asked && env && env->vici)
@@ -310,7 +311,8 @@ static int unit_start(void *state, action_call *call, action_op op) {
                 action_call_set_detail(call, "charon runs under no systemd unit here (charon.unit: none)");
                 return -ENOENT;
         }
-        s->bus = sysbus_get(env->bus);
+        /* held for the action's life: the system bus may be replaced meanwhile (a restarted broker) */
+        s->bus = sd_bus_ref(sysbus_get(env->bus));
         if (!s->bus) {
                 action_call_set_detail(call, "no system bus here%s%s", env->bus ? ": " : "",
                                        env->bus ? sysbus_reason(env->bus) ?: "" : "");

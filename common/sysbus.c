@@ -16,6 +16,7 @@ struct sysbus {
         int error;
         const char *why;
         uint64_t retry_usec; /* CLOCK_MONOTONIC: no attempt before */
+        unsigned generation; /* connections made */
         bool told;
 };
 
@@ -59,7 +60,18 @@ static int connect_bus(sysbus *b) {
                 b->why = "cannot drive the system bus on the event loop";
                 return r;
         }
+        b->generation++;
         return 0;
+}
+
+/* A connection the broker closed (it restarted, or went away) is dropped: its calls fail, its
+ * matches are dead. Holders of its slots keep it alive until they let go. */
+static bool drop_closed(sysbus *b) {
+        if (!b->bus || (bus_ev_error(b->driver) == 0 && sd_bus_is_open(b->bus) > 0))
+                return false;
+        b->driver = bus_ev_free(b->driver);
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        return true;
 }
 
 sd_bus *sysbus_get(sysbus *b) {
@@ -68,15 +80,22 @@ sd_bus *sysbus_get(sysbus *b) {
 
         if (!b)
                 return NULL;
+        now = mono_usec();
+        if (drop_closed(b)) {
+                /* once at once: a broker that restarted is back already, as a rule */
+                b->error = -ECONNRESET;
+                b->why = "the system bus connection was closed";
+                b->retry_usec = now;
+        }
         if (b->bus)
                 return b->bus;
-        now = mono_usec();
         if (b->error && now < b->retry_usec)
                 return NULL;
         r = connect_bus(b);
         if (r >= 0) {
                 b->error = 0;
                 b->why = NULL;
+                b->told = false; /* a later loss is said again, once */
                 return b->bus;
         }
         b->error = r;
@@ -87,6 +106,10 @@ sd_bus *sysbus_get(sysbus *b) {
                         b->failed_cb(r, b->why, b->userdata);
         }
         return NULL;
+}
+
+unsigned sysbus_generation(const sysbus *b) {
+        return b ? b->generation : 0;
 }
 
 int sysbus_error(const sysbus *b) {

@@ -23,6 +23,9 @@ static struct {
         int (*bus_get_fd)(sd_bus *bus);
         int (*bus_get_events)(sd_bus *bus);
         int (*bus_get_timeout)(sd_bus *bus, uint64_t *timeout_usec);
+        int (*bus_is_open)(sd_bus *bus);
+        sd_bus *(*bus_ref)(sd_bus *bus);
+        sd_bus *(*bus_unref)(sd_bus *bus);
         int (*bus_process)(sd_bus *bus, sd_bus_message **r);
         int (*bus_call_method_asyncv)(sd_bus *bus, sd_bus_slot **slot, const char *destination, const char *path,
                                       const char *interface, const char *member, sd_bus_message_handler_t callback,
@@ -59,6 +62,9 @@ static const dl_symbol symbols[] = {
         SYM(bus_get_fd, "sd_bus_get_fd"),
         SYM(bus_get_events, "sd_bus_get_events"),
         SYM(bus_get_timeout, "sd_bus_get_timeout"),
+        SYM(bus_is_open, "sd_bus_is_open"),
+        SYM(bus_ref, "sd_bus_ref"),
+        SYM(bus_unref, "sd_bus_unref"),
         SYM(bus_process, "sd_bus_process"),
         SYM(bus_call_method_asyncv, "sd_bus_call_method_asyncv"),
         SYM(bus_match_signal_async, "sd_bus_match_signal_async"),
@@ -143,6 +149,23 @@ int sd_bus_get_events(sd_bus *bus) {
 int sd_bus_get_timeout(sd_bus *bus, uint64_t *timeout_usec) {
         int r = systemd_lib_load();
         return r < 0 ? r : lib.bus_get_timeout(bus, timeout_usec);
+}
+
+int sd_bus_is_open(sd_bus *bus) {
+        int r = systemd_lib_load();
+        return r < 0 ? r : lib.bus_is_open(bus);
+}
+
+sd_bus *sd_bus_ref(sd_bus *bus) {
+        if (!bus || systemd_lib_load() < 0)
+                return NULL;
+        return lib.bus_ref(bus);
+}
+
+sd_bus *sd_bus_unref(sd_bus *bus) {
+        if (!bus || systemd_lib_load() < 0)
+                return NULL;
+        return lib.bus_unref(bus);
 }
 
 int sd_bus_process(sd_bus *bus, sd_bus_message **ret) {

@@ -68,6 +68,7 @@ typedef struct daemon_state {
 
         /* the unit */
         sd_bus_slot *match_slot, *call_slot;
+        unsigned match_generation; /* the system bus connection match_slot was made on */
         daemon_unit_props props;
         bool props_busy;             /* a read over the bus is in flight for this run */
         /* daemon.c's continuation once the bus replies are in (daemon_unit.c calls it) */

@@ -22,7 +22,7 @@ bool daemon_props_stale(const daemon_state *s) {
         uint64_t iv = sc && sc->interval_usec ? sc->interval_usec : 30 * USEC_PER_SEC;
 
         return !s->props_read_usec || s->props_dirty || !s->match_slot ||
-               mono_usec() - s->props_read_usec >= iv;
+               s->match_generation != sysbus_generation(s->env->bus) || mono_usec() - s->props_read_usec >= iv;
 }
 
 static int read_props(sd_bus_message *m, daemon_unit_props *p) {
@@ -124,9 +124,11 @@ static int on_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                 s->props_done(s);
                 return 0;
         }
-        if (strcmp(path, s->props.path) != 0 || !s->match_slot) {
+        if (strcmp(path, s->props.path) != 0 || !s->match_slot ||
+            s->match_generation != sysbus_generation(s->env->bus)) {
                 snprintf(s->props.path, sizeof(s->props.path), "%s", path);
                 s->match_slot = sd_bus_slot_unref(s->match_slot);
+                s->match_generation = sysbus_generation(s->env->bus); /* a new connection: a new match */
                 /* push: every change of the unit's properties runs the check */
                 (void) sd_bus_match_signal_async(sysbus_get(s->env->bus), &s->match_slot, SD_DEST, path,
                                                  "org.freedesktop.DBus.Properties", "PropertiesChanged",

@@ -9,7 +9,8 @@
 # reload with a bad config keeping the old one, real second uids refused or allowed by group, a
 # clean SIGTERM stop, and a start refused on a bad config. charon hung (SIGSTOP, and a stop
 # signal it ignores) restarted by daemon-restart through a bounded stop and SIGKILL, verified by
-# a VICI answer; a crash loop charon came back from warned about and never restarted. The logs
+# a VICI answer; a crash loop charon came back from warned about and never restarted; the system
+# bus restarted under the agent, which connects again and reads the unit. The logs
 # check reads charon's unit from the journal. Uses the plain build (the container
 # has no sanitizer runtime). Exit 0 pass, 1 fail.
 set -u
@@ -207,6 +208,20 @@ ct_exec systemctl start strongswan.service 2>/dev/null
 for ((i = 0; i < 50; i++)); do [ "$(dfact active_state)" = active ] && [ "$(dfact vici)" = connected ] && break; sleep 0.1; done
 check "charon back: our restart counter went from $before to $(dfact restarts_seen), NRestarts=$(dfact n_restarts)" \
         test "$(dfact restarts_seen)" -gt "${before:-0}"
+
+# the system bus restarted (dbus upgraded): the agent's connection is closed under it; at the
+# next run it connects again and makes its match on the unit anew, so charon's unit is still
+# read over D-Bus — here, charon stopped through systemd shows as the unit's state
+ct_exec systemctl restart dbus.service
+dbus_up() { [ "$(ct_exec systemctl is-active dbus.service)" = active ]; }
+ct_wait 10 dbus_up
+ct_exec systemctl stop strongswan.service
+for ((i = 0; i < 100; i++)); do [ "$(dfact active_state)" = inactive ] && break; sleep 0.1; done
+check "the system bus restarted, then charon stopped: the unit read over D-Bus again ($(dfact active_state)/$(dfact sub_state))" \
+        test "$(dfact active_state)" = inactive
+ct_exec systemctl start strongswan.service 2>/dev/null
+for ((i = 0; i < 100; i++)); do [ "$(dfact active_state)" = active ] && [ "$(dfact vici)" = connected ] && break; sleep 0.1; done
+check "charon started again: seen active through the new connection's match" test "$(dfact active_state)" = active
 
 # --- 2c. the shipped daemon-restart runbook: the agent restarts the unit itself ----------------
 write_config /run/charon.vici "  runbook_dirs: [/opt/ikeheal/runbooks]" info

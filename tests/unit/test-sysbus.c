@@ -3,7 +3,8 @@
  * first asked for; a bus that cannot be had is NULL with the reason, told once to the owner, and
  * not tried again at once; one that can is connected once and driven by ev — a call's reply, a
  * burst of replies (more than one wake-up processes), a signal match, and when the broker goes
- * away, the pending call answered with an error and the driver stopped with the reason. */
+ * away, the pending call answered with an error and the driver stopped with the reason; a
+ * broker that comes back is connected to again at the next ask, as a new generation. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -180,6 +181,26 @@ int main(void) {
                 (void) ev_run(e, 100 * USEC_PER_MSEC);
         CHECK(bus_ev_error(driver) < 0, "its driver stopped with the reason: %s", strerror(-bus_ev_error(driver)));
         CHECK(ev_run(e, 0) >= 0, "the loop turns on");
+
+        /* the broker restarted (an upgrade): the closed connection is dropped at the next ask and
+         * a new one made at once, as a new generation; a call on it is answered */
+        bus_daemon_stop(&d);
+        CHECK(sysbus_generation(b) == 1, "one connection so far");
+        if (bus_daemon_start(&d, &why) < 0) {
+                printf("skip the restart: %s\n", why);
+                goto out;
+        }
+        {
+                sd_bus *again = sysbus_get(b);
+                CHECK(again && sd_bus_is_open(again) > 0 && sysbus_generation(b) == 2 && sysbus_error(b) == 0,
+                      "the broker back: connected again at the next ask (generation %u)", sysbus_generation(b));
+                c = (counts){ 0 };
+                if (again && call_id(again, &slot, &c) >= 0)
+                        run_until(e, &c.replies, 1);
+                CHECK(c.good == 1, "a call on the new connection answered");
+                slot = sd_bus_slot_unref(slot);
+                CHECK(sysbus_get(b) == again && sysbus_generation(b) == 2, "and kept while it is open");
+        }
 
 out:
         hang = sd_bus_slot_unref(hang);
