@@ -453,16 +453,18 @@ static void arm_instant(cert_state *s, const check_env *env, time_t next) {
                                  on_instant, s);
 }
 
-static int cert_attach(void *state, check *c, const check_env *env) {
-        cert_state *s = state;
+/* Watch the tree: its directories, the swanctl directory itself (a subdirectory created, or
+ * replaced by a rename, as configuration management does), and the standby files. Done at attach
+ * and again at every run: a watch follows an inode, so a directory replaced or created since
+ * is watched from the next run on (adding a watch that exists changes nothing). */
+static void watch_tree(cert_state *s) {
         static const char *const dirs[] = { "x509", "x509ca", "private", "rsa", "ecdsa", "pkcs8" };
         char path[4200];
 
-        s->check = c;
-        s->env = env;
-        s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (s->inotify_fd < 0)
-                return 0; /* the interval still runs it */
+                return;
+        (void) inotify_add_watch(s->inotify_fd, s->swanctl_dir,
+                                 IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 snprintf(path, sizeof(path), "%s/%s", s->swanctl_dir, dirs[i]);
                 (void) inotify_add_watch(s->inotify_fd, path,
@@ -470,6 +472,17 @@ static int cert_attach(void *state, check *c, const check_env *env) {
         }
         for (size_t i = 0; s->standby && s->standby[i]; i++)
                 (void) inotify_add_watch(s->inotify_fd, s->standby[i], IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
+}
+
+static int cert_attach(void *state, check *c, const check_env *env) {
+        cert_state *s = state;
+
+        s->check = c;
+        s->env = env;
+        s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (s->inotify_fd < 0)
+                return 0; /* the interval still runs it */
+        watch_tree(s);
         return ev_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
 }
 
@@ -536,10 +549,12 @@ static void on_survey(check_child *c, finding *f, const char *why, void *userdat
 static int cert_start(void *state, const check_env *env, check_run *run) {
         cert_state *s = state;
         time_t now = x509_file_now();
-        uint64_t fingerprint = cert_cache_fingerprint(s->swanctl_dir, s->standby);
+        uint64_t fingerprint;
         finding *f = NULL;
         int r;
 
+        watch_tree(s);
+        fingerprint = cert_cache_fingerprint(s->swanctl_dir, s->standby);
         s->child = check_child_free(s->child);
         /* nothing read has changed, nor any verdict with the time: the last survey stands (its
          * instant timer is still armed) */

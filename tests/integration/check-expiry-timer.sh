@@ -6,7 +6,8 @@
 # each change of verdict (expired, valid again, stale) must be seen well before the next 30 s
 # poll — by the timer the check armed at that instant. The latency from the instant to the
 # incident's change on the audit trail (to the finding, for a certificate becoming valid) is
-# printed as a figure (target: under a second).
+# printed as a figure (target: under a second). The x509 directory replaced by a rename while the
+# agent runs is seen at once, and so is a later write into the new directory.
 set -u
 . "$(dirname "$0")/../lab/testlib.sh"
 testlib_need_root
@@ -127,6 +128,24 @@ issue "@$nb" "+30 days" || bad "pki"
 line=$(wait_reason certificate not_yet_valid 8000) && ok "certificate valid from 6 s on: not_yet_valid" || bad "before notBefore: $line"
 latency certificate - "$nb" "notBefore reached"
 
+# the x509 directory replaced by a rename, as configuration management does: the new directory's
+# certificate (expired) is seen at once — the check watches the swanctl directory — and a later
+# write inside the new directory too: a watch follows an inode, and each run watches the tree
+# as it is now (before, both waited for the next 30 s poll)
+x509=$(dirname "$GW_CERT")
+rm -rf "$x509.new" "$x509.old" && cp -a "$x509" "$x509.new"
+_lab_pki_issue "$PKI_DIR/gw.key" "$PKI_DIR/ca.key" "$CA_CERT" "O=ikeheal lab, CN=$LAB_GW_ID" "$D/gw.pem" \
+        --not-before "$(_lab_date "-2 days")" --not-after "$(_lab_date "-1 day")" --dateform '%Y-%m-%d %H:%M:%S' \
+        "${LAB_GW_CERT_OPTS[@]}" && mv -f "$D/gw.pem" "$x509.new/$(basename "$GW_CERT")" || bad "pki"
+t0=$(_agent_ms)
+mv "$x509" "$x509.old" && mv "$x509.new" "$x509"
+line=$(wait_reason certificate expired 5000) && ok "x509/ replaced by a rename: its expired certificate seen in $(($(_agent_ms) - t0)) ms" ||
+        bad "x509/ replaced by a rename: not seen within 5 s ($line)"
+t0=$(_agent_ms)
+issue "-1 day" "+30 days" || bad "pki"
+line=$(wait_reason certificate - 5000) && ok "a certificate written into the new x509/: seen in $(($(_agent_ms) - t0)) ms" ||
+        bad "a certificate written into the new x509/: not seen within 5 s ($line)"
+rm -rf "$x509.old"
 
 agent_stop && ok "agent stopped cleanly" || bad "agent exit status"
 grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error" "$D/agent.log" && bad "sanitizer report" || ok "no sanitizer report"
