@@ -89,6 +89,9 @@ static void file_read(logs_tail *t, tail_file *f, uint64_t deadline) {
                 if (f->fd < 0 || fstat(f->fd, &st) < 0)
                         return;
                 f->ino = st.st_ino;
+                /* a watch follows the inode: the new file gets its own, so its lines wake us at
+                 * once rather than at the next poll (the old file's watch goes with it) */
+                (void) inotify_add_watch(t->inotify_fd, f->path, IN_MODIFY);
         }
         if (st.st_size < f->off) { /* truncated */
                 f->off = 0;
@@ -197,7 +200,8 @@ static int on_inotify(ev_source *src, int fd, uint32_t revents, void *userdata) 
 }
 
 static int on_poll(ev_source *src, uint64_t usec, void *userdata) {
-        /* rotation creates a new inode inotify on the old one cannot see; look once a second */
+        /* rotation creates a new inode inotify on the old one cannot see: look once a second (a
+         * file found rotated is watched from then on) */
         logs_tail_pump(userdata);
         (void) ev_source_set_time_relative(src, USEC_PER_SEC);
         return ev_source_set_enabled(src, EV_ON);

@@ -10,7 +10,7 @@
 # consumes every line within a few seconds of the flood's end; the finding calls it a flood
 # (reason flood) with a distinct-peer estimate within 25 % of the truth; one authentication
 # incident, with at most one update record a second in the audit log; the agent's RSS grows by
-# less than 8 MB. Printed as figures: status latency p50/p99/max during the flood and idle,
+# less than 8 MB; after the log is rotated, the new file's lines are read. Printed as figures: status latency p50/p99/max during the flood and idle,
 # lines/s consumed, CPU per million lines, RSS growth (bench/flood.sh: the full-size flood).
 # Status is asked every 20 ms by one python client (tests/tools/ctl-latency.py), so the figure
 # is the agent's answer time, not the start of an ikehealctl process.
@@ -122,6 +122,33 @@ upd=$(awk -F'\t' '$3 == "incident" && $6 ~ /^incident [0-9]+ updated/' "$D/state
         || bad "audit log: $upd update records for a ${SECS} s flood"
 growth=$((rss1 - rss0))
 [ "$growth" -lt 8192 ] && ok "RSS grew by ${growth} KiB" || bad "RSS grew by ${growth} KiB"
+
+# the log rotated (logrotate's create: renamed, a new file in its place): the lines written to
+# the new file are read — the first found by the once-a-second look at the path, which from then
+# on watches the new file too (figures: both latencies, each with the check's coalesced run
+# that publishes the count)
+rotated_line() { # N: one authentication failure line from a peer of its own, to the new file
+        printf '%s 12[IKE1] <rw|9%05d> tried 1 shared key for '"'"'gw.lab.test'"'"' - '"'"'rot%d.test'"'"', but MAC mismatched\n' \
+                "$(date +%Y-%m-%dT%H:%M:%S.000)" "$1" "$1" >>"$D/charon.log"
+}
+seen_after() { # WANT_LINES: ms until the logs check has read that many lines (bound 5 s)
+        local t0 got; t0=$(date +%s%N)
+        while :; do
+                got=$(logs_fact lines)
+                [ "${got:-0}" -ge "$1" ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
+                [ $(($(date +%s%N) - t0)) -gt 5000000000 ] && { echo "only ${got:-?} of $1"; return 1; }
+                sleep 0.01
+        done
+}
+n0=$(logs_fact lines)
+mv "$D/charon.log" "$D/charon.log.1" && : >"$D/charon.log"
+rotated_line 1
+r1=$(seen_after $((n0 + 1))) && ok "the log rotated: the new file's first line read in $r1 ms" ||
+        bad "the log rotated: the new file's first line: $r1"
+rotated_line 2
+r2=$(seen_after $((n0 + 2))) && ok "and the next line in $r2 ms" ||
+        bad "the new file's next line: $r2"
+echo "     figure: after a rotation, the first line counted in $r1 ms, the next in $r2 ms (with the check's coalesced run)"
 
 hz=$(getconf CLK_TCK)
 python3 - "$i50" "$i99" "$imax" "$f50" "$f99" "$fmax" "$total" "$((cpu1 - cpu0))" "$hz" "$SECS" "$lag" "$growth" <<'PY'
