@@ -266,6 +266,8 @@ static char *snap_path(const config_drift_state *s) {
         return p;
 }
 
+static void watch_tree(config_drift_state *s);
+
 static int config_drift_start(void *state, const check_env *env, check_run *run) {
         config_drift_state *s = state;
         walk w = { .s = s, .now = time(NULL) };
@@ -274,6 +276,7 @@ static int config_drift_start(void *state, const check_env *env, check_run *run)
         struct stat st;
         int r;
 
+        watch_tree(s);
         r = finding_new(&w.f);
         if (r < 0)
                 return r;
@@ -387,22 +390,33 @@ static int on_watch(ev_source *src, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-static int config_drift_attach(void *state, check *c, const check_env *env) {
-        config_drift_state *s = state;
+/* Watch the tree and strongswan.conf; again at every run: a watch follows an inode, so a
+ * directory replaced by a rename or created since (configuration management) is watched from the
+ * next run on — the swanctl directory's own watch runs the check when it happens. Adding a
+ * watch that exists changes nothing. */
+static void watch_tree(config_drift_state *s) {
         static const char *const subdirs[] = { "", "/x509", "/x509ca", "/private", "/conf.d" };
         char path[4200];
+
+        if (s->inotify_fd < 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                snprintf(path, sizeof(path), "%s%s", s->swanctl_dir, subdirs[i]);
+                (void) inotify_add_watch(s->inotify_fd, path,
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB);
+        }
+        (void) inotify_add_watch(s->inotify_fd, s->strongswan_conf, IN_CLOSE_WRITE | IN_ATTRIB);
+}
+
+static int config_drift_attach(void *state, check *c, const check_env *env) {
+        config_drift_state *s = state;
 
         s->check = c;
         s->env = env;
         s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (s->inotify_fd < 0)
                 return 0;
-        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
-                snprintf(path, sizeof(path), "%s%s", s->swanctl_dir, subdirs[i]);
-                (void) inotify_add_watch(s->inotify_fd, path,
-                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE | IN_ATTRIB);
-        }
-        (void) inotify_add_watch(s->inotify_fd, s->strongswan_conf, IN_CLOSE_WRITE | IN_ATTRIB);
+        watch_tree(s);
         return ev_add_io(env->event, &s->watch, s->inotify_fd, EPOLLIN, on_watch, s);
 }
 

@@ -252,7 +252,10 @@ lab_disconnect "$D/lab" 1 >/dev/null
 
 # --- 3b: the same, but the agent down far longer than guard.stale_after → not rolled back -------
 # (a host off for days, the package removed and installed again: the gateway ran on with the
-# change; putting back the state before it may undo what came after) — a human decides
+# change; putting back the state before it may undo what came after) — a human decides.
+# A guard begins only once every check has reported since the restart above (the agent refuses
+# it before: "check ike_probe is not reported yet"), so the test waits for that first.
+agent_wait_checks 10000 >/dev/null
 agent_ctl guard begin --confirm-within 2s --reason "long ago" >/dev/null 2>&1 || bad "begin: $(agent_ctl guard begin 2>&1)"
 gwnft -f "$D/tightened.rules"
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
