@@ -455,8 +455,9 @@ static void arm_instant(cert_state *s, const check_env *env, time_t next) {
 
 /* Watch the tree: its directories, the swanctl directory itself (a subdirectory created, or
  * replaced by a rename, as configuration management does), and the standby files. Done at attach
- * and again at every run: a watch follows an inode, so a directory replaced or created since
- * is watched from the next run on (adding a watch that exists changes nothing). */
+ * and again at every survey: a watch follows an inode, so a directory replaced or created since
+ * is watched from the next survey on (adding a watch that exists changes nothing); a run that
+ * reuses the last survey found the same directories by their fingerprint. */
 static void watch_tree(cert_state *s) {
         static const char *const dirs[] = { "x509", "x509ca", "private", "rsa", "ecdsa", "pkcs8" };
         char path[4200];
@@ -553,15 +554,16 @@ static int cert_start(void *state, const check_env *env, check_run *run) {
         finding *f = NULL;
         int r;
 
-        watch_tree(s);
         fingerprint = cert_cache_fingerprint(s->swanctl_dir, s->standby);
         s->child = check_child_free(s->child);
         /* nothing read has changed, nor any verdict with the time: the last survey stands (its
-         * instant timer is still armed) */
+         * instant timer is still armed, and no directory was replaced: the fingerprint covers
+         * them) */
         if (cert_cache_reuse(&s->cache, fingerprint, now, &f) == 0) {
                 check_run_done(run, f);
                 return 0;
         }
+        watch_tree(s);
         s->survey_now = now;
         s->survey_fingerprint = fingerprint;
         r = check_child_start(&s->child, env->event, survey_all, on_survey, s);
