@@ -97,7 +97,50 @@ static int on_exit_pidfd(ev_source *src, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static _Noreturn void child(int exe_fd, int out_fd, int null_fd, char *const argv[], char *const envp[]) {
+int spawn_fork(spawn_child_fn fn, void *userdata, pid_t *ret_pid, int *ret_pidfd, int *ret_out) {
+        int pipefd[2], pidfd, r;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(pipefd[0]);
+                fn(pipefd[1], userdata);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        (void) fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) { /* cannot watch it: it must not outlive us unseen */
+                r = -errno;
+                (void) kill(-pid, SIGKILL);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0); /* just killed: returns at once */
+                close(pipefd[0]);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        *ret_out = pipefd[0];
+        return 0;
+}
+
+typedef struct exec_args {
+        int exe_fd, null_fd;
+        char *const *argv, *const *envp;
+} exec_args;
+
+static _Noreturn void child(int out_fd, void *userdata) {
+        const exec_args *a = userdata;
+        int exe_fd = a->exe_fd, null_fd = a->null_fd;
+        char *const *argv = a->argv, *const *envp = a->envp;
         sigset_t none;
 
         (void) setsid();
@@ -117,45 +160,22 @@ static _Noreturn void child(int exe_fd, int out_fd, int null_fd, char *const arg
 int spawn_start(spawn **ret, ev_loop *e, int exe_fd, char *const argv[], char *const envp[], spawn_done_cb cb,
                 void *userdata) {
         _cleanup_(closep) int null_fd = -1;
-        int pipefd[2], r;
         spawn *s;
-        pid_t pid;
+        int r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
         *s = (spawn){ .event = ev_ref(e), .pidfd = -1, .out_fd = -1, .cb = cb, .userdata = userdata };
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
-                r = -errno;
-                spawn_free(s);
-                return r;
-        }
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                spawn_free(s);
-                return r;
-        }
-        if (pid == 0)
-                child(exe_fd, pipefd[1], null_fd, argv, envp);
-        close(pipefd[1]);
-        s->pid = pid;
-        s->out_fd = pipefd[0];
-        (void) fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-        s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        r = s->pidfd < 0 ? -errno : ev_add_io(e, &s->pid_src, s->pidfd, EPOLLIN, on_exit_pidfd, s);
+        r = null_fd < 0 ? -errno
+                        : spawn_fork(child, &(exec_args){ exe_fd, null_fd, argv, envp }, &s->pid, &s->pidfd, &s->out_fd);
+        if (r >= 0)
+                r = ev_add_io(e, &s->pid_src, s->pidfd, EPOLLIN, on_exit_pidfd, s);
         if (r >= 0)
                 r = ev_add_io(e, &s->out_src, s->out_fd, EPOLLIN, on_output, s);
         if (r < 0) {
-                if (s->pidfd < 0) { /* cannot watch it: it must not outlive us unseen */
-                        (void) kill(-pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0); /* just killed: returns at once */
-                        s->pid = 0;
-                }
-                spawn_free(s);
+                spawn_free(s); /* a child started is killed and reaped later */
                 return r;
         }
         *ret = s;

@@ -26,6 +26,13 @@ int spawn_start(spawn **ret, ev_loop *e, int exe_fd, char *const argv[], char *c
 spawn *spawn_free(spawn *s);
 DEFINE_FREE_FUNC(spawn, spawn_free);
 
+/* In the child of spawn_fork(): out_fd is the pipe's write end; must not return. */
+typedef void (*spawn_child_fn)(int out_fd, void *userdata);
+/* fork() with the child's output on a pipe (both ends close-on-exec). In the parent: the child's
+ * pid, a pidfd to watch it by and the pipe's read end, non-blocking. A child that cannot be
+ * watched is killed and reaped at once: it must not outlive us unseen. 0 or -errno. */
+int spawn_fork(spawn_child_fn fn, void *userdata, pid_t *ret_pid, int *ret_pidfd, int *ret_out);
+
 /* Kill pid and its process group (SIGKILL) and reap it from the loop once it is gone, without
  * blocking: the loop takes *pidfd over (set to -1) when the process has not exited yet; a
  * process already gone is reaped here and *pidfd left to the caller to close. */

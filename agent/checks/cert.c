@@ -357,17 +357,13 @@ static void survey(const cert_state *s, finding *f, char **files, const char *pr
         long min_days = 0;
 
         if (!files) {
-                c.ca = true;
-                snprintf(dir, sizeof(dir), "%s/x509ca", s->swanctl_dir);
-                each_file(dir, add_cert, &c);
-                c.ca = false;
-                snprintf(dir, sizeof(dir), "%s/x509", s->swanctl_dir);
-                each_file(dir, add_cert, &c);
-                static const char *const keydirs[] = { "private", "rsa", "ecdsa", "pkcs8" };
-                for (size_t i = 0; i < ELEMENTSOF(keydirs); i++) {
-                        snprintf(dir, sizeof(dir), "%s/%s", s->swanctl_dir, keydirs[i]);
-                        each_file(dir, add_key, &c);
+                /* x509ca/, x509/, then the keys' directories (cert_cache.h) */
+                for (size_t i = 0; i < CERT_TREE_DIRS; i++) {
+                        c.ca = i == 0;
+                        snprintf(dir, sizeof(dir), "%s/%s", s->swanctl_dir, cert_tree_dirs[i]);
+                        each_file(dir, i < CERT_TREE_FIRST_KEY_DIR ? add_cert : add_key, &c);
                 }
+                c.ca = false;
         } else {
                 /* standby: the CAs of the live tree, then the given certs and keys */
                 c.ca = true;
@@ -459,15 +455,14 @@ static void arm_instant(cert_state *s, const check_env *env, time_t next) {
  * is watched from the next survey on (adding a watch that exists changes nothing); a run that
  * reuses the last survey found the same directories by their fingerprint. */
 static void watch_tree(cert_state *s) {
-        static const char *const dirs[] = { "x509", "x509ca", "private", "rsa", "ecdsa", "pkcs8" };
         char path[4200];
 
         if (s->inotify_fd < 0)
                 return;
         (void) inotify_add_watch(s->inotify_fd, s->swanctl_dir,
                                  IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                snprintf(path, sizeof(path), "%s/%s", s->swanctl_dir, dirs[i]);
+        for (size_t i = 0; i < CERT_TREE_DIRS; i++) {
+                snprintf(path, sizeof(path), "%s/%s", s->swanctl_dir, cert_tree_dirs[i]);
                 (void) inotify_add_watch(s->inotify_fd, path,
                                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB);
         }

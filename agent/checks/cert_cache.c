@@ -12,6 +12,8 @@
 
 #define EXPIRY_PREFIX "expiry_s "
 
+const char *const cert_tree_dirs[CERT_TREE_DIRS] = { "x509ca", "x509", "private", "rsa", "ecdsa", "pkcs8" };
+
 /* FNV-1a, 64 bits: the inputs are our own stat() results, not an adversary's. */
 static void mix(uint64_t *h, const void *d, size_t n) {
         const uint8_t *p = d;
@@ -44,19 +46,18 @@ static void mix_stat(uint64_t *h, const char *path, int (*statf)(const char *, s
 }
 
 uint64_t cert_cache_fingerprint(const char *swanctl_dir, char *const *standby) {
-        static const char *const dirs[] = { "x509ca", "x509", "private", "rsa", "ecdsa", "pkcs8" };
         uint64_t h = 0xcbf29ce484222325ull;
         char path[4200];
 
-        for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+        for (size_t d = 0; d < CERT_TREE_DIRS; d++) {
                 struct dirent **list = NULL;
                 int n;
 
-                snprintf(path, sizeof(path), "%s/%s", swanctl_dir, dirs[d]);
+                snprintf(path, sizeof(path), "%s/%s", swanctl_dir, cert_tree_dirs[d]);
                 mix_stat(&h, path, stat);
                 n = scandir(path, &list, NULL, alphasort);
                 for (int i = 0; i < n; i++) {
-                        snprintf(path, sizeof(path), "%s/%s/%s", swanctl_dir, dirs[d], list[i]->d_name);
+                        snprintf(path, sizeof(path), "%s/%s/%s", swanctl_dir, cert_tree_dirs[d], list[i]->d_name);
                         if (list[i]->d_name[0] != '.')
                                 mix_stat(&h, path, lstat);
                         free(list[i]);

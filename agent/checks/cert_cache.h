@@ -22,6 +22,13 @@
 
 #define CERT_CACHE_MAX_AGE_USEC (300 * USEC_PER_SEC)
 
+/* The swanctl tree's directories the certificate survey reads, in its order: the CAs, the
+ * certificates, then from CERT_TREE_FIRST_KEY_DIR on the keys'. One list for the survey, its
+ * fingerprint and its watches, so that what is fingerprinted is what is read. */
+#define CERT_TREE_DIRS 6u
+#define CERT_TREE_FIRST_KEY_DIR 2u
+extern const char *const cert_tree_dirs[CERT_TREE_DIRS];
+
 typedef struct cert_cache {
         char *packed; /* the finding (agent/checks/finding_wire.h); NULL: none */
         size_t size;

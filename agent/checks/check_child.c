@@ -27,7 +27,17 @@ struct check_child {
         void *userdata;
 };
 
-static _Noreturn void child(int fd, pid_t parent, check_child_work work, void *userdata) {
+typedef struct child_args {
+        pid_t parent;
+        check_child_work work;
+        void *userdata;
+} child_args;
+
+static void child(int fd, void *args) {
+        const child_args *a = args;
+        pid_t parent = a->parent;
+        check_child_work work = a->work;
+        void *userdata = a->userdata;
         finding *f = NULL;
         char *buf = NULL;
         size_t size = 0, off = 0;
@@ -133,8 +143,7 @@ static int on_exit_pidfd(ev_source *src, int fd, uint32_t revents, void *userdat
 int check_child_start(check_child **ret, ev_loop *e, check_child_work work, check_child_done done,
                       void *userdata) {
         _cleanup_(check_child_freep) check_child *c = NULL;
-        int pipefd[2], r;
-        pid_t pid, parent = getpid();
+        int r;
 
         if (!ret || !e || !work || !done)
                 return -EINVAL;
@@ -142,31 +151,9 @@ int check_child_start(check_child **ret, ev_loop *e, check_child_work work, chec
         if (!c)
                 return -ENOMEM;
         *c = (check_child){ .event = ev_ref(e), .pidfd = -1, .fd = -1, .done = done, .userdata = userdata };
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
+        r = spawn_fork(child, &(child_args){ getpid(), work, userdata }, &c->pid, &c->pidfd, &c->fd);
+        if (r < 0)
                 return r;
-        }
-        if (pid == 0) {
-                close(pipefd[0]);
-                child(pipefd[1], parent, work, userdata);
-        }
-        close(pipefd[1]);
-        c->pid = pid;
-        c->fd = pipefd[0];
-        (void) fcntl(c->fd, F_SETFL, O_NONBLOCK);
-        c->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (c->pidfd < 0) { /* cannot watch it: it must not outlive us unseen */
-                r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0); /* just killed: returns at once */
-                c->pid = 0;
-                return r;
-        }
         r = ev_add_io(e, &c->pid_src, c->pidfd, EPOLLIN, on_exit_pidfd, c);
         if (r >= 0)
                 r = ev_add_io(e, &c->out_src, c->fd, EPOLLIN, on_output, c);

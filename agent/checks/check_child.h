@@ -6,7 +6,7 @@
  * with: a child that dies is a reason, not an outage.
  *
  * The child is the agent's own copy (no exec): it must only read, compute and return; it dies
- * with the agent (PR_SET_DEATHSIG). Freeing a child still running kills it and reaps it later
+ * with the agent (PR_SET_PDEATHSIG). Freeing a child still running kills it and reaps it later
  * from the loop (actions/spawn.h). Watched through a pidfd, never SIGCHLD. */
 #pragma once
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bus_daemon.h"
+#include "lib_test.h"
 #include "bus_ev.h"
 #include "ev.h"
 #include "now.h"
@@ -20,19 +21,6 @@
 #include "tap.h"
 
 #define BURST 200
-
-static bool libsystemd_mapped(void) {
-        char line[512];
-        bool found = false;
-        FILE *f = fopen("/proc/self/maps", "re");
-
-        if (!f)
-                return true;
-        while (!found && fgets(line, sizeof(line), f))
-                found = strstr(line, "/libsystemd.so") != NULL;
-        fclose(f);
-        return found;
-}
 
 typedef struct told {
         int calls, r;
@@ -106,7 +94,7 @@ int main(void) {
         CHECK(ev_new(&e) >= 0, "ev_new");
         CHECK(sysbus_new(&none, e, on_failed, &t) == 0 && sysbus_error(none) == 0 && !sysbus_reason(none),
               "a sysbus made: no error yet");
-        CHECK(!systemd_lib_loaded() && !libsystemd_mapped(), "nothing loaded by making it");
+        CHECK(!systemd_lib_loaded() && !lib_mapped("/libsystemd.so"), "nothing loaded by making it");
         CHECK(!sysbus_get(NULL), "no sysbus: no bus");
 
         setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/ikeheal-test-bus", 1);
