@@ -28,17 +28,8 @@
 #define MAX_EVENTS 64
 #define NOT_ARMED UINT64_MAX
 
-static inline size_t max_size(size_t a, size_t b) {
-        return a > b ? a : b;
-}
-
 static inline uint64_t min_u64(uint64_t a, uint64_t b) {
         return a < b ? a : b;
-}
-
-static void safe_close(int fd) {
-        if (fd >= 0)
-                (void) close(fd);
 }
 
 enum kind { KIND_IO, KIND_TIME, KIND_DEFER, KIND_SIGNAL, KIND_INOTIFY };
@@ -317,7 +308,7 @@ static void source_disconnect(ev_source *s) {
         if (s->kind == KIND_TIME)
                 e->clocks[s->time.clk].n--;
         if ((s->kind == KIND_IO && s->io.own) || s->kind == KIND_SIGNAL || s->kind == KIND_INOTIFY)
-                safe_close(fd);
+                closep(&fd);
         if (s->prepare)
                 prepare_forget(e, s);
         if (s->kind == KIND_DEFER) {
@@ -722,8 +713,8 @@ static void loop_free(ev_loop *e) {
                         free(e->clocks[c].by[k].v);
         free(e->pending);
         free(e->prepare_list);
-        safe_close(e->real_tfd);
-        safe_close(e->epfd);
+        closep(&e->real_tfd);
+        closep(&e->epfd);
         if (default_loop == e)
                 default_loop = NULL;
         free(e);

@@ -32,6 +32,14 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+static inline size_t min_size(size_t a, size_t b) {
+        return a < b ? a : b;
+}
+
+static inline size_t max_size(size_t a, size_t b) {
+        return a > b ? a : b;
+}
+
 static inline void closep(int *fd) {
         if (*fd >= 0)
                 (void) close(*fd);

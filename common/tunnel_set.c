@@ -6,10 +6,6 @@
 #include "tunnel_set.h"
 #include "macro.h"
 
-static size_t min_size(size_t a, size_t b) {
-        return a < b ? a : b;
-}
-
 static uint64_t min_u64(uint64_t a, uint64_t b) {
         return a < b ? a : b;
 }

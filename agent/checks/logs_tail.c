@@ -24,10 +24,6 @@
 #define JOURNAL_CHECK_EVERY 64u
 #define JOURNAL_LINE_MAX 4096 /* charon's own message buffer */
 
-static size_t min_size(size_t a, size_t b) {
-        return a < b ? a : b;
-}
-
 typedef struct tail_file {
         char *path;
         int fd;
