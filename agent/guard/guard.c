@@ -317,6 +317,15 @@ static void on_finding(check *c, const finding *f, void *userdata) {
                 rollback(g, "check %s failed after the change: %s", check_name(c), f->summary ? f->summary : "fail");
 }
 
+/* A rollback begins on the first failing finding, before triage has diagnosed it: the incident
+ * that finding opens comes with the next diagnosis, and is the rollback's to remedy too. */
+static void on_diagnosed(void *userdata) {
+        guard *g = userdata;
+
+        if (g->rollback && g->rec.state == GUARD_ROLLING_BACK)
+                claim_incidents(g);
+}
+
 static int verify_begin(guard *g) {
         check_set *checks = triage_checks(g->triage);
         size_t n = check_set_size(checks);
@@ -377,7 +386,8 @@ int guard_new(guard **ret, const guard_deps *deps, const ikeheal_config *config)
         /* an unconfirmed change of a previous life must not become last good before start */
         if (g->have_rec && !guard_state_final(g->rec.state))
                 triage_hold_good(g->triage, TRIAGE_HOLD_GUARD, true);
-        r = triage_subscribe(g->triage, &(triage_listener){ .finding = on_finding, .userdata = g });
+        r = triage_subscribe(g->triage, &(triage_listener){ .finding = on_finding, .diagnosed = on_diagnosed,
+                                                       .userdata = g });
         if (r < 0) {
                 free(g);
                 return r;

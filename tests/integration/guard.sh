@@ -96,6 +96,29 @@ wait_guard() { # STATE TIMEOUT_MS
         local t0; t0=$(ms)
         until [ "$(gstate | cut -d' ' -f1)" = "$1" ]; do [ $(($(ms) - t0)) -gt "$2" ] && return 1; sleep 0.1; done
 }
+# Every incident opened from guard N's begin to its rollback's end says the rollback is its remedy,
+# naming the change (and TEXT): whether the checks saw the fault while the change was being made
+# (an incident is open at the rollback) or only after the confirmation (the rollback begins on
+# that finding, before triage opens the incident, or the rollback lands first and none opens) is
+# a matter of timing; an incident left unclaimed is not. Sets CLAIMS to what was seen.
+claims_ok() { # N [TEXT]
+        CLAIMS=$(agent_ctl audit 200 | python3 -c '
+import re, sys
+n, text = sys.argv[1], sys.argv[2]
+lines = sys.stdin.read().splitlines()
+start = next((i for i, l in enumerate(lines) if "guarded change %s begun" % n in l), None)
+end = next((i for i, l in enumerate(lines) if re.search(r"guarded change %s \(.*\) (NOT fully )?rolled back" % n, l)), None)
+if start is None or end is None:
+    print("guard %s: no begin or no rollback in the audit" % n); sys.exit(1)
+opened = [m.group(1) for l in lines[start:end + 1] for m in [re.search(r"incident (\d+) opened", l)] if m]
+claimed = set(m.group(1) for l in lines[start:] for m in
+              [re.search(r"incident (\d+) remediating: .*guarded change %s \(.*%s.*: being rolled back" % (n, re.escape(text)), l)] if m)
+missing = [i for i in opened if i not in claimed]
+if missing:
+    print("incident(s) %s opened during guard %s and not claimed by it:\n%s" % (", ".join(missing), n,
+          "\n".join(l for l in lines[start:] if "incident" in l))); sys.exit(1)
+print("%d incident(s) opened (%s), all claimed" % (len(opened), ", ".join(opened) or "the rollback came first"))' "$1" "${2:-}")
+}
 sink_events() { python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
@@ -127,6 +150,7 @@ lab_connect "$D/lab" 1 >/dev/null && ok "the client connects again" || bad "clie
 lab_disconnect "$D/lab" 1 >/dev/null
 agent_ctl audit 40 | grep -q "guarded change 2 .*rolled back" && ok "audited from begin to the rollback" || bad "audit: $(agent_ctl audit 10)"
 agent_ctl audit 40 | grep -q "guarded change 2 begun by uid 0" && ok "…including its begin" || bad "no begin record"
+claims_ok 2 && ok "every incident the change opened names it: $CLAIMS" || bad "$CLAIMS"
 for _ in $(seq 50); do sink_events | grep -q "^guard_rolled_back" && break; sleep 0.1; done
 sink_events | grep -q "^guard_rolled_back guarded change 2" && ok "notified: $(sink_events | grep '^guard_rolled_back' | head -1 | cut -c1-120)" ||
         bad "no webhook: $(sink_events)"
@@ -320,9 +344,9 @@ sink_events | grep -q "^guard_rolled_back.*ikh-guard-test" && ok "the webhook na
 gwnft list tables | grep -q vendor_hardening && bad "the postinst's table is still there" || ok "the postinst's dropping table is gone"
 lab_connect "$D/lab" 1 >/dev/null && ok "the client connects" || bad "client cannot connect"
 lab_disconnect "$D/lab" 1 >/dev/null
-agent_ctl audit 40 | grep -q "incident [0-9]* remediating: .*guarded change [0-9]* (dpkg run (apt)), packages ikh-guard-test:all 1.0 (install): being rolled back" &&
-        ok "the incident the dpkg run opened names the package: $(agent_ctl audit 40 | grep -o 'incident [0-9]* remediating: [^,]*' | tail -1)" ||
-        bad "incident records: $(agent_ctl audit 40 | grep incident | tail -4)"
+g=$(gstate | cut -d' ' -f2)
+claims_ok "$g" "packages ikh-guard-test:all 1.0 (install)" && ok "every incident the dpkg run opened names the package: $CLAIMS" ||
+        bad "$CLAIMS"
 dpkg-query --admindir="$D/dpkg" -W ikh-guard-test >/dev/null 2>&1 && ok "the package stays installed (never downgraded)" || bad "package gone"
 
 # --- 5: the hook with the agent stopped: apt goes on, with a warning ------------------------------
