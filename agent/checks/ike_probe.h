@@ -1,5 +1,5 @@
 /* The IKE probe: is a gateway's IKE service reachable from here, on UDP 500 or 4500? One real
- * IKE_SA_INIT request (common/ikev2_msg.h) is sent over a connected UDP socket and retransmitted
+ * IKE_SA_INIT request (common/ikev2_msg.h) is sent over a UDP socket and retransmitted
  * unchanged until an answer or the timeout; only a strictly parsed IKE answer counts. A plain
  * UDP port test cannot tell an nftables `drop` from a slow gateway; this one can, and it tells
  * the ways of failing apart:
@@ -76,6 +76,21 @@ typedef enum ike_probe_offer {
         IKE_PROBE_OFFER_FULL,      /* textbook request: may leave a half-open SA behind */
 } ike_probe_offer;
 
+/* One UDP socket for the probes of one round to one gateway address, one probe per port: bound
+ * to the local address and port a connected socket would have (it is connected once to learn
+ * them), so NAT-D is right, each round still comes from a fresh source port, and each port's
+ * probe is still a new flow to conntrack. Datagrams and ICMP errors go to the probe of the port
+ * they come from or are about. Each probe started on it holds a reference. */
+typedef struct ike_probe_sock ike_probe_sock;
+#define IKE_PROBE_SOCK_PROBES_MAX 8
+
+/* addr: any port of the address; netns as in ike_probe_options. 0, or as ike_probe_start(). */
+int ike_probe_sock_new(ike_probe_sock **ret, ev_loop *e, const struct sockaddr *addr, socklen_t addr_len,
+                       const char *netns);
+/* NULL-safe; returns NULL. */
+ike_probe_sock *ike_probe_sock_unref(ike_probe_sock *s);
+DEFINE_FREE_FUNC(ike_probe_sock, ike_probe_sock_unref);
+
 typedef struct ike_probe_options {
         const struct sockaddr *addr; /* AF_INET or AF_INET6; port 0 = 500, or 4500 with natt */
         socklen_t addr_len;
@@ -88,6 +103,9 @@ typedef struct ike_probe_options {
         /* KE and SHA-1 shared between probes (ikev2_msg.h), read in ike_probe_start() only;
          * NULL: a fresh key pair for this probe. */
         const ikev2_msg_keys *keys;
+        /* A socket shared with the round's other probes to the same address (same loop; netns
+         * is then the socket's), or NULL: a connected socket of the probe's own. */
+        ike_probe_sock *sock;
 } ike_probe_options;
 
 typedef struct ike_probe ike_probe;

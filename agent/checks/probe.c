@@ -9,8 +9,9 @@
  * the first port that failed and how: "udp4500_silent", "udp500_refused", "unreachable".
  * Facts: one per probe ("198.18.0.1:4500" = "silent") and the slowest answer's latency.
  *
- * Every run sends new requests (fresh SPIs and nonces, fresh sockets and so fresh source ports,
- * as a new client's would be); the KE public value and the SHA-1 for NAT-D are made once, at the
+ * Every run sends new requests (fresh SPIs and nonces, a fresh socket per target and so a fresh
+ * source port, as a new client's would be; its ports' probes share it: ike_probe_sock); the KE
+ * public value and the SHA-1 for NAT-D are made once, at the
  * first run, and shared by every probe of the check (see ikev2_msg_keys: the private half is
  * never used, so a key per probe would prove nothing more and cost a key generation each). */
 #include <arpa/inet.h>
@@ -226,7 +227,8 @@ static void on_result(ike_probe *p, const ike_probe_result *res, void *userdata)
 
 static int probe_start(void *state, const check_env *env, check_run *run) {
         probe_state *s = state;
-        int r;
+        ike_probe_sock *sock = NULL;
+        int r = 0;
 
         if (!s->probes)
                 return -EINVAL; /* parse did not succeed */
@@ -249,6 +251,14 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
                 }
         for (size_t i = 0; i < s->n_probes; i++) {
                 one_probe *o = &s->probes[i];
+                /* one socket per target and round, for all its ports (the probes hold it) */
+                if (i % s->n_ports == 0) {
+                        sock = ike_probe_sock_unref(sock);
+                        r = ike_probe_sock_new(&sock, env->event, (const struct sockaddr *) &o->addr, o->addr_len,
+                                               s->netns);
+                        if (r < 0)
+                                break;
+                }
                 ike_probe_options opts = {
                         .addr = (const struct sockaddr *) &o->addr,
                         .addr_len = o->addr_len,
@@ -257,13 +267,17 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
                         .timeout_usec = s->timeout_usec,
                         .retries = s->retries,
                         .keys = s->keys,
+                        .sock = sock,
                 };
                 r = ike_probe_start(&o->probe, env->event, &opts, on_result, o);
-                if (r < 0) {
-                        probes_free(s);
-                        s->run = NULL;
-                        return r;
-                }
+                if (r < 0)
+                        break;
+        }
+        sock = ike_probe_sock_unref(sock);
+        if (r < 0) {
+                probes_free(s);
+                s->run = NULL;
+                return r;
         }
         return 0;
 }

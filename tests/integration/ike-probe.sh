@@ -223,6 +223,27 @@ nft_gw flush chain inet ihprobe input
 nft_gw add rule inet ihprobe input udp dport 4500 reject with icmp type admin-prohibited
 probe 4500
 expect UNREACHABLE "nft reject with admin-prohibited → 4500"
+# the ike_probe check probes both ports of a round from one socket: each port's verdict is its
+# own, whichever of them the firewall refuses, drops or lets through
+checkrun=$build/tools/check-run
+[ -x "$checkrun" ] || checkrun=${IKEHEAL_BUILD_PLAIN:-build}/tools/check-run
+printf 'targets: [%s]\ntimeout: 900ms\nretries: 2\n' "$GW_IP" >"$tmp/probe-check.yaml"
+check_both() { # RULE|"" EXPECT500 EXPECT4500 WHAT
+        nft_gw flush chain inet ihprobe input
+        [ -n "$1" ] && nft_gw add rule inet ihprobe input $1
+        out=$(ip netns exec "$CL" "$checkrun" --count 1 ike_probe "$tmp/probe-check.yaml" 2>&1)
+        local v500 v4500
+        v500=$(sed -n "s/^fact $GW_IP:500=//p" <<<"$out")
+        v4500=$(sed -n "s/^fact $GW_IP:4500=//p" <<<"$out")
+        if [ "$v500 $v4500" = "$2 $3" ]; then pass "check, $4: 500 $v500, 4500 $v4500 ($(sed -n 's/^summary: //p' <<<"$out"))"
+        else fail "check, $4: expected 500 $2 and 4500 $3, got: $(tr '\n' '|' <<<"$out")"; fi
+}
+check_both "udp dport 4500 reject" ANSWERED REFUSED "reject on 4500"
+check_both "udp dport 500 reject" REFUSED ANSWERED "reject on 500"
+check_both "udp dport 500 reject with icmp type host-unreachable" UNREACHABLE ANSWERED "host-unreachable on 500"
+check_both "udp dport 4500 drop" ANSWERED SILENT "drop on 4500"
+check_both "udp dport 500 drop" SILENT ANSWERED "drop on 500"
+check_both "" ANSWERED ANSWERED "no rule"
 nft_gw delete table inet ihprobe
 probe 4500
 expect ANSWERED "rule removed → 4500 answered again"

@@ -9,6 +9,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <openssl/evp.h>
+
 #include "agent/checks/ike_probe.h"
 #include "tap.h"
 
@@ -22,6 +24,7 @@ typedef struct fake {
         uint16_t port;
         uint8_t last[2048]; /* the last request received, marker stripped */
         size_t last_len;
+        struct sockaddr_in from; /* where it came from */
 } fake;
 
 typedef struct outcome {
@@ -45,6 +48,8 @@ static int fake_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
         if (len < (ssize_t) (m + 28))
                 return 0;
         f->received++;
+        if (from.ss_family == AF_INET)
+                memcpy(&f->from, &from, sizeof(f->from));
         f->last_len = (size_t) len - m;
         memcpy(f->last, in + m, f->last_len);
         if (f->mode == FAKE_SILENT)
@@ -248,6 +253,123 @@ static void test_shared_keys(void) {
               "keys of a group the probe cannot make: -EINVAL");
 }
 
+/* The NAT_DETECTION_SOURCE_IP notify's data in an IKE message, or NULL. */
+static const uint8_t *find_natd_source(const uint8_t *m, size_t len) {
+        uint8_t next = len > 16 ? m[16] : 0;
+        size_t off = IKEV2_HEADER_SIZE;
+
+        while (next && off + 4 <= len) {
+                size_t plen = (size_t) m[off + 2] << 8 | m[off + 3];
+                if (plen < 4 || off + plen > len)
+                        return NULL;
+                if (next == IKEV2_PAYLOAD_NOTIFY && plen == 8 + 20 &&
+                    ((unsigned) m[off + 6] << 8 | m[off + 7]) == IKEV2_N_NAT_DETECTION_SOURCE_IP)
+                        return m + off + 8;
+                next = m[off];
+                off += plen;
+        }
+        return NULL;
+}
+
+typedef struct round {
+        ev_loop *e;
+        unsigned called;
+        ike_probe_result r[3];
+        ike_probe *p[3];
+} round;
+
+static void on_round_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
+        round *rd = userdata;
+        for (size_t i = 0; i < 3; i++)
+                if (rd->p[i] == p) {
+                        rd->r[i] = *r;
+                        rd->r[i].response = NULL;
+                        rd->p[i] = ike_probe_free(p);
+                }
+        if (++rd->called == 3)
+                (void) ev_exit(rd->e, 0);
+}
+
+/* Three probes of one round on one shared socket: a responder, a closed port (ICMP port
+ * unreachable, which the socket reports to whichever call comes next) and a NAT-T responder,
+ * started in the order given; plus a stray datagram from elsewhere to the socket's port. Each
+ * gets its own verdict, all leave from one source port, and NAT-D names that address and port. */
+static void test_shared_socket(const unsigned order[3]) {
+        static const char *const names[3] = { "responder", "closed port", "NAT-T responder" };
+        fake f1 = {.fd = -1, .mode = FAKE_ANSWER}, f2 = {.fd = -1, .mode = FAKE_ANSWER, .natt = true},
+             closed = {.fd = -1};
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        ev_source *s1 = NULL, *s2 = NULL;
+        ike_probe_sock *sock = NULL;
+        ikev2_msg_keys *keys = NULL;
+        round rd = {0};
+        uint16_t ports[3];
+        int r, stray = -1;
+
+        r = ev_new(&rd.e);
+        if (r >= 0)
+                r = fake_open(&f1, rd.e, &s1);
+        if (r >= 0)
+                r = fake_open(&f2, rd.e, &s2);
+        if (r >= 0)
+                r = fake_open(&closed, rd.e, NULL);
+        if (r >= 0)
+                r = ikev2_msg_keys_new(&keys, 0);
+        CHECK(r >= 0, "set-up: two responders, a closed port");
+        (void) close(closed.fd);
+        ports[0] = f1.port, ports[1] = closed.port, ports[2] = f2.port;
+        a.sin_port = htons(9); /* any port of the address */
+        CHECK(ike_probe_sock_new(&sock, rd.e, (struct sockaddr *) &a, sizeof(a), NULL) == 0, "a shared socket");
+        for (size_t k = 0; k < 3 && sock; k++) {
+                unsigned i = order[k];
+                a.sin_port = htons(ports[i]);
+                r = ike_probe_start(&rd.p[i], rd.e,
+                                    &(ike_probe_options){.addr = (struct sockaddr *) &a,
+                                                         .addr_len = sizeof(a),
+                                                         .natt = i == 2,
+                                                         .timeout_usec = 500 * USEC_PER_MSEC,
+                                                         .retries = 1,
+                                                         .keys = keys,
+                                                         .sock = sock},
+                                    on_round_result, &rd);
+                CHECK(r == 0, "%s: started on the shared socket", names[i]);
+        }
+        sock = ike_probe_sock_unref(sock); /* the probes hold it */
+        /* a datagram from another socket to the probes' port is nobody's answer */
+        stray = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (stray >= 0 && f1.from.sin_port)
+                (void) sendto(stray, "stray", 5, 0, (struct sockaddr *) &f1.from, sizeof(f1.from));
+        r = ev_loop_run(rd.e);
+        CHECK(r >= 0 && rd.called == 3, "every probe reported (%u)", rd.called);
+        CHECK(rd.r[0].verdict == IKE_PROBE_ANSWERED && rd.r[0].notify == IKEV2_N_INVALID_KE_PAYLOAD,
+              "responder: ANSWERED (%s)", rd.r[0].detail);
+        CHECK(rd.r[1].verdict == IKE_PROBE_REFUSED && rd.r[1].icmp && rd.r[1].icmp_type == 3 && rd.r[1].icmp_code == 3,
+              "closed port: REFUSED with ICMP 3/3, its own (%s)", rd.r[1].detail);
+        CHECK(rd.r[2].verdict == IKE_PROBE_ANSWERED, "NAT-T responder: ANSWERED (%s)", rd.r[2].detail);
+        CHECK(f1.received == 1 && f2.received == 1 && f1.from.sin_port && f1.from.sin_port == f2.from.sin_port,
+              "both requests from one source port (%u, %u)", ntohs(f1.from.sin_port), ntohs(f2.from.sin_port));
+        {
+                uint8_t in[2 * IKEV2_SPI_SIZE + 6] = {0}, h[20];
+                unsigned hl = 0;
+                const uint8_t *natd = find_natd_source(f1.last, f1.last_len);
+                memcpy(in, f1.last, IKEV2_SPI_SIZE);
+                memcpy(in + 2 * IKEV2_SPI_SIZE, &f1.from.sin_addr, 4);
+                memcpy(in + 2 * IKEV2_SPI_SIZE + 4, &f1.from.sin_port, 2);
+                CHECK(natd && EVP_Digest(in, sizeof(in), h, &hl, EVP_sha1(), NULL) == 1 && !memcmp(natd, h, 20),
+                      "NAT_DETECTION_SOURCE_IP is over the address and port the request came from");
+        }
+        for (size_t i = 0; i < 3; i++)
+                rd.p[i] = ike_probe_free(rd.p[i]);
+        if (stray >= 0)
+                (void) close(stray);
+        ev_source_disable_unref(s1);
+        ev_source_disable_unref(s2);
+        (void) close(f1.fd);
+        (void) close(f2.fd);
+        ikev2_msg_keys_free(keys);
+        ev_unref(rd.e);
+}
+
 int main(void) {
         outcome o;
         fake f;
@@ -295,6 +417,9 @@ int main(void) {
 
         test_shared_keys();
         test_after_busy_iteration();
+        test_shared_socket((const unsigned[3]){ 0, 1, 2 });
+        test_shared_socket((const unsigned[3]){ 1, 0, 2 }); /* the ICMP error before the others' sends */
+        test_shared_socket((const unsigned[3]){ 2, 0, 1 });
 
         { /* the first copy leaves from ike_probe_start() itself, before the loop turns */
                 fake g = {.fd = -1};
