@@ -1,17 +1,12 @@
 /* See ike_probe.h. A probe = one request packet sent unchanged on every attempt, so a
  * responder's retransmission cache (or its lack) cannot tell attempts apart, one timer that fires
- * at each resend and then at the deadline, and a place on a UDP socket (ike_probe_sock):
- *
- *  - a lone probe has a connected socket of its own: the kernel filters datagrams from anyone but
- *    the peer, and every error of the socket is the probe's;
- *  - the probes of one round to one address (one per port) share one socket (ike_probe_sock_new()),
- *    bound where a connected one would have been: datagrams go to the probe whose address and
- *    port they come from, ICMP errors to the probe whose datagram the error queue names. Half the
- *    sockets, descriptors, epoll registrations and (with a netns) helper threads of one per probe.
- *
- * The first copy leaves from ike_probe_start() itself; an error there, like one from connect(),
- * is delivered from the loop. Datagrams are received into a buffer on the stack; only an
- * unparsable one is kept (for the result), in a buffer allocated when the first one arrives. */
+ * at each resend and then at the deadline, and a connected, non-blocking UDP socket
+ * (ike_probe_sock): the probe's own, or one kept by the caller between probes to the same address
+ * and port, connected afresh for each (a fresh ephemeral port) after what its previous port
+ * still held has been thrown away. The first copy leaves from ike_probe_start() itself; an error
+ * there, like one from connect(), is delivered from the loop. Datagrams are received into a
+ * buffer on the stack; only an unparsable one is kept (for the result), in a buffer allocated
+ * when the first one arrives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
@@ -42,18 +37,15 @@ struct ike_probe_sock {
         unsigned n_ref;
         ev_loop *event;
         ev_source *io;
-        int fd;
-        bool shared;
-        int pending_error; /* from connect(): no route, every probe's verdict */
-        struct sockaddr_storage addr; /* the address connected to (any port) */
+        int fd, family;
+        bool kept;         /* the caller's, between probes: ike_probe_sock_new() */
+        bool connected;    /* to the probe's peer: connect() succeeded */
+        int pending_error; /* from connect(): no route, the probe's verdict */
         struct sockaddr_storage local;
         bool have_local;
-        /* the probes still waiting for their answer */
-        ike_probe *probes[IKE_PROBE_SOCK_PROBES_MAX];
-        size_t n_probes;
-        /* while the socket is read for one probe's deadline: did that probe finish? */
-        const ike_probe *watching;
-        bool watched_done;
+        ike_probe *probe; /* the one waiting for its answer */
+        /* while the socket is read for the probe's deadline: did it finish? */
+        bool watching, watched_done;
 };
 
 struct ike_probe {
@@ -94,18 +86,6 @@ static socklen_t addr_len(const struct sockaddr_storage *a) {
         return a->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
-/* Same address; same port too unless any_port. */
-static bool addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b, bool any_port) {
-        if (a->ss_family != b->ss_family)
-                return false;
-        if (a->ss_family == AF_INET) {
-                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
-                return x->sin_addr.s_addr == y->sin_addr.s_addr && (any_port || x->sin_port == y->sin_port);
-        }
-        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
-        return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) && (any_port || x->sin6_port == y->sin6_port);
-}
-
 static ike_probe_verdict verdict_from_errno(int err) {
         switch (err) {
         case ECONNREFUSED:
@@ -124,28 +104,25 @@ static ike_probe_verdict verdict_from_errno(int err) {
 
 /* ---- result delivery ---- */
 
-static void sock_detach(ike_probe_sock *s, const ike_probe *p) {
-        size_t w = 0;
-
-        for (size_t i = 0; i < s->n_probes; i++)
-                if (s->probes[i] != p)
-                        s->probes[w++] = s->probes[i];
-        s->n_probes = w;
-        if (w == 0) /* nobody waits: a stray datagram must not wake the agent */
-                (void) ev_source_set_enabled(s->io, EV_OFF);
-}
+static void sock_release(ike_probe_sock *s);
 
 static void probe_stop(ike_probe *p) {
         p->done = true;
         p->timer = ev_source_disable_unref(p->timer);
-        if (p->sock)
-                sock_detach(p->sock, p);
+        if (p->sock && p->sock->probe == p) {
+                p->sock->probe = NULL;
+                /* nobody waits: a stray datagram must not wake the agent */
+                if (p->sock->kept)
+                        sock_release(p->sock);
+                else
+                        (void) ev_source_set_enabled(p->sock->io, EV_OFF);
+        }
 }
 
 /* Deliver once. The callback may free p, so nothing touches p afterwards. */
 static void probe_finish(ike_probe *p, ike_probe_result *res) {
         res->attempts = p->attempts;
-        if (p->sock && p->sock->watching == p)
+        if (p->sock && p->sock->watching)
                 p->sock->watched_done = true;
         probe_stop(p);
         p->cb(p, res, p->userdata);
@@ -164,32 +141,21 @@ static void finish_errno(ike_probe *p, int err, const char *where) {
 /* ---- sending ---- */
 
 static int probe_send(ike_probe *p) {
-        const ike_probe_sock *s = p->sock;
+        ssize_t n;
 
-        for (unsigned k = 0;; k++) {
-                ssize_t n;
-
-                p->last_send_usec = mono_usec();
-                n = s->shared ? sendto(s->fd, p->pkt, p->pkt_size, MSG_DONTWAIT | MSG_NOSIGNAL,
-                                       (const struct sockaddr *) &p->remote, p->remote_len)
-                              : send(s->fd, p->pkt, p->pkt_size, MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (n >= 0) {
-                        p->attempts++;
-                        return 0;
-                }
+        p->last_send_usec = mono_usec();
+        n = send(p->sock->fd, p->pkt, p->pkt_size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
                 if (errno == EAGAIN || errno == ENOBUFS)
                         return 0; /* a full queue is like a lost datagram: the next try may pass */
-                /* On a shared socket the error may be the socket's pending one, left by an ICMP
-                 * error about another port's datagram (whichever call comes first takes it; the
-                 * error queue keeps whose it was, and gives it to that probe): once more, and a
-                 * second failure is this datagram's own. */
-                if (!s->shared || k > 0)
-                        return -errno;
+                return -errno;
         }
+        p->attempts++;
+        return 0;
 }
 
 static void finish_deadline(ike_probe *p);
-static bool sock_drain(ike_probe_sock *s, uint32_t revents, const ike_probe *watch);
+static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch);
 
 /* Resends at start + k × interval (k = 1 … max_attempts − 1), then the deadline. */
 static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
@@ -205,7 +171,7 @@ static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
                 /* An answer may wait unread when the loop was busy elsewhere past the deadline
                  * (the timer and the socket became ready in the same iteration): read it before
                  * calling the gateway silent. */
-                if (!sock_drain(p->sock, EPOLLERR, p))
+                if (!sock_drain(p->sock, EPOLLERR, true))
                         finish_deadline(p);
                 return 0;
         }
@@ -229,26 +195,13 @@ static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
 
 /* ---- receiving ---- */
 
-/* The probe a datagram from `from` (or an error about a datagram to it) belongs to. */
-static ike_probe *sock_probe_for(const ike_probe_sock *s, const struct sockaddr_storage *from) {
-        if (!s->shared) /* connected: only the peer reaches it */
-                return s->n_probes ? s->probes[0] : NULL;
-        for (size_t i = 0; i < s->n_probes; i++)
-                if (addr_same(&s->probes[i]->remote, from, false))
-                        return s->probes[i];
-        return NULL;
-}
-
-/* Read one entry of the error queue and give it to the probe whose datagram it is about (an
- * entry we do not understand, or about nobody's, is dropped). 1: an entry, 0: none. */
+/* Read one entry of the error queue: the probe's verdict when it is an error we understand.
+ * 1: an entry, 0: none. */
 static int sock_read_error(ike_probe_sock *s) {
         uint8_t control[512];
         uint8_t dummy[64];
-        struct sockaddr_storage offender = {0};
         struct iovec iov = {.iov_base = dummy, .iov_len = sizeof(dummy)};
         struct msghdr mh = {
-                .msg_name = &offender,
-                .msg_namelen = sizeof(offender),
                 .msg_iov = &iov,
                 .msg_iovlen = 1,
                 .msg_control = control,
@@ -256,7 +209,7 @@ static int sock_read_error(ike_probe_sock *s) {
         };
         ike_probe_result res = {0};
         struct cmsghdr *c;
-        ike_probe *p;
+        ike_probe *p = s->probe;
 
         if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
                 return 0;
@@ -277,9 +230,8 @@ static int sock_read_error(ike_probe_sock *s) {
                 }
                 break;
         }
-        p = sock_probe_for(s, &offender);
         if (res.error == 0 || !p)
-                return 1;
+                return 1; /* not an error report we understand: keep reading data */
         res.verdict = verdict_from_errno(res.error);
         res.rtt_usec = mono_usec() - p->last_send_usec;
         if (res.icmp)
@@ -373,52 +325,44 @@ static ike_probe_sock *sock_ref(ike_probe_sock *s) {
         return s;
 }
 
-/* Read what the socket holds and hand it to its probes. True when `watch` (if any) finished:
- * its callback ran, it may be gone. */
-static bool sock_drain(ike_probe_sock *s, uint32_t revents, const ike_probe *watch) {
+/* Read what the socket holds for its probe. True when the probe finished (its callback ran: it
+ * may be gone) and watch was asked. */
+static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch) {
         uint8_t rx[RX_SIZE];
         bool done;
 
-        sock_ref(s); /* the callbacks may free every probe, and with the last one the socket */
+        sock_ref(s); /* the callback may free the probe, and with it the socket */
         s->watching = watch;
         s->watched_done = false;
         /* the kernel signals a queued ICMP error with EPOLLERR: look there first, for its
          * details; a plain datagram costs no error-queue read */
         if (revents & EPOLLERR)
-                while (s->n_probes > 0 && sock_read_error(s) > 0)
+                while (s->probe && sock_read_error(s) > 0)
                         ;
-        for (unsigned i = 0; i < RECV_BURST && s->n_probes > 0; i++) {
-                struct sockaddr_storage from = {0};
-                socklen_t from_len = sizeof(from);
-                ike_probe *p;
-                ssize_t n;
-
-                n = recvfrom(s->fd, rx, sizeof(rx), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &from_len);
+        for (unsigned i = 0; i < RECV_BURST && s->probe; i++) {
+                ssize_t n = recv(s->fd, rx, sizeof(rx), MSG_DONTWAIT | MSG_TRUNC);
                 if (n < 0) {
-                        int err = errno, read = 0;
+                        int err = errno;
+                        bool read = false;
                         if (err == EAGAIN || err == EINTR)
                                 break;
-                        /* an ICMP error (the socket's pending one): the error queue says whose */
-                        while (s->n_probes > 0 && sock_read_error(s) > 0)
-                                read++;
-                        /* a connected socket's error is its probe's; a shared socket's error
-                         * that names nobody stays unattributed (that probe ends silent) */
-                        if (!read && !s->shared && s->n_probes > 0)
-                                finish_errno(s->probes[0], err, "recv");
-                        continue;
+                        /* an error that arrived during this burst: its details if queued */
+                        while (s->probe && sock_read_error(s) > 0)
+                                read = true;
+                        if (!read && s->probe)
+                                finish_errno(s->probe, err, "recv");
+                        break;
                 }
-                p = sock_probe_for(s, &from);
-                if (p)
-                        probe_datagram(p, rx, (size_t) n);
+                probe_datagram(s->probe, rx, (size_t) n);
         }
         done = s->watched_done;
-        s->watching = NULL;
+        s->watching = false;
         (void) ike_probe_sock_unref(s);
         return done;
 }
 
 static int on_sock_io(ev_source *src, int fd, uint32_t revents, void *userdata) {
-        (void) sock_drain(userdata, revents, NULL);
+        (void) sock_drain(userdata, revents, false);
         return 0;
 }
 
@@ -450,33 +394,8 @@ ike_probe_sock *ike_probe_sock_unref(ike_probe_sock *s) {
         return NULL;
 }
 
-/* A shared socket keeps the local address and port connect() chose, unconnected: bound there
- * explicitly (disconnecting releases an automatic port), or to a new port of that address when
- * another socket took it in between. */
-static int sock_unconnect(ike_probe_sock *s) {
-        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-        socklen_t len = addr_len(&s->local);
-
-        if (connect(s->fd, &unspec, sizeof(unspec)) < 0)
-                return -errno;
-        if (bind(s->fd, (struct sockaddr *) &s->local, len) == 0)
-                return 0;
-        if (errno != EADDRINUSE)
-                return -errno;
-        if (s->local.ss_family == AF_INET)
-                ((struct sockaddr_in *) &s->local)->sin_port = 0;
-        else
-                ((struct sockaddr_in6 *) &s->local)->sin6_port = 0;
-        if (bind(s->fd, (struct sockaddr *) &s->local, len) < 0 ||
-            getsockname(s->fd, (struct sockaddr *) &s->local, &len) < 0)
-                return -errno;
-        return 0;
-}
-
-static int sock_open(ike_probe_sock **ret, ev_loop *e, const struct sockaddr_storage *addr, const char *netns,
-                     bool shared) {
+static int sock_open(ike_probe_sock **ret, ev_loop *e, int family, const char *netns) {
         _cleanup_(ike_probe_sock_unrefp) ike_probe_sock *s = NULL;
-        socklen_t len = sizeof(struct sockaddr_storage);
         int r, one = 1;
 
         s = calloc(1, sizeof(*s));
@@ -484,37 +403,72 @@ static int sock_open(ike_probe_sock **ret, ev_loop *e, const struct sockaddr_sto
                 return -ENOMEM;
         s->n_ref = 1;
         s->fd = -1;
-        s->shared = shared;
-        s->addr = *addr;
+        s->family = family;
         s->event = ev_ref(e);
-        r = netns_socket(netns, addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+        r = netns_socket(netns, family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
         if (r < 0)
                 return r;
         s->fd = r;
-        /* Without RECVERR a UDP socket reports only "hard" ICMP errors (port unreachable) and
-         * only when connected; host/net unreachable would look like silence. */
-        if (addr->ss_family == AF_INET)
+        /* Without RECVERR a connected UDP socket reports only "hard" ICMP errors (port
+         * unreachable); host/net unreachable would look like silence. */
+        if (family == AF_INET)
                 r = setsockopt(s->fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
         else
                 r = setsockopt(s->fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
         if (r < 0)
                 return -errno;
-        /* Connected: the route's local address and a port for NAT-D; a lone probe's socket stays
-         * so (the kernel filters datagrams from anyone but the peer). */
-        if (connect(s->fd, (const struct sockaddr *) addr, addr_len(addr)) < 0) {
-                if (verdict_from_errno(errno) == IKE_PROBE_ERROR)
-                        return -errno;
-                s->pending_error = errno; /* e.g. no route: the verdict, delivered from the loop */
-        } else if (getsockname(s->fd, (struct sockaddr *) &s->local, &len) == 0) {
-                s->have_local = true;
-                if (shared && (r = sock_unconnect(s)) < 0)
-                        return r;
-        } else if (shared)
-                return -errno;
+        /* a kept socket stays registered: unconnected between its probes, it hears nothing */
         r = ev_add_io(e, &s->io, s->fd, EPOLLIN, on_sock_io, s);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* A kept socket between probes: disconnected, which releases its port — nothing more can
+ * arrive — and emptied of what that port received (a late answer, an ICMP error and the error it
+ * left pending), so none of it can pass for the next probe's; idle and silent until then. */
+static void sock_release(ike_probe_sock *s) {
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        uint8_t dummy[64], control[512];
+        struct iovec iov = {.iov_base = dummy, .iov_len = sizeof(dummy)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+        if (s->connected && connect(s->fd, &unspec, sizeof(unspec)) == 0)
+                s->connected = false;
+        /* datagrams, and the pending error (returned once): the queue is bounded by the receive
+         * buffer and nothing joins it once unconnected; the cap only guards against a kernel that
+         * would keep failing */
+        for (unsigned i = 0; i < 1u << 16; i++) {
+                ssize_t n = recv(s->fd, dummy, sizeof(dummy), MSG_DONTWAIT | MSG_TRUNC);
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        break;
+        }
+        for (unsigned i = 0; i < 1u << 16; i++) {
+                mh.msg_control = control;
+                mh.msg_controllen = sizeof(control);
+                if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+                        break;
+        }
+}
+
+/* Connect the socket to the probe's peer: a fresh ephemeral port. */
+static int sock_connect(ike_probe_sock *s, const struct sockaddr_storage *remote) {
+        socklen_t len = sizeof(s->local);
+
+        if (s->connected) /* a kept socket is released when its probe ends */
+                return -EBUSY;
+        s->pending_error = 0;
+        s->have_local = false;
+        if (connect(s->fd, (const struct sockaddr *) remote, addr_len(remote)) < 0) {
+                if (verdict_from_errno(errno) == IKE_PROBE_ERROR)
+                        return -errno;
+                s->pending_error = errno; /* e.g. no route: the verdict, delivered from the loop */
+                return 0;
+        }
+        s->connected = true;
+        if (getsockname(s->fd, (struct sockaddr *) &s->local, &len) == 0)
+                s->have_local = true;
         return 0;
 }
 
@@ -543,21 +497,19 @@ static int check_addr(const struct sockaddr *addr, socklen_t len) {
         return -EAFNOSUPPORT;
 }
 
-int ike_probe_sock_new(ike_probe_sock **ret, ev_loop *e, const struct sockaddr *addr, socklen_t len,
-                       const char *netns) {
-        struct sockaddr_storage a = {0};
+int ike_probe_sock_new(ike_probe_sock **ret, ev_loop *e, int family, const char *netns) {
         int r;
 
         if (!ret || !e)
                 return -EINVAL;
-        r = check_addr(addr, len);
-        if (r < 0)
-                return r;
+        if (family != AF_INET && family != AF_INET6)
+                return -EAFNOSUPPORT;
         if (netns && ike_probe_netns_name_valid(netns) < 0)
                 return -EINVAL;
-        memcpy(&a, addr, addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-        (void) default_port(&a, false);
-        return sock_open(ret, e, &a, netns, true);
+        r = sock_open(ret, e, family, netns);
+        if (r >= 0)
+                (*ret)->kept = true;
+        return r;
 }
 
 /* ---- lifetime ---- */
@@ -623,18 +575,22 @@ int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike
         p->remote_len = addr_len(&p->remote);
 
         if (o->sock) {
-                /* one of the round's probes to this address: its socket, loop and room */
-                if (!addr_same(&o->sock->addr, &p->remote, true) || o->sock->event != e)
+                /* the caller's kept socket: same loop and family, one probe at a time */
+                if (o->sock->family != p->remote.ss_family || o->sock->event != e)
                         return -EINVAL;
-                if (o->sock->n_probes >= IKE_PROBE_SOCK_PROBES_MAX)
-                        return -ENOSPC;
+                if (o->sock->probe)
+                        return -EBUSY;
                 p->sock = sock_ref(o->sock);
         } else {
-                r = sock_open(&p->sock, e, &p->remote, o->netns, false);
+                r = sock_open(&p->sock, e, p->remote.ss_family, o->netns);
                 if (r < 0)
                         return r;
         }
         s = p->sock;
+        r = sock_connect(s, &p->remote);
+        if (r < 0)
+                return r;
+        s->probe = p; /* from here a failure releases the socket (probe_stop) */
         if (s->pending_error) {
                 p->pending_error = s->pending_error;
                 p->pending_where = "connect";
@@ -666,9 +622,7 @@ int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike
         now = mono_usec();
         p->start_usec = now;
         p->deadline_usec = now + o->timeout_usec;
-        s->probes[s->n_probes++] = p;
-        r = ev_source_set_enabled(s->io, EV_ON);
-        if (r < 0)
+        if (!s->kept && (r = ev_source_set_enabled(s->io, EV_ON)) < 0)
                 return r;
         /* The first copy goes now; whatever comes of it is read from the loop, so cb never
          * runs inside ike_probe_start(). */

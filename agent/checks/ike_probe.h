@@ -1,5 +1,5 @@
 /* The IKE probe: is a gateway's IKE service reachable from here, on UDP 500 or 4500? One real
- * IKE_SA_INIT request (common/ikev2_msg.h) is sent over a UDP socket and retransmitted
+ * IKE_SA_INIT request (common/ikev2_msg.h) is sent over a connected UDP socket and retransmitted
  * unchanged until an answer or the timeout; only a strictly parsed IKE answer counts. A plain
  * UDP port test cannot tell an nftables `drop` from a slow gateway; this one can, and it tells
  * the ways of failing apart:
@@ -76,17 +76,17 @@ typedef enum ike_probe_offer {
         IKE_PROBE_OFFER_FULL,      /* textbook request: may leave a half-open SA behind */
 } ike_probe_offer;
 
-/* One UDP socket for the probes of one round to one gateway address, one probe per port: bound
- * to the local address and port a connected socket would have (it is connected once to learn
- * them), so NAT-D is right, each round still comes from a fresh source port, and each port's
- * probe is still a new flow to conntrack. Datagrams and ICMP errors go to the probe of the port
- * they come from or are about. Each probe started on it holds a reference. */
+/* A UDP socket kept between probes to one address and port, one probe at a time: each
+ * ike_probe_start() on it disconnects it — its port is released, and what that port still held
+ * (a late answer, an ICMP error) is read and thrown away — and connects it again, so every probe
+ * still leaves from a fresh ephemeral port, a new flow to conntrack as a new client's would be
+ * (a socket that kept its port would ride an established conntrack entry past a new drop rule),
+ * without a new socket, epoll registration and (with a netns) helper thread each time. The
+ * probe started on it holds a reference. */
 typedef struct ike_probe_sock ike_probe_sock;
-#define IKE_PROBE_SOCK_PROBES_MAX 8
 
-/* addr: any port of the address; netns as in ike_probe_options. 0, or as ike_probe_start(). */
-int ike_probe_sock_new(ike_probe_sock **ret, ev_loop *e, const struct sockaddr *addr, socklen_t addr_len,
-                       const char *netns);
+/* family: AF_INET or AF_INET6; netns as in ike_probe_options. 0, or as ike_probe_start(). */
+int ike_probe_sock_new(ike_probe_sock **ret, ev_loop *e, int family, const char *netns);
 /* NULL-safe; returns NULL. */
 ike_probe_sock *ike_probe_sock_unref(ike_probe_sock *s);
 DEFINE_FREE_FUNC(ike_probe_sock, ike_probe_sock_unref);
@@ -103,8 +103,8 @@ typedef struct ike_probe_options {
         /* KE and SHA-1 shared between probes (ikev2_msg.h), read in ike_probe_start() only;
          * NULL: a fresh key pair for this probe. */
         const ikev2_msg_keys *keys;
-        /* A socket shared with the round's other probes to the same address (same loop; netns
-         * is then the socket's), or NULL: a connected socket of the probe's own. */
+        /* A kept socket (ike_probe_sock_new(): same loop and family, no other probe on it; netns
+         * is then the socket's), or NULL: a socket of the probe's own, closed with it. */
         ike_probe_sock *sock;
 } ike_probe_options;
 
@@ -114,6 +114,7 @@ typedef struct ike_probe ike_probe;
 typedef void (*ike_probe_cb)(ike_probe *p, const ike_probe_result *result, void *userdata);
 
 /* Start a probe on `e`. 0, or -EINVAL (options, netns name), -ENOENT (no such netns), -EPERM,
+ * -EBUSY (the kept socket has a probe),
  * -ENOMEM, -EIO (OpenSSL), or a socket error. A socket error that is the verdict itself (no
  * route) is not returned here but delivered as UNREACHABLE through cb. */
 int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike_probe_cb cb,

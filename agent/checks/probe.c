@@ -9,9 +9,10 @@
  * the first port that failed and how: "udp4500_silent", "udp500_refused", "unreachable".
  * Facts: one per probe ("198.18.0.1:4500" = "silent") and the slowest answer's latency.
  *
- * Every run sends new requests (fresh SPIs and nonces, a fresh socket per target and so a fresh
- * source port, as a new client's would be; its ports' probes share it: ike_probe_sock); the KE
- * public value and the SHA-1 for NAT-D are made once, at the
+ * Every run sends new requests (fresh SPIs and nonces, and a fresh source port, as a new
+ * client's would be: each target and port keeps a socket between runs, connected afresh for each,
+ * see ike_probe_sock; one whose probe was not answered is closed, the next run makes a new one);
+ * the KE public value and the SHA-1 for NAT-D are made once, at the
  * first run, and shared by every probe of the check (see ikev2_msg_keys: the private half is
  * never used, so a key per probe would prove nothing more and cost a key generation each). */
 #include <arpa/inet.h>
@@ -54,6 +55,7 @@ typedef struct probe_state {
         uint16_t ports[PROBE_PORTS_MAX];
         size_t n_ports;
         one_probe *probes; /* n_targets × n_ports, allocated once the params are known */
+        ike_probe_sock **socks; /* each probe's socket, kept between runs */
         size_t n_probes, n_done, probes_cap;
         ikev2_msg_keys *keys; /* made at the first run */
         check_run *run;
@@ -99,7 +101,8 @@ static int probes_alloc(probe_state *s) {
         if (s->probes_cap > PROBES_MAX)
                 return -EINVAL; /* cannot happen: both lists are bounded when bound */
         s->probes = calloc(s->probes_cap, sizeof(*s->probes));
-        return s->probes ? 0 : -ENOMEM;
+        s->socks = calloc(s->probes_cap, sizeof(*s->socks));
+        return s->probes && s->socks ? 0 : -ENOMEM;
 }
 
 static int probe_parse(void *state, const ynode *params, ydiag *d) {
@@ -218,6 +221,10 @@ static void on_result(ike_probe *p, const ike_probe_result *res, void *userdata)
 
         o->done = true;
         o->verdict = res->verdict;
+        /* a socket that saw no answer is not trusted with the next run: a namespace deleted and
+         * made again, a route gone — a new one starts from scratch */
+        if (res->verdict != IKE_PROBE_ANSWERED)
+                s->socks[o - s->probes] = ike_probe_sock_unref(s->socks[o - s->probes]);
         o->rtt_usec = res->rtt_usec;
         o->notify = res->notify;
         snprintf(o->detail, sizeof(o->detail), "%s", res->detail);
@@ -225,9 +232,13 @@ static void on_result(ike_probe *p, const ike_probe_result *res, void *userdata)
                 probe_finish(s);
 }
 
+static void socks_free(probe_state *s) {
+        for (size_t i = 0; s->socks && i < s->probes_cap; i++)
+                s->socks[i] = ike_probe_sock_unref(s->socks[i]);
+}
+
 static int probe_start(void *state, const check_env *env, check_run *run) {
         probe_state *s = state;
-        ike_probe_sock *sock = NULL;
         int r = 0;
 
         if (!s->probes)
@@ -251,11 +262,8 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
                 }
         for (size_t i = 0; i < s->n_probes; i++) {
                 one_probe *o = &s->probes[i];
-                /* one socket per target and round, for all its ports (the probes hold it) */
-                if (i % s->n_ports == 0) {
-                        sock = ike_probe_sock_unref(sock);
-                        r = ike_probe_sock_new(&sock, env->event, (const struct sockaddr *) &o->addr, o->addr_len,
-                                               s->netns);
+                if (!s->socks[i]) {
+                        r = ike_probe_sock_new(&s->socks[i], env->event, o->addr.ss_family, s->netns);
                         if (r < 0)
                                 break;
                 }
@@ -267,15 +275,15 @@ static int probe_start(void *state, const check_env *env, check_run *run) {
                         .timeout_usec = s->timeout_usec,
                         .retries = s->retries,
                         .keys = s->keys,
-                        .sock = sock,
+                        .sock = s->socks[i],
                 };
                 r = ike_probe_start(&o->probe, env->event, &opts, on_result, o);
                 if (r < 0)
                         break;
         }
-        sock = ike_probe_sock_unref(sock);
         if (r < 0) {
                 probes_free(s);
+                socks_free(s);
                 s->run = NULL;
                 return r;
         }
@@ -291,6 +299,8 @@ static void probe_cancel(void *state) {
 static void probe_done(void *state) {
         probe_state *s = state;
         probes_free(s);
+        socks_free(s);
+        free(s->socks);
         free(s->probes);
         s->keys = ikev2_msg_keys_free(s->keys);
         strv_free(s->targets);

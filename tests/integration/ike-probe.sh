@@ -244,6 +244,26 @@ check_both "udp dport 500 reject with icmp type host-unreachable" UNREACHABLE AN
 check_both "udp dport 4500 drop" ANSWERED SILENT "drop on 4500"
 check_both "udp dport 500 drop" SILENT ANSWERED "drop on 500"
 check_both "" ANSWERED ANSWERED "no rule"
+# Each run of the check leaves from fresh source ports: a drop rule added behind the admin's
+# "ct state established accept" stops the next runs, as it stops every new client (a probe that
+# kept its port would ride the earlier runs' conntrack entries past it and report ANSWERED).
+nft_gw flush chain inet ihprobe input
+nft_gw add rule inet ihprobe input ct state established,related accept
+rm -f "$tmp/probe-ready"
+ip netns exec "$CL" "$checkrun" --count 5 --interval 300 --ready "$tmp/probe-ready" ike_probe "$tmp/probe-check.yaml" \
+        >"$tmp/probe-runs.out" 2>&1 &
+runs=$!
+for _ in $(seq 100); do [ -e "$tmp/probe-ready" ] && break; sleep 0.05; done
+sleep 0.4 # a second answered run: its flows are established too
+nft_gw add rule inet ihprobe input udp dport 500 drop
+wait "$runs"
+first=$(awk '/^finding 1 /,/^end/' "$tmp/probe-runs.out" | sed -n "s/^fact $GW_IP:500=//p")
+last=$(awk '/^finding 5 /,/^end/' "$tmp/probe-runs.out" | sed -n "s/^fact $GW_IP:500=//p")
+if [ "$first $last" = "ANSWERED SILENT" ]; then
+        pass "check runs after a drop behind 'ct state established accept': 500 $first, then $last (fresh source ports)"
+else
+        fail "check runs: 500 '$first' then '$last': $(tr '\n' '|' <<<"$(cat "$tmp/probe-runs.out")")"
+fi
 nft_gw delete table inet ihprobe
 probe 4500
 expect ANSWERED "rule removed → 4500 answered again"

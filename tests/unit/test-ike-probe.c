@@ -34,6 +34,7 @@ typedef struct outcome {
         uint8_t response[64]; /* the first bytes of r.response, copied in the callback */
         ike_probe *p;
         bool free_in_cb;
+        bool keep_running; /* the loop goes on after the result: run_until_called() */
 } outcome;
 
 static int fake_io(ev_source *s, int fd, uint32_t revents, void *userdata) {
@@ -97,7 +98,8 @@ static void on_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
         o->r.response = NULL;
         if (o->free_in_cb)
                 o->p = ike_probe_free(p); /* must be safe from inside the callback */
-        (void) ev_exit(o->e, 0);
+        if (!o->keep_running)
+                (void) ev_exit(o->e, 0);
 }
 
 static int probe_keys(fake_mode mode, bool natt, bool listen, unsigned retries, uint64_t timeout,
@@ -271,103 +273,125 @@ static const uint8_t *find_natd_source(const uint8_t *m, size_t len) {
         return NULL;
 }
 
-typedef struct round {
-        ev_loop *e;
-        unsigned called;
-        ike_probe_result r[3];
-        ike_probe *p[3];
-} round;
+/* Run the loop until o's probe reports. */
+static int run_until_called(outcome *o) {
+        int r = 0;
 
-static void on_round_result(ike_probe *p, const ike_probe_result *r, void *userdata) {
-        round *rd = userdata;
-        for (size_t i = 0; i < 3; i++)
-                if (rd->p[i] == p) {
-                        rd->r[i] = *r;
-                        rd->r[i].response = NULL;
-                        rd->p[i] = ike_probe_free(p);
-                }
-        if (++rd->called == 3)
-                (void) ev_exit(rd->e, 0);
+        while (!o->called && r >= 0)
+                r = ev_run(o->e, EV_TIME_INFINITY);
+        return r;
 }
 
-/* Three probes of one round on one shared socket: a responder, a closed port (ICMP port
- * unreachable, which the socket reports to whichever call comes next) and a NAT-T responder,
- * started in the order given; plus a stray datagram from elsewhere to the socket's port. Each
- * gets its own verdict, all leave from one source port, and NAT-D names that address and port. */
-static void test_shared_socket(const unsigned order[3]) {
-        static const char *const names[3] = { "responder", "closed port", "NAT-T responder" };
-        fake f1 = {.fd = -1, .mode = FAKE_ANSWER}, f2 = {.fd = -1, .mode = FAKE_ANSWER, .natt = true},
-             closed = {.fd = -1};
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        ev_source *s1 = NULL, *s2 = NULL;
-        ike_probe_sock *sock = NULL;
-        ikev2_msg_keys *keys = NULL;
-        round rd = {0};
-        uint16_t ports[3];
-        int r, stray = -1;
+static void check_natd(const uint8_t *req, size_t len, const struct sockaddr_in *from, const char *what) {
+        uint8_t in[2 * IKEV2_SPI_SIZE + 6] = {0}, h[20];
+        unsigned hl = 0;
+        const uint8_t *natd = find_natd_source(req, len);
 
-        r = ev_new(&rd.e);
+        memcpy(in, req, IKEV2_SPI_SIZE);
+        memcpy(in + 2 * IKEV2_SPI_SIZE, &from->sin_addr, 4);
+        memcpy(in + 2 * IKEV2_SPI_SIZE + 4, &from->sin_port, 2);
+        CHECK(natd && EVP_Digest(in, sizeof(in), h, &hl, EVP_sha1(), NULL) == 1 && !memcmp(natd, h, 20),
+              "%s: NAT_DETECTION_SOURCE_IP is over the address and port the request came from", what);
+}
+
+/* A socket kept between probes: each probe leaves from a fresh port, with NAT-D over it; what the
+ * previous port still held — a datagram from the peer, an ICMP error — is not the next probe's. */
+static void test_kept_socket(void) {
+        fake f = {.fd = -1, .mode = FAKE_ANSWER}, quiet = {.fd = -1}, closed = {.fd = -1};
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)}, from;
+        socklen_t fl = sizeof(from);
+        ike_probe_sock *sock = NULL;
+        ev_source *src = NULL;
+        uint16_t ports[3] = {0};
+        uint8_t buf[2048];
+        ev_loop *e = NULL;
+        outcome o;
+        ssize_t n;
+        int r;
+
+        r = ev_new(&e);
         if (r >= 0)
-                r = fake_open(&f1, rd.e, &s1);
+                r = fake_open(&f, e, &src);
         if (r >= 0)
-                r = fake_open(&f2, rd.e, &s2);
+                r = fake_open(&quiet, e, NULL); /* read by hand, never answers */
         if (r >= 0)
-                r = fake_open(&closed, rd.e, NULL);
+                r = fake_open(&closed, e, NULL);
         if (r >= 0)
-                r = ikev2_msg_keys_new(&keys, 0);
-        CHECK(r >= 0, "set-up: two responders, a closed port");
+                r = ike_probe_sock_new(&sock, e, AF_INET, NULL);
+        CHECK(r >= 0, "set-up: a responder, a quiet listener, a closed port, a kept socket");
         (void) close(closed.fd);
-        ports[0] = f1.port, ports[1] = closed.port, ports[2] = f2.port;
-        a.sin_port = htons(9); /* any port of the address */
-        CHECK(ike_probe_sock_new(&sock, rd.e, (struct sockaddr *) &a, sizeof(a), NULL) == 0, "a shared socket");
-        for (size_t k = 0; k < 3 && sock; k++) {
-                unsigned i = order[k];
-                a.sin_port = htons(ports[i]);
-                r = ike_probe_start(&rd.p[i], rd.e,
-                                    &(ike_probe_options){.addr = (struct sockaddr *) &a,
-                                                         .addr_len = sizeof(a),
-                                                         .natt = i == 2,
-                                                         .timeout_usec = 500 * USEC_PER_MSEC,
-                                                         .retries = 1,
-                                                         .keys = keys,
-                                                         .sock = sock},
-                                    on_round_result, &rd);
-                CHECK(r == 0, "%s: started on the shared socket", names[i]);
+        CHECK(ike_probe_sock_new(&(ike_probe_sock *){NULL}, e, AF_UNIX, NULL) == -EAFNOSUPPORT,
+              "a kept socket of another family: -EAFNOSUPPORT");
+
+        for (unsigned k = 0; k < 3 && sock; k++) {
+                o = (outcome){.e = e, .free_in_cb = true, .keep_running = true};
+                a.sin_port = htons(f.port);
+                r = ike_probe_start(&o.p, e,
+                                    &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
+                                                         .timeout_usec = USEC_PER_SEC, .sock = sock},
+                                    on_result, &o);
+                if (r >= 0)
+                        r = run_until_called(&o);
+                ports[k] = ntohs(f.from.sin_port);
+                CHECK(r >= 0 && o.r.verdict == IKE_PROBE_ANSWERED, "probe %u on the kept socket: ANSWERED, from port %u (%s)",
+                      k + 1, ports[k], o.r.detail);
+                check_natd(f.last, f.last_len, &f.from, "kept socket");
         }
-        sock = ike_probe_sock_unref(sock); /* the probes hold it */
-        /* a datagram from another socket to the probes' port is nobody's answer */
-        stray = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (stray >= 0 && f1.from.sin_port)
-                (void) sendto(stray, "stray", 5, 0, (struct sockaddr *) &f1.from, sizeof(f1.from));
-        r = ev_loop_run(rd.e);
-        CHECK(r >= 0 && rd.called == 3, "every probe reported (%u)", rd.called);
-        CHECK(rd.r[0].verdict == IKE_PROBE_ANSWERED && rd.r[0].notify == IKEV2_N_INVALID_KE_PAYLOAD,
-              "responder: ANSWERED (%s)", rd.r[0].detail);
-        CHECK(rd.r[1].verdict == IKE_PROBE_REFUSED && rd.r[1].icmp && rd.r[1].icmp_type == 3 && rd.r[1].icmp_code == 3,
-              "closed port: REFUSED with ICMP 3/3, its own (%s)", rd.r[1].detail);
-        CHECK(rd.r[2].verdict == IKE_PROBE_ANSWERED, "NAT-T responder: ANSWERED (%s)", rd.r[2].detail);
-        CHECK(f1.received == 1 && f2.received == 1 && f1.from.sin_port && f1.from.sin_port == f2.from.sin_port,
-              "both requests from one source port (%u, %u)", ntohs(f1.from.sin_port), ntohs(f2.from.sin_port));
-        {
-                uint8_t in[2 * IKEV2_SPI_SIZE + 6] = {0}, h[20];
-                unsigned hl = 0;
-                const uint8_t *natd = find_natd_source(f1.last, f1.last_len);
-                memcpy(in, f1.last, IKEV2_SPI_SIZE);
-                memcpy(in + 2 * IKEV2_SPI_SIZE, &f1.from.sin_addr, 4);
-                memcpy(in + 2 * IKEV2_SPI_SIZE + 4, &f1.from.sin_port, 2);
-                CHECK(natd && EVP_Digest(in, sizeof(in), h, &hl, EVP_sha1(), NULL) == 1 && !memcmp(natd, h, 20),
-                      "NAT_DETECTION_SOURCE_IP is over the address and port the request came from");
-        }
-        for (size_t i = 0; i < 3; i++)
-                rd.p[i] = ike_probe_free(rd.p[i]);
-        if (stray >= 0)
-                (void) close(stray);
-        ev_source_disable_unref(s1);
-        ev_source_disable_unref(s2);
-        (void) close(f1.fd);
-        (void) close(f2.fd);
-        ikev2_msg_keys_free(keys);
-        ev_unref(rd.e);
+        CHECK(ports[0] && ports[0] != ports[1] && ports[1] != ports[2] && ports[0] != ports[2],
+              "each probe from a fresh source port (%u, %u, %u)", ports[0], ports[1], ports[2]);
+
+        /* a datagram from the peer waits unread on the old port when the next probe begins */
+        o = (outcome){.e = e, .keep_running = true};
+        a.sin_port = htons(quiet.port);
+        r = ike_probe_start(&o.p, e,
+                            &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
+                                                 .timeout_usec = USEC_PER_SEC, .sock = sock},
+                            on_result, &o);
+        n = recvfrom(quiet.fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
+        CHECK(r == 0 && n > 0 && sendto(quiet.fd, "stale", 5, 0, (struct sockaddr *) &from, fl) == 5,
+              "a datagram from the peer to the old port, unread");
+        o.p = ike_probe_free(o.p);
+        r = ike_probe_start(&o.p, e,
+                            &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
+                                                 .timeout_usec = 200 * USEC_PER_MSEC, .sock = sock},
+                            on_result, &o);
+        CHECK(r == 0 && ike_probe_start(&(ike_probe *){NULL}, e,
+                                        &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
+                                                             .timeout_usec = USEC_PER_SEC, .sock = sock},
+                                        on_result, &o) == -EBUSY,
+              "a second probe on a busy kept socket: -EBUSY");
+        o.free_in_cb = true;
+        if (r >= 0)
+                r = run_until_called(&o);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_SILENT, "the next probe to that peer: SILENT, not GARBAGE (%s)",
+              o.r.detail);
+
+        /* an ICMP error about the old port's datagram, and the error it leaves pending */
+        o = (outcome){.e = e, .keep_running = true};
+        a.sin_port = htons(closed.port);
+        r = ike_probe_start(&o.p, e,
+                            &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
+                                                 .timeout_usec = USEC_PER_SEC, .sock = sock},
+                            on_result, &o);
+        (void) usleep(50 * 1000); /* the port unreachable arrives, unread */
+        o.p = ike_probe_free(o.p);
+        a.sin_port = htons(quiet.port);
+        o = (outcome){.e = e, .free_in_cb = true, .keep_running = true};
+        if (r >= 0)
+                r = ike_probe_start(&o.p, e,
+                                    &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
+                                                         .timeout_usec = 200 * USEC_PER_MSEC, .sock = sock},
+                                    on_result, &o);
+        if (r >= 0)
+                r = run_until_called(&o);
+        CHECK(r >= 0 && o.r.verdict == IKE_PROBE_SILENT, "after an ICMP error on the old port: SILENT, not REFUSED (%s)",
+              o.r.detail);
+
+        sock = ike_probe_sock_unref(sock);
+        ev_source_disable_unref(src);
+        (void) close(f.fd);
+        (void) close(quiet.fd);
+        ev_unref(e);
 }
 
 int main(void) {
@@ -417,9 +441,7 @@ int main(void) {
 
         test_shared_keys();
         test_after_busy_iteration();
-        test_shared_socket((const unsigned[3]){ 0, 1, 2 });
-        test_shared_socket((const unsigned[3]){ 1, 0, 2 }); /* the ICMP error before the others' sends */
-        test_shared_socket((const unsigned[3]){ 2, 0, 1 });
+        test_kept_socket();
 
         { /* the first copy leaves from ike_probe_start() itself, before the loop turns */
                 fake g = {.fd = -1};
