@@ -8,17 +8,14 @@
  * buffer on the stack; only an unparsable one is kept (for the result), in a buffer allocated
  * when the first one arrives. */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "agent/checks/ike_probe.h"
 #include "netns.h"
@@ -53,7 +50,6 @@ struct ike_probe {
         ev_source *timer;
         ike_probe_sock *sock;
         struct sockaddr_storage remote;
-        socklen_t remote_len;
         bool natt, done;
         int pending_error; /* from connect() or the first send(): delivered on the first tick */
         const char *pending_where;
@@ -472,7 +468,7 @@ static int sock_connect(ike_probe_sock *s, const struct sockaddr_storage *remote
         return 0;
 }
 
-static int default_port(struct sockaddr_storage *a, bool natt) {
+static void default_port(struct sockaddr_storage *a, bool natt) {
         uint16_t port = htons(natt ? IKE_PROBE_PORT_NATT : IKE_PROBE_PORT);
 
         if (a->ss_family == AF_INET) {
@@ -484,7 +480,6 @@ static int default_port(struct sockaddr_storage *a, bool natt) {
                 if (!in6->sin6_port)
                         in6->sin6_port = port;
         }
-        return 0;
 }
 
 static int check_addr(const struct sockaddr *addr, socklen_t len) {
@@ -571,8 +566,7 @@ int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike
         p->interval_usec = o->timeout_usec / p->max_attempts;
         memcpy(&p->remote, o->addr,
                o->addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-        (void) default_port(&p->remote, o->natt);
-        p->remote_len = addr_len(&p->remote);
+        default_port(&p->remote, o->natt);
 
         if (o->sock) {
                 /* the caller's kept socket: same loop and family, one probe at a time */
