@@ -8,6 +8,7 @@
  * buffer on the stack; only an unparsable one is kept (for the result), in a buffer allocated
  * when the first one arrives. */
 #include <errno.h>
+#include <time.h> /* before linux/errqueue.h, which uses struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdio.h>
