@@ -328,6 +328,15 @@ static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch) {
         uint8_t rx[RX_SIZE];
         bool done;
 
+        if (!s->probe) {
+                /* nobody waits (a kept socket between probes hears nothing unless its release
+                 * failed): whatever woke us is thrown away, not left to wake us again */
+                if (s->kept)
+                        sock_release(s);
+                else
+                        (void) ev_source_set_enabled(s->io, EV_OFF);
+                return false;
+        }
         sock_ref(s); /* the callback may free the probe, and with it the socket */
         s->watching = watch;
         s->watched_done = false;
