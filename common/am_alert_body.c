@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "am_alert_body.h"
+#include "jsonc_lib.h"
 #include "macro.h"
 #include "rfc3339.h"
 
@@ -145,12 +146,15 @@ static int build_one(const am_incident *inc, json_object *alert) {
 }
 
 int am_alert_body(const am_incident *incidents, size_t n, char **ret_body, size_t *ret_len) {
-        json_object *array = json_object_new_array();
+        json_object *array;
         const char *text;
         size_t len;
         char *copy;
-        int r = 0;
+        int r = jsonc_lib_load(); /* its reason: jsonc_lib_error() */
 
+        if (r < 0)
+                return r;
+        array = json_object_new_array();
         if (!array)
                 return -ENOMEM;
         for (size_t i = 0; r >= 0 && i < n; i++) {

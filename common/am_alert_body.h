@@ -36,5 +36,6 @@ typedef struct am_incident {
 #define AM_ANNOTATION_MAX 8192
 
 /* The body for n incidents (malloc'ed, NUL-terminated). -EINVAL for a required field missing,
- * a value that is not UTF-8 or too long, a peer containing ','; -ENOMEM. */
+ * a value that is not UTF-8 or too long, a peer containing ','; -ENOMEM; -ELIBACC or -ELIBBAD
+ * when json-c cannot be loaded (jsonc_lib_error() says why). */
 int am_alert_body(const am_incident *incidents, size_t n, char **ret_body, size_t *ret_len);

@@ -98,9 +98,11 @@ static vici_builder *request(const char *op) {
 }
 
 static void show(const guard_opts *o, const vici_node *body) {
-        if (o->json)
-                json_render(stdout, body, &guard_shape);
-        else
+        int r;
+
+        if (o->json && (r = json_render(stdout, body, &guard_shape)) < 0)
+                fprintf(stderr, "ikehealctl: cannot write output: %s\n", json_render_error(r));
+        else if (!o->json)
                 render_tree(stdout, body);
         (void) fflush(stdout);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctl/json.h"
+#include "jsonc_lib.h"
 #include "rfc3339.h"
 
 #define JSON_PATH_MAX 512
@@ -303,12 +304,19 @@ static json_object *node_new(const vici_node *sec, char *path, size_t plen, cons
         return out;
 }
 
+const char *json_render_error(int r) {
+        return (r == -ELIBACC || r == -ELIBBAD) && jsonc_lib_error() ? jsonc_lib_error() : strerror(-r);
+}
+
 int json_render(FILE *f, const vici_node *root, const json_shape *shape) {
         char path[JSON_PATH_MAX] = "";
-        json_object *doc = json_object_new_object(), *body;
+        json_object *doc, *body;
         const char *text;
-        int r = 0;
+        int r = jsonc_lib_load();
 
+        if (r < 0)
+                return r;
+        doc = json_object_new_object();
         if (!doc)
                 return -ENOMEM;
         json_object_object_add(doc, "schema", json_object_new_int(JSON_SCHEMA_VERSION));

@@ -37,8 +37,11 @@ typedef struct json_shape {
 } json_shape;
 
 /* Print the document for `root` (NULL: only the schema) with a final newline. `shape` NULL:
- * every value a string. 0, -ENOMEM or -EIO. */
+ * every value a string. 0, -ENOMEM, -EIO, or -ELIBACC/-ELIBBAD (json-c cannot be loaded). */
 int json_render(FILE *f, const vici_node *root, const json_shape *shape);
+/* What a json_render() failure r says to a user: json-c's reason when it could not be loaded
+ * (-ELIBACC, -ELIBBAD), else strerror(-r). */
+const char *json_render_error(int r);
 /* Length of the valid UTF-8 sequence at p (at most n bytes, n > 0), or 0 if invalid: overlong
  * forms, surrogates and code points above U+10FFFF are invalid. */
 size_t json_utf8_char_len(const void *p, size_t n);

@@ -670,7 +670,8 @@ static int run(const char *socket_path, const ctl_command *c, int argc, char **a
         else
                 render_tree(stdout, body);
         if (r < 0 || fflush(stdout) != 0 || ferror(stdout)) {
-                fprintf(stderr, "ikehealctl: cannot write output: %s\n", strerror(r < 0 ? -r : errno));
+                fprintf(stderr, "ikehealctl: cannot write output: %s\n",
+                        r < 0 ? json_render_error(r) : strerror(errno));
                 return 1;
         }
         return 0;

@@ -114,8 +114,11 @@ int ctl_wait(const char *socket_path, ctl_wait_what what, const char *id, bool j
                                 render_drills(stdout, body);
                         else
                                 render_pending(stdout, body);
-                        if (r < 0 || fflush(stdout) != 0)
+                        if (r < 0 || fflush(stdout) != 0) {
+                                fprintf(stderr, "ikehealctl: cannot write output: %s\n",
+                                        r < 0 ? json_render_error(r) : strerror(errno));
                                 return 1;
+                        }
                         return strcmp(ended, drill ? "passed" : "succeeded") == 0 ||
                                                (!drill && strcmp(ended, "observed") == 0)
                                        ? 0

@@ -5,12 +5,18 @@
 #include <string.h>
 
 #include "agent/fleet/fleet_record.h"
+#include "jsonc_lib.h"
 
 int fleet_record_format(const fleet_record *r, char **ret) {
-        json_object *j = json_object_new_object(), *inc = json_object_new_object();
+        json_object *j, *inc;
         uint32_t active = 0;
         char *s;
+        int k = jsonc_lib_load(); /* its reason: jsonc_lib_error() */
 
+        if (k < 0)
+                return k;
+        j = json_object_new_object();
+        inc = json_object_new_object();
         if (!j || !inc) {
                 json_object_put(j);
                 json_object_put(inc);

@@ -23,6 +23,7 @@
 #include "curl_glue.h"
 #include "curl_lib.h"
 #include "agent/notify/notifier.h"
+#include "jsonc_lib.h"
 #include "log.h"
 
 #define QUEUE_MAX_DEFAULT 64u
@@ -370,6 +371,10 @@ static void http_setup_configured(notifier *n) {
         if (r < 0)
                 log_warning_errno(r, "notify: %s: webhooks cannot be delivered, ignoring",
                                   curl_lib_error() ?: "cannot set up HTTP");
+        /* every body is JSON: a json-c that cannot be loaded is said now, not at the first incident */
+        r = jsonc_lib_load();
+        if (r < 0)
+                log_warning_errno(r, "notify: %s: webhooks and alerts cannot be written, ignoring", jsonc_lib_error());
 }
 
 static bool targeted(const char *const *targets, const char *name) {
@@ -397,7 +402,7 @@ int notifier_send(notifier *n, const char *const *targets, const notify_message 
                 if (!targeted(targets, w->name))
                         continue;
                 if (!bodies[f] && !(bodies[f] = notify_render(w->format, host, m))) {
-                        r = -ENOMEM;
+                        r = jsonc_lib_load() < 0 ? jsonc_lib_load() : -ENOMEM;
                         break;
                 }
                 r = enqueue(n, w, m, bodies[f]);

@@ -13,6 +13,8 @@
 
 #include <json-c/json.h>
 
+#include "agent/fleet/fleet_record.h"
+#include "am_alert_body.h"
 #include "json_doc.h"
 #include "jsonc_lib.h"
 #include "lib_test.h"
@@ -33,6 +35,15 @@ static void forwarders_fail_cleanly(int err) {
         CHECK(json_tokener_error_desc(json_tokener_error_depth) == jsonc_lib_error(), "its description: the reason");
         CHECK(json_doc_parse("{}", 2, 8, &o, why, sizeof(why)) == err && !o && strcmp(why, jsonc_lib_error()) == 0,
               "a document is refused with the reason: %s", why);
+        /* the writers say that json-c is missing, not that memory ran out */
+        {
+                am_incident inc = { .id = "1", .class_name = "firewall", .scope = "global", .severity = "fail",
+                                    .reason = "r", .starts_usec = 1 };
+                fleet_record rec = { .name = "gw", .version = "1", .health = "healthy" };
+                char *body = NULL;
+                CHECK(am_alert_body(&inc, 1, &body, NULL) == err && !body, "an Alertmanager body: %s", strerror(-err));
+                CHECK(fleet_record_format(&rec, &body) == err && !body, "a fleet record: %s", strerror(-err));
+        }
 }
 
 static void refused_missing(void) {
