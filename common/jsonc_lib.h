@@ -6,7 +6,9 @@
  * with it: it defines the json_* functions the project calls as thin forwarders
  * (json_object_object_foreach expands to json_object_get_object and json-c's inline lh_*
  * accessors, so it is covered), and the first call dlopen()s libjson-c.so.5 and resolves them
- * all at once. Callers use json-c's ordinary API (the headers stay) and need not know.
+ * all at once. Callers use json-c's ordinary API (the headers stay) and need not know. The
+ * notifier loads it when webhooks or Alertmanager are configured (as it sets up libcurl), so that
+ * a json-c that cannot be loaded is logged then, not at the first incident.
  *
  * A library that cannot be loaded or lacks a function is refused as a whole: every forwarder then
  * returns the function's own failure value (NULL for an object or string, -1 for an int result,
