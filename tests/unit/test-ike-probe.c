@@ -195,8 +195,9 @@ static void test_after_busy_iteration(void) {
         ev_unref(st.e);
 }
 
-/* The body of the first payload of `type` in an IKE message, or NULL. */
-static const uint8_t *find_payload(const uint8_t *m, size_t len, uint8_t type, size_t *ret_len) {
+/* The body of the first payload of `type` in an IKE message (for a notify: of that notify type,
+ * unless 0), or NULL. */
+static const uint8_t *find_payload_of(const uint8_t *m, size_t len, uint8_t type, uint16_t notify, size_t *ret_len) {
         uint8_t next = len > 16 ? m[16] : 0;
         size_t off = IKEV2_HEADER_SIZE;
 
@@ -204,7 +205,7 @@ static const uint8_t *find_payload(const uint8_t *m, size_t len, uint8_t type, s
                 size_t plen = (size_t) m[off + 2] << 8 | m[off + 3];
                 if (plen < 4 || off + plen > len)
                         return NULL;
-                if (next == type) {
+                if (next == type && (!notify || (plen >= 8 && ((unsigned) m[off + 6] << 8 | m[off + 7]) == notify))) {
                         *ret_len = plen - 4;
                         return m + off + 4;
                 }
@@ -212,6 +213,10 @@ static const uint8_t *find_payload(const uint8_t *m, size_t len, uint8_t type, s
                 off += plen;
         }
         return NULL;
+}
+
+static const uint8_t *find_payload(const uint8_t *m, size_t len, uint8_t type, size_t *ret_len) {
+        return find_payload_of(m, len, type, 0, ret_len);
 }
 
 /* Two probes sharing one ikev2_msg_keys: the same KE data, different SPIs and nonces. */
@@ -255,22 +260,12 @@ static void test_shared_keys(void) {
               "keys of a group the probe cannot make: -EINVAL");
 }
 
-/* The NAT_DETECTION_SOURCE_IP notify's data in an IKE message, or NULL. */
+/* The NAT_DETECTION_SOURCE_IP notify's data (its SHA-1) in an IKE message, or NULL. */
 static const uint8_t *find_natd_source(const uint8_t *m, size_t len) {
-        uint8_t next = len > 16 ? m[16] : 0;
-        size_t off = IKEV2_HEADER_SIZE;
+        size_t l = 0;
+        const uint8_t *b = find_payload_of(m, len, IKEV2_PAYLOAD_NOTIFY, IKEV2_N_NAT_DETECTION_SOURCE_IP, &l);
 
-        while (next && off + 4 <= len) {
-                size_t plen = (size_t) m[off + 2] << 8 | m[off + 3];
-                if (plen < 4 || off + plen > len)
-                        return NULL;
-                if (next == IKEV2_PAYLOAD_NOTIFY && plen == 8 + 20 &&
-                    ((unsigned) m[off + 6] << 8 | m[off + 7]) == IKEV2_N_NAT_DETECTION_SOURCE_IP)
-                        return m + off + 8;
-                next = m[off];
-                off += plen;
-        }
-        return NULL;
+        return b && l == 4 + 20 ? b + 4 : NULL;
 }
 
 /* Run the loop until o's probe reports. */
