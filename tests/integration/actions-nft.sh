@@ -76,7 +76,11 @@ mapped libnftnl && mapped libmnl && ok "libnftnl and libmnl loaded by the first 
 mapped libsystemd && bad "libsystemd mapped, though nothing configured needs it" ||
         ok "no libsystemd in the agent: nothing configured needs the system bus or the journal"
 t0=$(ms)
-until [ -s "$D/state/snapshots/firewall.nft.hash" ]; do [ $(($(ms) - t0)) -gt 8000 ] && break; sleep 0.1; done
+# the hash is written last of the snapshot's files; the restore's record slot right after it
+until [ -s "$D/state/snapshots/firewall.nft.hash" ] && [ -s "$D/state/snapshots/firewall.nft.restore" ]; do
+        [ $(($(ms) - t0)) -gt 8000 ] && break
+        sleep 0.1
+done
 [ -s "$D/state/snapshots/firewall.nft.bin" ] && ok "healthy: last-good ruleset recorded" || bad "no snapshot"
 [ -s "$D/state/snapshots/firewall.nft.restore" ] && ok "with the slot the restore's record goes to" || bad "no record slot made at mark_good"
 lab_connect "$D/lab" 1 >/dev/null && ok "client connected" || bad "client could not connect"
