@@ -249,16 +249,15 @@ check_both "" ANSWERED ANSWERED "no rule"
 # kept its port would ride the earlier runs' conntrack entries past it and report ANSWERED).
 nft_gw flush chain inet ihprobe input
 nft_gw add rule inet ihprobe input ct state established,related accept
-rm -f "$tmp/probe-ready"
-ip netns exec "$CL" "$checkrun" --count 5 --interval 300 --ready "$tmp/probe-ready" ike_probe "$tmp/probe-check.yaml" \
-        >"$tmp/probe-runs.out" 2>&1 &
+ip netns exec "$CL" "$checkrun" --count 6 --interval 300 ike_probe "$tmp/probe-check.yaml" >"$tmp/probe-runs.out" 2>&1 &
 runs=$!
-for _ in $(seq 100); do [ -e "$tmp/probe-ready" ] && break; sleep 0.05; done
-sleep 0.4 # a second answered run: its flows are established too
+# two answered runs (their flows established), then the drop; the last run starts at least two
+# intervals after it
+for _ in $(seq 200); do grep -q '^finding 2 ' "$tmp/probe-runs.out" && break; sleep 0.05; done
 nft_gw add rule inet ihprobe input udp dport 500 drop
 wait "$runs"
-first=$(awk '/^finding 1 /,/^end/' "$tmp/probe-runs.out" | sed -n "s/^fact $GW_IP:500=//p")
-last=$(awk '/^finding 5 /,/^end/' "$tmp/probe-runs.out" | sed -n "s/^fact $GW_IP:500=//p")
+first=$(awk '/^finding 2 /,/^end/' "$tmp/probe-runs.out" | sed -n "s/^fact $GW_IP:500=//p")
+last=$(awk '/^finding 6 /,/^end/' "$tmp/probe-runs.out" | sed -n "s/^fact $GW_IP:500=//p")
 if [ "$first $last" = "ANSWERED SILENT" ]; then
         pass "check runs after a drop behind 'ct state established accept': 500 $first, then $last (fresh source ports)"
 else
