@@ -48,21 +48,12 @@ steps:
       dropin: $D/strongswan.d/zz-ikeheal-loglevel.conf
     expires_in: 60s
 YAML
-cat >"$D/c.yaml" <<YAML
-agent:
-  state_dir: $D/state
-  last_good_after: 0s
-  runbook_dirs: [$D/rb]
-control:
-  socket: $D/ctl.sock
-charon:
-  vici_socket: $GW_VICI
-  unit: none
-check_defaults: {interval: 1s, timeout: 3s, rise: 1, fall: 1}
+{ agent_yaml_head "$D" "$D/rb"; cat <<YAML
 checks:
   - kind: firewall
     params: {netns: $GW_NS}
 YAML
+} >"$D/c.yaml"
 mkdir -p "$D/reset"
 printf '#!/bin/sh\nexec "%s/ikeheald" --reset-state "$@"\n' "$B" >"$D/reset/ikeheald"
 chmod 0755 "$D/reset/ikeheald"
@@ -94,7 +85,7 @@ cp "$D/agent.log" "$D/agent-1.log"
 agent_start "$D" "$D/c.yaml" "$D/reset" || exit 1
 agent_ctl audit 100 | grep -q "recovery.*taken back from its side record" && ok "the measure is taken back from its side record" ||
         bad "audit lacks the recovery: $(agent_ctl audit 20)"
-# the engine decides open incidents at the start and after every diagnosis (a check a second)
+# the engine decides open incidents at the start and after every diagnosis (a check every 2 s)
 sleep 5
 agent_ctl incidents active | grep -q firewall && ok "the incident is still open after the restart" ||
         bad "incidents: $(agent_ctl incidents active)"
