@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -342,6 +343,7 @@ static void test_kept_socket(void) {
                             &(ike_probe_options){.addr = (struct sockaddr *) &a, .addr_len = sizeof(a),
                                                  .timeout_usec = USEC_PER_SEC, .sock = sock},
                             on_result, &o);
+        (void) poll(&(struct pollfd){ .fd = quiet.fd, .events = POLLIN }, 1, 2000); /* loopback: there already, as a rule */
         n = recvfrom(quiet.fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
         CHECK(r == 0 && n > 0 && sendto(quiet.fd, "stale", 5, 0, (struct sockaddr *) &from, fl) == 5,
               "a datagram from the peer to the old port, unread");
