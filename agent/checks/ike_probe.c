@@ -42,8 +42,7 @@ struct ike_probe_sock {
         struct sockaddr_storage local;
         bool have_local;
         ike_probe *probe; /* the one waiting for its answer */
-        /* while the socket is read for the probe's deadline: did it finish? */
-        bool watching, watched_done;
+        unsigned ends;    /* probes finished on it: one at a time, so a drain can tell */
 };
 
 struct ike_probe {
@@ -119,8 +118,8 @@ static void probe_stop(ike_probe *p) {
 /* Deliver once. The callback may free p, so nothing touches p afterwards. */
 static void probe_finish(ike_probe *p, ike_probe_result *res) {
         res->attempts = p->attempts;
-        if (p->sock && p->sock->watching)
-                p->sock->watched_done = true;
+        if (p->sock)
+                p->sock->ends++;
         probe_stop(p);
         p->cb(p, res, p->userdata);
 }
@@ -152,7 +151,7 @@ static int probe_send(ike_probe *p) {
 }
 
 static void finish_deadline(ike_probe *p);
-static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch);
+static bool sock_drain(ike_probe_sock *s, uint32_t revents);
 
 /* Resends at start + k × interval (k = 1 … max_attempts − 1), then the deadline. */
 static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
@@ -168,7 +167,7 @@ static int on_timer(ev_source *s, uint64_t usec, void *userdata) {
                 /* An answer may wait unread when the loop was busy elsewhere past the deadline
                  * (the timer and the socket became ready in the same iteration): read it before
                  * calling the gateway silent. */
-                if (!sock_drain(p->sock, EPOLLERR, true))
+                if (!sock_drain(p->sock, EPOLLERR))
                         finish_deadline(p);
                 return 0;
         }
@@ -323,10 +322,10 @@ static ike_probe_sock *sock_ref(ike_probe_sock *s) {
 }
 
 /* Read what the socket holds for its probe. True when the probe finished (its callback ran: it
- * may be gone) and watch was asked. */
-static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch) {
+ * may be gone). */
+static bool sock_drain(ike_probe_sock *s, uint32_t revents) {
         uint8_t rx[RX_SIZE];
-        bool done;
+        unsigned ends = s->ends;
 
         if (!s->probe) {
                 /* nobody waits (a kept socket between probes hears nothing unless its release
@@ -338,8 +337,6 @@ static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch) {
                 return false;
         }
         sock_ref(s); /* the callback may free the probe, and with it the socket */
-        s->watching = watch;
-        s->watched_done = false;
         /* the kernel signals a queued ICMP error with EPOLLERR: look there first, for its
          * details; a plain datagram costs no error-queue read */
         if (revents & EPOLLERR)
@@ -361,14 +358,13 @@ static bool sock_drain(ike_probe_sock *s, uint32_t revents, bool watch) {
                 }
                 probe_datagram(s->probe, rx, (size_t) n);
         }
-        done = s->watched_done;
-        s->watching = false;
+        ends = s->ends - ends;
         (void) ike_probe_sock_unref(s);
-        return done;
+        return ends > 0;
 }
 
 static int on_sock_io(ev_source *src, int fd, uint32_t revents, void *userdata) {
-        (void) sock_drain(userdata, revents, false);
+        (void) sock_drain(userdata, revents);
         return 0;
 }
 
@@ -626,8 +622,6 @@ int ike_probe_start(ike_probe **ret, ev_loop *e, const ike_probe_options *o, ike
         now = mono_usec();
         p->start_usec = now;
         p->deadline_usec = now + o->timeout_usec;
-        if (!s->kept && (r = ev_source_set_enabled(s->io, EV_ON)) < 0)
-                return r;
         /* The first copy goes now; whatever comes of it is read from the loop, so cb never
          * runs inside ike_probe_start(). */
         if (!p->pending_error) {

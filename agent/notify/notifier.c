@@ -402,7 +402,9 @@ int notifier_send(notifier *n, const char *const *targets, const notify_message 
                 if (!targeted(targets, w->name))
                         continue;
                 if (!bodies[f] && !(bodies[f] = notify_render(w->format, host, m))) {
-                        r = jsonc_lib_load() < 0 ? jsonc_lib_load() : -ENOMEM;
+                        r = jsonc_lib_load(); /* json-c missing, or out of memory */
+                        if (r >= 0)
+                                r = -ENOMEM;
                         break;
                 }
                 r = enqueue(n, w, m, bodies[f]);
